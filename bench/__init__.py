@@ -1,0 +1,1 @@
+"""Runnable benchmarks: `python -m bench NAME` prints one JSON line."""

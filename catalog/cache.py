@@ -1,0 +1,202 @@
+"""A small cache interface with two implementations: Redis (production, shared
+by every app process) and in-process (the embedded default).
+
+It lives in catalog, the bottom of the dependency graph, because registry
+(one-time presentation codes) and exchange (rate limits) both need it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+Listener = Callable[[str, str], None]  # (topic, message)
+
+MAX_KEY_LENGTH = 512
+
+
+class Cache(Protocol):
+    def set_if_absent(self, key: str, value: str, *, ttl_seconds: float) -> bool:
+        """Store value unless the key exists; True when this call stored it."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def increment(self, key: str, *, ttl_seconds: float) -> int:
+        """Add one to a counter; the counter expires ttl_seconds after its first increment."""
+
+    def ttl(self, key: str) -> float | None:
+        """Seconds until the key expires, None when absent or without expiry."""
+
+    def publish(self, topic: str, message: str) -> None:
+        """Tell every process (every subscriber) that something changed."""
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call listener on every published message; returns an unsubscribe function."""
+
+    def close(self) -> None: ...
+
+
+def _check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"cache key must be 1..{MAX_KEY_LENGTH} characters")
+
+
+class InProcessCache:
+    """Thread-safe dict with expiry. Only one process sees it: fine for the
+    embedded default, where one process serves everything."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._values: dict[str, tuple[str, float | None]] = {}
+        self._listeners: list[Listener] = []
+
+    def _live(self, key: str) -> tuple[str, float | None] | None:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] is not None and entry[1] <= self._clock():
+            del self._values[key]
+            return None
+        return entry
+
+    def set_if_absent(self, key: str, value: str, *, ttl_seconds: float) -> bool:
+        _check_key(key)
+        with self._lock:
+            if self._live(key) is not None:
+                return False
+            self._values[key] = (value, self._clock() + ttl_seconds)
+            return True
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            entry = self._live(key)
+            return None if entry is None else entry[0]
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
+
+    def increment(self, key: str, *, ttl_seconds: float) -> int:
+        _check_key(key)
+        with self._lock:
+            entry = self._live(key)
+            if entry is None:
+                self._values[key] = ("1", self._clock() + ttl_seconds)
+                return 1
+            count = int(entry[0]) + 1
+            self._values[key] = (str(count), entry[1])
+            return count
+
+    def ttl(self, key: str) -> float | None:
+        with self._lock:
+            entry = self._live(key)
+            if entry is None or entry[1] is None:
+                return None
+            return max(entry[1] - self._clock(), 0.0)
+
+    def publish(self, topic: str, message: str) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(topic, message)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def close(self) -> None:
+        with self._lock:
+            self._values.clear()
+            self._listeners.clear()
+
+
+class RedisCache:
+    """The shared cache: every app process sees the same keys and messages."""
+
+    CHANNEL = "certhub:invalidate"
+
+    def __init__(self, url: str, *, prefix: str = "certhub:") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        self._prefix = prefix
+        self._lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._pubsub = None
+        self._thread = None
+
+    def _k(self, key: str) -> str:
+        _check_key(key)
+        return self._prefix + key
+
+    def set_if_absent(self, key: str, value: str, *, ttl_seconds: float) -> bool:
+        return bool(self._redis.set(self._k(key), value, nx=True, px=max(int(ttl_seconds * 1000), 1)))
+
+    def get(self, key: str) -> str | None:
+        return self._redis.get(self._k(key))
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._k(key))
+
+    def increment(self, key: str, *, ttl_seconds: float) -> int:
+        name = self._k(key)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.incr(name)
+        # NX: the window starts at the first increment and is never extended.
+        pipe.pexpire(name, max(int(ttl_seconds * 1000), 1), nx=True)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def ttl(self, key: str) -> float | None:
+        millis = self._redis.pttl(self._k(key))
+        return None if millis is None or millis < 0 else millis / 1000
+
+    def publish(self, topic: str, message: str) -> None:
+        self._redis.publish(self._prefix + self.CHANNEL, f"{topic}\n{message}")
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        with self._lock:
+            self._listeners.append(listener)
+            if self._pubsub is None:
+                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                self._pubsub.subscribe(**{self._prefix + self.CHANNEL: self._dispatch})
+                self._thread = self._pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _dispatch(self, message: dict) -> None:
+        topic, _, body = str(message["data"]).partition("\n")
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(topic, body)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                self._thread.stop()
+                self._thread.join(timeout=2)
+            if self._pubsub is not None:
+                self._pubsub.close()
+            self._thread = self._pubsub = None
+            self._listeners.clear()
+        self._redis.close()
+
+
+def create_cache(redis_url: str | None) -> Cache:
+    return RedisCache(redis_url) if redis_url else InProcessCache()

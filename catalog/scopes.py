@@ -1,0 +1,21 @@
+"""The scopes a department's API client may hold."""
+
+from __future__ import annotations
+
+KNOWN_SCOPES: dict[str, str] = {
+    "catalog:admin": "Edit the catalog: departments, licence types, data items, matters",
+    "licence:issue": "Issue licences of the types the department issues",
+    "licence:manage": "Change, suspend, revoke and cancel the department's licences",
+    "seal:admin": "Create and manage electronic seals and keys",
+    "presentation:redeem": "Redeem holders' 亮证 codes at a counter",
+    "exchange:query": "Query licences and shared data through the hub",
+    "exchange:provide": "Decide on sharing agreements as a provider",
+    "audit:read": "Read and export the authorized-use log",
+}
+
+
+def validate_scopes(scopes: list[str]) -> list[str]:
+    unknown = sorted(set(scopes) - KNOWN_SCOPES.keys())
+    if unknown:
+        raise ValueError(f"unknown scope(s): {', '.join(unknown)}; known: {', '.join(KNOWN_SCOPES)}")
+    return sorted(set(scopes))

@@ -1,0 +1,160 @@
+"""Licence types (证照类型) and their versioned face-field schemas."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from catalog.errors import NotFound, UnknownReference
+from catalog.models import LicenceType, LicenceTypeIssuer
+from catalog.schemas import LicenceTypeIn, LicenceTypeOut
+from catalog.service import departments
+
+
+def get_current(*, session: Session, code: str) -> LicenceType | None:
+    return session.scalar(
+        select(LicenceType).where(LicenceType.code == code, LicenceType.is_current.is_(True))
+    )
+
+
+def get_or_raise(*, session: Session, code: str, version: int | None = None) -> LicenceType:
+    if version is None:
+        found = get_current(session=session, code=code)
+    else:
+        found = session.scalar(
+            select(LicenceType).where(LicenceType.code == code, LicenceType.version == version)
+        )
+    if found is None:
+        suffix = "" if version is None else f" version {version}"
+        raise NotFound(f"licence type {code}{suffix} not found")
+    return found
+
+
+def list_(*, session: Session, issuer: str | None = None) -> list[LicenceType]:
+    query = select(LicenceType).where(LicenceType.is_current.is_(True)).order_by(LicenceType.code)
+    if issuer:
+        query = query.where(
+            LicenceType.code.in_(
+                select(LicenceTypeIssuer.type_code).where(LicenceTypeIssuer.department_code == issuer)
+            )
+        )
+    return list(session.scalars(query))
+
+
+def versions(*, session: Session, code: str) -> list[LicenceType]:
+    return list(
+        session.scalars(select(LicenceType).where(LicenceType.code == code).order_by(LicenceType.version))
+    )
+
+
+def issuers(*, session: Session, code: str) -> list[str]:
+    return list(
+        session.scalars(
+            select(LicenceTypeIssuer.department_code)
+            .where(LicenceTypeIssuer.type_code == code)
+            .order_by(LicenceTypeIssuer.department_code)
+        )
+    )
+
+
+def may_issue(*, session: Session, type_code: str, department_code: str) -> bool:
+    return (
+        session.scalar(
+            select(LicenceTypeIssuer.id).where(
+                LicenceTypeIssuer.type_code == type_code,
+                LicenceTypeIssuer.department_code == department_code,
+            )
+        )
+        is not None
+    )
+
+
+def _definition(entry: LicenceTypeIn) -> dict:
+    """What a version is: changing any of it makes a new version."""
+    return {
+        "name": entry.name,
+        "holder_kind": entry.holder_kind.value,
+        "fields": [f.model_dump(mode="json", exclude_none=True) for f in entry.fields],
+        "validity": entry.validity.model_dump(mode="json", exclude_none=True),
+        "dependents": list(entry.dependents),
+        "layout_template": entry.layout_template.value,
+    }
+
+
+def _row_definition(row: LicenceType) -> dict:
+    return {
+        "name": row.name,
+        "holder_kind": row.holder_kind,
+        "fields": row.fields,
+        "validity": row.validity,
+        "dependents": row.dependents,
+        "layout_template": row.layout_template,
+    }
+
+
+def upsert(*, session: Session, entry: LicenceTypeIn) -> bool:
+    """Create the type, or a new version when its definition changed.
+
+    Older versions stay: licences issued under them keep their schema.
+    """
+    for issuer in entry.issuers:
+        if departments.get(session=session, code=issuer) is None:
+            raise UnknownReference(
+                f"licence type {entry.code} ({entry.name}): issuer {issuer} is not a known department"
+            )
+    definition = _definition(entry)
+    current = session.scalar(
+        select(LicenceType)
+        .where(LicenceType.code == entry.code, LicenceType.is_current.is_(True))
+        .with_for_update()
+    )
+    changed = False
+    if current is None or _row_definition(current) != definition:
+        version = 1 if current is None else current.version + 1
+        if current is not None:
+            session.execute(
+                update(LicenceType).where(LicenceType.id == current.id).values(is_current=False)
+            )
+        session.add(LicenceType(code=entry.code, version=version, is_current=True, **definition))
+        changed = True
+    return _set_issuers(session=session, code=entry.code, wanted=entry.issuers) or changed
+
+
+def _set_issuers(*, session: Session, code: str, wanted: list[str]) -> bool:
+    present = set(issuers(session=session, code=code))
+    missing = [c for c in wanted if c not in present]
+    extra = present - set(wanted)
+    for department_code in missing:
+        session.add(LicenceTypeIssuer(type_code=code, department_code=department_code))
+    if extra:
+        session.execute(
+            delete(LicenceTypeIssuer).where(
+                LicenceTypeIssuer.type_code == code, LicenceTypeIssuer.department_code.in_(extra)
+            )
+        )
+    return bool(missing or extra)
+
+
+def check_dependents(*, session: Session, codes: list[str]) -> None:
+    for code in codes:
+        row = get_or_raise(session=session, code=code)
+        for dependent in row.dependents:
+            if get_current(session=session, code=dependent) is None:
+                raise UnknownReference(
+                    f"licence type {code} ({row.name}): dependent type {dependent} is not a known licence type"
+                )
+
+
+def to_schema(row: LicenceType, *, session: Session) -> LicenceTypeOut:
+    return LicenceTypeOut(
+        code=row.code,
+        name=row.name,
+        holder_kind=row.holder_kind,
+        issuers=issuers(session=session, code=row.code),
+        fields=row.fields,
+        validity=row.validity,
+        dependents=row.dependents,
+        layout_template=row.layout_template,
+        version=row.version,
+        is_current=row.is_current,
+    )

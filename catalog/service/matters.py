@@ -1,0 +1,112 @@
+"""Matters (事项): situations and the materials each needs, and what can
+stand in for each material (a licence, a data check, a commitment, paper)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from catalog.errors import NotFound, UnknownReference
+from catalog.models import Material, Matter, Situation
+from catalog.schemas import MatterIn, MatterOut
+from catalog.service import data_items, departments, licence_types
+
+
+def get(*, session: Session, code: str) -> Matter | None:
+    return session.scalar(
+        select(Matter)
+        .where(Matter.code == code)
+        .options(selectinload(Matter.materials), selectinload(Matter.situations))
+    )
+
+
+def get_or_raise(*, session: Session, code: str) -> Matter:
+    matter = get(session=session, code=code)
+    if matter is None:
+        raise NotFound(f"matter {code} not found")
+    return matter
+
+
+def list_(*, session: Session, department: str | None = None) -> list[Matter]:
+    query = (
+        select(Matter)
+        .order_by(Matter.code)
+        .options(selectinload(Matter.materials), selectinload(Matter.situations))
+    )
+    if department:
+        query = query.where(Matter.department_code == department)
+    return list(session.scalars(query))
+
+
+def _check_references(*, session: Session, entry: MatterIn) -> None:
+    where = f"matter {entry.code} ({entry.name})"
+    if departments.get(session=session, code=entry.department) is None:
+        raise UnknownReference(f"{where}: department {entry.department} is not a known department")
+    for material in entry.materials:
+        target = material.satisfied_by
+        if target.kind == "licence_type" and licence_types.get_current(session=session, code=target.code) is None:
+            raise UnknownReference(
+                f"{where}: material {material.key!r} names licence type {target.code}, which is not in the catalog"
+            )
+        if target.kind == "data_item" and data_items.get(session=session, code=target.code) is None:
+            raise UnknownReference(
+                f"{where}: material {material.key!r} names data item {target.code}, which is not in the catalog"
+            )
+
+
+def upsert(*, session: Session, entry: MatterIn) -> bool:
+    _check_references(session=session, entry=entry)
+    matter = get(session=session, code=entry.code)
+    if matter is not None and to_schema(matter) == entry:
+        return False
+    if matter is None:
+        matter = Matter(code=entry.code, name=entry.name, department_code=entry.department)
+        session.add(matter)
+    else:
+        matter.name = entry.name
+        matter.department_code = entry.department
+        matter.materials.clear()
+        matter.situations.clear()
+        session.flush()
+    for position, material in enumerate(entry.materials):
+        target = material.satisfied_by
+        matter.materials.append(
+            Material(
+                position=position,
+                key=material.key,
+                name=material.name,
+                required=material.required,
+                satisfied_kind=target.kind,
+                satisfied_code=target.code,
+                commitment_template=target.template,
+            )
+        )
+    for position, situation in enumerate(entry.situations):
+        matter.situations.append(
+            Situation(
+                position=position,
+                key=situation.key,
+                name=situation.name,
+                material_keys=list(situation.materials),
+            )
+        )
+    return True
+
+
+def to_schema(matter: Matter) -> MatterOut:
+    materials = []
+    for m in matter.materials:
+        satisfied: dict = {"kind": m.satisfied_kind}
+        if m.satisfied_code is not None:
+            satisfied["code"] = m.satisfied_code
+        if m.commitment_template is not None:
+            satisfied["template"] = m.commitment_template
+        materials.append({"key": m.key, "name": m.name, "required": m.required, "satisfied_by": satisfied})
+    situations = [{"key": s.key, "name": s.name, "materials": s.material_keys} for s in matter.situations]
+    return MatterOut(
+        code=matter.code,
+        name=matter.name,
+        department=matter.department_code,
+        materials=materials,
+        situations=situations,
+    )

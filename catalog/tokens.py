@@ -1,0 +1,83 @@
+"""Short-lived access tokens (JWT) for department clients.
+
+SPEC: RFC 6749 §4.4 (client credentials grant), RFC 9068 (JWT profile for
+OAuth 2.0 access tokens: iss, sub, aud, exp, iat, jti, client_id, scope).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from catalog.errors import AuthError
+
+AUDIENCE = "certhub-api"
+_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a department's system, with the scopes it was granted."""
+
+    client_id: str
+    department_code: str
+    scopes: frozenset[str]
+
+    def has(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class TokenAuthority:
+    def __init__(self, *, secret: bytes, issuer: str, ttl_seconds: int = 600) -> None:
+        # A key of its own, derived from the deployment secret, so a leaked
+        # token key reveals nothing about the key-encryption key.
+        self._key = HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"certhub access tokens v1"
+        ).derive(secret)
+        self._issuer = issuer
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, *, client_id: str, department_code: str, scopes: list[str], now: datetime | None = None) -> str:
+        now = now or datetime.now(timezone.utc)
+        claims = {
+            "iss": self._issuer,
+            "sub": client_id,
+            "client_id": client_id,
+            "aud": AUDIENCE,
+            "iat": int(now.timestamp()),
+            "exp": int((now + timedelta(seconds=self.ttl_seconds)).timestamp()),
+            "jti": secrets.token_urlsafe(12),
+            "dept": department_code,
+            "scope": " ".join(sorted(scopes)),
+        }
+        return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"typ": "at+jwt"})
+
+    def verify(self, token: str) -> Principal:
+        if len(token) > 4096:
+            raise AuthError("access token too long")
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[_ALGORITHM],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthError("access token expired") from None
+        except jwt.PyJWTError:
+            raise AuthError("access token invalid") from None
+        dept = claims.get("dept")
+        if not isinstance(dept, str):
+            raise AuthError("access token invalid")
+        return Principal(
+            client_id=claims["sub"],
+            department_code=dept,
+            scopes=frozenset(str(claims.get("scope", "")).split()),
+        )

@@ -1,0 +1,93 @@
+"""certhub's settings: one pydantic-settings class read from CERTHUB_* variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets that must never reach production: the demo default and the usual
+# copy-paste placeholders from example configuration files.
+DEMO_SECRET = "demo-only-insecure-key-encryption-secret-000000"
+_PLACEHOLDER_SECRETS = {
+    "",
+    DEMO_SECRET,
+    "changeme",
+    "change-me",
+    "secret",
+    "please-change",
+    "replace-me",
+    "xxx",
+}
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(Exception):
+    """The configuration cannot be used; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTHUB_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the embedded SQLite database and generated files live.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite file in the data directory.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="Redis URL; default: none, an in-process cache is used."
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key-encryption secret: protects private keys at rest and signs access tokens.",
+    )
+    demo: bool = Field(default=False, description="Demo mode: demo data and a development login.")
+    registry_id: str = Field(
+        default="https://certhub.invalid",
+        description="This registry's identifier (issuer of tokens, trust lists and QR codes).",
+    )
+    access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+
+    @field_validator("database_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @cached_property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'certhub.sqlite3').resolve()}"
+
+    def require_usable_secret(self) -> None:
+        """Refuse to run outside demo mode without a real secret."""
+        if self.demo:
+            return
+        secret = self.secret_key.get_secret_value()
+        if secret.strip().lower() in _PLACEHOLDER_SECRETS:
+            raise SettingsError(
+                "CERTHUB_SECRET_KEY is missing or a placeholder. Set it to a random value of at "
+                f"least {MIN_SECRET_LENGTH} characters, e.g.\n"
+                "  export CERTHUB_SECRET_KEY=$(python -c 'import secrets; print(secrets.token_urlsafe(48))')\n"
+                "or run `certhub demo` for the demo mode."
+            )
+        if len(secret) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"CERTHUB_SECRET_KEY is too short ({len(secret)} characters); "
+                f"use at least {MIN_SECRET_LENGTH} random characters."
+            )
+
+    def secret_bytes(self) -> bytes:
+        secret = self.secret_key.get_secret_value()
+        if self.demo and not secret:
+            secret = DEMO_SECRET
+        return secret.encode("utf-8")
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)

@@ -1,0 +1,96 @@
+"""One contract, run against every cache implementation (in-process always,
+Redis when CERTHUB_TEST_REDIS_URL is set)."""
+
+import threading
+import time
+
+import pytest
+
+from catalog.cache import InProcessCache
+
+
+def test_set_if_absent_stores_once(cache):
+    assert cache.set_if_absent("code:1", "first", ttl_seconds=30)
+    assert not cache.set_if_absent("code:1", "second", ttl_seconds=30)
+    assert cache.get("code:1") == "first"
+
+
+def test_set_if_absent_is_exclusive_under_concurrency(cache):
+    winners = []
+    barrier = threading.Barrier(8)
+
+    def attempt(n):
+        barrier.wait()
+        if cache.set_if_absent("race", str(n), ttl_seconds=30):
+            winners.append(n)
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+
+
+def test_keys_expire(cache):
+    assert cache.set_if_absent("short", "v", ttl_seconds=0.2)
+    assert 0 < cache.ttl("short") <= 0.2
+    time.sleep(0.35)
+    assert cache.get("short") is None
+    assert cache.set_if_absent("short", "again", ttl_seconds=5)
+
+
+def test_delete(cache):
+    cache.set_if_absent("gone", "v", ttl_seconds=30)
+    cache.delete("gone")
+    assert cache.get("gone") is None
+    cache.delete("never-there")
+
+
+def test_counters_count_within_a_window(cache):
+    assert [cache.increment("rate:dept", ttl_seconds=30) for _ in range(3)] == [1, 2, 3]
+    remaining = cache.ttl("rate:dept")
+    assert remaining is not None and remaining <= 30
+
+
+def test_counter_window_is_not_extended_by_increments(cache):
+    cache.increment("rate:window", ttl_seconds=0.3)
+    time.sleep(0.2)
+    cache.increment("rate:window", ttl_seconds=0.3)
+    time.sleep(0.2)
+    assert cache.increment("rate:window", ttl_seconds=0.3) == 1
+
+
+def test_invalidation_reaches_subscribers(cache):
+    received = []
+    done = threading.Event()
+
+    def listener(topic, message):
+        received.append((topic, message))
+        done.set()
+
+    unsubscribe = cache.subscribe(listener)
+    # Redis needs a moment to register the subscription before publishing.
+    deadline = time.monotonic() + 5
+    while not done.is_set() and time.monotonic() < deadline:
+        cache.publish("trust-list", "changed")
+        done.wait(0.1)
+    assert ("trust-list", "changed") in received
+    unsubscribe()
+
+
+def test_keys_are_bounded(cache):
+    with pytest.raises(ValueError):
+        cache.set_if_absent("", "v", ttl_seconds=1)
+    with pytest.raises(ValueError):
+        cache.increment("k" * 1000, ttl_seconds=1)
+
+
+def test_in_process_cache_uses_its_clock():
+    now = [100.0]
+    cache = InProcessCache(clock=lambda: now[0])
+    cache.set_if_absent("k", "v", ttl_seconds=10)
+    now[0] = 109.9
+    assert cache.get("k") == "v"
+    now[0] = 110.0
+    assert cache.get("k") is None

@@ -1,0 +1,101 @@
+"""The command line as a user runs it: real settings from the environment,
+a real SQLite file in a temporary directory."""
+
+import re
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from certhub.cli import app
+from certhub.demo.seed import CATALOG_FILE
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("CERTHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CERTHUB_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CERTHUB_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CERTHUB_DEMO", raising=False)
+    return tmp_path
+
+
+def run(*args):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_db_upgrade_then_current(env):
+    assert run("db", "current").output.strip() == "empty"
+    result = run("db", "upgrade")
+    assert result.exit_code == 0 and "-> 0" in result.output
+    assert re.fullmatch(r"\d{4}", run("db", "current").output.strip())
+
+
+def test_commands_ask_for_the_schema_first(env):
+    result = run("catalog", "export")
+    assert result.exit_code == 2
+    assert "certhub db upgrade" in result.output
+
+
+def test_catalog_load_is_idempotent_and_exports(env):
+    run("db", "upgrade")
+    first = run("catalog", "load", str(CATALOG_FILE))
+    assert first.exit_code == 0, first.output
+    second = run("catalog", "load", str(CATALOG_FILE))
+    assert "licence_types: 0 changed, 18 unchanged" in second.output
+    exported = yaml.safe_load(run("catalog", "export").output)
+    assert len(exported["licence_types"]) == 18
+
+
+def test_catalog_load_with_a_broken_reference_names_it(env):
+    run("db", "upgrade")
+    data = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))
+    matter = data["matters"][0]
+    matter["materials"][0]["satisfied_by"] = {"kind": "licence_type", "code": "11100000000013338W999"}
+    broken = env / "broken.yaml"
+    broken.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    result = run("catalog", "load", str(broken))
+    assert result.exit_code == 1
+    assert "11100000000013338W999" in result.output
+    assert matter["code"] in result.output
+    # nothing of the broken file was kept
+    assert yaml.safe_load(run("catalog", "export").output)["departments"] == []
+
+
+def test_clients_create_prints_the_secret_once(env):
+    run("db", "upgrade")
+    run("catalog", "load", str(CATALOG_FILE))
+    department = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))["departments"][1]["code"]
+    result = run("clients", "create", "-d", department, "-n", "审批系统", "-s", "licence:issue")
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"client_secret: (\S+)", result.output).group(1)
+    listing = run("clients", "list").output
+    assert department in listing and secret not in listing
+
+
+def test_clients_create_refuses_unknown_scopes_and_departments(env):
+    run("db", "upgrade")
+    run("catalog", "load", str(CATALOG_FILE))
+    department = yaml.safe_load(CATALOG_FILE.read_text(encoding="utf-8"))["departments"][1]["code"]
+    bad_scope = run("clients", "create", "-d", department, "-n", "x", "-s", "everything")
+    assert bad_scope.exit_code == 1 and "unknown scope" in bad_scope.output
+    bad_department = run("clients", "create", "-d", "11350000MB0000000X", "-n", "x", "-s", "licence:issue")
+    assert bad_department.exit_code == 1 and "not found" in bad_department.output
+
+
+def test_serve_refuses_to_start_without_a_secret(env):
+    result = run("serve")
+    assert result.exit_code == 2
+    assert "CERTHUB_SECRET_KEY" in result.output
+
+
+def test_demo_prepares_idempotently_with_fresh_credentials(env):
+    first = run("demo", "--prepare-only", "--data-dir", str(env / "demo"))
+    assert first.exit_code == 0, first.output
+    assert "/docs" in first.output
+    second = run("demo", "--prepare-only", "--data-dir", str(env / "demo"))
+    assert "departments: 0 changed" in second.output
+    secrets = [re.search(r"each start\): \S+ / (\S+)", r.output).group(1) for r in (first, second)]
+    assert secrets[0] != secrets[1]

@@ -1,0 +1,39 @@
+import pytest
+
+from certhub.settings import DEMO_SECRET, Settings, SettingsError
+
+
+def test_defaults_are_embedded(tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    assert settings.effective_database_url == f"sqlite:///{(tmp_path / 'certhub.sqlite3').resolve()}"
+    assert settings.redis_url is None
+
+
+def test_environment_prefix(monkeypatch, tmp_path):
+    monkeypatch.setenv("CERTHUB_DATABASE_URL", "postgresql://db.example/certhub")
+    monkeypatch.setenv("CERTHUB_REDIS_URL", "redis://cache.example:6379/0")
+    monkeypatch.setenv("CERTHUB_DEMO", "true")
+    settings = Settings()
+    assert settings.effective_database_url == "postgresql://db.example/certhub"
+    assert settings.redis_url == "redis://cache.example:6379/0"
+    assert settings.demo
+
+
+@pytest.mark.parametrize("secret", ["", "changeme", DEMO_SECRET, "short-but-not-placeholder"])
+def test_production_refuses_missing_placeholder_or_short_secrets(secret):
+    with pytest.raises(SettingsError, match="CERTHUB_SECRET_KEY"):
+        Settings(secret_key=secret).require_usable_secret()
+
+
+def test_a_real_secret_is_accepted():
+    Settings(secret_key="k" * 48).require_usable_secret()
+
+
+def test_demo_mode_runs_without_a_secret():
+    settings = Settings(demo=True)
+    settings.require_usable_secret()
+    assert settings.secret_bytes() == DEMO_SECRET.encode()
+
+
+def test_secret_is_not_shown_in_repr():
+    assert "super-secret-value" not in repr(Settings(secret_key="super-secret-value" * 3))
