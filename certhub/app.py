@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
 import catalog.api
+import registry.seals_api
 from catalog.cache import Cache, create_cache
 from catalog.tokens import TokenAuthority
 from certhub import __version__
@@ -40,6 +41,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, cache: Cache
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.cache = cache
+    app.state.key_secret = settings.secret_bytes()
+    app.state.registry_id = settings.registry_id
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,
@@ -48,6 +51,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None, cache: Cache
     install_error_handlers(app)
     app.include_router(catalog.api.oauth_router)
     app.include_router(catalog.api.router)
+    app.include_router(registry.seals_api.router)
+    app.include_router(registry.seals_api.well_known_router)
     _add_meta_routes(app)
     return app
 

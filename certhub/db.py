@@ -55,8 +55,9 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Build or upgrade the schema by running the migrations."""
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Build or upgrade the schema by running the migrations (every branch:
+    each package's tables may start as a branch off the catalog's)."""
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
         config.attributes["connection"] = connection

@@ -12,6 +12,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
 
+from registry.errors import InvalidIdentifier, RegistryError, RegistryNotInitialised
+from signing.errors import (
+    AuthorizationNotFound,
+    InvalidInput,
+    KeyDecryptionFailed,
+    KeyNotFound,
+    MakerNotFound,
+    NotAuthorized,
+    SealNotActive,
+    SealNotFound,
+    SigningError,
+    VerificationError,
+)
 from catalog.errors import (
     AuthError,
     CatalogError,
@@ -33,6 +46,21 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidCatalog, 422),
     (InvalidCode, 422),
     (CatalogError, 400),
+    (SealNotFound, 404),
+    (KeyNotFound, 404),
+    (MakerNotFound, 404),
+    (AuthorizationNotFound, 404),
+    (NotAuthorized, 403),
+    (SealNotActive, 409),
+    (InvalidInput, 422),
+    (VerificationError, 422),
+    # A key that no longer decrypts means the deployment's secret changed:
+    # an operator problem, never the caller's.
+    (KeyDecryptionFailed, 500),
+    (SigningError, 400),
+    (RegistryNotInitialised, 503),
+    (InvalidIdentifier, 422),
+    (RegistryError, 400),
 ]
 
 
@@ -56,6 +84,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
+    if status >= 500:
+        log.error("request failed: %s: %s", type(exc).__name__, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     code = getattr(exc, "code", "error")
     return JSONResponse(_error_body(code, str(exc)), status_code=status, headers=headers)

@@ -6,7 +6,8 @@ from sqlalchemy import MetaData
 
 
 def target_metadata() -> list[MetaData]:
-    import catalog.models  # noqa: F401  (registers the tables)
+    import catalog.models  # noqa: F401
     from catalog.db import Base
+    from signing.models import SigningBase
 
-    return [Base.metadata]
+    return [Base.metadata, SigningBase.metadata]

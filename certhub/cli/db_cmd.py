@@ -11,7 +11,7 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 
 
 @app.command("upgrade")
-def upgrade_cmd(revision: str = typer.Argument("head", help="Target revision")) -> None:
+def upgrade_cmd(revision: str = typer.Argument("heads", help="Target revision (default: every head)")) -> None:
     """Create or upgrade the schema by running the migrations."""
     config = context.settings()
     engine = create_db_engine(config.effective_database_url)

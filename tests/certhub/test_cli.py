@@ -9,6 +9,8 @@ from typer.testing import CliRunner
 
 from certhub.cli import app
 from certhub.demo.seed import CATALOG_FILE
+from registry.setup import root_public_key
+from signing.trustlist import TrustList
 
 runner = CliRunner()
 
@@ -99,3 +101,17 @@ def test_demo_prepares_idempotently_with_fresh_credentials(env):
     assert "departments: 0 changed" in second.output
     secrets = [re.search(r"each start\): \S+ / (\S+)", r.output).group(1) for r in (first, second)]
     assert secrets[0] != secrets[1]
+
+
+def test_signing_init_prints_the_root_to_pin_and_serves_a_trust_list(env, monkeypatch):
+    monkeypatch.setenv("CERTHUB_SECRET_KEY", "cli-test-secret-" + "y" * 40)
+    run("db", "upgrade")
+    first = run("signing", "init")
+    assert first.exit_code == 0 and "created" in first.output
+    pinned = first.output.strip().splitlines()[-1]
+    again = run("signing", "init")
+    assert "already set up" in again.output and again.output.strip().splitlines()[-1] == pinned
+    listing = run("signing", "trust-list")
+    assert listing.exit_code == 0
+    trust_list = TrustList.from_json(listing.output.strip().encode(), root_public_key=root_public_key(pinned))
+    assert trust_list.sequence >= 1

@@ -1,0 +1,48 @@
+"""Bring a registry's signing anchors into being: the trust-root key that
+signs trust lists, and the platform seal maker (制章者)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from signing import service as signing_service
+from signing.errors import KeyNotFound, MakerNotFound
+from signing.keys import load_public_key
+
+
+@dataclass(frozen=True)
+class SigningAnchors:
+    root_kid: str
+    root_public_key_der_b64: str  # SubjectPublicKeyInfo: what verifiers pin
+    maker_name: str
+    created: bool
+
+
+def ensure_signing_anchors(*, session: Session, key_secret: bytes, maker_name: str) -> SigningAnchors:
+    """Create the trust root and the seal maker when missing; idempotent."""
+    created = False
+    try:
+        root = signing_service.get_trust_root_key_or_raise(session)
+    except KeyNotFound:
+        signing_service.create_trust_root_key(session, key_secret=key_secret)
+        root = signing_service.get_trust_root_key_or_raise(session)
+        created = True
+    try:
+        maker = signing_service.get_seal_maker_or_raise(session)
+    except MakerNotFound:
+        maker = signing_service.create_seal_maker(session, name=maker_name, key_secret=key_secret)
+        created = True
+    return SigningAnchors(
+        root_kid=root.kid,
+        root_public_key_der_b64=base64.b64encode(root.public_key).decode(),
+        maker_name=maker.name,
+        created=created,
+    )
+
+
+def root_public_key(der_b64: str):
+    """The pinned root key a verifier builds from the printed value."""
+    return load_public_key(base64.b64decode(der_b64))

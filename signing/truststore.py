@@ -1,0 +1,88 @@
+"""Several registries' trust lists in one place (跨省互认, cross-region recognition).
+
+A verifier pins each registry's root key once; trust lists are accepted only
+under their registry's pinned root, and a newer list replaces an older one
+(a list with a lower sequence number is refused as a rollback).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from signing.algorithms import PublicKey
+from signing.errors import InvalidInput, VerificationError
+from signing.trust_entries import TrustedKey
+from signing.trustlist import DEFAULT_GRACE, MAX_TRUST_LIST_BYTES, TrustList
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    registry_id: str
+    key: TrustedKey
+    trust_list: TrustList
+
+
+class TrustStore:
+    def __init__(self) -> None:
+        self._roots: dict[str, list[PublicKey]] = {}
+        self._lists: dict[str, TrustList] = {}
+
+    def pin_root(self, *, registry_id: str, root_public_key: PublicKey) -> None:
+        """Trust `root_public_key` to sign `registry_id`'s lists (several may be pinned during a root rollover)."""
+        if not isinstance(registry_id, str) or not registry_id:
+            raise InvalidInput("registry id must be a non-empty string")
+        pins = self._roots.setdefault(registry_id, [])
+        if root_public_key not in pins:
+            pins.append(root_public_key)
+
+    def add_json(self, data: bytes | str, *, now: datetime | None = None, grace: timedelta = DEFAULT_GRACE) -> TrustList:
+        """Verify a trust list under its registry's pinned root and hold it."""
+        registry_id = _claimed_registry(data)
+        pins = self._roots.get(registry_id)
+        if not pins:
+            raise VerificationError("trust_list_untrusted", f"no root key is pinned for registry {registry_id!r}")
+        trust_list = TrustList.from_json(data, root_public_key=pins, now=now, grace=grace)
+        self.add(trust_list)
+        return trust_list
+
+    def add(self, trust_list: TrustList) -> None:
+        """Hold an already verified trust list; refuse one older than the list held."""
+        if trust_list.registry_id not in self._roots:
+            raise VerificationError("trust_list_untrusted", f"no root key is pinned for registry {trust_list.registry_id!r}")
+        if not any(p.kid == trust_list.signature_kid for p in self._roots[trust_list.registry_id]):
+            raise VerificationError("trust_list_untrusted", "trust list was not signed by the pinned root")
+        held = self._lists.get(trust_list.registry_id)
+        if held is not None and trust_list.sequence < held.sequence:
+            raise VerificationError(
+                "trust_list_rollback",
+                f"trust list #{trust_list.sequence} is older than the held #{held.sequence}",
+            )
+        self._lists[trust_list.registry_id] = trust_list
+
+    def trust_list(self, registry_id: str) -> TrustList | None:
+        return self._lists.get(registry_id)
+
+    @property
+    def registry_ids(self) -> tuple[str, ...]:
+        return tuple(sorted(self._lists))
+
+    def resolve_kid(self, kid: str, *, registry_id: str | None = None) -> list[ResolvedKey]:
+        """Every key with `kid`, across all held registries (or only `registry_id`)."""
+        lists = [self._lists[registry_id]] if registry_id in self._lists else [] if registry_id else self._lists.values()
+        return [ResolvedKey(t.registry_id, key, t) for t in lists for key in t.keys_for_kid(kid)]
+
+
+def _claimed_registry(data: bytes | str) -> str:
+    """The registry id a list claims, read before verification only to pick the pin."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if not isinstance(raw, bytes) or len(raw) > MAX_TRUST_LIST_BYTES:
+        raise VerificationError("too_large", "trust list is over the 16 MiB limit or not bytes")
+    try:
+        registry_id = json.loads(raw)["payload"]["registry_id"]
+    except (ValueError, KeyError, TypeError):
+        raise VerificationError("malformed", "trust list names no registry") from None
+    if not isinstance(registry_id, str):
+        raise VerificationError("malformed", "trust list registry id is not a string")
+    return registry_id
