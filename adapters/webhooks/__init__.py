@@ -1,0 +1,17 @@
+"""Signed webhook delivery with retries and dead letters."""
+
+from adapters.webhooks.service import DeliveryReport, RetryPolicy, deliver_due, enqueue, list_dead, requeue
+from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header, verify_signature
+
+__all__ = [
+    "DeliveryReport",
+    "RetryPolicy",
+    "deliver_due",
+    "enqueue",
+    "list_dead",
+    "requeue",
+    "EVENT_ID_HEADER",
+    "SIGNATURE_HEADER",
+    "signature_header",
+    "verify_signature",
+]

@@ -1,0 +1,118 @@
+"""A department's HTTP system on loopback, in a thread: each route is a
+function that answers the request well or badly."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Route = Callable[["Handler"], None]
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: LoopbackServer
+
+    def log_message(self, format, *args):  # keep test output quiet
+        pass
+
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def _dispatch(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        self.body = body
+        with self.server.lock:
+            self.server.seen.append(seen)
+        route = self.server.route_for(self.path)
+        if route is None:
+            self.reply(404, b'{"error":"not found"}')
+        else:
+            route(self)
+
+    def reply(self, status: int, body: bytes, *, content_type: str = "application/json", headers: dict | None = None):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class LoopbackServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.routes: dict[str, Route] = {}
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+
+    def route_for(self, path: str) -> Route | None:
+        path = path.split("?", 1)[0]
+        matches = [p for p in self.routes if path == p or path.startswith(p.rstrip("/") + "/")]
+        return self.routes[max(matches, key=len)] if matches else None
+
+    def handle_error(self, request, client_address):
+        # Clients that give up (timeouts, size limits) break the pipe on purpose.
+        pass
+
+
+@dataclass
+class Running:
+    server: LoopbackServer
+    scheme: str = "http"
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
+
+    @property
+    def routes(self) -> dict[str, Route]:
+        return self.server.routes
+
+    def requests_to(self, prefix: str) -> list[Seen]:
+        with self.server.lock:
+            return [s for s in self.server.seen if s.path.startswith(prefix)]
+
+
+def start(tls: ssl.SSLContext | None = None) -> Running:
+    server = LoopbackServer()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return Running(server, "https" if tls else "http", [thread])
+
+
+def stop(running: Running) -> None:
+    running.server.shutdown()
+    running.server.server_close()
+    for thread in running.threads:
+        thread.join(timeout=5)
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

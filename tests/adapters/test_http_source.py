@@ -1,0 +1,279 @@
+"""The HTTP/JSON source against a real loopback provider that behaves well
+or badly; every fault ends in a coded AdapterError."""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+
+import pytest
+
+from adapters.errors import (
+    AdapterConfigError,
+    BindingMismatch,
+    CircuitOpen,
+    InvalidData,
+    InvalidSubject,
+    MalformedResponse,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ResponseTooLarge,
+)
+from adapters.sources import BindingRegistry, fetch_records
+from adapters.sources.breaker import CircuitState
+from tests.adapters import loopback
+from tests.adapters.conftest import COMPANY, ENTERPRISE_DATA
+from tests.adapters.tls import make_pki
+
+GOOD = {"data": {"entName": "福州示例餐饮有限公司", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 500}}
+FIELDS = {"name": "/data/entName", "status": "data.reg.status", "founded": "/data/estDate", "capital": "data.capital"}
+
+
+def _json(document) -> loopback.Route:
+    return lambda h: h.reply(200, json.dumps(document, ensure_ascii=False).encode())
+
+
+def _registry(base_url: str, *, environ=None, **overrides) -> BindingRegistry:
+    binding = {
+        "name": "samr_enterprise",
+        "url": base_url + "/enterprises/{subject}",
+        "fields": FIELDS,
+        "timeouts": {"connect": 0.5, "read": 0.5, "deadline": 1.0},
+        "retries": {"attempts": 3, "backoff": 0.01, "max_backoff": 0.02},
+        "circuit": {"failure_threshold": 3, "cooldown": 0.2},
+    }
+    binding.update(overrides)
+    return BindingRegistry.from_mapping({"http": [binding]}, environ=environ if environ is not None else {})
+
+
+@pytest.fixture
+def fetch(db_session, adapters_catalog):
+    registries = []
+
+    def run(registry: BindingRegistry, subject: str = COMPANY):
+        registries.append(registry)
+        return fetch_records(session=db_session, registry=registry, data_item_code=ENTERPRISE_DATA, subject=subject)
+
+    yield run
+    for registry in registries:
+        registry.close()
+
+
+def test_records_are_mapped_to_catalog_fields_with_the_auth_header(provider, fetch):
+    provider.routes["/enterprises"] = _json(GOOD)
+    registry = _registry(
+        provider.base_url, environ={"SAMR_TOKEN": "s3cret-token"}, auth={"env": "SAMR_TOKEN"}
+    )
+    records = fetch(registry)
+    assert records == [{"name": "福州示例餐饮有限公司", "status": "存续", "founded": "2015-06-01", "capital": 500}]
+    (seen,) = provider.requests_to("/enterprises/")
+    assert seen.path == f"/enterprises/{COMPANY}"
+    assert seen.headers["authorization"] == "Bearer s3cret-token"
+
+
+def test_a_list_of_records_and_absent_fields(provider, fetch):
+    provider.routes["/enterprises"] = _json({"items": [{"entName": "甲"}, {"entName": "乙", "estDate": "2020-01-31"}]})
+    registry = _registry(provider.base_url, records="/items", fields={
+        "name": "entName", "status": "reg.status", "founded": "estDate", "capital": "capital"})
+    assert fetch(registry) == [
+        {"name": "甲", "status": None, "founded": None, "capital": None},
+        {"name": "乙", "status": None, "founded": "2020-01-31", "capital": None},
+    ]
+
+
+def test_not_found_means_no_records(provider, fetch):
+    assert fetch(_registry(provider.base_url)) == []  # no route: the loopback answers 404
+
+
+def test_provider_down_is_provider_unavailable_after_the_retries(fetch):
+    with pytest.raises(ProviderUnavailable) as caught:
+        fetch(_registry(f"http://127.0.0.1:{loopback.closed_port()}"))
+    assert caught.value.code == "provider_unavailable"
+
+
+def test_a_slow_provider_times_out(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: (time.sleep(0.5), h.reply(200, b"{}"))
+    registry = _registry(provider.base_url, timeouts={"connect": 0.5, "read": 0.1, "deadline": 0.3})
+    with pytest.raises(ProviderTimeout) as caught:
+        fetch(registry)
+    assert caught.value.code == "provider_timeout"
+
+
+def test_a_dripping_provider_is_cut_off_at_the_deadline(provider, fetch):
+    def drip(h):
+        h.send_response(200)
+        h.end_headers()
+        for _ in range(20):
+            h.wfile.write(b" ")
+            h.wfile.flush()
+            time.sleep(0.05)
+
+    provider.routes["/enterprises"] = drip
+    registry = _registry(provider.base_url, timeouts={"connect": 0.5, "read": 0.2, "deadline": 0.3},
+                         retries={"attempts": 1})
+    with pytest.raises(ProviderTimeout):
+        fetch(registry)
+
+
+def test_5xx_is_retried_and_a_later_success_is_returned(provider, fetch):
+    answers = iter([503, 502, 200])
+
+    def flaky(h):
+        status = next(answers)
+        h.reply(status, json.dumps(GOOD).encode() if status == 200 else b"busy")
+
+    provider.routes["/enterprises"] = flaky
+    assert fetch(_registry(provider.base_url))[0]["status"] == "存续"
+    assert len(provider.requests_to("/enterprises/")) == 3
+
+
+def test_persistent_5xx_is_provider_unavailable(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(500, b"oops")
+    with pytest.raises(ProviderUnavailable, match="HTTP 500"):
+        fetch(_registry(provider.base_url))
+    assert len(provider.requests_to("/enterprises/")) == 3
+
+
+def test_4xx_is_not_retried(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(403, b"no")
+    with pytest.raises(ProviderRejected):
+        fetch(_registry(provider.base_url))
+    assert len(provider.requests_to("/enterprises/")) == 1
+
+
+def test_malformed_json(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(200, b'{"data": {"entName": ')
+    with pytest.raises(MalformedResponse) as caught:
+        fetch(_registry(provider.base_url))
+    assert caught.value.code == "malformed_response"
+    assert len(provider.requests_to("/enterprises/")) == 1
+
+
+def test_records_that_are_not_objects_are_malformed(provider, fetch):
+    provider.routes["/enterprises"] = _json({"data": [1, 2]})
+    with pytest.raises(MalformedResponse):
+        fetch(_registry(provider.base_url, records="/data", fields={k: k for k in FIELDS}))
+
+
+def test_oversized_streamed_response_is_aborted(provider, fetch):
+    def endless(h):
+        h.send_response(200)
+        h.end_headers()  # no Content-Length: the size is only known by reading
+        for _ in range(200):
+            h.wfile.write(b"x" * 65536)
+
+    provider.routes["/enterprises"] = endless
+    with pytest.raises(ResponseTooLarge) as caught:
+        fetch(_registry(provider.base_url, max_response_bytes=100_000))
+    assert caught.value.code == "response_too_large"
+
+
+def test_oversized_declared_length_is_refused_before_reading(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(200, b" " * 200_000)
+    with pytest.raises(ResponseTooLarge, match="declares"):
+        fetch(_registry(provider.base_url, max_response_bytes=100_000))
+
+
+def test_too_many_records(provider, fetch):
+    provider.routes["/enterprises"] = _json({"items": [{"entName": "甲"}] * 5})
+    with pytest.raises(ResponseTooLarge, match="records"):
+        fetch(_registry(provider.base_url, records="/items", max_records=4, fields={k: k for k in FIELDS}))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("founded", "2015/06/01"), ("founded", "2015-02-30"), ("capital", "500"), ("capital", True),
+     ("status", "营业中"), ("name", {"zh": "甲"}), ("name", "长" * 101)],
+)
+def test_mis_typed_data_is_an_error_not_passed_through(provider, fetch, field, value):
+    document = {"data": {"entName": "甲", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 1}}
+    target = {"name": ("entName",), "status": ("reg", "status"), "founded": ("estDate",), "capital": ("capital",)}[field]
+    holder = document["data"]
+    for step in target[:-1]:
+        holder = holder[step]
+    holder[target[-1]] = value
+    provider.routes["/enterprises"] = _json(document)
+    with pytest.raises(InvalidData) as caught:
+        fetch(_registry(provider.base_url))
+    assert caught.value.code == "invalid_data" and repr(field) in str(caught.value)
+    assert str(value) not in str(caught.value)  # provider data stays out of messages
+
+
+def test_circuit_opens_after_repeated_failures_and_closes_after_cooldown_and_success(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(503, b"down")
+    registry = _registry(provider.base_url, retries={"attempts": 1}, circuit={"failure_threshold": 2, "cooldown": 0.2})
+    breaker = registry.source(kind="http", name="samr_enterprise").breaker
+    for _ in range(2):
+        with pytest.raises(ProviderUnavailable):
+            fetch(registry)
+    assert breaker.state is CircuitState.open
+    with pytest.raises(CircuitOpen) as caught:
+        fetch(registry)
+    assert caught.value.code == "circuit_open"
+    assert len(provider.requests_to("/enterprises/")) == 2  # the open circuit spared the provider
+
+    time.sleep(0.25)  # the cool-down passes; the provider recovers
+    provider.routes["/enterprises"] = _json(GOOD)
+    assert breaker.state is CircuitState.half_open
+    assert fetch(registry)[0]["name"] == "福州示例餐饮有限公司"
+    assert breaker.state is CircuitState.closed
+
+
+def test_a_failed_trial_reopens_the_circuit(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: h.reply(503, b"down")
+    registry = _registry(provider.base_url, retries={"attempts": 1}, circuit={"failure_threshold": 1, "cooldown": 0.2})
+    with pytest.raises(ProviderUnavailable):
+        fetch(registry)
+    time.sleep(0.25)
+    with pytest.raises(ProviderUnavailable):
+        fetch(registry)  # the half-open trial fails
+    with pytest.raises(CircuitOpen):
+        fetch(registry)
+
+
+def test_logs_mask_the_subject(provider, fetch, caplog):
+    provider.routes["/enterprises"] = lambda h: h.reply(500, b"oops")
+    with caplog.at_level(logging.INFO, logger="certhub.adapters"), pytest.raises(ProviderUnavailable):
+        fetch(_registry(provider.base_url))
+    text = caplog.text
+    assert "provider_unavailable" in text and COMPANY[:4] + "*" * 10 + COMPANY[-4:] in text
+    assert COMPANY not in text
+
+
+def test_an_invalid_subject_never_reaches_the_provider(provider, fetch):
+    with pytest.raises(InvalidSubject):
+        fetch(_registry(provider.base_url), subject="91350100MA0000001X")
+    with pytest.raises(InvalidSubject):
+        fetch(_registry(provider.base_url), subject="../../admin")
+    assert provider.requests_to("/") == []
+
+
+def test_a_mapping_that_does_not_match_the_data_item_is_refused(provider, fetch):
+    with pytest.raises(BindingMismatch, match="unmapped"):
+        fetch(_registry(provider.base_url, fields={"name": "/data/entName"}))
+
+
+def test_a_missing_credential_variable_is_a_config_error(provider, fetch):
+    with pytest.raises(AdapterConfigError, match="SAMR_TOKEN"):
+        fetch(_registry(provider.base_url, auth={"env": "SAMR_TOKEN"}))
+
+
+def test_client_certificate_authenticates_over_mutual_tls(tmp_path, fetch):
+    pki = make_pki(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca_cert))
+    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    tls.verify_mode = ssl.CERT_REQUIRED
+    running = loopback.start(tls)
+    try:
+        running.routes["/enterprises"] = _json(GOOD)
+        with_cert = _registry(running.base_url, ca_bundle=str(pki.ca_cert),
+                              client_cert={"cert": str(pki.client_cert), "key": str(pki.client_key)})
+        assert fetch(with_cert)[0]["capital"] == 500
+        without_cert = _registry(running.base_url, ca_bundle=str(pki.ca_cert), retries={"attempts": 1})
+        with pytest.raises(ProviderUnavailable):
+            fetch(without_cert)
+    finally:
+        loopback.stop(running)
