@@ -16,9 +16,17 @@ from sqlalchemy.orm import Session
 
 from catalog.cache import Cache
 from catalog.errors import AuthError, Forbidden
+from catalog.holder_auth import HolderAuthority, HolderPrincipal
 from catalog.tokens import Principal, TokenAuthority
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/oauth/token")
+# A scheme of its own so the OpenAPI document shows holders and department
+# systems authenticate differently.
+_holder_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="HolderSession",
+    description="A holder session token from POST /api/v1/holders/session",
+)
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -55,6 +63,28 @@ def current_principal(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer access token is required")
     return authority.verify(credentials.credentials)
+
+
+def get_holder_authority(request: Request) -> HolderAuthority:
+    authority = getattr(request.app.state, "holder_authority", None)
+    if authority is None:
+        raise AuthError("holder sign-in is not set up on this deployment")
+    return authority
+
+
+def current_holder(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_holder_bearer),
+    authority: HolderAuthority = Depends(get_holder_authority),
+) -> HolderPrincipal:
+    """The holder acting on their own behalf, from a holder session token.
+    Department access tokens are refused (and holder tokens are refused by
+    `current_principal`): the two never stand in for each other."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthError("a bearer holder session token is required (POST /api/v1/holders/session)")
+    return authority.verify(credentials.credentials)
+
+
+HolderDep = Annotated[HolderPrincipal, Depends(current_holder)]
 
 
 def require_scopes(*scopes: str):

@@ -40,6 +40,25 @@ class InvalidClient(AuthError):
     code = "invalid_client"
 
 
+class InvalidIdToken(AuthError):
+    """A holder's OpenID Connect ID token was refused; the message says why."""
+
+    code = "invalid_id_token"
+
+
+class LoginUnavailable(NotFound):
+    """This deployment does not offer the login method asked for."""
+
+    code = "login_unavailable"
+
+
+class IdentityProviderUnavailable(CatalogError):
+    """The OpenID provider could not be reached or answered nonsense: not the
+    caller's fault, so not a 4xx."""
+
+    code = "identity_provider_unavailable"
+
+
 class Forbidden(CatalogError):
     """The caller is known but may not do this."""
 
