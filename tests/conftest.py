@@ -39,7 +39,13 @@ def _postgres_engine(schema: str) -> Engine:
     with engine.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
-    engine = create_db_engine(_POSTGRES_URL)
+    return engine_on_schema(_POSTGRES_URL, schema)
+
+
+def engine_on_schema(url: str, schema: str) -> Engine:
+    """A PostgreSQL engine whose every connection works in `schema` (also
+    what other processes of a test use to reach the same tables)."""
+    engine = create_db_engine(url)
 
     @event.listens_for(engine, "connect")
     def _search_path(dbapi_connection, _record):

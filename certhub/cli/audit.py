@@ -116,3 +116,41 @@ def _open_source(err: Console, *, url: str | None, directory: Path | None) -> Lo
 def _usage_error(err: Console, message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+@app.command("checkpoint")
+def checkpoint_cmd() -> None:
+    """Integrate pending records, publish a signed checkpoint now and print it."""
+    from certhub.cli import context
+    from exchange.auditlog import log_origin, publish_checkpoint, verifier_key
+
+    config = context.settings()
+    origin = log_origin(config.registry_id)
+    with context.session_scope(config) as session:
+        published = publish_checkpoint(session=session, key_secret=config.secret_bytes(), origin=origin)
+        key = verifier_key(session=session, origin=origin)
+    typer.echo(published.note.decode(), nl=False)
+    typer.echo(f"verifier key: {key}", err=True)
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output).")] = None,
+    department: Annotated[str | None, typer.Option(help="Only this department's accesses.")] = None,
+    subject: Annotated[str | None, typer.Option(help="Only this holder's records.")] = None,
+) -> None:
+    """Export records as JSON lines, each with its inclusion proof; the first
+    line is the checkpoint the proofs refer to."""
+    from certhub.cli import context
+    from exchange.auditlog.search import SearchFilter, export_lines
+
+    config = context.settings()
+    filters = SearchFilter(department=department, subject=subject)
+    with context.session_scope(config) as session:
+        lines = export_lines(session=session, filters=filters)
+        if out is None:
+            for line in lines:
+                typer.echo(line, nl=False)
+        else:
+            with open(out, "w", encoding="utf-8") as stream:
+                stream.writelines(lines)

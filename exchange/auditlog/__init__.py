@@ -1,0 +1,49 @@
+"""The authorized-use log: every read of licence or shared data, recorded in
+a tamper-evident, append-only Merkle log (RFC 9162, C2SP tlog-tiles)."""
+
+from exchange.auditlog.checkpoints import (
+    PublishedCheckpoint,
+    ensure_log_healthy,
+    get_or_create_signer,
+    latest_checkpoint,
+    log_origin,
+    publish_checkpoint,
+    run_checkpointer,
+    verifier_key,
+)
+from exchange.auditlog.errors import (
+    AuditLogError,
+    InvalidQuery,
+    InvalidRecord,
+    LogCorrupted,
+    LogUnavailable,
+    NotInLog,
+)
+from exchange.auditlog.integration import DbTileReader, integrate_pending
+from exchange.auditlog.models import LogEntry
+from exchange.auditlog.proofs import consistency, inclusion, records_for_subject
+from exchange.auditlog.records import record_use
+
+__all__ = [
+    "AuditLogError",
+    "DbTileReader",
+    "InvalidQuery",
+    "InvalidRecord",
+    "LogCorrupted",
+    "LogEntry",
+    "LogUnavailable",
+    "NotInLog",
+    "PublishedCheckpoint",
+    "consistency",
+    "ensure_log_healthy",
+    "get_or_create_signer",
+    "inclusion",
+    "integrate_pending",
+    "latest_checkpoint",
+    "log_origin",
+    "publish_checkpoint",
+    "record_use",
+    "records_for_subject",
+    "run_checkpointer",
+    "verifier_key",
+]

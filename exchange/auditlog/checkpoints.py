@@ -1,0 +1,149 @@
+"""Signed checkpoints of the log, its signing key, and the fail-closed rule.
+
+# SPEC: C2SP tlog-checkpoint, C2SP signed-note (Ed25519).
+The key is created once, on first publication, and kept in
+``auditlog_signing_keys`` with its seed AES-GCM encrypted under the
+deployment secret (``signing.keys.encrypt_private_key``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from exchange.auditlog.errors import AuditLogError, LogUnavailable
+from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending
+from exchange.auditlog.models import LogCheckpoint, LogSigningKey
+from signing.algorithms import Algorithm
+from signing.eddsa import Ed25519PrivateKey
+from signing.errors import SigningError
+from signing.keys import decrypt_private_key, encrypt_private_key
+from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
+
+log = logging.getLogger("certhub.auditlog")
+
+ORIGIN_SUFFIX = "/authorized-use-log"
+# Bounds how long one publication holds the append lock.
+MAX_BATCHES_PER_PUBLICATION = 64
+
+
+def log_origin(registry_id: str) -> str:
+    """``<registry host>/authorized-use-log``: the checkpoint origin and key name."""
+    host = urlsplit(registry_id).netloc or registry_id
+    return host.rstrip("/") + ORIGIN_SUFFIX
+
+
+@dataclass(frozen=True)
+class PublishedCheckpoint:
+    size: int
+    root_hash: bytes
+    note: bytes
+    published_at: datetime
+
+
+def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) -> NoteSigner:
+    """The log's note signer; created on first use.
+
+    Called under the append lock (from ``publish_checkpoint``), so two
+    processes never create two keys for one origin.
+    """
+    row = session.scalar(select(LogSigningKey).where(LogSigningKey.name == origin))
+    if row is None:
+        key = Ed25519PrivateKey.generate()
+        signer = NoteSigner(name=origin, seed=key.secret_bytes())
+        row = LogSigningKey(
+            name=origin,
+            kid=key.kid,
+            verifier_key=signer.verifier.to_key_string(),
+            encrypted_seed=encrypt_private_key(key, secret=key_secret),
+        )
+        session.add(row)
+        session.flush()
+        return signer
+    key = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
+    return NoteSigner(name=origin, seed=key.secret_bytes())
+
+
+def verifier_key(*, session: Session, origin: str) -> str | None:
+    """The verifier key string auditors are given, once a key exists."""
+    return session.scalar(select(LogSigningKey.verifier_key).where(LogSigningKey.name == origin))
+
+
+def publish_checkpoint(
+    *, session: Session, key_secret: bytes, origin: str, now: datetime | None = None, max_batch: int = DEFAULT_BATCH
+) -> PublishedCheckpoint:
+    """Integrate pending entries and sign a fresh checkpoint; the caller commits.
+
+    A checkpoint is published even when the size did not change: its time
+    is what the fail-closed rule measures.
+    """
+    result = integrate_pending(session=session, max_batch=max_batch)
+    for _ in range(MAX_BATCHES_PER_PUBLICATION - 1):
+        if result.new_size - result.old_size < max_batch:
+            break
+        result = integrate_pending(session=session, max_batch=max_batch)
+    try:
+        signer = get_or_create_signer(session=session, key_secret=key_secret, origin=origin)
+        note = Checkpoint(origin=origin, size=result.new_size, root_hash=result.root_hash).sign(signers=[signer])
+    except (SigningError, TransparencyLogError) as error:
+        raise AuditLogError(f"cannot sign the checkpoint: {error}", code="checkpoint_signing_failed") from error
+    published_at = now or datetime.now(timezone.utc)
+    session.add(LogCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at))
+    session.flush()
+    return PublishedCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at)
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
+
+
+def ensure_log_healthy(*, session: Session, now: datetime, max_lag: timedelta) -> None:
+    """Raise LogUnavailable unless a checkpoint was published within ``max_lag``.
+
+    Data-serving endpoints call this before returning data: like X-Road's
+    time-stamping rule, certhub stops serving rather than keep serving data
+    whose use it cannot prove it logged.
+    """
+    latest = latest_checkpoint(session)
+    if latest is None:
+        raise LogUnavailable("the authorized-use log has no checkpoint yet; data is not served")
+    age = now - latest.published_at
+    if age > max_lag:
+        raise LogUnavailable(
+            f"the authorized-use log's last checkpoint is {int(age.total_seconds())} s old "
+            f"(limit {int(max_lag.total_seconds())} s); data is not served until checkpoints resume"
+        )
+
+
+def run_checkpointer(
+    sessionmaker: sessionmaker[Session],
+    key_secret: bytes,
+    interval_s: float,
+    stop_event: threading.Event,
+    *,
+    origin: str,
+) -> None:
+    """Publish a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
+
+    Meant for a daemon thread started by the app. Failures are logged (no
+    record content) and retried next round; if they persist,
+    ``ensure_log_healthy`` turns them into refusals.
+    """
+    while not stop_event.is_set():
+        session = sessionmaker()
+        try:
+            published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
+            session.commit()
+            log.debug("checkpoint published: size %d", published.size)
+        except Exception as error:  # noqa: BLE001 - the loop must survive to retry
+            session.rollback()
+            log.error("checkpoint publication failed: %s", type(error).__name__)
+        finally:
+            session.close()
+        stop_event.wait(interval_s)

@@ -1,0 +1,87 @@
+"""The log's public face in the C2SP tlog-tiles URL layout under ``/log/``.
+
+# SPEC: C2SP tlog-tiles — ``checkpoint``, ``tile/<L>/<N>[.p/<W>]`` and
+# ``tile/entries/<N>[.p/<W>]``. Hashes and checkpoints are public: leaves are
+# salted, so they reveal nothing. Entry bundles are personal data and are
+# served only to callers holding ``audit:read``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+from sqlalchemy import select
+
+from catalog.deps import SessionDep, require_scopes
+from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
+from exchange.auditlog.errors import NotInLog
+from exchange.auditlog.models import LogEntry, LogTile
+from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
+
+router = APIRouter(prefix="/log", tags=["authorized-use log"])
+
+_IMMUTABLE = "public, max-age=31536000, immutable"
+# Partial tiles and checkpoints change as the log grows.
+_SHORT = "no-cache"
+
+
+def _parse(path: str) -> TileCoord | BundleCoord:
+    try:
+        return parse_path(path)
+    except MalformedError as error:
+        raise NotInLog(f"not a tile path: {error}", code="not_found") from None
+
+
+def _binary(data: bytes, *, full: bool) -> Response:
+    return Response(
+        content=data,
+        media_type="application/octet-stream",
+        headers={"Cache-Control": _IMMUTABLE if full else _SHORT},
+    )
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def get_checkpoint(session: SessionDep) -> Response:
+    latest = latest_checkpoint(session)
+    if latest is None:
+        raise NotInLog("no checkpoint has been published yet", code="not_found")
+    return Response(content=bytes(latest.note), media_type="text/plain; charset=utf-8", headers={"Cache-Control": _SHORT})
+
+
+@router.get("/verifier-key", response_class=PlainTextResponse)
+def get_verifier_key(request: Request, session: SessionDep) -> Response:
+    """Convenience copy; auditors should also obtain the key out of band."""
+    key = verifier_key(session=session, origin=request.app.state.auditlog_origin)
+    if key is None:
+        raise NotInLog("the log has no signing key yet", code="not_found")
+    return PlainTextResponse(key + "\n")
+
+
+@router.get("/tile/entries/{rest:path}", dependencies=[Depends(require_scopes("audit:read"))])
+def get_entry_bundle(rest: str, session: SessionDep) -> Response:
+    coord = _parse(f"tile/entries/{rest}")
+    assert isinstance(coord, BundleCoord)
+    entries = session.scalars(
+        select(LogEntry.entry)
+        .where(LogEntry.leaf_index >= coord.first_leaf, LogEntry.leaf_index < coord.first_leaf + coord.width)
+        .order_by(LogEntry.leaf_index)
+    ).all()
+    if not entries:
+        raise NotInLog(f"{coord.path} is not in the log", code="not_found")
+    # Served as stored, even if rows went missing: a verifier then names the
+    # first leaf that does not match instead of just seeing a 404.
+    response = _binary(encode_entry_bundle([bytes(entry) for entry in entries]), full=coord.is_full)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@router.get("/tile/{level}/{rest:path}")
+def get_tile(level: str, rest: str, session: SessionDep) -> Response:
+    coord = _parse(f"tile/{level}/{rest}")
+    if not isinstance(coord, TileCoord):
+        raise NotInLog("not a hash tile path", code="not_found")
+    data = session.scalar(select(LogTile.data).where(LogTile.level == coord.level, LogTile.tile_index == coord.index))
+    if data is None or len(data) < coord.byte_length:
+        raise NotInLog(f"{coord.path} is not in the log", code="not_found")
+    # A stored tile only grows: its first W hashes are the partial tile .p/W.
+    return _binary(bytes(data[: coord.byte_length]), full=coord.is_full)

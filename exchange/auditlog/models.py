@@ -1,0 +1,86 @@
+"""Tables of the authorized-use log.
+
+``auditlog_entries`` holds one row per use; ``entry`` is the exact leaf
+bytes (RFC 8785 canonical JSON) and the other columns are copies for
+searching. ``leaf_index`` stays NULL until the integrator sequences the row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from catalog.db import Base, UTCDateTime, utcnow
+
+# BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class LogEntry(Base):
+    __tablename__ = "auditlog_entries"
+    __table_args__ = (
+        Index("ix_auditlog_entries_pending", "leaf_index", "id"),
+        Index("ix_auditlog_entries_dept_time", "department_code", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    leaf_index: Mapped[int | None] = mapped_column(BigInteger, unique=True, nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    department_code: Mapped[str] = mapped_column(String(18))
+    operator_id: Mapped[str] = mapped_column(String(64), index=True)
+    subject_code: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    matter_code: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    basis: Mapped[str] = mapped_column(String(80), index=True)
+    result: Mapped[str] = mapped_column(String(8))
+    reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogTile(Base):
+    """One row per (level, index); overwritten as the tile fills up."""
+
+    __tablename__ = "auditlog_tiles"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tile_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LogState(Base):
+    """The single row every append locks: the integrated size and root."""
+
+    __tablename__ = "auditlog_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    # Bumped by every integrator run: the write that takes the lock on both
+    # backends (an UPDATE blocks on PostgreSQL and takes SQLite's write lock).
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "auditlog_checkpoints"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    note: Mapped[bytes] = mapped_column(LargeBinary)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LogSigningKey(Base):
+    """The checkpoint signing key; the Ed25519 seed is AES-GCM encrypted."""
+
+    __tablename__ = "auditlog_signing_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    kid: Mapped[str] = mapped_column(String(100))
+    verifier_key: Mapped[str] = mapped_column(String(512))
+    encrypted_seed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,233 @@
+"""Writing use records: one per access to licence or shared data, one per
+denied attempt.
+
+``record_use`` adds the row to the caller's session and flushes it, so the
+record commits or rolls back together with the caller's data: if the log
+cannot be written, the caller's transaction fails and no data goes out.
+The row is a pending ("sequencing") entry; the integrator gives it its
+leaf index later (see ``exchange.auditlog.integration``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from exchange.auditlog.errors import InvalidRecord
+from exchange.auditlog.models import LogEntry
+from signing.canonical import canonical_json
+from signing.errors import InvalidInput
+
+RECORD_VERSION = 1
+SALT_BYTES = 16
+KINDS = frozenset(
+    {
+        "redemption",  # a holder's 亮证 code redeemed at a counter
+        "department_query",
+        "layout_download",  # 版式文件
+        "annotated_copy_download",  # 加注件
+        "holder_access",  # the holder reading their own licence
+        "supervision_access",
+    }
+)
+FIXED_BASES = frozenset(
+    {"holder_presentation", "unconditional_sharing", "supervision_mandate", "holder_self", "issuer"}
+)
+RESULTS = frozenset({"granted", "denied"})
+MAX_PURPOSE = 200
+MAX_LIST = 100
+_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
+_CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+def record_use(
+    *,
+    session: Session,
+    kind: str,
+    department_code: str,
+    operator_id: str,
+    basis: str,
+    result: str = "granted",
+    reason_code: str | None = None,
+    subject_code: str | None = None,
+    licence_ids: Sequence[str] = (),
+    data_items: Sequence[str] = (),
+    fields: Sequence[str] = (),
+    matter_code: str | None = None,
+    purpose: str | None = None,
+    case_number: str | None = None,
+    request_hash: str | None = None,
+    now: datetime | None = None,
+) -> LogEntry:
+    """Append one use record to the log in the caller's transaction.
+
+    Raises InvalidRecord for bad input; database errors propagate so the
+    caller's unit of work fails with them.
+    """
+    record = build_record(
+        kind=kind,
+        department_code=department_code,
+        operator_id=operator_id,
+        basis=basis,
+        result=result,
+        reason_code=reason_code,
+        subject_code=subject_code,
+        licence_ids=licence_ids,
+        data_items=data_items,
+        fields=fields,
+        matter_code=matter_code,
+        purpose=purpose,
+        case_number=case_number,
+        request_hash=request_hash,
+        now=now,
+        salt=os.urandom(SALT_BYTES),
+    )
+    try:
+        entry_bytes = canonical_json(record)
+    except InvalidInput as error:
+        raise InvalidRecord(str(error)) from None
+    row = LogEntry(
+        leaf_index=None,
+        recorded_at=_parse_time(record["time"]),
+        kind=kind,
+        department_code=department_code,
+        operator_id=operator_id,
+        subject_code=subject_code,
+        matter_code=matter_code,
+        basis=basis,
+        result=result,
+        reason_code=reason_code,
+        entry=entry_bytes,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def build_record(
+    *,
+    kind: str,
+    department_code: str,
+    operator_id: str,
+    basis: str,
+    result: str,
+    reason_code: str | None,
+    subject_code: str | None,
+    licence_ids: Sequence[str],
+    data_items: Sequence[str],
+    fields: Sequence[str],
+    matter_code: str | None,
+    purpose: str | None,
+    case_number: str | None,
+    request_hash: str | None,
+    now: datetime | None,
+    salt: bytes,
+) -> dict:
+    """Validate the inputs and return the record as a JSON-ready dict."""
+    _check_choice("kind", kind, KINDS)
+    _check_choice("result", result, RESULTS)
+    if basis not in FIXED_BASES and not _CONSENT.fullmatch(str(basis)):
+        raise InvalidRecord(f"basis must be one of {sorted(FIXED_BASES)} or consent:<id>")
+    _check_code("department_code", department_code, max_len=18)
+    _check_code("operator_id", operator_id, max_len=64)
+    for name, value, limit in (
+        ("subject_code", subject_code, 32),
+        ("matter_code", matter_code, 64),
+        ("reason_code", reason_code, 64),
+    ):
+        if value is not None:
+            _check_code(name, value, max_len=limit)
+    lists = {name: _check_list(name, value) for name, value in
+             (("licence_ids", licence_ids), ("data_items", data_items), ("fields", fields))}
+    if result == "denied":
+        if reason_code is None:
+            raise InvalidRecord("a denied attempt needs a reason_code")
+        # A denied attempt disclosed nothing; recording "fields" would mislead.
+        if lists["fields"]:
+            raise InvalidRecord("a denied attempt discloses no fields")
+    else:
+        if reason_code is not None:
+            raise InvalidRecord("reason_code is only for denied attempts")
+        # SPEC: domain rule — purpose (用证事由) is mandatory on every access.
+        if not purpose or not purpose.strip():
+            raise InvalidRecord("purpose is required for a granted access")
+    if purpose is not None:
+        _check_text("purpose", purpose, MAX_PURPOSE)
+    if case_number is not None:
+        _check_text("case_number", case_number, 64)
+    if request_hash is not None and not _HEX_DIGEST.fullmatch(request_hash):
+        raise InvalidRecord("request_hash must be a lowercase hex SHA-256 digest")
+    if len(salt) != SALT_BYTES:
+        raise InvalidRecord("salt must be 16 bytes")
+    when = now or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        raise InvalidRecord("now must be timezone-aware")
+    return {
+        "v": RECORD_VERSION,
+        # The salt makes every leaf hash unguessable even where the fields
+        # themselves are low-entropy (a holder code plus a day).
+        "salt": salt.hex(),
+        "time": _format_time(when),
+        "kind": kind,
+        "department": department_code,
+        "operator": operator_id,
+        "subject": subject_code,
+        "licence_ids": lists["licence_ids"],
+        "data_items": lists["data_items"],
+        "fields": lists["fields"],
+        "matter": matter_code,
+        "purpose": purpose,
+        "case_number": case_number,
+        "basis": basis,
+        "result": result,
+        "reason": reason_code,
+        "request_hash": request_hash,
+    }
+
+
+def parse_entry(entry: bytes) -> dict:
+    """The record stored in a leaf; the entry bytes are canonical JSON."""
+    return json.loads(entry.decode("utf-8"))
+
+
+def _format_time(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def _check_choice(name: str, value: str, allowed: frozenset[str]) -> None:
+    if value not in allowed:
+        raise InvalidRecord(f"{name} must be one of {sorted(allowed)}")
+
+
+def _check_code(name: str, value: object, *, max_len: int) -> None:
+    if not isinstance(value, str) or len(value) > max_len or not _CODE.fullmatch(value):
+        raise InvalidRecord(f"{name} must be a code of 1..{max_len} letters, digits or ._:-")
+
+
+def _check_text(name: str, value: object, limit: int) -> None:
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidRecord(f"{name} must be text of at most {limit} characters")
+    if any(ord(ch) < 0x20 for ch in value):
+        raise InvalidRecord(f"{name} must not contain control characters")
+
+
+def _check_list(name: str, values: Sequence[str]) -> list[str]:
+    if isinstance(values, str) or len(values) > MAX_LIST:
+        raise InvalidRecord(f"{name} must be a list of at most {MAX_LIST} codes")
+    for value in values:
+        # Field names come from catalog schemas and may be Chinese; codes may not.
+        if name == "fields":
+            _check_text(name, value, 64)
+        else:
+            _check_code(name, value, max_len=100)
+    return list(values)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from exchange.auditlog import InvalidRecord, LogEntry, integrate_pending
+from exchange.auditlog.integration import DbTileReader, current_state
+from signing.transparency import leaf_hash, root_from_leaf_hashes, tree_root
+from tests.exchange.auditlog_helpers import HOLDER, use
+
+
+def test_record_is_pending_canonical_and_salted(db_session):
+    first = use(db_session)
+    second = use(db_session)
+    assert first.leaf_index is None
+    record = json.loads(first.entry)
+    assert record["subject"] == HOLDER and record["basis"] == "holder_presentation"
+    assert len(bytes.fromhex(record["salt"])) == 16
+    # Same inputs, different salt: published leaf hashes are unlinkable.
+    assert leaf_hash(first.entry) != leaf_hash(second.entry)
+    assert list(json.loads(first.entry)) == sorted(json.loads(first.entry))  # RFC 8785 key order
+
+
+def test_integration_assigns_contiguous_indices_and_tiles(db_session):
+    rows = [use(db_session, case_number=f"C-{n}") for n in range(300)]
+    first = integrate_pending(session=db_session, max_batch=100)
+    assert (first.old_size, first.new_size) == (0, 100)
+    while integrate_pending(session=db_session, max_batch=100).new_size < 300:
+        pass
+    db_session.refresh(rows[-1])
+    indices = sorted(db_session.scalars(select(LogEntry.leaf_index)))
+    assert indices == list(range(300))
+    by_index = db_session.execute(select(LogEntry.entry).order_by(LogEntry.leaf_index)).scalars().all()
+    expected = root_from_leaf_hashes([leaf_hash(entry) for entry in by_index])
+    state = current_state(db_session)
+    assert state.size == 300 and state.root_hash == expected
+    assert tree_root(size=300, reader=DbTileReader(db_session)) == expected
+
+
+def test_failed_caller_transaction_takes_the_record_with_it(db_session):
+    before = db_session.scalar(select(func.count()).select_from(LogEntry))
+    nested = db_session.begin_nested()
+    use(db_session)
+    nested.rollback()
+    assert db_session.scalar(select(func.count()).select_from(LogEntry)) == before
+
+
+def test_denied_attempt_is_recorded_without_data(db_session):
+    entry = use(db_session, result="denied", reason_code="no_consent", fields=[], licence_ids=[])
+    assert json.loads(entry.entry)["reason"] == "no_consent"
+    with pytest.raises(InvalidRecord, match="discloses no fields"):
+        use(db_session, result="denied", reason_code="no_consent")
+    with pytest.raises(InvalidRecord, match="reason_code"):
+        use(db_session, result="denied", fields=[])
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"purpose": "x" * 201}, "purpose"),
+        ({"purpose": None}, "purpose is required"),
+        ({"kind": "peek"}, "kind"),
+        ({"basis": "because"}, "basis"),
+        ({"basis": "consent:"}, "basis"),
+        ({"department_code": "bad code"}, "department_code"),
+        ({"request_hash": "XYZ"}, "request_hash"),
+        ({"licence_ids": ["ok"] * 101}, "licence_ids"),
+        ({"reason_code": "late"}, "reason_code"),
+    ],
+)
+def test_invalid_input_is_refused(db_session, overrides, message):
+    with pytest.raises(InvalidRecord, match=message):
+        use(db_session, **overrides)
+
+
+def test_consent_and_holder_self_bases(db_session):
+    assert use(db_session, basis="consent:abc-123").basis == "consent:abc-123"
+    assert use(db_session, kind="holder_access", basis="holder_self", matter_code=None).matter_code is None
