@@ -15,3 +15,49 @@ class RegistryNotInitialised(RegistryError):
     """The registry has no trust-root key or seal maker yet."""
 
     code = "not_initialised"
+
+
+class LicenceNotFound(RegistryError):
+    code = "licence_not_found"
+
+
+class InvalidLicenceRequest(RegistryError):
+    """A field of an issue or change request breaks the type's schema; the message names it."""
+
+    code = "invalid_licence"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidHolder(InvalidLicenceRequest):
+    code = "invalid_holder"
+
+
+class NotIssuer(RegistryError):
+    """The department may not issue or manage this licence (type)."""
+
+    code = "not_issuer"
+
+
+class NoUsableSeal(RegistryError):
+    """The issuer holds no active seal covering the licence type."""
+
+    code = "no_usable_seal"
+
+
+class InvalidTransition(RegistryError):
+    """The licence's status does not allow this change (e.g. resuming a revoked licence)."""
+
+    code = "invalid_transition"
+
+
+class IdempotencyConflict(RegistryError):
+    """The Idempotency-Key was used before with a different request."""
+
+    code = "idempotency_conflict"
+
+
+class StatusListNotFound(RegistryError):
+    code = "status_list_not_found"

@@ -1,0 +1,57 @@
+"""What a layout document shows: the licence face, independent of format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+MAX_FIELDS = 60
+MAX_VALUE_CHARS = 400
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """A purpose-limited copy (加注件): visible on every page it is printed on."""
+
+    purpose: str
+    department_name: str
+    expires_at: datetime
+
+    def text(self) -> str:
+        return f"仅用于{self.purpose}（{self.department_name}），有效期至{self.expires_at:%Y-%m-%d %H:%M}"
+
+
+@dataclass(frozen=True)
+class LicenceFace:
+    type_name: str
+    holder_name: str
+    fields: list[tuple[str, str]]  # (label, display value), in the type's order
+    identifier: str
+    issuer_name: str
+    issued_on: date
+    valid_from: date | None
+    valid_until: date | None
+    qr_text: str
+    template: str = "default"
+    seal_png: bytes | None = None
+    status_note: str | None = None  # e.g. 已吊销, printed across a face that is no longer valid
+    annotation: Annotation | None = None
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.fields) > MAX_FIELDS:
+            raise ValueError(f"a licence face shows at most {MAX_FIELDS} fields")
+
+    def validity_text(self) -> str:
+        start = f"{self.valid_from:%Y年%m月%d日}" if self.valid_from else ""
+        end = f"{self.valid_until:%Y年%m月%d日}" if self.valid_until else "长期"
+        return f"{start} 至 {end}" if start else end
+
+
+def display_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (date, datetime)):
+        return f"{value:%Y年%m月%d日}"
+    text = str(value)
+    return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"

@@ -1,0 +1,167 @@
+"""Registry tables: e-licences, their sealed versions, their history, and
+what keeps issuing consistent (serial counters, idempotency keys, status lists)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from catalog.db import Base, UTCDateTime, utcnow
+from catalog.models import JSONType
+
+
+class LicenceStatus:
+    VALID = "valid"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"  # 吊销/撤销: taken away by the issuer
+    CANCELLED = "cancelled"  # 注销: ended at the holder's request or by joint cancellation
+    EXPIRED = "expired"
+
+    ALL = (VALID, SUSPENDED, REVOKED, CANCELLED, EXPIRED)
+    FINAL = (REVOKED, CANCELLED, EXPIRED)
+
+
+class HolderCodeType:
+    CITIZEN_ID = "111"  # 居民身份证号
+    USCC = "001"  # 统一社会信用代码
+
+
+class StatusList(Base):
+    """One IETF Token Status List (2 bits per licence) and the key that signs it."""
+
+    __tablename__ = "registry_status_lists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[int] = mapped_column(Integer, default=2)
+    next_index: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # grows with every change: the ETag
+    token: Mapped[str] = mapped_column(Text)  # the signed statuslist+jwt as last published
+    kid: Mapped[str] = mapped_column(String(16))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SPKI
+    private_key_envelope: Mapped[bytes] = mapped_column(LargeBinary)  # signing.keys.encrypt_private_key
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Licence(Base):
+    __tablename__ = "registry_licences"
+    __table_args__ = (
+        UniqueConstraint("type_code", "issuer_code", "serial"),
+        UniqueConstraint("status_list_id", "status_index"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    base_identifier: Mapped[str] = mapped_column(String(100), unique=True)
+    type_code: Mapped[str] = mapped_column(String(21), index=True)
+    type_version: Mapped[int] = mapped_column(Integer)
+    issuer_code: Mapped[str] = mapped_column(String(18), index=True)
+    serial: Mapped[str] = mapped_column(String(30))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_code: Mapped[str] = mapped_column(String(18), index=True)
+    holder_code_type: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default=LicenceStatus.VALID, index=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("registry_status_lists.id"))
+    status_index: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    versions: Mapped[list[LicenceVersion]] = relationship(
+        back_populates="licence", order_by="LicenceVersion.version", lazy="selectin"
+    )
+
+
+class LicenceVersion(Base):
+    """One sealed version. A change adds a version; old ones stay, superseded."""
+
+    __tablename__ = "registry_licence_versions"
+    __table_args__ = (UniqueConstraint("licence_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("registry_licences.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    identifier: Mapped[str] = mapped_column(String(110), unique=True)
+    face: Mapped[dict] = mapped_column(JSONType)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    record: Mapped[dict] = mapped_column(JSONType)  # the GB/T 36902-style catalog record that was sealed
+    signature: Mapped[str] = mapped_column(Text)  # SealSignature.to_json()
+    es_id: Mapped[str] = mapped_column(String(64))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    licence: Mapped[Licence] = relationship(back_populates="versions")
+
+
+class LicenceEvent(Base):
+    """History (GOV.UK Notify style): every transition, with who, when and why."""
+
+    __tablename__ = "registry_licence_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("registry_licences.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer)
+    acting_department_code: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SerialCounter(Base):
+    """The last serial given per (licence type, issuer); locked while issuing."""
+
+    __tablename__ = "registry_serial_counters"
+    __table_args__ = (UniqueConstraint("type_code", "issuer_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    type_code: Mapped[str] = mapped_column(String(21))
+    issuer_code: Mapped[str] = mapped_column(String(18))
+    last_serial: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IdempotencyKey(Base):
+    """An Idempotency-Key a department sent with an issue request."""
+
+    __tablename__ = "registry_idempotency_keys"
+    __table_args__ = (UniqueConstraint("department_code", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(18))
+    key: Mapped[str] = mapped_column(String(200))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    licence_id: Mapped[int | None] = mapped_column(ForeignKey("registry_licences.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LicenceCopy(Base):
+    """A purpose-limited copy (加注件) handed out, and to whom."""
+
+    __tablename__ = "registry_licence_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("registry_licences.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(18))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,114 @@
+"""Request and response documents of the licence API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(max_length=2000)]
+Operator = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class HolderIn(_Strict):
+    name: Text200
+    code: Annotated[str, Field(min_length=1, max_length=18)]
+    code_type: Literal["111", "001"] = Field(description="111 citizen ID number, 001 unified social credit code")
+
+
+class LicenceCreate(_Strict):
+    type_code: Annotated[str, Field(min_length=21, max_length=21)]
+    holder: HolderIn
+    face: dict[str, Any] = Field(default_factory=dict, description="face fields (照面信息) by key")
+    valid_from: date | None = None
+    valid_until: date | None = Field(default=None, description="only for types whose validity is 'given'")
+    operator: Operator | None = Field(default=None, description="the person at the issuing department")
+
+
+class LicenceChange(_Strict):
+    face: dict[str, Any] = Field(description="fields to change; null removes an optional field")
+    reason: Reason | None = None
+    operator: Operator | None = None
+
+
+class Transition(_Strict):
+    reason: Reason | None = None
+    operator: Operator | None = None
+
+
+class Revocation(_Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    operator: Operator | None = None
+
+
+class CopyCreate(_Strict):
+    purpose: Annotated[str, Field(min_length=1, max_length=100)]
+    expires_at: datetime
+
+
+class StatusReference(BaseModel):
+    """SPEC: draft-ietf-oauth-status-list-05 §6.1 — where a verifier finds the licence's status."""
+
+    idx: int
+    uri: str
+
+
+class VersionRead(BaseModel):
+    version: int
+    identifier: str
+    superseded: bool
+    created_at: datetime
+
+
+class LicenceRead(BaseModel):
+    identifier: str = Field(description="GB/T 36904 identifier of the version shown")
+    base_identifier: str
+    type_code: str
+    type_version: int
+    issuer_code: str
+    serial: str
+    holder_name: str
+    holder_code: str
+    holder_code_type: str
+    status: str
+    version: int
+    current_version: int
+    superseded: bool
+    valid_from: date
+    valid_until: date | None
+    face: dict[str, Any]
+    record: dict[str, Any] = Field(description="the sealed GB/T 36902 catalog record")
+    seal_signature: dict[str, str] = Field(description="certhub-seal-signature/1 over `record`")
+    status_list: StatusReference
+    versions: list[VersionRead]
+    issued_at: datetime
+
+
+class EventRead(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    version: int
+    acting_department_code: str | None
+    client_id: str | None
+    operator: str | None
+    reason: str | None
+    at: datetime
+
+
+class CancellationRead(BaseModel):
+    cancelled: list[str] = Field(description="base identifiers: the licence, then joint cancellations")
+
+
+class ExpiringRead(BaseModel):
+    base_identifier: str
+    type_code: str
+    holder_name: str
+    valid_until: date
+    status: str

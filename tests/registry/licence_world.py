@@ -1,0 +1,91 @@
+"""A small world to issue licences in: the test catalog plus a citizen
+licence type, signing anchors, a seal per issuer, and API clients."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from catalog.service import clients, document
+from registry.setup import ensure_signing_anchors, root_public_key
+from registry.service.records import citizen_id_check
+from signing import service as signing_service
+from signing.truststore import TrustStore
+from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
+from tests.conftest import TEST_SECRET
+
+REGISTRY_ID = "https://registry.test"
+KEY_SECRET = TEST_SECRET.encode()
+SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
+SEAL_END = datetime(2035, 1, 1, tzinfo=timezone.utc)
+RESIDENCE_PERMIT = DEFINER + "003"
+COMPANY = "91350100MA2XXXXXX"  # 17 characters: the check character is added below
+
+
+def citizen_id(first17: str = "35010219900101123") -> str:
+    return first17 + citizen_id_check(first17)
+
+
+def world_mapping() -> dict:
+    mapping = catalog_mapping()
+    mapping["licence_types"].append({
+        "code": RESIDENCE_PERMIT,
+        "name": "居住证",
+        "holder_kind": "natural_person",
+        "issuers": [CITY_SAMR],
+        "fields": [
+            {"key": "address", "label": "居住地址", "type": "string", "required": True, "max_length": 50},
+            {"key": "floor_area", "label": "面积", "type": "number"},
+            {"key": "moved_in", "label": "居住起始日期", "type": "date"},
+        ],
+        "validity": {"kind": "given"},
+    })
+    return mapping
+
+
+def build_world(session: Session):
+    """Load the catalog, create the anchors and a seal for the city issuer; commit."""
+    document.load(session=session, document=document.parse_mapping(world_mapping()))
+    anchors = ensure_signing_anchors(session=session, key_secret=KEY_SECRET, maker_name="福建省电子印章制作中心")
+    seal = signing_service.create_seal(
+        session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
+        licence_type_codes=[BUSINESS_LICENCE, FOOD_LICENCE, RESIDENCE_PERMIT], valid_from=SEAL_START,
+        valid_to=SEAL_END, key_secret=KEY_SECRET,
+    )
+    session.commit()
+    return anchors, seal
+
+
+def token_headers(client, session: Session, department: str, scopes=("licence:issue", "licence:manage")) -> dict:
+    new = clients.create(session=session, department_code=department, name="licence system", scopes=list(scopes))
+    session.commit()
+    token = client.post(
+        "/api/v1/oauth/token", data={"grant_type": "client_credentials"}, auth=(new.client_id, new.client_secret)
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def company_uscc() -> str:
+    from catalog.codes import uscc_check_character
+
+    return COMPANY + uscc_check_character(COMPANY)
+
+
+def business_licence_body(**overrides) -> dict:
+    code = company_uscc()
+    body = {
+        "type_code": BUSINESS_LICENCE,
+        "holder": {"name": "福州示例餐饮有限公司", "code": code, "code_type": "001"},
+        "face": {"uscc": code, "name": "福州示例餐饮有限公司", "legal_rep": "张三丰", "kind": "有限责任公司",
+                 "founded": "2020-05-01"},
+    }
+    body.update(overrides)
+    return body
+
+
+def trust_store(client, anchors) -> TrustStore:
+    store = TrustStore()
+    store.pin_root(registry_id=REGISTRY_ID, root_public_key=root_public_key(anchors.root_public_key_der_b64))
+    store.add_json(client.get("/.well-known/certhub/trust-list").content)
+    return store

@@ -1,0 +1,92 @@
+"""Token Status List encoding, signing and offline verification.
+
+SPEC: draft-ietf-oauth-status-list-05 §4.1 (the byte layout examples)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import zlib
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from signing.errors import InvalidInput, VerificationError
+from signing.keys import generate_private_key
+from signing.statuslist import StatusList, TokenStatus, sign_status_list_token, verify_status_list_token
+
+NOW = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+URI = "https://registry.test/api/v1/status-lists/1"
+
+
+def _filled(bits: int, values: list[int]) -> StatusList:
+    status_list = StatusList(size=len(values), bits=bits)
+    for index, value in enumerate(values):
+        status_list.set(index, value)
+    return status_list
+
+
+def test_one_bit_layout_matches_the_spec_example():
+    values = [1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 0, 0, 0, 1, 0, 1]
+    assert _filled(1, values).to_bytes() == bytes([0xB9, 0xA3])
+
+
+def test_two_bit_layout_matches_the_spec_example():
+    values = [1, 2, 0, 3, 0, 1, 0, 1, 1, 2, 3, 3]
+    assert _filled(2, values).to_bytes() == bytes([0xC9, 0x44, 0xF9])
+
+
+def test_json_round_trip_is_zlib_and_base64url():
+    original = _filled(2, [0, 1, 2, 1] * 100)
+    encoded = original.to_json()
+    assert encoded["bits"] == 2 and "=" not in encoded["lst"]
+    raw = zlib.decompress(base64.urlsafe_b64decode(encoded["lst"] + "=" * (-len(encoded["lst"]) % 4)))
+    assert raw == original.to_bytes()
+    decoded = StatusList.from_json(encoded)
+    assert [decoded.get(i) for i in range(400)] == [0, 1, 2, 1] * 100
+
+
+@pytest.mark.parametrize("value", [
+    {"bits": 3, "lst": "eNoDAAAAAAE"}, {"bits": 2}, {"bits": 2, "lst": "not zlib"}, {"bits": 2, "lst": "AAAA"},
+    [], {"bits": 2, "lst": "eNoDAAAAAAE", "extra": 1},
+])
+def test_malformed_lists_are_refused(value):
+    with pytest.raises(InvalidInput):
+        StatusList.from_json(value)
+
+
+def test_out_of_range_index_and_value_are_refused():
+    status_list = StatusList(size=4, bits=2)
+    with pytest.raises(InvalidInput):
+        status_list.set(4, 1)
+    with pytest.raises(InvalidInput):
+        status_list.set(0, 4)
+
+
+def test_signed_token_verifies_offline():
+    key = generate_private_key("ES256")
+    status_list = _filled(2, [TokenStatus.VALID, TokenStatus.INVALID, TokenStatus.SUSPENDED])
+    token = sign_status_list_token(status_list=status_list, subject=URI, key=key, issued_at=NOW, ttl=300)
+    header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    assert header == {"alg": "ES256", "kid": key.kid, "typ": "statuslist+jwt"}
+    verified = verify_status_list_token(token, public_keys=[key.public_key], subject=URI, now=NOW)
+    assert [verified.status(i) for i in range(3)] == [0, 1, 2] and verified.ttl == 300
+
+
+def _failure(token, **kwargs) -> str:
+    with pytest.raises(VerificationError) as caught:
+        verify_status_list_token(token, **kwargs)
+    return caught.value.code
+
+
+def test_verification_failures():
+    key, other = generate_private_key("ES256"), generate_private_key("ES256")
+    token = sign_status_list_token(status_list=StatusList(size=8), subject=URI, key=key, issued_at=NOW)
+    assert _failure(token, public_keys=[other.public_key], now=NOW) == "unknown_key"
+    head, claims, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    assert _failure(f"{head}.{claims}.{flipped}", public_keys=[key.public_key], now=NOW) in {
+        "signature_invalid", "malformed"}
+    assert _failure(token, public_keys=[key.public_key], subject=URI + "0", now=NOW) == "malformed"
+    assert _failure(token, public_keys=[key.public_key], now=NOW - timedelta(hours=1)) == "malformed"
+    assert _failure("a.b", public_keys=[key.public_key], now=NOW) == "malformed"
