@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
+import threading
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from sqlalchemy import Engine
 
+import adapters.api
 import catalog.api
+import catalog.holders_api
+import registry.api
 import registry.seals_api
+import exchange.auditlog.api
+import exchange.auditlog.holder_api
+import exchange.auditlog.log_api
+from adapters.sources.registry import BindingRegistry
 from catalog.cache import Cache, create_cache
+from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.tokens import TokenAuthority
 from certhub import __version__
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
+from exchange.auditlog.checkpoints import run_checkpointer
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None, cache: Cache | None = None) -> FastAPI:
-    """Build the app. The schema must already be migrated (`certhub db upgrade`)."""
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, cache: Cache | None = None, background_jobs: bool = False
+) -> FastAPI:
+    """Build the app. The schema must already be migrated (`certhub db upgrade`).
+
+    `background_jobs` starts the log checkpointer with the app (serve and
+    demo do; tests drive checkpoints themselves).
+    """
     settings.require_usable_secret()
     engine = engine or create_db_engine(settings.effective_database_url)
     owns_cache = cache is None
@@ -27,9 +44,25 @@ def create_app(settings: Settings, *, engine: Engine | None = None, cache: Cache
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        checkpointer = None
+        if background_jobs:
+            checkpointer = threading.Thread(
+                target=run_checkpointer,
+                args=(app.state.sessionmaker, app.state.key_secret, app.state.auditlog_checkpoint_interval_s, stop),
+                kwargs={"origin": app.state.auditlog_origin},
+                name="certhub-checkpointer",
+                daemon=True,
+            )
+            checkpointer.start()
         yield
+        stop.set()
+        if checkpointer is not None:
+            checkpointer.join(timeout=5)
         if owns_cache:
             cache.close()
+        if app.state.adapter_bindings is not None:
+            app.state.adapter_bindings.close()
 
     app = FastAPI(
         title="certhub",
@@ -42,17 +75,45 @@ def create_app(settings: Settings, *, engine: Engine | None = None, cache: Cache
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.cache = cache
     app.state.key_secret = settings.secret_bytes()
+    app.state.adapter_bindings = (
+        BindingRegistry.from_yaml(settings.adapters_file) if settings.adapters_file else None
+    )
     app.state.registry_id = settings.registry_id
+    # Authorized-use log: checkpoint origin, fail-closed limit, checkpointer period.
+    app.state.auditlog_origin = exchange.auditlog.log_origin(settings.registry_id)
+    app.state.auditlog_max_lag = timedelta(minutes=5)
+    app.state.auditlog_checkpoint_interval_s = 10.0
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,
         ttl_seconds=settings.access_token_ttl_seconds,
     )
+    app.state.demo = settings.demo
+    app.state.holder_authority = HolderAuthority(
+        secret=settings.secret_bytes(),
+        issuer=settings.registry_id,
+        ttl_seconds=settings.holder_session_ttl_seconds,
+        oidc=OidcVerifier(
+            issuer=settings.oidc_issuer,
+            audience=settings.oidc_audience,
+            jwks_url=settings.oidc_jwks_url,
+            holder_code_claim=settings.oidc_holder_code_claim,
+        )
+        if settings.oidc_issuer and settings.oidc_audience
+        else None,
+    )
     install_error_handlers(app)
     app.include_router(catalog.api.oauth_router)
     app.include_router(catalog.api.router)
+    app.include_router(catalog.holders_api.router)
     app.include_router(registry.seals_api.router)
+    app.include_router(adapters.api.data_return_router)
     app.include_router(registry.seals_api.well_known_router)
+    app.include_router(registry.api.router)
+    app.include_router(registry.api.status_list_router)
+    app.include_router(exchange.auditlog.log_api.router)
+    app.include_router(exchange.auditlog.api.router)
+    app.include_router(exchange.auditlog.holder_api.router)
     _add_meta_routes(app)
     return app
 

@@ -9,4 +9,4 @@ from certhub.settings import Settings
 
 
 def app_from_environment() -> FastAPI:
-    return create_app(Settings())
+    return create_app(Settings(), background_jobs=True)

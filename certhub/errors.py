@@ -12,7 +12,27 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException, RequestValidationError
 from fastapi.responses import JSONResponse
 
-from registry.errors import InvalidIdentifier, RegistryError, RegistryNotInitialised
+from exchange.auditlog.errors import (
+    AuditLogError,
+    InvalidQuery,
+    InvalidRecord,
+    LogCorrupted,
+    LogUnavailable,
+    NotInLog,
+)
+from adapters import errors as adapter_errors
+from registry.errors import (
+    IdempotencyConflict,
+    InvalidIdentifier,
+    InvalidLicenceRequest,
+    InvalidTransition,
+    LicenceNotFound,
+    NotIssuer,
+    NoUsableSeal,
+    RegistryError,
+    RegistryNotInitialised,
+    StatusListNotFound,
+)
 from signing.errors import (
     AuthorizationNotFound,
     InvalidInput,
@@ -30,6 +50,7 @@ from catalog.errors import (
     CatalogError,
     DuplicateEntry,
     Forbidden,
+    IdentityProviderUnavailable,
     InvalidCatalog,
     InvalidCode,
     NotFound,
@@ -45,6 +66,8 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (DuplicateEntry, 409),
     (InvalidCatalog, 422),
     (InvalidCode, 422),
+    # The holders' OpenID provider is down or misconfigured: retry later.
+    (IdentityProviderUnavailable, 503),
     (CatalogError, 400),
     (SealNotFound, 404),
     (KeyNotFound, 404),
@@ -59,8 +82,39 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (KeyDecryptionFailed, 500),
     (SigningError, 400),
     (RegistryNotInitialised, 503),
+    (adapter_errors.ProviderTimeout, 504),
+    (adapter_errors.ProviderUnavailable, 503),
+    (adapter_errors.CircuitOpen, 503),
+    (adapter_errors.SourceError, 502),
+    (adapter_errors.StaleSource, 503),
+    (adapter_errors.FederationFetchFailed, 502),
+    (adapter_errors.DocumentRejected, 502),
+    (adapter_errors.TicketNotFound, 404),
+    (adapter_errors.NotPermitted, 403),
+    (adapter_errors.IllegalTransition, 409),
+    (adapter_errors.InvalidTicket, 422),
+    (adapter_errors.DeliveryFailed, 502),
+    (adapter_errors.InvalidSubject, 422),
+    (adapter_errors.InvalidWebhook, 422),
+    # Missing or broken bindings are the operator's to fix, not the caller's.
+    (adapter_errors.AdapterConfigError, 503),
+    (adapter_errors.AdapterError, 400),
     (InvalidIdentifier, 422),
+    (LicenceNotFound, 404),
+    (StatusListNotFound, 404),
+    (InvalidLicenceRequest, 422),
+    (NotIssuer, 403),
+    (NoUsableSeal, 409),
+    (InvalidTransition, 409),
+    (IdempotencyConflict, 409),
     (RegistryError, 400),
+    (LogUnavailable, 503),
+    (NotInLog, 404),
+    (InvalidRecord, 422),
+    (InvalidQuery, 422),
+    # Corrupted log storage or a failed checkpoint signature: the operator's problem.
+    (LogCorrupted, 500),
+    (AuditLogError, 500),
 ]
 
 

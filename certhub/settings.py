@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that must never reach production: the demo default and the usual
@@ -51,9 +51,26 @@ class Settings(BaseSettings):
         default="https://certhub.invalid",
         description="This registry's identifier (issuer of tokens, trust lists and QR codes).",
     )
+    adapters_file: Path | None = Field(
+        default=None,
+        description="YAML file binding data items to departments' systems (docs/adapters.md).",
+    )
     access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    oidc_issuer: str | None = Field(
+        default=None, description="Holders' OpenID Connect provider (issuer URL); default: no OIDC sign-in."
+    )
+    oidc_audience: str | None = Field(
+        default=None, description="certhub's client id at the OpenID provider (the ID tokens' aud)."
+    )
+    oidc_jwks_url: str | None = Field(
+        default=None, description="The provider's JWKS URL; default: jwks_uri from its discovery document."
+    )
+    oidc_holder_code_claim: str = Field(
+        default="id_number", min_length=1, description="ID token claim carrying the holder code."
+    )
+    holder_session_ttl_seconds: int = Field(default=900, ge=60, le=3600)
 
-    @field_validator("database_url", "redis_url", mode="before")
+    @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -81,6 +98,15 @@ class Settings(BaseSettings):
                 f"CERTHUB_SECRET_KEY is too short ({len(secret)} characters); "
                 f"use at least {MIN_SECRET_LENGTH} random characters."
             )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "Settings":
+        # Half a configuration would silently leave holders unable to sign in.
+        if bool(self.oidc_issuer) != bool(self.oidc_audience):
+            raise ValueError("set CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE together")
+        if self.oidc_jwks_url and not self.oidc_issuer:
+            raise ValueError("CERTHUB_OIDC_JWKS_URL needs CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE")
+        return self
 
     def secret_bytes(self) -> bytes:
         secret = self.secret_key.get_secret_value()

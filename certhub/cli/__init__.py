@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from certhub.cli import audit, catalog_cmd, clients_cmd, db_cmd, seal, serve_cmd, signing_cmd
+from certhub.cli import audit, catalog_cmd, clients_cmd, db_cmd, licences_cmd, seal, serve_cmd, signing_cmd
 
 app = typer.Typer(
     help="certhub: e-licence registry and data-sharing exchange hub.",
@@ -17,6 +17,7 @@ app.add_typer(clients_cmd.app, name="clients")
 app.add_typer(seal.app, name="seal")
 app.add_typer(signing_cmd.app, name="signing")
 app.add_typer(audit.app, name="audit")
+app.add_typer(licences_cmd.app, name="licences")
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(serve_cmd.demo)
 

@@ -26,7 +26,7 @@ def serve(
     if workers > 1:
         uvicorn.run("certhub.asgi:app_from_environment", factory=True, host=host, port=port, workers=workers)
     else:
-        uvicorn.run(create_app(config), host=host, port=port)
+        uvicorn.run(create_app(config, background_jobs=True), host=host, port=port)
 
 
 def demo(
@@ -54,4 +54,4 @@ def demo(
     )
     if prepare_only:
         return
-    uvicorn.run(create_app(config), host=host, port=port)
+    uvicorn.run(create_app(config, background_jobs=True), host=host, port=port)
