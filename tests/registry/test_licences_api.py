@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from catalog.codes import uscc_check_character
 from registry.identifiers import LicenceIdentifier
@@ -240,8 +241,6 @@ def test_layout_png_and_pdf_show_the_licence_and_the_seal(client, city, tmp_path
 
 
 def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-
     # The embedded CJK font maps to two-byte codes; pypdf leaves a NUL before each character.
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\x00", "")
 
