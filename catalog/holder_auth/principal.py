@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from catalog.codes import validate_uscc
+from catalog.codes import citizen_id_check_character, validate_uscc
 from catalog.errors import InvalidCode
 
 # SPEC: GB/T 36902 holder code types: 111 = resident ID number, 001 = USCC.
@@ -14,10 +14,6 @@ ORGANISATION = "001"
 HOLDER_CODE_TYPES = (CITIZEN, ORGANISATION)
 AUTH_METHODS = ("oidc", "dev")
 MAX_NAME_LENGTH = 200
-
-# SPEC: GB 11643-1999 §8.2 — weights W_i = 2^(i-1) mod 11 for positions
-# 18..2, i.e. ISO 7064 MOD 11-2 over the first 17 digits.
-_ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 
 
 @dataclass(frozen=True)
@@ -39,13 +35,6 @@ class HolderPrincipal:
     @property
     def is_organisation(self) -> bool:
         return self.holder_code_type == ORGANISATION
-
-
-def citizen_id_check_character(first17: str) -> str:
-    # SPEC: ISO 7064:2003 MOD 11-2 as applied by GB 11643-1999; 10 is written X.
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    value = (12 - total % 11) % 11
-    return "X" if value == 10 else str(value)
 
 
 def validate_citizen_id(code: str) -> str:

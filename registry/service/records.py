@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from catalog.codes import validate_uscc
+from catalog.codes import citizen_id_check_character, validate_uscc
 from catalog.errors import InvalidCode
 from catalog.models import Department, LicenceType
 from registry.errors import InvalidHolder, InvalidLicenceRequest
@@ -19,20 +19,12 @@ from registry.models import HolderCodeType
 CHINA_TIME = timezone(timedelta(hours=8), "CST")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CITIZEN_ID = re.compile(r"^[0-9]{17}[0-9X]$")
-_ID_WEIGHTS = [2 ** (17 - i) % 11 for i in range(17)]
 _HOLDER_KIND_CODE = {"natural_person": HolderCodeType.CITIZEN_ID, "organisation": HolderCodeType.USCC}
 MAX_NAME = 200
 
 
 def china_date(moment: datetime) -> date:
     return moment.astimezone(CHINA_TIME).date()
-
-
-def citizen_id_check(first17: str) -> str:
-    # SPEC: GB 11643-1999 §5.2 — ISO 7064 MOD 11-2 over the first 17 digits.
-    total = sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS, strict=True))
-    value = (12 - total % 11) % 11
-    return "X" if value == 10 else str(value)
 
 
 def validate_citizen_id(code: str) -> str:
@@ -43,7 +35,7 @@ def validate_citizen_id(code: str) -> str:
     except ValueError:
         raise InvalidHolder("holder.code: the citizen ID number carries an impossible birth date",
                             field="holder.code") from None
-    if citizen_id_check(code[:17]) != code[17]:
+    if citizen_id_check_character(code[:17]) != code[17]:
         raise InvalidHolder("holder.code: wrong check character in the citizen ID number", field="holder.code")
     return code
 

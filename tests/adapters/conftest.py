@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.sources.subjects import id_number_check_character
+from catalog.codes import citizen_id_check_character
 from catalog.service import document
 from tests.adapters import loopback
 from tests.adapters.databases import BACKENDS
@@ -37,7 +37,7 @@ HOUSEHOLD_FIELDS = [
 
 
 def person_id(first17: str = "35010219900101123") -> str:
-    return first17 + id_number_check_character(first17)
+    return first17 + citizen_id_check_character(first17)
 
 
 COMPANY = uscc("91350100MA0000001")

@@ -51,3 +51,11 @@ def test_resource_codes(code):
 def test_bad_resource_codes(code):
     with pytest.raises(InvalidCode, match="GB/T 21063"):
         codes.validate_resource_code(code)
+
+
+@pytest.mark.parametrize(
+    "first17, check",
+    [("35010219900101123", "8"), ("35010219850505123", "9"), ("11010519900101111", "X")],
+)
+def test_citizen_id_check_character(first17, check):
+    assert codes.citizen_id_check_character(first17) == check

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from catalog.cache import InProcessCache
 from catalog.errors import AuthError, InvalidCode, InvalidIdToken
 from catalog.holder_auth import HolderAuthority, HolderPrincipal, JwksCache, OidcVerifier, validate_citizen_id
-from catalog.holder_auth.principal import citizen_id_check_character
+from catalog.codes import citizen_id_check_character
 from catalog.service import document
 from certhub.app import create_app
 from certhub.settings import Settings

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from catalog.service import clients, document
 from registry.setup import ensure_signing_anchors, root_public_key
-from registry.service.records import citizen_id_check
+from catalog.codes import citizen_id_check_character
 from signing import service as signing_service
 from signing.truststore import TrustStore
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
@@ -24,7 +24,7 @@ COMPANY = "91350100MA2XXXXXX"  # 17 characters: the check character is added bel
 
 
 def citizen_id(first17: str = "35010219900101123") -> str:
-    return first17 + citizen_id_check(first17)
+    return first17 + citizen_id_check_character(first17)
 
 
 def world_mapping() -> dict:
