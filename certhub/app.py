@@ -27,6 +27,7 @@ from certhub.db import create_db_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
+from exchange.auditlog.recorder import UseRecorder
 
 
 def create_app(
@@ -83,6 +84,8 @@ def create_app(
     app.state.auditlog_origin = exchange.auditlog.log_origin(settings.registry_id)
     app.state.auditlog_max_lag = timedelta(minutes=5)
     app.state.auditlog_checkpoint_interval_s = 10.0
+    # Every data-serving route records through this (catalog.access).
+    app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag)
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,

@@ -45,6 +45,7 @@ from signing.errors import (
     SigningError,
     VerificationError,
 )
+from catalog.access import AccessLogMissing
 from catalog.errors import (
     AuthError,
     CatalogError,
@@ -68,6 +69,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidCode, 422),
     # The holders' OpenID provider is down or misconfigured: retry later.
     (IdentityProviderUnavailable, 503),
+    (AccessLogMissing, 503),
     (CatalogError, 400),
     (SealNotFound, 404),
     (KeyNotFound, 404),

@@ -1,0 +1,63 @@
+"""The seam through which lower packages record data use without importing
+the log.
+
+Registry and exchange routes that hand out licence or shared data record
+each use in the authorized-use log (exchange.auditlog). The registry may not
+import exchange (docs/architecture.md), so the app factory puts an object
+satisfying ``AccessRecorder`` on ``app.state.access_recorder`` and routes
+reach it through ``AccessRecorderDep``. A deployment without one refuses to
+serve data: fail closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from catalog.errors import CatalogError
+
+
+class AccessLogMissing(CatalogError):
+    """No use log is wired into this app, so no data may be served."""
+
+    code = "log_unavailable"
+
+
+class AccessRecorder(Protocol):
+    def check_serving(self, *, session: Session) -> None:
+        """Raise (a LogUnavailable) when data must not be served now."""
+
+    def record(
+        self,
+        *,
+        session: Session,
+        kind: str,
+        department_code: str,
+        operator_id: str,
+        basis: str,
+        result: str = "granted",
+        reason_code: str | None = None,
+        subject_code: str | None = None,
+        licence_ids: Sequence[str] = (),
+        data_items: Sequence[str] = (),
+        fields: Sequence[str] = (),
+        matter_code: str | None = None,
+        purpose: str | None = None,
+        case_number: str | None = None,
+        request_hash: str | None = None,
+    ) -> object:
+        """Write one use record in ``session``'s transaction; a granted use is
+        refused (raises) while the log is not healthy."""
+
+
+def get_access_recorder(request: Request) -> AccessRecorder:
+    recorder = getattr(request.app.state, "access_recorder", None)
+    if recorder is None:
+        raise AccessLogMissing("no authorized-use log is configured; data is not served")
+    return recorder
+
+
+AccessRecorderDep = Annotated[AccessRecorder, Depends(get_access_recorder)]
