@@ -9,6 +9,7 @@ class KeyPurpose(StrEnum):
     TRUST_ROOT = "trust_root"  # signs the registry's trust list
     SEAL_MAKER = "seal_maker"  # 制章者: signs GB/T 38540 seal structures
     SEAL = "seal"  # signs sealed records on behalf of one seal
+    PRESENTATION = "presentation"  # signs the registry's dynamic 亮证 QR codes
 
 
 class KeyStatus(StrEnum):
