@@ -1,5 +1,6 @@
 """Bring a registry's signing anchors into being: the trust-root key that
-signs trust lists, and the platform seal maker (制章者)."""
+signs trust lists, the platform seal maker (制章者), and the presentation
+key that signs holders' 亮证 codes."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class SigningAnchors:
     root_public_key_der_b64: str  # SubjectPublicKeyInfo: what verifiers pin
     maker_name: str
     created: bool
+    presentation_kid: str | None = None  # in the trust list, so offline verifiers check 亮证 codes too
 
 
 def ensure_signing_anchors(*, session: Session, key_secret: bytes, maker_name: str) -> SigningAnchors:
@@ -35,11 +37,13 @@ def ensure_signing_anchors(*, session: Session, key_secret: bytes, maker_name: s
     except MakerNotFound:
         maker = signing_service.create_seal_maker(session, name=maker_name, key_secret=key_secret)
         created = True
+    presentation_kid = signing_service.ensure_presentation_key(session, key_secret=key_secret)
     return SigningAnchors(
         root_kid=root.kid,
         root_public_key_der_b64=base64.b64encode(root.public_key).decode(),
         maker_name=maker.name,
         created=created,
+        presentation_kid=presentation_kid,
     )
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import io
 import math
 
-import qrcode
 from PIL import Image, ImageDraw
 
 from registry.layout.face import LicenceFace
 from signing.fonts import sans_font, serif_font
+from signing.qr import render_qr_png
 
 INK = (33, 33, 33)
 ACCENT = (160, 20, 20)
@@ -83,11 +83,8 @@ def _wrap(draw, text: str, font, max_width: int) -> list[str]:
 
 
 def _footer(image: Image.Image, draw, face: LicenceFace, width: int, height: int, margin: int, scale: float) -> None:
-    qr_size = int(260 * scale)
-    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2)
-    qr.add_data(face.qr_text)
-    qr.make(fit=True)
-    qr_image = qr.make_image(fill_color="black", back_color="white").convert("RGB").resize((qr_size, qr_size), Image.NEAREST)
+    qr_image = qr_picture(face.qr_text, target=int(300 * scale))
+    qr_size = qr_image.width
     qr_top = height - margin - qr_size - int(40 * scale)
     image.paste(qr_image, (margin + int(50 * scale), qr_top))
     small = sans_font(max(int(22 * scale), 10))
@@ -104,6 +101,14 @@ def _footer(image: Image.Image, draw, face: LicenceFace, width: int, height: int
         centre_x = right - int(140 * scale)
         centre_y = issuer_y + int(40 * scale)
         image.paste(seal, (centre_x - seal_size // 2, centre_y - seal_size // 2), seal)
+
+
+def qr_picture(text: str, *, target: int) -> Image.Image:
+    """The QR at a whole number of pixels per module (no blurred module edges),
+    as large as fits in `target` pixels: the static EL1 code is dense."""
+    modules = Image.open(io.BytesIO(render_qr_png(text, box_size=1))).convert("RGB")
+    factor = max(target // modules.width, 1)
+    return modules.resize((modules.width * factor, modules.height * factor), Image.NEAREST)
 
 
 def _stamp_text(image: Image.Image, text: str, *, color: tuple, repeat: bool = False) -> None:

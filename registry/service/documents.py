@@ -1,25 +1,36 @@
 """Layout documents (版式文件) of a licence version, and purpose-limited
-copies (加注件) with the record of who asked for them."""
+copies (加注件) with the record of who asked for them.
+
+Every layout carries the version's static EL1 QR (docs/formats.md, "QR codes
+(EL1)"): signed with the issuing seal's current key, expiring at the end of
+the licence's validity, with the masked holder name and the licence's place
+in its status list, so anyone can verify it offline and check its status.
+"""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
 from catalog.db import utcnow
+from catalog.masking import MaskRule, mask_value
 from catalog.service import departments, licence_types
 from registry.errors import InvalidLicenceRequest
 from registry.layout.face import Annotation, LicenceFace, display_value
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
 from registry.models import LicenceCopy, LicenceStatus
-from registry.service.authority import Actor
+from registry.service.authority import Actor, seal_for_licence
 from registry.service.reads import LicenceView
 from registry.service.records import CHINA_TIME
+from registry.service.statuslists import subject_uri
 from signing import service as signing_service
+from signing.errors import KeyNotFound, SealNotActive
+from signing.qr import LicenceSummary, QrSigner, encode_licence_qr
 
 MAX_PURPOSE = 100
+MAX_MASKED_NAME = 32  # what the QR's summary carries at most
 _STATUS_NOTES = {
     LicenceStatus.SUSPENDED: "已暂停",
     LicenceStatus.REVOKED: "已吊销",
@@ -28,7 +39,49 @@ _STATUS_NOTES = {
 }
 
 
-def licence_face(session: Session, *, view: LicenceView, annotation: Annotation | None = None) -> LicenceFace:
+def static_qr_text(
+    session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes, now: datetime | None = None
+) -> str:
+    """The version's static QR: signed now by the seal that sealed it, valid
+    until the licence's last day ends (China time); no end for a permanent one."""
+    licence, version = view.licence, view.version
+    moment = (now or utcnow()).replace(microsecond=0)
+    masked = str(mask_value(licence.holder_name, MaskRule.name))
+    if len(masked) > MAX_MASKED_NAME:
+        masked = masked[: MAX_MASKED_NAME - 1] + "…"
+    summary = LicenceSummary(
+        type_code=licence.type_code, identifier=version.identifier, holder_name_masked=masked,
+        issuer_code=licence.issuer_code, valid_from=version.valid_from, valid_until=version.valid_until,
+        status_idx=licence.status_index,
+        status_uri=subject_uri(registry_id=registry_id, list_id=licence.status_list_id),
+    )
+    signer = _qr_signer(session, view=view, key_secret=key_secret, now=moment)
+    return encode_licence_qr(signer=signer, issuer=registry_id, summary=summary, issued_at=moment,
+                             expires_at=_end_of_validity(version.valid_until))
+
+
+def _qr_signer(session: Session, *, view: LicenceView, key_secret: bytes, now: datetime) -> QrSigner:
+    """The seal that sealed the version; when it can no longer sign (suspended,
+    revoked, expired), the issuer's current seal for the type attests instead."""
+    try:
+        return signing_service.seal_qr_signer(session, es_id=view.version.es_id, key_secret=key_secret, now=now)
+    except (SealNotActive, KeyNotFound):
+        licence = view.licence
+        seal = seal_for_licence(session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
+                                type_code=licence.type_code, now=now)
+        return signing_service.seal_qr_signer(session, es_id=seal.es_id, key_secret=key_secret, now=now)
+
+
+def _end_of_validity(valid_until: date | None) -> datetime | None:
+    if valid_until is None:
+        return None
+    return datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=CHINA_TIME)
+
+
+def licence_face(
+    session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes,
+    annotation: Annotation | None = None,
+) -> LicenceFace:
     licence, version = view.licence, view.version
     licence_type = licence_types.get_or_raise(session=session, code=licence.type_code, version=licence.type_version)
     labels = {f["key"]: f["label"] for f in licence_type.fields}
@@ -45,8 +98,7 @@ def licence_face(session: Session, *, view: LicenceView, annotation: Annotation 
         issued_on=date.fromisoformat(record["issue_date"]),
         valid_from=version.valid_from,
         valid_until=version.valid_until,
-        # A placeholder until the signed verification QR exists: the identifier itself.
-        qr_text=version.identifier,
+        qr_text=static_qr_text(session, view=view, registry_id=registry_id, key_secret=key_secret),
         template=licence_type.layout_template,
         seal_png=seal.picture_png if seal is not None else None,
         status_note=note,
@@ -63,17 +115,17 @@ def _as_date(value):
     return value
 
 
-def layout_png(session: Session, *, view: LicenceView) -> bytes:
-    return render_png(licence_face(session, view=view))
+def layout_png(session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
+    return render_png(licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
-def layout_pdf(session: Session, *, view: LicenceView) -> bytes:
-    return render_pdf(licence_face(session, view=view))
+def layout_pdf(session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
+    return render_pdf(licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
 def make_copy(
     session: Session, *, view: LicenceView, actor: Actor, purpose: str, expires_at: datetime,
-    now: datetime | None = None,
+    registry_id: str, key_secret: bytes, now: datetime | None = None,
 ) -> tuple[LicenceCopy, bytes]:
     """A PDF watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
     moment = now or utcnow()
@@ -92,4 +144,5 @@ def make_copy(
     session.flush()
     annotation = Annotation(purpose=purpose, department_name=department.name,
                             expires_at=expires_at.astimezone(CHINA_TIME))
-    return row, render_pdf(licence_face(session, view=view, annotation=annotation))
+    face = licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret, annotation=annotation)
+    return row, render_pdf(face)

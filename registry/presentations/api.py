@@ -1,0 +1,154 @@
+"""HTTP API of 亮证: holders ask for one-time codes, counters redeem them,
+anyone checks a code. Translates HTTP to the presentations service and back."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import re
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.cache import Cache
+from catalog.db import utcnow
+from catalog.deps import HolderDep, SessionDep, current_principal, get_cache
+from catalog.errors import Forbidden
+from catalog.tokens import Principal
+from registry.presentations import present as presenting
+from registry.presentations import public
+from registry.presentations import redeem as redeeming
+from registry.presentations.schemas import (
+    PresentationCreate,
+    PresentationRead,
+    RedeemedLicence,
+    RedemptionCreate,
+    RedemptionRead,
+    VerifyRead,
+    VerifyRequest,
+)
+from registry.presentations.trust import RegistryTrust
+from signing.canonical import canonical_json
+from signing.qr import render_qr_png
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/v1/presentations", tags=["presentations"])
+# A router of its own so deployments can put a rate limit on counters alone.
+redeem_router = APIRouter(prefix="/api/v1/presentations", tags=["presentations"])
+verify_router = APIRouter(prefix="/api/v1", tags=["verification"])
+
+REDEEM_SCOPE = "presentation:redeem"
+MAX_VERIFY_BODY = 8 * 1024
+_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
+_trust_lock = threading.Lock()
+
+
+def get_registry_trust(request: Request) -> RegistryTrust:
+    """The registry's trust store, one per app (built on first use)."""
+    state = request.app.state
+    trust = getattr(state, "registry_trust", None)
+    if trust is None:
+        with _trust_lock:
+            trust = getattr(state, "registry_trust", None)
+            if trust is None:
+                trust = RegistryTrust(registry_id=state.registry_id, key_secret=state.key_secret,
+                                      sessionmaker=state.sessionmaker)
+                state.registry_trust = trust
+    return trust
+
+
+TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
+CacheDep = Annotated[Cache, Depends(get_cache)]
+Department = Annotated[Principal, Depends(current_principal)]
+
+
+@router.post("", response_model=PresentationRead, status_code=201)
+def create_presentation(body: PresentationCreate, request: Request, session: SessionDep, holder: HolderDep):
+    """A one-time 亮证 code for some of the holder's own live licences (or,
+    with `on_behalf_of`, those of a holder who delegated "present")."""
+    issued = presenting.present(
+        session, actor_code=holder.holder_code, actor_code_type=holder.holder_code_type,
+        identifiers=body.licences, disclosure=body.disclosure, on_behalf_of=body.on_behalf_of,
+        ttl_seconds=request.app.state.settings.presentation_ttl_seconds,
+        registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret, now=utcnow(),
+    )
+    row = issued.row
+    return PresentationRead(
+        id=row.id, qr_text=issued.qr_text, qr_png_base64=base64.b64encode(render_qr_png(issued.qr_text)).decode(),
+        expires_at=row.expires_at, ttl_seconds=issued.ttl_seconds, licences=list(row.licence_identifiers),
+        disclosure=row.disclosure,
+    )
+
+
+@redeem_router.post("/redeem", response_model=RedemptionRead)
+def redeem_presentation(
+    body: RedemptionCreate, request: Request, session: SessionDep, principal: Department,
+    recorder: AccessRecorderDep, cache: CacheDep, trust: TrustDep,
+):
+    """Redeem a holder's code at a counter: the licences as disclosed, once.
+    Every attempt is recorded in the authorized-use log, refusals too."""
+    counter = redeeming.Counter(
+        department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
+        matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
+        request_hash=hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest(),
+    )
+    try:
+        if not principal.has(REDEEM_SCOPE):
+            raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
+        redeemed = redeeming.redeem(
+            session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
+            registry_id=request.app.state.registry_id, now=utcnow(),
+        )
+    except Exception as exc:
+        _record_refusal(session, recorder=recorder, counter=counter, error=exc)
+        raise
+    return RedemptionRead(
+        presentation_id=redeemed.presentation.id, disclosure=redeemed.presentation.disclosure,
+        redeemed_at=redeemed.redemption.redeemed_at,
+        licences=[RedeemedLicence.model_validate(licence) for licence in redeemed.licences],
+        trust_list_age_seconds=int(redeemed.trust_list_age.total_seconds()),
+    )
+
+
+def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: redeeming.Counter,
+                    error: Exception) -> None:
+    """A refused attempt is a unit of work of its own: the attempt's writes
+    roll back, the refusal's record commits. A failure to record it must not
+    hide the refusal itself."""
+    code = getattr(error, "code", None)
+    reason = code if isinstance(code, str) and _CODE.fullmatch(code) else "error"
+    try:
+        session.rollback()
+        recorder.record(
+            session=session, kind="redemption", department_code=counter.department_code,
+            operator_id=counter.operator_id, basis="holder_presentation", result="denied", reason_code=reason,
+            matter_code=counter.matter_code, purpose=counter.purpose, case_number=counter.case_number,
+            request_hash=counter.request_hash,
+        )
+        session.commit()
+    except Exception as failure:  # noqa: BLE001 - reported, and the original error still goes out
+        session.rollback()
+        log.warning("a refused redemption (%s) could not be recorded: %s", reason, type(failure).__name__)
+
+
+def bounded_body(request: Request) -> None:
+    """The public check reads small bodies only: say so before reading one."""
+    length = request.headers.get("content-length")
+    if length is None or not length.isdigit() or int(length) > MAX_VERIFY_BODY:
+        raise HTTPException(status_code=413, detail=f"send a JSON body of at most {MAX_VERIFY_BODY} bytes")
+
+
+@verify_router.post("/verify", response_model=VerifyRead, response_model_exclude_none=True,
+                    dependencies=[Depends(bounded_body)])
+def verify_code(body: VerifyRequest, request: Request, session: SessionDep, trust: TrustDep) -> VerifyRead:
+    """Check any certhub QR code (or an EU DCC the registry trusts): genuine or
+    not, and what the code itself says. Nothing beyond the code is revealed."""
+    result = public.check(session, qr_text=body.qr_text, trust=trust,
+                          registry_id=request.app.state.registry_id, now=utcnow())
+    return VerifyRead(valid=result.valid, kind=result.kind, error=result.error, message=result.message,
+                      summary=result.summary, issuer=result.issuer, expires_at=result.expires_at)

@@ -1,0 +1,95 @@
+"""The public check (for anyone: a hotel, a bank, a citizen): is this QR code
+genuine, and what does it itself say? Nothing beyond the code is revealed;
+for a printed licence QR of this registry the status list is consulted, so
+a revoked or suspended licence shows as such."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from registry.models import StatusList
+from registry.presentations.redeem import SKEW
+from registry.presentations.trust import RegistryTrust
+from registry.service import statuslists
+from signing.errors import VerificationError
+from signing.keys import load_public_key
+from signing.qr import QrResult, QrVerificationError, verify_qr
+from signing.statuslist import StatusListToken, verify_status_list_token
+
+_LIST_ID = re.compile(r"/api/v1/status-lists/([0-9]{1,9})")
+
+
+@dataclass(frozen=True)
+class PublicCheck:
+    valid: bool
+    kind: str | None = None
+    error: str | None = None
+    message: str | None = None
+    summary: dict[str, Any] | None = None
+    issuer: str | None = None
+    expires_at: datetime | None = None
+
+
+def check(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> PublicCheck:
+    try:
+        result = _verify(session, qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
+    except QrVerificationError as exc:
+        return PublicCheck(valid=False, error=exc.code, message=str(exc))
+    return PublicCheck(valid=True, kind=result.kind, summary=_summary(result), issuer=result.issuer,
+                       expires_at=result.expires_at)
+
+
+def _verify(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> QrResult:
+    held = trust.current(now=now)
+    try:
+        result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
+    except QrVerificationError as exc:
+        if exc.code not in {"unknown_key", "key_not_valid"}:
+            raise
+        held = trust.refresh(now=now)
+        result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
+    if result.summary is None:
+        return result
+    token = _own_status_list(session, uri=result.summary.status_uri, registry_id=registry_id, now=now)
+    if token is None:
+        return result  # another registry's list: the code is genuine, its status unknown here
+    # Again, now with the licence's status: revoked and suspended codes fail here.
+    return verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW, status_lists={token.subject: token})
+
+
+def _own_status_list(session: Session, *, uri: str, registry_id: str, now: datetime) -> StatusListToken | None:
+    prefix = registry_id.rstrip("/")
+    match = _LIST_ID.fullmatch(uri[len(prefix):]) if uri.startswith(prefix) else None
+    if match is None:
+        return None
+    row = session.get(StatusList, int(match.group(1)))
+    if row is None or statuslists.subject_uri(registry_id=registry_id, list_id=row.id) != uri:
+        return None
+    try:
+        return verify_status_list_token(row.token, public_keys=[load_public_key(row.public_key)], subject=uri, now=now)
+    except VerificationError:
+        return None  # verify_qr then reports the status as unknown rather than trusting a bad list
+
+
+def _summary(result: QrResult) -> dict[str, Any] | None:
+    if result.summary is not None:
+        summary = result.summary
+        return {
+            "type_code": summary.type_code,
+            "identifier": summary.identifier,
+            "holder_name_masked": summary.holder_name_masked,
+            "issuer_code": summary.issuer_code,
+            "valid_from": summary.valid_from.isoformat(),
+            "valid_until": None if summary.valid_until is None else summary.valid_until.isoformat(),
+            "status": result.status,
+        }
+    if result.presentation is not None:
+        claim = result.presentation
+        return {"presentation_id": claim.presentation_id, "licences": list(claim.licence_identifiers),
+                "disclosure": claim.disclosure}
+    return None

@@ -1,0 +1,200 @@
+"""Redemption at the counter: a department's clerk scans a 亮证 code; the
+registry verifies it, makes sure it is used once, checks each licence's
+current status, and records the use — all in the caller's transaction.
+
+One-time use holds across every app process twice over:
+1. the cache's set-if-absent on the presentation id (fast path; Redis when
+   several processes serve), and
+2. the unique presentation id of `registry_redemptions` (the guarantee: it
+   holds when the cache lost its data).
+A redemption that fails for any reason after the claim (a licence revoked,
+the use log unavailable, ...) gives both claims back: the row rolls back
+with the transaction, and the cache key is deleted. A failed redemption does
+not burn the code; a successful one does, for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from catalog.access import AccessRecorder
+from catalog.cache import Cache
+from catalog.service import matters
+from registry.errors import InvalidIdentifier
+from registry.models import LicenceStatus
+from registry.presentations.disclosure import disclose
+from registry.presentations.errors import CodeRefused, InvalidPresentationRequest, LicenceRefused, Replayed
+from registry.presentations.models import Presentation, Redemption
+from registry.presentations.trust import HeldTrust, RegistryTrust
+from registry.service import reads
+from registry.service.history import write_gate
+from registry.service.records import china_date
+from signing.qr import QrResult, QrVerificationError, verify_qr
+from signing.statuses import KeyPurpose
+
+SKEW = timedelta(seconds=30)
+_REFRESH_ON = {"unknown_key", "key_not_valid"}
+
+
+@dataclass(frozen=True)
+class Counter:
+    """Who redeems: the department's system, the clerk, and why (用证事由)."""
+
+    department_code: str
+    client_id: str
+    operator_id: str
+    matter_code: str
+    purpose: str
+    case_number: str | None
+    request_hash: str
+
+
+@dataclass
+class Redeemed:
+    presentation: Presentation
+    redemption: Redemption
+    licences: list[dict[str, Any]]
+    trust_list_age: timedelta
+    fields: list[str] = field(default_factory=list)
+
+
+def claim_key(presentation_id: str) -> str:
+    return f"presentations:redeemed:{presentation_id}"
+
+
+def verify_presentation(
+    *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime
+) -> tuple[QrResult, HeldTrust]:
+    """Steps 1-3: a valid code, a presentation code, made by this registry."""
+    held = trust.current(now=now)
+    try:
+        result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)  # 1.
+    except QrVerificationError as exc:
+        if exc.code not in _REFRESH_ON:
+            raise CodeRefused(str(exc), code=exc.code) from None
+        # The key may be newer than the list held: look again once.
+        held = trust.refresh(now=now)
+        try:
+            result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
+        except QrVerificationError as again:
+            raise CodeRefused(str(again), code=again.code) from None
+    if result.kind != "presentation" or result.presentation is None:  # 2.
+        raise CodeRefused("this is not a 亮证 presentation code (a printed licence QR is checked, not redeemed)",
+                          code="not_a_presentation")
+    purpose = getattr(result.key, "purpose", None)
+    if result.issuer != registry_id or purpose != KeyPurpose.PRESENTATION:  # 3.
+        raise CodeRefused("the code was not made by this registry's presentation key", code="unknown_signer")
+    return result, held
+
+
+def redeem(
+    session: Session,
+    *,
+    qr_text: str,
+    counter: Counter,
+    trust: RegistryTrust,
+    cache: Cache,
+    recorder: AccessRecorder,
+    registry_id: str,
+    now: datetime,
+) -> Redeemed:
+    # The trust store reads (and may publish) in a session of its own: before
+    # this transaction takes SQLite's write lock, never while holding it.
+    result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
+    write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
+    if matters.get(session=session, code=counter.matter_code) is None:
+        raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
+    claim = result.presentation
+    presentation = session.get(Presentation, claim.presentation_id)
+    if presentation is None or list(presentation.licence_identifiers) != list(claim.licence_identifiers) \
+            or presentation.disclosure != claim.disclosure:  # 4. a code this registry stored, as stored
+        raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
+    if now > presentation.expires_at + SKEW:
+        raise CodeRefused("the code has expired; ask the holder to show a new one", code="expired")
+    key = claim_key(presentation.id)
+    ttl = max((presentation.expires_at + SKEW - now).total_seconds(), 0) + 60
+    if not cache.set_if_absent(key, counter.department_code, ttl_seconds=ttl):  # 5. fast path
+        raise Replayed("this code was already used; ask the holder to show a new one")
+    try:
+        return _redeem_claimed(session, presentation=presentation, counter=counter, recorder=recorder,
+                               held=held, now=now)
+    except BaseException:
+        cache.delete(key)  # a failed redemption does not burn the code
+        raise
+
+
+def _redeem_claimed(
+    session: Session, *, presentation: Presentation, counter: Counter, recorder: AccessRecorder,
+    held: HeldTrust, now: datetime,
+) -> Redeemed:
+    redemption = Redemption(
+        presentation_id=presentation.id, department_code=counter.department_code, client_id=counter.client_id,
+        operator_id=counter.operator_id, matter_code=counter.matter_code, purpose=counter.purpose,
+        case_number=counter.case_number, request_hash=counter.request_hash, redeemed_at=now,
+    )
+    session.add(redemption)
+    try:
+        # 6. The database's word on one-time use. A concurrent redeemer's
+        # insert waits here for ours to commit or roll back. The failed
+        # transaction is the caller's to roll back (it does, to record the refusal).
+        session.flush()
+    except IntegrityError:
+        raise Replayed("this code was already used; ask the holder to show a new one") from None
+    presentation.redeemed_at = now
+    licences, fields = [], []
+    for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
+        view = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
+        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure)
+        licences.append(shown)
+        fields.extend(name for name in disclosed if name not in fields)
+    recorder.record(  # 8. recorded in this transaction, or nothing goes out
+        session=session, kind="redemption", department_code=counter.department_code,
+        operator_id=counter.operator_id, basis="holder_presentation", subject_code=presentation.holder_code,
+        licence_ids=list(presentation.licence_identifiers), fields=_loggable(fields), matter_code=counter.matter_code,
+        purpose=counter.purpose, case_number=counter.case_number, request_hash=counter.request_hash,
+    )
+    session.flush()
+    return Redeemed(presentation=presentation, redemption=redemption, licences=licences,
+                    trust_list_age=held.age(now), fields=fields)
+
+
+def _loggable(fields: list[str], limit: int = 100) -> list[str]:
+    """The log takes at most `limit` field names; past that, face fields are
+    summarised by whether they were masked (nothing disclosed goes unlogged)."""
+    if len(fields) <= limit:
+        return fields
+    summary = {"face.*:masked" if name.endswith(":masked") else "face.*" for name in fields if name.startswith("face.")}
+    return sorted(summary) + [name for name in fields if not name.startswith("face.")]
+
+
+_REFUSED_STATUS = {
+    LicenceStatus.REVOKED: "revoked",
+    LicenceStatus.SUSPENDED: "suspended",
+    LicenceStatus.CANCELLED: "cancelled",
+    LicenceStatus.EXPIRED: "expired",
+}
+
+
+def _usable_view(session: Session, *, identifier: str, holder_code: str, now: datetime) -> reads.LicenceView:
+    try:
+        view = reads.get(session, identifier=identifier)
+    except InvalidIdentifier:
+        view = None
+    if view is None or view.licence.holder_code != holder_code:
+        raise LicenceRefused(f"licence {identifier} is not in the registry", code="licence_not_found")
+    licence = view.licence
+    if licence.status in _REFUSED_STATUS:
+        code = _REFUSED_STATUS[licence.status]
+        raise LicenceRefused(f"licence {identifier} is {licence.status}", code=code)
+    if licence.valid_until is not None and licence.valid_until < china_date(now):
+        raise LicenceRefused(f"licence {identifier} expired on {licence.valid_until.isoformat()}", code="expired")
+    if view.version.superseded:
+        raise LicenceRefused(f"licence {identifier} was changed since the code was made; ask for a new code",
+                             code="superseded")
+    return view
+

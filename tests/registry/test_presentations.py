@@ -1,0 +1,117 @@
+"""亮证: a holder (or their proxy) gets a one-time QR code for their own live
+licences, signed by the registry's presentation key."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from registry.presentations.models import Presentation
+from signing.qr import decode_qr_image, verify_qr
+from signing.statuses import KeyPurpose
+from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
+
+
+@pytest.fixture
+def world(client, app, db_session):
+    return build(client, app, db_session)
+
+
+def test_holder_gets_a_signed_one_time_code(world):
+    response = world.present([world.residence["identifier"]], disclosure="masked")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["licences"] == [world.residence["identifier"]] and body["disclosure"] == "masked"
+    assert body["ttl_seconds"] == 60
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(seconds=55) < expires - datetime.now(timezone.utc) <= timedelta(seconds=61)
+    assert body["qr_text"].startswith("EL1:")
+    # The PNG carries the same text, and the code verifies with the public trust list alone.
+    assert decode_qr_image(base64.b64decode(body["qr_png_base64"])) == body["qr_text"]
+    result = verify_qr(body["qr_text"], trust_store=world.trust_store(), now=datetime.now(timezone.utc))
+    assert result.kind == "presentation" and result.issuer == "https://registry.test"
+    assert result.key.purpose == KeyPurpose.PRESENTATION
+    assert result.presentation.presentation_id == body["id"]
+    assert list(result.presentation.licence_identifiers) == body["licences"]
+    row = world.session.get(Presentation, body["id"])
+    assert row.holder_code == world.residence["holder_code"] and row.proxy_code is None and row.redeemed_at is None
+
+
+def test_ttl_comes_from_the_settings(world):
+    world.app.state.settings.presentation_ttl_seconds = 120
+    body = world.present([world.residence["identifier"]]).json()
+    assert body["ttl_seconds"] == 120
+
+
+def test_several_licences_in_one_code(world):
+    other = world.issue(residence_body(face={"address": "福州市台江区"}, valid_until="2031-01-01"))
+    body = world.present([world.residence["identifier"], other["identifier"]]).json()
+    assert body["licences"] == [world.residence["identifier"], other["identifier"]]
+
+
+def test_organisation_presents_its_business_licence(world):
+    response = world.present([world.business["identifier"]], headers=world.company)
+    assert response.status_code == 201, response.text
+
+
+def test_another_holders_licence_is_not_found(world):
+    stranger = holder_auth(world.app, code=OTHER_CITIZEN, name="李四")
+    response = world.present([world.residence["identifier"]], headers=stranger)
+    assert response.status_code == 404 and response.json()["error"] == "licence_not_found"
+    # Mixed with an own licence: still refused, nothing issued.
+    mine = world.issue(residence_body(holder_code=OTHER_CITIZEN))
+    response = world.present([mine["identifier"], world.residence["identifier"]], headers=stranger)
+    assert response.status_code == 404
+    assert world.session.query(Presentation).count() == 0
+
+
+def test_unknown_licence_answers_like_another_holders(world):
+    unknown = world.residence["identifier"].replace(".001.", ".002.")
+    response = world.present([unknown])
+    assert response.status_code in (404, 422)
+    assert "qr_text" not in response.json()
+
+
+@pytest.mark.parametrize("action", ["suspend", "revoke"])
+def test_only_live_licences_are_presented(world, action):
+    identifier = world.residence["identifier"]
+    changed = world.client.post(f"/api/v1/licences/{identifier}/{action}", json={"reason": "核查"}, headers=world.city)
+    assert changed.status_code == 200, changed.text
+    response = world.present([identifier])
+    assert response.status_code == 409 and response.json()["error"] == "licence_not_presentable"
+
+
+def test_an_old_version_presents_the_current_one(world):
+    old = world.business["identifier"]
+    changed = world.client.post(f"/api/v1/licences/{old}/versions", json={"face": {"legal_rep": "李四"}},
+                                headers=world.city)
+    assert changed.status_code == 201
+    body = world.present([old], headers=world.company).json()
+    assert body["licences"] == [changed.json()["identifier"]]
+
+
+BAD_BODIES = [
+    {"licences": [], "disclosure": "full"},
+    {"licences": ["x"] * 11, "disclosure": "full"},
+    {"licences": ["1.2.3"], "disclosure": "everything"},
+    {"licences": ["1.2.3"], "disclosure": "full", "extra": 1},
+]
+
+
+def test_bad_requests_are_refused(world):
+    for body in BAD_BODIES:
+        response = world.client.post("/api/v1/presentations", json=body, headers=world.citizen)
+        assert response.status_code == 422, body
+
+
+def test_a_bad_identifier_is_refused(world):
+    response = world.present(["not-an-identifier"])
+    assert response.status_code == 422 and response.json()["error"] == "invalid_presentation"
+
+
+def test_department_tokens_cannot_present(world):
+    response = world.present([world.residence["identifier"]], headers=world.city)
+    assert response.status_code == 401
+
