@@ -4,18 +4,29 @@ registry.service calls and back."""
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
+from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from catalog.tokens import Principal
-from registry.models import Licence
+from registry.identifiers import LicenceIdentifier
+from registry.models import Licence, LicenceDispute
 from registry.schemas import (
     CancellationRead,
     CopyCreate,
+    DepartmentDisputeRead,
+    DisputeAccept,
+    DisputeCreate,
+    DisputeEventRead,
+    DisputeRead,
+    DisputeReject,
     EventRead,
     ExpiringRead,
     LicenceChange,
@@ -26,8 +37,8 @@ from registry.schemas import (
     Transition,
     VersionRead,
 )
-from registry.service import documents, issue, lifecycle, reads, statuslists
-from registry.service.authority import Actor
+from registry.service import disputes, documents, issue, lifecycle, reads, statuslists
+from registry.service.authority import Actor, check_may_manage
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status lists"])
@@ -36,6 +47,19 @@ Issuer = Annotated[Principal, Depends(require_scopes("licence:issue"))]
 Manager = Annotated[Principal, Depends(require_scopes("licence:manage"))]
 Reader = Annotated[Principal, Depends(require_scopes())]
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # SPEC: draft-ietf-oauth-status-list-05 §8.1
+# What an issuer's own download is for when the caller names no purpose.
+ISSUER_PURPOSE = "发证部门管理本部门证照"
+Purpose = Annotated[str | None, Query(min_length=1, max_length=200, description="用证事由; default: issuer's own use")]
+
+
+def _operator_header(
+    operator_id: Annotated[str | None, Header(alias=OPERATOR_HEADER, max_length=MAX_OPERATOR_LENGTH)] = None,
+) -> str | None:
+    """The person behind the call, when the department's system names one."""
+    return None if operator_id is None else validate_operator_id(operator_id)
+
+
+OperatorHeader = Annotated[str | None, Depends(_operator_header)]
 
 
 def _signer(request: Request) -> issue.Signer:
@@ -46,10 +70,26 @@ def _actor(principal: Principal, operator: str | None = None) -> Actor:
     return Actor(department_code=principal.department_code, client_id=principal.client_id, operator=operator)
 
 
-def _read(session: Session, request: Request, view: reads.LicenceView) -> LicenceRead:
+def dispute_read(dispute: LicenceDispute) -> DisputeRead:
+    licence = dispute.licence
+    return DisputeRead(
+        id=dispute.id,
+        licence_identifier=str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial,
+                                                 dispute.version)),
+        field=dispute.field, reason=dispute.reason, proposed_value=dispute.proposed_value,
+        raised_by=dispute.raised_by,
+        raised_by_code=dispute.raised_by_code if dispute.raised_by == "department" else None,
+        status=dispute.status, overdue=disputes.is_overdue(dispute), due_at=dispute.due_at,
+        created_at=dispute.created_at, decided_at=dispute.decided_at, decision_reason=dispute.decision_reason,
+        corrected_version=dispute.corrected_version,
+    )
+
+
+def licence_read(session: Session, request: Request, view: reads.LicenceView) -> LicenceRead:
     licence, version = view.licence, view.version
     return LicenceRead(
         identifier=version.identifier, base_identifier=licence.base_identifier, type_code=licence.type_code,
+        type_name=version.record["licence_type_name"],
         type_version=licence.type_version, issuer_code=licence.issuer_code, serial=licence.serial,
         holder_name=licence.holder_name, holder_code=licence.holder_code, holder_code_type=licence.holder_code_type,
         status=licence.status, version=version.version, current_version=licence.current_version,
@@ -62,12 +102,14 @@ def _read(session: Session, request: Request, view: reads.LicenceView) -> Licenc
         versions=[VersionRead(version=v.version, identifier=v.identifier, superseded=v.superseded,
                               created_at=v.created_at) for v in reads.versions(session, licence=licence)],
         issued_at=licence.issued_at,
+        open_disputes=[dispute_read(d) for d in reads.open_disputes(session, licence=licence)],
     )
+
 
 
 def _current(session: Session, request: Request, licence: Licence) -> LicenceRead:
     view = reads.LicenceView(licence=licence, version=lifecycle.current_version(session, licence=licence))
-    return _read(session, request, view)
+    return licence_read(session, request, view)
 
 
 @router.post("", response_model=LicenceRead, status_code=201)
@@ -102,12 +144,62 @@ def expiring(session: SessionDep, principal: Manager, days: Annotated[int, Query
                          valid_until=r.valid_until, status=r.status) for r in rows]
 
 
+@router.get("/disputes", response_model=list[DisputeRead])
+def list_disputes(
+    session: SessionDep,
+    principal: Manager,
+    status: Annotated[Literal["open", "overdue", "accepted", "rejected"] | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100,
+):
+    """Disputes of the caller's licences: open, overdue (open past the deadline), decided, or all."""
+    rows = disputes.list_for_department(session, department_code=principal.department_code, status=status,
+                                        limit=limit)
+    return [dispute_read(d) for d in rows]
+
+
+def _managed_dispute(session: Session, dispute_id: int, principal: Principal) -> LicenceDispute:
+    dispute = disputes.get_or_raise(session, dispute_id=dispute_id)
+    check_may_manage(session, acting=principal.department_code, issuer_code=dispute.issuer_code,
+                     type_code=dispute.licence.type_code, now=utcnow())
+    return dispute
+
+
+def _department_dispute(session: Session, dispute: LicenceDispute) -> DepartmentDisputeRead:
+    events = [DisputeEventRead.model_validate(e, from_attributes=True)
+              for e in disputes.history(session, dispute=dispute)]
+    return DepartmentDisputeRead(**dispute_read(dispute).model_dump(), history=events)
+
+
+@router.get("/disputes/{dispute_id}", response_model=DepartmentDisputeRead)
+def get_dispute(dispute_id: int, session: SessionDep, principal: Manager):
+    """One dispute of the caller's licences with its history."""
+    return _department_dispute(session, _managed_dispute(session, dispute_id, principal))
+
+
+@router.post("/disputes/{dispute_id}/accept", response_model=DepartmentDisputeRead)
+def accept_dispute(dispute_id: int, body: DisputeAccept, request: Request, session: SessionDep, principal: Manager,
+                   operator: OperatorHeader = None):
+    """Accept: the field is corrected to `value` in a new sealed version."""
+    dispute = disputes.accept(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
+                              value=body.value, reason=body.reason, signer=_signer(request))
+    return _department_dispute(session, dispute)
+
+
+@router.post("/disputes/{dispute_id}/reject", response_model=DepartmentDisputeRead)
+def reject_dispute(dispute_id: int, body: DisputeReject, session: SessionDep, principal: Manager,
+                   operator: OperatorHeader = None):
+    """Reject with a reason; the licence stays as it is."""
+    dispute = disputes.reject(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
+                              reason=body.reason)
+    return _department_dispute(session, dispute)
+
+
 @router.get("/{identifier}", response_model=LicenceRead)
 def get_licence(identifier: str, request: Request, session: SessionDep, principal: Reader):
     """One version of a licence (the identifier names it) with its sealed record."""
     view = reads.get_or_raise(session, identifier=identifier)
     reads.check_may_read(session, view=view, actor=_actor(principal))
-    return _read(session, request, view)
+    return licence_read(session, request, view)
 
 
 @router.get("/{identifier}/history", response_model=list[EventRead])
@@ -152,30 +244,76 @@ def cancel(identifier: str, body: Transition, request: Request, session: Session
     return CancellationRead(cancelled=[c.base_identifier for c in cancelled])
 
 
+@router.post("/{identifier}/disputes", response_model=DisputeRead, status_code=201)
+def raise_dispute(identifier: str, body: DisputeCreate, request: Request, session: SessionDep, principal: Reader,
+                  operator: OperatorHeader = None):
+    """A clerk of any department reports a wrong field (纠错); the issuer
+    must decide before the deadline."""
+    view = reads.get_or_raise(session, identifier=identifier)
+    dispute = disputes.open_dispute(
+        session, view=view, disputer=disputes.Disputer.department(_actor(principal, body.operator or operator)),
+        field=body.field, reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
+    )
+    return dispute_read(dispute)
+
+
+def dispute_deadline(request: Request) -> timedelta:
+    return getattr(request.app.state, "dispute_deadline", disputes.DEFAULT_DEADLINE)
+
+
 def _readable(session: Session, identifier: str, principal: Principal) -> reads.LicenceView:
     view = reads.get_or_raise(session, identifier=identifier)
     reads.check_may_read(session, view=view, actor=_actor(principal))
     return view
 
 
+def _record_issuer_use(
+    recorder: AccessRecorder, session: Session, *, kind: str, principal: Principal, operator: str | None,
+    view: reads.LicenceView, purpose: str,
+) -> None:
+    """Record the download in the use log, in this request's transaction:
+    when the log refuses (stale: LogUnavailable), no document goes out."""
+    recorder.record(
+        session=session, kind=kind, department_code=principal.department_code,
+        operator_id=operator or principal.client_id, basis="issuer", subject_code=view.licence.holder_code,
+        licence_ids=[view.version.identifier], fields=list(view.version.face), purpose=purpose,
+    )
+
+
+def document_keys(request: Request) -> dict:
+    """What a layout document's signed QR needs from the deployment."""
+    return {"registry_id": request.app.state.registry_id, "key_secret": request.app.state.key_secret}
+
+
 @router.get("/{identifier}/layout.png", response_class=Response)
-def layout_png(identifier: str, session: SessionDep, principal: Reader) -> Response:
+def layout_png(identifier: str, request: Request, session: SessionDep, principal: Reader,
+               recorder: AccessRecorderDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
     view = _readable(session, identifier, principal)
-    return Response(documents.layout_png(session, view=view), media_type="image/png")
+    _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
+                       view=view, purpose=purpose or ISSUER_PURPOSE)
+    return Response(documents.layout_png(session, view=view, **document_keys(request)), media_type="image/png")
 
 
 @router.get("/{identifier}/layout.pdf", response_class=Response)
-def layout_pdf(identifier: str, session: SessionDep, principal: Reader) -> Response:
+def layout_pdf(identifier: str, request: Request, session: SessionDep, principal: Reader,
+               recorder: AccessRecorderDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
     view = _readable(session, identifier, principal)
-    return Response(documents.layout_pdf(session, view=view), media_type="application/pdf")
+    _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
+                       view=view, purpose=purpose or ISSUER_PURPOSE)
+    return Response(documents.layout_pdf(session, view=view, **document_keys(request)),
+                    media_type="application/pdf")
 
 
 @router.post("/{identifier}/copies", response_class=Response, status_code=201)
-def make_copy(identifier: str, body: CopyCreate, session: SessionDep, principal: Reader) -> Response:
-    """A purpose-limited copy (加注件) as PDF; the copy is recorded."""
+def make_copy(identifier: str, body: CopyCreate, request: Request, session: SessionDep, principal: Reader,
+              recorder: AccessRecorderDep, operator: OperatorHeader = None) -> Response:
+    """A purpose-limited copy (加注件) as PDF; the copy is recorded, and its
+    use logged with the copy's purpose."""
     view = _readable(session, identifier, principal)
-    row, pdf = documents.make_copy(session, view=view, actor=_actor(principal), purpose=body.purpose,
-                                   expires_at=body.expires_at)
+    _record_issuer_use(recorder, session, kind="annotated_copy_download", principal=principal, operator=operator,
+                       view=view, purpose=body.purpose)
+    row, pdf = documents.make_copy(session, view=view, actor=_actor(principal, operator), purpose=body.purpose,
+                                   expires_at=body.expires_at, **document_keys(request))
     return Response(pdf, media_type="application/pdf", status_code=201, headers={"X-Copy-Id": str(row.id)})
 
 

@@ -61,3 +61,25 @@ class IdempotencyConflict(RegistryError):
 
 class StatusListNotFound(RegistryError):
     code = "status_list_not_found"
+
+
+class DisputeNotFound(RegistryError):
+    code = "dispute_not_found"
+
+
+class InvalidDispute(InvalidLicenceRequest):
+    """A dispute or a decision on one breaks a rule; the message names the field."""
+
+    code = "invalid_dispute"
+
+
+class DisputeClosed(InvalidTransition):
+    """The dispute was already accepted or rejected (e.g. by a racing decision)."""
+
+    code = "dispute_closed"
+
+
+class TooManyDisputes(InvalidTransition):
+    """The licence already has as many open disputes as one licence may have."""
+
+    code = "too_many_disputes"

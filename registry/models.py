@@ -165,3 +165,63 @@ class LicenceCopy(Base):
     requested_by: Mapped[str] = mapped_column(String(18))
     client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DisputeStatus:
+    OPEN = "open"
+    ACCEPTED = "accepted"  # the issuer corrected the licence: a new version
+    REJECTED = "rejected"
+
+    ALL = (OPEN, ACCEPTED, REJECTED)
+
+
+class LicenceDispute(Base):
+    """A dispute (异议/纠错) of one face field, raised by the holder or a
+    department's clerk, decided by the issuer before `due_at`.
+
+    Issuer and holder are copied from the licence (they never change) so
+    the department's and the holder's lists need no join.
+    """
+
+    __tablename__ = "registry_licence_disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    licence_id: Mapped[int] = mapped_column(ForeignKey("registry_licences.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)  # the version the disputer saw
+    issuer_code: Mapped[str] = mapped_column(String(18), index=True)
+    holder_code: Mapped[str] = mapped_column(String(18), index=True)
+    holder_code_type: Mapped[str] = mapped_column(String(3))
+    field: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    proposed_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raised_by: Mapped[str] = mapped_column(String(16))  # "holder" or "department"
+    raised_by_code: Mapped[str] = mapped_column(String(18))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=DisputeStatus.OPEN, index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    corrected_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    licence: Mapped[Licence] = relationship()
+
+
+class DisputeEvent(Base):
+    """History of a dispute: raised, accepted, rejected — who, when, why."""
+
+    __tablename__ = "registry_dispute_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("registry_licence_disputes.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor_kind: Mapped[str] = mapped_column(String(16))  # "holder" or "department"
+    actor_code: Mapped[str] = mapped_column(String(18))
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    operator: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -66,10 +66,30 @@ class VersionRead(BaseModel):
     created_at: datetime
 
 
+class DisputeRead(BaseModel):
+    """A dispute (异议/纠错) as the department and the holder see it."""
+
+    id: int
+    licence_identifier: str = Field(description="identifier of the version disputed")
+    field: str
+    reason: str
+    proposed_value: str | None
+    raised_by: Literal["holder", "department"]
+    raised_by_code: str | None = Field(description="the disputing department (null when the holder raised it)")
+    status: Literal["open", "accepted", "rejected"]
+    overdue: bool
+    due_at: datetime
+    created_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+    corrected_version: int | None
+
+
 class LicenceRead(BaseModel):
     identifier: str = Field(description="GB/T 36904 identifier of the version shown")
     base_identifier: str
     type_code: str
+    type_name: str
     type_version: int
     issuer_code: str
     serial: str
@@ -88,6 +108,7 @@ class LicenceRead(BaseModel):
     status_list: StatusReference
     versions: list[VersionRead]
     issued_at: datetime
+    open_disputes: list[DisputeRead] = Field(default_factory=list, description="disputes awaiting the issuer")
 
 
 class EventRead(BaseModel):
@@ -112,3 +133,63 @@ class ExpiringRead(BaseModel):
     holder_name: str
     valid_until: date
     status: str
+
+
+class DisputeCreate(_Strict):
+    """A clerk's dispute of a licence named in the path."""
+
+    field: Annotated[str, Field(min_length=1, max_length=40, description="the face field's key")]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    proposed_value: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    operator: Operator | None = None
+
+
+class HolderDisputeCreate(_Strict):
+    """A holder's dispute of one of their own licences."""
+
+    identifier: Annotated[str, Field(min_length=1, max_length=110)]
+    field: Annotated[str, Field(min_length=1, max_length=40, description="the face field's key")]
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    proposed_value: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+
+
+class DisputeAccept(_Strict):
+    value: Any = Field(description="the corrected value of the field (null removes an optional field)")
+    reason: Reason | None = None
+    operator: Operator | None = None
+
+
+class DisputeReject(_Strict):
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    operator: Operator | None = None
+
+
+class DisputeEventRead(BaseModel):
+    action: str
+    from_status: str | None
+    to_status: str
+    actor_kind: str
+    actor_code: str | None
+    operator: str | None
+    reason: str | None
+    at: datetime
+
+
+class DepartmentDisputeRead(DisputeRead):
+    history: list[DisputeEventRead]
+
+
+class WalletLicence(BaseModel):
+    """One licence in the holder's wallet list."""
+
+    identifier: str = Field(description="identifier of the current version")
+    base_identifier: str
+    type_code: str
+    type_name: str
+    issuer_code: str
+    status: str
+    current_version: int
+    valid_from: date
+    valid_until: date | None
+    issued_at: datetime
+    open_disputes: int

@@ -52,6 +52,12 @@ def demo(
         f"  get a token:   curl -s -u {info.client_id}:{info.client_secret} "
         f"-d grant_type=client_credentials {base}/api/v1/oauth/token"
     )
+    if info.holder is not None:
+        holder = info.holder
+        typer.echo(f"  demo holder wallet ({holder.name}, demo-only login): curl -s -H 'Content-Type: application/json' "
+                   f"-d '{{\"holder_code\": \"{holder.code}\", \"holder_code_type\": \"{holder.code_type}\", "
+                   f"\"name\": \"{holder.name}\"}}' {base}/api/v1/holders/dev-login")
+        typer.echo(f"    then:        GET {base}/api/v1/holders/me/licences with the session token")
     if prepare_only:
         return
     uvicorn.run(create_app(config, background_jobs=True), host=host, port=port)

@@ -1,24 +1,43 @@
-"""Prepare the demo: schema, the shipped catalog, a demo API client."""
+"""Prepare the demo: schema, the shipped catalog, a demo API client, and
+demo holders with licences in every status (holders.yaml)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.codes import citizen_id_check_character, uscc_check_character
+from catalog.db import utcnow
 from catalog.models import ApiClient, LicenceTypeIssuer
 from catalog.scopes import KNOWN_SCOPES
 from catalog.service import clients, departments, document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.settings import Settings
+from registry.models import IdempotencyKey, Licence
+from registry.service import issue, lifecycle
+from registry.service.authority import Actor
+from registry.service.records import china_date
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
+HOLDERS_FILE = Path(__file__).parent / "holders.yaml"
+DEMO_OPERATOR = "demo-seed"
 DEMO_CLIENT_NAME = "演示平台管理客户端 (demo platform client)"
+
+
+@dataclass(frozen=True)
+class DemoHolder:
+    """A demo holder to sign in as with the demo-only development login."""
+
+    code: str
+    code_type: str
+    name: str
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,7 @@ class DemoInfo:
     summary: str
     client_id: str
     client_secret: str
+    holder: DemoHolder | None = None
 
 
 def prepare_demo(settings: Settings) -> DemoInfo:
@@ -40,8 +60,11 @@ def prepare_demo(settings: Settings) -> DemoInfo:
             key_secret = settings.secret_bytes()
             ensure_signing_anchors(session=session, key_secret=key_secret, maker_name="福建省电子印章制作中心")
             seals = _seal_every_issuer(session=session, key_secret=key_secret)
-        summary = f"{report.summary()}; seals: {seals} new"
-        return DemoInfo(summary=summary, client_id=client.client_id, client_secret=client.client_secret)
+            signer = issue.Signer(registry_id=settings.registry_id, key_secret=key_secret)
+            licences, holder = _seed_holders(session=session, signer=signer)
+        summary = f"{report.summary()}; seals: {seals} new; demo licences: {licences} new"
+        return DemoInfo(summary=summary, client_id=client.client_id, client_secret=client.client_secret,
+                        holder=holder)
     finally:
         engine.dispose()
 
@@ -80,3 +103,60 @@ def _fresh_demo_client(*, session: Session, platform: str) -> clients.NewClient:
     for old in session.scalars(select(ApiClient).where(ApiClient.name == DEMO_CLIENT_NAME)):
         old.active = False
     return clients.create(session=session, department_code=platform, name=DEMO_CLIENT_NAME, scopes=list(KNOWN_SCOPES))
+
+
+def holder_code(entry: dict) -> str:
+    """A demo holder's code: the GB 11643 or GB 32100 check character added."""
+    first17 = entry["code_first17"]
+    if entry["code_type"] == "111":
+        return first17 + citizen_id_check_character(first17)
+    return first17 + uscc_check_character(first17)
+
+
+def _seed_holders(*, session: Session, signer: issue.Signer) -> tuple[int, DemoHolder | None]:
+    """Issue each demo licence once (its key is the idempotency key), apply
+    what happens to it next, then run the expiry job. Returns how many
+    licences were issued and the holder the banner offers for the wallet."""
+    data = yaml.safe_load(HOLDERS_FILE.read_text(encoding="utf-8"))
+    today = china_date(utcnow())
+    created, login = 0, None
+    for entry in data["holders"]:
+        code = holder_code(entry)
+        if entry.get("wallet_login"):
+            login = DemoHolder(code=code, code_type=entry["code_type"], name=entry["name"])
+        for spec in entry["licences"]:
+            key = f"demo:{spec['key']}"
+            if session.scalar(select(IdempotencyKey.id).where(IdempotencyKey.department_code == spec["issuer"],
+                                                              IdempotencyKey.key == key)):
+                continue
+            actor = Actor(department_code=spec["issuer"], operator=DEMO_OPERATOR)
+            licence = issue.issue(session, actor=actor, request=_issue_request(entry, spec, code=code, today=today),
+                                  signer=signer, idempotency_key=key)
+            _what_happens_next(session, licence=licence, then=spec.get("then") or {}, actor=actor, signer=signer)
+            created += 1
+    lifecycle.expire_due(session, signer=signer)
+    return created, login
+
+
+def _issue_request(entry: dict, spec: dict, *, code: str, today: date) -> issue.IssueRequest:
+    if "valid_from_days_ago" in spec:
+        valid_from = today - timedelta(days=int(spec["valid_from_days_ago"]))
+    else:
+        valid_from = date.fromisoformat(spec["valid_from"])
+    valid_until = date.fromisoformat(spec["valid_until"]) if "valid_until" in spec else None
+    placeholders = {"$holder_code": code, "$valid_from": valid_from.isoformat()}
+    face = {k: placeholders.get(v, v) if isinstance(v, str) else v for k, v in spec["face"].items()}
+    return issue.IssueRequest(type_code=spec["type"], holder_name=entry["name"], holder_code=code,
+                              holder_code_type=entry["code_type"], face=face, valid_from=valid_from,
+                              valid_until=valid_until)
+
+
+def _what_happens_next(session: Session, *, licence: Licence, then: dict, actor: Actor, signer: issue.Signer) -> None:
+    identifier = lifecycle.current_version(session, licence=licence).identifier
+    if "change" in then:
+        lifecycle.change(session, actor=actor, identifier=identifier, face=then["change"]["face"],
+                         reason=then["change"].get("reason"), signer=signer)
+    if "suspend" in then:
+        lifecycle.suspend(session, actor=actor, identifier=identifier, reason=then["suspend"], signer=signer)
+    if "revoke" in then:
+        lifecycle.revoke(session, actor=actor, identifier=identifier, reason=then["revoke"], signer=signer)

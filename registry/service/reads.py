@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, bindparam, func, select
+from sqlalchemy.orm import Session, lazyload
 
 from catalog.db import utcnow
+from catalog.holder_auth import HolderPrincipal
+from catalog.models import LicenceType
 from registry.errors import LicenceNotFound
 from registry.identifiers import LicenceIdentifier
-from registry.models import Licence, LicenceEvent, LicenceStatus, LicenceVersion
+from registry.models import DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceStatus, LicenceVersion
 from registry.service.authority import Actor, check_may_manage
 from registry.service.records import china_date
 from signing.sealed import SealSignature
@@ -50,15 +52,98 @@ def get_or_raise(session: Session, *, identifier: str) -> LicenceView:
     return view
 
 
-def check_may_read(session: Session, *, view: LicenceView, actor: Actor, now: datetime | None = None) -> None:
-    """The issuing department (or one it authorized) may read its licences.
+def check_may_read(
+    session: Session, *, view: LicenceView, actor: Actor | None = None, holder: HolderPrincipal | None = None,
+    now: datetime | None = None,
+) -> None:
+    """The issuing department (or one it authorized) may read its licences;
+    a holder may read their own, and only their own.
 
-    Hook for holder access: the holder's own authentication adds a second
-    way in here (a holder principal whose code equals `licence.holder_code`).
+    A holder asking for another holder's licence is told it does not exist
+    (LicenceNotFound, never a refusal), so its existence does not leak.
     """
+    if (actor is None) == (holder is None):
+        raise ValueError("check_may_read needs exactly one of actor or holder")
     licence = view.licence
+    if holder is not None:
+        if not holds(licence, holder):
+            raise LicenceNotFound(f"licence {view.version.identifier} not found")
+        return
     check_may_manage(session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now or utcnow())
+
+
+def holds(licence: Licence, holder: HolderPrincipal) -> bool:
+    return licence.holder_code == holder.holder_code and licence.holder_code_type == holder.holder_code_type
+
+
+def get_for_holder(session: Session, *, identifier: str, holder: HolderPrincipal) -> LicenceView:
+    """A version of one of the holder's own licences; any other is "not found"."""
+    view = get(session, identifier=identifier)
+    if view is None:
+        raise LicenceNotFound(f"licence {identifier} not found")
+    check_may_read(session, view=view, holder=holder)
+    return view
+
+
+@dataclass(frozen=True)
+class WalletEntry:
+    licence: Licence
+    type_name: str
+    open_disputes: int
+
+
+def _wallet_statement(*, by_status: bool) -> Select:
+    open_count = (
+        select(func.count()).where(LicenceDispute.licence_id == Licence.id,
+                                   LicenceDispute.status == DisputeStatus.OPEN)
+        .correlate(Licence).scalar_subquery()
+    )
+    query = (
+        select(Licence, LicenceType.name, open_count)
+        .join(LicenceType, and_(LicenceType.code == Licence.type_code, LicenceType.version == Licence.type_version))
+        .where(Licence.holder_code == bindparam("holder_code"),
+               Licence.holder_code_type == bindparam("holder_code_type"))
+        .options(lazyload(Licence.versions))  # the list needs no versions; don't load them
+    )
+    if by_status:
+        query = query.where(Licence.status == bindparam("status"))
+    return query.order_by(Licence.id.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+# Built once: the wallet is the hottest read, and building the statement
+# costs more than running it (bound values only change per call).
+_WALLET = {False: _wallet_statement(by_status=False), True: _wallet_statement(by_status=True)}
+
+
+def wallet_query(
+    *, holder_code: str, holder_code_type: str, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[Select, dict]:
+    """The wallet list's one query and its parameters: a page of the holder's
+    licences with their type names and open dispute counts, newest first."""
+    params = {"holder_code": holder_code, "holder_code_type": holder_code_type, "limit": limit, "offset": offset}
+    if status is not None:
+        params["status"] = status
+    return _WALLET[status is not None], params
+
+
+def wallet(
+    session: Session, *, holder_code: str, holder_code_type: str, status: str | None = None, limit: int = 50,
+    offset: int = 0,
+) -> list[WalletEntry]:
+    """One page of a holder's licences, every status, newest first, with the
+    type's name (of the version issued) and how many disputes are open."""
+    query, params = wallet_query(holder_code=holder_code, holder_code_type=holder_code_type, status=status,
+                                 limit=limit, offset=offset)
+    return [WalletEntry(licence=licence, type_name=name, open_disputes=count)
+            for licence, name, count in session.execute(query, params).all()]
+
+
+def open_disputes(session: Session, *, licence: Licence) -> list[LicenceDispute]:
+    return list(session.scalars(
+        select(LicenceDispute).where(LicenceDispute.licence_id == licence.id,
+                                     LicenceDispute.status == DisputeStatus.OPEN).order_by(LicenceDispute.id)
+    ))
 
 
 def versions(session: Session, *, licence: Licence) -> list[LicenceVersion]:
@@ -92,15 +177,25 @@ def status(session: Session, *, identifier: str) -> str:
     return get_or_raise(session, identifier=identifier).licence.status
 
 
-def list_expiring(session: Session, *, issuer_code: str, days: int, now: datetime | None = None) -> list[Licence]:
-    """Live licences of an issuer whose last valid day falls within `days` days (China time)."""
+def list_expiring(
+    session: Session, *, days: int, issuer_code: str | None = None, holder_code: str | None = None,
+    holder_code_type: str | None = None, now: datetime | None = None,
+) -> list[Licence]:
+    """Live licences whose last valid day falls within `days` days (China
+    time): an issuer's (for renewal reminders), a holder's (无感续证), or both."""
+    if issuer_code is None and holder_code is None:
+        raise ValueError("list_expiring needs an issuer, a holder or both")
     today = china_date(now or utcnow())
-    return list(session.scalars(
-        select(Licence).where(
-            Licence.issuer_code == issuer_code,
-            Licence.status.in_((LicenceStatus.VALID, LicenceStatus.SUSPENDED)),
-            Licence.valid_until.is_not(None),
-            Licence.valid_until >= today,
-            Licence.valid_until <= today + timedelta(days=days),
-        ).order_by(Licence.valid_until, Licence.id)
-    ))
+    query = select(Licence).where(
+        Licence.status.in_((LicenceStatus.VALID, LicenceStatus.SUSPENDED)),
+        Licence.valid_until.is_not(None),
+        Licence.valid_until >= today,
+        Licence.valid_until <= today + timedelta(days=days),
+    )
+    if issuer_code is not None:
+        query = query.where(Licence.issuer_code == issuer_code)
+    if holder_code is not None:
+        query = query.where(Licence.holder_code == holder_code)
+    if holder_code_type is not None:
+        query = query.where(Licence.holder_code_type == holder_code_type)
+    return list(session.scalars(query.order_by(Licence.valid_until, Licence.id)))

@@ -64,6 +64,27 @@ def allocate_index(*, session: Session, registry_id: str, key_secret: bytes, now
     return row, index
 
 
+def allocate_indices(
+    *, session: Session, registry_id: str, key_secret: bytes, now: datetime, count: int
+) -> list[tuple[int, int]]:
+    """`count` free (list id, index) pairs for a batch, each list's share taken
+    under its row lock in one step; fresh entries are 0 (valid), so no list
+    is re-signed."""
+    slots: list[tuple[int, int]] = []
+    while len(slots) < count:
+        row = session.scalar(
+            select(StatusList).where(StatusList.next_index < StatusList.size).order_by(StatusList.id).limit(1)
+            .with_for_update()
+        )
+        if row is None:
+            row = _create(session=session, registry_id=registry_id, key_secret=key_secret, now=now)
+        take = min(count - len(slots), row.size - row.next_index)
+        slots.extend((row.id, index) for index in range(row.next_index, row.next_index + take))
+        row.next_index += take
+        session.flush()
+    return slots
+
+
 def _create(*, session: Session, registry_id: str, key_secret: bytes, now: datetime) -> StatusList:
     key = generate_private_key(Algorithm.ES256)
     bits = BitList(size=LIST_SIZE, bits=BITS)

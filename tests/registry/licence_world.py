@@ -4,6 +4,7 @@ licence type, signing anchors, a seal per issuer, and API clients."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import cache
 
 from sqlalchemy.orm import Session
 
@@ -11,6 +12,7 @@ from catalog.service import clients, document
 from registry.setup import ensure_signing_anchors, root_public_key
 from catalog.codes import citizen_id_check_character
 from signing import service as signing_service
+from signing.picture import draw_round_seal
 from signing.truststore import TrustStore
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
 from tests.conftest import TEST_SECRET
@@ -44,6 +46,12 @@ def world_mapping() -> dict:
     return mapping
 
 
+@cache
+def _seal_picture() -> bytes:
+    # Drawing the seal takes most of a world's set-up; every test's seal may look the same.
+    return draw_round_seal(organization_name="福州市市场监督管理局", seal_type="电子证照专用章")
+
+
 def build_world(session: Session):
     """Load the catalog, create the anchors and a seal for the city issuer; commit."""
     document.load(session=session, document=document.parse_mapping(world_mapping()))
@@ -51,7 +59,7 @@ def build_world(session: Session):
     seal = signing_service.create_seal(
         session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
         licence_type_codes=[BUSINESS_LICENCE, FOOD_LICENCE, RESIDENCE_PERMIT], valid_from=SEAL_START,
-        valid_to=SEAL_END, key_secret=KEY_SECRET,
+        valid_to=SEAL_END, key_secret=KEY_SECRET, picture_png=_seal_picture(),
     )
     session.commit()
     return anchors, seal
@@ -89,3 +97,21 @@ def trust_store(client, anchors) -> TrustStore:
     store.pin_root(registry_id=REGISTRY_ID, root_public_key=root_public_key(anchors.root_public_key_der_b64))
     store.add_json(client.get("/.well-known/certhub/trust-list").content)
     return store
+
+
+def publish_log_checkpoint(session: Session) -> None:
+    """A fresh checkpoint of the authorized-use log: without one, every
+    granted data use (downloads, holder reads) is refused (fail closed)."""
+    from exchange.auditlog import log_origin, publish_checkpoint
+
+    publish_checkpoint(session=session, key_secret=KEY_SECRET, origin=log_origin(REGISTRY_ID))
+    session.commit()
+
+
+def holder_headers(client, *, code: str, code_type: str = "111", name: str = "张三") -> dict:
+    """A holder session through the demo-only development login (the app must be in demo mode)."""
+    response = client.post("/api/v1/holders/dev-login",
+                           json={"holder_code": code, "holder_code_type": code_type, "name": name,
+                                 **({"operator_name": "王经办"} if code_type == "001" else {})})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['session_token']}"}

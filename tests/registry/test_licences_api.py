@@ -23,6 +23,7 @@ from tests.registry.licence_world import (
     business_licence_body,
     citizen_id,
     company_uscc,
+    publish_log_checkpoint,
     token_headers,
     trust_store,
 )
@@ -36,6 +37,12 @@ def world(db_session):
 @pytest.fixture
 def city(client, db_session, world):
     return token_headers(client, db_session, CITY_SAMR)
+
+
+@pytest.fixture
+def log_published(db_session):
+    """Downloads are recorded in the use log, which serves only while fresh."""
+    publish_log_checkpoint(db_session)
 
 
 def _issue(client, headers, body=None, **extra_headers):
@@ -224,7 +231,7 @@ def test_cancel_cancels_dependent_licences_of_the_same_holder(client, city, db_s
     assert len(events) == 1 and business["base_identifier"] in events[0].reason
 
 
-def test_layout_png_and_pdf_show_the_licence_and_the_seal(client, city, tmp_path):
+def test_layout_png_and_pdf_show_the_licence_and_the_seal(client, city, tmp_path, log_published):
     issued = _issue(client, city)
     png = client.get(f"/api/v1/licences/{issued['identifier']}/layout.png", headers=city)
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
@@ -245,7 +252,7 @@ def _pdf_text(data: bytes) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\x00", "")
 
 
-def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_session):
+def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_session, log_published):
     issued = _issue(client, city)
     expires = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
     response = client.post(f"/api/v1/licences/{issued['identifier']}/copies",

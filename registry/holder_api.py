@@ -1,0 +1,146 @@
+"""The holder's wallet (卡包): their own licences, versions, layout
+documents, what expires soon, and their disputes.
+
+Every route authenticates the holder (HolderDep). A holder asking for a
+licence that is not theirs gets 404, exactly as for one that does not
+exist. Each read of licence data is recorded in the authorized-use log
+(kind holder_access, basis holder_self) in the request's transaction: when
+the log refuses, nothing is shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session
+
+from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.deps import HolderDep, SessionDep
+from catalog.holder_auth import HolderPrincipal
+from registry.api import dispute_deadline, dispute_read, document_keys, licence_read
+from registry.identifiers import LicenceIdentifier
+from registry.models import Licence, LicenceStatus
+from registry.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
+from registry.service import disputes, documents, reads
+
+router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
+
+# SPEC: domain rule — every access names its purpose; a holder reading their own licence does so for this one.
+HOLDER_PURPOSE = "本人查看"
+HOLDER_OPERATOR = "holder"
+MAX_PAGE = 100  # one log record names at most 100 licences
+StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(LicenceStatus.ALL) + ")$")]
+
+
+def _record(
+    recorder: AccessRecorder, session: Session, holder: HolderPrincipal, licences: Iterable[tuple[Licence, str]],
+    *, fields: Iterable[str] = (),
+) -> None:
+    """One holder_access record per issuing department of the licences shown
+    (the log's department is a department code; the issuer's is the one whose data it is)."""
+    by_issuer: dict[str, list[str]] = {}
+    for licence, identifier in licences:
+        by_issuer.setdefault(licence.issuer_code, []).append(identifier)
+    for issuer_code, identifiers in by_issuer.items():
+        recorder.record(
+            session=session, kind="holder_access", department_code=issuer_code, operator_id=HOLDER_OPERATOR,
+            basis="holder_self", subject_code=holder.holder_code, licence_ids=identifiers, fields=list(fields),
+            purpose=HOLDER_PURPOSE,
+        )
+
+
+def _current_identifier(licence: Licence) -> str:
+    return str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial, licence.current_version))
+
+
+@router.get("/licences", response_model=list[WalletLicence])
+def my_licences(
+    session: SessionDep,
+    holder: HolderDep,
+    recorder: AccessRecorderDep,
+    status: StatusFilter = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+):
+    """The holder's licences of every status (or one), newest first."""
+    entries = reads.wallet(session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
+                           status=status, limit=limit, offset=offset)
+    shown = [(e.licence, _current_identifier(e.licence)) for e in entries]
+    _record(recorder, session, holder, shown)
+    return [
+        WalletLicence(
+            identifier=identifier, base_identifier=e.licence.base_identifier, type_code=e.licence.type_code,
+            type_name=e.type_name, issuer_code=e.licence.issuer_code, status=e.licence.status,
+            current_version=e.licence.current_version, valid_from=e.licence.valid_from,
+            valid_until=e.licence.valid_until, issued_at=e.licence.issued_at, open_disputes=e.open_disputes,
+        )
+        for e, (_licence, identifier) in zip(entries, shown, strict=True)
+    ]
+
+
+@router.get("/licences/expiring", response_model=list[ExpiringRead])
+def my_expiring(
+    session: SessionDep,
+    holder: HolderDep,
+    recorder: AccessRecorderDep,
+    days: Annotated[int, Query(ge=0, le=3660)] = 30,
+):
+    """The holder's live licences whose validity ends within `days` days (无感续证 reminders)."""
+    rows = reads.list_expiring(session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
+                               days=days)[:MAX_PAGE]
+    _record(recorder, session, holder, [(r, _current_identifier(r)) for r in rows])
+    return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
+                         valid_until=r.valid_until, status=r.status) for r in rows]
+
+
+def _own(session: Session, identifier: str, holder: HolderPrincipal) -> reads.LicenceView:
+    return reads.get_for_holder(session, identifier=identifier, holder=holder)
+
+
+@router.get("/licences/{identifier}", response_model=LicenceRead)
+def my_licence(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+               recorder: AccessRecorderDep):
+    """One version of one of the holder's licences: face, sealed record, versions, status, open disputes."""
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
+    return licence_read(session, request, view)
+
+
+@router.get("/licences/{identifier}/layout.png", response_class=Response)
+def my_layout_png(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                  recorder: AccessRecorderDep) -> Response:
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
+    return Response(documents.layout_png(session, view=view, **document_keys(request)), media_type="image/png")
+
+
+@router.get("/licences/{identifier}/layout.pdf", response_class=Response)
+def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                  recorder: AccessRecorderDep) -> Response:
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
+    return Response(documents.layout_pdf(session, view=view, **document_keys(request)),
+                    media_type="application/pdf")
+
+
+@router.get("/disputes", response_model=list[DisputeRead])
+def my_disputes(session: SessionDep, holder: HolderDep,
+                limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100):
+    """Every dispute about the holder's licences, by them or by a clerk, newest first."""
+    rows = disputes.list_for_holder(session, holder_code=holder.holder_code,
+                                    holder_code_type=holder.holder_code_type, limit=limit)
+    return [dispute_read(d) for d in rows]
+
+
+@router.post("/disputes", response_model=DisputeRead, status_code=201)
+def raise_my_dispute(body: HolderDisputeCreate, request: Request, session: SessionDep, holder: HolderDep):
+    """Say a field of one of the holder's licences is wrong (异议), with a reason."""
+    view = _own(session, body.identifier, holder)
+    dispute = disputes.open_dispute(
+        session, view=view, disputer=disputes.Disputer.holder(holder.holder_code), field=body.field,
+        reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
+    )
+    return dispute_read(dispute)
