@@ -3,11 +3,11 @@ a tamper-evident, append-only Merkle log (RFC 9162, C2SP tlog-tiles)."""
 
 from exchange.auditlog.checkpoints import (
     PublishedCheckpoint,
-    ensure_log_healthy,
     get_or_create_signer,
     latest_checkpoint,
     log_origin,
     publish_checkpoint,
+    publish_round,
     run_checkpointer,
     verifier_key,
 )
@@ -19,10 +19,11 @@ from exchange.auditlog.errors import (
     LogUnavailable,
     NotInLog,
 )
+from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
 from exchange.auditlog.integration import DbTileReader, integrate_pending
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.proofs import consistency, inclusion, records_for_subject
-from exchange.auditlog.records import record_use
+from exchange.auditlog.records import record_use, record_uses
 
 __all__ = [
     "AuditLogError",
@@ -31,8 +32,10 @@ __all__ = [
     "InvalidRecord",
     "LogCorrupted",
     "LogEntry",
+    "LogHealth",
     "LogUnavailable",
     "NotInLog",
+    "PublicationMonitor",
     "PublishedCheckpoint",
     "consistency",
     "ensure_log_healthy",
@@ -40,9 +43,12 @@ __all__ = [
     "inclusion",
     "integrate_pending",
     "latest_checkpoint",
+    "log_health",
     "log_origin",
     "publish_checkpoint",
+    "publish_round",
     "record_use",
+    "record_uses",
     "records_for_subject",
     "run_checkpointer",
     "verifier_key",

@@ -1,4 +1,4 @@
-"""Signed checkpoints of the log, its signing key, and the fail-closed rule.
+"""Signed checkpoints of the log, its signing key, and the checkpointer.
 
 # SPEC: C2SP tlog-checkpoint, C2SP signed-note (Ed25519).
 The key is created once, on first publication, and kept in
@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from exchange.auditlog.errors import AuditLogError, LogUnavailable
+from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from signing.algorithms import Algorithm
@@ -25,6 +26,9 @@ from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
+
+if TYPE_CHECKING:
+    from exchange.auditlog.health import PublicationMonitor
 
 log = logging.getLogger("certhub.auditlog")
 
@@ -103,22 +107,35 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
 
-def ensure_log_healthy(*, session: Session, now: datetime, max_lag: timedelta) -> None:
-    """Raise LogUnavailable unless a checkpoint was published within ``max_lag``.
+def publish_round(
+    sessionmaker: sessionmaker[Session],
+    key_secret: bytes,
+    *,
+    origin: str,
+    monitor: PublicationMonitor | None = None,
+) -> bool:
+    """One checkpointer round in its own transaction; True if it published.
 
-    Data-serving endpoints call this before returning data: like X-Road's
-    time-stamping rule, certhub stops serving rather than keep serving data
-    whose use it cannot prove it logged.
+    Failures are logged by error code only (no record content) and reported
+    to ``monitor``, whose reason the fail-closed refusals then quote.
     """
-    latest = latest_checkpoint(session)
-    if latest is None:
-        raise LogUnavailable("the authorized-use log has no checkpoint yet; data is not served")
-    age = now - latest.published_at
-    if age > max_lag:
-        raise LogUnavailable(
-            f"the authorized-use log's last checkpoint is {int(age.total_seconds())} s old "
-            f"(limit {int(max_lag.total_seconds())} s); data is not served until checkpoints resume"
-        )
+    session = sessionmaker()
+    try:
+        published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
+        session.commit()
+    except Exception as error:  # noqa: BLE001 - the loop must survive to retry
+        session.rollback()
+        code = getattr(error, "code", None) or type(error).__name__
+        log.error("checkpoint publication failed: %s", code)
+        if monitor is not None:
+            monitor.failed(code=str(code)[:64], at=datetime.now(timezone.utc))
+        return False
+    finally:
+        session.close()
+    log.debug("checkpoint published: size %d", published.size)
+    if monitor is not None:
+        monitor.succeeded()
+    return True
 
 
 def run_checkpointer(
@@ -128,22 +145,14 @@ def run_checkpointer(
     stop_event: threading.Event,
     *,
     origin: str,
+    monitor: PublicationMonitor | None = None,
 ) -> None:
     """Publish a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
 
-    Meant for a daemon thread started by the app. Failures are logged (no
-    record content) and retried next round; if they persist,
-    ``ensure_log_healthy`` turns them into refusals.
+    Meant for a daemon thread started by the app. A failed round is retried
+    next round; if failures persist past the fail-closed period,
+    ``health.ensure_log_healthy`` turns them into refusals.
     """
     while not stop_event.is_set():
-        session = sessionmaker()
-        try:
-            published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
-            session.commit()
-            log.debug("checkpoint published: size %d", published.size)
-        except Exception as error:  # noqa: BLE001 - the loop must survive to retry
-            session.rollback()
-            log.error("checkpoint publication failed: %s", type(error).__name__)
-        finally:
-            session.close()
+        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor)
         stop_event.wait(interval_s)

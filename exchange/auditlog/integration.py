@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from catalog.db import utcnow
@@ -22,6 +24,8 @@ from signing.transparency import TileCoord, TransparencyLogError, integrate, lea
 
 STATE_ID = 1
 DEFAULT_BATCH = 4096
+# Bounds the lock hold time and the id list of one set-based UPDATE.
+MAX_BATCH = 10_000
 
 
 class DbTileReader:
@@ -37,6 +41,32 @@ class DbTileReader:
         if data is None or len(data) < coord.byte_length:
             return None
         return bytes(data)
+
+    def prefetch(self, coords: Iterable[TileCoord]) -> PrefetchedTiles:
+        """The tiles ``coords`` (stored rows, any width), read in one query."""
+        wanted = sorted({(coord.level, coord.index) for coord in coords})
+        tiles: dict[tuple[int, int], bytes] = {}
+        if wanted:
+            # An expanding tuple IN: one cached statement whatever the number of tiles.
+            query = select(LogTile.level, LogTile.tile_index, LogTile.data).where(
+                tuple_(LogTile.level, LogTile.tile_index).in_(wanted)
+            )
+            for level, index, data in self._session.execute(query):
+                tiles[(level, index)] = bytes(data)
+        return PrefetchedTiles(tiles)
+
+
+class PrefetchedTiles:
+    """A TileReader over tiles read ahead; a tile not read ahead is missing."""
+
+    def __init__(self, tiles: dict[tuple[int, int], bytes]) -> None:
+        self._tiles = tiles
+
+    def read_tile(self, coord: TileCoord) -> bytes | None:
+        data = self._tiles.get((coord.level, coord.index))
+        if data is None or len(data) < coord.byte_length:
+            return None
+        return data
 
 
 @dataclass(frozen=True)
@@ -69,6 +99,8 @@ def lock_state(session: Session) -> LogState:
 
 def integrate_pending(*, session: Session, max_batch: int = DEFAULT_BATCH) -> IntegrationResult:
     """Sequence up to ``max_batch`` pending entries; the caller commits."""
+    if not 1 <= max_batch <= MAX_BATCH:
+        raise ValueError(f"max_batch must be in 1..{MAX_BATCH}")
     state = lock_state(session)
     pending = session.execute(
         select(LogEntry.id, LogEntry.entry)
@@ -86,16 +118,35 @@ def integrate_pending(*, session: Session, max_batch: int = DEFAULT_BATCH) -> In
         )
     except TransparencyLogError as error:
         raise LogCorrupted(f"stored tiles do not match the log state: {error}") from error
-    session.execute(
-        update(LogEntry),
-        [{"id": row.id, "leaf_index": old_size + offset} for offset, row in enumerate(pending)],
-    )
+    _assign_indices(session, [row.id for row in pending], first=old_size)
     _write_tiles(session, result.tiles)
     state.size = result.new_size
     state.root_hash = result.root_hash
     state.updated_at = utcnow()
     session.flush()
     return IntegrationResult(old_size=old_size, new_size=result.new_size, root_hash=result.root_hash)
+
+
+def _assign_indices(session: Session, ids: list[int], *, first: int) -> None:
+    """Give the rows ``ids`` (ascending) the indices ``first, first + 1, ...``.
+
+    One set-based UPDATE instead of one statement per row. The ids are
+    listed explicitly: rows committed after the SELECT above must stay
+    pending, since their leaves are not in this integration.
+    """
+    ranked = (
+        select(LogEntry.id.label("id"), func.row_number().over(order_by=LogEntry.id).label("position"))
+        .where(LogEntry.id.in_(ids))
+        .subquery()
+    )
+    result = session.execute(
+        update(LogEntry)
+        .where(LogEntry.id == ranked.c.id)
+        .values(leaf_index=ranked.c.position + (first - 1))
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != len(ids):
+        raise LogCorrupted(f"sequenced {result.rowcount} of {len(ids)} pending entries")
 
 
 def _write_tiles(session: Session, tiles) -> None:

@@ -9,13 +9,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
 from catalog.deps import SessionDep, require_scopes
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
+from exchange.auditlog.recorder import UseRecorder
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
@@ -46,6 +47,20 @@ def get_checkpoint(session: SessionDep) -> Response:
     if latest is None:
         raise NotInLog("no checkpoint has been published yet", code="not_found")
     return Response(content=bytes(latest.note), media_type="text/plain; charset=utf-8", headers={"Cache-Control": _SHORT})
+
+
+@router.get("/health")
+def get_health(request: Request, session: SessionDep) -> JSONResponse:
+    """Public, no personal data: whether data is being served and why not,
+    the last checkpoint's size and age, and how many records await
+    sequencing. 200 while serving, 503 while the fail-closed rule holds."""
+    recorder = getattr(request.app.state, "access_recorder", None)
+    if not isinstance(recorder, UseRecorder):
+        body = {"status": "unavailable", "serving": False, "reason": "no authorized-use log is configured"}
+        return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
+    health = recorder.health(session=session)
+    return JSONResponse(health.to_json(), status_code=200 if health.serving else 503,
+                        headers={"Cache-Control": "no-store"})
 
 
 @router.get("/verifier-key", response_class=PlainTextResponse)

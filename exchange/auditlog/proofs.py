@@ -8,9 +8,10 @@ holder's own records each with its inclusion proof.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from exchange.auditlog.checkpoints import latest_checkpoint
@@ -18,7 +19,14 @@ from exchange.auditlog.errors import InvalidQuery, NotInLog
 from exchange.auditlog.integration import DbTileReader
 from exchange.auditlog.models import LogCheckpoint, LogEntry
 from exchange.auditlog.records import parse_entry
-from signing.transparency import consistency_proof, inclusion_proof, leaf_hash
+from signing.transparency import (
+    consistency_proof,
+    inclusion_proof,
+    inclusion_proofs,
+    leaf_hash,
+    tiles_for_consistency_proof,
+    tiles_for_inclusion_proof,
+)
 
 MAX_SUBJECT_RECORDS = 1000
 
@@ -28,8 +36,8 @@ def b64(data: bytes) -> str:
 
 
 def checkpoint_size(session: Session) -> int:
-    latest = latest_checkpoint(session)
-    return 0 if latest is None else latest.size
+    size = session.scalar(select(LogCheckpoint.size).order_by(LogCheckpoint.id.desc()).limit(1))
+    return 0 if size is None else size
 
 
 def _check_size(session: Session, size: int) -> None:
@@ -43,7 +51,9 @@ def inclusion(*, session: Session, index: int, size: int) -> dict:
     _check_size(session, size)
     if not 0 <= index < size:
         raise InvalidQuery(f"index must be in 0..{size - 1}")
-    path = inclusion_proof(index=index, size=size, reader=DbTileReader(session))
+    # One query for the 4-6 tiles the proof reads, instead of one each.
+    tiles = DbTileReader(session).prefetch(tiles_for_inclusion_proof(index=index, size=size))
+    path = inclusion_proof(index=index, size=size, reader=tiles)
     return {"index": index, "size": size, "proof": [b64(node) for node in path]}
 
 
@@ -52,7 +62,8 @@ def consistency(*, session: Session, old: int, new: int) -> dict:
     _check_size(session, new)
     if not 0 < old <= new:
         raise InvalidQuery("old must be in 1..new")
-    path = consistency_proof(old_size=old, new_size=new, reader=DbTileReader(session))
+    tiles = DbTileReader(session).prefetch(tiles_for_consistency_proof(old_size=old, new_size=new))
+    path = consistency_proof(old_size=old, new_size=new, reader=tiles)
     return {"old": old, "new": new, "proof": [b64(node) for node in path]}
 
 
@@ -83,37 +94,26 @@ class SubjectRecords:
         }
 
 
-class _CachingReader:
-    """Tiles below a checkpointed size never change: reuse them across proofs."""
-
-    def __init__(self, session: Session) -> None:
-        self._reader = DbTileReader(session)
-        self._tiles: dict[tuple[int, int, int], bytes | None] = {}
-
-    def read_tile(self, coord):
-        key = (coord.level, coord.index, coord.width)
-        if key not in self._tiles:
-            self._tiles[key] = self._reader.read_tile(coord)
-        return self._tiles[key]
-
-
 def prove_rows(
-    session: Session, rows: list[LogEntry], *, checkpoint: LogCheckpoint | None = None
+    session: Session, rows: Sequence[LogEntry | Row], *, checkpoint: LogCheckpoint | None = None
 ) -> tuple[str | None, int, list[ProvenRecord]]:
     """Attach inclusion proofs against ``checkpoint`` (default: the latest).
+
+    ``rows`` are entries or result rows with ``leaf_index`` and ``entry``.
 
     Entries not yet in a checkpoint carry ``proof: None``: they become
     provable after the next integration and checkpoint.
     """
     latest = checkpoint or latest_checkpoint(session)
     size = 0 if latest is None else latest.size
-    reader = _CachingReader(session)
+    provable = [row.leaf_index for row in rows if row.leaf_index is not None and row.leaf_index < size]
+    # One tree for the batch: tiles and shared sibling hashes are read and hashed once.
+    paths = dict(zip(provable, inclusion_proofs(indices=provable, size=size, reader=DbTileReader(session))))
     proven = []
     for row in rows:
         entry = bytes(row.entry)
-        proof = None
-        if row.leaf_index is not None and row.leaf_index < size:
-            proof = [b64(node) for node in inclusion_proof(index=row.leaf_index, size=size, reader=reader)]
+        path = paths.get(row.leaf_index) if row.leaf_index is not None else None
+        proof = None if path is None else [b64(node) for node in path]
         proven.append(ProvenRecord(row.leaf_index, parse_entry(entry), b64(leaf_hash(entry)), proof))
     note = None if latest is None else bytes(latest.note).decode("utf-8")
     return note, size, proven

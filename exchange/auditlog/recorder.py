@@ -3,6 +3,7 @@
 Every data-serving route records through this object, so the fail-closed
 rule lives in one place: a granted use is refused while no checkpoint has
 been published within ``max_lag``; a denied attempt is still recorded.
+``health`` gives the same verdict with its figures for ``GET /log/health``.
 """
 
 from __future__ import annotations
@@ -12,18 +13,31 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.orm import Session
 
-from exchange.auditlog.checkpoints import ensure_log_healthy
+from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.records import record_use
 
 
 class UseRecorder:
-    def __init__(self, *, max_lag: timedelta, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_lag: timedelta,
+        monitor: PublicationMonitor | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.max_lag = max_lag
+        self.monitor = monitor
         self._clock = clock or (lambda: datetime.now(timezone.utc))
 
     def check_serving(self, *, session: Session) -> None:
-        ensure_log_healthy(session=session, now=self._clock(), max_lag=self.max_lag)
+        ensure_log_healthy(session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor)
+
+    def health(self, *, session: Session) -> LogHealth:
+        """The same verdict as ``check_serving``, with the figures behind it."""
+        return log_health(
+            session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True
+        )
 
     def record(
         self,

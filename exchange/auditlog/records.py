@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from exchange.auditlog.errors import InvalidRecord
@@ -41,7 +43,11 @@ FIXED_BASES = frozenset(
 RESULTS = frozenset({"granted", "denied"})
 MAX_PURPOSE = 200
 MAX_LIST = 100
+MAX_BATCH_RECORDS = 10_000
+_COLUMNS = ("leaf_index", "recorded_at", "kind", "department_code", "operator_id", "subject_code", "matter_code",
+            "basis", "result", "reason_code", "entry")
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
+_DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -70,6 +76,61 @@ def record_use(
     Raises InvalidRecord for bad input; database errors propagate so the
     caller's unit of work fails with them.
     """
+    row = new_entry(
+        kind=kind, department_code=department_code, operator_id=operator_id, basis=basis, result=result,
+        reason_code=reason_code, subject_code=subject_code, licence_ids=licence_ids, data_items=data_items,
+        fields=fields, matter_code=matter_code, purpose=purpose, case_number=case_number,
+        request_hash=request_hash, now=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_uses(*, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
+    """Append several use records (e.g. one batch query about many holders)
+    in the caller's transaction; returns how many were written.
+
+    Each mapping takes ``record_use``'s keyword arguments. Every record is
+    validated before any is written, so a bad one writes none; the rows go
+    to the database in one executemany (pipelined on PostgreSQL) instead of
+    one round trip each.
+    """
+    if isinstance(uses, Mapping) or not 1 <= len(uses) <= MAX_BATCH_RECORDS:
+        raise InvalidRecord(f"uses must be a list of 1..{MAX_BATCH_RECORDS} records")
+    rows = []
+    for position, use in enumerate(uses):
+        try:
+            entry = new_entry(**use)
+        except InvalidRecord as error:
+            raise InvalidRecord(f"record {position}: {error}") from None
+        except TypeError:
+            raise InvalidRecord(f"record {position} has unknown or missing fields") from None
+        rows.append({column: getattr(entry, column) for column in _COLUMNS})
+    session.execute(insert(LogEntry), rows)
+    return len(rows)
+
+
+def new_entry(
+    *,
+    kind: str,
+    department_code: str,
+    operator_id: str,
+    basis: str,
+    result: str = "granted",
+    reason_code: str | None = None,
+    subject_code: str | None = None,
+    licence_ids: Sequence[str] = (),
+    data_items: Sequence[str] = (),
+    fields: Sequence[str] = (),
+    matter_code: str | None = None,
+    purpose: str | None = None,
+    case_number: str | None = None,
+    request_hash: str | None = None,
+    now: datetime | None = None,
+) -> LogEntry:
+    """A validated, not yet added pending row; its ``entry`` is the leaf."""
+    when = now or datetime.now(timezone.utc)
     record = build_record(
         kind=kind,
         department_code=department_code,
@@ -85,16 +146,17 @@ def record_use(
         purpose=purpose,
         case_number=case_number,
         request_hash=request_hash,
-        now=now,
+        now=when,
         salt=os.urandom(SALT_BYTES),
     )
     try:
         entry_bytes = canonical_json(record)
     except InvalidInput as error:
         raise InvalidRecord(str(error)) from None
-    row = LogEntry(
+    return LogEntry(
         leaf_index=None,
-        recorded_at=_parse_time(record["time"]),
+        # The instant the record's "time" names (validated as timezone-aware above).
+        recorded_at=when.astimezone(timezone.utc),
         kind=kind,
         department_code=department_code,
         operator_id=operator_id,
@@ -105,9 +167,6 @@ def record_use(
         reason_code=reason_code,
         entry=entry_bytes,
     )
-    session.add(row)
-    session.flush()
-    return row
 
 
 def build_record(
@@ -200,10 +259,6 @@ def _format_time(when: datetime) -> str:
     return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-
-
 def _check_choice(name: str, value: str, allowed: frozenset[str]) -> None:
     if value not in allowed:
         raise InvalidRecord(f"{name} must be one of {sorted(allowed)}")
@@ -228,6 +283,10 @@ def _check_list(name: str, values: Sequence[str]) -> list[str]:
         # Field names come from catalog schemas and may be Chinese; codes may not.
         if name == "fields":
             _check_text(name, value, 64)
+        elif name == "data_items":
+            # SPEC: GB/T 21063.4 resource codes carry a '/' ("102/000001").
+            if not isinstance(value, str) or len(value) > 100 or not _DATA_ITEM.fullmatch(value):
+                raise InvalidRecord("data_items must be codes of letters, digits, '/' or ._:-")
         else:
             _check_code(name, value, max_len=100)
     return list(values)

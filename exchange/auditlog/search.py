@@ -26,6 +26,7 @@ MAX_PAGE = 500
 MAX_RANGE = timedelta(days=92)
 MAX_SCAN = 200_000
 EXPORT_CHUNK = 500
+MAX_EXPORT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -169,22 +170,57 @@ def anomalies(
     return {"flags": flags, "truncated": truncated or len(flags) >= limits.max_flags}
 
 
-def export_lines(*, session: Session, filters: SearchFilter) -> Iterator[str]:
-    """JSON lines: first the checkpoint the proofs refer to, then each record
-    (oldest first) with its inclusion proof against that checkpoint."""
-    after_id = 0
-    header_sent = False
+def check_export(*, filters: SearchFilter, limit: int = MAX_EXPORT) -> None:
+    """Raise InvalidQuery unless the export is bounded: by a holder, or by a
+    time range of at most ``MAX_RANGE``; and by ``limit`` records."""
+    if not 1 <= limit <= MAX_EXPORT:
+        raise InvalidQuery(f"limit must be in 1..{MAX_EXPORT}")
+    if filters.since is None or filters.until is None:
+        if filters.subject is None:
+            raise InvalidQuery("an export needs since and until (or a subject)")
+        if filters.since is not None and filters.since.tzinfo is None:
+            raise InvalidQuery("since must carry a time zone")
+        if filters.until is not None and filters.until.tzinfo is None:
+            raise InvalidQuery("until must carry a time zone")
+        return
+    _check_range(filters.since, filters.until)
+
+
+def export_lines(*, session: Session, filters: SearchFilter, limit: int = MAX_EXPORT) -> Iterator[str]:
+    """Stream JSON lines: the checkpoint the proofs refer to, then each record
+    (oldest first) with its inclusion proof, then an ``end`` line.
+
+    The bounds are checked before anything is yielded. Rows come from one
+    statement read in batches (``yield_per``), so memory holds one batch and
+    its proofs, never the export; the ``end`` line lets a reader tell a
+    complete export from a cut connection.
+    """
+    check_export(filters=filters, limit=limit)
+    return _export(session, filters, limit)
+
+
+def _export(session: Session, filters: SearchFilter, limit: int) -> Iterator[str]:
     # One checkpoint for the whole export, even if another is published meanwhile.
     pinned = latest_checkpoint(session)
-    while True:
-        query = filters.apply(select(LogEntry)).where(LogEntry.id > after_id)
-        rows = list(session.scalars(query.order_by(LogEntry.id).limit(EXPORT_CHUNK)))
-        note, size, proven = prove_rows(session, rows, checkpoint=pinned)
-        if not header_sent:
-            yield json.dumps({"checkpoint": note, "size": size}, ensure_ascii=False) + "\n"
-            header_sent = True
-        for record in proven:
-            yield json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
-        if len(rows) < EXPORT_CHUNK:
-            return
-        after_id = rows[-1].id
+    note = None if pinned is None else bytes(pinned.note).decode("utf-8")
+    size = 0 if pinned is None else pinned.size
+    yield json.dumps({"checkpoint": note, "size": size}, ensure_ascii=False) + "\n"
+    columns = select(LogEntry.id, LogEntry.leaf_index, LogEntry.entry)
+    query = filters.apply(columns).order_by(LogEntry.id).limit(limit + 1)
+    result = session.execute(query.execution_options(yield_per=EXPORT_CHUNK))
+    count = 0
+    truncated = False
+    try:
+        for rows in result.partitions():
+            if count + len(rows) > limit:
+                rows = rows[: limit - count]
+                truncated = True
+            _, _, proven = prove_rows(session, rows, checkpoint=pinned)
+            for record in proven:
+                yield json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
+            count += len(rows)
+            if truncated:
+                break
+    finally:
+        result.close()
+    yield json.dumps({"end": {"records": count, "truncated": truncated}}) + "\n"

@@ -32,7 +32,10 @@ from signing.transparency.treehashes import (
     TileReader,
     consistency_proof,
     inclusion_proof,
+    inclusion_proofs,
     read_leaf_hash,
+    tiles_for_consistency_proof,
+    tiles_for_inclusion_proof,
     tree_root,
 )
 from signing.transparency.verifier import VerificationReport, verify_log
@@ -60,6 +63,7 @@ __all__ = [
     "decode_entry_bundle",
     "encode_entry_bundle",
     "inclusion_proof",
+    "inclusion_proofs",
     "integrate",
     "leaf_hash",
     "node_hash",
@@ -68,6 +72,8 @@ __all__ = [
     "read_leaf_hash",
     "root_from_leaf_hashes",
     "sign_note",
+    "tiles_for_consistency_proof",
+    "tiles_for_inclusion_proof",
     "tiles_for_size",
     "tree_root",
     "verify_consistency",

@@ -19,6 +19,7 @@ from signing.transparency.tiles import parse_path
 CHECKPOINT_PATH = "checkpoint"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _CHUNK = 1 << 16
+MAX_TOKEN_CHARS = 8192
 
 
 class LogSource(Protocol):
@@ -62,7 +63,12 @@ class DirectorySource:
 
 
 class HttpSource:
-    """A log served over HTTP(S) under ``base_url``; use as a context manager."""
+    """A log served over HTTP(S) under ``base_url``; use as a context manager.
+
+    ``token`` is a bearer token sent with every request, for logs that serve
+    entry bundles only to authorized readers. httpx drops it on a redirect
+    to another origin.
+    """
 
     def __init__(
         self,
@@ -70,9 +76,14 @@ class HttpSource:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         client: httpx.Client | None = None,
+        token: str | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("log URL must start with http:// or https://")
+        if token is not None and (not token or len(token) > MAX_TOKEN_CHARS or not token.isascii()
+                                  or any(ch.isspace() or not ch.isprintable() for ch in token)):
+            raise ValueError(f"a bearer token is 1..{MAX_TOKEN_CHARS} printable ASCII characters without spaces")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.base_url = base_url.rstrip("/") + "/"
         self._owns_client = client is None
         self._client = client or httpx.Client(
@@ -90,9 +101,15 @@ class HttpSource:
         _check_resource_path(path)
         url = self.base_url + path
         try:
-            with self._client.stream("GET", url) as response:
+            with self._client.stream("GET", url, headers=self._headers) as response:
                 if response.status_code in (404, 410):
                     return None
+                if response.status_code in (401, 403):
+                    needs = "a valid token" if self._headers else "a token"
+                    raise LogVerificationError(
+                        f"GET {url} returned HTTP {response.status_code}: this resource needs {needs} "
+                        "of an authorized reader", code="fetch_failed", path=path,
+                    )
                 if response.status_code != 200:
                     raise LogVerificationError(
                         f"GET {url} returned HTTP {response.status_code}", code="fetch_failed", path=path

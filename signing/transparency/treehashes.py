@@ -9,6 +9,7 @@ tile level — however large the log is.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from signing.transparency.errors import MalformedError, TileNotFoundError
@@ -72,6 +73,8 @@ class TreeHashes:
         self._reader = reader
         self.size = size
         self._tiles: dict[tuple[int, int], bytes] = {}
+        # Proofs of neighbouring leaves share most siblings: each is hashed once.
+        self._subtrees: dict[tuple[int, int], bytes] = {}
         self.tiles_read = 0
 
     def tile_hashes(self, *, level: int, index: int) -> bytes:
@@ -96,6 +99,9 @@ class TreeHashes:
 
     def subtree_hash(self, *, height: int, index: int) -> bytes:
         """MTH of the complete subtree of 2**height leaves starting at index * 2**height."""
+        cached = self._subtrees.get((height, index))
+        if cached is not None:
+            return cached
         if height < 0 or index < 0 or (index + 1) << height > self.size:
             raise ValueError(f"subtree {height}/{index} is not complete in a tree of size {self.size}")
         tile_level, height_in_tile = divmod(height, TILE_HEIGHT)
@@ -103,7 +109,9 @@ class TreeHashes:
         first = index << height_in_tile
         tile_index, offset = divmod(first, TILE_WIDTH)
         data = self.tile_hashes(level=tile_level, index=tile_index)
-        return complete_subtree_root(data[offset * HASH_SIZE : (offset + count) * HASH_SIZE])
+        value = complete_subtree_root(data[offset * HASH_SIZE : (offset + count) * HASH_SIZE])
+        self._subtrees[(height, index)] = value
+        return value
 
     def leaf_hash(self, index: int) -> bytes:
         return self.subtree_hash(height=0, index=index)
@@ -150,7 +158,59 @@ def inclusion_proof(*, index: int, size: int, reader: TileReader) -> list[bytes]
     return inclusion_path(index=index, size=size, range_hash=hashes.range_hash)
 
 
+def inclusion_proofs(*, indices: Iterable[int], size: int, reader: TileReader) -> Iterator[list[bytes]]:
+    """Audit paths for several leaves of one tree, in order; neighbouring
+    leaves share their tile reads and sibling hashes (one batch of an export)."""
+    hashes = TreeHashes(reader, size=size)
+    for index in indices:
+        yield inclusion_path(index=index, size=size, range_hash=hashes.range_hash)
+
+
 def consistency_proof(*, old_size: int, new_size: int, reader: TileReader) -> list[bytes]:
     """Consistency proof from ``old_size`` to ``new_size`` (RFC 9162 §2.1.4.1)."""
     hashes = TreeHashes(reader, size=new_size)
     return consistency_path(old_size=old_size, new_size=new_size, range_hash=hashes.range_hash)
+
+
+class _TilePlan(TreeHashes):
+    """Notes which tiles a root or proof reads, hashing nothing.
+
+    Which tiles are read depends only on the sizes and indices, never on
+    hash values, so a storage backend can fetch them all in one round trip
+    before the real computation.
+    """
+
+    def __init__(self, *, size: int) -> None:
+        super().__init__(_NO_TILES, size=size)
+        self.wanted: set[TileCoord] = set()
+
+    def subtree_hash(self, *, height: int, index: int) -> bytes:
+        if height < 0 or index < 0 or (index + 1) << height > self.size:
+            raise ValueError(f"subtree {height}/{index} is not complete in a tree of size {self.size}")
+        tile_level, height_in_tile = divmod(height, TILE_HEIGHT)
+        tile_index = (index << height_in_tile) // TILE_WIDTH
+        width = tile_width_in_tree(level=tile_level, index=tile_index, size=self.size)
+        self.wanted.add(TileCoord(tile_level, tile_index, width))
+        return bytes(HASH_SIZE)
+
+
+class _NoTiles:
+    def read_tile(self, coord: TileCoord) -> bytes | None:
+        return None
+
+
+_NO_TILES = _NoTiles()
+
+
+def tiles_for_inclusion_proof(*, index: int, size: int) -> set[TileCoord]:
+    """The tiles ``inclusion_proof(index=, size=)`` reads."""
+    plan = _TilePlan(size=size)
+    inclusion_path(index=index, size=size, range_hash=plan.range_hash)
+    return plan.wanted
+
+
+def tiles_for_consistency_proof(*, old_size: int, new_size: int) -> set[TileCoord]:
+    """The tiles ``consistency_proof(old_size=, new_size=)`` reads."""
+    plan = _TilePlan(size=new_size)
+    consistency_path(old_size=old_size, new_size=new_size, range_hash=plan.range_hash)
+    return plan.wanted

@@ -76,8 +76,9 @@ def test_export_carries_proofs(auditor, recorded):
     lines = auditor.get("/api/v1/audit/export", params={"subject": HOLDER}).text.splitlines()
     header = json.loads(lines[0])
     assert header["size"] == 12 and header["checkpoint"].startswith(ORIGIN)
-    records = [json.loads(line) for line in lines[1:]]
+    records = [json.loads(line) for line in lines[1:-1]]
     assert len(records) == 8 and all(record["proof"] is not None for record in records)
+    assert json.loads(lines[-1]) == {"end": {"records": 8, "truncated": False}}
 
 
 def test_cli_checkpoint_and_export(tmp_path, monkeypatch):
@@ -90,5 +91,5 @@ def test_cli_checkpoint_and_export(tmp_path, monkeypatch):
     published = runner.invoke(cli_app, ["audit", "checkpoint"])
     assert published.exit_code == 0, published.output
     assert published.stdout.startswith(ORIGIN + "\n0\n")
-    exported = runner.invoke(cli_app, ["audit", "export"])
+    exported = runner.invoke(cli_app, ["audit", "export", "--subject", HOLDER])
     assert exported.exit_code == 0 and json.loads(exported.stdout.splitlines()[0])["size"] == 0

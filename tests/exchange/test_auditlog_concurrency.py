@@ -8,14 +8,20 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
-from exchange.auditlog import integrate_pending, publish_checkpoint
+from catalog.cache import InProcessCache
+from certhub.app import create_app
+from certhub.settings import Settings
+from exchange.auditlog import integrate_pending, publish_checkpoint, verifier_key
 from exchange.auditlog.integration import DbTileReader, current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, LogState, LogTile
-from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root
-from tests.conftest import engine_on_schema
+from exchange.auditlog.records import parse_entry
+from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
+from signing.transparency.sources import HttpSource
+from tests.conftest import TEST_SECRET, engine_on_schema
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
 
 PER_WRITER = 60
@@ -45,7 +51,7 @@ def _reset(engine) -> None:
         connection.execute(update(LogState).values(size=0, root_hash=EMPTY_ROOT))
 
 
-def test_concurrent_writers_get_contiguous_indices(migrated_engine):
+def test_concurrent_writers_get_contiguous_indices(migrated_engine, tmp_path):
     make_session = sessionmaker(bind=migrated_engine)
     try:
         if migrated_engine.dialect.name == "postgresql":
@@ -71,5 +77,21 @@ def test_concurrent_writers_get_contiguous_indices(migrated_engine):
             assert published.size == 2 * PER_WRITER and published.root_hash == expected
             assert current_state(session).root_hash == expected
             assert tree_root(size=published.size, reader=DbTileReader(session)) == expected
+            cases = {parse_entry(entry)["case_number"] for entry in entries}
+            assert cases == {f"W{writer}-{n}" for writer in range(2) for n in range(PER_WRITER)}
+            key = verifier_key(session=session, origin=ORIGIN)
+        # The tree the two writers built verifies as an outside auditor sees it.
+        report = _verify_served(migrated_engine, tmp_path, key)
+        assert (report.size, report.root_hash, report.entries_checked) == (2 * PER_WRITER, expected, 2 * PER_WRITER)
     finally:
         _reset(migrated_engine)
+
+
+def _verify_served(engine, tmp_path, key):
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
+    app = create_app(settings, engine=engine, cache=InProcessCache())
+    token = app.state.token_authority.issue(client_id="auditor-1", department_code="11350100MB0000001X",
+                                            scopes=["audit:read"])
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        source = HttpSource("http://testserver/log/", client=client)
+        return verify_log(source=source, verifier_key=key, fetch_threads=1)

@@ -5,6 +5,7 @@ import base64
 
 from catalog.holder_auth import HolderPrincipal
 from exchange.auditlog import integrate_pending, publish_checkpoint
+from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
 
@@ -34,12 +35,19 @@ def test_holder_sees_own_records_with_proofs_that_verify(app, client, db_session
     assert [r["record"]["subject"] for r in body["records"]] == [HOLDER, HOLDER]
     assert {r["record"]["basis"] for r in body["records"]} == {"holder_presentation", "supervision_mandate"}
 
+    # Only signing.transparency from here on, as a holder's own app would:
+    # the checkpoint is the one the log publishes to everyone (and auditors verify) ...
+    assert body["checkpoint"].encode() == client.get("/log/checkpoint").content
     key = client.get("/log/verifier-key").text.strip()
     checkpoint = Checkpoint.from_note(body["checkpoint"].encode(), verifiers=[NoteVerifier.from_key_string(key)])
     for item in body["records"]:
         assert item["proof"] is not None
+        # ... the record shown is the logged leaf (RFC 8785 bytes) ...
+        leaf = leaf_hash(canonical_json(item["record"]))
+        assert base64.b64encode(leaf).decode() == item["leaf_hash"]
+        # ... and that leaf is in the signed tree.
         verify_inclusion(
-            leaf=base64.b64decode(item["leaf_hash"]),
+            leaf=leaf,
             index=item["index"],
             size=checkpoint.size,
             proof=[base64.b64decode(node) for node in item["proof"]],

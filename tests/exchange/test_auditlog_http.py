@@ -13,13 +13,24 @@ from sqlalchemy import delete, select, update
 from exchange.auditlog import (
     LogEntry,
     LogUnavailable,
+    consistency,
     ensure_log_healthy,
+    inclusion,
     publish_checkpoint,
     records_for_subject,
     verifier_key,
 )
 from exchange.auditlog.models import LogState, LogTile
-from signing.transparency import Checkpoint, LogVerificationError, NoteVerifier, leaf_hash, verify_inclusion, verify_log
+from signing.transparency import (
+    Checkpoint,
+    LogVerificationError,
+    NoteVerifier,
+    leaf_hash,
+    root_from_leaf_hashes,
+    verify_consistency,
+    verify_inclusion,
+    verify_log,
+)
 from signing.transparency.sources import HttpSource
 from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
 
@@ -124,9 +135,10 @@ def test_proofs_api(auditor, db_session, filled):
     body = auditor.get("/api/v1/audit/proofs/inclusion", params={"index": 200, "size": 300}).json()
     verify_inclusion(leaf=leaf_hash(entry), index=200, size=300,
                      proof=[base64.b64decode(p) for p in body["proof"]], root=filled.root_hash)
-    old_root = _publish_sizes(db_session, auditor)
-    assert auditor.get("/api/v1/audit/proofs/consistency", params={"old": 300, "new": 301}).status_code == 200
-    assert old_root
+    new_root = _publish_sizes(db_session, auditor)
+    body = auditor.get("/api/v1/audit/proofs/consistency", params={"old": 300, "new": 301}).json()
+    verify_consistency(old_size=300, new_size=301, old_root=filled.root_hash, new_root=new_root,
+                       proof=[base64.b64decode(p) for p in body["proof"]])
     assert auditor.get("/api/v1/audit/proofs/inclusion", params={"index": 0, "size": 999}).status_code == 404
     assert auditor.get("/api/v1/audit/proofs/inclusion", params={"index": 300, "size": 300}).status_code == 422
 
@@ -162,3 +174,15 @@ def test_health_endpoint_maps_to_503(auditor, db_session):
     assert response.status_code == 503 and response.json()["error"] == "log_unavailable"
     assert auditor.post("/api/v1/audit/checkpoint").status_code == 200
     assert auditor.get("/api/v1/audit/health").status_code == 200
+
+
+def test_proofs_read_their_tiles_in_one_prefetch_and_verify(db_session, filled):
+    entries = db_session.scalars(select(LogEntry.entry).order_by(LogEntry.leaf_index)).all()
+    for index in (0, 1, 255, 256, 257, 299):
+        body = inclusion(session=db_session, index=index, size=300)
+        verify_inclusion(leaf=leaf_hash(entries[index]), index=index, size=300,
+                         proof=[base64.b64decode(p) for p in body["proof"]], root=filled.root_hash)
+    old_root = root_from_leaf_hashes([leaf_hash(e) for e in entries[:256]])
+    body = consistency(session=db_session, old=256, new=300)
+    verify_consistency(old_size=256, new_size=300, old_root=old_root, new_root=filled.root_hash,
+                       proof=[base64.b64decode(p) for p in body["proof"]])

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from exchange.auditlog import InvalidRecord, LogEntry, integrate_pending
+from exchange.auditlog import InvalidRecord, LogEntry, integrate_pending, record_uses
 from exchange.auditlog.integration import DbTileReader, current_state
 from signing.transparency import leaf_hash, root_from_leaf_hashes, tree_root
 from tests.exchange.auditlog_helpers import HOLDER, use
@@ -78,3 +79,42 @@ def test_invalid_input_is_refused(db_session, overrides, message):
 def test_consent_and_holder_self_bases(db_session):
     assert use(db_session, basis="consent:abc-123").basis == "consent:abc-123"
     assert use(db_session, kind="holder_access", basis="holder_self", matter_code=None).matter_code is None
+
+
+def _batch_use(**overrides):
+    values = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
+                  basis="unconditional_sharing", subject_code=HOLDER, fields=["姓名"], matter_code="350100-0001",
+                  purpose="批量核验")
+    values.update(overrides)
+    return values
+
+
+def test_record_uses_writes_a_batch(db_session):
+    assert record_uses(session=db_session, uses=[_batch_use(case_number=f"B-{n}") for n in range(250)]) == 250
+    rows = db_session.scalars(select(LogEntry).order_by(LogEntry.id)).all()
+    assert [json.loads(row.entry)["case_number"] for row in rows] == [f"B-{n}" for n in range(250)]
+    assert all(row.leaf_index is None and row.subject_code == HOLDER for row in rows)
+    logged_time = datetime.strptime(json.loads(rows[0].entry)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+    assert rows[0].recorded_at == logged_time.replace(tzinfo=timezone.utc)
+    result = integrate_pending(session=db_session, max_batch=1000)
+    assert result.new_size == 250
+    assert tree_root(size=250, reader=DbTileReader(db_session)) == root_from_leaf_hashes(
+        [leaf_hash(entry) for entry in db_session.scalars(select(LogEntry.entry).order_by(LogEntry.leaf_index))])
+
+
+def test_record_uses_adds_nothing_when_one_record_is_bad(db_session):
+    before = db_session.scalar(select(func.count()).select_from(LogEntry))
+    with pytest.raises(InvalidRecord, match="record 1: purpose is required"):
+        record_uses(session=db_session, uses=[_batch_use(), _batch_use(purpose=None), _batch_use()])
+    with pytest.raises(InvalidRecord, match="record 0 has unknown"):
+        record_uses(session=db_session, uses=[_batch_use(colour="red")])
+    for bad in ([], _batch_use(), [_batch_use()] * 10_001):
+        with pytest.raises(InvalidRecord):
+            record_uses(session=db_session, uses=bad)
+    assert db_session.scalar(select(func.count()).select_from(LogEntry)) == before
+
+
+def test_integration_batch_is_bounded(db_session):
+    for bad in (0, 10_001):
+        with pytest.raises(ValueError):
+            integrate_pending(session=db_session, max_batch=bad)

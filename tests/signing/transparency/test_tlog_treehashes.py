@@ -23,6 +23,8 @@ from signing.transparency.treehashes import (
     consistency_proof,
     inclusion_proof,
     read_leaf_hash,
+    tiles_for_consistency_proof,
+    tiles_for_inclusion_proof,
     tree_root,
 )
 
@@ -162,3 +164,26 @@ def test_memory_tiles_keeps_the_widest_version():
     assert tiles.read_tile(TileCoord(0, 0, 2)) == b"b" * 8192
     with pytest.raises(MalformedError):
         tiles.store(coord=TileCoord(0, 1, 2), data=b"a" * 63)
+
+
+class _Recording:
+    def __init__(self, tiles: MemoryTiles) -> None:
+        self._tiles = tiles
+        self.read: set[TileCoord] = set()
+
+    def read_tile(self, coord: TileCoord) -> bytes | None:
+        self.read.add(coord)
+        return self._tiles.read_tile(coord)
+
+
+def test_tile_plans_name_exactly_the_tiles_a_proof_reads():
+    size = 65536 + 700
+    tiles, _ = _store(size)
+    for index in (0, 1, 255, 256, 65535, 65536, size - 1):
+        recording = _Recording(tiles)
+        inclusion_proof(index=index, size=size, reader=recording)
+        assert tiles_for_inclusion_proof(index=index, size=size) == recording.read
+    for old_size in (1, 256, 257, 65536, 65537, size):
+        recording = _Recording(tiles)
+        consistency_proof(old_size=old_size, new_size=size, reader=recording)
+        assert tiles_for_consistency_proof(old_size=old_size, new_size=size) == recording.read
