@@ -1,0 +1,144 @@
+"""Holder consent: grant, list, withdraw — and the query-time question:
+which consent lets this department use this item of this holder for this
+matter now (or why none does)?
+
+A proxy (guardian, agent) may grant consent for a holder within the scope
+of a delegation (registry.service.delegations): action "consent" and the
+licence type among the delegated ones. Delegations name licence types only,
+so a proxy cannot consent to data items.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from catalog.service import departments, matters as matters_service
+from exchange.agreements import items as catalog_items
+from exchange.agreements.models import ItemKind
+from exchange.consent.models import Consent, ConsentStatus
+from exchange.errors import ConsentNotFound, InvalidExchangeRequest, Refusal
+from registry.service import delegations
+
+MAX_ITEMS = 50
+MAX_PERIOD = timedelta(days=366)
+MAX_ACTIVE_PER_HOLDER = 500
+# The log's basis for a use refused for want of any consent.
+NO_CONSENT = "consent:none"
+
+
+@dataclass(frozen=True)
+class Grantor:
+    """Who signs the consent: the holder, or a proxy acting for them."""
+
+    holder_code: str
+    holder_code_type: str
+    proxy_code: str | None = None
+
+
+def grant(
+    *,
+    session: Session,
+    grantor: Grantor,
+    department_code: str,
+    matter_code: str,
+    item_codes: Sequence[str],
+    valid_until: datetime,
+    now: datetime,
+) -> Consent:
+    if departments.get(session=session, code=department_code) is None:
+        raise InvalidExchangeRequest(f"department: {department_code!r} is not a department in the catalog")
+    if matters_service.get(session=session, code=matter_code) is None:
+        raise InvalidExchangeRequest(f"matter: {matter_code!r} is not a matter in the catalog")
+    codes = list(dict.fromkeys(item_codes))
+    if not 1 <= len(codes) <= MAX_ITEMS:
+        raise InvalidExchangeRequest(f"items: 1 to {MAX_ITEMS} licence type or data item codes")
+    for code in codes:
+        item = catalog_items.find_or_raise(session=session, code=code)
+        if item.holder_code_type != grantor.holder_code_type:
+            raise InvalidExchangeRequest(f"items: {item.name} ({code}) is not held by a holder of your kind")
+        if grantor.proxy_code is not None:
+            _check_proxy(session, grantor=grantor, item=item, now=now)
+    if valid_until.tzinfo is None or valid_until <= now:
+        raise InvalidExchangeRequest("valid_until: a future time with its offset")
+    if valid_until - now > MAX_PERIOD:
+        raise InvalidExchangeRequest("a consent lasts at most one year; grant it again after")
+    active = session.scalars(select(Consent.id).where(
+        Consent.holder_code == grantor.holder_code, Consent.status == ConsentStatus.ACTIVE)).all()
+    if len(active) >= MAX_ACTIVE_PER_HOLDER:
+        raise InvalidExchangeRequest(f"a holder keeps at most {MAX_ACTIVE_PER_HOLDER} active consents")
+    consent = Consent(
+        public_id=secrets.token_hex(16), holder_code=grantor.holder_code, holder_code_type=grantor.holder_code_type,
+        department_code=department_code, matter_code=matter_code, items=codes, valid_from=now,
+        valid_until=valid_until, status=ConsentStatus.ACTIVE, proxy_code=grantor.proxy_code, created_at=now,
+    )
+    session.add(consent)
+    session.flush()
+    return consent
+
+
+def _check_proxy(session: Session, *, grantor: Grantor, item: catalog_items.SharedItem, now: datetime) -> None:
+    if item.kind != ItemKind.LICENCE_TYPE:
+        raise InvalidExchangeRequest(
+            f"items: {item.name} ({item.code}) is a data item; delegations cover licence types only, "
+            "so only the holder can consent to it")
+    delegations.check_proxy(session, proxy_code=grantor.proxy_code, principal_code=grantor.holder_code,
+                            action="consent", type_code=item.code, now=now)
+
+
+def list_for_holder(*, session: Session, holder_code: str) -> list[Consent]:
+    """Consents about the holder, and those the holder granted as a proxy, newest first."""
+    return list(session.scalars(
+        select(Consent)
+        .where(or_(Consent.holder_code == holder_code, Consent.proxy_code == holder_code))
+        .order_by(Consent.id.desc())
+        .limit(1000)
+    ))
+
+
+def withdraw(*, session: Session, public_id: str, holder_code: str, now: datetime) -> Consent:
+    """The holder (or the proxy who granted it) withdraws a consent; idempotent."""
+    consent = session.scalar(select(Consent).where(Consent.public_id == public_id).with_for_update())
+    if consent is None or holder_code not in (consent.holder_code, consent.proxy_code):
+        raise ConsentNotFound(f"no consent {public_id} of yours")
+    if consent.status != ConsentStatus.WITHDRAWN:
+        consent.status = ConsentStatus.WITHDRAWN
+        consent.withdrawn_at = now
+        consent.withdrawn_by = holder_code
+        session.flush()
+    return consent
+
+
+def effective_status(consent: Consent, *, now: datetime) -> str:
+    if consent.status == ConsentStatus.ACTIVE and consent.valid_until <= now:
+        return "expired"
+    return consent.status
+
+
+def covering(*, session: Session, holder_code: str, department_code: str, matter_code: str, item_code: str,
+             now: datetime) -> Consent:
+    """The active consent covering the use, else a Refusal saying why none does."""
+    rows = [c for c in session.scalars(
+        select(Consent).where(
+            Consent.holder_code == holder_code,
+            Consent.department_code == department_code,
+            Consent.matter_code == matter_code,
+        ).order_by(Consent.id.desc())
+    ) if item_code in c.items]
+    for consent in rows:
+        if consent.status == ConsentStatus.ACTIVE and consent.valid_from <= now < consent.valid_until:
+            return consent
+    withdrawn = [c for c in rows if c.status == ConsentStatus.WITHDRAWN]
+    if withdrawn:
+        raise Refusal("consent_withdrawn", "the holder withdrew their consent to this use",
+                      basis=f"consent:{withdrawn[0].public_id}")
+    if rows:
+        raise Refusal("consent_expired", "the holder's consent to this use has expired",
+                      basis=f"consent:{rows[0].public_id}")
+    raise Refusal("consent_missing", "the holder has not consented to this use for this matter",
+                  basis=NO_CONSENT)

@@ -1,0 +1,1 @@
+"""免证办 plans: how each material of a matter can be satisfied without paper."""

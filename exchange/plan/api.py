@@ -1,0 +1,61 @@
+"""HTTP API of the 免证办 plan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from catalog.access import AccessRecorderDep
+from catalog.db import utcnow
+from catalog.deps import SessionDep, require_scopes
+from catalog.client_assertions import CallerOperatorDep
+from catalog.tokens import Principal
+from exchange.plan import service as plans
+from exchange.query import request_hash
+from exchange.query import service as queries
+
+router = APIRouter(prefix="/api/v1/matters", tags=["exchange"])
+
+Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
+
+
+@router.get("/{code}/plan")
+def get_plan(
+    code: str,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Querier,
+    operator: CallerOperatorDep,
+    recorder: AccessRecorderDep,
+    subject: Annotated[str, Query(min_length=1, max_length=18)],
+    subject_type: Annotated[Literal["111", "001"], Query()],
+    purpose: Annotated[str, Query(min_length=1, max_length=200, description="用证事由")],
+    case_number: Annotated[str, Query(min_length=1, max_length=64)],
+) -> dict:
+    """For each material of the matter: satisfied by which licence, by which
+    data check, or needing a commitment or paper; plus pre-fill values.
+    Statuses and values come only from what a query by the caller for this
+    matter would be answered (and are logged as such)."""
+    now = utcnow()
+    recorder.check_serving(session=session)
+    valid_subject = queries.validate_subject(subject, subject_type)
+    matter = queries.validate_matter(session, code)
+    purpose = queries.validate_purpose(purpose)
+    case_number = queries.validate_case_number(case_number)
+    envelope = request_hash.envelope(
+        department_code=principal.department_code, client_id=principal.client_id, operator=operator, now=now,
+        body={"plan": matter, "subject": {"code": subject, "type": subject_type}, "purpose": purpose,
+              "case_number": case_number},
+    )
+    ctx = queries.QueryContext(
+        session=session, recorder=recorder, bindings=getattr(request.app.state, "adapter_bindings", None),
+        caller=queries.Caller(department_code=principal.department_code, client_id=principal.client_id,
+                              operator=operator),
+        matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,
+    )
+    response.headers[request_hash.HEADER] = envelope.digest
+    return {"request_id": envelope.request_id, "request_time": envelope.time, "request_hash": envelope.digest,
+            "subject": {"code": valid_subject.code, "type": valid_subject.code_type},
+            **plans.plan(ctx, subject=valid_subject)}

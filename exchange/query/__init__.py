@@ -1,0 +1,1 @@
+"""Department queries through the hub: policy, fetch, masking, the request hash."""

@@ -1,0 +1,81 @@
+"""HTTP API of the exchange query: one subject or a batch of subjects."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from catalog.access import AccessRecorderDep
+from catalog.db import utcnow
+from catalog.deps import SessionDep, require_scopes
+from catalog.client_assertions import CallerOperatorDep
+from catalog.tokens import Principal
+from exchange.errors import SubjectInvalid
+from exchange.query import request_hash, service
+from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
+
+router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+
+Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
+
+
+def _context(request: Request, session, recorder, principal: Principal, operator: str, body) -> service.QueryContext:
+    now = utcnow()
+    # Fail closed before any provider is asked: data that could not be logged is not fetched.
+    recorder.check_serving(session=session)
+    purpose = service.validate_purpose(body.purpose)
+    case_number = service.validate_case_number(body.case_number)
+    matter = service.validate_matter(session, body.matter)
+    envelope = request_hash.envelope(department_code=principal.department_code, client_id=principal.client_id,
+                                     operator=operator, body=hashed_body(body), now=now)
+    request.state.request_envelope = envelope
+    return service.QueryContext(
+        session=session, recorder=recorder, bindings=getattr(request.app.state, "adapter_bindings", None),
+        caller=service.Caller(department_code=principal.department_code, client_id=principal.client_id,
+                              operator=operator),
+        matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,
+    )
+
+
+def _answer_one(ctx: service.QueryContext, subject, requests) -> list[dict]:
+    try:
+        valid = service.validate_subject(subject.code, subject.type)
+    except SubjectInvalid as error:
+        return service.refuse_invalid_subject(ctx, requests, error)
+    return service.answer_subject(ctx, valid, requests)
+
+
+def _head(request: Request, response: Response, ctx: service.QueryContext, principal: Principal,
+          operator: str) -> dict:
+    envelope = request.state.request_envelope
+    response.headers[request_hash.HEADER] = envelope.digest
+    return {
+        "request_id": envelope.request_id, "request_time": envelope.time, "request_hash": envelope.digest,
+        "department": principal.department_code, "client_id": principal.client_id, "operator": operator,
+        "matter": ctx.matter_code, "purpose": ctx.purpose, "case_number": ctx.case_number,
+    }
+
+
+@router.post("/query")
+def query(body: QueryIn, request: Request, response: Response, session: SessionDep, principal: Querier,
+          operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
+    """Ask for licences and data items of one subject for a matter. Each item
+    is answered or refused with a machine reason; each is logged."""
+    ctx = _context(request, session, recorder, principal, operator, body)
+    results = _answer_one(ctx, body.subject, item_requests(body.items))
+    return {**_head(request, response, ctx, principal, operator),
+            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+
+
+@router.post("/query/batch")
+def query_batch(body: BatchQueryIn, request: Request, response: Response, session: SessionDep,
+                principal: Querier, operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
+    """The same for up to 500 subjects (supervision checks): a result per subject."""
+    ctx = _context(request, session, recorder, principal, operator, body)
+    requests = item_requests(body.items)
+    results = [{"subject": {"code": s.code, "type": s.type}, "results": _answer_one(ctx, s, requests)}
+               for s in body.subjects]
+    outcomes = [r["result"] for subject in results for r in subject["results"]]
+    return {**_head(request, response, ctx, principal, operator), "subjects": results,
+            "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}

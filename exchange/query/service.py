@@ -1,0 +1,206 @@
+"""The query engine: one department asks for items of one or many subjects,
+for a matter, with purpose and case number. Per item: policy → fetch →
+disclose (agreed fields, masked as agreed) → log → result. Every answer
+and every refusal is one record in the authorized-use log, in the
+caller's transaction, carrying the request hash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from adapters.sources import BindingRegistry
+from catalog.access import AccessRecorder
+from catalog.errors import InvalidCode
+from catalog.holder_auth import validate_holder_code
+from catalog.models import Matter
+from exchange.agreements import items as catalog_items
+from exchange.agreements.models import ItemKind
+from exchange.errors import InvalidExchangeRequest, Refusal, SubjectInvalid
+from exchange.query import fetch
+from exchange.query.masking import Grant, grant_for
+from exchange.consent.service import NO_CONSENT
+from exchange.query.policy import DEPARTMENT_QUERY, STANDARD, ItemAccess, Policy
+
+MAX_PURPOSE = 200
+MAX_CASE_NUMBER = 64
+MAX_ITEMS = 20
+MAX_BATCH_SUBJECTS = 500
+MAX_BATCH_ITEMS = 10
+_CASE_NUMBER = re.compile(r"[0-9A-Za-z\u4e00-\u9fff（）()\[\]〔〕【】._:/#\- ]{1,64}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    department_code: str
+    client_id: str
+    operator: str
+
+
+@dataclass(frozen=True)
+class Subject:
+    code: str
+    code_type: str
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    code: str
+    fields: tuple[str, ...] | None = None
+
+
+@dataclass
+class QueryContext:
+    """What every item access of one request shares."""
+
+    session: Session
+    recorder: AccessRecorder
+    bindings: BindingRegistry | None
+    caller: Caller
+    matter_code: str
+    purpose: str
+    case_number: str
+    request_hash: str
+    now: datetime
+    policy: Policy = STANDARD
+
+
+def validate_subject(code: str, code_type: str) -> Subject:
+    try:
+        code, code_type = validate_holder_code(code=code, code_type=code_type)
+    except InvalidCode as error:
+        raise SubjectInvalid(f"subject: {error}") from None
+    return Subject(code=code, code_type=code_type)
+
+
+def validate_purpose(purpose: str) -> str:
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise InvalidExchangeRequest("purpose (用证事由) is required")
+    if len(purpose) > MAX_PURPOSE or any(ord(ch) < 0x20 for ch in purpose):
+        raise InvalidExchangeRequest(f"purpose: at most {MAX_PURPOSE} characters, no control characters")
+    return purpose
+
+
+def validate_case_number(case_number: str) -> str:
+    case_number = (case_number or "").strip()
+    if not _CASE_NUMBER.fullmatch(case_number):
+        raise InvalidExchangeRequest(
+            f"case_number: 1 to {MAX_CASE_NUMBER} letters, digits, CJK characters, brackets, spaces or ._:/#-")
+    return case_number
+
+
+def validate_matter(session: Session, matter_code: str) -> str:
+    # A bare existence check: the plan loads materials itself, the query needs none.
+    if not isinstance(matter_code, str) or len(matter_code) > 40 or \
+            session.scalar(select(Matter.id).where(Matter.code == matter_code)) is None:
+        raise InvalidExchangeRequest(f"matter: {matter_code!r} is not a matter in the catalog")
+    return matter_code
+
+
+def answer_subject(ctx: QueryContext, subject: Subject, requests: Sequence[ItemRequest]) -> list[dict]:
+    return [answer_item(ctx, subject, request) for request in requests]
+
+
+def refuse_invalid_subject(ctx: QueryContext, requests: Sequence[ItemRequest], error: SubjectInvalid) -> list[dict]:
+    """A subject that is no valid code: every item refused (and logged without the code)."""
+    results = []
+    for request in requests:
+        refusal = Refusal("subject_invalid", str(error))
+        _record(ctx, subject=None, item_code=request.code, item_kind=None, refusal=refusal)
+        results.append(_refused(request.code, refusal))
+    return results
+
+
+def answer_item(ctx: QueryContext, subject: Subject, request: ItemRequest) -> dict:
+    item = catalog_items.find(session=ctx.session, code=request.code)
+    if item is None:
+        refusal = Refusal("item_unknown", "no licence type or data item with this code in the catalog")
+        _record(ctx, subject=subject, item_code=None, item_kind=None, refusal=refusal)
+        return _refused(request.code, refusal)
+    access = ItemAccess(
+        session=ctx.session, consumer_code=ctx.caller.department_code, subject_code=subject.code,
+        subject_code_type=subject.code_type, matter_code=ctx.matter_code, item=item,
+        requested_fields=request.fields, now=ctx.now,
+    )
+    try:
+        _check_requested_fields(item, request.fields)
+        ctx.policy.check(access)
+        result = _fetch(ctx, access)
+    except Refusal as refusal:
+        _record(ctx, subject=subject, item_code=item.code, item_kind=item.kind, refusal=refusal, access=access)
+        return {**_refused(item.code, refusal), "kind": item.kind, "name": item.name}
+    _record(ctx, subject=subject, item_code=item.code, item_kind=item.kind, access=access, result=result)
+    return {"item": item.code, "kind": item.kind, "name": item.name, "result": "granted", "basis": access.basis,
+            "access_kind": access.kind, **result}
+
+
+def _check_requested_fields(item: catalog_items.SharedItem, fields: Sequence[str] | None) -> None:
+    unknown = [f for f in (fields or ()) if f not in item.field_keys]
+    if unknown:
+        raise Refusal("field_unknown", f"{unknown[0]!r} is not a field of {item.name}")
+
+
+def _fetch(ctx: QueryContext, access: ItemAccess) -> dict:
+    item = access.item
+    if item.kind == ItemKind.LICENCE_TYPE:
+        by_provider = defaultdict(list)
+        for agreement in access.agreements:
+            by_provider[agreement.provider_code].append(agreement)
+        grants = {provider: grant_for(item, rows, access.requested_fields) for provider, rows in by_provider.items()}
+        found = fetch.licences(ctx.session, subject_code=access.subject_code,
+                               subject_code_type=access.subject_code_type, item=item, grants=grants, now=ctx.now)
+        disclosed = sorted({key for entry in found for key in entry["fields"]}, key=item.field_keys.index)
+        return {"fields": disclosed, "licences": found}
+    grant: Grant = grant_for(item, access.agreements, access.requested_fields)
+    records = fetch.data_records(ctx.session, bindings=ctx.bindings, item=item, subject_code=access.subject_code,
+                                 grant=grant)
+    return {"fields": list(grant.fields) if records else [], "masked_fields": grant.masked_fields(item),
+            "records": records}
+
+
+def _refused(code: str, refusal: Refusal) -> dict:
+    return {"item": code, "result": "refused", "reason": refusal.code, "message": str(refusal)}
+
+
+def _record(ctx: QueryContext, *, subject: Subject | None, item_code: str | None, item_kind: str | None,
+            refusal: Refusal | None = None, access: ItemAccess | None = None, result: dict | None = None) -> None:
+    licence_ids: list[str] = []
+    data_items: list[str] = []
+    if item_kind == ItemKind.DATA_ITEM and item_code:
+        data_items = [item_code]
+    if result is not None and "licences" in result:
+        licence_ids = [entry["identifier"] for entry in result["licences"]]
+    common = dict(
+        session=ctx.session, department_code=ctx.caller.department_code, operator_id=ctx.caller.operator,
+        subject_code=subject.code if subject else None, licence_ids=licence_ids, data_items=data_items,
+        matter_code=ctx.matter_code, purpose=ctx.purpose, case_number=ctx.case_number,
+        request_hash=ctx.request_hash,
+    )
+    if refusal is not None:
+        kind = access.kind if access is not None else DEPARTMENT_QUERY
+        ctx.recorder.record(kind=kind, basis=_denied_basis(refusal, access), result="denied",
+                            reason_code=refusal.code, **common)
+        return
+    assert access is not None and access.basis is not None and result is not None
+    ctx.recorder.record(kind=access.kind, basis=access.basis, result="granted", fields=result["fields"], **common)
+
+
+def _denied_basis(refusal: Refusal, access: ItemAccess | None) -> str:
+    """The basis a refused access was checked under: the one established
+    before a later step failed, the consent that was withdrawn or expired,
+    unconditional sharing for such items, else "consent:none"."""
+    if access is not None and access.basis:
+        return access.basis
+    if refusal.basis:
+        return refusal.basis
+    if access is not None and access.item.sharing_attribute == "unconditional":
+        return "unconditional_sharing"
+    return NO_CONSENT

@@ -1,0 +1,82 @@
+"""Supervision mandates: an enforcement department queries without consent
+for the matters its mandate lists; the access is flagged in the log and
+the holder sees it."""
+
+from __future__ import annotations
+
+from tests.exchange.test_query_world import (
+    BUSINESS_LICENCE,
+    CITY_SAMR,
+    COMPANY,
+    GULOU_SAMR,
+    RESTAURANT,
+    apply,
+    business_licence,
+    decide,
+    holder,
+    issue,
+    query,
+    results_by_item,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
+    world,  # noqa: F401  (fixture)
+    world_connection,  # noqa: F401  (fixture)
+)
+
+URL = "/api/v1/exchange/mandates"
+
+
+def _mandate(client, headers, **body):
+    body = {"department": CITY_SAMR, "matters": [RESTAURANT], "legal_basis": "《中华人民共和国食品安全法》第一百一十条",
+            **body}
+    return client.post(URL, json=body, headers=headers)
+
+
+def test_only_catalog_admins_manage_mandates(client, world):
+    assert _mandate(client, world.city_samr).status_code == 403
+    assert _mandate(client, world.admin, matters=["11350102360444289T9900009999"]).status_code == 422
+    assert _mandate(client, world.admin, legal_basis=" ").status_code == 422
+    created = _mandate(client, world.admin)
+    assert created.status_code == 201 and created.json()["active"] is True
+    listed = client.get(URL, params={"department": CITY_SAMR}, headers=world.admin).json()
+    assert [m["id"] for m in listed] == [created.json()["id"]]
+
+
+def test_mandate_stands_in_for_consent_and_is_flagged_for_the_holder(app, client, world):
+    issued = issue(client, world.gulou_samr, business_licence())
+    decide(client, world.gulou_samr,
+           apply(client, world.city_samr, BUSINESS_LICENCE, provider=GULOU_SAMR, fields=["name"])["id"])
+    without = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
+    assert without[BUSINESS_LICENCE]["reason"] == "consent_missing"
+
+    mandate = _mandate(client, world.admin).json()
+    answer = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
+    item = answer[BUSINESS_LICENCE]
+    assert (item["result"], item["basis"], item["access_kind"]) == ("granted", "supervision_mandate",
+                                                                    "supervision_access")
+    assert item["licences"][0]["identifier"] == issued["identifier"]
+    assert item["licences"][0]["fields"] == {"name": "福州示例餐饮有限公司"}  # still only the agreed fields
+
+    company = holder(app, COMPANY, "001", "福州示例餐饮有限公司")
+    records = [r["record"] for r in client.get("/api/v1/holders/me/use-records", headers=company).json()["records"]]
+    flagged = [r for r in records if r["kind"] == "supervision_access"]
+    assert len(flagged) == 1 and flagged[0]["basis"] == "supervision_mandate"
+    assert flagged[0]["department"] == CITY_SAMR and flagged[0]["licence_ids"] == [issued["identifier"]]
+
+    revoked = client.post(f"{URL}/{mandate['id']}/revoke", json={"reason": "专项检查结束"}, headers=world.admin)
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    after = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
+    assert after[BUSINESS_LICENCE]["reason"] == "consent_missing"
+
+
+def test_a_mandate_covers_only_its_matters(client, db_session, world):
+    decide(client, world.gulou_samr, apply(client, world.city_samr, BUSINESS_LICENCE, provider=GULOU_SAMR,
+                                           fields=["name"])["id"])
+    from catalog.service import document
+    from tests.exchange.test_query_world import world_catalog
+
+    other = dict(world_catalog()["matters"][0], code="11350102360444289T9900002000", name="另一件事")
+    document.load(session=db_session, document=document.parse_mapping({"version": 1, "matters": [other]}))
+    db_session.commit()
+    _mandate(client, world.admin, matters=[other["code"]])
+    answer = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
+    assert answer[BUSINESS_LICENCE]["reason"] == "consent_missing"

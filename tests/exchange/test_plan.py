@@ -1,0 +1,88 @@
+"""免证办 plans: each material with how it is satisfied; statuses only where
+the caller's own query for this matter would be answered; pre-fill only
+from what it may receive, and only from valid licences."""
+
+from __future__ import annotations
+
+from tests.exchange.test_query_world import (
+    BUSINESS_LICENCE,
+    COMPANY,
+    COUNTER,
+    FOOD_LICENCE,
+    GULOU_SAMR,
+    RESTAURANT,
+    apply,
+    business_licence,
+    consent,
+    decide,
+    department,
+    food_licence,
+    holder,
+    issue,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
+    world,  # noqa: F401  (fixture)
+    world_connection,  # noqa: F401  (fixture)
+)
+
+URL = f"/api/v1/matters/{RESTAURANT}/plan"
+PARAMS = {"subject": COMPANY, "subject_type": "001", "purpose": "开餐馆一件事", "case_number": "GL-1"}
+
+
+def _plan(client, headers, **params):
+    response = client.get(URL, params={**PARAMS, **params}, headers=headers)
+    assert response.status_code == 200, response.text
+    return {m["key"]: m for m in response.json()["materials"]}, response.json()
+
+
+def _agree_and_consent(app, client, world):
+    for item, fields in ((BUSINESS_LICENCE, ["name", "legal_representative"]), (FOOD_LICENCE, ["licence_number"])):
+        decide(client, world.gulou_samr,
+               apply(client, world.counter, item, provider=GULOU_SAMR, fields=fields)["id"])
+    consent(client, holder(app, COMPANY, "001", "福州示例餐饮有限公司"), COUNTER, [BUSINESS_LICENCE, FOOD_LICENCE])
+
+
+def test_statuses_missing_expired_and_suspended(app, client, db_session, world):
+    _agree_and_consent(app, client, world)
+    materials, body = _plan(client, world.counter)
+    assert materials["business_licence"]["status"] == "missing" and body["prefill"] == []
+
+    old_food = food_licence()
+    old_food["valid_from"] = "2019-01-01"  # five years: ended 2023-12-31
+    food = issue(client, world.gulou_samr, old_food)
+    business = issue(client, world.gulou_samr, business_licence())
+    manager = department(client, db_session, GULOU_SAMR, "licence:manage", operator="samr-02")
+    suspended = client.post(f"/api/v1/licences/{business['identifier']}/suspend",
+                            json={"reason": "责令停业整顿"}, headers=manager)
+    assert suspended.status_code == 200, suspended.text
+    materials, body = _plan(client, world.counter)
+    assert (materials["food_licence"]["status"], materials["food_licence"]["licence"]) == ("expired",
+                                                                                          food["identifier"])
+    assert materials["business_licence"]["status"] == "suspended"
+    assert not materials["business_licence"]["satisfied"]
+    assert body["prefill"] == []  # nothing valid to pre-fill from
+    own_premises = next(s for s in body["situations"] if s["key"] == "own_premises")
+    assert not own_premises["paper_free"] and "business_licence" in own_premises["outstanding"]
+
+
+def test_other_departments_learn_nothing_about_the_holder(app, client, db_session, world):
+    issue(client, world.gulou_samr, business_licence())
+    _agree_and_consent(app, client, world)
+    materials, body = _plan(client, world.city_samr)
+    assert materials["business_licence"]["status"] == "undisclosed"
+    assert materials["business_licence"]["reason"] == "no_agreement"
+    assert "licence" not in materials["business_licence"] and body["prefill"] == []
+
+    materials, body = _plan(client, world.counter)
+    assert materials["business_licence"]["status"] == "valid"
+    assert {(p["field"], p["value"]) for p in body["prefill"] if p["source"] == BUSINESS_LICENCE} == {
+        ("name", "福州示例餐饮有限公司"), ("legal_representative", "张三丰")}
+
+
+def test_plan_requests_are_validated(client, world):
+    assert client.get(URL, params={**PARAMS, "subject": "91350102MA8XYW1230"},
+                      headers=world.counter).status_code == 422
+    assert client.get(URL, params={**PARAMS, "purpose": "x" * 201}, headers=world.counter).status_code == 422
+    assert client.get("/api/v1/matters/11350102360444289T9900009999/plan", params=PARAMS,
+                      headers=world.counter).status_code == 422
+    no_operator = {k: v for k, v in world.counter.items() if k != "X-Operator-Id"}
+    assert client.get(URL, params=PARAMS, headers=no_operator).status_code == 422
