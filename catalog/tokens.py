@@ -14,7 +14,8 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from catalog.errors import AuthError
+from catalog.errors import AuthError, InvalidCode
+from catalog.operators import validate_operator_id
 
 AUDIENCE = "certhub-api"
 _ALGORITHM = "HS256"
@@ -27,6 +28,9 @@ class Principal:
     client_id: str
     department_code: str
     scopes: frozenset[str]
+    # The person at the keyboard, when the client's signed assertion named
+    # one (private_key_jwt); see catalog.client_assertions.caller_operator.
+    operator: str | None = None
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
@@ -42,7 +46,15 @@ class TokenAuthority:
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, *, client_id: str, department_code: str, scopes: list[str], now: datetime | None = None) -> str:
+    def issue(
+        self,
+        *,
+        client_id: str,
+        department_code: str,
+        scopes: list[str],
+        now: datetime | None = None,
+        operator: str | None = None,
+    ) -> str:
         now = now or datetime.now(timezone.utc)
         claims = {
             "iss": self._issuer,
@@ -55,6 +67,8 @@ class TokenAuthority:
             "dept": department_code,
             "scope": " ".join(sorted(scopes)),
         }
+        if operator is not None:
+            claims["operator"] = validate_operator_id(operator)
         return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"typ": "at+jwt"})
 
     def verify(self, token: str) -> Principal:
@@ -80,4 +94,16 @@ class TokenAuthority:
             client_id=claims["sub"],
             department_code=dept,
             scopes=frozenset(str(claims.get("scope", "")).split()),
+            operator=_operator_claim(claims.get("operator")),
         )
+
+
+def _operator_claim(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise AuthError("access token invalid")
+    try:
+        return validate_operator_id(value)
+    except InvalidCode:
+        raise AuthError("access token invalid") from None

@@ -1,0 +1,150 @@
+"""Rate limits and daily quotas per department, counted in the app cache.
+
+Counting is per department (every client of a department shares its
+counters), in fixed windows aligned to the clock:
+- a per-minute limit per bucket (e.g. "exchange"): the minute window;
+- a daily quota over every bucket: the day, 00:00-24:00 China Standard Time.
+Each window's counter lives under a key naming the window, created by the
+cache's atomic increment with a TTL that outlasts the window, so Redis (every
+app process) and the in-process cache (one process) behave the same.
+
+A refused request answers 429 with {"error": "rate_limited"|"quota_exceeded"}
+and `Retry-After` = seconds until the window ends (RFC 9110 §10.2.3).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from catalog.cache import Cache
+from catalog.errors import AuthError, CatalogError
+
+log = logging.getLogger("certhub.ratelimit")
+
+MINUTE = 60
+DAY = 86400
+CHINA_STANDARD_TIME_OFFSET = 8 * 3600  # quota days start at 00:00 UTC+8
+_BUCKET = re.compile(r"[a-z][a-z0-9_\-]{0,31}")
+
+
+class RateLimited(CatalogError):
+    """Too many requests in the current minute."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(RateLimited):
+    """The department's daily quota is used up."""
+
+    code = "quota_exceeded"
+
+
+class RateLimitUnavailable(CatalogError):
+    """The counters cannot be reached: refuse rather than serve unmetered."""
+
+    code = "rate_limit_unavailable"
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_minute: int
+    daily: int
+
+    def __post_init__(self) -> None:
+        if self.per_minute < 1 or self.daily < 1:
+            raise ValueError("rate limits must be positive integers")
+
+    @classmethod
+    def from_override(cls, value: Mapping[str, int], *, default: Limits) -> Limits:
+        unknown = set(value) - {"per_minute", "daily"}
+        if unknown:
+            raise ValueError(f"unknown rate limit setting(s): {', '.join(sorted(unknown))}")
+        return cls(per_minute=int(value.get("per_minute", default.per_minute)),
+                   daily=int(value.get("daily", default.daily)))
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        cache: Cache,
+        *,
+        default: Limits,
+        overrides: Mapping[str, Limits] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._cache = cache
+        self._default = default
+        self._overrides = dict(overrides or {})
+        self._clock = clock
+
+    def limits_for(self, department_code: str) -> Limits:
+        return self._overrides.get(department_code, self._default)
+
+    def hit(self, *, department_code: str, bucket: str) -> None:
+        """Count one request; raise RateLimited or QuotaExceeded when over."""
+        if not _BUCKET.fullmatch(bucket):
+            raise ValueError(f"bad rate limit bucket name {bucket!r}")
+        limits = self.limits_for(department_code)
+        now = self._clock()
+        minute = int(now // MINUTE)
+        minute_end = (minute + 1) * MINUTE
+        used = self._count(f"ratelimit:{bucket}:{department_code}:m{minute}", ttl=minute_end - now + 1)
+        if used > limits.per_minute:
+            raise RateLimited(
+                f"more than {limits.per_minute} requests a minute to {bucket}",
+                retry_after=_seconds(minute_end - now),
+            )
+        day = int((now + CHINA_STANDARD_TIME_OFFSET) // DAY)
+        day_end = (day + 1) * DAY - CHINA_STANDARD_TIME_OFFSET
+        used_today = self._count(f"quota:{department_code}:d{day}", ttl=day_end - now + 1)
+        if used_today > limits.daily:
+            raise QuotaExceeded(
+                f"the daily quota of {limits.daily} requests is used up", retry_after=_seconds(day_end - now)
+            )
+
+    def _count(self, key: str, *, ttl: float) -> int:
+        try:
+            return self._cache.increment(key, ttl_seconds=ttl)
+        except Exception as exc:  # noqa: BLE001 - any cache failure: fail closed
+            log.error("rate limit counter unavailable: %s", type(exc).__name__)
+            raise RateLimitUnavailable("the rate limit counters are unavailable; try again later") from None
+
+
+def _seconds(remaining: float) -> int:
+    return max(1, math.ceil(remaining))
+
+
+def rate_limit(bucket: str):
+    """A dependency for `include_router(..., dependencies=[Depends(rate_limit("exchange"))])`.
+
+    It counts requests of authenticated department clients only: a request
+    without a valid bearer token is left to the route's own authentication
+    (which refuses it with 401 before any work is done).
+    """
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(f"bad rate limit bucket name {bucket!r}")
+
+    def dependency(request: Request) -> None:
+        # Read the header directly: the routes' own security schemes document it.
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return
+        try:
+            principal = request.app.state.token_authority.verify(token.strip())
+        except AuthError:
+            return
+        limiter: RateLimiter = request.app.state.rate_limiter
+        limiter.hit(department_code=principal.department_code, bucket=bucket)
+
+    return dependency

@@ -1,0 +1,143 @@
+"""Where the hub may call back: SSRF rules for subscribers' callback URLs.
+
+A callback URL is chosen by a department, but the request comes from the
+hub, inside the government network. So (OWASP SSRF prevention):
+- https only; http only to a loopback address when the deployment allows
+  loopback (tests, local development, demo);
+- no user:password in the URL, no fragment;
+- every address the host resolves to must be a public (global) address;
+  loopback is allowed only as above, private ranges only in demo mode, and
+  link-local (cloud metadata), multicast, reserved and unspecified never;
+- at delivery the name is resolved again, every address checked, and the
+  connection pinned to a checked address (TLS still verifies the name), so
+  a DNS answer that changes after registration (rebinding) gains nothing.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
+
+from exchange.subscriptions.errors import UnsafeCallbackUrl
+
+MAX_URL_LENGTH = 2000
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    allow_loopback: bool = False  # http(s) to 127.0.0.0/8 and ::1
+    allow_private: bool = False  # RFC 1918 / ULA ranges (demo networks)
+
+    @classmethod
+    def for_deployment(cls, *, demo: bool, allow_loopback: bool) -> CallbackPolicy:
+        return cls(allow_loopback=demo or allow_loopback, allow_private=demo)
+
+
+def _plain(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def check_address(ip: IPAddress, *, policy: CallbackPolicy) -> None:
+    ip = _plain(ip)
+    if ip.is_loopback:
+        if policy.allow_loopback:
+            return
+        raise UnsafeCallbackUrl(f"callback address {ip} is a loopback address")
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        raise UnsafeCallbackUrl(f"callback address {ip} is link-local, multicast or reserved")
+    if not ip.is_global:
+        if policy.allow_private and ip.is_private:
+            return
+        raise UnsafeCallbackUrl(f"callback address {ip} is not a public address")
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise UnsafeCallbackUrl(f"callback host {host} does not resolve") from None
+    addresses = list(dict.fromkeys(ipaddress.ip_address(a[4][0].split("%", 1)[0]) for a in answers))
+    if not addresses:
+        raise UnsafeCallbackUrl(f"callback host {host} does not resolve")
+    return addresses
+
+
+def checked_addresses(host: str, port: int, *, policy: CallbackPolicy) -> list[IPAddress]:
+    addresses = resolve(host, port)
+    for ip in addresses:
+        check_address(ip, policy=policy)
+    return addresses
+
+
+def check_callback_url(url: str, *, policy: CallbackPolicy) -> str:
+    if not 0 < len(url) <= MAX_URL_LENGTH or not url.isprintable() or " " in url:
+        raise UnsafeCallbackUrl(f"callback_url must be 1-{MAX_URL_LENGTH} printable characters without spaces")
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        raise UnsafeCallbackUrl("callback_url must be an absolute https URL")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise UnsafeCallbackUrl("callback_url must not carry credentials")
+    if parts.fragment:
+        raise UnsafeCallbackUrl("callback_url must not carry a fragment")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise UnsafeCallbackUrl("callback_url has an invalid port") from None
+    addresses = checked_addresses(parts.hostname, port, policy=policy)
+    if parts.scheme == "http" and not all(_plain(ip).is_loopback for ip in addresses):
+        raise UnsafeCallbackUrl("callback_url must use https (http only to loopback in development)")
+    return url
+
+
+class UnsafeDestination(httpx.TransportError):
+    """The delivery was not sent: the callback host now resolves to an address
+    the policy refuses."""
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """An httpx transport that checks every address of the callback host
+    before connecting and connects to a checked one."""
+
+    def __init__(self, *, policy: CallbackPolicy, inner: httpx.BaseTransport | None = None) -> None:
+        self._policy = policy
+        self._inner = inner or httpx.HTTPTransport(retries=0, trust_env=False)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.host
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            addresses = checked_addresses(host, port, policy=self._policy)
+        except UnsafeCallbackUrl as exc:
+            raise UnsafeDestination(str(exc), request=request) from None
+        if request.url.scheme == "http" and not all(_plain(ip).is_loopback for ip in addresses):
+            raise UnsafeDestination("plain http only to loopback", request=request)
+        pinned = str(addresses[0])
+        if pinned != host:
+            # Connect to the checked address; the Host header and (for https)
+            # SNI and certificate verification keep the name.
+            request.url = request.url.copy_with(host=pinned)
+            if request.url.scheme == "https":
+                request.extensions = {**request.extensions, "sni_hostname": host}
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def delivery_client(*, policy: CallbackPolicy, timeout: float = 10.0) -> httpx.Client:
+    """The HTTP client webhooks are sent with: no redirects (one could lead
+    anywhere), no proxies from the environment, the SSRF guard."""
+    return httpx.Client(
+        transport=GuardedTransport(policy=policy), timeout=timeout, follow_redirects=False, trust_env=False
+    )

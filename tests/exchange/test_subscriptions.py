@@ -1,0 +1,274 @@
+"""Push subscriptions below HTTP: callback URL rules (SSRF), the outbox
+dispatcher and its cursor, the agreement check per event, secrets."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from adapters.models import WebhookDelivery
+from catalog.db import utcnow
+from exchange.agreements import service as agreements
+from exchange.subscriptions import service
+from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport, check_address, check_callback_url
+from exchange.subscriptions.dispatcher import dispatch, event_id, registry_tag
+from exchange.subscriptions.errors import InvalidSubscription, NoAgreement, UnsafeCallbackUrl
+from exchange.subscriptions.models import DispatchCursor, Subscription
+from registry.models import Licence, LicenceEvent
+from registry.service import issue, lifecycle
+from registry.service.authority import Actor
+from tests.adapters import loopback
+from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, MATTER
+from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+
+LOOPBACK = CallbackPolicy(allow_loopback=True)
+PUBLIC_ONLY = CallbackPolicy()
+CALLBACK = "http://127.0.0.1:9/hooks"
+
+
+# -- shared with test_subscriptions_api ---------------------------------------
+
+
+def approve_agreement(session, *, consumer=COUNTY_CENTRE, type_code=BUSINESS_LICENCE, days=30):
+    now = utcnow()
+    applied = agreements.apply(
+        session=session, consumer_code=consumer, operator="clerk-1", item_code=type_code, provider_code=CITY_SAMR,
+        matters=[MATTER], fields=["uscc", "name"], clear_fields=[], valid_until=now + timedelta(days=days),
+        reason="开餐馆一件事: 核验营业执照", now=now,
+    )
+    decided = agreements.decide(session=session, agreement_id=applied.id, provider_code=CITY_SAMR,
+                                operator="reviewer-1", approve=True, reason=None, now=now)
+    session.commit()
+    return decided
+
+
+def issue_licence(session) -> Licence:
+    body = business_licence_body()
+    request = issue.IssueRequest(
+        type_code=body["type_code"], holder_name=body["holder"]["name"], holder_code=body["holder"]["code"],
+        holder_code_type=body["holder"]["code_type"], face=body["face"],
+    )
+    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    licence = issue.issue(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+                          request=request, signer=signer)
+    session.commit()
+    return licence
+
+
+def revoke_licence(session, licence: Licence) -> None:
+    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    lifecycle.revoke(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+                     identifier=licence.versions[-1].identifier, reason="虚假登记", signer=signer)
+    session.commit()
+
+
+# -- callback URLs -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url, message", [
+    ("http://8.8.8.8/hooks", "https"),
+    ("ftp://8.8.8.8/hooks", "absolute https"),
+    ("https://user:pw@8.8.8.8/hooks", "credentials"),
+    ("https://8.8.8.8/hooks#frag", "fragment"),
+    ("https://10.1.2.3/hooks", "not a public address"),
+    ("https://192.168.1.1/hooks", "not a public address"),
+    ("https://100.64.0.1/hooks", "not a public address"),
+    ("https://169.254.169.254/latest/meta-data", "link-local"),
+    ("https://[fe80::1]/hooks", "link-local"),
+    ("https://[::ffff:10.0.0.1]/hooks", "not a public address"),
+    ("https://0.0.0.0/hooks", "link-local, multicast or reserved"),
+    ("https://127.0.0.1/hooks", "loopback"),
+    ("https://[::1]/hooks", "loopback"),
+    ("https://localhost/hooks", "loopback"),
+    ("https://8.8.8.8:99999/hooks", "invalid port"),
+    ("https://no-such-host.invalid/hooks", "does not resolve"),
+])
+def test_unsafe_callback_urls_are_refused(url, message):
+    with pytest.raises(UnsafeCallbackUrl, match=message):
+        check_callback_url(url, policy=PUBLIC_ONLY)
+
+
+def test_public_https_urls_pass_and_development_allows_loopback():
+    assert check_callback_url("https://8.8.8.8/hooks", policy=PUBLIC_ONLY) == "https://8.8.8.8/hooks"
+    assert check_callback_url("http://127.0.0.1:8080/hooks", policy=LOOPBACK)
+    with pytest.raises(UnsafeCallbackUrl, match="https"):
+        check_callback_url("http://8.8.8.8/hooks", policy=LOOPBACK)
+    # Demo networks may use private addresses; link-local stays refused everywhere.
+    demo = CallbackPolicy.for_deployment(demo=True, allow_loopback=False)
+    check_address(ipaddress.ip_address("10.0.0.5"), policy=demo)
+    with pytest.raises(UnsafeCallbackUrl):
+        check_address(ipaddress.ip_address("169.254.169.254"), policy=demo)
+
+
+def test_the_delivery_transport_checks_addresses_again():
+    """A callback that later resolves to a refused address is not called."""
+    server = loopback.start()
+    server.routes["/hooks"] = lambda handler: handler.reply(204, b"")
+    try:
+        with httpx.Client(transport=GuardedTransport(policy=PUBLIC_ONLY), trust_env=False) as guarded:
+            with pytest.raises(httpx.TransportError, match="loopback"):
+                guarded.post(server.base_url + "/hooks", content=b"{}")
+        with httpx.Client(transport=GuardedTransport(policy=LOOPBACK), trust_env=False) as allowed:
+            assert allowed.post(f"http://localhost:{server.server.server_address[1]}/hooks").status_code == 204
+        assert server.requests_to("/hooks")[0].headers["host"] == f"localhost:{server.server.server_address[1]}"
+    finally:
+        loopback.stop(server)
+
+
+# -- subscriptions ---------------------------------------------------------------
+
+
+@pytest.fixture
+def world(db_session):
+    return build_world(db_session)
+
+
+def _subscribe(session, *, kinds=("issued", "revoked"), types=(BUSINESS_LICENCE,), url=CALLBACK):
+    new = service.create(session=session, department_code=COUNTY_CENTRE, client_id="county-client",
+                         callback_url=url, event_kinds=list(kinds), licence_type_codes=list(types),
+                         policy=LOOPBACK, key_secret=KEY_SECRET, now=utcnow())
+    session.commit()
+    return new
+
+
+def test_subscribing_needs_an_active_agreement_for_every_type(db_session, world):
+    with pytest.raises(NoAgreement, match=BUSINESS_LICENCE):
+        _subscribe(db_session)
+    approve_agreement(db_session)
+    with pytest.raises(NoAgreement, match=FOOD_LICENCE):
+        _subscribe(db_session, types=(BUSINESS_LICENCE, FOOD_LICENCE))
+    with pytest.raises(InvalidSubscription, match="not a licence type"):
+        _subscribe(db_session, types=("11100000MB00000049999",))
+    with pytest.raises(InvalidSubscription, match="event_kinds"):
+        _subscribe(db_session, kinds=("deleted",))
+    assert _subscribe(db_session).subscription.event_kinds == ["issued", "revoked"]
+
+
+def test_the_secret_is_derived_not_stored_and_rotates(db_session, world):
+    approve_agreement(db_session)
+    new = _subscribe(db_session)
+    row = db_session.get(Subscription, new.subscription.id)
+    assert new.secret not in str([getattr(row, c.key) for c in Subscription.__table__.columns])
+    assert service.webhook_secret(key_secret=KEY_SECRET, subscription=row) == new.secret
+    rotated = service.rotate_secret(session=db_session, subscription_id=row.id, department_code=COUNTY_CENTRE,
+                                    key_secret=KEY_SECRET, now=utcnow())
+    assert rotated.secret != new.secret and len(rotated.secret) == 43
+
+
+def _deliveries(session, subscription_id):
+    return list(session.scalars(select(WebhookDelivery).where(
+        WebhookDelivery.subscriber_key == service.subscriber_key(subscription_id)).order_by(WebhookDelivery.id)))
+
+
+def test_dispatch_enqueues_each_matching_event_once(db_session, world):
+    approve_agreement(db_session)
+    subscription = _subscribe(db_session, kinds=("revoked",)).subscription
+    licence = issue_licence(db_session)
+    first = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    db_session.commit()
+    assert first.enqueued == 0 and first.events >= 1  # "issued" is not subscribed to
+    revoke_licence(db_session, licence)
+    second = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    db_session.commit()
+    assert second.enqueued == 1
+    [delivery] = _deliveries(db_session, subscription.id)
+    revoked = db_session.scalars(select(LicenceEvent).where(LicenceEvent.action == "revoke")).one()
+    assert delivery.event_id == f"evt-{registry_tag(REGISTRY_ID)}-{revoked.id}" == event_id(
+        registry_id=REGISTRY_ID, event=revoked)
+    payload = delivery.payload
+    assert payload["kind"] == "revoked" and payload["type"] == "licence.revoked"
+    assert payload["licence"] == licence.base_identifier and payload["licence_type"] == BUSINESS_LICENCE
+    assert payload["status"] == "revoked" and payload["previous_status"] == "valid"
+    # Nothing about the holder, and not the reason text.
+    flat = str(payload)
+    assert licence.holder_code not in flat and licence.holder_name not in flat and "虚假登记" not in flat
+    # A second round finds nothing new: the cursor moved with the deliveries.
+    again = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    assert again.events == 0 and len(_deliveries(db_session, subscription.id)) == 1
+
+
+def test_events_from_before_the_subscription_are_not_sent(db_session, world):
+    approve_agreement(db_session)
+    licence = issue_licence(db_session)  # before anyone subscribed, and before the dispatcher ever ran
+    subscription = _subscribe(db_session).subscription
+    revoke_licence(db_session, licence)
+    report = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    assert [d.payload["kind"] for d in _deliveries(db_session, subscription.id)] == ["revoked"]
+    assert report.events == 2 and report.enqueued == 1
+
+
+def test_events_stop_when_the_agreement_ends(db_session, world):
+    agreement = approve_agreement(db_session)
+    subscription = _subscribe(db_session).subscription
+    agreements.revoke(session=db_session, agreement_id=agreement.id, provider_code=CITY_SAMR, operator="reviewer-1",
+                      reason="协议终止", now=utcnow())
+    db_session.commit()
+    issue_licence(db_session)
+    report = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    assert report.enqueued == 0 and report.skipped_no_agreement == 1
+    assert _deliveries(db_session, subscription.id) == []
+
+
+def test_an_id_committed_late_is_dispatched_from_the_gaps(db_session, world):
+    """PostgreSQL hands out ids at insert: a lower id may commit after a higher one."""
+    approve_agreement(db_session)
+    subscription = _subscribe(db_session, kinds=("changed",)).subscription
+    licence = issue_licence(db_session)
+    # Ids rolled back earlier (PostgreSQL sequences never go back) are gaps already.
+    known_gaps = dispatch(session=db_session, registry_id=REGISTRY_ID).gaps
+    cursor_at = db_session.scalars(select(DispatchCursor)).one().last_event_id
+
+    def change_event(event_id_):
+        db_session.add(LicenceEvent(id=event_id_, licence_id=licence.id, action="change", from_status="valid",
+                                    to_status="valid", version=1, at=utcnow()))
+        db_session.commit()
+
+    change_event(cursor_at + 2)  # committed first
+    report = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    db_session.commit()
+    assert report.enqueued == 1 and report.cursor == cursor_at + 2 and report.gaps == known_gaps + 1
+    change_event(cursor_at + 1)  # the slower transaction commits later
+    report = dispatch(session=db_session, registry_id=REGISTRY_ID)
+    db_session.commit()
+    assert report.enqueued == 1 and report.gaps == known_gaps
+    assert sorted(d.event_id for d in _deliveries(db_session, subscription.id)) == sorted(
+        f"evt-{registry_tag(REGISTRY_ID)}-{i}" for i in (cursor_at + 1, cursor_at + 2))
+    # A gap that never fills is given up after a while.
+    change_event(cursor_at + 4)
+    dispatch(session=db_session, registry_id=REGISTRY_ID)
+    later = dispatch(session=db_session, registry_id=REGISTRY_ID, now=utcnow() + timedelta(hours=1))
+    assert later.gaps == 0
+
+
+def test_cancelling_turns_pending_deliveries_into_dead_letters(db_session, world):
+    approve_agreement(db_session)
+    subscription = _subscribe(db_session).subscription
+    issue_licence(db_session)
+    dispatch(session=db_session, registry_id=REGISTRY_ID)
+    service.cancel(session=db_session, subscription_id=subscription.id, department_code=COUNTY_CENTRE, now=utcnow())
+    db_session.commit()
+    [delivery] = _deliveries(db_session, subscription.id)
+    assert (delivery.status, delivery.last_error) == ("dead", "subscription cancelled")
+    secret_for = service.secrets_by_subscriber(session=db_session, key_secret=KEY_SECRET)
+    with pytest.raises(KeyError):
+        secret_for(service.subscriber_key(subscription.id))
+    with pytest.raises(InvalidSubscription):
+        service.redeliver(session=db_session, subscription=subscription, delivery_id=delivery.id, now=utcnow())
+
+
+def test_cli_runs_one_round(tmp_path, monkeypatch):
+    from certhub.cli import app as cli
+
+    monkeypatch.setenv("CERTHUB_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CERTHUB_SECRET_KEY", "cli-test-secret-" + "y" * 40)
+    monkeypatch.delenv("CERTHUB_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"], catch_exceptions=False).exit_code == 0
+    result = runner.invoke(cli, ["webhooks", "run", "--once"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "events read: 0; deliveries queued: 0; delivered: 0" in result.output
