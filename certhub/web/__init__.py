@@ -1,0 +1,37 @@
+"""Browser pages: the holder's wallet (/wallet), the counter (/counter), the
+auditor console (/audit) and the landing page (/), with their scripts,
+styles and CJK web font served by certhub itself (no CDN: government
+networks often have no internet)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+from certhub.web import demo, fonts, logcheck, pages, scan
+
+_IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class VersionedStaticFiles(StaticFiles):
+    """Static files; an asset asked for with ``?v=<asset version>`` never
+    changes under that URL, so it may be cached for a year."""
+
+    async def get_response(self, path: str, scope: Scope):
+        response = await super().get_response(path, scope)
+        query = scope.get("query_string", b"").decode("latin-1")
+        versioned = f"v={pages.asset_version()}" in query.split("&")
+        response.headers["Cache-Control"] = _IMMUTABLE if versioned and response.status_code == 200 else "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def install(app: FastAPI) -> None:
+    """Add the pages, their helper endpoints and the static files to ``app``."""
+    app.include_router(pages.router)
+    app.include_router(fonts.router)
+    app.include_router(scan.router)
+    app.include_router(logcheck.router)
+    app.include_router(demo.router)
+    app.mount("/static", VersionedStaticFiles(directory=str(pages.STATIC_DIR)), name="static")

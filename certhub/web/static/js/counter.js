@@ -1,0 +1,382 @@
+/* 窗口核验: a clerk redeems holders' 亮证 codes. The scan input keeps the
+   focus so a scanner gun (a keyboard that types the code and Enter) works
+   at any moment; camera scanning uses the browser's BarcodeDetector where
+   it exists, and an uploaded image is decoded by the server. */
+(function () {
+  "use strict";
+  var CH = window.certhub;
+  var $ = CH.$, el = CH.el;
+  var TOKEN = "counter";
+
+  // Plain-Chinese reasons for every refusal code of the redeem API.
+  var REASONS = {
+    replayed: ["已使用", "此亮证码已被核验过，请持证人刷新后重新出示。"],
+    expired: ["已过期", "亮证码或证照已过期，请持证人刷新亮证码或核实证照有效期。"],
+    revoked: ["已吊销", "该证照已被发证部门吊销。"],
+    suspended: ["已暂停", "该证照已被暂停使用。"],
+    cancelled: ["已注销", "该证照已注销。"],
+    superseded: ["证照已变更", "证照信息已更新，请持证人重新亮证。"],
+    signature_invalid: ["签名无效", "二维码签名验证失败，可能被篡改或伪造。"],
+    unknown_key: ["未知签发机构", "二维码不是由受信任的机构签发。"],
+    unknown_signer: ["未知签发机构", "二维码不是由本平台签发的亮证码。"],
+    key_not_valid: ["签发密钥无效", "签发二维码的密钥在签发时不可用。"],
+    type_not_allowed: ["签发机构无权签发", "签发机构无权签发此类证照。"],
+    not_yet_valid: ["尚未生效", "二维码的签发时间晚于当前时间，请核对设备时间。"],
+    unknown_presentation: ["未找到亮证记录", "平台中没有与该码对应的亮证记录。"],
+    not_a_presentation: ["不是亮证码", "这是证照上的防伪码，不能用于窗口核验取数。"],
+    licence_not_found: ["证照不存在", "平台中没有该码所指的证照。"],
+    licence_not_presentable: ["证照不可出示", "该证照当前不可出示。"],
+    status_unavailable: ["无法确认状态", "暂时无法确认证照状态，请稍后再试。"],
+    status_stale: ["无法确认状态", "证照状态信息已过期，请稍后再试。"],
+    payload_too_large: ["格式错误", "二维码内容过长，不是有效的亮证码。"],
+    prefix_invalid: ["格式错误", "不是本平台的亮证码（前缀不符）。"],
+    base45_invalid: ["格式错误", "二维码内容无法解码，请重新扫描。"],
+    zlib_invalid: ["格式错误", "二维码内容不完整，请重新扫描。"],
+    cose_invalid: ["格式错误", "二维码结构不正确。"],
+    claims_invalid: ["格式错误", "二维码内容不正确。"],
+    invalid_request: ["格式错误", "提交的内容不完整或格式不正确。"],
+    invalid_presentation: ["格式错误", "提交的内容不完整或格式不正确。"],
+    image_invalid: ["图片无法识别", "上传的文件不是可读取的图片。"],
+    image_too_large: ["图片过大", "请上传较小的图片。"],
+    too_large: ["图片过大", "请上传 5 MB 以内的图片。"],
+    no_code_found: ["未识别到二维码", "图片中没有找到二维码，请重新拍摄。"],
+  };
+
+  var state = { session: null, setup: null, busy: false, stream: null, detector: null };
+
+  /* ------------------------------------------------------------ sign-in */
+  function signedIn(saved) {
+    state.session = saved;
+    $("signin").hidden = true;
+    $("counter-app").hidden = false;
+    $("whoami").textContent = "当前账号：" + saved.clientId + "　经办人：" + saved.operatorId;
+    loadMatters();
+    var setup = loadSetup();
+    if (setup) startScanning(setup); else showSetup();
+  }
+
+  function signOut() {
+    stopCamera();
+    CH.dropToken(TOKEN);
+    window.sessionStorage.removeItem("certhub.counter.setup");
+    window.location.reload();
+  }
+
+  function bindSignIn() {
+    var form = $("client-login");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var clientId = $("client-id").value.trim();
+      var secret = $("client-secret").value;
+      var operatorId = $("operator-id").value.trim();
+      if (!clientId || !secret || !operatorId) {
+        CH.showError($("signin-error"), "请填写客户端编号、密钥和经办人工号。");
+        return;
+      }
+      if (!/^[0-9A-Za-z][0-9A-Za-z._@\-]{0,63}$/.test(operatorId)) {
+        CH.showError($("signin-error"), "经办人工号只能包含字母、数字、“.”、“_”、“@”或“-”。");
+        $("operator-id").focus();
+        return;
+      }
+      CH.clientToken(clientId, secret, "presentation:redeem").then(function (result) {
+        $("client-secret").value = "";
+        if (!result.ok) {
+          CH.showError($("signin-error"), result.status === 401 || result.status === 400
+            ? "客户端编号或密钥不正确，或该客户端没有亮证核验权限。" : CH.errorText(result, "登录失败"));
+          return;
+        }
+        CH.showError($("signin-error"), "");
+        signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in,
+          { clientId: clientId, operatorId: operatorId }));
+      });
+    });
+    var demo = $("demo-login");
+    if (demo) {
+      demo.addEventListener("click", function () {
+        var operatorId = $("operator-id").value.trim() || "demo-clerk-01";
+        CH.api("/web/api/demo/department-token", { body: { role: "counter" } }).then(function (result) {
+          if (!result.ok) { CH.showError($("signin-error"), CH.errorText(result, "演示登录失败")); return; }
+          signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in,
+            { clientId: result.data.client_id, operatorId: operatorId }));
+        });
+      });
+    }
+  }
+
+  /* ------------------------------------------------------------ setup */
+  function loadMatters() {
+    CH.catalog("matters").then(function (matters) {
+      var select = CH.clear($("matter"));
+      select.appendChild(el("option", { value: "", text: "请选择办理事项" }));
+      Object.keys(matters).sort(function (a, b) {
+        return matters[a].name.localeCompare(matters[b].name, "zh-CN");
+      }).forEach(function (code) {
+        select.appendChild(el("option", { value: code, text: matters[code].name }));
+      });
+      if (state.setup) select.value = state.setup.matter;
+    });
+  }
+
+  function loadSetup() {
+    try { return JSON.parse(window.sessionStorage.getItem("certhub.counter.setup") || "null"); } catch (e) { return null; }
+  }
+
+  function showSetup() {
+    stopCamera();
+    $("setup").hidden = false;
+    $("scan-area").hidden = true;
+    if (state.setup) {
+      $("matter").value = state.setup.matter;
+      $("purpose").value = state.setup.purpose;
+      $("case-number").value = state.setup.caseNumber || "";
+    }
+    $("matter").focus();
+  }
+
+  function bindSetup() {
+    $("setup").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var matter = $("matter").value;
+      var purpose = $("purpose").value.trim();
+      if (!matter) { CH.showError($("setup-error"), "请选择办理事项。"); $("matter").focus(); return; }
+      if (!purpose) { CH.showError($("setup-error"), "请填写用证事由。"); $("purpose").focus(); return; }
+      CH.showError($("setup-error"), "");
+      var setup = { matter: matter, matterName: $("matter").selectedOptions[0].textContent, purpose: purpose,
+                    caseNumber: $("case-number").value.trim() || null };
+      window.sessionStorage.setItem("certhub.counter.setup", JSON.stringify(setup));
+      startScanning(setup);
+    });
+    $("change-setup").addEventListener("click", showSetup);
+    $("sign-out").addEventListener("click", signOut);
+  }
+
+  function startScanning(setup) {
+    state.setup = setup;
+    $("setup").hidden = true;
+    $("scan-area").hidden = false;
+    $("setup-summary").textContent = "事项：" + setup.matterName + "　事由：" + setup.purpose +
+      (setup.caseNumber ? "　办件编号：" + setup.caseNumber : "");
+    focusScan();
+  }
+
+  /* ------------------------------------------------------------ scan input */
+  function focusScan() {
+    var input = $("scan-input");
+    if (!$("scan-area").hidden && document.activeElement !== input) input.focus({ preventScroll: true });
+  }
+
+  function isControl(node) {
+    return !!(node && node !== document.body && node.closest &&
+      node.closest("a[href], button, input, select, textarea, summary, label, [tabindex]:not([tabindex='-1'])"));
+  }
+
+  // Full-width ASCII (an IME left in full-width mode) back to ASCII; line ends dropped.
+  function normalise(text) {
+    return text.replace(/[\uFF01-\uFF5E]/g, function (ch) {
+      return String.fromCharCode(ch.charCodeAt(0) - 0xFEE0);
+    }).replace(/\u3000/g, " ").replace(/[\r\n\t]/g, "").trim();
+  }
+
+  function bindScanInput() {
+    var input = $("scan-input");
+    input.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.isComposing) return;
+      event.preventDefault();
+      var text = normalise(input.value);
+      input.value = "";
+      if (text) redeem(text);
+    });
+    input.addEventListener("focus", function () {
+      $("scan-state").textContent = "● 等待扫码";
+      $("scan-state").classList.remove("is-away");
+    });
+    input.addEventListener("blur", function () {
+      $("scan-state").textContent = "○ 扫码框未激活，点击页面空白处或按任意字符键恢复";
+      $("scan-state").classList.add("is-away");
+      // Back to the scan input unless the clerk moved to another control on purpose.
+      window.setTimeout(function () { if (!isControl(document.activeElement)) focusScan(); }, 0);
+    });
+    document.addEventListener("click", function (event) { if (!isControl(event.target)) focusScan(); });
+    window.addEventListener("focus", function () { window.setTimeout(focusScan, 0); });
+    // A scanner gun typing while a button has the focus: send the keys to the scan input.
+    document.addEventListener("keydown", function (event) {
+      if ($("scan-area").hidden || event.ctrlKey || event.altKey || event.metaKey) return;
+      var active = document.activeElement;
+      var typing = active && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+      if (!typing && event.key.length === 1 && event.key !== " ") focusScan();
+    }, true);
+  }
+
+  /* ------------------------------------------------------------ redeem */
+  function redeem(text) {
+    if (state.busy) return;
+    state.busy = true;
+    showPending();
+    var body = { qr_text: text, operator_id: state.session.operatorId, matter_code: state.setup.matter,
+                 purpose: state.setup.purpose };
+    if (state.setup.caseNumber) body.case_number = state.setup.caseNumber;
+    CH.api("/api/v1/presentations/redeem", {
+      token: state.session.token, body: body, headers: { "X-Operator-Id": state.session.operatorId },
+    }).then(function (result) {
+      state.busy = false;
+      if (result.ok && result.data && result.data.valid === true) showValid(result.data);
+      else if (result.status === 401) { showInvalid("登录已失效", "请重新登录后再核验。", null); window.setTimeout(signOut, 2500); }
+      else if (result.data && result.data.error === "not_a_presentation") checkStaticCode(text, result);
+      else showRefusal(result);
+      focusScan();
+    });
+  }
+
+  function showPending() {
+    var box = CH.clear($("result"));
+    box.appendChild(el("div", { class: "verdict verdict-pending", "data-verdict": "pending" },
+      el("span", { class: "verdict-word", text: "核验中…" })));
+  }
+
+  function verdict(valid, word, reason, detail) {
+    return el("div", { class: "verdict " + (valid ? "verdict-valid" : "verdict-invalid"),
+                       "data-verdict": valid ? "valid" : "invalid", role: "status" },
+      el("span", { class: "verdict-mark", "aria-hidden": "true", text: valid ? "✓" : "✗" }),
+      el("span", { class: "verdict-word", text: word }),
+      reason ? el("span", { class: "verdict-reason", "data-reason": "", text: reason }) : null,
+      detail ? el("span", { class: "verdict-detail", text: detail }) : null);
+  }
+
+  function showInvalid(reason, detail, code) {
+    var box = CH.clear($("result"));
+    var node = verdict(false, "无效", reason, detail);
+    if (code) node.dataset.code = code;
+    box.appendChild(node);
+    CH.announce("无效，" + reason);
+  }
+
+  function showRefusal(result) {
+    var code = result.data && result.data.error;
+    var known = code && REASONS[code];
+    if (known) showInvalid(known[0], known[1], code);
+    else if (result.status === 403) showInvalid("无核验权限", "当前账号没有亮证核验权限。", code);
+    else if (result.status === 503) showInvalid("暂停服务", "用证日志暂不可写入，平台暂停提供数据，请稍后再试。", code);
+    else showInvalid("核验失败", CH.errorText(result, "核验未成功"), code);
+  }
+
+  function showValid(data) {
+    var box = CH.clear($("result"));
+    var count = (data.licences || []).length;
+    box.appendChild(verdict(true, "有效", "已核验 " + count + " 张证照，本次用证已记录",
+      "核验时间 " + CH.formatTime(data.redeemed_at) + "　信任列表更新于 " +
+      CH.formatAge(data.trust_list_age_seconds) + "前　出示范围：" + (data.disclosure === "full" ? "完整信息" : "已隐藏敏感信息")));
+    (data.licences || []).forEach(function (licence) { box.appendChild(licenceCard(licence)); });
+    box.appendChild(el("p", { class: "small muted", text: "核验编号 " + data.presentation_id }));
+    CH.announce("有效，已核验 " + count + " 张证照");
+  }
+
+  function licenceCard(licence) {
+    var fields = el("dl", { class: "fields" });
+    function row(label, value) {
+      fields.appendChild(el("dt", { text: label }));
+      fields.appendChild(el("dd", { text: value === null || value === undefined || value === "" ? "—" : String(value) }));
+    }
+    row("持证人", licence.holder_name);
+    row("证照状态", CH.statusLabel(licence.status));
+    row("有效期", CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until));
+    var labels = licence.labels || {};
+    Object.keys(licence.fields || {}).forEach(function (key) {
+      var value = licence.fields[key];
+      row(labels[key] || key, typeof value === "object" && value !== null ? JSON.stringify(value) : value);
+    });
+    return el("article", { class: "card", "data-identifier": licence.identifier },
+      el("div", { class: "row-between" }, el("h3", { text: licence.type_name || licence.type_code }), CH.badge(licence.status)),
+      fields,
+      el("p", { class: "small muted" }, "证照标识 ", el("code", { text: licence.identifier }),
+        licence.sealed ? "　已附电子印章签名" : ""));
+  }
+
+  // A printed licence's static code: say whether it is genuine; no data is fetched.
+  function checkStaticCode(text, refusal) {
+    CH.api("/api/v1/verify", { body: { qr_text: text } }).then(function (result) {
+      if (!result.ok || !result.data) { showRefusal(refusal); return; }
+      var known = REASONS.not_a_presentation;
+      var genuine = result.data.valid ? "该防伪码真实有效。" : "该防伪码未通过验证。";
+      showInvalid(known[0], known[1] + genuine, "not_a_presentation");
+    });
+  }
+
+  /* ------------------------------------------------------------ camera */
+  function setupCamera() {
+    var button = $("camera-button");
+    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    Promise.resolve(window.BarcodeDetector.getSupportedFormats ? window.BarcodeDetector.getSupportedFormats() : [])
+      .then(function (formats) {
+        if (formats.indexOf("qr_code") < 0) return null;
+        return navigator.mediaDevices.enumerateDevices ? navigator.mediaDevices.enumerateDevices() : [];
+      })
+      .then(function (devices) {
+        if (!devices || !devices.some(function (d) { return d.kind === "videoinput"; })) return;
+        state.detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+        button.hidden = false;
+        button.addEventListener("click", function () { if (state.stream) stopCamera(); else startCamera(); });
+      })
+      .catch(function () { /* no camera scanning here */ });
+  }
+
+  function startCamera() {
+    var video = $("camera-view");
+    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (stream) {
+      state.stream = stream;
+      video.srcObject = stream;
+      video.hidden = false;
+      $("camera-button").textContent = "关闭摄像头";
+      return video.play().then(detectLoop);
+    }).catch(function () {
+      showInvalid("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
+      stopCamera();
+    });
+  }
+
+  function detectLoop() {
+    if (!state.stream) return;
+    state.detector.detect($("camera-view")).then(function (codes) {
+      var found = codes && codes[0] && codes[0].rawValue;
+      if (found) { stopCamera(); redeem(normalise(found)); return; }
+      window.setTimeout(detectLoop, 200);
+    }).catch(function () { window.setTimeout(detectLoop, 500); });
+  }
+
+  function stopCamera() {
+    if (state.stream) state.stream.getTracks().forEach(function (track) { track.stop(); });
+    state.stream = null;
+    var video = $("camera-view");
+    if (video) { video.srcObject = null; video.hidden = true; }
+    var button = $("camera-button");
+    if (button) button.textContent = "摄像头扫码";
+  }
+
+  /* ------------------------------------------------------------ upload */
+  function bindUpload() {
+    var input = $("upload-input");
+    $("upload-button").addEventListener("click", function () { input.click(); });
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      input.value = "";
+      if (!file) return;
+      if (file.size > 5 * 1024 * 1024) { showInvalid("图片过大", "请上传 5 MB 以内的图片。", "too_large"); focusScan(); return; }
+      showPending();
+      CH.api("/web/api/decode-image", {
+        token: state.session.token, body: file, headers: { "Content-Type": file.type || "application/octet-stream" },
+      }).then(function (result) {
+        if (result.ok && result.data && result.data.text) redeem(normalise(result.data.text));
+        else { showRefusal(result); focusScan(); }
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    bindSignIn();
+    bindSetup();
+    bindScanInput();
+    bindUpload();
+    setupCamera();
+    var saved = CH.loadToken(TOKEN);
+    if (saved) signedIn(saved); else $("client-id").focus();
+  });
+})();

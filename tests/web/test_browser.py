@@ -1,0 +1,350 @@
+"""The three apps in a real browser against a real certhub on loopback.
+
+The holder shows a 亮证 code on a phone-sized wallet; its text is read from
+the page and typed into the counter page the way a scanner gun types (keys
+then Enter); the counter shows 有效 with the fields, then 已使用 for the
+same code; a code of a licence revoked meanwhile shows 无效 · 已吊销; the
+auditor finds the records and verifies the log. Every page must load
+nothing from outside this server and log no script errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.web.live import MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
+
+PHONE = {"width": 360, "height": 780}
+DESKTOP = {"width": 1280, "height": 860}
+OPERATOR = "clerk-0117"
+PURPOSE = "办理个人无犯罪记录证明开具，核验申请人身份"
+
+
+class Browsing:
+    """Pages of one browser, each in its own context, watched for script
+    errors and for any request that leaves the certhub server."""
+
+    def __init__(self, browser, live: LiveCerthub, artifacts: Path) -> None:
+        self.browser = browser
+        self.live = live
+        self.artifacts = artifacts
+        self.errors: list[str] = []
+        self.foreign: list[str] = []
+        self.contexts = []
+
+    def page(self, viewport: dict, *, mobile: bool = False):
+        context = self.browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile,
+                                           device_scale_factor=1)
+        self.contexts.append(context)
+        context.route("**/*", self._guard)
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.on("pageerror", lambda error: self.errors.append(f"{page.url}: {error}"))
+        page.on("console", lambda message: self._console(page, message))
+        return page
+
+    def _console(self, page, message) -> None:
+        # Chromium logs every non-2xx fetch ("Failed to load resource"); refusals
+        # such as 409 replayed are answers the pages show, not script errors.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.errors.append(f"{page.url}: {message.text}")
+
+    def _guard(self, route) -> None:
+        url = route.request.url
+        if url.startswith(self.live.base_url + "/") or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def shot(self, page, name: str, *, full_page: bool = True) -> None:
+        page.screenshot(path=str(self.artifacts / f"{name}.png"), full_page=full_page)
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def browsing(browser, live, artifacts):
+    session = Browsing(browser, live, artifacts)
+    yield session
+    session.close()
+    assert session.foreign == [], "pages must load nothing from outside certhub"
+    assert session.errors == [], "pages logged script errors"
+
+
+def wallet_sign_in(page, live: LiveCerthub) -> None:
+    page.goto(live.base_url + "/wallet")
+    page.fill("#holder-code", live.holder_code)
+    page.fill("#holder-name", live.holder_name)
+    page.click("#dev-login button[type=submit]")
+    page.wait_for_selector(".licence-card")
+
+
+def present(page, identifiers: list[str]) -> str:
+    """Select the licences, show the 亮证 code and return its text."""
+    for identifier in identifiers:
+        page.check(f'.licence-card[data-identifier="{identifier}"] + .licence-pick input')
+    page.click("#present-selected")
+    page.wait_for_function("() => document.getElementById('qr-text').dataset.qrText.startsWith('EL1:')")
+    page.wait_for_function("() => document.getElementById('qr-image').complete")
+    return page.get_attribute("#qr-text", "data-qr-text")
+
+
+def counter_ready(page, live: LiveCerthub) -> None:
+    page.goto(live.base_url + "/counter")
+    page.fill("#client-id", live.demo_client.client_id)
+    page.fill("#client-secret", live.demo_client.client_secret)
+    page.fill("#operator-id", OPERATOR)
+    page.click("#client-login button[type=submit]")
+    page.wait_for_selector(f'#matter option[value="{MATTER}"]', state="attached")
+    page.select_option("#matter", MATTER)
+    page.fill("#purpose", PURPOSE)
+    page.click("#setup button[type=submit]")
+    page.wait_for_selector("#scan-area:not([hidden])")
+
+
+def scan(page, text: str, verdict: str):
+    """Type the code as a scanner gun does, into whatever has the focus."""
+    assert page.evaluate("document.activeElement.id") == "scan-input", "the scan input must hold the focus"
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+    return page.wait_for_selector(f'#result [data-verdict="{verdict}"]')
+
+
+def test_presented_code_is_valid_once_then_used(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    counter = browsing.page(DESKTOP)
+    counter_ready(counter, live)
+    wallet_sign_in(wallet, live)
+    browsing.shot(wallet, "wallet-licences-360")
+
+    code = present(wallet, [live.licences["proof"]])
+    browsing.shot(wallet, "wallet-present-360")
+    assert wallet.locator("#countdown").inner_text().startswith("剩余")
+
+    scan(counter, code, "valid")
+    result = counter.locator("#result")
+    text = result.inner_text()
+    assert "有效" in text and "无犯罪记录证明" in text
+    assert "证明编号" in text and PROOF_NUMBER in text  # a disclosed face field, with its label
+    assert "信任列表更新于" in text and "有效期" in text
+    assert counter.locator(f'#result [data-identifier="{live.licences["proof"]}"] .badge').inner_text() == "有效"
+    browsing.shot(counter, "counter-valid-1280")
+    # After the result the scan input has the focus again, ready for the next code.
+    assert counter.evaluate("document.activeElement.id") == "scan-input"
+
+    used = scan(counter, code, "invalid")
+    assert "无效" in used.inner_text() and "已使用" in used.inner_text()
+    assert used.get_attribute("data-code") == "replayed"
+    assert MATTER_NAME in counter.locator("#setup-summary").inner_text()
+    browsing.shot(counter, "counter-used-1280")
+
+    # The wallet replaces the code before it expires (TTL 15 s in these tests).
+    wallet.wait_for_function(
+        "code => { const t = document.getElementById('qr-text').dataset.qrText; return t && t !== code; }",
+        arg=code, timeout=30_000,
+    )
+
+
+def test_code_of_a_revoked_licence_is_refused_with_the_reason(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    counter = browsing.page(DESKTOP)
+    counter_ready(counter, live)
+    wallet_sign_in(wallet, live)
+    code = present(wallet, [live.licences["property"]])
+    live.revoke(live.licences["property"], "123501002055265757")
+
+    refused = scan(counter, code, "invalid")
+    assert "无效" in refused.inner_text() and "已吊销" in refused.inner_text()
+    assert refused.get_attribute("data-code") == "revoked"
+    assert counter.locator("#result article").count() == 0  # no licence data shown
+    browsing.shot(counter, "counter-revoked-1280")
+
+    # A code that is not a certhub code at all: a format error, in plain Chinese.
+    garbage = scan(counter, "HELLO-WORLD", "invalid")
+    assert "格式错误" in garbage.inner_text()
+
+
+def test_auditor_finds_the_records_and_the_log_verifies(browsing, live):
+    _redeem_once(browsing, live)
+    live.publish_checkpoint()
+
+    audit = browsing.page(DESKTOP)
+    audit.goto(live.base_url + "/audit")
+    audit.click("#demo-login")  # demo mode: a token with audit:read only
+    audit.wait_for_selector("#audit-app:not([hidden])")
+    audit.fill("#f-subject", live.holder_code)
+    audit.select_option("#f-basis", "holder_presentation")
+    audit.click("#search-form button[type=submit]")
+    row = audit.wait_for_selector('#records-table tbody tr[data-kind="redemption"][data-result="granted"]')
+    assert MATTER_NAME in row.inner_text() and OPERATOR in row.inner_text() and PURPOSE in row.inner_text()
+    assert audit.locator('#records-table tbody tr[data-result="granted"]').count() >= 1
+    browsing.shot(audit, "audit-search-1280")
+
+    audit.click("#tab-stats")
+    audit.click("#stats-form button[type=submit]")
+    audit.wait_for_selector("#dept-bars .bar-row")
+    browsing.shot(audit, "audit-stats-1280")
+
+    audit.click("#tab-anomalies")
+    audit.click("#anomaly-form button[type=submit]")
+    audit.wait_for_function("() => document.querySelector('#anomalies-table tbody').children.length > 0 "
+                            "|| !document.getElementById('anomalies-empty').hidden")
+
+    audit.click("#tab-verify")
+    audit.click("#verify-log")
+    verdict = audit.wait_for_selector('#verify-result[data-ok="true"]')
+    text = verdict.inner_text()
+    assert "日志验证通过" in text and "有效" in text
+    size = int(text.split("记录条数")[1].split()[0])
+    assert size >= 1
+    browsing.shot(audit, "audit-verify-1280")
+
+    # The holder sees the same use, its proof checked in the browser against the signed checkpoint.
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    wallet.click("#tab-records")
+    wallet.wait_for_selector('#records .record[data-kind="redemption"] .proof[data-proof="ok"]')
+    assert wallet.get_attribute("#records-checkpoint", "data-signature") == "ok"
+    assert wallet.locator('.proof[data-proof="bad"]').count() == 0
+    browsing.shot(wallet, "wallet-records-360")
+
+
+def _redeem_once(browsing, live) -> None:
+    counter = browsing.page(DESKTOP)
+    counter_ready(counter, live)
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    scan(counter, present(wallet, [live.licences["proof"]]), "valid")
+
+
+def test_wallet_detail_layout_dispute_and_masked_disclosure(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    wallet.click(f'.licence-card[data-identifier="{live.licences["proof"]}"]')
+    wallet.wait_for_selector("#licence-detail:not([hidden])")
+    wallet.wait_for_function("() => document.getElementById('detail-fields').children.length > 4")
+    assert PROOF_NUMBER in wallet.locator("#detail-fields").inner_text()
+    assert "证明编号" in wallet.locator("#detail-fields").inner_text()
+    wallet.click("#show-layout")
+    wallet.wait_for_function("() => document.getElementById('layout-image').naturalWidth > 100")
+    browsing.shot(wallet, "wallet-detail-360")
+
+    wallet.click("#present-this")
+    wallet.wait_for_function("() => document.getElementById('qr-text').dataset.disclosure === 'full'")
+    wallet.check('input[name="disclosure"][value="masked"]')
+    wallet.wait_for_function("() => document.getElementById('qr-text').dataset.disclosure === 'masked'")
+    wallet.click("#present-close")
+
+    wallet.click("#dispute-this")
+    wallet.wait_for_selector('#dispute-field option[value="result"]', state="attached")
+    wallet.select_option("#dispute-field", "issuing_authority")
+    wallet.fill("#dispute-reason", "出具单位应为福州市公安局鼓楼分局")
+    wallet.fill("#dispute-value", "福州市公安局鼓楼分局")
+    wallet.click("#dispute-form button[type=submit]")
+    wallet.wait_for_selector('#disputes .record[data-status="open"]')
+    assert "异议已提交" in wallet.locator("#dispute-message").inner_text()
+    browsing.shot(wallet, "wallet-disputes-360")
+
+    consent = live.grant_consent()
+    wallet.click("#tab-consents")
+    item = wallet.wait_for_selector(f'#consents .record[data-consent="{consent}"][data-status="active"]')
+    assert "福州市公安局" in item.inner_text() and MATTER_NAME in item.inner_text()
+    assert "无犯罪记录证明" in item.inner_text()
+    wallet.once("dialog", lambda dialog: dialog.accept())  # 确定撤回对“…”的授权吗？
+    wallet.click(f'#consents .record[data-consent="{consent}"] button')
+    wallet.wait_for_selector(f'#consents .record[data-consent="{consent}"][data-status="withdrawn"]')
+    browsing.shot(wallet, "wallet-consents-360")
+
+
+def test_chinese_is_drawn_with_the_served_font(browsing, live):
+    page = browsing.page(DESKTOP)
+    page.goto(live.base_url + "/")
+    page.evaluate("document.fonts.ready")
+    page.wait_for_function("() => document.fonts.check('16px certhub-sc', '电子证照服务平台')")
+    loaded = page.evaluate(
+        "Array.from(document.fonts).filter(f => f.family.replace(/\"/g, '') === 'certhub-sc' && f.status === 'loaded').length")
+    assert loaded >= 1
+    measures = page.evaluate("""() => {
+        const text = '电子证照服务平台';
+        const span = (family, content) => {
+            const node = document.createElement('span');
+            node.style.font = '32px ' + family;
+            node.style.whiteSpace = 'nowrap';
+            node.textContent = content;
+            document.body.appendChild(node);
+            const width = node.getBoundingClientRect().width;
+            node.remove();
+            return width;
+        };
+        // U+E000.. (private use) have no glyph in any font: .notdef boxes.
+        const boxes = '\\ue000\\ue001\\ue002\\ue003\\ue004\\ue005\\ue006\\ue007';
+        const pixels = (family, ch) => {
+            const canvas = document.createElement('canvas');
+            canvas.width = canvas.height = 48;
+            const ctx = canvas.getContext('2d');
+            ctx.font = '40px ' + family;
+            ctx.fillText(ch, 2, 40);
+            return Array.from(ctx.getImageData(0, 0, 48, 48).data).join(',');
+        };
+        return {
+            real: span('certhub-sc', text),
+            fallbackOnly: span('monospace', text),
+            boxesInPageFont: span('certhub-sc', boxes),
+            distinctGlyphs: new Set(['证', '照', '服', '务'].map(ch => pixels('certhub-sc', ch))).size,
+            sameAsBox: pixels('certhub-sc', '证') === pixels('certhub-sc', '\\ue000'),
+        };
+    }""")
+    # Real glyphs: every character draws differently, and unlike a .notdef box.
+    assert measures["distinctGlyphs"] == 4
+    assert not measures["sameAsBox"]
+    # This machine has no CJK font of its own: without the served font, the text is boxes of another width.
+    assert measures["real"] != measures["fallbackOnly"]
+    assert measures["real"] > 0 and measures["boxesInPageFont"] > 0
+
+
+@pytest.mark.parametrize("path", ["/", "/wallet", "/counter", "/audit"])
+def test_pages_fit_a_360px_phone_and_a_desktop(browsing, live, path):
+    name = path.strip("/") or "home"
+    for label, viewport in (("360", PHONE), ("1280", DESKTOP)):
+        page = browsing.page(viewport, mobile=label == "360")
+        page.goto(live.base_url + path)
+        page.evaluate("document.fonts.ready")
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} scrolls sideways at {label} px"
+        browsing.shot(page, f"{name}-{label}")
+
+
+def test_keyboard_only_large_font_mode_and_scan_focus(browsing, live):
+    page = browsing.page(DESKTOP)
+    page.goto(live.base_url + "/")
+    for _ in range(12):  # Tab through the header to the large-font toggle
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "large-font-toggle":
+            break
+    assert page.evaluate("document.activeElement.id") == "large-font-toggle"
+    base = page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.documentElement.classList.contains('large')")
+    assert page.get_attribute("#large-font-toggle", "aria-pressed") == "true"
+    assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") > base * 1.2
+    page.goto(live.base_url + "/counter")  # remembered across pages (localStorage)
+    assert page.evaluate("document.documentElement.classList.contains('large')")
+    browsing.shot(page, "counter-large-font-1280")
+
+    counter_ready(page, live)
+    # A click on empty space, or keys typed while a button has the focus, land in the scan input.
+    page.focus("#change-setup")
+    page.keyboard.type("EL1")
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+    assert page.input_value("#scan-input") == "EL1"
+    page.fill("#scan-input", "")
+    page.mouse.click(5, 400)
+    assert page.evaluate("document.activeElement.id") == "scan-input"
+    page.focus("#large-font-toggle")
+    page.keyboard.press(" ")
+    assert not page.evaluate("document.documentElement.classList.contains('large')")

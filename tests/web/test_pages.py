@@ -1,0 +1,89 @@
+"""The pages over plain HTTP: rendered in Chinese, same-origin only (a CSP
+that forbids anything else), assets served with their cache rules."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from certhub.web.pages import STATIC_DIR, asset_version
+
+PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter": "窗口核验", "/audit": "用证审计"}
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_renders_in_chinese_with_a_strict_policy(client, path):
+    answer = client.get(path)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    html = answer.text
+    assert '<html lang="zh-CN">' in html and PAGES[path] in html
+    policy = answer.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    assert answer.headers["cache-control"] == "no-store"
+    # Nothing from another origin, no inline script or style the policy would block.
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert "<script>" not in html and " style=" not in html and "<style" not in html
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_asset_a_page_names_is_served_and_cacheable(client, path):
+    html = client.get(path).text
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert assets and all(f"?v={asset_version()}" in asset for asset in assets)
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert '/web/fonts/fonts.css' in html
+
+
+def test_unversioned_assets_are_revalidated(client):
+    answer = client.get("/static/css/app.css")
+    assert answer.status_code == 200 and answer.headers["cache-control"] == "no-cache"
+    assert client.get("/static/js/nope.js").status_code == 404
+    assert client.get("/static/../pages.py").status_code == 404
+
+
+def test_every_script_is_referenced_and_the_pages_stay_small(client):
+    html = "".join(client.get(path).text for path in PAGES)
+    for script in (STATIC_DIR / "js").glob("*.js"):
+        assert f"/static/js/{script.name}?" in html, f"{script.name} is never loaded"
+    total = sum(p.stat().st_size for p in STATIC_DIR.rglob("*") if p.is_file())
+    assert total < 200_000  # hand-written: no framework, no bundled library
+
+
+def test_outside_demo_mode_there_is_no_development_login(client):
+    wallet = client.get("/wallet").text
+    assert 'id="dev-login"' not in wallet and "尚未配置持证人登录方式" in wallet
+    assert 'id="demo-login"' not in client.get("/counter").text
+    assert "演示环境" not in client.get("/").text
+
+
+def test_demo_mode_offers_the_demo_accounts(app, client):
+    app.state.demo = True
+    wallet = client.get("/wallet").text
+    assert 'id="dev-login"' in wallet
+    assert 'id="demo-login"' in client.get("/counter").text and 'id="demo-login"' in client.get("/audit").text
+    home = client.get("/").text
+    assert "演示环境" in home and "一分钟体验完整流程" in home
+    for path in ("/wallet", "/counter", "/audit"):
+        assert f'href="{path}"' in home
+
+
+def test_the_counter_explains_every_refusal_in_chinese():
+    """Each code the verifier or the redemption can answer has a plain-Chinese reason on the counter page."""
+    from typing import get_args
+
+    from signing.qr.errors import QrErrorCode
+
+    script = (STATIC_DIR / "js" / "counter.js").read_text(encoding="utf-8")
+    reasons = dict(re.findall(r'^\s+(\w+): \["([^"]+)"', script, flags=re.M))
+    redemption = {"replayed", "expired", "revoked", "suspended", "cancelled", "superseded", "unknown_signer",
+                  "not_a_presentation", "unknown_presentation", "licence_not_found", "invalid_request"}
+    missing = (set(get_args(QrErrorCode)) | redemption) - reasons.keys()
+    assert not missing
+    assert reasons["replayed"] == "已使用" and reasons["revoked"] == "已吊销" and reasons["expired"] == "已过期"
+    assert reasons["signature_invalid"] == "签名无效" and reasons["base45_invalid"] == "格式错误"
