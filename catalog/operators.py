@@ -10,31 +10,18 @@ it can be logged and searched without escaping.
 from __future__ import annotations
 
 import re
-from typing import Annotated
-
-from fastapi import Depends, Header
-
 from catalog.errors import InvalidCode
 
 OPERATOR_HEADER = "X-Operator-Id"
 MAX_OPERATOR_LENGTH = 64
-_OPERATOR = re.compile(r"[0-9A-Za-z][0-9A-Za-z._@\-]{0,63}")
+# The same alphabet as the use log's codes (exchange.auditlog.records), so
+# every accepted operator id can be recorded.
+_OPERATOR = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
 
 
 def validate_operator_id(value: str) -> str:
     if not _OPERATOR.fullmatch(value):
         raise InvalidCode(
-            f"{OPERATOR_HEADER} must be 1-{MAX_OPERATOR_LENGTH} characters of letters, digits, '.', '_', '@' or '-'"
+            f"{OPERATOR_HEADER} must be 1-{MAX_OPERATOR_LENGTH} characters of letters, digits, '.', '_', ':' or '-'"
         )
     return value
-
-
-def required_operator(
-    operator_id: Annotated[str | None, Header(alias=OPERATOR_HEADER, max_length=MAX_OPERATOR_LENGTH)] = None,
-) -> str:
-    if operator_id is None:
-        raise InvalidCode(f"the {OPERATOR_HEADER} header must name the person making this request")
-    return validate_operator_id(operator_id)
-
-
-OperatorDep = Annotated[str, Depends(required_operator)]

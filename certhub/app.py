@@ -7,27 +7,41 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi import Depends
 from sqlalchemy import Engine
 
 import adapters.api
 import catalog.api
 import catalog.holders_api
+import certhub.web
 import registry.api
+import registry.delegations_api
+import registry.presentations.api
+import registry.holder_api
 import registry.seals_api
 import exchange.auditlog.api
 import exchange.auditlog.holder_api
 import exchange.auditlog.log_api
+import exchange.agreements.api
+import exchange.consent.api
+import exchange.mandates.api
+import exchange.plan.api
+import exchange.query.api
+import exchange.subscriptions.api
 from adapters.sources.registry import BindingRegistry
 from catalog.cache import Cache, create_cache
 from catalog.holder_auth import HolderAuthority, OidcVerifier
+from catalog.ratelimit import Limits, RateLimiter, rate_limit
 from catalog.tokens import TokenAuthority
 from certhub import __version__
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
+from exchange.auditlog.health import PublicationMonitor
 from exchange.auditlog.recorder import UseRecorder
+from exchange.subscriptions.callbacks import CallbackPolicy
+from exchange.subscriptions.dispatcher import WebhookWorker
 
 
 def create_app(
@@ -39,7 +53,7 @@ def create_app(
     demo do; tests drive checkpoints themselves).
     """
     settings.require_usable_secret()
-    engine = engine or create_db_engine(settings.effective_database_url)
+    engine = engine or create_db_engine(settings.effective_database_url, serve_requests=True)
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
 
@@ -47,19 +61,29 @@ def create_app(
     async def lifespan(app: FastAPI):
         stop = threading.Event()
         checkpointer = None
+        webhooks = webhooks_thread = None
         if background_jobs:
             checkpointer = threading.Thread(
                 target=run_checkpointer,
                 args=(app.state.sessionmaker, app.state.key_secret, app.state.auditlog_checkpoint_interval_s, stop),
-                kwargs={"origin": app.state.auditlog_origin},
+                kwargs={"origin": app.state.auditlog_origin, "monitor": app.state.auditlog_monitor},
                 name="certhub-checkpointer",
                 daemon=True,
             )
             checkpointer.start()
+            # Push subscriptions: dispatch licence events, deliver signed webhooks.
+            webhooks = WebhookWorker(sessions=app.state.sessionmaker, key_secret=app.state.key_secret,
+                                     registry_id=app.state.registry_id, policy=app.state.webhook_callback_policy)
+            webhooks_thread = threading.Thread(target=webhooks.run, kwargs={"interval_s": 5.0, "stop": stop},
+                                               name="certhub-webhooks", daemon=True)
+            webhooks_thread.start()
         yield
         stop.set()
         if checkpointer is not None:
             checkpointer.join(timeout=5)
+        if webhooks is not None:
+            webhooks_thread.join(timeout=15)
+            webhooks.close()
         if owns_cache:
             cache.close()
         if app.state.adapter_bindings is not None:
@@ -82,16 +106,26 @@ def create_app(
     app.state.registry_id = settings.registry_id
     # Authorized-use log: checkpoint origin, fail-closed limit, checkpointer period.
     app.state.auditlog_origin = exchange.auditlog.log_origin(settings.registry_id)
-    app.state.auditlog_max_lag = timedelta(minutes=5)
-    app.state.auditlog_checkpoint_interval_s = 10.0
+    app.state.auditlog_max_lag = timedelta(seconds=settings.auditlog_max_lag_seconds)
+    app.state.auditlog_checkpoint_interval_s = settings.auditlog_checkpoint_interval_seconds
+    app.state.auditlog_monitor = PublicationMonitor()  # why checkpoints fail, for refusals and /log/health
     # Every data-serving route records through this (catalog.access).
-    app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag)
+    app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag, monitor=app.state.auditlog_monitor)
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,
         ttl_seconds=settings.access_token_ttl_seconds,
     )
     app.state.demo = settings.demo
+    # Per-department rate limits and quotas (catalog.ratelimit), counted in the cache.
+    default_limits = Limits(per_minute=settings.rate_limit_per_minute, daily=settings.daily_quota)
+    app.state.rate_limiter = RateLimiter(cache, default=default_limits, overrides={
+        code: Limits.from_override(value, default=default_limits) for code, value in settings.rate_limit_overrides.items()
+    })
+    app.state.webhook_callback_policy = CallbackPolicy.for_deployment(
+        demo=settings.demo, allow_loopback=settings.webhooks_allow_loopback
+    )
+    app.state.dispute_deadline = timedelta(days=settings.dispute_deadline_days)
     app.state.holder_authority = HolderAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,
@@ -114,9 +148,22 @@ def create_app(
     app.include_router(registry.seals_api.well_known_router)
     app.include_router(registry.api.router)
     app.include_router(registry.api.status_list_router)
+    app.include_router(registry.presentations.api.router)
+    app.include_router(registry.presentations.api.redeem_router, dependencies=[Depends(rate_limit("presentations"))])
+    app.include_router(registry.presentations.api.verify_router)
+    app.include_router(registry.delegations_api.router)
+    app.include_router(registry.holder_api.router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
     app.include_router(exchange.auditlog.holder_api.router)
+    app.include_router(exchange.agreements.api.router)
+    app.include_router(exchange.consent.api.router)
+    app.include_router(exchange.mandates.api.router)
+    app.include_router(exchange.query.api.router, dependencies=[Depends(rate_limit("exchange"))])
+    app.include_router(exchange.plan.api.router, dependencies=[Depends(rate_limit("exchange"))])
+    app.include_router(exchange.subscriptions.api.router, dependencies=[Depends(rate_limit("exchange"))])
+    # The browser pages (and the landing page at /) with their assets.
+    certhub.web.install(app)
     _add_meta_routes(app)
     return app
 
@@ -125,23 +172,3 @@ def _add_meta_routes(app: FastAPI) -> None:
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict:
         return {"status": "ok", "version": __version__}
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing() -> str:
-        return _LANDING
-
-
-_LANDING = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>certhub 电子证照与数据共享平台</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 48rem; margin: 2rem auto; padding: 0 1rem">
-<h1>certhub</h1>
-<p>电子证照库与数据共享交换平台 — e-licence registry and data-sharing exchange hub.</p>
-<ul>
-<li><a href="/docs">API 文档 (OpenAPI)</a></li>
-<li><a href="/api/v1/catalog/departments">部门目录 departments</a></li>
-<li><a href="/api/v1/catalog/licence-types">证照类型 licence types</a></li>
-<li><a href="/api/v1/catalog/data-items">共享数据项 data items</a></li>
-<li><a href="/api/v1/catalog/matters">政务服务事项 matters</a></li>
-</ul></body></html>
-"""

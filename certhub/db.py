@@ -12,15 +12,18 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = False) -> Engine:
+    """An engine for `url`. `serve_requests` is for the app's engine: on
+    SQLite its transactions then take the write lock when they begin (see
+    `_sqlite_engine`); command-line jobs keep SQLite's deferred default."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, immediate=serve_requests)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
     path = url.split("///", 1)[-1] if "///" in url else ""
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -37,9 +40,19 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
+    # Request handlers often read and then write (a use record, a last-used
+    # time). On SQLite such a deferred transaction fails at once with
+    # "database is locked" when another connection committed in between: WAL
+    # cannot upgrade a stale read snapshot, and busy_timeout does not apply.
+    # The app's engine therefore begins IMMEDIATE, so requests wait their
+    # turn instead; the embedded default serves one counter or one demo, where
+    # serialised requests are fine. Jobs (imports, the CLI) stay deferred so
+    # their reads never queue behind a writer.
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql(begin)
 
     return engine
 

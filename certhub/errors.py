@@ -25,6 +25,7 @@ from registry.errors import (
     IdempotencyConflict,
     InvalidIdentifier,
     InvalidLicenceRequest,
+    DisputeNotFound,
     InvalidTransition,
     LicenceNotFound,
     NotIssuer,
@@ -33,6 +34,7 @@ from registry.errors import (
     RegistryNotInitialised,
     StatusListNotFound,
 )
+from registry.presentations import errors as presentation_errors
 from signing.errors import (
     AuthorizationNotFound,
     InvalidInput,
@@ -46,6 +48,9 @@ from signing.errors import (
     VerificationError,
 )
 from catalog.access import AccessLogMissing
+from exchange import errors as exchange_errors
+from catalog.ratelimit import RateLimitUnavailable, RateLimited
+from exchange.subscriptions import errors as subscription_errors
 from catalog.errors import (
     AuthError,
     CatalogError,
@@ -70,6 +75,8 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     # The holders' OpenID provider is down or misconfigured: retry later.
     (IdentityProviderUnavailable, 503),
     (AccessLogMissing, 503),
+    (RateLimited, 429),
+    (RateLimitUnavailable, 503),
     (CatalogError, 400),
     (SealNotFound, 404),
     (KeyNotFound, 404),
@@ -103,13 +110,31 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (adapter_errors.AdapterError, 400),
     (InvalidIdentifier, 422),
     (LicenceNotFound, 404),
+    (DisputeNotFound, 404),
     (StatusListNotFound, 404),
     (InvalidLicenceRequest, 422),
     (NotIssuer, 403),
     (NoUsableSeal, 409),
     (InvalidTransition, 409),
     (IdempotencyConflict, 409),
+    # 亮证 and redemption: a bad or foreign code is 422, a used one 409 (replayed),
+    # a licence no longer usable 409 (revoked, suspended, expired...).
+    (presentation_errors.Replayed, 409),
+    (presentation_errors.CodeRefused, 422),
+    (presentation_errors.LicenceRefused, 409),
+    (presentation_errors.LicenceNotPresentable, 409),
+    (presentation_errors.ProxyNotAllowed, 403),
+    (presentation_errors.DelegationNotFound, 404),
+    (presentation_errors.InvalidPresentationRequest, 422),
     (RegistryError, 400),
+    (exchange_errors.SubjectInvalid, 422),
+    (exchange_errors.InvalidExchangeRequest, 422),
+    (exchange_errors.AgreementNotFound, 404),
+    (exchange_errors.ConsentNotFound, 404),
+    (exchange_errors.MandateNotFound, 404),
+    (exchange_errors.NotParty, 403),
+    (exchange_errors.IllegalTransition, 409),
+    (exchange_errors.ExchangeError, 400),
     (LogUnavailable, 503),
     (NotInLog, 404),
     (InvalidRecord, 422),
@@ -117,6 +142,11 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     # Corrupted log storage or a failed checkpoint signature: the operator's problem.
     (LogCorrupted, 500),
     (AuditLogError, 500),
+    (subscription_errors.SubscriptionNotFound, 404),
+    (subscription_errors.DeadLetterNotFound, 404),
+    (subscription_errors.NoAgreement, 403),
+    (subscription_errors.InvalidSubscription, 422),
+    (subscription_errors.SubscriptionError, 400),
 ]
 
 
@@ -143,6 +173,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.error("request failed: %s: %s", type(exc).__name__, exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after)}  # SPEC: RFC 9110 §10.2.3, RFC 6585 §4
     code = getattr(exc, "code", "error")
     return JSONResponse(_error_body(code, str(exc)), status_code=status, headers=headers)
 

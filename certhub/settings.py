@@ -69,6 +69,31 @@ class Settings(BaseSettings):
         default="id_number", min_length=1, description="ID token claim carrying the holder code."
     )
     holder_session_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    dispute_deadline_days: int = Field(
+        default=15, ge=1, le=365, description="Days an issuer has to decide a dispute (异议) before it is overdue."
+    )
+    presentation_ttl_seconds: int = Field(
+        default=60, ge=15, le=600, description="Lifetime of a holder's one-time 亮证 QR code, in seconds."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests a minute per department to each rate-limited API (docs/clients.md)."
+    )
+    daily_quota: int = Field(default=100000, ge=1, description="Requests a day per department (China Standard Time days).")
+    rate_limit_overrides: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description='Per-department limits as JSON: {"<USCC>": {"per_minute": 1200, "daily": 500000}}.',
+    )
+    webhooks_allow_loopback: bool = Field(
+        default=False,
+        description="Let push subscriptions call back to loopback addresses over http (tests, local development; demo implies it).",
+    )
+    auditlog_max_lag_seconds: int = Field(
+        default=300, ge=10, le=86_400,
+        description="Fail-closed period: no data is served while the authorized-use log's last checkpoint is older.",
+    )
+    auditlog_checkpoint_interval_seconds: float = Field(
+        default=10, gt=0, le=3600, description="How often the checkpointer integrates records and signs a checkpoint."
+    )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
     @classmethod
@@ -98,6 +123,15 @@ class Settings(BaseSettings):
                 f"CERTHUB_SECRET_KEY is too short ({len(secret)} characters); "
                 f"use at least {MIN_SECRET_LENGTH} random characters."
             )
+
+    @model_validator(mode="after")
+    def _auditlog_interval_below_lag(self) -> "Settings":
+        # Otherwise one missed round would already stop data being served.
+        if self.auditlog_checkpoint_interval_seconds >= self.auditlog_max_lag_seconds:
+            raise ValueError(
+                "CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS must be below CERTHUB_AUDITLOG_MAX_LAG_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _oidc_complete(self) -> "Settings":

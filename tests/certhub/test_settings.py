@@ -37,3 +37,31 @@ def test_demo_mode_runs_without_a_secret():
 
 def test_secret_is_not_shown_in_repr():
     assert "super-secret-value" not in repr(Settings(secret_key="super-secret-value" * 3))
+
+
+def test_the_apps_sqlite_engine_takes_the_write_lock_when_a_transaction_begins(tmp_path):
+    # Request handlers read, then write (a use record): on SQLite a deferred
+    # transaction would fail with "database is locked" if another connection
+    # committed in between, so the app's engine begins IMMEDIATE; jobs don't.
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from certhub.db import create_db_engine
+
+    path = tmp_path / "lock.sqlite3"
+    for serve_requests, locks in ((True, True), (False, False)):
+        engine = create_db_engine(f"sqlite:///{path}", serve_requests=serve_requests)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                if locks:
+                    with pytest.raises(sqlite3.OperationalError, match="locked"):
+                        other.execute("BEGIN IMMEDIATE")
+                else:
+                    other.execute("BEGIN IMMEDIATE")
+                    other.execute("ROLLBACK")
+        finally:
+            other.close()
+            engine.dispose()

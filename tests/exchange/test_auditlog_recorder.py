@@ -46,30 +46,3 @@ def test_stale_checkpoint_stops_granted_uses(db_session):
     with pytest.raises(LogUnavailable, match="checkpoint"):
         _record(recorder, db_session, matter_code="350100-000-01", purpose="开办餐馆核验营业执照")
 
-
-def test_on_sqlite_a_recording_request_holds_the_write_lock_before_it_reads(tmp_path):
-    # A read-then-write transaction on SQLite fails with "database is locked"
-    # if another connection commits in between; the recorder dependency
-    # starts the transaction as a writer so that cannot happen.
-    import sqlite3
-
-    from sqlalchemy.orm import Session
-
-    from catalog.access import take_write_lock_first
-    from certhub.db import create_db_engine, upgrade
-
-    path = tmp_path / "lock.sqlite3"
-    engine = create_db_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    other = sqlite3.connect(path, timeout=0)
-    try:
-        with Session(engine) as session:
-            take_write_lock_first(session)
-            with pytest.raises(sqlite3.OperationalError, match="locked"):
-                other.execute("BEGIN IMMEDIATE")
-            session.rollback()
-        other.execute("BEGIN IMMEDIATE")
-        other.rollback()
-    finally:
-        other.close()
-        engine.dispose()
