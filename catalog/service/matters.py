@@ -20,6 +20,12 @@ def get(*, session: Session, code: str) -> Matter | None:
     )
 
 
+def exists(*, session: Session, code: str) -> bool:
+    """Whether the catalog has this matter; no materials loaded (hot paths
+    such as redemption only need to know the matter is real)."""
+    return session.scalar(select(Matter.id).where(Matter.code == code)) is not None
+
+
 def get_or_raise(*, session: Session, code: str) -> Matter:
     matter = get(session=session, code=code)
     if matter is None:

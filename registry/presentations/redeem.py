@@ -107,7 +107,7 @@ def redeem(
     # this transaction takes SQLite's write lock, never while holding it.
     result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
-    if matters.get(session=session, code=counter.matter_code) is None:
+    if not matters.exists(session=session, code=counter.matter_code):
         raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
     claim = result.presentation
     presentation = session.get(Presentation, claim.presentation_id)

@@ -143,3 +143,13 @@ def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     assert "/api/v1/catalog/licence-types" in paths and "/api/v1/oauth/token" in paths
+
+
+
+def test_matter_existence_check(db_session):
+    from catalog.service import matters
+    from tests.catalog.factories import MATTER
+
+    assert matters.exists(session=db_session, code="no-such-matter") is False
+    document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
+    assert matters.exists(session=db_session, code=MATTER) is True
