@@ -8,8 +8,9 @@ been published within ``max_lag``; a denied attempt is still recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -39,30 +40,9 @@ class UseRecorder:
             session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True
         )
 
-    def record(
-        self,
-        *,
-        session: Session,
-        kind: str,
-        department_code: str,
-        operator_id: str,
-        basis: str,
-        result: str = "granted",
-        reason_code: str | None = None,
-        subject_code: str | None = None,
-        licence_ids: Sequence[str] = (),
-        data_items: Sequence[str] = (),
-        fields: Sequence[str] = (),
-        matter_code: str | None = None,
-        purpose: str | None = None,
-        case_number: str | None = None,
-        request_hash: str | None = None,
-    ) -> LogEntry:
+    def record(self, *, session: Session, result: str = "granted", **fields: Any) -> LogEntry:
+        """``record_use`` behind the fail-closed check; ``fields`` are its
+        keyword arguments, as ``catalog.access.AccessRecorder.record`` lists them."""
         if result == "granted":
             self.check_serving(session=session)
-        return record_use(
-            session=session, kind=kind, department_code=department_code, operator_id=operator_id, basis=basis,
-            result=result, reason_code=reason_code, subject_code=subject_code, licence_ids=licence_ids,
-            data_items=data_items, fields=fields, matter_code=matter_code, purpose=purpose,
-            case_number=case_number, request_hash=request_hash, now=self._clock(),
-        )
+        return record_use(session=session, result=result, now=self._clock(), **fields)
