@@ -166,8 +166,9 @@ def _serve(database_url: str, redis_url: str, workers: int, data_dir: Path) -> t
            # One department sends everything: lift its limits (the limiter's counting still runs).
            "CERTHUB_RATE_LIMIT_PER_MINUTE": "100000000", "CERTHUB_DAILY_QUOTA": "100000000"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "certhub.asgi:app_from_environment", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        # `certhub serve`, as production runs it.
+        [sys.executable, "-c", "from certhub.cli import main; main()", "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log"],
         cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

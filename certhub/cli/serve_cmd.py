@@ -9,6 +9,7 @@ import uvicorn
 
 from certhub.app import create_app
 from certhub.cli import context
+from certhub.serving import serve_workers
 from certhub.settings import SettingsError
 
 
@@ -16,6 +17,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request"),
 ) -> None:
     """Serve the API from settings only (CERTHUB_* variables); no demo data."""
     config = context.settings()
@@ -24,9 +26,12 @@ def serve(
     except SettingsError as exc:
         context.fail(str(exc), code=2)
     if workers > 1:
-        uvicorn.run("certhub.asgi:app_from_environment", factory=True, host=host, port=port, workers=workers)
+        try:
+            serve_workers(host=host, port=port, workers=workers, access_log=access_log)
+        except OSError as exc:
+            context.fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
     else:
-        uvicorn.run(create_app(config, background_jobs=True), host=host, port=port)
+        uvicorn.run(create_app(config, background_jobs=True), host=host, port=port, access_log=access_log)
 
 
 def demo(
