@@ -11,7 +11,7 @@ from adapters.errors import AdapterConfigError
 from adapters.sources.registry import BindingRegistry
 
 
-def get_binding_registry(request: Request) -> BindingRegistry:
+async def get_binding_registry(request: Request) -> BindingRegistry:
     registry = getattr(request.app.state, "adapter_bindings", None)
     if registry is None:
         raise AdapterConfigError("no adapter bindings are configured")

@@ -53,7 +53,7 @@ class AccessRecorder(Protocol):
         refused (raises) while the log is not healthy."""
 
 
-def get_access_recorder(request: Request) -> AccessRecorder:
+async def get_access_recorder(request: Request) -> AccessRecorder:
     recorder = getattr(request.app.state, "access_recorder", None)
     if recorder is None:
         raise AccessLogMissing("no authorized-use log is configured; data is not served")

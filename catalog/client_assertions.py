@@ -328,10 +328,15 @@ def verify_client_assertion(
 # -- the operator of a request ----------------------------------------------
 
 
-def caller_operator(
+async def caller_operator(
     principal: Principal = Depends(current_principal),
     operator_id: Annotated[str | None, Header(alias=OPERATOR_HEADER, max_length=MAX_OPERATOR_LENGTH)] = None,
 ) -> str:
+    """The dependency form of ``operator_of``."""
+    return operator_of(principal=principal, operator_id=operator_id)
+
+
+def operator_of(*, principal: Principal, operator_id: str | None) -> str:
     """The person behind a department call (docs/clients.md, "Operator").
 
     A token obtained with a private_key_jwt assertion that named an operator

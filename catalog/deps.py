@@ -7,10 +7,12 @@ The app factory puts a sessionmaker, a cache and a TokenAuthority on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -29,16 +31,39 @@ _holder_bearer = HTTPBearer(
 )
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request, committed when the handler succeeds: the
-    request is the unit of work."""
+    request is the unit of work.
+
+    Opening a session touches no connection, so it happens on the event
+    loop; the commit (or rollback) and the close talk to the database and
+    run in the thread pool, in one hop, shielded from cancellation so a
+    disconnecting client never leaves a connection checked out.
+    """
     session: Session = request.app.state.sessionmaker()
     try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_discard, session)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_keep, session)
+
+
+def _keep(session: Session) -> None:
+    try:
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.close()
+
+
+def _discard(session: Session) -> None:
+    try:
+        session.rollback()
     finally:
         session.close()
 
@@ -48,31 +73,43 @@ def get_session(request: Request) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     return request.app.state.cache
 
 
-def get_token_authority(request: Request) -> TokenAuthority:
+async def get_token_authority(request: Request) -> TokenAuthority:
     return request.app.state.token_authority
 
 
-def current_principal(
+async def current_principal(
+    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     authority: TokenAuthority = Depends(get_token_authority),
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer access token is required")
-    return authority.verify(credentials.credentials)
+    return verified_principal(request, authority, credentials.credentials)
 
 
-def get_holder_authority(request: Request) -> HolderAuthority:
+def verified_principal(request: Request, authority: TokenAuthority, token: str) -> Principal:
+    """The token's principal, verified once per request (the rate limiter and
+    the route both need it)."""
+    known = getattr(request.state, "verified_principal", None)
+    if known is not None and known[0] == token:
+        return known[1]
+    principal = authority.verify(token)
+    request.state.verified_principal = (token, principal)
+    return principal
+
+
+async def get_holder_authority(request: Request) -> HolderAuthority:
     authority = getattr(request.app.state, "holder_authority", None)
     if authority is None:
         raise AuthError("holder sign-in is not set up on this deployment")
     return authority
 
 
-def current_holder(
+async def current_holder(
     credentials: HTTPAuthorizationCredentials | None = Depends(_holder_bearer),
     authority: HolderAuthority = Depends(get_holder_authority),
 ) -> HolderPrincipal:
@@ -90,7 +127,7 @@ HolderDep = Annotated[HolderPrincipal, Depends(current_holder)]
 def require_scopes(*scopes: str):
     """A dependency that authenticates the caller and demands every scope."""
 
-    def dependency(principal: Principal = Depends(current_principal)) -> Principal:
+    async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         missing = [s for s in scopes if not principal.has(s)]
         if missing:
             raise Forbidden(f"this call needs the scope(s): {', '.join(missing)}")

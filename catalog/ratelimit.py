@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from catalog.cache import Cache
+from catalog.deps import verified_principal
 from catalog.errors import AuthError, CatalogError
 
 log = logging.getLogger("certhub.ratelimit")
@@ -141,7 +142,7 @@ def rate_limit(bucket: str):
         if scheme.lower() != "bearer" or not token.strip():
             return
         try:
-            principal = request.app.state.token_authority.verify(token.strip())
+            principal = verified_principal(request, request.app.state.token_authority, token.strip())
         except AuthError:
             return
         limiter: RateLimiter = request.app.state.rate_limiter

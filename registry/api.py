@@ -52,7 +52,7 @@ ISSUER_PURPOSE = "发证部门管理本部门证照"
 Purpose = Annotated[str | None, Query(min_length=1, max_length=200, description="用证事由; default: issuer's own use")]
 
 
-def _operator_header(
+async def _operator_header(
     operator_id: Annotated[str | None, Header(alias=OPERATOR_HEADER, max_length=MAX_OPERATOR_LENGTH)] = None,
 ) -> str | None:
     """The person behind the call, when the department's system names one."""

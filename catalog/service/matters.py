@@ -3,7 +3,7 @@ stand in for each material (a licence, a data check, a commitment, paper)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import BindParameter, Exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.errors import NotFound, UnknownReference
@@ -23,7 +23,12 @@ def get(*, session: Session, code: str) -> Matter | None:
 def exists(*, session: Session, code: str) -> bool:
     """Whether the catalog has this matter; no materials loaded (hot paths
     such as redemption only need to know the matter is real)."""
-    return session.scalar(select(Matter.id).where(Matter.code == code)) is not None
+    return bool(session.scalar(select(exists_clause(code=code))))
+
+
+def exists_clause(*, code: str | BindParameter) -> Exists:
+    """``exists`` as a column expression, to ride along in another query."""
+    return select(Matter.id).where(Matter.code == code).exists()
 
 
 def get_or_raise(*, session: Session, code: str) -> Matter:

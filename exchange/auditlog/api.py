@@ -26,7 +26,7 @@ _Code = Annotated[str | None, Query(max_length=100)]
 _EXPORT_CHUNK_CHARS = 1 << 16
 
 
-def _filters(
+async def _filters(
     department: _Code = None,
     operator: _Code = None,
     subject: _Code = None,

@@ -69,6 +69,7 @@ class LogHealth:
     max_lag_seconds: int
     pending_entries: int | None = None
     failure: PublicationFailure | None = None
+    checkpoint_published_at: datetime | None = None
 
     def to_json(self) -> dict:
         failure = None
@@ -114,17 +115,20 @@ def log_health(
             f"the authorized-use log's last checkpoint is {age_s} s old (limit {limit} s); "
             "data is not served until checkpoints resume"
         )
-        return LogHealth(False, _with_failure(reason, failure), latest.size, age_s, limit, pending, failure)
-    return LogHealth(True, None, latest.size, age_s, limit, pending, failure)
+        return LogHealth(False, _with_failure(reason, failure), latest.size, age_s, limit, pending, failure,
+                         latest.published_at)
+    return LogHealth(True, None, latest.size, age_s, limit, pending, failure, latest.published_at)
 
 
 def ensure_log_healthy(
     *, session: Session, now: datetime, max_lag: timedelta, monitor: PublicationMonitor | None = None
-) -> None:
-    """Raise LogUnavailable, saying why, unless a checkpoint was published within ``max_lag``."""
+) -> LogHealth:
+    """Raise LogUnavailable, saying why, unless a checkpoint was published
+    within ``max_lag``; the healthy verdict otherwise."""
     health = log_health(session=session, now=now, max_lag=max_lag, monitor=monitor)
     if not health.serving:
         raise LogUnavailable(health.reason or "the authorized-use log is unavailable")
+    return health
 
 
 def pending_entries(session: Session) -> int:

@@ -30,9 +30,18 @@ class UseRecorder:
         self.max_lag = max_lag
         self.monitor = monitor
         self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._fresh_until: datetime | None = None
 
     def check_serving(self, *, session: Session) -> None:
-        ensure_log_healthy(session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor)
+        now = self._clock()
+        # A checkpoint seen at time T keeps the log servable until T + max_lag
+        # whatever happens meanwhile (later checkpoints only move that on),
+        # so until then the check needs no query.
+        if self._fresh_until is not None and now <= self._fresh_until:
+            return
+        health = ensure_log_healthy(session=session, now=now, max_lag=self.max_lag, monitor=self.monitor)
+        if health.checkpoint_published_at is not None:
+            self._fresh_until = health.checkpoint_published_at + self.max_lag
 
     def health(self, *, session: Session) -> LogHealth:
         """The same verdict as ``check_serving``, with the figures behind it."""

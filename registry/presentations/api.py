@@ -48,7 +48,7 @@ _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
 _trust_lock = threading.Lock()
 
 
-def get_registry_trust(request: Request) -> RegistryTrust:
+async def get_registry_trust(request: Request) -> RegistryTrust:
     """The registry's trust store, one per app (built on first use)."""
     state = request.app.state
     trust = getattr(state, "registry_trust", None)
@@ -136,7 +136,7 @@ def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: rede
         log.warning("a refused redemption (%s) could not be recorded: %s", reason, type(failure).__name__)
 
 
-def bounded_body(request: Request) -> None:
+async def bounded_body(request: Request) -> None:
     """The public check reads small bodies only: say so before reading one."""
     length = request.headers.get("content-length")
     if length is None or not length.isdigit() or int(length) > MAX_VERIFY_BODY:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from catalog.masking import MaskRule, mask_value
+from catalog.models import LicenceType
 from catalog.service import licence_types
 from registry.models import HolderCodeType
 from registry.service.reads import LicenceView
@@ -19,11 +20,19 @@ MASKED = "masked"
 DISCLOSURES = (FULL, MASKED)
 
 
-def disclose(session: Session, *, view: LicenceView, disclosure: str) -> tuple[dict[str, Any], list[str]]:
+def disclose(
+    session: Session, *, view: LicenceView, disclosure: str, licence_type: LicenceType | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """The licence as the counter sees it, and the names of the fields
-    disclosed (for the use log: `face.<key>`, `:masked` when masked)."""
+    disclosed (for the use log: `face.<key>`, `:masked` when masked).
+    ``licence_type``, when the caller has it, must be the version the licence
+    was issued under; otherwise it is read."""
     licence, version = view.licence, view.version
-    licence_type = licence_types.get_or_raise(session=session, code=licence.type_code, version=licence.type_version)
+    if licence_type is None:
+        licence_type = licence_types.get_or_raise(session=session, code=licence.type_code,
+                                                  version=licence.type_version)
+    elif (licence_type.code, licence_type.version) != (licence.type_code, licence.type_version):
+        raise ValueError("disclose: the licence type given is not the one the licence was issued under")
     masked = disclosure == MASKED
     fields: dict[str, Any] = {}
     labels: dict[str, str] = {}

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog.access import AccessRecorder
 from catalog.cache import Cache
+from catalog.models import LicenceType
 from catalog.service import matters
 from registry.errors import InvalidIdentifier
 from registry.models import LicenceStatus
@@ -61,6 +64,18 @@ class Redeemed:
     licences: list[dict[str, Any]]
     trust_list_age: timedelta
     fields: list[str] = field(default_factory=list)
+
+
+# Statements of the hot path, built once (see registry.service.reads).
+_PRESENTATION_AND_MATTER = select(Presentation, matters.exists_clause(code=bindparam("matter_code"))).where(
+    Presentation.id == bindparam("presentation_id")
+)
+_CLAIM = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
+_MARK_REDEEMED = (
+    update(Presentation.__table__)
+    .where(Presentation.__table__.c.id == bindparam("presentation"))
+    .values(redeemed_at=bindparam("at"))
+)
 
 
 def claim_key(presentation_id: str) -> str:
@@ -107,10 +122,16 @@ def redeem(
     # this transaction takes SQLite's write lock, never while holding it.
     result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
-    if not matters.exists(session=session, code=counter.matter_code):
-        raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
     claim = result.presentation
-    presentation = session.get(Presentation, claim.presentation_id)
+    # The stored presentation and whether the matter is real, in one round trip.
+    row = session.execute(
+        _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
+    ).one_or_none()
+    presentation, matter_known = (None, None) if row is None else row
+    if matter_known is None:
+        matter_known = matters.exists(session=session, code=counter.matter_code)
+    if not matter_known:
+        raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
     if presentation is None or list(presentation.licence_identifiers) != list(claim.licence_identifiers) \
             or presentation.disclosure != claim.disclosure:  # 4. a code this registry stored, as stored
         raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
@@ -137,19 +158,22 @@ def _redeem_claimed(
         operator_id=counter.operator_id, matter_code=counter.matter_code, purpose=counter.purpose,
         case_number=counter.case_number, request_hash=counter.request_hash, redeemed_at=now,
     )
-    session.add(redemption)
     try:
         # 6. The database's word on one-time use. A concurrent redeemer's
         # insert waits here for ours to commit or roll back. The failed
         # transaction is the caller's to roll back (it does, to record the refusal).
-        session.flush()
+        # Plain statements rather than the unit of work: both rows are final as written.
+        redemption.id = session.connection().execute(_CLAIM, _columns(redemption, Redemption)).scalar_one()
     except IntegrityError:
         raise Replayed("this code was already used; ask the holder to show a new one") from None
-    presentation.redeemed_at = now
+    session.connection().execute(_MARK_REDEEMED, {"presentation": presentation.id, "at": now})
+    set_committed_value(presentation, "redeemed_at", now)
     licences, fields = [], []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
-        view = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
-        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure)
+        view, licence_type = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code,
+                                          now=now)
+        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure,
+                                    licence_type=licence_type)
         licences.append(shown)
         fields.extend(name for name in disclosed if name not in fields)
     recorder.record(  # 8. recorded in this transaction, or nothing goes out
@@ -158,9 +182,12 @@ def _redeem_claimed(
         licence_ids=list(presentation.licence_identifiers), fields=_loggable(fields), matter_code=counter.matter_code,
         purpose=counter.purpose, case_number=counter.case_number, request_hash=counter.request_hash,
     )
-    session.flush()
     return Redeemed(presentation=presentation, redemption=redemption, licences=licences,
                     trust_list_age=held.age(now), fields=fields)
+
+
+def _columns(row: Any, model: type) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in model.__table__.columns if column.key != "id"}
 
 
 def _loggable(fields: list[str], limit: int = 100) -> list[str]:
@@ -180,13 +207,16 @@ _REFUSED_STATUS = {
 }
 
 
-def _usable_view(session: Session, *, identifier: str, holder_code: str, now: datetime) -> reads.LicenceView:
+def _usable_view(
+    session: Session, *, identifier: str, holder_code: str, now: datetime
+) -> tuple[reads.LicenceView, LicenceType]:
     try:
-        view = reads.get(session, identifier=identifier)
+        found = reads.get_typed(session, identifier=identifier)
     except InvalidIdentifier:
-        view = None
-    if view is None or view.licence.holder_code != holder_code:
+        found = None
+    if found is None or found[0].licence.holder_code != holder_code:
         raise LicenceRefused(f"licence {identifier} is not in the registry", code="licence_not_found")
+    view, licence_type = found
     licence = view.licence
     if licence.status in _REFUSED_STATUS:
         code = _REFUSED_STATUS[licence.status]
@@ -196,5 +226,5 @@ def _usable_view(session: Session, *, identifier: str, holder_code: str, now: da
     if view.version.superseded:
         raise LicenceRefused(f"licence {identifier} was changed since the code was made; ask for a new code",
                              code="superseded")
-    return view
+    return view, licence_type
 

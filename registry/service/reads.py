@@ -32,17 +32,38 @@ class LicenceView:
         return SealSignature.from_json(self.version.signature)
 
 
+# One round trip for the licence and the named version; the licence's other
+# versions are not loaded (a read by identifier never needs them). Built once:
+# a statement object reused with parameters skips SQLAlchemy's per-call
+# construction and cache-key work.
+_BY_IDENTIFIER = (
+    select(Licence, LicenceVersion)
+    .join(LicenceVersion, LicenceVersion.licence_id == Licence.id)
+    .where(Licence.base_identifier == bindparam("base"), LicenceVersion.version == bindparam("version"))
+    .options(lazyload(Licence.versions))
+)
+_BY_IDENTIFIER_TYPED = _BY_IDENTIFIER.add_columns(LicenceType).join(
+    LicenceType, and_(LicenceType.code == Licence.type_code, LicenceType.version == Licence.type_version)
+)
+
+
+def _parameters(identifier: str) -> dict:
+    parsed = LicenceIdentifier.parse(identifier)
+    return {"base": parsed.base, "version": parsed.version}
+
+
 def get(session: Session, *, identifier: str) -> LicenceView | None:
     """The licence and the version the identifier names (no access check:
     callers decide who may see it)."""
-    parsed = LicenceIdentifier.parse(identifier)
-    licence = session.scalar(select(Licence).where(Licence.base_identifier == parsed.base))
-    if licence is None:
-        return None
-    version = session.scalar(
-        select(LicenceVersion).where(LicenceVersion.licence_id == licence.id, LicenceVersion.version == parsed.version)
-    )
-    return None if version is None else LicenceView(licence=licence, version=version)
+    row = session.execute(_BY_IDENTIFIER, _parameters(identifier)).one_or_none()
+    return None if row is None else LicenceView(licence=row[0], version=row[1])
+
+
+def get_typed(session: Session, *, identifier: str) -> tuple[LicenceView, LicenceType] | None:
+    """``get`` with the licence type version the licence was issued under, in
+    the same round trip (disclosure needs its field rules)."""
+    row = session.execute(_BY_IDENTIFIER_TYPED, _parameters(identifier)).one_or_none()
+    return None if row is None else (LicenceView(licence=row[0], version=row[1]), row[2])
 
 
 def get_or_raise(session: Session, *, identifier: str) -> LicenceView:

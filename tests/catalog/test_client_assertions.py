@@ -24,7 +24,7 @@ from catalog.client_assertions import (
     ASSERTION_TYPE,
     InvalidClientAssertion,
     InvalidClientKey,
-    caller_operator,
+    operator_of,
     jwk_thumbprint,
     parse_public_key,
     public_jwk,
@@ -282,16 +282,16 @@ def _principal(operator=None) -> Principal:
 
 def test_operator_resolution():
     # The token names the operator: the header may be left out, or must agree.
-    assert caller_operator(principal=_principal("clerk-7"), operator_id=None) == "clerk-7"
-    assert caller_operator(principal=_principal("clerk-7"), operator_id="clerk-7") == "clerk-7"
+    assert operator_of(principal=_principal("clerk-7"), operator_id=None) == "clerk-7"
+    assert operator_of(principal=_principal("clerk-7"), operator_id="clerk-7") == "clerk-7"
     with pytest.raises(Forbidden):
-        caller_operator(principal=_principal("clerk-7"), operator_id="clerk-8")
+        operator_of(principal=_principal("clerk-7"), operator_id="clerk-8")
     # No operator in the token: the header is required.
-    assert caller_operator(principal=_principal(), operator_id="clerk-8") == "clerk-8"
+    assert operator_of(principal=_principal(), operator_id="clerk-8") == "clerk-8"
     with pytest.raises(InvalidCode):
-        caller_operator(principal=_principal(), operator_id=None)
+        operator_of(principal=_principal(), operator_id=None)
     with pytest.raises(InvalidCode):
-        caller_operator(principal=_principal(), operator_id="bad id")
+        operator_of(principal=_principal(), operator_id="bad id")
 
 
 # -- keys --------------------------------------------------------------------

@@ -4,6 +4,7 @@ granted uses while the log is not healthy (fail closed)."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import event
 
 from exchange.auditlog import LogEntry, LogUnavailable, publish_checkpoint
 from exchange.auditlog.recorder import UseRecorder
@@ -46,3 +47,49 @@ def test_stale_checkpoint_stops_granted_uses(db_session):
     with pytest.raises(LogUnavailable, match="checkpoint"):
         _record(recorder, db_session, matter_code="350100-000-01", purpose="开办餐馆核验营业执照")
 
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_a_fresh_checkpoint_is_trusted_until_it_ages_out_then_checked_again(db_session):
+    publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
+    clock = _Clock(datetime.now(timezone.utc))
+    recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=clock)
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(db_session.bind, "before_cursor_execute", count)
+    try:
+        recorder.check_serving(session=db_session)
+        asked_first = len(statements)
+        clock.now += timedelta(minutes=4)
+        recorder.check_serving(session=db_session)  # still within the lag of the checkpoint seen
+        assert asked_first >= 1 and len(statements) == asked_first
+        clock.now += timedelta(minutes=2)  # past it: the database is asked, and the log is stale
+        with pytest.raises(LogUnavailable, match="checkpoint"):
+            recorder.check_serving(session=db_session)
+        assert len(statements) > asked_first
+    finally:
+        event.remove(db_session.bind, "before_cursor_execute", count)
+
+
+def test_a_newer_checkpoint_moves_the_trusted_window_on(db_session):
+    clock = _Clock(datetime.now(timezone.utc))
+    publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN, now=clock.now)
+    recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=clock)
+    recorder.check_serving(session=db_session)
+    clock.now += timedelta(minutes=4)
+    publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN, now=clock.now)
+    clock.now += timedelta(minutes=3)  # 7 min after the first checkpoint, 3 after the second
+    recorder.check_serving(session=db_session)
+    clock.now += timedelta(minutes=3)  # 6 min after the second: stale
+    with pytest.raises(LogUnavailable, match="checkpoint"):
+        recorder.check_serving(session=db_session)

@@ -219,9 +219,14 @@ def test_an_id_committed_late_is_dispatched_from_the_gaps(db_session, world):
     approve_agreement(db_session)
     subscription = _subscribe(db_session, kinds=("changed",)).subscription
     licence = issue_licence(db_session)
-    # Ids rolled back earlier (PostgreSQL sequences never go back) are gaps already.
-    known_gaps = dispatch(session=db_session, registry_id=REGISTRY_ID).gaps
-    cursor_at = db_session.scalars(select(DispatchCursor)).one().last_event_id
+    # Ids rolled back by earlier tests (PostgreSQL sequences never go back)
+    # are gaps already, as many as the cap keeps: start this test without them.
+    dispatch(session=db_session, registry_id=REGISTRY_ID)
+    cursor = db_session.scalars(select(DispatchCursor)).one()
+    cursor.gaps = {}
+    db_session.commit()
+    known_gaps = 0
+    cursor_at = cursor.last_event_id
 
     def change_event(event_id_):
         db_session.add(LicenceEvent(id=event_id_, licence_id=licence.id, action="change", from_status="valid",
