@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 Listener = Callable[[str, str], None]  # (topic, message)
@@ -28,6 +29,11 @@ class Cache(Protocol):
     def increment(self, key: str, *, ttl_seconds: float) -> int:
         """Add one to a counter; the counter expires ttl_seconds after its first increment."""
 
+    def increment_within(self, counters: Sequence[Counter]) -> list[int]:
+        """Increment the counters in order, as ``increment`` does, stopping
+        after the first whose new count is over its limit; their new counts.
+        One atomic step (a limit and the quota behind it, in one round trip)."""
+
     def ttl(self, key: str) -> float | None:
         """Seconds until the key expires, None when absent or without expiry."""
 
@@ -38,6 +44,13 @@ class Cache(Protocol):
         """Call listener on every published message; returns an unsubscribe function."""
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Counter:
+    key: str
+    ttl_seconds: float
+    limit: int
 
 
 def _check_key(key: str) -> None:
@@ -90,6 +103,21 @@ class InProcessCache:
             self._values[key] = (str(count), entry[1])
             return count
 
+    def increment_within(self, counters: Sequence[Counter]) -> list[int]:
+        for counter in counters:
+            _check_key(counter.key)
+        counts: list[int] = []
+        with self._lock:
+            for counter in counters:
+                entry = self._live(counter.key)
+                count = 1 if entry is None else int(entry[0]) + 1
+                expires = self._clock() + counter.ttl_seconds if entry is None else entry[1]
+                self._values[counter.key] = (str(count), expires)
+                counts.append(count)
+                if count > counter.limit:
+                    break
+        return counts
+
     def ttl(self, key: str) -> float | None:
         with self._lock:
             entry = self._live(key)
@@ -120,6 +148,23 @@ class InProcessCache:
             self._listeners.clear()
 
 
+# KEYS: the counters; ARGV: each counter's ttl in ms and its limit. Scripts
+# run atomically in Redis, so no other client sees a half-counted request.
+_INCREMENT_WITHIN = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    local count = redis.call('INCR', key)
+    -- NX: the window starts at the first increment and is never extended.
+    redis.call('PEXPIRE', key, ARGV[2 * i - 1], 'NX')
+    counts[i] = count
+    if count > tonumber(ARGV[2 * i]) then
+        break
+    end
+end
+return counts
+"""
+
+
 class RedisCache:
     """The shared cache: every app process sees the same keys and messages."""
 
@@ -134,6 +179,7 @@ class RedisCache:
         self._listeners: list[Listener] = []
         self._pubsub = None
         self._thread = None
+        self._increment_within = self._redis.register_script(_INCREMENT_WITHIN)
 
     def _k(self, key: str) -> str:
         _check_key(key)
@@ -156,6 +202,15 @@ class RedisCache:
         pipe.pexpire(name, max(int(ttl_seconds * 1000), 1), nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def increment_within(self, counters: Sequence[Counter]) -> list[int]:
+        if not counters:
+            return []
+        keys = [self._k(counter.key) for counter in counters]
+        arguments = []
+        for counter in counters:
+            arguments += [max(int(counter.ttl_seconds * 1000), 1), int(counter.limit)]
+        return [int(count) for count in self._increment_within(keys=keys, args=arguments)]
 
     def ttl(self, key: str) -> float | None:
         millis = self._redis.pttl(self._k(key))

@@ -7,19 +7,24 @@ The app factory puts a sessionmaker, a cache and a TokenAuthority on
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
-from starlette.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from catalog.cache import Cache
 from catalog.errors import AuthError, Forbidden
 from catalog.holder_auth import HolderAuthority, HolderPrincipal
 from catalog.tokens import Principal, TokenAuthority
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/oauth/token")
 # A scheme of its own so the OpenAPI document shows holders and department
@@ -47,8 +52,15 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         with anyio.CancelScope(shield=True):
             await run_in_threadpool(_discard, session)
         raise
+    if _settled(session):  # the route committed already: nothing left to say to the database
+        session.close()
+        return
     with anyio.CancelScope(shield=True):
         await run_in_threadpool(_keep, session)
+
+
+def _settled(session: Session) -> bool:
+    return not session.in_transaction() and not (session.new or session.dirty or session.deleted)
 
 
 def _keep(session: Session) -> None:
@@ -71,6 +83,26 @@ def _discard(session: Session) -> None:
 # scope="function": the commit runs before the response is sent, so a failed
 # commit becomes an error response instead of data the database never kept.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+# Short work: database statements and Python, no calls to other systems
+# (redeeming a code, reading a licence). One process runs Python on one core
+# at a time, so admitting more such work at once than it takes to overlap
+# the database's round trips only makes the threads fight over the
+# interpreter lock. Work that waits on other systems (an adapter's call to
+# a department) keeps the default pool, so a slow department cannot starve it.
+SHORT_WORK_THREADS = 4
+
+
+async def run_short_work(request: Request, func: Callable[..., T], /, **kwargs: Any) -> T:
+    """``func(**kwargs)`` in the thread pool, at most SHORT_WORK_THREADS at once per process."""
+    # One limiter per event loop (a limiter belongs to the loop it waits on;
+    # tests may run an app on more than one), made on first use.
+    loop = asyncio.get_running_loop()
+    known = getattr(request.app.state, "short_work_limiter", None)
+    if known is None or known[0] is not loop:
+        known = request.app.state.short_work_limiter = (loop, anyio.CapacityLimiter(SHORT_WORK_THREADS))
+    return await anyio.to_thread.run_sync(functools.partial(func, **kwargs), limiter=known[1])
 
 
 async def get_cache(request: Request) -> Cache:

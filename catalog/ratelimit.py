@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from catalog.cache import Cache
+from catalog.cache import Cache, Counter
 from catalog.deps import verified_principal
 from catalog.errors import AuthError, CatalogError
 
@@ -100,26 +100,34 @@ class RateLimiter:
         now = self._clock()
         minute = int(now // MINUTE)
         minute_end = (minute + 1) * MINUTE
-        used = self._count(f"ratelimit:{bucket}:{department_code}:m{minute}", ttl=minute_end - now + 1)
-        if used > limits.per_minute:
+        day = int((now + CHINA_STANDARD_TIME_OFFSET) // DAY)
+        day_end = (day + 1) * DAY - CHINA_STANDARD_TIME_OFFSET
+        # The minute's count first: a request it refuses does not use the day's quota.
+        counts = self._count([
+            Counter(f"ratelimit:{bucket}:{department_code}:m{minute}", minute_end - now + 1, limits.per_minute),
+            Counter(f"quota:{department_code}:d{day}", day_end - now + 1, limits.daily),
+        ])
+        if counts[0] > limits.per_minute:
             raise RateLimited(
                 f"more than {limits.per_minute} requests a minute to {bucket}",
                 retry_after=_seconds(minute_end - now),
             )
-        day = int((now + CHINA_STANDARD_TIME_OFFSET) // DAY)
-        day_end = (day + 1) * DAY - CHINA_STANDARD_TIME_OFFSET
-        used_today = self._count(f"quota:{department_code}:d{day}", ttl=day_end - now + 1)
-        if used_today > limits.daily:
+        if counts[1] > limits.daily:
             raise QuotaExceeded(
                 f"the daily quota of {limits.daily} requests is used up", retry_after=_seconds(day_end - now)
             )
 
-    def _count(self, key: str, *, ttl: float) -> int:
+    def _count(self, counters: list[Counter]) -> list[int]:
         try:
-            return self._cache.increment(key, ttl_seconds=ttl)
+            counts = self._cache.increment_within(counters)
         except Exception as exc:  # noqa: BLE001 - any cache failure: fail closed
             log.error("rate limit counter unavailable: %s", type(exc).__name__)
             raise RateLimitUnavailable("the rate limit counters are unavailable; try again later") from None
+        complete = len(counts) == len(counters)
+        stopped_over = 0 < len(counts) < len(counters) and counts[-1] > counters[len(counts) - 1].limit
+        if not (complete or stopped_over):
+            raise RateLimitUnavailable("the rate limit counters answered wrongly; try again later")
+        return counts
 
 
 def _seconds(remaining: float) -> int:

@@ -140,6 +140,11 @@ def create_app(
         else None,
     )
     install_error_handlers(app)
+    # Routes are matched in order, one pattern at a time: the calls that come
+    # by the thousand (a counter redeeming, a department querying) go first.
+    # Their paths are fixed, so they shadow nothing below them.
+    app.include_router(registry.presentations.api.redeem_router, dependencies=[Depends(rate_limit("presentations"))])
+    app.include_router(exchange.query.api.router, dependencies=[Depends(rate_limit("exchange"))])
     app.include_router(catalog.api.oauth_router)
     app.include_router(catalog.api.router)
     app.include_router(catalog.holders_api.router)
@@ -149,7 +154,6 @@ def create_app(
     app.include_router(registry.api.router)
     app.include_router(registry.api.status_list_router)
     app.include_router(registry.presentations.api.router)
-    app.include_router(registry.presentations.api.redeem_router, dependencies=[Depends(rate_limit("presentations"))])
     app.include_router(registry.presentations.api.verify_router)
     app.include_router(registry.delegations_api.router)
     app.include_router(registry.holder_api.router)
@@ -159,7 +163,6 @@ def create_app(
     app.include_router(exchange.agreements.api.router)
     app.include_router(exchange.consent.api.router)
     app.include_router(exchange.mandates.api.router)
-    app.include_router(exchange.query.api.router, dependencies=[Depends(rate_limit("exchange"))])
     app.include_router(exchange.plan.api.router, dependencies=[Depends(rate_limit("exchange"))])
     app.include_router(exchange.subscriptions.api.router, dependencies=[Depends(rate_limit("exchange"))])
     # The browser pages (and the landing page at /) with their assets.

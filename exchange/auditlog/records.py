@@ -51,6 +51,7 @@ _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f]")  # C0 controls: a record is one line of text per field
 
 
 def record_use(
@@ -279,7 +280,7 @@ def _check_code(name: str, value: object, *, max_len: int) -> None:
 def _check_text(name: str, value: object, limit: int) -> None:
     if not isinstance(value, str) or len(value) > limit:
         raise InvalidRecord(f"{name} must be text of at most {limit} characters")
-    if any(ord(ch) < 0x20 for ch in value):
+    if _CONTROL.search(value):
         raise InvalidRecord(f"{name} must not contain control characters")
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from catalog.access import AccessRecorder, AccessRecorderDep
 from catalog.cache import Cache
 from catalog.db import utcnow
-from catalog.deps import HolderDep, SessionDep, current_principal, get_cache
+from catalog.deps import HolderDep, SessionDep, current_principal, get_cache, run_short_work
 from catalog.errors import Forbidden
 from catalog.tokens import Principal
 from registry.presentations import present as presenting
@@ -86,12 +86,22 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
 
 
 @redeem_router.post("/redeem", response_model=RedemptionRead)
-def redeem_presentation(
+async def redeem_presentation(
     body: RedemptionCreate, request: Request, session: SessionDep, principal: Department,
     recorder: AccessRecorderDep, cache: CacheDep, trust: TrustDep,
 ):
     """Redeem a holder's code at a counter: the licences as disclosed, once.
     Every attempt is recorded in the authorized-use log, refusals too."""
+    # The database work and its commit in one trip to the thread pool; the
+    # response is checked and written back on the event loop.
+    return await run_short_work(request, _redeem_committed, body=body, request=request, session=session,
+                                principal=principal, recorder=recorder, cache=cache, trust=trust)
+
+
+def _redeem_committed(
+    *, body: RedemptionCreate, request: Request, session: Session, principal: Principal,
+    recorder: AccessRecorder, cache: Cache, trust: RegistryTrust,
+) -> RedemptionRead:
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
@@ -107,6 +117,7 @@ def redeem_presentation(
     except Exception as exc:
         _record_refusal(session, recorder=recorder, counter=counter, error=exc)
         raise
+    session.commit()
     return RedemptionRead(
         presentation_id=redeemed.presentation.id, disclosure=redeemed.presentation.disclosure,
         redeemed_at=redeemed.redemption.redeemed_at,

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from catalog.cache import InProcessCache
+from catalog.cache import Counter, InProcessCache
 
 
 def test_set_if_absent_stores_once(cache):
@@ -59,6 +59,42 @@ def test_counter_window_is_not_extended_by_increments(cache):
     cache.increment("rate:window", ttl_seconds=0.3)
     time.sleep(0.2)
     assert cache.increment("rate:window", ttl_seconds=0.3) == 1
+
+
+def test_tiered_counters_stop_at_the_first_over_its_limit(cache):
+    minute, day = Counter("rate:m", 30, 2), Counter("quota:d", 300, 100)
+    assert cache.increment_within([minute, day]) == [1, 1]
+    assert cache.increment_within([minute, day]) == [2, 2]
+    assert cache.increment_within([minute, day]) == [3]  # over the minute: the day is not counted
+    assert cache.increment("quota:d", ttl_seconds=300) == 3
+    for key, ttl in (("rate:m", 30), ("quota:d", 300)):
+        remaining = cache.ttl(key)
+        assert remaining is not None and 0 < remaining <= ttl
+
+
+def test_tiered_counters_keep_the_window_of_their_first_increment(cache):
+    cache.increment_within([Counter("rate:tier", 0.3, 10)])
+    time.sleep(0.2)
+    cache.increment_within([Counter("rate:tier", 0.3, 10)])
+    time.sleep(0.2)
+    assert cache.increment_within([Counter("rate:tier", 0.3, 10)]) == [1]
+
+
+def test_tiered_counters_are_exact_under_concurrency(cache):
+    barrier = threading.Barrier(8)
+
+    def attempt():
+        barrier.wait()
+        for _ in range(25):
+            cache.increment_within([Counter("rate:race", 30, 10**6), Counter("quota:race", 30, 10**6)])
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.increment("rate:race", ttl_seconds=30) == 201
+    assert cache.increment("quota:race", ttl_seconds=30) == 201
 
 
 def test_invalidation_reaches_subscribers(cache):
