@@ -22,25 +22,17 @@ usage: python -m bench qr_redeem [--quick] [--requests N] [--threads T] [--worke
 from __future__ import annotations
 
 import argparse
-import http.client
-import json
 import os
-import queue
 import secrets
-import socket
-import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import quote, urlsplit
 
 import httpx
 from sqlalchemy import select, text
 
+from bench._serving import load, schema_url, serve_certhub, stop
 from catalog.codes import citizen_id_check_character
 from catalog.models import LicenceType, LicenceTypeIssuer, Matter
 from catalog.service import clients
@@ -56,7 +48,6 @@ from signing.qr import encode_presentation_qr
 
 REGISTRY_ID = "https://registry.bench.test"
 SECRET = "bench-secret-" + "b" * 40
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _options(args: list[str]) -> argparse.Namespace:
@@ -75,12 +66,6 @@ def _options(args: list[str]) -> argparse.Namespace:
     if not 10 <= options.requests <= 100_000 or not 1 <= options.threads <= 64 or not 1 <= options.workers <= 16:
         parser.error("requests 10..100000, threads 1..64, workers 1..16")
     return options
-
-
-def _schema_url(url: str, schema: str) -> str:
-    # libpq's options parameter: every connection of every worker works in the schema.
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 def _citizen(n: int) -> str:
@@ -154,115 +139,29 @@ def _prepare(database_url: str, requests: int, data_dir: Path) -> dict:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _serve(database_url: str, redis_url: str, workers: int, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "CERTHUB_DATABASE_URL": database_url, "CERTHUB_REDIS_URL": redis_url,
-           "CERTHUB_SECRET_KEY": SECRET, "CERTHUB_REGISTRY_ID": REGISTRY_ID, "CERTHUB_DATA_DIR": str(data_dir),
-           "PYTHONPATH": str(REPO_ROOT),
-           # One department sends everything: lift its limits (the limiter's counting still runs).
-           "CERTHUB_RATE_LIMIT_PER_MINUTE": "100000000", "CERTHUB_DAILY_QUOTA": "100000000"}
-    process = subprocess.Popen(
-        # `certhub serve`, as production runs it.
-        [sys.executable, "-c", "from certhub.cli import main; main()", "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--no-access-log"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited while starting")
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.terminate()
-    raise RuntimeError("the server did not start within 120 s")
-
-
-def _load(url: str, requests: list, threads: int) -> dict:
-    """Send every request (method, path, json, headers) from `threads` keep-alive clients.
-
-    The clients share the machine with the server, so they are kept light:
-    the standard library's HTTP client, bodies encoded before the clock starts.
-    """
-    work: queue.Queue = queue.Queue()
-    for method, path, body, headers in requests:
-        encoded = None if body is None else json.dumps(body, ensure_ascii=False).encode()
-        sent = dict(headers or {})
-        if encoded is not None:
-            sent["Content-Type"] = "application/json"
-        work.put((method, path, encoded, sent))
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    lock = threading.Lock()
-    target = urlsplit(url)
-
-    def client() -> None:
-        mine, counts = [], {}
-        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
-        try:
-            while True:
-                try:
-                    method, path, body, headers = work.get_nowait()
-                except queue.Empty:
-                    break
-                started = time.perf_counter()
-                connection.request(method, path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                mine.append(time.perf_counter() - started)
-                counts[response.status] = counts.get(response.status, 0) + 1
-        finally:
-            connection.close()
-        with lock:
-            latencies.extend(mine)
-            for status, count in counts.items():
-                statuses[status] = statuses.get(status, 0) + count
-
-    pool = [threading.Thread(target=client) for _ in range(threads)]
-    started = time.perf_counter()
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "requests": len(latencies),
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-    }
-
-
 def run(args: list[str]) -> dict:
     options = _options(args)
     schema = f"bench_qr_{secrets.token_hex(4)}"
     admin = create_db_engine(options.database_url)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    database_url = _schema_url(options.database_url, schema)
+    database_url = schema_url(options.database_url, schema)
     process = None
     try:
         with tempfile.TemporaryDirectory(prefix="certhub-bench-") as data_dir:
             warm = options.threads * 8
             world = _prepare(database_url, options.requests + warm, Path(data_dir))
-            process, url = _serve(database_url, options.redis_url, options.workers, Path(data_dir))
+            process, url = serve_certhub(database_url=database_url, redis_url=options.redis_url,
+                                         workers=options.workers, env={
+                "CERTHUB_SECRET_KEY": SECRET, "CERTHUB_REGISTRY_ID": REGISTRY_ID, "CERTHUB_DATA_DIR": str(data_dir),
+                # One department sends everything: lift its limits (the limiter's counting still runs).
+                "CERTHUB_RATE_LIMIT_PER_MINUTE": "100000000", "CERTHUB_DAILY_QUOTA": "100000000"})
             token = httpx.post(url + "/api/v1/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(world["client_id"], world["client_secret"])).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
             time.sleep(max((world["not_before"] - datetime.now(timezone.utc)).total_seconds(), 0))
-            _load(url, [("GET", "/healthz", None, None)] * warm, options.threads)
-            noop = _load(url, [("GET", "/healthz", None, None)] * options.requests, options.threads)
+            load(url, [("GET", "/healthz", None, None)] * warm, options.threads)
+            noop = load(url, [("GET", "/healthz", None, None)] * options.requests, options.threads)
 
             def redemptions(codes):
                 return [("POST", "/api/v1/presentations/redeem",
@@ -271,15 +170,10 @@ def run(args: list[str]) -> dict:
 
             # Warm-up, not counted: each worker opens its database connections
             # and caches its statements on its first redemptions.
-            _load(url, redemptions(world["codes"][:warm]), options.threads)
-            redeem = _load(url, redemptions(world["codes"][warm:]), options.threads)
+            load(url, redemptions(world["codes"][:warm]), options.threads)
+            redeem = load(url, redemptions(world["codes"][warm:]), options.threads)
     finally:
-        if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop(process)
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

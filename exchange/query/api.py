@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from catalog.access import AccessRecorderDep
+from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.client_assertions import CallerOperatorDep
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
-from catalog.client_assertions import CallerOperatorDep
 from catalog.tokens import Principal
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
@@ -58,14 +60,24 @@ def _head(request: Request, response: Response, ctx: service.QueryContext, princ
 
 
 @router.post("/query")
-def query(body: QueryIn, request: Request, response: Response, session: SessionDep, principal: Querier,
-          operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
+async def query(body: QueryIn, request: Request, response: Response, session: SessionDep, principal: Querier,
+                operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
     """Ask for licences and data items of one subject for a matter. Each item
     is answered or refused with a machine reason; each is logged."""
+    # One trip to the thread pool for the work and its commit. The default
+    # pool, not the short-work one: the provider's system is called on the way.
+    return await run_in_threadpool(_query_committed, body=body, request=request, response=response,
+                                   session=session, principal=principal, operator=operator, recorder=recorder)
+
+
+def _query_committed(*, body: QueryIn, request: Request, response: Response, session: Session,
+                     principal: Principal, operator: str, recorder: AccessRecorder) -> dict:
     ctx = _context(request, session, recorder, principal, operator, body)
     results = _answer_one(ctx, body.subject, item_requests(body.items))
-    return {**_head(request, response, ctx, principal, operator),
-            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+    answer = {**_head(request, response, ctx, principal, operator),
+              "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+    session.commit()
+    return answer
 
 
 @router.post("/query/batch")
