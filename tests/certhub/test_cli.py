@@ -93,6 +93,19 @@ def test_serve_refuses_to_start_without_a_secret(env):
     assert "CERTHUB_SECRET_KEY" in result.output
 
 
+def test_serve_with_workers_says_when_its_port_is_taken(env, monkeypatch):
+    import socket
+
+    monkeypatch.setenv("CERTHUB_SECRET_KEY", "s" * 48)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("serve", "--workers", "2", "--port", str(port))
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
 def test_demo_prepares_idempotently_with_fresh_credentials(env):
     first = run("demo", "--prepare-only", "--data-dir", str(env / "demo"))
     assert first.exit_code == 0, first.output
