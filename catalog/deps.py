@@ -114,24 +114,12 @@ async def get_token_authority(request: Request) -> TokenAuthority:
 
 
 async def current_principal(
-    request: Request,
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     authority: TokenAuthority = Depends(get_token_authority),
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer access token is required")
-    return verified_principal(request, authority, credentials.credentials)
-
-
-def verified_principal(request: Request, authority: TokenAuthority, token: str) -> Principal:
-    """The token's principal, verified once per request (the rate limiter and
-    the route both need it)."""
-    known = getattr(request.state, "verified_principal", None)
-    if known is not None and known[0] == token:
-        return known[1]
-    principal = authority.verify(token)
-    request.state.verified_principal = (token, principal)
-    return principal
+    return authority.verify(credentials.credentials)
 
 
 async def get_holder_authority(request: Request) -> HolderAuthority:

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from catalog.cache import Cache, Counter
-from catalog.deps import verified_principal
 from catalog.errors import AuthError, CatalogError
 
 log = logging.getLogger("certhub.ratelimit")
@@ -150,7 +149,7 @@ def rate_limit(bucket: str):
         if scheme.lower() != "bearer" or not token.strip():
             return
         try:
-            principal = verified_principal(request, request.app.state.token_authority, token.strip())
+            principal = request.app.state.token_authority.verify(token.strip())
         except AuthError:
             return
         limiter: RateLimiter = request.app.state.rate_limiter
