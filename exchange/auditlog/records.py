@@ -54,36 +54,14 @@ _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f]")  # C0 controls: a record is one line of text per field
 
 
-def record_use(
-    *,
-    session: Session,
-    kind: str,
-    department_code: str,
-    operator_id: str,
-    basis: str,
-    result: str = "granted",
-    reason_code: str | None = None,
-    subject_code: str | None = None,
-    licence_ids: Sequence[str] = (),
-    data_items: Sequence[str] = (),
-    fields: Sequence[str] = (),
-    matter_code: str | None = None,
-    purpose: str | None = None,
-    case_number: str | None = None,
-    request_hash: str | None = None,
-    now: datetime | None = None,
-) -> LogEntry:
-    """Append one use record to the log in the caller's transaction.
+def record_use(*, session: Session, **fields: Any) -> LogEntry:
+    """Append one use record to the log in the caller's transaction;
+    ``fields`` are ``new_entry``'s keyword arguments.
 
     Raises InvalidRecord for bad input; database errors propagate so the
     caller's unit of work fails with them.
     """
-    row = new_entry(
-        kind=kind, department_code=department_code, operator_id=operator_id, basis=basis, result=result,
-        reason_code=reason_code, subject_code=subject_code, licence_ids=licence_ids, data_items=data_items,
-        fields=fields, matter_code=matter_code, purpose=purpose, case_number=case_number,
-        request_hash=request_hash, now=now,
-    )
+    row = new_entry(**fields)
     # A plain INSERT in the caller's transaction, not the unit of work: the
     # row is written as built (nothing about it changes later in the request)
     # and the flush machinery would cost more than the statement itself.
@@ -99,7 +77,7 @@ def record_uses(*, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
     """Append several use records (e.g. one batch query about many holders)
     in the caller's transaction; returns how many were written.
 
-    Each mapping takes ``record_use``'s keyword arguments. Every record is
+    Each mapping takes ``new_entry``'s keyword arguments. Every record is
     validated before any is written, so a bad one writes none; the rows go
     to the database in one executemany (pipelined on PostgreSQL) instead of
     one round trip each.
