@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from catalog import snapshots
 from catalog.cache import InProcessCache, RedisCache
 from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
@@ -89,6 +90,8 @@ def db_connection(migrated_engine: Engine):
     finally:
         transaction.rollback()
         connection.close()
+        # The rollback undid the test's catalog behind the session events' back.
+        snapshots.forget(migrated_engine)
 
 
 @pytest.fixture

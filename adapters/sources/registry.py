@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -15,7 +15,6 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from catalog.models import DataItem
 from catalog.service import data_items
 
 from adapters.errors import AdapterConfigError, AdapterError, BindingMismatch, CircuitOpen, SourceError, UnknownBinding
@@ -44,6 +43,16 @@ class Source(Protocol):
     def fetch_raw(self, subject: str) -> list[Record]: ...
 
     def close(self) -> None: ...
+
+
+class BoundItem(Protocol):
+    """What a fetch needs of a data item: the catalog row or a snapshot of it."""
+
+    code: str
+    subject_kind: str
+    fields: Sequence[dict]
+    adapter_kind: str | None
+    adapter_name: str | None
 
 
 class BindingRegistry:
@@ -102,7 +111,7 @@ class BindingRegistry:
         for source in self._sources.values():
             source.close()
 
-    def fetch(self, *, data_item: DataItem, subject: str) -> list[Record]:
+    def fetch(self, *, data_item: BoundItem, subject: str) -> list[Record]:
         """The data item's records for the subject, typed per the catalog."""
         if data_item.adapter_kind is None or data_item.adapter_name is None:
             raise UnknownBinding(f"data item {data_item.code} has no adapter binding")

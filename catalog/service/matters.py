@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import BindParameter, Exists, select
 from sqlalchemy.orm import Session, selectinload
 
+from catalog import snapshots
 from catalog.errors import NotFound, UnknownReference
 from catalog.models import Material, Matter, Situation
 from catalog.schemas import MatterIn, MatterOut
@@ -24,6 +25,12 @@ def exists(*, session: Session, code: str) -> bool:
     """Whether the catalog has this matter; no materials loaded (hot paths
     such as redemption only need to know the matter is real)."""
     return bool(session.scalar(select(exists_clause(code=code))))
+
+
+def exists_kept(*, session: Session, code: str) -> bool:
+    """``exists``, remembered for a few seconds once true (catalog.snapshots):
+    for paths that check the matter on every request."""
+    return snapshots.memo_for(session).get(("matter", code), lambda: exists(session=session, code=code), keep=bool)
 
 
 def exists_clause(*, code: str | BindParameter) -> Exists:

@@ -3,11 +3,11 @@ way by agreements, consents, queries and plans."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from catalog.models import DataItem
+from catalog import snapshots
 from catalog.service import data_items, licence_types
 from exchange.agreements.models import ItemKind
 from exchange.errors import InvalidExchangeRequest
@@ -30,11 +30,15 @@ class SharedItem:
     holder_kind: str  # natural_person | organisation
     adapter_kind: str | None = None
     adapter_name: str | None = None
-    data_item: DataItem | None = field(default=None, compare=False, repr=False)  # the catalog row, for adapters
 
     @property
     def field_keys(self) -> list[str]:
         return [f["key"] for f in self.fields]
+
+    @property
+    def subject_kind(self) -> str:
+        """The adapters' name for ``holder_kind``: what a binding's subject is."""
+        return self.holder_kind
 
     @property
     def holder_code_type(self) -> str:
@@ -48,9 +52,15 @@ class SharedItem:
 
 
 def find(*, session: Session, code: str) -> SharedItem | None:
-    """The licence type (current version) or data item with this code."""
+    """The licence type (current version) or data item with this code,
+    remembered for a few seconds once found (catalog.snapshots)."""
     if not isinstance(code, str) or not 1 <= len(code) <= 40:
         return None
+    return snapshots.memo_for(session).get(("shared_item", code), lambda: _load(session, code),
+                                           keep=lambda item: item is not None)
+
+
+def _load(session: Session, code: str) -> SharedItem | None:
     licence_type = licence_types.get_current(session=session, code=code)
     if licence_type is not None:
         return SharedItem(
@@ -64,7 +74,7 @@ def find(*, session: Session, code: str) -> SharedItem | None:
             kind=ItemKind.DATA_ITEM, code=code, name=item.name, fields=tuple(item.fields),
             providers=(item.provider_code,), sharing_attribute=item.sharing_attribute,
             not_shared_reason=item.not_shared_reason, holder_kind=item.subject_kind,
-            adapter_kind=item.adapter_kind, adapter_name=item.adapter_name, data_item=item,
+            adapter_kind=item.adapter_kind, adapter_name=item.adapter_name,
         )
     return None
 

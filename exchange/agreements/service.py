@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from catalog.service import departments, matters as matters_service
@@ -274,13 +274,22 @@ def is_active(agreement: Agreement, *, now: datetime) -> bool:
     return agreement.status == AgreementStatus.APPROVED and agreement.valid_from <= now < agreement.valid_until
 
 
-def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Agreement]:
-    """Every agreement (any status) between the consumer and the item's providers."""
-    return list(session.scalars(
-        select(Agreement)
-        .where(Agreement.consumer_code == consumer_code, Agreement.item_code == item_code)
-        .order_by(Agreement.id)
-    ))
+# What a query's policy reads of each agreement: built once, selected as
+# plain rows (the hot path of every exchange query needs no ORM objects).
+_TERMS_FOR_ITEM = (
+    select(Agreement.id, Agreement.provider_code, Agreement.matters, Agreement.fields, Agreement.clear_fields,
+           Agreement.valid_from, Agreement.valid_until, Agreement.status)
+    .where(Agreement.consumer_code == bindparam("consumer_code"), Agreement.item_code == bindparam("item_code"))
+    .order_by(Agreement.id)
+)
+
+
+def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Row]:
+    """The terms of every agreement (any status) between the consumer and
+    the item's providers: rows with the attributes ``is_active``,
+    ``effective_status`` and the masking read (id, provider_code, matters,
+    fields, clear_fields, valid_from, valid_until, status)."""
+    return list(session.execute(_TERMS_FOR_ITEM, {"consumer_code": consumer_code, "item_code": item_code}))
 
 
 def has_active_agreement(session: Session, *, consumer_code: str, licence_type_code: str, now: datetime) -> bool:

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session
 
 from adapters import errors as adapter_errors
 from adapters.sources import BindingRegistry
-from catalog.models import DataItem
-from catalog.service import data_items
 from exchange.agreements.items import SharedItem
 from exchange.errors import Refusal
 from exchange.query.masking import Grant, disclose
@@ -75,15 +73,14 @@ def _licence_entry(item: SharedItem, licence: Licence, grant: Grant, *, now: dat
 _PROVIDER_DOWN = (adapter_errors.ProviderUnavailable, adapter_errors.ProviderTimeout, adapter_errors.CircuitOpen)
 
 
-def data_records(session: Session, *, bindings: BindingRegistry | None, item: SharedItem, subject_code: str,
+def data_records(*, bindings: BindingRegistry | None, item: SharedItem, subject_code: str,
                  grant: Grant) -> list[dict]:
     """The provider's records for the subject, disclosed as granted."""
-    row: DataItem = item.data_item or data_items.get_or_raise(session=session, code=item.code)
-    if bindings is None or row.adapter_kind not in ("http", "sql"):
+    if bindings is None or item.adapter_kind not in ("http", "sql"):
         raise Refusal("provider_not_connected",
                       f"{item.name} has no adapter binding to its provider's system on this hub")
     try:
-        records = bindings.fetch(data_item=row, subject=subject_code)
+        records = bindings.fetch(data_item=item, subject=subject_code)
     except adapter_errors.InvalidSubject:
         raise Refusal("subject_invalid", "the provider's adapter refused the subject code") from None
     except _PROVIDER_DOWN as error:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from catalog.masking import MaskRule, mask_value
 from exchange.agreements.items import SharedItem
-from exchange.agreements.models import Agreement
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,14 @@ class Grant:
                 if key not in self.clear and MaskRule(item.field(key).get("mask", "none")) is not MaskRule.none]
 
 
-def grant_for(item: SharedItem, agreements: Iterable[Agreement], requested: Sequence[str] | None) -> Grant:
+class _Terms(Protocol):
+    """What a grant reads of an agreement (the ORM row or its selected terms)."""
+
+    fields: list[str]
+    clear_fields: list[str]
+
+
+def grant_for(item: SharedItem, agreements: Iterable[_Terms], requested: Sequence[str] | None) -> Grant:
     """The union of what the agreements grant, narrowed to what was asked for."""
     rows = list(agreements)
     agreed = {key for a in rows for key in a.fields}

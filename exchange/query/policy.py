@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from exchange.agreements import service as agreements
 from exchange.agreements.items import SharedItem
-from exchange.agreements.models import Agreement, AgreementStatus
+from exchange.agreements.models import AgreementStatus
 from exchange.consent import service as consents
 from exchange.errors import Refusal
 from exchange.mandates import service as mandates
@@ -55,7 +56,7 @@ class ItemAccess:
     requested_fields: Sequence[str] | None
     now: datetime
     # Filled in by the policies that grant:
-    agreements: list[Agreement] = field(default_factory=list)
+    agreements: list[Row] = field(default_factory=list)  # terms, as agreements.service.for_item reads them
     basis: str | None = None
     kind: str = DEPARTMENT_QUERY
 
@@ -126,7 +127,7 @@ class AgreementCovers:
         access.agreements = covering
 
 
-def _why_none_active(rows: list[Agreement], *, now: datetime) -> Refusal:
+def _why_none_active(rows: list[Row], *, now: datetime) -> Refusal:
     statuses = {agreements.effective_status(a, now=now) for a in rows}
     if "expired" in statuses:
         return Refusal("agreement_expired", "the sharing agreement has expired; apply again")

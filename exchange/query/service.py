@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.sources import BindingRegistry
 from catalog.access import AccessRecorder
 from catalog.errors import InvalidCode
 from catalog.holder_auth import validate_holder_code
-from catalog.models import Matter
+from catalog.service import matters
 from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
 from exchange.errors import InvalidExchangeRequest, Refusal, SubjectInvalid
@@ -100,7 +99,7 @@ def validate_case_number(case_number: str) -> str:
 def validate_matter(session: Session, matter_code: str) -> str:
     # A bare existence check: the plan loads materials itself, the query needs none.
     if not isinstance(matter_code, str) or len(matter_code) > 40 or \
-            session.scalar(select(Matter.id).where(Matter.code == matter_code)) is None:
+            not matters.exists_kept(session=session, code=matter_code):
         raise InvalidExchangeRequest(f"matter: {matter_code!r} is not a matter in the catalog")
     return matter_code
 
@@ -160,7 +159,7 @@ def _fetch(ctx: QueryContext, access: ItemAccess) -> dict:
         disclosed = sorted({key for entry in found for key in entry["fields"]}, key=item.field_keys.index)
         return {"fields": disclosed, "licences": found}
     grant: Grant = grant_for(item, access.agreements, access.requested_fields)
-    records = fetch.data_records(ctx.session, bindings=ctx.bindings, item=item, subject_code=access.subject_code,
+    records = fetch.data_records(bindings=ctx.bindings, item=item, subject_code=access.subject_code,
                                  grant=grant)
     return {"fields": list(grant.fields) if records else [], "masked_fields": grant.masked_fields(item),
             "records": records}

@@ -1,0 +1,106 @@
+"""The short memory of catalog lookups: kept for a while, forgotten at once
+when this process changes the catalog."""
+
+from __future__ import annotations
+
+import threading
+
+from catalog import snapshots
+from catalog.service import document, matters
+from exchange.agreements import items
+from tests.catalog.factories import ENTERPRISE_DATA, MATTER, catalog_mapping
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_value_is_kept_until_its_time_is_up():
+    clock = FakeClock()
+    memo = snapshots.CatalogMemo(kept_seconds=10, clock=clock)
+    loads = []
+    assert memo.get("k", lambda: loads.append(1) or "first") == "first"
+    assert memo.get("k", lambda: loads.append(1) or "second") == "first"
+    clock.now += 9.9
+    assert memo.get("k", lambda: loads.append(1) or "second") == "first"
+    clock.now += 0.2
+    assert memo.get("k", lambda: loads.append(1) or "second") == "second"
+    assert len(loads) == 2
+
+
+def test_values_the_caller_does_not_keep_are_loaded_every_time():
+    memo = snapshots.CatalogMemo()
+    calls = []
+    for _ in range(3):
+        assert memo.get("missing", lambda: calls.append(1), keep=lambda value: value is not None) is None
+    assert len(calls) == 3 and len(memo) == 0
+
+
+def test_the_memory_is_bounded():
+    memo = snapshots.CatalogMemo(max_entries=5)
+    for index in range(12):
+        memo.get(index, lambda: index)
+    assert len(memo) <= 5
+
+
+def test_a_load_that_raced_a_clear_is_not_kept():
+    memo = snapshots.CatalogMemo()
+    started, cleared = threading.Event(), threading.Event()
+
+    def slow_load():
+        started.set()
+        cleared.wait(5)
+        return "read before the change"
+
+    reader = threading.Thread(target=lambda: memo.get("k", slow_load))
+    reader.start()
+    started.wait(5)
+    memo.clear()  # the catalog changed while the reader was loading
+    cleared.set()
+    reader.join(5)
+    assert memo.get("k", lambda: "read after the change") == "read after the change"
+
+
+def _load(session, mapping):
+    document.load(session=session, document=document.parse_mapping(mapping))
+    session.commit()
+
+
+def test_a_catalog_change_in_this_process_is_seen_at_once(db_session):
+    mapping = catalog_mapping()
+    _load(db_session, mapping)
+    assert items.find(session=db_session, code=ENTERPRISE_DATA).sharing_attribute == "unconditional"
+    assert len(snapshots.memo_for(db_session)) >= 1
+
+    for item in mapping["data_items"]:
+        if item["code"] == ENTERPRISE_DATA:
+            item["sharing"] = {"attribute": "not_shared", "reason": "涉及商业秘密"}
+    _load(db_session, mapping)
+    assert items.find(session=db_session, code=ENTERPRISE_DATA).sharing_attribute == "not_shared"
+
+
+def test_unknown_codes_are_asked_for_again(db_session):
+    _load(db_session, catalog_mapping())
+    assert matters.exists_kept(session=db_session, code=MATTER + "X") is False
+    assert items.find(session=db_session, code="999999/000001") is None
+    mapping = catalog_mapping()
+    mapping["matters"][0]["code"] = MATTER + "X"
+    _load(db_session, mapping)
+    assert matters.exists_kept(session=db_session, code=MATTER + "X") is True
+
+
+def test_writes_outside_the_catalog_keep_the_memory(db_session):
+    from catalog.service import clients
+
+    _load(db_session, catalog_mapping())
+    items.find(session=db_session, code=ENTERPRISE_DATA)
+    kept = len(snapshots.memo_for(db_session))
+    assert kept >= 1
+    clients.create(session=db_session, department_code=catalog_mapping()["departments"][0]["code"], name="c",
+                   scopes=["exchange:query"])
+    db_session.commit()
+    assert len(snapshots.memo_for(db_session)) == kept
