@@ -17,7 +17,7 @@ from __future__ import annotations
 from catalog.service import matters as matters_service
 from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
-from exchange.query.service import ItemRequest, QueryContext, Subject, answer_item
+from exchange.query.service import ItemRequest, QueryContext, Subject, decide, settle
 
 # Best first: the licence a material is satisfied by.
 _STATUS_ORDER = ("valid", "suspended", "expired", "revoked", "cancelled")
@@ -26,12 +26,16 @@ MAX_PREFILL_RECORDS = 1
 
 def plan(ctx: QueryContext, *, subject: Subject) -> dict:
     matter = matters_service.get_or_raise(session=ctx.session, code=ctx.matter_code)
-    answers: dict[str, dict] = {}
-    materials, prefill = [], []
+    answers = _answers(ctx, matter.materials, subject)
+    materials, prefill, prefilled = [], [], set()
     for material in matter.materials:
         entry = {"key": material.key, "name": material.name, "required": material.required}
-        entry.update(_material(ctx, material, subject, answers, prefill))
+        entry.update(_material(ctx, material, subject, answers))
         materials.append(entry)
+        code = entry.get("item")
+        if code in answers and code not in prefilled:
+            prefilled.add(code)
+            _add_prefill(prefill, catalog_items.find(session=ctx.session, code=code), answers[code])
     return {
         "matter": {"code": matter.code, "name": matter.name, "department": matter.department_code},
         "materials": materials,
@@ -40,7 +44,22 @@ def plan(ctx: QueryContext, *, subject: Subject) -> dict:
     }
 
 
-def _material(ctx: QueryContext, material, subject: Subject, answers: dict, prefill: list) -> dict:
+def _answers(ctx: QueryContext, materials, subject: Subject) -> dict[str, dict]:
+    """The query's answer for every item a material of this subject's kind
+    is satisfied by, each asked once: decided together, then settled (see
+    exchange.query.service), so no provider is called inside a transaction."""
+    codes: list[str] = []
+    for material in materials:
+        if material.satisfied_kind not in ("licence_type", "data_item") or material.satisfied_code in codes:
+            continue
+        item = catalog_items.find(session=ctx.session, code=material.satisfied_code)
+        if item is not None and item.holder_code_type == subject.code_type:
+            codes.append(item.code)
+    decided = [decide(ctx, subject, ItemRequest(code=code)) for code in codes]
+    return dict(zip(codes, settle(ctx, decided)))
+
+
+def _material(ctx: QueryContext, material, subject: Subject, answers: dict) -> dict:
     kind = material.satisfied_kind
     if kind == "commitment":
         return {"way": "commitment", "status": "commitment_required", "satisfied": False,
@@ -55,9 +74,6 @@ def _material(ctx: QueryContext, material, subject: Subject, answers: dict, pref
     if item.holder_code_type != subject.code_type:
         return {"way": way, "item": item.code, "status": "other_subject", "satisfied": False,
                 "holder_kind": item.holder_kind}
-    if item.code not in answers:
-        answers[item.code] = answer_item(ctx, subject, ItemRequest(code=item.code))
-        _add_prefill(prefill, item, answers[item.code])
     answer = answers[item.code]
     if answer["result"] != "granted":
         status = "unavailable" if answer["reason"].startswith("provider_") else "undisclosed"

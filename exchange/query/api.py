@@ -40,12 +40,12 @@ def _context(request: Request, session, recorder, principal: Principal, operator
     )
 
 
-def _answer_one(ctx: service.QueryContext, subject, requests) -> list[dict]:
+def _decide_one(ctx: service.QueryContext, subject, requests) -> list[service.ItemAnswer]:
     try:
         valid = service.validate_subject(subject.code, subject.type)
     except SubjectInvalid as error:
-        return service.refuse_invalid_subject(ctx, requests, error)
-    return service.answer_subject(ctx, valid, requests)
+        return service.refuse_invalid_subject(requests, error)
+    return [service.decide(ctx, valid, request) for request in requests]
 
 
 def _head(request: Request, response: Response, ctx: service.QueryContext, principal: Principal,
@@ -73,7 +73,7 @@ async def query(body: QueryIn, request: Request, response: Response, session: Se
 def _query_committed(*, body: QueryIn, request: Request, response: Response, session: Session,
                      principal: Principal, operator: str, recorder: AccessRecorder) -> dict:
     ctx = _context(request, session, recorder, principal, operator, body)
-    results = _answer_one(ctx, body.subject, item_requests(body.items))
+    results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
     answer = {**_head(request, response, ctx, principal, operator),
               "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
     session.commit()
@@ -86,8 +86,11 @@ def query_batch(body: BatchQueryIn, request: Request, response: Response, sessio
     """The same for up to 500 subjects (supervision checks): a result per subject."""
     ctx = _context(request, session, recorder, principal, operator, body)
     requests = item_requests(body.items)
-    results = [{"subject": {"code": s.code, "type": s.type}, "results": _answer_one(ctx, s, requests)}
-               for s in body.subjects]
+    decided = [_decide_one(ctx, s, requests) for s in body.subjects]
+    # Settled together: one read transaction for every decision, then the providers, then the log.
+    settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
+    results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
+               for s, answers in zip(body.subjects, decided)]
     outcomes = [r["result"] for subject in results for r in subject["results"]]
     return {**_head(request, response, ctx, principal, operator), "subjects": results,
             "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}

@@ -3,6 +3,12 @@ for a matter, with purpose and case number. Per item: policy → fetch →
 disclose (agreed fields, masked as agreed) → log → result. Every answer
 and every refusal is one record in the authorized-use log, in the
 caller's transaction, carrying the request hash.
+
+A request is answered in two steps: ``decide`` every item (policy, and the
+registry's licences, in one read transaction), then ``settle``: that read
+transaction ends before any provider's system is called, so a slow
+department holds no database connection; the log records are written after,
+and the caller commits them before anything is shown.
 """
 
 from __future__ import annotations
@@ -104,41 +110,84 @@ def validate_matter(session: Session, matter_code: str) -> str:
     return matter_code
 
 
-def answer_subject(ctx: QueryContext, subject: Subject, requests: Sequence[ItemRequest]) -> list[dict]:
-    return [answer_item(ctx, subject, request) for request in requests]
+@dataclass
+class ItemAnswer:
+    """One item's answer in the making: decided under the policy, then (for
+    a provider's data) fetched, then logged and shown."""
+
+    code: str  # as asked for
+    subject: Subject | None  # None: the subject was no valid code
+    logged_code: str | None  # the item code the log record names (None: no such item)
+    item: catalog_items.SharedItem | None = None
+    access: ItemAccess | None = None
+    refusal: Refusal | None = None
+    result: dict | None = None
+    grant: Grant | None = None  # set while a provider's records are still to be fetched under it
+
+    @property
+    def awaits_provider(self) -> bool:
+        return self.refusal is None and self.result is None and self.grant is not None
 
 
-def refuse_invalid_subject(ctx: QueryContext, requests: Sequence[ItemRequest], error: SubjectInvalid) -> list[dict]:
+def refuse_invalid_subject(requests: Sequence[ItemRequest], error: SubjectInvalid) -> list[ItemAnswer]:
     """A subject that is no valid code: every item refused (and logged without the code)."""
-    results = []
-    for request in requests:
-        refusal = Refusal("subject_invalid", str(error))
-        _record(ctx, subject=None, item_code=request.code, item_kind=None, refusal=refusal)
-        results.append(_refused(request.code, refusal))
-    return results
+    return [ItemAnswer(code=request.code, subject=None, logged_code=request.code, refusal=Refusal("subject_invalid", str(error)))
+            for request in requests]
 
 
-def answer_item(ctx: QueryContext, subject: Subject, request: ItemRequest) -> dict:
+def decide(ctx: QueryContext, subject: Subject, request: ItemRequest) -> ItemAnswer:
+    """The policy's decision on one item; a licence is read at once, a
+    provider's data is left for ``settle`` to fetch."""
     item = catalog_items.find(session=ctx.session, code=request.code)
     if item is None:
-        refusal = Refusal("item_unknown", "no licence type or data item with this code in the catalog")
-        _record(ctx, subject=subject, item_code=None, item_kind=None, refusal=refusal)
-        return _refused(request.code, refusal)
+        return ItemAnswer(code=request.code, subject=subject, logged_code=None, refusal=Refusal(
+            "item_unknown", "no licence type or data item with this code in the catalog"))
     access = ItemAccess(
         session=ctx.session, consumer_code=ctx.caller.department_code, subject_code=subject.code,
         subject_code_type=subject.code_type, matter_code=ctx.matter_code, item=item,
         requested_fields=request.fields, now=ctx.now,
     )
+    answer = ItemAnswer(code=item.code, subject=subject, logged_code=item.code, item=item, access=access)
     try:
         _check_requested_fields(item, request.fields)
         ctx.policy.check(access)
-        result = _fetch(ctx, access)
+        if item.kind == ItemKind.LICENCE_TYPE:
+            answer.result = _licences(ctx, access)
+        else:
+            answer.grant = grant_for(item, access.agreements, access.requested_fields)
     except Refusal as refusal:
-        _record(ctx, subject=subject, item_code=item.code, item_kind=item.kind, refusal=refusal, access=access)
-        return {**_refused(item.code, refusal), "kind": item.kind, "name": item.name}
-    _record(ctx, subject=subject, item_code=item.code, item_kind=item.kind, access=access, result=result)
+        answer.refusal = refusal
+    return answer
+
+
+def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
+    """Fetch what providers hold, then log every answer in order; the shown results."""
+    waiting = [answer for answer in answers if answer.awaits_provider]
+    if waiting:
+        # A provider may take seconds to answer. No database transaction,
+        # and so no pooled connection, is held meanwhile: the decisions are
+        # made, the log records are written after, in a transaction of their own.
+        ctx.session.commit()
+        for answer in waiting:
+            try:
+                answer.result = _data(ctx, answer)
+            except Refusal as refusal:
+                answer.refusal = refusal
+    return [_logged(ctx, answer) for answer in answers]
+
+
+def _logged(ctx: QueryContext, answer: ItemAnswer) -> dict:
+    item = answer.item
+    _record(ctx, subject=answer.subject, item_code=answer.logged_code,
+            item_kind=item.kind if item else None, refusal=answer.refusal, access=answer.access,
+            result=answer.result)
+    if answer.refusal is not None:
+        shown = _refused(answer.code, answer.refusal)
+        return {**shown, "kind": item.kind, "name": item.name} if item is not None else shown
+    access = answer.access
+    assert item is not None and access is not None and answer.result is not None
     return {"item": item.code, "kind": item.kind, "name": item.name, "result": "granted", "basis": access.basis,
-            "access_kind": access.kind, **result}
+            "access_kind": access.kind, **answer.result}
 
 
 def _check_requested_fields(item: catalog_items.SharedItem, fields: Sequence[str] | None) -> None:
@@ -147,20 +196,22 @@ def _check_requested_fields(item: catalog_items.SharedItem, fields: Sequence[str
         raise Refusal("field_unknown", f"{unknown[0]!r} is not a field of {item.name}")
 
 
-def _fetch(ctx: QueryContext, access: ItemAccess) -> dict:
+def _licences(ctx: QueryContext, access: ItemAccess) -> dict:
     item = access.item
-    if item.kind == ItemKind.LICENCE_TYPE:
-        by_provider = defaultdict(list)
-        for agreement in access.agreements:
-            by_provider[agreement.provider_code].append(agreement)
-        grants = {provider: grant_for(item, rows, access.requested_fields) for provider, rows in by_provider.items()}
-        found = fetch.licences(ctx.session, subject_code=access.subject_code,
-                               subject_code_type=access.subject_code_type, item=item, grants=grants, now=ctx.now)
-        disclosed = sorted({key for entry in found for key in entry["fields"]}, key=item.field_keys.index)
-        return {"fields": disclosed, "licences": found}
-    grant: Grant = grant_for(item, access.agreements, access.requested_fields)
-    records = fetch.data_records(bindings=ctx.bindings, item=item, subject_code=access.subject_code,
-                                 grant=grant)
+    by_provider = defaultdict(list)
+    for agreement in access.agreements:
+        by_provider[agreement.provider_code].append(agreement)
+    grants = {provider: grant_for(item, rows, access.requested_fields) for provider, rows in by_provider.items()}
+    found = fetch.licences(ctx.session, subject_code=access.subject_code,
+                           subject_code_type=access.subject_code_type, item=item, grants=grants, now=ctx.now)
+    disclosed = sorted({key for entry in found for key in entry["fields"]}, key=item.field_keys.index)
+    return {"fields": disclosed, "licences": found}
+
+
+def _data(ctx: QueryContext, answer: ItemAnswer) -> dict:
+    item, access, grant = answer.item, answer.access, answer.grant
+    assert item is not None and access is not None and grant is not None
+    records = fetch.data_records(bindings=ctx.bindings, item=item, subject_code=access.subject_code, grant=grant)
     return {"fields": list(grant.fields) if records else [], "masked_fields": grant.masked_fields(item),
             "records": records}
 

@@ -188,3 +188,51 @@ def test_a_stale_log_stops_queries_before_any_provider_is_asked(app, client, wor
     response = query(client, world.counter, COMPANY, "001", [ENTERPRISE_DATA])
     assert response.status_code == 503 and response.json()["error"] == "log_unavailable"
     assert len(world.register.requests_to("/enterprises")) == before
+
+
+class _WatchingBindings:
+    """The real bindings, noting whether any of the request's sessions held
+    a transaction (and so a pooled connection) while the provider answered."""
+
+    def __init__(self, real, sessions: list) -> None:
+        self.real, self.sessions, self.held = real, sessions, []
+
+    def fetch(self, *, data_item, subject):
+        self.held.append(any(session.in_transaction() for session in self.sessions))
+        return self.real.fetch(data_item=data_item, subject=subject)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/exchange/query", "/api/v1/exchange/query/batch"])
+def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session, world, path):
+    apply(client, world.counter, ENTERPRISE_DATA, fields=["name"])
+    sessions: list = []
+    make_session = app.state.sessionmaker
+
+    def watched_session():
+        session = make_session()
+        sessions.append(session)
+        return session
+
+    app.state.sessionmaker = watched_session
+    watching = _WatchingBindings(app.state.adapter_bindings, sessions)
+    app.state.adapter_bindings = watching
+    try:
+        common = {"items": [ENTERPRISE_DATA], "matter": RESTAURANT, "purpose": "开餐馆一件事",
+                  "case_number": "ZC-2025-7"}
+        if path.endswith("batch"):
+            body = {"subjects": [{"code": COMPANY, "type": "001"}, {"code": OTHER_COMPANY, "type": "001"}], **common}
+        else:
+            body = {"subject": {"code": COMPANY, "type": "001"}, **common}
+        response = client.post(path, json=body, headers=world.counter)
+    finally:
+        app.state.sessionmaker = make_session
+        app.state.adapter_bindings = watching.real
+    assert response.status_code == 200, response.text
+    answers = response.json().get("subjects") or [response.json()]
+    assert [a["results"][0]["result"] for a in answers] == ["granted"] * len(answers)
+    assert watching.held == [False] * len(answers)
+    # ...and every answer was logged all the same, after the providers answered.
+    digest = response.json()["request_hash"]
+    logged = [e for e in (parse_entry(bytes(row.entry)) for row in db_session.query(LogEntry))
+              if e["request_hash"] == digest]
+    assert sorted(e["result"] for e in logged) == ["granted"] * len(answers)

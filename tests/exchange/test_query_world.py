@@ -22,6 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from adapters.sources import BindingRegistry
 from catalog.codes import citizen_id_check_character, uscc_check_character
 from catalog.holder_auth import HolderPrincipal
+from catalog import snapshots
 from catalog.service import clients, document
 from exchange.auditlog import publish_checkpoint
 from registry.setup import ensure_signing_anchors
@@ -248,6 +249,7 @@ def world_connection(migrated_engine):
     finally:
         outer.rollback()
         connection.close()
+        snapshots.forget(migrated_engine)  # the world's catalog is gone with the rollback
 
 
 @pytest.fixture
