@@ -12,12 +12,15 @@ from catalog.access import AccessRecorder, AccessRecorderDep
 from catalog.client_assertions import CallerOperatorDep
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
+from catalog.ratelimit import charge
 from catalog.tokens import Principal
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
+
+RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app)
 
 Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
 
@@ -72,6 +75,7 @@ async def query(body: QueryIn, request: Request, response: Response, session: Se
 
 def _query_committed(*, body: QueryIn, request: Request, response: Response, session: Session,
                      principal: Principal, operator: str, recorder: AccessRecorder) -> dict:
+    charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
     ctx = _context(request, session, recorder, principal, operator, body)
     results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
     answer = {**_head(request, response, ctx, principal, operator),
@@ -84,6 +88,7 @@ def _query_committed(*, body: QueryIn, request: Request, response: Response, ses
 def query_batch(body: BatchQueryIn, request: Request, response: Response, session: SessionDep,
                 principal: Querier, operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
     """The same for up to 500 subjects (supervision checks): a result per subject."""
+    charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
     ctx = _context(request, session, recorder, principal, operator, body)
     requests = item_requests(body.items)
     decided = [_decide_one(ctx, s, requests) for s in body.subjects]

@@ -18,6 +18,7 @@ from catalog.cache import Cache
 from catalog.db import utcnow
 from catalog.deps import HolderDep, SessionDep, current_principal, get_cache, run_short_work
 from catalog.errors import Forbidden
+from catalog.ratelimit import charge
 from catalog.tokens import Principal
 from registry.presentations import present as presenting
 from registry.presentations import public
@@ -43,6 +44,7 @@ redeem_router = APIRouter(prefix="/api/v1/presentations", tags=["presentations"]
 verify_router = APIRouter(prefix="/api/v1", tags=["verification"])
 
 REDEEM_SCOPE = "presentation:redeem"
+REDEEM_RATE_BUCKET = "presentations"
 MAX_VERIFY_BODY = 8 * 1024
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
 _trust_lock = threading.Lock()
@@ -102,6 +104,8 @@ def _redeem_committed(
     *, body: RedemptionCreate, request: Request, session: Session, principal: Principal,
     recorder: AccessRecorder, cache: Cache, trust: RegistryTrust,
 ) -> RedemptionRead:
+    # Counted before anything else, and not logged as a use when refused.
+    charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,

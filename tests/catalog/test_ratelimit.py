@@ -13,7 +13,7 @@ from catalog.ratelimit import Limits, QuotaExceeded, RateLimited, RateLimiter, R
 from catalog.service import clients, document
 from certhub.app import create_app
 from tests.adapters.loopback import closed_port
-from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, catalog_mapping
+from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
 
 # 2026-03-02 10:00:15 China Standard Time (02:00:15 UTC).
 START = datetime(2026, 3, 2, 2, 0, 15, tzinfo=timezone.utc).timestamp()
@@ -148,3 +148,25 @@ def test_limits_come_from_the_settings(settings, migrated_engine, cache):
     limiter = create_app(configured, engine=migrated_engine, cache=cache).state.rate_limiter
     assert limiter.limits_for(CITY_SAMR) == Limits(per_minute=7, daily=70)
     assert limiter.limits_for(COUNTY_CENTRE) == Limits(per_minute=7, daily=700)
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/api/v1/exchange/query", {"subject": {"code": uscc("91350102MA8XYW123"), "type": "001"},
+                                "items": [ENTERPRISE_DATA], "matter": MATTER, "purpose": "核验",
+                                "case_number": "RL-1"}),
+    ("/api/v1/exchange/query/batch", {"subjects": [{"code": uscc("91350102MA8XYW123"), "type": "001"}],
+                                      "items": [ENTERPRISE_DATA], "matter": MATTER, "purpose": "核验",
+                                      "case_number": "RL-1"}),
+    ("/api/v1/presentations/redeem", {"qr_text": "EL1:NOT-A-CODE", "operator_id": "clerk-1", "matter_code": MATTER,
+                                      "purpose": "核验"}),
+])
+def test_the_hot_routes_count_in_their_own_trip_and_answer_429(http, db_session, cache, path, body):
+    # Query and redemption count inside their worker-thread trip rather than
+    # through the router's dependency: they must be limited all the same.
+    http.app.state.rate_limiter = RateLimiter(cache, default=Limits(per_minute=1, daily=1000), clock=Clock())
+    city = {**_headers(http, db_session), "X-Operator-Id": "clerk-1"}
+    first = http.post(path, json=body, headers=city)
+    assert first.status_code != 429, first.text
+    refused = http.post(path, json=body, headers=city)
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["error"] == "rate_limited" and refused.headers["retry-after"] == "45"
