@@ -66,6 +66,9 @@ class BindingRegistry:
             self._sources["sql", sql_binding.name] = SqlSource(sql_binding, environ=env)
         self._targets = {t.name: t for t in document.return_targets}
         self.environ = env
+        # Parsed field specs by data item, reused while the caller passes the
+        # same (unchanging) field list: a catalog snapshot keeps one for seconds.
+        self._parsed_fields: dict[str, tuple[object, list]] = {}
 
     @classmethod
     def from_mapping(cls, mapping: object, *, environ: Mapping[str, str] | None = None) -> BindingRegistry:
@@ -117,9 +120,20 @@ class BindingRegistry:
             raise UnknownBinding(f"data item {data_item.code} has no adapter binding")
         subject = validate_subject(subject, subject_kind=data_item.subject_kind)
         source = self.source(kind=data_item.adapter_kind, name=data_item.adapter_name)
-        fields = parse_fields(data_item.fields)
+        fields = self._fields_of(data_item)
         _check_mapping(source, {f.key for f in fields}, data_item.code)
         return _run(source, subject=subject, fields=fields)
+
+    def _fields_of(self, data_item: BoundItem) -> list:
+        known = self._parsed_fields.get(data_item.code)
+        if known is not None and known[0] is data_item.fields:
+            return known[1]
+        fields = parse_fields(list(data_item.fields))
+        if isinstance(data_item.fields, tuple):  # immutable: safe to reuse while it is the same object
+            if len(self._parsed_fields) > 1024:
+                self._parsed_fields.clear()
+            self._parsed_fields[data_item.code] = (data_item.fields, fields)
+        return fields
 
 
 def fetch_records(*, session: Session, registry: BindingRegistry, data_item_code: str, subject: str) -> list[Record]:
