@@ -46,8 +46,9 @@ def test_a_changed_snapshot_is_checked_afresh(provider):
             registry.fetch(data_item=grown, subject=COMPANY)
         # ...and a retyped field is checked by its new type.
         retyped = Snapshot(code=ENTERPRISE_DATA, subject_kind="organisation", fields=tuple(
-            {**spec, "type": "number"} if spec["key"] == "name" else spec for spec in ENTERPRISE_FIELDS))
-        with pytest.raises(InvalidData, match="field .name. \(number\)"):
+            {"key": "name", "label": spec["label"], "type": "number"} if spec["key"] == "name" else spec
+            for spec in ENTERPRISE_FIELDS))
+        with pytest.raises(InvalidData, match=r"field .name. \(number\)"):
             registry.fetch(data_item=retyped, subject=COMPANY)
     finally:
         registry.close()
