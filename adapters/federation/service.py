@@ -6,6 +6,9 @@ a stale trust list would accept licences the other registry has since
 revoked (the stale-trust-list failure known from the EU DCC); past the grace
 period, failing closed is the safe answer. Signatures are checked by the
 `validate` callable the composition layer supplies per source.
+
+Documents are fetched through `adapters.transport` (urllib3, bounded in
+size and time, no redirects followed).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +28,7 @@ from catalog.db import utcnow
 
 from adapters.errors import AdapterConfigError, AdapterError, DocumentRejected, FederationFetchFailed, StaleSource
 from adapters.models import FederatedDocument
-from adapters.transport import bounded_get
+from adapters.transport import HttpClient, bounded_get
 
 log = logging.getLogger("certhub.adapters.federation")
 
@@ -76,7 +78,9 @@ UPDATED, NOT_MODIFIED, FAILED = "updated", "not_modified", "failed"
 
 
 class Federation:
-    def __init__(self, sources: Iterable[FederationSource], *, client: httpx.Client) -> None:
+    def __init__(self, sources: Iterable[FederationSource], *, client: HttpClient) -> None:
+        """`client` carries the TLS configuration (its ssl_context) and the
+        kept-alive connections; whoever builds the Federation owns and closes it."""
         self._sources = {s.name: s for s in sources}
         self._client = client
 

@@ -1,5 +1,7 @@
 """HTTP/JSON source: GET a department's API for one subject and map the JSON
-answer onto the catalog data item's fields."""
+answer onto the catalog data item's fields. The GET goes through
+`adapters.transport` (urllib3, chosen for its CPU cost per call on the
+exchange query's hot path)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,6 @@ import ssl
 import time
 from collections.abc import Mapping
 from urllib.parse import quote
-
-import httpx
 
 from adapters.errors import (
     AdapterConfigError,
@@ -25,7 +25,7 @@ from adapters.sources.breaker import CircuitBreaker
 from adapters.sources.config import HttpBinding
 from adapters.sources.paths import MISSING, compile_path, resolve
 from adapters.sources.records import Record
-from adapters.transport import bounded_get
+from adapters.transport import HttpClient, bounded_get
 
 
 class HttpSource:
@@ -42,8 +42,11 @@ class HttpSource:
         self._environ = environ
         self._records_path = compile_path(binding.records)
         self._field_paths = {key: compile_path(expr) for key, expr in binding.fields.items()}
-        # No redirects: a redirect could carry the subject to another host.
-        self._client = httpx.Client(verify=self._tls_context(), follow_redirects=False, trust_env=False)
+        # One client per binding, shared by every request thread: its
+        # connections stay open between queries. It follows no redirects (one
+        # could carry the subject to another host) and reads no proxy
+        # settings from the environment.
+        self._client = HttpClient(ssl_context=self._tls_context())
 
     @property
     def field_keys(self) -> set[str]:

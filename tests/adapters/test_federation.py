@@ -6,11 +6,11 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from adapters.errors import AdapterConfigError, StaleSource
 from adapters.federation import FAILED, NOT_MODIFIED, UPDATED, Federation, FederationSource, run_schedule
+from adapters.transport import HttpClient
 from catalog.db import utcnow
 from tests.adapters import loopback
 
@@ -48,7 +48,7 @@ def federation(provider):
         name="guangdong", url=provider.base_url + "/trust-list", refresh_interval=timedelta(hours=1),
         grace_period=timedelta(hours=24), validate=_must_be_json_object, max_bytes=10_000, deadline=2.0,
     )
-    with httpx.Client() as client:
+    with HttpClient() as client:
         yield Federation([source], client=client), publisher
 
 
@@ -111,7 +111,7 @@ def test_unreachable_and_oversized_sources_fail_without_raising(db_session, prov
         FederationSource(name="down", url=f"http://127.0.0.1:{loopback.closed_port()}/tl"),
         FederationSource(name="big", url=provider.base_url + "/big", max_bytes=10_000),
     ]
-    with httpx.Client() as client:
+    with HttpClient() as client:
         fed = Federation(sources, client=client)
         outcomes = fed.refresh_due(session=db_session, now=utcnow())
         assert outcomes == {"down": FAILED, "big": FAILED}
