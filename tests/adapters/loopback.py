@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +18,7 @@ class Seen:
     path: str
     headers: dict[str, str]
     body: bytes
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
 
 
 Route = Callable[["Handler"], None]
@@ -28,6 +30,18 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
+    def setup(self):
+        super().setup()
+        with self.server.lock:
+            self.server.open_connections += 1
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            with self.server.lock:
+                self.server.open_connections -= 1
+
     def do_GET(self):
         self._dispatch()
 
@@ -37,7 +51,7 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        seen = Seen(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, self.client_address)
         self.body = body
         with self.server.lock:
             self.server.seen.append(seen)
@@ -57,14 +71,23 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class KeepAliveHandler(Handler):
+    """HTTP/1.1: the connection stays open after a reply with a length, as a
+    department's production server would keep it. Routes must then reply
+    with a Content-Length (reply() does)."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class LoopbackServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
+    def __init__(self, handler: type[Handler] = Handler):
+        super().__init__(("127.0.0.1", 0), handler)
         self.routes: dict[str, Route] = {}
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.open_connections = 0
 
     def route_for(self, path: str) -> Route | None:
         path = path.split("?", 1)[0]
@@ -94,9 +117,23 @@ class Running:
         with self.server.lock:
             return [s for s in self.server.seen if s.path.startswith(prefix)]
 
+    @property
+    def open_connections(self) -> int:
+        with self.server.lock:
+            return self.server.open_connections
 
-def start(tls: ssl.SSLContext | None = None) -> Running:
-    server = LoopbackServer()
+    def wait_for_open_connections(self, count: int, *, within: float = 5.0) -> bool:
+        """Whether the number of open client connections reaches `count` in time."""
+        give_up_at = time.monotonic() + within
+        while self.open_connections != count:
+            if time.monotonic() > give_up_at:
+                return False
+            time.sleep(0.01)
+        return True
+
+
+def start(tls: ssl.SSLContext | None = None, *, keep_alive: bool = False) -> Running:
+    server = LoopbackServer(KeepAliveHandler if keep_alive else Handler)
     if tls is not None:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
