@@ -11,12 +11,14 @@ redirects are followed, urllib3 does no retries of its own (the HTTP source
 retries with backoff), TLS is the caller's SSLContext, and nothing is taken
 from the environment (urllib3 reads no proxy variables and no .netrc).
 
-Request URLs carry the subject's code, so they never reach an error message.
+Request URLs carry the subject's code, so they never reach an error message
+or, through urllib3's own log records, a log line.
 """
 
 from __future__ import annotations
 
 import http.client
+import logging
 import ssl
 import time
 from collections.abc import Mapping
@@ -198,3 +200,19 @@ def _read_bounded(response: urllib3.BaseHTTPResponse, *, max_bytes: int, deadlin
             raise ProviderTimeout("the provider's response outlasted the deadline", binding=binding)
         chunks.append(chunk)
 
+
+class _WithoutRequestDetails(logging.Filter):
+    """urllib3 puts request URLs into some of its log records (each request
+    at DEBUG; a WARNING, with the URL, when a provider's headers do not
+    parse). Ours carry the subject's code, so the records keep their fixed
+    text and lose their arguments and tracebacks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.msg, record.args = f"{record.msg} [details withheld]", ()
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+for _logger_name in ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry", "urllib3.response"):
+    logging.getLogger(_logger_name).addFilter(_WithoutRequestDetails())

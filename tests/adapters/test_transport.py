@@ -1,10 +1,11 @@
 """The bounded GET against a real loopback server: what it refuses to read,
-what it refuses to follow, how long it may wait, and what its errors may
-say."""
+what it refuses to follow, how long it may wait, and what its errors and
+logs may say."""
 
 from __future__ import annotations
 
 import gzip
+import logging
 import threading
 import time
 import zlib
@@ -238,6 +239,14 @@ def test_a_header_value_that_cannot_be_sent_is_a_config_error_without_the_value(
         _get(client, provider.base_url + "/doc", headers={"Authorization": "Bearer s3cret\r\nX-Injected: 1"})
     assert "s3cret" not in str(caught.value)
     assert provider.requests_to("/") == []
+
+
+def test_urllib3_log_records_carry_no_url(provider, client, caplog):
+    provider.routes["/e"] = lambda h: h.reply(200, b"{}")
+    with caplog.at_level(logging.DEBUG, logger="urllib3"):
+        _get(client, f"{provider.base_url}/e/{SUBJECT}")
+    assert any(record.name.startswith("urllib3") for record in caplog.records)  # it did log the request
+    assert SUBJECT not in caplog.text
 
 
 def test_the_client_refuses_what_is_not_a_tls_context_or_a_sane_pool_size():
