@@ -3,6 +3,7 @@ conditional refresh, validation, grace period, then refusal."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from datetime import timedelta
 
@@ -13,6 +14,7 @@ from adapters.federation import FAILED, NOT_MODIFIED, UPDATED, Federation, Feder
 from adapters.transport import HttpClient
 from catalog.db import utcnow
 from tests.adapters import loopback
+from tests.adapters.tls import make_pki
 
 TRUST_LIST = b'{"registry":"https://gd.example","keys":["k1"]}'
 
@@ -57,7 +59,9 @@ def test_a_fetched_document_is_served_with_its_age(db_session, federation):
     now = utcnow()
     assert fed.refresh(session=db_session, name="guangdong", now=now) == UPDATED
     copy = fed.get(session=db_session, name="guangdong", now=now + timedelta(minutes=5))
+    # the publisher sends "ETag" and "Content-Type": looked up whatever their case
     assert (copy.body, copy.etag, copy.age) == (TRUST_LIST, '"v1"', timedelta(minutes=5))
+    assert copy.content_type == "application/json"
     (status,) = fed.report(session=db_session, now=now + timedelta(hours=2))
     assert (status.source, status.age_seconds, status.servable, status.last_error) == ("guangdong", 7200, True, None)
 
@@ -148,3 +152,22 @@ def test_the_schedule_loop_refreshes_and_stops(db_session, session_factory, prov
 def test_a_grace_period_shorter_than_the_interval_is_refused():
     with pytest.raises(AdapterConfigError):
         FederationSource(name="x", url="https://x.invalid/tl", refresh_interval=timedelta(hours=2), grace_period=timedelta(hours=1))
+
+
+def test_the_clients_tls_context_decides_whom_the_fetcher_trusts(db_session, tmp_path):
+    pki = make_pki(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    running = loopback.start(tls)
+    try:
+        running.routes["/trust-list"] = Publisher(TRUST_LIST)
+        source = FederationSource(name="guangdong", url=running.base_url + "/trust-list", deadline=5.0)
+        with HttpClient() as default_trust:  # the system CAs: the test CA is unknown
+            fed = Federation([source], client=default_trust)
+            assert fed.refresh(session=db_session, name="guangdong", now=utcnow()) == FAILED
+            (status,) = fed.report(session=db_session, now=utcnow())
+            assert status.last_error.startswith("provider_unavailable")
+        with HttpClient(ssl_context=ssl.create_default_context(cafile=str(pki.ca_cert))) as test_ca:
+            assert Federation([source], client=test_ca).refresh(session=db_session, name="guangdong", now=utcnow()) == UPDATED
+    finally:
+        loopback.stop(running)

@@ -3,9 +3,11 @@ or badly; every fault ends in a coded AdapterError."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import ssl
+import threading
 import time
 
 import pytest
@@ -27,6 +29,7 @@ from adapters.sources.breaker import CircuitState
 from tests.adapters import loopback
 from tests.adapters.conftest import COMPANY, ENTERPRISE_DATA
 from tests.adapters.tls import make_pki
+from tests.catalog.factories import uscc
 
 GOOD = {"data": {"entName": "福州示例餐饮有限公司", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 500}}
 FIELDS = {"name": "/data/entName", "status": "data.reg.status", "founded": "/data/estDate", "capital": "data.capital"}
@@ -275,5 +278,96 @@ def test_client_certificate_authenticates_over_mutual_tls(tmp_path, fetch):
         without_cert = _registry(running.base_url, ca_bundle=str(pki.ca_cert), retries={"attempts": 1})
         with pytest.raises(ProviderUnavailable):
             fetch(without_cert)
+    finally:
+        loopback.stop(running)
+
+
+def test_a_redirect_is_not_followed(provider, fetch):
+    elsewhere = f"{provider.base_url}/elsewhere/{COMPANY}"
+    provider.routes["/enterprises"] = lambda h: h.reply(302, b"", headers={"Location": elsewhere})
+    provider.routes["/elsewhere"] = _json(GOOD)
+    with pytest.raises(ProviderRejected, match="HTTP 302"):
+        fetch(_registry(provider.base_url))
+    assert provider.requests_to("/elsewhere") == []  # the subject went nowhere else
+
+
+def test_a_compression_bomb_is_refused_by_its_decoded_size(provider, fetch):
+    bomb = gzip.compress(b" " * 10_000_000)
+    provider.routes["/enterprises"] = lambda h: h.reply(200, bomb, headers={"Content-Encoding": "gzip"})
+    with pytest.raises(ResponseTooLarge, match="exceeds"):
+        fetch(_registry(provider.base_url, max_response_bytes=100_000))
+
+
+def test_proxy_settings_in_the_environment_are_ignored(provider, fetch, monkeypatch):
+    proxy = loopback.start()
+    try:
+        for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, proxy.base_url)
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        provider.routes["/enterprises"] = _json(GOOD)
+        assert fetch(_registry(provider.base_url))[0]["capital"] == 500
+        assert proxy.requests_to("") == [] and len(provider.requests_to("/enterprises/")) == 1
+    finally:
+        loopback.stop(proxy)
+
+
+def test_outage_messages_never_carry_the_subject_or_the_address(provider, fetch):
+    provider.routes["/enterprises"] = lambda h: (time.sleep(0.5), h.reply(200, b"{}"))
+    for registry in (
+        _registry(f"http://127.0.0.1:{loopback.closed_port()}", retries={"attempts": 1}),
+        _registry(provider.base_url, timeouts={"connect": 0.5, "read": 0.1, "deadline": 0.3}, retries={"attempts": 1}),
+    ):
+        with pytest.raises((ProviderUnavailable, ProviderTimeout)) as caught:
+            fetch(registry)
+        assert COMPANY not in str(caught.value) and "127.0.0.1" not in str(caught.value)
+
+
+def test_a_credential_that_cannot_be_sent_is_a_config_error_that_does_not_quote_it(provider, fetch):
+    registry = _registry(provider.base_url, environ={"SAMR_TOKEN": "s3cret\r\nX-Injected: 1"}, auth={"env": "SAMR_TOKEN"})
+    with pytest.raises(AdapterConfigError) as caught:
+        fetch(registry)
+    assert "s3cret" not in str(caught.value)
+    assert provider.requests_to("/") == []
+
+
+def test_connections_are_reused_by_the_threads_sharing_a_source_and_closed_with_it():
+    running = loopback.start(keep_alive=True)
+    try:
+        subjects = [uscc(f"91350100MA{n:07d}") for n in range(1, 9)]
+        running.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(
+            {"data": {"entName": h.path.rsplit("/", 1)[1], "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 1}}
+        ).encode())
+        registry = _registry(running.base_url)
+        source = registry.source(kind="http", name="samr_enterprise")
+        names: dict[str, list[str]] = {}
+
+        def ask(subject):
+            names[subject] = [source.fetch_raw(subject)[0]["name"] for _ in range(10)]
+
+        threads = [threading.Thread(target=ask, args=(s,)) for s in subjects]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert names == {s: [s] * 10 for s in subjects}  # each thread got its own answers
+        assert len({seen.peer for seen in running.requests_to("/enterprises/")}) <= len(subjects)
+        assert running.open_connections >= 1
+        registry.close()
+        assert running.wait_for_open_connections(0)
+    finally:
+        loopback.stop(running)
+
+
+def test_the_server_certificate_is_checked_against_the_bindings_ca_bundle(tmp_path, fetch):
+    pki = make_pki(tmp_path)
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
+    running = loopback.start(tls)
+    try:
+        running.routes["/enterprises"] = _json(GOOD)
+        with pytest.raises(ProviderUnavailable):  # the system CAs do not know the test CA
+            fetch(_registry(running.base_url, retries={"attempts": 1}))
+        assert fetch(_registry(running.base_url, ca_bundle=str(pki.ca_cert)))[0]["capital"] == 500
     finally:
         loopback.stop(running)
