@@ -38,8 +38,9 @@ from adapters.errors import (
     ResponseTooLarge,
 )
 
-# Decoded bytes asked for per read: urllib3 caps what one compressed chunk
-# may expand to at this, so the size check below runs before a bomb grows.
+# Decoded bytes asked for per read. urllib3 (2.7 and later, hence the floor in
+# pyproject.toml) decompresses no more than this per call, so the size check
+# below runs before a compression bomb grows.
 _READ_CHUNK = 64 * 1024
 
 # What httpx advertised; whatever a provider actually sends, the size cap
