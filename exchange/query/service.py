@@ -1,8 +1,8 @@
 """The query engine: one department asks for items of one or many subjects,
 for a matter, with purpose and case number. Per item: policy → fetch →
 disclose (agreed fields, masked as agreed) → log → result. Every answer
-and every refusal is one record in the authorized-use log, in the
-caller's transaction, carrying the request hash.
+and every refusal is one record in the authorized-use log, carrying the
+request hash, committed before the answer is shown.
 
 A request is answered in two steps: ``decide`` every item (policy, and the
 registry's licences, in one read transaction), then ``settle``: that read
@@ -131,8 +131,8 @@ class ItemAnswer:
 
 def refuse_invalid_subject(requests: Sequence[ItemRequest], error: SubjectInvalid) -> list[ItemAnswer]:
     """A subject that is no valid code: every item refused (and logged without the code)."""
-    return [ItemAnswer(code=request.code, subject=None, logged_code=request.code, refusal=Refusal("subject_invalid", str(error)))
-            for request in requests]
+    return [ItemAnswer(code=request.code, subject=None, logged_code=request.code,
+                       refusal=Refusal("subject_invalid", str(error))) for request in requests]
 
 
 def decide(ctx: QueryContext, subject: Subject, request: ItemRequest) -> ItemAnswer:
