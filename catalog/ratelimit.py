@@ -161,7 +161,6 @@ def rate_limit(bucket: str):
             principal = request.app.state.token_authority.verify(token.strip())
         except AuthError:
             return
-        limiter: RateLimiter = request.app.state.rate_limiter
-        limiter.hit(department_code=principal.department_code, bucket=bucket)
+        charge(request, department_code=principal.department_code, bucket=bucket)
 
     return dependency

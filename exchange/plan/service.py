@@ -26,7 +26,7 @@ MAX_PREFILL_RECORDS = 1
 
 def plan(ctx: QueryContext, *, subject: Subject) -> dict:
     matter = matters_service.get_or_raise(session=ctx.session, code=ctx.matter_code)
-    answers = _answers(ctx, matter.materials, subject)
+    items, answers = _answers(ctx, matter.materials, subject)
     materials, prefill, prefilled = [], [], set()
     for material in matter.materials:
         entry = {"key": material.key, "name": material.name, "required": material.required}
@@ -35,7 +35,7 @@ def plan(ctx: QueryContext, *, subject: Subject) -> dict:
         code = entry.get("item")
         if code in answers and code not in prefilled:
             prefilled.add(code)
-            _add_prefill(prefill, catalog_items.find(session=ctx.session, code=code), answers[code])
+            _add_prefill(prefill, items[code], answers[code])
     return {
         "matter": {"code": matter.code, "name": matter.name, "department": matter.department_code},
         "materials": materials,
@@ -44,19 +44,19 @@ def plan(ctx: QueryContext, *, subject: Subject) -> dict:
     }
 
 
-def _answers(ctx: QueryContext, materials, subject: Subject) -> dict[str, dict]:
-    """The query's answer for every item a material of this subject's kind
-    is satisfied by, each asked once: decided together, then settled (see
+def _answers(ctx: QueryContext, materials, subject: Subject) -> tuple[dict, dict[str, dict]]:
+    """The items a material of this subject's kind is satisfied by, and the
+    query's answer for each, asked once: decided together, then settled (see
     exchange.query.service), so no provider is called inside a transaction."""
-    codes: list[str] = []
+    items: dict[str, catalog_items.SharedItem] = {}
     for material in materials:
-        if material.satisfied_kind not in ("licence_type", "data_item") or material.satisfied_code in codes:
+        if material.satisfied_kind not in ("licence_type", "data_item") or material.satisfied_code in items:
             continue
         item = catalog_items.find(session=ctx.session, code=material.satisfied_code)
         if item is not None and item.holder_code_type == subject.code_type:
-            codes.append(item.code)
-    decided = [decide(ctx, subject, ItemRequest(code=code)) for code in codes]
-    return dict(zip(codes, settle(ctx, decided)))
+            items[item.code] = item
+    decided = [decide(ctx, subject, ItemRequest(code=code)) for code in items]
+    return items, dict(zip(items, settle(ctx, decided)))
 
 
 def _material(ctx: QueryContext, material, subject: Subject, answers: dict) -> dict:
