@@ -56,12 +56,12 @@ class Presentation(Base):
     kid: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Redemption(Base):
     """A code redeemed at a counter. The unique presentation id is what makes
-    a code one-time even when the cache forgets it."""
+    a code one-time even when the cache forgets it; a presentation with no
+    such row has not been redeemed."""
 
     __tablename__ = "registry_redemptions"
 

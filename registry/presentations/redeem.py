@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from catalog.access import AccessRecorder
 from catalog.cache import Cache
@@ -71,11 +70,6 @@ _PRESENTATION_AND_MATTER = select(Presentation, matters.exists_clause(code=bindp
     Presentation.id == bindparam("presentation_id")
 )
 _CLAIM = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
-_MARK_REDEEMED = (
-    update(Presentation.__table__)
-    .where(Presentation.__table__.c.id == bindparam("presentation"))
-    .values(redeemed_at=bindparam("at"))
-)
 
 
 def claim_key(presentation_id: str) -> str:
@@ -162,12 +156,10 @@ def _redeem_claimed(
         # 6. The database's word on one-time use. A concurrent redeemer's
         # insert waits here for ours to commit or roll back. The failed
         # transaction is the caller's to roll back (it does, to record the refusal).
-        # Plain statements rather than the unit of work: both rows are final as written.
+        # A plain statement rather than the unit of work: the row is final as written.
         redemption.id = session.connection().execute(_CLAIM, _columns(redemption, Redemption)).scalar_one()
     except IntegrityError:
         raise Replayed("this code was already used; ask the holder to show a new one") from None
-    session.connection().execute(_MARK_REDEEMED, {"presentation": presentation.id, "at": now})
-    set_committed_value(presentation, "redeemed_at", now)
     licences, fields = [], []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
         view, licence_type = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code,

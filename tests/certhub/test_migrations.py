@@ -1,0 +1,77 @@
+"""Migrations that move data: up and down again, with rows in the tables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import pytest
+from alembic import command
+from sqlalchemy import inspect, text
+
+from certhub.db import alembic_config, create_db_engine, upgrade
+from tests.conftest import DATABASE_BACKENDS, _POSTGRES_URL, engine_on_schema
+
+
+@pytest.fixture(params=DATABASE_BACKENDS)
+def fresh_engine(request, tmp_path):
+    """An empty database of its own (the migrations are what is tested)."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'migrations.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    schema = f"certhub_migrations_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_db_engine(_POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = engine_on_schema(_POSTGRES_URL, schema)
+    yield engine
+    engine.dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def _migrate(engine, verb: str, revision: str) -> None:
+    config = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        getattr(command, verb)(config, revision)
+
+
+_PRESENTATION = (
+    "INSERT INTO registry_presentations (id, holder_code, holder_code_type, licence_identifiers, disclosure, kid,"
+    " issued_at, expires_at{extra}) VALUES (:id, '350102199001011234', '111', '[\"L-1\"]', 'full', 'kid-1',"
+    " '2026-01-01 08:00:00+00:00', '2026-01-01 08:01:00+00:00'{extra_value})"
+)
+_REDEMPTION = (
+    "INSERT INTO registry_redemptions (presentation_id, department_code, client_id, operator_id, matter_code,"
+    " purpose, request_hash, redeemed_at) VALUES (:id, '11350100MB0000001X', 'client-1', 'clerk-7', 'M-1',"
+    " '核验', :hash, '2026-01-01 08:00:30+00:00')"
+)
+
+
+def _columns(engine) -> list[str]:
+    return [column["name"] for column in inspect(engine).get_columns("registry_presentations")]
+
+
+def test_the_redemption_time_lives_in_the_redemption_row_alone(fresh_engine):
+    _migrate(fresh_engine, "upgrade", "0012")
+    with fresh_engine.begin() as connection:
+        for presentation_id in ("redeemed-code", "unused-code"):
+            connection.execute(text(_PRESENTATION.format(extra=", redeemed_at", extra_value=", NULL")),
+                               {"id": presentation_id})
+        connection.execute(text(_REDEMPTION), {"id": "redeemed-code", "hash": "ab" * 32})
+
+    upgrade(fresh_engine)  # the copy goes; the rows and what refers to them stay
+    assert "redeemed_at" not in _columns(fresh_engine)
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM registry_presentations")).scalar() == 2
+        assert connection.execute(text("SELECT presentation_id FROM registry_redemptions")).scalar() == "redeemed-code"
+
+    _migrate(fresh_engine, "downgrade", "0012")  # and comes back, filled from the redemptions
+    with fresh_engine.connect() as connection:
+        times = dict(connection.execute(text("SELECT id, redeemed_at FROM registry_presentations")).all())
+    assert times["unused-code"] is None
+    assert str(times["redeemed-code"]).startswith("2026-01-01 08:00:30")
