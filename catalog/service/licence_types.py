@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select, update
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
+from catalog import snapshots
 from catalog.errors import NotFound, UnknownReference
 from catalog.models import LicenceType, LicenceTypeIssuer
 from catalog.schemas import LicenceTypeIn, LicenceTypeOut
@@ -15,6 +21,40 @@ def get_current(*, session: Session, code: str) -> LicenceType | None:
     return session.scalar(
         select(LicenceType).where(LicenceType.code == code, LicenceType.is_current.is_(True))
     )
+
+
+@dataclass(frozen=True)
+class FaceRules:
+    """What disclosing a licence needs of the type version it was issued
+    under: its name and its face fields' rules (labels, sensitivity, masks).
+    Read-only values, shared between threads."""
+
+    code: str
+    version: int
+    name: str
+    fields: tuple[Mapping[str, Any], ...]
+
+
+_NAME_AND_FIELDS = select(LicenceType.name, LicenceType.fields).where(
+    LicenceType.code == bindparam("code"), LicenceType.version == bindparam("version")
+)
+
+
+def face_rules_kept(*, session: Session, code: str, version: int) -> FaceRules | None:
+    """The face rules of one licence type version, remembered for a few
+    seconds once found (catalog.snapshots). A version's definition never
+    changes (``upsert`` makes a new version instead), so what is kept is
+    never stale; the memory only saves the read, once per redemption."""
+
+    def load() -> FaceRules | None:
+        row = session.execute(_NAME_AND_FIELDS, {"code": code, "version": version}).one_or_none()
+        if row is None:
+            return None
+        return FaceRules(code=code, version=version, name=row.name,
+                         fields=tuple(MappingProxyType(dict(spec)) for spec in row.fields))
+
+    return snapshots.memo_for(session).get(("licence_type_face", code, version), load,
+                                           keep=lambda rules: rules is not None)
 
 
 def get_or_raise(*, session: Session, code: str, version: int | None = None) -> LicenceType:

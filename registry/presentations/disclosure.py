@@ -21,7 +21,8 @@ DISCLOSURES = (FULL, MASKED)
 
 
 def disclose(
-    session: Session, *, view: LicenceView, disclosure: str, licence_type: LicenceType | None = None
+    session: Session, *, view: LicenceView, disclosure: str,
+    licence_type: LicenceType | licence_types.FaceRules | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """The licence as the counter sees it, and the names of the fields
     disclosed (for the use log: `face.<key>`, `:masked` when masked).

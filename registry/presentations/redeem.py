@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder
 from catalog.cache import Cache
-from catalog.models import LicenceType
-from catalog.service import matters
+from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
 from registry.models import LicenceStatus
 from registry.presentations.disclosure import disclose
@@ -162,10 +161,8 @@ def _redeem_claimed(
         raise Replayed("this code was already used; ask the holder to show a new one") from None
     licences, fields = [], []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
-        view, licence_type = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code,
-                                          now=now)
-        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure,
-                                    licence_type=licence_type)
+        view, rules = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
+        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure, licence_type=rules)
         licences.append(shown)
         fields.extend(name for name in disclosed if name not in fields)
     recorder.record(  # 8. recorded in this transaction, or nothing goes out
@@ -201,14 +198,15 @@ _REFUSED_STATUS = {
 
 def _usable_view(
     session: Session, *, identifier: str, holder_code: str, now: datetime
-) -> tuple[reads.LicenceView, LicenceType]:
+) -> tuple[reads.LicenceView, licence_types.FaceRules]:
     try:
-        found = reads.get_typed(session, identifier=identifier)
+        view = reads.get(session, identifier=identifier)
     except InvalidIdentifier:
-        found = None
-    if found is None or found[0].licence.holder_code != holder_code:
+        view = None
+    rules = None if view is None else licence_types.face_rules_kept(
+        session=session, code=view.licence.type_code, version=view.licence.type_version)
+    if view is None or rules is None or view.licence.holder_code != holder_code:
         raise LicenceRefused(f"licence {identifier} is not in the registry", code="licence_not_found")
-    view, licence_type = found
     licence = view.licence
     if licence.status in _REFUSED_STATUS:
         code = _REFUSED_STATUS[licence.status]
@@ -218,5 +216,5 @@ def _usable_view(
     if view.version.superseded:
         raise LicenceRefused(f"licence {identifier} was changed since the code was made; ask for a new code",
                              code="superseded")
-    return view, licence_type
+    return view, rules
 

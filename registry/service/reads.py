@@ -42,9 +42,6 @@ _BY_IDENTIFIER = (
     .where(Licence.base_identifier == bindparam("base"), LicenceVersion.version == bindparam("version"))
     .options(lazyload(Licence.versions))
 )
-_BY_IDENTIFIER_TYPED = _BY_IDENTIFIER.add_columns(LicenceType).join(
-    LicenceType, and_(LicenceType.code == Licence.type_code, LicenceType.version == Licence.type_version)
-)
 
 
 def _parameters(identifier: str) -> dict:
@@ -57,13 +54,6 @@ def get(session: Session, *, identifier: str) -> LicenceView | None:
     callers decide who may see it)."""
     row = session.execute(_BY_IDENTIFIER, _parameters(identifier)).one_or_none()
     return None if row is None else LicenceView(licence=row[0], version=row[1])
-
-
-def get_typed(session: Session, *, identifier: str) -> tuple[LicenceView, LicenceType] | None:
-    """``get`` with the licence type version the licence was issued under, in
-    the same round trip (disclosure needs its field rules)."""
-    row = session.execute(_BY_IDENTIFIER_TYPED, _parameters(identifier)).one_or_none()
-    return None if row is None else (LicenceView(licence=row[0], version=row[1]), row[2])
 
 
 def get_or_raise(session: Session, *, identifier: str) -> LicenceView:

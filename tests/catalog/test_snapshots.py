@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from catalog import snapshots
 from catalog.service import document, matters
 from exchange.agreements import items
@@ -104,3 +106,38 @@ def test_writes_outside_the_catalog_keep_the_memory(db_session):
                    scopes=["exchange:query"])
     db_session.commit()
     assert len(snapshots.memo_for(db_session)) == kept
+
+
+def test_a_licence_type_versions_face_rules_are_read_once_and_cannot_be_changed(db_session):
+    from sqlalchemy import event
+
+    from catalog.service import licence_types
+    from tests.catalog.factories import BUSINESS_LICENCE
+
+    mapping = catalog_mapping()
+    _load(db_session, mapping)
+    statements = []
+    engine = db_session.get_bind().engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - before_cursor_execute's statement
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        first = licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=1)
+        again = licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=1)
+        assert licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=2) is None
+        assert licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=2) is None
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    reads = [sql for sql in statements if "FROM catalog_licence_types" in sql]
+    assert again is first and len(reads) == 3  # version 1 once; the missing version 2 each time
+    assert first.name == "营业执照" and [spec["key"] for spec in first.fields][:3] == ["uscc", "name", "legal_rep"]
+    assert first.fields[2]["mask"] == "name"
+    with pytest.raises(TypeError):
+        first.fields[2]["mask"] = "none"  # shared between threads: nobody edits it
+
+    # A changed definition is a new version with rules of its own; version 1 keeps its own.
+    mapping["licence_types"][0]["fields"][2]["mask"] = "full"
+    _load(db_session, mapping)
+    assert licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=2).fields[2]["mask"] \
+        == "full"
+    assert licence_types.face_rules_kept(session=db_session, code=BUSINESS_LICENCE, version=1).fields[2]["mask"] \
+        == "name"
