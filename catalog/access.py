@@ -53,11 +53,17 @@ class AccessRecorder(Protocol):
         refused (raises) while the log is not healthy."""
 
 
-async def get_access_recorder(request: Request) -> AccessRecorder:
+def access_recorder(request: Request) -> AccessRecorder:
+    """The app's recorder (AccessLogMissing when there is none): for the
+    routes that reach it in their worker thread instead of as a dependency."""
     recorder = getattr(request.app.state, "access_recorder", None)
     if recorder is None:
         raise AccessLogMissing("no authorized-use log is configured; data is not served")
     return recorder
+
+
+async def get_access_recorder(request: Request) -> AccessRecorder:
+    return access_recorder(request)
 
 
 AccessRecorderDep = Annotated[AccessRecorder, Depends(get_access_recorder)]

@@ -30,14 +30,15 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key, load_pem_public_key
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.cache import Cache
 from catalog.db import utcnow
-from catalog.deps import current_principal
+from catalog.deps import check_scopes, current_principal, department_bearer, principal_of
 from catalog.errors import Forbidden, InvalidCatalog, InvalidClient, InvalidCode
 from catalog.models import ApiClient, ApiClientKey, ClientAssertionUse
 from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
@@ -356,3 +357,32 @@ def operator_of(*, principal: Principal, operator_id: str | None) -> str:
 
 
 CallerOperatorDep = Annotated[str, Depends(caller_operator)]
+
+
+@dataclass(frozen=True)
+class OperatingCaller:
+    """A department client and the person operating it."""
+
+    principal: Principal
+    operator: str
+
+
+def operating_caller(*scopes: str):
+    """``require_scopes`` and ``caller_operator`` as one dependency, for the
+    route called by the thousand (the exchange query): two dependencies for
+    FastAPI to solve per request instead of five.
+
+    The order of refusals is theirs: no valid token (401), a scope missing
+    (403), then the operator header (422). Its length is checked with the
+    rest of its syntax by ``operator_of``, after authentication."""
+
+    async def dependency(
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None = Depends(department_bearer),
+        operator_id: Annotated[str | None, Header(
+            alias=OPERATOR_HEADER, json_schema_extra={"maxLength": MAX_OPERATOR_LENGTH})] = None,
+    ) -> OperatingCaller:
+        principal = check_scopes(principal_of(request, credentials), scopes)
+        return OperatingCaller(principal=principal, operator=operator_of(principal=principal, operator_id=operator_id))
+
+    return dependency

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import anyio
@@ -26,7 +26,7 @@ from catalog.tokens import Principal, TokenAuthority
 
 T = TypeVar("T")
 
-_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/oauth/token")
+department_bearer = HTTPBearer(auto_error=False, description="An access token from POST /api/v1/oauth/token")
 # A scheme of its own so the OpenAPI document shows holders and department
 # systems authenticate differently.
 _holder_bearer = HTTPBearer(
@@ -113,13 +113,28 @@ async def get_token_authority(request: Request) -> TokenAuthority:
     return request.app.state.token_authority
 
 
-async def current_principal(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    authority: TokenAuthority = Depends(get_token_authority),
-) -> Principal:
+def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The department client a request's bearer token names (AuthError if none, or not valid)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthError("a bearer access token is required")
+    authority: TokenAuthority = request.app.state.token_authority
     return authority.verify(credentials.credentials)
+
+
+def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
+    missing = [s for s in scopes if not principal.has(s)]
+    if missing:
+        raise Forbidden(f"this call needs the scope(s): {', '.join(missing)}")
+    return principal
+
+
+# Dependencies take the request itself rather than other dependencies where
+# they can: FastAPI solves every dependency of every request anew, and each
+# one costs about as much as a small database statement.
+async def current_principal(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(department_bearer)
+) -> Principal:
+    return principal_of(request, credentials)
 
 
 async def get_holder_authority(request: Request) -> HolderAuthority:
@@ -148,9 +163,6 @@ def require_scopes(*scopes: str):
     """A dependency that authenticates the caller and demands every scope."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
-        missing = [s for s in scopes if not principal.has(s)]
-        if missing:
-            raise Forbidden(f"this call needs the scope(s): {', '.join(missing)}")
-        return principal
+        return check_scopes(principal, scopes)
 
     return dependency

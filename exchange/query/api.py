@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from catalog.access import AccessRecorder, AccessRecorderDep
-from catalog.client_assertions import CallerOperatorDep
+from catalog.access import access_recorder
+from catalog.client_assertions import OperatingCaller, operating_caller
 from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
 from catalog.ratelimit import charge
 from catalog.tokens import Principal
 from exchange.errors import SubjectInvalid
@@ -22,7 +20,9 @@ router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
 RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app)
 
-Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
+# The caller is the route's one dependency; the session and the log recorder
+# are reached in the worker thread (see ``_query_committed``).
+Querier = Annotated[OperatingCaller, Depends(operating_caller("exchange:query"))]
 
 
 def _context(request: Request, session, recorder, principal: Principal, operator: str, body) -> service.QueryContext:
@@ -63,39 +63,47 @@ def _head(request: Request, response: Response, ctx: service.QueryContext, princ
 
 
 @router.post("/query")
-async def query(body: QueryIn, request: Request, response: Response, session: SessionDep, principal: Querier,
-                operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
+async def query(body: QueryIn, request: Request, response: Response, caller: Querier) -> dict:
     """Ask for licences and data items of one subject for a matter. Each item
     is answered or refused with a machine reason; each is logged."""
     # One trip to the thread pool for the work and its commit. The default
     # pool, not the short-work one: the provider's system is called on the way.
-    return await run_in_threadpool(_query_committed, body=body, request=request, response=response,
-                                   session=session, principal=principal, operator=operator, recorder=recorder)
+    return await run_in_threadpool(_query_committed, body=body, request=request, response=response, caller=caller)
 
 
-def _query_committed(*, body: QueryIn, request: Request, response: Response, session: Session,
-                     principal: Principal, operator: str, recorder: AccessRecorder) -> dict:
+def _query_committed(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
+    principal, operator = caller.principal, caller.operator
     charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
-    ctx = _context(request, session, recorder, principal, operator, body)
-    results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
-    answer = {**_head(request, response, ctx, principal, operator),
-              "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
-    session.commit()
+    # The request's session, opened here rather than as a dependency: closed
+    # (rolled back unless committed) on the way out, on this same thread.
+    with request.app.state.sessionmaker() as session:
+        ctx = _context(request, session, access_recorder(request), principal, operator, body)
+        results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
+        answer = {**_head(request, response, ctx, principal, operator),
+                  "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+        session.commit()
     return answer
 
 
 @router.post("/query/batch")
-def query_batch(body: BatchQueryIn, request: Request, response: Response, session: SessionDep,
-                principal: Querier, operator: CallerOperatorDep, recorder: AccessRecorderDep) -> dict:
+async def query_batch(body: BatchQueryIn, request: Request, response: Response, caller: Querier) -> dict:
     """The same for up to 500 subjects (supervision checks): a result per subject."""
+    return await run_in_threadpool(_batch_committed, body=body, request=request, response=response, caller=caller)
+
+
+def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
+    principal, operator = caller.principal, caller.operator
     charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
-    ctx = _context(request, session, recorder, principal, operator, body)
-    requests = item_requests(body.items)
-    decided = [_decide_one(ctx, s, requests) for s in body.subjects]
-    # Settled together: one read transaction for every decision, then the providers, then the log.
-    settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
-    results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
-               for s, answers in zip(body.subjects, decided)]
-    outcomes = [r["result"] for subject in results for r in subject["results"]]
-    return {**_head(request, response, ctx, principal, operator), "subjects": results,
-            "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
+    with request.app.state.sessionmaker() as session:
+        ctx = _context(request, session, access_recorder(request), principal, operator, body)
+        requests = item_requests(body.items)
+        decided = [_decide_one(ctx, s, requests) for s in body.subjects]
+        # Settled together: one read transaction for every decision, then the providers, then the log.
+        settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
+        results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
+                   for s, answers in zip(body.subjects, decided)]
+        outcomes = [r["result"] for subject in results for r in subject["results"]]
+        answer = {**_head(request, response, ctx, principal, operator), "subjects": results,
+                  "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
+        session.commit()
+    return answer

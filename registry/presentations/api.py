@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.access import AccessRecorder, access_recorder
 from catalog.cache import Cache
 from catalog.db import utcnow
-from catalog.deps import HolderDep, SessionDep, current_principal, get_cache, run_short_work
+from catalog.deps import HolderDep, SessionDep, current_principal, run_short_work
 from catalog.errors import Forbidden
 from catalog.ratelimit import charge
 from catalog.tokens import Principal
@@ -50,7 +50,7 @@ _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
 _trust_lock = threading.Lock()
 
 
-async def get_registry_trust(request: Request) -> RegistryTrust:
+def registry_trust(request: Request) -> RegistryTrust:
     """The registry's trust store, one per app (built on first use)."""
     state = request.app.state
     trust = getattr(state, "registry_trust", None)
@@ -64,8 +64,11 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
     return trust
 
 
+async def get_registry_trust(request: Request) -> RegistryTrust:
+    return registry_trust(request)
+
+
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
-CacheDep = Annotated[Cache, Depends(get_cache)]
 Department = Annotated[Principal, Depends(current_principal)]
 
 
@@ -88,24 +91,31 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
 
 
 @redeem_router.post("/redeem", response_model=RedemptionRead)
-async def redeem_presentation(
-    body: RedemptionCreate, request: Request, session: SessionDep, principal: Department,
-    recorder: AccessRecorderDep, cache: CacheDep, trust: TrustDep,
-):
+async def redeem_presentation(body: RedemptionCreate, request: Request, principal: Department):
     """Redeem a holder's code at a counter: the licences as disclosed, once.
     Every attempt is recorded in the authorized-use log, refusals too."""
     # The database work and its commit in one trip to the thread pool; the
-    # response is checked and written back on the event loop.
-    return await run_short_work(request, _redeem_committed, body=body, request=request, session=session,
-                                principal=principal, recorder=recorder, cache=cache, trust=trust)
+    # response is checked and written back on the event loop. The caller is
+    # the one dependency: the session, the log recorder, the cache and the
+    # trust store are reached in the worker thread (each dependency FastAPI
+    # solves costs about as much as a small database statement).
+    return await run_short_work(request, _redeem_in_session, body=body, request=request, principal=principal)
+
+
+def _redeem_in_session(*, body: RedemptionCreate, request: Request, principal: Principal) -> RedemptionRead:
+    # Counted before anything else, and not logged as a use when refused.
+    charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
+    # Closed (rolled back unless committed) on the way out, on this same thread.
+    with request.app.state.sessionmaker() as session:
+        return _redeem_committed(body=body, request=request, session=session, principal=principal,
+                                 recorder=access_recorder(request), cache=request.app.state.cache,
+                                 trust=registry_trust(request))
 
 
 def _redeem_committed(
     *, body: RedemptionCreate, request: Request, session: Session, principal: Principal,
     recorder: AccessRecorder, cache: Cache, trust: RegistryTrust,
 ) -> RedemptionRead:
-    # Counted before anything else, and not logged as a use when refused.
-    charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,

@@ -236,3 +236,30 @@ def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session
     logged = [e for e in (parse_entry(bytes(row.entry)) for row in db_session.query(LogEntry))
               if e["request_hash"] == digest]
     assert sorted(e["result"] for e in logged) == ["granted"] * len(answers)
+
+
+def test_who_is_asking_is_checked_in_order_and_documented(app, client, world):
+    """The query's caller is one dependency (catalog.client_assertions.operating_caller):
+    no token 401, a missing scope 403, then the operator header 422; the API
+    document still shows the bearer scheme and the header."""
+    body = {"subject": {"code": COMPANY, "type": "001"}, "items": [BUSINESS_LICENCE], "matter": RESTAURANT,
+            "purpose": "核验", "case_number": "CASE-1"}
+    url = "/api/v1/exchange/query"
+    too_long = {**world.counter, "X-Operator-Id": "x" * 65}
+    no_operator = {k: v for k, v in world.counter.items() if k != "X-Operator-Id"}
+    assert client.post(url, json=body, headers={"X-Operator-Id": "x" * 65}).status_code == 401
+    assert client.post(url, json=body, headers={**world.gulou_samr, "X-Operator-Id": "x" * 65}).status_code == 403
+    for headers in (too_long, no_operator):
+        refused = client.post(url, json=body, headers=headers)
+        assert refused.status_code == 422 and "X-Operator-Id" in refused.text
+    batch = {**{k: v for k, v in body.items() if k != "subject"}, "subjects": [body["subject"]]}
+    refused = client.post(url + "/batch", json=batch, headers=too_long)
+    assert refused.status_code == 422 and "X-Operator-Id" in refused.text
+    assert client.post(url + "/batch", json=batch, headers=world.counter).status_code == 200
+
+    document = client.get("/openapi.json").json()
+    for path in (url, url + "/batch", "/api/v1/presentations/redeem"):
+        operation = document["paths"][path]["post"]
+        assert operation["security"] == [{"HTTPBearer": []}], path
+    [operator] = document["paths"][url]["post"]["parameters"]
+    assert (operator["name"], operator["in"], operator["schema"]["maxLength"]) == ("X-Operator-Id", "header", 64)
