@@ -2,13 +2,13 @@
 
 Three measurements, each beside pymerkle on the same entries in the same run:
 
-- append rate on PostgreSQL, through ``record_use`` / ``record_uses`` and
+- append rate on PostgreSQL, through ``append_use`` / ``record_uses`` and
   the integrator (``integrate_pending``), in a throwaway schema built by the
   migrations. *single*: one record per transaction (one data request each),
   sequenced by the integrator afterwards as the checkpointer does;
   *single_sequenced_each*: every record also integrated on its own (the
-  worst case); *batched_record_use*: ``--batch`` ``record_use`` calls per
-  transaction (a flush each), then one integration; *batched*: the same
+  worst case); *batched_record_use*: ``--batch`` ``append_use`` calls per
+  transaction (a statement each), then one integration; *batched*: the same
   with ``record_uses`` (one pipelined executemany), then one integration.
   Reference: pymerkle's SqliteTree (``append_entry``, a commit per entry;
   ``append_entries``) and InmemoryTree on the entries just written.
@@ -50,7 +50,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
-from exchange.auditlog import integrate_pending, proofs, record_use, record_uses
+from exchange.auditlog import append_use, integrate_pending, proofs, record_uses
 from exchange.auditlog.integration import current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogTile
 from exchange.auditlog.records import SALT_BYTES, build_record
@@ -139,7 +139,7 @@ def run(args: list[str]) -> dict:
 
 
 def _entries(count: int) -> list[bytes]:
-    """Canonical use records, as ``record_use`` writes them, each with its own salt."""
+    """Canonical use records, as ``append_use`` writes them, each with its own salt."""
     marker = "00" * SALT_BYTES
     template = canonical_json(build_record(
         **_USE, result="granted", reason_code=None, data_items=(),
@@ -190,7 +190,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_records(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                record_use(session=session, **_USE)
+                append_use(session=session, **_USE)
                 session.commit()
         _integrate_all(make_session, batch)
 
@@ -198,7 +198,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_sequenced(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                record_use(session=session, **_USE)
+                append_use(session=session, **_USE)
                 session.commit()
                 integrate_pending(session=session, max_batch=1)
                 session.commit()
@@ -206,7 +206,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     # Batched: ``batch`` records per transaction, then one integration.
     def batched_flush_each(count: int) -> None:
         _in_batches(make_session, count, batch, lambda session, size: [
-            record_use(session=session, **_USE) for _ in range(size)])
+            append_use(session=session, **_USE) for _ in range(size)])
 
     def batched_one_flush(count: int) -> None:
         _in_batches(make_session, count, batch, lambda session, size: record_uses(

@@ -49,8 +49,8 @@ class AccessRecorder(Protocol):
         case_number: str | None = None,
         request_hash: str | None = None,
     ) -> object:
-        """Write one use record in ``session``'s transaction; a granted use is
-        refused (raises) while the log is not healthy."""
+        """Write one use record in ``session``'s transaction (what comes back
+        identifies it); a granted use is refused (raises) while the log is not healthy."""
 
 
 def access_recorder(request: Request) -> AccessRecorder:

@@ -23,7 +23,7 @@ from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_h
 from exchange.auditlog.integration import DbTileReader, integrate_pending
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.proofs import consistency, inclusion, records_for_subject
-from exchange.auditlog.records import record_use, record_uses
+from exchange.auditlog.records import append_use, record_use, record_uses
 
 __all__ = [
     "AuditLogError",
@@ -37,6 +37,7 @@ __all__ = [
     "NotInLog",
     "PublicationMonitor",
     "PublishedCheckpoint",
+    "append_use",
     "consistency",
     "ensure_log_healthy",
     "get_or_create_signer",

@@ -15,8 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
-from exchange.auditlog.models import LogEntry
-from exchange.auditlog.records import record_use
+from exchange.auditlog.records import append_use
 
 
 class UseRecorder:
@@ -49,9 +48,9 @@ class UseRecorder:
             session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True
         )
 
-    def record(self, *, session: Session, result: str = "granted", **fields: Any) -> LogEntry:
-        """``record_use`` behind the fail-closed check; ``fields`` are its
-        keyword arguments, as ``catalog.access.AccessRecorder.record`` lists them."""
+    def record(self, *, session: Session, result: str = "granted", **fields: Any) -> int:
+        """``append_use`` behind the fail-closed check (the new row's id);
+        ``fields`` are its keyword arguments, as ``catalog.access.AccessRecorder.record`` lists them."""
         if result == "granted":
             self.check_serving(session=session)
-        return record_use(session=session, result=result, now=self._clock(), **fields)
+        return append_use(session=session, result=result, now=self._clock(), **fields)

@@ -142,9 +142,10 @@ def test_refusal_quotes_why_checkpoints_fail(app, data_client, db_session, sessi
 
 def test_denied_attempts_are_still_recorded_while_stale(data_client, app, db_session):
     recorder = app.state.access_recorder
-    row = recorder.record(session=db_session, kind="department_query", department_code=DEPT, operator_id="clerk-7",
-                          basis="unconditional_sharing", result="denied", reason_code="log_unavailable")
-    assert row.result == "denied"
+    row_id = recorder.record(session=db_session, kind="department_query", department_code=DEPT,
+                             operator_id="clerk-7", basis="unconditional_sharing", result="denied",
+                             reason_code="log_unavailable")
+    assert db_session.get(LogEntry, row_id).result == "denied"
 
 
 def test_the_app_checkpointer_keeps_the_log_serving(migrated_engine, tmp_path):

@@ -17,7 +17,7 @@ def _record(recorder, session, **overrides):
     fields = dict(session=session, kind="department_query", department_code="11350000003591038H",
                   operator_id="clerk-7", basis="unconditional_sharing", subject_code="350102199001011234")
     fields.update(overrides)
-    return recorder.record(**fields)
+    return session.get(LogEntry, recorder.record(**fields))  # the row as written
 
 
 def test_granted_use_is_refused_before_any_checkpoint(db_session):
