@@ -134,7 +134,7 @@ def _redeem_committed(
     session.commit()
     return RedemptionRead(
         presentation_id=redeemed.presentation.id, disclosure=redeemed.presentation.disclosure,
-        redeemed_at=redeemed.redemption.redeemed_at,
+        redeemed_at=redeemed.redeemed_at,
         licences=[RedeemedLicence.model_validate(licence) for licence in redeemed.licences],
         trust_list_age_seconds=int(redeemed.trust_list_age.total_seconds()),
     )

@@ -55,19 +55,33 @@ class Counter:
     request_hash: str
 
 
+@dataclass(frozen=True)
+class StoredPresentation:
+    """What redemption reads of a stored presentation (plain values, no ORM
+    object: the row is read on every redemption and never changed by it)."""
+
+    id: str
+    holder_code: str
+    licence_identifiers: tuple[str, ...]
+    disclosure: str
+    expires_at: datetime
+
+
 @dataclass
 class Redeemed:
-    presentation: Presentation
-    redemption: Redemption
+    presentation: StoredPresentation
+    redemption_id: int
+    redeemed_at: datetime
     licences: list[dict[str, Any]]
     trust_list_age: timedelta
     fields: list[str] = field(default_factory=list)
 
 
 # Statements of the hot path, built once (see registry.service.reads).
-_PRESENTATION_AND_MATTER = select(Presentation, matters.exists_clause(code=bindparam("matter_code"))).where(
-    Presentation.id == bindparam("presentation_id")
-)
+_PRESENTATION_AND_MATTER = select(
+    Presentation.id, Presentation.holder_code, Presentation.licence_identifiers, Presentation.disclosure,
+    Presentation.expires_at, matters.exists_clause(code=bindparam("matter_code")),
+).where(Presentation.id == bindparam("presentation_id"))
 _CLAIM = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
 
 
@@ -120,12 +134,14 @@ def redeem(
     row = session.execute(
         _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
     ).one_or_none()
-    presentation, matter_known = (None, None) if row is None else row
+    presentation, matter_known = (None, None) if row is None else (
+        StoredPresentation(id=row[0], holder_code=row[1], licence_identifiers=tuple(row[2]), disclosure=row[3],
+                           expires_at=row[4]), row[5])
     if matter_known is None:
         matter_known = matters.exists(session=session, code=counter.matter_code)
     if not matter_known:
         raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
-    if presentation is None or list(presentation.licence_identifiers) != list(claim.licence_identifiers) \
+    if presentation is None or presentation.licence_identifiers != tuple(claim.licence_identifiers) \
             or presentation.disclosure != claim.disclosure:  # 4. a code this registry stored, as stored
         raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
     if now > presentation.expires_at + SKEW:
@@ -143,20 +159,21 @@ def redeem(
 
 
 def _redeem_claimed(
-    session: Session, *, presentation: Presentation, counter: Counter, recorder: AccessRecorder,
+    session: Session, *, presentation: StoredPresentation, counter: Counter, recorder: AccessRecorder,
     held: HeldTrust, now: datetime,
 ) -> Redeemed:
-    redemption = Redemption(
-        presentation_id=presentation.id, department_code=counter.department_code, client_id=counter.client_id,
-        operator_id=counter.operator_id, matter_code=counter.matter_code, purpose=counter.purpose,
-        case_number=counter.case_number, request_hash=counter.request_hash, redeemed_at=now,
-    )
+    redemption = {
+        "presentation_id": presentation.id, "department_code": counter.department_code,
+        "client_id": counter.client_id, "operator_id": counter.operator_id, "matter_code": counter.matter_code,
+        "purpose": counter.purpose, "case_number": counter.case_number, "request_hash": counter.request_hash,
+        "redeemed_at": now,
+    }
     try:
         # 6. The database's word on one-time use. A concurrent redeemer's
         # insert waits here for ours to commit or roll back. The failed
         # transaction is the caller's to roll back (it does, to record the refusal).
         # A plain statement rather than the unit of work: the row is final as written.
-        redemption.id = session.connection().execute(_CLAIM, _columns(redemption, Redemption)).scalar_one()
+        redemption_id = session.connection().execute(_CLAIM, redemption).scalar_one()
     except IntegrityError:
         raise Replayed("this code was already used; ask the holder to show a new one") from None
     licences, fields = [], []
@@ -171,12 +188,8 @@ def _redeem_claimed(
         licence_ids=list(presentation.licence_identifiers), fields=_loggable(fields), matter_code=counter.matter_code,
         purpose=counter.purpose, case_number=counter.case_number, request_hash=counter.request_hash,
     )
-    return Redeemed(presentation=presentation, redemption=redemption, licences=licences,
+    return Redeemed(presentation=presentation, redemption_id=redemption_id, redeemed_at=now, licences=licences,
                     trust_list_age=held.age(now), fields=fields)
-
-
-def _columns(row: Any, model: type) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in model.__table__.columns if column.key != "id"}
 
 
 def _loggable(fields: list[str], limit: int = 100) -> list[str]:
