@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -72,17 +73,12 @@ async def query(body: QueryIn, request: Request, response: Response, caller: Que
 
 
 def _query_committed(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
-    principal, operator = caller.principal, caller.operator
-    charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
-    # The request's session, opened here rather than as a dependency: closed
-    # (rolled back unless committed) on the way out, on this same thread.
-    with request.app.state.sessionmaker() as session:
-        ctx = _context(request, session, access_recorder(request), principal, operator, body)
+    def answer(ctx: service.QueryContext) -> dict:
         results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
-        answer = {**_head(request, response, ctx, principal, operator),
-                  "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
-        session.commit()
-    return answer
+        return {**_head(request, response, ctx, caller.principal, caller.operator),
+                "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+
+    return _committed(request, caller, body, answer)
 
 
 @router.post("/query/batch")
@@ -92,10 +88,7 @@ async def query_batch(body: BatchQueryIn, request: Request, response: Response, 
 
 
 def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
-    principal, operator = caller.principal, caller.operator
-    charge(request, department_code=principal.department_code, bucket=RATE_BUCKET)
-    with request.app.state.sessionmaker() as session:
-        ctx = _context(request, session, access_recorder(request), principal, operator, body)
+    def answer(ctx: service.QueryContext) -> dict:
         requests = item_requests(body.items)
         decided = [_decide_one(ctx, s, requests) for s in body.subjects]
         # Settled together: one read transaction for every decision, then the providers, then the log.
@@ -103,7 +96,20 @@ def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response
         results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
                    for s, answers in zip(body.subjects, decided)]
         outcomes = [r["result"] for subject in results for r in subject["results"]]
-        answer = {**_head(request, response, ctx, principal, operator), "subjects": results,
-                  "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
+        return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
+                "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
+
+    return _committed(request, caller, body, answer)
+
+
+def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQueryIn,
+               answer: Callable[[service.QueryContext], dict]) -> dict:
+    """Count the request, then ``answer`` it in the request's session and
+    commit: the session is opened here, in the worker thread, rather than as
+    a dependency, and closed (rolled back unless committed) on the way out."""
+    charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    with request.app.state.sessionmaker() as session:
+        ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
+        answered = answer(ctx)
         session.commit()
-    return answer
+    return answered
