@@ -134,9 +134,12 @@ def redeem(
     row = session.execute(
         _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
     ).one_or_none()
-    presentation, matter_known = (None, None) if row is None else (
-        StoredPresentation(id=row[0], holder_code=row[1], licence_identifiers=tuple(row[2]), disclosure=row[3],
-                           expires_at=row[4]), row[5])
+    presentation = matter_known = None
+    if row is not None:
+        presentation_id, holder_code, identifiers, disclosure, expires_at, matter_known = row
+        presentation = StoredPresentation(id=presentation_id, holder_code=holder_code,
+                                          licence_identifiers=tuple(identifiers), disclosure=disclosure,
+                                          expires_at=expires_at)
     if matter_known is None:
         matter_known = matters.exists(session=session, code=counter.matter_code)
     if not matter_known:

@@ -156,9 +156,7 @@ def test_a_grace_period_shorter_than_the_interval_is_refused():
 
 def test_the_clients_tls_context_decides_whom_the_fetcher_trusts(db_session, tmp_path):
     pki = make_pki(tmp_path)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
-    running = loopback.start(tls)
+    running = loopback.start(pki.server_context())
     try:
         running.routes["/trust-list"] = Publisher(TRUST_LIST)
         source = FederationSource(name="guangdong", url=running.base_url + "/trust-list", deadline=5.0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import ssl
 import threading
 import time
 
@@ -266,10 +265,7 @@ def test_a_missing_credential_variable_is_a_config_error(provider, fetch):
 
 def test_client_certificate_authenticates_over_mutual_tls(tmp_path, fetch):
     pki = make_pki(tmp_path)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca_cert))
-    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
-    tls.verify_mode = ssl.CERT_REQUIRED
-    running = loopback.start(tls)
+    running = loopback.start(pki.server_context(require_client_cert=True))
     try:
         running.routes["/enterprises"] = _json(GOOD)
         with_cert = _registry(running.base_url, ca_bundle=str(pki.ca_cert),
@@ -361,9 +357,7 @@ def test_connections_are_reused_by_the_threads_sharing_a_source_and_closed_with_
 
 def test_the_server_certificate_is_checked_against_the_bindings_ca_bundle(tmp_path, fetch):
     pki = make_pki(tmp_path)
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(str(pki.server_cert), str(pki.server_key))
-    running = loopback.start(tls)
+    running = loopback.start(pki.server_context())
     try:
         running.routes["/enterprises"] = _json(GOOD)
         with pytest.raises(ProviderUnavailable):  # the system CAs do not know the test CA

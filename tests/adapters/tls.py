@@ -4,6 +4,7 @@ against a loopback provider."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +22,16 @@ class Pki:
     server_key: Path
     client_cert: Path
     client_key: Path
+
+    def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
+        """The loopback server's side: its certificate, and with
+        ``require_client_cert`` mutual TLS against this CA."""
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH,
+                                         cafile=str(self.ca_cert) if require_client_cert else None)
+        tls.load_cert_chain(str(self.server_cert), str(self.server_key))
+        if require_client_cert:
+            tls.verify_mode = ssl.CERT_REQUIRED
+        return tls
 
 
 def _name(common_name: str) -> x509.Name:
