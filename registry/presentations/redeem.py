@@ -28,11 +28,10 @@ from catalog.cache import Cache
 from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
 from registry.models import LicenceStatus
-from registry.presentations.disclosure import disclose
+from registry.presentations.disclosure import ShownLicence, disclose, read_shown
 from registry.presentations.errors import CodeRefused, InvalidPresentationRequest, LicenceRefused, Replayed
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.trust import HeldTrust, RegistryTrust
-from registry.service import reads
 from registry.service.history import write_gate
 from registry.service.records import china_date
 from signing.qr import QrResult, QrVerificationError, verify_qr
@@ -131,7 +130,7 @@ def redeem(
     write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
     claim = result.presentation
     # The stored presentation and whether the matter is real, in one round trip.
-    row = session.execute(
+    row = session.connection().execute(
         _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
     ).one_or_none()
     presentation = matter_known = None
@@ -181,8 +180,8 @@ def _redeem_claimed(
         raise Replayed("this code was already used; ask the holder to show a new one") from None
     licences, fields = [], []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
-        view, rules = _usable_view(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
-        shown, disclosed = disclose(session, view=view, disclosure=presentation.disclosure, licence_type=rules)
+        licence, rules = _usable(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
+        shown, disclosed = disclose(licence, disclosure=presentation.disclosure, rules=rules)
         licences.append(shown)
         fields.extend(name for name in disclosed if name not in fields)
     recorder.record(  # 8. recorded in this transaction, or nothing goes out
@@ -212,25 +211,24 @@ _REFUSED_STATUS = {
 }
 
 
-def _usable_view(
+def _usable(
     session: Session, *, identifier: str, holder_code: str, now: datetime
-) -> tuple[reads.LicenceView, licence_types.FaceRules]:
+) -> tuple[ShownLicence, licence_types.FaceRules]:
     try:
-        view = reads.get(session, identifier=identifier)
+        licence = read_shown(session, identifier=identifier)
     except InvalidIdentifier:
-        view = None
-    rules = None if view is None else licence_types.face_rules_kept(
-        session=session, code=view.licence.type_code, version=view.licence.type_version)
-    if view is None or rules is None or view.licence.holder_code != holder_code:
+        licence = None
+    rules = None if licence is None else licence_types.face_rules_kept(
+        session=session, code=licence.type_code, version=licence.type_version)
+    if licence is None or rules is None or licence.holder_code != holder_code:
         raise LicenceRefused(f"licence {identifier} is not in the registry", code="licence_not_found")
-    licence = view.licence
     if licence.status in _REFUSED_STATUS:
         code = _REFUSED_STATUS[licence.status]
         raise LicenceRefused(f"licence {identifier} is {licence.status}", code=code)
-    if licence.valid_until is not None and licence.valid_until < china_date(now):
-        raise LicenceRefused(f"licence {identifier} expired on {licence.valid_until.isoformat()}", code="expired")
-    if view.version.superseded:
+    if licence.licence_valid_until is not None and licence.licence_valid_until < china_date(now):
+        raise LicenceRefused(f"licence {identifier} expired on {licence.licence_valid_until.isoformat()}",
+                             code="expired")
+    if licence.superseded:
         raise LicenceRefused(f"licence {identifier} was changed since the code was made; ask for a new code",
                              code="superseded")
-    return view, rules
-
+    return licence, rules
