@@ -31,14 +31,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key, load_pem_public_key
 from fastapi import Depends, Header, Request
-from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.cache import Cache
 from catalog.db import utcnow
-from catalog.deps import check_scopes, current_principal, department_bearer, principal_of
+from catalog.deps import DepartmentBearer, check_scopes, current_principal
 from catalog.errors import Forbidden, InvalidCatalog, InvalidClient, InvalidCode
 from catalog.models import ApiClient, ApiClientKey, ClientAssertionUse
 from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
@@ -376,13 +375,22 @@ def operating_caller(*scopes: str):
     (403), then the operator header (422). Its length is checked with the
     rest of its syntax by ``operator_of``, after authentication."""
 
-    async def dependency(
+    return _OperatingCallerScheme(tuple(scopes))
+
+
+class _OperatingCallerScheme(DepartmentBearer):
+    """``operating_caller``'s dependency: the bearer scheme itself, so FastAPI
+    solves one dependency per request and documents the scheme as before."""
+
+    def __init__(self, scopes: tuple[str, ...]) -> None:
+        super().__init__()
+        self.scopes = scopes
+
+    async def __call__(  # type: ignore[override]
+        self,
         request: Request,
-        credentials: HTTPAuthorizationCredentials | None = Depends(department_bearer),
         operator_id: Annotated[str | None, Header(
             alias=OPERATOR_HEADER, json_schema_extra={"maxLength": MAX_OPERATOR_LENGTH})] = None,
     ) -> OperatingCaller:
-        principal = check_scopes(principal_of(request, credentials), scopes)
+        principal = check_scopes(await self.principal(request), self.scopes)
         return OperatingCaller(principal=principal, operator=operator_of(principal=principal, operator_id=operator_id))
-
-    return dependency
