@@ -26,10 +26,6 @@ from catalog.tokens import Principal, TokenAuthority
 
 T = TypeVar("T")
 
-DEPARTMENT_BEARER_SCHEME = "HTTPBearer"
-DEPARTMENT_BEARER_DESCRIPTION = "An access token from POST /api/v1/oauth/token"
-
-
 class DepartmentBearer(HTTPBearer):
     """The department clients' bearer scheme as a dependency that gives the
     caller itself (AuthError when there is no valid token).
@@ -41,8 +37,8 @@ class DepartmentBearer(HTTPBearer):
     The OpenAPI document names and describes the scheme as before."""
 
     def __init__(self) -> None:
-        super().__init__(auto_error=False, scheme_name=DEPARTMENT_BEARER_SCHEME,
-                         description=DEPARTMENT_BEARER_DESCRIPTION)
+        super().__init__(auto_error=False, scheme_name="HTTPBearer",
+                         description="An access token from POST /api/v1/oauth/token")
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         return await self.principal(request)

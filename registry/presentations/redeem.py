@@ -28,11 +28,12 @@ from catalog.cache import Cache
 from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
 from registry.models import LicenceStatus
-from registry.presentations.disclosure import ShownLicence, disclose, read_shown
+from registry.presentations.disclosure import disclose
 from registry.presentations.errors import CodeRefused, InvalidPresentationRequest, LicenceRefused, Replayed
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service.history import write_gate
+from registry.service.reads import ShownLicence, get_shown
 from registry.service.records import china_date
 from signing.qr import QrResult, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
@@ -215,7 +216,7 @@ def _usable(
     session: Session, *, identifier: str, holder_code: str, now: datetime
 ) -> tuple[ShownLicence, licence_types.FaceRules]:
     try:
-        licence = read_shown(session, identifier=identifier)
+        licence = get_shown(session, identifier=identifier)
     except InvalidIdentifier:
         licence = None
     rules = None if licence is None else licence_types.face_rules_kept(

@@ -4,7 +4,8 @@ a holder's licences, their status, their history, what expires soon."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, lazyload
@@ -32,14 +33,16 @@ class LicenceView:
         return SealSignature.from_json(self.version.signature)
 
 
-# One round trip for the licence and the named version; the licence's other
-# versions are not loaded (a read by identifier never needs them). Built once:
-# a statement object reused with parameters skips SQLAlchemy's per-call
-# construction and cache-key work.
+# The licence and the version an identifier names, in one round trip.
+_NAMED_VERSION = and_(Licence.base_identifier == bindparam("base"), LicenceVersion.version == bindparam("version"))
+
+# The licence's other versions are not loaded (a read by identifier never
+# needs them). Built once: a statement object reused with parameters skips
+# SQLAlchemy's per-call construction and cache-key work.
 _BY_IDENTIFIER = (
     select(Licence, LicenceVersion)
     .join(LicenceVersion, LicenceVersion.licence_id == Licence.id)
-    .where(Licence.base_identifier == bindparam("base"), LicenceVersion.version == bindparam("version"))
+    .where(_NAMED_VERSION)
     .options(lazyload(Licence.versions))
 )
 
@@ -54,6 +57,48 @@ def get(session: Session, *, identifier: str) -> LicenceView | None:
     callers decide who may see it)."""
     row = session.execute(_BY_IDENTIFIER, _parameters(identifier)).one_or_none()
     return None if row is None else LicenceView(licence=row[0], version=row[1])
+
+
+@dataclass(frozen=True)
+class ShownLicence:
+    """One licence version as a counter may be shown it, with what deciding
+    whether it may be shown needs (status, validity, superseded), as plain
+    values: read on every redemption, never changed by it."""
+
+    identifier: str
+    type_code: str
+    type_version: int
+    holder_name: str
+    holder_code: str
+    holder_code_type: str
+    status: str
+    licence_valid_until: date | None  # the licence's own end of validity, as it is now
+    valid_from: date  # the version's, as sealed
+    valid_until: date | None
+    superseded: bool
+    face: dict[str, Any]
+    record: dict[str, Any]
+    signature: str  # SealSignature JSON
+
+
+# Only the columns a redemption uses, as a Core statement: the ORM read of
+# both rows cost more than the rest of the disclosure.
+_SHOWN = (
+    select(LicenceVersion.identifier, Licence.type_code, Licence.type_version, Licence.holder_name,
+           Licence.holder_code, Licence.holder_code_type, Licence.status,
+           Licence.valid_until.label("licence_valid_until"), LicenceVersion.valid_from, LicenceVersion.valid_until,
+           LicenceVersion.superseded, LicenceVersion.face, LicenceVersion.record, LicenceVersion.signature)
+    .join(LicenceVersion, LicenceVersion.licence_id == Licence.id)
+    .where(_NAMED_VERSION)
+)
+
+
+def get_shown(session: Session, *, identifier: str) -> ShownLicence | None:
+    """The version the identifier names as a counter is shown it, or None
+    (InvalidIdentifier when it is not an identifier at all). No access
+    check: redemption decides."""
+    row = session.connection().execute(_SHOWN, _parameters(identifier)).one_or_none()
+    return None if row is None else ShownLicence(**row._mapping)
 
 
 def get_or_raise(session: Session, *, identifier: str) -> LicenceView:
