@@ -11,8 +11,8 @@ serve data: fail closed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -51,6 +51,11 @@ class AccessRecorder(Protocol):
     ) -> object:
         """Write one use record in ``session``'s transaction (what comes back
         identifies it); a granted use is refused (raises) while the log is not healthy."""
+
+    def record_all(self, *, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
+        """Write the records of one request (``record``'s keyword arguments
+        each, without the session) together, all or none, in one statement
+        where they fit; the count. Refused like ``record`` when any is granted."""
 
 
 def access_recorder(request: Request) -> AccessRecorder:

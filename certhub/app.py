@@ -34,7 +34,7 @@ from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.ratelimit import Limits, RateLimiter, rate_limit
 from catalog.tokens import TokenAuthority
 from certhub import __version__
-from certhub.db import create_db_engine, create_sessionmaker
+from certhub.db import create_db_engine, create_query_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
@@ -45,15 +45,23 @@ from exchange.subscriptions.dispatcher import WebhookWorker
 
 
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, cache: Cache | None = None, background_jobs: bool = False
+    settings: Settings, *, engine: Engine | None = None, query_engine: Engine | None = None,
+    cache: Cache | None = None, background_jobs: bool = False
 ) -> FastAPI:
     """Build the app. The schema must already be migrated (`certhub db upgrade`).
+
+    `query_engine` serves the exchange query in autocommit on PostgreSQL
+    (`certhub.db.create_query_engine`); an app that builds its own `engine`
+    from the settings builds it too. Without one, the query runs in the
+    app's sessions like every other route.
 
     `background_jobs` starts the log checkpointer with the app (serve and
     demo do; tests drive checkpoints themselves).
     """
     settings.require_usable_secret()
-    engine = engine or create_db_engine(settings.effective_database_url, serve_requests=True)
+    if engine is None:
+        engine = create_db_engine(settings.effective_database_url, serve_requests=True)
+        query_engine = query_engine or create_query_engine(settings.effective_database_url)
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
 
@@ -98,6 +106,7 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.query_sessionmaker = create_sessionmaker(query_engine) if query_engine is not None else None
     app.state.cache = cache
     app.state.key_secret = settings.secret_bytes()
     app.state.adapter_bindings = (

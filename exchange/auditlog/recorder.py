@@ -8,14 +8,14 @@ been published within ``max_lag``; a denied attempt is still recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
-from exchange.auditlog.records import append_use
+from exchange.auditlog.records import append_use, append_uses
 
 
 class UseRecorder:
@@ -54,3 +54,13 @@ class UseRecorder:
         if result == "granted":
             self.check_serving(session=session)
         return append_use(session=session, result=result, now=self._clock(), **fields)
+
+    def record_all(self, *, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
+        """The use records of one request (``record``'s keyword arguments
+        each, without the session), written together by ``append_uses``:
+        all of them or none; the count. Refused like ``record`` when any is
+        a granted use and the log is not healthy."""
+        if any(use.get("result", "granted") == "granted" for use in uses):
+            self.check_serving(session=session)
+        now = self._clock()
+        return append_uses(session=session, uses=[{"now": now, **use} for use in uses])

@@ -44,7 +44,11 @@ RESULTS = frozenset({"granted", "denied"})
 MAX_PURPOSE = 200
 MAX_LIST = 100
 MAX_BATCH_RECORDS = 10_000
+# Rows per multi-row INSERT in append_uses: 11 columns each, so 550 bound
+# parameters, under SQLite's oldest limit (999) and PostgreSQL's (65,535).
+ROWS_PER_STATEMENT = 50
 _INSERT_ENTRY = insert(LogEntry.__table__).returning(LogEntry.__table__.c.id)
+_INSERT_PENDING = insert(LogEntry.__table__)
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
@@ -66,6 +70,34 @@ def append_use(*, session: Session, **fields: Any) -> int:
     return session.connection().execute(_INSERT_ENTRY, entry_values(**fields)).scalar_one()
 
 
+def append_uses(*, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
+    """Append the use records of one request (``entry_values``' keyword
+    arguments each) in the caller's transaction; returns how many were written.
+
+    Every record is validated before any is written. Up to
+    ``ROWS_PER_STATEMENT`` records go in one multi-row INSERT, which is
+    atomic on its own: a caller whose connection commits each statement by
+    itself (the exchange query, see ``certhub.db.create_query_engine``)
+    still writes all of its records or none, with one round trip.
+    """
+    rows = []
+    for position, use in enumerate(uses):
+        try:
+            rows.append(entry_values(**use))
+        except InvalidRecord as error:
+            raise InvalidRecord(f"record {position}: {error}") from None
+        except TypeError:
+            raise InvalidRecord(f"record {position} has unknown or missing fields") from None
+    connection = session.connection()
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start:start + ROWS_PER_STATEMENT]
+        if len(chunk) == 1:
+            connection.execute(_INSERT_PENDING, chunk[0])  # the common case: one compiled, cached statement
+        else:
+            connection.execute(_INSERT_PENDING.values(chunk))
+    return len(rows)
+
+
 def record_use(*, session: Session, **fields: Any) -> LogEntry:
     """``append_use``, and the row as the session then sees it (for callers
     that read the record back)."""
@@ -76,23 +108,12 @@ def record_uses(*, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
     """Append several use records (e.g. one batch query about many holders)
     in the caller's transaction; returns how many were written.
 
-    Each mapping takes ``entry_values``' keyword arguments. Every record is
-    validated before any is written, so a bad one writes none; the rows go
-    to the database in one executemany (pipelined on PostgreSQL) instead of
-    one round trip each.
+    ``append_uses`` with a bound on the count: every record is validated
+    before any is written, so a bad one writes none.
     """
     if isinstance(uses, Mapping) or not 1 <= len(uses) <= MAX_BATCH_RECORDS:
         raise InvalidRecord(f"uses must be a list of 1..{MAX_BATCH_RECORDS} records")
-    rows = []
-    for position, use in enumerate(uses):
-        try:
-            rows.append(entry_values(**use))
-        except InvalidRecord as error:
-            raise InvalidRecord(f"record {position}: {error}") from None
-        except TypeError:
-            raise InvalidRecord(f"record {position} has unknown or missing fields") from None
-    session.execute(insert(LogEntry), rows)
-    return len(rows)
+    return append_uses(session=session, uses=uses)
 
 
 def entry_values(

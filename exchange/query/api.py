@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from catalog.access import access_recorder
@@ -78,7 +79,10 @@ def _query_committed(*, body: QueryIn, request: Request, response: Response, cal
         return {**_head(request, response, ctx, caller.principal, caller.operator),
                 "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
 
-    return _committed(request, caller, body, answer)
+    # Autocommit on PostgreSQL (certhub.db.create_query_engine): the reads
+    # and the one INSERT of the records each commit by themselves.
+    sessions = request.app.state.query_sessionmaker or request.app.state.sessionmaker
+    return _committed(request, caller, body, answer, sessions)
 
 
 @router.post("/query/batch")
@@ -99,16 +103,17 @@ def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response
         return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
                 "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
 
-    return _committed(request, caller, body, answer)
+    # In the app's transactions: a batch's records can take several statements.
+    return _committed(request, caller, body, answer, request.app.state.sessionmaker)
 
 
 def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQueryIn,
-               answer: Callable[[service.QueryContext], dict]) -> dict:
-    """Count the request, then ``answer`` it in the request's session and
-    commit: the session is opened here, in the worker thread, rather than as
-    a dependency, and closed (rolled back unless committed) on the way out."""
+               answer: Callable[[service.QueryContext], dict], sessions: Callable[[], Session]) -> dict:
+    """Count the request, then ``answer`` it in a session from ``sessions``
+    and commit: the session is opened here, in the worker thread, rather than
+    as a dependency, and closed (rolled back unless committed) on the way out."""
     charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
-    with request.app.state.sessionmaker() as session:
+    with sessions() as session:
         ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
         answered = answer(ctx)
         session.commit()

@@ -36,7 +36,7 @@ from exchange.query.policy import DEPARTMENT_QUERY, STANDARD, ItemAccess, Policy
 
 MAX_PURPOSE = 200
 MAX_CASE_NUMBER = 64
-MAX_ITEMS = 20
+MAX_ITEMS = 20  # a query's records then fit one INSERT (exchange.auditlog.records.ROWS_PER_STATEMENT)
 MAX_BATCH_SUBJECTS = 500
 MAX_BATCH_ITEMS = 10
 _CASE_NUMBER = re.compile(r"[0-9A-Za-z\u4e00-\u9fff（）()\[\]〔〕【】._:/#\- ]{1,64}")
@@ -166,21 +166,20 @@ def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
     if waiting:
         # A provider may take seconds to answer. No database transaction,
         # and so no pooled connection, is held meanwhile: the decisions are
-        # made, the log records are written after, in a transaction of their own.
+        # made, the log records are written after, together.
         ctx.session.commit()
         for answer in waiting:
             try:
                 answer.result = _data(ctx, answer)
             except Refusal as refusal:
                 answer.refusal = refusal
-    return [_logged(ctx, answer) for answer in answers]
+    # Every answer's record, written together: all of them or none.
+    ctx.recorder.record_all(session=ctx.session, uses=[_use(ctx, answer) for answer in answers])
+    return [_shown(answer) for answer in answers]
 
 
-def _logged(ctx: QueryContext, answer: ItemAnswer) -> dict:
+def _shown(answer: ItemAnswer) -> dict:
     item = answer.item
-    _record(ctx, subject=answer.subject, item_code=answer.logged_code,
-            item_kind=item.kind if item else None, refusal=answer.refusal, access=answer.access,
-            result=answer.result)
     if answer.refusal is not None:
         shown = _refused(answer.code, answer.refusal)
         return {**shown, "kind": item.kind, "name": item.name} if item is not None else shown
@@ -220,27 +219,28 @@ def _refused(code: str, refusal: Refusal) -> dict:
     return {"item": code, "result": "refused", "reason": refusal.code, "message": str(refusal)}
 
 
-def _record(ctx: QueryContext, *, subject: Subject | None, item_code: str | None, item_kind: str | None,
-            refusal: Refusal | None = None, access: ItemAccess | None = None, result: dict | None = None) -> None:
+def _use(ctx: QueryContext, answer: ItemAnswer) -> dict:
+    """The log record of one answer (``AccessRecorder.record``'s keyword arguments)."""
+    item, subject, refusal, access, result = answer.item, answer.subject, answer.refusal, answer.access, answer.result
+    item_code = answer.logged_code
     licence_ids: list[str] = []
     data_items: list[str] = []
-    if item_kind == ItemKind.DATA_ITEM and item_code:
+    if item is not None and item.kind == ItemKind.DATA_ITEM and item_code:
         data_items = [item_code]
     if result is not None and "licences" in result:
         licence_ids = [entry["identifier"] for entry in result["licences"]]
     common = dict(
-        session=ctx.session, department_code=ctx.caller.department_code, operator_id=ctx.caller.operator,
+        department_code=ctx.caller.department_code, operator_id=ctx.caller.operator,
         subject_code=subject.code if subject else None, licence_ids=licence_ids, data_items=data_items,
         matter_code=ctx.matter_code, purpose=ctx.purpose, case_number=ctx.case_number,
         request_hash=ctx.request_hash,
     )
     if refusal is not None:
         kind = access.kind if access is not None else DEPARTMENT_QUERY
-        ctx.recorder.record(kind=kind, basis=_denied_basis(refusal, access), result="denied",
-                            reason_code=refusal.code, **common)
-        return
+        return dict(kind=kind, basis=_denied_basis(refusal, access), result="denied", reason_code=refusal.code,
+                    **common)
     assert access is not None and access.basis is not None and result is not None
-    ctx.recorder.record(kind=access.kind, basis=access.basis, result="granted", fields=result["fields"], **common)
+    return dict(kind=access.kind, basis=access.basis, result="granted", fields=result["fields"], **common)
 
 
 def _denied_basis(refusal: Refusal, access: ItemAccess | None) -> str:

@@ -1,0 +1,154 @@
+"""The exchange query on PostgreSQL as served: its own autocommit engine,
+two statements (the agreement read, one INSERT of every record), no
+transaction round trips; everything it logged is committed when it answers.
+
+These tests need data other connections can see, so they build a schema of
+their own with the world committed in it, instead of the savepoint world.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import sessionmaker
+
+from catalog.cache import InProcessCache
+from catalog.service import clients
+from certhub.app import create_app
+from certhub.db import create_db_engine, create_query_engine, upgrade
+from certhub.settings import Settings
+from exchange.auditlog.models import LogEntry
+from exchange.auditlog.records import ROWS_PER_STATEMENT, parse_entry
+from exchange.query.service import MAX_ITEMS
+from tests.adapters import loopback
+from tests.conftest import TEST_SECRET, engine_on_schema
+from tests.exchange.test_query_world import (
+    COMPANY,
+    COUNTER,
+    CRIMINAL_RECORD,
+    ENTERPRISE_DATA,
+    RESTAURANT,
+    bindings_for,
+    enterprise_register,
+    load_world,
+)
+
+POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
+
+
+def test_a_query_s_records_always_fit_one_statement():
+    # What makes the records of one query all-or-nothing without a transaction.
+    assert MAX_ITEMS <= ROWS_PER_STATEMENT
+
+
+def test_sqlite_has_no_query_engine(tmp_path):
+    assert create_query_engine(f"sqlite:///{tmp_path / 'certhub.sqlite3'}") is None
+
+
+@pytest.fixture(scope="module")
+def committed_world():
+    if not POSTGRES_URL:
+        pytest.skip("needs PostgreSQL (CERTHUB_TEST_DATABASE_URL)")
+    schema = f"certhub_test_ac_{secrets.token_hex(3)}"
+    admin = create_db_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = engine_on_schema(POSTGRES_URL, schema)
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    query_engine = create_query_engine(f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}")
+    try:
+        upgrade(engine)
+        with sessionmaker(bind=engine, expire_on_commit=False)() as session:
+            load_world(session)
+            new = clients.create(session=session, department_code=COUNTER, name="counter",
+                                 scopes=["exchange:query"])
+            session.commit()
+        yield engine, query_engine, (new.client_id, new.client_secret)
+    finally:
+        query_engine.dispose()
+        engine.dispose()
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def served(committed_world, tmp_path_factory):
+    engine, query_engine, credentials = committed_world
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path_factory.mktemp("data"),
+                        registry_id="https://registry.test")
+    app = create_app(settings, engine=engine, query_engine=query_engine, cache=InProcessCache())
+    register = enterprise_register()
+    app.state.adapter_bindings = bindings_for(register.base_url)
+    try:
+        with TestClient(app) as client:
+            token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                                auth=credentials).json()["access_token"]
+            headers = {"Authorization": f"Bearer {token}", "X-Operator-Id": "clerk-07"}
+            applied = client.post("/api/v1/exchange/agreements", headers=headers, json={
+                "item": ENTERPRISE_DATA, "matters": [RESTAURANT], "fields": ["name", "registration_status"],
+                "reason": "开餐馆一件事免提交营业执照"})
+            assert applied.status_code == 201, applied.text
+            yield client, headers, engine, query_engine
+    finally:
+        app.state.adapter_bindings.close()
+        loopback.stop(register)
+
+
+def _statements(engine) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_connection, _cursor, statement, *_args):
+        seen.append(statement.split(None, 1)[0].upper())
+
+    return seen
+
+
+def _query(client, headers, items: list[str]) -> dict:
+    response = client.post("/api/v1/exchange/query", headers=headers, json={
+        "subject": {"code": COMPANY, "type": "001"}, "items": items, "matter": RESTAURANT,
+        "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "ZC-2026-11"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _logged(engine, request_hash: str) -> list[dict]:
+    # A connection of the app's own pool: it sees only what was committed.
+    with engine.connect() as connection:
+        entries = connection.execute(select(LogEntry.entry)).scalars().all()
+    return [e for e in map(parse_entry, map(bytes, entries)) if e["request_hash"] == request_hash]
+
+
+def test_the_query_engine_commits_each_statement(served):
+    _client, _headers, _engine, query_engine = served
+    with query_engine.connect() as connection:
+        assert connection.connection.driver_connection.autocommit is True
+
+
+def test_a_query_reads_and_logs_in_two_statements_and_its_record_is_committed(served):
+    client, headers, engine, query_engine = served
+    _query(client, headers, [ENTERPRISE_DATA])  # the catalog's rows and the log's health are cached after this
+    statements = _statements(query_engine)
+    answer = _query(client, headers, [ENTERPRISE_DATA])
+    assert [r["result"] for r in answer["results"]] == ["granted"]
+    assert answer["results"][0]["records"][0]["name"] == "福州示例餐饮有限公司"
+    assert statements == ["SELECT", "INSERT"]
+    [entry] = _logged(engine, answer["request_hash"])
+    assert entry["result"] == "granted" and entry["fields"] == ["name", "registration_status"]
+
+
+def test_every_record_of_a_query_goes_in_one_insert(served):
+    client, headers, engine, query_engine = served
+    statements = _statements(query_engine)
+    answer = _query(client, headers, [ENTERPRISE_DATA, CRIMINAL_RECORD])
+    assert [r["result"] for r in answer["results"]] == ["granted", "refused"]
+    assert statements.count("INSERT") == 1
+    logged = _logged(engine, answer["request_hash"])
+    assert sorted((e["data_items"][0], e["result"]) for e in logged) == sorted([
+        (CRIMINAL_RECORD, "denied"), (ENTERPRISE_DATA, "granted")])
