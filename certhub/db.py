@@ -42,7 +42,11 @@ def create_query_engine(url: str) -> Engine | None:
     six; under load each round trip also costs a wait for the worker's
     interpreter lock, so the query's latency falls with them.
 
-    Its own pool, a smaller one: the app's pool keeps its connections in
+    Its own pool, a smaller one (10 connections at most: a query holds one
+    only while it reads or writes, never across a provider's call, so a
+    worker's 40 request threads rarely need more than a few at once; the
+    pools of every worker together must stay under PostgreSQL's
+    max_connections). The app's pool keeps its connections in
     transaction mode for every other route, and switching a pooled
     connection per checkout (SQLAlchemy's ``isolation_level`` execution
     option) costs more CPU than the round trips it saves.
@@ -51,7 +55,7 @@ def create_query_engine(url: str) -> Engine | None:
         return None
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=15)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
     ping_idle_connections(engine)
     return engine
 
