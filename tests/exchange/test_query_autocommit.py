@@ -1,9 +1,10 @@
-"""The exchange query on PostgreSQL as served: its own autocommit engine,
-two statements (the agreement read, one INSERT of every record), no
-transaction round trips; everything it logged is committed when it answers.
+"""The exchange query as served: on PostgreSQL its own autocommit engine,
+two statements (the agreement read, one INSERT of every record) and no
+transaction round trips; on SQLite the app's transactions. Everything it
+logged is committed when it answers.
 
-These tests need data other connections can see, so they build a schema of
-their own with the world committed in it, instead of the savepoint world.
+These tests need data other connections can see, so they build a database
+of their own with the world committed in it, instead of the savepoint world.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from exchange.auditlog.models import LogEntry
 from exchange.auditlog.records import ROWS_PER_STATEMENT, parse_entry
 from exchange.query.service import MAX_ITEMS
 from tests.adapters import loopback
-from tests.conftest import TEST_SECRET, engine_on_schema
+from tests.conftest import DATABASE_BACKENDS, TEST_SECRET, engine_on_schema
 from tests.exchange.test_query_world import (
     COMPANY,
     COUNTER,
@@ -50,17 +51,21 @@ def test_sqlite_has_no_query_engine(tmp_path):
     assert create_query_engine(f"sqlite:///{tmp_path / 'certhub.sqlite3'}") is None
 
 
-@pytest.fixture(scope="module")
-def committed_world():
-    if not POSTGRES_URL:
-        pytest.skip("needs PostgreSQL (CERTHUB_TEST_DATABASE_URL)")
-    schema = f"certhub_test_ac_{secrets.token_hex(3)}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = engine_on_schema(POSTGRES_URL, schema)
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    query_engine = create_query_engine(f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}")
+@pytest.fixture(scope="module", params=DATABASE_BACKENDS)
+def committed_world(request, tmp_path_factory):
+    """The world committed in a database of its own, and the engines the
+    app would build for it: on SQLite no query engine."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'certhub.sqlite3'}"
+        engine, query_engine, cleanup = create_db_engine(url, serve_requests=True), None, None
+    else:
+        schema = f"certhub_test_ac_{secrets.token_hex(3)}"
+        cleanup = create_db_engine(POSTGRES_URL)
+        with cleanup.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        engine = engine_on_schema(POSTGRES_URL, schema)
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        query_engine = create_query_engine(f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}")
     try:
         upgrade(engine)
         with sessionmaker(bind=engine, expire_on_commit=False)() as session:
@@ -70,11 +75,13 @@ def committed_world():
             session.commit()
         yield engine, query_engine, (new.client_id, new.client_secret)
     finally:
-        query_engine.dispose()
+        if query_engine is not None:
+            query_engine.dispose()
         engine.dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+        if cleanup is not None:
+            with cleanup.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            cleanup.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -125,27 +132,32 @@ def _logged(engine, request_hash: str) -> list[dict]:
     return [e for e in map(parse_entry, map(bytes, entries)) if e["request_hash"] == request_hash]
 
 
-def test_the_query_engine_commits_each_statement(served):
-    _client, _headers, _engine, query_engine = served
-    with query_engine.connect() as connection:
-        assert connection.connection.driver_connection.autocommit is True
+def test_postgresql_serves_the_query_in_autocommit_and_sqlite_in_the_app_s_transactions(served):
+    _client, _headers, engine, query_engine = served
+    if engine.dialect.name == "sqlite":
+        assert query_engine is None
+    else:
+        with query_engine.connect() as connection:
+            assert connection.connection.driver_connection.autocommit is True
 
 
 def test_a_query_reads_and_logs_in_two_statements_and_its_record_is_committed(served):
     client, headers, engine, query_engine = served
     _query(client, headers, [ENTERPRISE_DATA])  # the catalog's rows and the log's health are cached after this
-    statements = _statements(query_engine)
+    statements = _statements(query_engine or engine)
     answer = _query(client, headers, [ENTERPRISE_DATA])
     assert [r["result"] for r in answer["results"]] == ["granted"]
     assert answer["results"][0]["records"][0]["name"] == "福州示例餐饮有限公司"
-    assert statements == ["SELECT", "INSERT"]
+    # SQLite: each of the two transactions opens with the app's BEGIN IMMEDIATE.
+    assert statements == (["SELECT", "INSERT"] if query_engine is not None else
+                          ["BEGIN", "SELECT", "BEGIN", "INSERT"])
     [entry] = _logged(engine, answer["request_hash"])
     assert entry["result"] == "granted" and entry["fields"] == ["name", "registration_status"]
 
 
 def test_every_record_of_a_query_goes_in_one_insert(served):
     client, headers, engine, query_engine = served
-    statements = _statements(query_engine)
+    statements = _statements(query_engine or engine)
     answer = _query(client, headers, [ENTERPRISE_DATA, CRIMINAL_RECORD])
     assert [r["result"] for r in answer["results"]] == ["granted", "refused"]
     assert statements.count("INSERT") == 1
