@@ -20,9 +20,7 @@ def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = Fal
     `_sqlite_engine`); command-line jobs keep SQLite's deferred default."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, echo=echo, immediate=serve_requests)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
+    engine = create_engine(_with_driver(url), echo=echo, pool_size=10, max_overflow=20)
     ping_idle_connections(engine)
     return engine
 
@@ -53,11 +51,16 @@ def create_query_engine(url: str) -> Engine | None:
     """
     if not url.startswith("postgresql"):
         return None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
+    engine = create_engine(_with_driver(url), isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
     ping_idle_connections(engine)
     return engine
+
+
+def _with_driver(url: str) -> str:
+    """A plain postgresql:// URL names psycopg (3), the driver we install."""
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
 
 
 # A pooled connection checked in this recently was working a moment ago.
