@@ -57,7 +57,7 @@ def committed_world(request, tmp_path_factory):
     app would build for it: on SQLite no query engine."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'certhub.sqlite3'}"
-        engine, query_engine, cleanup = create_db_engine(url, serve_requests=True), None, None
+        engine, cleanup = create_db_engine(url, serve_requests=True), None
     else:
         schema = f"certhub_test_ac_{secrets.token_hex(3)}"
         cleanup = create_db_engine(POSTGRES_URL)
@@ -65,7 +65,9 @@ def committed_world(request, tmp_path_factory):
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         engine = engine_on_schema(POSTGRES_URL, schema)
         separator = "&" if "?" in POSTGRES_URL else "?"
-        query_engine = create_query_engine(f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}")
+        url = f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+    # What create_app builds from the settings' URL.
+    query_engine = create_query_engine(url)
     try:
         upgrade(engine)
         with sessionmaker(bind=engine, expire_on_commit=False)() as session:
