@@ -1,6 +1,6 @@
 """HTTP/JSON source: GET a department's API for one subject and map the JSON
 answer onto the catalog data item's fields. The GET goes through
-`adapters.transport` (urllib3, chosen for its CPU cost per call on the
+`adapters.transport` (http.client, chosen for its CPU cost per call on the
 exchange query's hot path)."""
 
 from __future__ import annotations
