@@ -295,6 +295,10 @@ def _read_bounded(response: http.client.HTTPResponse, *, max_bytes: int, deadlin
         # against the deadline between reads.
         raw = response.read1(_READ_CHUNK)
         if not raw:
+            if response.length:
+                # The connection closed before the declared length arrived
+                # (a cut chunked body raises IncompleteRead by itself).
+                raise http.client.IncompleteRead(b"", response.length)
             # http.client's read1 does not mark a Content-Length body as
             # finished once it is all read; read() does (it returns b"" here).
             response.read()

@@ -86,6 +86,32 @@ def test_a_declared_length_over_the_bound_is_refused_without_reading(provider, c
         release.set()
 
 
+def test_an_answer_cut_short_of_its_declared_length_is_an_outage_not_a_body(provider, client):
+    def cut_short(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "100")
+        h.end_headers()
+        h.wfile.write(b'{"a": 1}')  # then the connection closes
+        h.close_connection = True
+
+    provider.routes["/doc"] = cut_short
+    with pytest.raises(ProviderUnavailable, match="IncompleteRead"):
+        _get(client, provider.base_url + "/doc")
+
+
+def test_a_cut_chunked_answer_is_an_outage_not_a_body(provider, client):
+    def cut_chunked(h):
+        h.send_response(200)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        h.wfile.write(b"8\r\n{\"a\": 1}\r\n")  # no last chunk: the connection closes
+        h.close_connection = True
+
+    provider.routes["/doc"] = cut_chunked
+    with pytest.raises(ProviderUnavailable, match="IncompleteRead"):
+        _get(client, provider.base_url + "/doc")
+
+
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
 def test_a_redirect_is_answered_not_followed(provider, client, status):
     target = f"{provider.base_url}/elsewhere/{SUBJECT}"
