@@ -52,6 +52,14 @@ def test_a_compressed_answer_is_decoded_and_compression_is_offered(provider, cli
     assert (response.status_code, response.body) == (200, b'{"ok": true}')
     (seen,) = provider.requests_to("/doc")
     assert "gzip" in seen.headers["accept-encoding"]
+    assert seen.headers["user-agent"] == "certhub-adapter"
+
+
+def test_the_callers_own_headers_win_over_the_defaults(provider, client):
+    provider.routes["/doc"] = lambda h: h.reply(200, b"{}")
+    _get(client, provider.base_url + "/doc", headers={"accept-encoding": "identity", "User-Agent": "gateway-test"})
+    (seen,) = provider.requests_to("/doc")
+    assert (seen.headers["accept-encoding"], seen.headers["user-agent"]) == ("identity", "gateway-test")
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
