@@ -7,6 +7,7 @@ It lives in catalog, the bottom of the dependency graph, because registry
 
 from __future__ import annotations
 
+
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -16,6 +17,10 @@ from typing import Protocol
 Listener = Callable[[str, str], None]  # (topic, message)
 
 MAX_KEY_LENGTH = 512
+# How long code on the event loop may wait for Redis, and how long it then
+# fails at once before trying again (see RedisCache.increment_within_briefly).
+LOOP_TIMEOUT = 0.2  # seconds
+LOOP_BACKOFF = 1.0  # seconds
 
 
 class Cache(Protocol):
@@ -33,6 +38,10 @@ class Cache(Protocol):
         """Increment the counters in order, as ``increment`` does, stopping
         after the first whose new count is over its limit; their new counts.
         One atomic step (a limit and the quota behind it, in one round trip)."""
+
+    def increment_within_briefly(self, counters: Sequence[Counter]) -> list[int]:
+        """``increment_within`` for code on the event loop: it fails rather
+        than block the loop for long (``LOOP_TIMEOUT``)."""
 
     def ttl(self, key: str) -> float | None:
         """Seconds until the key expires, None when absent or without expiry."""
@@ -118,6 +127,9 @@ class InProcessCache:
                     break
         return counts
 
+    def increment_within_briefly(self, counters: Sequence[Counter]) -> list[int]:
+        return self.increment_within(counters)  # memory only, under a lock held for microseconds
+
     def ttl(self, key: str) -> float | None:
         with self._lock:
             entry = self._live(key)
@@ -180,6 +192,17 @@ class RedisCache:
         self._pubsub = None
         self._thread = None
         self._increment_within = self._redis.register_script(_INCREMENT_WITHIN)
+        # A client of its own for code on the event loop: a blocking call
+        # there holds up every request of the worker, so it may wait for
+        # Redis only briefly. On a healthy Redis a round trip is tens of
+        # microseconds, less CPU and less waiting than redis.asyncio's
+        # (which measured 46 µs of CPU per count against 21 µs, and queues
+        # each reply behind the other requests' work on the loop).
+        self._loop_redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=LOOP_TIMEOUT,
+                                                socket_connect_timeout=LOOP_TIMEOUT)
+        self._loop_increment_within = self._loop_redis.register_script(_INCREMENT_WITHIN)
+        self._loop_failed_until = 0.0
+        self._redis_errors = redis.exceptions
 
     def _k(self, key: str) -> str:
         _check_key(key)
@@ -206,11 +229,31 @@ class RedisCache:
     def increment_within(self, counters: Sequence[Counter]) -> list[int]:
         if not counters:
             return []
+        keys, arguments = self._script_input(counters)
+        return [int(count) for count in self._increment_within(keys=keys, args=arguments)]
+
+    def increment_within_briefly(self, counters: Sequence[Counter]) -> list[int]:
+        if not counters:
+            return []
+        # After a failure the loop's counting fails at once for a moment,
+        # so a Redis that is down costs the loop one timeout per
+        # LOOP_BACKOFF, not one per request.
+        if time.monotonic() < self._loop_failed_until:
+            raise self._redis_errors.ConnectionError("the cache failed a moment ago")
+        keys, arguments = self._script_input(counters)
+        try:
+            counts = self._loop_increment_within(keys=keys, args=arguments)
+        except Exception:
+            self._loop_failed_until = time.monotonic() + LOOP_BACKOFF
+            raise
+        return [int(count) for count in counts]
+
+    def _script_input(self, counters: Sequence[Counter]) -> tuple[list[str], list[int]]:
         keys = [self._k(counter.key) for counter in counters]
         arguments = []
         for counter in counters:
             arguments += [max(int(counter.ttl_seconds * 1000), 1), int(counter.limit)]
-        return [int(count) for count in self._increment_within(keys=keys, args=arguments)]
+        return keys, arguments
 
     def ttl(self, key: str) -> float | None:
         millis = self._redis.pttl(self._k(key))
@@ -251,6 +294,7 @@ class RedisCache:
             self._thread = self._pubsub = None
             self._listeners.clear()
         self._redis.close()
+        self._loop_redis.close()
 
 
 def create_cache(redis_url: str | None) -> Cache:

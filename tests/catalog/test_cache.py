@@ -72,6 +72,12 @@ def test_tiered_counters_stop_at_the_first_over_its_limit(cache):
         assert remaining is not None and 0 < remaining <= ttl
 
 
+def test_tiered_counters_count_the_same_when_counted_briefly(cache):
+    minute, day = Counter("rate:bm", 30, 2), Counter("quota:bd", 300, 100)
+    assert [cache.increment_within_briefly([minute, day]) for _ in range(3)] == [[1, 1], [2, 2], [3]]
+    assert cache.increment_within([minute, day]) == [4]  # one count, whichever way it is reached
+
+
 def test_tiered_counters_keep_the_window_of_their_first_increment(cache):
     cache.increment_within([Counter("rate:tier", 0.3, 10)])
     time.sleep(0.2)
@@ -130,3 +136,20 @@ def test_in_process_cache_uses_its_clock():
     assert cache.get("k") == "v"
     now[0] = 110.0
     assert cache.get("k") is None
+
+
+def test_counting_briefly_fails_at_once_for_a_moment_after_redis_failed():
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from catalog.cache import RedisCache
+    from tests.adapters import loopback
+
+    cache = RedisCache(f"redis://127.0.0.1:{loopback.closed_port()}/0")
+    try:
+        with pytest.raises(RedisConnectionError) as first:
+            cache.increment_within_briefly([Counter("rate:down", 30, 10)])
+        with pytest.raises(RedisConnectionError, match="failed a moment ago") as second:
+            cache.increment_within_briefly([Counter("rate:down", 30, 10)])
+        assert "a moment ago" not in str(first.value) and second.value is not first.value
+    finally:
+        cache.close()
