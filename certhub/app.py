@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi import Depends
 from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import adapters.api
 import catalog.api
@@ -34,7 +36,7 @@ from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.ratelimit import Limits, RateLimiter, rate_limit
 from catalog.tokens import TokenAuthority
 from certhub import __version__
-from certhub.db import create_db_engine, create_query_engine, create_sessionmaker
+from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
@@ -44,29 +46,40 @@ from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.subscriptions.dispatcher import WebhookWorker
 
 
+PROVIDER_CALL_THREADS = 40
+
+
 def create_app(
-    settings: Settings, *, engine: Engine | None = None, query_engine: Engine | None = None,
+    settings: Settings, *, engine: Engine | None = None, query_engine: AsyncEngine | None = None,
     cache: Cache | None = None, background_jobs: bool = False
 ) -> FastAPI:
     """Build the app. The schema must already be migrated (`certhub db upgrade`).
 
-    `query_engine` serves the exchange query in autocommit on PostgreSQL
-    (`certhub.db.create_query_engine`); an app that builds its own `engine`
-    from the settings builds it too. Without one, the query runs in the
-    app's sessions like every other route.
+    `query_engine` serves the exchange query on the event loop, in autocommit,
+    on PostgreSQL (`certhub.db.create_query_engine`); an app that builds its
+    own `engine` from the settings builds it too (and disposes of it at
+    shutdown). Without one, the query runs in the app's sessions in a worker
+    thread like every other route.
 
     `background_jobs` starts the log checkpointer with the app (serve and
     demo do; tests drive checkpoints themselves).
     """
     settings.require_usable_secret()
+    owns_query_engine = False
     if engine is None:
         engine = create_db_engine(settings.effective_database_url, serve_requests=True)
-        query_engine = query_engine or create_query_engine(settings.effective_database_url)
+        if query_engine is None:
+            query_engine = create_query_engine(settings.effective_database_url)
+            owns_query_engine = query_engine is not None
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # The threads the exchange query on the loop sends providers' calls
+        # to: as many as anyio's default pool, which the query used before.
+        provider_calls = app.state.provider_calls = ThreadPoolExecutor(
+            max_workers=PROVIDER_CALL_THREADS, thread_name_prefix="certhub-provider")
         stop = threading.Event()
         checkpointer = None
         webhooks = webhooks_thread = None
@@ -92,6 +105,11 @@ def create_app(
         if webhooks is not None:
             webhooks_thread.join(timeout=15)
             webhooks.close()
+        provider_calls.shutdown(wait=False, cancel_futures=True)
+        if app.state.provider_calls is provider_calls:  # (a test may run the lifespan twice at once)
+            app.state.provider_calls = None
+        if owns_query_engine:
+            await query_engine.dispose()
         if owns_cache:
             cache.close()
         if app.state.adapter_bindings is not None:
@@ -106,7 +124,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.query_sessionmaker = create_sessionmaker(query_engine) if query_engine is not None else None
+    app.state.query_sessionmaker = create_async_sessionmaker(query_engine) if query_engine is not None else None
+    app.state.provider_calls = None  # the lifespan's (see there)
     app.state.cache = cache
     app.state.key_secret = settings.secret_bytes()
     app.state.adapter_bindings = (

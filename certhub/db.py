@@ -9,6 +9,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc, inspect
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -25,41 +26,48 @@ def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = Fal
     return engine
 
 
-def create_query_engine(url: str) -> Engine | None:
-    """The exchange query's engine on PostgreSQL, whose every statement
-    commits by itself (DBAPI autocommit); None on SQLite, where the query
-    runs in the app's transactions.
+def create_query_engine(url: str) -> AsyncEngine | None:
+    """The exchange query's engine on PostgreSQL: asynchronous (psycopg's
+    async driver), every statement committing by itself (DBAPI autocommit);
+    None on SQLite, where the query runs in the app's transactions in a
+    worker thread.
 
-    A query reads (agreement, consent or mandate, licences) and then writes
-    its log records. The app runs at PostgreSQL's default READ COMMITTED,
-    where every statement of a transaction takes a snapshot of its own, so a
+    Asynchronous, so the query reads and logs on the event loop: its service
+    code runs unchanged through ``AsyncSession.run_sync``, SQLAlchemy's
+    bridge, and only the provider's call goes to a worker thread. A query
+    that ran wholly in a worker thread waited for the worker's interpreter
+    lock after each of its four blocking calls (rate limit, read, provider,
+    log) and for the two trips between the loop and the thread; at 10
+    clients that was most of the hub's overhead (see docs/exchange.md).
+
+    Autocommit: the app runs at PostgreSQL's default READ COMMITTED, where
+    every statement of a transaction takes a snapshot of its own, so a
     transaction around the reads adds a BEGIN and a COMMIT round trip and no
     consistency. The records go in one multi-row INSERT
     (``exchange.auditlog.append_uses``), atomic by itself and as durable
-    when it returns as a COMMIT is. That leaves two database round trips of
-    six; under load each round trip also costs a wait for the worker's
-    interpreter lock, so the query's latency falls with them.
+    when it returns as a COMMIT is. That leaves two database round trips.
 
     Its own pool, a smaller one (10 connections at most: a query holds one
-    only while it reads or writes, never across a provider's call, so a
-    worker's 40 request threads rarely need more than a few at once; the
+    only while it reads or writes, never across a provider's call; the
     pools of every worker together must stay under PostgreSQL's
-    max_connections). The app's pool keeps its connections in
-    transaction mode for every other route, and switching a pooled
-    connection per checkout (SQLAlchemy's ``isolation_level`` execution
-    option) costs more CPU than the round trips it saves.
+    max_connections).
     """
     if not url.startswith("postgresql"):
         return None
-    engine = create_engine(_with_driver(url), isolation_level="AUTOCOMMIT", pool_size=5, max_overflow=5)
-    ping_idle_connections(engine)
+    engine = create_async_engine(_with_driver(url, asynchronous=True), isolation_level="AUTOCOMMIT",
+                                 pool_size=5, max_overflow=5)
+    ping_idle_connections(engine.sync_engine)
     return engine
 
 
-def _with_driver(url: str) -> str:
-    """A plain postgresql:// URL names psycopg (3), the driver we install."""
+def _with_driver(url: str, *, asynchronous: bool = False) -> str:
+    """A plain postgresql:// URL names psycopg (3), the driver we install
+    (its async form for an async engine)."""
     if url.startswith("postgresql://"):
-        return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        return ("postgresql+psycopg_async://" if asynchronous else "postgresql+psycopg://") + \
+            url.removeprefix("postgresql://")
+    if asynchronous and url.startswith("postgresql+psycopg://"):
+        return "postgresql+psycopg_async://" + url.removeprefix("postgresql+psycopg://")
     return url
 
 
@@ -136,6 +144,10 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
 
 def create_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def create_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:

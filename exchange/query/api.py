@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from catalog.access import access_recorder
 from catalog.client_assertions import OperatingCaller, operating_caller
 from catalog.db import utcnow
-from catalog.ratelimit import charge
+from catalog.ratelimit import charge, charge_on_loop
 from catalog.tokens import Principal
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app)
 
 # The caller is the route's one dependency; the session and the log recorder
-# are reached in the worker thread (see ``_query_committed``).
+# are reached where the work runs (see ``_query_on_the_loop``).
 Querier = Annotated[OperatingCaller, Depends(operating_caller("exchange:query"))]
 
 
@@ -68,9 +70,46 @@ def _head(request: Request, response: Response, ctx: service.QueryContext, princ
 async def query(body: QueryIn, request: Request, response: Response, caller: Querier) -> dict:
     """Ask for licences and data items of one subject for a matter. Each item
     is answered or refused with a machine reason; each is logged."""
-    # One trip to the thread pool for the work and its commit. The default
-    # pool, not the short-work one: the provider's system is called on the way.
+    sessions = request.app.state.query_sessionmaker
+    if sessions is not None:
+        return await _query_on_the_loop(body=body, request=request, response=response, caller=caller,
+                                        sessions=sessions)
+    # SQLite: one trip to the thread pool for the work and its commit. The
+    # default pool, not the short-work one: the provider's system is called
+    # on the way.
     return await run_in_threadpool(_query_committed, body=body, request=request, response=response, caller=caller)
+
+
+async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller,
+                             sessions: async_sessionmaker) -> dict:
+    """The query on PostgreSQL (certhub.db.create_query_engine): the rate
+    limit, the reads and the log on the event loop, each statement committing
+    by itself; only the providers' calls go to a worker thread."""
+    # Counted first, in one brief round trip on the loop: waiting for Redis
+    # through the loop (redis.asyncio) queued the reply behind other
+    # requests' work and cost more than the round trip itself.
+    charge_on_loop(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    async with sessions() as session:
+        # The service code runs as it is, in SQLAlchemy's bridge: its
+        # statements are awaited on the loop, not blocking it.
+        ctx, answers = await session.run_sync(_decided, request=request, caller=caller, body=body)
+        if service.awaits_providers(answers):
+            await session.commit()  # no pooled connection is held while a provider answers
+            # The loop's own hand-off to a thread: anyio's (run_in_threadpool)
+            # adds a pass through the loop on the way back, and on a busy
+            # loop each pass queues behind other requests' work.
+            await asyncio.get_running_loop().run_in_executor(
+                request.app.state.provider_calls, service.fetch_from_providers, ctx, answers)
+        results = await session.run_sync(lambda _session: service.log_and_show(ctx, answers))
+        await session.commit()
+    return {**_head(request, response, ctx, caller.principal, caller.operator),
+            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+
+
+def _decided(session: Session, *, request: Request, caller: OperatingCaller,
+             body: QueryIn) -> tuple[service.QueryContext, list[service.ItemAnswer]]:
+    ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
+    return ctx, _decide_one(ctx, body.subject, item_requests(body.items))
 
 
 def _query_committed(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
@@ -79,10 +118,7 @@ def _query_committed(*, body: QueryIn, request: Request, response: Response, cal
         return {**_head(request, response, ctx, caller.principal, caller.operator),
                 "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
 
-    # Autocommit on PostgreSQL (certhub.db.create_query_engine): the reads
-    # and the one INSERT of the records each commit by themselves.
-    sessions = request.app.state.query_sessionmaker or request.app.state.sessionmaker
-    return _committed(request, caller, body, answer, sessions)
+    return _committed(request, caller, body, answer, request.app.state.sessionmaker)
 
 
 @router.post("/query/batch")

@@ -8,7 +8,9 @@ A request is answered in two steps: ``decide`` every item (policy, and the
 registry's licences, in one read transaction), then ``settle``: that read
 transaction ends before any provider's system is called, so a slow
 department holds no database connection; the log records are written after,
-and the caller commits them before anything is shown.
+and the caller commits them before anything is shown. ``settle``'s parts
+(``fetch_from_providers``, ``log_and_show``) serve the query that runs on the
+event loop, which sends only the providers' calls to a worker thread.
 """
 
 from __future__ import annotations
@@ -162,18 +164,32 @@ def decide(ctx: QueryContext, subject: Subject, request: ItemRequest) -> ItemAns
 
 def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
     """Fetch what providers hold, then log every answer in order; the shown results."""
-    waiting = [answer for answer in answers if answer.awaits_provider]
-    if waiting:
+    if awaits_providers(answers):
         # A provider may take seconds to answer. No database transaction,
         # and so no pooled connection, is held meanwhile: the decisions are
         # made, the log records are written after, together.
         ctx.session.commit()
-        for answer in waiting:
+        fetch_from_providers(ctx, answers)
+    return log_and_show(ctx, answers)
+
+
+def awaits_providers(answers: Sequence[ItemAnswer]) -> bool:
+    return any(answer.awaits_provider for answer in answers)
+
+
+def fetch_from_providers(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> None:
+    """Ask the providers' systems for the answers that wait on them (blocking
+    I/O, and no use of ``ctx.session``)."""
+    for answer in answers:
+        if answer.awaits_provider:
             try:
                 answer.result = _data(ctx, answer)
             except Refusal as refusal:
                 answer.refusal = refusal
-    # Every answer's record, written together: all of them or none.
+
+
+def log_and_show(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
+    """Every answer's record, written together (all of them or none); the shown results."""
     ctx.recorder.record_all(session=ctx.session, uses=[_use(ctx, answer) for answer in answers])
     return [_shown(answer) for answer in answers]
 

@@ -1,7 +1,8 @@
-"""The exchange query as served: on PostgreSQL its own autocommit engine,
-two statements (the agreement read, one INSERT of every record) and no
-transaction round trips; on SQLite the app's transactions. Everything it
-logged is committed when it answers.
+"""The exchange query as served: on PostgreSQL its own asynchronous
+autocommit engine, on the event loop, two statements (the agreement read,
+one INSERT of every record) and no transaction round trips; on SQLite the
+app's transactions in a worker thread. Everything it logged is committed
+when it answers.
 
 These tests need data other connections can see, so they build a database
 of their own with the world committed in it, instead of the savepoint world.
@@ -9,8 +10,10 @@ of their own with the world committed in it, instead of the savepoint world.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
+import threading
 from urllib.parse import quote
 
 import pytest
@@ -78,7 +81,7 @@ def committed_world(request, tmp_path_factory):
         yield engine, query_engine, (new.client_id, new.client_secret)
     finally:
         if query_engine is not None:
-            query_engine.dispose()
+            asyncio.run(query_engine.dispose())
         engine.dispose()
         if cleanup is not None:
             with cleanup.begin() as connection:
@@ -111,6 +114,7 @@ def served(committed_world, tmp_path_factory):
 
 def _statements(engine) -> list[str]:
     seen: list[str] = []
+    engine = getattr(engine, "sync_engine", engine)  # an async engine's events are its sync core's
 
     @event.listens_for(engine, "before_cursor_execute")
     def _seen(_connection, _cursor, statement, *_args):
@@ -134,13 +138,19 @@ def _logged(engine, request_hash: str) -> list[dict]:
     return [e for e in map(parse_entry, map(bytes, entries)) if e["request_hash"] == request_hash]
 
 
+async def _driver_autocommit(query_engine) -> bool:
+    async with query_engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        return raw.driver_connection.autocommit
+
+
 def test_postgresql_serves_the_query_in_autocommit_and_sqlite_in_the_app_s_transactions(served):
-    _client, _headers, engine, query_engine = served
+    client, _headers, engine, query_engine = served
     if engine.dialect.name == "sqlite":
         assert query_engine is None
     else:
-        with query_engine.connect() as connection:
-            assert connection.connection.driver_connection.autocommit is True
+        # On the app's own event loop, where its connections live.
+        assert client.portal.call(_driver_autocommit, query_engine) is True
 
 
 def test_a_query_reads_and_logs_in_two_statements_and_its_record_is_committed(served):
@@ -166,3 +176,53 @@ def test_every_record_of_a_query_goes_in_one_insert(served):
     logged = _logged(engine, answer["request_hash"])
     assert sorted((e["data_items"][0], e["result"]) for e in logged) == sorted([
         (CRIMINAL_RECORD, "denied"), (ENTERPRISE_DATA, "granted")])
+
+
+def test_the_rate_limit_answers_429_before_any_work(committed_world, tmp_path):
+    engine, query_engine, credentials = committed_world
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
+                        rate_limit_per_minute=1)
+    app = create_app(settings, engine=engine, query_engine=query_engine, cache=InProcessCache())
+    with TestClient(app) as client:
+        token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                            auth=credentials).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Operator-Id": "clerk-07"}
+        body = {"subject": {"code": COMPANY, "type": "001"}, "items": [ENTERPRISE_DATA], "matter": RESTAURANT,
+                "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "ZC-2026-12"}
+        statements = _statements(query_engine or engine)
+        client.post("/api/v1/exchange/query", headers=headers, json=body)  # the minute's one request
+        del statements[:]
+        refused = client.post("/api/v1/exchange/query", headers=headers, json=body)
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert statements == []  # refused before reading or logging anything
+
+
+def test_on_postgresql_only_the_provider_s_call_leaves_the_event_loop(served, monkeypatch):
+    client, headers, engine, query_engine = served
+    from exchange.query import service
+
+    ran_in: list[str] = []
+    fetch = service.fetch_from_providers
+
+    def noting_the_thread(ctx, answers):
+        ran_in.append(threading.current_thread().name)
+        return fetch(ctx, answers)
+
+    monkeypatch.setattr(service, "fetch_from_providers", noting_the_thread)
+    decided_in: list[str] = []
+    monkeypatch.setattr(service, "decide", _noting(service.decide, decided_in))
+    answer = _query(client, headers, [ENTERPRISE_DATA])
+    assert [r["result"] for r in answer["results"]] == ["granted"]
+    if query_engine is None:  # SQLite: the whole query in one worker thread
+        assert ran_in == decided_in and ran_in[0] != "MainThread"
+    else:  # the decision on the loop's thread, the provider's call in a thread of the hub's own pool
+        assert ran_in[0].startswith("certhub-provider") and not decided_in[0].startswith("certhub-provider")
+        assert decided_in[0] != ran_in[0]
+
+
+def _noting(function, names: list[str]):
+    def noted(*args, **kwargs):
+        names.append(threading.current_thread().name)
+        return function(*args, **kwargs)
+
+    return noted
