@@ -7,7 +7,6 @@ It lives in catalog, the bottom of the dependency graph, because registry
 
 from __future__ import annotations
 
-
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -202,7 +201,6 @@ class RedisCache:
                                                 socket_connect_timeout=LOOP_TIMEOUT)
         self._loop_increment_within = self._loop_redis.register_script(_INCREMENT_WITHIN)
         self._loop_failed_until = 0.0
-        self._redis_errors = redis.exceptions
 
     def _k(self, key: str) -> str:
         _check_key(key)
@@ -239,7 +237,9 @@ class RedisCache:
         # so a Redis that is down costs the loop one timeout per
         # LOOP_BACKOFF, not one per request.
         if time.monotonic() < self._loop_failed_until:
-            raise self._redis_errors.ConnectionError("the cache failed a moment ago")
+            from redis.exceptions import ConnectionError as RedisConnectionError
+
+            raise RedisConnectionError("the cache failed a moment ago")
         keys, arguments = self._script_input(counters)
         try:
             counts = self._loop_increment_within(keys=keys, args=arguments)
