@@ -118,7 +118,7 @@ def _query_committed(*, body: QueryIn, request: Request, response: Response, cal
         return {**_head(request, response, ctx, caller.principal, caller.operator),
                 "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
 
-    return _committed(request, caller, body, answer, request.app.state.sessionmaker)
+    return _committed(request, caller, body, answer)
 
 
 @router.post("/query/batch")
@@ -140,16 +140,16 @@ def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response
                 "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
 
     # In the app's transactions: a batch's records can take several statements.
-    return _committed(request, caller, body, answer, request.app.state.sessionmaker)
+    return _committed(request, caller, body, answer)
 
 
 def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQueryIn,
-               answer: Callable[[service.QueryContext], dict], sessions: Callable[[], Session]) -> dict:
-    """Count the request, then ``answer`` it in a session from ``sessions``
-    and commit: the session is opened here, in the worker thread, rather than
-    as a dependency, and closed (rolled back unless committed) on the way out."""
+               answer: Callable[[service.QueryContext], dict]) -> dict:
+    """Count the request, then ``answer`` it in one of the app's sessions and
+    commit: the session is opened here, in the worker thread, rather than as
+    a dependency, and closed (rolled back unless committed) on the way out."""
     charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
-    with sessions() as session:
+    with request.app.state.sessionmaker() as session:
         ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
         answered = answer(ctx)
         session.commit()
