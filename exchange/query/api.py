@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 from starlette.concurrency import run_in_threadpool
 
 from catalog.access import access_recorder
@@ -89,19 +90,28 @@ async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Respo
     # through the loop (redis.asyncio) queued the reply behind other
     # requests' work and cost more than the round trip itself.
     charge_on_loop(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    loop = asyncio.get_running_loop()
     async with sessions() as session:
         # The service code runs as it is, in SQLAlchemy's bridge: its
-        # statements are awaited on the loop, not blocking it.
-        ctx, answers = await session.run_sync(_decided, request=request, caller=caller, body=body)
-        if service.awaits_providers(answers):
-            await session.commit()  # no pooled connection is held while a provider answers
-            # The loop's own hand-off to a thread: anyio's (run_in_threadpool)
-            # adds a pass through the loop on the way back, and on a busy
-            # loop each pass queues behind other requests' work.
-            await asyncio.get_running_loop().run_in_executor(
-                request.app.state.provider_calls, service.fetch_from_providers, ctx, answers)
-        results = await session.run_sync(lambda _session: service.log_and_show(ctx, answers))
-        await session.commit()
+        # statements are awaited on the loop, not blocking it. One pass
+        # through the bridge for the whole query: each pass costs a
+        # greenlet and a trip through the session's state machinery.
+        return await session.run_sync(_answer_in_the_bridge, request=request, response=response, caller=caller,
+                                      body=body, loop=loop)
+
+
+def _answer_in_the_bridge(session: Session, *, request: Request, response: Response, caller: OperatingCaller,
+                          body: QueryIn, loop: asyncio.AbstractEventLoop) -> dict:
+    ctx, answers = _decided(session, request=request, caller=caller, body=body)
+    if service.awaits_providers(answers):
+        session.commit()  # no pooled connection is held while a provider answers
+        # The loop's own hand-off to a thread, awaited from the bridge
+        # (the loop runs other requests meanwhile): anyio's
+        # (run_in_threadpool) adds a pass through the loop on the way back,
+        # and on a busy loop each pass queues behind other requests' work.
+        await_only(loop.run_in_executor(request.app.state.provider_calls, service.fetch_from_providers, ctx, answers))
+    results = service.log_and_show(ctx, answers)
+    session.commit()
     return {**_head(request, response, ctx, caller.principal, caller.operator),
             "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
 
