@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.driver_statements import DriverStatement
 from catalog.service import departments, matters as matters_service
 from exchange.agreements import items
 from exchange.agreements.models import Agreement, AgreementStatus, ItemKind
@@ -282,6 +283,9 @@ _TERMS_FOR_ITEM = (
     .where(Agreement.consumer_code == bindparam("consumer_code"), Agreement.item_code == bindparam("item_code"))
     .order_by(Agreement.id)
 )
+# The same on the exchange query's event loop (catalog.driver_statements).
+_TERMS_ON_THE_DRIVER = DriverStatement(_TERMS_FOR_ITEM, bind_types={
+    "consumer_code": Agreement.__table__.c.consumer_code.type, "item_code": Agreement.__table__.c.item_code.type})
 
 
 def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Row]:
@@ -291,7 +295,9 @@ def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Ro
     fields, clear_fields, valid_from, valid_until, status)."""
     # A Core statement: the ORM's execution layer would cost a query about 5% more.
     parameters = {"consumer_code": consumer_code, "item_code": item_code}
-    return list(session.connection().execute(_TERMS_FOR_ITEM, parameters))
+    connection = session.connection()
+    on_the_driver = _TERMS_ON_THE_DRIVER.execute(connection, parameters)
+    return on_the_driver if on_the_driver is not None else list(connection.execute(_TERMS_FOR_ITEM, parameters))
 
 
 def has_active_agreement(session: Session, *, consumer_code: str, licence_type_code: str, now: datetime) -> bool:

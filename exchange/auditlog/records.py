@@ -17,9 +17,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
+from catalog.driver_statements import DriverStatement
 from exchange.auditlog.errors import InvalidRecord
 from exchange.auditlog.models import LogEntry
 from signing.canonical import canonical_json
@@ -49,6 +50,12 @@ MAX_BATCH_RECORDS = 10_000
 ROWS_PER_STATEMENT = 50
 _INSERT_ENTRY = insert(LogEntry.__table__).returning(LogEntry.__table__.c.id)
 _INSERT_PENDING = insert(LogEntry.__table__)
+# One record, as the exchange query writes it on the event loop (catalog.driver_statements).
+_ENTRY_COLUMNS = ("leaf_index", "recorded_at", "kind", "department_code", "operator_id", "subject_code",
+                  "matter_code", "basis", "result", "reason_code", "entry")
+_INSERT_ONE_ON_THE_DRIVER = DriverStatement(
+    insert(LogEntry.__table__).values({name: bindparam(name) for name in _ENTRY_COLUMNS}).inline(),  # no RETURNING
+    bind_types={name: LogEntry.__table__.c[name].type for name in _ENTRY_COLUMNS})
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
@@ -91,8 +98,9 @@ def append_uses(*, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
     connection = session.connection()
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start:start + ROWS_PER_STATEMENT]
-        if len(chunk) == 1:
-            connection.execute(_INSERT_PENDING, chunk[0])  # the common case: one compiled, cached statement
+        if len(chunk) == 1:  # the common case: one compiled, cached statement
+            if _INSERT_ONE_ON_THE_DRIVER.execute(connection, chunk[0]) is None:
+                connection.execute(_INSERT_PENDING, chunk[0])
         else:
             connection.execute(_INSERT_PENDING.values(chunk))
     return len(rows)

@@ -112,7 +112,31 @@ def served(committed_world, tmp_path_factory):
         loopback.stop(register)
 
 
-def _statements(engine) -> list[str]:
+def _statements(engine, monkeypatch) -> list[str]:
+    """The statements that reach the database: on the async engine counted
+    at psycopg's cursor, which both SQLAlchemy's execution and the query's
+    driver statements (catalog.driver_statements) go through."""
+    seen: list[str] = []
+    if hasattr(engine, "sync_engine"):
+        import psycopg
+
+        execute = psycopg.AsyncCursor.execute
+
+        async def counted(cursor, query, *args, **kwargs):
+            seen.append(str(query).split(None, 1)[0].upper())
+            return await execute(cursor, query, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", counted)
+        return seen
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(_connection, _cursor, statement, *_args):
+        seen.append(statement.split(None, 1)[0].upper())
+
+    return seen
+
+
+def _through_sqlalchemy(engine) -> list[str]:
     seen: list[str] = []
     engine = getattr(engine, "sync_engine", engine)  # an async engine's events are its sync core's
 
@@ -153,23 +177,26 @@ def test_postgresql_serves_the_query_in_autocommit_and_sqlite_in_the_app_s_trans
         assert client.portal.call(_driver_autocommit, query_engine) is True
 
 
-def test_a_query_reads_and_logs_in_two_statements_and_its_record_is_committed(served):
+def test_a_query_reads_and_logs_in_two_statements_and_its_record_is_committed(served, monkeypatch):
     client, headers, engine, query_engine = served
     _query(client, headers, [ENTERPRISE_DATA])  # the catalog's rows and the log's health are cached after this
-    statements = _statements(query_engine or engine)
+    statements = _statements(query_engine or engine, monkeypatch)
+    through_sqlalchemy = _through_sqlalchemy(query_engine or engine)
     answer = _query(client, headers, [ENTERPRISE_DATA])
     assert [r["result"] for r in answer["results"]] == ["granted"]
     assert answer["results"][0]["records"][0]["name"] == "福州示例餐饮有限公司"
     # SQLite: each of the two transactions opens with the app's BEGIN IMMEDIATE.
     assert statements == (["SELECT", "INSERT"] if query_engine is not None else
                           ["BEGIN", "SELECT", "BEGIN", "INSERT"])
+    # On PostgreSQL both run on psycopg's connection itself, past SQLAlchemy's execution layer.
+    assert through_sqlalchemy == ([] if query_engine is not None else statements)
     [entry] = _logged(engine, answer["request_hash"])
     assert entry["result"] == "granted" and entry["fields"] == ["name", "registration_status"]
 
 
-def test_every_record_of_a_query_goes_in_one_insert(served):
+def test_every_record_of_a_query_goes_in_one_insert(served, monkeypatch):
     client, headers, engine, query_engine = served
-    statements = _statements(query_engine or engine)
+    statements = _statements(query_engine or engine, monkeypatch)
     answer = _query(client, headers, [ENTERPRISE_DATA, CRIMINAL_RECORD])
     assert [r["result"] for r in answer["results"]] == ["granted", "refused"]
     assert statements.count("INSERT") == 1
@@ -178,7 +205,7 @@ def test_every_record_of_a_query_goes_in_one_insert(served):
         (CRIMINAL_RECORD, "denied"), (ENTERPRISE_DATA, "granted")])
 
 
-def test_the_rate_limit_answers_429_before_any_work(committed_world, tmp_path):
+def test_the_rate_limit_answers_429_before_any_work(committed_world, tmp_path, monkeypatch):
     engine, query_engine, credentials = committed_world
     settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
                         rate_limit_per_minute=1)
@@ -189,7 +216,7 @@ def test_the_rate_limit_answers_429_before_any_work(committed_world, tmp_path):
         headers = {"Authorization": f"Bearer {token}", "X-Operator-Id": "clerk-07"}
         body = {"subject": {"code": COMPANY, "type": "001"}, "items": [ENTERPRISE_DATA], "matter": RESTAURANT,
                 "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "ZC-2026-12"}
-        statements = _statements(query_engine or engine)
+        statements = _statements(query_engine or engine, monkeypatch)
         client.post("/api/v1/exchange/query", headers=headers, json=body)  # the minute's one request
         del statements[:]
         refused = client.post("/api/v1/exchange/query", headers=headers, json=body)
