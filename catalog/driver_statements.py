@@ -31,13 +31,12 @@ from sqlalchemy.util import await_only
 
 
 class DriverStatement:
-    """``statement`` with named bound parameters whose types are ``bind_types``
-    (name → SQLAlchemy type); its result rows have the statement's selected
-    columns as attributes."""
+    """``statement`` with named bound parameters (their types are the ones
+    SQLAlchemy infers, from the columns they are compared with or written
+    to); its result rows have the statement's selected columns as attributes."""
 
-    def __init__(self, statement: ClauseElement, *, bind_types: Mapping[str, Any]) -> None:
+    def __init__(self, statement: ClauseElement) -> None:
         self._statement = statement
-        self._bind_types = dict(bind_types)
         self._compiled: dict[str, tuple[str, dict, list, type | None]] = {}
 
     def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list | None:
@@ -75,9 +74,10 @@ class DriverStatement:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            sql = str(self._statement.compile(dialect=dialect))
-            binds = {name: type_.dialect_impl(dialect).bind_processor(dialect)
-                     for name, type_ in self._bind_types.items()}
+            statement = self._statement.compile(dialect=dialect)
+            sql = str(statement)
+            binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+                     for name, bind in statement.binds.items()}
             columns: Sequence = self._statement.selected_columns if isinstance(self._statement, Select) else ()
             results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
             row = namedtuple("Row", [column.key for column in columns]) if columns else None

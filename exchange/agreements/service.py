@@ -284,8 +284,7 @@ _TERMS_FOR_ITEM = (
     .order_by(Agreement.id)
 )
 # The same on the exchange query's event loop (catalog.driver_statements).
-_TERMS_ON_THE_DRIVER = DriverStatement(_TERMS_FOR_ITEM, bind_types={
-    "consumer_code": Agreement.__table__.c.consumer_code.type, "item_code": Agreement.__table__.c.item_code.type})
+_TERMS_ON_THE_DRIVER = DriverStatement(_TERMS_FOR_ITEM)
 
 
 def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Row]:

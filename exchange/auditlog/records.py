@@ -50,12 +50,10 @@ MAX_BATCH_RECORDS = 10_000
 ROWS_PER_STATEMENT = 50
 _INSERT_ENTRY = insert(LogEntry.__table__).returning(LogEntry.__table__.c.id)
 _INSERT_PENDING = insert(LogEntry.__table__)
-# One record, as the exchange query writes it on the event loop (catalog.driver_statements).
-_ENTRY_COLUMNS = ("leaf_index", "recorded_at", "kind", "department_code", "operator_id", "subject_code",
-                  "matter_code", "basis", "result", "reason_code", "entry")
-_INSERT_ONE_ON_THE_DRIVER = DriverStatement(
-    insert(LogEntry.__table__).values({name: bindparam(name) for name in _ENTRY_COLUMNS}).inline(),  # no RETURNING
-    bind_types={name: LogEntry.__table__.c[name].type for name in _ENTRY_COLUMNS})
+# One record (every column but the id), as the exchange query writes it on
+# the event loop (catalog.driver_statements); inline: no RETURNING of the id.
+_INSERT_ONE_ON_THE_DRIVER = DriverStatement(insert(LogEntry.__table__).values(
+    {column.name: bindparam(column.name) for column in LogEntry.__table__.c if column.name != "id"}).inline())
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")

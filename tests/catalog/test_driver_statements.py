@@ -45,11 +45,10 @@ things = Table(
     Column("entry", LargeBinary),
 )
 COLUMNS = ("code", "terms", "valid_until", "entry")
-INSERT_ONE = DriverStatement(insert(things).values({name: bindparam(name) for name in COLUMNS}).inline(),
-                             bind_types={name: things.c[name].type for name in COLUMNS})
+INSERT_ONE = DriverStatement(insert(things).values({name: bindparam(name) for name in COLUMNS}).inline())
 BY_CODE = select(things.c.id, things.c.code, things.c.terms, things.c.valid_until, things.c.entry).where(
     things.c.code == bindparam("code"))
-SELECT_BY_CODE = DriverStatement(BY_CODE, bind_types={"code": things.c.code.type})
+SELECT_BY_CODE = DriverStatement(BY_CODE)
 
 
 @pytest.fixture
