@@ -25,6 +25,7 @@ from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Select, exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.util import await_only
@@ -44,7 +45,7 @@ class DriverStatement:
         rows (an empty list for a statement that returns none), or None when
         the connection is not one (the caller then executes through SQLAlchemy)."""
         driver = connection.connection.driver_connection
-        if not _is_psycopg_async(driver):
+        if not isinstance(driver, psycopg.AsyncConnection):
             return None
         sql, binds, results, row = self._for(connection)
         if parameters.keys() != binds.keys():
@@ -54,11 +55,11 @@ class DriverStatement:
         try:
             cursor = await_only(driver.execute(sql, values, prepare=True))
             fetched = await_only(cursor.fetchall()) if cursor.description is not None else []
-        except _psycopg_error() as error:
+        except psycopg.Error as error:
             if driver.broken or driver.closed:  # the connection failed, not the statement
                 connection.invalidate(error)
             # Without the parameters: they carry holders' codes, and errors are logged.
-            raise exc.DBAPIError.instance(sql, values, error, _psycopg_error(), hide_parameters=True,
+            raise exc.DBAPIError.instance(sql, values, error, psycopg.Error, hide_parameters=True,
                                           connection_invalidated=connection.invalidated) from error
         except BaseException:
             # Cancelled (the caller went away) with the statement in flight:
@@ -84,16 +85,3 @@ class DriverStatement:
             compiled = self._compiled[dialect.name] = (sql, binds, results, row)
         return compiled
 
-
-def _is_psycopg_async(driver: object) -> bool:
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs still work
-        return False
-    return isinstance(driver, psycopg.AsyncConnection)
-
-
-def _psycopg_error() -> type[Exception]:
-    import psycopg
-
-    return psycopg.Error

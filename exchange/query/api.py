@@ -102,18 +102,17 @@ async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Respo
 
 def _answer_in_the_bridge(session: Session, *, request: Request, response: Response, caller: OperatingCaller,
                           body: QueryIn, loop: asyncio.AbstractEventLoop) -> dict:
-    ctx, answers = _decided(session, request=request, caller=caller, body=body)
-    if service.awaits_providers(answers):
-        session.commit()  # no pooled connection is held while a provider answers
-        # The loop's own hand-off to a thread, awaited from the bridge
-        # (the loop runs other requests meanwhile): anyio's
-        # (run_in_threadpool) adds a pass through the loop on the way back,
-        # and on a busy loop each pass queues behind other requests' work.
+    def in_a_provider_thread(ctx: service.QueryContext, answers) -> None:
+        # The loop's own hand-off to a thread, awaited from the bridge (the
+        # loop runs other requests meanwhile): anyio's (run_in_threadpool)
+        # adds a pass through the loop on the way back, and on a busy loop
+        # each pass queues behind other requests' work.
         await_only(loop.run_in_executor(request.app.state.provider_calls, service.fetch_from_providers, ctx, answers))
-    results = service.log_and_show(ctx, answers)
+
+    ctx, answers = _decided(session, request=request, caller=caller, body=body)
+    results = service.settle(ctx, answers, fetch=in_a_provider_thread)
     session.commit()
-    return {**_head(request, response, ctx, caller.principal, caller.operator),
-            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+    return _answered(request, response, ctx, caller, body, results)
 
 
 def _decided(session: Session, *, request: Request, caller: OperatingCaller,
@@ -122,11 +121,16 @@ def _decided(session: Session, *, request: Request, caller: OperatingCaller,
     return ctx, _decide_one(ctx, body.subject, item_requests(body.items))
 
 
+def _answered(request: Request, response: Response, ctx: service.QueryContext, caller: OperatingCaller,
+              body: QueryIn, results: list[dict]) -> dict:
+    return {**_head(request, response, ctx, caller.principal, caller.operator),
+            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+
+
 def _query_committed(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
     def answer(ctx: service.QueryContext) -> dict:
         results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
-        return {**_head(request, response, ctx, caller.principal, caller.operator),
-                "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+        return _answered(request, response, ctx, caller, body, results)
 
     return _committed(request, caller, body, answer)
 

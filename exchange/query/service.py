@@ -8,16 +8,16 @@ A request is answered in two steps: ``decide`` every item (policy, and the
 registry's licences, in one read transaction), then ``settle``: that read
 transaction ends before any provider's system is called, so a slow
 department holds no database connection; the log records are written after,
-and the caller commits them before anything is shown. ``settle``'s parts
-(``fetch_from_providers``, ``log_and_show``) serve the query that runs on the
-event loop, which sends only the providers' calls to a worker thread.
+and the caller commits them before anything is shown. The query that runs
+on the event loop passes ``settle`` its own way of calling the providers
+(in a worker thread).
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -162,14 +162,16 @@ def decide(ctx: QueryContext, subject: Subject, request: ItemRequest) -> ItemAns
     return answer
 
 
-def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
-    """Fetch what providers hold, then log every answer in order; the shown results."""
+def settle(ctx: QueryContext, answers: Sequence[ItemAnswer], *,
+           fetch: Callable[[QueryContext, Sequence[ItemAnswer]], None] | None = None) -> list[dict]:
+    """Fetch what providers hold (``fetch``, by default ``fetch_from_providers``
+    in this thread), then log every answer in order; the shown results."""
     if awaits_providers(answers):
         # A provider may take seconds to answer. No database transaction,
         # and so no pooled connection, is held meanwhile: the decisions are
         # made, the log records are written after, together.
         ctx.session.commit()
-        fetch_from_providers(ctx, answers)
+        (fetch or fetch_from_providers)(ctx, answers)
     return log_and_show(ctx, answers)
 
 
