@@ -199,7 +199,7 @@ def issue_token(
     if grant_type != "client_credentials":
         raise HTTPException(status_code=400, detail={"error": "unsupported_grant_type",
                                                      "message": "only client_credentials is supported"})
-    operator = None
+    operator = key_id = None
     if client_assertion is not None or client_assertion_type is not None:
         # SPEC: RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
         if basic is not None or client_secret is not None:
@@ -211,7 +211,7 @@ def issue_token(
         # SPEC: RFC 7521 §4.2: a client_id sent alongside must identify the same client.
         if client_id is not None and client_id != verified.client.client_id:
             raise InvalidClient("client_id differs from the assertion's subject")
-        client, operator = verified.client, verified.operator
+        client, operator, key_id = verified.client, verified.operator, verified.key.kid
     else:
         if basic is not None:
             client_id, client_secret = basic.username, basic.password
@@ -228,7 +228,7 @@ def issue_token(
             })
         granted = asked
     token = authority.issue(client_id=client.client_id, department_code=client.department_code,
-                            scopes=sorted(granted), operator=operator)
+                            scopes=sorted(granted), operator=operator, key_id=key_id)
     return {
         "access_token": token,
         "token_type": "Bearer",
@@ -276,3 +276,11 @@ def set_client_auth_method(client_id: str, body: ClientAuthMethodIn, session: Se
     """Move a secret client to private_key_jwt (the secret is erased)."""
     client = clients.use_private_key_jwt(session=session, client_id=client_id)
     return {"client_id": client.client_id, "auth_method": client.auth_method}
+
+
+@oauth_router.post("/clients/{client_id}/disable")
+def disable_client(client_id: str, session: SessionDep, _: Admin) -> dict:
+    """Disable a client for good: it gets no more tokens, and those it holds
+    stop counting (catalog.token_revocations)."""
+    clients.deactivate(session=session, client_id=client_id)
+    return {"client_id": client_id, "active": False}

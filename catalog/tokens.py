@@ -10,6 +10,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Protocol
 from datetime import datetime, timedelta, timezone
 
 import jwt
@@ -34,13 +35,22 @@ class Principal:
     # The person at the keyboard, when the client's signed assertion named
     # one (private_key_jwt); see catalog.client_assertions.caller_operator.
     operator: str | None = None
+    # The key that signed the assertion this token was issued for
+    # (private_key_jwt), or None when it was issued for a secret: revoking
+    # that key ends the token (catalog.token_revocations).
+    key_id: str | None = None
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes
 
 
+class Revocations(Protocol):
+    def refusal(self, *, client_id: str, key_id: str | None) -> str | None: ...
+
+
 class TokenAuthority:
-    def __init__(self, *, secret: bytes, issuer: str, ttl_seconds: int = 600) -> None:
+    def __init__(self, *, secret: bytes, issuer: str, ttl_seconds: int = 600,
+                 revocations: Revocations | None = None) -> None:
         # A key of its own, derived from the deployment secret, so a leaked
         # token key reveals nothing about the key-encryption key.
         self._key = HKDF(
@@ -48,6 +58,10 @@ class TokenAuthority:
         ).derive(secret)
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
+        # Credentials withdrawn since their tokens were issued (a revoked
+        # key, a disabled client), consulted on every verification: the
+        # tokens themselves cannot be recalled.
+        self._revocations = revocations
         # Tokens already verified, with their expiry: a department system
         # sends the same token for minutes, and checking its MAC and claims
         # again on every request costs more than the rest of a cheap call.
@@ -63,6 +77,7 @@ class TokenAuthority:
         scopes: list[str],
         now: datetime | None = None,
         operator: str | None = None,
+        key_id: str | None = None,
     ) -> str:
         now = now or datetime.now(timezone.utc)
         claims = {
@@ -78,6 +93,8 @@ class TokenAuthority:
         }
         if operator is not None:
             claims["operator"] = validate_operator_id(operator)
+        if key_id is not None:
+            claims["assertion_kid"] = key_id
         return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"typ": "at+jwt"})
 
     def verify(self, token: str) -> Principal:
@@ -85,12 +102,17 @@ class TokenAuthority:
             raise AuthError("access token too long")
         known = self._verified.get(token)
         if known is not None and time.time() < known[1]:  # as PyJWT: expired once now >= exp
-            return known[0]
-        principal, expires = self._verify_fully(token)
-        with self._verified_lock:
-            if len(self._verified) >= VERIFIED_TOKENS_KEPT:
-                self._verified.clear()
-            self._verified[token] = (principal, expires)
+            principal = known[0]
+        else:
+            principal, expires = self._verify_fully(token)
+            with self._verified_lock:
+                if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+                    self._verified.clear()
+                self._verified[token] = (principal, expires)
+        if self._revocations is not None:
+            refusal = self._revocations.refusal(client_id=principal.client_id, key_id=principal.key_id)
+            if refusal is not None:
+                raise AuthError(f"access token no longer valid: {refusal}")
         return principal
 
     def _verify_fully(self, token: str) -> tuple[Principal, float]:
@@ -115,8 +137,17 @@ class TokenAuthority:
             department_code=dept,
             scopes=frozenset(str(claims.get("scope", "")).split()),
             operator=_operator_claim(claims.get("operator")),
+            key_id=_key_id_claim(claims.get("assertion_kid")),
         )
         return principal, float(claims["exp"])
+
+
+def _key_id_claim(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 64:  # a kid's bounds (client_assertions.check_kid)
+        raise AuthError("access token invalid")
+    return value
 
 
 def _operator_claim(value: object) -> str | None:

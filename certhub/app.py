@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ import exchange.plan.api
 import exchange.query.api
 import exchange.subscriptions.api
 from adapters.sources.registry import BindingRegistry
+from catalog import token_revocations
 from catalog.cache import Cache, create_cache
 from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.ratelimit import Limits, RateLimiter, rate_limit
@@ -81,6 +83,18 @@ def create_app(
         provider_calls = app.state.provider_calls = ThreadPoolExecutor(
             max_workers=PROVIDER_CALL_THREADS, thread_name_prefix="certhub-provider")
         stop = threading.Event()
+        # Withdrawn client credentials: read before the first request, then
+        # kept current by a thread of their own (catalog.token_revocations).
+        # On sessions of its own, from the engine: a thread must not share
+        # the sessions' connections.
+        watch = token_revocations.WithdrawalWatch(
+            create_sessionmaker(engine), withdrawn, token_ttl_seconds=settings.access_token_ttl_seconds,
+            poll_seconds=settings.token_revocation_poll_seconds)
+        await asyncio.to_thread(watch.refresh)
+        stop_listening = cache.subscribe(watch.wake)
+        stop_announcing = withdrawn.add_announcer(lambda: cache.publish(token_revocations.TOPIC, ""))
+        watcher = threading.Thread(target=watch.run, args=(stop,), name="certhub-credentials", daemon=True)
+        watcher.start()
         checkpointer = None
         webhooks = webhooks_thread = None
         if background_jobs:
@@ -100,6 +114,10 @@ def create_app(
             webhooks_thread.start()
         yield
         stop.set()
+        stop_announcing()
+        stop_listening()
+        watch.wake()
+        watcher.join(timeout=5)
         if checkpointer is not None:
             checkpointer.join(timeout=5)
         if webhooks is not None:
@@ -139,10 +157,12 @@ def create_app(
     app.state.auditlog_monitor = PublicationMonitor()  # why checkpoints fail, for refusals and /log/health
     # Every data-serving route records through this (catalog.access).
     app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag, monitor=app.state.auditlog_monitor)
+    withdrawn = token_revocations.withdrawn_for(engine)
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),
         issuer=settings.registry_id,
         ttl_seconds=settings.access_token_ttl_seconds,
+        revocations=withdrawn,
     )
     app.state.demo = settings.demo
     # Per-department rate limits and quotas (catalog.ratelimit), counted in the cache.

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="YAML file binding data items to departments' systems (docs/adapters.md).",
     )
     access_token_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    token_revocation_poll_seconds: float = Field(
+        default=5.0, ge=0.5, le=300,
+        description="How often each server reads withdrawn client credentials (revoked keys, disabled clients) "
+                    "from the database; with Redis it is also told at once.",
+    )
     oidc_issuer: str | None = Field(
         default=None, description="Holders' OpenID Connect provider (issuer URL); default: no OIDC sign-in."
     )

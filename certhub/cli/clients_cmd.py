@@ -8,6 +8,8 @@ from pathlib import Path
 import typer
 
 from catalog.client_assertions import AUTH_METHODS, CLIENT_SECRET, key_state
+from catalog import token_revocations
+from catalog.cache import create_cache
 from catalog.db import utcnow
 from catalog.errors import CatalogError
 from catalog.scopes import KNOWN_SCOPES
@@ -115,11 +117,36 @@ def revoke_key_cmd(
 ) -> None:
     """Refuse a (compromised) key at once."""
     _run(lambda session: clients.revoke_key(session=session, client_id=client_id, kid=kid, reason=reason))
-    typer.echo(f"key {kid} of {client_id} is revoked")
+    typer.echo(f"key {kid} of {client_id} is revoked; {_tell_servers()}")
 
 
 @app.command("use-private-key-jwt")
 def use_private_key_jwt_cmd(client_id: str = typer.Argument(...)) -> None:
     """Switch a secret client to private_key_jwt; its secret is erased for good."""
     _run(lambda session: clients.use_private_key_jwt(session=session, client_id=client_id))
-    typer.echo(f"{client_id} now authenticates with private_key_jwt only; its secret is erased")
+    typer.echo(f"{client_id} now authenticates with private_key_jwt only; its secret is erased; {_tell_servers()}")
+
+
+@app.command("disable")
+def disable_cmd(client_id: str = typer.Argument(...)) -> None:
+    """Disable a client for good: no more tokens, and those it holds stop counting."""
+    _run(lambda session: clients.deactivate(session=session, client_id=client_id))
+    typer.echo(f"{client_id} is disabled; {_tell_servers()}")
+
+
+def _tell_servers() -> str:
+    """Ask the running servers to read the withdrawn credentials again now,
+    through Redis; without it they read them on their next poll. Says which."""
+    config = context.settings()
+    poll = f"{config.token_revocation_poll_seconds:g} s"
+    if not config.redis_url:
+        return f"the access tokens already issued stop counting within {poll} (the servers' poll)"
+    try:
+        cache = create_cache(config.redis_url)
+        try:
+            cache.publish(token_revocations.TOPIC, "")
+        finally:
+            cache.close()
+    except Exception as exc:  # the change is committed; the poll carries it
+        return f"the servers could not be told ({type(exc).__name__}): the access tokens already issued stop counting within {poll}"
+    return "the access tokens already issued stop counting now"

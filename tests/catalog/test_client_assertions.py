@@ -381,11 +381,14 @@ def public_jwk_of(private_key) -> dict:
     return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}
 
 
-def test_cli_adds_lists_retires_and_revokes_keys(tmp_path, monkeypatch):
+def cli_on_a_loaded_catalog(tmp_path, monkeypatch):
+    """The CLI on an embedded database of its own holding the test catalog:
+    ``run(*args)`` gives the output of a command that must succeed."""
     from certhub.cli import app as cli
 
     monkeypatch.setenv("CERTHUB_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CERTHUB_DATABASE_URL", raising=False)
+    monkeypatch.delenv("CERTHUB_REDIS_URL", raising=False)
     runner = CliRunner()
 
     def run(*args):
@@ -397,6 +400,11 @@ def test_cli_adds_lists_retires_and_revokes_keys(tmp_path, monkeypatch):
     catalog_file = tmp_path / "catalog.json"
     catalog_file.write_text(json.dumps(catalog_mapping()), encoding="utf-8")
     run("catalog", "load", str(catalog_file))
+    return run
+
+
+def test_cli_adds_lists_retires_and_revokes_keys(tmp_path, monkeypatch):
+    run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
     created = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query",
                   "--auth", "private_key_jwt")
     assert "client_secret" not in created
