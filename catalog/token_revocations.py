@@ -117,7 +117,6 @@ class WithdrawnCredentials:
         self._noted: list[tuple[float, Withdrawn]] = []  # (kept until, what)
         self._current: Withdrawn | None = None  # None: nothing withdrawn lately, the usual case
         self._announcers: list[Callable[[], None]] = []
-        self.loaded_at: float | None = None  # the clock's time of the last read
 
     @property
     def current(self) -> Withdrawn:
@@ -134,7 +133,6 @@ class WithdrawnCredentials:
     def replace(self, loaded: Withdrawn) -> None:
         with self._lock:
             self._loaded = loaded
-            self.loaded_at = self._clock()
             self._recompute()
 
     def note(self, withdrawn: Withdrawn, *, keep_seconds: float) -> None:
@@ -205,7 +203,6 @@ class WithdrawalWatch:
         """Read the list now (raises what the database raises)."""
         with self._sessions() as session:
             loaded = load(session, token_ttl_seconds=self._ttl)
-            session.rollback()
         self._credentials.replace(loaded)
 
     def wake(self, topic: str = TOPIC, message: str = "") -> None:

@@ -10,8 +10,8 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 import jwt
 from cryptography.hazmat.primitives import hashes

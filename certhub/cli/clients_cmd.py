@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from catalog.client_assertions import AUTH_METHODS, CLIENT_SECRET, key_state
 from catalog import token_revocations
 from catalog.cache import create_cache
+from catalog.client_assertions import AUTH_METHODS, CLIENT_SECRET, key_state
 from catalog.db import utcnow
 from catalog.errors import CatalogError
 from catalog.scopes import KNOWN_SCOPES

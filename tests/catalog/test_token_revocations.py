@@ -333,3 +333,31 @@ def test_cli_disables_a_client_and_says_when_its_tokens_stop(tmp_path, monkeypat
     assert f"{client_id}\t{CITY_SAMR}\tdisabled\t" in run("clients", "list")
     missing = CliRunner().invoke(cli, ["clients", "disable", "no-such-client"])
     assert missing.exit_code == 1 and "no-such-client" in missing.output
+
+
+def test_cli_says_when_it_could_not_tell_the_servers(tmp_path, monkeypatch):
+    run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
+    client_id = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query") \
+        .split("client_id:", 1)[1].split()[0]
+    monkeypatch.setenv("CERTHUB_REDIS_URL", "redis://127.0.0.1:1/0")  # nothing listens there
+    said = run("clients", "disable", client_id)
+    assert said.strip() == (f"{client_id} is disabled; the servers could not be told (ConnectionError): "
+                            "the access tokens already issued stop counting within 5 s")
+    assert f"{client_id}\t{CITY_SAMR}\tdisabled\t" in run("clients", "list")  # the change stands
+
+
+@pytest.mark.skipif(_REDIS_URL is None, reason="needs CERTHUB_TEST_REDIS_URL (Redis); CI sets it")
+def test_cli_tells_the_servers_through_redis(tmp_path, monkeypatch):
+    run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
+    client_id = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query") \
+        .split("client_id:", 1)[1].split()[0]
+    monkeypatch.setenv("CERTHUB_REDIS_URL", _REDIS_URL)
+    server = RedisCache(_REDIS_URL)  # a server's cache: the same channel as the CLI's
+    heard = threading.Event()
+    server.subscribe(lambda topic, message: topic == token_revocations.TOPIC and heard.set())
+    try:  # (subscribe sends SUBSCRIBE before it returns)
+        said = run("clients", "disable", client_id)
+        assert said.strip() == f"{client_id} is disabled; the access tokens already issued stop counting now"
+        assert heard.wait(10)
+    finally:
+        server.close()
