@@ -23,7 +23,7 @@ from catalog.tokens import TokenAuthority
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
 from tests.catalog.test_client_assertions import Department, _admin, _pem, _token_request, cli_on_a_loaded_catalog
-from tests.conftest import _REDIS_URL, CACHE_BACKENDS
+from tests.conftest import CACHE_BACKENDS, _REDIS_URL
 
 AGREEMENTS = "/api/v1/exchange/agreements"
 
