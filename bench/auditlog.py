@@ -351,7 +351,6 @@ def _proof_times(engine: Engine, built: _Built, entries: list[bytes], *, count: 
     # pymerkle counts leaves from one.
     reference = _timed(lambda i: tree.prove_inclusion(i + 1, size), indices)
     built.pymerkle_build_s = pymerkle_build_s
-    del tree
     return {
         "proofs_timed": count,
         **_summary("ours_memory", memory),

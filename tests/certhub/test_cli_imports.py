@@ -28,7 +28,7 @@ from registry.models import Licence, LicenceVersion
 from tests.adapters.databases import BACKENDS, POSTGRES_URL
 from tests.conftest import REPO_ROOT, TEST_SECRET
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
-from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id, company_uscc
+from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id
 
 runner = CliRunner()
 HEADER = ["source_key", "holder_name", "holder_code", "valid_from", "valid_until", "address", "floor_area"]

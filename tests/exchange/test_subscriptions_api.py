@@ -17,7 +17,6 @@ import pytest
 
 from adapters.webhooks import RetryPolicy, verify_signature
 from catalog.db import utcnow
-from catalog.service import clients
 from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport
 from exchange.subscriptions.dispatcher import WebhookWorker, registry_tag
 from tests.adapters import loopback

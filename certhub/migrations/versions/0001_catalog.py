@@ -8,7 +8,6 @@ Create Date: 2026-11-21 09:42:11.060827
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-import sqlalchemy as sa
 
 revision = '0001'
 down_revision = None

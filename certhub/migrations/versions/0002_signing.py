@@ -7,7 +7,6 @@ Create Date: 2026-11-21 09:49:02.091155
 
 from alembic import op
 import sqlalchemy as sa
-import sqlalchemy as sa
 
 revision = '0002'
 down_revision = '0001'

@@ -8,7 +8,6 @@ Create Date: 2026-11-21 09:52:44.824466
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-import sqlalchemy as sa
 
 revision = '0005'
 down_revision = '0001'
