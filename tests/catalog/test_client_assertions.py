@@ -71,6 +71,13 @@ class Department:
         self.add(db_session, "es-1", ec.generate_private_key(ec.SECP256R1()), "ES256")
         db_session.commit()
 
+    @classmethod
+    def signing_for(cls, client_id: str, keys: dict[str, tuple[object, str]]) -> "Department":
+        """The signer of an existing client, which holds these keys."""
+        signer = cls.__new__(cls)
+        signer.client_id, signer.keys = client_id, dict(keys)
+        return signer
+
     def add(self, db_session, kid, private_key, alg):
         clients.add_key(session=db_session, client_id=self.client_id, public_key=_pem(private_key), kid=kid)
         self.keys[kid] = (private_key, alg)

@@ -106,8 +106,7 @@ def test_moving_to_private_key_jwt_ends_the_secrets_tokens_not_the_assertions(cl
     db_session.commit()
 
     _refused(client.get(AGREEMENTS, headers=secret_token), "the client's secret was withdrawn")
-    signer = Department.__new__(Department)
-    signer.client_id, signer.keys = client_id, {"k1": (key, "ES256")}
+    signer = Department.signing_for(client_id, {"k1": (key, "ES256")})
     assert client.get(AGREEMENTS, headers=_bearer(_token_request(client, signer.assertion("k1")))).status_code == 200
 
 
@@ -303,11 +302,18 @@ def test_the_app_reads_the_list_before_its_first_request(settings, own_database)
 
     engine, sessions = own_database
     off, _, _ = _withdraw_everything(sessions)
-    token_revocations.withdrawn_for(engine).replace(Withdrawn())  # nothing noted for this engine
-    application = create_app(settings, engine=engine, cache=InProcessCache())
-    token = application.state.token_authority.issue(client_id=off, department_code=CITY_SAMR, scopes=[])
-    with TestClient(application) as test_client:
-        _refused(test_client.get(AGREEMENTS, headers={"Authorization": f"Bearer {token}"}), "the client is disabled")
+    # A server started after the change: an engine of its own, on which
+    # nothing was noted, so only reading the database can tell it.
+    server_engine = create_db_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        application = create_app(settings, engine=server_engine, cache=InProcessCache())
+        assert not token_revocations.withdrawn_for(server_engine).current
+        token = application.state.token_authority.issue(client_id=off, department_code=CITY_SAMR, scopes=[])
+        with TestClient(application) as test_client:
+            _refused(test_client.get(AGREEMENTS, headers={"Authorization": f"Bearer {token}"}),
+                     "the client is disabled")
+    finally:
+        server_engine.dispose()
 
 
 def _eventually(condition, timeout: float = 10.0) -> bool:
