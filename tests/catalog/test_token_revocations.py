@@ -75,6 +75,9 @@ def test_a_revocation_rolled_back_ends_nothing(client, db_session, dept):
     clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="wrong key")
     db_session.flush()
     db_session.rollback()
+    # The session's next commit carries no trace of the revocation undone.
+    clients.create(session=db_session, department_code=CITY_SAMR, name="another system", scopes=[])
+    db_session.commit()
     assert client.get(AGREEMENTS, headers=token).status_code == 200
 
 
