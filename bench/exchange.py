@@ -38,7 +38,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bench._serving import load, schema_url, serve_certhub, stop
+from bench._serving import cpu_seconds_of_tree, load, schema_url, serve_certhub, stop
 from catalog.codes import uscc_check_character
 from catalog.service import clients, document
 from certhub.db import create_db_engine, upgrade
@@ -133,7 +133,9 @@ def _measure(job: dict) -> dict:
     for n in job["concurrency"]:
         per_level = max(job["requests"], 5 * n)
         load(job["hub_url"], hub * max(2 * n, per_level // 10), n)  # warm-up: connections, caches
+        cpu_before = cpu_seconds_of_tree(job["hub_pid"])
         through_hub = load(job["hub_url"], hub * per_level, n)
+        cpu_after = cpu_seconds_of_tree(job["hub_pid"])
         straight = load(job["provider_url"], direct * per_level, n)
         figures[str(n)] = {
             "hub_ms": {"p50": through_hub["p50_ms"], "p99": through_hub["p99_ms"]},
@@ -141,6 +143,9 @@ def _measure(job: dict) -> dict:
             "overhead_p50_ms": round(through_hub["p50_ms"] - straight["p50_ms"], 2),
             "overhead_p99_ms": round(through_hub["p99_ms"] - straight["p99_ms"], 2),
             "hub_per_second": through_hub["per_second"],
+            # All the hub's processes, its background threads included.
+            "hub_cpu_ms_per_query": (round((cpu_after - cpu_before) * 1000 / through_hub["requests"], 2)
+                                     if cpu_before is not None and cpu_after is not None else None),
             "requests": through_hub["requests"],
             "statuses": through_hub["statuses"],
         }
@@ -205,7 +210,7 @@ def run(args: list[str]) -> dict:
                     "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "BENCH-1"}
             job = {"hub_url": hub, "provider_url": provider_url, "direct_path": f"/enterprises/{SUBJECT}",
                    "hub_headers": {"Authorization": f"Bearer {token}", "X-Operator-Id": "bench"},
-                   "body": body, "requests": requests_n, "concurrency": concurrency}
+                   "body": body, "requests": requests_n, "concurrency": concurrency, "hub_pid": hub_process.pid}
             with spawn.Pool(1) as pool:
                 figures = pool.apply(_measure, (job,))
     finally:
