@@ -4,7 +4,7 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from exchange.auditlog import InvalidRecord, LogEntry, integrate_pending, record_uses
 from exchange.auditlog.integration import DbTileReader, current_state
@@ -118,3 +118,30 @@ def test_integration_batch_is_bounded(db_session):
     for bad in (0, 10_001):
         with pytest.raises(ValueError):
             integrate_pending(session=db_session, max_batch=bad)
+
+
+def test_integration_names_its_entries_in_a_statement_of_fixed_size(db_session):
+    # On PostgreSQL the pending ids go as one array, so the statement is the
+    # same however many entries a round integrates (and the driver parses it
+    # once); SQLite lists them.
+    record_uses(session=db_session, uses=[_batch_use(case_number=f"S-{n}") for n in range(120)])
+    sent: list[tuple[str, object]] = []
+    engine = db_session.get_bind().engine
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE AUDITLOG_ENTRIES"):
+            sent.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert integrate_pending(session=db_session, max_batch=1000).new_size == 120
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = sent
+    if engine.dialect.name == "postgresql":
+        assert "ANY" in statement and len(parameters) == 2  # the ids, and the first index
+        assert sorted(parameters["pending_ids"]) == parameters["pending_ids"] and len(parameters["pending_ids"]) == 120
+    else:
+        assert len(parameters) == 121
+    assert db_session.scalar(select(func.count()).where(LogEntry.leaf_index.is_(None))) == 0
+    assert sorted(db_session.scalars(select(LogEntry.leaf_index))) == list(range(120))
