@@ -90,8 +90,14 @@ def create_app(
         watch = token_revocations.WithdrawalWatch(
             create_sessionmaker(engine), withdrawn, token_ttl_seconds=settings.access_token_ttl_seconds,
             poll_seconds=settings.token_revocation_poll_seconds)
-        await asyncio.to_thread(watch.refresh)
+        # Listening before the first read: a withdrawal told in between is
+        # read again at once rather than at the next poll.
         stop_listening = cache.subscribe(watch.wake)
+        try:
+            await asyncio.to_thread(watch.refresh)
+        except BaseException:
+            stop_listening()
+            raise
         stop_announcing = withdrawn.add_announcer(lambda: cache.publish(token_revocations.TOPIC, ""))
         watcher = threading.Thread(target=watch.run, args=(stop,), name="certhub-credentials", daemon=True)
         watcher.start()
