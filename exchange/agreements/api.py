@@ -145,10 +145,12 @@ def revoke(agreement_id: int, body: Ending, session: SessionDep, principal: Prov
 
 
 @router.post("/{agreement_id}/withdraw", response_model=AgreementOut)
-def withdraw(agreement_id: int, body: Ending, session: SessionDep, principal: Consumer,
-             operator: CallerOperatorDep) -> AgreementOut:
+def withdraw(agreement_id: int, session: SessionDep, principal: Consumer, operator: CallerOperatorDep,
+             body: Ending | None = None) -> AgreementOut:
+    """The consumer ends its own agreement; the reason is optional, so the body may be left out (as for a
+    consent's withdrawal)."""
     now = utcnow()
     agreement = service.withdraw(session=session, agreement_id=agreement_id,
-                                 consumer_code=principal.department_code, operator=operator, reason=body.reason,
-                                 now=now)
+                                 consumer_code=principal.department_code, operator=operator,
+                                 reason=body.reason if body else None, now=now)
     return to_out(agreement, now=now)

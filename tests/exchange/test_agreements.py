@@ -117,6 +117,13 @@ def test_revoke_withdraw_and_listing_for_both_sides(client, world):
     assert client.get(f"{URL}/{first['id']}", headers=world.gulou_samr).json()["ended_reason"].startswith("数据")
 
 
+def test_withdraw_needs_no_body(client, world):
+    asked = apply(client, world.counter, ID_CARD, provider=GULOU_POLICE, fields=["name"])
+    withdrawn = client.post(f"{URL}/{asked['id']}/withdraw", headers=world.counter)
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.json()["ended_reason"] in (None, "")
+
+
 def test_has_active_agreement_follows_approval_period_and_revocation(client, db_session, world):
     now = datetime.now(timezone.utc)
     assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now)
