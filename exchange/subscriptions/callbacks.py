@@ -6,8 +6,11 @@ hub, inside the government network. So (OWASP SSRF prevention):
   loopback (tests, local development, demo);
 - no user:password in the URL, no fragment;
 - every address the host resolves to must be a public (global) address;
-  loopback is allowed only as above, private ranges only in demo mode, and
-  link-local (cloud metadata), multicast, reserved and unspecified never;
+  loopback is allowed only as above, and no other non-public address ever,
+  demo mode included (a demo hub still sits inside someone's network):
+  private ranges, CGNAT, ULA, link-local (cloud metadata), multicast,
+  reserved and unspecified; nor an IPv6 address that embeds one (6to4,
+  NAT64, Teredo, IPv4-compatible);
 - at delivery the name is resolved again, every address checked, and the
   connection pinned to a checked address (TLS still verifies the name), so
   a DNS answer that changes after registration (rebinding) gains nothing.
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import httpx
@@ -26,36 +30,6 @@ from exchange.subscriptions.errors import UnsafeCallbackUrl
 
 MAX_URL_LENGTH = 2000
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-@dataclass(frozen=True)
-class CallbackPolicy:
-    allow_loopback: bool = False  # http(s) to 127.0.0.0/8 and ::1
-    allow_private: bool = False  # RFC 1918 / ULA ranges (demo networks)
-
-    @classmethod
-    def for_deployment(cls, *, demo: bool, allow_loopback: bool) -> CallbackPolicy:
-        return cls(allow_loopback=demo or allow_loopback, allow_private=demo)
-
-
-def _plain(ip: IPAddress) -> IPAddress:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def check_address(ip: IPAddress, *, policy: CallbackPolicy) -> None:
-    ip = _plain(ip)
-    if ip.is_loopback:
-        if policy.allow_loopback:
-            return
-        raise UnsafeCallbackUrl(f"callback address {ip} is a loopback address")
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-        raise UnsafeCallbackUrl(f"callback address {ip} is link-local, multicast or reserved")
-    if not ip.is_global:
-        if policy.allow_private and ip.is_private:
-            return
-        raise UnsafeCallbackUrl(f"callback address {ip} is not a public address")
 
 
 def resolve(host: str, port: int) -> list[IPAddress]:
@@ -73,8 +47,55 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     return addresses
 
 
+@dataclass(frozen=True)
+class CallbackPolicy:
+    allow_loopback: bool = False  # http(s) to 127.0.0.0/8 and ::1
+    # How a host name becomes addresses: the system resolver; tests hand in
+    # their own to see a name turn private without any DNS or traffic.
+    resolve: Callable[[str, int], list[IPAddress]] = field(default=resolve, compare=False, repr=False)
+
+    @classmethod
+    def for_deployment(cls, *, demo: bool, allow_loopback: bool) -> CallbackPolicy:
+        # Demo mode may call loopback (the demo's own servers), nothing else
+        # that is not public.
+        return cls(allow_loopback=demo or allow_loopback)
+
+
+def _plain(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _embedded_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """IPv4 addresses an IPv6 address carries and a relay would route to:
+    ipaddress calls 2002::/16 (6to4) global whatever it embeds. (NAT64 and
+    IPv4-compatible addresses lie in ::/8, refused as reserved.)"""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    embedded = [ip.sixtofour] if ip.sixtofour is not None else []
+    if ip.teredo is not None:
+        embedded.extend(ip.teredo)
+    return embedded
+
+
+def check_address(ip: IPAddress, *, policy: CallbackPolicy) -> None:
+    ip = _plain(ip)
+    if ip.is_loopback:
+        if policy.allow_loopback:
+            return
+        raise UnsafeCallbackUrl(f"callback address {ip} is a loopback address")
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        raise UnsafeCallbackUrl(f"callback address {ip} is link-local, multicast or reserved")
+    if not ip.is_global:
+        raise UnsafeCallbackUrl(f"callback address {ip} is not a public address")
+    for inner in _embedded_ipv4(ip):
+        if not inner.is_global or inner.is_multicast:
+            raise UnsafeCallbackUrl(f"callback address {ip} embeds {inner}, not a public address")
+
+
 def checked_addresses(host: str, port: int, *, policy: CallbackPolicy) -> list[IPAddress]:
-    addresses = resolve(host, port)
+    addresses = policy.resolve(host, port)
     for ip in addresses:
         check_address(ip, policy=policy)
     return addresses

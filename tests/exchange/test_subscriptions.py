@@ -98,11 +98,52 @@ def test_public_https_urls_pass_and_development_allows_loopback():
     assert check_callback_url("http://127.0.0.1:8080/hooks", policy=LOOPBACK)
     with pytest.raises(UnsafeCallbackUrl, match="https"):
         check_callback_url("http://8.8.8.8/hooks", policy=LOOPBACK)
-    # Demo networks may use private addresses; link-local stays refused everywhere.
+    # Demo mode allows loopback, and no other address that is not public.
     demo = CallbackPolicy.for_deployment(demo=True, allow_loopback=False)
-    check_address(ipaddress.ip_address("10.0.0.5"), policy=demo)
+    check_address(ipaddress.ip_address("127.0.0.1"), policy=demo)
+    check_address(ipaddress.ip_address("::1"), policy=demo)
     with pytest.raises(UnsafeCallbackUrl):
         check_address(ipaddress.ip_address("169.254.169.254"), policy=demo)
+
+
+DEMO = CallbackPolicy.for_deployment(demo=True, allow_loopback=False)
+
+
+@pytest.mark.parametrize("address", [
+    "10.0.0.5", "172.16.0.1", "172.31.255.254", "192.168.1.1", "100.64.0.1", "169.254.169.254", "198.18.0.1",
+    "192.0.2.1", "fc00::1", "fd12:3456::1", "fe80::1", "::ffff:192.168.0.1", "2002:c0a8:101::1", "64:ff9b::a00:5",
+])
+def test_demo_mode_refuses_every_non_public_address_but_loopback(address):
+    """Checked on the literal before any connection: nothing is sent anywhere."""
+    host = f"[{address}]" if ":" in address else address
+    with pytest.raises(UnsafeCallbackUrl):
+        check_callback_url(f"https://{host}/hooks", policy=DEMO)
+
+
+def test_demo_mode_subscription_to_a_private_address_is_refused(db_session, world):
+    approve_agreement(db_session)
+    with pytest.raises(UnsafeCallbackUrl):
+        service.create(session=db_session, department_code=COUNTY_CENTRE, client_id="county-client",
+                       callback_url="https://192.168.10.20/hooks", event_kinds=["issued"],
+                       licence_type_codes=[BUSINESS_LICENCE], policy=DEMO, key_secret=KEY_SECRET, now=utcnow())
+
+
+def test_demo_mode_delivery_refuses_a_name_that_now_resolves_private():
+    """DNS rebinding: the name was public when subscribed and answers a
+    private address at delivery. The policy's resolver is the test's own, so
+    no DNS is asked, and the inner transport records any connection."""
+    answers = {"hooks.county.example": [ipaddress.ip_address("93.184.216.34")]}
+    rebinding = CallbackPolicy(allow_loopback=True, resolve=lambda host, port: answers[host])
+    assert rebinding == DEMO  # the demo deployment's policy, with the test's resolver
+    url = "https://hooks.county.example/hooks"
+    assert check_callback_url(url, policy=rebinding) == url
+    answers["hooks.county.example"] = [ipaddress.ip_address("10.20.30.40")]
+    connects: list[httpx.Request] = []
+    inner = httpx.MockTransport(lambda request: connects.append(request) or httpx.Response(204))
+    with httpx.Client(transport=GuardedTransport(policy=rebinding, inner=inner), trust_env=False) as client:
+        with pytest.raises(httpx.TransportError, match="not a public address"):
+            client.post(url, content=b"{}")
+    assert connects == []
 
 
 def test_the_delivery_transport_checks_addresses_again():
