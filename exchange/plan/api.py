@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from catalog.access import AccessRecorderDep
 from catalog.db import utcnow
@@ -12,6 +12,7 @@ from catalog.deps import SessionDep, require_scopes
 from catalog.client_assertions import CallerOperatorDep
 from catalog.tokens import Principal
 from exchange.plan import service as plans
+from exchange.plan.schemas import PlanIn
 from exchange.query import request_hash
 from exchange.query import service as queries
 
@@ -20,30 +21,29 @@ router = APIRouter(prefix="/api/v1/matters", tags=["exchange"])
 Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
 
 
-@router.get("/{code}/plan")
-def get_plan(
+@router.post("/{code}/plan")
+def matter_plan(
     code: str,
+    body: PlanIn,
     request: Request,
     response: Response,
     session: SessionDep,
     principal: Querier,
     operator: CallerOperatorDep,
     recorder: AccessRecorderDep,
-    subject: Annotated[str, Query(min_length=1, max_length=18)],
-    subject_type: Annotated[Literal["111", "001"], Query()],
-    purpose: Annotated[str, Query(min_length=1, max_length=200, description="用证事由")],
-    case_number: Annotated[str, Query(min_length=1, max_length=64)],
 ) -> dict:
     """For each material of the matter: satisfied by which licence, by which
     data check, or needing a commitment or paper; plus pre-fill values.
     Statuses and values come only from what a query by the caller for this
-    matter would be answered (and are logged as such)."""
+    matter would be answered (and are logged as such). A POST, though it
+    changes nothing but the log: the subject travels in the body."""
     now = utcnow()
     recorder.check_serving(session=session)
+    subject, subject_type = body.subject.code, body.subject.type
     valid_subject = queries.validate_subject(subject, subject_type)
     matter = queries.validate_matter(session, code)
-    purpose = queries.validate_purpose(purpose)
-    case_number = queries.validate_case_number(case_number)
+    purpose = queries.validate_purpose(body.purpose)
+    case_number = queries.validate_case_number(body.case_number)
     envelope = request_hash.envelope(
         department_code=principal.department_code, client_id=principal.client_id, operator=operator, now=now,
         body={"plan": matter, "subject": {"code": subject, "type": subject_type}, "purpose": purpose,

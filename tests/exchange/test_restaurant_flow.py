@@ -37,8 +37,8 @@ PLAN_URL = f"/api/v1/matters/{RESTAURANT}/plan"
 
 
 def _plan(client, headers, subject, subject_type):
-    return client.get(PLAN_URL, headers=headers, params={
-        "subject": subject, "subject_type": subject_type, "purpose": "开餐馆一件事：生成免证办清单",
+    return client.post(PLAN_URL, headers=headers, json={
+        "subject": {"code": subject, "type": subject_type}, "purpose": "开餐馆一件事：生成免证办清单",
         "case_number": "GL-2025-000123"})
 
 
