@@ -26,6 +26,8 @@ ALLOWED_BITS = (1, 2, 4, 8)  # SPEC: §4.1 — bits per entry
 MAX_ENTRIES = 1 << 24
 _MAX_TOKEN_CHARS = 8 << 20
 _MAX_DECOMPRESSED = MAX_ENTRIES  # bytes: at most 8 bits per entry
+_MAX_NUMERIC_DATE = 1 << 40  # seconds: beyond year 9999, so fromtimestamp refuses the rest cleanly
+_MAX_TTL = 366 * 24 * 3600  # a verifier caches a list for at most a year
 
 
 class TokenStatus(IntEnum):
@@ -175,22 +177,33 @@ def verify_status_list_token(
 
 def _checked_claims(claims: dict, *, kid: str, subject: str | None, now: datetime) -> StatusListToken:
     sub, iat, exp, ttl = claims.get("sub"), claims.get("iat"), claims.get("exp"), claims.get("ttl")
-    if not isinstance(sub, str) or type(iat) is not int:
+    if not isinstance(sub, str) or iat is None:
         raise _fail("malformed", "sub and iat are required")
     if subject is not None and sub != subject:
         raise _fail("malformed", f"the token is for {sub!r}, not {subject!r}")
-    issued_at = datetime.fromtimestamp(iat, timezone.utc)
+    issued_at = _numeric_date(iat, "iat")
     if issued_at.timestamp() > now.timestamp() + 300:
         raise _fail("malformed", "the token was issued in the future")
-    if exp is not None and (type(exp) is not int or exp <= now.timestamp()):
+    if exp is not None and _numeric_date(exp, "exp") <= now:
         raise _fail("expired", "the status list token has expired")
-    if ttl is not None and (type(ttl) is not int or ttl <= 0):
-        raise _fail("malformed", "ttl must be a positive integer")
+    if ttl is not None and (type(ttl) is not int or not 0 < ttl <= _MAX_TTL):
+        raise _fail("malformed", f"ttl must be an integer from 1 to {_MAX_TTL}")
     try:
         status_list = StatusList.from_json(claims.get("status_list"))
     except InvalidInput as error:
         raise _fail("malformed", str(error)) from None
     return StatusListToken(subject=sub, issued_at=issued_at, ttl=ttl, status_list=status_list, kid=kid)
+
+
+def _numeric_date(value: object, name: str) -> datetime:
+    """SPEC: RFC 7519 §2 NumericDate, here whole seconds within datetime's range:
+    a value past year 9999 is a malformed token, not an OverflowError."""
+    if type(value) is not int or not 0 <= value < _MAX_NUMERIC_DATE:
+        raise _fail("malformed", f"{name} must be a whole number of seconds since the epoch")
+    try:
+        return datetime.fromtimestamp(value, timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise _fail("malformed", f"{name} is out of range") from None
 
 
 def _json_part(part: str) -> dict:

@@ -162,3 +162,18 @@ def test_eu_dcc_code_with_its_signer_certificate(tmp_path):
     result = run(vector.data["PREFIX"], "--dcc-cert", str(certificate), "--now", vector.clock.isoformat(), "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["kind"] == "hcert"
+
+
+def test_a_status_list_with_a_huge_iat_is_a_clean_failure(world, files, tmp_path):
+    trust_list, root = files
+    encode = lambda value: base64.urlsafe_b64encode(  # noqa: E731
+        json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    claims = {"sub": STATUS_URI, "iat": 10**20, "ttl": 300, "status_list": StatusList(size=8).to_json()}
+    signing_input = f"{encode({'alg': 'ES256', 'kid': world.status_key.kid, 'typ': 'statuslist+jwt'})}.{encode(claims)}"
+    signature = base64.urlsafe_b64encode(world.status_key.sign(signing_input.encode())).rstrip(b"=").decode()
+    token = tmp_path / "status.jwt"
+    token.write_text(f"{signing_input}.{signature}")
+    key = base64.b64encode(world.status_key.public_key.spki_der).decode()
+    result = run(world.licence_qr(), "--trust-list", str(trust_list), "--root-key", root, "--status-list", str(token),
+                 "--status-list-key", key, "--now", NOW, "--json")
+    assert result.exit_code == 2 and "malformed: iat" in json.loads(result.output)["message"]

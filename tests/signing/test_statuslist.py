@@ -90,3 +90,23 @@ def test_verification_failures():
     assert _failure(token, public_keys=[key.public_key], subject=URI + "0", now=NOW) == "malformed"
     assert _failure(token, public_keys=[key.public_key], now=NOW - timedelta(hours=1)) == "malformed"
     assert _failure("a.b", public_keys=[key.public_key], now=NOW) == "malformed"
+
+
+def _signed_claims(key, claims: dict) -> str:
+    """A token with claims the signing function would never write (huge or negative times)."""
+    encode = lambda value: base64.urlsafe_b64encode(  # noqa: E731
+        json.dumps(value, separators=(",", ":")).encode()).rstrip(b"=").decode()
+    signing_input = f"{encode({'alg': 'ES256', 'kid': key.kid, 'typ': 'statuslist+jwt'})}.{encode(claims)}"
+    signature = base64.urlsafe_b64encode(key.sign(signing_input.encode())).rstrip(b"=").decode()
+    return f"{signing_input}.{signature}"
+
+
+@pytest.mark.parametrize("times", [
+    {"iat": 10**20}, {"iat": -10**20}, {"iat": 253402300800},  # past 9999-12-31
+    {"iat": 1740816000, "exp": 10**20}, {"iat": 1740816000, "exp": -1}, {"iat": 1740816000, "exp": 1.5e9},
+    {"iat": 1740816000, "ttl": 10**20}, {"iat": 1.7e9},
+])
+def test_out_of_range_times_are_malformed_not_a_crash(times):
+    key = generate_private_key("ES256")
+    token = _signed_claims(key, {"sub": URI, "status_list": StatusList(size=8).to_json(), **times})
+    assert _failure(token, public_keys=[key.public_key], now=NOW) == "malformed"

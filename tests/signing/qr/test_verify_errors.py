@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import base45
 import cbor2
@@ -252,6 +252,18 @@ def test_expired_presentation(world):
     text = world.presentation_qr(expires_at=at(seconds=60))
     assert _code(lambda: _verify(world, text, now=at(seconds=120))) == "expired"
     assert _code(lambda: _verify(world, text, now=at(seconds=61), skew=timedelta(0))) == "expired"
+
+
+def test_an_exp_at_the_end_of_year_9999_is_no_overflow(world):
+    text = world.licence_qr(expires_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+    assert _verify(world, text).expires_at.year == 9999
+
+
+@pytest.mark.parametrize("iat", [1 << 40, 10**20, -1, 253402300800])  # the last: 10000-01-01
+def test_an_out_of_range_iat_is_claims_invalid_not_a_crash(world, iat):
+    claims = cbor2.loads(cbor2.loads(_cose_of(world.licence_qr())).value[2])
+    claims[6] = iat
+    assert _code(lambda: _verify(world, _signed(world, claims))) == "claims_invalid"
 
 
 def test_not_yet_valid(world):
