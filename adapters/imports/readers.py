@@ -15,6 +15,7 @@ import json
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -79,9 +80,13 @@ def csv_source(path: Path, *, delimiter: str = ",", encoding: str | None = None,
     path = Path(path)
     if len(delimiter) != 1 or delimiter in "\r\n\"":
         raise ImportSourceError("the CSV delimiter must be one character other than a quote or a line break")
-    digest, detected = _scan(path)
-    chosen = encoding or detected
-    _check_encoding_name(chosen)
+    if encoding is not None:
+        _check_encoding_name(encoding)
+        digest = _sha256(path)
+        _check_decodes(path, encoding, declared=True)
+        chosen = encoding
+    else:
+        digest, chosen = _scan(path)
 
     @contextmanager
     def opener() -> Iterator[OpenedSource]:
@@ -126,7 +131,7 @@ def _scan(path: Path) -> tuple[str, str]:
     return digest.hexdigest(), "gb18030"
 
 
-def _check_decodes(path: Path, encoding: str) -> None:
+def _check_decodes(path: Path, encoding: str, *, declared: bool = False) -> None:
     decoder = codecs.getincrementaldecoder(encoding)()
     offset = 0
     with path.open("rb") as handle:
@@ -134,9 +139,11 @@ def _check_decodes(path: Path, encoding: str) -> None:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
+                what = (f"is not {encoding} text as the mapping declares" if declared
+                        else "is neither UTF-8 nor GB18030 text")
                 raise ImportSourceError(
-                    f"{path.name} is neither UTF-8 nor GB18030 text (undecodable bytes near byte {offset + exc.start}); "
-                    "save it as UTF-8 CSV"
+                    f"{path.name} {what} (undecodable bytes near byte {offset + exc.start}); "
+                    "save it as UTF-8 CSV" + (" or correct source.encoding" if declared else "")
                 ) from None
             offset += len(chunk)
         try:
@@ -233,26 +240,57 @@ def _count_csv_rows(path: Path, encoding: str, delimiter: str) -> int | None:
 # -- XLSX --------------------------------------------------------------------------------------
 
 
-def xlsx_source(path: Path, *, sheet: str | None = None) -> ImportSource:
+@dataclass(frozen=True, slots=True)
+class ArchiveLimits:
+    """What an .xlsx (a ZIP archive) may expand to before anything in it is
+    parsed. The sizes are those the archive declares; Python's zipfile never
+    inflates a member past its declared size (it stops there and fails the
+    CRC check), so a lying header cannot get round them.
+
+    SPEC: Apache POI ZipSecureFile (min inflate ratio 0.01, i.e. 100:1, past a
+    grace size) — the usual defence of spreadsheet readers against zip bombs.
+    """
+
+    max_total: int = 2 << 30  # all members together
+    max_sheet: int = 1 << 30  # a worksheet: streamed, cell by cell
+    max_part: int = 256 << 20  # any other part (shared strings, styles): parsed whole, in memory
+    max_ratio: int = 100  # uncompressed / compressed, per member
+    ratio_grace: int = 1 << 20  # smaller members may compress better than that: they are harmless
+    max_members: int = 10_000
+
+
+DEFAULT_ARCHIVE_LIMITS = ArchiveLimits()
+_SHEET_PART = re.compile(r"^xl/worksheets/[^/]+\.xml$")
+# What a damaged workbook raises while it is parsed: XML syntax (ElementTree's
+# ParseError and lxml's errors are SyntaxErrors; defusedxml's are ValueErrors),
+# a broken deflate stream or CRC, a part the package names but does not hold.
+_BROKEN_WORKBOOK = (SyntaxError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile, zlib.error,
+                    EOFError, OSError)
+
+
+def xlsx_source(path: Path, *, sheet: str | None = None,
+                limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> ImportSource:
     """The first (or the named) sheet of an .xlsx workbook, read in
-    openpyxl's read-only (streaming) mode; the first row names the columns."""
+    openpyxl's read-only (streaming) mode; the first row names the columns.
+    The archive's declared sizes are checked against `limits` first."""
     path = Path(path)
     digest = _sha256(path)
+    check_archive(path, limits=limits)
     with _workbook(path) as workbook:
         worksheet = _sheet(workbook, sheet, path=path)
-        max_row = worksheet.max_row
+        max_row = _parsing(path, lambda: worksheet.max_row)
     total = max_row - 1 if isinstance(max_row, int) and max_row > 1 else None
 
     @contextmanager
     def opener() -> Iterator[OpenedSource]:
         with _workbook(path) as book:
             rows = _sheet(book, sheet, path=path).iter_rows(values_only=True)
-            first = next(rows, None)
+            first = _parsing(path, lambda: next(rows, None))
             if first is None:
                 raise ImportSourceError(f"{path.name}: the sheet is empty; its first row must name the columns")
             names = ["" if cell is None else str(cell).strip() for cell in first]
             header = check_columns(names, where=f"{path.name} (sheet header)")
-            yield OpenedSource(columns=header, rows=_xlsx_rows(rows, header))
+            yield OpenedSource(columns=header, rows=_xlsx_rows(rows, header, path=path))
 
     return ImportSource(kind="xlsx", name=path.name, fingerprint=digest, total=total, resumable=True, _opener=opener)
 
@@ -268,6 +306,45 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_archive(path: Path, *, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> None:
+    """Refuse a workbook whose members would expand past `limits` (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ImportSourceError(f"{path.name} is not a readable .xlsx workbook ({type(exc).__name__})") from None
+    if len(members) > limits.max_members:
+        raise ImportSourceError(f"{path.name}: refused, the archive has {len(members):,} members "
+                                f"(at most {limits.max_members:,})")
+    total = 0
+    for member in members:
+        size, packed = member.file_size, member.compress_size
+        bound = limits.max_sheet if _SHEET_PART.match(member.filename) else limits.max_part
+        if size > bound:
+            raise ImportSourceError(f"{path.name}: refused, its part {member.filename[:100]} would expand to "
+                                    f"{_mib(size)} (at most {_mib(bound)})")
+        if size > limits.ratio_grace and size > packed * limits.max_ratio:
+            raise ImportSourceError(
+                f"{path.name}: refused as a zip bomb, its part {member.filename[:100]} would expand "
+                f"{size // max(packed, 1):,} times ({_mib(packed)} to {_mib(size)}; at most {limits.max_ratio} times)"
+            )
+        total += size
+    if total > limits.max_total:
+        raise ImportSourceError(f"{path.name}: refused, the workbook would expand to {_mib(total)} "
+                                f"(at most {_mib(limits.max_total)})")
+
+
+def _mib(size: int) -> str:
+    return f"{size:,} bytes" if size < 1 << 20 else f"{size / (1 << 20):,.1f} MiB"
+
+
+def _parsing(path: Path, step: Callable[[], Any]) -> Any:
+    try:
+        return step()
+    except _BROKEN_WORKBOOK as exc:
+        raise ImportSourceError(f"{path.name} is damaged: its sheet cannot be read ({type(exc).__name__})") from None
+
+
 @contextmanager
 def _workbook(path: Path):
     from openpyxl import load_workbook
@@ -278,7 +355,7 @@ def _workbook(path: Path):
             # Workbooks from other tools often lack a default style; that is no reason to stop.
             warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
             workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except (InvalidFileException, *_BROKEN_WORKBOOK) as exc:
         raise ImportSourceError(f"{path.name} is not a readable .xlsx workbook ({type(exc).__name__})") from None
     try:
         yield workbook
@@ -287,6 +364,8 @@ def _workbook(path: Path):
 
 
 def _sheet(workbook, name: str | None, *, path: Path):
+    if not workbook.sheetnames:
+        raise ImportSourceError(f"{path.name} has no sheets")
     if name is None:
         return workbook.worksheets[0]
     if name not in workbook.sheetnames:
@@ -294,12 +373,20 @@ def _sheet(workbook, name: str | None, *, path: Path):
     return workbook[name]
 
 
-def _xlsx_rows(rows: Iterator[tuple], header: tuple[str, ...]) -> Iterator[SourceRow]:
+def _xlsx_rows(rows: Iterator[tuple], header: tuple[str, ...], *, path: Path) -> Iterator[SourceRow]:
     width = len(header)
-    ordinal = 0
+    ordinal, row_number = 0, 1
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module="openpyxl")
-        for row_number, cells in enumerate(rows, start=2):
+        while True:
+            try:
+                cells = next(rows)
+            except StopIteration:
+                return
+            except _BROKEN_WORKBOOK as exc:
+                raise ImportSourceError(f"{path.name} is damaged after row {row_number}: the rest of its sheet "
+                                        f"cannot be read ({type(exc).__name__})") from None
+            row_number += 1
             if all(cell is None or cell == "" for cell in cells):
                 continue
             ordinal += 1

@@ -4,6 +4,8 @@ sheets, and one SQL query on a real SQLite file and the CI PostgreSQL."""
 from __future__ import annotations
 
 import hashlib
+import re
+import zipfile
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -11,7 +13,7 @@ import pytest
 from openpyxl import Workbook
 
 from adapters.imports import ImportSourceError, csv_source, sql_source, xlsx_source
-from adapters.imports.readers import check_query
+from adapters.imports.readers import ArchiveLimits, check_query
 from tests.adapters.databases import BACKENDS, provider_database
 
 TEXT = "编号,姓名,地址\nA1,张三,福州市鼓楼区\n\nA2,\"李,四\",\"多行\n地址\"\nA3,王五,厦门\n"
@@ -95,6 +97,31 @@ def test_a_file_that_is_no_workbook_is_refused(tmp_path):
     path.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ImportSourceError, match="not a readable .xlsx"):
         xlsx_source(path)
+
+
+def test_a_workbook_is_measured_against_its_limits_before_it_is_parsed(tmp_path):
+    path = tmp_path / "book.xlsx"
+    workbook = Workbook()
+    workbook.active.append(["名称"] + [f"列{n}" for n in range(40)])
+    for n in range(200):
+        workbook.active.append([f"row {n}"] + ["同一个值" * 10] * 40)
+    workbook.save(path)
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.getinfo("xl/worksheets/sheet1.xml")
+        theme = archive.getinfo("xl/theme/theme1.xml")  # the largest part besides the sheet
+    assert read_all(xlsx_source(path))[0][0] == "名称"  # the defaults leave an ordinary workbook alone
+    cases = [
+        (ArchiveLimits(max_total=sheet.file_size), "the workbook would expand to"),
+        (ArchiveLimits(max_sheet=sheet.file_size - 1), "its part xl/worksheets/sheet1.xml would expand to"),
+        (ArchiveLimits(max_part=theme.file_size - 1),
+         f"its part xl/theme/theme1.xml would expand to {theme.file_size:,} bytes (at most {theme.file_size - 1:,}"),
+        (ArchiveLimits(ratio_grace=0, max_ratio=sheet.file_size // sheet.compress_size - 1),
+         "refused as a zip bomb, its part xl/worksheets/sheet1.xml"),
+        (ArchiveLimits(max_members=3), "members (at most 3)"),
+    ]
+    for limits, message in cases:
+        with pytest.raises(ImportSourceError, match=re.escape(message)):
+            xlsx_source(path, limits=limits)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

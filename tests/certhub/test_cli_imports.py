@@ -5,6 +5,7 @@ exit codes — and a run killed (SIGKILL) halfway through, then rerun."""
 from __future__ import annotations
 
 import csv
+import re
 import os
 import secrets
 import shutil
@@ -12,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -285,3 +287,108 @@ def test_an_import_killed_halfway_and_rerun_holds_exactly_the_source(killable_da
     assert sorted(keys) == [f"JZZ{n:06d}" for n in range(1, total + 1)]
     assert all(holders[f"JZZ{n:06d}"] == resident_row(n)[2] for n in range(1, total + 1))
     engine.dispose()
+
+
+# -- hostile sources ----------------------------------------------------------------------------
+
+SHARED_STRINGS_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+SHARED_STRINGS_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+
+
+def business_workbook(path: Path, rows: int = 3) -> Path:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(BUSINESS_COLUMNS)
+    for row in business_rows(rows):
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def rewrite_workbook(source: Path, target: Path, *, edit=lambda name, data: data, drop=(), extra=None) -> Path:
+    """A copy of the workbook with some parts edited or dropped; `extra(archive)`
+    writes more parts into the new archive."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            if info.filename not in drop:
+                new.writestr(info.filename, edit(info.filename, old.read(info.filename)))
+        if extra is not None:
+            extra(new)
+    return target
+
+
+def shared_string_bomb(source: Path, target: Path, *, size: int) -> Path:
+    """The workbook with its first header cell replaced by one shared string of
+    `size` bytes, streamed into the archive in chunks: tiny on disk, huge inflated."""
+    def edit(name: str, data: bytes) -> bytes:
+        if name == "xl/worksheets/sheet1.xml":
+            return re.sub(rb'<c r="A1"[^>]*>.*?</c>', b'<c r="A1" t="s"><v>0</v></c>', data, count=1)
+        if name == "[Content_Types].xml":
+            return data.replace(b"</Types>", f'<Override PartName="/xl/sharedStrings.xml" '
+                                f'ContentType="{SHARED_STRINGS_TYPE}"/></Types>'.encode())
+        if name == "xl/_rels/workbook.xml.rels":
+            return data.replace(b"</Relationships>", f'<Relationship Id="rIdBomb" Type="{SHARED_STRINGS_REL}" '
+                                f'Target="sharedStrings.xml"/></Relationships>'.encode())
+        return data
+
+    def extra(archive: zipfile.ZipFile) -> None:
+        with archive.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
+            part.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1" '
+                       b'uniqueCount="1"><si><t>')
+            chunk = b"A" * (1 << 20)
+            for _ in range(size >> 20):
+                part.write(chunk)
+            part.write(b"</t></si></sst>")
+
+    return rewrite_workbook(source, target, edit=edit, extra=extra)
+
+
+def error_lines(result) -> list[str]:
+    """The lines after the progress bar: exactly one `error:` line, no traceback."""
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("importing ")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    return lines
+
+
+def test_hostile_workbooks_exit_2_with_one_line_before_anything_is_loaded(env):
+    directory, engine = env
+    mapping = directory / "samr.yaml"
+    mapping.write_text(yaml.safe_dump(BUSINESS_MAPPING, allow_unicode=True), encoding="utf-8")
+    good = business_workbook(directory / "good.xlsx")
+    bomb = shared_string_bomb(good, directory / "bomb.xlsx", size=64 << 20)
+    assert bomb.stat().st_size < 200_000
+    broken_sheet = rewrite_workbook(good, directory / "broken.xlsx", edit=lambda name, data: (
+        data.replace(b"</row><row", b"</row><rowx", 1) if name == "xl/worksheets/sheet1.xml" else data))
+    no_sheets = rewrite_workbook(good, directory / "empty.xlsx", edit=lambda name, data: (
+        re.sub(rb"<sheets>.*</sheets>", b"<sheets/>", data) if name == "xl/workbook.xml" else data))
+    cases = [
+        (bomb, "bomb.xlsx: refused as a zip bomb, its part xl/sharedStrings.xml would expand"),
+        (broken_sheet, "broken.xlsx is damaged after row 1: the rest of its sheet cannot be read (ParseError)"),
+        (no_sheets, "empty.xlsx has no sheets"),
+    ]
+    for path, message in cases:
+        result = run("licences", "import", "--mapping", mapping, "--xlsx", path, "--type", BUSINESS_LICENCE,
+                     "--issuer", CITY_SAMR)
+        assert result.exit_code == 2, result.output
+        [line] = error_lines(result)
+        assert line.startswith(f"error: import_source_error: {message}"), line
+    assert count(engine, Licence) == 0
+
+
+def test_bytes_the_declared_encoding_cannot_decode_exit_2(env):
+    directory, engine = env
+    mapping = directory / "samr.yaml"
+    declared = {**BUSINESS_MAPPING, "source": {**BUSINESS_MAPPING["source"], "encoding": "utf-8"}}
+    mapping.write_text(yaml.safe_dump(declared, allow_unicode=True), encoding="utf-8")
+    path = directory / "qyxx.csv"
+    with path.open("w", encoding="gb18030", newline="") as handle:  # GB18030 bytes where UTF-8 is declared
+        writer = csv.writer(handle)
+        writer.writerow(BUSINESS_COLUMNS)
+        writer.writerows(business_rows(3))
+    result = run("licences", "import", "--mapping", mapping, "--csv", path, "--type", BUSINESS_LICENCE,
+                 "--issuer", CITY_SAMR)
+    assert result.exit_code == 2, result.output
+    [line] = error_lines(result)
+    assert "qyxx.csv is not utf-8 text as the mapping declares (undecodable bytes near byte 2)" in line
+    assert count(engine, Licence) == 0
