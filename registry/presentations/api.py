@@ -11,6 +11,7 @@ import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder, access_recorder
@@ -128,10 +129,16 @@ def _redeem_committed(
             session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
             registry_id=request.app.state.registry_id, now=utcnow(),
         )
+        try:
+            session.commit()
+        except BaseException:
+            # Only a committed redemption uses the code up: a commit that
+            # fails gives the claim back, as any failure before it does.
+            cache.delete(redeeming.claim_key(redeemed.presentation.id))
+            raise
     except Exception as exc:
         _record_refusal(session, recorder=recorder, counter=counter, error=exc)
         raise
-    session.commit()
     return RedemptionRead(
         presentation_id=redeemed.presentation.id, disclosure=redeemed.presentation.disclosure,
         redeemed_at=redeemed.redeemed_at,
@@ -145,7 +152,8 @@ def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: rede
     """A refused attempt is a unit of work of its own: the attempt's writes
     roll back, the refusal's record commits. A failure to record it must not
     hide the refusal itself."""
-    code = getattr(error, "code", None)
+    # Only our own errors name a reason; a database error's `code` is SQLAlchemy's page reference.
+    code = None if isinstance(error, SQLAlchemyError) else getattr(error, "code", None)
     reason = code if isinstance(code, str) and _CODE.fullmatch(code) else "error"
     try:
         session.rollback()

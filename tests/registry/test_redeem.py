@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import base45
 import cbor2
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select, text
 
 from catalog.cache import InProcessCache
 from exchange.auditlog import LogEntry
@@ -272,3 +273,32 @@ def _presentation_id(code: str) -> str:
 
 def test_the_issuing_department_needs_the_redeem_scope_too(world):
     _refused(world.redeem(world.code(), headers=world.city), 403, "forbidden")
+
+
+def test_a_commit_that_fails_leaves_the_code_usable_and_is_recorded(world):
+    code = world.code()
+    failed = []
+
+    def refuse_once(session):
+        # The database refuses the redemption's unit of work as it commits
+        # (a statement it cannot run), once; other sessions commit as usual.
+        if not failed and session.scalar(select(func.count()).select_from(Redemption)):
+            failed.append(True)
+            session.execute(text("INSERT INTO no_such_table_of_certhub VALUES (1)"))
+
+    sessions = world.app.state.sessionmaker
+    event.listen(sessions, "before_commit", refuse_once)
+    try:
+        body = {"qr_text": code, "operator_id": "clerk-7", "matter_code": MATTER, "purpose": PURPOSE}
+        http = TestClient(world.app, raise_server_exceptions=False)
+        response = http.post("/api/v1/presentations/redeem", json=body, headers=world.counter)
+    finally:
+        event.remove(sessions, "before_commit", refuse_once)
+    assert failed and response.status_code >= 500, response.text
+    assert "licences" not in response.text
+    assert world.session.query(Redemption).count() == 0
+    assert world.app.state.cache.get(claim_key(_presentation_id(code))) is None  # the claim was given back
+    [denied] = _entries(world, result="denied")  # the failed attempt is in the log
+    assert denied.reason_code == "error" and parse_entry(denied.entry)["fields"] == []
+    assert world.redeem(code).status_code == 200  # and the code still works
+    assert len(_entries(world, result="granted")) == 1
