@@ -1,6 +1,10 @@
 """The auditor's API (scope ``audit:read``): proofs, records, statistics,
 anomaly flags, streamed export, and publishing a checkpoint on demand.
 
+Whatever may name a holder (the record search, a holder's records, the
+export) is a POST with its filters in the body: a holder's code in a URL is
+written to the access log before anything could refuse it.
+
 Holders read their own records through ``holder_api``; the public tiles,
 checkpoint and health signal are in ``log_api``.
 """
@@ -17,32 +21,13 @@ from fastapi.responses import StreamingResponse
 from catalog.deps import SessionDep, require_scopes
 from exchange.auditlog import proofs, search
 from exchange.auditlog.checkpoints import publish_checkpoint
+from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["authorized-use log"], dependencies=[Depends(require_scopes("audit:read"))]
 )
 
-_Code = Annotated[str | None, Query(max_length=100)]
 _EXPORT_CHUNK_CHARS = 1 << 16
-
-
-async def _filters(
-    department: _Code = None,
-    operator: _Code = None,
-    subject: _Code = None,
-    matter: _Code = None,
-    basis: _Code = None,
-    result: _Code = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> search.SearchFilter:
-    return search.SearchFilter(
-        department=department, operator=operator, subject=subject, matter=matter,
-        basis=basis, result=result, since=since, until=until,
-    )
-
-
-FiltersDep = Annotated[search.SearchFilter, Depends(_filters)]
 
 
 @router.get("/proofs/inclusion")
@@ -55,19 +40,14 @@ def consistency_proof(session: SessionDep, old: Annotated[int, Query(ge=1)], new
     return proofs.consistency(session=session, old=old, new=new)
 
 
-@router.get("/records")
-def search_records(
-    session: SessionDep,
-    filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=search.MAX_PAGE)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
-) -> dict:
-    return search.search(session=session, filters=filters, limit=limit, before_id=before_id)
+@router.post("/records/search")
+def search_records(session: SessionDep, body: RecordSearchIn) -> dict:
+    return search.search(session=session, filters=body.search_filter(), limit=body.limit, before_id=body.before_id)
 
 
-@router.get("/subjects/{subject_code}/records")
-def subject_records(session: SessionDep, subject_code: str) -> dict:
-    return proofs.records_for_subject(session=session, subject_code=subject_code).to_json()
+@router.post("/subjects/records")
+def subject_records(session: SessionDep, body: SubjectRecordsIn) -> dict:
+    return proofs.records_for_subject(session=session, subject_code=body.subject).to_json()
 
 
 @router.get("/stats")
@@ -94,17 +74,14 @@ def anomaly_flags(
     return search.anomalies(session=session, since=since, until=until, thresholds=thresholds)
 
 
-@router.get("/export")
-def export(
-    request: Request,
-    filters: FiltersDep,
-    limit: Annotated[int, Query(ge=1, le=search.MAX_EXPORT)] = search.MAX_EXPORT,
-) -> StreamingResponse:
+@router.post("/export")
+def export(request: Request, body: ExportIn) -> StreamingResponse:
     """JSON lines, streamed: the bounds are checked now, rows are read in
     batches while the response is sent, in a session the stream owns."""
-    search.check_export(filters=filters, limit=limit)
+    filters = body.search_filter()
+    search.check_export(filters=filters, limit=body.limit)
     return StreamingResponse(
-        _stream_export(request.app.state.sessionmaker, filters, limit),
+        _stream_export(request.app.state.sessionmaker, filters, body.limit),
         media_type="application/x-ndjson",
         headers={"Cache-Control": "private, no-store"},
     )

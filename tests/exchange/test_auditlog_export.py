@@ -82,7 +82,7 @@ def _check_lines(lines: list[str], key: str, *, expected: int) -> list[dict]:
 def test_api_streams_every_record_with_a_proof(auditor, many):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat()}
-    with auditor.stream("GET", "/api/v1/audit/export", params=params) as response:
+    with auditor.stream("POST", "/api/v1/audit/export", json=params) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/x-ndjson")
         lines = list(response.iter_lines())
@@ -94,32 +94,32 @@ def test_api_streams_every_record_with_a_proof(auditor, many):
 def test_filters_bound_the_export(auditor, some):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "department": OTHER_DEPT}
-    lines = auditor.get("/api/v1/audit/export", params=params).text.splitlines()
+    lines = auditor.post("/api/v1/audit/export", json=params).text.splitlines()
     records = _check_lines(lines, key, expected=SOME // 10)
     assert {item["record"]["department"] for item in records} == {OTHER_DEPT}
     window = {"since": at(1).isoformat(), "until": (at(1) + timedelta(seconds=100)).isoformat()}
-    assert len(auditor.get("/api/v1/audit/export", params=window).text.splitlines()) == 100 + 2
+    assert len(auditor.post("/api/v1/audit/export", json=window).text.splitlines()) == 100 + 2
 
 
 def test_limit_truncates_and_says_so(auditor, some):
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "limit": EXPORT_CHUNK + 7}
-    lines = auditor.get("/api/v1/audit/export", params=params).text.splitlines()
+    lines = auditor.post("/api/v1/audit/export", json=params).text.splitlines()
     assert len(lines) == EXPORT_CHUNK + 7 + 2
     assert json.loads(lines[-1]) == {"end": {"records": EXPORT_CHUNK + 7, "truncated": True}}
 
 
 def test_unbounded_exports_are_refused(auditor):
-    assert auditor.get("/api/v1/audit/export").status_code == 422
-    assert auditor.get("/api/v1/audit/export", params={"department": DEPT}).status_code == 422
+    assert auditor.post("/api/v1/audit/export", json={}).status_code == 422
+    assert auditor.post("/api/v1/audit/export", json={"department": DEPT}).status_code == 422
     too_long = {"since": at(0).isoformat(), "until": (at(0) + timedelta(days=93)).isoformat()}
-    assert auditor.get("/api/v1/audit/export", params=too_long).json()["error"] == "invalid_query"
+    assert auditor.post("/api/v1/audit/export", json=too_long).json()["error"] == "invalid_query"
     naive = {"since": "2025-03-03T00:00:00", "until": "2025-03-04T00:00:00"}
-    assert auditor.get("/api/v1/audit/export", params=naive).status_code == 422
-    assert auditor.get("/api/v1/audit/export", params={"subject": HOLDER, "limit": 0}).status_code == 422
+    assert auditor.post("/api/v1/audit/export", json=naive).status_code == 422
+    assert auditor.post("/api/v1/audit/export", json={"subject": HOLDER, "limit": 0}).status_code == 422
 
 
 def test_export_needs_audit_scope(client):
-    assert client.get("/api/v1/audit/export", params={"subject": HOLDER}).status_code == 401
+    assert client.post("/api/v1/audit/export", json={"subject": HOLDER}).status_code == 401
 
 
 def test_export_lines_is_lazy_and_checks_bounds_first(db_session, some):

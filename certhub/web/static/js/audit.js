@@ -93,25 +93,27 @@
     return isNaN(d.getTime()) ? null : d.toISOString();
   }
 
+  // The filters go in the request body: a holder's code in a URL would be written to the access log.
   function currentQuery() {
-    var params = new URLSearchParams();
+    var query = {};
     [["department", "f-department"], ["operator", "f-operator"], ["subject", "f-subject"], ["matter", "f-matter"],
      ["basis", "f-basis"], ["result", "f-result"]].forEach(function (pair) {
       var value = $(pair[1]).value.trim();
-      if (value) params.set(pair[0], pair[0] === "subject" ? value.toUpperCase() : value);
+      if (value) query[pair[0]] = pair[0] === "subject" ? value.toUpperCase() : value;
     });
     var since = localToIso($("f-since").value), until = localToIso($("f-until").value);
-    if (since) params.set("since", since);
-    if (until) params.set("until", until);
-    params.set("limit", "50");
-    return params;
+    if (since) query.since = since;
+    if (until) query.until = until;
+    query.limit = 50;
+    return query;
   }
 
   function search(more) {
-    var params = more ? new URLSearchParams(state.query) : currentQuery();
-    if (!more) state.query = params.toString();
-    if (more && state.next) params.set("before_id", String(state.next));
-    Promise.all([auditApi("/api/v1/audit/records?" + params.toString()), CH.catalog("departments"), CH.catalog("matters")])
+    var query = Object.assign({}, more ? state.query : currentQuery());
+    if (!more) state.query = Object.assign({}, query);
+    if (more && state.next) query.before_id = state.next;
+    Promise.all([auditApi("/api/v1/audit/records/search", { body: query }), CH.catalog("departments"),
+                 CH.catalog("matters")])
       .then(function (all) {
         var result = all[0];
         if (!result.ok) { auditError(CH.errorText(result, "检索失败")); return; }

@@ -1,0 +1,52 @@
+"""The auditor's requests as validated documents.
+
+Filters travel in request bodies, not URLs: they may name a holder (a citizen
+ID number or a USCC), and a URL is written to access logs and proxies' logs
+before anything could refuse it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from exchange.auditlog.search import MAX_EXPORT, MAX_PAGE, SearchFilter
+
+_Code = Annotated[str | None, Field(min_length=1, max_length=100)]
+# SQL BIGINT, the widest row id either database stores; a larger one names nothing.
+_MAX_ROW_ID = 2**63 - 1
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RecordFilterIn(_Body):
+    department: _Code = None
+    operator: _Code = None
+    subject: _Code = Field(default=None, description="a holder's code: 身份证号 or USCC")
+    matter: _Code = None
+    basis: _Code = None
+    result: _Code = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def search_filter(self) -> SearchFilter:
+        return SearchFilter(department=self.department, operator=self.operator, subject=self.subject,
+                            matter=self.matter, basis=self.basis, result=self.result, since=self.since,
+                            until=self.until)
+
+
+class RecordSearchIn(RecordFilterIn):
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
+    before_id: int | None = Field(default=None, ge=1, le=_MAX_ROW_ID, description="the previous page's `next`")
+
+
+class ExportIn(RecordFilterIn):
+    limit: int = Field(default=MAX_EXPORT, ge=1, le=MAX_EXPORT)
+
+
+class SubjectRecordsIn(_Body):
+    subject: str = Field(min_length=1, max_length=32, description="a holder's code: 身份证号 or USCC")
