@@ -31,9 +31,14 @@ from registry.errors import (
     NotIssuer,
     NoUsableSeal,
     RegistryError,
+    NotIssuersSeal,
     RegistryNotInitialised,
     StatusListNotFound,
+    SealAlgorithmMismatch,
+    SealNotUsable,
+    SealWrongPurpose,
 )
+    UnknownSeal,
 from registry.presentations import errors as presentation_errors
 from signing.errors import (
     AuthorizationNotFound,
@@ -116,6 +121,12 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (NotIssuer, 403),
     (NoUsableSeal, 409),
     (InvalidTransition, 409),
+    # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
+    (UnknownSeal, 422),
+    (NotIssuersSeal, 403),
+    (SealNotUsable, 409),
+    (SealWrongPurpose, 422),
+    (SealAlgorithmMismatch, 422),
     (IdempotencyConflict, 409),
     # 亮证 and redemption: a bad or foreign code is 422, a used one 409 (replayed),
     # a licence no longer usable 409 (revoked, suspended, expired...).

@@ -128,7 +128,7 @@ def issue_licence(
         request=issue.IssueRequest(
             type_code=body.type_code, holder_name=body.holder.name, holder_code=body.holder.code,
             holder_code_type=body.holder.code_type, face=body.face, valid_from=body.valid_from,
-            valid_until=body.valid_until,
+            valid_until=body.valid_until, seal=body.seal, algorithm=body.algorithm,
         ),
         signer=_signer(request),
         idempotency_key=idempotency_key,

@@ -83,3 +83,37 @@ class TooManyDisputes(InvalidTransition):
     """The licence already has as many open disputes as one licence may have."""
 
     code = "too_many_disputes"
+
+
+class SealRefused(RegistryError):
+    """The seal the issuer chose cannot seal this licence; the message says why."""
+
+    code = "seal_refused"
+
+
+class UnknownSeal(SealRefused):
+    code = "unknown_seal"
+
+
+class NotIssuersSeal(SealRefused):
+    """The chosen seal is another department's (and no authorization lets the caller use it)."""
+
+    code = "seal_not_issuers"
+
+
+class SealNotUsable(SealRefused):
+    """The chosen seal is suspended, revoked, outside its validity or without an active key."""
+
+    code = "seal_not_usable"
+
+
+class SealWrongPurpose(SealRefused):
+    """The chosen seal is no 电子证照专用章, or does not cover the licence type."""
+
+    code = "seal_wrong_purpose"
+
+
+class SealAlgorithmMismatch(SealRefused):
+    """The chosen seal's key is of another algorithm than the one asked for."""
+
+    code = "seal_algorithm_mismatch"

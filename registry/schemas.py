@@ -29,6 +29,10 @@ class LicenceCreate(_Strict):
     valid_from: date | None = None
     valid_until: date | None = Field(default=None, description="only for types whose validity is 'given'")
     operator: Operator | None = Field(default=None, description="the person at the issuing department")
+    seal: Annotated[str, Field(min_length=1, max_length=64)] | None = Field(
+        default=None, description="esID of the issuer's 电子证照专用章 to seal with; default: the issuer's newest one")
+    algorithm: Literal["ES256", "EdDSA", "SM2"] | None = Field(
+        default=None, description="seal with the issuer's default seal among those with a key of this algorithm")
 
 
 class LicenceChange(_Strict):

@@ -41,7 +41,7 @@ from certhub.cli import context
 from certhub.db import create_db_engine, create_sessionmaker, current_revision
 from certhub.settings import Settings
 from registry.errors import RegistryError
-from registry.service.authority import Actor
+from registry.service.authority import DEFAULT_SEAL, Actor, SealChoice
 from registry.service.bulk import LicenceImporter
 from registry.service.issue import Signer
 from signing.errors import SigningError
@@ -62,6 +62,7 @@ class ImportJob:
     issuer: str
     system: str
     operator: str
+    seal: SealChoice = DEFAULT_SEAL
     batch_size: int = DEFAULT_BATCH_SIZE
 
 
@@ -83,6 +84,7 @@ def run_job(config: Settings, job: ImportJob, *, report: ErrorReport,
 
         sink = LicenceImporter(
             actor=Actor(department_code=job.issuer, operator=job.operator[:100]), type_code=job.type_code,
+            seal=job.seal,
             source_system=system, signer=Signer(registry_id=config.registry_id, key_secret=config.secret_bytes()),
         )
         return run_import(sessions=sessions, source=job.source(), mapper_for=mapper_for, sink=sink,
@@ -158,6 +160,17 @@ OperatorOption = typer.Option(None, "--operator", help="Who runs the import, for
 
 def issue_cmd(
     csv_file: Path = typer.Option(..., "--csv", exists=True, dir_okay=False, help="CSV file, UTF-8 or GB18030"),
+SealOption = typer.Option(None, "--seal", help="esID of the issuer's 电子证照专用章 to seal with (default: its newest)")
+AlgorithmOption = typer.Option(None, "--algorithm", help="Seal with the issuer's default seal of this algorithm: "
+                               "ES256, EdDSA or SM2")
+
+
+def _seal_choice(seal: str | None, algorithm: str | None) -> SealChoice:
+    try:
+        return SealChoice(es_id=seal, algorithm=algorithm)
+    except RegistryError as exc:
+        context.fail(f"{exc.code}: {exc}", code=EXIT_UNUSABLE)
+        raise  # unreachable
     type_code: str = TypeOption,
     issuer: str = IssuerOption,
     mapping: Path | None = typer.Option(None, "--mapping", "-m", exists=True, dir_okay=False,
@@ -171,12 +184,14 @@ def issue_cmd(
     """Bulk issue from a CSV: holder_name, holder_code, holder_code_type,
     valid_from, valid_until, source_key and face field columns. Rerunning the
     same file issues nothing twice; a killed run resumes where it stopped."""
+    seal: str | None = SealOption,
+    algorithm: str | None = AlgorithmOption,
     parsed = _mapping(mapping)
     delimiter = parsed.source.delimiter if parsed else ","
     encoding = parsed.source.encoding if parsed else None
     job = ImportJob(source=lambda: csv_source(csv_file, delimiter=delimiter, encoding=encoding), mapping=parsed,
                     type_code=type_code, issuer=issuer, system=system, operator=_operator(operator),
-                    batch_size=batch_size)
+                    batch_size=batch_size, seal=_seal_choice(seal, algorithm))
     _execute(job, errors=errors)
 
 
@@ -196,6 +211,8 @@ def import_cmd(
     """Aggregate (归集) licences from a legacy system: a CSV, an XLSX sheet or
     an SQL query (in the mapping file), mapped onto the licence type. Records
     are known by the mapping's source key: new ones are issued, changed ones
+    seal: str | None = SealOption,
+    algorithm: str | None = AlgorithmOption,
     get a new version, unchanged ones are left alone."""
     parsed = _mapping(mapping)
     given = [name for name, value in (("--csv", csv_file), ("--xlsx", xlsx_file), ("--sql-url", sql_url),
@@ -205,7 +222,7 @@ def import_cmd(
     job = ImportJob(source=_source_factory(parsed, csv_file=csv_file, xlsx_file=xlsx_file, sql_url=sql_url,
                                            sql_url_env=sql_url_env),
                     mapping=parsed, type_code=type_code, issuer=issuer, system=parsed.source.system,
-                    operator=_operator(operator), batch_size=batch_size)
+                    operator=_operator(operator), batch_size=batch_size, seal=_seal_choice(seal, algorithm))
     _execute(job, errors=errors)
 
 

@@ -39,7 +39,7 @@ from registry.identifiers import MAX_VERSION, LicenceIdentifier
 from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
 from registry.service import statuslists
-from registry.service.authority import Actor, seal_for_issue
+from registry.service.authority import DEFAULT_SEAL, Actor, SealChoice, seal_for_issue
 from registry.service.history import record_event, write_gate
 from registry.service.issue import Signer, next_serial
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
@@ -122,7 +122,8 @@ class LicenceImporter:
     """Writes batches of source records as licences of one type, acting as one department."""
 
     def __init__(self, *, actor: Actor, type_code: str, source_system: str, signer: Signer,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 seal: SealChoice = DEFAULT_SEAL, clock: Callable[[], datetime] = utcnow) -> None:
+        """`seal`: the seal (or the algorithm of the default seal) every batch is sealed with."""
         if not 1 <= len(source_system) <= MAX_SOURCE_SYSTEM or not source_system.isprintable():
             raise InvalidLicenceRequest(f"source system: 1 to {MAX_SOURCE_SYSTEM} printable characters",
                                         field="source_system")
@@ -130,6 +131,7 @@ class LicenceImporter:
         self.type_code = type_code
         self.source_system = source_system
         self._signer = signer
+        self._seal_choice = seal
         self._clock = clock
         self._sealers: dict[tuple[int, str, str], SealSigner] = {}
 
@@ -174,7 +176,7 @@ class LicenceImporter:
         now = self._clock()
         licence_type = licence_types.get_or_raise(session=session, code=self.type_code)
         seal, issuer_code = seal_for_issue(session, acting=self.actor.department_code, type_code=licence_type.code,
-                                           now=now)
+                                           now=now, choice=self._seal_choice)
         return _Context(licence_type=licence_type, issuer=departments.get_or_raise(session=session, code=issuer_code),
                         seal=seal, sealer=self._sealer(session, seal=seal), now=now)
 

@@ -21,7 +21,7 @@ from registry.errors import IdempotencyConflict, InvalidLicenceRequest
 from registry.identifiers import LicenceIdentifier
 from registry.models import IdempotencyKey, Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
 from registry.service import statuslists
-from registry.service.authority import Actor, seal_for_issue
+from registry.service.authority import Actor, SealChoice, seal_for_issue
 from registry.service.history import record_event, write_gate
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing.keystore import DatabaseKeyStore
@@ -42,9 +42,17 @@ class IssueRequest:
     face: dict[str, Any] = field(default_factory=dict)
     valid_from: date | None = None
     valid_until: date | None = None
+    # The seal to use (its esID) or the algorithm of the default seal to use; neither: the default seal.
+    seal: str | None = None
+    algorithm: str | None = None
+
+    @property
+    def seal_choice(self) -> SealChoice:
+        return SealChoice(es_id=self.seal, algorithm=self.algorithm)
 
     def digest(self) -> str:
-        body = asdict(self)
+        # Without a seal choice, the digest of a request from before there was one.
+        body = {k: v for k, v in asdict(self).items() if v is not None or k not in ("seal", "algorithm")}
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -108,7 +116,8 @@ def _claim(
 
 def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Signer, now: datetime) -> Licence:
     licence_type = licence_types.get_or_raise(session=session, code=request.type_code)
-    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now)
+    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now,
+                                       choice=request.seal_choice)
     holder = validate_holder(licence_type=licence_type, name=request.holder_name, code=request.holder_code,
                              code_type=request.holder_code_type)
     face = validate_face(licence_type=licence_type, face=request.face)
@@ -214,7 +223,7 @@ def issue_many(
     """Issue a batch of licences in the caller's unit of work, in request order.
 
     The same checks and records as `issue`, with the per-licence round trips
-    taken out: per licence type one seal choice and one seal check, one
+    taken out: per licence type (and seal asked for) one seal choice and one seal check, one
     serial range, one status-list allocation, and multi-row inserts. A bad
     request fails the whole batch; the message names its position. There
     are no idempotency keys here: a batch job keeps its own record of what
@@ -224,23 +233,24 @@ def issue_many(
         raise InvalidLicenceRequest(f"a batch holds 1 to {MAX_BATCH} licences", field="requests")
     moment = now or utcnow()
     write_gate(session)
-    by_type: dict[str, list[int]] = {}
+    by_type: dict[tuple[str, SealChoice], list[int]] = {}
     for position, request in enumerate(requests):
-        by_type.setdefault(request.type_code, []).append(position)
+        by_type.setdefault((request.type_code, request.seal_choice), []).append(position)
     issued: dict[int, Licence] = {}
-    for type_code, positions in by_type.items():
-        licences = _issue_batch_of_type(session, actor=actor, type_code=type_code, signer=signer, now=moment,
-                                        requests=[(p, requests[p]) for p in positions])
+    for (type_code, choice), positions in by_type.items():
+        licences = _issue_batch_of_type(session, actor=actor, type_code=type_code, choice=choice, signer=signer,
+                                        now=moment, requests=[(p, requests[p]) for p in positions])
         issued.update(zip(positions, licences, strict=True))
     return [issued[p] for p in range(len(requests))]
 
 
 def _issue_batch_of_type(
-    session: Session, *, actor: Actor, type_code: str, signer: Signer, now: datetime,
+    session: Session, *, actor: Actor, type_code: str, choice: SealChoice, signer: Signer, now: datetime,
     requests: list[tuple[int, IssueRequest]],
 ) -> list[Licence]:
     licence_type = licence_types.get_or_raise(session=session, code=type_code)
-    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now)
+    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now,
+                                       choice=choice)
     issuer = departments.get_or_raise(session=session, code=issuer_code)
     issued_on = china_date(now)
     checked = [_checked(licence_type, position, request, issued_on) for position, request in requests]
