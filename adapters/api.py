@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
+from catalog.params import RowId
 from catalog.tokens import Principal
 
 from adapters.data_return import delivery, tickets
@@ -21,10 +22,13 @@ Requester = Annotated[Principal, Depends(require_scopes("exchange:query"))]
 Provider = Annotated[Principal, Depends(require_scopes("exchange:provide"))]
 Bureau = Annotated[Principal, Depends(require_scopes("catalog:admin"))]
 Anyone = Annotated[Principal, Depends(require_scopes())]
+# FastAPI solves dependencies in the order of the parameters: the caller comes
+# before the bindings, so an unauthenticated call is told 401, not the
+# deployment's missing configuration (503).
 
 
 @data_return_router.post("", response_model=TicketRead, status_code=201)
-def create_ticket(body: TicketCreate, session: SessionDep, registry: BindingsDep, caller: Requester):
+def create_ticket(body: TicketCreate, caller: Requester, session: SessionDep, registry: BindingsDep):
     return tickets.request(
         session=session, registry=registry, requester_code=caller.department_code,
         dataset_code=body.dataset, purpose=body.purpose, target_name=body.target, now=utcnow(),
@@ -37,12 +41,12 @@ def list_tickets(session: SessionDep, caller: Anyone):
 
 
 @data_return_router.get("/{ticket_id}", response_model=TicketRead)
-def get_ticket(ticket_id: int, session: SessionDep, caller: Anyone):
+def get_ticket(ticket_id: RowId, session: SessionDep, caller: Anyone):
     return tickets.get_visible(session=session, ticket_id=ticket_id, department=caller.department_code)
 
 
 @data_return_router.post("/{ticket_id}/provider-decision", response_model=TicketRead)
-def provider_decision(ticket_id: int, body: ProviderDecision, session: SessionDep, caller: Provider):
+def provider_decision(ticket_id: RowId, body: ProviderDecision, session: SessionDep, caller: Provider):
     return tickets.decide_as_provider(
         session=session, ticket_id=ticket_id, actor_department=caller.department_code,
         confirm=body.decision == "confirm", legal_basis=body.legal_basis, now=utcnow(),
@@ -50,7 +54,7 @@ def provider_decision(ticket_id: int, body: ProviderDecision, session: SessionDe
 
 
 @data_return_router.post("/{ticket_id}/bureau-decision", response_model=TicketRead)
-def bureau_decision(ticket_id: int, body: BureauDecision, session: SessionDep, caller: Bureau):
+def bureau_decision(ticket_id: RowId, body: BureauDecision, session: SessionDep, caller: Bureau):
     return tickets.decide_as_bureau(
         session=session, ticket_id=ticket_id, actor_department=caller.department_code,
         approve=body.decision == "approve", note=body.note, now=utcnow(),
@@ -58,12 +62,12 @@ def bureau_decision(ticket_id: int, body: BureauDecision, session: SessionDep, c
 
 
 @data_return_router.post("/{ticket_id}/close", response_model=TicketRead)
-def close_ticket(ticket_id: int, session: SessionDep, caller: Anyone):
+def close_ticket(ticket_id: RowId, session: SessionDep, caller: Anyone):
     return tickets.close(session=session, ticket_id=ticket_id, actor_department=caller.department_code, now=utcnow())
 
 
 @data_return_router.post("/{ticket_id}/deliveries", response_model=DeliveryRead, status_code=201)
-def deliver(ticket_id: int, session: SessionDep, registry: BindingsDep, caller: Bureau):
+def deliver(ticket_id: RowId, caller: Bureau, session: SessionDep, registry: BindingsDep):
     return delivery.deliver(
         session=session, registry=registry, ticket_id=ticket_id,
         actor_department=caller.department_code, now=utcnow(),
@@ -71,6 +75,6 @@ def deliver(ticket_id: int, session: SessionDep, registry: BindingsDep, caller: 
 
 
 @data_return_router.get("/{ticket_id}/deliveries", response_model=list[DeliveryRead])
-def list_deliveries(ticket_id: int, session: SessionDep, caller: Anyone):
+def list_deliveries(ticket_id: RowId, session: SessionDep, caller: Anyone):
     ticket = tickets.get_visible(session=session, ticket_id=ticket_id, department=caller.department_code)
     return tickets.deliveries(session=session, ticket_id=ticket.id)

@@ -18,6 +18,7 @@ from catalog.client_assertions import MAX_ASSERTION_LENGTH
 from catalog.db import utcnow
 from catalog.deps import SessionDep, get_cache, get_token_authority, require_scopes
 from catalog.errors import InvalidCatalog, InvalidClient
+from catalog.params import MAX_SQL_INTEGER
 from catalog.schemas import (
     CatalogDocument,
     DataItemIn,
@@ -109,7 +110,7 @@ def list_licence_types(session: SessionDep, issuer: str | None = None):
 
 
 @router.get("/licence-types/{code}", response_model=LicenceTypeOut, response_model_exclude_none=True)
-def get_licence_type(code: str, session: SessionDep, version: int | None = Query(default=None, ge=1)):
+def get_licence_type(code: str, session: SessionDep, version: int | None = Query(default=None, ge=1, le=MAX_SQL_INTEGER)):
     row = licence_types.get_or_raise(session=session, code=code, version=version)
     return licence_types.to_schema(row, session=session)
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import HTTPException, RequestValidationError
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange.auditlog.errors import (
     AuditLogError,
@@ -30,15 +31,15 @@ from registry.errors import (
     LicenceNotFound,
     NotIssuer,
     NoUsableSeal,
-    RegistryError,
     NotIssuersSeal,
+    RegistryError,
     RegistryNotInitialised,
-    StatusListNotFound,
     SealAlgorithmMismatch,
     SealNotUsable,
     SealWrongPurpose,
-)
+    StatusListNotFound,
     UnknownSeal,
+)
 from registry.presentations import errors as presentation_errors
 from signing.errors import (
     AuthorizationNotFound,
@@ -120,13 +121,13 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidLicenceRequest, 422),
     (NotIssuer, 403),
     (NoUsableSeal, 409),
-    (InvalidTransition, 409),
     # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
     (UnknownSeal, 422),
     (NotIssuersSeal, 403),
     (SealNotUsable, 409),
     (SealWrongPurpose, 422),
     (SealAlgorithmMismatch, 422),
+    (InvalidTransition, 409),
     (IdempotencyConflict, 409),
     # 亮证 and redemption: a bad or foreign code is 422, a used one 409 (replayed),
     # a licence no longer usable 409 (revoked, suspended, expired...).
@@ -176,7 +177,9 @@ def install_error_handlers(app: FastAPI) -> None:
     for cls, _status in ERROR_STATUS:
         app.add_exception_handler(cls, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    # Starlette's own (an unknown path: 404, a wrong method: 405) as well as
+    # FastAPI's subclass, so every refusal has the same body.
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
@@ -198,7 +201,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(_error_body("invalid_request", "; ".join(problems)), status_code=422)
 
 
-async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     if isinstance(exc.detail, dict) and "error" in exc.detail:
         body = exc.detail
     else:

@@ -15,6 +15,7 @@ from catalog.access import AccessRecorder, AccessRecorderDep
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
 from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
+from catalog.params import RowId
 from catalog.tokens import Principal
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceDispute
@@ -171,13 +172,13 @@ def _department_dispute(session: Session, dispute: LicenceDispute) -> Department
 
 
 @router.get("/disputes/{dispute_id}", response_model=DepartmentDisputeRead)
-def get_dispute(dispute_id: int, session: SessionDep, principal: Manager):
+def get_dispute(dispute_id: RowId, session: SessionDep, principal: Manager):
     """One dispute of the caller's licences with its history."""
     return _department_dispute(session, _managed_dispute(session, dispute_id, principal))
 
 
 @router.post("/disputes/{dispute_id}/accept", response_model=DepartmentDisputeRead)
-def accept_dispute(dispute_id: int, body: DisputeAccept, request: Request, session: SessionDep, principal: Manager,
+def accept_dispute(dispute_id: RowId, body: DisputeAccept, request: Request, session: SessionDep, principal: Manager,
                    operator: OperatorHeader = None):
     """Accept: the field is corrected to `value` in a new sealed version."""
     dispute = disputes.accept(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
@@ -186,7 +187,7 @@ def accept_dispute(dispute_id: int, body: DisputeAccept, request: Request, sessi
 
 
 @router.post("/disputes/{dispute_id}/reject", response_model=DepartmentDisputeRead)
-def reject_dispute(dispute_id: int, body: DisputeReject, session: SessionDep, principal: Manager,
+def reject_dispute(dispute_id: RowId, body: DisputeReject, session: SessionDep, principal: Manager,
                    operator: OperatorHeader = None):
     """Reject with a reason; the licence stays as it is."""
     dispute = disputes.reject(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
@@ -318,7 +319,7 @@ def make_copy(identifier: str, body: CopyCreate, request: Request, session: Sess
 
 
 @status_list_router.get("/{list_id}", response_class=Response)
-def get_status_list(list_id: int, request: Request, session: SessionDep) -> Response:
+def get_status_list(list_id: RowId, request: Request, session: SessionDep) -> Response:
     """The signed status list token (public: it says nothing about who holds what)."""
     row = statuslists.get_or_raise(session=session, list_id=list_id)
     etag = '"' + hashlib.sha256(row.token.encode()).hexdigest()[:32] + '"'
@@ -329,7 +330,7 @@ def get_status_list(list_id: int, request: Request, session: SessionDep) -> Resp
 
 
 @status_list_router.get("/{list_id}/key", response_class=Response)
-def get_status_list_key(list_id: int, session: SessionDep) -> Response:
+def get_status_list_key(list_id: RowId, session: SessionDep) -> Response:
     """The public key (DER SubjectPublicKeyInfo) that signs this list; its kid is in the token header."""
     row = statuslists.get_or_raise(session=session, list_id=list_id)
     return Response(row.public_key, media_type="application/pkix-spki",

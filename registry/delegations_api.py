@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from catalog.db import utcnow
 from catalog.deps import HolderDep, SessionDep
 from catalog.masking import MaskRule, mask_value
+from catalog.params import RowId
 from registry.presentations.models import Delegation
 from registry.presentations.schemas import DelegationCreate, DelegationRead, DelegationsRead
 from registry.service import delegations
@@ -49,6 +50,6 @@ def create_delegation(body: DelegationCreate, session: SessionDep, holder: Holde
 
 
 @router.post("/{delegation_id}/revoke", response_model=DelegationRead)
-def revoke_delegation(delegation_id: int, session: SessionDep, holder: HolderDep) -> DelegationRead:
+def revoke_delegation(delegation_id: RowId, session: SessionDep, holder: HolderDep) -> DelegationRead:
     row = delegations.revoke(session, delegation_id=delegation_id, principal_code=holder.holder_code, now=utcnow())
     return _read(row)

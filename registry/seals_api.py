@@ -16,6 +16,7 @@ from fastapi.responses import Response
 
 from catalog.deps import SessionDep, require_scopes
 from catalog.errors import Forbidden, NotFound
+from catalog.params import RowId
 from catalog.service import departments
 from catalog.tokens import Principal
 from registry.errors import RegistryNotInitialised
@@ -32,6 +33,7 @@ from registry.seals_schemas import (
 from signing import service as signing_service
 from signing.errors import InvalidInput, KeyNotFound
 from signing.models import CrossLevelAuthorization, Seal
+from signing.statuses import SealStatus
 
 router = APIRouter(prefix="/api/v1/seals", tags=["seals"])
 well_known_router = APIRouter(tags=["trust"])
@@ -122,7 +124,7 @@ def create_seal(body: SealCreate, request: Request, session: SessionDep, princip
 
 
 @router.get("", response_model=list[SealRead])
-def list_seals(session: SessionDep, owner: str | None = None, status: str | None = None):
+def list_seals(session: SessionDep, owner: str | None = None, status: SealStatus | None = None):
     return [_to_read(s) for s in signing_service.list_seals(session, owner_department_code=owner, status=status)]
 
 
@@ -213,7 +215,7 @@ def list_authorizations(es_id: str, session: SessionDep):
 
 
 @router.post("/{es_id}/authorizations/{authorization_id}/revoke", response_model=AuthorizationRead)
-def revoke_authorization(es_id: str, authorization_id: int, session: SessionDep, principal: SealAdmin):
+def revoke_authorization(es_id: str, authorization_id: RowId, session: SessionDep, principal: SealAdmin):
     _owned(session, es_id=es_id, principal=principal)
     existing = session.get(CrossLevelAuthorization, authorization_id)
     if existing is None or existing.seal.es_id != es_id:

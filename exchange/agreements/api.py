@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
 from catalog.client_assertions import CallerOperatorDep
+from catalog.params import RowId
 from catalog.tokens import Principal
 from exchange.agreements import service
 from exchange.agreements.models import Agreement
@@ -116,14 +117,14 @@ def list_agreements(
 
 
 @router.get("/{agreement_id}", response_model=AgreementOut)
-def get_agreement(agreement_id: int, session: SessionDep, principal: Party) -> AgreementOut:
+def get_agreement(agreement_id: RowId, session: SessionDep, principal: Party) -> AgreementOut:
     agreement = service.get_for_party(session=session, agreement_id=agreement_id,
                                       department_code=principal.department_code)
     return to_out(agreement, now=utcnow())
 
 
 @router.post("/{agreement_id}/decision", response_model=AgreementOut)
-def decide(agreement_id: int, body: Decision, session: SessionDep, principal: Provider,
+def decide(agreement_id: RowId, body: Decision, session: SessionDep, principal: Provider,
            operator: CallerOperatorDep) -> AgreementOut:
     """The provider approves (optionally narrowed) or refuses with a reason."""
     now = utcnow()
@@ -136,7 +137,7 @@ def decide(agreement_id: int, body: Decision, session: SessionDep, principal: Pr
 
 
 @router.post("/{agreement_id}/revoke", response_model=AgreementOut)
-def revoke(agreement_id: int, body: Ending, session: SessionDep, principal: Provider,
+def revoke(agreement_id: RowId, body: Ending, session: SessionDep, principal: Provider,
            operator: CallerOperatorDep) -> AgreementOut:
     now = utcnow()
     agreement = service.revoke(session=session, agreement_id=agreement_id, provider_code=principal.department_code,
@@ -145,7 +146,7 @@ def revoke(agreement_id: int, body: Ending, session: SessionDep, principal: Prov
 
 
 @router.post("/{agreement_id}/withdraw", response_model=AgreementOut)
-def withdraw(agreement_id: int, session: SessionDep, principal: Consumer, operator: CallerOperatorDep,
+def withdraw(agreement_id: RowId, session: SessionDep, principal: Consumer, operator: CallerOperatorDep,
              body: Ending | None = None) -> AgreementOut:
     """The consumer ends its own agreement; the reason is optional, so the body may be left out (as for a
     consent's withdrawal)."""

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from catalog.deps import SessionDep, require_scopes
+from catalog.params import MAX_SQL_INTEGER
 from exchange.auditlog import proofs, search
 from exchange.auditlog.checkpoints import publish_checkpoint
 from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
@@ -31,12 +32,14 @@ _EXPORT_CHUNK_CHARS = 1 << 16
 
 
 @router.get("/proofs/inclusion")
-def inclusion_proof(session: SessionDep, index: Annotated[int, Query(ge=0)], size: Annotated[int, Query(ge=1)]) -> dict:
+def inclusion_proof(session: SessionDep, index: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)],
+                    size: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)]) -> dict:
     return proofs.inclusion(session=session, index=index, size=size)
 
 
 @router.get("/proofs/consistency")
-def consistency_proof(session: SessionDep, old: Annotated[int, Query(ge=1)], new: Annotated[int, Query(ge=1)]) -> dict:
+def consistency_proof(session: SessionDep, old: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)],
+                      new: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)]) -> dict:
     return proofs.consistency(session=session, old=old, new=new)
 
 

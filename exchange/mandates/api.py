@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from catalog.db import utcnow
 from catalog.deps import SessionDep, require_scopes
+from catalog.params import RowId
 from catalog.tokens import Principal
 from exchange.mandates import service
 from exchange.mandates.models import Mandate
@@ -74,6 +75,6 @@ def list_mandates(session: SessionDep, _: Admin,
 
 
 @router.post("/{mandate_id}/revoke", response_model=MandateOut)
-def revoke(mandate_id: int, body: MandateRevoke, session: SessionDep, _: Admin) -> MandateOut:
+def revoke(mandate_id: RowId, body: MandateRevoke, session: SessionDep, _: Admin) -> MandateOut:
     now = utcnow()
     return to_out(service.revoke(session=session, mandate_id=mandate_id, reason=body.reason, now=now), now=now)
