@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -51,16 +52,30 @@ class Sink(Protocol):
 
 
 @dataclass(frozen=True)
+class AttemptSummary:
+    """What this attempt did, apart from the attempts before it: a resumed
+    run's rate and counts are those of the rows it read itself."""
+
+    rows: int  # source rows this attempt committed
+    issued: int
+    changed: int
+    unchanged: int
+    failed: int
+    seconds: float  # from the first row read to the last batch committed
+
+
+@dataclass(frozen=True)
 class ImportSummary:
     run_key: str
     status: str
     total: int | None
     done: int  # source rows committed (cumulative over resumed attempts)
     resumed_from: int  # rows a previous attempt had committed and this one skipped
-    issued: int
+    issued: int  # issued ... failed: the run's, over all its attempts
     changed: int
     unchanged: int
     failed: int
+    attempt: AttemptSummary
 
 
 @dataclass
@@ -102,6 +117,9 @@ def run_import(
             session.commit()
             run_key, skip = run.run_key, run.committed_position
         batch = _Batch(sessions=sessions, sink=sink, run_key=run_key, report=report, clock=clock)
+        if skip and progress is not None:
+            progress(skip, source.total)  # where the bar starts: the skipped rows are no part of this attempt's rate
+        started = time.monotonic()
         try:
             for row in opened.rows:
                 if row.ordinal <= skip:
@@ -113,7 +131,9 @@ def run_import(
                         progress(batch.position, source.total)
             if batch.commit() and progress is not None:
                 progress(batch.position, source.total)
-            return _finish(sessions, run_key=run_key, status=RunStatus.COMPLETED, clock=clock, resumed_from=skip)
+            attempt = batch.attempt(seconds=time.monotonic() - started)
+            return _finish(sessions, run_key=run_key, status=RunStatus.COMPLETED, clock=clock, resumed_from=skip,
+                           attempt=attempt)
         except KeyboardInterrupt:
             _stopped(sessions, run_key=run_key, status=RunStatus.INTERRUPTED, clock=clock, error="interrupted")
             raise
@@ -146,6 +166,8 @@ class _Batch:
         self._rows: list[MappedRow] = []
         self._problems: list[RowProblem] = []
         self._failed = 0
+        self._done = _Tally()  # committed by this attempt
+        self._rows_done = 0
         self.size = 0
         self.position = 0
 
@@ -181,6 +203,9 @@ class _Batch:
             session.rollback()
             raise
         session.expunge_all()  # nothing from past batches stays in memory
+        for name in ("issued", "changed", "unchanged", "failed"):
+            setattr(self._done, name, getattr(self._done, name) + getattr(tally, name))
+        self._rows_done += self.size
         for problem in sorted(problems, key=lambda p: p.row):
             self._report.add(row=problem.row, source_key=problem.source_key, field=problem.field,
                              column=problem.column, code=problem.code, message=problem.message)
@@ -188,18 +213,23 @@ class _Batch:
         self._rows, self._problems, self._failed, self.size = [], [], 0, 0
         return True
 
+    def attempt(self, *, seconds: float) -> AttemptSummary:
+        done = self._done
+        return AttemptSummary(rows=self._rows_done, issued=done.issued, changed=done.changed,
+                              unchanged=done.unchanged, failed=done.failed, seconds=seconds)
+
     def close(self) -> None:
         self._session.close()
 
 
 def _finish(sessions: sessionmaker[Session], *, run_key: str, status: str, clock: Callable[[], datetime],
-            resumed_from: int = 0, error: str | None = None) -> ImportSummary:
+            resumed_from: int = 0, attempt: AttemptSummary | None = None, error: str | None = None) -> ImportSummary:
     with sessions() as session:
         run = journal.finish(session, run_key=run_key, status=status, now=clock(), error=error)
         summary = ImportSummary(
             run_key=run_key, status=run.status, total=run.total_rows, done=run.committed_position,
             resumed_from=resumed_from, issued=run.issued, changed=run.changed, unchanged=run.unchanged,
-            failed=run.failed,
+            failed=run.failed, attempt=attempt or AttemptSummary(0, 0, 0, 0, 0, 0.0),
         )
         session.commit()
         return summary

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from catalog.db import utcnow
 from catalog.deps import HolderDep, SessionDep
@@ -53,12 +54,12 @@ class ConsentOut(BaseModel):
     created_at: datetime
 
 
-def to_out(consent: Consent, *, now: datetime) -> ConsentOut:
+def to_out(consent: Consent, *, now: datetime, session: Session) -> ConsentOut:
     # The holder code is the holder's own (or their principal's): not echoed.
     return ConsentOut(
         id=consent.public_id, holder_code_type=consent.holder_code_type, department=consent.department_code,
         matter=consent.matter_code, items=consent.items, valid_from=consent.valid_from,
-        valid_until=consent.valid_until, status=service.effective_status(consent, now=now),
+        valid_until=consent.valid_until, status=service.effective_status(consent, now=now, session=session),
         granted_by_proxy=consent.proxy_code is not None, withdrawn_at=consent.withdrawn_at,
         created_at=consent.created_at,
     )
@@ -82,14 +83,15 @@ def grant(body: ConsentCreate, session: SessionDep, holder: HolderDep) -> Consen
         matter_code=body.matter, item_codes=body.items, valid_until=body.valid_until or now + DEFAULT_PERIOD,
         now=now,
     )
-    return to_out(consent, now=now)
+    return to_out(consent, now=now, session=session)
 
 
 @router.get("", response_model=list[ConsentOut])
 def list_consents(session: SessionDep, holder: HolderDep) -> list[ConsentOut]:
     """Every consent about the holder (and those they granted as a proxy), newest first."""
     now = utcnow()
-    return [to_out(c, now=now) for c in service.list_for_holder(session=session, holder_code=holder.holder_code)]
+    rows = service.list_for_holder(session=session, holder_code=holder.holder_code)
+    return [to_out(c, now=now, session=session) for c in rows]
 
 
 @router.post("/{consent_id}/withdraw", response_model=ConsentOut)
@@ -98,4 +100,4 @@ def withdraw(consent_id: str, session: SessionDep, holder: HolderDep) -> Consent
     if len(consent_id) > 64:
         raise InvalidExchangeRequest("consent id: at most 64 characters")
     consent = service.withdraw(session=session, public_id=consent_id, holder_code=holder.holder_code, now=now)
-    return to_out(consent, now=now)
+    return to_out(consent, now=now, session=session)

@@ -5,7 +5,9 @@ matter now (or why none does)?
 A proxy (guardian, agent) may grant consent for a holder within the scope
 of a delegation (registry.service.delegations): action "consent" and the
 licence type among the delegated ones. Delegations name licence types only,
-so a proxy cannot consent to data items.
+so a proxy cannot consent to data items. Such a consent counts only while a
+delegation given by its grant still covers it: checked at query time, so a
+revoked or expired delegation ends it at once, with nothing to run.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
 from exchange.consent.models import Consent, ConsentStatus
 from exchange.errors import ConsentNotFound, InvalidExchangeRequest, Refusal
+from registry.presentations.errors import ProxyNotAllowed
 from registry.service import delegations
 
 MAX_ITEMS = 50
@@ -30,6 +33,8 @@ MAX_PERIOD = timedelta(days=366)
 MAX_ACTIVE_PER_HOLDER = 500
 # The log's basis for a use refused for want of any consent.
 NO_CONSENT = "consent:none"
+# A proxy's consent whose delegation was revoked or expired (a refusal code and a status).
+DELEGATION_ENDED = "delegation_ended"
 
 
 @dataclass(frozen=True)
@@ -114,10 +119,29 @@ def withdraw(*, session: Session, public_id: str, holder_code: str, now: datetim
     return consent
 
 
-def effective_status(consent: Consent, *, now: datetime) -> str:
+def effective_status(consent: Consent, *, now: datetime, session: Session | None = None) -> str:
+    """The status as the holder should see it; with a session, a proxy's
+    consent whose delegation ended shows "delegation_ended"."""
     if consent.status == ConsentStatus.ACTIVE and consent.valid_until <= now:
         return "expired"
+    if (consent.status == ConsentStatus.ACTIVE and session is not None
+            and not all(_delegation_stands(session, consent=consent, item_code=code, now=now)
+                        for code in consent.items)):
+        return DELEGATION_ENDED
     return consent.status
+
+
+def _delegation_stands(session: Session, *, consent: Consent, item_code: str, now: datetime) -> bool:
+    """A holder's own consent always; a proxy's while a delegation given by
+    the time of the grant still lets the proxy consent to the item."""
+    if consent.proxy_code is None:
+        return True
+    try:
+        delegations.check_proxy(session, proxy_code=consent.proxy_code, principal_code=consent.holder_code,
+                                action="consent", type_code=item_code, now=now, given_by=consent.created_at)
+    except ProxyNotAllowed:
+        return False
+    return True
 
 
 def covering(*, session: Session, holder_code: str, department_code: str, matter_code: str, item_code: str,
@@ -130,9 +154,15 @@ def covering(*, session: Session, holder_code: str, department_code: str, matter
             Consent.matter_code == matter_code,
         ).order_by(Consent.id.desc())
     ) if item_code in c.items]
+    ended = []
     for consent in rows:
         if consent.status == ConsentStatus.ACTIVE and consent.valid_from <= now < consent.valid_until:
-            return consent
+            if _delegation_stands(session, consent=consent, item_code=item_code, now=now):
+                return consent
+            ended.append(consent)
+    if ended:
+        raise Refusal(DELEGATION_ENDED, "the delegation under which a proxy consented to this use has ended",
+                      basis=f"consent:{ended[0].public_id}")
     withdrawn = [c for c in rows if c.status == ConsentStatus.WITHDRAWN]
     if withdrawn:
         raise Refusal("consent_withdrawn", "the holder withdrew their consent to this use",

@@ -13,7 +13,8 @@ The exchange's rule (``STANDARD``), in order:
    ``agreement_expired``, ``agreement_revoked``, ``matter_not_agreed``,
    ``field_not_agreed``);
 4. and one basis: unconditional sharing of a data item, the holder's
-   consent (``consent_missing``, ``consent_withdrawn``, ``consent_expired``),
+   consent (``consent_missing``, ``consent_withdrawn``, ``consent_expired``,
+   ``delegation_ended``),
    or a supervision mandate for the matter.
 """
 

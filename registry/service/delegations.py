@@ -104,7 +104,9 @@ def list_for_holder(session: Session, *, holder_code: str) -> list[Delegation]:
 
 
 def revoke(session: Session, *, delegation_id: int, principal_code: str, now: datetime) -> Delegation:
-    """The principal ends a delegation (idempotent); nobody else may."""
+    """The principal ends a delegation (idempotent); nobody else may. The
+    consents the proxy gave under it stop counting at once: the exchange
+    asks `check_proxy` about each such consent at query time."""
     write_gate(session)
     row = session.scalar(select(Delegation).where(Delegation.id == delegation_id).with_for_update())
     if row is None or row.principal_code != principal_code:
@@ -121,19 +123,26 @@ def is_active(row: Delegation, *, now: datetime) -> bool:
 
 
 def check_proxy(
-    session: Session, *, proxy_code: str, principal_code: str, action: str, type_code: str, now: datetime
+    session: Session, *, proxy_code: str, principal_code: str, action: str, type_code: str, now: datetime,
+    given_by: datetime | None = None,
 ) -> Delegation:
     """The active delegation letting `proxy_code` do `action` on the principal's
-    licences of `type_code` at `now`; raises ProxyNotAllowed when there is none."""
+    licences of `type_code` at `now`; raises ProxyNotAllowed when there is none.
+
+    `given_by`: only a delegation recorded by then counts. What a proxy did
+    under a delegation (a consent) stands only while that delegation does,
+    and a delegation given afresh after the revocation does not revive it.
+    """
     if action not in ACTIONS:
         raise InvalidPresentationRequest(f"action: one of {', '.join(ACTIONS)}")
-    rows = session.scalars(
-        select(Delegation).where(
-            Delegation.proxy_code == proxy_code,
-            Delegation.principal_code == principal_code,
-            Delegation.status == DelegationStatus.ACTIVE,
-        ).order_by(Delegation.id)
+    query = select(Delegation).where(
+        Delegation.proxy_code == proxy_code,
+        Delegation.principal_code == principal_code,
+        Delegation.status == DelegationStatus.ACTIVE,
     )
+    if given_by is not None:
+        query = query.where(Delegation.created_at <= given_by)
+    rows = session.scalars(query.order_by(Delegation.id))
     for row in rows:
         if is_active(row, now=now) and action in row.actions and type_code in row.type_codes:
             return row

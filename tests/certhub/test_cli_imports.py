@@ -276,8 +276,16 @@ def test_an_import_killed_halfway_and_rerun_holds_exactly_the_source(killable_da
             monkeypatch.setenv(name, value)
     result = run("licences", "issue", "--csv", path, "--type", RESIDENCE_PERMIT, "--issuer", CITY_SAMR)
     assert result.exit_code == 0, result.output
-    assert f"resumed after row {run_row.committed_position:,}" in result.stdout
-    assert f"issued {total:,}, changed 0, unchanged 0, failed 0" in result.stdout
+    # The summary gives this attempt's rows, rate and counts, then the whole run's.
+    rest = total - run_row.committed_position
+    attempt = re.search(rf"resumed after row {run_row.committed_position:,}\); ([\d,]+) source rows in "
+                        r"([\d.]+) s \(([\d,]+) rows/s\)", result.stdout)
+    assert attempt is not None, result.stdout
+    rows, seconds, rate = int(attempt[1].replace(",", "")), float(attempt[2]), int(attempt[3].replace(",", ""))
+    assert rows == rest
+    assert rows / (seconds + 0.05) - 1 <= rate <= rows / max(seconds - 0.05, 0.001) + 1  # rows over this attempt's time
+    assert f"issued {rest:,}, changed 0, unchanged 0, failed 0\n" in result.stdout
+    assert f"the whole run: {total:,} source rows; issued {total:,}, changed 0, unchanged 0, failed 0" in result.stdout
     with engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(Licence)) == total
         assert connection.scalar(select(func.count()).select_from(LicenceVersion)) == total

@@ -121,3 +121,31 @@ def test_a_delegation_for_showing_only_does_not_let_the_proxy_consent(app, clien
                                       "items": [ID_CARD], "on_behalf_of": {"code": CHILD, "code_type": "111"}},
                            headers=guardian)
     assert response.status_code == 403
+
+
+def test_revoking_the_delegation_ends_the_consents_given_under_it(app, client, db_session, world):
+    """Checked at query time: the refusal names the consent, the holder's
+    list shows it ended, and a delegation given afresh does not revive it."""
+    issue(client, world.gulou_police, id_card(CHILD))
+    decide(client, world.gulou_police,
+           apply(client, world.counter, ID_CARD, provider=GULOU_POLICE, fields=["sex"])["id"])
+    guardian = holder(app, OWNER, "111", "张三丰")
+    child = holder(app, CHILD, "111", "张小明")
+    _delegate(db_session, principal=CHILD, principal_type="111", proxy=OWNER, types=[ID_CARD])
+    given = consent(client, guardian, COUNTER, [ID_CARD], on_behalf_of={"code": CHILD, "code_type": "111"})
+    answer = results_by_item(query(client, world.counter, CHILD, "111", [ID_CARD]).json())[ID_CARD]
+    assert answer["result"] == "granted" and answer["basis"] == f"consent:{given['id']}"
+
+    delegation = client.get("/api/v1/holders/me/delegations", headers=child).json()["given"][0]
+    revoked = client.post(f"/api/v1/holders/me/delegations/{delegation['id']}/revoke", headers=child)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    answer = results_by_item(query(client, world.counter, CHILD, "111", [ID_CARD]).json())[ID_CARD]
+    assert (answer["result"], answer["reason"]) == ("refused", "delegation_ended")
+    assert [c["status"] for c in client.get(URL, headers=child).json()] == ["delegation_ended"]
+
+    _delegate(db_session, principal=CHILD, principal_type="111", proxy=OWNER, types=[ID_CARD])
+    answer = results_by_item(query(client, world.counter, CHILD, "111", [ID_CARD]).json())[ID_CARD]
+    assert answer["reason"] == "delegation_ended"
+    again = consent(client, guardian, COUNTER, [ID_CARD], on_behalf_of={"code": CHILD, "code_type": "111"})
+    answer = results_by_item(query(client, world.counter, CHILD, "111", [ID_CARD]).json())[ID_CARD]
+    assert answer["result"] == "granted" and answer["basis"] == f"consent:{again['id']}"
