@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,8 +61,8 @@ class ImportJob:
     issuer: str
     system: str
     operator: str
-    seal: SealChoice = DEFAULT_SEAL
     batch_size: int = DEFAULT_BATCH_SIZE
+    seal: SealChoice = DEFAULT_SEAL
 
 
 def run_job(config: Settings, job: ImportJob, *, report: ErrorReport,
@@ -84,8 +83,8 @@ def run_job(config: Settings, job: ImportJob, *, report: ErrorReport,
 
         sink = LicenceImporter(
             actor=Actor(department_code=job.issuer, operator=job.operator[:100]), type_code=job.type_code,
-            seal=job.seal,
             source_system=system, signer=Signer(registry_id=config.registry_id, key_secret=config.secret_bytes()),
+            seal=job.seal,
         )
         return run_import(sessions=sessions, source=job.source(), mapper_for=mapper_for, sink=sink,
                           type_code=job.type_code, issuer_code=job.issuer, batch_size=job.batch_size, report=report,
@@ -106,7 +105,6 @@ def _execute(job: ImportJob, *, errors: Path | None) -> None:
     echo = None if errors is not None else (lambda line: console.print(line, markup=False, highlight=False))
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
                         TimeElapsedColumn(), console=console)
-    started = time.monotonic()
     try:
         with ErrorReport(errors, echo=echo) as report, progress:
             task = progress.add_task("importing", total=None)
@@ -116,18 +114,24 @@ def _execute(job: ImportJob, *, errors: Path | None) -> None:
         context.fail("interrupted; run the same command again to resume", code=EXIT_INTERRUPTED)
     except (AdapterError, RegistryError, CatalogError, SigningError) as exc:
         context.fail(f"{getattr(exc, 'code', 'error')}: {exc}", code=EXIT_UNUSABLE)
-    _print_summary(summary, seconds=time.monotonic() - started, errors=errors)
+    _print_summary(summary, errors=errors)
     if summary.failed:
         raise typer.Exit(EXIT_ROWS_FAILED)
 
 
-def _print_summary(summary: ImportSummary, *, seconds: float, errors: Path | None) -> None:
+def _print_summary(summary: ImportSummary, *, errors: Path | None) -> None:
+    # This attempt's rows, time and counts; a resumed run adds the run's
+    # totals on a line of their own, never mixed into this attempt's rate.
+    attempt = summary.attempt
+    rate = attempt.rows / attempt.seconds if attempt.seconds > 0 else 0.0
     resumed = f" (resumed after row {summary.resumed_from:,})" if summary.resumed_from else ""
-    rate = (summary.done - summary.resumed_from) / seconds if seconds > 0 else 0.0
-    typer.echo(f"run {summary.run_key}: {summary.status}{resumed}; {summary.done:,} source rows in {seconds:.1f} s "
-               f"({rate:,.0f} rows/s)")
-    typer.echo(f"issued {summary.issued:,}, changed {summary.changed:,}, unchanged {summary.unchanged:,}, "
-               f"failed {summary.failed:,}")
+    typer.echo(f"run {summary.run_key}: {summary.status}{resumed}; {attempt.rows:,} source rows in "
+               f"{attempt.seconds:.1f} s ({rate:,.0f} rows/s)")
+    typer.echo(f"issued {attempt.issued:,}, changed {attempt.changed:,}, unchanged {attempt.unchanged:,}, "
+               f"failed {attempt.failed:,}")
+    if summary.resumed_from:
+        typer.echo(f"the whole run: {summary.done:,} source rows; issued {summary.issued:,}, changed "
+                   f"{summary.changed:,}, unchanged {summary.unchanged:,}, failed {summary.failed:,}")
     if summary.failed:
         where = f"see {errors}" if errors is not None else "pass --errors REPORT.csv for the full list"
         typer.echo(f"{summary.failed:,} row(s) failed; {where}", err=True)
@@ -156,10 +160,6 @@ ErrorsOption = typer.Option(None, "--errors", help="Write the per-row error repo
 BatchOption = typer.Option(DEFAULT_BATCH_SIZE, "--batch-size", min=1, max=MAX_BATCH_SIZE,
                            help="Rows per transaction")
 OperatorOption = typer.Option(None, "--operator", help="Who runs the import, for the licence history")
-
-
-def issue_cmd(
-    csv_file: Path = typer.Option(..., "--csv", exists=True, dir_okay=False, help="CSV file, UTF-8 or GB18030"),
 SealOption = typer.Option(None, "--seal", help="esID of the issuer's 电子证照专用章 to seal with (default: its newest)")
 AlgorithmOption = typer.Option(None, "--algorithm", help="Seal with the issuer's default seal of this algorithm: "
                                "ES256, EdDSA or SM2")
@@ -171,6 +171,10 @@ def _seal_choice(seal: str | None, algorithm: str | None) -> SealChoice:
     except RegistryError as exc:
         context.fail(f"{exc.code}: {exc}", code=EXIT_UNUSABLE)
         raise  # unreachable
+
+
+def issue_cmd(
+    csv_file: Path = typer.Option(..., "--csv", exists=True, dir_okay=False, help="CSV file, UTF-8 or GB18030"),
     type_code: str = TypeOption,
     issuer: str = IssuerOption,
     mapping: Path | None = typer.Option(None, "--mapping", "-m", exists=True, dir_okay=False,
@@ -180,12 +184,12 @@ def _seal_choice(seal: str | None, algorithm: str | None) -> SealChoice:
                                help="Names the source of the source keys (without --mapping)"),
     batch_size: int = BatchOption,
     operator: str | None = OperatorOption,
+    seal: str | None = SealOption,
+    algorithm: str | None = AlgorithmOption,
 ) -> None:
     """Bulk issue from a CSV: holder_name, holder_code, holder_code_type,
     valid_from, valid_until, source_key and face field columns. Rerunning the
     same file issues nothing twice; a killed run resumes where it stopped."""
-    seal: str | None = SealOption,
-    algorithm: str | None = AlgorithmOption,
     parsed = _mapping(mapping)
     delimiter = parsed.source.delimiter if parsed else ","
     encoding = parsed.source.encoding if parsed else None
@@ -207,12 +211,12 @@ def import_cmd(
     errors: Path | None = ErrorsOption,
     batch_size: int = BatchOption,
     operator: str | None = OperatorOption,
+    seal: str | None = SealOption,
+    algorithm: str | None = AlgorithmOption,
 ) -> None:
     """Aggregate (归集) licences from a legacy system: a CSV, an XLSX sheet or
     an SQL query (in the mapping file), mapped onto the licence type. Records
     are known by the mapping's source key: new ones are issued, changed ones
-    seal: str | None = SealOption,
-    algorithm: str | None = AlgorithmOption,
     get a new version, unchanged ones are left alone."""
     parsed = _mapping(mapping)
     given = [name for name, value in (("--csv", csv_file), ("--xlsx", xlsx_file), ("--sql-url", sql_url),
