@@ -52,6 +52,12 @@ class AccessRecorder(Protocol):
         """Write one use record in ``session``'s transaction (what comes back
         identifies it); a granted use is refused (raises) while the log is not healthy."""
 
+    def has_used(self, *, session: Session, department_code: str, subject_code: str,
+                 licence_ids: Sequence[str]) -> bool:
+        """Whether a granted use by the department (a query answered, a code
+        redeemed) names one of ``licence_ids``: the interest that lets it
+        dispute a licence (registry.service.disputes)."""
+
     def record_all(self, *, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
         """Write the records of one request (``record``'s keyword arguments
         each, without the session) together, all or none, in one statement

@@ -6,6 +6,7 @@ KNOWN_SCOPES: dict[str, str] = {
     "catalog:admin": "Edit the catalog: departments, licence types, data items, matters",
     "licence:issue": "Issue licences of the types the department issues",
     "licence:manage": "Change, suspend, revoke and cancel the department's licences",
+    "licence:dispute": "Report a wrong field (纠错) of a licence the department issued, was shown or queried",
     "seal:admin": "Create and manage electronic seals and keys",
     "presentation:redeem": "Redeem holders' 亮证 codes at a counter",
     "exchange:query": "Query licences and shared data through the hub",

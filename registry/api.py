@@ -47,6 +47,7 @@ status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status list
 Issuer = Annotated[Principal, Depends(require_scopes("licence:issue"))]
 Manager = Annotated[Principal, Depends(require_scopes("licence:manage"))]
 Reader = Annotated[Principal, Depends(require_scopes())]
+Disputer = Annotated[Principal, Depends(require_scopes("licence:dispute"))]
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # SPEC: draft-ietf-oauth-status-list-05 §8.1
 # What an issuer's own download is for when the caller names no purpose.
 ISSUER_PURPOSE = "发证部门管理本部门证照"
@@ -246,11 +247,13 @@ def cancel(identifier: str, body: Transition, request: Request, session: Session
 
 
 @router.post("/{identifier}/disputes", response_model=DisputeRead, status_code=201)
-def raise_dispute(identifier: str, body: DisputeCreate, request: Request, session: SessionDep, principal: Reader,
-                  operator: OperatorHeader = None):
-    """A clerk of any department reports a wrong field (纠错); the issuer
-    must decide before the deadline."""
-    view = reads.get_or_raise(session, identifier=identifier)
+def raise_dispute(identifier: str, body: DisputeCreate, request: Request, session: SessionDep, principal: Disputer,
+                  uses: AccessRecorderDep, operator: OperatorHeader = None):
+    """A department's clerk reports a wrong field (纠错) of a licence it
+    issued or was given (queried, shown at a counter); the issuer must decide
+    before the deadline. Any other licence answers as if there were none."""
+    view = disputes.disputable_by_department(session, identifier=identifier,
+                                             department_code=principal.department_code, uses=uses)
     dispute = disputes.open_dispute(
         session, view=view, disputer=disputes.Disputer.department(_actor(principal, body.operator or operator)),
         field=body.field, reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),

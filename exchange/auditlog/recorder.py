@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
 from exchange.auditlog.records import append_use, append_uses
+from exchange.auditlog.search import has_used
 
 
 class UseRecorder:
@@ -47,6 +48,12 @@ class UseRecorder:
         return log_health(
             session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True
         )
+
+    def has_used(self, *, session: Session, department_code: str, subject_code: str,
+                 licence_ids: Sequence[str]) -> bool:
+        """Whether the log holds a granted use by the department of one of the licences."""
+        return has_used(session=session, department_code=department_code, subject_code=subject_code,
+                        licence_ids=licence_ids)
 
     def record(self, *, session: Session, result: str = "granted", **fields: Any) -> int:
         """``append_use`` behind the fail-closed check (the new row's id);

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from exchange.auditlog.errors import InvalidQuery
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.proofs import prove_rows
+from exchange.auditlog.records import parse_entry
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_PAGE = 500
@@ -27,6 +28,29 @@ MAX_RANGE = timedelta(days=92)
 MAX_SCAN = 200_000
 EXPORT_CHUNK = 500
 MAX_EXPORT = 1_000_000
+
+
+# The newest granted uses of one department about one subject that
+# ``has_used`` reads: a bound on the rows one dispute request may scan.
+MAX_USE_SCAN = 2_000
+
+
+def has_used(*, session: Session, department_code: str, subject_code: str, licence_ids: Sequence[str]) -> bool:
+    """Whether one of the department's granted uses about the subject (a
+    query answered, a 亮证 code redeemed) names one of ``licence_ids``.
+
+    The licence ids are inside each record only, so the newest
+    ``MAX_USE_SCAN`` of the department's uses about the subject are read
+    (both columns are indexed); an older use is not seen, failing closed.
+    """
+    wanted = set(licence_ids)
+    rows = session.scalars(
+        select(LogEntry.entry)
+        .where(LogEntry.department_code == department_code, LogEntry.subject_code == subject_code,
+               LogEntry.result == "granted")
+        .order_by(LogEntry.id.desc()).limit(MAX_USE_SCAN)
+    )
+    return any(wanted.intersection(parse_entry(entry)["licence_ids"]) for entry in rows)
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,23 @@ one dispute never both win, and lands in the dispute's history.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog.db import utcnow
 from catalog.service import licence_types
-from registry.errors import DisputeClosed, DisputeNotFound, InvalidDispute, TooManyDisputes
+from registry.errors import DisputeClosed, DisputeNotFound, InvalidDispute, LicenceNotFound, NotIssuer, TooManyDisputes
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceStatus
 from registry.service import lifecycle
 from registry.service.authority import Actor, check_may_manage
 from registry.service.history import write_gate
 from registry.service.issue import Signer
-from registry.service.reads import LicenceView
+from registry.service.reads import LicenceView, get as get_view
 
 MAX_REASON = 2000
 MAX_PROPOSED_VALUE = 2000
@@ -52,6 +53,46 @@ class Disputer:
     @classmethod
     def department(cls, actor: Actor) -> Disputer:
         return cls(kind="department", code=actor.department_code, client_id=actor.client_id, operator=actor.operator)
+
+
+class UseHistory(Protocol):
+    """What the authorized-use log says a department was given (the log is
+    exchange's; the registry asks through this seam, catalog.access)."""
+
+    def has_used(self, *, session: Session, department_code: str, subject_code: str,
+                 licence_ids: Sequence[str]) -> bool:
+        """Whether a granted use by the department names one of the licence ids."""
+
+
+def disputable_by_department(
+    session: Session, *, identifier: str, department_code: str, uses: UseHistory, now: datetime | None = None,
+) -> LicenceView:
+    """The licence a department's clerk may dispute: one it has a legitimate
+    interest in, i.e. it issues or manages it, or the log shows it was given
+    the licence (a query answered or a 亮证 code redeemed, both logged as
+    granted uses by that department).
+
+    Anything else, including no such licence, is the same LicenceNotFound
+    with the same message, so a stranger learns nothing of whether the
+    identifier exists (nor can it pile disputes onto licences it never saw).
+    """
+    # One message whatever the identifier: the same body for every refusal.
+    absent = LicenceNotFound("no licence with this identifier that this department may dispute")
+    view = get_view(session, identifier=identifier)
+    if view is None:
+        raise absent
+    licence = view.licence
+    try:
+        check_may_manage(session, acting=department_code, issuer_code=licence.issuer_code,
+                         type_code=licence.type_code, now=now or utcnow())
+        return view
+    except NotIssuer:
+        pass
+    identifiers = [licence.base_identifier, *(v.identifier for v in licence.versions)]
+    if uses.has_used(session=session, department_code=department_code, subject_code=licence.holder_code,
+                     licence_ids=identifiers):
+        return view
+    raise absent
 
 
 def _text(value: str | None, *, name: str, limit: int, required: bool) -> str | None:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
+from exchange.auditlog import record_use
 from registry.errors import DisputeClosed
 from registry.identifiers import LicenceIdentifier
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceVersion
@@ -44,7 +45,7 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def city(client, db_session):
     build_world(db_session)
-    return token_headers(client, db_session, CITY_SAMR)
+    return token_headers(client, db_session, CITY_SAMR, scopes=("licence:issue", "licence:manage", "licence:dispute"))
 
 
 @pytest.fixture
@@ -97,8 +98,18 @@ def test_holder_dispute_accepted_makes_a_corrected_version(client, db_session, c
     assert [d["status"] for d in client.get("/api/v1/holders/me/disputes", headers=alice).json()] == ["accepted"]
 
 
+def _logged_use(session, *, department: str, identifier: str, result: str = "granted") -> None:
+    """A use of the licence by the department, as the exchange query writes it to the log."""
+    denied = {"reason_code": "consent_missing"} if result == "denied" else {"purpose": "核验居住证"}
+    record_use(session=session, kind="department_query", department_code=department, operator_id="counter-3",
+               basis="consent:c1", result=result, subject_code=ALICE,
+               licence_ids=[identifier] if result == "granted" else [], **denied)
+    session.commit()
+
+
 def test_clerk_dispute_rejected_with_a_reason_and_only_once(client, db_session, city, permit):
-    province = token_headers(client, db_session, PROVINCE_SAMR, scopes=("licence:manage",))
+    province = token_headers(client, db_session, PROVINCE_SAMR, scopes=("licence:manage", "licence:dispute"))
+    _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"])
     raised = client.post(f"/api/v1/licences/{permit['identifier']}/disputes",
                          headers={**province, "X-Operator-Id": "counter-3"},
                          json={"field": "floor_area", "reason": "与不动产登记面积不符", "proposed_value": "90"})
@@ -124,6 +135,35 @@ def test_clerk_dispute_rejected_with_a_reason_and_only_once(client, db_session, 
     assert again.status_code == 409 and again.json()["error"] == "dispute_closed"
     assert db_session.scalars(select(Licence)).one().current_version == 1
     assert client.get("/api/v1/licences/disputes/999999", headers=city).status_code == 404
+
+
+def test_a_department_disputes_only_what_it_issued_or_was_given_and_answers_alike(client, db_session, city, permit):
+    """Scope licence:dispute, and a legitimate interest: the issuer, or a
+    granted use in the log. A stranger's answer for a real licence is the
+    answer for none at all."""
+    body = {"field": "address", "reason": "门牌号错了"}
+    url = f"/api/v1/licences/{permit['identifier']}/disputes"
+    query_only = token_headers(client, db_session, PROVINCE_SAMR, scopes=("exchange:query",))
+    assert client.post(url, headers=query_only, json=body).status_code == 403
+
+    stranger = token_headers(client, db_session, PROVINCE_SAMR, scopes=("licence:dispute",))
+    known = client.post(url, headers=stranger, json=body)
+    parsed = LicenceIdentifier.parse(permit["identifier"])
+    none = LicenceIdentifier(parsed.type_code, parsed.issuer_code, parsed.serial + "9", 1)
+    absent = client.post(f"/api/v1/licences/{none}/disputes", headers=stranger, json=body)
+    assert known.status_code == absent.status_code == 404
+    assert known.json() == absent.json() and known.json()["error"] == "licence_not_found"
+    # Nor does a field the licence lacks, or one it has, tell them apart.
+    assert client.post(url, headers=stranger, json={**body, "field": "colour"}).json() == absent.json()
+
+    _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"], result="denied")
+    assert client.post(url, headers=stranger, json=body).status_code == 404  # refused uses show nothing
+    _logged_use(db_session, department=CITY_SAMR, identifier=permit["identifier"])
+    assert client.post(url, headers=stranger, json=body).status_code == 404  # another department's use
+    _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"])
+    raised = client.post(url, headers=stranger, json=body)
+    assert raised.status_code == 201 and raised.json()["raised_by_code"] == PROVINCE_SAMR
+    assert db_session.scalars(select(LicenceDispute)).one().raised_by_code == PROVINCE_SAMR
 
 
 def test_bad_disputes_are_refused_naming_the_field(client, city, permit):
