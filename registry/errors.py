@@ -117,3 +117,9 @@ class SealAlgorithmMismatch(SealRefused):
     """The chosen seal's key is of another algorithm than the one asked for."""
 
     code = "seal_algorithm_mismatch"
+
+
+class ValidityEnded(InvalidLicenceRequest):
+    """A fresh issue whose validity has already ended (historic licences come in by 归集, stored as expired)."""
+
+    code = "validity_ended"

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.db import Base, UTCDateTime, utcnow
@@ -88,6 +89,29 @@ class Licence(Base):
 
 class LicenceVersion(Base):
     """One sealed version. A change adds a version; old ones stay, superseded."""
+    # The licence's rule on expiry, in one place: its validity has ended once
+    # its last valid day (valid_until, China time) is before `today`; a
+    # permanent licence (no valid_until) never ends. The expiry job selects by
+    # it, issuing refuses or stores as expired by it (`status_at_issue`).
+    @hybrid_method
+    def validity_ended(self, today: date) -> bool:
+        return _validity_ended(self.valid_until, today)
+
+    @validity_ended.inplace.expression
+    @classmethod
+    def _validity_ended_expression(cls, today: date):
+        return cls.valid_until < today  # NULL (permanent) is never before a day
+
+    @staticmethod
+    def status_at_issue(*, valid_until: date | None, today: date) -> str:
+        """Valid, or expired for a licence whose validity had ended before it
+        was registered (a historic licence brought in by 归集)."""
+        return LicenceStatus.EXPIRED if _validity_ended(valid_until, today) else LicenceStatus.VALID
+
+
+def _validity_ended(valid_until: date | None, today: date) -> bool:
+    return valid_until is not None and valid_until < today
+
 
     __tablename__ = "registry_licence_versions"
     __table_args__ = (UniqueConstraint("licence_id", "version"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import typer
@@ -18,6 +19,16 @@ EXIT_UNREADABLE = 2
 @app.callback()
 def _seal() -> None:
     """Electronic seals (电子印章)."""
+
+
+def _validity(document: SealDocument, now: datetime) -> str:
+    """Whether the seal is within its validity now: a verified maker signature
+    says nothing about that, and an expired seal seals nothing new."""
+    if now > document.valid_to:
+        return f"validity:    EXPIRED (ended {document.valid_to.isoformat()})"
+    if now < document.valid_from:
+        return f"validity:    NOT YET VALID (starts {document.valid_from.isoformat()})"
+    return f"validity:    current (until {document.valid_to.isoformat()})"
 
 
 def _describe(document: SealDocument) -> list[str]:
@@ -41,9 +52,10 @@ def _describe(document: SealDocument) -> list[str]:
 
 @app.command("inspect")
 def inspect_cmd(file: Path = typer.Argument(..., help="A seal file (.esl), DER encoded.")) -> None:
-    """Print a seal's fields and check the maker's signature.
+    """Print a seal's fields, whether it is within its validity now, and check
+    the maker's signature.
 
-    Exit status: 0 verified, 1 the signature does not verify, 2 the file
+    Exit status (of the signature check; an expired seal is said, not refused): 0 verified, 1 the signature does not verify, 2 the file
     cannot be read or is not a seal.
     """
     try:
@@ -59,6 +71,7 @@ def inspect_cmd(file: Path = typer.Argument(..., help="A seal file (.esl), DER e
         raise typer.Exit(EXIT_UNREADABLE) from None
     for line in _describe(document):
         typer.echo(line)
+    typer.echo(_validity(document, datetime.now(timezone.utc)))
     try:
         verify_seal_file(data)
     except VerificationError as exc:

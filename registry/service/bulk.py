@@ -7,6 +7,11 @@ content (SHA-256 over holder, face and requested validity) nothing happens;
 with other content the licence gets a new sealed version, like a change. So a
 rerun of the same file issues nothing twice and changes nothing.
 
+A record whose validity has already ended (a historic licence) is stored as
+expired, its status-list entry set so, never published as valid; a change
+that ends a licence's validity expires it. (A fresh issue through the API
+refuses such a licence instead: `issue.refuse_ended`.)
+
 Validation is the registry's own (holder codes, face fields against the
 type's schema, validity rule). What makes it fast, per batch rather than
 per licence: one authority check and seal lock, one serial reservation, one
@@ -245,10 +250,12 @@ class LicenceImporter:
                                                       valid_from=item.row.valid_from,
                                                       valid_until=item.row.valid_until)
             licences.append({
+            # A historic licence whose validity has ended is stored as expired, never published as valid.
+            status = Licence.status_at_issue(valid_until=valid_until, today=issued_on)
                 "base_identifier": LicenceIdentifier(licence_type.code, issuer.code, serial, 1).base,
                 "type_code": licence_type.code, "type_version": licence_type.version, "issuer_code": issuer.code,
                 "serial": serial, "holder_name": item.holder[0], "holder_code": item.holder[1],
-                "holder_code_type": item.holder[2], "status": LicenceStatus.VALID, "current_version": 1,
+                "holder_code_type": item.holder[2], "status": status, "current_version": 1,
                 "valid_from": valid_from, "valid_until": valid_until, "status_list_id": list_id,
                 "status_index": index, "issued_at": now, "updated_at": now,
             })
@@ -266,9 +273,12 @@ class LicenceImporter:
                                           valid_from=licence["valid_from"], valid_until=licence["valid_until"],
                                           context=context))
             events.append({
-                "licence_id": licence_id, "action": "issue", "from_status": None, "to_status": LicenceStatus.VALID,
+            ended = licence["status"] == LicenceStatus.EXPIRED
+                "licence_id": licence_id, "action": "issue", "from_status": None, "to_status": licence["status"],
                 "version": 1, "acting_department_code": self.actor.department_code, "client_id": self.actor.client_id,
-                "operator": self.actor.operator, "reason": self._reason(), "at": now,
+                "operator": self.actor.operator, "at": now,
+                "reason": self._reason() + (f"; validity ended {licence['valid_until'].isoformat()}: stored as expired"
+                                            if ended else ""),
             })
             sources.append({
                 "issuer_code": issuer.code, "type_code": licence_type.code, "source_system": self.source_system,
@@ -280,6 +290,12 @@ class LicenceImporter:
         _insert_rows(session, LicenceEvent.__table__, events)
         _insert_rows(session, ImportedLicence.__table__, sources)
         return outcomes
+        for licence in licences:
+            if licence["status"] != LicenceStatus.VALID:  # a fresh entry reads 0 (valid) until set
+                statuslists.set_status(session=session, list_id=licence["status_list_id"],
+                                       index=licence["status_index"], status=licence["status"],
+                                       registry_id=self._signer.registry_id, key_secret=self._signer.key_secret,
+                                       now=now)
 
     def _version(self, *, licence_id: int, version: int, identifier: str, item: _Prepared, valid_from: date,
                  valid_until: date | None, context: _Context) -> dict[str, Any]:
@@ -348,6 +364,13 @@ class LicenceImporter:
         record_event(session, licence=licence, action="change", from_status=licence.status, actor=self.actor, at=now,
                      reason=f"{self._reason()}: the source record changed")
         return RowOutcome(item.row.ordinal, Outcome.CHANGED, identifier=identifier)
+        if licence.validity_ended(china_date(now)):  # the changed record's validity has ended
+            before, licence.status = licence.status, LicenceStatus.EXPIRED
+            statuslists.set_status(session=session, list_id=licence.status_list_id, index=licence.status_index,
+                                   status=licence.status, registry_id=self._signer.registry_id,
+                                   key_secret=self._signer.key_secret, now=now)
+            record_event(session, licence=licence, action="expire", from_status=before, actor=self.actor, at=now,
+                         reason=f"{self._reason()}: validity ended {licence.valid_until.isoformat()}")
 
 
 def _prepare(row: BulkRow, *, licence_type: LicenceType, today: date) -> _Prepared:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 from catalog.db import utcnow
 from catalog.models import Department, LicenceType
 from catalog.service import departments, licence_types
-from registry.errors import IdempotencyConflict, InvalidLicenceRequest
+from registry.errors import IdempotencyConflict, InvalidLicenceRequest, ValidityEnded
 from registry.identifiers import LicenceIdentifier
 from registry.models import IdempotencyKey, Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
 from registry.service import statuslists
@@ -124,6 +124,7 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     issued_on = china_date(now)
     valid_from, valid_until = validity_period(licence_type=licence_type, issued_on=issued_on,
                                               valid_from=request.valid_from, valid_until=request.valid_until)
+    refuse_ended(valid_until, today=issued_on)
     issuer = departments.get_or_raise(session=session, code=issuer_code)
     serial = next_serial(session, type_code=licence_type.code, issuer_code=issuer_code)
     identifier = LicenceIdentifier.for_issue(type_code=licence_type.code, issuer_code=issuer_code, serial=serial)
@@ -142,6 +143,16 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     record_event(session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
     session.flush()
     return licence
+
+
+def refuse_ended(valid_until: date | None, *, today: date) -> None:
+    """A fresh issue of a licence whose validity has already ended is refused:
+    it would be published as valid until the expiry job ran. A historic
+    licence is brought in by aggregation (归集, `registry.service.bulk`),
+    which stores it as expired."""
+    if Licence.status_at_issue(valid_until=valid_until, today=today) == LicenceStatus.EXPIRED:
+        raise ValidityEnded(f"valid_until: the validity ended on {valid_until.isoformat()}, before today "
+                            f"({today.isoformat()}); a licence no longer valid is not issued", field="valid_until")
 
 
 def next_serial(session: Session, *, type_code: str, issuer_code: str) -> str:
@@ -310,6 +321,7 @@ def _checked(licence_type: LicenceType, position: int, request: IssueRequest, is
         face = validate_face(licence_type=licence_type, face=request.face)
         valid_from, valid_until = validity_period(licence_type=licence_type, issued_on=issued_on,
                                                   valid_from=request.valid_from, valid_until=request.valid_until)
+        refuse_ended(valid_until, today=issued_on)
     except InvalidLicenceRequest as error:
         raise type(error)(f"request {position}: {error}", field=error.field) from None
     return holder, face, valid_from, valid_until

@@ -187,7 +187,7 @@ def expire_due(session: Session, *, signer: Signer, now: datetime | None = None)
     write_gate(session)
     today = china_date(moment)
     rows = session.scalars(
-        select(Licence).where(Licence.valid_until < today, Licence.status.in_(_LIVE))
+        select(Licence).where(Licence.validity_ended(today), Licence.status.in_(_LIVE))
         .order_by(Licence.id).with_for_update()
     ).all()
     for licence in rows:

@@ -46,3 +46,17 @@ def test_inspect_exits_2_for_a_file_that_is_not_a_seal(tmp_path):
     result = runner.invoke(app, ["inspect", str(junk)])
     assert result.exit_code == 2
     assert "malformed" in result.output
+
+
+def test_inspect_says_an_expired_seal_has_expired():
+    result = runner.invoke(app, ["inspect", str(SEAL_FILES / "UserV4.esl")])  # valid until 2022-04-22
+    assert result.exit_code == 0, result.output
+    assert "validity:    EXPIRED (ended 2022-04-22T02:09:00+00:00)" in result.output
+
+
+def test_inspect_says_a_seal_within_its_validity_is_current(tmp_path, seal):
+    path = tmp_path / "current.esl"
+    path.write_bytes(seal.der)  # valid 2025-03-01 for ten years
+    result = runner.invoke(app, ["inspect", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "validity:    current (until 2035-" in result.output and "EXPIRED" not in result.output
