@@ -86,9 +86,6 @@ class Licence(Base):
         back_populates="licence", order_by="LicenceVersion.version", lazy="selectin"
     )
 
-
-class LicenceVersion(Base):
-    """One sealed version. A change adds a version; old ones stay, superseded."""
     # The licence's rule on expiry, in one place: its validity has ended once
     # its last valid day (valid_until, China time) is before `today`; a
     # permanent licence (no valid_until) never ends. The expiry job selects by
@@ -112,6 +109,9 @@ class LicenceVersion(Base):
 def _validity_ended(valid_until: date | None, today: date) -> bool:
     return valid_until is not None and valid_until < today
 
+
+class LicenceVersion(Base):
+    """One sealed version. A change adds a version; old ones stay, superseded."""
 
     __tablename__ = "registry_licence_versions"
     __table_args__ = (UniqueConstraint("licence_id", "version"),)

@@ -249,9 +249,9 @@ class LicenceImporter:
             valid_from, valid_until = validity_period(licence_type=licence_type, issued_on=issued_on,
                                                       valid_from=item.row.valid_from,
                                                       valid_until=item.row.valid_until)
-            licences.append({
             # A historic licence whose validity has ended is stored as expired, never published as valid.
             status = Licence.status_at_issue(valid_until=valid_until, today=issued_on)
+            licences.append({
                 "base_identifier": LicenceIdentifier(licence_type.code, issuer.code, serial, 1).base,
                 "type_code": licence_type.code, "type_version": licence_type.version, "issuer_code": issuer.code,
                 "serial": serial, "holder_name": item.holder[0], "holder_code": item.holder[1],
@@ -272,8 +272,8 @@ class LicenceImporter:
             versions.append(self._version(licence_id=licence_id, version=1, identifier=identifier, item=item,
                                           valid_from=licence["valid_from"], valid_until=licence["valid_until"],
                                           context=context))
-            events.append({
             ended = licence["status"] == LicenceStatus.EXPIRED
+            events.append({
                 "licence_id": licence_id, "action": "issue", "from_status": None, "to_status": licence["status"],
                 "version": 1, "acting_department_code": self.actor.department_code, "client_id": self.actor.client_id,
                 "operator": self.actor.operator, "at": now,
@@ -289,13 +289,13 @@ class LicenceImporter:
         _insert_rows(session, LicenceVersion.__table__, versions)
         _insert_rows(session, LicenceEvent.__table__, events)
         _insert_rows(session, ImportedLicence.__table__, sources)
-        return outcomes
         for licence in licences:
             if licence["status"] != LicenceStatus.VALID:  # a fresh entry reads 0 (valid) until set
                 statuslists.set_status(session=session, list_id=licence["status_list_id"],
                                        index=licence["status_index"], status=licence["status"],
                                        registry_id=self._signer.registry_id, key_secret=self._signer.key_secret,
                                        now=now)
+        return outcomes
 
     def _version(self, *, licence_id: int, version: int, identifier: str, item: _Prepared, valid_from: date,
                  valid_until: date | None, context: _Context) -> dict[str, Any]:
@@ -363,7 +363,6 @@ class LicenceImporter:
         )])
         record_event(session, licence=licence, action="change", from_status=licence.status, actor=self.actor, at=now,
                      reason=f"{self._reason()}: the source record changed")
-        return RowOutcome(item.row.ordinal, Outcome.CHANGED, identifier=identifier)
         if licence.validity_ended(china_date(now)):  # the changed record's validity has ended
             before, licence.status = licence.status, LicenceStatus.EXPIRED
             statuslists.set_status(session=session, list_id=licence.status_list_id, index=licence.status_index,
@@ -371,6 +370,7 @@ class LicenceImporter:
                                    key_secret=self._signer.key_secret, now=now)
             record_event(session, licence=licence, action="expire", from_status=before, actor=self.actor, at=now,
                          reason=f"{self._reason()}: validity ended {licence.valid_until.isoformat()}")
+        return RowOutcome(item.row.ordinal, Outcome.CHANGED, identifier=identifier)
 
 
 def _prepare(row: BulkRow, *, licence_type: LicenceType, today: date) -> _Prepared:
