@@ -38,6 +38,7 @@ from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.ratelimit import Limits, RateLimiter, rate_limit
 from catalog.tokens import TokenAuthority
 from certhub import __version__
+from certhub.bodylimit import BodyLimit
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
 from certhub.settings import Settings
@@ -194,6 +195,8 @@ def create_app(
         else None,
     )
     install_error_handlers(app)
+    # Every body is bounded before anything reads it (certhub.bodylimit).
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.

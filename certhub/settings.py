@@ -92,6 +92,10 @@ class Settings(BaseSettings):
         default=False,
         description="Let push subscriptions call back to loopback addresses over http (tests, local development; demo implies it).",
     )
+    max_request_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
+        description="The largest request body any route accepts; a larger one is refused with 413 before it is read.",
+    )
     auditlog_max_lag_seconds: int = Field(
         default=300, ge=10, le=86_400,
         description="Fail-closed period: no data is served while the authorized-use log's last checkpoint is older.",

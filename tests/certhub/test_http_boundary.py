@@ -4,12 +4,19 @@ who is calling is checked before anything else is said."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+
 import pytest
 from fastapi.routing import APIRoute
 
+from catalog.cache import InProcessCache
 from catalog.params import MAX_SQL_INTEGER
 from catalog.service import clients, document
+from certhub.app import create_app
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
+from tests.web.live import ServerThread
 
 HUGE = "99999999999999999999999"  # past 2^63: no database integer holds it
 
@@ -107,3 +114,103 @@ def test_malformed_json_unknown_paths_and_methods_answer_in_the_project_format(c
     _refused(client.post("/api/v1/holders/session", json=["not", "an", "object"]), 422, "invalid_request")
     _refused(client.get("/api/v1/no-such-thing"), 404, "not_found")
     _refused(client.delete("/healthz"), 405, "method_not_allowed")
+
+
+# --- request bodies: one limit, refused before they are read past it ---------------------------------
+
+LIMIT = 64 * 1024
+CHUNK = 16 * 1024
+
+
+def _run_asgi(app, *, headers: list[tuple[bytes, bytes]], chunks: int) -> tuple[int, dict, int]:
+    """POST /api/v1/holders/session with a body of ``chunks`` chunks, as a
+    server would pass it on; the status, the JSON answer and how many chunks
+    the app asked for."""
+    pulled = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal pulled
+        pulled += 1
+        if pulled > chunks:
+            return {"type": "http.disconnect"}
+        return {"type": "http.request", "body": b"a" * CHUNK, "more_body": pulled < chunks}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": "/api/v1/holders/session", "raw_path": b"/api/v1/holders/session",
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80),
+             "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *headers]}
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body), pulled
+
+
+@pytest.fixture
+def small_limit_app(settings, migrated_engine, session_factory):
+    application = create_app(settings.model_copy(update={"max_request_body_bytes": LIMIT}),
+                             engine=migrated_engine, cache=InProcessCache())
+    application.state.sessionmaker = session_factory
+    return application
+
+
+def test_a_declared_length_over_the_limit_is_refused_unread(small_limit_app):
+    total = 50 * 1024 * 1024 // CHUNK
+    status, body, pulled = _run_asgi(small_limit_app, chunks=total,
+                                     headers=[(b"content-length", str(total * CHUNK).encode())])
+    assert (status, body["error"]) == (413, "too_large")
+    assert pulled == 0
+
+
+def test_a_chunked_body_is_counted_as_it_arrives(small_limit_app):
+    total = 50 * 1024 * 1024 // CHUNK
+    status, body, pulled = _run_asgi(small_limit_app, chunks=total, headers=[(b"transfer-encoding", b"chunked")])
+    assert (status, body["error"]) == (413, "too_large")
+    assert pulled == LIMIT // CHUNK + 1  # the chunk that crossed the limit, and not one more
+
+
+def test_a_body_within_the_limit_reaches_the_route(small_limit_app):
+    status, body, _ = _run_asgi(small_limit_app, chunks=1, headers=[(b"content-length", str(CHUNK).encode())])
+    assert (status, body["error"]) == (422, "invalid_request")  # the route's own parsing: not JSON
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+    while len(rest) < int(headers["content-length"]):
+        rest += sock.recv(65536)
+    return int(status_line.split()[1]), headers, rest
+
+
+@pytest.fixture
+def served(app):
+    server = ServerThread(app)
+    port = server.start()
+    yield port
+    server.stop()
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_a_server_refuses_a_large_body_before_it_has_all_of_it(served, framing):
+    # The default limit, 1 MiB. The client sends a part of a 50 MB body and
+    # then waits: the 413 comes while the rest was never sent.
+    part = b"a" * (1024 * 1024 + CHUNK)
+    with socket.create_connection(("127.0.0.1", served), timeout=30) as sock:
+        head = (f"POST /api/v1/holders/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + ("Content-Length: 52428800\r\n" if framing == "content-length" else "Transfer-Encoding: chunked\r\n")
+                + "\r\n").encode()
+        sock.sendall(head)
+        if framing == "chunked":
+            for offset in range(0, len(part), CHUNK):
+                sock.sendall(b"%x\r\n" % CHUNK + part[offset:offset + CHUNK] + b"\r\n")
+        status, headers, body = _read_response(sock)
+    assert status == 413
+    assert headers["connection"] == "close"
+    assert json.loads(body)["error"] == "too_large"
