@@ -7,6 +7,7 @@ It lives in catalog, the bottom of the dependency graph, because registry
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,12 @@ MAX_KEY_LENGTH = 512
 # fails at once before trying again (see RedisCache.increment_within_briefly).
 LOOP_TIMEOUT = 0.2  # seconds
 LOOP_BACKOFF = 1.0  # seconds
+# The invalidation listener's wait for a message, and its waits between
+# attempts to subscribe again after losing Redis: doubling up to the last.
+LISTEN_POLL = 0.5  # seconds
+RESUBSCRIBE_BACKOFF = (0.1, 5.0)  # seconds: first, longest
+
+log = logging.getLogger(__name__)
 
 
 class Cache(Protocol):
@@ -188,8 +195,8 @@ class RedisCache:
         self._prefix = prefix
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
-        self._pubsub = None
-        self._thread = None
+        self._listening: threading.Event | None = None  # set: stop listening
+        self._thread: threading.Thread | None = None
         self._increment_within = self._redis.register_script(_INCREMENT_WITHIN)
         # A client of its own for code on the event loop: a blocking call
         # there holds up every request of the worker, so it may wait for
@@ -265,10 +272,11 @@ class RedisCache:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:
             self._listeners.append(listener)
-            if self._pubsub is None:
-                self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-                self._pubsub.subscribe(**{self._prefix + self.CHANNEL: self._dispatch})
-                self._thread = self._pubsub.run_in_thread(sleep_time=0.05, daemon=True)
+            if self._thread is None:
+                self._listening = threading.Event()
+                self._thread = threading.Thread(target=self._listen, args=(self._listening,), daemon=True,
+                                                name="certhub-cache-listener")
+                self._thread.start()
 
         def unsubscribe() -> None:
             with self._lock:
@@ -276,6 +284,39 @@ class RedisCache:
                     self._listeners.remove(listener)
 
         return unsubscribe
+
+    def _listen(self, stop: threading.Event) -> None:
+        """Hear the channel until closed. A Redis that goes away (restarted,
+        failed over) does not end the listening: the subscription is made
+        anew, with a backoff, and the outage is logged once, not per try.
+        (redis-py's run_in_thread ends its thread at the first error, and
+        every withdrawn-credential notice after it went unheard.)"""
+        from redis.exceptions import RedisError
+
+        pubsub = None
+        delay = RESUBSCRIBE_BACKOFF[0]
+        down_since: float | None = None
+        while not stop.is_set():
+            try:
+                if pubsub is None:
+                    pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(**{self._prefix + self.CHANNEL: self._dispatch})
+                pubsub.get_message(ignore_subscribe_messages=True, timeout=LISTEN_POLL)
+            except (RedisError, OSError) as error:
+                _close_quietly(pubsub)
+                pubsub = None
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning("cache: lost the invalidation channel (%s); subscribing again until Redis answers",
+                                type(error).__name__)
+                stop.wait(delay)
+                delay = min(delay * 2, RESUBSCRIBE_BACKOFF[1])
+                continue
+            if down_since is not None and pubsub.subscribed:
+                log.warning("cache: invalidation channel subscribed again after %.1f s; messages published "
+                            "meanwhile were not heard", time.monotonic() - down_since)
+                down_since, delay = None, RESUBSCRIBE_BACKOFF[0]
+        _close_quietly(pubsub)
 
     def _dispatch(self, message: dict) -> None:
         topic, _, body = str(message["data"]).partition("\n")
@@ -286,15 +327,23 @@ class RedisCache:
 
     def close(self) -> None:
         with self._lock:
-            if self._thread is not None:
-                self._thread.stop()
-                self._thread.join(timeout=2)
-            if self._pubsub is not None:
-                self._pubsub.close()
-            self._thread = self._pubsub = None
+            thread, self._thread = self._thread, None
+            if self._listening is not None:
+                self._listening.set()
             self._listeners.clear()
+        if thread is not None:
+            thread.join(timeout=2 * LISTEN_POLL + 1)
         self._redis.close()
         self._loop_redis.close()
+
+
+def _close_quietly(pubsub) -> None:
+    if pubsub is None:
+        return
+    try:
+        pubsub.close()
+    except Exception:  # noqa: BLE001 - closing a connection that is already gone
+        pass
 
 
 def create_cache(redis_url: str | None) -> Cache:

@@ -1,6 +1,7 @@
 """One contract, run against every cache implementation (in-process always,
 Redis when CERTHUB_TEST_REDIS_URL is set)."""
 
+import shutil
 import threading
 import time
 
@@ -153,3 +154,84 @@ def test_counting_briefly_fails_at_once_for_a_moment_after_redis_failed():
         assert "a moment ago" not in str(first.value) and second.value is not first.value
     finally:
         cache.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start_redis(port: int, directory):
+    """A redis-server of this test's own on loopback (never the shared one),
+    answering once started."""
+    import subprocess
+
+    import redis
+
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(directory)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    probe = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            probe.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    return server
+
+
+def _stop(server) -> None:
+    server.kill()
+    server.wait(timeout=10)
+
+
+def _published_until_heard(cache, heard: threading.Event, message: str) -> None:
+    # Redis needs a moment to register a subscription before publishing.
+    deadline = time.monotonic() + 20
+    while not heard.is_set() and time.monotonic() < deadline:
+        cache.publish("withdrawn-credentials", message)
+        heard.wait(0.1)
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to restart a Redis of its own")
+def test_invalidation_is_heard_again_after_redis_restarts(tmp_path, caplog):
+    """The listener outlives a Redis restart: it subscribes again, with a
+    backoff, and says so once per outage, not once per try."""
+    from catalog.cache import RedisCache
+
+    port = _free_port()
+    server = _start_redis(port, tmp_path)
+    cache = RedisCache(f"redis://127.0.0.1:{port}/0")
+    heard = {"before": threading.Event(), "after": threading.Event()}
+    cache.subscribe(lambda topic, message: heard[message].set())
+    try:
+        _published_until_heard(cache, heard["before"], "before")
+        assert heard["before"].is_set()
+
+        caplog.set_level("WARNING", logger="catalog.cache")
+        _stop(server)
+        deadline = time.monotonic() + 10
+        while "lost the invalidation channel" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1)  # several attempts fail meanwhile (0.1, 0.2, 0.4 s apart)
+        server = _start_redis(port, tmp_path)
+
+        _published_until_heard(cache, heard["after"], "after")
+        assert heard["after"].is_set()
+        lost = [r for r in caplog.records if "lost the invalidation channel" in r.getMessage()]
+        again = [r for r in caplog.records if "subscribed again" in r.getMessage()]
+        assert len(lost) == 1 and len(again) == 1
+    finally:
+        cache.close()
+        _stop(server)
