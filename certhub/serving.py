@@ -16,6 +16,8 @@ import socket
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from certhub.logs import log_config
+
 APP_FACTORY = "certhub.asgi:app_from_environment"
 
 
@@ -36,7 +38,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info", access_log: bool = True) -> None:
     """Serve the app from settings in ``workers`` processes sharing one listening socket."""
     config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level, access_log=access_log)
+                            log_config=log_config(level=log_level), log_level=log_level, access_log=access_log)
     sock = listening_socket(host, port)
     try:
         Multiprocess(config, sockets=[sock]).run()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -9,8 +10,18 @@ import uvicorn
 
 from certhub.app import create_app
 from certhub.cli import context
+from certhub.logs import log_config
 from certhub.serving import serve_workers
 from certhub.settings import SettingsError
+
+
+class LogLevel(StrEnum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+    trace = "trace"
 
 
 def serve(
@@ -18,6 +29,8 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535),
     workers: int = typer.Option(1, min=1, max=64, help="Worker processes"),
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request"),
+    log_level: LogLevel = typer.Option(LogLevel.info, case_sensitive=False, help="uvicorn's log level; the app's "
+                                       "own lines from warning up, all of them at debug and trace"),
 ) -> None:
     """Serve the API from settings only (CERTHUB_* variables); no demo data."""
     config = context.settings()
@@ -27,11 +40,12 @@ def serve(
         context.fail(str(exc), code=2)
     if workers > 1:
         try:
-            serve_workers(host=host, port=port, workers=workers, access_log=access_log)
+            serve_workers(host=host, port=port, workers=workers, log_level=log_level.value, access_log=access_log)
         except OSError as exc:
             context.fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
     else:
-        uvicorn.run(create_app(config, background_jobs=True), host=host, port=port, access_log=access_log)
+        uvicorn.run(create_app(config, background_jobs=True), host=host, port=port,
+                    log_config=log_config(level=log_level.value), log_level=log_level.value, access_log=access_log)
 
 
 def demo(
@@ -65,4 +79,4 @@ def demo(
         typer.echo(f"    then:        GET {base}/api/v1/holders/me/licences with the session token")
     if prepare_only:
         return
-    uvicorn.run(create_app(config, background_jobs=True), host=host, port=port)
+    uvicorn.run(create_app(config, background_jobs=True), host=host, port=port, log_config=log_config())
