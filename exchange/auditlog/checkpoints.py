@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.auditlog.errors import AuditLogError
@@ -35,6 +38,23 @@ log = logging.getLogger("certhub.auditlog")
 ORIGIN_SUFFIX = "/authorized-use-log"
 # Bounds how long one publication holds the append lock.
 MAX_BATCHES_PER_PUBLICATION = 64
+# PostgreSQL's codes for a statement that waited past lock_timeout or ran
+# past statement_timeout (SPEC: PostgreSQL Appendix A, 55P03, 57014).
+_BLOCKED_SQLSTATES = frozenset({"55P03", "57014"})
+
+
+@dataclass(frozen=True)
+class RoundBounds:
+    """How long one checkpointer round may wait for a lock, and run one
+    statement. Unbounded, a round stuck behind a lock (a transaction left
+    open on the log's state row, a long ALTER) never failed: the monitor
+    stayed empty and the 503 that followed gave no cause."""
+
+    lock_timeout_s: float = 10.0
+    statement_timeout_s: float = 60.0
+
+
+DEFAULT_ROUND_BOUNDS = RoundBounds()
 
 
 def log_origin(registry_id: str) -> str:
@@ -107,31 +127,81 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
 
+@contextmanager
+def _bounded_session(sessions: sessionmaker[Session], bounds: RoundBounds) -> Iterator[Session]:
+    """A session whose transaction gives up waiting for a lock after
+    ``bounds.lock_timeout_s`` and on a statement after
+    ``bounds.statement_timeout_s``.
+
+    PostgreSQL: SET LOCAL lock_timeout and statement_timeout (through
+    set_config, so the values are parameters), ending with the transaction.
+    SQLite: the wait for the database's write lock is the busy timeout, a
+    setting of the connection, so the round takes a connection of its own,
+    shortens it before the transaction begins and puts it back after.
+    """
+    session = sessions()
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+        session.close()
+        with bind.connect() as connection:
+            driver = connection.connection.driver_connection
+            previous = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
+            driver.execute(f"PRAGMA busy_timeout={max(int(bounds.lock_timeout_s * 1000), 1)}")
+            session = sessions(bind=connection)
+            try:
+                yield session
+            finally:
+                session.close()
+                driver.execute(f"PRAGMA busy_timeout={previous}")
+        return
+    try:
+        if bind.dialect.name == "postgresql":
+            session.execute(select(
+                func.set_config("lock_timeout", f"{max(int(bounds.lock_timeout_s * 1000), 1)}ms", True),
+                func.set_config("statement_timeout", f"{max(int(bounds.statement_timeout_s * 1000), 1)}ms", True),
+            ))
+        yield session
+    finally:
+        session.close()
+
+
+def _blocked(error: Exception) -> bool:
+    """A lock waited for too long or a statement cut off, on either backend."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if getattr(error.orig, "sqlstate", None) in _BLOCKED_SQLSTATES:
+        return True
+    return error.orig is not None and "database is locked" in str(error.orig)
+
+
 def publish_round(
     sessionmaker: sessionmaker[Session],
     key_secret: bytes,
     *,
     origin: str,
     monitor: PublicationMonitor | None = None,
+    bounds: RoundBounds = DEFAULT_ROUND_BOUNDS,
 ) -> bool:
-    """One checkpointer round in its own transaction; True if it published.
+    """One checkpointer round in its own bounded transaction; True if it published.
 
     Failures are logged by error code only (no record content) and reported
-    to ``monitor``, whose reason the fail-closed refusals then quote.
+    to ``monitor``, whose reason the fail-closed refusals then quote. A round
+    that waited past ``bounds`` for a lock fails as ``checkpoint_blocked``.
     """
-    session = sessionmaker()
     try:
-        published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
-        session.commit()
+        with _bounded_session(sessionmaker, bounds) as session:
+            try:
+                published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
     except Exception as error:  # noqa: BLE001 - the loop must survive to retry
-        session.rollback()
-        code = getattr(error, "code", None) or type(error).__name__
+        code = "checkpoint_blocked" if _blocked(error) else getattr(error, "code", None) or type(error).__name__
         log.error("checkpoint publication failed: %s", code)
         if monitor is not None:
             monitor.failed(code=str(code)[:64], at=datetime.now(timezone.utc))
         return False
-    finally:
-        session.close()
     log.debug("checkpoint published: size %d", published.size)
     if monitor is not None:
         monitor.succeeded()

@@ -20,6 +20,7 @@ from certhub.app import create_app
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
 from exchange.auditlog import LogEntry, publish_checkpoint, publish_round
+from exchange.auditlog.checkpoints import RoundBounds
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey, LogState, LogTile
 from signing.transparency import EMPTY_ROOT
 from tests.conftest import TEST_SECRET
@@ -163,6 +164,38 @@ def test_the_app_checkpointer_keeps_the_log_serving(migrated_engine, tmp_path):
             assert body["serving"] is True and body["max_lag_seconds"] == 30
         with create_sessionmaker(migrated_engine)() as session:
             assert session.scalar(select(func.count()).select_from(LogCheckpoint)) >= 1
+    finally:
+        with migrated_engine.begin() as connection:
+            for table in (LogEntry, LogTile, LogCheckpoint, LogSigningKey):
+                connection.execute(delete(table))
+            connection.execute(update(LogState).values(size=0, root_hash=EMPTY_ROOT))
+
+
+def test_a_round_blocked_on_the_log_lock_fails_with_a_code(migrated_engine, tmp_path):
+    """A transaction left open on the log's state row (a second connection
+    holds its lock): the round gives up after its lock timeout, and the 503
+    and GET /log/health say why. Before, the round waited for ever and the
+    refusals named no cause."""
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
+    app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
+    _add_data_route(app)
+    monitor = app.state.auditlog_monitor
+    sessions = create_sessionmaker(migrated_engine)
+    bounds = RoundBounds(lock_timeout_s=0.2, statement_timeout_s=5)
+    try:
+        with migrated_engine.connect() as blocker:
+            blocker.execute(update(LogState).values(generation=LogState.generation + 1))  # takes the lock
+            assert publish_round(sessions, SECRET, origin=ORIGIN, monitor=monitor, bounds=bounds) is False
+            blocker.rollback()
+        assert monitor.failure is not None and monitor.failure.code == "checkpoint_blocked"
+        with TestClient(app) as client:
+            refused = client.get(DATA_ROUTE)
+            assert refused.status_code == 503 and "(checkpoint_blocked)" in refused.json()["message"]
+            health = client.get("/log/health").json()
+            assert health["serving"] is False and health["publication_failure"]["code"] == "checkpoint_blocked"
+
+        assert publish_round(sessions, SECRET, origin=ORIGIN, monitor=monitor, bounds=bounds) is True
+        assert monitor.failure is None
     finally:
         with migrated_engine.begin() as connection:
             for table in (LogEntry, LogTile, LogCheckpoint, LogSigningKey):
