@@ -7,10 +7,12 @@ is always {"error": code, "message": text}.
 from __future__ import annotations
 
 import logging
+import sys
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exchange.auditlog.errors import (
@@ -162,6 +164,22 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+# The cache or the database out of reach (a Redis restart, PostgreSQL
+# restarting or failing over): not the caller's doing and soon over, so a
+# 503 with Retry-After in the usual body, and the connection kept open,
+# rather than a bare 500. SPEC: RFC 9110 §15.6.4, §10.2.3
+RETRY_AFTER_SECONDS = 5
+CACHE_UNAVAILABLE = ("cache_unavailable", "the cache is unreachable; try again shortly")
+DATABASE_UNAVAILABLE = ("database_unavailable", "the database is unreachable; try again shortly")
+# By module and class name: redis is imported only when the cache is Redis
+# (catalog.cache), before the app is assembled; without it none can occur.
+_REDIS_FAULTS = ("ConnectionError", "TimeoutError")
+# PEP 249's OperationalError and InterfaceError: the connection or the
+# server, not the statement. Any other DBAPIError only when the connection
+# was lost under it (SQLAlchemy then invalidates it).
+_DATABASE_FAULTS = (sqlalchemy_errors.OperationalError, sqlalchemy_errors.InterfaceError)
+
+
 def _error_body(code: str, message: str) -> dict:
     return {"error": code, "message": message}
 
@@ -180,6 +198,27 @@ def install_error_handlers(app: FastAPI) -> None:
     # Starlette's own (an unknown path: 404, a wrong method: 405) as well as
     # FastAPI's subclass, so every refusal has the same body.
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sqlalchemy_errors.DBAPIError, _database_error)
+    redis_errors = sys.modules.get("redis.exceptions")
+    if redis_errors is not None:
+        for name in _REDIS_FAULTS:
+            app.add_exception_handler(getattr(redis_errors, name), _cache_error)
+
+
+async def _database_error(request: Request, exc: sqlalchemy_errors.DBAPIError) -> JSONResponse:
+    if not isinstance(exc, _DATABASE_FAULTS) and not exc.connection_invalidated:
+        raise exc  # a failed statement (a constraint, a bug): the server error it always was
+    return _unavailable(exc, DATABASE_UNAVAILABLE)
+
+
+async def _cache_error(request: Request, exc: Exception) -> JSONResponse:
+    return _unavailable(exc, CACHE_UNAVAILABLE)
+
+
+def _unavailable(exc: Exception, fault: tuple[str, str]) -> JSONResponse:
+    # The first line only: a statement's text and parameters follow it.
+    log.error("request failed: %s: %s", type(exc).__name__, (str(exc).splitlines() or [""])[0])
+    return JSONResponse(_error_body(*fault), status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
