@@ -334,7 +334,8 @@ def get_status_list(list_id: RowId, request: Request, session: SessionDep) -> Re
 
 @status_list_router.get("/{list_id}/key", response_class=Response)
 def get_status_list_key(list_id: RowId, session: SessionDep) -> Response:
-    """The public key (DER SubjectPublicKeyInfo) that signs this list; its kid is in the token header."""
+    """The public key (DER SubjectPublicKeyInfo) that signed this list, for information only:
+    verifiers take the status-list key from the signed trust list, never from here."""
     row = statuslists.get_or_raise(session=session, list_id=list_id)
     return Response(row.public_key, media_type="application/pkix-spki",
                     headers={"X-Key-Id": row.kid, "Cache-Control": "public, max-age=86400"})

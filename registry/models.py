@@ -39,20 +39,23 @@ class HolderCodeType:
 
 
 class StatusList(Base):
-    """One IETF Token Status List (2 bits per licence) and the key that signs it."""
+    """One IETF Token Status List (2 bits per licence); the registry's status-list
+    key (in signing's key store and the trust list) signs it."""
 
     __tablename__ = "registry_status_lists"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     size: Mapped[int] = mapped_column(Integer)
     bits: Mapped[int] = mapped_column(Integer, default=2)
-    next_index: Mapped[int] = mapped_column(Integer, default=0)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)  # how many indices are taken
+    # One bit per index, set once the index is given to a licence (bit i of byte i // 8,
+    # least significant first): indices are drawn at random, so which are free is kept here.
+    allocation: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     revision: Mapped[int] = mapped_column(Integer, default=1)  # grows with every change: the ETag
     token: Mapped[str] = mapped_column(Text)  # the signed statuslist+jwt as last published
-    kid: Mapped[str] = mapped_column(String(16))
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SPKI
-    private_key_envelope: Mapped[bytes] = mapped_column(LargeBinary)  # signing.keys.encrypt_private_key
+    kid: Mapped[str] = mapped_column(String(16))  # of the key that signed `token`
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SPKI of that key (also in the trust list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

@@ -26,6 +26,7 @@ VerificationCode = Literal[
     "trust_list_untrusted",
     "trust_list_rollback",
     "too_large",
+    "status_list_untrusted",
 ]
 
 

@@ -10,6 +10,7 @@ class KeyPurpose(StrEnum):
     SEAL_MAKER = "seal_maker"  # 制章者: signs GB/T 38540 seal structures
     SEAL = "seal"  # signs sealed records on behalf of one seal
     PRESENTATION = "presentation"  # signs the registry's dynamic 亮证 QR codes
+    STATUS_LIST = "status_list"  # signs the registry's status list tokens
 
 
 class KeyStatus(StrEnum):

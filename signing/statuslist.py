@@ -20,6 +20,8 @@ from enum import IntEnum
 from signing.algorithms import PrivateKey, PublicKey
 from signing.encoding import b64url_decode, b64url_encode
 from signing.errors import InvalidInput, VerificationError
+from signing.statuses import KeyPurpose
+from signing.truststore import ResolvedKey, TrustStore
 
 TOKEN_TYPE = "statuslist+jwt"  # SPEC: draft-ietf-oauth-status-list-05 §5.1 (JWT header typ)
 ALLOWED_BITS = (1, 2, 4, 8)  # SPEC: §4.1 — bits per entry
@@ -148,7 +150,9 @@ def _fail(code: str, message: str) -> VerificationError:
 def verify_status_list_token(
     token: str, *, public_keys: list[PublicKey], subject: str | None = None, now: datetime | None = None
 ) -> StatusListToken:
-    """SPEC: draft-ietf-oauth-status-list-05 §8 (validation), offline.
+    """SPEC: draft-ietf-oauth-status-list-05 §8 (validation), offline, with keys
+    the caller pins itself (`verify_trusted_status_list_token` takes them from
+    the trust list).
 
     1. Three base64url parts; header typ statuslist+jwt and alg ES256.
     2. The signature verifies with one of the trusted keys.
@@ -156,23 +160,72 @@ def verify_status_list_token(
        exp (if any) not past, status_list well formed.
     """
     moment = now or datetime.now(timezone.utc)
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or token.count(".") != 2:
-        raise _fail("malformed", "a status list token is a compact JWS of three parts")
-    header_b64, claims_b64, signature_b64 = token.split(".")
-    header, claims = _json_part(header_b64), _json_part(claims_b64)
-    if header.get("typ") != TOKEN_TYPE or header.get("alg") != "ES256":  # 1.
-        raise _fail("malformed", f"expected typ {TOKEN_TYPE} and alg ES256")
-    try:
-        signature = b64url_decode(signature_b64)
-    except InvalidInput:
-        raise _fail("malformed", "signature is not base64url") from None
-    signed = f"{header_b64}.{claims_b64}".encode("ascii")
+    header, claims, signed, signature = _parts(token)  # 1.
     candidates = [k for k in public_keys if str(k.algorithm) == "ES256" and k.kid == header.get("kid")]
     if not candidates:
         raise _fail("unknown_key", f"no trusted key with kid {header.get('kid')!r}")
     if not any(k.verify(signed, signature) for k in candidates):  # 2.
         raise _fail("signature_invalid", "the status list token signature does not verify")
     return _checked_claims(claims, kid=header["kid"], subject=subject, now=moment)  # 3.
+
+
+def verify_trusted_status_list_token(
+    token: str, *, trust_store: TrustStore, subject: str | None = None, now: datetime | None = None
+) -> StatusListToken:
+    """A status list token whose key the signed trust list vouches for.
+
+    SPEC: draft-ietf-oauth-status-list-05 §8.3 step 3 validates the token's
+    signature, and §1.2 leaves key resolution and trust frameworks out of the
+    draft; here the key is anchored in the registry's signed trust list
+    (docs/formats.md "Trust lists"), never taken from beside the list.
+
+    1. Three base64url parts; header typ statuslist+jwt and alg ES256.
+    2. A held trust list names a key with the header's kid and purpose
+       `status_list` (else `status_list_untrusted`).
+    3. The signature verifies with one of them (else `signature_invalid`).
+    4. Claims as in `verify_status_list_token`.
+    5. That key belongs to the registry that publishes the list (the list's
+       URI starts with its registry id), existed at iat and was neither
+       revoked nor retired by then (else `status_list_untrusted`).
+    """
+    moment = now or datetime.now(timezone.utc)
+    header, claims, signed, signature = _parts(token)  # 1.
+    kid = header.get("kid")
+    candidates = [r for r in trust_store.resolve_kid(kid) if r.key.purpose == KeyPurpose.STATUS_LIST
+                  and str(r.key.algorithm) == "ES256"] if isinstance(kid, str) else []
+    if not candidates:  # 2.
+        raise _fail("status_list_untrusted", f"no trust list held names a status-list key with kid {kid!r}")
+    verified = [r for r in candidates if r.key.public_key.verify(signed, signature)]
+    if not verified:  # 3.
+        raise _fail("signature_invalid", "the status list token signature does not verify")
+    result = _checked_claims(claims, kid=kid, subject=subject, now=moment)  # 4.
+    if not any(_vouches_for(r, result) for r in verified):  # 5.
+        raise _fail("status_list_untrusted", f"status-list key {kid} does not vouch for {result.subject!r} "
+                    f"at {result.issued_at.isoformat()}: another registry's, revoked, retired or not yet valid")
+    return result
+
+
+def _vouches_for(resolved: ResolvedKey, token: StatusListToken) -> bool:
+    key = resolved.key
+    if not token.subject.startswith(resolved.registry_id.rstrip("/") + "/"):
+        return False
+    unusable_from = key.unusable_from()
+    return key.valid_from <= token.issued_at and (unusable_from is None or token.issued_at < unusable_from)
+
+
+def _parts(token: str) -> tuple[dict, dict, bytes, bytes]:
+    """Header, claims, signed bytes and signature of a compact JWS; typ and alg checked."""
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or token.count(".") != 2:
+        raise _fail("malformed", "a status list token is a compact JWS of three parts")
+    header_b64, claims_b64, signature_b64 = token.split(".")
+    header, claims = _json_part(header_b64), _json_part(claims_b64)
+    if header.get("typ") != TOKEN_TYPE or header.get("alg") != "ES256":
+        raise _fail("malformed", f"expected typ {TOKEN_TYPE} and alg ES256")
+    try:
+        signature = b64url_decode(signature_b64)
+    except InvalidInput:
+        raise _fail("malformed", "signature is not base64url") from None
+    return header, claims, f"{header_b64}.{claims_b64}".encode("ascii"), signature
 
 
 def _checked_claims(claims: dict, *, kid: str, subject: str | None, now: datetime) -> StatusListToken:

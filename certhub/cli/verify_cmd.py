@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from signing.errors import InvalidInput, VerificationError
 from signing.keys import load_public_key
 from signing.qr import DccTrustList, QrResult, QrVerificationError, verify_qr
-from signing.statuslist import StatusListToken, verify_status_list_token
+from signing.statuslist import StatusListToken, verify_status_list_token, verify_trusted_status_list_token
 from signing.trustlist import MAX_TRUST_LIST_BYTES
 from signing.truststore import TrustStore
 
@@ -63,10 +64,18 @@ def _fetch(location: str, *, limit: int) -> bytes:
 
 
 def _public_key(value: str):
+    """A DER SubjectPublicKeyInfo in base64 (what `certhub signing init`
+    prints) or base64url without padding (what the trust list publishes and
+    `certhub demo` prints)."""
+    text = value.strip()
     try:
-        return load_public_key(base64.b64decode(value.strip(), validate=True))
+        if re.fullmatch(r"[A-Za-z0-9_-]*", text) and re.search(r"[-_]", text) or len(text) % 4:
+            der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        else:
+            der = base64.b64decode(text, validate=True)
+        return load_public_key(der)
     except (binascii.Error, ValueError, InvalidInput) as error:
-        raise _SetupError(f"not a base64 DER SubjectPublicKeyInfo: {error}") from None
+        raise _SetupError(f"not a base64 or base64url DER SubjectPublicKeyInfo: {error}") from None
 
 
 def _claimed_registry(body: bytes) -> str:
@@ -94,20 +103,26 @@ def _trust_store(trust_lists: list[str], root_keys: list[str], now: datetime) ->
     return store
 
 
-def _status_lists(locations: list[str], key_values: list[str], now: datetime) -> dict[str, StatusListToken] | None:
+def _status_lists(
+    locations: list[str], key_values: list[str], store: TrustStore, now: datetime
+) -> dict[str, StatusListToken] | None:
+    """Each status list, verified with the key the signed trust list names for
+    it (purpose `status_list`), or with keys the user pins with
+    --status-list-key. The key the registry serves beside the list
+    (`<URL>/key`) is never fetched: anyone who can change the list can change it."""
     if not locations:
         return None
     pinned = [_public_key(value) for value in key_values]
+    if not pinned and not store.registry_ids:
+        raise _SetupError("a status list is checked with the key in the trust list: give --trust-list "
+                          "(or pin the key with --status-list-key)")
     tokens: dict[str, StatusListToken] = {}
     for location in locations:
         raw = _fetch(location, limit=_MAX_STATUS_LIST_BYTES)
-        # Without a pinned key, the registry publishes each list's key beside it
-        # (GET /api/v1/status-lists/{id}/key, DER SPKI).
-        keys = pinned or ([load_public_key(_fetch(location.rstrip("/") + "/key", limit=4096))] if _is_url(location) else [])
-        if not keys:
-            raise _SetupError(f"status list {location}: give its key with --status-list-key")
         try:
-            token = verify_status_list_token(raw.decode("ascii").strip(), public_keys=keys, now=now)
+            text = raw.decode("ascii").strip()
+            token = (verify_status_list_token(text, public_keys=pinned, now=now) if pinned
+                     else verify_trusted_status_list_token(text, trust_store=store, now=now))
         except (UnicodeDecodeError, VerificationError) as error:
             raise _SetupError(f"status list {location}: {getattr(error, 'code', 'malformed')}: {error}") from None
         tokens[token.subject] = token
@@ -176,7 +191,8 @@ def verify(
     root_key: list[str] = typer.Option([], "--root-key", help="Pinned trust-root public key, base64 DER SPKI (repeatable)"),
     status_list: list[str] = typer.Option([], "--status-list", help="Status list token: file or URL (repeatable)"),
     status_list_key: list[str] = typer.Option(
-        [], "--status-list-key", help="Status list signing key, base64 DER SPKI (default for URLs: <URL>/key)"),
+        [], "--status-list-key",
+        help="Pin the status list signing key, base64 DER SPKI (default: the trust list's status-list key)"),
     dcc_cert: list[str] = typer.Option([], "--dcc-cert", help="EU DCC signer certificate, DER or PEM (repeatable)"),
     now: str | None = typer.Option(None, "--now", help="Verify as of this ISO 8601 time (default: now)"),
     skew: int = typer.Option(30, "--skew", min=0, max=3600, help="Allowed clock skew in seconds"),
@@ -189,7 +205,7 @@ def verify(
         if trust_list and not root_key:
             raise _SetupError("--trust-list needs --root-key (the pinned trust-root public key)")
         store = _trust_store(trust_list, root_key, moment)
-        lists = _status_lists(status_list, status_list_key, moment)
+        lists = _status_lists(status_list, status_list_key, store, moment)
         data = _input(code)
         dcc = _dcc_trust(dcc_cert)
     except _SetupError as error:

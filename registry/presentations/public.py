@@ -14,12 +14,11 @@ from sqlalchemy.orm import Session
 
 from registry.models import StatusList
 from registry.presentations.redeem import SKEW
-from registry.presentations.trust import RegistryTrust
+from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service import statuslists
 from signing.errors import VerificationError
-from signing.keys import load_public_key
 from signing.qr import QrResult, QrVerificationError, verify_qr
-from signing.statuslist import StatusListToken, verify_status_list_token
+from signing.statuslist import StatusListToken, verify_trusted_status_list_token
 
 _LIST_ID = re.compile(r"/api/v1/status-lists/([0-9]{1,9})")
 
@@ -55,14 +54,33 @@ def _verify(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id
         result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
     if result.summary is None:
         return result
-    token = _own_status_list(session, uri=result.summary.status_uri, registry_id=registry_id, now=now)
-    if token is None:
+    row = _own_status_list(session, uri=result.summary.status_uri, registry_id=registry_id)
+    if row is None:
         return result  # another registry's list: the code is genuine, its status unknown here
+    token = _verified_list(row, trust=trust, held=held, registry_id=registry_id, now=now)
     # Again, now with the licence's status: revoked and suspended codes fail here.
     return verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW, status_lists={token.subject: token})
 
 
-def _own_status_list(session: Session, *, uri: str, registry_id: str, now: datetime) -> StatusListToken | None:
+def _verified_list(row: StatusList, *, trust: RegistryTrust, held: HeldTrust, registry_id: str,
+                   now: datetime) -> StatusListToken:
+    """The list's token checked as any verifier checks it: with the status-list key
+    the trust list names, never the key kept beside the list. A key published
+    since the held trust list was read gets one refresh."""
+    uri = statuslists.subject_uri(registry_id=registry_id, list_id=row.id)
+    for attempt in range(2):
+        try:
+            return verify_trusted_status_list_token(row.token, trust_store=held.store, subject=uri, now=now)
+        except VerificationError as exc:
+            if exc.code == "status_list_untrusted" and attempt == 0:
+                held = trust.refresh(now=now)
+                continue
+            code = "status_list_untrusted" if exc.code == "status_list_untrusted" else "status_unavailable"
+            raise QrVerificationError(code, f"status list {uri}: {exc}") from None
+    raise AssertionError("unreachable")
+
+
+def _own_status_list(session: Session, *, uri: str, registry_id: str) -> StatusList | None:
     prefix = registry_id.rstrip("/")
     match = _LIST_ID.fullmatch(uri[len(prefix):]) if uri.startswith(prefix) else None
     if match is None:
@@ -70,10 +88,7 @@ def _own_status_list(session: Session, *, uri: str, registry_id: str, now: datet
     row = session.get(StatusList, int(match.group(1)))
     if row is None or statuslists.subject_uri(registry_id=registry_id, list_id=row.id) != uri:
         return None
-    try:
-        return verify_status_list_token(row.token, public_keys=[load_public_key(row.public_key)], subject=uri, now=now)
-    except VerificationError:
-        return None  # verify_qr then reports the status as unknown rather than trusting a bad list
+    return row
 
 
 def _summary(result: QrResult) -> dict[str, Any] | None:

@@ -241,7 +241,8 @@ class LicenceImporter:
         licence_type, issuer, now = context.licence_type, context.issuer, context.now
         issued_on = china_date(now)
         serials = _reserve_serials(session, type_code=licence_type.code, issuer_code=issuer.code, count=len(items))
-        slots = _allocate_indexes(session, count=len(items), signer=self._signer, now=now)
+        slots = statuslists.allocate(session=session, registry_id=self._signer.registry_id,
+                                     key_secret=self._signer.key_secret, now=now, count=len(items))
         # Type and issuer codes are checked once (with the first serial); the rest are ours, consecutive.
         LicenceIdentifier.for_issue(type_code=licence_type.code, issuer_code=issuer.code, serial=serials[0])
         licences = []
@@ -452,18 +453,3 @@ def _reserve_serials(session: Session, *, type_code: str, issuer_code: str, coun
             .values(last_serial=SerialCounter.last_serial + (count - 1))
         )
     return [f"{value:08d}" for value in range(first, first + count)]
-
-
-def _allocate_indexes(session: Session, *, count: int, signer: Signer, now: datetime) -> list[tuple[int, int]]:
-    """`count` status-list entries, (list id, index): a block per list under
-    its row lock, a new list when one fills up."""
-    slots: list[tuple[int, int]] = []
-    while len(slots) < count:
-        row, first = statuslists.allocate_index(session=session, registry_id=signer.registry_id,
-                                                key_secret=signer.key_secret, now=now)
-        more = min(count - len(slots) - 1, row.size - row.next_index)
-        slots.append((row.id, first))
-        slots.extend((row.id, index) for index in range(row.next_index, row.next_index + more))
-        row.next_index += more
-        session.flush()
-    return slots

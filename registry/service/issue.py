@@ -128,13 +128,13 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     issuer = departments.get_or_raise(session=session, code=issuer_code)
     serial = next_serial(session, type_code=licence_type.code, issuer_code=issuer_code)
     identifier = LicenceIdentifier.for_issue(type_code=licence_type.code, issuer_code=issuer_code, serial=serial)
-    status_list, index = statuslists.allocate_index(session=session, registry_id=signer.registry_id,
-                                                    key_secret=signer.key_secret, now=now)
+    [(list_id, index)] = statuslists.allocate(session=session, registry_id=signer.registry_id,
+                                              key_secret=signer.key_secret, now=now)
     licence = Licence(
         base_identifier=identifier.base, type_code=licence_type.code, type_version=licence_type.version,
         issuer_code=issuer_code, serial=serial, holder_name=holder[0], holder_code=holder[1],
         holder_code_type=holder[2], status=LicenceStatus.VALID, current_version=1, valid_from=valid_from,
-        valid_until=valid_until, status_list_id=status_list.id, status_index=index, issued_at=now, updated_at=now,
+        valid_until=valid_until, status_list_id=list_id, status_index=index, issued_at=now, updated_at=now,
     )
     session.add(licence)
     session.flush()
@@ -266,8 +266,8 @@ def _issue_batch_of_type(
     issued_on = china_date(now)
     checked = [_checked(licence_type, position, request, issued_on) for position, request in requests]
     first = reserve_serials(session, type_code=licence_type.code, issuer_code=issuer_code, count=len(checked))
-    slots = statuslists.allocate_indices(session=session, registry_id=signer.registry_id,
-                                         key_secret=signer.key_secret, now=now, count=len(checked))
+    slots = statuslists.allocate(session=session, registry_id=signer.registry_id,
+                                 key_secret=signer.key_secret, now=now, count=len(checked))
     identifiers = [LicenceIdentifier.for_issue(type_code=licence_type.code, issuer_code=issuer_code,
                                                serial=f"{first + offset:08d}") for offset in range(len(checked))]
     # A plain multi-row insert (pipelined on PostgreSQL), then the rows read

@@ -18,6 +18,7 @@ The codes, in the order the verifier checks them (docs/formats.md, "QR codes
 | 9 | `key_not_valid` | the key (or its seal) was not usable at iat, or not for this use |
 | 10 | `type_not_allowed` | the seal's trust entry does not cover the licence type |
 | 11 | `status_unavailable` / `revoked` / `suspended` / `status_stale` | licence status |
+| 11 | `status_list_untrusted` | the status list's key is not a status-list key of the list's registry in the trust list (where a caller checks the list as part of the code) |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ QrErrorCode = Literal[
     "revoked",
     "suspended",
     "status_stale",
+    "status_list_untrusted",
 ]
 
 

@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 from certhub.cli import app
 from signing.keys import generate_private_key
 from signing.qr import render_qr_png
+from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList, TokenStatus, sign_status_list_token
-from tests.signing.qr.conftest import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at
+from tests.signing.qr.conftest import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
 
 runner = CliRunner()
 NOW = at(days=1).isoformat()
@@ -145,6 +146,39 @@ def test_trust_list_and_status_list_from_urls(world, registry_server):
     body = json.loads(result.output)
     assert result.exit_code == 0, result.output
     assert body["status"] == "valid" and body["status_list_age_seconds"] == 86400
+
+
+def test_a_status_list_whose_key_is_not_in_the_trust_list_is_refused(world, registry_server):
+    """The registry serves the list's key at <URL>/key, but only the signed trust list
+    vouches for keys: a list signed by a key it does not name is refused."""
+    without = world.store(keys=(key_entry(world.seal_key),)).trust_list(REGISTRY_ID).to_json()
+    _Registry.routes["/.well-known/certhub/trust-list"] = without
+    root = base64.b64encode(world.root.public_key.spki_der).decode()
+    args = [world.licence_qr(), "--trust-list", f"{registry_server}/.well-known/certhub/trust-list",
+            "--root-key", root, "--status-list", f"{registry_server}/api/v1/status-lists/12", "--now", NOW, "--json"]
+    result = run(*args)
+    assert result.exit_code == 2 and "status_list_untrusted" in json.loads(result.output)["message"]
+    # Named in the trust list, but for another use: still not a status-list key.
+    as_presentation = key_entry(world.status_key, purpose=KeyPurpose.PRESENTATION)
+    _Registry.routes["/.well-known/certhub/trust-list"] = world.store(
+        keys=(key_entry(world.seal_key), as_presentation)).trust_list(REGISTRY_ID).to_json()
+    result = run(*args)
+    assert result.exit_code == 2 and "status_list_untrusted" in json.loads(result.output)["message"]
+
+
+def test_a_pinned_status_list_key_still_counts(world, registry_server, tmp_path):
+    trust_list = tmp_path / "trust-list.json"
+    trust_list.write_bytes(world.store(keys=(key_entry(world.seal_key),)).trust_list(REGISTRY_ID).to_json())
+    root = base64.b64encode(world.root.public_key.spki_der).decode()
+    key = base64.b64encode(world.status_key.public_key.spki_der).decode()
+    result = run(world.licence_qr(), "--trust-list", str(trust_list), "--root-key", root,
+                 "--status-list", f"{registry_server}/api/v1/status-lists/12", "--status-list-key", key, "--now", NOW)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_status_list_needs_a_trust_list_or_a_pinned_key(world, registry_server):
+    result = run(world.licence_qr(), "--status-list", f"{registry_server}/api/v1/status-lists/12", "--now", NOW)
+    assert result.exit_code == 2 and "--trust-list" in result.output
 
 
 def test_missing_url_is_a_setup_error(world, registry_server):

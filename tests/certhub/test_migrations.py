@@ -10,6 +10,7 @@ from alembic import command
 from sqlalchemy import inspect, text
 
 from certhub.db import alembic_config, create_db_engine, upgrade
+from signing.keys import generate_private_key
 from tests.conftest import DATABASE_BACKENDS, _POSTGRES_URL, engine_on_schema
 
 
@@ -75,3 +76,34 @@ def test_the_redemption_time_lives_in_the_redemption_row_alone(fresh_engine):
         times = dict(connection.execute(text("SELECT id, redeemed_at FROM registry_presentations")).all())
     assert times["unused-code"] is None
     assert str(times["redeemed-code"]).startswith("2026-01-01 08:00:30")
+
+
+_STATUS_LIST = (
+    "INSERT INTO registry_status_lists (id, size, bits, next_index, data, revision, token, kid, public_key,"
+    " private_key_envelope, created_at, updated_at) VALUES (7, 64, 2, 10, :data, 1, 'a.b.c', 'kid-of-list', :spki,"
+    " :envelope, '2026-01-01 08:00:00+00:00', '2026-01-01 08:00:00+00:00')"
+)
+
+
+def test_status_lists_move_their_keys_to_the_trust_list_and_keep_their_taken_indices(fresh_engine):
+    _migrate(fresh_engine, "upgrade", "0013")
+    spki = generate_private_key().public_key.spki_der
+    with fresh_engine.begin() as connection:
+        connection.execute(text(_STATUS_LIST), {"data": bytes(16), "spki": spki, "envelope": b"\x01secret"})
+
+    _migrate(fresh_engine, "upgrade", "0014")
+    columns = [column["name"] for column in inspect(fresh_engine).get_columns("registry_status_lists")]
+    assert "private_key_envelope" not in columns and "next_index" not in columns
+    with fresh_engine.connect() as connection:
+        allocated, allocation = connection.execute(
+            text("SELECT allocated, allocation FROM registry_status_lists WHERE id = 7")).one()
+        key = connection.execute(text("SELECT kid, purpose, status, public_key, encrypted_private_key, retired_at"
+                                      " FROM signing_keys")).one()
+    assert allocated == 10 and bytes(allocation) == b"\xff\x03" + bytes(6)  # indices 0..9 were taken
+    assert (key.kid, key.purpose, key.status, bytes(key.public_key)) == ("kid-of-list", "status_list", "retired", spki)
+    assert key.encrypted_private_key is None and key.retired_at is not None
+
+    _migrate(fresh_engine, "downgrade", "0013")  # sequential allocation resumes after the last index taken
+    with fresh_engine.connect() as connection:
+        assert connection.execute(text("SELECT next_index FROM registry_status_lists")).scalar() == 10
+        assert connection.execute(text("SELECT count(*) FROM signing_keys")).scalar() == 0

@@ -126,3 +126,29 @@ def test_racing_changes_are_all_kept(own_database):
         assert [v.superseded for v in versions] == [True] * THREADS + [False]
         assert len({v.face["legal_rep"] for v in versions[1:]}) == THREADS
         assert session.scalars(select(Licence)).one().current_version == THREADS + 1
+
+
+def test_concurrent_batches_draw_distinct_random_indices(own_database):
+    """Status-list indices are drawn at random under the list's row lock: racing
+    single issues and batches never share one, and the list shows no issue order."""
+    make = create_sessionmaker(own_database)
+    with make() as session:
+        build_world(session)
+        issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)  # the list exists before the race
+        session.commit()
+
+    def work(i: int) -> None:
+        with make() as session:
+            if i % 2:
+                issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
+            else:
+                issue.issue_many(session, actor=ACTOR, requests=[_request() for _ in range(10)], signer=SIGNER)
+            session.commit()
+
+    assert _run_together(work) == []
+    with make() as session:
+        licences = session.scalars(select(Licence).order_by(Licence.id)).all()
+        slots = [(x.status_list_id, x.status_index) for x in licences]
+        assert len(licences) == 1 + THREADS // 2 * 11 and len(set(slots)) == len(slots)
+        indices = [index for _, index in slots]
+        assert indices != sorted(indices)

@@ -13,7 +13,17 @@ import pytest
 
 from signing.errors import InvalidInput, VerificationError
 from signing.keys import generate_private_key
-from signing.statuslist import StatusList, TokenStatus, sign_status_list_token, verify_status_list_token
+from signing.statuses import KeyPurpose, KeyStatus
+from signing.statuslist import (
+    StatusList,
+    TokenStatus,
+    sign_status_list_token,
+    verify_status_list_token,
+    verify_trusted_status_list_token,
+)
+from signing.trust_entries import TrustedKey
+from signing.trustlist import TrustListContent, sign_trust_list
+from signing.truststore import TrustStore
 
 NOW = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
 URI = "https://registry.test/api/v1/status-lists/1"
@@ -110,3 +120,53 @@ def test_out_of_range_times_are_malformed_not_a_crash(times):
     key = generate_private_key("ES256")
     token = _signed_claims(key, {"sub": URI, "status_list": StatusList(size=8).to_json(), **times})
     assert _failure(token, public_keys=[key.public_key], now=NOW) == "malformed"
+
+
+def _trust_store(root, entries, *, registry_id: str = "https://registry.test") -> TrustStore:
+    content = TrustListContent(registry_id=registry_id, keys=tuple(entries))
+    store = TrustStore()
+    store.pin_root(registry_id=registry_id, root_public_key=root.public_key)
+    store.add_json(sign_trust_list(content=content, root_key=root, sequence=1, issued_at=NOW).to_json(), now=NOW)
+    return store
+
+
+def _entry(key, *, purpose=KeyPurpose.STATUS_LIST, **changes) -> TrustedKey:
+    fields = {"valid_from": NOW - timedelta(days=1), "status": KeyStatus.ACTIVE, **changes}
+    return TrustedKey(kid=key.kid, public_key=key.public_key, purpose=purpose, es_id=None,
+                      owner="https://registry.test", **fields)
+
+
+def _trusted_failure(token, store) -> str:
+    with pytest.raises(VerificationError) as caught:
+        verify_trusted_status_list_token(token, trust_store=store, now=NOW)
+    return caught.value.code
+
+
+def test_a_status_list_key_is_taken_from_the_trust_list():
+    root, key, other = (generate_private_key("ES256") for _ in range(3))
+    token = sign_status_list_token(status_list=StatusList(size=8), subject=URI, key=key, issued_at=NOW)
+    verified = verify_trusted_status_list_token(token, trust_store=_trust_store(root, [_entry(key)]), subject=URI,
+                                                now=NOW)
+    assert verified.kid == key.kid and verified.subject == URI
+    assert _trusted_failure(token, _trust_store(root, [_entry(other)])) == "status_list_untrusted"  # not named
+    for purpose in (KeyPurpose.SEAL, KeyPurpose.PRESENTATION, KeyPurpose.TRUST_ROOT):  # named for another use
+        assert _trusted_failure(token, _trust_store(root, [_entry(key, purpose=purpose)])) == "status_list_untrusted"
+    # Another registry's status-list key does not vouch for this registry's list.
+    elsewhere = _trust_store(root, [_entry(key)], registry_id="https://registry.test.evil")
+    assert _trusted_failure(token, elsewhere) == "status_list_untrusted"
+    # Retired or revoked before the list was signed, or made after it: not for this token.
+    for changes in ({"status": KeyStatus.RETIRED, "retired_at": NOW - timedelta(seconds=1)},
+                    {"status": KeyStatus.REVOKED, "revoked_at": NOW},
+                    {"valid_from": NOW + timedelta(seconds=1)}):
+        assert _trusted_failure(token, _trust_store(root, [_entry(key, **changes)])) == "status_list_untrusted"
+    retired_later = _entry(key, status=KeyStatus.RETIRED, retired_at=NOW + timedelta(days=1))
+    assert verify_trusted_status_list_token(token, trust_store=_trust_store(root, [retired_later]), now=NOW).kid == key.kid
+
+
+def test_a_trusted_kid_with_a_wrong_signature_is_signature_invalid():
+    root, key, forger = (generate_private_key("ES256") for _ in range(3))
+    genuine = sign_status_list_token(status_list=StatusList(size=8), subject=URI, key=key, issued_at=NOW)
+    forged = sign_status_list_token(status_list=StatusList(size=8), subject=URI, key=forger, issued_at=NOW)
+    head, claims, _ = genuine.split(".")
+    mixed = f"{head}.{claims}.{forged.split('.')[2]}"
+    assert _trusted_failure(mixed, _trust_store(root, [_entry(key)])) == "signature_invalid"

@@ -76,7 +76,8 @@ class World:
         test list two keys under one kid (a real 8-byte collision cannot be made).
         """
         if keys is None:
-            keys = (key_entry(self.seal_key), key_entry(self.presentation_key, purpose=KeyPurpose.PRESENTATION))
+            keys = (key_entry(self.seal_key), key_entry(self.presentation_key, purpose=KeyPurpose.PRESENTATION),
+                    key_entry(self.status_key, purpose=KeyPurpose.STATUS_LIST))
         content = TrustListContent(registry_id=registry_id, keys=keys, seals=(seal_entry(),) if seals is None else seals)
         signed = sign_trust_list(content=content, root_key=self.root, sequence=1, issued_at=at(days=-1))
         store = TrustStore()
