@@ -29,6 +29,8 @@ _USCC = r"[0-9A-HJ-NPQRTUWXY]{18}"
 _IDENTIFIER = re.compile(rf"(?<![0-9A-Za-z])(?:{_CITIZEN_ID}|{_USCC})(?![0-9A-Za-z])", re.IGNORECASE)
 # A request line is logged as sent: percent-encoded, possibly more than once.
 _MAX_UNQUOTE = 3
+# What a decoded request line may not print as such: a line break would forge a log line.
+_UNSAFE_IN_A_LINE = re.compile(r'[\x00-\x1f\x7f"]')
 _ACCESS_LOGGER = "uvicorn.access"
 APP_PACKAGES = ("catalog", "signing", "registry", "adapters", "exchange", "certhub")
 FILTER_NAME = "mask_identifiers"
@@ -36,6 +38,10 @@ FILTER_NAME = "mask_identifiers"
 
 def _mask_match(match: re.Match[str]) -> str:
     return str(mask_value(match.group(), MaskRule.id_number))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"%{ord(match.group()):02X}"
 
 
 def mask_identifiers(text: str) -> str:
@@ -47,8 +53,9 @@ def mask_identifiers(text: str) -> str:
             break
         decoded = unquote(decoded)
         if _IDENTIFIER.search(decoded):
-            # Printed decoded: only a decoded line shows what was masked.
-            return _IDENTIFIER.sub(_mask_match, decoded)
+            # Printed decoded, so that what was masked shows; control characters
+            # and quotes are encoded again, so a request cannot forge a line.
+            return _UNSAFE_IN_A_LINE.sub(_escape, _IDENTIFIER.sub(_mask_match, decoded))
     return masked
 
 
@@ -71,8 +78,9 @@ class MaskIdentifiers(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed call; logging reports it itself
             return True
-        if mask_identifiers(message) != message:
-            self._mask_message(record, message)
+        masked = mask_identifiers(message)
+        if masked != message:
+            self._mask_message(record, masked)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
@@ -82,12 +90,12 @@ class MaskIdentifiers(logging.Filter):
         return True
 
     @staticmethod
-    def _mask_message(record: logging.LogRecord, message: str) -> None:
+    def _mask_message(record: logging.LogRecord, masked: str) -> None:
         if record.name == _ACCESS_LOGGER and isinstance(record.args, tuple):
             # uvicorn's AccessFormatter reads the request line from the arguments themselves.
             record.args = tuple(_masked_arg(arg) for arg in record.args)
             return
-        record.msg, record.args = mask_identifiers(message), ()
+        record.msg, record.args = masked, ()
         if "color_message" in record.__dict__:  # uvicorn's coloured variant of the same text
             record.color_message = record.msg
 

@@ -310,3 +310,9 @@ def test_longer_codes_and_other_text_are_left_alone():
             "request_hash=" + "ab" * 32 + " 12345678901234567 1234567890123456789")
     # The issuer's USCC inside a licence identifier is masked too: whatever is shaped like one is.
     assert mask_identifiers(text) == text.replace(f".{POLICE}.", ".1135**********827D.")
+
+
+def test_a_decoded_request_line_cannot_forge_a_log_line():
+    encoded = "".join(f"%{ord(ch):02X}" for ch in HOLDER)
+    line = mask_identifiers(f'GET /x?a=%0D%0AINFO:%20forged%22&s={encoded} HTTP/1.1')
+    assert line == 'GET /x?a=%0D%0AINFO: forged%22&s=3501**********301X HTTP/1.1'
