@@ -56,6 +56,8 @@ class Presentation(Base):
     kid: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The newer code for one of these licences that replaced this one (one live code per licence).
+    superseded_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Redemption(Base):

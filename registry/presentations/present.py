@@ -9,14 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from registry.errors import InvalidIdentifier, LicenceNotFound
+from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceStatus
 from registry.presentations.disclosure import DISCLOSURES
 from registry.presentations.errors import InvalidPresentationRequest, LicenceNotPresentable
 from registry.presentations.models import Presentation
 from registry.presentations.policy import PRESENTATION_POLICY, PresentRequest
+from registry.presentations.redeem import SKEW
 from registry.service import reads
 from registry.service.history import write_gate
 from registry.service.records import china_date
@@ -75,11 +78,40 @@ def present(
     )
     session.add(row)
     session.flush()
+    _supersede_earlier(session, new=row, licences=licences, now=moment)
     qr_text = encode_presentation_qr(
         signer=signer, issuer=registry_id, presentation_id=row.id, licence_identifiers=list(versions),
         disclosure=disclosure, issued_at=row.issued_at, expires_at=row.expires_at,
     )
     return IssuedPresentation(row=row, qr_text=qr_text)
+
+
+def _supersede_earlier(session: Session, *, new: Presentation, licences: Sequence[Licence], now: datetime) -> None:
+    """One live code per licence: the new code replaces every earlier code of
+    the holder that is still live and shows one of its licences (redemption
+    and the public check then answer `superseded`). The licences' rows are
+    locked first, so two codes made at once for a licence are made one after
+    the other and the second sees the first (docs/architecture.md, rule 8)."""
+    session.execute(select(Licence.id).where(Licence.id.in_([licence.id for licence in licences]))
+                    .order_by(Licence.id).with_for_update(key_share=True))  # in one order: no deadlock
+    bases = {licence.base_identifier for licence in licences}
+    live = session.execute(
+        select(Presentation.id, Presentation.licence_identifiers).where(
+            Presentation.holder_code == new.holder_code, Presentation.id != new.id,
+            Presentation.superseded_by.is_(None), Presentation.expires_at >= now - SKEW)
+    ).all()
+    replaced = [presentation_id for presentation_id, identifiers in live
+                if bases.intersection(_base(identifier) for identifier in identifiers)]
+    if replaced:
+        session.execute(update(Presentation).where(Presentation.id.in_(replaced)).values(superseded_by=new.id)
+                        .execution_options(synchronize_session=False))
+
+
+def _base(identifier: str) -> str | None:
+    try:
+        return LicenceIdentifier.parse(identifier).base
+    except InvalidIdentifier:
+        return None
 
 
 def _check_request(*, identifiers: Sequence[str], disclosure: str, ttl_seconds: int) -> None:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from registry.models import StatusList
-from registry.presentations.redeem import SKEW
+from registry.presentations.models import Presentation
+from registry.presentations.redeem import SKEW, SUPERSEDED_MESSAGE
 from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service import statuslists
 from signing.errors import VerificationError
@@ -39,8 +41,18 @@ def check(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: 
         result = _verify(session, qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     except QrVerificationError as exc:
         return PublicCheck(valid=False, error=exc.code, message=str(exc))
+    if result.presentation is not None and result.issuer == registry_id and _superseded(
+            session, presentation_id=result.presentation.presentation_id):
+        return PublicCheck(valid=False, error="superseded", message=SUPERSEDED_MESSAGE)
     return PublicCheck(valid=True, kind=result.kind, summary=_summary(result), issuer=result.issuer,
                        expires_at=result.expires_at)
+
+
+def _superseded(session: Session, *, presentation_id: str) -> bool:
+    """A 亮证 code of this registry that a newer code replaced (the one
+    presentation column the check reads)."""
+    replaced_by = session.scalar(select(Presentation.superseded_by).where(Presentation.id == presentation_id))
+    return replaced_by is not None
 
 
 def _verify(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> QrResult:

@@ -39,6 +39,7 @@ from signing.qr import QrResult, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 
 SKEW = timedelta(seconds=30)
+SUPERSEDED_MESSAGE = "the holder has since been given a newer code for this licence; scan the code on their screen"
 _REFRESH_ON = {"unknown_key", "key_not_valid"}
 
 
@@ -78,10 +79,13 @@ class Redeemed:
 
 
 # Statements of the hot path, built once (see registry.service.reads).
+# Shared-locked: a newer code made meanwhile (present.py marks this one
+# superseded under a row lock) waits for this redemption to end, so a code is
+# never redeemed after the holder was given its replacement.
 _PRESENTATION_AND_MATTER = select(
     Presentation.id, Presentation.holder_code, Presentation.licence_identifiers, Presentation.disclosure,
-    Presentation.expires_at, matters.exists_clause(code=bindparam("matter_code")),
-).where(Presentation.id == bindparam("presentation_id"))
+    Presentation.expires_at, Presentation.superseded_by, matters.exists_clause(code=bindparam("matter_code")),
+).where(Presentation.id == bindparam("presentation_id")).with_for_update(read=True, of=Presentation)
 _CLAIM = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
 
 
@@ -134,9 +138,9 @@ def redeem(
     row = session.connection().execute(
         _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
     ).one_or_none()
-    presentation = matter_known = None
+    presentation = matter_known = superseded_by = None
     if row is not None:
-        presentation_id, holder_code, identifiers, disclosure, expires_at, matter_known = row
+        presentation_id, holder_code, identifiers, disclosure, expires_at, superseded_by, matter_known = row
         presentation = StoredPresentation(id=presentation_id, holder_code=holder_code,
                                           licence_identifiers=tuple(identifiers), disclosure=disclosure,
                                           expires_at=expires_at)
@@ -149,6 +153,8 @@ def redeem(
         raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
     if now > presentation.expires_at + SKEW:
         raise CodeRefused("the code has expired; ask the holder to show a new one", code="expired")
+    if superseded_by is not None:
+        raise CodeRefused(SUPERSEDED_MESSAGE, code="superseded")
     key = claim_key(presentation.id)
     ttl = max((presentation.expires_at + SKEW - now).total_seconds(), 0) + 60
     if not cache.set_if_absent(key, counter.department_code, ttl_seconds=ttl):  # 5. fast path

@@ -7,8 +7,10 @@ import base64
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import select
 
-from registry.presentations.models import Presentation
+from catalog.cache import InProcessCache
+from registry.presentations.models import Presentation, Redemption
 from signing.qr import decode_qr_image, verify_qr
 from signing.statuses import KeyPurpose
 from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
@@ -114,4 +116,47 @@ def test_a_bad_identifier_is_refused(world):
 def test_department_tokens_cannot_present(world):
     response = world.present([world.residence["identifier"]], headers=world.city)
     assert response.status_code == 401
+
+
+
+def _entries_denied(world) -> list[str]:
+    from exchange.auditlog import LogEntry
+
+    query = select(LogEntry.reason_code).where(LogEntry.kind == "redemption", LogEntry.result == "denied")
+    return list(world.session.scalars(query.order_by(LogEntry.id)))
+
+
+def test_a_new_code_for_a_licence_supersedes_the_old_one(world):
+    residence = world.residence["identifier"]
+    other = world.issue(residence_body(face={"address": "福州市台江区"}, valid_until="2031-01-01"))["identifier"]
+    old = world.code(residence)
+    pair = world.present([residence, other]).json()["qr_text"]  # shows the residence permit again
+    only_other = world.code(other)  # shows `other` again: replaces the pair, not `old`'s successor
+    new = world.code(residence, disclosure="masked")
+
+    for replaced in (old, pair):
+        refused = world.redeem(replaced)
+        assert refused.status_code == 422 and refused.json()["error"] == "superseded", refused.text
+        assert "licences" not in refused.json()
+        checked = world.client.post("/api/v1/verify", json={"qr_text": replaced}).json()
+        assert checked["valid"] is False and checked["error"] == "superseded"
+    assert _entries_denied(world) == ["superseded", "superseded"]
+    assert world.session.query(Redemption).count() == 0
+    # Kept in the database, not only in one process's cache: a process that never saw the codes agrees.
+    world.app.state.cache = InProcessCache()
+    assert world.redeem(old).json()["error"] == "superseded"
+    # The current code of each licence still works.
+    assert world.client.post("/api/v1/verify", json={"qr_text": new}).json()["valid"] is True
+    assert world.redeem(new).status_code == 200
+    assert world.redeem(only_other).status_code == 200
+
+
+def test_codes_of_other_holders_and_licences_are_left_alone(world):
+    mine = world.code()
+    company = world.code(world.business["identifier"], headers=world.company)
+    stranger = holder_auth(world.app, code=OTHER_CITIZEN, name="李四")
+    theirs = world.issue(residence_body(holder_code=OTHER_CITIZEN))
+    world.code(theirs["identifier"], headers=stranger)
+    assert world.redeem(mine).status_code == 200
+    assert world.redeem(company).status_code == 200
 

@@ -21,13 +21,18 @@ from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
 from catalog.cache import InProcessCache
+from catalog.db import utcnow
 from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
+from registry.presentations import present as presenting
+from registry.presentations import redeem as redeeming
 from registry.presentations.models import Redemption
+from registry.presentations.trust import RegistryTrust
+from tests.catalog.factories import COUNTY_CENTRE, MATTER
 from tests.conftest import REPO_ROOT, TEST_SECRET, engine_on_schema
-from tests.registry.licence_world import REGISTRY_ID
-from tests.registry.presentation_world import build
+from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
+from tests.registry.presentation_world import CITIZEN, PURPOSE, build
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("CERTHUB_TEST_REDIS_URL")
@@ -168,3 +173,81 @@ def test_two_processes_redeem_each_code_once(shared_world, tmp_path):
     finally:
         for server in servers:
             server.stop()
+
+
+def _waiting_or_done(engine, backend_pid: int, worker: threading.Thread) -> str:
+    """Whether the worker's database session waits on a lock, or the worker finished."""
+    deadline = time.monotonic() + 30
+    with engine.connect() as probe:
+        while time.monotonic() < deadline:
+            if not worker.is_alive():
+                return "done"
+            waiting = probe.execute(text("SELECT count(*) FROM pg_locks WHERE pid = :pid AND NOT granted"),
+                                    {"pid": backend_pid}).scalar()
+            if waiting:
+                return "waiting"
+            time.sleep(0.01)
+    raise AssertionError("the worker neither finished nor waited on a lock")
+
+
+def _present(session, world) -> str:
+    issued = presenting.present(
+        session, actor_code=CITIZEN, actor_code_type="111", identifiers=[world.residence["identifier"]],
+        disclosure="full", on_behalf_of=None, ttl_seconds=60, registry_id=REGISTRY_ID, key_secret=KEY_SECRET,
+        now=utcnow(),
+    )
+    return issued.qr_text
+
+
+def _in_thread(engine, work) -> tuple[threading.Thread, int, list]:
+    """`work(session)` in a thread of its own, committed there; its session's backend pid."""
+    session = sessionmaker(bind=engine, expire_on_commit=False)()
+    pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    out: list = []
+
+    def run() -> None:
+        with session:
+            out.append(work(session))
+            session.commit()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    return worker, pid, out
+
+
+def test_two_codes_made_at_once_for_a_licence_leave_one_live(shared_world):
+    _schema, world = shared_world
+    engine = world.session.get_bind()
+    with sessionmaker(bind=engine, expire_on_commit=False)() as first:
+        first_code = _present(first, world)  # not yet committed: it holds the licence's row lock
+        worker, pid, out = _in_thread(engine, lambda session: _present(session, world))
+        # The second waits for the first, and then sees it (without the lock it would not).
+        assert _waiting_or_done(engine, pid, worker) == "waiting"
+        first.commit()
+    worker.join()
+    [second_code] = out
+    refused = world.redeem(first_code)
+    assert refused.status_code == 422 and refused.json()["error"] == "superseded", refused.text
+    assert world.redeem(second_code).status_code == 200
+
+
+def test_a_new_code_waits_for_the_old_ones_redemption(shared_world):
+    _schema, world = shared_world
+    engine = world.session.get_bind()
+    app = world.app
+    old = world.code(disclosure="full")
+    counter = redeeming.Counter(department_code=COUNTY_CENTRE, client_id="c", operator_id="clerk-7",
+                                matter_code=MATTER, purpose=PURPOSE, case_number=None, request_hash="0" * 64)
+    trust = RegistryTrust(registry_id=REGISTRY_ID, key_secret=KEY_SECRET,
+                          sessionmaker=sessionmaker(bind=engine, expire_on_commit=False))
+    with sessionmaker(bind=engine, expire_on_commit=False)() as redeeming_session:
+        redeemed = redeeming.redeem(redeeming_session, qr_text=old, counter=counter, trust=trust, cache=InProcessCache(),
+                                    recorder=app.state.access_recorder, registry_id=REGISTRY_ID, now=utcnow())
+        assert redeemed.licences
+        # The holder asks for a new code while the counter is mid-way: the new code is made after the
+        # redemption ends, so the old code is never redeemed once its replacement was handed out.
+        worker, pid, out = _in_thread(engine, lambda session: _present(session, world))
+        assert _waiting_or_done(engine, pid, worker) == "waiting"
+        redeeming_session.commit()
+    worker.join()
+    assert out and world.redeem(out[0]).status_code == 200
