@@ -21,7 +21,10 @@ def resolve_url(*, url: str | None, url_env: str | None, environ: Mapping[str, s
     return value
 
 
-def create_external_engine(url: str, *, connect_timeout: int, where: str) -> Engine:
+def create_external_engine(url: str, *, connect_timeout: int, where: str, pre_ping: bool = True) -> Engine:
+    """`pre_ping=False` when the caller checks pooled connections itself,
+    under a deadline of its own: the pool's ping has none and would wait
+    forever on a server that stopped answering."""
     if url.startswith("postgresql://"):
         # psycopg 3 is the driver the project ships.
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -32,7 +35,7 @@ def create_external_engine(url: str, *, connect_timeout: int, where: str) -> Eng
         connect_args["timeout"] = connect_timeout
         connect_args["check_same_thread"] = False
     try:
-        return create_engine(url, connect_args=connect_args, pool_pre_ping=True)
+        return create_engine(url, connect_args=connect_args, pool_pre_ping=pre_ping)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise AdapterConfigError(f"{where}: cannot use the database URL ({type(exc).__name__})") from None
 

@@ -127,6 +127,7 @@ class SqlBinding(_Strict):
     max_rows: Annotated[int, Field(ge=1, le=10_000)] = 100
     statement_timeout: Seconds = 5.0
     connect_timeout: Annotated[int, Field(ge=1, le=300)] = 5
+    deadline: Seconds = 15.0  # client-side: connecting, querying and reading one subject's rows, all told
     circuit: Circuit = Circuit()
     dataset: SqlDataset | None = None
 

@@ -153,3 +153,92 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+class StallingProxy:
+    """A TCP relay on loopback to a real server (a department's database) that
+    can stall: once `stall()` is called it keeps every connection open, old
+    and new, and relays nothing more either way, as a server that stopped
+    answering would. With no target it stalls from the start: it accepts and
+    never answers."""
+
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        self._target = target
+        self._stalled = threading.Event()
+        if target is None:
+            self._stalled.set()
+        self._closing = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._threads = [threading.Thread(target=self._accept, daemon=True)]
+        self._threads[0].start()
+
+    def stall(self) -> None:
+        self._stalled.set()
+
+    def drop_connections(self) -> None:
+        """Close every relayed connection, as a restarted server would; new ones are relayed."""
+        with self._lock:
+            dropped, self._sockets = self._sockets, []
+        for sock in dropped:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone would not
+        except OSError:
+            pass
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes a relay blocked in recv; close() alone would not
+                except OSError:
+                    pass
+                sock.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _keep(self, sock: socket.socket) -> socket.socket:
+        with self._lock:
+            self._sockets.append(sock)
+        return sock
+
+    def _accept(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._keep(client)
+            if self._stalled.is_set() or self._target is None:
+                continue  # held open, never answered
+            upstream = self._keep(socket.create_connection(self._target))
+            for source, sink in ((client, upstream), (upstream, client)):
+                thread = threading.Thread(target=self._relay, args=(source, sink), daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _relay(self, source: socket.socket, sink: socket.socket) -> None:
+        while not self._closing.is_set():
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            while self._stalled.is_set() and not self._closing.is_set():
+                time.sleep(0.05)  # swallow nothing, send nothing: the peer waits
+            if self._closing.is_set():
+                return
+            try:
+                sink.sendall(data)
+            except OSError:
+                return

@@ -3,10 +3,15 @@ when configured."""
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from adapters.errors import (
     BindingMismatch,
+    CircuitOpen,
     InvalidData,
     ProviderTimeout,
     ProviderUnavailable,
@@ -15,8 +20,8 @@ from adapters.errors import (
 )
 from adapters.sources import BindingRegistry, fetch_records
 from tests.adapters import loopback
-from tests.adapters.conftest import HOUSEHOLD_DATA, person_id
-from tests.adapters.databases import BACKENDS, provider_database
+from tests.adapters.conftest import HOUSEHOLD_DATA, HOUSEHOLD_FIELDS, person_id
+from tests.adapters.databases import BACKENDS, POSTGRES_URL, provider_database
 
 ALICE = person_id("35010219900101123")
 BOB = person_id("35020319851231002")
@@ -139,3 +144,75 @@ def test_provider_down_is_provider_unavailable(tmp_path, db_session, adapters_ca
             fetch_records(session=db_session, registry=registry, data_item_code=HOUSEHOLD_DATA, subject=ALICE)
         assert caught.value.code == "provider_unavailable"
         registry.close()
+
+
+def _stalling_registry(port: int, *, query: str, **overrides) -> BindingRegistry:
+    binding = {
+        "name": "household", "url": f"postgresql://postgres@127.0.0.1:{port}/police?sslmode=disable", "query": query,
+        "fields": {"name": "xm", "born": "csrq", "household_region": "hjdz"},
+        "statement_timeout": 30, "connect_timeout": 1, "deadline": 1, "circuit": {"failure_threshold": 2, "cooldown": 60},
+    }
+    binding.update(overrides)
+    return BindingRegistry.from_mapping({"sql": [binding]}, environ={})
+
+
+# The household data item as a snapshot (what `registry.fetch` takes), so that
+# these tests need no catalog database and run once.
+HOUSEHOLD_ITEM = SimpleNamespace(code=HOUSEHOLD_DATA, subject_kind="natural_person", fields=tuple(HOUSEHOLD_FIELDS),
+                                 adapter_kind="sql", adapter_name="household")
+
+
+def _fetch_returning(registry, *, within: float = 60):
+    """Fetch in a thread, so that a fetch that never returns fails the test
+    instead of hanging it; what the fetch raised is returned."""
+    outcome: list = []
+
+    def attempt():
+        try:
+            outcome.append(registry.fetch(data_item=HOUSEHOLD_ITEM, subject=ALICE))
+        except Exception as exc:  # noqa: BLE001 - handed back to the test
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(within)
+    assert outcome, "the fetch never returned"
+    return outcome[0]
+
+
+def test_a_database_that_accepts_and_never_answers_times_out_and_opens_the_circuit():
+    silent = loopback.StallingProxy()  # a PostgreSQL URL whose server accepts and never says a word
+    registry = _stalling_registry(silent.port, query="SELECT xm, csrq, hjdz FROM household WHERE id_number = :subject")
+    try:
+        failures = [_fetch_returning(registry) for _ in range(2)]
+        assert [getattr(f, "code", f) for f in failures] == ["provider_timeout", "provider_timeout"]
+        refused = _fetch_returning(registry)
+        assert isinstance(refused, CircuitOpen) and refused.code == "circuit_open"
+    finally:
+        registry.close()
+        silent.close()
+
+
+@pytest.mark.skipif(POSTGRES_URL is None, reason="needs CERTHUB_TEST_DATABASE_URL (a PostgreSQL server to stall)")
+def test_a_database_that_stops_answering_mid_session_fails_at_the_deadline(tmp_path):
+    with provider_database("postgresql", tmp_path) as database:
+        database.run("CREATE TABLE {schema}.household (id_number VARCHAR(18), xm VARCHAR(50), csrq VARCHAR(10), "
+                     "hjdz VARCHAR(6))")
+        database.run("INSERT INTO {schema}.household VALUES (:id, '张三丰', '1990-01-01', '350102')", [{"id": ALICE}])
+        server = make_url(POSTGRES_URL)
+        proxy = loopback.StallingProxy((server.host or "127.0.0.1", server.port or 5432))
+        url = server.set(host="127.0.0.1", port=proxy.port, query={**server.query, "sslmode": "disable"})
+        url = url.render_as_string(hide_password=False)
+        query = f"SELECT xm, csrq, hjdz FROM {database.table('household')} WHERE id_number = :subject"
+        registry = _stalling_registry(proxy.port, query=query, url=url)
+        try:
+            assert _fetch_returning(registry)[0]["name"] == "张三丰"  # its connection stays in the pool
+            proxy.drop_connections()  # a restart: the pooled connection is dead, a fresh one is tried
+            assert _fetch_returning(registry)[0]["name"] == "张三丰"
+            proxy.stall()  # the server goes quiet: statement_timeout (30 s) can no longer end anything
+            failures = [_fetch_returning(registry) for _ in range(2)]
+            assert [getattr(f, "code", f) for f in failures] == ["provider_timeout", "provider_timeout"]
+            assert isinstance(_fetch_returning(registry), CircuitOpen)
+        finally:
+            registry.close()
+            proxy.close()
