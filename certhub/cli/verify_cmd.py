@@ -158,6 +158,8 @@ def _parse_now(value: str | None) -> datetime:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise _SetupError(f"--now {value!r} is not an ISO 8601 time") from None
+    if not 1970 <= moment.year <= 9998:  # the verifier adds and subtracts clock skew from it
+        raise _SetupError(f"--now {value!r} is outside the years 1970 to 9998")
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

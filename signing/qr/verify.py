@@ -168,10 +168,10 @@ def _times(claims: Mapping[Any, Any], *, now: datetime, skew: timedelta,
     if require_iss and issued_at is None:
         raise _fail("claims_invalid", "iat is required")
     # 8. SPEC: RFC 8392 §3.1.4 — not valid at or after exp; the skew absorbs clock drift both ways.
-    # now - skew, not exp + skew: an exp at the end of year 9999 must not overflow.
+    # now - skew and iat - skew, never + skew: times at the end of year 9999 must not overflow.
     if expires_at is not None and now - skew >= expires_at:
         raise _fail("expired", f"the code expired at {expires_at.isoformat()}")
-    if issued_at is not None and issued_at > now + skew:
+    if issued_at is not None and issued_at - skew > now:
         raise _fail("not_yet_valid", f"the code was issued in the future ({issued_at.isoformat()})")
     return issuer, issued_at, expires_at
 

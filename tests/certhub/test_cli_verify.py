@@ -211,3 +211,10 @@ def test_a_status_list_with_a_huge_iat_is_a_clean_failure(world, files, tmp_path
     result = run(world.licence_qr(), "--trust-list", str(trust_list), "--root-key", root, "--status-list", str(token),
                  "--status-list-key", key, "--now", NOW, "--json")
     assert result.exit_code == 2 and "malformed: iat" in json.loads(result.output)["message"]
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z"])
+def test_a_now_at_the_ends_of_the_calendar_is_a_setup_error_not_a_crash(world, files, moment):
+    trust_list, root = files
+    result = run(world.licence_qr(), "--trust-list", str(trust_list), "--root-key", root, "--now", moment)
+    assert result.exit_code == 2 and "--now" in result.output
