@@ -31,16 +31,19 @@ import exchange.mandates.api
 import exchange.plan.api
 import exchange.query.api
 import exchange.subscriptions.api
+from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
 from catalog import token_revocations
 from catalog.cache import Cache, create_cache
 from catalog.holder_auth import HolderAuthority, OidcVerifier
 from catalog.ratelimit import Limits, RateLimiter, rate_limit
 from catalog.tokens import TokenAuthority
+from catalog.db import utcnow
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
+from certhub.recognition import Recognition
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
 from exchange.auditlog.health import PublicationMonitor
@@ -102,6 +105,18 @@ def create_app(
         stop_announcing = withdrawn.add_announcer(lambda: cache.publish(token_revocations.TOPIC, ""))
         watcher = threading.Thread(target=watch.run, args=(stop,), name="certhub-credentials", daemon=True)
         watcher.start()
+        recognising = None
+        if recognition is not None:
+            # Recognised registries' trust lists: fetched before the first
+            # request (a failure is logged, the last good copy kept), then
+            # refreshed by a thread of their own.
+            await asyncio.to_thread(_recognise_now, recognition, app.state.sessionmaker)
+            recognising = threading.Thread(
+                target=run_schedule, args=(recognition.federation,),
+                kwargs={"sessions": app.state.sessionmaker, "stop": stop,
+                        "tick_seconds": min(30.0, recognition.shortest_refresh_seconds)},
+                name="certhub-recognition", daemon=True)
+            recognising.start()
         checkpointer = None
         webhooks = webhooks_thread = None
         if background_jobs:
@@ -125,6 +140,8 @@ def create_app(
         stop_listening()
         watch.wake()
         watcher.join(timeout=5)
+        if recognising is not None:
+            recognising.join(timeout=15)
         if checkpointer is not None:
             checkpointer.join(timeout=5)
         if webhooks is not None:
@@ -139,6 +156,8 @@ def create_app(
             cache.close()
         if app.state.adapter_bindings is not None:
             app.state.adapter_bindings.close()
+        if recognition is not None:
+            recognition.close()
 
     app = FastAPI(
         title="certhub",
@@ -157,6 +176,10 @@ def create_app(
         BindingRegistry.from_yaml(settings.adapters_file) if settings.adapters_file else None
     )
     app.state.registry_id = settings.registry_id
+    # Other registries whose codes /api/v1/verify accepts (CERTHUB_RECOGNISED_REGISTRIES).
+    recognition = app.state.recognition = (
+        Recognition(settings.recognised_registries) if settings.recognised_registries else None
+    )
     # Authorized-use log: checkpoint origin, fail-closed limit, checkpointer period.
     app.state.auditlog_origin = exchange.auditlog.log_origin(settings.registry_id)
     app.state.auditlog_max_lag = timedelta(seconds=settings.auditlog_max_lag_seconds)
@@ -227,6 +250,12 @@ def create_app(
     certhub.web.install(app)
     _add_meta_routes(app)
     return app
+
+
+def _recognise_now(recognition: Recognition, sessions) -> None:
+    with sessions() as session:
+        recognition.refresh(session, now=utcnow())
+        session.commit()
 
 
 def _add_meta_routes(app: FastAPI) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets that must never reach production: the demo default and the usual
@@ -26,6 +26,41 @@ MIN_SECRET_LENGTH = 32
 
 class SettingsError(Exception):
     """The configuration cannot be used; the message says what to set."""
+
+
+class RecognisedRegistry(BaseModel):
+    """Another registry whose licences this one verifies (跨省互认): its trust
+    list is fetched from `trust_list_url` and accepted only under the pinned
+    `root_key` (DER SubjectPublicKeyInfo, base64 or base64url)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    registry_id: str = Field(min_length=1, max_length=100)
+    trust_list_url: str = Field(min_length=1, max_length=2000)
+    root_key: str = Field(min_length=1, max_length=2000)
+    refresh_seconds: float = Field(default=3600, ge=1, le=86_400)
+
+    @field_validator("registry_id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable() or value != value.strip():
+            raise ValueError("registry_id: printable, without surrounding spaces")
+        return value
+
+    @field_validator("trust_list_url")
+    @classmethod
+    def _secure(cls, value: str) -> str:
+        from catalog.holder_auth.oidc import require_secure_url
+
+        return require_secure_url(value, what="trust_list_url")
+
+    @field_validator("root_key")
+    @classmethod
+    def _a_public_key(cls, value: str) -> str:
+        from certhub.recognition import parse_root_key
+
+        parse_root_key(value)
+        return value
 
 
 class Settings(BaseSettings):
@@ -103,6 +138,16 @@ class Settings(BaseSettings):
     auditlog_checkpoint_interval_seconds: float = Field(
         default=10, gt=0, le=3600, description="How often the checkpointer integrates records and signs a checkpoint."
     )
+    recognised_registries: list[RecognisedRegistry] = Field(
+        default_factory=list, max_length=100,
+        description='Other registries whose codes /api/v1/verify accepts, JSON: [{"registry_id": ..., '
+                    '"trust_list_url": ..., "root_key": <base64 DER SPKI>}] (docs/formats.md).',
+    )
+    worker_healthcheck_timeout_seconds: int = Field(
+        default=60, ge=5, le=3600,
+        description="`certhub serve --workers N`: how long a worker may take to answer the supervisor's health "
+                    "check (and to start) before it is killed and replaced.",
+    )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
     @classmethod
@@ -149,6 +194,13 @@ class Settings(BaseSettings):
             raise ValueError("set CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE together")
         if self.oidc_jwks_url and not self.oidc_issuer:
             raise ValueError("CERTHUB_OIDC_JWKS_URL needs CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE")
+        return self
+
+    @model_validator(mode="after")
+    def _recognised_distinct(self) -> "Settings":
+        ids = [entry.registry_id for entry in self.recognised_registries]
+        if len(set(ids)) != len(ids) or self.registry_id in ids:
+            raise ValueError("CERTHUB_RECOGNISED_REGISTRIES: each registry once, and not this registry itself")
         return self
 
     def secret_bytes(self) -> bytes:

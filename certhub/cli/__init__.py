@@ -8,6 +8,7 @@ from certhub.cli import audit, catalog_cmd, clients_cmd, db_cmd, licences_cmd, s
 from certhub.cli import webhooks_cmd
 from certhub.cli import imports_cmd
 from certhub.cli import verify_cmd
+from certhub.cli import registries_cmd
 
 app = typer.Typer(
     help="certhub: e-licence registry and data-sharing exchange hub.",
@@ -26,6 +27,7 @@ app.add_typer(webhooks_cmd.app, name="webhooks")
 app.command("serve")(serve_cmd.serve)
 app.command("demo")(serve_cmd.demo)
 app.command("verify")(verify_cmd.verify)
+app.add_typer(registries_cmd.app, name="registries")
 
 
 def main() -> None:

@@ -59,8 +59,11 @@ def registry_trust(request: Request) -> RegistryTrust:
         with _trust_lock:
             trust = getattr(state, "registry_trust", None)
             if trust is None:
+                # Other registries' trust lists, when the deployment recognises some (certhub.recognition).
+                recognition = getattr(state, "recognition", None)
                 trust = RegistryTrust(registry_id=state.registry_id, key_secret=state.key_secret,
-                                      sessionmaker=state.sessionmaker)
+                                      sessionmaker=state.sessionmaker,
+                                      recognised=recognition.trust_lists if recognition is not None else None)
                 state.registry_trust = trust
     return trust
 

@@ -7,12 +7,19 @@ or sooner when a code names a key the held list does not know (a key made
 or rotated since). Rebuilding publishes a new list only when the keys or
 seals changed; it runs in a session of its own, so a redemption that fails
 never takes a published list down with it.
+
+Other registries this one recognises (跨省互认) join the same store: the
+composition layer hands in their last good trust lists and the root keys
+pinned for them, and each is verified under those pins at every build; one
+that no longer verifies (expired, or from before a pin changed) is left
+out and logged, so their codes then answer `unknown_key` again.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,10 +29,13 @@ from sqlalchemy.orm import Session
 from registry.errors import RegistryNotInitialised
 from registry.service.history import write_gate
 from signing import service as signing_service
-from signing.errors import KeyNotFound
+from signing.algorithms import PublicKey
+from signing.errors import KeyNotFound, VerificationError
 from signing.keys import load_public_key_for
 from signing.trustlist import TrustList
 from signing.truststore import TrustStore
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TTL = timedelta(seconds=30)
 # A flood of codes naming made-up kids must not rebuild the list each time.
@@ -43,15 +53,29 @@ class HeldTrust:
         return max(now - self.trust_list.issued_at, timedelta(0))
 
 
+@dataclass(frozen=True)
+class RecognisedList:
+    """Another registry's trust list as fetched, and the root keys pinned for it."""
+
+    registry_id: str
+    root_keys: tuple[PublicKey, ...]
+    body: bytes
+
+
+# The recognised registries' lists, read in the build's session.
+RecognisedLists = Callable[[Session, datetime], Iterable[RecognisedList]]
+
+
 class RegistryTrust:
     def __init__(
         self, *, registry_id: str, key_secret: bytes, sessionmaker: Callable[[], Session],
-        ttl: timedelta = DEFAULT_TTL,
+        ttl: timedelta = DEFAULT_TTL, recognised: RecognisedLists | None = None,
     ) -> None:
         self._registry_id = registry_id
         self._key_secret = key_secret
         self._sessionmaker = sessionmaker
         self._ttl = ttl
+        self._recognised = recognised
         self._lock = threading.Lock()
         self._held: HeldTrust | None = None
 
@@ -88,6 +112,7 @@ class RegistryTrust:
                 data = signing_service.trust_list_json(
                     session, registry_id=self._registry_id, key_secret=self._key_secret, now=now
                 )
+                others = list(self._recognised(session, now)) if self._recognised is not None else []
                 session.commit()
             except KeyNotFound:
                 session.rollback()
@@ -105,5 +130,25 @@ class RegistryTrust:
             store = TrustStore()
             store.pin_root(registry_id=self._registry_id, root_public_key=pin)
             trust_list = store.add_json(data, now=now)
+            for other in others:
+                _add_recognised(store, other, own=self._registry_id, now=now)
             return store, trust_list
         raise AssertionError("unreachable")
+
+
+def _add_recognised(store: TrustStore, other: RecognisedList, *, own: str, now: datetime) -> None:
+    if other.registry_id == own:  # a recognised list never stands in for this registry's own
+        return
+    # Verified alone first, under this registry's pins only: a list claiming
+    # to be any other registry's finds no pin and is refused.
+    alone = TrustStore()
+    for root in other.root_keys:
+        alone.pin_root(registry_id=other.registry_id, root_public_key=root)
+    try:
+        trust_list = alone.add_json(other.body, now=now)
+    except VerificationError as error:
+        log.warning("recognised registry %s: its trust list does not count (%s)", other.registry_id, error.code)
+        return
+    for root in other.root_keys:
+        store.pin_root(registry_id=other.registry_id, root_public_key=root)
+    store.add(trust_list)
