@@ -15,12 +15,16 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = False) -> Engine:
-    """An engine for `url`. `serve_requests` is for the app's engine: on
-    SQLite its transactions then take the write lock when they begin (see
-    `_sqlite_engine`); command-line jobs keep SQLite's deferred default."""
+def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = False,
+                     run_jobs: bool = False) -> Engine:
+    """An engine for `url`. `serve_requests` is for the app's engine,
+    `run_jobs` for command-line jobs (imports, `clients create`, the expiry
+    job): on SQLite their transactions take the write lock when they begin,
+    so they wait their turn behind another process's writer (see
+    `_sqlite_engine`). Other engines (tests, benchmarks) keep SQLite's
+    deferred default."""
     if url.startswith("sqlite"):
-        return _sqlite_engine(url, echo=echo, immediate=serve_requests)
+        return _sqlite_engine(url, echo=echo, immediate=serve_requests or run_jobs)
     engine = create_engine(_with_driver(url), echo=echo, pool_size=10, max_overflow=20)
     ping_idle_connections(engine)
     return engine
@@ -131,8 +135,10 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
     # cannot upgrade a stale read snapshot, and busy_timeout does not apply.
     # The app's engine therefore begins IMMEDIATE, so requests wait their
     # turn instead; the embedded default serves one counter or one demo, where
-    # serialised requests are fine. Jobs (imports, the CLI) stay deferred so
-    # their reads never queue behind a writer.
+    # serialised requests are fine. Command-line jobs beside a running server
+    # (a bulk import, `clients create`) read then write just the same, so
+    # they begin IMMEDIATE too: a job waits up to busy_timeout for the
+    # server's write, where a deferred one failed at once.
     begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine, "begin")

@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from certhub.logs import log_config
+from certhub.settings import Settings
 
 APP_FACTORY = "certhub.asgi:app_from_environment"
 
@@ -35,10 +36,29 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve_workers(*, host: str, port: int, workers: int, log_level: str = "info", access_log: bool = True) -> None:
-    """Serve the app from settings in ``workers`` processes sharing one listening socket."""
-    config = uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-                            log_config=log_config(level=log_level), log_level=log_level, access_log=access_log)
+def workers_config(settings: Settings, *, host: str, port: int, workers: int, log_level: str = "info",
+                   access_log: bool = True) -> uvicorn.Config:
+    """uvicorn's configuration for ``workers`` processes.
+
+    CERTHUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS: uvicorn's supervisor kills
+    a worker that has not answered its ping within it, and a new worker
+    that has not started within it. uvicorn's 5 s default is less than a
+    worker's start (its imports took 13-17 s on a loaded machine), so
+    workers were killed and respawned in a loop. A worker answers pings
+    from a thread it starts before importing the app, once the main module
+    is imported again in the new process: that is `certhub.cli`, which
+    loads no command, so the thread starts at once."""
+    return uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
+                          log_config=log_config(level=log_level), log_level=log_level, access_log=access_log,
+                          timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds)
+
+
+def serve_workers(settings: Settings, *, host: str, port: int, workers: int, log_level: str = "info",
+                  access_log: bool = True) -> None:
+    """Serve the app from settings in ``workers`` processes sharing one listening socket
+    (each worker reads the same CERTHUB_* variables itself)."""
+    config = workers_config(settings, host=host, port=port, workers=workers, log_level=log_level,
+                            access_log=access_log)
     sock = listening_socket(host, port)
     try:
         Multiprocess(config, sockets=[sock]).run()

@@ -14,7 +14,7 @@ app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=
 def upgrade_cmd(revision: str = typer.Argument("heads", help="Target revision (default: every head)")) -> None:
     """Create or upgrade the schema by running the migrations."""
     config = context.settings()
-    engine = create_db_engine(config.effective_database_url)
+    engine = create_db_engine(config.effective_database_url, run_jobs=True)
     try:
         before = current_revision(engine)
         upgrade(engine, revision)
@@ -29,7 +29,7 @@ def upgrade_cmd(revision: str = typer.Argument("heads", help="Target revision (d
 def current_cmd() -> None:
     """Print the schema revision of the database."""
     config = context.settings()
-    engine = create_db_engine(config.effective_database_url)
+    engine = create_db_engine(config.effective_database_url, run_jobs=True)
     try:
         typer.echo(current_revision(engine) or "empty")
     finally:

@@ -68,10 +68,10 @@ class ImportJob:
 def run_job(config: Settings, job: ImportJob, *, report: ErrorReport,
             progress: ProgressCallback | None = None) -> ImportSummary:
     """Run (or resume) an import against the configured database."""
-    engine = create_db_engine(config.effective_database_url)
+    engine = create_db_engine(config.effective_database_url, run_jobs=True)
     try:
         if current_revision(engine) is None:
-            context.fail("the database has no schema yet; run `certhub db upgrade` first", code=EXIT_UNUSABLE)
+            context.fail(context.no_schema_message(config), code=EXIT_UNUSABLE)
         sessions = create_sessionmaker(engine)
         with sessions() as session:
             licence_type = licence_types.get_or_raise(session=session, code=job.type_code)

@@ -6,12 +6,9 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-import uvicorn
 
-from certhub.app import create_app
 from certhub.cli import context
-from certhub.logs import log_config
-from certhub.serving import serve_workers
+from certhub.demo.state import NotADemoDatabase, read_state, record_demo
 from certhub.settings import SettingsError
 
 
@@ -33,17 +30,30 @@ def serve(
                                        "own lines from warning up, all of them at debug and trace"),
 ) -> None:
     """Serve the API from settings only (CERTHUB_* variables); no demo data."""
-    config = context.settings()
+    config = context.settings(follow_demo=False)
+    demo_state = read_state(config.data_dir)
+    if demo_state is not None and demo_state.database_url == config.effective_database_url:
+        context.fail(f"the database {demo_state.database_url} is the demo's: serve it with `certhub demo`, or set "
+                     "CERTHUB_DATA_DIR (or CERTHUB_DATABASE_URL) to a production database", code=2)
     try:
         config.require_usable_secret()
     except SettingsError as exc:
         context.fail(str(exc), code=2)
+    # Imported here, not at the top: the CLI's other commands never load the server.
+    import uvicorn
+
+    from certhub.logs import log_config
+    from certhub.serving import serve_workers
+
     if workers > 1:
         try:
-            serve_workers(host=host, port=port, workers=workers, log_level=log_level.value, access_log=access_log)
+            serve_workers(config, host=host, port=port, workers=workers, log_level=log_level.value,
+                          access_log=access_log)
         except OSError as exc:
             context.fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
     else:
+        from certhub.app import create_app
+
         uvicorn.run(create_app(config, background_jobs=True), host=host, port=port,
                     log_config=log_config(level=log_level.value), log_level=log_level.value, access_log=access_log)
 
@@ -51,16 +61,37 @@ def serve(
 def demo(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535),
-    data_dir: Path = typer.Option(Path("data/demo"), help="Where the demo database lives"),
+    data_dir: Path | None = typer.Option(
+        None, help="Where the demo database lives (default: CERTHUB_DATA_DIR, else ./data, as for every command)"),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="Set up the demo data and exit"),
 ) -> None:
     """Create or upgrade an embedded database, load the demo catalog, serve it."""
+    from pydantic import SecretStr
+
+    from certhub.db import create_db_engine, current_revision
     from certhub.demo.seed import prepare_demo
 
-    config = context.settings(demo=True, data_dir=data_dir)
-    info = prepare_demo(config)
+    # The demo's registry id is the URL it serves, so the status URIs in its QR codes resolve.
     base = f"http://{host}:{port}"
+    overrides = {} if data_dir is None else {"data_dir": data_dir}
+    config = context.settings(follow_demo=False, demo=True, registry_id=base, **overrides)
+    engine = create_db_engine(config.effective_database_url, run_jobs=True)
+    try:
+        has_schema = current_revision(engine) is not None
+    finally:
+        engine.dispose()
+    try:
+        # The same data directory as every other command, marked as the demo's with its own secret.
+        state = record_demo(config.data_dir, database_url=config.effective_database_url, registry_id=base,
+                            has_schema=has_schema)
+    except NotADemoDatabase as exc:
+        context.fail(str(exc), code=2)
+    config = config.model_copy(update={"secret_key": SecretStr(state.secret_key)})
+    info = prepare_demo(config)
+    data = config.data_dir.resolve()
     typer.echo(f"certhub demo — database {config.effective_database_url}")
+    typer.echo(f"  data directory: {data} (other `certhub` commands run here use it in demo mode; "
+               f"elsewhere: export CERTHUB_DATA_DIR={data})")
     typer.echo(f"  catalog: {info.summary}")
     typer.echo(f"  home:          {base}/")
     typer.echo(f"  API docs:      {base}/docs")
@@ -71,12 +102,26 @@ def demo(
         f"  get a token:   curl -s -u {info.client_id}:{info.client_secret} "
         f"-d grant_type=client_credentials {base}/api/v1/oauth/token"
     )
+    if info.issuer is not None:
+        issuer = info.issuer
+        typer.echo(f"  issuing client (a client acts as its department; to issue, use an issuer's client): "
+                   f"{issuer.client_id} / {issuer.client_secret}")
+        typer.echo(f"    department:  {issuer.department_name} ({issuer.department_code}), issues "
+                   f"{', '.join(issuer.type_names)}")
     if info.holder is not None:
         holder = info.holder
         typer.echo(f"  demo holder wallet ({holder.name}, demo-only login): curl -s -H 'Content-Type: application/json' "
                    f"-d '{{\"holder_code\": \"{holder.code}\", \"holder_code_type\": \"{holder.code_type}\", "
                    f"\"name\": \"{holder.name}\"}}' {base}/api/v1/holders/dev-login")
         typer.echo(f"    then:        GET {base}/api/v1/holders/me/licences with the session token")
+    typer.echo(f"  trust-root key to pin (base64url DER SubjectPublicKeyInfo): {info.root_public_key_b64url}")
+    typer.echo(f"  verify a QR:   certhub verify 'EL1:…' --trust-list {base}/.well-known/certhub/trust-list "
+               f"--root-key {info.root_public_key_b64url}")
     if prepare_only:
         return
+    import uvicorn
+
+    from certhub.app import create_app
+    from certhub.logs import log_config
+
     uvicorn.run(create_app(config, background_jobs=True), host=host, port=port, log_config=log_config())

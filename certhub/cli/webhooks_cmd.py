@@ -29,7 +29,7 @@ def run_cmd(
         config.require_usable_secret()
     except SettingsError as exc:
         context.fail(str(exc), code=2)
-    engine = create_db_engine(config.effective_database_url)
+    engine = create_db_engine(config.effective_database_url, run_jobs=True)
     worker = WebhookWorker(
         sessions=create_sessionmaker(engine), key_secret=config.secret_bytes(), registry_id=config.registry_id,
         policy=CallbackPolicy.for_deployment(demo=config.demo, allow_loopback=config.webhooks_allow_loopback),

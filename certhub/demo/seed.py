@@ -3,8 +3,9 @@ demo holders with licences in every status (holders.yaml)."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 
 import yaml
@@ -13,11 +14,12 @@ from sqlalchemy.orm import Session
 
 from catalog.codes import citizen_id_check_character, uscc_check_character
 from catalog.db import utcnow
-from catalog.models import ApiClient, LicenceTypeIssuer
+from catalog.models import ApiClient, LicenceType, LicenceTypeIssuer
 from catalog.scopes import KNOWN_SCOPES
 from catalog.service import clients, departments, document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.settings import Settings
+from registry.errors import ValidityEnded
 from registry.models import IdempotencyKey, Licence
 from registry.service import issue, lifecycle
 from registry.service.authority import Actor
@@ -29,6 +31,7 @@ CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
 HOLDERS_FILE = Path(__file__).parent / "holders.yaml"
 DEMO_OPERATOR = "demo-seed"
 DEMO_CLIENT_NAME = "演示平台管理客户端 (demo platform client)"
+DEMO_ISSUER_CLIENT_NAME = "演示发证业务系统 (demo issuing client)"
 
 
 @dataclass(frozen=True)
@@ -41,15 +44,30 @@ class DemoHolder:
 
 
 @dataclass(frozen=True)
+class DemoIssuer:
+    """A client of a department that issues licences: a client acts as its
+    own department, and only an issuing department may issue (the platform
+    client's department issues nothing)."""
+
+    client_id: str
+    client_secret: str
+    department_code: str
+    department_name: str
+    type_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DemoInfo:
     summary: str
     client_id: str
     client_secret: str
     holder: DemoHolder | None = None
+    issuer: DemoIssuer | None = None
+    root_public_key_b64url: str = ""  # DER SubjectPublicKeyInfo, what verifiers pin (--root-key)
 
 
 def prepare_demo(settings: Settings) -> DemoInfo:
-    engine = create_db_engine(settings.effective_database_url)
+    engine = create_db_engine(settings.effective_database_url, run_jobs=True)
     try:
         upgrade(engine)
         session = create_sessionmaker(engine)()
@@ -57,14 +75,17 @@ def prepare_demo(settings: Settings) -> DemoInfo:
             parsed = document.parse_yaml(CATALOG_FILE.read_bytes())
             report = document.load(session=session, document=parsed)
             client = _fresh_demo_client(session=session, platform=parsed.departments[0].code)
+            issuer = _fresh_issuer_client(session=session)
             key_secret = settings.secret_bytes()
-            ensure_signing_anchors(session=session, key_secret=key_secret, maker_name="福建省电子印章制作中心")
+            anchors = ensure_signing_anchors(session=session, key_secret=key_secret,
+                                             maker_name="福建省电子印章制作中心")
             seals = _seal_every_issuer(session=session, key_secret=key_secret)
             signer = issue.Signer(registry_id=settings.registry_id, key_secret=key_secret)
             licences, holder = _seed_holders(session=session, signer=signer)
         summary = f"{report.summary()}; seals: {seals} new; demo licences: {licences} new"
+        root_key = base64.urlsafe_b64encode(base64.b64decode(anchors.root_public_key_der_b64)).rstrip(b"=")
         return DemoInfo(summary=summary, client_id=client.client_id, client_secret=client.client_secret,
-                        holder=holder)
+                        holder=holder, issuer=issuer, root_public_key_b64url=root_key.decode())
     finally:
         engine.dispose()
 
@@ -105,6 +126,26 @@ def _fresh_demo_client(*, session: Session, platform: str) -> clients.NewClient:
     return clients.create(session=session, department_code=platform, name=DEMO_CLIENT_NAME, scopes=list(KNOWN_SCOPES))
 
 
+def _fresh_issuer_client(*, session: Session) -> DemoIssuer | None:
+    """A client of the first department that issues licences (the catalog's
+    first issuer row), with a new secret at every start like the platform's."""
+    for old in session.scalars(select(ApiClient).where(ApiClient.name == DEMO_ISSUER_CLIENT_NAME)):
+        old.active = False
+    first = session.scalar(select(LicenceTypeIssuer).order_by(LicenceTypeIssuer.id).limit(1))
+    if first is None:
+        return None
+    code = first.department_code
+    types = session.execute(select(LicenceType.name).join(LicenceTypeIssuer,
+                                                          LicenceTypeIssuer.type_code == LicenceType.code)
+                            .where(LicenceTypeIssuer.department_code == code, LicenceType.is_current.is_(True))
+                            .order_by(LicenceTypeIssuer.id))
+    new = clients.create(session=session, department_code=code, name=DEMO_ISSUER_CLIENT_NAME,
+                         scopes=list(KNOWN_SCOPES))
+    return DemoIssuer(client_id=new.client_id, client_secret=new.client_secret, department_code=code,
+                      department_name=departments.get_or_raise(session=session, code=code).name,
+                      type_names=tuple(dict.fromkeys(types.scalars())))
+
+
 def holder_code(entry: dict) -> str:
     """A demo holder's code: the GB 11643 or GB 32100 check character added."""
     first17 = entry["code_first17"]
@@ -130,8 +171,16 @@ def _seed_holders(*, session: Session, signer: issue.Signer) -> tuple[int, DemoH
                                                               IdempotencyKey.key == key)):
                 continue
             actor = Actor(department_code=spec["issuer"], operator=DEMO_OPERATOR)
-            licence = issue.issue(session, actor=actor, request=_issue_request(entry, spec, code=code, today=today),
-                                  signer=signer, idempotency_key=key)
+            request = _issue_request(entry, spec, code=code, today=today)
+            try:
+                with session.begin_nested():
+                    licence = issue.issue(session, actor=actor, request=request, signer=signer, idempotency_key=key)
+            except ValidityEnded:
+                # Already past its validity: issued while it was valid, on its first day (or the demo seals'
+                # first, 09:00 China Standard Time); the expiry job below then expires it, as it would have.
+                first_day = max(request.valid_from, DEMO_SEAL_VALIDITY[0].date())
+                licence = issue.issue(session, actor=actor, request=request, signer=signer, idempotency_key=key,
+                                      now=datetime.combine(first_day, time(1, 0), tzinfo=timezone.utc))
             _what_happens_next(session, licence=licence, then=spec.get("then") or {}, actor=actor, signer=signer)
             created += 1
     lifecycle.expire_due(session, signer=signer)

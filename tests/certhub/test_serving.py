@@ -53,3 +53,15 @@ def test_a_port_in_use_is_reported_not_hidden():
             listening_socket("127.0.0.1", port)
     finally:
         first.close()
+
+
+def test_the_worker_health_check_timeout_comes_from_settings(monkeypatch):
+    # uvicorn's 5 s default killed workers whose imports took 13-17 s under load, in a loop.
+    from certhub.serving import workers_config
+    from certhub.settings import Settings
+
+    default = workers_config(Settings(), host="127.0.0.1", port=0, workers=2)
+    assert default.timeout_worker_healthcheck >= 60
+    monkeypatch.setenv("CERTHUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS", "240")
+    configured = workers_config(Settings(), host="127.0.0.1", port=0, workers=2)
+    assert configured.timeout_worker_healthcheck == 240 and configured.workers == 2
