@@ -29,11 +29,18 @@ def parse_fields(fields: list[dict] | list[DataField]) -> list[DataField]:
 
 
 def validate_records(raw_records: list[Record], *, fields: list[DataField], binding: str) -> list[Record]:
-    """Every record gets every field key; absent values are None."""
-    return [
-        {f.key: _checked(record.get(f.key), f, binding=binding, index=i) for f in fields}
-        for i, record in enumerate(raw_records)
-    ]
+    """Every record gets every field key; absent values are None. A record
+    with no value in any field is refused: it says nothing, and passed on it
+    would read as an answer (the usual cause is a binding whose field paths
+    miss the provider's record, e.g. repeating the `records` path)."""
+    checked = []
+    for i, record in enumerate(raw_records):
+        values = {f.key: _checked(record.get(f.key), f, binding=binding, index=i) for f in fields}
+        if fields and all(value is None for value in values.values()):
+            raise InvalidData(f"record {i} has none of the mapped fields ({', '.join(values)}); the binding's "
+                              "field paths are read within each record", binding=binding)
+        checked.append(values)
+    return checked
 
 
 def _checked(value: object, field: DataField, *, binding: str, index: int) -> object:

@@ -27,7 +27,14 @@ def test_well_typed_values_are_normalised():
     )
     assert record == {"s": "abc", "d": "2020-02-29", "n": 12.5, "e": "乙", "i": "aGk="}
     assert validate_records([{"n": Decimal("7")}], fields=FIELDS, binding="b")[0]["n"] == 7
-    assert validate_records([{}], fields=FIELDS, binding="b") == [dict.fromkeys("sdnei")]
+    assert validate_records([{"s": "a"}], fields=FIELDS, binding="b") == [{**dict.fromkeys("sdnei"), "s": "a"}]
+
+
+def test_a_record_with_no_value_in_any_field_is_refused():
+    # What a binding whose paths miss the provider's record yields: nothing, which must not read as an answer.
+    for empty in ({}, dict.fromkeys("sdnei")):
+        with pytest.raises(InvalidData, match="record 1 has none of the mapped fields"):
+            validate_records([{"s": "a"}, empty], fields=FIELDS, binding="b")
 
 
 @pytest.mark.parametrize(
