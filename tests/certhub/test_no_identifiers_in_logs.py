@@ -316,3 +316,15 @@ def test_a_decoded_request_line_cannot_forge_a_log_line():
     encoded = "".join(f"%{ord(ch):02X}" for ch in HOLDER)
     line = mask_identifiers(f'GET /x?a=%0D%0AINFO:%20forged%22&s={encoded} HTTP/1.1')
     assert line == 'GET /x?a=%0D%0AINFO: forged%22&s=3501**********301X HTTP/1.1'
+
+
+def test_no_route_takes_a_holders_code_in_its_url(app):
+    # What a URL carries reaches the access log before a route could refuse it.
+    holder_words = re.compile(r"subject|holder|principal|proxy|id_number|uscc|code$")
+    thresholds = {"max_subjects", "subjects_window_min"}  # the anomaly flags' numbers, not codes
+    catalog_codes = {"code"}  # departments, licence types, matters: public catalog codes
+    in_urls = {(path, method, parameter["name"])
+               for path, methods in app.openapi()["paths"].items() for method, operation in methods.items()
+               for parameter in operation.get("parameters", []) if parameter["in"] in ("path", "query")
+               and holder_words.search(parameter["name"]) and parameter["name"] not in thresholds | catalog_codes}
+    assert in_urls == set()
