@@ -17,6 +17,7 @@ import adapters.api
 import catalog.api
 import catalog.holders_api
 import certhub.web
+import certhub.web.apidocs
 import registry.api
 import registry.delegations_api
 import registry.presentations.api
@@ -43,6 +44,7 @@ from certhub import __version__
 from certhub.bodylimit import BodyLimit
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
 from certhub.errors import install_error_handlers
+from certhub.nostore import NoStoreByDefault
 from certhub.recognition import Recognition
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
@@ -164,6 +166,9 @@ def create_app(
         version=__version__,
         description="E-licence (电子证照) registry and data-sharing exchange hub for government services.",
         lifespan=lifespan,
+        # /docs is served from a packaged Swagger UI (certhub.web.apidocs), not FastAPI's CDN page.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -220,6 +225,8 @@ def create_app(
     install_error_handlers(app)
     # Every body is bounded before anything reads it (certhub.bodylimit).
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
+    # No cache keeps an API answer unless its route chose to allow it (certhub.nostore).
+    app.add_middleware(NoStoreByDefault)
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.
@@ -248,6 +255,7 @@ def create_app(
     app.include_router(exchange.subscriptions.api.router, dependencies=[Depends(rate_limit("exchange"))])
     # The browser pages (and the landing page at /) with their assets.
     certhub.web.install(app)
+    certhub.web.apidocs.install(app)
     _add_meta_routes(app)
     return app
 

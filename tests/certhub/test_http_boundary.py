@@ -9,9 +9,12 @@ import json
 import socket
 
 import pytest
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
 
 from catalog.cache import InProcessCache
+from catalog.codes import citizen_id_check_character
 from catalog.params import MAX_SQL_INTEGER
 from catalog.service import clients, document
 from certhub.app import create_app
@@ -214,3 +217,45 @@ def test_a_server_refuses_a_large_body_before_it_has_all_of_it(served, framing):
     assert status == 413
     assert headers["connection"] == "close"
     assert json.loads(body)["error"] == "too_large"
+
+
+# --- caching: API answers are not stored unless their route allows it ----------------------------------
+
+
+def _not_stored(answer) -> None:
+    assert answer.headers.get("cache-control") == "no-store", answer.headers
+    assert answer.headers.get("pragma") == "no-cache", answer.headers
+
+
+def test_api_answers_are_not_stored_by_any_cache(client, db_session, app):
+    document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
+    new = clients.create(session=db_session, department_code=CITY_SAMR, name="boundary tests", scopes=["exchange:query"])
+    db_session.commit()
+    # SPEC: RFC 6749 §5.1 — the token response: Cache-Control: no-store and Pragma: no-cache.
+    token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                        auth=(new.client_id, new.client_secret))
+    assert token.status_code == 200
+    _not_stored(token)
+    department = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    _not_stored(client.get("/api/v1/data-return/tickets", headers=department))
+    authority = app.state.holder_authority
+    code = "35010219900101123" + citizen_id_check_character("35010219900101123")
+    holder = authority.new_principal(holder_code=code, holder_code_type="111", name="张三",
+                                     auth_method="dev")
+    wallet = client.get("/api/v1/holders/me/licences",
+                        headers={"Authorization": f"Bearer {authority.issue(principal=holder)}"})
+    assert wallet.status_code == 200, wallet.text
+    _not_stored(wallet)
+    _not_stored(client.get("/api/v1/status-lists/999999"))  # refusals too
+    _not_stored(client.post("/api/v1/holders/session", content=b"{", headers={"Content-Type": "application/json"}))
+
+
+def test_a_route_that_chose_public_caching_keeps_it(app):
+    @app.get("/api/v1/test-public-list")
+    def public_list() -> Response:  # as the status lists and their keys answer
+        return Response("{}", media_type="application/json", headers={"Cache-Control": "public, max-age=300"})
+
+    with TestClient(app) as client:
+        answer = client.get("/api/v1/test-public-list")
+    assert answer.headers["cache-control"] == "public, max-age=300"
+    assert "pragma" not in answer.headers
