@@ -25,7 +25,6 @@ from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED = REPO_ROOT.parent / "shared"
 TEST_SECRET = "test-secret-" + "x" * 40
 
 _POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")

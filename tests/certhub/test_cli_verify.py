@@ -188,9 +188,10 @@ def test_missing_url_is_a_setup_error(world, registry_server):
 
 
 def test_eu_dcc_code_with_its_signer_certificate(tmp_path):
-    from tests.signing.qr.test_hcert_corpus import CORPUS, Vector
+    from tests.conformance import DCC_TESTDATA, corpus_file
+    from tests.signing.qr.test_hcert_corpus import Vector
 
-    vector = Vector(CORPUS / "DE" / "2DCode" / "raw" / "1.json")
+    vector = Vector(corpus_file(DCC_TESTDATA, "DE/2DCode/raw/1.json"))
     certificate = tmp_path / "dsc.der"
     certificate.write_bytes(base64.b64decode(vector.context["CERTIFICATE"]))
     result = run(vector.data["PREFIX"], "--dcc-cert", str(certificate), "--now", vector.clock.isoformat(), "--json")

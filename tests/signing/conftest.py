@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from signing import service
+from tests.conformance import SEAL_FILES, corpus_file
 
 KEY_SECRET = "signing-tests-key-encryption-secret"
 REGISTRY_ID = "https://registry.fj.test"
@@ -21,7 +22,10 @@ OTHER_DEPARTMENT = "11350200MB0000003Z"
 LICENCE_TYPE = "11100000000013338W001"
 OTHER_LICENCE_TYPE = "11100000000013338W002"
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
-SEAL_FILES = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "gbt38540-seals"
+
+def seal_file(name: str) -> Path:
+    """A GB/T 38540 conformance seal file ($CERTHUB_CONFORMANCE_DIR/gbt38540-seals); skips without the corpus."""
+    return corpus_file(SEAL_FILES, name)
 
 
 def at(**delta) -> datetime:

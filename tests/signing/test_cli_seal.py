@@ -1,13 +1,13 @@
 from typer.testing import CliRunner
 
 from certhub.cli.seal import app
-from tests.signing.conftest import SEAL_FILES
+from tests.signing.conftest import seal_file
 
 runner = CliRunner()
 
 
 def test_inspect_prints_fields_and_verifies():
-    result = runner.invoke(app, ["inspect", str(SEAL_FILES / "UserV4.esl")])
+    result = runner.invoke(app, ["inspect", str(seal_file("UserV4.esl"))])
     assert result.exit_code == 0, result.output
     assert "esID:        51f044b76510434e9bc67a1185c2fba5" in result.output
     assert "OFD R&W 测试用印章" in result.output
@@ -19,13 +19,13 @@ def test_inspect_prints_fields_and_verifies():
 
 
 def test_inspect_reads_v1_seals():
-    result = runner.invoke(app, ["inspect", str(SEAL_FILES / "UserV1.esl")])
+    result = runner.invoke(app, ["inspect", str(seal_file("UserV1.esl"))])
     assert result.exit_code == 0, result.output
     assert "GM/T 0031-2014" in result.output and "OFDRW测试用印章" in result.output
 
 
 def test_inspect_exits_1_when_the_signature_fails(tmp_path):
-    data = bytearray((SEAL_FILES / "UserV4.esl").read_bytes())
+    data = bytearray(seal_file("UserV4.esl").read_bytes())
     position = bytes(data).index("测试用印章".encode())
     data[position] ^= 0x01
     tampered = tmp_path / "tampered.esl"
@@ -49,7 +49,7 @@ def test_inspect_exits_2_for_a_file_that_is_not_a_seal(tmp_path):
 
 
 def test_inspect_says_an_expired_seal_has_expired():
-    result = runner.invoke(app, ["inspect", str(SEAL_FILES / "UserV4.esl")])  # valid until 2022-04-22
+    result = runner.invoke(app, ["inspect", str(seal_file("UserV4.esl"))])  # valid until 2022-04-22
     assert result.exit_code == 0, result.output
     assert "validity:    EXPIRED (ended 2022-04-22T02:09:00+00:00)" in result.output
 
