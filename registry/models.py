@@ -102,6 +102,13 @@ class Licence(Base):
     def _validity_ended_expression(cls, today: date):
         return cls.valid_until < today  # NULL (permanent) is never before a day
 
+    def status_on(self, today: date) -> str:
+        """The status as of `today`: a live licence whose validity has ended
+        reads expired before the expiry job has recorded it."""
+        if self.status in (LicenceStatus.VALID, LicenceStatus.SUSPENDED) and self.validity_ended(today):
+            return LicenceStatus.EXPIRED
+        return self.status
+
     @staticmethod
     def status_at_issue(*, valid_until: date | None, today: date) -> str:
         """Valid, or expired for a licence whose validity had ended before it

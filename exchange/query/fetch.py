@@ -17,7 +17,7 @@ from adapters.sources import BindingRegistry
 from exchange.agreements.items import SharedItem
 from exchange.errors import Refusal
 from exchange.query.masking import Grant, disclose
-from registry.models import Licence, LicenceStatus
+from registry.models import Licence
 from registry.service import reads
 from registry.service.records import china_date
 
@@ -26,11 +26,8 @@ MAX_RECORDS = 50
 
 
 def effective_status(licence: Licence, *, now: datetime) -> str:
-    """The stored status, or expired once the last valid day (China time) has passed."""
-    if licence.status in (LicenceStatus.VALID, LicenceStatus.SUSPENDED) and licence.valid_until is not None \
-            and licence.valid_until < china_date(now):
-        return LicenceStatus.EXPIRED
-    return licence.status
+    """The stored status, or expired once the last valid day (China time) has passed (the licence's rule)."""
+    return licence.status_on(china_date(now))
 
 
 def licences(session: Session, *, subject_code: str, subject_code_type: str, item: SharedItem,
