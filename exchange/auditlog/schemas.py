@@ -12,11 +12,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from catalog.params import MAX_SQL_INTEGER
 from exchange.auditlog.search import MAX_EXPORT, MAX_PAGE, SearchFilter
 
 _Code = Annotated[str | None, Field(min_length=1, max_length=100)]
-# SQL BIGINT, the widest row id either database stores; a larger one names nothing.
-_MAX_ROW_ID = 2**63 - 1
 
 
 class _Body(BaseModel):
@@ -41,7 +40,7 @@ class RecordFilterIn(_Body):
 
 class RecordSearchIn(RecordFilterIn):
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    before_id: int | None = Field(default=None, ge=1, le=_MAX_ROW_ID, description="the previous page's `next`")
+    before_id: int | None = Field(default=None, ge=1, le=MAX_SQL_INTEGER, description="the previous page's `next`")
 
 
 class ExportIn(RecordFilterIn):
