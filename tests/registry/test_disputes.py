@@ -98,11 +98,13 @@ def test_holder_dispute_accepted_makes_a_corrected_version(client, db_session, c
     assert [d["status"] for d in client.get("/api/v1/holders/me/disputes", headers=alice).json()] == ["accepted"]
 
 
-def _logged_use(session, *, department: str, identifier: str, result: str = "granted") -> None:
-    """A use of the licence by the department, as the exchange query writes it to the log."""
+def _logged_use(session, *, department: str, identifier: str, result: str = "granted", kind: str = "department_query",
+                basis: str = "consent:c1") -> None:
+    """A use of the licence by the department, as the exchange query (or a
+    counter's redemption) writes it to the log."""
     denied = {"reason_code": "consent_missing"} if result == "denied" else {"purpose": "核验居住证"}
-    record_use(session=session, kind="department_query", department_code=department, operator_id="counter-3",
-               basis="consent:c1", result=result, subject_code=ALICE,
+    record_use(session=session, kind=kind, department_code=department, operator_id="counter-3",
+               basis=basis, result=result, subject_code=ALICE,
                licence_ids=[identifier] if result == "granted" else [], **denied)
     session.commit()
 
@@ -160,7 +162,9 @@ def test_a_department_disputes_only_what_it_issued_or_was_given_and_answers_alik
     assert client.post(url, headers=stranger, json=body).status_code == 404  # refused uses show nothing
     _logged_use(db_session, department=CITY_SAMR, identifier=permit["identifier"])
     assert client.post(url, headers=stranger, json=body).status_code == 404  # another department's use
-    _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"])
+    # The holder showed it at the department's counter (亮证): a redemption in the log.
+    _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"], kind="redemption",
+                basis="holder_presentation")
     raised = client.post(url, headers=stranger, json=body)
     assert raised.status_code == 201 and raised.json()["raised_by_code"] == PROVINCE_SAMR
     assert db_session.scalars(select(LicenceDispute)).one().raised_by_code == PROVINCE_SAMR
