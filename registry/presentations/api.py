@@ -87,10 +87,14 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
         registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret, now=utcnow(),
     )
     row = issued.row
+    png = base64.b64encode(render_qr_png(issued.qr_text)).decode()
+    # The wallet counts down to the instant the counter stops accepting, not to `exp`.
+    accepted_until = redeeming.accepted_until(row.expires_at)
+    seconds_left = max(int((accepted_until - utcnow()).total_seconds()), 0)
     return PresentationRead(
-        id=row.id, qr_text=issued.qr_text, qr_png_base64=base64.b64encode(render_qr_png(issued.qr_text)).decode(),
-        expires_at=row.expires_at, ttl_seconds=issued.ttl_seconds, licences=list(row.licence_identifiers),
-        disclosure=row.disclosure,
+        id=row.id, qr_text=issued.qr_text, qr_png_base64=png, expires_at=row.expires_at,
+        ttl_seconds=issued.ttl_seconds, accepted_until=accepted_until, seconds_left=seconds_left,
+        licences=list(row.licence_identifiers), disclosure=row.disclosure,
     )
 
 

@@ -89,6 +89,12 @@ _PRESENTATION_AND_MATTER = select(
 _CLAIM = insert(Redemption.__table__).returning(Redemption.__table__.c.id)
 
 
+def accepted_until(expires_at: datetime) -> datetime:
+    """The last instant a code is accepted: its expiry plus the clock-skew
+    allowance (what the wallet counts down to)."""
+    return expires_at + SKEW
+
+
 def claim_key(presentation_id: str) -> str:
     return f"presentations:redeemed:{presentation_id}"
 
@@ -151,12 +157,12 @@ def redeem(
     if presentation is None or presentation.licence_identifiers != tuple(claim.licence_identifiers) \
             or presentation.disclosure != claim.disclosure:  # 4. a code this registry stored, as stored
         raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
-    if now > presentation.expires_at + SKEW:
+    if now > accepted_until(presentation.expires_at):
         raise CodeRefused("the code has expired; ask the holder to show a new one", code="expired")
     if superseded_by is not None:
         raise CodeRefused(SUPERSEDED_MESSAGE, code="superseded")
     key = claim_key(presentation.id)
-    ttl = max((presentation.expires_at + SKEW - now).total_seconds(), 0) + 60
+    ttl = max((accepted_until(presentation.expires_at) - now).total_seconds(), 0) + 60
     if not cache.set_if_absent(key, counter.department_code, ttl_seconds=ttl):  # 5. fast path
         raise Replayed("this code was already used; ask the holder to show a new one")
     try:

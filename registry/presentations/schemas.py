@@ -40,6 +40,10 @@ class PresentationRead(BaseModel):
     qr_png_base64: str
     expires_at: datetime
     ttl_seconds: int
+    accepted_until: datetime = Field(description="the last instant a counter accepts the code: expires_at plus "
+                                                 "the 30 s clock-skew allowance")
+    seconds_left: int = Field(description="whole seconds from this answer to accepted_until (rounded down): "
+                                          "what the wallet counts down on its own clock")
     licences: list[str]
     disclosure: str
 

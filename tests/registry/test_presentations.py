@@ -11,8 +11,12 @@ from sqlalchemy import select
 
 from catalog.cache import InProcessCache
 from registry.presentations.models import Presentation, Redemption
-from signing.qr import decode_qr_image, verify_qr
+from registry.presentations.redeem import SKEW
+from signing import service as signing_service
+from signing.models import SigningKey
+from signing.qr import decode_qr_image, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
+from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
 from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
 
 
@@ -160,3 +164,31 @@ def test_codes_of_other_holders_and_licences_are_left_alone(world):
     assert world.redeem(mine).status_code == 200
     assert world.redeem(company).status_code == 200
 
+
+def test_the_answer_says_until_when_the_counter_accepts_the_code(world):
+    body = world.present([world.residence["identifier"]]).json()
+    expires = datetime.fromisoformat(body["expires_at"])
+    accepted_until = datetime.fromisoformat(body["accepted_until"])
+    assert accepted_until == expires + SKEW  # the clock-skew allowance, not the bare `exp`
+    assert body["ttl_seconds"] + SKEW.seconds - 2 <= body["seconds_left"] <= body["ttl_seconds"] + SKEW.seconds
+    # The counter agrees: a code is redeemed up to that instant and refused after it.
+    assert world.redeem(_aged_code(world, seconds_left=2)).status_code == 200
+    late = world.redeem(_aged_code(world, seconds_left=-2))
+    assert late.status_code == 422 and late.json()["error"] == "expired"
+
+
+def _aged_code(world, *, seconds_left: int) -> str:
+    """A genuine code made earlier, `seconds_left` before the instant its answer named (negative: after)."""
+    ttl = timedelta(seconds=60)
+    issued = datetime.now(timezone.utc).replace(microsecond=0) - (ttl + SKEW) + timedelta(seconds=seconds_left)
+    signer = signing_service.presentation_qr_signer(world.session, key_secret=KEY_SECRET)
+    key_row = world.session.scalar(select(SigningKey).where(SigningKey.kid == signer.kid))
+    key_row.created_at = issued - timedelta(days=1)  # a key refuses codes older than itself
+    row = Presentation(id=f"aged-{seconds_left + 100:04d}", holder_code=world.residence["holder_code"],
+                       holder_code_type="111", licence_identifiers=[world.residence["identifier"]],
+                       disclosure="full", kid=signer.kid, issued_at=issued, expires_at=issued + ttl)
+    world.session.add(row)
+    world.session.commit()
+    return encode_presentation_qr(signer=signer, issuer=REGISTRY_ID, presentation_id=row.id,
+                                  licence_identifiers=row.licence_identifiers, disclosure="full",
+                                  issued_at=row.issued_at, expires_at=row.expires_at)
