@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import socket
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import httpx
@@ -68,9 +70,10 @@ class Registry:
         return Settings(secret_key=SECRET, data_dir=self.data_dir, registry_id=self.registry_id,
                         recognised_registries=recognised or [])
 
-    def serve(self, recognised: list[dict] | None = None) -> Registry:
+    def serve(self, recognised: list[dict] | None = None, *, port: int = 0) -> Registry:
         self.stop()
         self.server = ServerThread(create_app(self.settings(recognised)))
+        self.server.server.config.port = port
         self.url = f"http://127.0.0.1:{self.server.start()}"
         return self
 
@@ -166,6 +169,30 @@ def test_a_registry_pinned_to_another_key_from_the_start_is_never_recognised(reg
     code = guangdong.static_qr()
     refused = fujian.serve(_recognising(guangdong, root_key=fujian.root_key)).verify(code)
     assert (refused["valid"], refused["error"]) == (False, "unknown_key")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_registry_down_at_start_up_is_recognised_at_a_later_refresh(registries):
+    fujian, guangdong = registries
+    port = _free_port()
+    guangdong.url = f"http://127.0.0.1:{port}"  # where it will serve; nothing listens yet
+    recognised = _recognising(guangdong)
+    recognised[0]["refresh_seconds"] = 1
+    fujian.serve(recognised)  # the start-up fetch fails: logged, nothing recognised yet
+    code = guangdong.static_qr()
+    assert fujian.verify(code)["error"] == "unknown_key"
+    guangdong.serve(port=port)
+    deadline = time.monotonic() + 60
+    while not (answer := fujian.verify(code))["valid"]:
+        assert answer["error"] == "unknown_key"
+        assert time.monotonic() < deadline, "the periodic refresh never recognised the registry"
+        time.sleep(0.5)
+    assert answer["issuer"] == guangdong.registry_id
 
 
 def test_the_last_good_list_counts_until_it_expires(registries):
