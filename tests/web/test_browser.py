@@ -10,8 +10,11 @@ nothing from outside this server and log no script errors.
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.web.live import MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
@@ -143,10 +146,11 @@ def test_presented_code_is_valid_once_then_used(browsing, live):
     assert MATTER_NAME in counter.locator("#setup-summary").inner_text()
     browsing.shot(counter, "counter-used-1280")
 
-    # The wallet replaces the code before it expires (TTL 15 s in these tests).
+    # The wallet replaces the code before the counter stops accepting it (TTL 15 s in these tests, and
+    # the 30 s clock-skew allowance: 45 s, replaced with 15 % of that left).
     wallet.wait_for_function(
         "code => { const t = document.getElementById('qr-text').dataset.qrText; return t && t !== code; }",
-        arg=code, timeout=30_000,
+        arg=code, timeout=60_000,
     )
 
 
@@ -348,3 +352,117 @@ def test_keyboard_only_large_font_mode_and_scan_focus(browsing, live):
     page.focus("#large-font-toggle")
     page.keyboard.press(" ")
     assert not page.evaluate("document.documentElement.classList.contains('large')")
+
+
+class HeldAnswers:
+    """The real server's answers to one page's POSTs to `pattern`, held back
+    until released: a slow link, with the request already at the server."""
+
+    def __init__(self, page, pattern: str) -> None:
+        self.page = page
+        self.held: list = []
+        self.holding = True
+        page.route(pattern, self._handle)
+
+    def _handle(self, route) -> None:
+        if route.request.method != "POST" or not self.holding:
+            route.fallback()
+            return
+        self.held.append((route, route.fetch()))
+
+    def wait_for(self, count: int) -> None:
+        for _ in range(400):  # the route handlers run while the page is waited on
+            if len(self.held) >= count:
+                return
+            self.page.wait_for_timeout(50)
+        raise AssertionError(f"{count} request(s) were expected, {len(self.held)} came")
+
+    def release(self) -> None:
+        self.holding = False
+        for route, answer in self.held:
+            route.fulfill(response=answer)
+        self.held.clear()
+
+
+def _pick(page, identifier: str) -> None:
+    page.check(f'.licence-card[data-identifier="{identifier}"] + .licence-pick input')
+
+
+def _shown_code(page) -> str:
+    return page.get_attribute("#qr-text", "data-qr-text") or ""
+
+
+def _public_check(live: LiveCerthub, code: str) -> dict:
+    return httpx.post(f"{live.base_url}/api/v1/verify", json={"qr_text": code}, timeout=30).json()
+
+
+def test_the_code_on_screen_carries_the_disclosure_the_screen_shows(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    _pick(wallet, live.licences["proof"])
+    slow = HeldAnswers(wallet, "**/api/v1/presentations")
+    wallet.click("#present-selected")  # asks for a code with the default disclosure, 完整信息
+    slow.wait_for(1)
+    # Every disclosure a code on screen ever carries, from now on.
+    wallet.evaluate("""() => {
+        window.shownDisclosures = [];
+        const text = document.getElementById('qr-text');
+        new MutationObserver(() => { if (text.dataset.qrText) window.shownDisclosures.push(text.dataset.disclosure); })
+            .observe(text, { attributes: true });
+    }""")
+    wallet.check('input[name="disclosure"][value="masked"]')  # while the full code is on its way
+    assert _shown_code(wallet) == "" and wallet.is_hidden("#qr-image")
+    assert "隐藏敏感信息" in wallet.inner_text("#present-disclosure")
+    slow.release()  # the full code arrives after the switch: it must never be shown
+    wallet.wait_for_function("() => document.getElementById('qr-text').dataset.disclosure === 'masked'")
+    code = _shown_code(wallet)
+    assert "本码出示范围：隐藏敏感信息" in wallet.inner_text("#present-disclosure")
+    assert wallet.get_attribute("#present-disclosure", "data-disclosure") == "masked"
+    assert wallet.evaluate("window.shownDisclosures") and "full" not in wallet.evaluate("window.shownDisclosures")
+    checked = _public_check(live, code)
+    assert checked["valid"] is True and checked["summary"]["disclosure"] == "masked"
+    browsing.shot(wallet, "wallet-present-masked-360")
+
+
+def test_a_new_code_is_never_preceded_by_the_previous_one(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    first = present(wallet, [live.licences["proof"]])
+    wallet.click("#present-close")
+    slow = HeldAnswers(wallet, "**/api/v1/presentations")
+    wallet.click("#present-selected")  # 亮证 again: the new code is slow to come
+    slow.wait_for(1)
+    assert _shown_code(wallet) == "" and wallet.is_hidden("#qr-image")
+    assert "剩余" not in wallet.inner_text("#countdown")
+    slow.release()
+    wallet.wait_for_function(
+        "code => { const t = document.getElementById('qr-text').dataset.qrText; return t && t !== code; }", arg=first)
+    second = _shown_code(wallet)
+    assert _public_check(live, first)["error"] == "superseded"  # the previous code is dead everywhere
+
+    slow = HeldAnswers(wallet, "**/api/v1/presentations")
+    wallet.click("#present-refresh")  # 立即刷新: the same while the next one comes
+    slow.wait_for(1)
+    assert _shown_code(wallet) == "" and wallet.is_hidden("#qr-image")
+    slow.release()
+    wallet.wait_for_function(
+        "code => { const t = document.getElementById('qr-text').dataset.qrText; return t && t !== code; }", arg=second)
+
+
+def test_the_wallet_counts_down_to_when_the_counter_stops_accepting(browsing, live):
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    _pick(wallet, live.licences["proof"])
+    with wallet.expect_response(lambda r: r.url.endswith("/api/v1/presentations") and r.request.method == "POST") \
+            as answered:
+        wallet.click("#present-selected")
+    body = answered.value.json()
+    accepted_until = datetime.fromisoformat(body["accepted_until"])
+    assert accepted_until - datetime.fromisoformat(body["expires_at"]) == timedelta(seconds=30)
+    wallet.wait_for_function("code => document.getElementById('qr-text').dataset.qrText === code",
+                             arg=body["qr_text"])
+    assert wallet.get_attribute("#qr-text", "data-accepted-until") == body["accepted_until"]
+    left = int(re.search(r"剩余 (\d+) 秒", wallet.inner_text("#countdown")).group(1))
+    # Counting to `exp` would show at most ttl_seconds; the counter accepts until accepted_until.
+    assert body["ttl_seconds"] < left <= body["seconds_left"]
+

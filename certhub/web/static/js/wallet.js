@@ -7,7 +7,7 @@
   var CH = window.certhub;
   var $ = CH.$, el = CH.el;
   var TOKEN = "holder";
-  var MAX_AUTO_REFRESHES = 20; // about 20 minutes of 亮证 at the default 60 s
+  var MAX_AUTO_REFRESHES = 20; // about 25 minutes of 亮证 at the default 60 s (each code accepted 90 s)
   var state = { session: null, licences: [], selected: {}, detail: null, present: null, blobs: {}, tabs: null };
 
   function holderApi(path, options) {
@@ -202,8 +202,8 @@
     stopPresenting();
     // 亮证 takes the whole panel: on a phone the code is all the clerk should see.
     var returnTo = $("licence-detail").hidden ? "licence-list-view" : "licence-detail";
-    state.present = { identifiers: identifiers, refreshes: 0, timer: null, deadline: 0, ttl: 60, pending: false,
-                      returnTo: returnTo };
+    state.present = { identifiers: identifiers, refreshes: 0, timer: null, deadline: 0, total: 60, pending: false,
+                      current: null, returnTo: returnTo };
     $("licence-list-view").hidden = true;
     $("licence-detail").hidden = true;
     $("present").hidden = false;
@@ -222,70 +222,116 @@
     return checked ? checked.value : "masked";
   }
 
+  var DISCLOSURE_LABELS = { full: "完整信息", masked: "隐藏敏感信息" };
+
+  // Asks for a new code. From that moment the code on screen is no longer
+  // the current one (the registry supersedes it when it makes the new one),
+  // so it leaves the screen at once. One request at a time, so the registry
+  // makes the codes in the order the page asked for them; an answer that no
+  // longer matches the disclosure chosen is dropped and asked for again.
   function requestCode() {
     var present = state.present;
-    if (!present || present.pending) return;
+    if (!present) return;
+    clearCode("正在生成亮证码…");
+    if (present.pending) return;  // the answer in flight is checked against the choice when it comes
     present.pending = true;
-    holderApi("/api/v1/presentations", { body: { licences: present.identifiers, disclosure: disclosure() } })
+    var sentAt = Date.now();
+    var wanted = disclosure();
+    holderApi("/api/v1/presentations", { body: { licences: present.identifiers, disclosure: wanted } })
       .then(function (result) {
         present.pending = false;
         if (state.present !== present) return;
+        if (disclosure() !== wanted || (result.ok && result.data.disclosure !== disclosure())) {
+          requestCode();  // the holder changed the disclosure meanwhile: this code is not what the screen says
+          return;
+        }
         if (!result.ok) {
           showStale("亮证码生成失败：" + CH.errorText(result, "请稍后重试"));
           return;
         }
-        var data = result.data;
-        var image = $("qr-image");
-        image.src = "data:image/png;base64," + data.qr_png_base64;
-        image.classList.remove("is-stale");
-        image.dataset.presentationId = data.id;
-        var text = $("qr-text");
-        text.textContent = data.qr_text;
-        text.dataset.qrText = data.qr_text;
-        text.dataset.presentationId = data.id;
-        text.dataset.disclosure = data.disclosure;
-        // Count down on this device's clock: the server's clock may differ.
-        present.ttl = Math.max(5, Number(data.ttl_seconds) || 60);
-        present.deadline = Date.now() + present.ttl * 1000;
-        if (!present.timer) present.timer = window.setInterval(tick, 1000);
-        tick();
-        CH.announce("亮证码已生成，" + present.ttl + " 秒内有效");
+        showCode(present, result.data, sentAt);
       });
+  }
+
+  function showCode(present, data, sentAt) {
+    var image = $("qr-image");
+    image.src = "data:image/png;base64," + data.qr_png_base64;
+    image.hidden = false;
+    image.dataset.presentationId = data.id;
+    var text = $("qr-text");
+    text.textContent = data.qr_text;
+    text.dataset.qrText = data.qr_text;
+    text.dataset.presentationId = data.id;
+    text.dataset.disclosure = data.disclosure;
+    text.dataset.acceptedUntil = data.accepted_until || "";
+    var label = $("present-disclosure");
+    label.textContent = "本码出示范围：" + (DISCLOSURE_LABELS[data.disclosure] || data.disclosure);
+    label.dataset.disclosure = data.disclosure;
+    // Count down to the instant the counter stops accepting the code, on this
+    // device's clock (the server's may differ): from when the request left,
+    // which is no later than the server's answer, so the page never runs past it.
+    var left = Number(data.seconds_left);
+    present.total = Math.max(5, isFinite(left) && left > 0 ? left : Number(data.ttl_seconds) || 60);
+    present.deadline = sentAt + present.total * 1000;
+    present.current = data.id;
+    if (!present.timer) present.timer = window.setInterval(tick, 1000);
+    tick();
+    CH.announce("亮证码已生成，" + present.total + " 秒内有效");
   }
 
   function tick() {
     var present = state.present;
     if (!present) return;
     var left = Math.max(0, Math.ceil((present.deadline - Date.now()) / 1000));
-    $("countdown").textContent = left > 0 ? "剩余 " + left + " 秒" : "已过期";
-    var bar = $("countdown-bar");
-    bar.firstElementChild.style.width = Math.round((100 * left) / present.ttl) + "%";
-    bar.classList.toggle("is-low", left <= 10);
-    // Refresh ahead of expiry, so the code on screen is always usable.
-    var margin = Math.max(5, Math.round(present.ttl * 0.15));
-    if (left <= margin && !present.pending && document.visibilityState === "visible") {
-      if (present.refreshes >= MAX_AUTO_REFRESHES) {
-        if (left === 0) showStale("亮证码已过期。点击“立即刷新”重新生成。");
-        return;
+    if (present.current) {
+      if (left === 0) {
+        showStale("亮证码已过期。点击“立即刷新”重新生成。");
+      } else {
+        $("countdown").textContent = "剩余 " + left + " 秒";
+        var bar = $("countdown-bar");
+        bar.firstElementChild.style.width = Math.round((100 * left) / present.total) + "%";
+        bar.classList.toggle("is-low", left <= 10);
       }
+    }
+    // Refresh ahead of the end, so the code on screen is always usable.
+    var margin = Math.max(5, Math.round(present.total * 0.15));
+    if (left <= margin && !present.pending && document.visibilityState === "visible") {
+      if (present.refreshes >= MAX_AUTO_REFRESHES) return;
       present.refreshes += 1;
       requestCode();
     }
   }
 
-  function showStale(message) {
-    $("qr-image").classList.add("is-stale");
-    $("countdown").textContent = message;
+  // Takes the code off the screen: image, text and countdown alike.
+  function clearCode(message) {
+    if (state.present) state.present.current = null;
+    var image = $("qr-image");
+    image.hidden = true;
+    image.removeAttribute("src");
+    image.dataset.presentationId = "";
     var text = $("qr-text");
     text.textContent = "";
     text.dataset.qrText = "";
+    text.dataset.presentationId = "";
+    text.dataset.disclosure = "";
+    text.dataset.acceptedUntil = "";
+    var label = $("present-disclosure");
+    label.textContent = "出示范围：" + (DISCLOSURE_LABELS[disclosure()] || "");
+    label.dataset.disclosure = "";
+    $("countdown").textContent = message;
+    var bar = $("countdown-bar");
+    bar.firstElementChild.style.width = "0%";
+    bar.classList.remove("is-low");
   }
+
+  function showStale(message) { clearCode(message); }
 
   function stopPresenting() {
     var present = state.present;
-    state.present = null;
     if (!present) return;
     if (present.timer) window.clearInterval(present.timer);
+    clearCode("--");
+    state.present = null;
     $("present").hidden = true;
     $(present.returnTo).hidden = false;
   }
