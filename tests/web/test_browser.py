@@ -11,9 +11,12 @@ nothing from outside this server and log no script errors.
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import base45
+import cbor2
 import httpx
 import pytest
 
@@ -466,3 +469,52 @@ def test_the_wallet_counts_down_to_when_the_counter_stops_accepting(browsing, li
     # Counting to `exp` would show at most ttl_seconds; the counter accepts until accepted_until.
     assert body["ttl_seconds"] < left <= body["seconds_left"]
 
+
+def _api_code(live: LiveCerthub, identifier: str) -> str:
+    answer = httpx.post(f"{live.base_url}/api/v1/presentations", timeout=30,
+                        headers={"Authorization": f"Bearer {live.holder_token()}"},
+                        json={"licences": [identifier], "disclosure": "full"})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["qr_text"]
+
+
+def _forged(code: str) -> str:
+    """The code with one bit of its signature flipped."""
+    sign1 = cbor2.loads(zlib.decompress(base45.b45decode(code.removeprefix("EL1:"))))
+    protected, unprotected, payload, signature = sign1.value
+    parts = [protected, unprotected, payload, bytes([signature[0] ^ 1]) + signature[1:]]
+    return "EL1:" + base45.b45encode(zlib.compress(cbor2.dumps(cbor2.CBORTag(18, parts)))).decode()
+
+
+def test_faults_are_not_verdicts_and_a_forged_code_still_is(browsing, live):
+    counter = browsing.page(DESKTOP)
+    counter_ready(counter, live)
+    forged = scan(counter, _forged(_api_code(live, live.licences["proof"])), "invalid")
+    assert "无效" in forged.inner_text() and forged.get_attribute("data-code") == "signature_invalid"
+
+    code = _api_code(live, live.licences["proof"])
+    fault: dict = {"now": None}
+
+    def on_redeem(route) -> None:
+        if fault["now"] is None:
+            route.fallback()
+        elif fault["now"] == "lost":
+            route.abort("internetdisconnected")
+        else:
+            status = fault["now"]
+            route.fulfill(status=status, json={"error": {401: "invalid_token", 503: "log_unavailable"}[status],
+                                               "message": "…"})
+
+    counter.route("**/api/v1/presentations/redeem", on_redeem)
+    for now, reason in (("lost", "网络连接中断"), (503, "暂停服务"), (401, "登录已失效")):
+        fault["now"] = now
+        shown = scan(counter, code, "unverified")
+        text = shown.inner_text()
+        assert "未能核验" in text and reason in text and "无效" not in text, text
+        assert "此码尚未核验" in text or "尚不知道" in text  # and what to do
+        browsing.shot(counter, f"counter-unverified-{now}-1280")
+        if now == 503:
+            # None of that said anything about the code: it is valid.
+            fault["now"] = None
+            assert "有效" in scan(counter, code, "valid").inner_text()
+            code = _api_code(live, live.licences["proof"])

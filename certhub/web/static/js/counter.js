@@ -16,6 +16,7 @@
     suspended: ["已暂停", "该证照已被暂停使用。"],
     cancelled: ["已注销", "该证照已注销。"],
     superseded: ["证照已变更", "证照信息已更新，请持证人重新亮证。"],
+    code_superseded: ["已被新码取代", "持证人已生成新的亮证码，此码作废。请扫描持证人手机上当前显示的二维码。"],
     signature_invalid: ["签名无效", "二维码签名验证失败，可能被篡改或伪造。"],
     unknown_key: ["未知签发机构", "二维码不是由受信任的机构签发。"],
     unknown_signer: ["未知签发机构", "二维码不是由本平台签发的亮证码。"],
@@ -28,6 +29,7 @@
     licence_not_presentable: ["证照不可出示", "该证照当前不可出示。"],
     status_unavailable: ["无法确认状态", "暂时无法确认证照状态，请稍后再试。"],
     status_stale: ["无法确认状态", "证照状态信息已过期，请稍后再试。"],
+    status_list_untrusted: ["无法确认状态", "证照状态清单不是由信任列表中的密钥签署的，无法确认证照状态。"],
     payload_too_large: ["格式错误", "二维码内容过长，不是有效的亮证码。"],
     prefix_invalid: ["格式错误", "不是本平台的亮证码（前缀不符）。"],
     base45_invalid: ["格式错误", "二维码内容无法解码，请重新扫描。"],
@@ -220,7 +222,7 @@
     }).then(function (result) {
       state.busy = false;
       if (result.ok && result.data && result.data.valid === true) showValid(result.data);
-      else if (result.status === 401) { showInvalid("登录已失效", "请重新登录后再核验。", null); window.setTimeout(signOut, 2500); }
+      else if (result.status === 401) { showUnverified(result); window.setTimeout(signOut, 2500); }
       else if (result.data && result.data.error === "not_a_presentation") checkStaticCode(text, result);
       else showRefusal(result);
       focusScan();
@@ -233,10 +235,12 @@
       el("span", { class: "verdict-word", text: "核验中…" })));
   }
 
-  function verdict(valid, word, reason, detail) {
-    return el("div", { class: "verdict " + (valid ? "verdict-valid" : "verdict-invalid"),
-                       "data-verdict": valid ? "valid" : "invalid", role: "status" },
-      el("span", { class: "verdict-mark", "aria-hidden": "true", text: valid ? "✓" : "✗" }),
+  var MARKS = { valid: "✓", invalid: "✗", unverified: "？" };
+
+  // kind: "valid" / "invalid" (a verdict on the code) or "unverified" (no verdict: a fault on the way).
+  function verdict(kind, word, reason, detail) {
+    return el("div", { class: "verdict verdict-" + kind, "data-verdict": kind, role: "status" },
+      el("span", { class: "verdict-mark", "aria-hidden": "true", text: MARKS[kind] }),
       el("span", { class: "verdict-word", text: word }),
       reason ? el("span", { class: "verdict-reason", "data-reason": "", text: reason }) : null,
       detail ? el("span", { class: "verdict-detail", text: detail }) : null);
@@ -244,25 +248,59 @@
 
   function showInvalid(reason, detail, code) {
     var box = CH.clear($("result"));
-    var node = verdict(false, "无效", reason, detail);
+    var node = verdict("invalid", "无效", reason, detail);
     if (code) node.dataset.code = code;
     box.appendChild(node);
     CH.announce("无效，" + reason);
   }
 
+  // What went wrong on the way, when the answer is no verdict on the code, and what to do.
+  var FAULTS = {
+    0: ["网络连接中断", "未能连接核验平台，此码是否有效尚不知道。请检查网络后让持证人重新出示并再次扫码。"],
+    401: ["登录已失效", "此码尚未核验。请重新登录后再扫码。"],
+    403: ["无核验权限", "当前账号没有亮证核验权限，此码尚未核验。请联系管理员开通后再扫码。"],
+    429: ["操作过于频繁", "此码尚未核验。请稍等片刻后再次扫码。"],
+    503: ["暂停服务", "核验平台暂不可用（用证日志暂不可写入时不提供数据），此码尚未核验。请稍后再次扫码。"],
+  };
+
+  function showUnverified(result) {
+    var code = result.data && result.data.error;
+    var fault = FAULTS[result.status] ||
+      (result.status >= 500 ? ["平台内部错误", "此码尚未核验。请稍后再次扫码；仍不成功请联系管理员。"]
+        : ["核验未完成", "平台未给出结论（" + (code || result.status) + "），此码尚未核验。请再次扫码；仍不成功请联系管理员。"]);
+    showNoVerdict(fault[0], fault[1], code || (result.status ? "http_" + result.status : "network"));
+  }
+
+  function showNoVerdict(reason, detail, code) {
+    var box = CH.clear($("result"));
+    var node = verdict("unverified", "未能核验", reason, detail);
+    if (code) node.dataset.code = code;
+    box.appendChild(node);
+    CH.announce("未能核验，" + reason);
+  }
+
+  // Only a refusal of the code itself (409 or 422 with a reason) is a verdict:
+  // anything else (the network, sign-in, the platform) says nothing about it.
   function showRefusal(result) {
     var code = result.data && result.data.error;
-    var known = code && REASONS[code];
+    if ((result.status !== 409 && result.status !== 422) || !code) { showUnverified(result); return; }
+    var known = REASONS[code === "superseded" && result.status === 422 ? "code_superseded" : code];
     if (known) showInvalid(known[0], known[1], code);
-    else if (result.status === 403) showInvalid("无核验权限", "当前账号没有亮证核验权限。", code);
-    else if (result.status === 503) showInvalid("暂停服务", "用证日志暂不可写入，平台暂停提供数据，请稍后再试。", code);
     else showInvalid("核验失败", CH.errorText(result, "核验未成功"), code);
+  }
+
+  // An uploaded image or the camera gave no code: no verdict on any code either.
+  function showNoCode(result) {
+    var code = result.data && result.data.error;
+    var known = code && REASONS[code];
+    if (known && (result.status === 413 || result.status === 422)) showNoVerdict(known[0], known[1], code);
+    else showUnverified(result);
   }
 
   function showValid(data) {
     var box = CH.clear($("result"));
     var count = (data.licences || []).length;
-    box.appendChild(verdict(true, "有效", "已核验 " + count + " 张证照，本次用证已记录",
+    box.appendChild(verdict("valid", "有效", "已核验 " + count + " 张证照，本次用证已记录",
       "核验时间 " + CH.formatTime(data.redeemed_at) + "　信任列表更新于 " +
       CH.formatAge(data.trust_list_age_seconds) + "前　出示范围：" + (data.disclosure === "full" ? "完整信息" : "已隐藏敏感信息")));
     (data.licences || []).forEach(function (licence) { box.appendChild(licenceCard(licence)); });
@@ -328,7 +366,7 @@
       $("camera-button").textContent = "关闭摄像头";
       return video.play().then(detectLoop);
     }).catch(function () {
-      showInvalid("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
+      showNoVerdict("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
       stopCamera();
     });
   }
@@ -359,13 +397,13 @@
       var file = input.files && input.files[0];
       input.value = "";
       if (!file) return;
-      if (file.size > 5 * 1024 * 1024) { showInvalid("图片过大", "请上传 5 MB 以内的图片。", "too_large"); focusScan(); return; }
+      if (file.size > 5 * 1024 * 1024) { showNoVerdict("图片过大", "请上传 5 MB 以内的图片。", "too_large"); focusScan(); return; }
       showPending();
       CH.api("/web/api/decode-image", {
         token: state.session.token, body: file, headers: { "Content-Type": file.type || "application/octet-stream" },
       }).then(function (result) {
         if (result.ok && result.data && result.data.text) redeem(normalise(result.data.text));
-        else { showRefusal(result); focusScan(); }
+        else { showNoCode(result); focusScan(); }
       });
     });
   }
