@@ -28,6 +28,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("certhub.cli.audit:app", "Authorized-use log audit"),
     "licences": ("certhub.cli.licences_cmd:app", "E-licences (电子证照): expiry reminders, the expiry job, disputes."),
     "webhooks": ("certhub.cli.webhooks_cmd:app", "Push subscriptions: dispatch licence events and deliver signed webhooks."),
+    "registries": ("certhub.cli.registries_cmd:app", "Recognised registries (跨省互认): their trust lists."),
     "serve": ("certhub.cli.serve_cmd:serve", "Serve the API from settings only (CERTHUB_* variables); no demo data."),
     "demo": ("certhub.cli.serve_cmd:demo", "Create or upgrade an embedded database, load the demo catalog, serve it."),
     "verify": ("certhub.cli.verify_cmd:verify", "Check a licence QR (EL1) or an EU DCC (HC1) offline."),
@@ -42,13 +43,19 @@ def _load(name: str) -> TyperCommand | TyperGroup:
     if name == "licences":
         # The bulk issue and import commands live in their own module.
         importlib.import_module("certhub.cli.imports_cmd").register(target)
-    if not isinstance(target, typer.Typer):
-        single = typer.Typer()
-        single.command(name)(target)
-        target = single
-    command = typer.main.get_command(target)
-    command.name = name
-    return command
+    # Registered on a group of its own exactly as on the root, so a command group
+    # with one command (`webhooks run`) stays a group.
+    holder = typer.Typer()
+    holder.callback()(_no_options)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_command(holder).commands[name]
+
+
+def _no_options() -> None:
+    pass
 
 
 class _LazyGroup(TyperGroup):

@@ -10,6 +10,7 @@ its health-check thread starts, so that import must stay light too.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -50,3 +51,32 @@ def test_commands_that_need_no_database_load_neither_server_nor_database(args):
 def test_a_database_command_does_not_load_the_server(group):
     modules = _loaded_after(_run_cli(group, "--help"))
     assert not {"certhub.app", "uvicorn", "fontTools"} & modules
+
+
+# Every command as the CLI offered it when it imported every module up front.
+COMMANDS = """serve, demo, verify, db upgrade, db current, catalog load, catalog export, clients create, clients list,
+clients add-key, clients keys, clients retire-key, clients revoke-key, clients use-private-key-jwt, clients disable,
+seal inspect, signing init, signing trust-list, audit verify, audit checkpoint, audit export, licences expiring,
+licences disputes, licences expire, licences issue, licences import, webhooks run, registries list,
+registries refresh"""
+
+
+@pytest.mark.parametrize("command", [c.strip() for c in COMMANDS.split(",")])
+def test_every_command_is_still_there(command):
+    from typer.testing import CliRunner
+
+    from certhub.cli import app
+
+    result = CliRunner().invoke(app, [*command.split(), "--help"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"Usage: \S+ {command} ", " ".join(result.output.split())), result.output
+
+
+def test_the_root_help_lists_every_group_without_loading_it():
+    from typer.testing import CliRunner
+
+    from certhub.cli import app
+
+    listed = CliRunner().invoke(app, ["--help"]).output
+    for group in {c.split()[0] for c in COMMANDS.replace("\n", " ").split(",")}:
+        assert f" {group} " in listed, group
