@@ -138,11 +138,6 @@ class Settings(BaseSettings):
     auditlog_checkpoint_interval_seconds: float = Field(
         default=10, gt=0, le=3600, description="How often the checkpointer integrates records and signs a checkpoint."
     )
-    worker_healthcheck_timeout_seconds: int = Field(
-        default=60, ge=5, le=3600,
-        description="`certhub serve --workers N`: how long a worker may take to answer the supervisor's health "
-                    "check (and to start) before it is killed and replaced.",
-    )
     recognised_registries: list[RecognisedRegistry] = Field(
         default_factory=list, max_length=100,
         description='Other registries whose codes /api/v1/verify accepts, JSON: [{"registry_id": ..., '
