@@ -228,6 +228,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}  # SPEC: RFC 9110 §10.2.3, RFC 6585 §4
+    elif isinstance(exc, RateLimitUnavailable):  # the counters live in the cache: it is out of reach
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     code = getattr(exc, "code", "error")
     return JSONResponse(_error_body(code, str(exc)), status_code=status, headers=headers)
 

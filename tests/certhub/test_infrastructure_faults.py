@@ -24,6 +24,7 @@ import redis
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 
 from catalog.cache import InProcessCache, RedisCache
@@ -32,6 +33,7 @@ from catalog.service import clients, document
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
+from tests.registry import presentation_world
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_SERVER = shutil.which("redis-server")
@@ -237,3 +239,25 @@ def test_a_connection_the_server_terminated_answers_503_then_the_pool_recovers(s
     finally:
         connection.close()
         engine.dispose()
+
+
+def test_a_redemption_with_the_cache_gone_answers_503_with_retry_after(redis_server, settings, migrated_engine,
+                                                                       session_factory, db_session):
+    process, url = redis_server
+    cache = RedisCache(url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
+    app = create_app(settings, engine=migrated_engine, cache=cache)
+    app.state.sessionmaker = session_factory
+    client = TestClient(app)  # without the lifespan: its cache listener is not what this test is about
+    try:
+        world = presentation_world.build(client, app, db_session)
+        code = world.code()
+        process.kill()
+        process.wait(timeout=10)
+        refused = world.redeem(code)
+        assert refused.status_code == 503, refused.text
+        # The counter's rate limit is counted in the cache first and fails closed.
+        assert refused.json()["error"] in {"rate_limit_unavailable", "cache_unavailable"}
+        assert int(refused.headers["Retry-After"]) > 0
+    finally:
+        client.close()
+        cache.close()
