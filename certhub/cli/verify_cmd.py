@@ -14,7 +14,6 @@ import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import httpx
 import typer
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -42,6 +41,8 @@ def _is_url(value: str) -> bool:
 def _fetch(location: str, *, limit: int) -> bytes:
     """A file's bytes or a URL's body, refused past `limit` bytes."""
     if _is_url(location):
+        import httpx  # only for URLs: a verify of files starts without an HTTP stack
+
         try:
             with httpx.stream("GET", location, timeout=_HTTP_TIMEOUT, follow_redirects=False) as response:
                 if response.status_code != 200:

@@ -18,7 +18,7 @@ import pytest
 
 # What only the server, the database or the web pages need.
 HEAVY = ("fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "fontTools", "openpyxl", "psycopg", "redis",
-         "certhub.app", "certhub.db", "catalog", "registry", "exchange", "adapters")
+         "httpx", "certhub.app", "certhub.db", "catalog", "registry", "exchange", "adapters")
 
 
 def _loaded_after(code: str) -> set[str]:
