@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 MAX_FIELDS = 60
-MAX_VALUE_CHARS = 400
+MAX_VALUE_CHARS = 2000  # a catalog string's longest (经营范围); the layouts wrap it
+MAX_IMAGES = 4
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,15 @@ class LicenceFace:
     template: str = "default"
     seal_png: bytes | None = None
     status_note: str | None = None  # e.g. 已吊销, printed across a face that is no longer valid
+    images: list[tuple[str, bytes]] = field(default_factory=list)  # (label, picture): image fields, e.g. 照片
     annotation: Annotation | None = None
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.fields) > MAX_FIELDS:
             raise ValueError(f"a licence face shows at most {MAX_FIELDS} fields")
+        if len(self.images) > MAX_IMAGES:
+            raise ValueError(f"a licence face shows at most {MAX_IMAGES} pictures")
 
     def validity_text(self) -> str:
         start = f"{self.valid_from:%Y年%m月%d日}" if self.valid_from else ""

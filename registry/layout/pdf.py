@@ -1,74 +1,261 @@
 """The licence face as a PDF: real text in the embedded (subset) Noto Sans SC,
-so it can be searched and read aloud, with the seal and QR as images."""
+so it can be searched and read aloud, with the seal and QR as images.
+
+Laid out as the PNG is (`registry.layout.png`): `plan_pdf` places every
+line and picture in a box inside the frame first, the fields between the
+header and the footer (QR code left, issuer and seal right) and beside the
+photos; the field fonts shrink until the fields fit, down to a legible
+minimum, after which the page grows longer. Nothing is drawn over the QR
+code, the seal or a photo, nor past the frame.
+"""
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 
 from fpdf import FPDF
+from PIL import Image
 
 from registry.layout.face import LicenceFace
+from registry.layout.png import Box
 from signing.fonts import sans_font_path, serif_font_path
 from signing.qr import render_qr_png
 
 _LANDSCAPE = {"certificate", "card"}
+_A4 = (210.0, 297.0)  # mm
+_FONT_FACTORS = (1.0, 0.9, 0.8, 0.7, 0.62, 0.55, 0.5)
+_MIN_LABEL_PT, _MIN_VALUE_PT = 5.5, 6.0
+_PT = 25.4 / 72  # mm per point
+INK = (33, 33, 33)
+LABEL_INK = (90, 90, 90)
+ACCENT = (160, 20, 20)
+
+Rect = tuple[float, float, float, float]
+
+
+@dataclass
+class PdfLayout:
+    size: tuple[float, float]  # mm
+    frame: Rect  # the inner border: every box lies inside it
+    font_factor: float
+    boxes: list[Box] = field(default_factory=list)
+    _strokes: list = field(default_factory=list, repr=False)
+    _face: LicenceFace | None = field(default=None, repr=False)
+    _pdf: FPDF | None = field(default=None, repr=False)
+
+    def render(self) -> bytes:
+        """The PDF, drawn with the document the plan was measured with
+        (writing it out is what lets go of its font files)."""
+        pdf, face = self._pdf, self._face
+        assert pdf is not None and face is not None, "render a layout once, from plan_pdf"
+        self._pdf = None
+        pdf.add_page(format=self.size)
+        width, height = self.size
+        pdf.set_draw_color(*ACCENT)
+        pdf.set_line_width(1.2)
+        pdf.rect(8, 8, width - 16, height - 16)
+        pdf.set_line_width(0.3)
+        pdf.rect(*self.frame[:2], self.frame[2] - self.frame[0], self.frame[3] - self.frame[1])
+        for stroke in self._strokes:
+            stroke(pdf)
+        for text, color in _overlays(face):
+            _diagonal(pdf, text, color)
+        return bytes(pdf.output())
 
 
 def render_pdf(face: LicenceFace) -> bytes:
-    orientation = "L" if face.template in _LANDSCAPE else "P"
-    pdf = FPDF(orientation=orientation, unit="mm", format="A4")
+    return plan_pdf(face).render()
+
+
+def plan_pdf(face: LicenceFace) -> PdfLayout:
+    width, height = (_A4[1], _A4[0]) if face.template in _LANDSCAPE else _A4
+    measure = _document(face)
+    layout = _planned(measure, face, width, height)
+    layout._face, layout._pdf = face, measure
+    return layout
+
+
+def _planned(measure: FPDF, face: LicenceFace, width: float, height: float) -> PdfLayout:
+    photos = [photo for photo in (_picture(data) for _, data in face.images) if photo is not None]
+    # The fit shrinks as the fonts grow: search the factors for the largest that fits.
+    low, high, best = 0, len(_FONT_FACTORS) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        layout, overflow = _plan(measure, face, photos, width, height, _FONT_FACTORS[middle])
+        if overflow <= 0:
+            best, high = layout, middle - 1
+        else:
+            low = middle + 1
+    if best is not None:
+        return best
+    layout, overflow = _plan(measure, face, photos, width, height, _FONT_FACTORS[-1])
+    layout, overflow = _plan(measure, face, photos, width, height + overflow, _FONT_FACTORS[-1])
+    assert overflow <= 1e-6, "a grown page holds its fields"
+    return layout
+
+
+def _document(face: LicenceFace) -> FPDF:
+    pdf = FPDF(unit="mm", format=_A4)
     pdf.set_creator("certhub")
     pdf.set_title(f"{face.type_name} {face.identifier}")
     pdf.add_font("sans", fname=str(sans_font_path()))
     pdf.add_font("serif", fname=str(serif_font_path()))
     pdf.set_auto_page_break(auto=False)
-    pdf.add_page()
-    width, height = pdf.w, pdf.h
-    pdf.set_draw_color(160, 20, 20)
-    pdf.set_line_width(1.2)
-    pdf.rect(8, 8, width - 16, height - 16)
-    pdf.set_line_width(0.3)
-    pdf.rect(11, 11, width - 22, height - 22)
+    return pdf
 
-    pdf.set_text_color(160, 20, 20)
-    pdf.set_font("serif", size=30)
-    pdf.set_xy(10, 22)
-    pdf.cell(width - 20, 14, face.type_name, align="C")
-    pdf.set_text_color(33, 33, 33)
-    pdf.set_font("sans", size=8)
-    pdf.set_xy(10, 38)
-    pdf.cell(width - 20, 5, f"证照标识 {face.identifier}", align="C")
 
-    y = 50
-    rows = [("持证主体", face.holder_name), *face.fields, ("有效期限", face.validity_text())]
-    for label, value in rows:
-        pdf.set_xy(25, y)
-        pdf.set_font("sans", size=10)
-        pdf.set_text_color(90, 90, 90)
-        pdf.cell(40, 7, label)
-        pdf.set_text_color(33, 33, 33)
-        pdf.set_font("sans", size=11)
-        pdf.set_xy(65, y)
-        pdf.multi_cell(width - 90, 7, value or " ")
-        y = max(pdf.get_y(), y + 7) + 2
+class _Planner:
+    def __init__(self, measure: FPDF) -> None:
+        self.measure = measure
+        self.boxes: list[Box] = []
+        self.strokes: list = []
+        self._advances: dict[tuple[str, float, str], float] = {}
 
+    def text(self, kind: str, x: float, y: float, text: str, family: str, size: float, color, *,
+             align: str = "L", width: float | None = None) -> Rect:
+        """One line at (x, y), its top; `align` R puts its right end at x, C centres it on x."""
+        # The sum of the glyphs' advances: what fpdf measures too, without text shaping.
+        length = sum(self.advance(ch, family, size) for ch in text)
+        left = {"L": x, "R": x - length, "C": x - length / 2}[align]
+        height = size * _PT * 1.25
+        rect = (left, y, left + length, y + height)
+        if text.strip():
+            self.boxes.append(Box(kind, rect, text))
+
+        def stroke(pdf: FPDF) -> None:
+            pdf.set_font(family, size=size)
+            pdf.set_text_color(*color)
+            pdf.set_xy(left, y)
+            pdf.cell(length, height, text)
+
+        self.strokes.append(stroke)
+        return rect
+
+    def picture(self, kind: str, data: bytes, rect: Rect) -> Rect:
+        self.boxes.append(Box(kind, rect))
+        self.strokes.append(lambda pdf: pdf.image(io.BytesIO(data), x=rect[0], y=rect[1], w=rect[2] - rect[0],
+                                                  h=rect[3] - rect[1]))
+        return rect
+
+    def advance(self, ch: str, family: str, size: float) -> float:
+        key = (family, size, ch)
+        width = self._advances.get(key)
+        if width is None:
+            self.measure.set_font(family, size=size)
+            width = self._advances[key] = self.measure.get_string_width(ch)
+        return width
+
+    def fitting(self, text: str, family: str, size: float, max_width: float) -> float:
+        self.measure.set_font(family, size=size)
+        while size > 5 and self.measure.get_string_width(text) > max_width:
+            size = max(size * 0.9, 5)
+            self.measure.set_font(family, size=size)
+        return size
+
+
+def _plan(measure: FPDF, face: LicenceFace, photos: list[tuple[bytes, float]], width: float, height: float,
+          factor: float) -> tuple[PdfLayout, float]:
+    frame = (11.0, 11.0, width - 11, height - 11)
+    left, top, right, bottom = frame[0] + 5, frame[1] + 5, frame[2] - 5, frame[3] - 5
+    planner = _Planner(measure)
+
+    # 1. Header.
+    title_size = planner.fitting(face.type_name, "serif", 30, right - left)
+    title = planner.text("title", (left + right) / 2, top + 4, face.type_name, "serif", title_size, ACCENT, align="C")
+    ident = f"证照标识 {face.identifier}"
+    ident_size = planner.fitting(ident, "sans", 8, right - left)
+    ident_box = planner.text("identifier", (left + right) / 2, title[3] + 2, ident, "sans", ident_size, INK,
+                             align="C")
+    body_top = ident_box[3] + 6
+
+    # 2. Footer: QR and caption left; issuer, date and seal right.
     # Vector-sharp at any zoom: fpdf scales the PNG; 40 mm holds a version-13 code at ~0.5 mm per module.
-    pdf.image(io.BytesIO(render_qr_png(face.qr_text, box_size=8)), x=22, y=height - 62, w=40, h=40)
-    pdf.set_font("sans", size=8)
-    pdf.set_xy(22, height - 21)
-    pdf.cell(40, 4, "扫码核验", align="C")
-
-    pdf.set_font("sans", size=12)
-    pdf.set_xy(width - 115, height - 48)
-    pdf.cell(90, 7, face.issuer_name, align="R")
-    pdf.set_xy(width - 115, height - 40)
-    pdf.cell(90, 7, f"{face.issued_on:%Y年%m月%d日}", align="R")
+    qr = 40.0
+    seal = 42.0 if face.seal_png else 0.0
+    footer_height = max(qr + 6, seal)
+    footer_top = bottom - footer_height
+    planner.picture("qr", render_qr_png(face.qr_text, box_size=8), (left, footer_top, left + qr, footer_top + qr))
+    planner.text("qr_caption", left + qr / 2, footer_top + qr + 1, "扫码核验", "sans", 8, INK, align="C")
+    issuer_size = planner.fitting(face.issuer_name, "sans", 12, right - left - qr - 15)
+    line = issuer_size * _PT * 1.25 + 1.5
+    issuer_y = footer_top + footer_height / 2 - line
+    planner.text("issuer", right, issuer_y, face.issuer_name, "sans", issuer_size, INK, align="R")
+    planner.text("issued_on", right, issuer_y + line, f"{face.issued_on:%Y年%m月%d日}", "sans", issuer_size, INK,
+                 align="R")
     if face.seal_png:
-        pdf.image(io.BytesIO(face.seal_png), x=width - 80, y=height - 68, w=42, h=42)
+        seal_left, seal_top = right - seal - 3, footer_top + (footer_height - seal) / 2
+        planner.picture("seal", face.seal_png, (seal_left, seal_top, seal_left + seal, seal_top + seal))
 
-    for text, color in _overlays(face):
-        _diagonal(pdf, text, color)
-    return bytes(pdf.output())
+    # 3. Body: photos in a column on the right, the fields beside them.
+    body_bottom = footer_top - 6
+    main_right, photo_end = right, body_top
+    if photos:
+        column = 45.0 if face.template in _LANDSCAPE else 38.0
+        main_right = right - column - 6
+        y = body_top
+        for data, aspect in photos:  # aspect: height / width
+            w = min(column, column * 4 / 3 / aspect)
+            h = w * aspect
+            x = right - column + (column - w) / 2
+            planner.picture("photo", data, (x, y, x + w, y + h))
+            photo_end = y + h
+            y = photo_end + 4
+    end = _fields(planner, face, left=left + 4, right=main_right, top=body_top, factor=factor)
+    layout = PdfLayout(size=(width, height), frame=frame, font_factor=factor, boxes=planner.boxes,
+                       _strokes=planner.strokes)
+    return layout, max(end, photo_end) - body_bottom
+
+
+def _fields(planner: _Planner, face: LicenceFace, *, left: float, right: float, top: float, factor: float) -> float:
+    label_size = max(10 * factor, _MIN_LABEL_PT)
+    value_size = max(11 * factor, _MIN_VALUE_PT)
+    rows = [("持证主体", face.holder_name), *face.fields, ("有效期限", face.validity_text())]
+    planner.measure.set_font("sans", size=label_size)
+    label_width = min(max(planner.measure.get_string_width(label) for label, _ in rows) + 1, (right - left) * 0.34)
+    value_x = left + label_width + 4 * factor + 1
+    line = max(label_size, value_size) * _PT * 1.25 + 0.6 * factor
+    y = top
+    for label, value in rows:
+        labels = _wrap(planner, label, "sans", label_size, label_width)
+        values = _wrap(planner, value, "sans", value_size, right - value_x) or [""]
+        for n, text in enumerate(labels):
+            planner.text("label", left, y + n * line, text, "sans", label_size, LABEL_INK)
+        for n, text in enumerate(values):
+            planner.text("value", value_x, y + n * line, text, "sans", value_size, INK)
+        y += max(len(labels), len(values)) * line + 1.5 * factor
+    return y
+
+
+def _wrap(planner: _Planner, text: str, family: str, size: float, max_width: float) -> list[str]:
+    lines: list[str] = []
+    limit = max_width - 0.3
+    for paragraph in text.splitlines() or [""]:
+        current, used = "", 0.0
+        for ch in paragraph:
+            advance = planner.advance(ch, family, size)
+            if current and used + advance > limit:
+                lines.append(current)
+                current, used = ch.lstrip(), (advance if ch.strip() else 0.0)
+            else:
+                current, used = current + ch, used + advance
+        if current:
+            lines.append(current)
+    return lines
+
+
+def _picture(data: bytes) -> tuple[bytes, float] | None:
+    """A photo as PNG bytes fpdf can embed, with its height/width ratio."""
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            if opened.width * opened.height > 4096 * 4096:
+                return None
+            picture = opened.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue(), picture.height / picture.width
 
 
 def _overlays(face: LicenceFace) -> list[tuple[str, tuple[int, int, int]]]:

@@ -9,6 +9,8 @@ in its status list, so anyone can verify it offline and check its status.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
@@ -17,7 +19,7 @@ from catalog.db import utcnow
 from catalog.masking import MaskRule, mask_value
 from catalog.service import departments, licence_types
 from registry.errors import InvalidLicenceRequest
-from registry.layout.face import Annotation, LicenceFace, display_value
+from registry.layout.face import MAX_IMAGES, Annotation, LicenceFace, display_value
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
 from registry.models import LicenceCopy, LicenceStatus
@@ -85,7 +87,10 @@ def licence_face(
     licence, version = view.licence, view.version
     licence_type = licence_types.get_or_raise(session=session, code=licence.type_code, version=licence.type_version)
     labels = {f["key"]: f["label"] for f in licence_type.fields}
-    fields = [(labels.get(k, k), display_value(_as_date(v))) for k, v in version.face.items()]
+    pictures = {f["key"] for f in licence_type.fields if f.get("type") == "image"}
+    # An image field (照片) is a picture on the face, not its base64 text.
+    fields = [(labels.get(k, k), display_value(_as_date(v))) for k, v in version.face.items() if k not in pictures]
+    images = [(labels[k], data) for k in labels if k in pictures and (data := _picture(version.face.get(k)))]
     record = version.record
     seal = signing_service.get_seal(session, es_id=version.es_id)
     note = "已被新版本替代" if version.superseded else _STATUS_NOTES.get(licence.status)
@@ -102,8 +107,18 @@ def licence_face(
         template=licence_type.layout_template,
         seal_png=seal.picture_png if seal is not None else None,
         status_note=note,
+        images=images[:MAX_IMAGES],
         annotation=annotation,
     )
+
+
+def _picture(value) -> bytes | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 def _as_date(value):
