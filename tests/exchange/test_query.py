@@ -152,6 +152,9 @@ def test_provider_failures_become_refusals(app, client, world):
 
     world.register.routes["/enterprises"] = lambda handler: handler.reply(200, b"not json")
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "provider_error"
+    # A record in which none of the binding's paths finds a value is no answer: never granted with empty fields.
+    world.register.routes["/enterprises"] = lambda handler: handler.reply(200, b'{"data": {"entName": "x"}}')
+    assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "provider_error"
     app.state.adapter_bindings.close()
     app.state.adapter_bindings = bindings_for(f"http://127.0.0.1:{loopback.closed_port()}")
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "provider_unavailable"
