@@ -27,6 +27,9 @@ LABEL_INK = (90, 90, 90)
 ACCENT = (160, 20, 20)
 PAPER = (255, 253, 246)
 _SIZES = {"card": (1012, 638), "default": (1240, 1754), "certificate": (1754, 1240), "proof": (1240, 1754)}
+# Pixels per A4-portrait pixel: A4 either way round is the same paper at the
+# same resolution (150 dpi); a card is drawn finer, for its small size.
+_SCALES = {"card": 1012 / 1240, "default": 1.0, "certificate": 1.0, "proof": 1.0}
 # The field fonts' scale, tried largest first; below the last the page grows instead.
 _FONT_FACTORS = (1.0, 0.9, 0.8, 0.7, 0.62, 0.55, 0.5, 0.45, 0.4, 0.35)
 _MIN_LABEL_PX, _MIN_VALUE_PX = 13, 14  # still legible when the PNG is shown at its size
@@ -77,7 +80,7 @@ def plan_png(face: LicenceFace) -> PngLayout:
     """Where everything goes: the largest field fonts at which the fields fit
     between header and footer; at the smallest, a page grown to hold them."""
     width, height = _SIZES.get(face.template, _SIZES["default"])
-    scale = width / 1240
+    scale = _SCALES.get(face.template, 1.0)
     pictures = _Pictures(qr=qr_picture(face.qr_text, target=int(300 * scale)), photos=_photos(face),
                          seal=_seal(face.seal_png, int(280 * scale)) if face.seal_png else None)
     # The fit shrinks as the fonts grow: search the factors for the largest that fits.
@@ -153,7 +156,7 @@ class _Planner:
 
 def _plan(face: LicenceFace, pictures: _Pictures, width: int, height: int,
           factor: float) -> tuple[PngLayout, int]:
-    scale = width / 1240
+    scale = _SCALES.get(face.template, 1.0)
     margin = int(60 * scale)
     inset = margin // 2 + 14
     frame = (inset, inset, width - inset, height - inset)
