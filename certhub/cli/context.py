@@ -57,7 +57,7 @@ def fail(message: str, *, code: int = 1) -> None:
 
 
 def no_schema_message(config: Settings) -> str:
-    where = (f"CERTHUB_DATABASE_URL" if config.database_url else
+    where = ("CERTHUB_DATABASE_URL" if config.database_url else
              f"CERTHUB_DATA_DIR={config.data_dir.resolve()}")
     return (f"the database has no schema yet ({where}); to use the demo's database, run the command where "
             "`certhub demo` ran or set CERTHUB_DATA_DIR to the data directory it printed; "

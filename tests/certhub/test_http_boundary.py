@@ -210,7 +210,7 @@ def test_a_server_refuses_a_large_body_before_it_has_all_of_it(served, framing):
     # then waits: the 413 comes while the rest was never sent.
     part = b"a" * (1024 * 1024 + CHUNK)
     with socket.create_connection(("127.0.0.1", served), timeout=30) as sock:
-        head = (f"POST /api/v1/holders/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        head = ("POST /api/v1/holders/session HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                 + ("Content-Length: 52428800\r\n" if framing == "content-length" else "Transfer-Encoding: chunked\r\n")
                 + "\r\n").encode()
         sock.sendall(head)

@@ -187,8 +187,8 @@ MALFORMED = [
 
 
 def test_malformed_codes_get_their_step_code(world):
-    for text, code in MALFORMED:
-        _refused(world.redeem(text), 422, code)
+    for qr_text, code in MALFORMED:
+        _refused(world.redeem(qr_text), 422, code)
     assert [e.reason_code for e in _entries(world, result="denied")] == [code for _, code in MALFORMED]
 
 

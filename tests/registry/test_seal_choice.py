@@ -6,7 +6,7 @@ refusal for a seal that is not the issuer's, not usable or not for licences."""
 from __future__ import annotations
 
 import csv
-from datetime import date, datetime, timezone
+from datetime import date
 
 import pytest
 from sqlalchemy import select
