@@ -19,11 +19,17 @@ def _registries() -> None:
     """Other registries whose codes this registry verifies (CERTHUB_RECOGNISED_REGISTRIES)."""
 
 
+NONE_RECOGNISED = "no other registry is recognised (CERTHUB_RECOGNISED_REGISTRIES is empty; docs/formats.md)"
+
+
 def _recognition(config):
+    """The configured registries, or None (said on stdout) when there are none:
+    an empty list is a valid configuration, nothing to list or fetch."""
     from certhub.recognition import Recognition
 
     if not config.recognised_registries:
-        context.fail("no registry is recognised: set CERTHUB_RECOGNISED_REGISTRIES (docs/formats.md)", code=2)
+        typer.echo(NONE_RECOGNISED)
+        return None
     return Recognition(config.recognised_registries)
 
 
@@ -53,6 +59,8 @@ def list_cmd() -> None:
 
     config = context.settings()
     recognition = _recognition(config)
+    if recognition is None:
+        return
     try:
         with context.session_scope(config) as session:
             every = _show(recognition, session, utcnow())
@@ -72,6 +80,8 @@ def refresh_cmd() -> None:
 
     config = context.settings()
     recognition = _recognition(config)
+    if recognition is None:
+        return
     try:
         with context.session_scope(config) as session:
             now = utcnow()

@@ -245,3 +245,11 @@ def test_root_keys_are_read_in_base64_and_base64url(registries):
     standard = fujian.root_key
     url_safe = standard.replace("+", "-").replace("/", "_").rstrip("=")
     assert parse_root_key(standard) == parse_root_key(url_safe)
+
+
+def test_no_recognised_registry_is_a_valid_configuration_not_an_error(registries, monkeypatch):
+    fujian, _guangdong = registries
+    for command in ("list", "refresh"):
+        shown = _registries_cli(monkeypatch, fujian, [], command)
+        assert shown.exit_code == 0, shown.output
+        assert "no other registry is recognised" in shown.output
