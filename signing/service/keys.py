@@ -30,16 +30,30 @@ def create_trust_root_key(
     return store.put(key=key, purpose=KeyPurpose.TRUST_ROOT, created_at=now_or(now))
 
 
-def get_trust_root_key_or_raise(session: Session) -> SigningKey:
-    """The newest active trust-root key."""
-    row = session.scalars(
+def _trust_root_query():
+    return (
         select(SigningKey)
         .where(SigningKey.purpose == str(KeyPurpose.TRUST_ROOT), SigningKey.status == str(KeyStatus.ACTIVE))
         .order_by(SigningKey.id.desc())
-    ).first()
+    )
+
+
+def get_trust_root_key_or_raise(session: Session) -> SigningKey:
+    """The newest active trust-root key."""
+    row = session.scalars(_trust_root_query()).first()
     if row is None:
         raise KeyNotFound("the registry has no active trust-root key")
     return row
+
+
+def lock_trust_root(session: Session) -> SigningKey:
+    """Lock the active trust-root row: whoever creates a registry-wide key (the
+    presentation key, the status-list key) takes this lock first and re-reads,
+    so two transactions never both see "none" and both create one (house rule 8)."""
+    root = session.scalars(_trust_root_query().with_for_update()).first()
+    if root is None:
+        raise KeyNotFound("the registry has no active trust-root key: run `certhub signing init` first")
+    return root
 
 
 def create_seal_maker(

@@ -21,6 +21,7 @@ from signing.keystore import DatabaseKeyStore
 from signing.models import SigningKey
 from signing.qr.el1 import QrSigner
 from signing.service import _validate
+from signing.service.keys import lock_trust_root
 from signing.service.lifecycle import active_seal_key
 from signing.service.seals import get_seal_or_raise
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
@@ -43,14 +44,7 @@ def ensure_presentation_key(session: Session, *, key_secret: bytes | str, now: d
     existing = _active_presentation_key(session)
     if existing is not None:
         return existing.kid
-    root = session.scalars(
-        select(SigningKey)
-        .where(SigningKey.purpose == str(KeyPurpose.TRUST_ROOT), SigningKey.status == str(KeyStatus.ACTIVE))
-        .order_by(SigningKey.id.desc())
-        .with_for_update()
-    ).first()
-    if root is None:
-        raise KeyNotFound("the registry has no active trust-root key: run `certhub signing init` first")
+    lock_trust_root(session)
     existing = _active_presentation_key(session)  # re-read under the lock
     if existing is not None:
         return existing.kid

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm, PrivateKey
 from signing.encoding import b64url_encode
-from signing.errors import KeyNotFound
 from signing.keys import generate_private_key
 from signing.keystore import DatabaseKeyStore
 from signing.models import SigningKey, TrustListIssuance
 from signing.service import _validate
+from signing.service.keys import lock_trust_root
 from signing.service.trust import build_trust_list
 from signing.statuses import KeyPurpose, KeyStatus
 
@@ -50,7 +50,7 @@ def rotate_status_list_key(
     """A new status-list key, published in a new trust list; the old ones are
     retired now (what they signed before stays checkable). Returns the new kid."""
     moment = _validate.now_or(now)
-    _lock_root(session)
+    lock_trust_root(session)
     store = DatabaseKeyStore(session=session, secret=key_secret)
     for old in session.scalars(_active_query()).all():
         store.set_status(handle=old.id, status=KeyStatus.RETIRED, at=moment)
@@ -71,21 +71,8 @@ def _active(session: Session) -> SigningKey | None:
     return session.scalars(_active_query()).first()
 
 
-def _lock_root(session: Session) -> None:
-    """Creating or publishing a status-list key first locks the active trust-root
-    row, so two transactions never both create one (house rule 8)."""
-    root = session.scalars(
-        select(SigningKey)
-        .where(SigningKey.purpose == str(KeyPurpose.TRUST_ROOT), SigningKey.status == str(KeyStatus.ACTIVE))
-        .order_by(SigningKey.id.desc())
-        .with_for_update()
-    ).first()
-    if root is None:
-        raise KeyNotFound("the registry has no active trust-root key: run `certhub signing init` first")
-
-
 def _create(session: Session, *, key_secret: bytes | str, now: datetime) -> SigningKey:
-    _lock_root(session)
+    lock_trust_root(session)
     existing = _active(session)  # re-read under the lock
     if existing is not None:
         return existing
@@ -120,7 +107,7 @@ def _status_list_keys(signed_json: bytes) -> frozenset[tuple[str, str]]:
 def _publish(session: Session, *, registry_id: str, key_secret: bytes | str, row: SigningKey, now: datetime) -> None:
     """A new trust list naming `row`; another writer publishing the same sequence
     number first only means trying again on top of theirs."""
-    _lock_root(session)
+    lock_trust_root(session)
     for attempt in range(_PUBLISH_ATTEMPTS):
         if _published(session, registry_id=registry_id, row=row):
             return
