@@ -50,11 +50,10 @@ def _show(recognition, session, now) -> bool:
     return every
 
 
-@app.command("list")
-def list_cmd() -> None:
-    """Show each recognised registry and the trust list held for it.
-
-    Exit status: 0 when every one has a list that counts now, 1 otherwise."""
+def _run(step) -> None:
+    """Open the configured registries and a session, run `step(recognition,
+    session, now)` (True when every registry has a list that counts now), and
+    exit 1 when one does not."""
     from catalog.db import utcnow
 
     config = context.settings()
@@ -63,11 +62,19 @@ def list_cmd() -> None:
         return
     try:
         with context.session_scope(config) as session:
-            every = _show(recognition, session, utcnow())
+            every = step(recognition, session, utcnow())
     finally:
         recognition.close()
     if not every:
         raise typer.Exit(EXIT_NOT_ALL_RECOGNISED)
+
+
+@app.command("list")
+def list_cmd() -> None:
+    """Show each recognised registry and the trust list held for it.
+
+    Exit status: 0 when every one has a list that counts now, 1 otherwise."""
+    _run(_show)
 
 
 @app.command("refresh")
@@ -76,20 +83,10 @@ def refresh_cmd() -> None:
     pinned root and keep it (a refused one leaves the last good copy), then show them.
 
     Exit status: 0 when every one has a list that counts now, 1 otherwise."""
-    from catalog.db import utcnow
+    def fetch_then_show(recognition, session, now) -> bool:
+        for registry_id, outcome in recognition.refresh(session, now=now).items():
+            typer.echo(f"fetched {registry_id}: {outcome}")
+        session.flush()
+        return _show(recognition, session, now)
 
-    config = context.settings()
-    recognition = _recognition(config)
-    if recognition is None:
-        return
-    try:
-        with context.session_scope(config) as session:
-            now = utcnow()
-            for registry_id, outcome in recognition.refresh(session, now=now).items():
-                typer.echo(f"fetched {registry_id}: {outcome}")
-            session.flush()
-            every = _show(recognition, session, now)
-    finally:
-        recognition.close()
-    if not every:
-        raise typer.Exit(EXIT_NOT_ALL_RECOGNISED)
+    _run(fetch_then_show)
