@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -59,3 +60,22 @@ def display_value(value: object) -> str:
         return f"{value:%Y年%m月%d日}"
     text = str(value)
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
+
+
+def wrap_lines(text: str, advance: Callable[[str], float], limit: float) -> list[str]:
+    """Lines whose advances add up to at most `limit`, broken at line breaks
+    and between characters (Chinese has no spaces to break at); the PNG and
+    the PDF face each measure with their own font."""
+    lines: list[str] = []
+    for paragraph in text.splitlines() or [""]:
+        current, used = "", 0.0
+        for ch in paragraph:
+            width = advance(ch)
+            if current and used + width > limit:
+                lines.append(current)
+                current, used = ch.lstrip(), (width if ch.strip() else 0.0)
+            else:
+                current, used = current + ch, used + width
+        if current:
+            lines.append(current)
+    return lines

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fpdf import FPDF
 from PIL import Image
 
-from registry.layout.face import LicenceFace
+from registry.layout.face import LicenceFace, wrap_lines
 from registry.layout.png import Box
 from signing.fonts import sans_font_path, serif_font_path
 from signing.qr import render_qr_png
@@ -228,20 +228,7 @@ def _fields(planner: _Planner, face: LicenceFace, *, left: float, right: float, 
 
 
 def _wrap(planner: _Planner, text: str, family: str, size: float, max_width: float) -> list[str]:
-    lines: list[str] = []
-    limit = max_width - 0.3
-    for paragraph in text.splitlines() or [""]:
-        current, used = "", 0.0
-        for ch in paragraph:
-            advance = planner.advance(ch, family, size)
-            if current and used + advance > limit:
-                lines.append(current)
-                current, used = ch.lstrip(), (advance if ch.strip() else 0.0)
-            else:
-                current, used = current + ch, used + advance
-        if current:
-            lines.append(current)
-    return lines
+    return wrap_lines(text, lambda ch: planner.advance(ch, family, size), max_width - 0.3)
 
 
 def _picture(data: bytes) -> tuple[bytes, float] | None:

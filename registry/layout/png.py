@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from registry.layout.face import LicenceFace
+from registry.layout.face import LicenceFace, wrap_lines
 from signing.fonts import sans_font, serif_font
 from signing.qr import render_qr_png
 
@@ -239,22 +239,8 @@ def _fields(planner: _Planner, face: LicenceFace, *, left: int, right: int, top:
 
 
 def _wrap(planner: _Planner, text: str, font, max_width: int) -> list[str]:
-    """Lines no wider than `max_width`, broken at line breaks and between
-    characters (Chinese has no spaces to break at)."""
-    lines: list[str] = []
-    limit = max_width - 2  # the sum of advances may differ from the shaped line by a pixel
-    for paragraph in text.splitlines() or [""]:
-        current, used = "", 0.0
-        for ch in paragraph:
-            advance = planner.advance(ch, font)
-            if current and used + advance > limit:
-                lines.append(current)
-                current, used = ch.lstrip(), (advance if ch.strip() else 0.0)
-            else:
-                current, used = current + ch, used + advance
-        if current:
-            lines.append(current)
-    return lines
+    # 2 px short: the sum of advances may differ from the shaped line by a pixel.
+    return wrap_lines(text, lambda ch: planner.advance(ch, font), max_width - 2)
 
 
 def _fitting(planner: _Planner, text: str, make_font, size: int, max_width: int):
