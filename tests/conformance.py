@@ -3,8 +3,8 @@ files), read from the directory CERTHUB_CONFORMANCE_DIR names.
 
 A fresh clone has no such directory: without the variable the tests that
 need a corpus are skipped, and the skip names the variable. `.ci/run` sets
-it (to ../shared/conformance by default), so CI always runs them; with it
-set, a missing corpus fails rather than skips.
+it to the project's shared conformance folder, so CI always runs them; with
+it set, a missing corpus fails rather than skips.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def corpus_dir(name: str) -> Path | None:
 
 def skip_reason(name: str) -> str:
     return (f"conformance corpus {name}/ not configured: set {VARIABLE} to the directory holding it "
-            "(.ci/run sets ../shared/conformance)")
+            "(.ci/run sets it)")
 
 
 def requires(name: str) -> pytest.MarkDecorator:

@@ -208,10 +208,10 @@ def test_a_database_out_of_reach_answers_503_and_keeps_the_connection(serve, set
         app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
 
 
+# Only a database server can terminate a backend: the PostgreSQL engine alone.
 @pytest.mark.skipif(POSTGRES_URL is None, reason="needs CERTHUB_TEST_DATABASE_URL (PostgreSQL)")
+@pytest.mark.parametrize("migrated_engine", ["postgresql"], indirect=True)
 def test_a_connection_the_server_terminated_answers_503_then_the_pool_recovers(serve, settings, migrated_engine):
-    if migrated_engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL terminates a backend; this run's database is SQLite")
     with migrated_engine.connect() as probe:
         schema = probe.execute(text("SHOW search_path")).scalar().strip('"')
     # A plain pool without the app's idle ping, so the dead connection is handed out as it is.
