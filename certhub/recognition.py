@@ -18,8 +18,6 @@ trust store consults.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ from certhub.settings import RecognisedRegistry
 from registry.presentations.trust import RecognisedList
 from signing.algorithms import PublicKey
 from signing.errors import InvalidInput, VerificationError
-from signing.keys import load_public_key
+from signing.keys import load_public_key_text
 from signing.trustlist import MAX_TRUST_LIST_BYTES, TrustList
 from signing.truststore import TrustStore
 
@@ -49,10 +47,9 @@ _KEEP_COPY = timedelta(days=400)
 def parse_root_key(value: str) -> PublicKey:
     """A pinned root key: DER SubjectPublicKeyInfo in base64, or base64url as
     the trust list publishes keys (padding optional)."""
-    text = value.strip().replace("-", "+").replace("_", "/")
     try:
-        return load_public_key(base64.b64decode(text + "=" * (-len(text) % 4), validate=True))
-    except (binascii.Error, ValueError, InvalidInput) as error:
+        return load_public_key_text(value)
+    except InvalidInput as error:
         raise ValueError(f"root_key: not a base64 DER SubjectPublicKeyInfo ({error})") from None
 
 

@@ -11,6 +11,8 @@ so an envelope moved to another key row fails to open.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 
 from asn1crypto import keys as asn1_keys
@@ -71,6 +73,18 @@ def load_public_key(spki_der: bytes) -> PublicKey:
     if isinstance(key, ed25519.Ed25519PublicKey):
         return Ed25519PublicKey(key)
     raise InvalidInput("public key algorithm is not ES256, EdDSA or SM2")
+
+
+def load_public_key_text(text: str) -> PublicKey:
+    """Import a DER SubjectPublicKeyInfo written as text: base64 (what
+    `certhub signing init` prints) or base64url with or without padding
+    (what the trust list publishes and `certhub demo` prints)."""
+    standard = text.strip().replace("-", "+").replace("_", "/")
+    try:
+        der = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise InvalidInput(f"not base64 or base64url: {error}") from None
+    return load_public_key(der)
 
 
 def load_public_key_for(algorithm: Algorithm | str, spki_der: bytes) -> PublicKey:

@@ -7,10 +7,7 @@ list or status list that does not verify, a download that failed).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,7 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from signing.errors import InvalidInput, VerificationError
-from signing.keys import load_public_key
+from signing.keys import load_public_key_text
 from signing.qr import DccTrustList, QrResult, QrVerificationError, verify_qr
 from signing.statuslist import StatusListToken, verify_status_list_token, verify_trusted_status_list_token
 from signing.trustlist import MAX_TRUST_LIST_BYTES
@@ -65,17 +62,10 @@ def _fetch(location: str, *, limit: int) -> bytes:
 
 
 def _public_key(value: str):
-    """A DER SubjectPublicKeyInfo in base64 (what `certhub signing init`
-    prints) or base64url without padding (what the trust list publishes and
-    `certhub demo` prints)."""
-    text = value.strip()
+    """A DER SubjectPublicKeyInfo in base64 or base64url (signing.keys.load_public_key_text)."""
     try:
-        if re.fullmatch(r"[A-Za-z0-9_-]*", text) and re.search(r"[-_]", text) or len(text) % 4:
-            der = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
-        else:
-            der = base64.b64decode(text, validate=True)
-        return load_public_key(der)
-    except (binascii.Error, ValueError, InvalidInput) as error:
+        return load_public_key_text(value)
+    except InvalidInput as error:
         raise _SetupError(f"not a base64 or base64url DER SubjectPublicKeyInfo: {error}") from None
 
 

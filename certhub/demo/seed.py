@@ -26,6 +26,7 @@ from registry.service.authority import Actor
 from registry.service.records import china_date
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
+from signing.encoding import b64url_encode
 
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
 HOLDERS_FILE = Path(__file__).parent / "holders.yaml"
@@ -83,9 +84,9 @@ def prepare_demo(settings: Settings) -> DemoInfo:
             signer = issue.Signer(registry_id=settings.registry_id, key_secret=key_secret)
             licences, holder = _seed_holders(session=session, signer=signer)
         summary = f"{report.summary()}; seals: {seals} new; demo licences: {licences} new"
-        root_key = base64.urlsafe_b64encode(base64.b64decode(anchors.root_public_key_der_b64)).rstrip(b"=")
+        root_key = b64url_encode(base64.b64decode(anchors.root_public_key_der_b64))
         return DemoInfo(summary=summary, client_id=client.client_id, client_secret=client.client_secret,
-                        holder=holder, issuer=issuer, root_public_key_b64url=root_key.decode())
+                        holder=holder, issuer=issuer, root_public_key_b64url=root_key)
     finally:
         engine.dispose()
 

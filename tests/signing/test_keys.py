@@ -141,3 +141,15 @@ def test_load_public_key_for_insists_on_the_algorithm():
     key = generate_private_key(Algorithm.EDDSA)
     with pytest.raises(InvalidInput):
         load_public_key_for(Algorithm.ES256, key.public_key.spki_der)
+
+
+@pytest.mark.parametrize("algorithm", list(Algorithm))
+def test_a_public_key_reads_from_base64_and_base64url_text(algorithm):
+    from signing.keys import generate_private_key, load_public_key_text
+
+    der = generate_private_key(algorithm).public_key.spki_der
+    for text in (base64.b64encode(der).decode(), base64.urlsafe_b64encode(der).decode().rstrip("="),
+                 f"  {base64.urlsafe_b64encode(der).decode()}\n"):
+        assert load_public_key_text(text).spki_der == der
+    with pytest.raises(InvalidInput):
+        load_public_key_text("not*base64")
