@@ -290,12 +290,15 @@ class LicenceImporter:
         _insert_rows(session, LicenceVersion.__table__, versions)
         _insert_rows(session, LicenceEvent.__table__, events)
         _insert_rows(session, ImportedLicence.__table__, sources)
+        # A fresh entry reads 0 (valid) until set: the batch's expired ones, each list signed once.
+        ended: dict[int, dict[int, str]] = {}
         for licence in licences:
-            if licence["status"] != LicenceStatus.VALID:  # a fresh entry reads 0 (valid) until set
-                statuslists.set_status(session=session, list_id=licence["status_list_id"],
-                                       index=licence["status_index"], status=licence["status"],
-                                       registry_id=self._signer.registry_id, key_secret=self._signer.key_secret,
-                                       now=now)
+            if licence["status"] != LicenceStatus.VALID:
+                ended.setdefault(licence["status_list_id"], {})[licence["status_index"]] = licence["status"]
+        for list_id, changes in ended.items():
+            statuslists.set_statuses(session=session, list_id=list_id, changes=changes,
+                                     registry_id=self._signer.registry_id, key_secret=self._signer.key_secret,
+                                     now=now)
         return outcomes
 
     def _version(self, *, licence_id: int, version: int, identifier: str, item: _Prepared, valid_from: date,

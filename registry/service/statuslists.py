@@ -23,6 +23,7 @@ list before it signs. Verifiers take it from there; the public key served at
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -146,14 +147,27 @@ def _create(*, session: Session, registry_id: str, key_secret: bytes, now: datet
 def set_status(
     *, session: Session, list_id: int, index: int, status: str, registry_id: str, key_secret: bytes, now: datetime
 ) -> None:
+    set_statuses(session=session, list_id=list_id, changes={index: status}, registry_id=registry_id,
+                 key_secret=key_secret, now=now)
+
+
+def set_statuses(
+    *, session: Session, list_id: int, changes: Mapping[int, str], registry_id: str, key_secret: bytes, now: datetime
+) -> None:
+    """Set entries of one list (index: status) under its row lock and sign it
+    once, whatever their number (a batch of historic licences stored as expired)."""
     row = session.scalar(select(StatusList).where(StatusList.id == list_id).with_for_update())
     if row is None:
         raise StatusListNotFound(f"status list {list_id} not found")
     bits = BitList(size=row.size, bits=row.bits, data=row.data)
-    value = int(token_status(status))
-    if bits.get(index) == value:
+    changed = False
+    for index, status in changes.items():
+        value = int(token_status(status))
+        if bits.get(index) != value:
+            bits.set(index, value)
+            changed = True
+    if not changed:
         return
-    bits.set(index, value)
     row.data = bits.to_bytes()
     row.revision += 1
     row.updated_at = now

@@ -118,3 +118,20 @@ def test_the_rule_is_the_licences_in_python_and_in_sql(db_session, world):
     # Before the expiry job has run, what the licence says of itself is already expired.
     assert (licence.status_on(TODAY), licence.status_on(TODAY + timedelta(days=1))) == ("valid", "expired")
     assert licence.status == LicenceStatus.VALID
+
+
+def test_a_batch_of_historic_licences_signs_each_list_once(db_session, world):
+    importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-jzz", signer=SIGNER,
+                               clock=lambda: NOW)
+    importer.write_batch(db_session, [_row(1, TODAY)], run_key="run-0")  # the list exists, signed
+    db_session.commit()
+    before = {row.id: row.revision for row in db_session.scalars(select(StatusList))}
+    rows = [_row(ordinal, date(2024, 12, 31)) for ordinal in range(2, 7)]
+    outcomes = importer.write_batch(db_session, rows, run_key="run-1")
+    db_session.commit()
+    ended = [db_session.scalar(select(Licence).where(Licence.base_identifier == o.identifier.rsplit(".", 2)[0]))
+             for o in outcomes]
+    assert {_bit(db_session, licence) for licence in ended} == {TokenStatus.INVALID}
+    after = {row.id: row.revision for row in db_session.scalars(select(StatusList))}
+    # Five entries set, one new signature of the list that holds them.
+    assert {list_id: after[list_id] - before[list_id] for list_id in before} == {ended[0].status_list_id: 1}
