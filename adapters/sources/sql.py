@@ -4,20 +4,18 @@ department's database (any SQLAlchemy URL).
 Two bounds on every query: the server's (`statement_timeout`, which only a
 live server enforces) and the client's own deadline (`deadline`), which
 holds when the server has stopped answering altogether: at the deadline the
-connection's socket is shut down from a watchdog thread, so whatever the
+connection's socket is shut down from a timer thread, so whatever the
 driver was waiting for returns at once.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, text
@@ -168,7 +166,7 @@ def _interrupted_at(connection: Connection, deadline_at: float | None, *, timeou
 
 
 def _release(connection: Connection, cut: _Cut | None) -> None:
-    """Disarm first, so the watchdog can never cut a connection the pool has
+    """Disarm first, so the timer can never cut a connection the pool has
     handed to someone else; a connection that was cut is discarded."""
     if cut is not None:
         cut.disarm()
@@ -178,36 +176,47 @@ def _release(connection: Connection, cut: _Cut | None) -> None:
 
 
 class _Cut:
-    """The deadline of one connection's use: at `deadline_at` the watchdog
+    """The deadline of one connection's use: at `deadline_at` a timer thread
     shuts its socket down. The socket is duplicated when armed, so a late
     shutdown can only ever reach this connection's socket, never another
-    that reused its descriptor number."""
+    that reused its descriptor number; the lock makes disarming final (once
+    `disarm` returns, the cut has happened or never will)."""
 
     def __init__(self, sock: socket.socket | None) -> None:
         self._socket = sock
+        self._lock = threading.Lock()
+        self._armed = True
         self.fired = False
-        self._alarm: _Alarm | None = None
+        self._timer: threading.Timer | None = None
 
     @classmethod
     def arm(cls, connection: Connection, deadline_at: float) -> _Cut:
         cut = cls(_socket_of(connection))
-        cut._alarm = _WATCHDOG.arm(deadline_at, cut._fire)
+        cut._timer = threading.Timer(max(deadline_at - time.monotonic(), 0.0), cut._fire)
+        cut._timer.daemon = True
+        cut._timer.start()
         return cut
 
     def _fire(self) -> None:
-        self.fired = True
-        if self._socket is not None:
-            try:
-                self._socket.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed by the peer
+        with self._lock:
+            if not self._armed:
+                return
+            self._armed = False
+            self.fired = True
+            if self._socket is not None:
+                try:
+                    self._socket.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed by the peer
 
     def disarm(self) -> None:
-        if self._alarm is not None:
-            self._alarm.disarm()
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._armed = False
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
 
 
 def _socket_of(connection: Connection) -> socket.socket | None:
@@ -220,57 +229,6 @@ def _socket_of(connection: Connection) -> socket.socket | None:
         return socket.socket(fileno=os.dup(pgconn.socket))
     except OSError:
         return None
-
-
-class _Alarm:
-    __slots__ = ("_action", "_lock", "disarmed")
-
-    def __init__(self, action: Callable[[], None], lock: threading.Condition) -> None:
-        self._action = action
-        self._lock = lock
-        self.disarmed = False
-
-    def disarm(self) -> None:
-        # Under the watchdog's lock: once this returns, the action has run or never will.
-        with self._lock:
-            self.disarmed = True
-
-
-class _Watchdog:
-    """One daemon thread for every SQL source, running each armed alarm's
-    action at its time unless it was disarmed first. One thread rather than
-    a timer per query: arming costs a heap push, not a thread start."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._alarms: list[tuple[float, int, _Alarm]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, at: float, action: Callable[[], None]) -> _Alarm:
-        alarm = _Alarm(action, self._lock)
-        with self._lock:
-            heapq.heappush(self._alarms, (at, next(self._order), alarm))
-            if self._thread is None or not self._thread.is_alive():  # not yet, or not in this forked child
-                self._thread = threading.Thread(target=self._run, name="certhub-sql-deadlines", daemon=True)
-                self._thread.start()
-            elif self._alarms[0][2] is alarm:
-                self._lock.notify()
-        return alarm
-
-    def _run(self) -> None:
-        with self._lock:
-            while True:
-                now = time.monotonic()
-                while self._alarms and (self._alarms[0][2].disarmed or self._alarms[0][0] <= now):
-                    _, _, alarm = heapq.heappop(self._alarms)
-                    if not alarm.disarmed:
-                        alarm.disarmed = True
-                        alarm._action()
-                self._lock.wait(self._alarms[0][0] - now if self._alarms else None)
-
-
-_WATCHDOG = _Watchdog()
 
 
 def _classified(exc: SQLAlchemyError, *, binding: str) -> SourceError:
