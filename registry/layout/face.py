@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 from datetime import date, datetime
 
 MAX_FIELDS = 60
@@ -79,3 +80,28 @@ def wrap_lines(text: str, advance: Callable[[str], float], limit: float) -> list
         if current:
             lines.append(current)
     return lines
+
+
+Layout = TypeVar("Layout")
+
+
+def largest_fit(plan: Callable[[float, float], tuple[Layout, float]], *, height: float,
+                factors: Sequence[float]) -> Layout:
+    """The layout at the largest font factor (`factors`, largest first) whose
+    fields fit a page `height` high (`plan(height, factor)` answers the layout
+    and how far it overflows); at the smallest, the page grown to hold them.
+    Binary search: the overflow shrinks as the factor does."""
+    low, high, best = 0, len(factors) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        layout, overflow = plan(height, factors[middle])
+        if overflow <= 0:
+            best, high = layout, middle - 1
+        else:
+            low = middle + 1
+    if best is not None:
+        return best
+    _, overflow = plan(height, factors[-1])
+    layout, overflow = plan(height + overflow, factors[-1])
+    assert overflow <= 1e-6, "a grown page holds its fields"
+    return layout

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from fpdf import FPDF
 from PIL import Image
 
-from registry.layout.face import LicenceFace, wrap_lines
+from registry.layout.face import LicenceFace, largest_fit, wrap_lines
 from registry.layout.png import Box
 from signing.fonts import sans_font_path, serif_font_path
 from signing.qr import render_qr_png
@@ -78,21 +78,8 @@ def plan_pdf(face: LicenceFace) -> PdfLayout:
 
 def _planned(measure: FPDF, face: LicenceFace, width: float, height: float) -> PdfLayout:
     photos = [photo for photo in (_picture(data) for _, data in face.images) if photo is not None]
-    # The fit shrinks as the fonts grow: search the factors for the largest that fits.
-    low, high, best = 0, len(_FONT_FACTORS) - 1, None
-    while low <= high:
-        middle = (low + high) // 2
-        layout, overflow = _plan(measure, face, photos, width, height, _FONT_FACTORS[middle])
-        if overflow <= 0:
-            best, high = layout, middle - 1
-        else:
-            low = middle + 1
-    if best is not None:
-        return best
-    layout, overflow = _plan(measure, face, photos, width, height, _FONT_FACTORS[-1])
-    layout, overflow = _plan(measure, face, photos, width, height + overflow, _FONT_FACTORS[-1])
-    assert overflow <= 1e-6, "a grown page holds its fields"
-    return layout
+    return largest_fit(lambda page_height, factor: _plan(measure, face, photos, width, page_height, factor),
+                       height=height, factors=_FONT_FACTORS)
 
 
 def _document(face: LicenceFace) -> FPDF:

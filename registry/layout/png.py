@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
-from registry.layout.face import LicenceFace, wrap_lines
+from registry.layout.face import LicenceFace, largest_fit, wrap_lines
 from signing.fonts import sans_font, serif_font
 from signing.qr import render_qr_png
 
@@ -83,21 +83,8 @@ def plan_png(face: LicenceFace) -> PngLayout:
     scale = _SCALES.get(face.template, 1.0)
     pictures = _Pictures(qr=qr_picture(face.qr_text, target=int(300 * scale)), photos=_photos(face),
                          seal=_seal(face.seal_png, int(280 * scale)) if face.seal_png else None)
-    # The fit shrinks as the fonts grow: search the factors for the largest that fits.
-    low, high, best = 0, len(_FONT_FACTORS) - 1, None
-    while low <= high:
-        middle = (low + high) // 2
-        layout, overflow = _plan(face, pictures, width, height, _FONT_FACTORS[middle])
-        if overflow <= 0:
-            best, high = layout, middle - 1
-        else:
-            low = middle + 1
-    if best is not None:
-        return best
-    layout, overflow = _plan(face, pictures, width, height, _FONT_FACTORS[-1])
-    layout, overflow = _plan(face, pictures, width, height + overflow, _FONT_FACTORS[-1])
-    assert overflow <= 0, "a grown page holds its fields"
-    return layout
+    return largest_fit(lambda page_height, factor: _plan(face, pictures, width, page_height, factor),
+                       height=height, factors=_FONT_FACTORS)
 
 
 @dataclass(frozen=True)
