@@ -247,8 +247,8 @@ class ArchiveLimits:
     inflates a member past its declared size (it stops there and fails the
     CRC check), so a lying header cannot get round them.
 
-    SPEC: Apache POI ZipSecureFile (min inflate ratio 0.01, i.e. 100:1, past a
-    grace size) — the usual defence of spreadsheet readers against zip bombs.
+    A ratio bound of 100:1 past a grace size is the usual defence of
+    spreadsheet readers against zip bombs: real sheets compress far less.
     """
 
     max_total: int = 2 << 30  # all members together
