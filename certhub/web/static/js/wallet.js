@@ -246,7 +246,7 @@
           return;
         }
         if (!result.ok) {
-          showStale("亮证码生成失败：" + CH.errorText(result, "请稍后重试"));
+          clearCode("亮证码生成失败：" + CH.errorText(result, "请稍后重试"));
           return;
         }
         showCode(present, result.data, sentAt);
@@ -285,7 +285,7 @@
     var left = Math.max(0, Math.ceil((present.deadline - Date.now()) / 1000));
     if (present.current) {
       if (left === 0) {
-        showStale("亮证码已过期。点击“立即刷新”重新生成。");
+        clearCode("亮证码已过期。点击“立即刷新”重新生成。");
       } else {
         $("countdown").textContent = "剩余 " + left + " 秒";
         var bar = $("countdown-bar");
@@ -323,8 +323,6 @@
     bar.firstElementChild.style.width = "0%";
     bar.classList.remove("is-low");
   }
-
-  function showStale(message) { clearCode(message); }
 
   function stopPresenting() {
     var present = state.present;
