@@ -30,12 +30,11 @@ from adapters.federation import Federation, FederationSource, SourceStatus
 from adapters.transport import HttpClient
 from catalog.db import utcnow
 from certhub.settings import RecognisedRegistry
-from registry.presentations.trust import RecognisedList
+from registry.presentations.trust import RecognisedList, verify_recognised
 from signing.algorithms import PublicKey
 from signing.errors import InvalidInput, VerificationError
 from signing.keys import load_public_key_text
 from signing.trustlist import MAX_TRUST_LIST_BYTES, TrustList
-from signing.truststore import TrustStore
 
 log = logging.getLogger("certhub.recognition")
 
@@ -101,12 +100,7 @@ class Recognition:
 
     def verified(self, registry_id: str, body: bytes, *, now: datetime) -> TrustList:
         """The list, verified under the root pinned for `registry_id` (VerificationError otherwise)."""
-        store = TrustStore()
-        store.pin_root(registry_id=registry_id, root_public_key=self._pins[registry_id])
-        trust_list = store.add_json(body, now=now)
-        if trust_list.registry_id != registry_id:  # pragma: no cover - add_json pins by the claimed id
-            raise VerificationError("trust_list_untrusted", f"the list names registry {trust_list.registry_id!r}")
-        return trust_list
+        return verify_recognised(registry_id=registry_id, root_keys=(self._pins[registry_id],), body=body, now=now)
 
     def _validator(self, registry_id: str):
         def validate(body: bytes) -> None:

@@ -136,16 +136,22 @@ class RegistryTrust:
         raise AssertionError("unreachable")
 
 
+def verify_recognised(*, registry_id: str, root_keys: Iterable[PublicKey], body: bytes, now: datetime) -> TrustList:
+    """Another registry's trust list, verified alone under the root keys pinned
+    for `registry_id` only: a list claiming to be any other registry's finds
+    no pin and is refused (VerificationError)."""
+    alone = TrustStore()
+    for root in root_keys:
+        alone.pin_root(registry_id=registry_id, root_public_key=root)
+    return alone.add_json(body, now=now)
+
+
 def _add_recognised(store: TrustStore, other: RecognisedList, *, own: str, now: datetime) -> None:
     if other.registry_id == own:  # a recognised list never stands in for this registry's own
         return
-    # Verified alone first, under this registry's pins only: a list claiming
-    # to be any other registry's finds no pin and is refused.
-    alone = TrustStore()
-    for root in other.root_keys:
-        alone.pin_root(registry_id=other.registry_id, root_public_key=root)
     try:
-        trust_list = alone.add_json(other.body, now=now)
+        trust_list = verify_recognised(registry_id=other.registry_id, root_keys=other.root_keys, body=other.body,
+                                       now=now)
     except VerificationError as error:
         log.warning("recognised registry %s: its trust list does not count (%s)", other.registry_id, error.code)
         return
