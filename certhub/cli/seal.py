@@ -55,8 +55,9 @@ def inspect_cmd(file: Path = typer.Argument(..., help="A seal file (.esl), DER e
     """Print a seal's fields, whether it is within its validity now, and check
     the maker's signature.
 
-    Exit status (of the signature check; an expired seal is said, not refused): 0 verified, 1 the signature does not verify, 2 the file
-    cannot be read or is not a seal.
+    Exit status (of the signature check; an expired seal is said, not
+    refused): 0 verified, 1 the signature does not verify, 2 the file cannot
+    be read or is not a seal.
     """
     try:
         if file.stat().st_size > MAX_SEAL_FILE_SIZE:
