@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.params import RowId
-from catalog.tokens import Principal
-
 from adapters.data_return import delivery, tickets
 from adapters.deps import BindingsDep
 from adapters.schemas import BureauDecision, DeliveryRead, ProviderDecision, TicketCreate, TicketRead
+from identity.deps import require_scopes
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 data_return_router = APIRouter(prefix="/api/v1/data-return/tickets", tags=["data return"])
 

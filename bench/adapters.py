@@ -29,11 +29,11 @@ from sqlalchemy import text
 
 from adapters.imports import ErrorReport, RowMapper, csv_source
 from adapters.imports.mapping import parse_mapping
-from catalog.codes import uscc_check_character
 from catalog.service import document, licence_types
 from certhub.cli.imports_cmd import ImportJob, run_job
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.settings import Settings
+from identity.codes import uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.algorithms import Algorithm

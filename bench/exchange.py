@@ -39,11 +39,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from bench._serving import cpu_seconds_of_tree, load, schema_url, serve_certhub, stop
-from catalog.codes import uscc_check_character
-from catalog.service import clients, document
+from catalog.service import document
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
 from exchange.auditlog import publish_checkpoint
+from identity import clients
+from identity.codes import uscc_check_character
 
 SECRET = "bench-secret-" + "b" * 40
 PROVIDER = "113500007574011216"

@@ -33,13 +33,13 @@ import httpx
 from sqlalchemy import select, text
 
 from bench._serving import load, schema_url, serve_certhub, stop
-from catalog.codes import citizen_id_check_character
 from catalog.models import LicenceType, LicenceTypeIssuer, Matter
-from catalog.service import clients
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import prepare_demo
 from certhub.settings import Settings
 from exchange.auditlog import log_origin, publish_checkpoint
+from identity import clients
+from identity.codes import citizen_id_check_character
 from registry.presentations.models import Presentation
 from registry.service import issue
 from registry.service.authority import Actor

@@ -35,10 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
-from catalog.codes import uscc_check_character
 from catalog.service import document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.demo.seed import CATALOG_FILE
+from identity.codes import uscc_check_character
 from registry.models import Licence
 from registry.service import issue, reads
 from registry.service.authority import Actor

@@ -3,13 +3,11 @@ app maps them in one table."""
 
 from __future__ import annotations
 
+# Identifiers and callers are identity's (identity.errors); the catalog's codes raise its InvalidCode.
+
 
 class CatalogError(Exception):
     code = "catalog_error"
-
-
-class InvalidCode(CatalogError):
-    code = "invalid_code"
 
 
 class InvalidCatalog(CatalogError):
@@ -28,38 +26,3 @@ class DuplicateEntry(InvalidCatalog):
 
 class NotFound(CatalogError):
     code = "not_found"
-
-
-class AuthError(CatalogError):
-    """The caller could not be authenticated."""
-
-    code = "unauthenticated"
-
-
-class InvalidClient(AuthError):
-    code = "invalid_client"
-
-
-class InvalidIdToken(AuthError):
-    """A holder's OpenID Connect ID token was refused; the message says why."""
-
-    code = "invalid_id_token"
-
-
-class LoginUnavailable(NotFound):
-    """This deployment does not offer the login method asked for."""
-
-    code = "login_unavailable"
-
-
-class IdentityProviderUnavailable(CatalogError):
-    """The OpenID provider could not be reached or answered nonsense: not the
-    caller's fault, so not a 4xx."""
-
-    code = "identity_provider_unavailable"
-
-
-class Forbidden(CatalogError):
-    """The caller is known but may not do this."""
-
-    code = "forbidden"

@@ -9,8 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalog import codes
-from catalog.errors import InvalidCode
-from catalog.masking import MaskRule
+from identity.errors import InvalidCode
+from identity.masking import MaskRule
 
 
 class _Strict(BaseModel):

@@ -8,38 +8,32 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from fastapi import FastAPI
-from fastapi import Depends
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import adapters.api
 import catalog.api
-import catalog.holders_api
 import certhub.web
 import certhub.web.apidocs
-import registry.api
-import registry.delegations_api
-import registry.presentations.api
-import registry.holder_api
-import registry.seals_api
+import exchange.agreements.api
 import exchange.auditlog.api
 import exchange.auditlog.holder_api
 import exchange.auditlog.log_api
-import exchange.agreements.api
 import exchange.consent.api
 import exchange.mandates.api
 import exchange.plan.api
 import exchange.query.api
 import exchange.subscriptions.api
+import identity.api
+import identity.holders_api
+import registry.api
+import registry.delegations_api
+import registry.holder_api
+import registry.presentations.api
+import registry.seals_api
 from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
-from catalog import token_revocations
-from catalog.cache import Cache, create_cache
-from catalog.holder_auth import HolderAuthority, OidcVerifier
-from catalog.ratelimit import Limits, RateLimiter, rate_limit
-from catalog.tokens import TokenAuthority
-from catalog.db import utcnow
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
@@ -52,7 +46,12 @@ from exchange.auditlog.health import PublicationMonitor
 from exchange.auditlog.recorder import UseRecorder
 from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.subscriptions.dispatcher import WebhookWorker
-
+from identity import token_revocations
+from identity.holder_auth import HolderAuthority, OidcVerifier
+from identity.ratelimit import Limits, RateLimiter, rate_limit
+from identity.tokens import TokenAuthority
+from storage.base import utcnow
+from storage.cache import Cache, create_cache
 
 PROVIDER_CALL_THREADS = 40
 
@@ -90,7 +89,7 @@ def create_app(
             max_workers=PROVIDER_CALL_THREADS, thread_name_prefix="certhub-provider")
         stop = threading.Event()
         # Withdrawn client credentials: read before the first request, then
-        # kept current by a thread of their own (catalog.token_revocations).
+        # kept current by a thread of their own (identity.token_revocations).
         # On sessions of its own, from the engine: a thread must not share
         # the sessions' connections.
         watch = token_revocations.WithdrawalWatch(
@@ -200,7 +199,7 @@ def create_app(
         revocations=withdrawn,
     )
     app.state.demo = settings.demo
-    # Per-department rate limits and quotas (catalog.ratelimit), counted in the cache.
+    # Per-department rate limits and quotas (identity.ratelimit), counted in the cache.
     default_limits = Limits(per_minute=settings.rate_limit_per_minute, daily=settings.daily_quota)
     app.state.rate_limiter = RateLimiter(cache, default=default_limits, overrides={
         code: Limits.from_override(value, default=default_limits) for code, value in settings.rate_limit_overrides.items()
@@ -230,12 +229,12 @@ def create_app(
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.
-    # These two count their requests inside their own trip to a worker thread (catalog.ratelimit.charge).
+    # These two count their requests inside their own trip to a worker thread (identity.ratelimit.charge).
     app.include_router(registry.presentations.api.redeem_router)
     app.include_router(exchange.query.api.router)
-    app.include_router(catalog.api.oauth_router)
+    app.include_router(identity.api.oauth_router)
     app.include_router(catalog.api.router)
-    app.include_router(catalog.holders_api.router)
+    app.include_router(identity.holders_api.router)
     app.include_router(registry.seals_api.router)
     app.include_router(adapters.api.data_return_router)
     app.include_router(registry.seals_api.well_known_router)

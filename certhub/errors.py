@@ -15,6 +15,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from adapters import errors as adapter_errors
+from catalog.access import AccessLogMissing
+from catalog.errors import CatalogError, DuplicateEntry, InvalidCatalog, NotFound
+from exchange import errors as exchange_errors
 from exchange.auditlog.errors import (
     AuditLogError,
     InvalidQuery,
@@ -23,17 +27,29 @@ from exchange.auditlog.errors import (
     LogUnavailable,
     NotInLog,
 )
-from adapters import errors as adapter_errors
+from exchange.subscriptions import errors as subscription_errors
+from identity.errors import (
+    AuthError,
+    DuplicateRegistration,
+    Forbidden,
+    IdentityError,
+    IdentityProviderUnavailable,
+    InvalidCode,
+    InvalidRegistration,
+    LoginUnavailable,
+    UnknownClient,
+)
+from identity.ratelimit import RateLimited, RateLimitUnavailable
 from registry.errors import (
+    DisputeNotFound,
     IdempotencyConflict,
     InvalidIdentifier,
     InvalidLicenceRequest,
-    DisputeNotFound,
     InvalidTransition,
     LicenceNotFound,
     NotIssuer,
-    NoUsableSeal,
     NotIssuersSeal,
+    NoUsableSeal,
     RegistryError,
     RegistryNotInitialised,
     SealAlgorithmMismatch,
@@ -55,20 +71,6 @@ from signing.errors import (
     SigningError,
     VerificationError,
 )
-from catalog.access import AccessLogMissing
-from exchange import errors as exchange_errors
-from catalog.ratelimit import RateLimitUnavailable, RateLimited
-from exchange.subscriptions import errors as subscription_errors
-from catalog.errors import (
-    AuthError,
-    CatalogError,
-    DuplicateEntry,
-    Forbidden,
-    IdentityProviderUnavailable,
-    InvalidCatalog,
-    InvalidCode,
-    NotFound,
-)
 
 log = logging.getLogger("certhub")
 
@@ -77,8 +79,12 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (AuthError, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (UnknownClient, 404),
+    (LoginUnavailable, 404),
     (DuplicateEntry, 409),
+    (DuplicateRegistration, 409),
     (InvalidCatalog, 422),
+    (InvalidRegistration, 422),
     (InvalidCode, 422),
     # The holders' OpenID provider is down or misconfigured: retry later.
     (IdentityProviderUnavailable, 503),
@@ -86,6 +92,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (RateLimited, 429),
     (RateLimitUnavailable, 503),
     (CatalogError, 400),
+    (IdentityError, 400),
     (SealNotFound, 404),
     (KeyNotFound, 404),
     (MakerNotFound, 404),
@@ -172,7 +179,7 @@ RETRY_AFTER_SECONDS = 5
 CACHE_UNAVAILABLE = ("cache_unavailable", "the cache is unreachable; try again shortly")
 DATABASE_UNAVAILABLE = ("database_unavailable", "the database is unreachable; try again shortly")
 # By module and class name: redis is imported only when the cache is Redis
-# (catalog.cache), before the app is assembled; without it none can occur.
+# (storage.cache), before the app is assembled; without it none can occur.
 _REDIS_FAULTS = ("ConnectionError", "TimeoutError")
 # PEP 249's OperationalError and InterfaceError: the connection or the
 # server, not the statement. Any other DBAPIError only when the connection

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from uvicorn.config import LOGGING_CONFIG
 
-from catalog.masking import MaskRule, mask_value
+from identity.masking import MaskRule, mask_value
 
 # SPEC: GB 11643-1999 (公民身份号码): 17 digits and a check character, a digit or X.
 _CITIZEN_ID = r"[0-9]{17}[0-9X]"

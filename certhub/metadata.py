@@ -9,15 +9,15 @@ def target_metadata() -> list[MetaData]:
     import adapters.imports.models  # noqa: F401
     import adapters.models  # noqa: F401
     import catalog.models  # noqa: F401
-    import exchange.auditlog.models  # noqa: F401
     import exchange.agreements.models  # noqa: F401
+    import exchange.auditlog.models  # noqa: F401
     import exchange.consent.models  # noqa: F401
     import exchange.mandates.models  # noqa: F401
     import exchange.subscriptions.models  # noqa: F401
     import registry.import_models  # noqa: F401
     import registry.models  # noqa: F401
     import registry.presentations.models  # noqa: F401
-    from catalog.db import Base
     from signing.models import SigningBase
+    from storage.base import Base
 
     return [Base.metadata, SigningBase.metadata]

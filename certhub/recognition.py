@@ -28,13 +28,13 @@ from sqlalchemy.orm import Session
 from adapters.errors import StaleSource
 from adapters.federation import Federation, FederationSource, SourceStatus
 from adapters.transport import HttpClient
-from catalog.db import utcnow
 from certhub.settings import RecognisedRegistry
 from registry.presentations.trust import RecognisedList, verify_recognised
 from signing.algorithms import PublicKey
 from signing.errors import InvalidInput, VerificationError
 from signing.keys import load_public_key_text
 from signing.trustlist import MAX_TRUST_LIST_BYTES, TrustList
+from storage.base import utcnow
 
 log = logging.getLogger("certhub.recognition")
 

@@ -50,7 +50,7 @@ class RecognisedRegistry(BaseModel):
     @field_validator("trust_list_url")
     @classmethod
     def _secure(cls, value: str) -> str:
-        from catalog.holder_auth.oidc import require_secure_url
+        from identity.holder_auth.oidc import require_secure_url
 
         return require_secure_url(value, what="trust_list_url")
 

@@ -12,11 +12,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder, AccessRecorderDep
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
-from catalog.params import RowId
-from catalog.tokens import Principal
+from identity.deps import require_scopes
+from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
+from identity.tokens import Principal
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceDispute
 from registry.schemas import (
@@ -40,6 +38,9 @@ from registry.schemas import (
 )
 from registry.service import disputes, documents, issue, lifecycle, reads, statuslists
 from registry.service.authority import Actor, check_may_manage
+from storage.base import utcnow
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status lists"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from catalog.db import utcnow
-from catalog.deps import HolderDep, SessionDep
-from catalog.masking import MaskRule, mask_value
-from catalog.params import RowId
+from identity.deps import HolderDep
+from identity.masking import MaskRule, mask_value
 from registry.presentations.models import Delegation
 from registry.presentations.schemas import DelegationCreate, DelegationRead, DelegationsRead
 from registry.service import delegations
+from storage.base import utcnow
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/holders/me/delegations", tags=["holders"])
 

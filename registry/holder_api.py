@@ -18,13 +18,14 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder, AccessRecorderDep
-from catalog.deps import HolderDep, SessionDep
-from catalog.holder_auth import HolderPrincipal
+from identity.deps import HolderDep
+from identity.holder_auth import HolderPrincipal
 from registry.api import dispute_deadline, dispute_read, document_keys, licence_read
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceStatus
 from registry.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
 from registry.service import disputes, documents, reads
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from catalog.codes import validate_licence_type_code, validate_uscc
-from catalog.errors import InvalidCode
+from catalog.codes import validate_licence_type_code
+from identity.codes import validate_uscc
+from identity.errors import InvalidCode
 from registry.errors import InvalidIdentifier
 
 OID_PREFIX = "1.2.156.3005.2"

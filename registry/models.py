@@ -18,8 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from catalog.db import Base, UTCDateTime, utcnow
 from catalog.models import JSONType
+from storage.base import Base, UTCDateTime, utcnow
 
 
 class LicenceStatus:

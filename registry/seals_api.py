@@ -14,11 +14,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import Response
 
-from catalog.deps import SessionDep, require_scopes
-from catalog.errors import Forbidden, NotFound
-from catalog.params import RowId
+from catalog.errors import NotFound
 from catalog.service import departments
-from catalog.tokens import Principal
+from identity.deps import require_scopes
+from identity.errors import Forbidden
+from identity.tokens import Principal
 from registry.errors import RegistryNotInitialised
 from registry.seals_schemas import (
     AuthorizationCreate,
@@ -34,6 +34,8 @@ from signing import service as signing_service
 from signing.errors import InvalidInput, KeyNotFound
 from signing.models import CrossLevelAuthorization, Seal
 from signing.statuses import SealStatus
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/seals", tags=["seals"])
 well_known_router = APIRouter(tags=["trust"])

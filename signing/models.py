@@ -8,6 +8,7 @@ Timestamps are timezone-aware UTC on every backend.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
 from sqlalchemy import (
     JSON,
     DateTime,

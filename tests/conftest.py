@@ -19,10 +19,10 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import snapshots
-from catalog.cache import InProcessCache, RedisCache
 from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
+from storage.cache import InProcessCache, RedisCache
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-" + "x" * 40

@@ -14,14 +14,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.service import data_items
-
 from adapters.data_return import targets
 from adapters.data_return.slicing import canonical_line, changes_since
 from adapters.data_return.tickets import APPROVED, DELIVERED, DELIVERING, lock, transition
 from adapters.errors import IllegalTransition, InvalidTicket, NotPermitted
 from adapters.models import ReturnDelivery
 from adapters.sources.registry import BindingRegistry
+from catalog.service import data_items
 
 log = logging.getLogger("certhub.adapters.data_return")
 

@@ -14,12 +14,11 @@ from decimal import Decimal
 from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
-from catalog.codes import region_contains, region_level
-
 from adapters.errors import ResponseTooLarge
 from adapters.models import ReturnRowHash
 from adapters.sources.config import SqlDataset
 from adapters.sources.sql import SqlSource
+from catalog.codes import region_contains, region_level
 
 Row = dict[str, object]
 _REGION_PREFIX = {"province": 2, "city": 4, "county": 6}

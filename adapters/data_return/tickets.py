@@ -17,12 +17,11 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.codes import region_level
-from catalog.service import data_items, departments
-
 from adapters.errors import AdapterConfigError, IllegalTransition, InvalidTicket, NotPermitted, TicketNotFound
 from adapters.models import ReturnDelivery, ReturnTicket
 from adapters.sources.registry import BindingRegistry
+from catalog.codes import region_level
+from catalog.service import data_items, departments
 
 REQUESTED, PROVIDER_CONFIRMED, REFUSED = "requested", "provider_confirmed", "refused"
 APPROVED, REJECTED = "approved", "rejected"

@@ -24,11 +24,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.db import utcnow
-
 from adapters.errors import AdapterConfigError, AdapterError, DocumentRejected, FederationFetchFailed, StaleSource
 from adapters.models import FederatedDocument
 from adapters.transport import HttpClient, bounded_get
+from storage.base import utcnow
 
 log = logging.getLogger("certhub.adapters.federation")
 

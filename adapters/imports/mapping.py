@@ -36,10 +36,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from catalog.masking import MaskRule, mask_value
-from catalog.models import LicenceType
 from adapters.imports.errors import InvalidMapping
 from adapters.imports.readers import SourceRow
+from catalog.models import LicenceType
+from identity.masking import MaskRule, mask_value
 
 MAX_MAPPING_BYTES = 1 << 20
 MAX_SOURCE_KEY = 200

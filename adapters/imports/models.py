@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.db import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, utcnow
 
 
 class RunStatus:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from catalog.masking import MaskRule, mask_value
+from identity.masking import MaskRule, mask_value
 
 COLUMNS = ("row", "source_key", "field", "column", "code", "message")
 _CITIZEN_ID = re.compile(r"[0-9]{17}[0-9Xx]")

@@ -20,12 +20,12 @@ from typing import Protocol
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.db import utcnow
 from adapters.imports import journal
 from adapters.imports.mapping import MappedRow, RowMapper, RowProblem
 from adapters.imports.models import RunStatus
 from adapters.imports.readers import ImportSource
 from adapters.imports.report import ErrorReport
+from storage.base import utcnow
 
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_SIZE = 10_000

@@ -17,8 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from catalog.codes import validate_uscc
-from catalog.errors import InvalidCode
+from identity.codes import validate_uscc
+from identity.errors import InvalidCode
 
 BindingName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")]

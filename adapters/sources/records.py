@@ -13,9 +13,8 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from catalog.schemas import DataField, FieldType
-
 from adapters.errors import InvalidData
+from catalog.schemas import DataField, FieldType
 
 Record = dict[str, object]
 

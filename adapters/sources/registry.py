@@ -15,8 +15,6 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from catalog.service import data_items
-
 from adapters.errors import AdapterConfigError, AdapterError, BindingMismatch, CircuitOpen, SourceError, UnknownBinding
 from adapters.sources.breaker import CircuitBreaker
 from adapters.sources.config import BindingsDocument, ReturnTarget
@@ -24,6 +22,7 @@ from adapters.sources.http import HttpSource
 from adapters.sources.records import Record, parse_fields, validate_records
 from adapters.sources.sql import SqlSource
 from adapters.sources.subjects import mask_subject, validate_subject
+from catalog.service import data_items
 
 log = logging.getLogger("certhub.adapters")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 
-from catalog.codes import citizen_id_check_character, validate_uscc
-from catalog.errors import InvalidCode
-from catalog.masking import MaskRule, mask_value
-
 from adapters.errors import InvalidSubject
+from identity.codes import citizen_id_check_character, validate_uscc
+from identity.errors import InvalidCode
+from identity.masking import MaskRule, mask_value
 
 # SPEC: GB 11643-1999 §5 — 17 digits, then the check character
 # (catalog.codes.citizen_id_check_character).

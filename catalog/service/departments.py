@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.errors import NotFound, UnknownReference, InvalidCatalog
+from catalog.errors import InvalidCatalog, NotFound, UnknownReference
 from catalog.models import Department
 from catalog.schemas import DepartmentIn, DepartmentOut
 

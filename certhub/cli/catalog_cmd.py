@@ -9,6 +9,7 @@ import typer
 from catalog.errors import CatalogError
 from catalog.service import document
 from certhub.cli import context
+from identity.errors import IdentityError
 
 app = typer.Typer(help="The catalog: departments, licence types, data items, matters.", no_args_is_help=True)
 
@@ -21,7 +22,7 @@ def load_cmd(file: Path = typer.Argument(..., exists=True, dir_okay=False, reada
         parsed = document.parse_yaml(file.read_bytes())
         with context.session_scope(config) as session:
             report = document.load(session=session, document=parsed)
-    except CatalogError as exc:
+    except (CatalogError, IdentityError) as exc:
         context.fail(f"{file}: {exc}")
     typer.echo(f"loaded {file}: {report.summary()}")
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import typer
 
-from catalog import token_revocations
-from catalog.cache import create_cache
-from catalog.client_assertions import AUTH_METHODS, CLIENT_SECRET, key_state
-from catalog.db import utcnow
 from catalog.errors import CatalogError
-from catalog.scopes import KNOWN_SCOPES
-from catalog.service import clients
 from certhub.cli import context
+from identity import clients, token_revocations
+from identity.client_assertions import AUTH_METHODS, CLIENT_SECRET, key_state
+from identity.errors import IdentityError
+from identity.scopes import KNOWN_SCOPES
+from storage.base import utcnow
+from storage.cache import create_cache
 
 app = typer.Typer(help="API clients of departments' systems (OAuth 2.0 client credentials).", no_args_is_help=True)
 
@@ -33,7 +33,7 @@ def create_cmd(
         with context.session_scope(config) as session:
             new = clients.create(session=session, department_code=department, name=name, scopes=scope,
                                  auth_method=auth)
-    except (CatalogError, ValueError) as exc:
+    except (CatalogError, IdentityError, ValueError) as exc:
         context.fail(str(exc))
     typer.echo(f"client_id:     {new.client_id}")
     typer.echo(f"auth_method:   {new.auth_method}")
@@ -61,7 +61,7 @@ def _run(action):
     try:
         with context.session_scope(config) as session:
             return action(session)
-    except (CatalogError, ValueError) as exc:
+    except (CatalogError, IdentityError, ValueError) as exc:
         context.fail(str(exc))
 
 

@@ -33,12 +33,14 @@ from adapters.imports import (
     sql_source,
     xlsx_source,
 )
-from adapters.imports.runner import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, Progress as ProgressCallback
+from adapters.imports.runner import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE
+from adapters.imports.runner import Progress as ProgressCallback
 from catalog.errors import CatalogError
 from catalog.service import licence_types
 from certhub.cli import context
 from certhub.db import create_db_engine, create_sessionmaker, current_revision
 from certhub.settings import Settings
+from identity.errors import IdentityError
 from registry.errors import RegistryError
 from registry.service.authority import DEFAULT_SEAL, Actor, SealChoice
 from registry.service.bulk import LicenceImporter
@@ -112,7 +114,7 @@ def _execute(job: ImportJob, *, errors: Path | None) -> None:
                               progress=lambda done, total: progress.update(task, completed=done, total=total))
     except KeyboardInterrupt:
         context.fail("interrupted; run the same command again to resume", code=EXIT_INTERRUPTED)
-    except (AdapterError, RegistryError, CatalogError, SigningError) as exc:
+    except (AdapterError, RegistryError, CatalogError, IdentityError, SigningError) as exc:
         context.fail(f"{getattr(exc, 'code', 'error')}: {exc}", code=EXIT_UNUSABLE)
     _print_summary(summary, errors=errors)
     if summary.failed:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from catalog.masking import MaskRule, mask_value
 from certhub.cli import context
+from identity.masking import MaskRule, mask_value
 from registry.service import disputes, issue, lifecycle, reads
 
 app = typer.Typer(help="E-licences (电子证照): expiry reminders, the expiry job, disputes.", no_args_is_help=True)

@@ -54,7 +54,7 @@ def _run(step) -> None:
     """Open the configured registries and a session, run `step(recognition,
     session, now)` (True when every registry has a list that counts now), and
     exit 1 when one does not."""
-    from catalog.db import utcnow
+    from storage.base import utcnow
 
     config = context.settings()
     recognition = _recognition(config)

@@ -12,13 +12,14 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.codes import citizen_id_check_character, uscc_check_character
-from catalog.db import utcnow
-from catalog.models import ApiClient, LicenceType, LicenceTypeIssuer
-from catalog.scopes import KNOWN_SCOPES
-from catalog.service import clients, departments, document
+from catalog.models import LicenceType, LicenceTypeIssuer
+from catalog.service import departments, document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.settings import Settings
+from identity import clients
+from identity.codes import citizen_id_check_character, uscc_check_character
+from identity.models import ApiClient
+from identity.scopes import KNOWN_SCOPES
 from registry.errors import ValidityEnded
 from registry.models import IdempotencyKey, Licence
 from registry.service import issue, lifecycle
@@ -27,6 +28,7 @@ from registry.service.records import china_date
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.encoding import b64url_encode
+from storage.base import utcnow
 
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
 HOLDERS_FILE = Path(__file__).parent / "holders.yaml"

@@ -16,9 +16,9 @@ from fastapi.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
-from catalog.deps import SessionDep
-from catalog.models import ApiClient
 from certhub.demo.seed import DEMO_CLIENT_NAME
+from identity.models import ApiClient
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/web/api/demo", tags=["web pages"])
 

@@ -19,9 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.deps import require_scopes
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
 from exchange.auditlog.models import LogEntry, LogTile
+from identity.deps import require_scopes
 from signing.transparency import BundleCoord, LogVerificationError, MalformedError, encode_entry_bundle, parse_path
 from signing.transparency.sources import CHECKPOINT_PATH
 from signing.transparency.verifier import VerificationReport, verify_log

@@ -13,7 +13,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates

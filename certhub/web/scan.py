@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import HTTPException
 from PIL import Image, UnidentifiedImageError
 
-from catalog.deps import require_scopes
+from identity.deps import require_scopes
 
 router = APIRouter(prefix="/web/api", tags=["web pages"])
 

@@ -9,13 +9,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.client_assertions import CallerOperatorDep
-from catalog.params import RowId
-from catalog.tokens import Principal
 from exchange.agreements import service
 from exchange.agreements.models import Agreement
+from identity.client_assertions import CallerOperatorDep
+from identity.deps import require_scopes
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/exchange/agreements", tags=["exchange"])
 

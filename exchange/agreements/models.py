@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.db import Base, UTCDateTime, utcnow
 from catalog.models import JSONType
+from storage.base import Base, UTCDateTime, utcnow
 
 
 class AgreementStatus:

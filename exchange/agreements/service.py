@@ -16,11 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from catalog.driver_statements import DriverStatement
-from catalog.service import departments, matters as matters_service
+from catalog.service import departments
+from catalog.service import matters as matters_service
 from exchange.agreements import items
 from exchange.agreements.models import Agreement, AgreementStatus, ItemKind
 from exchange.errors import AgreementNotFound, IllegalTransition, InvalidExchangeRequest, NotParty
+from storage.driver_statements import DriverStatement
 
 MAX_PERIOD = timedelta(days=3 * 366)
 MAX_MATTERS = 50
@@ -283,7 +284,7 @@ _TERMS_FOR_ITEM = (
     .where(Agreement.consumer_code == bindparam("consumer_code"), Agreement.item_code == bindparam("item_code"))
     .order_by(Agreement.id)
 )
-# The same on the exchange query's event loop (catalog.driver_statements).
+# The same on the exchange query's event loop (storage.driver_statements).
 _TERMS_ON_THE_DRIVER = DriverStatement(_TERMS_FOR_ITEM)
 
 

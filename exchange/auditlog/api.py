@@ -18,11 +18,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from catalog.deps import SessionDep, require_scopes
-from catalog.params import MAX_SQL_INTEGER
 from exchange.auditlog import proofs, search
 from exchange.auditlog.checkpoints import publish_checkpoint
 from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
+from identity.deps import require_scopes
+from storage.params import MAX_SQL_INTEGER
+from storage.sessions import SessionDep
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["authorized-use log"], dependencies=[Depends(require_scopes("audit:read"))]

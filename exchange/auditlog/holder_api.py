@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from catalog.deps import HolderDep, SessionDep
 from exchange.auditlog import proofs
+from identity.deps import HolderDep
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/holders/me", tags=["holders"])
 

@@ -10,18 +10,17 @@ transaction, so several app processes on one PostgreSQL can run it at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import BigInteger, any_, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from catalog.db import utcnow
 from exchange.auditlog.errors import LogCorrupted
 from exchange.auditlog.models import LogEntry, LogState, LogTile
 from signing.transparency import TileCoord, TransparencyLogError, integrate, leaf_hash
+from storage.base import utcnow
 
 STATE_ID = 1
 DEFAULT_BATCH = 4096

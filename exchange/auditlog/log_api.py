@@ -12,12 +12,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
-from catalog.deps import SessionDep, require_scopes
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
+from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from catalog.db import Base, UTCDateTime, utcnow
+from storage.base import Base, UTCDateTime, utcnow
 
 # BIGINT on PostgreSQL; SQLite only auto-increments an INTEGER PRIMARY KEY.
 _BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -20,11 +20,11 @@ from typing import Any
 from sqlalchemy import bindparam, insert
 from sqlalchemy.orm import Session
 
-from catalog.driver_statements import DriverStatement
 from exchange.auditlog.errors import InvalidRecord
 from exchange.auditlog.models import LogEntry
 from signing.canonical import canonical_json
 from signing.errors import InvalidInput
+from storage.driver_statements import DriverStatement
 
 RECORD_VERSION = 1
 SALT_BYTES = 16
@@ -51,7 +51,7 @@ ROWS_PER_STATEMENT = 50
 _INSERT_ENTRY = insert(LogEntry.__table__).returning(LogEntry.__table__.c.id)
 _INSERT_PENDING = insert(LogEntry.__table__)
 # One record (every column but the id), as the exchange query writes it on
-# the event loop (catalog.driver_statements); inline: no RETURNING of the id.
+# the event loop (storage.driver_statements); inline: no RETURNING of the id.
 _INSERT_ONE_ON_THE_DRIVER = DriverStatement(insert(LogEntry.__table__).values(
     {column.name: bindparam(column.name) for column in LogEntry.__table__.c if column.name != "id"}).inline())
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")

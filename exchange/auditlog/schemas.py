@@ -12,8 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.params import MAX_SQL_INTEGER
 from exchange.auditlog.search import MAX_EXPORT, MAX_PAGE, SearchFilter
+from storage.params import MAX_SQL_INTEGER
 
 _Code = Annotated[str | None, Field(min_length=1, max_length=100)]
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.errors import InvalidQuery
 from exchange.auditlog.models import LogEntry
-from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.proofs import prove_rows
 from exchange.auditlog.records import parse_entry
 

@@ -10,13 +10,14 @@ from fastapi import APIRouter
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from catalog.db import utcnow
-from catalog.deps import HolderDep, SessionDep
-from catalog.errors import InvalidCode
-from catalog.holder_auth import validate_holder_code
 from exchange.consent import service
 from exchange.consent.models import Consent
 from exchange.errors import InvalidExchangeRequest
+from identity.deps import HolderDep
+from identity.errors import InvalidCode
+from identity.holder_auth import validate_holder_code
+from storage.base import utcnow
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/holders/me/consents", tags=["holders"])
 DEFAULT_PERIOD = timedelta(days=90)

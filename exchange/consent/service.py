@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.service import departments, matters as matters_service
+from catalog.service import departments
+from catalog.service import matters as matters_service
 from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
 from exchange.consent.models import Consent, ConsentStatus

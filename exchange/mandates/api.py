@@ -8,12 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.params import RowId
-from catalog.tokens import Principal
 from exchange.mandates import service
 from exchange.mandates.models import Mandate
+from identity.deps import require_scopes
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.params import RowId
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/exchange/mandates", tags=["exchange"])
 

@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from catalog.service import departments, matters as matters_service
+from catalog.service import departments
+from catalog.service import matters as matters_service
 from exchange.errors import IllegalTransition, InvalidExchangeRequest, MandateNotFound
 from exchange.mandates.models import Mandate
 

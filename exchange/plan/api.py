@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 
 from catalog.access import AccessRecorderDep
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.client_assertions import CallerOperatorDep
-from catalog.tokens import Principal
 from exchange.plan import service as plans
 from exchange.plan.schemas import PlanIn
 from exchange.query import request_hash
 from exchange.query import service as queries
+from identity.client_assertions import CallerOperatorDep
+from identity.deps import require_scopes
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/matters", tags=["exchange"])
 

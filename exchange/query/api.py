@@ -13,13 +13,13 @@ from sqlalchemy.util import await_only
 from starlette.concurrency import run_in_threadpool
 
 from catalog.access import access_recorder
-from catalog.client_assertions import OperatingCaller, operating_caller
-from catalog.db import utcnow
-from catalog.ratelimit import charge, charge_on_loop
-from catalog.tokens import Principal
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
+from identity.client_assertions import OperatingCaller, operating_caller
+from identity.ratelimit import charge, charge_on_loop
+from identity.tokens import Principal
+from storage.base import utcnow
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from catalog.masking import MaskRule, mask_value
 from exchange.agreements.items import SharedItem
+from identity.masking import MaskRule, mask_value
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,16 @@ from sqlalchemy.orm import Session
 
 from adapters.sources import BindingRegistry
 from catalog.access import AccessRecorder
-from catalog.errors import InvalidCode
-from catalog.holder_auth import validate_holder_code
 from catalog.service import matters
 from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
+from exchange.consent.service import NO_CONSENT
 from exchange.errors import InvalidExchangeRequest, Refusal, SubjectInvalid
 from exchange.query import fetch
 from exchange.query.masking import Grant, grant_for
-from exchange.consent.service import NO_CONSENT
 from exchange.query.policy import DEPARTMENT_QUERY, STANDARD, ItemAccess, Policy
+from identity.errors import InvalidCode
+from identity.holder_auth import validate_holder_code
 
 MAX_PURPOSE = 200
 MAX_CASE_NUMBER = 64

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.models import WebhookDelivery
-from catalog.db import utcnow
-from catalog.deps import SessionDep, require_scopes
-from catalog.tokens import Principal
 from exchange.subscriptions import service
 from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.subscriptions.models import Subscription
+from identity.deps import require_scopes
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.sessions import SessionDep
 
 router = APIRouter(prefix="/api/v1/exchange/subscriptions", tags=["exchange: subscriptions"])
 

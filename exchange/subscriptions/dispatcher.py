@@ -27,12 +27,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.webhooks import DeliveryReport, RetryPolicy, deliver_due, enqueue
-from catalog.db import utcnow
 from exchange.agreements import has_active_agreement
 from exchange.subscriptions.callbacks import CallbackPolicy, delivery_client
 from exchange.subscriptions.models import DispatchCursor, Subscription
 from exchange.subscriptions.service import ACTIVE, KIND_BY_ACTION, secrets_by_subscriber, subscriber_key
 from registry.models import Licence, LicenceEvent, LicenceVersion
+from storage.base import utcnow
 
 log = logging.getLogger("certhub.exchange.subscriptions")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
 from datetime import date, datetime
+from typing import TypeVar
 
 MAX_FIELDS = 60
 MAX_VALUE_CHARS = 2000  # a catalog string's longest (经营范围); the layouts wrap it

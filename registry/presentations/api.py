@@ -15,12 +15,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder, access_recorder
-from catalog.cache import Cache
-from catalog.db import utcnow
-from catalog.deps import HolderDep, SessionDep, current_principal, run_short_work
-from catalog.errors import Forbidden
-from catalog.ratelimit import charge
-from catalog.tokens import Principal
+from identity.deps import HolderDep, current_principal
+from identity.errors import Forbidden
+from identity.ratelimit import charge
+from identity.tokens import Principal
 from registry.presentations import present as presenting
 from registry.presentations import public
 from registry.presentations import redeem as redeeming
@@ -36,6 +34,9 @@ from registry.presentations.schemas import (
 from registry.presentations.trust import RegistryTrust
 from signing.canonical import canonical_json
 from signing.qr import render_qr_png
+from storage.base import utcnow
+from storage.cache import Cache
+from storage.sessions import SessionDep, run_short_work
 
 log = logging.getLogger(__name__)
 

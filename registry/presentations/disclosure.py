@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.masking import MaskRule, mask_value
 from catalog.service.licence_types import FaceRules
+from identity.masking import MaskRule, mask_value
 from registry.models import HolderCodeType
 from registry.service.reads import ShownLicence
 from signing.sealed import SealSignature

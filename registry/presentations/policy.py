@@ -11,8 +11,8 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from registry.models import Licence
 from registry.errors import LicenceNotFound
+from registry.models import Licence
 from registry.presentations.errors import ProxyNotAllowed
 from registry.presentations.models import Delegation
 from registry.service import delegations

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder
-from catalog.cache import Cache
 from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
 from registry.models import LicenceStatus
@@ -37,6 +36,7 @@ from registry.service.reads import ShownLicence, get_shown
 from registry.service.records import china_date
 from signing.qr import QrResult, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
+from storage.cache import Cache
 
 SKEW = timedelta(seconds=30)
 SUPERSEDED_MESSAGE = "the holder has since been given a newer code for this licence; scan the code on their screen"

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Identifier = Annotated[str, Field(min_length=1, max_length=110)]
 HolderCode = Annotated[str, Field(min_length=1, max_length=18)]
 TypeCode = Annotated[str, Field(min_length=21, max_length=21)]
-# The operator is the department's own staff identifier (catalog/operators.py's alphabet).
+# The operator is the department's own staff identifier (identity/operators.py's alphabet).
 OperatorId = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._@\-]{0,63}$")]
 # A use-log code: letters, digits and ._:- (exchange/auditlog/records.py).
 MatterCode = Annotated[str, Field(pattern=r"^[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}$")]

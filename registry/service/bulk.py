@@ -36,7 +36,6 @@ from psycopg import sql as pg_sql
 from sqlalchemy import JSON, Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from catalog.db import utcnow
 from catalog.models import Department, LicenceType
 from catalog.service import departments, licence_types
 from registry.errors import InvalidLicenceRequest, NoUsableSeal
@@ -49,11 +48,12 @@ from registry.service.history import record_event, write_gate
 from registry.service.issue import Signer, next_serial
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing import service as signing_service
-from signing.keystore import DatabaseKeyStore
 from signing.canonical import canonical_json
+from signing.keystore import DatabaseKeyStore
 from signing.models import Seal
 from signing.sealed import SealSigner
 from signing.service.lifecycle import active_seal_key
+from storage.base import utcnow
 
 MAX_SOURCE_SYSTEM = 100
 MAX_SOURCE_KEY = 200

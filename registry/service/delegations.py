@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from catalog.errors import InvalidCode
-from catalog.holder_auth import validate_holder_code
 from catalog.service import licence_types
+from identity.errors import InvalidCode
+from identity.holder_auth import validate_holder_code
 from registry.presentations.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
 from registry.presentations.models import Delegation, DelegationStatus
 from registry.service.history import write_gate

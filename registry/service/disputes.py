@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from catalog.db import utcnow
 from catalog.service import licence_types
 from registry.errors import DisputeClosed, DisputeNotFound, InvalidDispute, LicenceNotFound, NotIssuer, TooManyDisputes
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceStatus
@@ -25,7 +24,9 @@ from registry.service import lifecycle
 from registry.service.authority import Actor, check_may_manage
 from registry.service.history import write_gate
 from registry.service.issue import Signer
-from registry.service.reads import LicenceView, get as get_view
+from registry.service.reads import LicenceView
+from registry.service.reads import get as get_view
+from storage.base import utcnow
 
 MAX_REASON = 2000
 MAX_PROPOSED_VALUE = 2000

@@ -15,9 +15,8 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
 
-from catalog.db import utcnow
-from catalog.masking import MaskRule, mask_value
 from catalog.service import departments, licence_types
+from identity.masking import MaskRule, mask_value
 from registry.errors import InvalidLicenceRequest
 from registry.layout.face import MAX_IMAGES, Annotation, LicenceFace, display_value
 from registry.layout.pdf import render_pdf
@@ -30,6 +29,7 @@ from registry.service.statuslists import subject_uri
 from signing import service as signing_service
 from signing.errors import KeyNotFound, SealNotActive
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr
+from storage.base import utcnow
 
 MAX_PURPOSE = 100
 MAX_MASKED_NAME = 32  # what the QR's summary carries at most

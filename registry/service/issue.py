@@ -14,7 +14,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from catalog.db import utcnow
 from catalog.models import Department, LicenceType
 from catalog.service import departments, licence_types
 from registry.errors import IdempotencyConflict, InvalidLicenceRequest, ValidityEnded
@@ -29,6 +28,7 @@ from signing.models import Seal
 from signing.sealed import SealSignature, SealSigner
 from signing.service import sign_record
 from signing.service.lifecycle import active_seal_key
+from storage.base import utcnow
 
 MAX_IDEMPOTENCY_KEY = 200
 

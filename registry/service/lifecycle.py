@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from catalog.db import utcnow
 from catalog.service import departments, licence_types
 from registry.errors import InvalidLicenceRequest, InvalidTransition, LicenceNotFound
 from registry.identifiers import MAX_VERSION, LicenceIdentifier
@@ -24,6 +23,7 @@ from registry.service.authority import Actor, check_may_manage, seal_for_licence
 from registry.service.history import record_event, write_gate
 from registry.service.issue import Signer, seal_version
 from registry.service.records import china_date, validate_face
+from storage.base import utcnow
 
 MAX_REASON = 2000
 _LIVE = (LicenceStatus.VALID, LicenceStatus.SUSPENDED)

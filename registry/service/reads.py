@@ -10,15 +10,15 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, lazyload
 
-from catalog.db import utcnow
-from catalog.holder_auth import HolderPrincipal
 from catalog.models import LicenceType
+from identity.holder_auth import HolderPrincipal
 from registry.errors import LicenceNotFound
 from registry.identifiers import LicenceIdentifier
 from registry.models import DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceStatus, LicenceVersion
 from registry.service.authority import Actor, check_may_manage
 from registry.service.records import china_date
 from signing.sealed import SealSignature
+from storage.base import utcnow
 
 
 @dataclass(frozen=True)

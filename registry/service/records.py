@@ -9,9 +9,9 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from catalog.codes import citizen_id_check_character, validate_uscc
-from catalog.errors import InvalidCode
 from catalog.models import Department, LicenceType
+from identity.codes import citizen_id_check_character, validate_uscc
+from identity.errors import InvalidCode
 from registry.errors import InvalidHolder, InvalidLicenceRequest
 from registry.models import HolderCodeType
 

@@ -15,14 +15,14 @@ from asn1crypto import core, x509
 
 from signing.errors import VerificationError
 from signing.seals.asn1 import (
+    CertDigestList,
+    CertInfoList,
     SES_ESPictrueInfo,
     SES_ESPropertyInfoV4,
     SES_Header,
     SES_SealInfoV4,
     SESealV1,
     SESealV4,
-    CertDigestList,
-    CertInfoList,
     SignedDataV1,
 )
 from signing.seals.certificates import (

@@ -4,7 +4,12 @@ They flush but never commit; the caller's unit of work commits.
 """
 
 from signing.service.authorization import authorize_cross_level, list_authorizations, revoke_authorization
-from signing.service.keys import create_seal_maker, create_trust_root_key, get_seal_maker_or_raise, get_trust_root_key_or_raise
+from signing.service.keys import (
+    create_seal_maker,
+    create_trust_root_key,
+    get_seal_maker_or_raise,
+    get_trust_root_key_or_raise,
+)
 from signing.service.lifecycle import replace_picture, resume_seal, revoke_key, revoke_seal, rotate_key, suspend_seal
 from signing.service.presentation import ensure_presentation_key, presentation_qr_signer, seal_qr_signer
 from signing.service.sealing import sign_record

@@ -16,9 +16,9 @@ whichever level was tampered with.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 from signing.transparency.bundles import MAX_BUNDLE_BYTES, iter_entry_bundle
 from signing.transparency.checkpoint import Checkpoint

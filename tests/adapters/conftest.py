@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from catalog.codes import citizen_id_check_character
 from catalog.service import document
+from identity.codes import citizen_id_check_character
 from tests.adapters import loopback
 from tests.adapters.databases import BACKENDS
 from tests.catalog.factories import uscc

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from adapters.data_return import delivery, tickets
 from adapters.errors import IllegalTransition, InvalidTicket, NotPermitted, TicketNotFound
-from catalog.db import utcnow
+from storage.base import utcnow
 from tests.adapters.conftest import (
     DATA_BUREAU,
     FUZHOU,

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from adapters.api import data_return_router
 from adapters.errors import AdapterError, IllegalTransition, NotPermitted, TicketNotFound
-from catalog.service import clients
+from identity import clients
 from tests.adapters.conftest import DATA_BUREAU, FUZHOU, POPULATION_DATA, PROVINCE_POLICE, XIAMEN
 from tests.adapters.population import FUZHOU_IDS, population_registry, read_jsonl
 

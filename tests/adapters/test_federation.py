@@ -12,7 +12,7 @@ import pytest
 from adapters.errors import AdapterConfigError, StaleSource
 from adapters.federation import FAILED, NOT_MODIFIED, UPDATED, Federation, FederationSource, run_schedule
 from adapters.transport import HttpClient
-from catalog.db import utcnow
+from storage.base import utcnow
 from tests.adapters import loopback
 from tests.adapters.tls import make_pki
 

@@ -12,7 +12,13 @@ import zlib
 
 import pytest
 
-from adapters.errors import AdapterConfigError, MalformedResponse, ProviderTimeout, ProviderUnavailable, ResponseTooLarge
+from adapters.errors import (
+    AdapterConfigError,
+    MalformedResponse,
+    ProviderTimeout,
+    ProviderUnavailable,
+    ResponseTooLarge,
+)
 from adapters.transport import HttpClient, bounded_get
 from tests.adapters import loopback
 

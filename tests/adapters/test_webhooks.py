@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
 from adapters.webhooks import RetryPolicy, deliver_due, enqueue, list_dead, requeue, signature_header, verify_signature
-from catalog.db import utcnow
+from storage.base import utcnow
 from tests.adapters import loopback
 
 SECRET = b"subscriber-secret-0123456789abcdef"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from catalog.codes import uscc_check_character
+from identity.codes import uscc_check_character
 
 
 def uscc(first17: str) -> str:

@@ -1,6 +1,7 @@
 import pytest
 
-from catalog.service import clients, document
+from catalog.service import document
+from identity import clients
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, ENTERPRISE_DATA, MATTER, catalog_mapping
 
 

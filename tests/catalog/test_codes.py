@@ -1,12 +1,13 @@
 import pytest
 
 from catalog import codes
-from catalog.errors import InvalidCode
+from identity import codes as identity_codes
+from identity.errors import InvalidCode
 
 
 @pytest.mark.parametrize("code", ["11100000000013338W", "11430000006122244L", "11100000MB03271699"])
 def test_real_usccs_validate(code):
-    assert codes.validate_uscc(code) == code
+    assert identity_codes.validate_uscc(code) == code
 
 
 @pytest.mark.parametrize(
@@ -20,7 +21,7 @@ def test_real_usccs_validate(code):
 )
 def test_bad_usccs_are_refused_with_the_reason(code, reason):
     with pytest.raises(InvalidCode, match=reason):
-        codes.validate_uscc(code)
+        identity_codes.validate_uscc(code)
 
 
 def test_licence_type_code_is_uscc_plus_three_digits():
@@ -58,4 +59,4 @@ def test_bad_resource_codes(code):
     [("35010219900101123", "8"), ("35010219850505123", "9"), ("11010519900101111", "X")],
 )
 def test_citizen_id_check_character(first17, check):
-    assert codes.citizen_id_check_character(first17) == check
+    assert identity_codes.citizen_id_check_character(first17) == check

@@ -96,7 +96,7 @@ def test_unknown_codes_are_asked_for_again(db_session):
 
 
 def test_writes_outside_the_catalog_keep_the_memory(db_session):
-    from catalog.service import clients
+    from identity import clients
 
     _load(db_session, catalog_mapping())
     items.find(session=db_session, code=ENTERPRISE_DATA)

@@ -19,7 +19,6 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from catalog.cache import InProcessCache
 from certhub.app import create_app
 from certhub.cli import app
 from certhub.db import create_db_engine
@@ -27,6 +26,7 @@ from certhub.demo.state import STATE_FILE, read_state
 from certhub.settings import Settings
 from signing.keys import load_public_key
 from signing.trustlist import TrustList
+from storage.cache import InProcessCache
 
 PORT = 8123
 BASE = f"http://127.0.0.1:{PORT}"

@@ -5,8 +5,8 @@ exit codes — and a run killed (SIGKILL) halfway through, then rerun."""
 from __future__ import annotations
 
 import csv
-import re
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -28,8 +28,8 @@ from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceVersion
 from tests.adapters.databases import BACKENDS, POSTGRES_URL
-from tests.conftest import REPO_ROOT, TEST_SECRET
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
+from tests.conftest import REPO_ROOT, TEST_SECRET
 from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id
 
 runner = CliRunner()
@@ -164,7 +164,7 @@ BUSINESS_COLUMNS = ["注册号", "企业名称", "统一社会信用代码", "�
 
 
 def business_rows(count_: int) -> list[list]:
-    from catalog.codes import uscc_check_character
+    from identity.codes import uscc_check_character
 
     rows = []
     for n in range(1, count_ + 1):

@@ -10,16 +10,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from catalog.cache import InProcessCache
-from catalog.codes import validate_uscc
-from catalog.holder_auth import validate_citizen_id
 from certhub.app import create_app
 from certhub.cli import app as cli
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import HOLDERS_FILE, holder_code, prepare_demo
 from certhub.settings import Settings
 from exchange.auditlog import log_origin, publish_checkpoint
+from identity.codes import validate_uscc
+from identity.holder_auth import validate_citizen_id
 from registry.models import Licence
+from storage.cache import InProcessCache
 
 
 def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):

@@ -13,11 +13,12 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from catalog.cache import InProcessCache
-from catalog.codes import citizen_id_check_character
-from catalog.params import MAX_SQL_INTEGER
-from catalog.service import clients, document
+from catalog.service import document
 from certhub.app import create_app
+from identity import clients
+from identity.codes import citizen_id_check_character
+from storage.cache import InProcessCache
+from storage.params import MAX_SQL_INTEGER
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 

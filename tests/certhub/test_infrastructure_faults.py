@@ -27,11 +27,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, event, text
 
-from catalog.cache import InProcessCache, RedisCache
-from catalog.client_assertions import ASSERTION_TYPE
-from catalog.service import clients, document
+from catalog.service import document
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker
+from identity import clients
+from identity.client_assertions import ASSERTION_TYPE
+from storage.cache import InProcessCache, RedisCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
 from tests.registry import presentation_world
 

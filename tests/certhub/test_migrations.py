@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from certhub.db import alembic_config, create_db_engine, upgrade
 from signing.keys import generate_private_key
-from tests.conftest import DATABASE_BACKENDS, _POSTGRES_URL, engine_on_schema
+from tests.conftest import _POSTGRES_URL, DATABASE_BACKENDS, engine_on_schema
 
 
 @pytest.fixture(params=DATABASE_BACKENDS)

@@ -34,12 +34,13 @@ import pytest
 from sqlalchemy import text
 from uvicorn.logging import AccessFormatter
 
-from catalog.codes import citizen_id_check_character, uscc_check_character
-from catalog.service import clients, departments, document
+from catalog.service import departments, document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.demo.seed import CATALOG_FILE
 from certhub.logs import MaskIdentifiers, mask_identifiers
 from certhub.settings import Settings
+from identity import clients
+from identity.codes import citizen_id_check_character, uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from tests.conftest import DATABASE_BACKENDS, REPO_ROOT

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from catalog.codes import uscc_check_character
 from catalog.service import document
 from certhub.app import create_app
 from certhub.cli import app as cli
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.recognition import Recognition, parse_root_key
 from certhub.settings import Settings
+from identity.codes import uscc_check_character
 from registry.presentations.trust import RegistryTrust
 from registry.service import documents, issue, lifecycle, reads
 from registry.service.authority import Actor

@@ -18,8 +18,8 @@ from tests.exchange.test_query_world import (
     PROPERTY_DATA,
     RESTAURANT,
     apply,
-    decide,
     db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
+    decide,
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
 
-from catalog.cache import InProcessCache
 from certhub.app import create_app
 from certhub.settings import Settings
 from exchange.auditlog import integrate_pending, publish_checkpoint, verifier_key
@@ -21,6 +20,7 @@ from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, Log
 from exchange.auditlog.records import parse_entry
 from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
 from signing.transparency.sources import HttpSource
+from storage.cache import InProcessCache
 from tests.conftest import TEST_SECRET, engine_on_schema
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
 

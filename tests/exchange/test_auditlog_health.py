@@ -14,8 +14,6 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
 
 from catalog.access import AccessRecorderDep
-from catalog.cache import InProcessCache
-from catalog.deps import SessionDep
 from certhub.app import create_app
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
@@ -23,6 +21,8 @@ from exchange.auditlog import LogEntry, publish_checkpoint, publish_round
 from exchange.auditlog.checkpoints import RoundBounds
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey, LogState, LogTile
 from signing.transparency import EMPTY_ROOT
+from storage.cache import InProcessCache
+from storage.sessions import SessionDep
 from tests.conftest import TEST_SECRET
 from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
 

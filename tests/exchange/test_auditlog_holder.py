@@ -3,8 +3,8 @@ in the log the auditors see — and never sees another holder's records."""
 
 import base64
 
-from catalog.holder_auth import HolderPrincipal
 from exchange.auditlog import integrate_pending, publish_checkpoint
+from identity.holder_auth import HolderPrincipal
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use

@@ -13,17 +13,19 @@ import uvicorn
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
-from catalog.cache import InProcessCache
-from catalog.models import ApiClient, Department
+from catalog.models import Department
 from catalog.schemas import DepartmentIn
-from catalog.service import clients, departments
+from catalog.service import departments
 from certhub.app import create_app
 from certhub.cli.audit import app as audit_cli
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
 from exchange.auditlog import publish_checkpoint, record_uses, verifier_key
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, LogState, LogTile
+from identity import clients
+from identity.models import ApiClient
 from signing.transparency import EMPTY_ROOT
+from storage.cache import InProcessCache
 from tests.catalog.factories import uscc
 from tests.conftest import TEST_SECRET
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from catalog.codes import citizen_id_check_character
+from identity.codes import citizen_id_check_character
 from registry.service import delegations
 from tests.exchange.test_query_world import (
     BUSINESS_LICENCE,
@@ -16,13 +16,13 @@ from tests.exchange.test_query_world import (
     PROPERTY_DATA,
     apply,
     consent,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     id_card,
     issue,
     query,
     results_by_item,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )

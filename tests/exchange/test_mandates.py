@@ -12,12 +12,12 @@ from tests.exchange.test_query_world import (
     RESTAURANT,
     apply,
     business_licence,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     issue,
     query,
     results_by_item,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )

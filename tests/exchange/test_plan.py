@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from catalog.db import utcnow
 from registry.service.issue import Signer
 from registry.service.lifecycle import expire_due
+from storage.base import utcnow
 from tests.exchange.test_query_world import (
     BUSINESS_LICENCE,
     COMPANY,
@@ -19,12 +19,12 @@ from tests.exchange.test_query_world import (
     apply,
     business_licence,
     consent,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     department,
     food_licence,
     holder,
     issue,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from catalog.codes import uscc_check_character
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.records import parse_entry
 from exchange.errors import Refusal
 from exchange.query.policy import AllOf, AnyOf
 from exchange.query.request_hash import request_hash
+from identity.codes import uscc_check_character
 from tests.adapters import loopback
 from tests.exchange.test_query_world import (
     BUSINESS_LICENCE,
@@ -32,13 +32,13 @@ from tests.exchange.test_query_world import (
     bindings_for,
     business_licence,
     consent,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     id_card,
     issue,
     query,
     results_by_item,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )
@@ -242,7 +242,7 @@ def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session
 
 
 def test_who_is_asking_is_checked_in_order_and_documented(app, client, world):
-    """The query's caller is one dependency (catalog.client_assertions.operating_caller):
+    """The query's caller is one dependency (identity.client_assertions.operating_caller):
     no token 401, a missing scope 403, then the operator header 422; the API
     document still shows the bearer scheme and the header."""
     body = {"subject": {"code": COMPANY, "type": "001"}, "items": [BUSINESS_LICENCE], "matter": RESTAURANT,

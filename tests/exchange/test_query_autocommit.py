@@ -21,14 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import sessionmaker
 
-from catalog.cache import InProcessCache
-from catalog.service import clients
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_query_engine, upgrade
 from certhub.settings import Settings
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.records import ROWS_PER_STATEMENT, parse_entry
 from exchange.query.service import MAX_ITEMS
+from identity import clients
+from storage.cache import InProcessCache
 from tests.adapters import loopback
 from tests.conftest import DATABASE_BACKENDS, TEST_SECRET, engine_on_schema
 from tests.exchange.test_query_world import (
@@ -115,7 +115,7 @@ def served(committed_world, tmp_path_factory):
 def _statements(engine, monkeypatch) -> list[str]:
     """The statements that reach the database: on the async engine counted
     at psycopg's cursor, which both SQLAlchemy's execution and the query's
-    driver statements (catalog.driver_statements) go through."""
+    driver statements (storage.driver_statements) go through."""
     seen: list[str] = []
     if hasattr(engine, "sync_engine"):
         import psycopg

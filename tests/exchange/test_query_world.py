@@ -20,11 +20,12 @@ import yaml
 from sqlalchemy.orm import sessionmaker
 
 from adapters.sources import BindingRegistry
-from catalog.codes import citizen_id_check_character, uscc_check_character
-from catalog.holder_auth import HolderPrincipal
 from catalog import snapshots
-from catalog.service import clients, document
+from catalog.service import document
 from exchange.auditlog import publish_checkpoint
+from identity import clients
+from identity.codes import citizen_id_check_character, uscc_check_character
+from identity.holder_auth import HolderPrincipal
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.picture import draw_round_seal

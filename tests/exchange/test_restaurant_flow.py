@@ -21,6 +21,7 @@ from tests.exchange.test_query_world import (
     apply,
     business_licence,
     consent,
+    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     food_licence,
     holder,
@@ -28,7 +29,6 @@ from tests.exchange.test_query_world import (
     issue,
     query,
     results_by_item,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     world,  # noqa: F401  (fixture)
     world_connection,  # noqa: F401  (fixture)
 )

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from adapters.models import WebhookDelivery
-from catalog.db import utcnow
 from exchange.agreements import service as agreements
 from exchange.subscriptions import service
 from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport, check_address, check_callback_url
@@ -22,6 +21,7 @@ from exchange.subscriptions.models import DispatchCursor, Subscription
 from registry.models import Licence, LicenceEvent
 from registry.service import issue, lifecycle
 from registry.service.authority import Actor
+from storage.base import utcnow
 from tests.adapters import loopback
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, MATTER
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body

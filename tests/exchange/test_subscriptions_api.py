@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from adapters.webhooks import RetryPolicy, verify_signature
-from catalog.db import utcnow
 from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport
 from exchange.subscriptions.dispatcher import WebhookWorker, registry_tag
+from storage.base import utcnow
 from tests.adapters import loopback
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR
 from tests.conftest import TEST_SECRET
@@ -205,10 +205,10 @@ def test_a_department_sees_and_manages_only_its_own(client, db_session, world, c
 
 def test_the_app_delivers_in_a_background_thread(settings, tmp_path, receiver):
     """With background_jobs the app runs the worker itself (as `certhub serve` does)."""
-    from certhub.app import create_app
-    from certhub.db import create_db_engine, create_sessionmaker, upgrade
     from fastapi.testclient import TestClient
 
+    from certhub.app import create_app
+    from certhub.db import create_db_engine, create_sessionmaker, upgrade
     from tests.exchange.test_subscriptions import issue_licence, revoke_licence
 
     running, endpoint = receiver

@@ -8,9 +8,10 @@ from functools import cache
 
 from sqlalchemy.orm import Session
 
-from catalog.service import clients, document
+from catalog.service import document
+from identity import clients
+from identity.codes import citizen_id_check_character
 from registry.setup import ensure_signing_anchors, root_public_key
-from catalog.codes import citizen_id_check_character
 from signing import service as signing_service
 from signing.picture import draw_round_seal
 from signing.truststore import TrustStore
@@ -75,7 +76,7 @@ def token_headers(client, session: Session, department: str, scopes=("licence:is
 
 
 def company_uscc() -> str:
-    from catalog.codes import uscc_check_character
+    from identity.codes import uscc_check_character
 
     return COMPANY + uscc_check_character(COMPANY)
 

@@ -20,7 +20,14 @@ from registry.service.records import china_date
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import TokenStatus
 from tests.catalog.factories import CITY_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id, token_headers
+from tests.registry.licence_world import (
+    KEY_SECRET,
+    REGISTRY_ID,
+    RESIDENCE_PERMIT,
+    build_world,
+    citizen_id,
+    token_headers,
+)
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 CITY = Actor(department_code=CITY_SAMR, operator="backdate-test")

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog.cache import InProcessCache
 from catalog.service import document
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
@@ -17,6 +16,7 @@ from signing import service as signing_service
 from signing.errors import VerificationError
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.truststore import TrustStore
+from storage.cache import InProcessCache
 from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from PIL import Image, ImageChops, ImageDraw
 
-from registry.layout.face import LicenceFace, display_value
 from registry.layout import pdf as pdf_layout
+from registry.layout.face import LicenceFace, display_value
 from registry.layout.png import PAPER, plan_png, render_png
 from registry.layout.png import _border as draw_border
 from signing.picture import draw_round_seal

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from catalog.codes import uscc_check_character
+from identity.codes import uscc_check_character
 from registry.identifiers import LicenceIdentifier
 from registry.models import LicenceCopy, LicenceEvent
 from signing.keys import load_public_key

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from catalog.cache import InProcessCache
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.redeem import SKEW
 from signing import service as signing_service
 from signing.models import SigningKey
 from signing.qr import decode_qr_image, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
+from storage.cache import InProcessCache
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
 from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
 

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
 
-from catalog.cache import InProcessCache
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
 from registry.presentations.models import Presentation, Redemption
@@ -25,6 +24,7 @@ from signing.keys import generate_private_key
 from signing.models import SigningKey
 from signing.qr import QrSigner, encode_presentation_qr
 from signing.sealed import SealSignature, verify_sealed_record
+from storage.cache import InProcessCache
 from tests.catalog.factories import COUNTY_CENTRE, MATTER
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, token_headers
 from tests.registry.presentation_world import CITIZEN, PURPOSE, build, publish_log

@@ -20,8 +20,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from catalog.cache import InProcessCache
-from catalog.db import utcnow
 from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
@@ -29,6 +27,8 @@ from registry.presentations import present as presenting
 from registry.presentations import redeem as redeeming
 from registry.presentations.models import Redemption
 from registry.presentations.trust import RegistryTrust
+from storage.base import utcnow
+from storage.cache import InProcessCache
 from tests.catalog.factories import COUNTY_CENTRE, MATTER
 from tests.conftest import REPO_ROOT, TEST_SECRET, engine_on_schema
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID

@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from PIL import Image
 
-from catalog.service import clients, document
+from catalog.service import document
+from identity import clients
 from registry.setup import ensure_signing_anchors, root_public_key
 from signing import service as signing_service
 from signing.errors import NotAuthorized, VerificationError
@@ -16,7 +17,14 @@ from signing.sealed import SealSignature, verify_sealed_record
 from signing.seals.gbt38540 import verify_seal_file
 from signing.trustlist import TrustList
 from signing.truststore import TrustStore
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR, catalog_mapping
+from tests.catalog.factories import (
+    BUSINESS_LICENCE,
+    CITY_SAMR,
+    COUNTY_CENTRE,
+    FOOD_LICENCE,
+    PROVINCE_SAMR,
+    catalog_mapping,
+)
 from tests.conftest import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"

@@ -6,8 +6,8 @@ from signing import service
 from signing.algorithms import Algorithm
 from signing.errors import InvalidInput, KeyNotFound, NotAuthorized, SealNotActive, VerificationError
 from signing.sealed import SealSignature, verify_sealed_record
-from signing.seals.gbt38540 import verify_seal_file
 from signing.seals.certificates import load_certificate
+from signing.seals.gbt38540 import verify_seal_file
 from signing.statuses import KeyStatus, SealStatus
 from signing.truststore import TrustStore
 from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OTHER_LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, at

@@ -3,7 +3,7 @@ import pytest
 from signing import service
 from signing.errors import InvalidInput, MakerNotFound, SealNotFound
 from signing.picture import draw_round_seal
-from signing.seals.certificates import load_certificate, verify_certificate_signature, sm2_public_key_of
+from signing.seals.certificates import load_certificate, sm2_public_key_of, verify_certificate_signature
 from signing.seals.gbt38540 import verify_seal_file
 from signing.statuses import SealStatus
 from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at

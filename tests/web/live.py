@@ -13,13 +13,13 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from catalog.codes import citizen_id_check_character
-from catalog.service import clients
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import prepare_demo
 from certhub.settings import Settings
 from certhub.web.fonts import web_font
+from identity import clients
+from identity.codes import citizen_id_check_character
 
 CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
 CRIMINAL_RECORD_ISSUER = "11350100831900827D"

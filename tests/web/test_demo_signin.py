@@ -3,9 +3,10 @@ demo mode, only for the demo client, and only with the one scope a page needs.""
 
 from __future__ import annotations
 
-from catalog.scopes import KNOWN_SCOPES
-from catalog.service import clients, document
+from catalog.service import document
 from certhub.demo.seed import DEMO_CLIENT_NAME
+from identity import clients
+from identity.scopes import KNOWN_SCOPES
 from tests.catalog.factories import PROVINCE_SAMR as PROVINCE
 from tests.catalog.factories import catalog_mapping
 

@@ -11,7 +11,6 @@ from signing.qr import QrVerificationError
 from signing.qr.container import inflate, split_prefix, unbase45, wrap
 
 
-
 def _package(text: str) -> bytes | None:
     try:
         return base45.b45decode(text)

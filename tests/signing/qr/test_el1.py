@@ -9,8 +9,8 @@ from datetime import date
 import base45
 import cbor2
 import pytest
-from cwt import COSE, COSEKey
 from cryptography.hazmat.primitives import serialization
+from cwt import COSE, COSEKey
 from PIL import Image
 
 from signing.algorithms import Algorithm
@@ -18,15 +18,27 @@ from signing.encoding import b64url_decode
 from signing.errors import InvalidInput
 from signing.keys import generate_private_key
 from signing.qr import (
-    LicenceSummary, PresentationClaim, QrSigner, decode_qr_image, encode_licence_qr, encode_presentation_qr,
-    render_qr_png, verify_qr,
+    LicenceSummary,
+    PresentationClaim,
+    QrSigner,
+    decode_qr_image,
+    encode_licence_qr,
+    encode_presentation_qr,
+    render_qr_png,
+    verify_qr,
 )
 from signing.qr.claims import CLAIM_LICENCE
 from signing.qr.cose import ALG_EDDSA, ALG_ES256, ALG_SM2, signature_input
 from signing.statuses import KeyPurpose
 from signing.truststore import TrustStore
 from tests.signing.qr.conftest import (
-    IDENTIFIER, LICENCE_TYPE, REGISTRY_ID, T0, at, key_entry, summary,
+    IDENTIFIER,
+    LICENCE_TYPE,
+    REGISTRY_ID,
+    T0,
+    at,
+    key_entry,
+    summary,
 )
 
 

@@ -21,7 +21,14 @@ from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 from signing.statuslist import TokenStatus
 from signing.trust_entries import Suspension
 from tests.signing.qr.conftest import (
-    OTHER_LICENCE_TYPE, OWNER, REGISTRY_ID, STATUS_URI, T0, at, key_entry, seal_entry,
+    OTHER_LICENCE_TYPE,
+    OWNER,
+    REGISTRY_ID,
+    STATUS_URI,
+    T0,
+    at,
+    key_entry,
+    seal_entry,
 )
 
 

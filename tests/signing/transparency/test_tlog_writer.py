@@ -7,11 +7,10 @@ import pytest
 from signing.transparency.bundles import decode_entry_bundle
 from signing.transparency.checkpoint import Checkpoint
 from signing.transparency.errors import MalformedError, NoteVerificationError
-from signing.transparency.merkle import leaf_hash, root_from_leaf_hashes
+from signing.transparency.merkle import leaf_hash, root_from_leaf_hashes, verify_inclusion
 from signing.transparency.note import NoteSigner
 from signing.transparency.tiles import bundles_for_size, tiles_for_size
 from signing.transparency.treehashes import inclusion_proof, tree_root
-from signing.transparency.merkle import verify_inclusion
 from signing.transparency.writer import DirectoryStorage, LogWriter, MemoryStorage, StorageTileReader
 
 from .logs import ORIGIN, sample_entries

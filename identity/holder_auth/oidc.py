@@ -20,13 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from catalog.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
-from catalog.holder_auth.principal import (
-    CITIZEN,
-    ORGANISATION,
-    validate_holder_code,
-    validate_name,
-)
+from identity.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
+from identity.holder_auth.principal import CITIZEN, ORGANISATION, validate_holder_code, validate_name
 
 log = logging.getLogger(__name__)
 

@@ -29,19 +29,24 @@ import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key, load_pem_public_key
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_der_public_key,
+    load_pem_public_key,
+)
 from fastapi import Depends, Header, Request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog.cache import Cache
-from catalog.db import utcnow
-from catalog.deps import DepartmentBearer, check_scopes, current_principal
-from catalog.errors import Forbidden, InvalidCatalog, InvalidClient, InvalidCode
-from catalog.models import ApiClient, ApiClientKey, ClientAssertionUse
-from catalog.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
-from catalog.tokens import Principal
+from identity.deps import DepartmentBearer, check_scopes, current_principal
+from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegistration
+from identity.models import ApiClient, ApiClientKey, ClientAssertionUse
+from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.cache import Cache
 
 # SPEC: RFC 7523 §2.2: the client_assertion_type value for JWT bearer client authentication.
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -68,7 +73,7 @@ class InvalidClientAssertion(InvalidClient):
         self.reason = reason
 
 
-class InvalidClientKey(InvalidCatalog):
+class InvalidClientKey(InvalidRegistration):
     """A public key offered for registration is unusable; the message says why."""
 
     code = "invalid_key"

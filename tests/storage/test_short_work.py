@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import anyio
 
-from catalog.deps import SHORT_WORK_THREADS, run_short_work
+from storage.sessions import SHORT_WORK_THREADS, run_short_work
 
 
 def _request():

@@ -1,6 +1,6 @@
 import pytest
 
-from catalog.masking import mask_value
+from identity.masking import mask_value
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from catalog.db import UTCDateTime
-from catalog.driver_statements import DriverStatement
 from catalog.models import JSONType
+from storage.base import UTCDateTime
+from storage.driver_statements import DriverStatement
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 on_postgresql = pytest.mark.skipif(not POSTGRES_URL, reason="needs CERTHUB_TEST_DATABASE_URL (PostgreSQL)")

@@ -11,12 +11,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog.cache import Cache
-from catalog.deps import HolderDep, get_cache, get_holder_authority
-from catalog.errors import InvalidIdToken, LoginUnavailable
-from catalog.holder_auth import HolderAuthority, HolderPrincipal
-from catalog.holder_auth.oidc import MAX_ID_TOKEN_LENGTH
-from catalog.masking import MaskRule, mask_value
+from identity.deps import HolderDep, get_holder_authority
+from identity.errors import InvalidIdToken, LoginUnavailable
+from identity.holder_auth import HolderAuthority, HolderPrincipal
+from identity.holder_auth.oidc import MAX_ID_TOKEN_LENGTH
+from identity.masking import MaskRule, mask_value
+from storage.cache import Cache
+from storage.sessions import get_cache
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from catalog import tokens
-from catalog.errors import AuthError
-from catalog.tokens import TokenAuthority
+from identity import tokens
+from identity.errors import AuthError
+from identity.tokens import TokenAuthority
 
 DEPT = "11350000003591038H"
 

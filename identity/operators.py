@@ -10,7 +10,8 @@ it can be logged and searched without escaping.
 from __future__ import annotations
 
 import re
-from catalog.errors import InvalidCode
+
+from identity.errors import InvalidCode
 
 OPERATOR_HEADER = "X-Operator-Id"
 MAX_OPERATOR_LENGTH = 64

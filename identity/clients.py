@@ -4,7 +4,7 @@ Secrets are 256-bit random tokens, so a salted SHA-256 (as for API keys) is
 enough to store them: there is no low-entropy password to stretch.
 
 A private_key_jwt client has no secret at all: it registers public keys and
-signs its own assertions (catalog.client_assertions). Each client has one
+signs its own assertions (identity.client_assertions). Each client has one
 registered method and only that method is accepted.
 """
 
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog.client_assertions import (
+from identity.client_assertions import (
     AUTH_METHODS,
     CLIENT_SECRET,
     PRIVATE_KEY_JWT,
@@ -28,11 +29,10 @@ from catalog.client_assertions import (
     key_state,
     parse_public_key,
 )
-from catalog.db import utcnow
-from catalog.errors import DuplicateEntry, InvalidCatalog, InvalidClient, NotFound
-from catalog.models import ApiClient, ApiClientKey
-from catalog.scopes import validate_scopes
-from catalog.service import departments
+from identity.errors import DuplicateRegistration, InvalidClient, InvalidRegistration, UnknownClient
+from identity.models import ApiClient, ApiClientKey
+from identity.scopes import validate_scopes
+from storage.base import utcnow
 
 _HASH_SCHEME = "sha256"
 # Stored in place of a hash when the client has no secret: no input matches it.
@@ -66,31 +66,35 @@ def _secret_matches(secret: str, stored: str) -> bool:
 def create(
     *, session: Session, department_code: str, name: str, scopes: list[str], auth_method: str = CLIENT_SECRET
 ) -> NewClient:
-    department = departments.get_or_raise(session=session, code=department_code)
     scopes = validate_scopes(scopes)
     if auth_method not in AUTH_METHODS:
-        raise InvalidCatalog(f"auth method must be one of: {', '.join(AUTH_METHODS)}")
-    client_id = f"{department.code.lower()}-{secrets.token_hex(4)}"
+        raise InvalidRegistration(f"auth method must be one of: {', '.join(AUTH_METHODS)}")
+    client_id = f"{department_code.lower()}-{secrets.token_hex(4)}"
     secret = secrets.token_urlsafe(32) if auth_method == CLIENT_SECRET else None
-    session.add(
-        ApiClient(
-            client_id=client_id,
-            department_code=department.code,
-            name=name,
-            secret_hash=_hash_secret(secret, salt=secrets.token_hex(8)) if secret else NO_SECRET,
-            scopes=scopes,
-            auth_method=auth_method,
-        )
+    client = ApiClient(
+        client_id=client_id,
+        department_code=department_code,
+        name=name,
+        secret_hash=_hash_secret(secret, salt=secrets.token_hex(8)) if secret else NO_SECRET,
+        scopes=scopes,
+        auth_method=auth_method,
     )
-    session.flush()
-    return NewClient(client_id=client_id, client_secret=secret, department_code=department.code, scopes=scopes,
+    try:
+        # The department's existence is the catalog's to know (identity may
+        # not import it); its foreign key says so, in a savepoint of its own.
+        with session.begin_nested():
+            session.add(client)
+            session.flush()
+    except IntegrityError:
+        raise UnknownClient(f"department {department_code} not found") from None
+    return NewClient(client_id=client_id, client_secret=secret, department_code=department_code, scopes=scopes,
                      auth_method=auth_method)
 
 
 def get_or_raise(*, session: Session, client_id: str) -> ApiClient:
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
     if client is None:
-        raise NotFound(f"client {client_id} not found")
+        raise UnknownClient(f"client {client_id} not found")
     return client
 
 
@@ -128,7 +132,7 @@ def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | Non
         return client
     now = now or utcnow()
     if not any(key_state(k, now=now) in {"active", "retiring"} for k in list_keys(session=session, client_id=client_id)):
-        raise InvalidCatalog(f"client {client_id} has no usable key yet: add one first (certhub clients add-key)")
+        raise InvalidRegistration(f"client {client_id} has no usable key yet: add one first (certhub clients add-key)")
     client.auth_method, client.secret_hash = PRIVATE_KEY_JWT, NO_SECRET
     session.flush()
     return client
@@ -137,7 +141,7 @@ def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | Non
 def _locked(session: Session, client_id: str) -> ApiClient:
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id).with_for_update())
     if client is None:
-        raise NotFound(f"client {client_id} not found")
+        raise UnknownClient(f"client {client_id} not found")
     return client
 
 
@@ -149,9 +153,9 @@ def add_key(*, session: Session, client_id: str, public_key: str, kid: str | Non
     kid = check_kid(kid or parsed.kid_hint or parsed.thumbprint)
     existing = list_keys(session=session, client_id=client.client_id)
     if any(k.thumbprint == parsed.thumbprint for k in existing):
-        raise DuplicateEntry(f"this public key is already registered for client {client_id}")
+        raise DuplicateRegistration(f"this public key is already registered for client {client_id}")
     if any(k.kid == kid for k in existing):
-        raise DuplicateEntry(f"client {client_id} already has a key {kid}")
+        raise DuplicateRegistration(f"client {client_id} already has a key {kid}")
     live = [k for k in existing if k.revoked_at is None and k.not_after is None]
     if len(live) >= MAX_KEYS_PER_CLIENT:
         raise InvalidClientKey(f"a client may have at most {MAX_KEYS_PER_CLIENT} active keys; retire one first")
@@ -172,7 +176,7 @@ def get_key_or_raise(*, session: Session, client_id: str, kid: str) -> ApiClient
         select(ApiClientKey).where(ApiClientKey.client_id == client_id, ApiClientKey.kid == kid).with_for_update()
     )
     if key is None:
-        raise NotFound(f"client {client_id} has no key {kid}")
+        raise UnknownClient(f"client {client_id} has no key {kid}")
     return key
 
 
@@ -183,7 +187,7 @@ def retire_key(*, session: Session, client_id: str, kid: str, at: datetime | Non
     at = at or now
     key = get_key_or_raise(session=session, client_id=client_id, kid=kid)
     if key.revoked_at is not None:
-        raise InvalidCatalog(f"key {kid} is revoked already")
+        raise InvalidRegistration(f"key {kid} is revoked already")
     _keep_one_usable(session=session, client_id=client_id, leaving=key, now=now)
     key.not_after = at if key.not_after is None else min(key.not_after, at)
     session.flush()
@@ -194,7 +198,7 @@ def revoke_key(*, session: Session, client_id: str, kid: str, reason: str) -> Ap
     """Refuse a (compromised) key at once. Always allowed, even for the last key."""
     reason = reason.strip()
     if not 0 < len(reason) <= MAX_REASON_LENGTH:
-        raise InvalidCatalog(f"a revocation reason of 1-{MAX_REASON_LENGTH} characters is required")
+        raise InvalidRegistration(f"a revocation reason of 1-{MAX_REASON_LENGTH} characters is required")
     key = get_key_or_raise(session=session, client_id=client_id, kid=kid)
     if key.revoked_at is None:
         key.revoked_at, key.revocation_reason = utcnow(), reason
@@ -213,4 +217,4 @@ def _keep_one_usable(*, session: Session, client_id: str, leaving: ApiClientKey,
         )
     )
     if not others:
-        raise InvalidCatalog(f"key {leaving.kid} is the client's last active key: add its successor first (or revoke it)")
+        raise InvalidRegistration(f"key {leaving.kid} is the client's last active key: add its successor first (or revoke it)")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from catalog.cache import Counter, InProcessCache
+from storage.cache import Counter, InProcessCache
 
 
 def test_set_if_absent_stores_once(cache):
@@ -142,7 +142,7 @@ def test_in_process_cache_uses_its_clock():
 def test_counting_briefly_fails_at_once_for_a_moment_after_redis_failed():
     from redis.exceptions import ConnectionError as RedisConnectionError
 
-    from catalog.cache import RedisCache
+    from storage.cache import RedisCache
     from tests.adapters import loopback
 
     cache = RedisCache(f"redis://127.0.0.1:{loopback.closed_port()}/0")
@@ -208,7 +208,7 @@ def _published_until_heard(cache, heard: threading.Event, message: str) -> None:
 def test_invalidation_is_heard_again_after_redis_restarts(tmp_path, caplog):
     """The listener outlives a Redis restart: it subscribes again, with a
     backoff, and says so once per outage, not once per try."""
-    from catalog.cache import RedisCache
+    from storage.cache import RedisCache
 
     port = _free_port()
     server = _start_redis(port, tmp_path)
@@ -219,7 +219,7 @@ def test_invalidation_is_heard_again_after_redis_restarts(tmp_path, caplog):
         _published_until_heard(cache, heard["before"], "before")
         assert heard["before"].is_set()
 
-        caplog.set_level("WARNING", logger="catalog.cache")
+        caplog.set_level("WARNING", logger="storage.cache")
         _stop(server)
         deadline = time.monotonic() + 10
         while "lost the invalidation channel" not in caplog.text and time.monotonic() < deadline:

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 import pytest
 from fastapi.testclient import TestClient
 
-from catalog.cache import InProcessCache, RedisCache
-from catalog.ratelimit import Limits, QuotaExceeded, RateLimited, RateLimiter, RateLimitUnavailable
-from catalog.service import clients, document
+from catalog.service import document
 from certhub.app import create_app
+from identity import clients
+from identity.ratelimit import Limits, QuotaExceeded, RateLimited, RateLimiter, RateLimitUnavailable
+from storage.cache import InProcessCache, RedisCache
 from tests.adapters.loopback import closed_port
 from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
 

@@ -17,8 +17,8 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from catalog.errors import AuthError, InvalidCode
-from catalog.operators import validate_operator_id
+from identity.errors import AuthError, InvalidCode
+from identity.operators import validate_operator_id
 
 AUDIENCE = "certhub-api"
 VERIFIED_TOKENS_KEPT = 4096  # per process; emptied when full
@@ -33,11 +33,11 @@ class Principal:
     department_code: str
     scopes: frozenset[str]
     # The person at the keyboard, when the client's signed assertion named
-    # one (private_key_jwt); see catalog.client_assertions.caller_operator.
+    # one (private_key_jwt); see identity.client_assertions.caller_operator.
     operator: str | None = None
     # The key that signed the assertion this token was issued for
     # (private_key_jwt), or None when it was issued for a secret: revoking
-    # that key ends the token (catalog.token_revocations).
+    # that key ends the token (identity.token_revocations).
     key_id: str | None = None
 
     def has(self, scope: str) -> bool:

@@ -21,13 +21,19 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from fastapi.testclient import TestClient
 
-from catalog.cache import InProcessCache
-from catalog.errors import AuthError, InvalidCode, InvalidIdToken
-from catalog.holder_auth import HolderAuthority, HolderPrincipal, JwksCache, OidcVerifier, validate_citizen_id
-from catalog.codes import citizen_id_check_character
 from catalog.service import document
 from certhub.app import create_app
 from certhub.settings import Settings
+from identity.codes import citizen_id_check_character
+from identity.errors import AuthError, InvalidCode, InvalidIdToken
+from identity.holder_auth import (
+    HolderAuthority,
+    HolderPrincipal,
+    JwksCache,
+    OidcVerifier,
+    validate_citizen_id,
+)
+from storage.cache import InProcessCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping, uscc
 from tests.conftest import TEST_SECRET
 

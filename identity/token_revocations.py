@@ -1,6 +1,6 @@
 """Which department clients' access tokens stop counting before they expire.
 
-Access tokens are verified without a database lookup (``catalog.tokens``):
+Access tokens are verified without a database lookup (``identity.tokens``):
 a department queries for minutes with one token, and a round trip per call
 would cost more than the call. Without more, a revoked signing key, a
 disabled client, or a secret erased when its client moved to
@@ -40,9 +40,9 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from catalog.client_assertions import PRIVATE_KEY_JWT
-from catalog.db import utcnow
-from catalog.models import ApiClient, ApiClientKey
+from identity.client_assertions import PRIVATE_KEY_JWT
+from identity.models import ApiClient, ApiClientKey
+from storage.base import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from catalog.cache import Cache, Counter
-from catalog.errors import AuthError, CatalogError
+from identity.errors import AuthError, IdentityError
+from storage.cache import Cache, Counter
 
 log = logging.getLogger("certhub.ratelimit")
 
@@ -34,7 +34,7 @@ CHINA_STANDARD_TIME_OFFSET = 8 * 3600  # quota days start at 00:00 UTC+8
 _BUCKET = re.compile(r"[a-z][a-z0-9_\-]{0,31}")
 
 
-class RateLimited(CatalogError):
+class RateLimited(IdentityError):
     """Too many requests in the current minute."""
 
     code = "rate_limited"
@@ -50,7 +50,7 @@ class QuotaExceeded(RateLimited):
     code = "quota_exceeded"
 
 
-class RateLimitUnavailable(CatalogError):
+class RateLimitUnavailable(IdentityError):
     """The counters cannot be reached: refuse rather than serve unmetered."""
 
     code = "rate_limit_unavailable"

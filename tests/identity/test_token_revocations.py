@@ -13,17 +13,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
-from catalog import token_revocations
-from catalog.cache import InProcessCache, RedisCache
-from catalog.db import utcnow
-from catalog.errors import AuthError
-from catalog.service import clients, document
-from catalog.token_revocations import WithdrawalWatch, Withdrawn, WithdrawnCredentials, load, refusal
-from catalog.tokens import TokenAuthority
+from catalog.service import document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
+from identity import clients, token_revocations
+from identity.errors import AuthError
+from identity.token_revocations import WithdrawalWatch, Withdrawn, WithdrawnCredentials, load, refusal
+from identity.tokens import TokenAuthority
+from storage.base import utcnow
+from storage.cache import InProcessCache, RedisCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
-from tests.catalog.test_client_assertions import Department, _admin, _pem, _token_request, cli_on_a_loaded_catalog
-from tests.conftest import CACHE_BACKENDS, _REDIS_URL
+from tests.conftest import _REDIS_URL, CACHE_BACKENDS
+from tests.identity.test_client_assertions import Department, _admin, _pem, _token_request, cli_on_a_loaded_catalog
 
 AGREEMENTS = "/api/v1/exchange/agreements"
 

@@ -3,19 +3,19 @@ licences (wallet, 亮证, use log, consents).
 
 Holders sign in at a configured OpenID Connect provider; certhub verifies the
 ID token once and gives a short-lived holder session token of its own, which
-`catalog.deps.current_holder` accepts. Department access tokens and holder
+`identity.deps.current_holder` accepts. Department access tokens and holder
 session tokens are kept apart by key, audience and token type.
 """
 
-from catalog.holder_auth.oidc import JwksCache, OidcVerifier
-from catalog.holder_auth.principal import (
+from identity.holder_auth.oidc import JwksCache, OidcVerifier
+from identity.holder_auth.principal import (
     CITIZEN,
     ORGANISATION,
     HolderPrincipal,
     validate_citizen_id,
     validate_holder_code,
 )
-from catalog.holder_auth.sessions import HOLDER_AUDIENCE, HolderAuthority
+from identity.holder_auth.sessions import HOLDER_AUDIENCE, HolderAuthority
 
 __all__ = [
     "CITIZEN",

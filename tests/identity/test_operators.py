@@ -1,7 +1,7 @@
 import pytest
 
-from catalog.errors import InvalidCode
-from catalog.operators import validate_operator_id
+from identity.errors import InvalidCode
+from identity.operators import validate_operator_id
 
 
 @pytest.mark.parametrize("value", ["clerk-7", "fj:zhang.san", "A1"])

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from catalog.codes import citizen_id_check_character, validate_uscc
-from catalog.errors import InvalidCode
+from identity.codes import citizen_id_check_character, validate_uscc
+from identity.errors import InvalidCode
 
 # SPEC: GB/T 36902 holder code types: 111 = resident ID number, 001 = USCC.
 CITIZEN = "111"

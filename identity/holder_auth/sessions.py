@@ -2,7 +2,7 @@
 
 A holder signs in once (OIDC, or the demo login) and then calls the registry
 with this token; it is deliberately unlike a department access token
-(catalog.tokens): another HKDF-derived key, another audience and another
+(identity.tokens): another HKDF-derived key, another audience and another
 `typ`, so neither kind can ever pass for the other.
 
 SPEC: RFC 7519 (JWT); RFC 8725 §3.11-3.12 (explicit typing, distinct
@@ -18,9 +18,9 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from catalog.errors import AuthError, InvalidCode
-from catalog.holder_auth.oidc import OidcVerifier
-from catalog.holder_auth.principal import (
+from identity.errors import AuthError, InvalidCode
+from identity.holder_auth.oidc import OidcVerifier
+from identity.holder_auth.principal import (
     AUTH_METHODS,
     ORGANISATION,
     HolderPrincipal,
@@ -31,7 +31,7 @@ from catalog.holder_auth.principal import (
 HOLDER_AUDIENCE = "certhub-holder"
 TOKEN_TYPE = "holder+jwt"
 _ALGORITHM = "HS256"
-# Must differ from catalog.tokens' info string: that is what makes the keys differ.
+# Must differ from identity.tokens' info string: that is what makes the keys differ.
 _HKDF_INFO = b"certhub holder sessions v1"
 MAX_TOKEN_LENGTH = 4096
 

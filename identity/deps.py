@@ -1,30 +1,22 @@
-"""FastAPI dependencies every package's router uses: the request's database
-session, the cache, and the authenticated department client.
+"""FastAPI dependencies for who is calling: the authenticated department
+client (and its scopes) and the signed-in holder.
 
-The app factory puts a sessionmaker, a cache and a TokenAuthority on
-`app.state`; these functions read them, so packages never import certhub.
+The app factory puts a TokenAuthority and a HolderAuthority on `app.state`;
+these functions read them, so packages never import certhub.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from collections.abc import Sequence
+from typing import Annotated
 
-import anyio
-import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
-from catalog.cache import Cache
-from catalog.errors import AuthError, Forbidden
-from catalog.holder_auth import HolderAuthority, HolderPrincipal
-from catalog.tokens import Principal, TokenAuthority
+from identity.errors import AuthError, Forbidden
+from identity.holder_auth import HolderAuthority, HolderPrincipal
+from identity.tokens import Principal, TokenAuthority
 
-T = TypeVar("T")
 
 class DepartmentBearer(HTTPBearer):
     """The department clients' bearer scheme as a dependency that gives the
@@ -33,7 +25,7 @@ class DepartmentBearer(HTTPBearer):
     One dependency where the scheme and a function reading its credentials
     were two: FastAPI solves each dependency of each request anew, about
     1.5% of a redemption each. Subclasses may add parameters of their own
-    (the operator header of ``catalog.client_assertions.operating_caller``).
+    (the operator header of ``identity.client_assertions.operating_caller``).
     The OpenAPI document names and describes the scheme as before."""
 
     def __init__(self) -> None:
@@ -54,79 +46,6 @@ _holder_bearer = HTTPBearer(
     scheme_name="HolderSession",
     description="A holder session token from POST /api/v1/holders/session",
 )
-
-
-async def get_session(request: Request) -> AsyncIterator[Session]:
-    """One session per request, committed when the handler succeeds: the
-    request is the unit of work.
-
-    Opening a session touches no connection, so it happens on the event
-    loop; the commit (or rollback) and the close talk to the database and
-    run in the thread pool, in one hop, shielded from cancellation so a
-    disconnecting client never leaves a connection checked out.
-    """
-    session: Session = request.app.state.sessionmaker()
-    try:
-        yield session
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_discard, session)
-        raise
-    if _settled(session):  # the route committed already: nothing left to say to the database
-        session.close()
-        return
-    with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_keep, session)
-
-
-def _settled(session: Session) -> bool:
-    return not session.in_transaction() and not (session.new or session.dirty or session.deleted)
-
-
-def _keep(session: Session) -> None:
-    try:
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-def _discard(session: Session) -> None:
-    try:
-        session.rollback()
-    finally:
-        session.close()
-
-
-# scope="function": the commit runs before the response is sent, so a failed
-# commit becomes an error response instead of data the database never kept.
-SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-# Short work: database statements and Python, no calls to other systems
-# (redeeming a code, reading a licence). One process runs Python on one core
-# at a time, so admitting more such work at once than it takes to overlap
-# the database's round trips only makes the threads fight over the
-# interpreter lock. Work that waits on other systems (an adapter's call to
-# a department) keeps the default pool, so a slow department cannot starve it.
-SHORT_WORK_THREADS = 4
-
-
-async def run_short_work(request: Request, func: Callable[..., T], /, **kwargs: Any) -> T:
-    """``func(**kwargs)`` in the thread pool, at most SHORT_WORK_THREADS at once per process."""
-    # One limiter per event loop (a limiter belongs to the loop it waits on;
-    # tests may run an app on more than one), made on first use.
-    loop = asyncio.get_running_loop()
-    known = getattr(request.app.state, "short_work_limiter", None)
-    if known is None or known[0] is not loop:
-        known = request.app.state.short_work_limiter = (loop, anyio.CapacityLimiter(SHORT_WORK_THREADS))
-    return await anyio.to_thread.run_sync(functools.partial(func, **kwargs), limiter=known[1])
-
-
-async def get_cache(request: Request) -> Cache:
-    return request.app.state.cache
 
 
 async def get_token_authority(request: Request) -> TokenAuthority:

@@ -19,22 +19,23 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from catalog.cache import InProcessCache
-from catalog.client_assertions import (
+from catalog.service import document
+from certhub.app import create_app
+from identity import clients
+from identity.client_assertions import (
     ASSERTION_TYPE,
     InvalidClientAssertion,
     InvalidClientKey,
-    operator_of,
     jwk_thumbprint,
+    operator_of,
     parse_public_key,
     public_jwk,
     verify_client_assertion,
 )
-from catalog.db import utcnow
-from catalog.errors import Forbidden, InvalidCatalog, InvalidClient, InvalidCode
-from catalog.service import clients, document
-from catalog.tokens import Principal
-from certhub.app import create_app
+from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegistration
+from identity.tokens import Principal
+from storage.base import utcnow
+from storage.cache import InProcessCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
 
 REGISTRY = "https://registry.test"
@@ -228,7 +229,7 @@ def test_rotation_keeps_both_keys_valid_until_the_old_one_is_retired(client, db_
     _refused(_token_request(client, dept.assertion("es-1")), "retired")
     assert _token_request(client, dept.assertion("es-2")).status_code == 200
     # The last active key cannot be retired (the client would be locked out); revoking is always allowed.
-    with pytest.raises(InvalidCatalog, match="last active key"):
+    with pytest.raises(InvalidRegistration, match="last active key"):
         clients.retire_key(session=db_session, client_id=dept.client_id, kid="es-2")
 
 
@@ -253,7 +254,7 @@ def test_one_authentication_method_per_request(client, dept):
 def test_a_secret_client_moves_to_private_key_jwt(client, db_session, loaded):
     new = clients.create(session=db_session, department_code=CITY_SAMR, name="old system", scopes=["exchange:query"])
     key = ec.generate_private_key(ec.SECP256R1())
-    with pytest.raises(InvalidCatalog, match="no usable key"):
+    with pytest.raises(InvalidRegistration, match="no usable key"):
         clients.use_private_key_jwt(session=db_session, client_id=new.client_id)
     clients.add_key(session=db_session, client_id=new.client_id, public_key=_pem(key), kid="k1")
     db_session.commit()
@@ -341,9 +342,9 @@ def test_unusable_keys_are_refused_with_a_reason(make, message):
 
 
 def test_the_same_key_or_kid_twice_is_refused(db_session, dept):
-    with pytest.raises(InvalidCatalog, match="already registered"):
+    with pytest.raises(InvalidRegistration, match="already registered"):
         clients.add_key(session=db_session, client_id=dept.client_id, public_key=_pem(dept.keys["es-1"][0]))
-    with pytest.raises(InvalidCatalog, match="already has a key es-1"):
+    with pytest.raises(InvalidRegistration, match="already has a key es-1"):
         clients.add_key(session=db_session, client_id=dept.client_id, kid="es-1",
                         public_key=_pem(ec.generate_private_key(ec.SECP256R1())))
 

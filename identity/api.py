@@ -1,0 +1,172 @@
+"""HTTP API of identity: the OAuth token endpoint department clients start
+from, and the admin's management of their clients' keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from identity import client_assertions, clients
+from identity.client_assertions import MAX_ASSERTION_LENGTH
+from identity.deps import get_token_authority, require_scopes
+from identity.errors import InvalidClient
+from identity.tokens import Principal, TokenAuthority
+from storage.base import utcnow
+from storage.cache import Cache
+from storage.sessions import SessionDep, get_cache
+
+oauth_router = APIRouter(prefix="/api/v1/oauth", tags=["auth"])
+
+Admin = Annotated[Principal, Depends(require_scopes("catalog:admin"))]
+_basic = HTTPBasic(auto_error=False)
+
+
+class ClientKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # PEM text ("-----BEGIN PUBLIC KEY-----...") or a public JWK object.
+    public_key: str | dict = Field(description="PEM SubjectPublicKeyInfo text or a public JWK (P-256 or Ed25519)")
+    kid: str | None = Field(default=None, max_length=64, description="default: the JWK's kid, else its RFC 7638 thumbprint")
+
+
+class ClientKeyRetire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime | None = Field(default=None, description="when the key stops working; default now")
+
+
+class ClientKeyRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class ClientAuthMethodIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    auth_method: Literal["private_key_jwt"]
+
+
+class ClientKeyOut(BaseModel):
+    kid: str
+    algorithm: str
+    thumbprint: str
+    state: str  # active | retiring | retired | revoked
+    created_at: datetime
+    not_after: datetime | None
+    revoked_at: datetime | None
+    revocation_reason: str | None
+    last_used_at: datetime | None
+    jwk: dict
+
+
+@oauth_router.post("/token")
+def issue_token(
+    request: Request,
+    session: SessionDep,
+    grant_type: Annotated[str, Form(max_length=64)],
+    client_id: Annotated[str | None, Form(max_length=64)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    client_assertion_type: Annotated[str | None, Form(max_length=100)] = None,
+    client_assertion: Annotated[str | None, Form(max_length=MAX_ASSERTION_LENGTH)] = None,
+    scope: Annotated[str | None, Form(max_length=1000)] = None,
+    basic: HTTPBasicCredentials | None = Depends(_basic),
+    authority: TokenAuthority = Depends(get_token_authority),
+    cache: Cache = Depends(get_cache),
+) -> dict:
+    """OAuth 2.0 client credentials grant (RFC 6749 §4.4). The client
+    authenticates with HTTP Basic or form fields (§2.3.1), or with a signed
+    JWT assertion (private_key_jwt, RFC 7523 §2.2) — exactly one of them."""
+    if grant_type != "client_credentials":
+        raise HTTPException(status_code=400, detail={"error": "unsupported_grant_type",
+                                                     "message": "only client_credentials is supported"})
+    operator = key_id = None
+    if client_assertion is not None or client_assertion_type is not None:
+        # SPEC: RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
+        if basic is not None or client_secret is not None:
+            raise InvalidClient("use one client authentication method: a secret or an assertion, not both")
+        verified = client_assertions.verify_client_assertion(
+            session=session, cache=cache, assertion=client_assertion or "",
+            assertion_type=client_assertion_type or "", registry_id=request.app.state.registry_id,
+        )
+        # SPEC: RFC 7521 §4.2: a client_id sent alongside must identify the same client.
+        if client_id is not None and client_id != verified.client.client_id:
+            raise InvalidClient("client_id differs from the assertion's subject")
+        client, operator, key_id = verified.client, verified.operator, verified.key.kid
+    else:
+        if basic is not None:
+            client_id, client_secret = basic.username, basic.password
+        if not client_id or not client_secret:
+            raise InvalidClient("client_id and client_secret (or client_assertion) are required")
+        client = clients.authenticate(session=session, client_id=client_id, client_secret=client_secret)
+    granted = set(client.scopes)
+    if scope:
+        asked = set(scope.split())
+        if not asked <= granted:
+            raise HTTPException(status_code=400, detail={
+                "error": "invalid_scope",
+                "message": f"not granted to this client: {', '.join(sorted(asked - granted))}",
+            })
+        granted = asked
+    token = authority.issue(client_id=client.client_id, department_code=client.department_code,
+                            scopes=sorted(granted), operator=operator, key_id=key_id)
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": authority.ttl_seconds,
+        "scope": " ".join(sorted(granted)),
+    }
+
+
+# -- client keys (private_key_jwt): admin only --------------------------------
+
+
+def _key_out(key) -> ClientKeyOut:
+    return ClientKeyOut(
+        kid=key.kid, algorithm=key.algorithm, thumbprint=key.thumbprint,
+        state=client_assertions.key_state(key, now=utcnow()), created_at=key.created_at,
+        not_after=key.not_after, revoked_at=key.revoked_at, revocation_reason=key.revocation_reason,
+        last_used_at=key.last_used_at, jwk=client_assertions.public_jwk(key),
+    )
+
+
+@oauth_router.get("/clients/{client_id}/keys", response_model=list[ClientKeyOut])
+def list_client_keys(client_id: str, session: SessionDep, _: Admin):
+    clients.get_or_raise(session=session, client_id=client_id)
+    return [_key_out(k) for k in clients.list_keys(session=session, client_id=client_id)]
+
+
+@oauth_router.post("/clients/{client_id}/keys", response_model=ClientKeyOut, status_code=201)
+def add_client_key(client_id: str, body: ClientKeyIn, session: SessionDep, _: Admin):
+    text = body.public_key if isinstance(body.public_key, str) else json.dumps(body.public_key)
+    return _key_out(clients.add_key(session=session, client_id=client_id, public_key=text, kid=body.kid))
+
+
+@oauth_router.post("/clients/{client_id}/keys/{kid}/retire", response_model=ClientKeyOut)
+def retire_client_key(client_id: str, kid: str, body: ClientKeyRetire, session: SessionDep, _: Admin):
+    return _key_out(clients.retire_key(session=session, client_id=client_id, kid=kid, at=body.at))
+
+
+@oauth_router.post("/clients/{client_id}/keys/{kid}/revoke", response_model=ClientKeyOut)
+def revoke_client_key(client_id: str, kid: str, body: ClientKeyRevoke, session: SessionDep, _: Admin):
+    return _key_out(clients.revoke_key(session=session, client_id=client_id, kid=kid, reason=body.reason))
+
+
+@oauth_router.post("/clients/{client_id}/auth-method")
+def set_client_auth_method(client_id: str, body: ClientAuthMethodIn, session: SessionDep, _: Admin) -> dict:
+    """Move a secret client to private_key_jwt (the secret is erased)."""
+    client = clients.use_private_key_jwt(session=session, client_id=client_id)
+    return {"client_id": client.client_id, "auth_method": client.auth_method}
+
+
+@oauth_router.post("/clients/{client_id}/disable")
+def disable_client(client_id: str, session: SessionDep, _: Admin) -> dict:
+    """Disable a client for good: it gets no more tokens, and those it holds
+    stop counting (identity.token_revocations)."""
+    clients.deactivate(session=session, client_id=client_id)
+    return {"client_id": client_id, "active": False}
