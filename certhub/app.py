@@ -27,11 +27,11 @@ import exchange.query.api
 import exchange.subscriptions.api
 import identity.api
 import identity.holders_api
-import registry.api
-import registry.delegations_api
-import registry.holder_api
+import registry.delegations.api
+import registry.licences.api
 import registry.presentations.api
-import registry.seals_api
+import registry.seals.api
+import registry.wallet.api
 from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
 from certhub import __version__
@@ -235,15 +235,15 @@ def create_app(
     app.include_router(identity.api.oauth_router)
     app.include_router(catalog.api.router)
     app.include_router(identity.holders_api.router)
-    app.include_router(registry.seals_api.router)
+    app.include_router(registry.seals.api.router)
     app.include_router(adapters.api.data_return_router)
-    app.include_router(registry.seals_api.well_known_router)
-    app.include_router(registry.api.router)
-    app.include_router(registry.api.status_list_router)
+    app.include_router(registry.seals.api.well_known_router)
+    app.include_router(registry.licences.api.router)
+    app.include_router(registry.licences.api.status_list_router)
     app.include_router(registry.presentations.api.router)
     app.include_router(registry.presentations.api.verify_router)
-    app.include_router(registry.delegations_api.router)
-    app.include_router(registry.holder_api.router)
+    app.include_router(registry.delegations.api.router)
+    app.include_router(registry.wallet.api.router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
     app.include_router(exchange.auditlog.holder_api.router)

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from catalog.access import AccessRecorder, AccessRecorderDep
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
-from registry.api import dispute_deadline, dispute_read, document_keys, licence_read
 from registry.identifiers import LicenceIdentifier
+from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read
+from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
 from registry.models import Licence, LicenceStatus
-from registry.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
 from registry.service import disputes, documents, reads
 from storage.sessions import SessionDep
 

@@ -16,8 +16,7 @@ from identity.deps import require_scopes
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
 from registry.identifiers import LicenceIdentifier
-from registry.models import Licence, LicenceDispute
-from registry.schemas import (
+from registry.licences.schemas import (
     CancellationRead,
     CopyCreate,
     DepartmentDisputeRead,
@@ -36,6 +35,7 @@ from registry.schemas import (
     Transition,
     VersionRead,
 )
+from registry.models import Licence, LicenceDispute
 from registry.service import disputes, documents, issue, lifecycle, reads, statuslists
 from registry.service.authority import Actor, check_may_manage
 from storage.base import utcnow

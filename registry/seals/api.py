@@ -20,7 +20,7 @@ from identity.deps import require_scopes
 from identity.errors import Forbidden
 from identity.tokens import Principal
 from registry.errors import RegistryNotInitialised
-from registry.seals_schemas import (
+from registry.seals.schemas import (
     AuthorizationCreate,
     AuthorizationRead,
     SealCreate,

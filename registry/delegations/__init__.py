@@ -1,0 +1,1 @@
+"""Delegations over HTTP: a holder lets another party present a licence."""

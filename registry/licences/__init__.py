@@ -1,0 +1,1 @@
+"""The licences' HTTP API: issue, read, lifecycle, disputes, status lists."""

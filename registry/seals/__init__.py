@@ -1,0 +1,1 @@
+"""Seals over HTTP: register, rotate and publish a department's electronic seals."""

@@ -1,0 +1,1 @@
+"""The holder's wallet over HTTP: their licences, disputes and expiry reminders."""
