@@ -17,7 +17,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-APPLICATION = ("storage", "identity", "catalog", "signing", "registry", "exchange", "adapters", "certhub")
+APPLICATION = ("wiring", "storage", "identity", "catalog", "signing", "registry", "exchange", "adapters", "certhub")
 TOOLING = ("tests", "bench")
 OWN = set(APPLICATION) | set(TOOLING)
 
