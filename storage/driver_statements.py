@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, Select, exc
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.util import await_only
 
 
@@ -46,7 +46,7 @@ class DriverStatement:
         elsewhere through SQLAlchemy."""
         driver = connection.connection.driver_connection
         if not isinstance(driver, psycopg.AsyncConnection):
-            result = connection.execute(self._statement, parameters)
+            result = connection.execute(cast(Executable, self._statement), parameters)
             return list(result) if result.returns_rows else []
         sql, binds, results, row = self._for(connection)
         if parameters.keys() != binds.keys():

@@ -51,6 +51,7 @@ class SQLiteStatements(DatabaseStatements):
         session.close()
         with bind.connect() as connection:
             driver = connection.connection.driver_connection
+            assert driver is not None  # a connection just checked out of the pool
             previous = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
             driver.execute(f"PRAGMA busy_timeout={max(int(lock_timeout_s * 1000), 1)}")
             session = sessions(bind=connection)
