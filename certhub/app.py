@@ -36,7 +36,13 @@ from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
-from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
+from certhub.db import (
+    create_async_sessionmaker,
+    create_db_engine,
+    create_query_engine,
+    create_sessionmaker,
+    create_unit_of_work,
+)
 from certhub.errors import install_error_handlers
 from certhub.nostore import NoStoreByDefault
 from certhub.recognition import Recognition
@@ -52,6 +58,8 @@ from identity.ratelimit import Limits, RateLimiter, rate_limit
 from identity.tokens import TokenAuthority
 from storage.base import utcnow
 from storage.cache import Cache, create_cache
+from storage.units import UnitOfWork
+from wiring.services import Services
 
 PROVIDER_CALL_THREADS = 40
 
@@ -174,6 +182,12 @@ def create_app(
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.query_sessionmaker = create_async_sessionmaker(query_engine) if query_engine is not None else None
     app.state.provider_calls = None  # the lifespan's (see there)
+    app.state.services = getattr(app.state, "services", None) or Services()
+    # The sessionmaker and the provider pool are looked up when a use case
+    # runs: the lifespan builds the pool, and tests swap the sessionmaker.
+    app.state.services.register(UnitOfWork, create_unit_of_work(
+        engine, sessions=lambda: app.state.sessionmaker(), query_sessions=app.state.query_sessionmaker,
+        calls=lambda: app.state.provider_calls))
     app.state.cache = cache
     app.state.key_secret = settings.secret_bytes()
     app.state.adapter_bindings = (

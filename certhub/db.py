@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 from alembic import command
@@ -11,6 +12,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, exc, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from storage.units import PostgreSQLUnitOfWork, SQLiteUnitOfWork, UnitOfWork
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -154,6 +157,19 @@ def create_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def create_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
     return async_sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def create_unit_of_work(engine: Engine, *, sessions: Callable[[], Session],
+                        query_sessions: async_sessionmaker | None = None,
+                        calls: Callable[[], Executor | None] = lambda: None) -> UnitOfWork:
+    """The unit-of-work driver for ``engine``'s database (storage.units).
+    ``sessions``: the app's sessions; on PostgreSQL ``query_sessions`` are
+    those of ``create_query_engine`` (None: every use case in a worker
+    thread) and ``calls`` the thread pool their calls to other systems go
+    to."""
+    if engine.dialect.name == "sqlite":
+        return SQLiteUnitOfWork(sessions)
+    return PostgreSQLUnitOfWork(sessions, loop_sessions=query_sessions, calls=calls)
 
 
 def alembic_config(url: str) -> Config:

@@ -11,8 +11,8 @@ A ``DriverStatement`` is one such statement: compiled once per dialect by
 SQLAlchemy, its values converted by the column types' own bind and result
 processors (so they are stored and read exactly as through SQLAlchemy), and
 run on the driver connection under the caller's SQLAlchemy connection. On
-any other connection (SQLite, the synchronous engine) ``execute`` returns
-None and the caller runs the statement through SQLAlchemy as usual.
+any other connection (SQLite, the synchronous engine) it runs through
+SQLAlchemy as usual: callers write one path, the driver picks the way.
 
 A database error on the driver's connection is raised as SQLAlchemy's
 (``DBAPIError``), so callers see one error family; a connection that broke
@@ -23,11 +23,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import Connection, Select, exc
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.util import await_only
 
 
@@ -40,13 +40,14 @@ class DriverStatement:
         self._statement = statement
         self._compiled: dict[str, tuple[str, dict, list, type | None]] = {}
 
-    def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list | None:
-        """Run the statement on ``connection``'s psycopg async connection: its
-        rows (an empty list for a statement that returns none), or None when
-        the connection is not one (the caller then executes through SQLAlchemy)."""
+    def execute(self, connection: Connection, parameters: Mapping[str, Any]) -> list:
+        """Run the statement on ``connection``: its rows (an empty list for a
+        statement that returns none). On psycopg's async connection itself,
+        elsewhere through SQLAlchemy."""
         driver = connection.connection.driver_connection
         if not isinstance(driver, psycopg.AsyncConnection):
-            return None
+            result = connection.execute(cast(Executable, self._statement), parameters)
+            return list(result) if result.returns_rows else []
         sql, binds, results, row = self._for(connection)
         if parameters.keys() != binds.keys():
             raise ValueError(f"parameters {sorted(parameters)} are not the statement's {sorted(binds)}")

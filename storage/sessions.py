@@ -1,6 +1,6 @@
 """FastAPI dependencies for the request's unit of work: its database session
-(committed when the handler succeeds), the cache, and the bounded pool that
-short database work runs in.
+(committed when the handler succeeds) and the cache. (The hot routes run
+their use cases in the app's ``storage.units.UnitOfWork`` instead.)
 
 The app factory puts a sessionmaker and a cache on `app.state`; these
 functions read them, so packages never import certhub.
@@ -8,20 +8,15 @@ functions read them, so packages never import certhub.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 import anyio
-import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from storage.cache import Cache
-
-T = TypeVar("T")
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -71,26 +66,6 @@ def _discard(session: Session) -> None:
 # scope="function": the commit runs before the response is sent, so a failed
 # commit becomes an error response instead of data the database never kept.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
-
-
-# Short work: database statements and Python, no calls to other systems
-# (redeeming a code, reading a licence). One process runs Python on one core
-# at a time, so admitting more such work at once than it takes to overlap
-# the database's round trips only makes the threads fight over the
-# interpreter lock. Work that waits on other systems (an adapter's call to
-# a department) keeps the default pool, so a slow department cannot starve it.
-SHORT_WORK_THREADS = 4
-
-
-async def run_short_work(request: Request, func: Callable[..., T], /, **kwargs: Any) -> T:
-    """``func(**kwargs)`` in the thread pool, at most SHORT_WORK_THREADS at once per process."""
-    # One limiter per event loop (a limiter belongs to the loop it waits on;
-    # tests may run an app on more than one), made on first use.
-    loop = asyncio.get_running_loop()
-    known = getattr(request.app.state, "short_work_limiter", None)
-    if known is None or known[0] is not loop:
-        known = request.app.state.short_work_limiter = (loop, anyio.CapacityLimiter(SHORT_WORK_THREADS))
-    return await anyio.to_thread.run_sync(functools.partial(func, **kwargs), limiter=known[1])
 
 
 async def get_cache(request: Request) -> Cache:

@@ -14,12 +14,13 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
 from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from storage.units import write_lock
 
 log = logging.getLogger("certhub.adapters.webhooks")
 
@@ -105,10 +106,8 @@ def requeue(*, session: Session, delivery_id: int, now: datetime) -> WebhookDeli
 
 
 def _lock_due(*, session: Session, now: datetime, limit: int) -> list[WebhookDelivery]:
-    if session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks; a write takes the database's write lock,
-        # which serialises workers until this transaction ends.
-        session.execute(update(WebhookDelivery).where(WebhookDelivery.id == -1).values(attempts=0))
+    # SQLite has no row locks: the write lock serialises workers until this transaction ends.
+    write_lock(session)
     query = (
         select(WebhookDelivery)
         .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)

@@ -284,7 +284,7 @@ _TERMS_FOR_ITEM = (
     .where(Agreement.consumer_code == bindparam("consumer_code"), Agreement.item_code == bindparam("item_code"))
     .order_by(Agreement.id)
 )
-# The same on the exchange query's event loop (storage.driver_statements).
+# Run on psycopg's own connection on the exchange query's event loop (storage.driver_statements).
 _TERMS_ON_THE_DRIVER = DriverStatement(_TERMS_FOR_ITEM)
 
 
@@ -295,9 +295,7 @@ def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Ro
     fields, clear_fields, valid_from, valid_until, status)."""
     # A Core statement: the ORM's execution layer would cost a query about 5% more.
     parameters = {"consumer_code": consumer_code, "item_code": item_code}
-    connection = session.connection()
-    on_the_driver = _TERMS_ON_THE_DRIVER.execute(connection, parameters)
-    return on_the_driver if on_the_driver is not None else list(connection.execute(_TERMS_FOR_ITEM, parameters))
+    return _TERMS_ON_THE_DRIVER.execute(session.connection(), parameters)
 
 
 def has_active_agreement(session: Session, *, consumer_code: str, licence_type_code: str, now: datetime) -> bool:

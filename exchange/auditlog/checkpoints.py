@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +27,7 @@ from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
+from storage.units import bounded
 
 if TYPE_CHECKING:
     from exchange.auditlog.health import PublicationMonitor
@@ -127,44 +126,6 @@ def latest_checkpoint(session: Session) -> LogCheckpoint | None:
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
 
-@contextmanager
-def _bounded_session(sessions: sessionmaker[Session], bounds: RoundBounds) -> Iterator[Session]:
-    """A session whose transaction gives up waiting for a lock after
-    ``bounds.lock_timeout_s`` and on a statement after
-    ``bounds.statement_timeout_s``.
-
-    PostgreSQL: SET LOCAL lock_timeout and statement_timeout (through
-    set_config, so the values are parameters), ending with the transaction.
-    SQLite: the wait for the database's write lock is the busy timeout, a
-    setting of the connection, so the round takes a connection of its own,
-    shortens it before the transaction begins and puts it back after.
-    """
-    session = sessions()
-    bind = session.get_bind()
-    if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
-        session.close()
-        with bind.connect() as connection:
-            driver = connection.connection.driver_connection
-            previous = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
-            driver.execute(f"PRAGMA busy_timeout={max(int(bounds.lock_timeout_s * 1000), 1)}")
-            session = sessions(bind=connection)
-            try:
-                yield session
-            finally:
-                session.close()
-                driver.execute(f"PRAGMA busy_timeout={previous}")
-        return
-    try:
-        if bind.dialect.name == "postgresql":
-            session.execute(select(
-                func.set_config("lock_timeout", f"{max(int(bounds.lock_timeout_s * 1000), 1)}ms", True),
-                func.set_config("statement_timeout", f"{max(int(bounds.statement_timeout_s * 1000), 1)}ms", True),
-            ))
-        yield session
-    finally:
-        session.close()
-
-
 def _blocked(error: Exception) -> bool:
     """A lock waited for too long or a statement cut off, on either backend."""
     if not isinstance(error, DBAPIError):
@@ -189,7 +150,8 @@ def publish_round(
     that waited past ``bounds`` for a lock fails as ``checkpoint_blocked``.
     """
     try:
-        with _bounded_session(sessionmaker, bounds) as session:
+        with bounded(sessionmaker, lock_timeout_s=bounds.lock_timeout_s,
+                     statement_timeout_s=bounds.statement_timeout_s) as session:
             try:
                 published = publish_checkpoint(session=session, key_secret=key_secret, origin=origin)
                 session.commit()

@@ -1,16 +1,15 @@
-"""HTTP API of the exchange query: one subject or a batch of subjects."""
+"""HTTP API of the exchange query: one subject or a batch of subjects.
+
+Each route parses, runs its use case in the app's unit of work
+(storage.units) and renders; how the work runs (a worker thread, or the
+event loop on PostgreSQL) is the unit of work driver's choice.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import Session
-from sqlalchemy.util import await_only
-from starlette.concurrency import run_in_threadpool
 
 from catalog.access import access_recorder
 from exchange.errors import SubjectInvalid
@@ -20,18 +19,69 @@ from identity.client_assertions import OperatingCaller, operating_caller
 from identity.ratelimit import charge, charge_on_loop
 from identity.tokens import Principal
 from storage.base import utcnow
+from storage.units import UnitOfWork, Work
+from wiring import services as wiring
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
 RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app)
 
-# The caller is the route's one dependency; the session and the log recorder
-# are reached where the work runs (see ``_query_on_the_loop``).
+# The caller and the unit of work are the routes' dependencies; the log
+# recorder is reached where the work runs.
 Querier = Annotated[OperatingCaller, Depends(operating_caller("exchange:query"))]
+Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
-def _context(request: Request, session, recorder, principal: Principal, operator: str, body) -> service.QueryContext:
+@router.post("/query")
+async def query(body: QueryIn, request: Request, response: Response, caller: Querier, units: Units) -> dict:
+    """Ask for licences and data items of one subject for a matter. Each item
+    is answered or refused with a machine reason; each is logged."""
+
+    def answer(work: Work) -> dict:
+        ctx = _started(work, request, caller, body)
+        results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
+        return {**_head(request, response, ctx, caller.principal, caller.operator),
+                "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
+
+    # Its one write, every record of the query, is one multi-row INSERT
+    # (service.MAX_ITEMS records fit one: exchange.auditlog.records), atomic
+    # by itself; the providers are called on the way.
+    return await units.run(answer, calls_out=True, each_write_stands_alone=True)
+
+
+@router.post("/query/batch")
+async def query_batch(body: BatchQueryIn, request: Request, response: Response, caller: Querier,
+                      units: Units) -> dict:
+    """The same for up to 500 subjects (supervision checks): a result per subject."""
+
+    def answer(work: Work) -> dict:
+        ctx = _started(work, request, caller, body)
+        requests = item_requests(body.items)
+        decided = [_decide_one(ctx, s, requests) for s in body.subjects]
+        # Settled together: one read transaction for every decision, then the providers, then the log.
+        settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
+        results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
+                   for s, answers in zip(body.subjects, decided)]
+        outcomes = [r["result"] for subject in results for r in subject["results"]]
+        return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
+                "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
+
+    # A batch's records can take several statements: they need the unit's transaction.
+    return await units.run(answer, calls_out=True)
+
+
+def _started(work: Work, request: Request, caller: OperatingCaller, body: QueryIn | BatchQueryIn) -> service.QueryContext:
+    """Count the request, then open its context (before any other work)."""
+    # On the event loop the count must be one brief round trip: waiting for
+    # Redis through the loop queued the reply behind other requests' work.
+    count = charge_on_loop if work.on_event_loop else charge
+    count(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    return _context(request, work, caller.principal, caller.operator, body)
+
+
+def _context(request: Request, work: Work, principal: Principal, operator: str, body) -> service.QueryContext:
     now = utcnow()
+    session, recorder = work.session, access_recorder(request)
     # Fail closed before any provider is asked: data that could not be logged is not fetched.
     recorder.check_serving(session=session)
     purpose = service.validate_purpose(body.purpose)
@@ -45,6 +95,7 @@ def _context(request: Request, session, recorder, principal: Principal, operator
         caller=service.Caller(department_code=principal.department_code, client_id=principal.client_id,
                               operator=operator),
         matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,
+        offload=work.offload,
     )
 
 
@@ -65,106 +116,3 @@ def _head(request: Request, response: Response, ctx: service.QueryContext, princ
         "department": principal.department_code, "client_id": principal.client_id, "operator": operator,
         "matter": ctx.matter_code, "purpose": ctx.purpose, "case_number": ctx.case_number,
     }
-
-
-@router.post("/query")
-async def query(body: QueryIn, request: Request, response: Response, caller: Querier) -> dict:
-    """Ask for licences and data items of one subject for a matter. Each item
-    is answered or refused with a machine reason; each is logged."""
-    sessions = request.app.state.query_sessionmaker
-    if sessions is not None:
-        return await _query_on_the_loop(body=body, request=request, response=response, caller=caller,
-                                        sessions=sessions)
-    # SQLite: one trip to the thread pool for the work and its commit. The
-    # default pool, not the short-work one: the provider's system is called
-    # on the way.
-    return await run_in_threadpool(_query_committed, body=body, request=request, response=response, caller=caller)
-
-
-async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller,
-                             sessions: async_sessionmaker) -> dict:
-    """The query on PostgreSQL (certhub.db.create_query_engine): the rate
-    limit, the reads and the log on the event loop, each statement committing
-    by itself; only the providers' calls go to a worker thread."""
-    # Counted first, in one brief round trip on the loop: waiting for Redis
-    # through the loop (redis.asyncio) queued the reply behind other
-    # requests' work and cost more than the round trip itself.
-    charge_on_loop(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
-    loop = asyncio.get_running_loop()
-    async with sessions() as session:
-        # The service code runs as it is, in SQLAlchemy's bridge: its
-        # statements are awaited on the loop, not blocking it. One pass
-        # through the bridge for the whole query: each pass costs a
-        # greenlet and a trip through the session's state machinery.
-        return await session.run_sync(_answer_in_the_bridge, request=request, response=response, caller=caller,
-                                      body=body, loop=loop)
-
-
-def _answer_in_the_bridge(session: Session, *, request: Request, response: Response, caller: OperatingCaller,
-                          body: QueryIn, loop: asyncio.AbstractEventLoop) -> dict:
-    def in_a_provider_thread(ctx: service.QueryContext, answers) -> None:
-        # The loop's own hand-off to a thread, awaited from the bridge (the
-        # loop runs other requests meanwhile): anyio's (run_in_threadpool)
-        # adds a pass through the loop on the way back, and on a busy loop
-        # each pass queues behind other requests' work.
-        await_only(loop.run_in_executor(request.app.state.provider_calls, service.fetch_from_providers, ctx, answers))
-
-    ctx, answers = _decided(session, request=request, caller=caller, body=body)
-    results = service.settle(ctx, answers, fetch=in_a_provider_thread)
-    session.commit()
-    return _answered(request, response, ctx, caller, body, results)
-
-
-def _decided(session: Session, *, request: Request, caller: OperatingCaller,
-             body: QueryIn) -> tuple[service.QueryContext, list[service.ItemAnswer]]:
-    ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
-    return ctx, _decide_one(ctx, body.subject, item_requests(body.items))
-
-
-def _answered(request: Request, response: Response, ctx: service.QueryContext, caller: OperatingCaller,
-              body: QueryIn, results: list[dict]) -> dict:
-    return {**_head(request, response, ctx, caller.principal, caller.operator),
-            "subject": {"code": body.subject.code, "type": body.subject.type}, "results": results}
-
-
-def _query_committed(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
-    def answer(ctx: service.QueryContext) -> dict:
-        results = service.settle(ctx, _decide_one(ctx, body.subject, item_requests(body.items)))
-        return _answered(request, response, ctx, caller, body, results)
-
-    return _committed(request, caller, body, answer)
-
-
-@router.post("/query/batch")
-async def query_batch(body: BatchQueryIn, request: Request, response: Response, caller: Querier) -> dict:
-    """The same for up to 500 subjects (supervision checks): a result per subject."""
-    return await run_in_threadpool(_batch_committed, body=body, request=request, response=response, caller=caller)
-
-
-def _batch_committed(*, body: BatchQueryIn, request: Request, response: Response, caller: OperatingCaller) -> dict:
-    def answer(ctx: service.QueryContext) -> dict:
-        requests = item_requests(body.items)
-        decided = [_decide_one(ctx, s, requests) for s in body.subjects]
-        # Settled together: one read transaction for every decision, then the providers, then the log.
-        settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
-        results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
-                   for s, answers in zip(body.subjects, decided)]
-        outcomes = [r["result"] for subject in results for r in subject["results"]]
-        return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
-                "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}
-
-    # In the app's transactions: a batch's records can take several statements.
-    return _committed(request, caller, body, answer)
-
-
-def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQueryIn,
-               answer: Callable[[service.QueryContext], dict]) -> dict:
-    """Count the request, then ``answer`` it in one of the app's sessions and
-    commit: the session is opened here, in the worker thread, rather than as
-    a dependency, and closed (rolled back unless committed) on the way out."""
-    charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
-    with request.app.state.sessionmaker() as session:
-        ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
-        answered = answer(ctx)
-        session.commit()
-    return answered

@@ -5,12 +5,11 @@ and every refusal is one record in the authorized-use log, carrying the
 request hash, committed before the answer is shown.
 
 A request is answered in two steps: ``decide`` every item (policy, and the
-registry's licences, in one read transaction), then ``settle``: that read
-transaction ends before any provider's system is called, so a slow
-department holds no database connection; the log records are written after,
-and the caller commits them before anything is shown. The query that runs
-on the event loop passes ``settle`` its own way of calling the providers
-(in a worker thread).
+registry's licences, in one read transaction), then ``settle``: the
+providers' systems are called through the unit of work's ``offload``
+(storage.units), which ends that read transaction first, so a slow
+department holds no database connection; the log records are written
+after, and the unit of work commits them before anything is shown.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ from exchange.query.masking import Grant, grant_for
 from exchange.query.policy import DEPARTMENT_QUERY, STANDARD, ItemAccess, Policy
 from identity.errors import InvalidCode
 from identity.holder_auth import validate_holder_code
+from storage.units import work_on
 
 MAX_PURPOSE = 200
 MAX_CASE_NUMBER = 64
@@ -77,6 +78,9 @@ class QueryContext:
     request_hash: str
     now: datetime
     policy: Policy = STANDARD
+    # How the providers are called: the ``offload`` of the unit of work the
+    # query runs in (None: the session's, in this thread).
+    offload: Callable[..., Any] | None = None
 
 
 def validate_subject(code: str, code_type: str) -> Subject:
@@ -162,16 +166,14 @@ def decide(ctx: QueryContext, subject: Subject, request: ItemRequest) -> ItemAns
     return answer
 
 
-def settle(ctx: QueryContext, answers: Sequence[ItemAnswer], *,
-           fetch: Callable[[QueryContext, Sequence[ItemAnswer]], None] | None = None) -> list[dict]:
-    """Fetch what providers hold (``fetch``, by default ``fetch_from_providers``
-    in this thread), then log every answer in order; the shown results."""
+def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
+    """Fetch what providers hold, then log every answer in order; the shown results."""
     if awaits_providers(answers):
         # A provider may take seconds to answer. No database transaction,
-        # and so no pooled connection, is held meanwhile: the decisions are
-        # made, the log records are written after, together.
-        ctx.session.commit()
-        (fetch or fetch_from_providers)(ctx, answers)
+        # and so no pooled connection, is held meanwhile (``Work.offload``):
+        # the decisions are made, the log records are written after, together.
+        offload = ctx.offload or work_on(ctx.session).offload
+        offload(fetch_from_providers, ctx, answers)
     return log_and_show(ctx, answers)
 
 

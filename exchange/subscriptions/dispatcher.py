@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +33,7 @@ from exchange.subscriptions.models import DispatchCursor, Subscription
 from exchange.subscriptions.service import ACTIVE, KIND_BY_ACTION, secrets_by_subscriber, subscriber_key
 from registry.models import Licence, LicenceEvent, LicenceVersion
 from storage.base import utcnow
+from storage.units import write_lock
 
 log = logging.getLogger("certhub.exchange.subscriptions")
 
@@ -82,15 +83,8 @@ def event_payload(*, registry_id: str, event: LicenceEvent, licence: Licence, id
     }
 
 
-def _write_gate(session: Session) -> None:
-    # SQLite has no row locks: take the database write lock first, so two
-    # dispatchers take turns instead of failing on a stale snapshot.
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(update(DispatchCursor).where(DispatchCursor.id == -1).values(last_event_id=0))
-
-
 def _locked_cursor(session: Session, *, now: datetime) -> DispatchCursor:
-    _write_gate(session)
+    write_lock(session)  # SQLite has no row locks: two dispatchers take turns
     query = select(DispatchCursor).where(DispatchCursor.name == CURSOR_NAME).with_for_update()
     cursor = session.scalar(query)
     if cursor is not None:

@@ -4,15 +4,16 @@ anyone checks a code. Translates HTTP to the presentations service and back."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
 import re
 import threading
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from catalog.access import AccessRecorder, access_recorder
 from identity.deps import HolderDep, current_principal
@@ -35,8 +36,9 @@ from registry.presentations.trust import RegistryTrust
 from signing.canonical import canonical_json
 from signing.qr import render_qr_png
 from storage.base import utcnow
-from storage.cache import Cache
-from storage.sessions import SessionDep, run_short_work
+from storage.sessions import SessionDep
+from storage.units import UnitOfWork, Work
+from wiring import services as wiring
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,7 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
 
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
 Department = Annotated[Principal, Depends(current_principal)]
+Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
 @router.post("", response_model=PresentationRead, status_code=201)
@@ -100,53 +103,50 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
 
 
 @redeem_router.post("/redeem", response_model=RedemptionRead)
-async def redeem_presentation(body: RedemptionCreate, request: Request, principal: Department):
+async def redeem_presentation(body: RedemptionCreate, request: Request, principal: Department, units: Units):
     """Redeem a holder's code at a counter: the licences as disclosed, once.
     Every attempt is recorded in the authorized-use log, refusals too."""
-    # The database work and its commit in one trip to the thread pool; the
-    # response is checked and written back on the event loop. The caller is
-    # the one dependency: the session, the log recorder, the cache and the
-    # trust store are reached in the worker thread (each dependency FastAPI
-    # solves costs about as much as a small database statement).
-    return await run_short_work(request, _redeem_in_session, body=body, request=request, principal=principal)
+    attempt = _Attempt()
+    try:
+        return await units.run(functools.partial(_redeem, body=body, request=request, principal=principal,
+                                                 attempt=attempt))
+    except Exception as error:
+        if attempt.counter is not None:  # counted, then refused: the refusal is recorded
+            await _record_refusal(units, attempt, error=error)
+        raise
 
 
-def _redeem_in_session(*, body: RedemptionCreate, request: Request, principal: Principal) -> RedemptionRead:
+@dataclass
+class _Attempt:
+    """What recording a refusal needs, set once the attempt was counted."""
+
+    counter: redeeming.Counter | None = None
+    recorder: AccessRecorder | None = None
+
+
+def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: Principal,
+            attempt: _Attempt) -> RedemptionRead:
     # Counted before anything else, and not logged as a use when refused.
     charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
-    # Closed (rolled back unless committed) on the way out, on this same thread.
-    with request.app.state.sessionmaker() as session:
-        return _redeem_committed(body=body, request=request, session=session, principal=principal,
-                                 recorder=access_recorder(request), cache=request.app.state.cache,
-                                 trust=registry_trust(request))
-
-
-def _redeem_committed(
-    *, body: RedemptionCreate, request: Request, session: Session, principal: Principal,
-    recorder: AccessRecorder, cache: Cache, trust: RegistryTrust,
-) -> RedemptionRead:
+    # The log recorder, the cache and the trust store are reached here, in
+    # the work, rather than as dependencies (each dependency FastAPI solves
+    # costs about as much as a small database statement).
+    recorder, cache, trust = access_recorder(request), request.app.state.cache, registry_trust(request)
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
         request_hash=hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest(),
     )
-    try:
-        if not principal.has(REDEEM_SCOPE):
-            raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
-        redeemed = redeeming.redeem(
-            session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
-            registry_id=request.app.state.registry_id, now=utcnow(),
-        )
-        try:
-            session.commit()
-        except BaseException:
-            # Only a committed redemption uses the code up: a commit that
-            # fails gives the claim back, as any failure before it does.
-            cache.delete(redeeming.claim_key(redeemed.presentation.id))
-            raise
-    except Exception as exc:
-        _record_refusal(session, recorder=recorder, counter=counter, error=exc)
-        raise
+    attempt.counter, attempt.recorder = counter, recorder
+    if not principal.has(REDEEM_SCOPE):
+        raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
+    redeemed = redeeming.redeem(
+        work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
+        registry_id=request.app.state.registry_id, now=utcnow(),
+    )
+    # Only a committed redemption uses the code up: a commit that fails
+    # gives the claim back, as any failure before it does.
+    work.if_not_committed(lambda: cache.delete(redeeming.claim_key(redeemed.presentation.id)))
     return RedemptionRead(
         presentation_id=redeemed.presentation.id, disclosure=redeemed.presentation.disclosure,
         redeemed_at=redeemed.redeemed_at,
@@ -155,26 +155,28 @@ def _redeem_committed(
     )
 
 
-def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: redeeming.Counter,
-                    error: Exception) -> None:
+async def _record_refusal(units: UnitOfWork, attempt: _Attempt, *, error: Exception) -> None:
     """A refused attempt is a unit of work of its own: the attempt's writes
-    roll back, the refusal's record commits. A failure to record it must not
-    hide the refusal itself."""
+    rolled back, the refusal's record commits. A failure to record it must
+    not hide the refusal itself."""
     # Only our own errors name a reason; a database error's `code` is SQLAlchemy's page reference.
     code = None if isinstance(error, SQLAlchemyError) else getattr(error, "code", None)
     reason = code if isinstance(code, str) and _CODE.fullmatch(code) else "error"
     try:
-        session.rollback()
-        recorder.record(
-            session=session, kind="redemption", department_code=counter.department_code,
-            operator_id=counter.operator_id, basis="holder_presentation", result="denied", reason_code=reason,
-            matter_code=counter.matter_code, purpose=counter.purpose, case_number=counter.case_number,
-            request_hash=counter.request_hash,
-        )
-        session.commit()
+        await units.run(functools.partial(_record_denied, attempt=attempt, reason=reason))
     except Exception as failure:  # noqa: BLE001 - reported, and the original error still goes out
-        session.rollback()
         log.warning("a refused redemption (%s) could not be recorded: %s", reason, type(failure).__name__)
+
+
+def _record_denied(work: Work, *, attempt: _Attempt, reason: str) -> None:
+    counter, recorder = attempt.counter, attempt.recorder
+    assert counter is not None and recorder is not None
+    recorder.record(
+        session=work.session, kind="redemption", department_code=counter.department_code,
+        operator_id=counter.operator_id, basis="holder_presentation", result="denied", reason_code=reason,
+        matter_code=counter.matter_code, purpose=counter.purpose, case_number=counter.case_number,
+        request_hash=counter.request_hash,
+    )
 
 
 async def bounded_body(request: Request) -> None:

@@ -21,10 +21,10 @@ from registry.presentations.models import Presentation
 from registry.presentations.policy import PRESENTATION_POLICY, PresentRequest
 from registry.presentations.redeem import SKEW
 from registry.service import reads
-from registry.service.history import write_gate
 from registry.service.records import china_date
 from signing import service as signing_service
 from signing.qr import encode_presentation_qr
+from storage.units import write_lock
 
 MAX_LICENCES = 10
 MIN_TTL_SECONDS = 15
@@ -58,7 +58,7 @@ def present(
     """Check the request, store the presentation, sign its QR code."""
     _check_request(identifiers=identifiers, disclosure=disclosure, ttl_seconds=ttl_seconds)
     moment = now.replace(microsecond=0)  # CWT times are whole seconds: keep the row equal to the code
-    write_gate(session)
+    write_lock(session)
     principal_code = on_behalf_of or actor_code
     licences, versions = _resolve(session, identifiers)
     request = PresentRequest(session=session, actor_code=actor_code, principal_code=principal_code,

@@ -31,12 +31,12 @@ from registry.presentations.disclosure import disclose
 from registry.presentations.errors import CodeRefused, InvalidPresentationRequest, LicenceRefused, Replayed
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.trust import HeldTrust, RegistryTrust
-from registry.service.history import write_gate
 from registry.service.reads import ShownLicence, get_shown
 from registry.service.records import china_date
 from signing.qr import QrResult, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache
+from storage.units import write_lock
 
 SKEW = timedelta(seconds=30)
 SUPERSEDED_MESSAGE = "the holder has since been given a newer code for this licence; scan the code on their screen"
@@ -138,7 +138,7 @@ def redeem(
     # The trust store reads (and may publish) in a session of its own: before
     # this transaction takes SQLite's write lock, never while holding it.
     result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
-    write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
+    write_lock(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
     claim = result.presentation
     # The stored presentation and whether the matter is real, in one round trip.
     row = session.connection().execute(

@@ -27,13 +27,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry.errors import RegistryNotInitialised
-from registry.service.history import write_gate
 from signing import service as signing_service
 from signing.algorithms import PublicKey
 from signing.errors import KeyNotFound, VerificationError
 from signing.keys import load_public_key_for
 from signing.trustlist import TrustList
 from signing.truststore import TrustStore
+from storage.units import write_lock
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class RegistryTrust:
         for attempt in range(3):
             session = self._sessionmaker()
             try:
-                write_gate(session)  # SQLite: publishing may write; take the lock before reading
+                write_lock(session)  # SQLite: publishing may write; take the lock before reading
                 root = signing_service.get_trust_root_key_or_raise(session)
                 pin = load_public_key_for(root.algorithm, root.public_key)
                 data = signing_service.trust_list_json(

@@ -32,8 +32,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from psycopg import sql as pg_sql
-from sqlalchemy import JSON, Table, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from catalog.models import Department, LicenceType
@@ -44,7 +43,7 @@ from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
 from registry.service import statuslists
 from registry.service.authority import DEFAULT_SEAL, Actor, SealChoice, seal_for_issue
-from registry.service.history import record_event, write_gate
+from registry.service.history import record_event
 from registry.service.issue import Signer, next_serial
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing import service as signing_service
@@ -54,6 +53,7 @@ from signing.models import Seal
 from signing.sealed import SealSigner
 from signing.service.lifecycle import active_seal_key
 from storage.base import utcnow
+from storage.units import JsonText, insert_many, write_lock
 
 MAX_SOURCE_SYSTEM = 100
 MAX_SOURCE_KEY = 200
@@ -145,7 +145,7 @@ class LicenceImporter:
         the whole batch (no seal, not an issuer, database) raises."""
         if not rows:
             return []
-        write_gate(session)
+        write_lock(session)
         context = self._context(session)
         outcomes: dict[int, RowOutcome] = {}
         prepared = self._prepare_all(rows, context, outcomes)
@@ -262,7 +262,7 @@ class LicenceImporter:
             })
         # Multi-row inserts, then one indexed read of the new ids: far cheaper
         # than INSERT ... RETURNING rendered as one huge statement per batch.
-        _insert_rows(session, Licence.__table__, licences)
+        insert_many(session, Licence.__table__, licences)
         bases = [licence["base_identifier"] for licence in licences]
         id_of = dict(session.execute(
             select(Licence.base_identifier, Licence.id).where(Licence.base_identifier.in_(bases))).all())
@@ -287,9 +287,9 @@ class LicenceImporter:
                 "last_run": run_key, "last_row": item.row.row, "created_at": now, "updated_at": now,
             })
             outcomes[item.row.ordinal] = RowOutcome(item.row.ordinal, Outcome.ISSUED, identifier=identifier)
-        _insert_rows(session, LicenceVersion.__table__, versions)
-        _insert_rows(session, LicenceEvent.__table__, events)
-        _insert_rows(session, ImportedLicence.__table__, sources)
+        insert_many(session, LicenceVersion.__table__, versions)
+        insert_many(session, LicenceEvent.__table__, events)
+        insert_many(session, ImportedLicence.__table__, sources)
         # A fresh entry reads 0 (valid) until set: the batch's expired ones, each list signed once.
         ended: dict[int, dict[int, str]] = {}
         for licence in licences:
@@ -312,7 +312,7 @@ class LicenceImporter:
         signature = context.sealer.sign(record, signed_at=context.now, digest=hashlib.sha256(canonical).digest())
         return {
             "licence_id": licence_id, "version": version, "identifier": identifier, "face": item.face,
-            "valid_from": valid_from, "valid_until": valid_until, "record": _JSONText(canonical.decode()),
+            "valid_from": valid_from, "valid_until": valid_until, "record": JsonText(canonical.decode()),
             "signature": signature.to_json(), "es_id": context.seal.es_id, "superseded": False,
             "created_at": context.now,
         }
@@ -361,7 +361,7 @@ class LicenceImporter:
         licence.updated_at = now
         identifier = str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial,
                                            licence.current_version))
-        _insert_rows(session, LicenceVersion.__table__, [self._version(
+        insert_many(session, LicenceVersion.__table__, [self._version(
             licence_id=licence.id, version=licence.current_version, identifier=identifier, item=item,
             valid_from=valid_from, valid_until=valid_until, context=context,
         )])
@@ -415,34 +415,6 @@ def _change_refusal(licence: Licence, item: _Prepared) -> tuple[str, str, str | 
     if licence.current_version >= MAX_VERSION:
         return ("invalid_transition", f"licence {licence.base_identifier} has reached version {MAX_VERSION}", None)
     return None
-
-
-class _JSONText(str):
-    """A JSON value already serialized (the canonical record): COPY sends it as is."""
-
-
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, _JSONText) else json.dumps(value, ensure_ascii=False)
-
-
-def _json_value(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, _JSONText) else value
-
-
-def _insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows in the session's transaction: PostgreSQL's COPY (one
-    statement, no per-row parse and plan), an executemany elsewhere."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
-        connection.execute(insert(table), [{k: _json_value(v) for k, v in row.items()} for row in rows])
-        return
-    columns = list(rows[0])
-    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
-    copy_sql = pg_sql.SQL("COPY {} ({}) FROM STDIN").format(
-        pg_sql.Identifier(table.name), pg_sql.SQL(", ").join(pg_sql.Identifier(name) for name in columns))
-    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-        for row in rows:
-            copy.write_row([_json_text(row[name]) if name in json_columns else row[name] for name in columns])
 
 
 def _reserve_serials(session: Session, *, type_code: str, issuer_code: str, count: int) -> list[str]:

@@ -21,7 +21,7 @@ from registry.identifiers import LicenceIdentifier
 from registry.models import IdempotencyKey, Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
 from registry.service import statuslists
 from registry.service.authority import Actor, SealChoice, seal_for_issue
-from registry.service.history import record_event, write_gate
+from registry.service.history import record_event
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing.keystore import DatabaseKeyStore
 from signing.models import Seal
@@ -29,6 +29,7 @@ from signing.sealed import SealSignature, SealSigner
 from signing.service import sign_record
 from signing.service.lifecycle import active_seal_key
 from storage.base import utcnow
+from storage.units import write_lock
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -76,7 +77,7 @@ def issue(
     """Issue one licence. With an idempotency key, a retry returns the first
     licence; the same key with another request is refused."""
     moment = now or utcnow()
-    write_gate(session)
+    write_lock(session)
     claim = None
     if idempotency_key is not None:
         claim, existing = _claim(session, department_code=actor.department_code, key=idempotency_key,
@@ -243,7 +244,7 @@ def issue_many(
     if not 0 < len(requests) <= MAX_BATCH:
         raise InvalidLicenceRequest(f"a batch holds 1 to {MAX_BATCH} licences", field="requests")
     moment = now or utcnow()
-    write_gate(session)
+    write_lock(session)
     by_type: dict[tuple[str, SealChoice], list[int]] = {}
     for position, request in enumerate(requests):
         by_type.setdefault((request.type_code, request.seal_choice), []).append(position)

@@ -20,10 +20,11 @@ from registry.identifiers import MAX_VERSION, LicenceIdentifier
 from registry.models import Licence, LicenceStatus, LicenceVersion
 from registry.service import statuslists
 from registry.service.authority import Actor, check_may_manage, seal_for_licence
-from registry.service.history import record_event, write_gate
+from registry.service.history import record_event
 from registry.service.issue import Signer, seal_version
 from registry.service.records import china_date, validate_face
 from storage.base import utcnow
+from storage.units import write_lock
 
 MAX_REASON = 2000
 _LIVE = (LicenceStatus.VALID, LicenceStatus.SUSPENDED)
@@ -39,7 +40,7 @@ def lock_licence(session: Session, *, identifier: str) -> Licence:
 
 
 def _managed(session: Session, *, actor: Actor, identifier: str, now: datetime) -> Licence:
-    write_gate(session)
+    write_lock(session)
     licence = lock_licence(session, identifier=identifier)
     check_may_manage(session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now)
@@ -184,7 +185,7 @@ def expire_due(session: Session, *, signer: Signer, now: datetime | None = None)
     """Mark live licences whose last valid day (China time) has passed as
     expired; run by a scheduled job. Returns how many expired."""
     moment = now or utcnow()
-    write_gate(session)
+    write_lock(session)
     today = china_date(moment)
     rows = session.scalars(
         select(Licence).where(Licence.validity_ended(today), Licence.status.in_(_LIVE))

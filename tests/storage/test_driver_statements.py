@@ -1,6 +1,6 @@
 """Statements on psycopg's own async connection: the same values as through
 SQLAlchemy, SQLAlchemy's errors, no reuse of a broken connection, and
-nothing but None on any other connection."""
+the same statement through SQLAlchemy on any other connection."""
 
 from __future__ import annotations
 
@@ -150,13 +150,16 @@ def test_a_connection_that_broke_is_not_reused(schema_url):
     assert _on_the_loop(schema_url, work) == (True, True)
 
 
-def test_any_other_connection_is_left_to_sqlalchemy(tmp_path):
+def test_any_other_connection_runs_the_statement_through_sqlalchemy(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'other.sqlite3'}")
     metadata.create_all(engine)
     try:
         with engine.begin() as connection:
-            assert INSERT_ONE.execute(connection, _values("A1")) is None
-            assert SELECT_BY_CODE.execute(connection, {"code": "A1"}) is None
-            assert connection.execute(select(things.c.id)).all() == []  # nothing was written
+            assert INSERT_ONE.execute(connection, _values("A1")) == []
+            [row] = SELECT_BY_CODE.execute(connection, {"code": "A1"})
+            written = connection.execute(BY_CODE, {"code": "A1"}).one()
+        assert (row.code, row.terms, row.valid_until, row.entry) == (
+            "A1", _values("A1")["terms"], _values("A1")["valid_until"], b"\x00\x01record")
+        assert tuple(row) == tuple(written)
     finally:
         engine.dispose()
