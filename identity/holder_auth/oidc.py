@@ -22,7 +22,7 @@ import jwt
 
 from identity.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
 from identity.holder_auth.principal import CITIZEN, ORGANISATION, validate_holder_code, validate_name
-from storage.egress import DIRECT, BodyRefused, BodyTooLarge, Egress, read_bounded
+from storage.egress import ACCEPT_ENCODING, DIRECT, BodyRefused, BodyTooLarge, Egress, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,9 @@ class JwksCache:
 
     def _fetch_keys(self) -> list[tuple[str | None, dict, jwt.PyJWK]]:
         transport = self._transport or self._egress.transport(max_idle=1)
-        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=transport, trust_env=False) as client:
+        # Offered: only the codings the bounded read undoes.
+        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=transport, trust_env=False,
+                          headers={"Accept-Encoding": ACCEPT_ENCODING}) as client:
             url = self._jwks_url or self._discover(client)
             document = _get_json(client, url, what="JWKS")
         raw_keys = document.get("keys") if isinstance(document, dict) else None
