@@ -146,16 +146,17 @@ class EgressTransport(httpx.BaseTransport):
     def __init__(self, egress: Egress = DIRECT, *, ssl_context: ssl.SSLContext | None = None,
                  max_idle: int = 20) -> None:
         self.egress = egress
-        options = {
-            "verify": ssl_context if ssl_context is not None else ssl.create_default_context(),
-            "trust_env": False,
-            "retries": 0,
-            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=max_idle,
-                                   keepalive_expiry=_KEEPALIVE_SECONDS),
-            "socket_options": _SOCKET_OPTIONS,
-        }
-        self._direct = httpx.HTTPTransport(**options)
-        self._proxied = httpx.HTTPTransport(proxy=egress.proxy, **options) if egress.proxy is not None else None
+        verify = ssl_context if ssl_context is not None else ssl.create_default_context()
+
+        def pool(proxy: str | None) -> httpx.HTTPTransport:
+            return httpx.HTTPTransport(
+                verify=verify, trust_env=False, retries=0, proxy=proxy, socket_options=_SOCKET_OPTIONS,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=max_idle,
+                                    keepalive_expiry=_KEEPALIVE_SECONDS),
+            )
+
+        self._direct = pool(None)
+        self._proxied = pool(egress.proxy) if egress.proxy is not None else None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if self._proxied is None or self.egress.bypasses(_host_named(request)):
