@@ -139,7 +139,8 @@ def create_app(
             checkpointer.start()
             # Push subscriptions: dispatch licence events, deliver signed webhooks.
             webhooks = WebhookWorker(sessions=app.state.sessionmaker, key_secret=app.state.key_secret,
-                                     registry_id=app.state.registry_id, policy=app.state.webhook_callback_policy)
+                                     registry_id=app.state.registry_id, policy=app.state.webhook_callback_policy,
+                                     egress=settings.egress())
             webhooks_thread = threading.Thread(target=webhooks.run, kwargs={"interval_s": 5.0, "stop": stop},
                                                name="certhub-webhooks", daemon=True)
             webhooks_thread.start()
@@ -191,12 +192,13 @@ def create_app(
     app.state.cache = cache
     app.state.key_secret = settings.secret_bytes()
     app.state.adapter_bindings = (
-        BindingRegistry.from_yaml(settings.adapters_file) if settings.adapters_file else None
+        BindingRegistry.from_yaml(settings.adapters_file, egress=settings.egress()) if settings.adapters_file else None
     )
     app.state.registry_id = settings.registry_id
     # Other registries whose codes /api/v1/verify accepts (CERTHUB_RECOGNISED_REGISTRIES).
     recognition = app.state.recognition = (
-        Recognition(settings.recognised_registries) if settings.recognised_registries else None
+        Recognition(settings.recognised_registries, egress=settings.egress()) if settings.recognised_registries
+        else None
     )
     # Authorized-use log: checkpoint origin, fail-closed limit, checkpointer period.
     app.state.auditlog_origin = exchange.auditlog.log_origin(settings.registry_id)
@@ -231,6 +233,7 @@ def create_app(
             audience=settings.oidc_audience,
             jwks_url=settings.oidc_jwks_url,
             holder_code_claim=settings.oidc_holder_code_claim,
+            egress=settings.egress(),
         )
         if settings.oidc_issuer and settings.oidc_audience
         else None,

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import StaleSource
 from adapters.federation import Federation, FederationSource, SourceStatus
-from adapters.transport import HttpClient
+from adapters.http_client import HttpClient
 from certhub.settings import RecognisedRegistry
 from registry.presentations.trust import RecognisedList, verify_recognised
 from signing.algorithms import PublicKey
@@ -35,6 +35,7 @@ from signing.errors import InvalidInput, VerificationError
 from signing.keys import load_public_key_text
 from signing.trustlist import MAX_TRUST_LIST_BYTES, TrustList
 from storage.base import utcnow
+from storage.egress import DIRECT, Egress
 
 log = logging.getLogger("certhub.recognition")
 
@@ -70,10 +71,11 @@ class RecognitionStatus:
 class Recognition:
     """The recognised registries of one deployment; the HTTP client is its own, closed by `close`."""
 
-    def __init__(self, entries: Sequence[RecognisedRegistry], *, client: HttpClient | None = None) -> None:
+    def __init__(self, entries: Sequence[RecognisedRegistry], *, client: HttpClient | None = None,
+                 egress: Egress = DIRECT) -> None:
         self._entries = {entry.registry_id: entry for entry in entries}
         self._pins = {entry.registry_id: parse_root_key(entry.root_key) for entry in entries}
-        self._client = client or HttpClient(maxsize=2, num_pools=max(1, min(len(self._entries), 1024)))
+        self._client = client or HttpClient(maxsize=max(1, min(2 * len(self._entries), 1024)), egress=egress)
         self.federation = Federation(
             [
                 FederationSource(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from storage.egress import Egress
 
 # Secrets that must never reach production: the demo default and the usual
 # copy-paste placeholders from example configuration files.
@@ -143,13 +147,25 @@ class Settings(BaseSettings):
         description='Other registries whose codes /api/v1/verify accepts, JSON: [{"registry_id": ..., '
                     '"trust_list_url": ..., "root_key": <base64 DER SPKI>}] (docs/formats.md).',
     )
+    egress_proxy: str | None = Field(
+        default=None,
+        description="The proxy every outbound HTTP request goes through (departments' systems, other registries, "
+                    "the OpenID provider, push callbacks), e.g. http://proxy.gov.example:3128; default: none. "
+                    "HTTPS_PROXY / NO_PROXY in the environment are not read.",
+    )
+    egress_no_proxy: str = Field(
+        default="", max_length=10_000,
+        description="Hosts reached without the proxy, comma-separated as NO_PROXY is: intranet.gov.example,10.0.0.0/8 "
+                    "(a name matches its subdomains too; * matches every host).",
+    )
     worker_healthcheck_timeout_seconds: int = Field(
         default=60, ge=5, le=3600,
         description="`certhub serve --workers N`: how long a worker may take to answer the supervisor's health "
                     "check (and to start) before it is killed and replaced.",
     )
 
-    @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", mode="before")
+    @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -202,6 +218,22 @@ class Settings(BaseSettings):
         if len(set(ids)) != len(ids) or self.registry_id in ids:
             raise ValueError("CERTHUB_RECOGNISED_REGISTRIES: each registry once, and not this registry itself")
         return self
+
+    @model_validator(mode="after")
+    def _egress_usable(self) -> Settings:
+        if self.egress_proxy is not None:
+            self.egress()  # refused here, at start-up, rather than on the first outbound request
+        return self
+
+    def egress(self) -> Egress:
+        """Where outbound HTTP goes (storage.egress)."""
+        # Imported here: the command line reads settings without loading an HTTP stack.
+        from storage.egress import Egress, EgressConfigError
+
+        try:
+            return Egress(proxy=self.egress_proxy, no_proxy=tuple(self.egress_no_proxy.split(",")))
+        except EgressConfigError as error:
+            raise ValueError(f"CERTHUB_EGRESS_PROXY: {error}") from None
 
     def secret_bytes(self) -> bytes:
         secret = self.secret_key.get_secret_value()

@@ -7,8 +7,9 @@ revoked (the stale-trust-list failure known from the EU DCC); past the grace
 period, failing closed is the safe answer. Signatures are checked by the
 `validate` callable the composition layer supplies per source.
 
-Documents are fetched through `adapters.transport` (http.client, bounded in
-size and time, no redirects followed).
+Documents are fetched through `adapters.http_client` (httpx's transport,
+bounded in size and time, no redirects followed, through the deployment's
+egress proxy as the client was built).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.errors import AdapterConfigError, AdapterError, DocumentRejected, FederationFetchFailed, StaleSource
+from adapters.http_client import HttpClient, bounded_get
 from adapters.models import FederatedDocument
-from adapters.transport import HttpClient, bounded_get
 from storage.base import utcnow
 
 log = logging.getLogger("certhub.adapters.federation")

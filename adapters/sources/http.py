@@ -1,7 +1,7 @@
 """HTTP/JSON source: GET a department's API for one subject and map the JSON
 answer onto the catalog data item's fields. The GET goes through
-`adapters.transport` (http.client, chosen for its CPU cost per call on the
-exchange query's hot path)."""
+`adapters.http_client` (httpx's transport, bounded in size and time, through
+the deployment's egress proxy)."""
 
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ from adapters.errors import (
     ResponseTooLarge,
     SourceError,
 )
+from adapters.http_client import HttpClient, bounded_get
 from adapters.sources.breaker import CircuitBreaker
 from adapters.sources.config import HttpBinding
 from adapters.sources.paths import MISSING, compile_path, resolve
 from adapters.sources.records import Record
-from adapters.transport import HttpClient, bounded_get
+from storage.egress import DIRECT, Egress
 
 
 class HttpSource:
     kind = "http"
 
-    def __init__(self, binding: HttpBinding, *, environ: Mapping[str, str]) -> None:
+    def __init__(self, binding: HttpBinding, *, environ: Mapping[str, str], egress: Egress = DIRECT) -> None:
         self.name = binding.name
         self.binding = binding
         self.breaker = CircuitBreaker(
@@ -45,8 +46,8 @@ class HttpSource:
         # One client per binding, shared by every request thread: its
         # connections stay open between queries. It follows no redirects (one
         # could carry the subject to another host) and reads no proxy
-        # settings from the environment.
-        self._client = HttpClient(ssl_context=self._tls_context())
+        # settings from the environment: `egress` is the proxy, if any.
+        self._client = HttpClient(ssl_context=self._tls_context(), egress=egress)
 
     @property
     def field_keys(self) -> set[str]:

@@ -23,6 +23,7 @@ from adapters.sources.records import Record, parse_fields, validate_records
 from adapters.sources.sql import SqlSource
 from adapters.sources.subjects import mask_subject, validate_subject
 from catalog.service import data_items
+from storage.egress import DIRECT, Egress
 
 log = logging.getLogger("certhub.adapters")
 
@@ -55,12 +56,13 @@ class BoundItem(Protocol):
 
 
 class BindingRegistry:
-    def __init__(self, document: BindingsDocument, *, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, document: BindingsDocument, *, environ: Mapping[str, str] | None = None,
+                 egress: Egress = DIRECT) -> None:
         env = os.environ if environ is None else environ
         self.document = document
         self._sources: dict[tuple[str, str], Source] = {}
         for http_binding in document.http:
-            self._sources["http", http_binding.name] = HttpSource(http_binding, environ=env)
+            self._sources["http", http_binding.name] = HttpSource(http_binding, environ=env, egress=egress)
         for sql_binding in document.sql:
             self._sources["sql", sql_binding.name] = SqlSource(sql_binding, environ=env)
         self._targets = {t.name: t for t in document.return_targets}
@@ -70,14 +72,16 @@ class BindingRegistry:
         self._parsed_fields: dict[str, tuple[object, list]] = {}
 
     @classmethod
-    def from_mapping(cls, mapping: object, *, environ: Mapping[str, str] | None = None) -> BindingRegistry:
+    def from_mapping(cls, mapping: object, *, environ: Mapping[str, str] | None = None,
+                     egress: Egress = DIRECT) -> BindingRegistry:
         try:
-            return cls(BindingsDocument.model_validate(mapping), environ=environ)
+            return cls(BindingsDocument.model_validate(mapping), environ=environ, egress=egress)
         except ValidationError as exc:
             raise AdapterConfigError(_describe(exc)) from None
 
     @classmethod
-    def from_yaml(cls, path: Path, *, environ: Mapping[str, str] | None = None) -> BindingRegistry:
+    def from_yaml(cls, path: Path, *, environ: Mapping[str, str] | None = None,
+                  egress: Egress = DIRECT) -> BindingRegistry:
         raw = Path(path).read_bytes()
         if len(raw) > _MAX_CONFIG_BYTES:
             raise AdapterConfigError(f"{path}: larger than {_MAX_CONFIG_BYTES} bytes")
@@ -85,7 +89,7 @@ class BindingRegistry:
             mapping = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise AdapterConfigError(f"{path}: not valid YAML ({exc})") from None
-        return cls.from_mapping(mapping, environ=environ)
+        return cls.from_mapping(mapping, environ=environ, egress=egress)
 
     @property
     def data_bureau(self) -> str | None:

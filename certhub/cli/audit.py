@@ -23,6 +23,7 @@ from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.note import NoteVerifier
 from signing.transparency.sources import DirectorySource, HttpSource, LogSource
 from signing.transparency.verifier import VerificationReport, verify_log
+from storage.egress import BodyRefused, BodyTooLarge, Egress, read_bounded
 
 app = typer.Typer(help="Authorized-use log audit")
 
@@ -184,17 +185,15 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
     the server's error code, never the secret or the token.
     """
     try:
-        with httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False) as client, client.stream(
+        with _egress().client(timeout=httpx.Timeout(timeout)) as client, client.stream(
             "POST", endpoint, data={"grant_type": "client_credentials", "scope": "audit:read"},
             auth=(client_id, client_secret),
         ) as response:
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > _MAX_TOKEN_RESPONSE_BYTES:
-                    raise TokenRequestError("the token response is too large")
+            body = read_bounded(response, max_bytes=_MAX_TOKEN_RESPONSE_BYTES)
             status = response.status_code
-    except httpx.HTTPError as error:
+    except BodyTooLarge:
+        raise TokenRequestError("the token response is too large") from None
+    except (httpx.HTTPError, BodyRefused) as error:
         raise TokenRequestError(f"POST {endpoint} failed: {type(error).__name__}") from None
     try:
         payload = json.loads(body)
@@ -251,9 +250,18 @@ def _read_since(err: Console, path: Path) -> bytes:
 
 def _open_source(err: Console, *, url: str | None, directory: Path | None, token: str | None) -> LogSource:
     try:
-        return HttpSource(url, token=token) if url is not None else DirectorySource(directory or Path("."))
+        if url is None:
+            return DirectorySource(directory or Path("."))
+        return HttpSource(url, token=token, transport=_egress().transport())
     except (ValueError, OSError) as error:
         _usage_error(err, str(error))
+
+
+def _egress() -> Egress:
+    """The deployment's egress proxy (CERTHUB_EGRESS_PROXY), if it has one."""
+    from certhub.cli import context
+
+    return context.settings(follow_demo=False).egress()
 
 
 def _usage_error(err: Console, message: str) -> NoReturn:

@@ -30,7 +30,7 @@ def _recognition(config):
     if not config.recognised_registries:
         typer.echo(NONE_RECOGNISED)
         return None
-    return Recognition(config.recognised_registries)
+    return Recognition(config.recognised_registries, egress=config.egress())
 
 
 def _show(recognition, session, now) -> bool:

@@ -38,19 +38,21 @@ def _is_url(value: str) -> bool:
 def _fetch(location: str, *, limit: int) -> bytes:
     """A file's bytes or a URL's body, refused past `limit` bytes."""
     if _is_url(location):
-        import httpx  # only for URLs: a verify of files starts without an HTTP stack
+        # Imported here: a verify of files starts without an HTTP stack.
+        import httpx
 
+        from certhub.cli import context
+        from storage.egress import BodyRefused, BodyTooLarge, read_bounded
+
+        egress = context.settings(follow_demo=False).egress()
         try:
-            with httpx.stream("GET", location, timeout=_HTTP_TIMEOUT, follow_redirects=False) as response:
+            with egress.client(timeout=_HTTP_TIMEOUT) as client, client.stream("GET", location) as response:
                 if response.status_code != 200:
                     raise _SetupError(f"{location}: HTTP {response.status_code}")
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > limit:
-                        raise _SetupError(f"{location}: over {limit} bytes")
-                return bytes(body)
-        except httpx.HTTPError as error:
+                return read_bounded(response, max_bytes=limit)
+        except BodyTooLarge:
+            raise _SetupError(f"{location}: over {limit} bytes") from None
+        except (httpx.HTTPError, BodyRefused) as error:
             raise _SetupError(f"{location}: {error}") from None
     path = Path(location)
     try:

@@ -33,6 +33,7 @@ def run_cmd(
     worker = WebhookWorker(
         sessions=create_sessionmaker(engine), key_secret=config.secret_bytes(), registry_id=config.registry_id,
         policy=CallbackPolicy.for_deployment(demo=config.demo, allow_loopback=config.webhooks_allow_loopback),
+        egress=config.egress(),
     )
     try:
         if once:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from exchange.subscriptions.errors import UnsafeCallbackUrl
+from storage.egress import DIRECT, Egress
 
 MAX_URL_LENGTH = 2000
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -128,11 +129,13 @@ class UnsafeDestination(httpx.TransportError):
 
 class GuardedTransport(httpx.BaseTransport):
     """An httpx transport that checks every address of the callback host
-    before connecting and connects to a checked one."""
+    before connecting and connects to a checked one: straight, or through
+    `egress`'s proxy (which is then asked for the checked address)."""
 
-    def __init__(self, *, policy: CallbackPolicy, inner: httpx.BaseTransport | None = None) -> None:
+    def __init__(self, *, policy: CallbackPolicy, inner: httpx.BaseTransport | None = None,
+                 egress: Egress = DIRECT) -> None:
         self._policy = policy
-        self._inner = inner or httpx.HTTPTransport(retries=0, trust_env=False)
+        self._inner = inner or egress.transport()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -156,9 +159,11 @@ class GuardedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def delivery_client(*, policy: CallbackPolicy, timeout: float = 10.0) -> httpx.Client:
+def delivery_client(*, policy: CallbackPolicy, timeout: float = 10.0, egress: Egress = DIRECT) -> httpx.Client:
     """The HTTP client webhooks are sent with: no redirects (one could lead
-    anywhere), no proxies from the environment, the SSRF guard."""
+    anywhere), the deployment's egress proxy and none from the environment,
+    the SSRF guard."""
     return httpx.Client(
-        transport=GuardedTransport(policy=policy), timeout=timeout, follow_redirects=False, trust_env=False
+        transport=GuardedTransport(policy=policy, egress=egress), timeout=timeout, follow_redirects=False,
+        trust_env=False,
     )

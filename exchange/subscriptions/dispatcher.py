@@ -33,6 +33,7 @@ from exchange.subscriptions.models import DispatchCursor, Subscription
 from exchange.subscriptions.service import ACTIVE, KIND_BY_ACTION, secrets_by_subscriber, subscriber_key
 from registry.models import Licence, LicenceEvent, LicenceVersion
 from storage.base import utcnow
+from storage.egress import DIRECT, Egress
 from storage.units import write_lock
 
 log = logging.getLogger("certhub.exchange.subscriptions")
@@ -194,11 +195,12 @@ class WebhookWorker:
     policy: CallbackPolicy
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
     client: httpx.Client | None = None
+    egress: Egress = DIRECT  # the proxy of the client built here, when none is given
 
     def __post_init__(self) -> None:
         self._owns_client = self.client is None
         if self.client is None:
-            self.client = delivery_client(policy=self.policy)
+            self.client = delivery_client(policy=self.policy, egress=self.egress)
 
     def run_once(self, *, now: datetime | None = None) -> tuple[DispatchReport, DeliveryReport]:
         now = now or utcnow()

@@ -22,6 +22,7 @@ import jwt
 
 from identity.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
 from identity.holder_auth.principal import CITIZEN, ORGANISATION, validate_holder_code, validate_name
+from storage.egress import ACCEPT_ENCODING, DIRECT, BodyRefused, BodyTooLarge, Egress, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class JwksCache:
         timeout_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
+        egress: Egress = DIRECT,
     ) -> None:
         self._issuer = issuer
         self._jwks_url = require_secure_url(jwks_url, what="JWKS URL") if jwks_url else None
@@ -87,7 +89,9 @@ class JwksCache:
         self._min_refetch = min_refetch_seconds
         self._timeout = timeout_seconds
         self._clock = clock
+        # A transport of our own (a test's) or one through the deployment's egress.
         self._transport = transport
+        self._egress = egress
         self._lock = threading.Lock()
         self._keys: list[tuple[str | None, dict, jwt.PyJWK]] = []
         self._expires_at = float("-inf")
@@ -133,7 +137,10 @@ class JwksCache:
         log.info("OpenID provider signing keys loaded: %d usable", len(keys))
 
     def _fetch_keys(self) -> list[tuple[str | None, dict, jwt.PyJWK]]:
-        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=self._transport) as client:
+        transport = self._transport or self._egress.transport(max_idle=1)
+        # Offered: only the codings the bounded read undoes.
+        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=transport, trust_env=False,
+                          headers={"Accept-Encoding": ACCEPT_ENCODING}) as client:
             url = self._jwks_url or self._discover(client)
             document = _get_json(client, url, what="JWKS")
         raw_keys = document.get("keys") if isinstance(document, dict) else None
@@ -189,17 +196,15 @@ def _get_json(client: httpx.Client, url: str, *, what: str) -> object:
         with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
             if response.status_code != 200:
                 raise IdentityProviderUnavailable(f"the OpenID provider's {what} answered HTTP {response.status_code}")
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_JWKS_BYTES:
-                    raise IdentityProviderUnavailable(f"the OpenID provider's {what} is too large")
-    except httpx.HTTPError as exc:
+            body = read_bounded(response, max_bytes=MAX_JWKS_BYTES)
+    except BodyTooLarge:
+        raise IdentityProviderUnavailable(f"the OpenID provider's {what} is too large") from None
+    except (httpx.HTTPError, BodyRefused) as exc:
         raise IdentityProviderUnavailable(
             f"the OpenID provider's {what} could not be fetched ({type(exc).__name__})"
         ) from None
     try:
-        return json.loads(bytes(body))
+        return json.loads(body)
     except ValueError:
         raise IdentityProviderUnavailable(f"the OpenID provider's {what} is not JSON") from None
 
@@ -232,6 +237,7 @@ class OidcVerifier:
         leeway_seconds: int = 60,
         max_age_seconds: int = 600,
         jwks: JwksCache | None = None,
+        egress: Egress = DIRECT,
     ) -> None:
         if not issuer or not audience:
             raise ValueError("an OpenID Connect issuer and audience (client id) are both required")
@@ -244,7 +250,7 @@ class OidcVerifier:
         self.operator_name_claim = operator_name_claim
         self.leeway_seconds = leeway_seconds
         self.max_age_seconds = max_age_seconds
-        self.jwks = jwks or JwksCache(issuer=issuer, jwks_url=jwks_url)
+        self.jwks = jwks or JwksCache(issuer=issuer, jwks_url=jwks_url, egress=egress)
 
     def verify(self, id_token: str, *, nonce: str | None = None) -> OidcIdentity:
         claims = self._verified_claims(id_token)

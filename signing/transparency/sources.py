@@ -67,7 +67,9 @@ class HttpSource:
 
     ``token`` is a bearer token sent with every request, for logs that serve
     entry bundles only to authorized readers. httpx drops it on a redirect
-    to another origin.
+    to another origin. ``transport`` is the httpx transport requests go
+    through (a deployment's, routed through its egress proxy); with one,
+    nothing is taken from the environment.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class HttpSource:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         client: httpx.Client | None = None,
         token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError("log URL must start with http:// or https://")
@@ -92,6 +95,8 @@ class HttpSource:
             max_redirects=5,
             # SPEC: C2SP tlog-tiles — clients SHOULD accept gzip and identity.
             headers={"Accept-Encoding": "gzip, identity"},
+            transport=transport,
+            trust_env=transport is None,
         )
 
     def describe(self) -> str:

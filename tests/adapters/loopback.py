@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 
 @dataclass
@@ -242,3 +243,74 @@ class StallingProxy:
                 sink.sendall(data)
             except OSError:
                 return
+
+
+class EgressProxy:
+    """A government network's egress proxy on loopback, in threads: an
+    https:// request is tunnelled with CONNECT, an http:// one (absolute-form
+    request line) forwarded, one request per connection. It records what it
+    was asked for, as (method, target)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close() alone would not
+        except OSError:
+            pass
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            client.settimeout(10)
+            reader = client.makefile("rb")
+            method, target, _version = reader.readline(65_537).decode("latin-1").rstrip("\r\n").split(" ", 2)
+            headers = []
+            while (line := reader.readline(65_537)) not in (b"\r\n", b"\n", b""):
+                headers.append(line)
+            with self._lock:
+                self.asked.append((method, target))
+            if method == "CONNECT":
+                host, port = target.rsplit(":", 1)
+                with socket.create_connection((host, int(port)), timeout=10) as upstream:
+                    client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    self._tunnel(client, upstream)
+                return
+            split = urlsplit(target)
+            length = next((int(h.split(b":", 1)[1]) for h in headers if h.lower().startswith(b"content-length:")), 0)
+            kept = [h for h in headers if not h.lower().startswith((b"connection:", b"proxy-", b"keep-alive:"))]
+            path = (split.path or "/") + (f"?{split.query}" if split.query else "")
+            with socket.create_connection((split.hostname, split.port or 80), timeout=10) as upstream:
+                upstream.sendall(f"{method} {path} HTTP/1.1\r\n".encode() + b"".join(kept)
+                                 + b"Connection: close\r\n\r\n" + (reader.read(length) if length else b""))
+                while data := upstream.recv(65_536):
+                    client.sendall(data)
+
+    @staticmethod
+    def _tunnel(client: socket.socket, upstream: socket.socket) -> None:
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            try:
+                while data := source.recv(65_536):
+                    sink.sendall(data)
+                sink.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+        back.start()
+        pump(client, upstream)
+        back.join(10)

@@ -11,7 +11,7 @@ import pytest
 
 from adapters.errors import AdapterConfigError, StaleSource
 from adapters.federation import FAILED, NOT_MODIFIED, UPDATED, Federation, FederationSource, run_schedule
-from adapters.transport import HttpClient
+from adapters.http_client import HttpClient
 from storage.base import utcnow
 from tests.adapters import loopback
 from tests.adapters.tls import make_pki
