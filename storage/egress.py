@@ -77,7 +77,7 @@ class Egress:
     def __post_init__(self) -> None:
         if self.proxy is not None:
             _check_proxy_url(self.proxy)
-        entries = tuple(entry.strip().lower().lstrip(".") for entry in self.no_proxy if entry.strip())
+        entries = tuple(entry.strip().lower().lstrip(".").strip("[]") for entry in self.no_proxy if entry.strip())
         object.__setattr__(self, "no_proxy", entries)
 
     @property

@@ -42,8 +42,9 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     statements_for(session).insert_many(session, table, rows)
 
 
-def any_of(session: Session, column: ColumnElement[Any], values: Sequence[int]) -> ColumnElement[bool]:
-    return statements_for(session).any_of(column, values)
+def any_of(session: Session, column: ColumnElement[Any], values: Sequence[int], *, name: str) -> ColumnElement[bool]:
+    """``DatabaseStatements.any_of`` of the session's database."""
+    return statements_for(session).any_of(column, values, name=name)
 
 
 def bounded(sessions: sessionmaker[Session], *, lock_timeout_s: float,

@@ -48,9 +48,9 @@ class DatabaseStatements(ABC):
         """Insert ``rows`` (all with the same keys) in the session's transaction."""
 
     @abstractmethod
-    def any_of(self, column: ColumnElement[Any], values: Sequence[int]) -> ColumnElement[bool]:
+    def any_of(self, column: ColumnElement[Any], values: Sequence[int], *, name: str) -> ColumnElement[bool]:
         """``column`` is one of ``values``, as the database parses fastest
-        for thousands of values."""
+        for thousands of values (``name``: the parameter's, where they are one)."""
 
     @abstractmethod
     def bounded(self, sessions: sessionmaker[Session], *, lock_timeout_s: float,

@@ -30,7 +30,7 @@ class SQLiteStatements(DatabaseStatements):
     def insert_many(self, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         insert_by_executemany(session, table, rows)
 
-    def any_of(self, column: ColumnElement[Any], values: Sequence[int]) -> ColumnElement[bool]:
+    def any_of(self, column: ColumnElement[Any], values: Sequence[int], *, name: str) -> ColumnElement[bool]:
         return column.in_(values)  # no arrays in SQLite
 
     @contextmanager

@@ -149,7 +149,7 @@ def test_the_settings_refuse_a_proxy_that_is_not_an_http_url():
 ])
 def test_the_no_proxy_list_is_read_as_no_proxy_is(host, bypasses):
     egress = Egress(proxy="http://proxy.example:3128", no_proxy=("intranet.gov.example", ".dept.example",
-                                                                 "10.0.0.0/8", "::1"))
+                                                                 "10.0.0.0/8", "[::1]"))
     assert egress.bypasses(host) is bypasses
     assert DIRECT.bypasses(host) is True  # without a proxy everything goes straight
 

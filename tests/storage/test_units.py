@@ -271,7 +271,7 @@ def test_insert_many_inserts_every_row_json_text_included(driver):
 def test_the_plain_session_forms_are_the_database_s(driver, database):
     with sessionmaker(bind=driver.engine)() as session:
         insert_many(session, things, [{"id": 7, "code": "G7", "terms": None}, {"id": 8, "code": "G8", "terms": None}])
-        assert session.execute(select(things.c.code).where(any_of(session, things.c.id, [8, 9]))).scalars().all() \
+        assert session.execute(select(things.c.code).where(any_of(session, things.c.id, [8, 9], name="ids"))).scalars().all() \
             == ["G8"]
         expected = SQLiteStatements if database[0] == "sqlite" else PostgreSQLStatements
         assert isinstance(statements_for(session), expected)
