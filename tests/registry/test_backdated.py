@@ -121,7 +121,7 @@ def test_the_rule_is_the_licences_in_python_and_in_sql(db_session, world):
     assert db_session.scalars(ended).all() == [licence.id]
     assert db_session.scalars(select(Licence.id).where(Licence.validity_ended(TODAY))).all() == []
     # Before the expiry job has run, what the licence says of itself is already expired.
-    assert (licence.status_on(TODAY), licence.status_on(TODAY + timedelta(days=1))) == ("valid", "expired")
+    assert (licence.status_at(NOW), licence.status_at(NOW + timedelta(days=1))) == ("valid", "expired")
     assert licence.status == LicenceStatus.VALID
 
 
