@@ -45,14 +45,16 @@ def require_existing(*, session: Session, codes: Sequence[object], kept: bool = 
     remembered for a few seconds will do (``exists_kept``), for paths that
     check their matter on every request; records that outlive the request
     are checked against the database as it is."""
+    checked: list[str] = []
     for code in codes:
         if not isinstance(code, str) or not 0 < len(code) <= MAX_CODE:
             raise UnknownMatter(code)
+        checked.append(code)
     if kept:
-        missing = [code for code in codes if not exists_kept(session=session, code=code)]
+        missing = [code for code in checked if not exists_kept(session=session, code=code)]
     else:
-        known = set(session.scalars(select(Matter.code).where(Matter.code.in_(set(codes)))))
-        missing = [code for code in codes if code not in known]
+        known = set(session.scalars(select(Matter.code).where(Matter.code.in_(set(checked)))))
+        missing = [code for code in checked if code not in known]
     if missing:
         raise UnknownMatter(missing[0])
 
