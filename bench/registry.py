@@ -1,8 +1,9 @@
 """E-licence issuance rate and holder lookup latency on PostgreSQL.
 
-1. Issuance end to end through `registry.service.issue.issue_many`
-   (validate, number, seal, store, index in a status list), one unit of
-   work per `--batch` licences as a bulk issuing job would, printed beside
+1. Issuance end to end through the registry's batch issue
+   (`registry.service.bulk.LicenceImporter`, what `certhub licences import`
+   runs: validate, number, seal, store, index in a status list), one unit
+   of work per `--batch` licences as a bulk issuing job would, printed beside
    the raw ES256 signing rate of the same run (cryptography signing the
    licence's canonical record bytes: the least work any implementation
    sealing these licences must do) and the bench process's own CPU per
@@ -35,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.orm import Session
 
+from adapters.imports.mapping import MappedRow
 from catalog.service import document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.demo.seed import CATALOG_FILE
@@ -42,6 +44,7 @@ from identity.codes import uscc_check_character
 from registry.models import Licence
 from registry.service import issue, reads
 from registry.service.authority import Actor
+from registry.service.bulk import LicenceImporter, Outcome
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.canonical import canonical_json
@@ -107,26 +110,30 @@ def _prepare(session: Session) -> None:
     session.commit()
 
 
-def _requests(count: int, *, start: int = 0) -> list[issue.IssueRequest]:
-    requests = []
+def _rows(count: int, *, start: int = 0) -> list[MappedRow]:
+    rows = []
     for serial in range(start, start + count):
         code, name = _company(serial)
-        requests.append(issue.IssueRequest(type_code=BUSINESS_LICENCE, holder_name=name, holder_code=code,
-                                           holder_code_type="001", face=_face(code, name)))
-    return requests
+        rows.append(MappedRow(ordinal=serial, row=serial + 1, source_key=f"bench-{serial}", holder_name=name,
+                              holder_code=code, holder_code_type="001", valid_from=None, valid_until=None,
+                              face=_face(code, name)))
+    return rows
 
 
 def _issue_rate(engine: Engine, *, count: int, batch: int) -> dict:
     make = create_sessionmaker(engine)
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     actor = Actor(department_code=ISSUER, client_id="bench", operator="bench")
-    # Requests are built before the clock starts: the bench measures the registry, not the fixture.
-    requests = _requests(count)
+    importer = LicenceImporter(actor=actor, type_code=BUSINESS_LICENCE, source_system="bench", signer=signer)
+    # Rows are built before the clock starts: the bench measures the registry, not the fixture.
+    rows = _rows(count)
     started, cpu = time.perf_counter(), time.process_time()
     for offset in range(0, count, batch):
         with make() as session:
-            issue.issue_many(session, actor=actor, requests=requests[offset:offset + batch], signer=signer)
+            outcomes = importer.write_batch(session, rows[offset:offset + batch], run_key="bench")
             session.commit()
+        refused = [o for o in outcomes if o.outcome != Outcome.ISSUED]
+        assert not refused, refused[0]
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     with make() as session:
         stored = session.scalar(select(func.count()).select_from(Licence))

@@ -26,3 +26,11 @@ class DuplicateEntry(InvalidCatalog):
 
 class NotFound(CatalogError):
     code = "not_found"
+
+
+class UnknownMatter(NotFound):
+    """A code that names no matter of the catalog (`matters.require_existing`)."""
+
+    def __init__(self, matter_code: object) -> None:
+        super().__init__(f"{matter_code!r} is not a matter in the catalog")
+        self.matter_code = matter_code

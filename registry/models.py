@@ -3,7 +3,7 @@ what keeps issuing consistent (serial counters, idempotency keys, status lists).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import (
     Boolean,
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog.models import JSONType
 from storage.base import Base, UTCDateTime, utcnow
+
+# Licence dates (issue date, validity) are calendar dates in China Standard Time.
+CHINA_TIME = timezone(timedelta(hours=8), "CST")
 
 
 class LicenceStatus:
@@ -90,9 +93,11 @@ class Licence(Base):
     )
 
     # The licence's rule on expiry, in one place: its validity has ended once
-    # its last valid day (valid_until, China time) is before `today`; a
-    # permanent licence (no valid_until) never ends. The expiry job selects by
-    # it, issuing refuses or stores as expired by it (`status_at_issue`).
+    # its last valid day (valid_until, China time) is before `today`, that is
+    # from 00:00 China time of the next day on; a permanent licence (no
+    # valid_until) never ends. The expiry job selects by it, issuing refuses
+    # or stores as expired by it (`status_at_issue`), presenting, redeeming
+    # and answering a query read it at the moment they run (`expired_at`).
     @hybrid_method
     def validity_ended(self, today: date) -> bool:
         return _validity_ended(self.valid_until, today)
@@ -102,10 +107,28 @@ class Licence(Base):
     def _validity_ended_expression(cls, today: date):
         return cls.valid_until < today  # NULL (permanent) is never before a day
 
-    def status_on(self, today: date) -> str:
-        """The status as of `today`: a live licence whose validity has ended
+    def expired_at(self, moment: datetime) -> bool:
+        """Whether its validity has ended at `moment` (an aware datetime)."""
+        return Licence.validity_ended_at(valid_until=self.valid_until, moment=moment)
+
+    @staticmethod
+    def validity_ended_at(*, valid_until: date | None, moment: datetime) -> bool:
+        """`expired_at` for a licence read as plain values (redemption reads
+        no ORM object on its hot path)."""
+        return _validity_ended(valid_until, moment.astimezone(CHINA_TIME).date())
+
+    @staticmethod
+    def end_of_validity(valid_until: date | None) -> datetime | None:
+        """The first instant a validity ending on `valid_until` has ended:
+        00:00 China time of the next day; None for a permanent licence."""
+        if valid_until is None:
+            return None
+        return datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=CHINA_TIME)
+
+    def status_at(self, moment: datetime) -> str:
+        """The status at `moment`: a live licence whose validity has ended
         reads expired before the expiry job has recorded it."""
-        if self.status in (LicenceStatus.VALID, LicenceStatus.SUSPENDED) and self.validity_ended(today):
+        if self.status in (LicenceStatus.VALID, LicenceStatus.SUSPENDED) and self.expired_at(moment):
             return LicenceStatus.EXPIRED
         return self.status
 

@@ -3,14 +3,18 @@ stand in for each material (a licence, a data check, a commitment, paper)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import BindParameter, Exists, select
 from sqlalchemy.orm import Session, selectinload
 
 from catalog import snapshots
-from catalog.errors import NotFound, UnknownReference
+from catalog.errors import NotFound, UnknownMatter, UnknownReference
 from catalog.models import Material, Matter, Situation
 from catalog.schemas import MatterIn, MatterOut
 from catalog.service import data_items, departments, licence_types
+
+MAX_CODE = Matter.code.type.length  # what the catalog can hold; longer is no matter
 
 
 def get(*, session: Session, code: str) -> Matter | None:
@@ -31,6 +35,28 @@ def exists_kept(*, session: Session, code: str) -> bool:
     """``exists``, remembered for a few seconds once true (catalog.snapshots):
     for paths that check the matter on every request."""
     return snapshots.memo_for(session).get(("matter", code), lambda: exists(session=session, code=code), keep=bool)
+
+
+def require_existing(*, session: Session, codes: Sequence[object], kept: bool = False) -> None:
+    """The one existence check of matters named from outside (agreements,
+    mandates, consents, queries, plans): UnknownMatter for the first of
+    ``codes`` the catalog does not have, a code that is not a string of at
+    most the column's length included (fail closed). ``kept``: a true answer
+    remembered for a few seconds will do (``exists_kept``), for paths that
+    check their matter on every request; records that outlive the request
+    are checked against the database as it is."""
+    checked: list[str] = []
+    for code in codes:
+        if not isinstance(code, str) or not 0 < len(code) <= MAX_CODE:
+            raise UnknownMatter(code)
+        checked.append(code)
+    if kept:
+        missing = [code for code in checked if not exists_kept(session=session, code=code)]
+    else:
+        known = set(session.scalars(select(Matter.code).where(Matter.code.in_(set(checked)))))
+        missing = [code for code in checked if code not in known]
+    if missing:
+        raise UnknownMatter(missing[0])
 
 
 def exists_clause(*, code: str | BindParameter) -> Exists:

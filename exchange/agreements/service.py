@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from catalog.errors import UnknownMatter
 from catalog.service import departments
 from catalog.service import matters as matters_service
 from exchange.agreements import items
@@ -44,9 +45,10 @@ def _check_matters(session: Session, codes: Sequence[str]) -> list[str]:
     codes = list(dict.fromkeys(codes))
     if not 1 <= len(codes) <= MAX_MATTERS:
         raise InvalidExchangeRequest(f"matters: 1 to {MAX_MATTERS} matter codes")
-    for code in codes:
-        if matters_service.get(session=session, code=code) is None:
-            raise InvalidExchangeRequest(f"matters: {code!r} is not a matter in the catalog")
+    try:
+        matters_service.require_existing(session=session, codes=codes)
+    except UnknownMatter as unknown:
+        raise InvalidExchangeRequest(f"matters: {unknown}") from None
     return codes
 
 

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from catalog.errors import UnknownMatter
 from catalog.service import departments
 from catalog.service import matters as matters_service
 from exchange.agreements import items as catalog_items
@@ -59,8 +60,10 @@ def grant(
 ) -> Consent:
     if departments.get(session=session, code=department_code) is None:
         raise InvalidExchangeRequest(f"department: {department_code!r} is not a department in the catalog")
-    if matters_service.get(session=session, code=matter_code) is None:
-        raise InvalidExchangeRequest(f"matter: {matter_code!r} is not a matter in the catalog")
+    try:
+        matters_service.require_existing(session=session, codes=[matter_code])
+    except UnknownMatter as unknown:
+        raise InvalidExchangeRequest(f"matter: {unknown}") from None
     codes = list(dict.fromkeys(item_codes))
     if not 1 <= len(codes) <= MAX_ITEMS:
         raise InvalidExchangeRequest(f"items: 1 to {MAX_ITEMS} licence type or data item codes")

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from catalog.errors import UnknownMatter
 from catalog.service import departments
 from catalog.service import matters as matters_service
 from exchange.errors import IllegalTransition, InvalidExchangeRequest, MandateNotFound
@@ -38,9 +39,10 @@ def create(*, session: Session, department_code: str, matters: Sequence[str], le
     codes = list(dict.fromkeys(matters))
     if not 1 <= len(codes) <= MAX_MATTERS:
         raise InvalidExchangeRequest(f"matters: 1 to {MAX_MATTERS} matter codes")
-    for code in codes:
-        if matters_service.get(session=session, code=code) is None:
-            raise InvalidExchangeRequest(f"matters: {code!r} is not a matter in the catalog")
+    try:
+        matters_service.require_existing(session=session, codes=codes)
+    except UnknownMatter as unknown:
+        raise InvalidExchangeRequest(f"matters: {unknown}") from None
     if valid_until is not None and (valid_until.tzinfo is None or valid_until <= now):
         raise InvalidExchangeRequest("valid_until: a future time with its offset, or none")
     mandate = Mandate(

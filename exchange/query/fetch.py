@@ -19,7 +19,6 @@ from exchange.errors import Refusal
 from exchange.query.masking import Grant, disclose
 from registry.models import Licence
 from registry.service import reads
-from registry.service.records import china_date
 
 MAX_LICENCES = 20
 MAX_RECORDS = 50
@@ -27,7 +26,7 @@ MAX_RECORDS = 50
 
 def effective_status(licence: Licence, *, now: datetime) -> str:
     """The stored status, or expired once the last valid day (China time) has passed (the licence's rule)."""
-    return licence.status_on(china_date(now))
+    return licence.status_at(now)
 
 
 def licences(session: Session, *, subject_code: str, subject_code_type: str, item: SharedItem,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from adapters.sources import BindingRegistry
 from catalog.access import AccessRecorder
+from catalog.errors import UnknownMatter
 from catalog.service import matters
 from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
@@ -109,10 +110,11 @@ def validate_case_number(case_number: str) -> str:
 
 
 def validate_matter(session: Session, matter_code: str) -> str:
-    # A bare existence check: the plan loads materials itself, the query needs none.
-    if not isinstance(matter_code, str) or len(matter_code) > 40 or \
-            not matters.exists_kept(session=session, code=matter_code):
-        raise InvalidExchangeRequest(f"matter: {matter_code!r} is not a matter in the catalog")
+    # Checked on every query and plan: a few seconds' memory of the catalog will do.
+    try:
+        matters.require_existing(session=session, codes=[matter_code], kept=True)
+    except UnknownMatter as unknown:
+        raise InvalidExchangeRequest(f"matter: {unknown}") from None
     return matter_code
 
 

@@ -21,7 +21,6 @@ from registry.presentations.models import Presentation
 from registry.presentations.policy import PRESENTATION_POLICY, PresentRequest
 from registry.presentations.redeem import SKEW
 from registry.service import reads
-from registry.service.records import china_date
 from signing import service as signing_service
 from signing.qr import encode_presentation_qr
 from storage.units import write_lock
@@ -151,5 +150,5 @@ def _current_identifier(session: Session, view: reads.LicenceView) -> str:
 def _check_live(licence: Licence, *, identifier: str, now: datetime) -> None:
     if licence.status != LicenceStatus.VALID:
         raise LicenceNotPresentable(f"licence {identifier} is {licence.status}; only valid licences are shown")
-    if licence.validity_ended(china_date(now)):
+    if licence.expired_at(now):
         raise LicenceNotPresentable(f"licence {identifier} expired on {licence.valid_until.isoformat()}")

@@ -26,13 +26,12 @@ from sqlalchemy.orm import Session
 from catalog.access import AccessRecorder
 from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
-from registry.models import LicenceStatus
+from registry.models import Licence, LicenceStatus
 from registry.presentations.disclosure import disclose
 from registry.presentations.errors import CodeRefused, InvalidPresentationRequest, LicenceRefused, Replayed
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service.reads import ShownLicence, get_shown
-from registry.service.records import china_date
 from signing.qr import QrResult, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache
@@ -238,7 +237,7 @@ def _usable(
     if licence.status in _REFUSED_STATUS:
         code = _REFUSED_STATUS[licence.status]
         raise LicenceRefused(f"licence {identifier} is {licence.status}", code=code)
-    if licence.licence_valid_until is not None and licence.licence_valid_until < china_date(now):
+    if Licence.validity_ended_at(valid_until=licence.licence_valid_until, moment=now):
         raise LicenceRefused(f"licence {identifier} expired on {licence.licence_valid_until.isoformat()}",
                              code="expired")
     if licence.superseded:

@@ -40,11 +40,11 @@ from catalog.service import departments, licence_types
 from registry.errors import InvalidLicenceRequest, NoUsableSeal
 from registry.identifiers import MAX_VERSION, LicenceIdentifier
 from registry.import_models import ImportedLicence
-from registry.models import Licence, LicenceEvent, LicenceStatus, LicenceVersion, SerialCounter
+from registry.models import Licence, LicenceEvent, LicenceStatus, LicenceVersion
 from registry.service import statuslists
 from registry.service.authority import DEFAULT_SEAL, Actor, SealChoice, seal_for_issue
 from registry.service.history import record_event
-from registry.service.issue import Signer, next_serial
+from registry.service.issue import Signer, reserve_serials
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing import service as signing_service
 from signing.canonical import canonical_json
@@ -240,7 +240,8 @@ class LicenceImporter:
                run_key: str) -> dict[int, RowOutcome]:
         licence_type, issuer, now = context.licence_type, context.issuer, context.now
         issued_on = china_date(now)
-        serials = _reserve_serials(session, type_code=licence_type.code, issuer_code=issuer.code, count=len(items))
+        serials = reserve_serials(session=session, type_code=licence_type.code, issuer_code=issuer.code,
+                                  count=len(items))
         slots = statuslists.allocate(session=session, registry_id=self._signer.registry_id,
                                      key_secret=self._signer.key_secret, now=now, count=len(items))
         # Type and issuer codes are checked once (with the first serial); the rest are ours, consecutive.
@@ -417,14 +418,3 @@ def _change_refusal(licence: Licence, item: _Prepared) -> tuple[str, str, str | 
     return None
 
 
-def _reserve_serials(session: Session, *, type_code: str, issuer_code: str, count: int) -> list[str]:
-    """`count` consecutive serials: the first through `next_serial` (which
-    creates the counter and takes its row lock), the rest in one increment."""
-    first = int(next_serial(session, type_code=type_code, issuer_code=issuer_code))
-    if count > 1:
-        session.execute(
-            update(SerialCounter)
-            .where(SerialCounter.type_code == type_code, SerialCounter.issuer_code == issuer_code)
-            .values(last_serial=SerialCounter.last_serial + (count - 1))
-        )
-    return [f"{value:08d}" for value in range(first, first + count)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,7 @@ from registry.errors import InvalidLicenceRequest
 from registry.layout.face import MAX_IMAGES, Annotation, LicenceFace, display_value
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
-from registry.models import LicenceCopy, LicenceStatus
+from registry.models import Licence, LicenceCopy, LicenceStatus
 from registry.service.authority import Actor, seal_for_licence
 from registry.service.reads import LicenceView
 from registry.service.records import CHINA_TIME
@@ -59,7 +59,7 @@ def static_qr_text(
     )
     signer = _qr_signer(session, view=view, key_secret=key_secret, now=moment)
     return encode_licence_qr(signer=signer, issuer=registry_id, summary=summary, issued_at=moment,
-                             expires_at=_end_of_validity(version.valid_until))
+                             expires_at=Licence.end_of_validity(version.valid_until))
 
 
 def _qr_signer(session: Session, *, view: LicenceView, key_secret: bytes, now: datetime) -> QrSigner:
@@ -72,12 +72,6 @@ def _qr_signer(session: Session, *, view: LicenceView, key_secret: bytes, now: d
         seal = seal_for_licence(session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
                                 type_code=licence.type_code, now=now)
         return signing_service.seal_qr_signer(session, es_id=seal.es_id, key_secret=key_secret, now=now)
-
-
-def _end_of_validity(valid_until: date | None) -> datetime | None:
-    if valid_until is None:
-        return None
-    return datetime.combine(valid_until + timedelta(days=1), time(0), tzinfo=CHINA_TIME)
 
 
 def licence_face(

@@ -6,17 +6,15 @@ from __future__ import annotations
 import calendar
 import math
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from catalog.models import Department, LicenceType
 from identity.codes import citizen_id_check_character, validate_uscc
 from identity.errors import InvalidCode
 from registry.errors import InvalidHolder, InvalidLicenceRequest
-from registry.models import HolderCodeType
+from registry.models import CHINA_TIME, HolderCodeType
 
-# Licence dates (issue date, validity) are calendar dates in China Standard Time.
-CHINA_TIME = timezone(timedelta(hours=8), "CST")
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _CITIZEN_ID = re.compile(r"^[0-9]{17}[0-9X]$")
 _HOLDER_KIND_CODE = {"natural_person": HolderCodeType.CITIZEN_ID, "organisation": HolderCodeType.USCC}

@@ -8,10 +8,11 @@ Indices are drawn at random among a list's free ones, never in issue order:
 SPEC: draft-ietf-oauth-status-list-05 §12.4 (observability of outsiders) and
 §12.5 (unlinkability) recommend non-sequential, random indices, since
 sequential ones tell anyone who reads the lists the order and volume of
-issue. `allocate` is the one allocator (single issue, batch issue and bulk
-import all call it): a list's `allocation` bitmap records the taken indices
-and is changed only under the list's row lock (house rule 8), with the
-(status_list_id, status_index) unique constraint on licences behind it.
+issue. `allocate` is the one allocator (a single issue and the batch issue
+of `registry.service.bulk` both call it): a list's `allocation` bitmap
+records the taken indices and is changed only under the list's row lock
+(house rule 8), with the (status_list_id, status_index) unique constraint on
+licences behind it.
 SPEC: §13.2 — no double allocation.
 
 The signing key: the registry's status-list key (purpose `status_list`,

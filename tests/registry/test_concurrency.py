@@ -10,13 +10,15 @@ import threading
 import pytest
 from sqlalchemy import select, text
 
+from adapters.imports.mapping import MappedRow
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceVersion
 from registry.service import issue, lifecycle
 from registry.service.authority import Actor
+from registry.service.bulk import LicenceImporter
 from tests import conftest
-from tests.catalog.factories import CITY_SAMR
+from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
 
 THREADS = 8
@@ -48,6 +50,13 @@ def _request() -> issue.IssueRequest:
     body = business_licence_body()
     return issue.IssueRequest(type_code=body["type_code"], holder_name=body["holder"]["name"],
                               holder_code=body["holder"]["code"], holder_code_type="001", face=body["face"])
+
+
+def _batch(thread: int, size: int) -> list[MappedRow]:
+    body = business_licence_body()
+    return [MappedRow(ordinal=n, row=n + 1, source_key=f"race-{thread}-{n}", holder_name=body["holder"]["name"],
+                      holder_code=body["holder"]["code"], holder_code_type="001", valid_from=None, valid_until=None,
+                      face=body["face"]) for n in range(size)]
 
 
 def _run_together(work) -> list[BaseException]:
@@ -130,7 +139,8 @@ def test_racing_changes_are_all_kept(own_database):
 
 def test_concurrent_batches_draw_distinct_random_indices(own_database):
     """Status-list indices are drawn at random under the list's row lock: racing
-    single issues and batches never share one, and the list shows no issue order."""
+    single issues and batches never share one, and the list shows no issue order.
+    Serials come from the one counter: contiguous, none given twice."""
     make = create_sessionmaker(own_database)
     with make() as session:
         build_world(session)
@@ -142,7 +152,10 @@ def test_concurrent_batches_draw_distinct_random_indices(own_database):
             if i % 2:
                 issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
             else:
-                issue.issue_many(session, actor=ACTOR, requests=[_request() for _ in range(10)], signer=SIGNER)
+                importer = LicenceImporter(actor=ACTOR, type_code=BUSINESS_LICENCE, source_system="race",
+                                           signer=SIGNER)
+                outcomes = importer.write_batch(session, _batch(i, 10), run_key=f"run-{i}")
+                assert [o.outcome for o in outcomes] == ["issued"] * 10
             session.commit()
 
     assert _run_together(work) == []
@@ -150,5 +163,6 @@ def test_concurrent_batches_draw_distinct_random_indices(own_database):
         licences = session.scalars(select(Licence).order_by(Licence.id)).all()
         slots = [(x.status_list_id, x.status_index) for x in licences]
         assert len(licences) == 1 + THREADS // 2 * 11 and len(set(slots)) == len(slots)
+        assert sorted(int(x.serial) for x in licences) == list(range(1, len(licences) + 1))
         indices = [index for _, index in slots]
         assert indices != sorted(indices)

@@ -32,7 +32,6 @@ from tests.registry.licence_world import (
     build_world,
     business_licence_body,
     citizen_id,
-    company_uscc,
     token_headers,
     trust_store,
 )
@@ -141,19 +140,17 @@ def test_a_chosen_seal_must_be_the_issuers_active_e_licence_seal(client, db_sess
     assert "suspended" in refused.json()["message"]
 
 
-def _business(**choice) -> issue.IssueRequest:
-    body = business_licence_body()
-    return issue.IssueRequest(type_code=BUSINESS_LICENCE, holder_name="福州示例餐饮有限公司",
-                              holder_code=company_uscc(), holder_code_type="001", face=body["face"], **choice)
-
-
-def test_a_batch_seals_each_request_with_the_seal_it_names(db_session, world):
+def test_a_batch_seals_with_the_seal_or_algorithm_it_names(db_session, world):
     _anchors, es256 = world
     sm2 = new_seal(db_session)
-    licences = issue.issue_many(db_session, actor=CITY, signer=SIGNER, requests=[
-        _business(), _business(seal=es256.es_id), _business(algorithm="ES256"), _business(algorithm="SM2")])
-    sealed = [db_session.scalar(select(LicenceVersion.es_id).where(LicenceVersion.licence_id == licence.id))
-              for licence in licences]
+    choices = [SealChoice(), SealChoice(es_id=es256.es_id), SealChoice(algorithm="ES256"), SealChoice(algorithm="SM2")]
+    sealed = []
+    for position, choice in enumerate(choices):
+        importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system=f"batch-{position}",
+                                   signer=SIGNER, seal=choice)
+        [outcome] = importer.write_batch(db_session, [_resident(position + 1)], run_key="run-1")
+        sealed.append(db_session.scalar(select(LicenceVersion.es_id)
+                                        .where(LicenceVersion.identifier == outcome.identifier)))
     assert sealed == [sm2.es_id, es256.es_id, es256.es_id, sm2.es_id]
 
 

@@ -1,5 +1,5 @@
-"""Status lists: indices drawn at random by the one allocator (single issue,
-batch issue, bulk import alike), and every list signed by the registry's
+"""Status lists: indices drawn at random by the one allocator (single issue
+and batch issue alike), and every list signed by the registry's
 status-list key, which verifiers find in the signed trust list."""
 
 from __future__ import annotations
@@ -65,11 +65,6 @@ def test_single_issues_get_random_indices(db_session, world):
 
 
 def test_a_batch_gets_random_indices(db_session, world):
-    licences = issue.issue_many(db_session, actor=ACTOR, requests=[_request() for _ in range(40)], signer=SIGNER)
-    _assert_random(_slots(db_session, licences))
-
-
-def test_a_bulk_import_gets_random_indices(db_session, world):
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
     outcomes = importer.write_batch(db_session, [resident(i) for i in range(1, 31)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 30
@@ -78,13 +73,14 @@ def test_a_bulk_import_gets_random_indices(db_session, world):
 
 
 def test_every_path_shares_one_allocation(db_session, world):
-    """Single, batch and import draw from the same bitmap: no index is given twice."""
+    """Single issues and batches draw from the same bitmap: no index is given twice."""
     one = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
-    many = issue.issue_many(db_session, actor=ACTOR, requests=[_request() for _ in range(20)], signer=SIGNER)
-    LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER).write_batch(
-        db_session, [resident(i) for i in range(1, 21)], run_key="run-1")
+    importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
+    importer.write_batch(db_session, [resident(i) for i in range(1, 21)], run_key="run-1")
+    more = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
+    importer.write_batch(db_session, [resident(i) for i in range(21, 41)], run_key="run-1")
     licences = db_session.scalars(select(Licence)).all()
-    assert len(licences) == len(one) + len(many) + 20
+    assert len(licences) == len(one) + len(more) + 40
     assert len(set(_slots(db_session, licences))) == len(licences)
     row = db_session.scalar(select(StatusList))
     taken = {i for i in range(row.size) if row.allocation[i >> 3] >> (i & 7) & 1}
@@ -96,7 +92,10 @@ def test_a_full_list_makes_a_new_one(db_session, world):
     row = db_session.get(StatusList, first.status_list_id)
     row.allocation, row.allocated = b"\xff" * len(row.allocation), row.size
     db_session.flush()
-    later = issue.issue_many(db_session, actor=ACTOR, requests=[_request() for _ in range(3)], signer=SIGNER)
+    importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
+    outcomes = importer.write_batch(db_session, [resident(i) for i in range(1, 4)], run_key="run-1")
+    assert [o.outcome for o in outcomes] == ["issued"] * 3
+    later = db_session.scalars(select(Licence).where(Licence.type_code == RESIDENCE_PERMIT)).all()
     assert {licence.status_list_id for licence in later} == {first.status_list_id + 1}
 
 
