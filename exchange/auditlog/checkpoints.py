@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, func, select
@@ -24,14 +23,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
+from exchange.auditlog.publication import PublicationMonitor
 from signing.algorithms import Algorithm
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
-
-if TYPE_CHECKING:
-    from exchange.auditlog.health import PublicationMonitor
 
 log = logging.getLogger("certhub.auditlog")
 
