@@ -26,7 +26,7 @@ from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
 from exchange.consent.models import Consent, ConsentStatus
 from exchange.errors import ConsentNotFound, InvalidExchangeRequest, Refusal
-from registry.presentations.errors import ProxyNotAllowed
+from registry.errors import ProxyNotAllowed
 from registry.service import delegations
 
 MAX_ITEMS = 50

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from registry.errors import LicenceNotFound
 from registry.models import Licence
-from registry.presentations.errors import ProxyNotAllowed
-from registry.presentations.models import Delegation
+from registry.errors import ProxyNotAllowed
+from registry.models import Delegation
 from registry.service import delegations
 
 

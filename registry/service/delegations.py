@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from catalog.service import licence_types
 from identity.errors import InvalidCode
 from identity.holder_auth import validate_holder_code
-from registry.presentations.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
-from registry.presentations.models import Delegation, DelegationStatus
+from registry.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
+from registry.models import Delegation, DelegationStatus
 from registry.service.history import write_gate
 
 ACTIONS = ("present", "consent")
