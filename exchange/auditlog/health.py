@@ -77,10 +77,10 @@ def log_health(
     count_pending: bool = False,
 ) -> LogHealth:
     """The log's state as the fail-closed rule sees it; no personal data."""
-    latest = latest_checkpoint(session)
+    latest = latest_checkpoint(session=session)
     failure = monitor.failure if monitor is not None else None
     limit = int(max_lag.total_seconds())
-    pending = pending_entries(session) if count_pending else None
+    pending = pending_entries(session=session) if count_pending else None
     if latest is None:
         reason = "the authorized-use log has no checkpoint yet; data is not served"
         return LogHealth(False, _with_failure(reason, failure), None, None, limit, pending, failure)
@@ -107,7 +107,7 @@ def ensure_log_healthy(
     return health
 
 
-def pending_entries(session: Session) -> int:
+def pending_entries(*, session: Session) -> int:
     """Records not yet sequenced into the tree (counted up to the cap)."""
     pending = select(LogEntry.id).where(LogEntry.leaf_index.is_(None)).limit(PENDING_COUNT_CAP).subquery()
     return int(session.scalar(select(func.count()).select_from(pending)) or 0)

@@ -138,7 +138,7 @@ def redeem(
     # The trust store reads (and may publish) in a session of its own: before
     # this transaction takes SQLite's write lock, never while holding it.
     result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
-    write_gate(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
+    write_gate(session=session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
     claim = result.presentation
     # The stored presentation and whether the matter is real, in one round trip.
     row = session.connection().execute(
@@ -228,7 +228,7 @@ def _usable(
     session: Session, *, identifier: str, holder_code: str, now: datetime
 ) -> tuple[ShownLicence, licence_types.FaceRules]:
     try:
-        licence = get_shown(session, identifier=identifier)
+        licence = get_shown(session=session, identifier=identifier)
     except InvalidIdentifier:
         licence = None
     rules = None if licence is None else licence_types.face_rules_kept(

@@ -11,7 +11,7 @@ from registry.models import Licence, LicenceEvent
 from registry.service.authority import Actor
 
 
-def write_gate(session: Session) -> None:
+def write_gate(*, session: Session) -> None:
     """Take the database write lock first on SQLite.
 
     SQLite has no row locks: a transaction that read first and writes later
@@ -24,8 +24,8 @@ def write_gate(session: Session) -> None:
 
 
 def record_event(
-    session: Session,
     *,
+    session: Session,
     licence: Licence,
     action: str,
     from_status: str | None,

@@ -76,7 +76,7 @@ def issue(
     """Issue one licence. With an idempotency key, a retry returns the first
     licence; the same key with another request is refused."""
     moment = now or utcnow()
-    write_gate(session)
+    write_gate(session=session)
     claim = None
     if idempotency_key is not None:
         claim, existing = _claim(session, department_code=actor.department_code, key=idempotency_key,
@@ -116,7 +116,7 @@ def _claim(
 
 def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Signer, now: datetime) -> Licence:
     licence_type = licence_types.get_or_raise(session=session, code=request.type_code)
-    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now,
+    seal, issuer_code = seal_for_issue(session=session, acting=actor.department_code, type_code=licence_type.code, now=now,
                                        choice=request.seal_choice)
     holder = validate_holder(licence_type=licence_type, name=request.holder_name, code=request.holder_code,
                              code_type=request.holder_code_type)
@@ -140,7 +140,7 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     session.flush()
     seal_version(session, licence=licence, licence_type=licence_type, issuer=issuer, seal=seal, actor=actor,
                  signer=signer, face=face, now=now)
-    record_event(session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
+    record_event(session=session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
     session.flush()
     return licence
 
@@ -206,7 +206,7 @@ def seal_version(
         issued_on=china_date(now), valid_from=licence.valid_from, valid_until=licence.valid_until, face=face,
     )
     signature = sign_record(
-        session, es_id=seal.es_id, record=record, licence_type_code=licence.type_code,
+        session=session, es_id=seal.es_id, record=record, licence_type_code=licence.type_code,
         acting_department_code=actor.department_code, registry_id=signer.registry_id,
         key_secret=signer.key_secret, now=now,
     )
@@ -243,7 +243,7 @@ def issue_many(
     if not 0 < len(requests) <= MAX_BATCH:
         raise InvalidLicenceRequest(f"a batch holds 1 to {MAX_BATCH} licences", field="requests")
     moment = now or utcnow()
-    write_gate(session)
+    write_gate(session=session)
     by_type: dict[tuple[str, SealChoice], list[int]] = {}
     for position, request in enumerate(requests):
         by_type.setdefault((request.type_code, request.seal_choice), []).append(position)
@@ -260,7 +260,7 @@ def _issue_batch_of_type(
     requests: list[tuple[int, IssueRequest]],
 ) -> list[Licence]:
     licence_type = licence_types.get_or_raise(session=session, code=type_code)
-    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now,
+    seal, issuer_code = seal_for_issue(session=session, acting=actor.department_code, type_code=licence_type.code, now=now,
                                        choice=choice)
     issuer = departments.get_or_raise(session=session, code=issuer_code)
     issued_on = china_date(now)
@@ -334,7 +334,7 @@ def _seal_all(
     in validity, covering the type, the actor authorized), which share-lock
     the seal row until this transaction ends: a revocation waits, so the
     checks hold for the whole batch and the rest are signed with the same key."""
-    first = sign_record(session, es_id=seal.es_id, record=records[0], licence_type_code=type_code,
+    first = sign_record(session=session, es_id=seal.es_id, record=records[0], licence_type_code=type_code,
                         acting_department_code=actor.department_code, registry_id=signer.registry_id,
                         key_secret=signer.key_secret, now=now)
     if len(records) == 1:

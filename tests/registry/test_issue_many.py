@@ -59,7 +59,7 @@ def test_batch_issues_sealed_numbered_licences_in_request_order(client, db_sessi
         signature = SealSignature.from_json(version.signature)
         assert verify_sealed_record(record=version.record, signature=signature, trust=store) == version.record
         assert signature.signer_department_code == CITY_SAMR
-        events = reads.history(db_session, licence=licence)
+        events = reads.history(session=db_session, licence=licence)
         assert [(e.action, e.to_status, e.operator) for e in events] == [("issue", "valid", "bulk-job")]
     assert [batch[0].holder_name, batch[2].holder_name] == ["甲公司", "乙公司"]
 
