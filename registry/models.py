@@ -99,7 +99,7 @@ class Licence(Base):
     def validity_ended(self, today: date) -> bool:
         return _validity_ended(self.valid_until, today)
 
-    @validity_ended.inplace.expression
+    @validity_ended.inplace.expression  # type: ignore[attr-defined]  # mypy sees the wrapped function, not the hybrid_method
     @classmethod
     def _validity_ended_expression(cls, today: date):
         return cls.valid_until < today  # NULL (permanent) is never before a day

@@ -87,8 +87,8 @@ def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) ->
         session.add(row)
         session.flush()
         return signer
-    key = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
-    return NoteSigner(name=origin, seed=key.secret_bytes())
+    stored = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
+    return NoteSigner(name=origin, seed=stored.secret_bytes())
 
 
 def verifier_key(*, session: Session, origin: str) -> str | None:
@@ -120,7 +120,7 @@ def publish_checkpoint(
     return PublishedCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at)
 
 
-def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+def latest_checkpoint(*, session: Session) -> LogCheckpoint | None:
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
 
@@ -142,6 +142,7 @@ def _bounded_session(sessions: sessionmaker[Session], bounds: RoundBounds) -> It
         session.close()
         with bind.connect() as connection:
             driver = connection.connection.driver_connection
+            assert driver is not None, "a checked-out connection holds its DBAPI connection"
             previous = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
             driver.execute(f"PRAGMA busy_timeout={max(int(bounds.lock_timeout_s * 1000), 1)}")
             session = sessions(bind=connection)
