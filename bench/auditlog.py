@@ -227,7 +227,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     with make_session() as session:
         written = [bytes(e) for e in session.scalars(select(LogEntry.entry).order_by(LogEntry.leaf_index))]
         indices = session.scalars(select(LogEntry.leaf_index).order_by(LogEntry.leaf_index)).all()
-        root = current_state(session).root_hash
+        root = current_state(session=session).root_hash
     assert indices == list(range(len(written))), "indices are not contiguous"
     assert root == root_from_leaf_hashes([leaf_hash(entry) for entry in written]), "the stored tree is wrong"
     return {**figures, **_pymerkle_appends(written[:single], written[-batched:])}

@@ -116,7 +116,7 @@ def _prepare(database_url: str, requests: int, data_dir: Path) -> dict:
             matter = session.scalars(select(Matter.code).order_by(Matter.id)).first()
             counter = clients.create(session=session, department_code=issuer, name="bench counter",
                                      scopes=["presentation:redeem"])
-            signer = signing_service.presentation_qr_signer(session, key_secret=key_secret)
+            signer = signing_service.presentation_qr_signer(session=session, key_secret=key_secret)
             # The key must predate the codes it signs (verifiers refuse older codes).
             session.commit()
             now = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)

@@ -102,7 +102,7 @@ def _prepare(session: Session) -> None:
     document.load(session=session, document=document.parse_yaml(CATALOG_FILE.read_bytes()))
     ensure_signing_anchors(session=session, key_secret=KEY_SECRET, maker_name="福建省电子印章制作中心")
     signing_service.create_seal(
-        session, owner_department_code=ISSUER, department_name="福州市鼓楼区市场监督管理局", seal_type="电子证照专用章",
+        session=session, owner_department_code=ISSUER, department_name="福州市鼓楼区市场监督管理局", seal_type="电子证照专用章",
         licence_type_codes=[BUSINESS_LICENCE], valid_from=SEAL_VALIDITY[0], valid_to=SEAL_VALIDITY[1],
         key_secret=KEY_SECRET, picture_png=draw_round_seal(organization_name="福州市鼓楼区市场监督管理局",
                                                           seal_type="电子证照专用章"),
@@ -221,7 +221,7 @@ def _lookup_latency(engine: Engine, *, holders: int, lookups: int, seed: int) ->
         for i in range(lookups + 50):
             code, _name = _company(1_000_000 + rng.randint(1, holders))
             started, cpu_started = time.perf_counter(), time.process_time()
-            entries = reads.wallet(session, holder_code=code, holder_code_type="001")
+            entries = reads.wallet(session=session, holder_code=code, holder_code_type="001")
             elapsed, cpu_spent = time.perf_counter() - started, time.process_time() - cpu_started
             session.expunge_all()  # every lookup reads from the database, as a fresh request would
             if i >= 50:  # the first ones warm the connection and the statement cache

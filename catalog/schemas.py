@@ -3,12 +3,14 @@ the API responses share these shapes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from catalog import codes
+from identity.codes import validate_uscc
 from identity.errors import InvalidCode
 from identity.masking import MaskRule
 
@@ -59,7 +61,7 @@ class DepartmentIn(_Strict):
     level: Level
     parent: str | None = None
 
-    _check_code = field_validator("code", "parent")(_code(lambda v: v if v is None else codes.validate_uscc(v)))
+    _check_code = field_validator("code", "parent")(_code(lambda v: v if v is None else validate_uscc(v)))
     _check_region = field_validator("region")(_code(codes.validate_region_code))
 
 
@@ -121,7 +123,7 @@ class LayoutTemplate(StrEnum):
     proof = "proof"
 
 
-def _unique_keys(fields: list[FaceField], *, where: str) -> None:
+def _unique_keys(fields: Sequence[FaceField], *, where: str) -> None:
     seen: set[str] = set()
     for f in fields:
         if f.key in seen:
@@ -145,7 +147,7 @@ class LicenceTypeIn(_Strict):
     @classmethod
     def _issuers(cls, value: list[str]) -> list[str]:
         for code in value:
-            _code(codes.validate_uscc)(code)
+            _code(validate_uscc)(code)
         if len(set(value)) != len(value):
             raise ValueError("issuers repeat")
         return value
@@ -202,7 +204,7 @@ class DataItemIn(_Strict):
     adapter: AdapterBinding | None = None
 
     _check_code = field_validator("code")(_code(codes.validate_resource_code))
-    _check_provider = field_validator("provider")(_code(codes.validate_uscc))
+    _check_provider = field_validator("provider")(_code(validate_uscc))
 
     @model_validator(mode="after")
     def _fields_unique(self) -> DataItemIn:
@@ -256,7 +258,7 @@ class MatterIn(_Strict):
     situations: list[SituationIn] = Field(default_factory=list, max_length=100)
 
     _check_code = field_validator("code")(_code(codes.validate_matter_code))
-    _check_department = field_validator("department")(_code(codes.validate_uscc))
+    _check_department = field_validator("department")(_code(validate_uscc))
 
     @model_validator(mode="after")
     def _references_inside(self) -> MatterIn:

@@ -79,7 +79,7 @@ _memos: weakref.WeakKeyDictionary[Engine, CatalogMemo] = weakref.WeakKeyDictiona
 _memos_lock = threading.Lock()
 
 
-def memo_for(session: Session) -> CatalogMemo:
+def memo_for(*, session: Session) -> CatalogMemo:
     """The memory kept for the database this session works on."""
     engine = session.get_bind().engine
     memo = _memos.get(engine)
@@ -97,7 +97,7 @@ def forget(engine: Engine) -> None:
         memo.clear()
 
 
-def _forget(session: Session) -> None:
+def _forget(*, session: Session) -> None:
     try:
         engine = session.get_bind().engine
     except Exception:  # an unbound session changed nothing we keep
@@ -110,7 +110,7 @@ def _note_catalog_flush(session: Session, flush_context) -> None:
     # Still the pre-flush lists here: what this flush wrote.
     if any(isinstance(obj, _CATALOG_CLASSES) for obj in (*session.new, *session.dirty, *session.deleted)):
         session.info[_CHANGED] = True
-        _forget(session)
+        _forget(session=session)
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -118,7 +118,7 @@ def _note_catalog_statement(state: ORMExecuteState) -> None:
     if (state.is_update or state.is_delete or state.is_insert) and state.bind_mapper is not None \
             and issubclass(state.bind_mapper.class_, _CATALOG_CLASSES):
         state.session.info[_CHANGED] = True
-        _forget(state.session)
+        _forget(session=state.session)
 
 
 @event.listens_for(Session, "after_commit")
@@ -126,10 +126,10 @@ def _forget_after_commit(session: Session) -> None:
     # Cleared again at commit: another thread may have loaded the old rows
     # between the flush and the commit.
     if session.info.pop(_CHANGED, False):
-        _forget(session)
+        _forget(session=session)
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _rolled_back(session: Session, previous_transaction) -> None:
     if session.info.pop(_CHANGED, False):
-        _forget(session)
+        _forget(session=session)

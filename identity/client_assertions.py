@@ -207,7 +207,7 @@ def _unverified(assertion: str) -> tuple[dict, dict]:
     return header, claims
 
 
-def _client_and_key(session: Session, *, header: dict, claims: dict, now: datetime) -> tuple[ApiClient, ApiClientKey]:
+def _client_and_key(*, session: Session, header: dict, claims: dict, now: datetime) -> tuple[ApiClient, ApiClientKey]:
     # 2. iss = sub = client_id (RFC 7523 §3 items 1-2).
     iss, sub = claims.get("iss"), claims.get("sub")
     if not isinstance(iss, str) or iss != sub or not 0 < len(iss) <= 64:
@@ -290,7 +290,9 @@ def _jti(claims: dict) -> str:
     return jti
 
 
-def _spend_jti(session: Session, cache: Cache, *, client_id: str, jti: str, expires_at: datetime, now: datetime) -> None:
+def _spend_jti(
+    *, session: Session, cache: Cache, client_id: str, jti: str, expires_at: datetime, now: datetime
+) -> None:
     """7. Single use: the cache refuses a repeat at once (every process sees
     Redis); the database row, under a unique constraint, still refuses it
     after a cache flush or across processes sharing no cache."""
@@ -320,12 +322,12 @@ def verify_client_assertion(
         raise InvalidClientAssertion("algorithm_refused", f"alg must be one of {', '.join(SUPPORTED_ALGORITHMS)}")
     if "crit" in header:
         raise InvalidClientAssertion("malformed", "no critical header extension is understood")  # SPEC: RFC 7515 §4.1.11
-    client, key = _client_and_key(session, header=header, claims=unverified_claims, now=now)
+    client, key = _client_and_key(session=session, header=header, claims=unverified_claims, now=now)
     claims = _check_signature(assertion, key=key, audiences=accepted_audiences(registry_id))
     expires_at = _check_times(claims, now=now)
     jti = _jti(claims)
     operator = _operator(claims)
-    _spend_jti(session, cache, client_id=client.client_id, jti=jti, expires_at=expires_at, now=now)
+    _spend_jti(session=session, cache=cache, client_id=client.client_id, jti=jti, expires_at=expires_at, now=now)
     client.last_used_at = key.last_used_at = now
     return VerifiedAssertion(client=client, key=key, jti=jti, expires_at=expires_at, operator=operator)
 

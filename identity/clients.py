@@ -127,7 +127,7 @@ def deactivate(*, session: Session, client_id: str) -> None:
 def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | None = None) -> ApiClient:
     """Switch a secret client to private_key_jwt: its secret is erased, for
     good. Refused until the client has a usable key, so it is never locked out."""
-    client = _locked(session, client_id)
+    client = _locked(session=session, client_id=client_id)
     if client.auth_method == PRIVATE_KEY_JWT:
         return client
     now = now or utcnow()
@@ -138,7 +138,7 @@ def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | Non
     return client
 
 
-def _locked(session: Session, client_id: str) -> ApiClient:
+def _locked(*, session: Session, client_id: str) -> ApiClient:
     client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id).with_for_update())
     if client is None:
         raise UnknownClient(f"client {client_id} not found")
@@ -148,7 +148,7 @@ def _locked(session: Session, client_id: str) -> ApiClient:
 def add_key(*, session: Session, client_id: str, public_key: str, kid: str | None = None) -> ApiClientKey:
     """Register a public key (PEM or JWK). Its kid is the one given, else
     the JWK's own, else the RFC 7638 thumbprint."""
-    client = _locked(session, client_id)  # serialises concurrent additions to one client
+    client = _locked(session=session, client_id=client_id)  # serialises concurrent additions to one client
     parsed = parse_public_key(public_key)
     kid = check_kid(kid or parsed.kid_hint or parsed.thumbprint)
     existing = list_keys(session=session, client_id=client.client_id)
@@ -207,7 +207,7 @@ def revoke_key(*, session: Session, client_id: str, kid: str, reason: str) -> Ap
 
 
 def _keep_one_usable(*, session: Session, client_id: str, leaving: ApiClientKey, now: datetime) -> None:
-    client = _locked(session, client_id)
+    client = _locked(session=session, client_id=client_id)
     if client.auth_method != PRIVATE_KEY_JWT:
         return
     others = session.scalar(

@@ -87,7 +87,7 @@ def refusal(withdrawn: Withdrawn, *, client_id: str, key_id: str | None) -> str 
     return None
 
 
-def load(session: Session, *, token_ttl_seconds: float) -> Withdrawn:
+def load(*, session: Session, token_ttl_seconds: float) -> Withdrawn:
     """What the database says is withdrawn now."""
     clients = session.execute(
         select(ApiClient.client_id, ApiClient.active, ApiClient.auth_method).where(
@@ -202,7 +202,7 @@ class WithdrawalWatch:
     def refresh(self) -> None:
         """Read the list now (raises what the database raises)."""
         with self._sessions() as session:
-            loaded = load(session, token_ttl_seconds=self._ttl)
+            loaded = load(session=session, token_ttl_seconds=self._ttl)
         self._credentials.replace(loaded)
 
     def wake(self, topic: str = TOPIC, message: str = "") -> None:

@@ -1,5 +1,6 @@
-"""Registry tables: e-licences, their sealed versions, their history, and
-what keeps issuing consistent (serial counters, idempotency keys, status lists)."""
+"""Registry tables: e-licences, their sealed versions, their history, what
+keeps issuing consistent (serial counters, idempotency keys, status lists),
+and holder delegations."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -102,7 +104,7 @@ class Licence(Base):
     def validity_ended(self, today: date) -> bool:
         return _validity_ended(self.valid_until, today)
 
-    @validity_ended.inplace.expression
+    @validity_ended.inplace.expression  # type: ignore[attr-defined]  # mypy sees the wrapped function, not the hybrid_method
     @classmethod
     def _validity_ended_expression(cls, today: date):
         return cls.valid_until < today  # NULL (permanent) is never before a day
@@ -282,3 +284,31 @@ class DisputeEvent(Base):
     operator: Mapped[str | None] = mapped_column(String(100), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DelegationStatus:
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Delegation(Base):
+    """A holder (the principal) lets another holder (the proxy: guardian,
+    agent, family member) act for them: on listed licence types, for listed
+    actions, within a period."""
+
+    __tablename__ = "registry_delegations"
+    __table_args__ = (Index("ix_registry_delegations_proxy_principal", "proxy_code", "principal_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    principal_code: Mapped[str] = mapped_column(String(18), index=True)
+    principal_code_type: Mapped[str] = mapped_column(String(3))
+    proxy_code: Mapped[str] = mapped_column(String(18))
+    proxy_code_type: Mapped[str] = mapped_column(String(3))
+    relation: Mapped[str] = mapped_column(String(16))
+    type_codes: Mapped[list] = mapped_column(JSONType)
+    actions: Mapped[list] = mapped_column(JSONType)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default=DelegationStatus.ACTIVE)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

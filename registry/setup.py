@@ -27,17 +27,17 @@ def ensure_signing_anchors(*, session: Session, key_secret: bytes, maker_name: s
     """Create the trust root and the seal maker when missing; idempotent."""
     created = False
     try:
-        root = signing_service.get_trust_root_key_or_raise(session)
+        root = signing_service.get_trust_root_key_or_raise(session=session)
     except KeyNotFound:
-        signing_service.create_trust_root_key(session, key_secret=key_secret)
-        root = signing_service.get_trust_root_key_or_raise(session)
+        signing_service.create_trust_root_key(session=session, key_secret=key_secret)
+        root = signing_service.get_trust_root_key_or_raise(session=session)
         created = True
     try:
-        maker = signing_service.get_seal_maker_or_raise(session)
+        maker = signing_service.get_seal_maker_or_raise(session=session)
     except MakerNotFound:
-        maker = signing_service.create_seal_maker(session, name=maker_name, key_secret=key_secret)
+        maker = signing_service.create_seal_maker(session=session, name=maker_name, key_secret=key_secret)
         created = True
-    presentation_kid = signing_service.ensure_presentation_key(session, key_secret=key_secret)
+    presentation_kid = signing_service.ensure_presentation_key(session=session, key_secret=key_secret)
     return SigningAnchors(
         root_kid=root.kid,
         root_public_key_der_b64=base64.b64encode(root.public_key).decode(),

@@ -52,7 +52,7 @@ def format_timestamp(value: datetime) -> str:
     return truncate_to_second(value).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_timestamp(text: str) -> datetime:
+def parse_timestamp(text: object) -> datetime:
     if not isinstance(text, str) or not _TIMESTAMP.fullmatch(text):
         raise InvalidInput(f"timestamp must look like 2025-03-01T08:00:00Z, got {text!r}")
     try:

@@ -27,6 +27,7 @@ VerificationCode = Literal[
     "trust_list_rollback",
     "too_large",
     "status_list_untrusted",
+    "expired",  # a status list token past its exp (signing.statuslist)
 ]
 
 

@@ -35,7 +35,7 @@ _HKDF_INFO = b"certhub signing key-encryption v1"
 _MIN_SECRET_SIZE = 16
 _MAX_SPKI_SIZE = 1024
 
-_PRIVATE_KEY_CLASSES = {
+_PRIVATE_KEY_CLASSES: dict[Algorithm, type[ES256PrivateKey] | type[Ed25519PrivateKey] | type[SM2PrivateKey]] = {
     Algorithm.ES256: ES256PrivateKey,
     Algorithm.EDDSA: Ed25519PrivateKey,
     Algorithm.SM2: SM2PrivateKey,

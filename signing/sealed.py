@@ -244,8 +244,9 @@ def verify_sealed_record(
     if digest != signature.payload_sha256:
         raise _fail("signature_invalid", "the record does not match the signed digest")
     # 3-4. Resolve the kid in the trust lists and verify the signature.
-    key = _verified_key(signature, trust).key
-    seal = trust.trust_list(signature.registry_id).seal(signature.es_id)
+    resolved = _verified_key(signature, trust)
+    key, trust_list = resolved.key, resolved.trust_list  # the registry's list the key was found in
+    seal = trust_list.seal(signature.es_id)
     if seal is None:
         raise _fail("unknown_key", f"seal {signature.es_id} is not in the trust list")
     # 5. Key state at signing time: revoked (from compromise), retired (rotated out), not yet valid.
@@ -267,7 +268,6 @@ def verify_sealed_record(
     if not seal.allows_licence_type(signature.licence_type_code):
         raise _fail("seal_not_authorized_for_type", f"seal {seal.es_id} may not seal {signature.licence_type_code}")
     if signature.signer_department_code != seal.owner:
-        trust_list = trust.trust_list(signature.registry_id)
         if not any(
             a.covers(es_id=seal.es_id, grantee=signature.signer_department_code,
                      licence_type_code=signature.licence_type_code, at=at)

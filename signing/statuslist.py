@@ -19,7 +19,7 @@ from enum import IntEnum
 
 from signing.algorithms import PrivateKey, PublicKey
 from signing.encoding import b64url_decode, b64url_encode
-from signing.errors import InvalidInput, VerificationError
+from signing.errors import InvalidInput, VerificationCode, VerificationError
 from signing.statuses import KeyPurpose
 from signing.truststore import ResolvedKey, TrustStore
 
@@ -143,7 +143,7 @@ def _b64_json(value: dict) -> str:
     return b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8"))
 
 
-def _fail(code: str, message: str) -> VerificationError:
+def _fail(code: VerificationCode, message: str) -> VerificationError:
     return VerificationError(code, message)
 
 
@@ -193,7 +193,7 @@ def verify_trusted_status_list_token(
     kid = header.get("kid")
     candidates = [r for r in trust_store.resolve_kid(kid) if r.key.purpose == KeyPurpose.STATUS_LIST
                   and str(r.key.algorithm) == "ES256"] if isinstance(kid, str) else []
-    if not candidates:  # 2.
+    if not candidates or not isinstance(kid, str):  # 2.
         raise _fail("status_list_untrusted", f"no trust list held names a status-list key with kid {kid!r}")
     verified = [r for r in candidates if r.key.public_key.verify(signed, signature)]
     if not verified:  # 3.

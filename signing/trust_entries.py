@@ -40,7 +40,7 @@ _AUTH_OPTIONAL = frozenset({"revoked_at"})
 
 
 def _optional_times(**values: datetime | None) -> dict[str, str]:
-    return {name: format_optional_timestamp(value) for name, value in values.items() if value is not None}
+    return {name: format_timestamp(value) for name, value in values.items() if value is not None}
 
 
 @dataclass(frozen=True)

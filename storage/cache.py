@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 Listener = Callable[[str, str], None]  # (topic, message)
 
@@ -217,7 +217,8 @@ class RedisCache:
         return bool(self._redis.set(self._k(key), value, nx=True, px=max(int(ttl_seconds * 1000), 1)))
 
     def get(self, key: str) -> str | None:
-        return self._redis.get(self._k(key))
+        # redis-py types every reply as "maybe awaitable"; this client is the synchronous one.
+        return cast("str | None", self._redis.get(self._k(key)))
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._k(key))
@@ -263,7 +264,7 @@ class RedisCache:
         return keys, arguments
 
     def ttl(self, key: str) -> float | None:
-        millis = self._redis.pttl(self._k(key))
+        millis = cast("int | None", self._redis.pttl(self._k(key)))  # synchronous client: the reply itself
         return None if millis is None or millis < 0 else millis / 1000
 
     def publish(self, topic: str, message: str) -> None:

@@ -1,11 +1,29 @@
-"""The dependency rules of docs/architecture, as import-linter contracts in
-pyproject.toml: signing and catalog at the bottom, exchange at the top."""
+"""The rules of docs/architecture that a machine can check: the dependency
+rules, as import-linter contracts in pyproject.toml (signing and catalog at
+the bottom, exchange at the top), and the conventions of service signatures."""
 
+import ast
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DOMAIN_PACKAGES = ("wiring", "storage", "identity", "catalog", "signing", "registry", "exchange", "adapters")
+
+# Modules still taking `session` positionally while they are being rewritten (the routes, the
+# session lifecycle, issuing, redemption, the exchange query, the use log's appenders). Each entry
+# is to go once its rewrite lands; the list only shrinks.
+POSITIONAL_SESSION_ALLOWED = (
+    "*/api.py",
+    "*_api.py",
+    "storage/sessions.py",
+    "registry/presentations/redeem.py",
+    "registry/service/bulk.py",
+    "registry/service/issue.py",
+    "registry/service/statuslists.py",
+    "exchange/query/service.py",
+)
 
 
 def test_import_contracts_hold():
@@ -18,3 +36,24 @@ def test_import_contracts_hold():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def _takes_session_positionally(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    positional = [argument.arg for argument in function.args.posonlyargs + function.args.args]
+    # SQLAlchemy calls its event listeners with positional arguments; they cannot choose.
+    listener = any("listens_for" in ast.unparse(decorator) for decorator in function.decorator_list)
+    return "session" in positional and not listener
+
+
+def test_services_take_the_session_keyword_only():
+    """Convention 1: `def f(*, session: Session, ...)`, so that every call names its session."""
+    offenders = []
+    for package in DOMAIN_PACKAGES:
+        for path in sorted((REPO_ROOT / package).rglob("*.py")):
+            relative = path.relative_to(REPO_ROOT).as_posix()
+            if any(fnmatch(relative, pattern) for pattern in POSITIONAL_SESSION_ALLOWED):
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=relative)):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _takes_session_positionally(node):
+                    offenders.append(f"{relative}:{node.lineno} {node.name}")
+    assert not offenders, "functions taking `session` positionally:\n" + "\n".join(offenders)

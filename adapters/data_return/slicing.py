@@ -42,6 +42,7 @@ def read_slice(*, source: SqlSource, dataset: SqlDataset, region: str, watermark
     if dataset.updated_at_column and watermark is not None:
         query = query.where(source_table.c[dataset.updated_at_column] > decode_watermark(watermark))
     order = dataset.key_column or dataset.updated_at_column
+    assert order is not None  # SqlDataset refuses a dataset with neither
     query = query.order_by(source_table.c[order]).limit(dataset.max_rows + 1)
     with source.read_only(timeout=source.binding.statement_timeout) as connection:
         fetched = [dict(r) for r in connection.execute(query).mappings()]
@@ -60,6 +61,7 @@ def changes_since(
     if dataset.updated_at_column:
         newest = max((s for s in stamps if s is not None), default=None)
         return Changes(rows, encode_watermark(newest) if newest is not None else watermark)
+    assert dataset.key_column is not None  # SqlDataset refuses a dataset with neither
     return Changes(_hash_diff(session=session, ticket_id=ticket_id, rows=rows, key_column=dataset.key_column), None)
 
 

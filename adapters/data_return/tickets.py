@@ -54,7 +54,8 @@ def request(
         raise InvalidTicket(f"dataset {dataset_code} is not in the catalog")
     if item.sharing_attribute == "not_shared":
         raise InvalidTicket(f"dataset {dataset_code} is not shared (不予共享)")
-    if item.adapter_kind != "sql" or registry.sql_source(item.adapter_name).binding.dataset is None:
+    if item.adapter_kind != "sql" or item.adapter_name is None \
+            or registry.sql_source(item.adapter_name).binding.dataset is None:
         raise InvalidTicket(f"dataset {dataset_code} has no SQL dataset binding to slice")
     if registry.target(target_name).department != requester_code:
         raise NotPermitted(f"return target {target_name} does not belong to the requesting department")

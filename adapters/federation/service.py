@@ -93,7 +93,7 @@ class Federation:
     def get(self, *, session: Session, name: str, now: datetime) -> FederatedCopy:
         """The last good copy, or StaleSource once it is past the grace period."""
         source = self.source(name)
-        row = _row(session, name)
+        row = _row(session=session, name=name)
         if row is None or row.body is None or row.fetched_at is None:
             raise StaleSource(f"federation source {name}: no good copy fetched yet")
         age = now - row.fetched_at
@@ -104,7 +104,7 @@ class Federation:
     def refresh(self, *, session: Session, name: str, now: datetime) -> str:
         """Fetch one source now; a failed or invalid fetch keeps the previous copy."""
         source = self.source(name)
-        row = _row(session, name, lock=True) or _new_row(session, source)
+        row = _row(session=session, name=name, lock=True) or _new_row(session=session, source=source)
         row.checked_at = now
         try:
             outcome = self._fetch_into(row, source, now=now)
@@ -119,7 +119,7 @@ class Federation:
         """Refresh every source whose last check is older than its interval."""
         outcomes = {}
         for name, source in self._sources.items():
-            row = _row(session, name)
+            row = _row(session=session, name=name)
             if row is None or row.checked_at is None or now - row.checked_at >= source.refresh_interval:
                 outcomes[name] = self.refresh(session=session, name=name, now=now)
         return outcomes
@@ -127,7 +127,7 @@ class Federation:
     def report(self, *, session: Session, now: datetime) -> list[SourceStatus]:
         statuses = []
         for name, source in self._sources.items():
-            row = _row(session, name)
+            row = _row(session=session, name=name)
             fetched_at = row.fetched_at if row is not None else None
             age = (now - fetched_at).total_seconds() if fetched_at is not None else None
             statuses.append(
@@ -181,14 +181,14 @@ def _validated(source: FederationSource, body: bytes) -> None:
         raise DocumentRejected(f"document failed validation ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
-def _row(session: Session, name: str, *, lock: bool = False) -> FederatedDocument | None:
+def _row(*, session: Session, name: str, lock: bool = False) -> FederatedDocument | None:
     query = select(FederatedDocument).where(FederatedDocument.source == name)
     if lock:
         query = query.with_for_update()
     return session.scalar(query)
 
 
-def _new_row(session: Session, source: FederationSource) -> FederatedDocument:
+def _new_row(*, session: Session, source: FederationSource) -> FederatedDocument:
     row = FederatedDocument(source=source.name, url=source.url)
     session.add(row)
     session.flush()

@@ -27,7 +27,7 @@ class RunTarget:
     total_rows: int | None
 
 
-def start(session: Session, *, target: RunTarget, restart_counts: bool, now: datetime) -> ImportRun:
+def start(*, session: Session, target: RunTarget, restart_counts: bool, now: datetime) -> ImportRun:
     """Continue the latest unfinished run of the same fingerprint, or begin one.
 
     `restart_counts`: the source is read again from its first row (a live
@@ -58,7 +58,7 @@ def start(session: Session, *, target: RunTarget, restart_counts: bool, now: dat
     return run
 
 
-def advance(session: Session, *, run_key: str, position: int, issued: int, changed: int, unchanged: int,
+def advance(*, session: Session, run_key: str, position: int, issued: int, changed: int, unchanged: int,
             failed: int, now: datetime) -> None:
     """Record one committed batch (the same transaction as its licences)."""
     session.execute(
@@ -69,8 +69,8 @@ def advance(session: Session, *, run_key: str, position: int, issued: int, chang
     )
 
 
-def finish(session: Session, *, run_key: str, status: str, now: datetime, error: str | None = None) -> ImportRun:
-    run = get_or_none(session, run_key=run_key)
+def finish(*, session: Session, run_key: str, status: str, now: datetime, error: str | None = None) -> ImportRun:
+    run = get_or_none(session=session, run_key=run_key)
     if run is None:  # pragma: no cover - the run row is created before any batch
         raise LookupError(f"import run {run_key} not found")
     run.status = status
@@ -82,9 +82,9 @@ def finish(session: Session, *, run_key: str, status: str, now: datetime, error:
     return run
 
 
-def get_or_none(session: Session, *, run_key: str) -> ImportRun | None:
+def get_or_none(*, session: Session, run_key: str) -> ImportRun | None:
     return session.scalar(select(ImportRun).where(ImportRun.run_key == run_key))
 
 
-def list_runs(session: Session, *, limit: int = 50) -> list[ImportRun]:
+def list_runs(*, session: Session, limit: int = 50) -> list[ImportRun]:
     return list(session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)))

@@ -26,6 +26,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -66,7 +67,7 @@ class FieldSource(_Strict):
 
     column: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     value: str | int | float | None = None
-    transforms: list[Transform] = Field(default_factory=lambda: ["strip"], max_length=10)
+    transforms: list[Transform] = Field(default_factory=lambda: list[Transform](["strip"]), max_length=10)
     date_format: Annotated[list[Annotated[str, Field(min_length=2, max_length=40)]],
                            BeforeValidator(_one_or_many), Field(min_length=1, max_length=10)] | None = None
     map: dict[Annotated[str, Field(max_length=200)], Annotated[str, Field(max_length=200)]] | None = Field(
@@ -359,9 +360,9 @@ def _check_columns(mapping: ImportMapping, targets: list[_Target], columns: tupl
         if column not in present:
             raise InvalidMapping(f"source.key: column {column!r} is not in the source (columns: {shown})")
     for target in targets:
-        column = target.source.column
-        if column is not None and column not in present:
-            raise InvalidMapping(f"{target.name}: column {column!r} is not in the source (columns: {shown})")
+        source_column = target.source.column
+        if source_column is not None and source_column not in present:
+            raise InvalidMapping(f"{target.name}: column {source_column!r} is not in the source (columns: {shown})")
 
 
 # -- converting one value ------------------------------------------------------------------------
@@ -463,7 +464,7 @@ def _number(raw: Any, target: _Target) -> int | float:
     return value
 
 
-_TRANSFORMS = {
+_TRANSFORMS: dict[Transform, Callable[[str], str]] = {
     "strip": str.strip,
     "upper": str.upper,
     "lower": str.lower,

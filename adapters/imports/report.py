@@ -13,9 +13,12 @@ import csv
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from identity.masking import MaskRule, mask_value
+
+if TYPE_CHECKING:
+    from _csv import Writer
 
 COLUMNS = ("row", "source_key", "field", "column", "code", "message")
 _CITIZEN_ID = re.compile(r"[0-9]{17}[0-9Xx]")
@@ -38,7 +41,7 @@ class ErrorReport:
         self._echo = echo
         self._echo_limit = echo_limit
         self._handle: IO[str] | None = None
-        self._writer = None
+        self._writer: Writer | None = None
 
     def __enter__(self) -> ErrorReport:
         if self.path is not None:

@@ -48,7 +48,7 @@ class Sink(Protocol):
     written again with the same content changes nothing.
     """
 
-    def write_batch(self, session: Session, rows: Sequence[MappedRow], *, run_key: str) -> Sequence[SinkOutcome]: ...
+    def write_batch(self, *, session: Session, rows: Sequence[MappedRow], run_key: str) -> Sequence[SinkOutcome]: ...
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def run_import(
             issuer_code=issuer_code, total_rows=source.total,
         )
         with sessions() as session:
-            run = journal.start(session, target=target, restart_counts=not source.resumable, now=clock())
+            run = journal.start(session=session, target=target, restart_counts=not source.resumable, now=clock())
             session.commit()
             run_key, skip = run.run_key, run.committed_position
         batch = _Batch(sessions=sessions, sink=sink, run_key=run_key, report=report, clock=clock)
@@ -188,7 +188,9 @@ class _Batch:
         tally = _Tally(failed=self._failed)
         problems = list(self._problems)
         try:
-            outcomes = self._sink.write_batch(session, self._rows, run_key=self._run_key) if self._rows else []
+            outcomes = (
+                self._sink.write_batch(session=session, rows=self._rows, run_key=self._run_key) if self._rows else []
+            )
             by_ordinal = {row.ordinal: row for row in self._rows}
             for outcome in outcomes:
                 setattr(tally, outcome.outcome, getattr(tally, outcome.outcome) + 1)
@@ -196,7 +198,7 @@ class _Batch:
                     row = by_ordinal[outcome.ordinal]
                     problems.append(RowProblem(row.row, row.source_key, outcome.field, None,
                                                outcome.code or "refused", outcome.message or "refused"))
-            journal.advance(session, run_key=self._run_key, position=self.position, issued=tally.issued,
+            journal.advance(session=session, run_key=self._run_key, position=self.position, issued=tally.issued,
                             changed=tally.changed, unchanged=tally.unchanged, failed=tally.failed, now=self._clock())
             session.commit()
         except BaseException:
@@ -225,7 +227,7 @@ class _Batch:
 def _finish(sessions: sessionmaker[Session], *, run_key: str, status: str, clock: Callable[[], datetime],
             resumed_from: int = 0, attempt: AttemptSummary | None = None, error: str | None = None) -> ImportSummary:
     with sessions() as session:
-        run = journal.finish(session, run_key=run_key, status=status, now=clock(), error=error)
+        run = journal.finish(session=session, run_key=run_key, status=status, now=clock(), error=error)
         summary = ImportSummary(
             run_key=run_key, status=run.status, total=run.total_rows, done=run.committed_position,
             resumed_from=resumed_from, issued=run.issued, changed=run.changed, unchanged=run.unchanged,

@@ -136,9 +136,10 @@ class HttpSource:
         records = found if isinstance(found, list) else [found]
         if len(records) > self.binding.max_records:
             raise ResponseTooLarge(f"more than {self.binding.max_records} records", binding=self.name)
-        if not all(isinstance(r, dict) for r in records):
+        objects = [r for r in records if isinstance(r, dict)]
+        if len(objects) != len(records):
             raise MalformedResponse("records must be JSON objects", binding=self.name)
-        return [self._fields_of(record) for record in records]
+        return [self._fields_of(record) for record in objects]
 
     def _fields_of(self, record: dict) -> Record:
         mapped: Record = {}

@@ -46,13 +46,19 @@ class Source(Protocol):
 
 
 class BoundItem(Protocol):
-    """What a fetch needs of a data item: the catalog row or a snapshot of it."""
+    """What a fetch needs of a data item: the catalog row or a snapshot of it
+    (read-only: a frozen snapshot satisfies it as well as the row)."""
 
-    code: str
-    subject_kind: str
-    fields: Sequence[dict]
-    adapter_kind: str | None
-    adapter_name: str | None
+    @property
+    def code(self) -> str: ...
+    @property
+    def subject_kind(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[dict]: ...
+    @property
+    def adapter_kind(self) -> str | None: ...
+    @property
+    def adapter_name(self) -> str | None: ...
 
 
 class BindingRegistry:

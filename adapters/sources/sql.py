@@ -155,6 +155,7 @@ def _interrupted_at(connection: Connection, deadline_at: float | None, *, timeou
         yield
         return
     driver = connection.connection.driver_connection
+    assert driver is not None, "a checked-out connection holds its DBAPI connection"
     stop_at = time.monotonic() + timeout
     if deadline_at is not None:
         stop_at = min(stop_at, deadline_at)

@@ -71,15 +71,18 @@ def to_schema(item: DataItem) -> DataItemOut:
     if item.not_shared_reason is not None:
         sharing["reason"] = item.not_shared_reason
     adapter = {"kind": item.adapter_kind, "name": item.adapter_name} if item.adapter_kind else None
-    return DataItemOut(
-        code=item.code,
-        name=item.name,
-        provider=item.provider_code,
-        abstract=item.abstract,
-        subject_kind=item.subject_kind,
-        fields=item.fields,
-        sharing=sharing,
-        open_attribute=item.open_attribute,
-        update_cycle=item.update_cycle,
-        adapter=adapter,
+    # Validated from the stored row like any other input (the columns are plain text and JSON).
+    return DataItemOut.model_validate(
+        {
+            "code": item.code,
+            "name": item.name,
+            "provider": item.provider_code,
+            "abstract": item.abstract,
+            "subject_kind": item.subject_kind,
+            "fields": item.fields,
+            "sharing": sharing,
+            "open_attribute": item.open_attribute,
+            "update_cycle": item.update_cycle,
+            "adapter": adapter,
+        }
     )

@@ -76,10 +76,13 @@ def check_parents(*, session: Session, codes: list[str]) -> None:
 
 
 def to_schema(department: Department) -> DepartmentOut:
-    return DepartmentOut(
-        code=department.code,
-        name=department.name,
-        region=department.region_code,
-        level=department.level,
-        parent=department.parent_code,
+    # Validated from the stored row like any other input (the columns are plain text and JSON).
+    return DepartmentOut.model_validate(
+        {
+            "code": department.code,
+            "name": department.name,
+            "region": department.region_code,
+            "level": department.level,
+            "parent": department.parent_code,
+        }
     )

@@ -128,19 +128,19 @@ def load(*, session: Session, document: CatalogDocument) -> LoadReport:
     def count(section: str, changed: bool) -> None:
         (report.created_or_changed if changed else report.unchanged)[section] += 1
 
-    for entry in _parents_first(session=session, entries=document.departments):
-        count("departments", departments.upsert(session=session, entry=entry))
+    for department in _parents_first(session=session, entries=document.departments):
+        count("departments", departments.upsert(session=session, entry=department))
     session.flush()
     departments.check_parents(session=session, codes=[d.code for d in document.departments])
-    for entry in document.licence_types:
-        count("licence_types", licence_types.upsert(session=session, entry=entry))
+    for licence_type in document.licence_types:
+        count("licence_types", licence_types.upsert(session=session, entry=licence_type))
     session.flush()
     licence_types.check_dependents(session=session, codes=[t.code for t in document.licence_types])
-    for entry in document.data_items:
-        count("data_items", data_items.upsert(session=session, entry=entry))
+    for data_item in document.data_items:
+        count("data_items", data_items.upsert(session=session, entry=data_item))
     session.flush()
-    for entry in document.matters:
-        count("matters", matters.upsert(session=session, entry=entry))
+    for matter in document.matters:
+        count("matters", matters.upsert(session=session, entry=matter))
     session.flush()
     return report
 

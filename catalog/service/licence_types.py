@@ -53,7 +53,7 @@ def face_rules_kept(*, session: Session, code: str, version: int) -> FaceRules |
         return FaceRules(code=code, version=version, name=row.name,
                          fields=tuple(MappingProxyType(dict(spec)) for spec in row.fields))
 
-    return snapshots.memo_for(session).get(("licence_type_face", code, version), load,
+    return snapshots.memo_for(session=session).get(("licence_type_face", code, version), load,
                                            keep=lambda rules: rules is not None)
 
 
@@ -186,15 +186,18 @@ def check_dependents(*, session: Session, codes: list[str]) -> None:
 
 
 def to_schema(row: LicenceType, *, session: Session) -> LicenceTypeOut:
-    return LicenceTypeOut(
-        code=row.code,
-        name=row.name,
-        holder_kind=row.holder_kind,
-        issuers=issuers(session=session, code=row.code),
-        fields=row.fields,
-        validity=row.validity,
-        dependents=row.dependents,
-        layout_template=row.layout_template,
-        version=row.version,
-        is_current=row.is_current,
+    # Validated from the stored row like any other input (the columns are plain text and JSON).
+    return LicenceTypeOut.model_validate(
+        {
+            "code": row.code,
+            "name": row.name,
+            "holder_kind": row.holder_kind,
+            "issuers": issuers(session=session, code=row.code),
+            "fields": row.fields,
+            "validity": row.validity,
+            "dependents": row.dependents,
+            "layout_template": row.layout_template,
+            "version": row.version,
+            "is_current": row.is_current,
+        }
     )

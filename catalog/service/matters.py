@@ -34,7 +34,9 @@ def exists(*, session: Session, code: str) -> bool:
 def exists_kept(*, session: Session, code: str) -> bool:
     """``exists``, remembered for a few seconds once true (catalog.snapshots):
     for paths that check the matter on every request."""
-    return snapshots.memo_for(session).get(("matter", code), lambda: exists(session=session, code=code), keep=bool)
+    return snapshots.memo_for(session=session).get(
+        ("matter", code), lambda: exists(session=session, code=code), keep=bool
+    )
 
 
 def require_existing(*, session: Session, codes: Sequence[object], kept: bool = False) -> None:
@@ -88,11 +90,15 @@ def _check_references(*, session: Session, entry: MatterIn) -> None:
         raise UnknownReference(f"{where}: department {entry.department} is not a known department")
     for material in entry.materials:
         target = material.satisfied_by
-        if target.kind == "licence_type" and licence_types.get_current(session=session, code=target.code) is None:
+        if target.kind == "licence_type" and (
+            target.code is None or licence_types.get_current(session=session, code=target.code) is None
+        ):
             raise UnknownReference(
                 f"{where}: material {material.key!r} names licence type {target.code}, which is not in the catalog"
             )
-        if target.kind == "data_item" and data_items.get(session=session, code=target.code) is None:
+        if target.kind == "data_item" and (
+            target.code is None or data_items.get(session=session, code=target.code) is None
+        ):
             raise UnknownReference(
                 f"{where}: material {material.key!r} names data item {target.code}, which is not in the catalog"
             )
@@ -147,10 +153,13 @@ def to_schema(matter: Matter) -> MatterOut:
             satisfied["template"] = m.commitment_template
         materials.append({"key": m.key, "name": m.name, "required": m.required, "satisfied_by": satisfied})
     situations = [{"key": s.key, "name": s.name, "materials": s.material_keys} for s in matter.situations]
-    return MatterOut(
-        code=matter.code,
-        name=matter.name,
-        department=matter.department_code,
-        materials=materials,
-        situations=situations,
+    # Validated from the stored row like any other input (the columns are plain text and JSON).
+    return MatterOut.model_validate(
+        {
+            "code": matter.code,
+            "name": matter.name,
+            "department": matter.department_code,
+            "materials": materials,
+            "situations": situations,
+        }
     )

@@ -22,7 +22,7 @@ def expiring_cmd(
         context.fail("give --department CODE, --holder CODE or both", code=2)
     config = context.settings()
     with context.session_scope(config) as session:
-        rows = reads.list_expiring(session, issuer_code=issuer, holder_code=holder, days=days)
+        rows = reads.list_expiring(session=session, issuer_code=issuer, holder_code=holder, days=days)
         for row in rows:
             masked = mask_value(row.holder_name, MaskRule.name)
             typer.echo(f"{row.valid_until.isoformat()}  {row.base_identifier}  {row.status:9}  {masked}")
@@ -39,7 +39,7 @@ def disputes_cmd(
         context.fail(f"--status must be one of {', '.join(disputes.LISTABLE)}", code=2)
     config = context.settings()
     with context.session_scope(config) as session:
-        rows = disputes.list_for_department(session, department_code=department, status=status,
+        rows = disputes.list_for_department(session=session, department_code=department, status=status,
                                             limit=disputes.MAX_PAGE)
         for row in rows:
             late = "OVERDUE" if disputes.is_overdue(row) else ""
@@ -54,5 +54,5 @@ def expire_cmd() -> None:
     config = context.settings()
     signer = issue.Signer(registry_id=config.registry_id, key_secret=config.secret_bytes())
     with context.session_scope(config) as session:
-        count = lifecycle.expire_due(session, signer=signer)
+        count = lifecycle.expire_due(session=session, signer=signer)
     typer.echo(f"{count} licence(s) expired")

@@ -29,5 +29,5 @@ def trust_list_cmd() -> None:
     """Print the current signed trust list (publishing a new one if anything changed)."""
     config = context.settings()
     with context.session_scope(config) as session:
-        body = signing_service.trust_list_json(session, registry_id=config.registry_id, key_secret=config.secret_bytes())
+        body = signing_service.trust_list_json(session=session, registry_id=config.registry_id, key_secret=config.secret_bytes())
     typer.echo(body.decode())

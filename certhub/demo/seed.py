@@ -104,11 +104,11 @@ def _seal_every_issuer(*, session: Session, key_secret: bytes) -> int:
         issued.setdefault(row.department_code, []).append(row.type_code)
     created = 0
     for code, type_codes in issued.items():
-        if signing_service.list_seals(session, owner_department_code=code):
+        if signing_service.list_seals(session=session, owner_department_code=code):
             continue
         department = departments.get_or_raise(session=session, code=code)
         signing_service.create_seal(
-            session,
+            session=session,
             owner_department_code=code,
             department_name=department.name,
             seal_type="电子证照专用章",
@@ -186,7 +186,7 @@ def _seed_holders(*, session: Session, signer: issue.Signer) -> tuple[int, DemoH
                                       now=datetime.combine(first_day, time(1, 0), tzinfo=timezone.utc))
             _what_happens_next(session, licence=licence, then=spec.get("then") or {}, actor=actor, signer=signer)
             created += 1
-    lifecycle.expire_due(session, signer=signer)
+    lifecycle.expire_due(session=session, signer=signer)
     return created, login
 
 
@@ -204,11 +204,11 @@ def _issue_request(entry: dict, spec: dict, *, code: str, today: date) -> issue.
 
 
 def _what_happens_next(session: Session, *, licence: Licence, then: dict, actor: Actor, signer: issue.Signer) -> None:
-    identifier = lifecycle.current_version(session, licence=licence).identifier
+    identifier = lifecycle.current_version(session=session, licence=licence).identifier
     if "change" in then:
-        lifecycle.change(session, actor=actor, identifier=identifier, face=then["change"]["face"],
+        lifecycle.change(session=session, actor=actor, identifier=identifier, face=then["change"]["face"],
                          reason=then["change"].get("reason"), signer=signer)
     if "suspend" in then:
-        lifecycle.suspend(session, actor=actor, identifier=identifier, reason=then["suspend"], signer=signer)
+        lifecycle.suspend(session=session, actor=actor, identifier=identifier, reason=then["suspend"], signer=signer)
     if "revoke" in then:
-        lifecycle.revoke(session, actor=actor, identifier=identifier, reason=then["revoke"], signer=signer)
+        lifecycle.revoke(session=session, actor=actor, identifier=identifier, reason=then["revoke"], signer=signer)

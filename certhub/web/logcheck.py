@@ -47,7 +47,7 @@ class DatabaseLogSource:
 
     def _read(self, session: Session, path: str) -> bytes | None:
         if path == CHECKPOINT_PATH:
-            latest = latest_checkpoint(session)
+            latest = latest_checkpoint(session=session)
             return None if latest is None else bytes(latest.note)
         try:
             coord = parse_path(path)

@@ -56,11 +56,11 @@ def find(*, session: Session, code: str) -> SharedItem | None:
     remembered for a few seconds once found (catalog.snapshots)."""
     if not isinstance(code, str) or not 1 <= len(code) <= 40:
         return None
-    return snapshots.memo_for(session).get(("shared_item", code), lambda: _load(session, code),
+    return snapshots.memo_for(session=session).get(("shared_item", code), lambda: _load(session=session, code=code),
                                            keep=lambda item: item is not None)
 
 
-def _load(session: Session, code: str) -> SharedItem | None:
+def _load(*, session: Session, code: str) -> SharedItem | None:
     licence_type = licence_types.get_current(session=session, code=code)
     if licence_type is not None:
         return SharedItem(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,7 @@ def _check_reason(reason: str | None, *, what: str, required: bool) -> str | Non
     return reason
 
 
-def _check_matters(session: Session, codes: Sequence[str]) -> list[str]:
+def _check_matters(*, session: Session, codes: Sequence[str]) -> list[str]:
     codes = list(dict.fromkeys(codes))
     if not 1 <= len(codes) <= MAX_MATTERS:
         raise InvalidExchangeRequest(f"matters: 1 to {MAX_MATTERS} matter codes")
@@ -110,7 +111,7 @@ def apply(
     clear = _check_fields(item, clear_fields, what="clear_fields", allow_empty=True)
     if not set(clear) <= set(field_keys):
         raise InvalidExchangeRequest("clear_fields must be among the fields applied for")
-    matter_codes = _check_matters(session, matters)
+    matter_codes = _check_matters(session=session, codes=matters)
     until = _check_period(valid_until, now=now)
     terms = {"matters": matter_codes, "fields": field_keys, "clear_fields": clear, "valid_until": until.isoformat()}
     agreement = Agreement(
@@ -140,7 +141,7 @@ def _decide(agreement: Agreement, *, status: str, by: str, now: datetime, reason
     agreement.updated_at = now
 
 
-def _locked(session: Session, agreement_id: int, department_code: str) -> Agreement:
+def _locked(*, session: Session, agreement_id: int, department_code: str) -> Agreement:
     """The agreement under a row lock, if the department is a party to it."""
     agreement = session.scalar(
         select(Agreement)
@@ -177,7 +178,7 @@ def decide(
     now: datetime,
 ) -> Agreement:
     """The provider approves (possibly narrowed) or refuses with a reason."""
-    agreement = _locked(session, agreement_id, provider_code)
+    agreement = _locked(session=session, agreement_id=agreement_id, department_code=provider_code)
     if agreement.provider_code != provider_code:
         raise NotParty("only the provider decides on an application")
     if agreement.status != AgreementStatus.PENDING:
@@ -222,7 +223,7 @@ def _end(agreement: Agreement, *, status: str, reason: str | None, by: str, now:
 def revoke(*, session: Session, agreement_id: int, provider_code: str, operator: str, reason: str,
            now: datetime) -> Agreement:
     """The provider ends an agreement (or a pending application) with a reason."""
-    agreement = _locked(session, agreement_id, provider_code)
+    agreement = _locked(session=session, agreement_id=agreement_id, department_code=provider_code)
     if agreement.provider_code != provider_code:
         raise NotParty("only the provider revokes an agreement; the consumer withdraws it")
     return _end(agreement, status=AgreementStatus.REVOKED, now=now, by=operator,
@@ -232,7 +233,7 @@ def revoke(*, session: Session, agreement_id: int, provider_code: str, operator:
 def withdraw(*, session: Session, agreement_id: int, consumer_code: str, operator: str, reason: str | None,
              now: datetime) -> Agreement:
     """The consumer gives up an application or an agreement."""
-    agreement = _locked(session, agreement_id, consumer_code)
+    agreement = _locked(session=session, agreement_id=agreement_id, department_code=consumer_code)
     if agreement.consumer_code != consumer_code:
         raise NotParty("only the consumer withdraws; the provider revokes")
     return _end(agreement, status=AgreementStatus.WITHDRAWN, now=now, by=operator,
@@ -267,14 +268,15 @@ def list_(*, session: Session, department_code: str, role: str | None = None, st
     return list(session.scalars(query.order_by(Agreement.id.desc()).limit(max(1, min(limit, 500)))))
 
 
-def effective_status(agreement: Agreement, *, now: datetime) -> str:
+# Both take the ORM object or a row of its terms (``for_item``, the query's hot path).
+def effective_status(agreement: Agreement | Row[Any], *, now: datetime) -> str:
     """The stored status, or "expired" for an approved agreement past its period."""
     if agreement.status == AgreementStatus.APPROVED and agreement.valid_until <= now:
         return "expired"
     return agreement.status
 
 
-def is_active(agreement: Agreement, *, now: datetime) -> bool:
+def is_active(agreement: Agreement | Row[Any], *, now: datetime) -> bool:
     return agreement.status == AgreementStatus.APPROVED and agreement.valid_from <= now < agreement.valid_until
 
 
@@ -300,7 +302,7 @@ def for_item(*, session: Session, consumer_code: str, item_code: str) -> list[Ro
     return _TERMS_ON_THE_DRIVER.execute(session.connection(), parameters)
 
 
-def has_active_agreement(session: Session, *, consumer_code: str, licence_type_code: str, now: datetime) -> bool:
+def has_active_agreement(*, session: Session, consumer_code: str, licence_type_code: str, now: datetime) -> bool:
     """Whether the consumer holds an approved, unexpired agreement for the
     licence type (with any of its issuers, for any matter)."""
     return session.scalar(

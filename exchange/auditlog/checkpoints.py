@@ -12,7 +12,6 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -22,15 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
+from exchange.auditlog.publication import PublicationMonitor
 from signing.algorithms import Algorithm
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
 from storage.units import bounded
-
-if TYPE_CHECKING:
-    from exchange.auditlog.health import PublicationMonitor
 
 log = logging.getLogger("certhub.auditlog")
 
@@ -89,8 +86,8 @@ def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) ->
         session.add(row)
         session.flush()
         return signer
-    key = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
-    return NoteSigner(name=origin, seed=key.secret_bytes())
+    stored = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
+    return NoteSigner(name=origin, seed=stored.secret_bytes())
 
 
 def verifier_key(*, session: Session, origin: str) -> str | None:
@@ -122,7 +119,7 @@ def publish_checkpoint(
     return PublishedCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at)
 
 
-def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+def latest_checkpoint(*, session: Session) -> LogCheckpoint | None:
     return session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
 
 

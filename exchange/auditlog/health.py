@@ -9,7 +9,6 @@ it says why — in the refusal (``LogUnavailable``, HTTP 503) and on
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,45 +18,22 @@ from sqlalchemy.orm import Session
 from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.errors import LogUnavailable
 from exchange.auditlog.models import LogEntry
+from exchange.auditlog.publication import PublicationFailure, PublicationMonitor
+
+# The monitor lives in its own module (the checkpointer reports into it without importing this one);
+# re-exported here because callers read it together with the health verdict.
+__all__ = [
+    "PENDING_COUNT_CAP",
+    "LogHealth",
+    "PublicationFailure",
+    "PublicationMonitor",
+    "ensure_log_healthy",
+    "log_health",
+    "pending_entries",
+]
 
 # Counting pending rows is bounded: past this the signal says "at least".
 PENDING_COUNT_CAP = 100_000
-
-
-@dataclass(frozen=True)
-class PublicationFailure:
-    code: str
-    since: datetime
-    attempts: int
-
-
-class PublicationMonitor:
-    """What this process's checkpointer saw: the reason it cannot publish.
-
-    Shared between the checkpointer thread and request handlers; holds only
-    error codes, never record content.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._failure: PublicationFailure | None = None
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self._failure = None
-
-    def failed(self, *, code: str, at: datetime) -> None:
-        with self._lock:
-            previous = self._failure
-            if previous is None:
-                self._failure = PublicationFailure(code=code, since=at, attempts=1)
-            else:
-                self._failure = PublicationFailure(code=code, since=previous.since, attempts=previous.attempts + 1)
-
-    @property
-    def failure(self) -> PublicationFailure | None:
-        with self._lock:
-            return self._failure
 
 
 @dataclass(frozen=True)
@@ -101,10 +77,10 @@ def log_health(
     count_pending: bool = False,
 ) -> LogHealth:
     """The log's state as the fail-closed rule sees it; no personal data."""
-    latest = latest_checkpoint(session)
+    latest = latest_checkpoint(session=session)
     failure = monitor.failure if monitor is not None else None
     limit = int(max_lag.total_seconds())
-    pending = pending_entries(session) if count_pending else None
+    pending = pending_entries(session=session) if count_pending else None
     if latest is None:
         reason = "the authorized-use log has no checkpoint yet; data is not served"
         return LogHealth(False, _with_failure(reason, failure), None, None, limit, pending, failure)
@@ -131,7 +107,7 @@ def ensure_log_healthy(
     return health
 
 
-def pending_entries(session: Session) -> int:
+def pending_entries(*, session: Session) -> int:
     """Records not yet sequenced into the tree (counted up to the cap)."""
     pending = select(LogEntry.id).where(LogEntry.leaf_index.is_(None)).limit(PENDING_COUNT_CAP).subquery()
     return int(session.scalar(select(func.count()).select_from(pending)) or 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ MAX_BATCH = 10_000
 class DbTileReader:
     """A ``TileReader`` over ``auditlog_tiles`` (one row per level and index)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, *, session: Session) -> None:
         self._session = session
 
     def read_tile(self, coord: TileCoord) -> bytes | None:
@@ -76,7 +77,7 @@ class IntegrationResult:
     root_hash: bytes
 
 
-def lock_state(session: Session) -> LogState:
+def lock_state(*, session: Session) -> LogState:
     """Take the append lock and return the state row.
 
     The UPDATE comes first on purpose: on PostgreSQL it waits for and then
@@ -84,9 +85,10 @@ def lock_state(session: Session) -> LogState:
     database write lock at once, where a read-then-write upgrade could fail
     with a busy snapshot.
     """
-    result = session.execute(
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed for any statement.
+    result = cast(CursorResult[Any], session.execute(
         update(LogState).where(LogState.id == STATE_ID).values(generation=LogState.generation + 1)
-    )
+    ))
     if result.rowcount != 1:
         # Created by the migration; only a damaged database lacks it.
         raise LogCorrupted("the log state row is missing")
@@ -101,7 +103,7 @@ def integrate_pending(*, session: Session, max_batch: int = DEFAULT_BATCH) -> In
     """Sequence up to ``max_batch`` pending entries; the caller commits."""
     if not 1 <= max_batch <= MAX_BATCH:
         raise ValueError(f"max_batch must be in 1..{MAX_BATCH}")
-    state = lock_state(session)
+    state = lock_state(session=session)
     pending = session.execute(
         select(LogEntry.id, LogEntry.entry)
         .where(LogEntry.leaf_index.is_(None))
@@ -114,12 +116,14 @@ def integrate_pending(*, session: Session, max_batch: int = DEFAULT_BATCH) -> In
     try:
         # SPEC: RFC 9162 §2.1.1 — leaf hash SHA-256(0x00 || entry).
         result = integrate(
-            old_size=old_size, leaf_hashes=[leaf_hash(row.entry) for row in pending], reader=DbTileReader(session)
+            old_size=old_size,
+            leaf_hashes=[leaf_hash(row.entry) for row in pending],
+            reader=DbTileReader(session=session),
         )
     except TransparencyLogError as error:
         raise LogCorrupted(f"stored tiles do not match the log state: {error}") from error
-    _assign_indices(session, [row.id for row in pending], first=old_size)
-    _write_tiles(session, result.tiles)
+    _assign_indices(session=session, ids=[row.id for row in pending], first=old_size)
+    _write_tiles(session=session, tiles=result.tiles)
     state.size = result.new_size
     state.root_hash = result.root_hash
     state.updated_at = utcnow()
@@ -127,7 +131,7 @@ def integrate_pending(*, session: Session, max_batch: int = DEFAULT_BATCH) -> In
     return IntegrationResult(old_size=old_size, new_size=result.new_size, root_hash=result.root_hash)
 
 
-def _assign_indices(session: Session, ids: list[int], *, first: int) -> None:
+def _assign_indices(*, session: Session, ids: list[int], first: int) -> None:
     """Give the rows ``ids`` (ascending) the indices ``first, first + 1, ...``.
 
     One set-based UPDATE instead of one statement per row. The ids are
@@ -139,17 +143,17 @@ def _assign_indices(session: Session, ids: list[int], *, first: int) -> None:
         .where(any_of(session, LogEntry.id, ids, name="pending_ids"))
         .subquery()
     )
-    result = session.execute(
+    result = cast(CursorResult[Any], session.execute(
         update(LogEntry)
         .where(LogEntry.id == ranked.c.id)
         .values(leaf_index=ranked.c.position + (first - 1))
         .execution_options(synchronize_session=False)
-    )
+    ))
     if result.rowcount != len(ids):
         raise LogCorrupted(f"sequenced {result.rowcount} of {len(ids)} pending entries")
 
 
-def _write_tiles(session: Session, tiles) -> None:
+def _write_tiles(*, session: Session, tiles) -> None:
     keys = [(tile.level, tile.index) for tile in tiles]
     existing = {
         (row.level, row.tile_index): row
@@ -168,7 +172,7 @@ def _write_tiles(session: Session, tiles) -> None:
             row.data = tile.data
 
 
-def current_state(session: Session) -> LogState:
+def current_state(*, session: Session) -> LogState:
     state = session.get(LogState, STATE_ID, populate_existing=True)
     if state is None:
         raise LogCorrupted("the log state row is missing")

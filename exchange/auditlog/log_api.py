@@ -44,7 +44,7 @@ def _binary(data: bytes, *, full: bool) -> Response:
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
 def get_checkpoint(session: SessionDep) -> Response:
-    latest = latest_checkpoint(session)
+    latest = latest_checkpoint(session=session)
     if latest is None:
         raise NotInLog("no checkpoint has been published yet", code="not_found")
     return Response(content=bytes(latest.note), media_type="text/plain; charset=utf-8", headers={"Cache-Control": _SHORT})

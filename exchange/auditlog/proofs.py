@@ -35,34 +35,34 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def checkpoint_size(session: Session) -> int:
+def checkpoint_size(*, session: Session) -> int:
     size = session.scalar(select(LogCheckpoint.size).order_by(LogCheckpoint.id.desc()).limit(1))
     return 0 if size is None else size
 
 
-def _check_size(session: Session, size: int) -> None:
-    published = checkpoint_size(session)
+def _check_size(*, session: Session, size: int) -> None:
+    published = checkpoint_size(session=session)
     if not 0 < size <= published:
         raise NotInLog(f"size {size} is not covered by the latest checkpoint (size {published})")
 
 
 def inclusion(*, session: Session, index: int, size: int) -> dict:
     """Proof that leaf ``index`` is in the tree of ``size`` (a checkpointed size)."""
-    _check_size(session, size)
+    _check_size(session=session, size=size)
     if not 0 <= index < size:
         raise InvalidQuery(f"index must be in 0..{size - 1}")
     # One query for the 4-6 tiles the proof reads, instead of one each.
-    tiles = DbTileReader(session).prefetch(tiles_for_inclusion_proof(index=index, size=size))
+    tiles = DbTileReader(session=session).prefetch(tiles_for_inclusion_proof(index=index, size=size))
     path = inclusion_proof(index=index, size=size, reader=tiles)
     return {"index": index, "size": size, "proof": [b64(node) for node in path]}
 
 
 def consistency(*, session: Session, old: int, new: int) -> dict:
     """Proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
-    _check_size(session, new)
+    _check_size(session=session, size=new)
     if not 0 < old <= new:
         raise InvalidQuery("old must be in 1..new")
-    tiles = DbTileReader(session).prefetch(tiles_for_consistency_proof(old_size=old, new_size=new))
+    tiles = DbTileReader(session=session).prefetch(tiles_for_consistency_proof(old_size=old, new_size=new))
     path = consistency_proof(old_size=old, new_size=new, reader=tiles)
     return {"old": old, "new": new, "proof": [b64(node) for node in path]}
 
@@ -95,7 +95,7 @@ class SubjectRecords:
 
 
 def prove_rows(
-    session: Session, rows: Sequence[LogEntry | Row], *, checkpoint: LogCheckpoint | None = None
+    *, session: Session, rows: Sequence[LogEntry | Row], checkpoint: LogCheckpoint | None = None
 ) -> tuple[str | None, int, list[ProvenRecord]]:
     """Attach inclusion proofs against ``checkpoint`` (default: the latest).
 
@@ -104,11 +104,11 @@ def prove_rows(
     Entries not yet in a checkpoint carry ``proof: None``: they become
     provable after the next integration and checkpoint.
     """
-    latest = checkpoint or latest_checkpoint(session)
+    latest = checkpoint or latest_checkpoint(session=session)
     size = 0 if latest is None else latest.size
     provable = [row.leaf_index for row in rows if row.leaf_index is not None and row.leaf_index < size]
     # One tree for the batch: tiles and shared sibling hashes are read and hashed once.
-    paths = dict(zip(provable, inclusion_proofs(indices=provable, size=size, reader=DbTileReader(session))))
+    paths = dict(zip(provable, inclusion_proofs(indices=provable, size=size, reader=DbTileReader(session=session))))
     proven = []
     for row in rows:
         entry = bytes(row.entry)
@@ -133,5 +133,5 @@ def records_for_subject(*, session: Session, subject_code: str, limit: int = MAX
             select(LogEntry).where(LogEntry.subject_code == subject_code).order_by(LogEntry.id.desc()).limit(limit)
         )
     )
-    note, size, proven = prove_rows(session, rows)
+    note, size, proven = prove_rows(session=session, rows=rows)
     return SubjectRecords(checkpoint=note, size=size, records=proven)

@@ -104,7 +104,7 @@ def search(*, session: Session, filters: SearchFilter, limit: int = 100, before_
     if before_id is not None:
         query = query.where(LogEntry.id < before_id)
     rows = list(session.scalars(query.order_by(LogEntry.id.desc()).limit(limit)))
-    note, size, proven = prove_rows(session, rows)
+    note, size, proven = prove_rows(session=session, rows=rows)
     return {
         "checkpoint": note,
         "size": size,
@@ -120,7 +120,7 @@ def _check_range(since: datetime, until: datetime) -> None:
         raise InvalidQuery(f"the range must be positive and at most {MAX_RANGE.days} days")
 
 
-def _scan(session: Session, since: datetime, until: datetime):
+def _scan(*, session: Session, since: datetime, until: datetime):
     columns = (
         LogEntry.id, LogEntry.leaf_index, LogEntry.recorded_at, LogEntry.department_code,
         LogEntry.operator_id, LogEntry.subject_code, LogEntry.matter_code, LogEntry.basis, LogEntry.result,
@@ -138,7 +138,7 @@ def _scan(session: Session, since: datetime, until: datetime):
 def statistics(*, session: Session, since: datetime, until: datetime) -> dict:
     """Counts per department and per day (Asia/Shanghai), granted and denied."""
     _check_range(since, until)
-    rows, truncated = _scan(session, since, until)
+    rows, truncated = _scan(session=session, since=since, until=until)
     by_department: dict[str, Counter] = defaultdict(Counter)
     by_day: dict[str, Counter] = defaultdict(Counter)
     for row in rows:
@@ -157,7 +157,7 @@ def anomalies(
     """Flags for an auditor to look at; a flag is a lead, not a verdict."""
     _check_range(since, until)
     limits = thresholds or AnomalyThresholds()
-    rows, truncated = _scan(session, since, until)
+    rows, truncated = _scan(session=session, since=since, until=until)
     flags: list[dict] = []
 
     def flag(kind: str, row, **extra) -> None:
@@ -220,12 +220,12 @@ def export_lines(*, session: Session, filters: SearchFilter, limit: int = MAX_EX
     complete export from a cut connection.
     """
     check_export(filters=filters, limit=limit)
-    return _export(session, filters, limit)
+    return _export(session=session, filters=filters, limit=limit)
 
 
-def _export(session: Session, filters: SearchFilter, limit: int) -> Iterator[str]:
+def _export(*, session: Session, filters: SearchFilter, limit: int) -> Iterator[str]:
     # One checkpoint for the whole export, even if another is published meanwhile.
-    pinned = latest_checkpoint(session)
+    pinned = latest_checkpoint(session=session)
     note = None if pinned is None else bytes(pinned.note).decode("utf-8")
     size = 0 if pinned is None else pinned.size
     yield json.dumps({"checkpoint": note, "size": size}, ensure_ascii=False) + "\n"
@@ -239,7 +239,7 @@ def _export(session: Session, filters: SearchFilter, limit: int) -> Iterator[str
             if count + len(rows) > limit:
                 rows = rows[: limit - count]
                 truncated = True
-            _, _, proven = prove_rows(session, rows, checkpoint=pinned)
+            _, _, proven = prove_rows(session=session, rows=rows, checkpoint=pinned)
             for record in proven:
                 yield json.dumps(record.to_json(), ensure_ascii=False, sort_keys=True) + "\n"
             count += len(rows)

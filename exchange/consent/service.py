@@ -27,7 +27,7 @@ from exchange.agreements import items as catalog_items
 from exchange.agreements.models import ItemKind
 from exchange.consent.models import Consent, ConsentStatus
 from exchange.errors import ConsentNotFound, InvalidExchangeRequest, Refusal
-from registry.presentations.errors import ProxyNotAllowed
+from registry.errors import ProxyNotAllowed
 from registry.service import delegations
 
 MAX_ITEMS = 50
@@ -72,7 +72,7 @@ def grant(
         if item.holder_code_type != grantor.holder_code_type:
             raise InvalidExchangeRequest(f"items: {item.name} ({code}) is not held by a holder of your kind")
         if grantor.proxy_code is not None:
-            _check_proxy(session, grantor=grantor, item=item, now=now)
+            _check_proxy(session=session, grantor=grantor, proxy_code=grantor.proxy_code, item=item, now=now)
     if valid_until.tzinfo is None or valid_until <= now:
         raise InvalidExchangeRequest("valid_until: a future time with its offset")
     if valid_until - now > MAX_PERIOD:
@@ -91,12 +91,14 @@ def grant(
     return consent
 
 
-def _check_proxy(session: Session, *, grantor: Grantor, item: catalog_items.SharedItem, now: datetime) -> None:
+def _check_proxy(
+    *, session: Session, grantor: Grantor, proxy_code: str, item: catalog_items.SharedItem, now: datetime
+) -> None:
     if item.kind != ItemKind.LICENCE_TYPE:
         raise InvalidExchangeRequest(
             f"items: {item.name} ({item.code}) is a data item; delegations cover licence types only, "
             "so only the holder can consent to it")
-    delegations.check_proxy(session, proxy_code=grantor.proxy_code, principal_code=grantor.holder_code,
+    delegations.check_proxy(session=session, proxy_code=proxy_code, principal_code=grantor.holder_code,
                             action="consent", type_code=item.code, now=now)
 
 
@@ -129,19 +131,19 @@ def effective_status(consent: Consent, *, now: datetime, session: Session | None
     if consent.status == ConsentStatus.ACTIVE and consent.valid_until <= now:
         return "expired"
     if (consent.status == ConsentStatus.ACTIVE and session is not None
-            and not all(_delegation_stands(session, consent=consent, item_code=code, now=now)
+            and not all(_delegation_stands(session=session, consent=consent, item_code=code, now=now)
                         for code in consent.items)):
         return DELEGATION_ENDED
     return consent.status
 
 
-def _delegation_stands(session: Session, *, consent: Consent, item_code: str, now: datetime) -> bool:
+def _delegation_stands(*, session: Session, consent: Consent, item_code: str, now: datetime) -> bool:
     """A holder's own consent always; a proxy's while a delegation given by
     the time of the grant still lets the proxy consent to the item."""
     if consent.proxy_code is None:
         return True
     try:
-        delegations.check_proxy(session, proxy_code=consent.proxy_code, principal_code=consent.holder_code,
+        delegations.check_proxy(session=session, proxy_code=consent.proxy_code, principal_code=consent.holder_code,
                                 action="consent", type_code=item_code, now=now, given_by=consent.created_at)
     except ProxyNotAllowed:
         return False
@@ -161,7 +163,7 @@ def covering(*, session: Session, holder_code: str, department_code: str, matter
     ended = []
     for consent in rows:
         if consent.status == ConsentStatus.ACTIVE and consent.valid_from <= now < consent.valid_until:
-            if _delegation_stands(session, consent=consent, item_code=item_code, now=now):
+            if _delegation_stands(session=session, consent=consent, item_code=item_code, now=now):
                 return consent
             ended.append(consent)
     if ended:

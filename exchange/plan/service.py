@@ -27,7 +27,9 @@ MAX_PREFILL_RECORDS = 1
 def plan(ctx: QueryContext, *, subject: Subject) -> dict:
     matter = matters_service.get_or_raise(session=ctx.session, code=ctx.matter_code)
     items, answers = _answers(ctx, matter.materials, subject)
-    materials, prefill, prefilled = [], [], set()
+    materials: list[dict] = []
+    prefill: list[dict] = []
+    prefilled: set[str] = set()
     for material in matter.materials:
         entry = {"key": material.key, "name": material.name, "required": material.required}
         entry.update(_material(ctx, material, subject, answers))

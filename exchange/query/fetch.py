@@ -29,13 +29,13 @@ def effective_status(licence: Licence, *, now: datetime) -> str:
     return licence.status_at(now)
 
 
-def licences(session: Session, *, subject_code: str, subject_code_type: str, item: SharedItem,
+def licences(*, session: Session, subject_code: str, subject_code_type: str, item: SharedItem,
              grants: dict[str, Grant], now: datetime) -> list[dict]:
     """The subject's licences of the type issued by providers the consumer
     has an agreement with (``grants`` by issuer), newest first, disclosed
     as each agreement grants. Licences of other issuers are not answered."""
     found = []
-    for licence in reads.list_for_holder(session, holder_code=subject_code, holder_code_type=subject_code_type,
+    for licence in reads.list_for_holder(session=session, holder_code=subject_code, holder_code_type=subject_code_type,
                                          type_code=item.code):
         grant = grants.get(licence.issuer_code)
         if grant is None:

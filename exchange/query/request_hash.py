@@ -35,15 +35,16 @@ def _format_time(when: datetime) -> str:
 def envelope(*, department_code: str, client_id: str, operator: str, body: dict, now: datetime,
              request_id: str | None = None) -> RequestEnvelope:
     request_id = request_id or uuid.uuid4().hex
-    document = {
+    time = _format_time(now)
+    document: dict[str, object] = {
         "request_id": request_id,
-        "time": _format_time(now),
+        "time": time,
         "department": department_code,
         "client_id": client_id,
         "operator": operator,
         "body": body,
     }
-    return RequestEnvelope(request_id=request_id, time=document["time"], document=document,
+    return RequestEnvelope(request_id=request_id, time=time, document=document,
                            digest=request_hash(document))
 
 

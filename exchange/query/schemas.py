@@ -50,7 +50,7 @@ def item_requests(items: list[str | ItemIn]) -> list[ItemRequest]:
             ItemRequest(code=i.code, fields=tuple(i.fields) if i.fields else None) for i in items]
 
 
-def hashed_body(body: _Body) -> dict:
+def hashed_body(body: QueryIn | BatchQueryIn) -> dict:
     """The request body as hashed: items always as objects."""
     document = body.model_dump(mode="json", exclude_none=True)
     document["items"] = [{"code": r.code, **({"fields": list(r.fields)} if r.fields else {})}

@@ -223,7 +223,7 @@ def _licences(ctx: QueryContext, access: ItemAccess) -> dict:
     for agreement in access.agreements:
         by_provider[agreement.provider_code].append(agreement)
     grants = {provider: grant_for(item, rows, access.requested_fields) for provider, rows in by_provider.items()}
-    found = fetch.licences(ctx.session, subject_code=access.subject_code,
+    found = fetch.licences(session=ctx.session, subject_code=access.subject_code,
                            subject_code_type=access.subject_code_type, item=item, grants=grants, now=ctx.now)
     disclosed = sorted({key for entry in found for key in entry["fields"]}, key=item.field_keys.index)
     return {"fields": disclosed, "licences": found}

@@ -42,7 +42,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
         answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         raise UnsafeCallbackUrl(f"callback host {host} does not resolve") from None
-    addresses = list(dict.fromkeys(ipaddress.ip_address(a[4][0].split("%", 1)[0]) for a in answers))
+    addresses = list(dict.fromkeys(ipaddress.ip_address(str(a[4][0]).split("%", 1)[0]) for a in answers))
     if not addresses:
         raise UnsafeCallbackUrl(f"callback host {host} does not resolve")
     return addresses

@@ -84,7 +84,7 @@ def event_payload(*, registry_id: str, event: LicenceEvent, licence: Licence, id
     }
 
 
-def _locked_cursor(session: Session, *, now: datetime) -> DispatchCursor:
+def _locked_cursor(*, session: Session, now: datetime) -> DispatchCursor:
     write_lock(session)  # SQLite has no row locks: two dispatchers take turns
     query = select(DispatchCursor).where(DispatchCursor.name == CURSOR_NAME).with_for_update()
     cursor = session.scalar(query)
@@ -95,10 +95,10 @@ def _locked_cursor(session: Session, *, now: datetime) -> DispatchCursor:
             session.add(DispatchCursor(name=CURSOR_NAME, last_event_id=0, gaps={}, updated_at=now))
     except IntegrityError:
         pass  # another dispatcher created it first
-    return session.scalar(query.execution_options(populate_existing=True))
+    return session.execute(query.execution_options(populate_existing=True)).scalar_one()  # it exists now
 
 
-def _subscriptions_by_kind_and_type(session: Session) -> dict[tuple[str, str], list[Subscription]]:
+def _subscriptions_by_kind_and_type(*, session: Session) -> dict[tuple[str, str], list[Subscription]]:
     index: dict[tuple[str, str], list[Subscription]] = {}
     for subscription in session.scalars(select(Subscription).where(Subscription.status == ACTIVE)):
         for kind in subscription.event_kinds:
@@ -107,7 +107,7 @@ def _subscriptions_by_kind_and_type(session: Session) -> dict[tuple[str, str], l
     return index
 
 
-def _next_events(session: Session, cursor: DispatchCursor, *, batch_size: int):
+def _next_events(*, session: Session, cursor: DispatchCursor, batch_size: int):
     gap_ids = [int(k) for k in cursor.gaps]
     condition = LicenceEvent.id > cursor.last_event_id
     if gap_ids:
@@ -151,9 +151,9 @@ def dispatch(*, session: Session, registry_id: str, now: datetime | None = None,
     """One round; the caller commits (the cursor moves with the deliveries)."""
     now = now or utcnow()
     report = DispatchReport()
-    cursor = _locked_cursor(session, now=now)
-    rows = _next_events(session, cursor, batch_size=batch_size)
-    index = _subscriptions_by_kind_and_type(session) if rows else {}
+    cursor = _locked_cursor(session=session, now=now)
+    rows = _next_events(session=session, cursor=cursor, batch_size=batch_size)
+    index = _subscriptions_by_kind_and_type(session=session) if rows else {}
     agreed: dict[tuple[str, str], bool] = {}
     for event, licence, identifier in rows:
         report.events += 1
@@ -168,7 +168,7 @@ def dispatch(*, session: Session, registry_id: str, now: datetime | None = None,
             key = (subscription.department_code, licence.type_code)
             if key not in agreed:
                 agreed[key] = has_active_agreement(
-                    session, consumer_code=key[0], licence_type_code=key[1], now=now
+                    session=session, consumer_code=key[0], licence_type_code=key[1], now=now
                 )
             if not agreed[key]:
                 report.skipped_no_agreement += 1
@@ -201,6 +201,7 @@ class WebhookWorker:
         self._owns_client = self.client is None
         if self.client is None:
             self.client = delivery_client(policy=self.policy, egress=self.egress)
+        self._client: httpx.Client = self.client  # the one in use, given or made here
 
     def run_once(self, *, now: datetime | None = None) -> tuple[DispatchReport, DeliveryReport]:
         now = now or utcnow()
@@ -208,7 +209,7 @@ class WebhookWorker:
             dispatched = dispatch(session=session, registry_id=self.registry_id, now=now)
         with self.sessions() as session, session.begin():
             delivered = deliver_due(
-                session=session, now=now, client=self.client,
+                session=session, now=now, client=self._client,
                 secret_for=secrets_by_subscriber(session=session, key_secret=self.key_secret),
                 policy=self.retry_policy,
             )

@@ -78,7 +78,7 @@ def _check_kinds(kinds: Sequence[str]) -> list[str]:
     return [k for k in EVENT_KINDS if k in wanted]
 
 
-def _check_types(session: Session, *, department_code: str, codes: Sequence[str], now: datetime) -> list[str]:
+def _check_types(*, session: Session, department_code: str, codes: Sequence[str], now: datetime) -> list[str]:
     wanted = list(dict.fromkeys(codes))
     if not 1 <= len(wanted) <= MAX_TYPES:
         raise InvalidSubscription(f"licence_type_codes: 1 to {MAX_TYPES} licence type codes")
@@ -87,7 +87,7 @@ def _check_types(session: Session, *, department_code: str, codes: Sequence[str]
             raise InvalidSubscription(f"licence_type_codes: {code!r} is not a licence type in the catalog")
     missing = [
         code for code in wanted
-        if not has_active_agreement(session, consumer_code=department_code, licence_type_code=code, now=now)
+        if not has_active_agreement(session=session, consumer_code=department_code, licence_type_code=code, now=now)
     ]
     if missing:
         raise NoAgreement(f"no active sharing agreement for licence type(s) {', '.join(missing)}: apply for one first")
@@ -108,12 +108,12 @@ def create(
 ) -> NewSubscription:
     url = check_callback_url(callback_url, policy=policy)
     kinds = _check_kinds(event_kinds)
-    types = _check_types(session, department_code=department_code, codes=licence_type_codes, now=now)
-    active = session.scalar(
+    types = _check_types(session=session, department_code=department_code, codes=licence_type_codes, now=now)
+    active = session.execute(
         select(func.count()).select_from(Subscription).where(
             Subscription.department_code == department_code, Subscription.status == ACTIVE
         )
-    )
+    ).scalar_one()
     if active >= MAX_ACTIVE_PER_DEPARTMENT:
         raise InvalidSubscription(f"a department may hold at most {MAX_ACTIVE_PER_DEPARTMENT} active subscriptions")
     subscription = Subscription(

@@ -30,7 +30,7 @@ def _read(row: Delegation) -> DelegationRead:
 
 @router.get("", response_model=DelegationsRead)
 def list_delegations(session: SessionDep, holder: HolderDep) -> DelegationsRead:
-    rows = delegations.list_for_holder(session, holder_code=holder.holder_code)
+    rows = delegations.list_for_holder(session=session, holder_code=holder.holder_code)
     return DelegationsRead(
         given=[_read(r) for r in rows if r.principal_code == holder.holder_code],
         received=[_read(r) for r in rows if r.proxy_code == holder.holder_code],
@@ -42,7 +42,7 @@ def create_delegation(body: DelegationCreate, session: SessionDep, holder: Holde
     """Let another holder (guardian, agent, family) present or consent for you."""
     now = utcnow().replace(microsecond=0)
     row = delegations.create(
-        session, principal_code=holder.holder_code, principal_code_type=holder.holder_code_type,
+        session=session, principal_code=holder.holder_code, principal_code_type=holder.holder_code_type,
         proxy_code=body.proxy.code, proxy_code_type=body.proxy.code_type, relation=body.relation,
         type_codes=body.type_codes, actions=body.actions, valid_from=body.valid_from or now,
         valid_until=body.valid_until, now=now,
@@ -52,5 +52,5 @@ def create_delegation(body: DelegationCreate, session: SessionDep, holder: Holde
 
 @router.post("/{delegation_id}/revoke", response_model=DelegationRead)
 def revoke_delegation(delegation_id: RowId, session: SessionDep, holder: HolderDep) -> DelegationRead:
-    row = delegations.revoke(session, delegation_id=delegation_id, principal_code=holder.holder_code, now=utcnow())
+    row = delegations.revoke(session=session, delegation_id=delegation_id, principal_code=holder.holder_code, now=utcnow())
     return _read(row)

@@ -83,9 +83,11 @@ def wrap_lines(text: str, advance: Callable[[str], float], limit: float) -> list
 
 
 Layout = TypeVar("Layout")
+# Pixels (int) for PNG, points (float) for PDF: a plan is asked at the page height it answers overflow in.
+Length = TypeVar("Length", int, float)
 
 
-def largest_fit(plan: Callable[[float, float], tuple[Layout, float]], *, height: float,
+def largest_fit(plan: Callable[[Length, float], tuple[Layout, Length]], *, height: Length,
                 factors: Sequence[float]) -> Layout:
     """The layout at the largest font factor (`factors`, largest first) whose
     fields fit a page `height` high (`plan(height, factor)` answers the layout

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
+from typing import Literal, overload
 
 from PIL import Image, ImageDraw, ImageFont, UnidentifiedImageError
 
@@ -43,7 +44,7 @@ class Box:
     """One piece of the face and the rectangle it occupies (its ink, for text)."""
 
     kind: str  # title | identifier | label | value | qr | qr_caption | issuer | issued_on | seal | photo
-    rect: Rect
+    rect: tuple[float, float, float, float]  # pixels (int) on the PNG, points on the PDF
     text: str = ""
 
 
@@ -107,6 +108,12 @@ class _Planner:
         self._measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
         self._advances: dict[tuple[int, str], float] = {}
 
+    @overload
+    def text(self, kind: str, xy: tuple[int, int], text: str, font, fill, *, anchor: str = "la",
+             measure: Literal[True]) -> Rect: ...
+    @overload
+    def text(self, kind: str, xy: tuple[int, int], text: str, font, fill, *, anchor: str = "la",
+             measure: bool = False) -> Rect | None: ...
     def text(self, kind: str, xy: tuple[int, int], text: str, font, fill, *, anchor: str = "la",
              measure: bool = False) -> Rect | None:
         rect = self._bbox(xy, text, font, anchor) if measure else None
@@ -123,7 +130,7 @@ class _Planner:
         return rect
 
     def boxes(self) -> list[Box]:
-        return [Box(kind, rect if rect is not None else self._bbox(*where[:1], text, *where[1:]), text)
+        return [Box(kind, rect if rect is not None else self._bbox(where[0], text, where[1], where[2]), text)
                 for kind, rect, text, where in self._placed]
 
     def _bbox(self, xy: tuple[int, int], text: str, font, anchor: str) -> Rect:
@@ -260,13 +267,13 @@ def _photos(face: LicenceFace) -> list[tuple[str, Image.Image]]:
 def _fit_picture(picture: Image.Image, max_width: int, max_height: int) -> Image.Image:
     ratio = min(max_width / picture.width, max_height / picture.height)
     size = (max(int(picture.width * ratio), 1), max(int(picture.height * ratio), 1))
-    return picture.resize(size, Image.LANCZOS)
+    return picture.resize(size, Image.Resampling.LANCZOS)
 
 
 def _seal(data: bytes, size: int) -> Image.Image | None:
     try:
         with Image.open(io.BytesIO(data)) as opened:
-            return opened.convert("RGBA").resize((size, size), Image.LANCZOS)
+            return opened.convert("RGBA").resize((size, size), Image.Resampling.LANCZOS)
     except (UnidentifiedImageError, OSError, ValueError):
         return None
 
@@ -284,7 +291,7 @@ def qr_picture(text: str, *, target: int) -> Image.Image:
     as large as fits in `target` pixels: the static EL1 code is dense."""
     modules = Image.open(io.BytesIO(render_qr_png(text, box_size=1))).convert("RGB")
     factor = max(target // modules.width, 1)
-    return modules.resize((modules.width * factor, modules.height * factor), Image.NEAREST)
+    return modules.resize((modules.width * factor, modules.height * factor), Image.Resampling.NEAREST)
 
 
 def _stamp_text(image: Image.Image, text: str, *, color: tuple, repeat: bool = False) -> None:
@@ -301,7 +308,7 @@ def _stamp_text(image: Image.Image, text: str, *, color: tuple, repeat: bool = F
             draw.text((offset, y), text, font=font, fill=color)
     else:
         draw.text((width, height), text, font=font, fill=color, anchor="mm")
-    overlay = overlay.rotate(math.degrees(math.atan2(height, width)) * 0.6, resample=Image.BICUBIC)
+    overlay = overlay.rotate(math.degrees(math.atan2(height, width)) * 0.6, resample=Image.Resampling.BICUBIC)
     left, top = width // 2, height // 2
     crop = overlay.crop((left, top, left + width, top + height))
     base = image.convert("RGBA")

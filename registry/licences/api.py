@@ -103,15 +103,15 @@ def licence_read(session: Session, request: Request, view: reads.LicenceView) ->
             uri=statuslists.subject_uri(registry_id=request.app.state.registry_id, list_id=licence.status_list_id),
         ),
         versions=[VersionRead(version=v.version, identifier=v.identifier, superseded=v.superseded,
-                              created_at=v.created_at) for v in reads.versions(session, licence=licence)],
+                              created_at=v.created_at) for v in reads.versions(session=session, licence=licence)],
         issued_at=licence.issued_at,
-        open_disputes=[dispute_read(d) for d in reads.open_disputes(session, licence=licence)],
+        open_disputes=[dispute_read(d) for d in reads.open_disputes(session=session, licence=licence)],
     )
 
 
 
 def _current(session: Session, request: Request, licence: Licence) -> LicenceRead:
-    view = reads.LicenceView(licence=licence, version=lifecycle.current_version(session, licence=licence))
+    view = reads.LicenceView(licence=licence, version=lifecycle.current_version(session=session, licence=licence))
     return licence_read(session, request, view)
 
 
@@ -142,7 +142,7 @@ def issue_licence(
 @router.get("/expiring", response_model=list[ExpiringRead])
 def expiring(session: SessionDep, principal: Manager, days: Annotated[int, Query(ge=0, le=3660)] = 30):
     """The caller's live licences whose validity ends within `days` days."""
-    rows = reads.list_expiring(session, issuer_code=principal.department_code, days=days)
+    rows = reads.list_expiring(session=session, issuer_code=principal.department_code, days=days)
     return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
                          valid_until=r.valid_until, status=r.status) for r in rows]
 
@@ -155,21 +155,21 @@ def list_disputes(
     limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100,
 ):
     """Disputes of the caller's licences: open, overdue (open past the deadline), decided, or all."""
-    rows = disputes.list_for_department(session, department_code=principal.department_code, status=status,
+    rows = disputes.list_for_department(session=session, department_code=principal.department_code, status=status,
                                         limit=limit)
     return [dispute_read(d) for d in rows]
 
 
 def _managed_dispute(session: Session, dispute_id: int, principal: Principal) -> LicenceDispute:
-    dispute = disputes.get_or_raise(session, dispute_id=dispute_id)
-    check_may_manage(session, acting=principal.department_code, issuer_code=dispute.issuer_code,
+    dispute = disputes.get_or_raise(session=session, dispute_id=dispute_id)
+    check_may_manage(session=session, acting=principal.department_code, issuer_code=dispute.issuer_code,
                      type_code=dispute.licence.type_code, now=utcnow())
     return dispute
 
 
 def _department_dispute(session: Session, dispute: LicenceDispute) -> DepartmentDisputeRead:
     events = [DisputeEventRead.model_validate(e, from_attributes=True)
-              for e in disputes.history(session, dispute=dispute)]
+              for e in disputes.history(session=session, dispute=dispute)]
     return DepartmentDisputeRead(**dispute_read(dispute).model_dump(), history=events)
 
 
@@ -183,7 +183,7 @@ def get_dispute(dispute_id: RowId, session: SessionDep, principal: Manager):
 def accept_dispute(dispute_id: RowId, body: DisputeAccept, request: Request, session: SessionDep, principal: Manager,
                    operator: OperatorHeader = None):
     """Accept: the field is corrected to `value` in a new sealed version."""
-    dispute = disputes.accept(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
+    dispute = disputes.accept(session=session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
                               value=body.value, reason=body.reason, signer=_signer(request))
     return _department_dispute(session, dispute)
 
@@ -192,7 +192,7 @@ def accept_dispute(dispute_id: RowId, body: DisputeAccept, request: Request, ses
 def reject_dispute(dispute_id: RowId, body: DisputeReject, session: SessionDep, principal: Manager,
                    operator: OperatorHeader = None):
     """Reject with a reason; the licence stays as it is."""
-    dispute = disputes.reject(session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
+    dispute = disputes.reject(session=session, actor=_actor(principal, body.operator or operator), dispute_id=dispute_id,
                               reason=body.reason)
     return _department_dispute(session, dispute)
 
@@ -200,49 +200,49 @@ def reject_dispute(dispute_id: RowId, body: DisputeReject, session: SessionDep, 
 @router.get("/{identifier}", response_model=LicenceRead)
 def get_licence(identifier: str, request: Request, session: SessionDep, principal: Reader):
     """One version of a licence (the identifier names it) with its sealed record."""
-    view = reads.get_or_raise(session, identifier=identifier)
-    reads.check_may_read(session, view=view, actor=_actor(principal))
+    view = reads.get_or_raise(session=session, identifier=identifier)
+    reads.check_may_read(session=session, view=view, actor=_actor(principal))
     return licence_read(session, request, view)
 
 
 @router.get("/{identifier}/history", response_model=list[EventRead])
 def get_history(identifier: str, session: SessionDep, principal: Reader):
-    view = reads.get_or_raise(session, identifier=identifier)
-    reads.check_may_read(session, view=view, actor=_actor(principal))
-    return [EventRead.model_validate(e, from_attributes=True) for e in reads.history(session, licence=view.licence)]
+    view = reads.get_or_raise(session=session, identifier=identifier)
+    reads.check_may_read(session=session, view=view, actor=_actor(principal))
+    return [EventRead.model_validate(e, from_attributes=True) for e in reads.history(session=session, licence=view.licence)]
 
 
 @router.post("/{identifier}/versions", response_model=LicenceRead, status_code=201)
 def change_licence(identifier: str, body: LicenceChange, request: Request, session: SessionDep, principal: Manager):
-    version = lifecycle.change(session, actor=_actor(principal, body.operator), identifier=identifier,
+    version = lifecycle.change(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                face=body.face, reason=body.reason, signer=_signer(request))
     return _current(session, request, version.licence)
 
 
 @router.post("/{identifier}/suspend", response_model=LicenceRead)
 def suspend(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
-    licence = lifecycle.suspend(session, actor=_actor(principal, body.operator), identifier=identifier,
+    licence = lifecycle.suspend(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                 reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)
 
 
 @router.post("/{identifier}/resume", response_model=LicenceRead)
 def resume(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
-    licence = lifecycle.resume(session, actor=_actor(principal, body.operator), identifier=identifier,
+    licence = lifecycle.resume(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)
 
 
 @router.post("/{identifier}/revoke", response_model=LicenceRead)
 def revoke(identifier: str, body: Revocation, request: Request, session: SessionDep, principal: Manager):
-    licence = lifecycle.revoke(session, actor=_actor(principal, body.operator), identifier=identifier,
+    licence = lifecycle.revoke(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)
 
 
 @router.post("/{identifier}/cancel", response_model=CancellationRead)
 def cancel(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
-    cancelled = lifecycle.cancel(session, actor=_actor(principal, body.operator), identifier=identifier,
+    cancelled = lifecycle.cancel(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                  reason=body.reason, signer=_signer(request))
     return CancellationRead(cancelled=[c.base_identifier for c in cancelled])
 
@@ -253,10 +253,10 @@ def raise_dispute(identifier: str, body: DisputeCreate, request: Request, sessio
     """A department's clerk reports a wrong field (纠错) of a licence it
     issued or was given (queried, shown at a counter); the issuer must decide
     before the deadline. Any other licence answers as if there were none."""
-    view = disputes.disputable_by_department(session, identifier=identifier,
+    view = disputes.disputable_by_department(session=session, identifier=identifier,
                                              department_code=principal.department_code, uses=uses)
     dispute = disputes.open_dispute(
-        session, view=view, disputer=disputes.Disputer.department(_actor(principal, body.operator or operator)),
+        session=session, view=view, disputer=disputes.Disputer.department(_actor(principal, body.operator or operator)),
         field=body.field, reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
     )
     return dispute_read(dispute)
@@ -267,8 +267,8 @@ def dispute_deadline(request: Request) -> timedelta:
 
 
 def _readable(session: Session, identifier: str, principal: Principal) -> reads.LicenceView:
-    view = reads.get_or_raise(session, identifier=identifier)
-    reads.check_may_read(session, view=view, actor=_actor(principal))
+    view = reads.get_or_raise(session=session, identifier=identifier)
+    reads.check_may_read(session=session, view=view, actor=_actor(principal))
     return view
 
 
@@ -296,7 +296,7 @@ def layout_png(identifier: str, request: Request, session: SessionDep, principal
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
                        view=view, purpose=purpose or ISSUER_PURPOSE)
-    return Response(documents.layout_png(session, view=view, **document_keys(request)), media_type="image/png")
+    return Response(documents.layout_png(session=session, view=view, **document_keys(request)), media_type="image/png")
 
 
 @router.get("/{identifier}/layout.pdf", response_class=Response)
@@ -305,7 +305,7 @@ def layout_pdf(identifier: str, request: Request, session: SessionDep, principal
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
                        view=view, purpose=purpose or ISSUER_PURPOSE)
-    return Response(documents.layout_pdf(session, view=view, **document_keys(request)),
+    return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),
                     media_type="application/pdf")
 
 
@@ -317,7 +317,7 @@ def make_copy(identifier: str, body: CopyCreate, request: Request, session: Sess
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="annotated_copy_download", principal=principal, operator=operator,
                        view=view, purpose=body.purpose)
-    row, pdf = documents.make_copy(session, view=view, actor=_actor(principal, operator), purpose=body.purpose,
+    row, pdf = documents.make_copy(session=session, view=view, actor=_actor(principal, operator), purpose=body.purpose,
                                    expires_at=body.expires_at, **document_keys(request))
     return Response(pdf, media_type="application/pdf", status_code=201, headers={"X-Copy-Id": str(row.id)})
 

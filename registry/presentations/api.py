@@ -85,7 +85,7 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
     """A one-time 亮证 code for some of the holder's own live licences (or,
     with `on_behalf_of`, those of a holder who delegated "present")."""
     issued = presenting.present(
-        session, actor_code=holder.holder_code, actor_code_type=holder.holder_code_type,
+        session=session, actor_code=holder.holder_code, actor_code_type=holder.holder_code_type,
         identifiers=body.licences, disclosure=body.disclosure, on_behalf_of=body.on_behalf_of,
         ttl_seconds=request.app.state.settings.presentation_ttl_seconds,
         registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret, now=utcnow(),
@@ -191,7 +191,7 @@ async def bounded_body(request: Request) -> None:
 def verify_code(body: VerifyRequest, request: Request, session: SessionDep, trust: TrustDep) -> VerifyRead:
     """Check any certhub QR code (or an EU DCC the registry trusts): genuine or
     not, and what the code itself says. Nothing beyond the code is revealed."""
-    result = public.check(session, qr_text=body.qr_text, trust=trust,
+    result = public.check(session=session, qr_text=body.qr_text, trust=trust,
                           registry_id=request.app.state.registry_id, now=utcnow())
     return VerifyRead(valid=result.valid, kind=result.kind, error=result.error, message=result.message,
                       summary=result.summary, issuer=result.issuer, expires_at=result.expires_at)

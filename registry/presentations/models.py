@@ -1,44 +1,20 @@
-"""Tables of 亮证: presentations (one-time codes), their redemptions (one row
-per code, unique: the database's guarantee of one-time use) and holder
-delegations (proxies acting for a holder within a scope)."""
+"""Tables of 亮证: presentations (one-time codes) and their redemptions (one
+row per code, unique: the database's guarantee of one-time use). Holder
+delegations (proxies acting for a holder within a scope) are in registry.models."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from catalog.models import JSONType
+from registry.models import Delegation, DelegationStatus
 from storage.base import Base, UTCDateTime, utcnow
 
-
-class DelegationStatus:
-    ACTIVE = "active"
-    REVOKED = "revoked"
-
-
-class Delegation(Base):
-    """A holder (the principal) lets another holder (the proxy: guardian,
-    agent, family member) act for them: on listed licence types, for listed
-    actions, within a period."""
-
-    __tablename__ = "registry_delegations"
-    __table_args__ = (Index("ix_registry_delegations_proxy_principal", "proxy_code", "principal_code"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    principal_code: Mapped[str] = mapped_column(String(18), index=True)
-    principal_code_type: Mapped[str] = mapped_column(String(3))
-    proxy_code: Mapped[str] = mapped_column(String(18))
-    proxy_code_type: Mapped[str] = mapped_column(String(3))
-    relation: Mapped[str] = mapped_column(String(16))
-    type_codes: Mapped[list] = mapped_column(JSONType)
-    actions: Mapped[list] = mapped_column(JSONType)
-    valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
-    valid_until: Mapped[datetime] = mapped_column(UTCDateTime())
-    status: Mapped[str] = mapped_column(String(16), default=DelegationStatus.ACTIVE)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+# Delegations are registry tables (registry.service reads them too); named here beside the presentations that use them.
+__all__ = ["Delegation", "DelegationStatus", "Presentation", "Redemption"]
 
 
 class Presentation(Base):

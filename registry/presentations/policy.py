@@ -11,10 +11,8 @@ from typing import Protocol
 
 from sqlalchemy.orm import Session
 
-from registry.errors import LicenceNotFound
-from registry.models import Licence
-from registry.presentations.errors import ProxyNotAllowed
-from registry.presentations.models import Delegation
+from registry.errors import LicenceNotFound, ProxyNotAllowed
+from registry.models import Delegation, Licence
 from registry.service import delegations
 
 
@@ -71,7 +69,7 @@ class ActsForPrincipal:
         found = None
         for type_code in sorted({licence.type_code for licence in request.licences}):
             found = delegations.check_proxy(
-                request.session, proxy_code=request.actor_code, principal_code=request.principal_code,
+                session=request.session, proxy_code=request.actor_code, principal_code=request.principal_code,
                 action="present", type_code=type_code, now=request.now,
             )
         if found is None:

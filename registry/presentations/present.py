@@ -42,8 +42,8 @@ class IssuedPresentation:
 
 
 def present(
-    session: Session,
     *,
+    session: Session,
     actor_code: str,
     actor_code_type: str,
     identifiers: Sequence[str],
@@ -59,7 +59,7 @@ def present(
     moment = now.replace(microsecond=0)  # CWT times are whole seconds: keep the row equal to the code
     write_lock(session)
     principal_code = on_behalf_of or actor_code
-    licences, versions = _resolve(session, identifiers)
+    licences, versions = _resolve(session=session, identifiers=identifiers)
     request = PresentRequest(session=session, actor_code=actor_code, principal_code=principal_code,
                              licences=licences, now=now,
                              principal_code_type=actor_code_type if principal_code == actor_code else None)
@@ -67,7 +67,7 @@ def present(
     for licence, version_identifier in zip(licences, versions):
         _check_live(licence, identifier=version_identifier, now=moment)
     principal = licences[0]
-    signer = signing_service.presentation_qr_signer(session, key_secret=key_secret)
+    signer = signing_service.presentation_qr_signer(session=session, key_secret=key_secret)
     row = Presentation(
         id=secrets.token_urlsafe(ID_BYTES), holder_code=principal_code, holder_code_type=principal.holder_code_type,
         proxy_code=None if principal_code == actor_code else actor_code,
@@ -77,7 +77,7 @@ def present(
     )
     session.add(row)
     session.flush()
-    _supersede_earlier(session, new=row, licences=licences, now=moment)
+    _supersede_earlier(session=session, new=row, licences=licences, now=moment)
     qr_text = encode_presentation_qr(
         signer=signer, issuer=registry_id, presentation_id=row.id, licence_identifiers=list(versions),
         disclosure=disclosure, issued_at=row.issued_at, expires_at=row.expires_at,
@@ -85,7 +85,7 @@ def present(
     return IssuedPresentation(row=row, qr_text=qr_text)
 
 
-def _supersede_earlier(session: Session, *, new: Presentation, licences: Sequence[Licence], now: datetime) -> None:
+def _supersede_earlier(*, session: Session, new: Presentation, licences: Sequence[Licence], now: datetime) -> None:
     """One live code per licence: the new code replaces every earlier code of
     the holder that is still live and shows one of its licences (redemption
     and the public check then answer `superseded`). The licences' rows are
@@ -122,13 +122,13 @@ def _check_request(*, identifiers: Sequence[str], disclosure: str, ttl_seconds: 
         raise InvalidPresentationRequest(f"ttl: {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds")
 
 
-def _resolve(session: Session, identifiers: Sequence[str]) -> tuple[list[Licence], list[str]]:
+def _resolve(*, session: Session, identifiers: Sequence[str]) -> tuple[list[Licence], list[str]]:
     """Each licence and the identifier of its current version. An identifier
     of an older version names the licence; the code presents what is current."""
     licences, versions = [], []
     for identifier in identifiers:
         try:
-            view = reads.get(session, identifier=identifier)
+            view = reads.get(session=session, identifier=identifier)
         except InvalidIdentifier:
             raise InvalidPresentationRequest("licences: not a licence identifier (GB/T 36904)") from None
         if view is None:
@@ -136,14 +136,16 @@ def _resolve(session: Session, identifiers: Sequence[str]) -> tuple[list[Licence
         if view.licence in licences:
             raise InvalidPresentationRequest("licences: a licence is named twice")
         licences.append(view.licence)
-        versions.append(_current_identifier(session, view))
+        versions.append(_current_identifier(session=session, view=view))
     return licences, versions
 
 
-def _current_identifier(session: Session, view: reads.LicenceView) -> str:
+def _current_identifier(*, session: Session, view: reads.LicenceView) -> str:
     if view.version.version == view.licence.current_version:
         return view.version.identifier
-    current = [v for v in reads.versions(session, licence=view.licence) if v.version == view.licence.current_version]
+    current = [
+        v for v in reads.versions(session=session, licence=view.licence) if v.version == view.licence.current_version
+    ]
     return current[0].identifier
 
 

@@ -20,6 +20,7 @@ from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service import statuslists
 from signing.errors import VerificationError
 from signing.qr import QrResult, QrVerificationError, verify_qr
+from signing.qr.errors import QrErrorCode
 from signing.statuslist import StatusListToken, verify_trusted_status_list_token
 
 _LIST_ID = re.compile(r"/api/v1/status-lists/([0-9]{1,9})")
@@ -36,26 +37,26 @@ class PublicCheck:
     expires_at: datetime | None = None
 
 
-def check(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> PublicCheck:
+def check(*, session: Session, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> PublicCheck:
     try:
-        result = _verify(session, qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
+        result = _verify(session=session, qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     except QrVerificationError as exc:
         return PublicCheck(valid=False, error=exc.code, message=str(exc))
     if result.presentation is not None and result.issuer == registry_id and _superseded(
-            session, presentation_id=result.presentation.presentation_id):
+            session=session, presentation_id=result.presentation.presentation_id):
         return PublicCheck(valid=False, error="superseded", message=SUPERSEDED_MESSAGE)
     return PublicCheck(valid=True, kind=result.kind, summary=_summary(result), issuer=result.issuer,
                        expires_at=result.expires_at)
 
 
-def _superseded(session: Session, *, presentation_id: str) -> bool:
+def _superseded(*, session: Session, presentation_id: str) -> bool:
     """A 亮证 code of this registry that a newer code replaced (the one
     presentation column the check reads)."""
     replaced_by = session.scalar(select(Presentation.superseded_by).where(Presentation.id == presentation_id))
     return replaced_by is not None
 
 
-def _verify(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> QrResult:
+def _verify(*, session: Session, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime) -> QrResult:
     held = trust.current(now=now)
     try:
         result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
@@ -66,7 +67,7 @@ def _verify(session: Session, *, qr_text: str, trust: RegistryTrust, registry_id
         result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
     if result.summary is None:
         return result
-    row = _own_status_list(session, uri=result.summary.status_uri, registry_id=registry_id)
+    row = _own_status_list(session=session, uri=result.summary.status_uri, registry_id=registry_id)
     if row is None:
         return result  # another registry's list: the code is genuine, its status unknown here
     token = _verified_list(row, trust=trust, held=held, registry_id=registry_id, now=now)
@@ -87,12 +88,12 @@ def _verified_list(row: StatusList, *, trust: RegistryTrust, held: HeldTrust, re
             if exc.code == "status_list_untrusted" and attempt == 0:
                 held = trust.refresh(now=now)
                 continue
-            code = "status_list_untrusted" if exc.code == "status_list_untrusted" else "status_unavailable"
+            code: QrErrorCode = "status_list_untrusted" if exc.code == "status_list_untrusted" else "status_unavailable"
             raise QrVerificationError(code, f"status list {uri}: {exc}") from None
     raise AssertionError("unreachable")
 
 
-def _own_status_list(session: Session, *, uri: str, registry_id: str) -> StatusList | None:
+def _own_status_list(*, session: Session, uri: str, registry_id: str) -> StatusList | None:
     prefix = registry_id.rstrip("/")
     match = _LIST_ID.fullmatch(uri[len(prefix):]) if uri.startswith(prefix) else None
     if match is None:

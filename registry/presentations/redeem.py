@@ -227,7 +227,7 @@ def _usable(
     session: Session, *, identifier: str, holder_code: str, now: datetime
 ) -> tuple[ShownLicence, licence_types.FaceRules]:
     try:
-        licence = get_shown(session, identifier=identifier)
+        licence = get_shown(session=session, identifier=identifier)
     except InvalidIdentifier:
         licence = None
     rules = None if licence is None else licence_types.face_rules_kept(

@@ -107,10 +107,10 @@ class RegistryTrust:
             session = self._sessionmaker()
             try:
                 write_lock(session)  # SQLite: publishing may write; take the lock before reading
-                root = signing_service.get_trust_root_key_or_raise(session)
+                root = signing_service.get_trust_root_key_or_raise(session=session)
                 pin = load_public_key_for(root.algorithm, root.public_key)
                 data = signing_service.trust_list_json(
-                    session, registry_id=self._registry_id, key_secret=self._key_secret, now=now
+                    session=session, registry_id=self._registry_id, key_secret=self._key_secret, now=now
                 )
                 others = list(self._recognised(session, now)) if self._recognised is not None else []
                 session.commit()

@@ -83,7 +83,7 @@ def _authorization_read(row: CrossLevelAuthorization) -> AuthorizationRead:
 
 
 def _owned(session, *, es_id: str, principal: Principal) -> Seal:
-    seal = signing_service.get_seal_or_raise(session, es_id=es_id)
+    seal = signing_service.get_seal_or_raise(session=session, es_id=es_id)
     if seal.owner_department_code != principal.department_code:
         raise Forbidden(f"seal {es_id} belongs to department {seal.owner_department_code}")
     return seal
@@ -110,7 +110,7 @@ def create_seal(body: SealCreate, request: Request, session: SessionDep, princip
         raise Forbidden("registering a seal for another department needs the catalog:admin scope")
     department = departments.get_or_raise(session=session, code=owner)
     seal = signing_service.create_seal(
-        session,
+        session=session,
         owner_department_code=owner,
         department_name=department.name,
         seal_type=body.seal_type,
@@ -127,24 +127,24 @@ def create_seal(body: SealCreate, request: Request, session: SessionDep, princip
 
 @router.get("", response_model=list[SealRead])
 def list_seals(session: SessionDep, owner: str | None = None, status: SealStatus | None = None):
-    return [_to_read(s) for s in signing_service.list_seals(session, owner_department_code=owner, status=status)]
+    return [_to_read(s) for s in signing_service.list_seals(session=session, owner_department_code=owner, status=status)]
 
 
 @router.get("/{es_id}", response_model=SealRead)
 def get_seal(es_id: str, session: SessionDep):
-    return _to_read(signing_service.get_seal_or_raise(session, es_id=es_id))
+    return _to_read(signing_service.get_seal_or_raise(session=session, es_id=es_id))
 
 
 @router.get("/{es_id}/picture.png", response_class=Response)
 def get_picture(es_id: str, session: SessionDep) -> Response:
-    seal = signing_service.get_seal_or_raise(session, es_id=es_id)
+    seal = signing_service.get_seal_or_raise(session=session, es_id=es_id)
     return Response(seal.picture_png, media_type="image/png")
 
 
 @router.get("/{es_id}/seal.esl", response_class=Response)
 def get_seal_file(es_id: str, session: SessionDep) -> Response:
     """The maker-signed GB/T 38540-2020 SESeal structure (DER)."""
-    seal = signing_service.get_seal_or_raise(session, es_id=es_id)
+    seal = signing_service.get_seal_or_raise(session=session, es_id=es_id)
     return Response(
         seal.der,
         media_type="application/octet-stream",
@@ -163,33 +163,33 @@ def upload_picture(
     _owned(session, es_id=es_id, principal=principal)
     if len(picture) > MAX_PICTURE_BYTES:
         raise InvalidInput(f"seal picture is larger than {MAX_PICTURE_BYTES} bytes")
-    seal = signing_service.replace_picture(session, es_id=es_id, picture_png=picture, key_secret=_key_secret(request))
+    seal = signing_service.replace_picture(session=session, es_id=es_id, picture_png=picture, key_secret=_key_secret(request))
     return _to_read(seal)
 
 
 @router.post("/{es_id}/rotate", response_model=SealRead)
 def rotate(es_id: str, body: SealRotate, request: Request, session: SessionDep, principal: SealAdmin):
     _owned(session, es_id=es_id, principal=principal)
-    signing_service.rotate_key(session, es_id=es_id, key_secret=_key_secret(request), algorithm=body.algorithm)
-    return _to_read(signing_service.get_seal_or_raise(session, es_id=es_id))
+    signing_service.rotate_key(session=session, es_id=es_id, key_secret=_key_secret(request), algorithm=body.algorithm)
+    return _to_read(signing_service.get_seal_or_raise(session=session, es_id=es_id))
 
 
 @router.post("/{es_id}/suspend", response_model=SealRead)
 def suspend(es_id: str, body: SealSuspend, session: SessionDep, principal: SealAdmin):
     _owned(session, es_id=es_id, principal=principal)
-    return _to_read(signing_service.suspend_seal(session, es_id=es_id, reason=body.reason))
+    return _to_read(signing_service.suspend_seal(session=session, es_id=es_id, reason=body.reason))
 
 
 @router.post("/{es_id}/resume", response_model=SealRead)
 def resume(es_id: str, session: SessionDep, principal: SealAdmin):
     _owned(session, es_id=es_id, principal=principal)
-    return _to_read(signing_service.resume_seal(session, es_id=es_id))
+    return _to_read(signing_service.resume_seal(session=session, es_id=es_id))
 
 
 @router.post("/{es_id}/revoke", response_model=SealRead)
 def revoke(es_id: str, body: SealRevoke, session: SessionDep, principal: SealAdmin):
     _owned(session, es_id=es_id, principal=principal)
-    seal = signing_service.revoke_seal(session, es_id=es_id, reason=body.reason, compromised_at=body.compromised_at)
+    seal = signing_service.revoke_seal(session=session, es_id=es_id, reason=body.reason, compromised_at=body.compromised_at)
     return _to_read(seal)
 
 
@@ -199,7 +199,7 @@ def authorize(es_id: str, body: AuthorizationCreate, session: SessionDep, princi
     _owned(session, es_id=es_id, principal=principal)
     departments.get_or_raise(session=session, code=body.grantee_department)
     row = signing_service.authorize_cross_level(
-        session,
+        session=session,
         es_id=es_id,
         grantor_department_code=principal.department_code,
         grantee_department_code=body.grantee_department,
@@ -212,8 +212,8 @@ def authorize(es_id: str, body: AuthorizationCreate, session: SessionDep, princi
 
 @router.get("/{es_id}/authorizations", response_model=list[AuthorizationRead])
 def list_authorizations(es_id: str, session: SessionDep):
-    seal = signing_service.get_seal_or_raise(session, es_id=es_id)
-    return [_authorization_read(r) for r in signing_service.list_authorizations(session, es_id=seal.es_id)]
+    seal = signing_service.get_seal_or_raise(session=session, es_id=es_id)
+    return [_authorization_read(r) for r in signing_service.list_authorizations(session=session, es_id=seal.es_id)]
 
 
 @router.post("/{es_id}/authorizations/{authorization_id}/revoke", response_model=AuthorizationRead)
@@ -222,7 +222,7 @@ def revoke_authorization(es_id: str, authorization_id: RowId, session: SessionDe
     existing = session.get(CrossLevelAuthorization, authorization_id)
     if existing is None or existing.seal.es_id != es_id:
         raise NotFound(f"seal {es_id} has no authorization {authorization_id}")
-    row = signing_service.revoke_authorization(session, authorization_id=authorization_id)
+    row = signing_service.revoke_authorization(session=session, authorization_id=authorization_id)
     return _authorization_read(row)
 
 
@@ -230,10 +230,10 @@ def revoke_authorization(es_id: str, authorization_id: RowId, session: SessionDe
 def trust_list(request: Request, session: SessionDep) -> Response:
     """The registry's signed trust list: keys and seals any verifier may trust."""
     try:
-        signing_service.get_trust_root_key_or_raise(session)
+        signing_service.get_trust_root_key_or_raise(session=session)
     except KeyNotFound:
         raise RegistryNotInitialised("this registry has no trust-root key yet; run `certhub signing init`") from None
     body = signing_service.trust_list_json(
-        session, registry_id=request.app.state.registry_id, key_secret=_key_secret(request)
+        session=session, registry_id=request.app.state.registry_id, key_secret=_key_secret(request)
     )
     return Response(body, media_type="application/json", headers={"Cache-Control": "public, max-age=300"})

@@ -91,10 +91,13 @@ def _default_seal(seals: list[Seal], *, algorithm: str | None) -> Seal | None:
 
 
 def _own_seal(
-    session: Session, *, department_code: str, type_code: str, now: datetime, algorithm: str | None = None
+    *, session: Session, department_code: str, type_code: str, now: datetime, algorithm: str | None = None
 ) -> Seal | None:
     seals = [
-        s for s in signing_service.list_seals(session, owner_department_code=department_code, status=SealStatus.ACTIVE)
+        s
+        for s in signing_service.list_seals(
+            session=session, owner_department_code=department_code, status=SealStatus.ACTIVE
+        )
         if _usable(s, type_code=type_code, now=now)
     ]
     return _default_seal(seals, algorithm=algorithm)
@@ -106,10 +109,10 @@ def _no_seal(department_code: str, type_code: str, algorithm: str | None) -> NoU
 
 
 def _chosen_seal(
-    session: Session, *, choice: SealChoice, issuers: set[str], type_code: str, now: datetime
+    *, session: Session, choice: SealChoice, issuers: set[str], type_code: str, now: datetime
 ) -> Seal:
     """The seal the issuer named, if it may seal this licence; each refusal says why."""
-    seal = signing_service.get_seal(session, es_id=choice.es_id) if choice.es_id else None
+    seal = signing_service.get_seal(session=session, es_id=choice.es_id) if choice.es_id else None
     if seal is None:
         raise UnknownSeal(f"no seal has esID {choice.es_id!r}")
     if seal.owner_department_code not in issuers:
@@ -127,9 +130,9 @@ def _chosen_seal(
     return seal
 
 
-def _authorized_seals(session: Session, *, acting: str, type_code: str, now: datetime) -> list[Seal]:
+def _authorized_seals(*, session: Session, acting: str, type_code: str, now: datetime) -> list[Seal]:
     found = []
-    for grant in signing_service.list_authorizations(session, grantee_department_code=acting):
+    for grant in signing_service.list_authorizations(session=session, grantee_department_code=acting):
         if grant.status != AuthorizationStatus.ACTIVE or not grant.valid_from <= now <= grant.valid_to:
             continue
         if _covers(grant.licence_type_codes, type_code) and _usable(grant.seal, type_code=type_code, now=now):
@@ -138,24 +141,26 @@ def _authorized_seals(session: Session, *, acting: str, type_code: str, now: dat
 
 
 def seal_for_issue(
-    session: Session, *, acting: str, type_code: str, now: datetime, choice: SealChoice = DEFAULT_SEAL
+    *, session: Session, acting: str, type_code: str, now: datetime, choice: SealChoice = DEFAULT_SEAL
 ) -> tuple[Seal, str]:
     """(seal, issuer code) for a new licence of `type_code` requested by `acting`."""
     if licence_types.may_issue(session=session, type_code=type_code, department_code=acting):
         if choice.es_id is not None:
-            return _chosen_seal(session, choice=choice, issuers={acting}, type_code=type_code, now=now), acting
-        seal = _own_seal(session, department_code=acting, type_code=type_code, now=now, algorithm=choice.algorithm)
+            return _chosen_seal(session=session, choice=choice, issuers={acting}, type_code=type_code, now=now), acting
+        seal = _own_seal(
+            session=session, department_code=acting, type_code=type_code, now=now, algorithm=choice.algorithm
+        )
         if seal is None:
             raise _no_seal(acting, type_code, choice.algorithm)
         return seal, acting
     authorized = [
-        seal for seal in _authorized_seals(session, acting=acting, type_code=type_code, now=now)
+        seal for seal in _authorized_seals(session=session, acting=acting, type_code=type_code, now=now)
         if licence_types.may_issue(session=session, type_code=type_code, department_code=seal.owner_department_code)
     ]
     if not authorized:
         raise NotIssuer(f"department {acting} may not issue licence type {type_code}")
     if choice.es_id is not None:
-        seal = _chosen_seal(session, choice=choice, issuers={s.owner_department_code for s in authorized},
+        seal = _chosen_seal(session=session, choice=choice, issuers={s.owner_department_code for s in authorized},
                             type_code=type_code, now=now)
         if seal not in authorized:
             raise NotIssuersSeal(f"no authorization lets department {acting} seal licence type {type_code} "
@@ -168,24 +173,24 @@ def seal_for_issue(
     return seal, seal.owner_department_code
 
 
-def seal_for_licence(session: Session, *, acting: str, issuer_code: str, type_code: str, now: datetime) -> Seal:
+def seal_for_licence(*, session: Session, acting: str, issuer_code: str, type_code: str, now: datetime) -> Seal:
     """The seal `acting` uses for a new version of a licence `issuer_code` issued."""
     if acting == issuer_code:
-        seal = _own_seal(session, department_code=acting, type_code=type_code, now=now)
+        seal = _own_seal(session=session, department_code=acting, type_code=type_code, now=now)
         if seal is None:
             raise NoUsableSeal(f"department {acting} holds no active seal covering licence type {type_code}")
         return seal
-    for seal in _authorized_seals(session, acting=acting, type_code=type_code, now=now):
+    for seal in _authorized_seals(session=session, acting=acting, type_code=type_code, now=now):
         if seal.owner_department_code == issuer_code:
             return seal
     raise NotIssuer(f"department {acting} may not manage licences issued by {issuer_code}")
 
 
-def check_may_manage(session: Session, *, acting: str, issuer_code: str, type_code: str, now: datetime) -> None:
+def check_may_manage(*, session: Session, acting: str, issuer_code: str, type_code: str, now: datetime) -> None:
     if acting == issuer_code:
         return
     if not any(
         s.owner_department_code == issuer_code
-        for s in _authorized_seals(session, acting=acting, type_code=type_code, now=now)
+        for s in _authorized_seals(session=session, acting=acting, type_code=type_code, now=now)
     ):
         raise NotIssuer(f"department {acting} may not manage licences issued by {issuer_code}")

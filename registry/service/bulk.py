@@ -180,7 +180,7 @@ class LicenceImporter:
     def _context(self, session: Session) -> _Context:
         now = self._clock()
         licence_type = licence_types.get_or_raise(session=session, code=self.type_code)
-        seal, issuer_code = seal_for_issue(session, acting=self.actor.department_code, type_code=licence_type.code,
+        seal, issuer_code = seal_for_issue(session=session, acting=self.actor.department_code, type_code=licence_type.code,
                                            now=now, choice=self._seal_choice)
         return _Context(licence_type=licence_type, issuer=departments.get_or_raise(session=session, code=issuer_code),
                         seal=seal, sealer=self._sealer(session, seal=seal), now=now)
@@ -190,7 +190,7 @@ class LicenceImporter:
         signing's `sign_record` hold: `seal_for_issue` found the seal active,
         in its validity, covering the type and (acting for another issuer)
         authorized; the share lock makes a concurrent revocation wait for this batch."""
-        locked = signing_service.get_seal_or_raise(session, es_id=seal.es_id, for_share=True)
+        locked = signing_service.get_seal_or_raise(session=session, es_id=seal.es_id, for_share=True)
         key_row = active_seal_key(locked)
         if key_row is None:
             raise NoUsableSeal(f"seal {seal.es_id} has no active key; rotate it first")
@@ -366,14 +366,14 @@ class LicenceImporter:
             licence_id=licence.id, version=licence.current_version, identifier=identifier, item=item,
             valid_from=valid_from, valid_until=valid_until, context=context,
         )])
-        record_event(session, licence=licence, action="change", from_status=licence.status, actor=self.actor, at=now,
+        record_event(session=session, licence=licence, action="change", from_status=licence.status, actor=self.actor, at=now,
                      reason=f"{self._reason()}: the source record changed")
         if licence.validity_ended(china_date(now)):  # the changed record's validity has ended
             before, licence.status = licence.status, LicenceStatus.EXPIRED
             statuslists.set_status(session=session, list_id=licence.status_list_id, index=licence.status_index,
                                    status=licence.status, registry_id=self._signer.registry_id,
                                    key_secret=self._signer.key_secret, now=now)
-            record_event(session, licence=licence, action="expire", from_status=before, actor=self.actor, at=now,
+            record_event(session=session, licence=licence, action="expire", from_status=before, actor=self.actor, at=now,
                          reason=f"{self._reason()}: validity ended {licence.valid_until.isoformat()}")
         return RowOutcome(item.row.ordinal, Outcome.CHANGED, identifier=identifier)
 

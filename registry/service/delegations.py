@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from catalog.service import licence_types
 from identity.errors import InvalidCode
 from identity.holder_auth import validate_holder_code
-from registry.presentations.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
-from registry.presentations.models import Delegation, DelegationStatus
+from registry.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
+from registry.models import Delegation, DelegationStatus
 from storage.units import write_lock
 
 ACTIONS = ("present", "consent")
@@ -29,8 +29,8 @@ MAX_PER_PRINCIPAL = 200
 
 
 def create(
-    session: Session,
     *,
+    session: Session,
     principal_code: str,
     principal_code_type: str,
     proxy_code: str,
@@ -52,7 +52,7 @@ def create(
         raise InvalidPresentationRequest("proxy: a holder cannot delegate to themselves")
     if relation not in RELATIONS:
         raise InvalidPresentationRequest(f"relation: one of {', '.join(RELATIONS)}")
-    types = _check_types(session, type_codes)
+    types = _check_types(session=session, type_codes=type_codes)
     wanted = _check_actions(actions)
     _check_period(valid_from=valid_from, valid_until=valid_until, now=now)
     held = session.scalars(select(Delegation.id).where(Delegation.principal_code == principal_code)).all()
@@ -68,7 +68,7 @@ def create(
     return row
 
 
-def _check_types(session: Session, type_codes: Sequence[str]) -> list[str]:
+def _check_types(*, session: Session, type_codes: Sequence[str]) -> list[str]:
     codes = sorted(set(type_codes))
     if not 1 <= len(codes) <= MAX_TYPES:
         raise InvalidPresentationRequest(f"type_codes: 1 to {MAX_TYPES} licence type codes")
@@ -94,7 +94,7 @@ def _check_period(*, valid_from: datetime, valid_until: datetime, now: datetime)
         raise InvalidPresentationRequest("a delegation lasts at most five years; renew it after")
 
 
-def list_for_holder(session: Session, *, holder_code: str) -> list[Delegation]:
+def list_for_holder(*, session: Session, holder_code: str) -> list[Delegation]:
     """Delegations the holder gave and received, newest first."""
     return list(session.scalars(
         select(Delegation)
@@ -103,7 +103,7 @@ def list_for_holder(session: Session, *, holder_code: str) -> list[Delegation]:
     ))
 
 
-def revoke(session: Session, *, delegation_id: int, principal_code: str, now: datetime) -> Delegation:
+def revoke(*, session: Session, delegation_id: int, principal_code: str, now: datetime) -> Delegation:
     """The principal ends a delegation (idempotent); nobody else may. The
     consents the proxy gave under it stop counting at once: the exchange
     asks `check_proxy` about each such consent at query time."""
@@ -123,7 +123,7 @@ def is_active(row: Delegation, *, now: datetime) -> bool:
 
 
 def check_proxy(
-    session: Session, *, proxy_code: str, principal_code: str, action: str, type_code: str, now: datetime,
+    *, session: Session, proxy_code: str, principal_code: str, action: str, type_code: str, now: datetime,
     given_by: datetime | None = None,
 ) -> Delegation:
     """The active delegation letting `proxy_code` do `action` on the principal's

@@ -66,7 +66,7 @@ class UseHistory(Protocol):
 
 
 def disputable_by_department(
-    session: Session, *, identifier: str, department_code: str, uses: UseHistory, now: datetime | None = None,
+    *, session: Session, identifier: str, department_code: str, uses: UseHistory, now: datetime | None = None,
 ) -> LicenceView:
     """The licence a department's clerk may dispute: one it has a legitimate
     interest in, i.e. it issues or manages it, or the log shows it was given
@@ -79,12 +79,12 @@ def disputable_by_department(
     """
     # One message whatever the identifier: the same body for every refusal.
     absent = LicenceNotFound("no licence with this identifier that this department may dispute")
-    view = get_view(session, identifier=identifier)
+    view = get_view(session=session, identifier=identifier)
     if view is None:
         raise absent
     licence = view.licence
     try:
-        check_may_manage(session, acting=department_code, issuer_code=licence.issuer_code,
+        check_may_manage(session=session, acting=department_code, issuer_code=licence.issuer_code,
                          type_code=licence.type_code, now=now or utcnow())
         return view
     except NotIssuer:
@@ -110,8 +110,8 @@ def _text(value: str | None, *, name: str, limit: int, required: bool) -> str | 
 
 
 def open_dispute(
-    session: Session,
     *,
+    session: Session,
     view: LicenceView,
     disputer: Disputer,
     field: str,
@@ -127,7 +127,7 @@ def open_dispute(
     proposed = _text(proposed_value, name="proposed_value", limit=MAX_PROPOSED_VALUE, required=False)
     write_lock(session)
     # The licence lock orders this against changes and bounds open disputes exactly.
-    licence = lifecycle.lock_licence(session, identifier=view.version.identifier)
+    licence = lifecycle.lock_licence(session=session, identifier=view.version.identifier)
     if licence.status not in (LicenceStatus.VALID, LicenceStatus.SUSPENDED):
         raise InvalidDispute(f"licence {licence.base_identifier} is {licence.status}; it can no longer be corrected",
                              field="identifier")
@@ -136,8 +136,8 @@ def open_dispute(
     if field not in keys:
         raise InvalidDispute(f"field: {field!r} is not a field of {licence_type.name} (fields: {', '.join(keys)})",
                              field="field")
-    already = session.scalar(select(func.count()).select_from(LicenceDispute).where(
-        LicenceDispute.licence_id == licence.id, LicenceDispute.status == DisputeStatus.OPEN))
+    already = session.execute(select(func.count()).select_from(LicenceDispute).where(
+        LicenceDispute.licence_id == licence.id, LicenceDispute.status == DisputeStatus.OPEN)).scalar_one()
     if already >= MAX_OPEN_PER_LICENCE:
         raise TooManyDisputes(f"licence {licence.base_identifier} already has {already} open disputes")
     dispute = LicenceDispute(
@@ -148,25 +148,25 @@ def open_dispute(
     )
     session.add(dispute)
     session.flush()
-    _record(session, dispute=dispute, action="open", from_status=None, kind=disputer.kind, code=disputer.code,
+    _record(session=session, dispute=dispute, action="open", from_status=None, kind=disputer.kind, code=disputer.code,
             client_id=disputer.client_id, operator=disputer.operator, reason=why, at=moment)
     return dispute
 
 
-def get_or_raise(session: Session, *, dispute_id: int) -> LicenceDispute:
+def get_or_raise(*, session: Session, dispute_id: int) -> LicenceDispute:
     dispute = session.get(LicenceDispute, dispute_id)
     if dispute is None:
         raise DisputeNotFound(f"dispute {dispute_id} not found")
     return dispute
 
 
-def _decidable(session: Session, *, actor: Actor, dispute_id: int, now: datetime) -> LicenceDispute:
+def _decidable(*, session: Session, actor: Actor, dispute_id: int, now: datetime) -> LicenceDispute:
     write_lock(session)
     dispute = session.scalar(select(LicenceDispute).where(LicenceDispute.id == dispute_id).with_for_update())
     if dispute is None:
         raise DisputeNotFound(f"dispute {dispute_id} not found")
-    licence = session.get(Licence, dispute.licence_id)
-    check_may_manage(session, acting=actor.department_code, issuer_code=licence.issuer_code,
+    licence = session.get_one(Licence, dispute.licence_id)
+    check_may_manage(session=session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now)
     if dispute.status != DisputeStatus.OPEN:
         raise DisputeClosed(f"dispute {dispute_id} was already {dispute.status}")
@@ -174,8 +174,8 @@ def _decidable(session: Session, *, actor: Actor, dispute_id: int, now: datetime
 
 
 def accept(
-    session: Session,
     *,
+    session: Session,
     actor: Actor,
     dispute_id: int,
     value: Any,
@@ -188,43 +188,45 @@ def accept(
     sealed version, through the same path as every change."""
     moment = now or utcnow()
     why = _text(reason, name="reason", limit=MAX_REASON, required=False)
-    dispute = _decidable(session, actor=actor, dispute_id=dispute_id, now=moment)
-    licence = session.get(Licence, dispute.licence_id)
-    current = lifecycle.current_version(session, licence=licence)
+    dispute = _decidable(session=session, actor=actor, dispute_id=dispute_id, now=moment)
+    licence = session.get_one(Licence, dispute.licence_id)
+    current = lifecycle.current_version(session=session, licence=licence)
     if current.face.get(dispute.field) == value:
         raise InvalidDispute("value: equals the field's current value; reject the dispute instead", field="value")
     note = f"纠错 (dispute {dispute.id}, {dispute.field})" + (f": {why}" if why else "")
-    version = lifecycle.change(session, actor=actor, identifier=current.identifier, face={dispute.field: value},
+    version = lifecycle.change(session=session, actor=actor, identifier=current.identifier, face={dispute.field: value},
                                reason=note, signer=signer, now=moment)
-    _decide(session, dispute=dispute, to=DisputeStatus.ACCEPTED, actor=actor, reason=why, at=moment)
+    _decide(session=session, dispute=dispute, to=DisputeStatus.ACCEPTED, actor=actor, reason=why, at=moment)
     dispute.corrected_version = version.version
     session.flush()
     return dispute
 
 
-def reject(session: Session, *, actor: Actor, dispute_id: int, reason: str, now: datetime | None = None) -> LicenceDispute:
+def reject(
+    *, session: Session, actor: Actor, dispute_id: int, reason: str, now: datetime | None = None
+) -> LicenceDispute:
     """Keep the licence as it is; the reason is shown to whoever disputed."""
     moment = now or utcnow()
     why = _text(reason, name="reason", limit=MAX_REASON, required=True)
-    dispute = _decidable(session, actor=actor, dispute_id=dispute_id, now=moment)
-    _decide(session, dispute=dispute, to=DisputeStatus.REJECTED, actor=actor, reason=why, at=moment)
+    dispute = _decidable(session=session, actor=actor, dispute_id=dispute_id, now=moment)
+    _decide(session=session, dispute=dispute, to=DisputeStatus.REJECTED, actor=actor, reason=why, at=moment)
     session.flush()
     return dispute
 
 
-def _decide(session: Session, *, dispute: LicenceDispute, to: str, actor: Actor, reason: str | None,
+def _decide(*, session: Session, dispute: LicenceDispute, to: str, actor: Actor, reason: str | None,
             at: datetime) -> None:
     before = dispute.status
     dispute.status = to
     dispute.decided_at = at
     dispute.decided_by = actor.department_code
     dispute.decision_reason = reason
-    _record(session, dispute=dispute, action="accept" if to == DisputeStatus.ACCEPTED else "reject",
+    _record(session=session, dispute=dispute, action="accept" if to == DisputeStatus.ACCEPTED else "reject",
             from_status=before, kind="department", code=actor.department_code, client_id=actor.client_id,
             operator=actor.operator, reason=reason, at=at)
 
 
-def _record(session: Session, *, dispute: LicenceDispute, action: str, from_status: str | None, kind: str, code: str,
+def _record(*, session: Session, dispute: LicenceDispute, action: str, from_status: str | None, kind: str, code: str,
             client_id: str | None, operator: str | None, reason: str | None, at: datetime) -> None:
     session.add(DisputeEvent(dispute_id=dispute.id, action=action, from_status=from_status, to_status=dispute.status,
                              actor_kind=kind, actor_code=code, client_id=client_id, operator=operator, reason=reason,
@@ -237,7 +239,7 @@ def is_overdue(dispute: LicenceDispute, *, now: datetime | None = None) -> bool:
 
 
 def list_for_department(
-    session: Session, *, department_code: str, status: str | None = None, limit: int = 100,
+    *, session: Session, department_code: str, status: str | None = None, limit: int = 100,
     now: datetime | None = None,
 ) -> list[LicenceDispute]:
     """Disputes of the department's licences: "open" (all undecided),
@@ -255,7 +257,7 @@ def list_for_department(
 
 
 def list_for_holder(
-    session: Session, *, holder_code: str, holder_code_type: str, limit: int = 100
+    *, session: Session, holder_code: str, holder_code_type: str, limit: int = 100
 ) -> list[LicenceDispute]:
     """Every dispute about the holder's licences (whoever raised it), newest first."""
     return list(session.scalars(
@@ -265,7 +267,7 @@ def list_for_holder(
     ))
 
 
-def history(session: Session, *, dispute: LicenceDispute) -> list[DisputeEvent]:
+def history(*, session: Session, dispute: LicenceDispute) -> list[DisputeEvent]:
     return list(session.scalars(
         select(DisputeEvent).where(DisputeEvent.dispute_id == dispute.id).order_by(DisputeEvent.id)
     ))

@@ -42,7 +42,7 @@ _STATUS_NOTES = {
 
 
 def static_qr_text(
-    session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes, now: datetime | None = None
+    *, session: Session, view: LicenceView, registry_id: str, key_secret: bytes, now: datetime | None = None
 ) -> str:
     """The version's static QR: signed now by the seal that sealed it, valid
     until the licence's last day ends (China time); no end for a permanent one."""
@@ -57,25 +57,25 @@ def static_qr_text(
         status_idx=licence.status_index,
         status_uri=subject_uri(registry_id=registry_id, list_id=licence.status_list_id),
     )
-    signer = _qr_signer(session, view=view, key_secret=key_secret, now=moment)
+    signer = _qr_signer(session=session, view=view, key_secret=key_secret, now=moment)
     return encode_licence_qr(signer=signer, issuer=registry_id, summary=summary, issued_at=moment,
                              expires_at=Licence.end_of_validity(version.valid_until))
 
 
-def _qr_signer(session: Session, *, view: LicenceView, key_secret: bytes, now: datetime) -> QrSigner:
+def _qr_signer(*, session: Session, view: LicenceView, key_secret: bytes, now: datetime) -> QrSigner:
     """The seal that sealed the version; when it can no longer sign (suspended,
     revoked, expired), the issuer's current seal for the type attests instead."""
     try:
-        return signing_service.seal_qr_signer(session, es_id=view.version.es_id, key_secret=key_secret, now=now)
+        return signing_service.seal_qr_signer(session=session, es_id=view.version.es_id, key_secret=key_secret, now=now)
     except (SealNotActive, KeyNotFound):
         licence = view.licence
-        seal = seal_for_licence(session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
+        seal = seal_for_licence(session=session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
                                 type_code=licence.type_code, now=now)
-        return signing_service.seal_qr_signer(session, es_id=seal.es_id, key_secret=key_secret, now=now)
+        return signing_service.seal_qr_signer(session=session, es_id=seal.es_id, key_secret=key_secret, now=now)
 
 
 def licence_face(
-    session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes,
+    *, session: Session, view: LicenceView, registry_id: str, key_secret: bytes,
     annotation: Annotation | None = None,
 ) -> LicenceFace:
     licence, version = view.licence, view.version
@@ -86,7 +86,7 @@ def licence_face(
     fields = [(labels.get(k, k), display_value(_as_date(v))) for k, v in version.face.items() if k not in pictures]
     images = [(labels[k], data) for k in labels if k in pictures and (data := _picture(version.face.get(k)))]
     record = version.record
-    seal = signing_service.get_seal(session, es_id=version.es_id)
+    seal = signing_service.get_seal(session=session, es_id=version.es_id)
     note = "已被新版本替代" if version.superseded else _STATUS_NOTES.get(licence.status)
     return LicenceFace(
         type_name=record["licence_type_name"],
@@ -97,7 +97,7 @@ def licence_face(
         issued_on=date.fromisoformat(record["issue_date"]),
         valid_from=version.valid_from,
         valid_until=version.valid_until,
-        qr_text=static_qr_text(session, view=view, registry_id=registry_id, key_secret=key_secret),
+        qr_text=static_qr_text(session=session, view=view, registry_id=registry_id, key_secret=key_secret),
         template=licence_type.layout_template,
         seal_png=seal.picture_png if seal is not None else None,
         status_note=note,
@@ -124,16 +124,16 @@ def _as_date(value):
     return value
 
 
-def layout_png(session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
-    return render_png(licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret))
+def layout_png(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
+    return render_png(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
-def layout_pdf(session: Session, *, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
-    return render_pdf(licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret))
+def layout_pdf(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
+    return render_pdf(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
 def make_copy(
-    session: Session, *, view: LicenceView, actor: Actor, purpose: str, expires_at: datetime,
+    *, session: Session, view: LicenceView, actor: Actor, purpose: str, expires_at: datetime,
     registry_id: str, key_secret: bytes, now: datetime | None = None,
 ) -> tuple[LicenceCopy, bytes]:
     """A PDF watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
@@ -153,5 +153,7 @@ def make_copy(
     session.flush()
     annotation = Annotation(purpose=purpose, department_name=department.name,
                             expires_at=expires_at.astimezone(CHINA_TIME))
-    face = licence_face(session, view=view, registry_id=registry_id, key_secret=key_secret, annotation=annotation)
+    face = licence_face(
+        session=session, view=view, registry_id=registry_id, key_secret=key_secret, annotation=annotation
+    )
     return row, render_pdf(face)

@@ -11,8 +11,8 @@ from registry.service.authority import Actor
 
 
 def record_event(
-    session: Session,
     *,
+    session: Session,
     licence: Licence,
     action: str,
     from_status: str | None,

@@ -113,7 +113,7 @@ def _claim(
 
 def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Signer, now: datetime) -> Licence:
     licence_type = licence_types.get_or_raise(session=session, code=request.type_code)
-    seal, issuer_code = seal_for_issue(session, acting=actor.department_code, type_code=licence_type.code, now=now,
+    seal, issuer_code = seal_for_issue(session=session, acting=actor.department_code, type_code=licence_type.code, now=now,
                                        choice=request.seal_choice)
     holder = validate_holder(licence_type=licence_type, name=request.holder_name, code=request.holder_code,
                              code_type=request.holder_code_type)
@@ -137,7 +137,7 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     session.flush()
     seal_version(session, licence=licence, licence_type=licence_type, issuer=issuer, seal=seal, actor=actor,
                  signer=signer, face=face, now=now)
-    record_event(session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
+    record_event(session=session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
     session.flush()
     return licence
 
@@ -204,7 +204,7 @@ def seal_version(
         issued_on=china_date(now), valid_from=licence.valid_from, valid_until=licence.valid_until, face=face,
     )
     signature = sign_record(
-        session, es_id=seal.es_id, record=record, licence_type_code=licence.type_code,
+        session=session, es_id=seal.es_id, record=record, licence_type_code=licence.type_code,
         acting_department_code=actor.department_code, registry_id=signer.registry_id,
         key_secret=signer.key_secret, now=now,
     )

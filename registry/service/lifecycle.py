@@ -30,7 +30,7 @@ MAX_REASON = 2000
 _LIVE = (LicenceStatus.VALID, LicenceStatus.SUSPENDED)
 
 
-def lock_licence(session: Session, *, identifier: str) -> Licence:
+def lock_licence(*, session: Session, identifier: str) -> Licence:
     """The licence an identifier (of any of its versions) names, row-locked."""
     base = LicenceIdentifier.parse(identifier).base
     licence = session.scalar(select(Licence).where(Licence.base_identifier == base).with_for_update())
@@ -39,10 +39,10 @@ def lock_licence(session: Session, *, identifier: str) -> Licence:
     return licence
 
 
-def _managed(session: Session, *, actor: Actor, identifier: str, now: datetime) -> Licence:
+def _managed(*, session: Session, actor: Actor, identifier: str, now: datetime) -> Licence:
     write_lock(session)
-    licence = lock_licence(session, identifier=identifier)
-    check_may_manage(session, acting=actor.department_code, issuer_code=licence.issuer_code,
+    licence = lock_licence(session=session, identifier=identifier)
+    check_may_manage(session=session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now)
     return licence
 
@@ -57,7 +57,7 @@ def _reason(reason: str | None, *, required: bool) -> str | None:
 
 
 def _set_status(
-    session: Session, *, licence: Licence, to: str, action: str, actor: Actor | None, signer: Signer,
+    *, session: Session, licence: Licence, to: str, action: str, actor: Actor | None, signer: Signer,
     now: datetime, reason: str | None,
 ) -> None:
     before = licence.status
@@ -65,13 +65,15 @@ def _set_status(
     licence.updated_at = now
     statuslists.set_status(session=session, list_id=licence.status_list_id, index=licence.status_index, status=to,
                            registry_id=signer.registry_id, key_secret=signer.key_secret, now=now)
-    record_event(session, licence=licence, action=action, from_status=before, actor=actor, at=now, reason=reason)
+    record_event(
+        session=session, licence=licence, action=action, from_status=before, actor=actor, at=now, reason=reason
+    )
     session.flush()
 
 
 def change(
-    session: Session,
     *,
+    session: Session,
     actor: Actor,
     identifier: str,
     face: dict[str, Any],
@@ -82,18 +84,18 @@ def change(
     """A new sealed version with `face` merged onto the current face (a null
     value removes an optional field); older versions stay readable, superseded."""
     moment = now or utcnow()
-    licence = _managed(session, actor=actor, identifier=identifier, now=moment)
+    licence = _managed(session=session, actor=actor, identifier=identifier, now=moment)
     if licence.status not in _LIVE:
         raise InvalidTransition(f"licence {licence.base_identifier} is {licence.status}; it can no longer change")
     if licence.current_version >= MAX_VERSION:
         raise InvalidTransition(f"licence {licence.base_identifier} has reached version {MAX_VERSION}")
     if not isinstance(face, dict):
         raise InvalidLicenceRequest("face: expected an object of field values", field="face")
-    current = current_version(session, licence=licence)
+    current = current_version(session=session, licence=licence)
     merged = {k: v for k, v in {**current.face, **face}.items() if v is not None}
     licence_type = licence_types.get_or_raise(session=session, code=licence.type_code)
     cleaned = validate_face(licence_type=licence_type, face=merged)
-    seal = seal_for_licence(session, acting=actor.department_code, issuer_code=licence.issuer_code,
+    seal = seal_for_licence(session=session, acting=actor.department_code, issuer_code=licence.issuer_code,
                             type_code=licence.type_code, now=moment)
     session.execute(update(LicenceVersion).where(LicenceVersion.licence_id == licence.id).values(superseded=True))
     licence.current_version += 1
@@ -104,65 +106,81 @@ def change(
         issuer=departments.get_or_raise(session=session, code=licence.issuer_code), seal=seal, actor=actor,
         signer=signer, face=cleaned, now=moment,
     )
-    record_event(session, licence=licence, action="change", from_status=licence.status, actor=actor, at=moment,
+    record_event(session=session, licence=licence, action="change", from_status=licence.status, actor=actor, at=moment,
                  reason=_reason(reason, required=False))
     session.flush()
     return version
 
 
-def current_version(session: Session, *, licence: Licence) -> LicenceVersion:
+def current_version(*, session: Session, licence: Licence) -> LicenceVersion:
     return session.scalars(
         select(LicenceVersion).where(LicenceVersion.licence_id == licence.id,
                                      LicenceVersion.version == licence.current_version)
     ).one()
 
 
-def suspend(session: Session, *, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
+def suspend(*, session: Session, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
             now: datetime | None = None) -> Licence:
     moment = now or utcnow()
-    licence = _managed(session, actor=actor, identifier=identifier, now=moment)
+    licence = _managed(session=session, actor=actor, identifier=identifier, now=moment)
     if licence.status != LicenceStatus.VALID:
         raise InvalidTransition(f"only a valid licence can be suspended; this one is {licence.status}")
-    _set_status(session, licence=licence, to=LicenceStatus.SUSPENDED, action="suspend", actor=actor, signer=signer,
-                now=moment, reason=_reason(reason, required=False))
+    _set_status(
+        session=session,
+        licence=licence,
+        to=LicenceStatus.SUSPENDED,
+        action="suspend",
+        actor=actor,
+        signer=signer,
+        now=moment,
+        reason=_reason(reason, required=False),
+    )
     return licence
 
 
-def resume(session: Session, *, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
+def resume(*, session: Session, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
            now: datetime | None = None) -> Licence:
     moment = now or utcnow()
-    licence = _managed(session, actor=actor, identifier=identifier, now=moment)
+    licence = _managed(session=session, actor=actor, identifier=identifier, now=moment)
     if licence.status != LicenceStatus.SUSPENDED:
         raise InvalidTransition(f"only a suspended licence can be resumed; this one is {licence.status}")
-    _set_status(session, licence=licence, to=LicenceStatus.VALID, action="resume", actor=actor, signer=signer,
+    _set_status(session=session, licence=licence, to=LicenceStatus.VALID, action="resume", actor=actor, signer=signer,
                 now=moment, reason=_reason(reason, required=False))
     return licence
 
 
-def revoke(session: Session, *, actor: Actor, identifier: str, reason: str, signer: Signer,
+def revoke(*, session: Session, actor: Actor, identifier: str, reason: str, signer: Signer,
            now: datetime | None = None) -> Licence:
     """吊销/撤销: final; a reason is required (it is shown to the holder)."""
     moment = now or utcnow()
     why = _reason(reason, required=True)
-    licence = _managed(session, actor=actor, identifier=identifier, now=moment)
+    licence = _managed(session=session, actor=actor, identifier=identifier, now=moment)
     if licence.status not in _LIVE:
         raise InvalidTransition(f"licence {licence.base_identifier} is already {licence.status}")
-    _set_status(session, licence=licence, to=LicenceStatus.REVOKED, action="revoke", actor=actor, signer=signer,
+    _set_status(session=session, licence=licence, to=LicenceStatus.REVOKED, action="revoke", actor=actor, signer=signer,
                 now=moment, reason=why)
     return licence
 
 
-def cancel(session: Session, *, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
+def cancel(*, session: Session, actor: Actor, identifier: str, signer: Signer, reason: str | None = None,
            now: datetime | None = None) -> list[Licence]:
     """注销, then 证照并销: the same holder's live licences of the type's
     dependent types are cancelled with it. Returns every licence cancelled."""
     moment = now or utcnow()
     why = _reason(reason, required=False)
-    licence = _managed(session, actor=actor, identifier=identifier, now=moment)
+    licence = _managed(session=session, actor=actor, identifier=identifier, now=moment)
     if licence.status not in _LIVE:
         raise InvalidTransition(f"licence {licence.base_identifier} is already {licence.status}")
-    _set_status(session, licence=licence, to=LicenceStatus.CANCELLED, action="cancel", actor=actor, signer=signer,
-                now=moment, reason=why)
+    _set_status(
+        session=session,
+        licence=licence,
+        to=LicenceStatus.CANCELLED,
+        action="cancel",
+        actor=actor,
+        signer=signer,
+        now=moment,
+        reason=why,
+    )
     cancelled = [licence]
     dependents = licence_types.get_or_raise(session=session, code=licence.type_code).dependents or []
     if dependents:
@@ -175,13 +193,21 @@ def cancel(session: Session, *, actor: Actor, identifier: str, signer: Signer, r
         )
         note = f"证照并销: {licence.base_identifier} cancelled" + (f" ({why})" if why else "")
         for dependent in rows:
-            _set_status(session, licence=dependent, to=LicenceStatus.CANCELLED, action="joint_cancel", actor=actor,
-                        signer=signer, now=moment, reason=note)
+            _set_status(
+                session=session,
+                licence=dependent,
+                to=LicenceStatus.CANCELLED,
+                action="joint_cancel",
+                actor=actor,
+                signer=signer,
+                now=moment,
+                reason=note,
+            )
             cancelled.append(dependent)
     return cancelled
 
 
-def expire_due(session: Session, *, signer: Signer, now: datetime | None = None) -> int:
+def expire_due(*, session: Session, signer: Signer, now: datetime | None = None) -> int:
     """Mark live licences whose last valid day (China time) has passed as
     expired; run by a scheduled job. Returns how many expired."""
     moment = now or utcnow()
@@ -192,6 +218,14 @@ def expire_due(session: Session, *, signer: Signer, now: datetime | None = None)
         .order_by(Licence.id).with_for_update()
     ).all()
     for licence in rows:
-        _set_status(session, licence=licence, to=LicenceStatus.EXPIRED, action="expire", actor=None, signer=signer,
-                    now=moment, reason=f"validity ended {licence.valid_until.isoformat()}")
+        _set_status(
+            session=session,
+            licence=licence,
+            to=LicenceStatus.EXPIRED,
+            action="expire",
+            actor=None,
+            signer=signer,
+            now=moment,
+            reason=f"validity ended {licence.valid_until}"  # a date: str() is its ISO form,
+        )
     return len(rows)

@@ -52,7 +52,7 @@ def _parameters(identifier: str) -> dict:
     return {"base": parsed.base, "version": parsed.version}
 
 
-def get(session: Session, *, identifier: str) -> LicenceView | None:
+def get(*, session: Session, identifier: str) -> LicenceView | None:
     """The licence and the version the identifier names (no access check:
     callers decide who may see it)."""
     row = session.execute(_BY_IDENTIFIER, _parameters(identifier)).one_or_none()
@@ -93,7 +93,7 @@ _SHOWN = (
 )
 
 
-def get_shown(session: Session, *, identifier: str) -> ShownLicence | None:
+def get_shown(*, session: Session, identifier: str) -> ShownLicence | None:
     """The version the identifier names as a counter is shown it, or None
     (InvalidIdentifier when it is not an identifier at all). No access
     check: redemption decides."""
@@ -101,15 +101,15 @@ def get_shown(session: Session, *, identifier: str) -> ShownLicence | None:
     return None if row is None else ShownLicence(**row._mapping)
 
 
-def get_or_raise(session: Session, *, identifier: str) -> LicenceView:
-    view = get(session, identifier=identifier)
+def get_or_raise(*, session: Session, identifier: str) -> LicenceView:
+    view = get(session=session, identifier=identifier)
     if view is None:
         raise LicenceNotFound(f"licence {identifier} not found")
     return view
 
 
 def check_may_read(
-    session: Session, *, view: LicenceView, actor: Actor | None = None, holder: HolderPrincipal | None = None,
+    *, session: Session, view: LicenceView, actor: Actor | None = None, holder: HolderPrincipal | None = None,
     now: datetime | None = None,
 ) -> None:
     """The issuing department (or one it authorized) may read its licences;
@@ -125,7 +125,8 @@ def check_may_read(
         if not holds(licence, holder):
             raise LicenceNotFound(f"licence {view.version.identifier} not found")
         return
-    check_may_manage(session, acting=actor.department_code, issuer_code=licence.issuer_code,
+    assert actor is not None  # exactly one of the two was given, and it was not the holder
+    check_may_manage(session=session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now or utcnow())
 
 
@@ -133,12 +134,12 @@ def holds(licence: Licence, holder: HolderPrincipal) -> bool:
     return licence.holder_code == holder.holder_code and licence.holder_code_type == holder.holder_code_type
 
 
-def get_for_holder(session: Session, *, identifier: str, holder: HolderPrincipal) -> LicenceView:
+def get_for_holder(*, session: Session, identifier: str, holder: HolderPrincipal) -> LicenceView:
     """A version of one of the holder's own licences; any other is "not found"."""
-    view = get(session, identifier=identifier)
+    view = get(session=session, identifier=identifier)
     if view is None:
         raise LicenceNotFound(f"licence {identifier} not found")
-    check_may_read(session, view=view, holder=holder)
+    check_may_read(session=session, view=view, holder=holder)
     return view
 
 
@@ -184,7 +185,7 @@ def wallet_query(
 
 
 def wallet(
-    session: Session, *, holder_code: str, holder_code_type: str, status: str | None = None, limit: int = 50,
+    *, session: Session, holder_code: str, holder_code_type: str, status: str | None = None, limit: int = 50,
     offset: int = 0,
 ) -> list[WalletEntry]:
     """One page of a holder's licences, every status, newest first, with the
@@ -195,27 +196,27 @@ def wallet(
             for licence, name, count in session.execute(query, params).all()]
 
 
-def open_disputes(session: Session, *, licence: Licence) -> list[LicenceDispute]:
+def open_disputes(*, session: Session, licence: Licence) -> list[LicenceDispute]:
     return list(session.scalars(
         select(LicenceDispute).where(LicenceDispute.licence_id == licence.id,
                                      LicenceDispute.status == DisputeStatus.OPEN).order_by(LicenceDispute.id)
     ))
 
 
-def versions(session: Session, *, licence: Licence) -> list[LicenceVersion]:
+def versions(*, session: Session, licence: Licence) -> list[LicenceVersion]:
     return list(session.scalars(
         select(LicenceVersion).where(LicenceVersion.licence_id == licence.id).order_by(LicenceVersion.version)
     ))
 
 
-def history(session: Session, *, licence: Licence) -> list[LicenceEvent]:
+def history(*, session: Session, licence: Licence) -> list[LicenceEvent]:
     return list(session.scalars(
         select(LicenceEvent).where(LicenceEvent.licence_id == licence.id).order_by(LicenceEvent.id)
     ))
 
 
 def list_for_holder(
-    session: Session, *, holder_code: str, holder_code_type: str | None = None, type_code: str | None = None,
+    *, session: Session, holder_code: str, holder_code_type: str | None = None, type_code: str | None = None,
     live_only: bool = False,
 ) -> list[Licence]:
     """A holder's licences (for the wallet and the exchange), newest first."""
@@ -229,12 +230,12 @@ def list_for_holder(
     return list(session.scalars(query.order_by(Licence.id.desc())))
 
 
-def status(session: Session, *, identifier: str) -> str:
-    return get_or_raise(session, identifier=identifier).licence.status
+def status(*, session: Session, identifier: str) -> str:
+    return get_or_raise(session=session, identifier=identifier).licence.status
 
 
 def list_expiring(
-    session: Session, *, days: int, issuer_code: str | None = None, holder_code: str | None = None,
+    *, session: Session, days: int, issuer_code: str | None = None, holder_code: str | None = None,
     holder_code_type: str | None = None, now: datetime | None = None,
 ) -> list[Licence]:
     """Live licences whose last valid day falls within `days` days (China

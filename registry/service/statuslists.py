@@ -178,7 +178,7 @@ def set_statuses(
 
 def _sign(session: Session, row: StatusList, *, bits: BitList, key_secret: bytes, registry_id: str,
           now: datetime) -> None:
-    key = signing_service.status_list_signing_key(session, registry_id=registry_id, key_secret=key_secret, now=now)
+    key = signing_service.status_list_signing_key(session=session, registry_id=registry_id, key_secret=key_secret, now=now)
     row.token = sign_status_list_token(
         status_list=bits, subject=subject_uri(registry_id=registry_id, list_id=row.id), key=key,
         issued_at=now, ttl=TTL_SECONDS,

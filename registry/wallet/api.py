@@ -67,7 +67,7 @@ def my_licences(
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ):
     """The holder's licences of every status (or one), newest first."""
-    entries = reads.wallet(session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
+    entries = reads.wallet(session=session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
                            status=status, limit=limit, offset=offset)
     shown = [(e.licence, _current_identifier(e.licence)) for e in entries]
     _record(recorder, session, holder, shown)
@@ -90,7 +90,7 @@ def my_expiring(
     days: Annotated[int, Query(ge=0, le=3660)] = 30,
 ):
     """The holder's live licences whose validity ends within `days` days (无感续证 reminders)."""
-    rows = reads.list_expiring(session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
+    rows = reads.list_expiring(session=session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
                                days=days)[:MAX_PAGE]
     _record(recorder, session, holder, [(r, _current_identifier(r)) for r in rows])
     return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
@@ -98,7 +98,7 @@ def my_expiring(
 
 
 def _own(session: Session, identifier: str, holder: HolderPrincipal) -> reads.LicenceView:
-    return reads.get_for_holder(session, identifier=identifier, holder=holder)
+    return reads.get_for_holder(session=session, identifier=identifier, holder=holder)
 
 
 @router.get("/licences/{identifier}", response_model=LicenceRead)
@@ -115,7 +115,7 @@ def my_layout_png(identifier: str, request: Request, session: SessionDep, holder
                   recorder: AccessRecorderDep) -> Response:
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
-    return Response(documents.layout_png(session, view=view, **document_keys(request)), media_type="image/png")
+    return Response(documents.layout_png(session=session, view=view, **document_keys(request)), media_type="image/png")
 
 
 @router.get("/licences/{identifier}/layout.pdf", response_class=Response)
@@ -123,7 +123,7 @@ def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder
                   recorder: AccessRecorderDep) -> Response:
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
-    return Response(documents.layout_pdf(session, view=view, **document_keys(request)),
+    return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),
                     media_type="application/pdf")
 
 
@@ -131,7 +131,7 @@ def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder
 def my_disputes(session: SessionDep, holder: HolderDep,
                 limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100):
     """Every dispute about the holder's licences, by them or by a clerk, newest first."""
-    rows = disputes.list_for_holder(session, holder_code=holder.holder_code,
+    rows = disputes.list_for_holder(session=session, holder_code=holder.holder_code,
                                     holder_code_type=holder.holder_code_type, limit=limit)
     return [dispute_read(d) for d in rows]
 
@@ -141,7 +141,7 @@ def raise_my_dispute(body: HolderDisputeCreate, request: Request, session: Sessi
     """Say a field of one of the holder's licences is wrong (异议), with a reason."""
     view = _own(session, body.identifier, holder)
     dispute = disputes.open_dispute(
-        session, view=view, disputer=disputes.Disputer.holder(holder.holder_code), field=body.field,
+        session=session, view=view, disputer=disputes.Disputer.holder(holder.holder_code), field=body.field,
         reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
     )
     return dispute_read(dispute)

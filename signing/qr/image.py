@@ -17,6 +17,7 @@ import qrcode
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 from qrcode.constants import ERROR_CORRECT_M
+from qrcode.image.pil import PilImage
 
 from signing.errors import InvalidInput
 from signing.qr.errors import QrVerificationError
@@ -38,7 +39,8 @@ def render_qr_png(text: str, *, box_size: int = 4, border: int = 4) -> bytes:
         raise InvalidInput(f"QR text must have 1 to {_MAX_QR_TEXT} characters")
     if not 1 <= box_size <= 40 or not 4 <= border <= 16:
         raise InvalidInput("box_size must be 1..40 pixels and border 4..16 modules (ISO/IEC 18004 quiet zone)")
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border)
+    # Pillow named, not left to qrcode to pick: its fallback (PyPNG) would not take the format argument below.
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=border, image_factory=PilImage)
     code.add_data(text, optimize=0)  # one segment: alphanumeric for Base45 text
     code.make(fit=True)
     image = code.make_image(fill_color="black", back_color="white")
@@ -66,7 +68,7 @@ def decode_qr_image(image_bytes: bytes) -> str:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             Image.DecompressionBombWarning):
         raise QrVerificationError("image_invalid", "the image could not be read") from None
-    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode)
+    found = zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode))
     if not found:
         raise QrVerificationError("image_invalid", "no QR code was found in the image")
     return found[0].text

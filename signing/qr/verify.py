@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal, overload
 
 from signing.encoding import b64url_encode, ensure_utc
 from signing.errors import InvalidInput
@@ -28,7 +28,7 @@ from signing.truststore import ResolvedKey, TrustStore
 
 DEFAULT_SKEW = timedelta(seconds=30)
 _MAX_SKEW = timedelta(hours=1)
-_STATUS_NAMES = {TokenStatus.VALID: "valid", TokenStatus.INVALID: "revoked", TokenStatus.SUSPENDED: "suspended"}
+_STATUS_NAMES: dict[int, str] = {TokenStatus.VALID: "valid", TokenStatus.INVALID: "revoked", TokenStatus.SUSPENDED: "suspended"}
 
 
 def _fail(code: Any, message: str) -> QrVerificationError:
@@ -155,8 +155,15 @@ def _claims(payload: bytes) -> dict[Any, Any]:
     return claims
 
 
+@overload
+def _times(claims: Mapping[Any, Any], *, now: datetime, skew: timedelta,
+           require_iss: Literal[True]) -> tuple[str, datetime, datetime | None]: ...
+@overload
+def _times(claims: Mapping[Any, Any], *, now: datetime, skew: timedelta,
+           require_iss: bool) -> tuple[str | None, datetime | None, datetime | None]: ...
 def _times(claims: Mapping[Any, Any], *, now: datetime, skew: timedelta,
            require_iss: bool) -> tuple[str | None, datetime | None, datetime | None]:
+    """iss, iat and exp; with ``require_iss`` both iss and iat are present or it raises."""
     issuer = claims.get(c.CLAIM_ISS)
     if (require_iss or issuer is not None) and (not isinstance(issuer, str) or not 0 < len(issuer) <= 200):
         raise _fail("claims_invalid", "iss must be text")

@@ -16,8 +16,8 @@ from signing.statuses import ANY_LICENCE_TYPE, AuthorizationStatus, SealStatus
 
 
 def authorize_cross_level(
-    session: Session,
     *,
+    session: Session,
     es_id: str,
     grantor_department_code: str,
     grantee_department_code: str,
@@ -31,7 +31,7 @@ def authorize_cross_level(
     grantee = _validate.department_code(grantee_department_code, name="grantee department code")
     codes = _validate.licence_type_codes(licence_type_codes)
     start, end = _validate.period(valid_from, valid_to)
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.owner_department_code != grantor:
         raise NotAuthorized(f"only the seal's owner {seal.owner_department_code} may authorize its use")
     if grantee == grantor:
@@ -56,7 +56,9 @@ def authorize_cross_level(
     return authorization
 
 
-def revoke_authorization(session: Session, *, authorization_id: int, now: datetime | None = None) -> CrossLevelAuthorization:
+def revoke_authorization(
+    *, session: Session, authorization_id: int, now: datetime | None = None
+) -> CrossLevelAuthorization:
     authorization = session.scalars(
         select(CrossLevelAuthorization)
         .where(CrossLevelAuthorization.id == authorization_id)
@@ -73,7 +75,7 @@ def revoke_authorization(session: Session, *, authorization_id: int, now: dateti
 
 
 def list_authorizations(
-    session: Session, *, es_id: str | None = None, grantee_department_code: str | None = None
+    *, session: Session, es_id: str | None = None, grantee_department_code: str | None = None
 ) -> list[CrossLevelAuthorization]:
     query = select(CrossLevelAuthorization).order_by(CrossLevelAuthorization.id)
     if es_id is not None:
@@ -84,9 +86,11 @@ def list_authorizations(
 
 
 def active_authorization(
-    session: Session, *, seal: Seal, grantee_department_code: str, licence_type_code: str, at: datetime
+    *, session: Session, seal: Seal, grantee_department_code: str, licence_type_code: str, at: datetime
 ) -> CrossLevelAuthorization | None:
-    for authorization in list_authorizations(session, es_id=seal.es_id, grantee_department_code=grantee_department_code):
+    for authorization in list_authorizations(
+        session=session, es_id=seal.es_id, grantee_department_code=grantee_department_code
+    ):
         if authorization.status != AuthorizationStatus.ACTIVE:
             continue
         if not authorization.valid_from <= at <= authorization.valid_to:

@@ -21,7 +21,7 @@ MAKER_CERTIFICATE_VALIDITY = timedelta(days=3650)
 
 
 def create_trust_root_key(
-    session: Session, *, key_secret: bytes | str, algorithm: Algorithm | str = DEFAULT_ALGORITHM,
+    *, session: Session, key_secret: bytes | str, algorithm: Algorithm | str = DEFAULT_ALGORITHM,
     now: datetime | None = None,
 ) -> StoredKey:
     """A new key to sign the registry's trust lists; verifiers pin its public half."""
@@ -38,7 +38,7 @@ def _trust_root_query():
     )
 
 
-def get_trust_root_key_or_raise(session: Session) -> SigningKey:
+def get_trust_root_key_or_raise(*, session: Session) -> SigningKey:
     """The newest active trust-root key."""
     row = session.scalars(_trust_root_query()).first()
     if row is None:
@@ -46,7 +46,7 @@ def get_trust_root_key_or_raise(session: Session) -> SigningKey:
     return row
 
 
-def lock_trust_root(session: Session) -> SigningKey:
+def lock_trust_root(*, session: Session) -> SigningKey:
     """Lock the active trust-root row: whoever creates a registry-wide key (the
     presentation key, the status-list key) takes this lock first and re-reads,
     so two transactions never both see "none" and both create one (house rule 8)."""
@@ -57,7 +57,7 @@ def lock_trust_root(session: Session) -> SigningKey:
 
 
 def create_seal_maker(
-    session: Session, *, name: str, key_secret: bytes | str, now: datetime | None = None,
+    *, session: Session, name: str, key_secret: bytes | str, now: datetime | None = None,
     validity: timedelta = MAKER_CERTIFICATE_VALIDITY,
 ) -> SealMaker:
     """The platform seal authority: an SM2 key and a self-issued certificate for it."""
@@ -78,7 +78,7 @@ def create_seal_maker(
     return maker
 
 
-def get_seal_maker_or_raise(session: Session, *, maker_id: int | None = None) -> SealMaker:
+def get_seal_maker_or_raise(*, session: Session, maker_id: int | None = None) -> SealMaker:
     """The maker with `maker_id`, or the platform's only (first) maker when not given."""
     query = select(SealMaker).order_by(SealMaker.id)
     if maker_id is not None:
@@ -89,7 +89,7 @@ def get_seal_maker_or_raise(session: Session, *, maker_id: int | None = None) ->
     return maker
 
 
-def maker_private_key(session: Session, *, maker: SealMaker, key_secret: bytes | str) -> SM2PrivateKey:
+def maker_private_key(*, session: Session, maker: SealMaker, key_secret: bytes | str) -> SM2PrivateKey:
     active = [k for k in maker.keys if k.status == KeyStatus.ACTIVE]
     if not active:
         raise KeyNotFound(f"seal maker {maker.name} has no active key")

@@ -28,12 +28,12 @@ def active_seal_key(seal: Seal) -> SigningKey | None:
 
 
 def rotate_key(
-    session: Session, *, es_id: str, key_secret: bytes | str, algorithm: Algorithm | str | None = None,
+    *, session: Session, es_id: str, key_secret: bytes | str, algorithm: Algorithm | str | None = None,
     now: datetime | None = None,
 ) -> StoredKey:
     """Give the seal a new key; the old one is retired and keeps verifying what it signed before."""
     moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status == SealStatus.REVOKED:
         raise SealNotActive(f"seal {es_id} is revoked; a revoked seal gets no new key")
     store = DatabaseKeyStore(session=session, secret=key_secret)
@@ -43,15 +43,17 @@ def rotate_key(
     chosen = parse_algorithm(algorithm) if algorithm is not None else Algorithm(current.algorithm) if current else Algorithm.ES256
     new_key = generate_private_key(chosen)
     stored = store.put(key=new_key, purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment)
-    seal.der = issue_seal_document(session, seal=seal, maker=seal.maker, seal_key=new_key, key_secret=key_secret, now=moment)
+    seal.der = issue_seal_document(
+        session=session, seal=seal, maker=seal.maker, seal_key=new_key, key_secret=key_secret, now=moment
+    )
     session.flush()
     session.expire(seal, ["keys"])
     return stored
 
 
-def suspend_seal(session: Session, *, es_id: str, reason: str | None = None, now: datetime | None = None) -> Seal:
+def suspend_seal(*, session: Session, es_id: str, reason: str | None = None, now: datetime | None = None) -> Seal:
     moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status != SealStatus.ACTIVE:
         raise SealNotActive(f"seal {es_id} is {seal.status}; only an active seal can be suspended")
     seal.status = str(SealStatus.SUSPENDED)
@@ -61,9 +63,9 @@ def suspend_seal(session: Session, *, es_id: str, reason: str | None = None, now
     return seal
 
 
-def resume_seal(session: Session, *, es_id: str, now: datetime | None = None) -> Seal:
+def resume_seal(*, session: Session, es_id: str, now: datetime | None = None) -> Seal:
     moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status != SealStatus.SUSPENDED:
         raise SealNotActive(f"seal {es_id} is {seal.status}, not suspended")
     for suspension in seal.suspensions:
@@ -75,7 +77,7 @@ def resume_seal(session: Session, *, es_id: str, now: datetime | None = None) ->
 
 
 def revoke_seal(
-    session: Session, *, es_id: str, reason: str, compromised_at: datetime | None = None,
+    *, session: Session, es_id: str, reason: str, compromised_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Seal:
     """Revoke for good. Signatures dated at/after `compromised_at` (default: now) fail; earlier ones verify."""
@@ -85,7 +87,7 @@ def revoke_seal(
         raise InvalidInput("compromise time cannot be in the future")
     if not isinstance(reason, str) or not reason.strip():
         raise InvalidInput("a revocation needs a reason")
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status == SealStatus.REVOKED:
         raise SealNotActive(f"seal {es_id} is already revoked")
     for suspension in seal.suspensions:
@@ -100,7 +102,7 @@ def revoke_seal(
 
 
 def revoke_key(
-    session: Session, *, kid: str, key_secret: bytes | str, compromised_at: datetime | None = None,
+    *, session: Session, kid: str, key_secret: bytes | str, compromised_at: datetime | None = None,
     now: datetime | None = None,
 ) -> list[StoredKey]:
     """Revoke every key with `kid` (a compromised key); its seal needs `rotate_key` to sign again."""
@@ -116,12 +118,12 @@ def revoke_key(
 
 
 def replace_picture(
-    session: Session, *, es_id: str, picture_png: bytes, key_secret: bytes | str, now: datetime | None = None
+    *, session: Session, es_id: str, picture_png: bytes, key_secret: bytes | str, now: datetime | None = None
 ) -> Seal:
     """Upload a new seal picture; the maker re-signs the seal information
     (the picture is part of what GB/T 38540 signs)."""
     moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session, es_id=es_id, for_update=True)
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status == SealStatus.REVOKED:
         raise SealNotActive(f"seal {es_id} is revoked; its picture can no longer change")
     try:
@@ -133,6 +135,8 @@ def replace_picture(
         raise KeyNotFound(f"seal {es_id} has no active key")
     seal_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=current.id)
     seal.picture_png = picture_png
-    seal.der = issue_seal_document(session, seal=seal, maker=seal.maker, seal_key=seal_key, key_secret=key_secret, now=moment)
+    seal.der = issue_seal_document(
+        session=session, seal=seal, maker=seal.maker, seal_key=seal_key, key_secret=key_secret, now=moment
+    )
     session.flush()
     return seal

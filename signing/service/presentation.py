@@ -27,7 +27,7 @@ from signing.service.seals import get_seal_or_raise
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 
 
-def _active_presentation_key(session: Session) -> SigningKey | None:
+def _active_presentation_key(*, session: Session) -> SigningKey | None:
     return session.scalars(
         select(SigningKey)
         .where(SigningKey.purpose == str(KeyPurpose.PRESENTATION), SigningKey.status == str(KeyStatus.ACTIVE))
@@ -35,17 +35,17 @@ def _active_presentation_key(session: Session) -> SigningKey | None:
     ).first()
 
 
-def ensure_presentation_key(session: Session, *, key_secret: bytes | str, now: datetime | None = None) -> str:
+def ensure_presentation_key(*, session: Session, key_secret: bytes | str, now: datetime | None = None) -> str:
     """The kid of the registry's active presentation key, creating an ES256 one when there is none.
 
     Idempotent, also under concurrency: creators first lock the active
     trust-root row, so two requests cannot both see "none" and both create.
     """
-    existing = _active_presentation_key(session)
+    existing = _active_presentation_key(session=session)
     if existing is not None:
         return existing.kid
-    lock_trust_root(session)
-    existing = _active_presentation_key(session)  # re-read under the lock
+    lock_trust_root(session=session)
+    existing = _active_presentation_key(session=session)  # re-read under the lock
     if existing is not None:
         return existing.kid
     store = DatabaseKeyStore(session=session, secret=key_secret)
@@ -55,10 +55,10 @@ def ensure_presentation_key(session: Session, *, key_secret: bytes | str, now: d
     return stored.kid
 
 
-def presentation_qr_signer(session: Session, *, key_secret: bytes | str) -> QrSigner:
+def presentation_qr_signer(*, session: Session, key_secret: bytes | str) -> QrSigner:
     """A signer for 亮证 codes with the active presentation key (created on first use)."""
-    ensure_presentation_key(session, key_secret=key_secret)
-    row = _active_presentation_key(session)
+    ensure_presentation_key(session=session, key_secret=key_secret)
+    row = _active_presentation_key(session=session)
     if row is None:  # pragma: no cover - ensure_presentation_key just made one
         raise KeyNotFound("the registry has no presentation key")
     key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=row.id)
@@ -66,7 +66,7 @@ def presentation_qr_signer(session: Session, *, key_secret: bytes | str) -> QrSi
 
 
 def seal_qr_signer(
-    session: Session, *, es_id: str, key_secret: bytes | str, now: datetime | None = None
+    *, session: Session, es_id: str, key_secret: bytes | str, now: datetime | None = None
 ) -> QrSigner:
     """A signer for static licence codes with the seal's current key.
 
@@ -74,7 +74,7 @@ def seal_qr_signer(
     from a suspended seal or made outside its validity anyway).
     """
     moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session, es_id=es_id)
+    seal = get_seal_or_raise(session=session, es_id=es_id)
     if seal.status != SealStatus.ACTIVE or not seal.valid_from <= moment <= seal.valid_to:
         raise SealNotActive(f"seal {es_id} is {seal.status} or outside its validity")
     current = active_seal_key(seal)

@@ -19,8 +19,8 @@ from signing.statuses import ANY_LICENCE_TYPE, SealStatus
 
 
 def sign_record(
-    session: Session,
     *,
+    session: Session,
     es_id: str,
     record: Mapping[str, Any],
     licence_type_code: str,
@@ -39,7 +39,7 @@ def sign_record(
     """
     moment = _validate.now_or(now)
     acting = _validate.department_code(acting_department_code, name="acting department code")
-    seal = get_seal_or_raise(session, es_id=es_id, for_share=True)  # 1.
+    seal = get_seal_or_raise(session=session, es_id=es_id, for_share=True)  # 1.
     if seal.status != SealStatus.ACTIVE:  # 2.
         raise SealNotActive(f"seal {es_id} is {seal.status}")
     if not seal.valid_from <= moment <= seal.valid_to:
@@ -47,7 +47,7 @@ def sign_record(
     if ANY_LICENCE_TYPE not in seal.licence_type_codes and licence_type_code not in seal.licence_type_codes:  # 3.
         raise NotAuthorized(f"seal {es_id} may not seal licence type {licence_type_code}")
     if acting != seal.owner_department_code and active_authorization(  # 4.
-        session, seal=seal, grantee_department_code=acting, licence_type_code=licence_type_code, at=moment
+        session=session, seal=seal, grantee_department_code=acting, licence_type_code=licence_type_code, at=moment
     ) is None:
         raise NotAuthorized(f"{acting} holds no authorization to use seal {es_id} for {licence_type_code}")
     current = active_seal_key(seal)  # 5.

@@ -34,10 +34,10 @@ def _seal_name(*, department_name: str, seal_type: str, name: str | None) -> str
 
 
 def issue_seal_document(
-    session: Session, *, seal: Seal, maker: SealMaker, seal_key: PrivateKey, key_secret: bytes | str, now: datetime
+    *, session: Session, seal: Seal, maker: SealMaker, seal_key: PrivateKey, key_secret: bytes | str, now: datetime
 ) -> bytes:
     """(Re)write the maker-signed GB/T 38540 structure naming the seal's current key."""
-    maker_key = maker_private_key(session, maker=maker, key_secret=key_secret)
+    maker_key = maker_private_key(session=session, maker=maker, key_secret=key_secret)
     certificate = issued_seal_certificate(
         maker_key=maker_key,
         maker_certificate=maker.certificate,
@@ -63,8 +63,8 @@ def issue_seal_document(
 
 
 def create_seal(
-    session: Session,
     *,
+    session: Session,
     owner_department_code: str,
     department_name: str,
     seal_type: str,
@@ -97,7 +97,7 @@ def create_seal(
             check_png(picture_png)
         except ValueError as error:
             raise InvalidInput(str(error)) from None
-    maker = get_seal_maker_or_raise(session, maker_id=maker_id)
+    maker = get_seal_maker_or_raise(session=session, maker_id=maker_id)
     seal = Seal(
         es_id=uuid.uuid4().hex,
         seal_type=seal_type.strip(),
@@ -120,13 +120,15 @@ def create_seal(
     DatabaseKeyStore(session=session, secret=key_secret).put(
         key=seal_key, purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment
     )
-    seal.der = issue_seal_document(session, seal=seal, maker=maker, seal_key=seal_key, key_secret=key_secret, now=moment)
+    seal.der = issue_seal_document(
+        session=session, seal=seal, maker=maker, seal_key=seal_key, key_secret=key_secret, now=moment
+    )
     session.flush()
     session.refresh(seal)
     return seal
 
 
-def get_seal(session: Session, *, es_id: str, for_update: bool = False, for_share: bool = False) -> Seal | None:
+def get_seal(*, session: Session, es_id: str, for_update: bool = False, for_share: bool = False) -> Seal | None:
     query = select(Seal).where(Seal.es_id == es_id)
     if for_update:
         query = query.with_for_update(of=Seal)
@@ -135,15 +137,15 @@ def get_seal(session: Session, *, es_id: str, for_update: bool = False, for_shar
     return session.scalars(query).unique().one_or_none()
 
 
-def get_seal_or_raise(session: Session, *, es_id: str, for_update: bool = False, for_share: bool = False) -> Seal:
-    seal = get_seal(session, es_id=es_id, for_update=for_update, for_share=for_share)
+def get_seal_or_raise(*, session: Session, es_id: str, for_update: bool = False, for_share: bool = False) -> Seal:
+    seal = get_seal(session=session, es_id=es_id, for_update=for_update, for_share=for_share)
     if seal is None:
         raise SealNotFound(f"no seal {es_id!r}")
     return seal
 
 
 def list_seals(
-    session: Session, *, owner_department_code: str | None = None, status: SealStatus | str | None = None
+    *, session: Session, owner_department_code: str | None = None, status: SealStatus | str | None = None
 ) -> list[Seal]:
     query = select(Seal).order_by(Seal.id)
     if owner_department_code is not None:

@@ -33,29 +33,29 @@ _PUBLISH_ATTEMPTS = 3
 
 
 def status_list_signing_key(
-    session: Session, *, registry_id: str, key_secret: bytes | str, now: datetime | None = None
+    *, session: Session, registry_id: str, key_secret: bytes | str, now: datetime | None = None
 ) -> PrivateKey:
     """The key to sign a status list token with now: the newest active status-list
     key, created on first use and published in the trust list before it signs."""
     moment = _validate.now_or(now)
-    row = _active(session) or _create(session, key_secret=key_secret, now=moment)
-    if not _published(session, registry_id=registry_id, row=row):
-        _publish(session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
+    row = _active(session=session) or _create(session=session, key_secret=key_secret, now=moment)
+    if not _published(session=session, registry_id=registry_id, row=row):
+        _publish(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
     return DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=row.id)
 
 
 def rotate_status_list_key(
-    session: Session, *, registry_id: str, key_secret: bytes | str, now: datetime | None = None
+    *, session: Session, registry_id: str, key_secret: bytes | str, now: datetime | None = None
 ) -> str:
     """A new status-list key, published in a new trust list; the old ones are
     retired now (what they signed before stays checkable). Returns the new kid."""
     moment = _validate.now_or(now)
-    lock_trust_root(session)
+    lock_trust_root(session=session)
     store = DatabaseKeyStore(session=session, secret=key_secret)
     for old in session.scalars(_active_query()).all():
         store.set_status(handle=old.id, status=KeyStatus.RETIRED, at=moment)
-    row = _create(session, key_secret=key_secret, now=moment)
-    _publish(session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
+    row = _create(session=session, key_secret=key_secret, now=moment)
+    _publish(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
     return row.kid
 
 
@@ -67,22 +67,22 @@ def _active_query():
     )
 
 
-def _active(session: Session) -> SigningKey | None:
+def _active(*, session: Session) -> SigningKey | None:
     return session.scalars(_active_query()).first()
 
 
-def _create(session: Session, *, key_secret: bytes | str, now: datetime) -> SigningKey:
-    lock_trust_root(session)
-    existing = _active(session)  # re-read under the lock
+def _create(*, session: Session, key_secret: bytes | str, now: datetime) -> SigningKey:
+    lock_trust_root(session=session)
+    existing = _active(session=session)  # re-read under the lock
     if existing is not None:
         return existing
     stored = DatabaseKeyStore(session=session, secret=key_secret).put(
         key=generate_private_key(Algorithm.ES256), purpose=KeyPurpose.STATUS_LIST, created_at=now
     )
-    return session.get(SigningKey, stored.handle)
+    return session.get_one(SigningKey, stored.handle)
 
 
-def _latest_issuance(session: Session, *, registry_id: str) -> TrustListIssuance | None:
+def _latest_issuance(*, session: Session, registry_id: str) -> TrustListIssuance | None:
     return session.scalars(
         select(TrustListIssuance)
         .where(TrustListIssuance.registry_id == registry_id)
@@ -91,8 +91,8 @@ def _latest_issuance(session: Session, *, registry_id: str) -> TrustListIssuance
     ).first()
 
 
-def _published(session: Session, *, registry_id: str, row: SigningKey) -> bool:
-    latest = _latest_issuance(session, registry_id=registry_id)
+def _published(*, session: Session, registry_id: str, row: SigningKey) -> bool:
+    latest = _latest_issuance(session=session, registry_id=registry_id)
     return latest is not None and (row.kid, b64url_encode(row.public_key)) in _status_list_keys(latest.signed_json)
 
 
@@ -104,16 +104,16 @@ def _status_list_keys(signed_json: bytes) -> frozenset[tuple[str, str]]:
     return frozenset((k["kid"], k["public_key"]) for k in keys if k["purpose"] == str(KeyPurpose.STATUS_LIST))
 
 
-def _publish(session: Session, *, registry_id: str, key_secret: bytes | str, row: SigningKey, now: datetime) -> None:
+def _publish(*, session: Session, registry_id: str, key_secret: bytes | str, row: SigningKey, now: datetime) -> None:
     """A new trust list naming `row`; another writer publishing the same sequence
     number first only means trying again on top of theirs."""
-    lock_trust_root(session)
+    lock_trust_root(session=session)
     for attempt in range(_PUBLISH_ATTEMPTS):
-        if _published(session, registry_id=registry_id, row=row):
+        if _published(session=session, registry_id=registry_id, row=row):
             return
         try:
             with session.begin_nested():
-                build_trust_list(session, registry_id=registry_id, key_secret=key_secret, now=now)
+                build_trust_list(session=session, registry_id=registry_id, key_secret=key_secret, now=now)
             return
         except IntegrityError:
             if attempt == _PUBLISH_ATTEMPTS - 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
+from typing import overload
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +23,10 @@ from signing.trustlist import DEFAULT_VALIDITY, TrustList, TrustListContent, sig
 DEFAULT_REFRESH_AFTER = timedelta(days=1)
 
 
+@overload
+def _second(value: datetime) -> datetime: ...
+@overload
+def _second(value: datetime | None) -> datetime | None: ...
 def _second(value: datetime | None) -> datetime | None:
     return None if value is None else truncate_to_second(value)
 
@@ -71,7 +76,7 @@ def _trusted_authorization(row: CrossLevelAuthorization) -> TrustedAuthorization
     )
 
 
-def trust_list_content(session: Session, *, registry_id: str) -> TrustListContent:
+def trust_list_content(*, session: Session, registry_id: str) -> TrustListContent:
     """Everything a verifier needs, including retired and revoked keys (old signatures stay checkable)."""
     seals = list(session.scalars(select(Seal).order_by(Seal.id)).unique())
     seals_by_row_id = {seal.id: seal for seal in seals}
@@ -90,7 +95,7 @@ def _content_digest(content: TrustListContent) -> str:
 
 
 def build_trust_list(
-    session: Session, *, registry_id: str, key_secret: bytes | str, now: datetime | None = None,
+    *, session: Session, registry_id: str, key_secret: bytes | str, now: datetime | None = None,
     validity: timedelta = DEFAULT_VALIDITY,
 ) -> TrustList:
     """Sign the current state with the trust-root key under the next sequence number and record it.
@@ -99,11 +104,11 @@ def build_trust_list(
     (registry_id, sequence) unique constraint makes the loser's flush fail.
     """
     moment = _validate.now_or(now)
-    content = trust_list_content(session, registry_id=registry_id)
+    content = trust_list_content(session=session, registry_id=registry_id)
     last = session.scalar(
         select(func.max(TrustListIssuance.sequence)).where(TrustListIssuance.registry_id == registry_id)
     )
-    root_row = get_trust_root_key_or_raise(session)
+    root_row = get_trust_root_key_or_raise(session=session)
     root_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=root_row.id)
     trust_list = sign_trust_list(
         content=content, root_key=root_key, sequence=(last or 0) + 1, issued_at=moment, validity=validity
@@ -123,7 +128,7 @@ def build_trust_list(
 
 
 def trust_list_json(
-    session: Session, *, registry_id: str, key_secret: bytes | str, now: datetime | None = None,
+    *, session: Session, registry_id: str, key_secret: bytes | str, now: datetime | None = None,
     refresh_after: timedelta = DEFAULT_REFRESH_AFTER, validity: timedelta = DEFAULT_VALIDITY,
 ) -> bytes:
     """The signed trust list bytes to serve at GET /.well-known/certhub/trust-list.
@@ -138,8 +143,8 @@ def trust_list_json(
         .order_by(TrustListIssuance.sequence.desc())
     ).first()
     if latest is not None and moment - latest.issued_at < refresh_after:
-        if latest.content_digest == _content_digest(trust_list_content(session, registry_id=registry_id)):
+        if latest.content_digest == _content_digest(trust_list_content(session=session, registry_id=registry_id)):
             return latest.signed_json
     return build_trust_list(
-        session, registry_id=registry_id, key_secret=key_secret, now=moment, validity=validity
+        session=session, registry_id=registry_id, key_secret=key_secret, now=moment, validity=validity
     ).to_json()

@@ -28,7 +28,14 @@ from signing.transparency.errors import (
     NoteVerificationError,
     ProofVerificationError,
 )
-from signing.transparency.merkle import EMPTY_ROOT, HASH_SIZE, complete_subtree_root, leaf_hash, verify_consistency
+from signing.transparency.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    complete_subtree_root,
+    consistency_path,
+    leaf_hash,
+    verify_consistency,
+)
 from signing.transparency.note import MAX_NOTE_BYTES, NoteVerifier
 from signing.transparency.sources import CHECKPOINT_PATH, LogSource
 from signing.transparency.tiles import (
@@ -40,7 +47,7 @@ from signing.transparency.tiles import (
     tile_count_at_level,
     tree_levels,
 )
-from signing.transparency.treehashes import TreeHashes, consistency_path
+from signing.transparency.treehashes import TreeHashes
 
 ProgressCallback = Callable[[int, int], None]
 _FETCH_BATCH = 64

@@ -76,7 +76,7 @@ def test_a_catalog_change_in_this_process_is_seen_at_once(db_session):
     mapping = catalog_mapping()
     _load(db_session, mapping)
     assert items.find(session=db_session, code=ENTERPRISE_DATA).sharing_attribute == "unconditional"
-    assert len(snapshots.memo_for(db_session)) >= 1
+    assert len(snapshots.memo_for(session=db_session)) >= 1
 
     for item in mapping["data_items"]:
         if item["code"] == ENTERPRISE_DATA:
@@ -100,12 +100,12 @@ def test_writes_outside_the_catalog_keep_the_memory(db_session):
 
     _load(db_session, catalog_mapping())
     items.find(session=db_session, code=ENTERPRISE_DATA)
-    kept = len(snapshots.memo_for(db_session))
+    kept = len(snapshots.memo_for(session=db_session))
     assert kept >= 1
     clients.create(session=db_session, department_code=catalog_mapping()["departments"][0]["code"], name="c",
                    scopes=["exchange:query"])
     db_session.commit()
-    assert len(snapshots.memo_for(db_session)) == kept
+    assert len(snapshots.memo_for(session=db_session)) == kept
 
 
 def test_a_licence_type_versions_face_rules_are_read_once_and_cannot_be_changed(db_session):

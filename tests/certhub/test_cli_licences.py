@@ -88,11 +88,17 @@ def test_disputes_lists_overdue_ones(registry):
     engine = create_db_engine(f"sqlite:///{(path / 'certhub.sqlite3').resolve()}")
     try:
         with create_sessionmaker(engine)() as session:
-            licence = reads.list_for_holder(session, holder_code=BOB)[0]
-            view = reads.get_or_raise(session, identifier=licence.versions[0].identifier)
-            old = disputes.open_dispute(session, view=view, disputer=disputes.Disputer.holder(BOB), field="address",
-                                        reason="地址不对", now=datetime.now(timezone.utc) - timedelta(days=30))
-            disputes.open_dispute(session, view=view, disputer=disputes.Disputer.holder(BOB), field="moved_in",
+            licence = reads.list_for_holder(session=session, holder_code=BOB)[0]
+            view = reads.get_or_raise(session=session, identifier=licence.versions[0].identifier)
+            old = disputes.open_dispute(
+                session=session,
+                view=view,
+                disputer=disputes.Disputer.holder(BOB),
+                field="address",
+                reason="地址不对",
+                now=datetime.now(timezone.utc) - timedelta(days=30),
+            )
+            disputes.open_dispute(session=session, view=view, disputer=disputes.Disputer.holder(BOB), field="moved_in",
                                   reason="日期不对")
             session.commit()
     finally:

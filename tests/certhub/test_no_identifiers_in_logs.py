@@ -135,7 +135,7 @@ def _prepare(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
             key_secret = settings.secret_bytes()
             ensure_signing_anchors(session=session, key_secret=key_secret, maker_name="福建省电子印章制作中心")
             signing_service.create_seal(
-                session, owner_department_code=POLICE, department_name=departments.get_or_raise(
+                session=session, owner_department_code=POLICE, department_name=departments.get_or_raise(
                     session=session, code=POLICE).name, seal_type="电子证照专用章",
                 licence_type_codes=[CRIMINAL_RECORD_PROOF], valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
                 valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc), key_secret=key_secret)

@@ -58,7 +58,7 @@ class Registry:
             document.load(session=session, document=document.parse_mapping(catalog_mapping()))
             anchors = ensure_signing_anchors(session=session, key_secret=SECRET.encode(), maker_name=f"{name} 制章中心")
             signing_service.create_seal(
-                session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
+                session=session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
                 seal_type="电子证照专用章", licence_type_codes=[BUSINESS_LICENCE], valid_from=SEAL_START,
                 valid_to=SEAL_END, key_secret=SECRET.encode(),
             )
@@ -94,8 +94,10 @@ class Registry:
                     face={"uscc": code, "name": COMPANY, "legal_rep": "张三丰", "kind": "有限责任公司",
                           "founded": date(2020, 5, 1).isoformat()}),
             )
-            view = reads.LicenceView(licence=licence, version=lifecycle.current_version(session, licence=licence))
-            return documents.static_qr_text(session, view=view, registry_id=self.registry_id,
+            view = reads.LicenceView(
+                licence=licence, version=lifecycle.current_version(session=session, licence=licence)
+            )
+            return documents.static_qr_text(session=session, view=view, registry_id=self.registry_id,
                                             key_secret=SECRET.encode())
 
     def verify(self, qr_text: str) -> dict:

@@ -126,17 +126,23 @@ def test_withdraw_needs_no_body(client, world):
 
 def test_has_active_agreement_follows_approval_period_and_revocation(client, db_session, world):
     now = datetime.now(timezone.utc)
-    assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now)
+    assert not has_active_agreement(
+        session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now
+    )
     asked = apply(client, world.counter, BUSINESS_LICENCE, provider=GULOU_SAMR, fields=["name"],
                   valid_until=(now + timedelta(days=10)).isoformat())
-    assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now)
+    assert not has_active_agreement(
+        session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now
+    )
     decide(client, world.gulou_samr, asked["id"])
     later = datetime.now(timezone.utc)
-    assert has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=later)
-    assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=ID_CARD, now=later)
+    assert has_active_agreement(
+        session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=later
+    )
+    assert not has_active_agreement(session=db_session, consumer_code=COUNTER, licence_type_code=ID_CARD, now=later)
     expired = later + timedelta(days=11)
-    assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE,
+    assert not has_active_agreement(session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE,
                                     now=expired)
     _post(client, f"/{asked['id']}/revoke", world.gulou_samr, reason="撤销")
-    assert not has_active_agreement(db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE,
+    assert not has_active_agreement(session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE,
                                     now=datetime.now(timezone.utc))

@@ -75,8 +75,8 @@ def test_concurrent_writers_get_contiguous_indices(migrated_engine, tmp_path):
             assert indices == list(range(2 * PER_WRITER))
             expected = root_from_leaf_hashes([leaf_hash(entry) for entry in entries])
             assert published.size == 2 * PER_WRITER and published.root_hash == expected
-            assert current_state(session).root_hash == expected
-            assert tree_root(size=published.size, reader=DbTileReader(session)) == expected
+            assert current_state(session=session).root_hash == expected
+            assert tree_root(size=published.size, reader=DbTileReader(session=session)) == expected
             cases = {parse_entry(entry)["case_number"] for entry in entries}
             assert cases == {f"W{writer}-{n}" for writer in range(2) for n in range(PER_WRITER)}
             key = verifier_key(session=session, origin=ORIGIN)

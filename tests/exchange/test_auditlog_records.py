@@ -35,9 +35,9 @@ def test_integration_assigns_contiguous_indices_and_tiles(db_session):
     assert indices == list(range(300))
     by_index = db_session.execute(select(LogEntry.entry).order_by(LogEntry.leaf_index)).scalars().all()
     expected = root_from_leaf_hashes([leaf_hash(entry) for entry in by_index])
-    state = current_state(db_session)
+    state = current_state(session=db_session)
     assert state.size == 300 and state.root_hash == expected
-    assert tree_root(size=300, reader=DbTileReader(db_session)) == expected
+    assert tree_root(size=300, reader=DbTileReader(session=db_session)) == expected
 
 
 def test_failed_caller_transaction_takes_the_record_with_it(db_session):
@@ -98,7 +98,7 @@ def test_record_uses_writes_a_batch(db_session):
     assert rows[0].recorded_at == logged_time.replace(tzinfo=timezone.utc)
     result = integrate_pending(session=db_session, max_batch=1000)
     assert result.new_size == 250
-    assert tree_root(size=250, reader=DbTileReader(db_session)) == root_from_leaf_hashes(
+    assert tree_root(size=250, reader=DbTileReader(session=db_session)) == root_from_leaf_hashes(
         [leaf_hash(entry) for entry in db_session.scalars(select(LogEntry.entry).order_by(LogEntry.leaf_index))])
 
 

@@ -87,9 +87,19 @@ def test_consent_is_checked_at_query_time_and_expires(app, client, db_session, w
 
 def _delegate(db_session, *, principal, principal_type, proxy, types, actions=("consent",)):
     now = datetime.now(timezone.utc)
-    delegations.create(db_session, principal_code=principal, principal_code_type=principal_type, proxy_code=proxy,
-                       proxy_code_type="111", relation="guardian", type_codes=list(types), actions=list(actions),
-                       valid_from=now - timedelta(minutes=1), valid_until=now + timedelta(days=30), now=now)
+    delegations.create(
+        session=db_session,
+        principal_code=principal,
+        principal_code_type=principal_type,
+        proxy_code=proxy,
+        proxy_code_type="111",
+        relation="guardian",
+        type_codes=list(types),
+        actions=list(actions),
+        valid_from=now - timedelta(minutes=1),
+        valid_until=now + timedelta(days=30),
+        now=now,
+    )
     db_session.commit()
 
 

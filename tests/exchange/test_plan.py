@@ -54,7 +54,7 @@ def test_statuses_missing_expired_and_suspended(app, client, db_session, world):
     # A licence past its validity is not issued: this one expires by the expiry job, run on a later day.
     food = issue(client, world.gulou_samr, food_licence())
     signer = Signer(registry_id=app.state.registry_id, key_secret=app.state.key_secret)
-    assert expire_due(db_session, signer=signer, now=utcnow() + timedelta(days=20 * 366)) == 1
+    assert expire_due(session=db_session, signer=signer, now=utcnow() + timedelta(days=20 * 366)) == 1
     db_session.commit()
     business = issue(client, world.gulou_samr, business_licence())
     manager = department(client, db_session, GULOU_SAMR, "licence:manage", operator="samr-02")

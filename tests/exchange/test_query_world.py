@@ -112,7 +112,7 @@ def load_world(session) -> None:
     ensure_signing_anchors(session=session, key_secret=KEY_SECRET, maker_name="福建省电子印章制作中心")
     for owner, name, types in ((GULOU_SAMR, "福州市鼓楼区市场监督管理局", [BUSINESS_LICENCE, FOOD_LICENCE]),
                                (GULOU_POLICE, "福州市公安局鼓楼分局", [ID_CARD])):
-        signing_service.create_seal(session, owner_department_code=owner, department_name=name,
+        signing_service.create_seal(session=session, owner_department_code=owner, department_name=name,
                                     seal_type="电子证照专用章", licence_type_codes=types,
                                     valid_from=SEAL_PERIOD[0], valid_to=SEAL_PERIOD[1], key_secret=KEY_SECRET,
                                     picture_png=_seal_picture(name))

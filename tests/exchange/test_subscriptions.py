@@ -62,7 +62,7 @@ def issue_licence(session) -> Licence:
 
 def revoke_licence(session, licence: Licence) -> None:
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
-    lifecycle.revoke(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+    lifecycle.revoke(session=session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
                      identifier=licence.versions[-1].identifier, reason="虚假登记", signer=signer)
     session.commit()
 

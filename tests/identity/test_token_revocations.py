@@ -224,7 +224,7 @@ def test_the_database_says_what_is_withdrawn_within_a_tokens_lifetime(own_databa
     _, sessions = own_database
     off, signs, old = _withdraw_everything(sessions)
     with sessions() as session:
-        withdrawn = load(session, token_ttl_seconds=600)
+        withdrawn = load(session=session, token_ttl_seconds=600)
     assert withdrawn.disabled_clients == {off}
     assert withdrawn.key_only_clients == {signs}
     assert withdrawn.revoked_keys == {(signs, old)}  # not "ancient": no token of it is alive

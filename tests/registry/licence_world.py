@@ -58,7 +58,7 @@ def build_world(session: Session):
     document.load(session=session, document=document.parse_mapping(world_mapping()))
     anchors = ensure_signing_anchors(session=session, key_secret=KEY_SECRET, maker_name="福建省电子印章制作中心")
     seal = signing_service.create_seal(
-        session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
+        session=session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
         licence_type_codes=[BUSINESS_LICENCE, FOOD_LICENCE, RESIDENCE_PERMIT], valid_from=SEAL_START,
         valid_to=SEAL_END, key_secret=KEY_SECRET, picture_png=_seal_picture(),
     )

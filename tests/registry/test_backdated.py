@@ -96,8 +96,8 @@ def test_aggregation_stores_a_historic_licence_as_expired(db_session, world):
     event = db_session.scalar(select(LicenceEvent).where(LicenceEvent.licence_id == ended.id))
     assert event.action == "issue" and event.to_status == LicenceStatus.EXPIRED and "stored as expired" in event.reason
     # The expiry job and the importer apply the same rule: nothing is left for the job.
-    assert lifecycle.expire_due(db_session, signer=SIGNER, now=NOW) == 0
-    assert lifecycle.expire_due(db_session, signer=SIGNER, now=NOW + timedelta(days=1)) == 1
+    assert lifecycle.expire_due(session=db_session, signer=SIGNER, now=NOW) == 0
+    assert lifecycle.expire_due(session=db_session, signer=SIGNER, now=NOW + timedelta(days=1)) == 1
 
 
 def test_a_change_that_ends_the_validity_expires_the_licence(db_session, world):

@@ -83,7 +83,7 @@ def test_a_changed_record_makes_exactly_one_new_version(db_session, world):
     assert [o.outcome for o in outcomes] == ["unchanged", "changed", "unchanged"]
     changed = LicenceIdentifier.parse(outcomes[1].identifier)
     assert changed.version == 2 and changed.base == LicenceIdentifier.parse(first[1].identifier).base
-    licence = lifecycle.lock_licence(db_session, identifier=outcomes[1].identifier)
+    licence = lifecycle.lock_licence(session=db_session, identifier=outcomes[1].identifier)
     assert (licence.current_version, licence.holder_name, licence.valid_until) == (2, "张三丰", date(2030, 1, 1))
     versions = db_session.scalars(select(LicenceVersion).where(LicenceVersion.licence_id == licence.id)
                                   .order_by(LicenceVersion.version)).all()
@@ -142,7 +142,7 @@ def test_a_repeated_source_key_is_a_duplicate_not_a_change(db_session, world):
 
 def test_a_final_licence_is_not_changed_by_the_source(db_session, world):
     first = importer().write_batch(db_session, [resident(1)], run_key="run-1")
-    lifecycle.revoke(db_session, actor=CITY, identifier=first[0].identifier, reason="虚假材料", signer=SIGNER)
+    lifecycle.revoke(session=db_session, actor=CITY, identifier=first[0].identifier, reason="虚假材料", signer=SIGNER)
     outcome = importer().write_batch(db_session, [resident(1, address="新地址")], run_key="run-2")[0]
     assert (outcome.outcome, outcome.code) == ("failed", "invalid_transition")
     assert "revoked" in outcome.message

@@ -124,7 +124,7 @@ def test_racing_changes_are_all_kept(own_database):
 
     def work(i: int) -> None:
         with make() as session:
-            lifecycle.change(session, actor=ACTOR, identifier=identifier, face={"legal_rep": f"代表{i}"},
+            lifecycle.change(session=session, actor=ACTOR, identifier=identifier, face={"legal_rep": f"代表{i}"},
                              signer=SIGNER)
             session.commit()
 

@@ -34,7 +34,7 @@ class Registry:
             self.anchors = ensure_signing_anchors(session=session, key_secret=self.settings.secret_bytes(),
                                                   maker_name=f"{name} 制章中心")
             self.seal = signing_service.create_seal(
-                session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
+                session=session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
                 seal_type="电子证照专用章", licence_type_codes=[BUSINESS_LICENCE],
                 valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
                 valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc), key_secret=self.settings.secret_bytes(),
@@ -44,7 +44,7 @@ class Registry:
     def seal_record(self, record: dict) -> SealSignature:
         with self.sessions.begin() as session:
             return signing_service.sign_record(
-                session, es_id=self.seal, record=record, licence_type_code=BUSINESS_LICENCE,
+                session=session, es_id=self.seal, record=record, licence_type_code=BUSINESS_LICENCE,
                 acting_department_code=CITY_SAMR, registry_id=self.settings.registry_id,
                 key_secret=self.settings.secret_bytes(),
             )

@@ -98,15 +98,15 @@ def test_bad_delegations_are_refused(world):
 def test_check_proxy_for_the_exchange(db_session, world):
     created = _delegate(world, types=(RESIDENCE_PERMIT, BUSINESS_LICENCE), actions=("present", "consent")).json()
     now = datetime.now(timezone.utc)
-    found = delegations.check_proxy(db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
+    found = delegations.check_proxy(session=db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
                                     type_code=BUSINESS_LICENCE, now=now)
     assert found.id == created["id"]
     with pytest.raises(ProxyNotAllowed):
-        delegations.check_proxy(db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
+        delegations.check_proxy(session=db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
                                 type_code="11100000MB0000004X999", now=now)
     with pytest.raises(ProxyNotAllowed):  # after the period
-        delegations.check_proxy(db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
+        delegations.check_proxy(session=db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
                                 type_code=BUSINESS_LICENCE, now=now + timedelta(days=31))
     with pytest.raises(InvalidPresentationRequest):
-        delegations.check_proxy(db_session, proxy_code=PROXY, principal_code=CITIZEN, action="revoke",
+        delegations.check_proxy(session=db_session, proxy_code=PROXY, principal_code=CITIZEN, action="revoke",
                                 type_code=BUSINESS_LICENCE, now=now)

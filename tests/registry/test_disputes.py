@@ -204,9 +204,9 @@ def test_final_licences_take_no_disputes(client, city, permit):
 
 
 def test_open_disputes_per_licence_are_bounded(client, db_session, city, permit):
-    view = reads.get_or_raise(db_session, identifier=permit["identifier"])
+    view = reads.get_or_raise(session=db_session, identifier=permit["identifier"])
     for i in range(disputes.MAX_OPEN_PER_LICENCE):
-        disputes.open_dispute(db_session, view=view, disputer=disputes.Disputer.holder(ALICE), field="address",
+        disputes.open_dispute(session=db_session, view=view, disputer=disputes.Disputer.holder(ALICE), field="address",
                               reason=f"第{i}次")
     db_session.commit()
     response = client.post(f"/api/v1/licences/{permit['identifier']}/disputes", headers=city,
@@ -215,15 +215,22 @@ def test_open_disputes_per_licence_are_bounded(client, db_session, city, permit)
 
 
 def test_overdue_lists_open_disputes_past_their_deadline(client, db_session, city, permit):
-    view = reads.get_or_raise(db_session, identifier=permit["identifier"])
+    view = reads.get_or_raise(session=db_session, identifier=permit["identifier"])
     long_ago = datetime.now(timezone.utc) - timedelta(days=20)
-    old = disputes.open_dispute(db_session, view=view, disputer=disputes.Disputer.holder(ALICE), field="address",
-                                reason="早就提了", now=long_ago)
-    fresh = disputes.open_dispute(db_session, view=view, disputer=disputes.Disputer.holder(ALICE), field="floor_area",
-                                  reason="刚提的")
-    decided = disputes.open_dispute(db_session, view=view, disputer=disputes.Disputer.holder(ALICE),
+    old = disputes.open_dispute(
+        session=db_session,
+        view=view,
+        disputer=disputes.Disputer.holder(ALICE),
+        field="address",
+        reason="早就提了",
+        now=long_ago,
+    )
+    fresh = disputes.open_dispute(
+        session=db_session, view=view, disputer=disputes.Disputer.holder(ALICE), field="floor_area", reason="刚提的"
+    )
+    decided = disputes.open_dispute(session=db_session, view=view, disputer=disputes.Disputer.holder(ALICE),
                                     field="moved_in", reason="也早", now=long_ago)
-    disputes.reject(db_session, actor=Actor(department_code=CITY_SAMR), dispute_id=decided.id, reason="无误")
+    disputes.reject(session=db_session, actor=Actor(department_code=CITY_SAMR), dispute_id=decided.id, reason="无误")
     db_session.commit()
     overdue = client.get("/api/v1/licences/disputes?status=overdue", headers=city).json()
     assert [(d["id"], d["overdue"]) for d in overdue] == [(old.id, True)]
@@ -243,8 +250,8 @@ def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: 
             type_code=RESIDENCE_PERMIT, holder_name="张三", holder_code=ALICE, holder_code_type="111",
             face={"address": "福州"}, valid_from=datetime(2025, 1, 1).date(), valid_until=datetime(2035, 1, 1).date()))
         first = LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial, 1)
-        view = reads.get_or_raise(session, identifier=str(first))
-        dispute_id = disputes.open_dispute(session, view=view, disputer=disputes.Disputer.holder(ALICE),
+        view = reads.get_or_raise(session=session, identifier=str(first))
+        dispute_id = disputes.open_dispute(session=session, view=view, disputer=disputes.Disputer.holder(ALICE),
                                            field="address", reason="地址错").id
         session.commit()
     closed: list[int] = []
@@ -253,9 +260,9 @@ def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: 
         with make() as session:
             try:
                 if i % 2:
-                    disputes.accept(session, actor=actor, dispute_id=dispute_id, value=f"福州{i}号", signer=signer)
+                    disputes.accept(session=session, actor=actor, dispute_id=dispute_id, value=f"福州{i}号", signer=signer)
                 else:
-                    disputes.reject(session, actor=actor, dispute_id=dispute_id, reason=f"驳回{i}")
+                    disputes.reject(session=session, actor=actor, dispute_id=dispute_id, reason=f"驳回{i}")
                 session.commit()
             except DisputeClosed:
                 closed.append(i)

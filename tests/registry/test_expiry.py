@@ -30,7 +30,9 @@ def test_expire_due_marks_past_licences_only(db_session):
         made.append(issue.issue(db_session, actor=actor, request=request, signer=SIGNER,
                                 now=datetime(2025, 6, 1, tzinfo=timezone.utc)))
     # 2026-02-01 00:30 in Fuzhou is still 2026-01-31 in UTC: China time decides.
-    count = lifecycle.expire_due(db_session, signer=SIGNER, now=datetime(2026, 1, 31, 16, 30, tzinfo=timezone.utc))
+    count = lifecycle.expire_due(
+        session=db_session, signer=SIGNER, now=datetime(2026, 1, 31, 16, 30, tzinfo=timezone.utc)
+    )
     assert count == 1
     assert [m.status for m in made] == [LicenceStatus.EXPIRED, LicenceStatus.VALID]
     row = db_session.get(StatusList, made[0].status_list_id)
@@ -38,7 +40,7 @@ def test_expire_due_marks_past_licences_only(db_session):
     assert bits.get(made[0].status_index) == TokenStatus.INVALID and bits.get(made[1].status_index) == 0
     event = db_session.query(LicenceEvent).filter_by(licence_id=made[0].id, action="expire").one()
     assert event.from_status == "valid" and event.acting_department_code is None
-    assert reads.list_for_holder(db_session, holder_code=citizen_id(), live_only=True) == [made[1]]
+    assert reads.list_for_holder(session=db_session, holder_code=citizen_id(), live_only=True) == [made[1]]
 
 
 # The rule on the licence: a validity ending on 2026-01-31 has ended from 2026-02-01 00:00 China time

@@ -115,7 +115,7 @@ def test_cross_level_authorization_lets_the_province_issue_with_the_city_seal(cl
 
     _anchors, seal = world
     signing_service.authorize_cross_level(
-        db_session, es_id=seal.es_id, grantor_department_code=CITY_SAMR, grantee_department_code=PROVINCE_SAMR,
+        session=db_session, es_id=seal.es_id, grantor_department_code=CITY_SAMR, grantee_department_code=PROVINCE_SAMR,
         licence_type_codes=[BUSINESS_LICENCE], valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
         valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc),
     )

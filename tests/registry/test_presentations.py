@@ -181,7 +181,7 @@ def _aged_code(world, *, seconds_left: int) -> str:
     """A genuine code made earlier, `seconds_left` before the instant its answer named (negative: after)."""
     ttl = timedelta(seconds=60)
     issued = datetime.now(timezone.utc).replace(microsecond=0) - (ttl + SKEW) + timedelta(seconds=seconds_left)
-    signer = signing_service.presentation_qr_signer(world.session, key_secret=KEY_SECRET)
+    signer = signing_service.presentation_qr_signer(session=world.session, key_secret=KEY_SECRET)
     key_row = world.session.scalar(select(SigningKey).where(SigningKey.kid == signer.kid))
     key_row.created_at = issued - timedelta(days=1)  # a key refuses codes older than itself
     row = Presentation(id=f"aged-{seconds_left + 100:04d}", holder_code=world.residence["holder_code"],

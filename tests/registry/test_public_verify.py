@@ -18,8 +18,8 @@ def world(client, app, db_session):
 
 
 def _static(world, identifier):
-    view = reads.get_or_raise(world.session, identifier=identifier)
-    return documents.static_qr_text(world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    view = reads.get_or_raise(session=world.session, identifier=identifier)
+    return documents.static_qr_text(session=world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 
 
 def _check(world, text):

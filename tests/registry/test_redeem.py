@@ -122,7 +122,7 @@ def test_the_database_stops_a_replay_when_the_cache_forgot(world):
 def _stale_code(world, *, age: timedelta, ttl: timedelta = timedelta(seconds=60)) -> str:
     """A genuine code, stored and signed as the registry would have, `age` ago."""
     issued = datetime.now(timezone.utc).replace(microsecond=0) - age
-    signer = signing_service.presentation_qr_signer(world.session, key_secret=KEY_SECRET)
+    signer = signing_service.presentation_qr_signer(session=world.session, key_secret=KEY_SECRET)
     # The registry's presentation key existed long before (a key refuses codes older than itself).
     key_row = world.session.scalar(select(SigningKey).where(SigningKey.kid == signer.kid))
     key_row.created_at = issued - timedelta(days=1)
@@ -206,8 +206,8 @@ def test_unknown_signer_gets_no_data(world):
 def test_a_printed_licence_qr_is_not_a_presentation(world):
     from registry.service import documents, reads
 
-    view = reads.get_or_raise(world.session, identifier=world.residence["identifier"])
-    static = documents.static_qr_text(world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    view = reads.get_or_raise(session=world.session, identifier=world.residence["identifier"])
+    static = documents.static_qr_text(session=world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     _refused(world.redeem(static), 422, "not_a_presentation")
 
 

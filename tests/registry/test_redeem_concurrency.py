@@ -192,7 +192,7 @@ def _waiting_or_done(engine, backend_pid: int, worker: threading.Thread) -> str:
 
 def _present(session, world) -> str:
     issued = presenting.present(
-        session, actor_code=CITIZEN, actor_code_type="111", identifiers=[world.residence["identifier"]],
+        session=session, actor_code=CITIZEN, actor_code_type="111", identifiers=[world.residence["identifier"]],
         disclosure="full", on_behalf_of=None, ttl_seconds=60, registry_id=REGISTRY_ID, key_secret=KEY_SECRET,
         now=utcnow(),
     )

@@ -43,7 +43,7 @@ CITY = Actor(department_code=CITY_SAMR, operator="seal-test")
 def new_seal(session, *, owner: str = CITY_SAMR, algorithm: str = "SM2", seal_type: str = "电子证照专用章",
              types=(BUSINESS_LICENCE, FOOD_LICENCE, RESIDENCE_PERMIT)):
     seal = signing_service.create_seal(
-        session, owner_department_code=owner, department_name="福州市市场监督管理局", seal_type=seal_type,
+        session=session, owner_department_code=owner, department_name="福州市市场监督管理局", seal_type=seal_type,
         licence_type_codes=list(types), valid_from=SEAL_START, valid_to=SEAL_END, key_secret=KEY_SECRET,
         algorithm=algorithm,
     )
@@ -105,8 +105,13 @@ def test_an_authorized_department_names_the_issuers_seal(client, db_session, wor
     sm2 = new_seal(db_session)
     for seal in (es256, sm2):
         signing_service.authorize_cross_level(
-            db_session, es_id=seal.es_id, grantor_department_code=CITY_SAMR, grantee_department_code=PROVINCE_SAMR,
-            licence_type_codes=[BUSINESS_LICENCE], valid_from=SEAL_START, valid_to=SEAL_END,
+            session=db_session,
+            es_id=seal.es_id,
+            grantor_department_code=CITY_SAMR,
+            grantee_department_code=PROVINCE_SAMR,
+            licence_type_codes=[BUSINESS_LICENCE],
+            valid_from=SEAL_START,
+            valid_to=SEAL_END,
         )
     db_session.commit()
     province = token_headers(client, db_session, PROVINCE_SAMR)
@@ -133,7 +138,7 @@ def test_a_chosen_seal_must_be_the_issuers_active_e_licence_seal(client, db_sess
     assert _refusal(_post(client, city, seal=es256.es_id, algorithm="SM2")) == (422, "seal_algorithm_mismatch")
     assert _refusal(_post(client, city, algorithm="EdDSA")) == (409, "no_usable_seal")
     assert _post(client, city, algorithm="RSA").status_code == 422
-    signing_service.suspend_seal(db_session, es_id=es256.es_id, reason="印章停用")
+    signing_service.suspend_seal(session=db_session, es_id=es256.es_id, reason="印章停用")
     db_session.commit()
     refused = _post(client, city, seal=es256.es_id)
     assert _refusal(refused) == (409, "seal_not_usable")

@@ -171,7 +171,7 @@ def test_a_record_sealed_here_verifies_offline_with_the_published_trust_list(cli
     seal = _create(client, headers)
     record = {"licence_type_code": BUSINESS_LICENCE, "holder_name": "福州闽味餐饮管理有限公司", "version": 1}
     signature = signing_service.sign_record(
-        db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
+        session=db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
         acting_department_code=CITY_SAMR, registry_id=REGISTRY_ID, key_secret=TEST_SECRET.encode(),
     )
     db_session.commit()
@@ -195,7 +195,7 @@ def test_cross_level_authorization_lets_the_province_sign(client, db_session, an
     assert grant.status_code == 201, grant.text
     record = {"licence_type_code": BUSINESS_LICENCE, "holder_name": "某公司"}
     signing_service.sign_record(
-        db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
+        session=db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
         acting_department_code=PROVINCE_SAMR, registry_id=REGISTRY_ID, key_secret=TEST_SECRET.encode(),
     )
     revoked = client.post(
@@ -204,7 +204,7 @@ def test_cross_level_authorization_lets_the_province_sign(client, db_session, an
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     with pytest.raises(NotAuthorized):
         signing_service.sign_record(
-            db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
+            session=db_session, es_id=seal["es_id"], record=record, licence_type_code=BUSINESS_LICENCE,
             acting_department_code=PROVINCE_SAMR, registry_id=REGISTRY_ID, key_secret=TEST_SECRET.encode(),
         )
 

@@ -34,8 +34,8 @@ def _status_lists(world, licence):
 
 
 def _png(world, identifier):
-    view = reads.get_or_raise(world.session, identifier=identifier)
-    return documents.layout_png(world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    view = reads.get_or_raise(session=world.session, identifier=identifier)
+    return documents.layout_png(session=world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 
 
 def test_the_layout_png_carries_a_verifiable_static_qr(world):
@@ -70,8 +70,8 @@ def test_a_permanent_licence_qr_has_no_expiry(world):
 
 
 def test_the_pdf_carries_the_same_kind_of_qr(world):
-    view = reads.get_or_raise(world.session, identifier=world.residence["identifier"])
-    pdf = documents.layout_pdf(world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    view = reads.get_or_raise(session=world.session, identifier=world.residence["identifier"])
+    pdf = documents.layout_pdf(session=world.session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     texts = []
     for picture in PdfReader(io.BytesIO(pdf)).pages[0].images:
         buffer = io.BytesIO()

@@ -144,7 +144,7 @@ def test_a_new_status_list_key_is_published_before_it_signs(client, db_session, 
     before = trust_store(client, anchors).trust_list(REGISTRY_ID)
     old_kid = verify_trusted_status_list_token(_latest_token(db_session, licence),
                                                trust_store=trust_store(client, anchors)).kid
-    new_kid = signing_service.rotate_status_list_key(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    new_kid = signing_service.rotate_status_list_key(session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     db_session.flush()
     # Before anything is signed with it, the trust list served names the new key.
     after = trust_store(client, anchors).trust_list(REGISTRY_ID)
@@ -166,8 +166,8 @@ def _identifier(db_session, licence) -> str:
 
 
 def _static_qr(db_session, licence) -> str:
-    view = reads.get_or_raise(db_session, identifier=_identifier(db_session, licence))
-    return documents.static_qr_text(db_session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    view = reads.get_or_raise(session=db_session, identifier=_identifier(db_session, licence))
+    return documents.static_qr_text(session=db_session, view=view, registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 
 
 def test_the_public_check_refuses_a_status_list_whose_key_is_not_in_the_trust_list(client, db_session, world):

@@ -54,18 +54,18 @@ def licence_record() -> dict:
 
 @pytest.fixture
 def trust_root(db_session):
-    return service.create_trust_root_key(db_session, key_secret=KEY_SECRET, now=T0)
+    return service.create_trust_root_key(session=db_session, key_secret=KEY_SECRET, now=T0)
 
 
 @pytest.fixture
 def maker(db_session):
-    return service.create_seal_maker(db_session, name="福建省电子印章制作中心", key_secret=KEY_SECRET, now=T0)
+    return service.create_seal_maker(session=db_session, name="福建省电子印章制作中心", key_secret=KEY_SECRET, now=T0)
 
 
 @pytest.fixture
 def seal(db_session, maker, trust_root):
     return service.create_seal(
-        db_session,
+        session=db_session,
         owner_department_code=OWNER,
         department_name="福州市市场监督管理局",
         seal_type="电子证照专用章",

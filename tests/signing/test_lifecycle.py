@@ -15,13 +15,13 @@ from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OTHER_LICENCE_TYPE,
 
 def _sign(db_session, seal, record, *, now, acting=OWNER, licence_type=LICENCE_TYPE) -> SealSignature:
     return service.sign_record(
-        db_session, es_id=seal.es_id, record=record, licence_type_code=licence_type,
+        session=db_session, es_id=seal.es_id, record=record, licence_type_code=licence_type,
         acting_department_code=acting, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=now,
     )
 
 
 def _verifier(db_session, trust_root, *, now) -> TrustStore:
-    data = service.trust_list_json(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=now)
+    data = service.trust_list_json(session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=now)
     store = TrustStore()
     store.pin_root(registry_id=REGISTRY_ID, root_public_key=trust_root.public_key)
     store.add_json(data, now=now)
@@ -47,7 +47,9 @@ def test_sign_and_verify_through_the_service(db_session, seal, trust_root, licen
 
 def test_rotation_keeps_old_signatures_and_signs_with_the_new_key(db_session, seal, trust_root, licence_record):
     before = _sign(db_session, seal, licence_record, now=at(hours=1))
-    new_key = service.rotate_key(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, algorithm=Algorithm.EDDSA, now=at(hours=2))
+    new_key = service.rotate_key(
+        session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, algorithm=Algorithm.EDDSA, now=at(hours=2)
+    )
     after = _sign(db_session, seal, licence_record, now=at(hours=3))
     assert after.kid == new_key.kid != before.kid
     assert after.algorithm == Algorithm.EDDSA
@@ -59,15 +61,15 @@ def test_rotation_keeps_old_signatures_and_signs_with_the_new_key(db_session, se
 
 
 def test_rotation_reissues_the_seal_structure_for_the_new_key(db_session, seal):
-    new_key = service.rotate_key(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
-    document = verify_seal_file(service.get_seal_or_raise(db_session, es_id=seal.es_id).der)
+    new_key = service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
+    document = verify_seal_file(service.get_seal_or_raise(session=db_session, es_id=seal.es_id).der)
     certified = load_certificate(document.signer_certificates[0])["tbs_certificate"]["subject_public_key_info"]
     assert certified.dump() == new_key.public_key.spki_der
 
 
 def test_suspended_seal_cannot_sign_and_its_signatures_fail(db_session, seal, trust_root, licence_record):
     signature = _sign(db_session, seal, licence_record, now=at(hours=1))
-    service.suspend_seal(db_session, es_id=seal.es_id, reason="核查中", now=at(hours=2))
+    service.suspend_seal(session=db_session, es_id=seal.es_id, reason="核查中", now=at(hours=2))
     with pytest.raises(SealNotActive):
         _sign(db_session, seal, licence_record, now=at(hours=3))
     store = _verifier(db_session, trust_root, now=at(hours=3))
@@ -76,8 +78,8 @@ def test_suspended_seal_cannot_sign_and_its_signatures_fail(db_session, seal, tr
 
 def test_resumed_seal_signs_and_verifies_again(db_session, seal, trust_root, licence_record):
     before = _sign(db_session, seal, licence_record, now=at(hours=1))
-    service.suspend_seal(db_session, es_id=seal.es_id, now=at(hours=2))
-    resumed = service.resume_seal(db_session, es_id=seal.es_id, now=at(hours=3))
+    service.suspend_seal(session=db_session, es_id=seal.es_id, now=at(hours=2))
+    resumed = service.resume_seal(session=db_session, es_id=seal.es_id, now=at(hours=3))
     assert resumed.status == SealStatus.ACTIVE
     after = _sign(db_session, seal, licence_record, now=at(hours=4))
     store = _verifier(db_session, trust_root, now=at(hours=5))
@@ -88,7 +90,9 @@ def test_resumed_seal_signs_and_verifies_again(db_session, seal, trust_root, lic
 def test_revocation_with_compromise_time(db_session, seal, trust_root, licence_record):
     early = _sign(db_session, seal, licence_record, now=at(hours=1))
     late = _sign(db_session, seal, licence_record, now=at(hours=3))
-    service.revoke_seal(db_session, es_id=seal.es_id, reason="私钥泄露", compromised_at=at(hours=2), now=at(hours=4))
+    service.revoke_seal(
+        session=db_session, es_id=seal.es_id, reason="私钥泄露", compromised_at=at(hours=2), now=at(hours=4)
+    )
     store = _verifier(db_session, trust_root, now=at(hours=5))
     assert _verify(store, licence_record, early, now=at(hours=5)) == licence_record
     assert _code(store, licence_record, late, now=at(hours=5)) == "seal_revoked"
@@ -99,10 +103,12 @@ def test_revocation_with_compromise_time(db_session, seal, trust_root, licence_r
 def test_revoked_key_with_compromise_time(db_session, seal, trust_root, licence_record):
     early = _sign(db_session, seal, licence_record, now=at(hours=1))
     late = _sign(db_session, seal, licence_record, now=at(hours=3))
-    service.revoke_key(db_session, kid=early.kid, key_secret=KEY_SECRET, compromised_at=at(hours=2), now=at(hours=4))
+    service.revoke_key(
+        session=db_session, kid=early.kid, key_secret=KEY_SECRET, compromised_at=at(hours=2), now=at(hours=4)
+    )
     with pytest.raises(KeyNotFound):
         _sign(db_session, seal, licence_record, now=at(hours=5))
-    service.rotate_key(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=5))
+    service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=5))
     fresh = _sign(db_session, seal, licence_record, now=at(hours=6))
     store = _verifier(db_session, trust_root, now=at(hours=7))
     assert _verify(store, licence_record, early, now=at(hours=7)) == licence_record
@@ -112,15 +118,15 @@ def test_revoked_key_with_compromise_time(db_session, seal, trust_root, licence_
 
 def test_compromise_time_in_the_future_is_refused(db_session, seal):
     with pytest.raises(InvalidInput):
-        service.revoke_seal(db_session, es_id=seal.es_id, reason="x", compromised_at=at(days=2), now=at(days=1))
+        service.revoke_seal(session=db_session, es_id=seal.es_id, reason="x", compromised_at=at(days=2), now=at(days=1))
 
 
 def test_revoked_seal_cannot_be_resumed_or_rotated(db_session, seal):
-    service.revoke_seal(db_session, es_id=seal.es_id, reason="撤销", now=at(hours=1))
+    service.revoke_seal(session=db_session, es_id=seal.es_id, reason="撤销", now=at(hours=1))
     with pytest.raises(SealNotActive):
-        service.resume_seal(db_session, es_id=seal.es_id, now=at(hours=2))
+        service.resume_seal(session=db_session, es_id=seal.es_id, now=at(hours=2))
     with pytest.raises(SealNotActive):
-        service.rotate_key(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
+        service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
 
 
 def test_seal_refuses_a_licence_type_it_does_not_cover(db_session, seal, licence_record):
@@ -136,7 +142,7 @@ def _authorize(db_session, seal, **overrides):
         es_id=seal.es_id, grantor_department_code=OWNER, grantee_department_code=PROVINCE,
         licence_type_codes=[LICENCE_TYPE], valid_from=at(hours=0), valid_to=at(days=30),
     )
-    return service.authorize_cross_level(db_session, **{**arguments, **overrides})
+    return service.authorize_cross_level(session=db_session, **{**arguments, **overrides})
 
 
 def test_cross_level_signing_needs_an_authorization(db_session, seal, licence_record):
@@ -155,7 +161,7 @@ def test_cross_level_signing_with_authorization_verifies(db_session, seal, trust
 def test_revoked_authorization_stops_cross_level_signing(db_session, seal, trust_root, licence_record):
     authorization = _authorize(db_session, seal)
     before = _sign(db_session, seal, licence_record, now=at(hours=1), acting=PROVINCE)
-    service.revoke_authorization(db_session, authorization_id=authorization.id, now=at(hours=2))
+    service.revoke_authorization(session=db_session, authorization_id=authorization.id, now=at(hours=2))
     with pytest.raises(NotAuthorized):
         _sign(db_session, seal, licence_record, now=at(hours=3), acting=PROVINCE)
     store = _verifier(db_session, trust_root, now=at(hours=3))
@@ -180,5 +186,5 @@ def test_authorization_cannot_exceed_the_seals_licence_types(db_session, seal):
 
 def test_list_authorizations(db_session, seal):
     authorization = _authorize(db_session, seal)
-    assert service.list_authorizations(db_session, es_id=seal.es_id) == [authorization]
-    assert service.list_authorizations(db_session, grantee_department_code=OWNER) == []
+    assert service.list_authorizations(session=db_session, es_id=seal.es_id) == [authorization]
+    assert service.list_authorizations(session=db_session, grantee_department_code=OWNER) == []

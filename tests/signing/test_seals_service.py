@@ -14,7 +14,7 @@ def _create(db_session, **overrides):
         owner_department_code=OWNER, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
         licence_type_codes=[LICENCE_TYPE], valid_from=T0, valid_to=at(days=365), key_secret=KEY_SECRET, now=T0,
     )
-    return service.create_seal(db_session, **{**arguments, **overrides})
+    return service.create_seal(session=db_session, **{**arguments, **overrides})
 
 
 def test_created_seal_carries_a_maker_signed_gbt38540_structure(db_session, maker):
@@ -72,13 +72,13 @@ def test_create_seal_needs_a_maker(db_session):
 def test_get_and_list_seals(db_session, maker):
     first = _create(db_session)
     second = _create(db_session, owner_department_code="11350200MB0000003Z", department_name="厦门市市场监督管理局")
-    assert service.get_seal_or_raise(db_session, es_id=first.es_id) is first
-    assert service.list_seals(db_session) == [first, second]
-    assert service.list_seals(db_session, owner_department_code=OWNER) == [first]
-    service.suspend_seal(db_session, es_id=second.es_id, now=at(hours=1))
-    assert service.list_seals(db_session, status=SealStatus.SUSPENDED) == [second]
+    assert service.get_seal_or_raise(session=db_session, es_id=first.es_id) is first
+    assert service.list_seals(session=db_session) == [first, second]
+    assert service.list_seals(session=db_session, owner_department_code=OWNER) == [first]
+    service.suspend_seal(session=db_session, es_id=second.es_id, now=at(hours=1))
+    assert service.list_seals(session=db_session, status=SealStatus.SUSPENDED) == [second]
 
 
 def test_unknown_seal_raises_seal_not_found(db_session):
     with pytest.raises(SealNotFound):
-        service.get_seal_or_raise(db_session, es_id="nope")
+        service.get_seal_or_raise(session=db_session, es_id="nope")

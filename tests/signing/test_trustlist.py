@@ -134,7 +134,9 @@ def test_trust_store_refuses_rollback():
 
 
 def test_build_trust_list_from_the_database(db_session, seal, trust_root):
-    trust_list = service.build_trust_list(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
+    trust_list = service.build_trust_list(
+        session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1)
+    )
     parsed = TrustList.from_json(trust_list.to_json(), root_public_key=trust_root.public_key, now=at(hours=2))
     assert parsed.sequence == 1
     assert parsed.seal(seal.es_id).licence_type_codes == (LICENCE_TYPE,)
@@ -145,17 +147,23 @@ def test_build_trust_list_from_the_database(db_session, seal, trust_root):
 
 
 def test_trust_list_sequence_grows(db_session, seal, trust_root):
-    first = service.build_trust_list(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
-    second = service.build_trust_list(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=2))
+    first = service.build_trust_list(
+        session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1)
+    )
+    second = service.build_trust_list(
+        session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=2)
+    )
     assert (first.sequence, second.sequence) == (1, 2)
 
 
 def test_trust_list_json_reuses_an_unchanged_fresh_list(db_session, seal, trust_root):
-    first = service.trust_list_json(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
-    again = service.trust_list_json(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=2))
+    first = service.trust_list_json(session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
+    again = service.trust_list_json(session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=2))
     assert again == first
-    service.suspend_seal(db_session, es_id=seal.es_id, now=at(hours=3))
-    changed = service.trust_list_json(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=4))
+    service.suspend_seal(session=db_session, es_id=seal.es_id, now=at(hours=3))
+    changed = service.trust_list_json(
+        session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=4)
+    )
     parsed = TrustList.from_json(changed, root_public_key=trust_root.public_key, now=at(hours=4))
     assert parsed.sequence == 2
     assert parsed.seal(seal.es_id).status == SealStatus.SUSPENDED
@@ -163,7 +171,7 @@ def test_trust_list_json_reuses_an_unchanged_fresh_list(db_session, seal, trust_
 
 def test_trust_root_public_key_can_be_pinned_from_its_spki(db_session, seal, trust_root):
     pinned = load_public_key(trust_root.public_key.spki_der)
-    data = service.trust_list_json(db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
+    data = service.trust_list_json(session=db_session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=at(hours=1))
     assert TrustList.from_json(data, root_public_key=pinned, now=at(hours=1)).registry_id == REGISTRY_ID
 
 

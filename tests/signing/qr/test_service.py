@@ -20,9 +20,9 @@ IDENTIFIER = f"1.2.156.3005.2.{LICENCE_TYPE}.{OWNER}.0000001.001.K"
 
 def _verifier(session, *, now) -> TrustStore:
     """What a verifier holds: the root pinned, the published trust list added."""
-    body = service.trust_list_json(session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=now)
+    body = service.trust_list_json(session=session, registry_id=REGISTRY_ID, key_secret=KEY_SECRET, now=now)
     store = TrustStore()
-    root = load_public_key(service.get_trust_root_key_or_raise(session).public_key)
+    root = load_public_key(service.get_trust_root_key_or_raise(session=session).public_key)
     store.pin_root(registry_id=REGISTRY_ID, root_public_key=root)
     store.add_json(body, now=now)
     return store
@@ -36,23 +36,23 @@ def _summary() -> LicenceSummary:
 
 
 def test_presentation_key_is_created_once_and_listed_in_the_trust_list(db_session, trust_root):
-    kid = service.ensure_presentation_key(db_session, key_secret=KEY_SECRET, now=T0)
-    assert service.ensure_presentation_key(db_session, key_secret=KEY_SECRET, now=at(days=1)) == kid
+    kid = service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET, now=T0)
+    assert service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET, now=at(days=1)) == kid
     rows = db_session.query(SigningKey).filter(SigningKey.purpose == str(KeyPurpose.PRESENTATION)).all()
     assert [row.kid for row in rows] == [kid]
-    content = service.trust_list_content(db_session, registry_id=REGISTRY_ID)
+    content = service.trust_list_content(session=db_session, registry_id=REGISTRY_ID)
     listed = [k for k in content.keys if k.kid == kid]
     assert len(listed) == 1 and listed[0].purpose == KeyPurpose.PRESENTATION and listed[0].owner == REGISTRY_ID
 
 
 def test_presentation_key_needs_a_trust_root(db_session):
     with pytest.raises(KeyNotFound):
-        service.ensure_presentation_key(db_session, key_secret=KEY_SECRET)
+        service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET)
 
 
 def test_presentation_code_verifies_with_the_published_trust_list(db_session, trust_root):
-    kid = service.ensure_presentation_key(db_session, key_secret=KEY_SECRET, now=T0)
-    signer = service.presentation_qr_signer(db_session, key_secret=KEY_SECRET)
+    kid = service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET, now=T0)
+    signer = service.presentation_qr_signer(session=db_session, key_secret=KEY_SECRET)
     assert signer.kid == kid
     text = encode_presentation_qr(
         signer=signer, issuer=REGISTRY_ID, presentation_id="a1b2c3", licence_identifiers=[IDENTIFIER],
@@ -63,22 +63,22 @@ def test_presentation_code_verifies_with_the_published_trust_list(db_session, tr
 
 
 def test_presentation_signer_creates_the_key_on_first_use(db_session, trust_root):
-    signer = service.presentation_qr_signer(db_session, key_secret=KEY_SECRET)
-    assert service.ensure_presentation_key(db_session, key_secret=KEY_SECRET) == signer.kid
+    signer = service.presentation_qr_signer(session=db_session, key_secret=KEY_SECRET)
+    assert service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET) == signer.kid
 
 
 def test_licence_code_signed_by_the_seal_verifies_with_the_published_trust_list(db_session, seal):
-    signer = service.seal_qr_signer(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=1))
+    signer = service.seal_qr_signer(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=1))
     text = encode_licence_qr(signer=signer, issuer=REGISTRY_ID, summary=_summary(), issued_at=at(hours=1), expires_at=None)
     result = verify_qr(text, trust_store=_verifier(db_session, now=at(hours=1)), now=at(hours=2))
     assert result.summary == _summary() and result.key.es_id == seal.es_id
 
 
 def test_codes_of_a_rotated_key_keep_verifying_and_the_new_key_signs(db_session, seal):
-    old = service.seal_qr_signer(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=1))
+    old = service.seal_qr_signer(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=1))
     old_text = encode_licence_qr(signer=old, issuer=REGISTRY_ID, summary=_summary(), issued_at=at(hours=1), expires_at=None)
-    service.rotate_key(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(days=1))
-    new = service.seal_qr_signer(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(days=2))
+    service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(days=1))
+    new = service.seal_qr_signer(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(days=2))
     assert new.kid != old.kid
     store = _verifier(db_session, now=at(days=2))
     assert verify_qr(old_text, trust_store=store, now=at(days=2)).kid == old.kid
@@ -89,6 +89,6 @@ def test_codes_of_a_rotated_key_keep_verifying_and_the_new_key_signs(db_session,
 
 
 def test_suspended_seal_gives_no_qr_signer(db_session, seal):
-    service.suspend_seal(db_session, es_id=seal.es_id, now=at(hours=1))
+    service.suspend_seal(session=db_session, es_id=seal.es_id, now=at(hours=1))
     with pytest.raises(SealNotActive):
-        service.seal_qr_signer(db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
+        service.seal_qr_signer(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=2))
