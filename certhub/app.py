@@ -34,6 +34,7 @@ import registry.seals.api
 import registry.wallet.api
 from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
+from catalog.access import UseLog
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
@@ -52,6 +53,7 @@ from identity.ratelimit import Limits, RateLimiter, rate_limit
 from identity.tokens import TokenAuthority
 from storage.base import utcnow
 from storage.cache import Cache, create_cache
+from wiring import Services
 
 PROVIDER_CALL_THREADS = 40
 
@@ -169,6 +171,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.services = Services()
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -191,6 +194,7 @@ def create_app(
     app.state.auditlog_monitor = PublicationMonitor()  # why checkpoints fail, for refusals and /log/health
     # Every data-serving route records through this (catalog.access).
     app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag, monitor=app.state.auditlog_monitor)
+    app.state.services.register(UseLog, app.state.access_recorder)
     withdrawn = token_revocations.withdrawn_for(engine)
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),

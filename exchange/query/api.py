@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.util import await_only
 from starlette.concurrency import run_in_threadpool
 
-from catalog.access import access_recorder
+from catalog.access import UseLog
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
@@ -20,6 +20,7 @@ from identity.client_assertions import OperatingCaller, operating_caller
 from identity.ratelimit import charge, charge_on_loop
 from identity.tokens import Principal
 from storage.base import utcnow
+from wiring import find_service
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
@@ -117,7 +118,7 @@ def _answer_in_the_bridge(session: Session, *, request: Request, response: Respo
 
 def _decided(session: Session, *, request: Request, caller: OperatingCaller,
              body: QueryIn) -> tuple[service.QueryContext, list[service.ItemAnswer]]:
-    ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
+    ctx = _context(request, session, find_service(request, UseLog), caller.principal, caller.operator, body)
     return ctx, _decide_one(ctx, body.subject, item_requests(body.items))
 
 
@@ -164,7 +165,7 @@ def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQ
     a dependency, and closed (rolled back unless committed) on the way out."""
     charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
     with request.app.state.sessionmaker() as session:
-        ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
+        ctx = _context(request, session, find_service(request, UseLog), caller.principal, caller.operator, body)
         answered = answer(ctx)
         session.commit()
     return answered

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from catalog.access import AccessRecorder, access_recorder
+from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep, current_principal
 from identity.errors import Forbidden
 from identity.ratelimit import charge
@@ -37,6 +37,7 @@ from signing.qr import render_qr_png
 from storage.base import utcnow
 from storage.cache import Cache
 from storage.sessions import SessionDep, run_short_work
+from wiring import find_service
 
 log = logging.getLogger(__name__)
 
@@ -117,13 +118,13 @@ def _redeem_in_session(*, body: RedemptionCreate, request: Request, principal: P
     # Closed (rolled back unless committed) on the way out, on this same thread.
     with request.app.state.sessionmaker() as session:
         return _redeem_committed(body=body, request=request, session=session, principal=principal,
-                                 recorder=access_recorder(request), cache=request.app.state.cache,
+                                 recorder=find_service(request, UseLog), cache=request.app.state.cache,
                                  trust=registry_trust(request))
 
 
 def _redeem_committed(
     *, body: RedemptionCreate, request: Request, session: Session, principal: Principal,
-    recorder: AccessRecorder, cache: Cache, trust: RegistryTrust,
+    recorder: UseLog, cache: Cache, trust: RegistryTrust,
 ) -> RedemptionRead:
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
@@ -155,7 +156,7 @@ def _redeem_committed(
     )
 
 
-def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: redeeming.Counter,
+def _record_refusal(session: Session, *, recorder: UseLog, counter: redeeming.Counter,
                     error: Exception) -> None:
     """A refused attempt is a unit of work of its own: the attempt's writes
     roll back, the refusal's record commits. A failure to record it must not
@@ -165,12 +166,12 @@ def _record_refusal(session: Session, *, recorder: AccessRecorder, counter: rede
     reason = code if isinstance(code, str) and _CODE.fullmatch(code) else "error"
     try:
         session.rollback()
-        recorder.record(
-            session=session, kind="redemption", department_code=counter.department_code,
+        recorder.append(session=session, records=[UseRecord(
+            kind="redemption", department_code=counter.department_code,
             operator_id=counter.operator_id, basis="holder_presentation", result="denied", reason_code=reason,
             matter_code=counter.matter_code, purpose=counter.purpose, case_number=counter.case_number,
             request_hash=counter.request_hash,
-        )
+        )])
         session.commit()
     except Exception as failure:  # noqa: BLE001 - reported, and the original error still goes out
         session.rollback()
