@@ -88,8 +88,10 @@ class UseRecord:
             if value is not None:
                 _check_code(name, value, max_len=limit)
         for name in ("licence_ids", "data_items", "fields"):
-            # Frozen: the tuple is set once, here, for a list the caller gave.
-            object.__setattr__(self, name, _check_list(name, getattr(self, name)))
+            values = getattr(self, name)
+            _check_list(name, values)
+            if type(values) is not tuple:  # frozen: set once, here, for a list the caller gave
+                object.__setattr__(self, name, tuple(values))
         if self.result == "denied":
             if self.reason_code is None:
                 raise InvalidUseRecord("a denied attempt needs a reason_code")
@@ -153,7 +155,7 @@ def _check_text(name: str, value: object, limit: int) -> None:
         raise InvalidUseRecord(f"{name} must not contain control characters")
 
 
-def _check_list(name: str, values: object) -> tuple[str, ...]:
+def _check_list(name: str, values: object) -> None:
     if not isinstance(values, (list, tuple)) or len(values) > MAX_LIST:
         raise InvalidUseRecord(f"{name} must be a list of at most {MAX_LIST} codes")
     for value in values:
@@ -166,4 +168,3 @@ def _check_list(name: str, values: object) -> tuple[str, ...]:
                 raise InvalidUseRecord("data_items must be codes of letters, digits, '/' or ._:-")
         else:
             _check_code(name, value, max_len=100)
-    return tuple(values)

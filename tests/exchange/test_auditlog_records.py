@@ -157,3 +157,21 @@ def test_integration_names_its_entries_in_a_statement_of_fixed_size(db_session):
         assert len(parameters) == 121
     assert db_session.scalar(select(func.count()).where(LogEntry.leaf_index.is_(None))) == 0
     assert sorted(db_session.scalars(select(LogEntry.leaf_index))) == list(range(120))
+
+
+def test_a_use_record_round_trips_through_the_log(db_session):
+    written = _batch_use(kind="supervision_access", basis="supervision_mandate", licence_ids=["L-1", "L-2"],
+                         data_items=["102/000001"], fields=["姓名", "注册资本"], case_number="（2025）闽01号",
+                         request_hash="cd" * 32)
+    moment = datetime(2025, 3, 3, 2, 30, 15, 123456, tzinfo=timezone.utc)
+    insert_pending(session=db_session, records=[written], now=moment)
+    leaf = json.loads(db_session.scalars(select(LogEntry.entry)).one())
+    read_back = UseRecord(
+        kind=leaf["kind"], department_code=leaf["department"], operator_id=leaf["operator"], basis=leaf["basis"],
+        result=leaf["result"], reason_code=leaf["reason"], subject_code=leaf["subject"],
+        licence_ids=leaf["licence_ids"], data_items=leaf["data_items"], fields=leaf["fields"],
+        matter_code=leaf["matter"], purpose=leaf["purpose"], case_number=leaf["case_number"],
+        request_hash=leaf["request_hash"],
+    )
+    assert read_back == written
+    assert (leaf["v"], leaf["time"]) == (1, "2025-03-03T02:30:15.123456Z")
