@@ -47,12 +47,12 @@ def _record(
     by_issuer: dict[str, list[str]] = {}
     for licence, identifier in licences:
         by_issuer.setdefault(licence.issuer_code, []).append(identifier)
-    for issuer_code, identifiers in by_issuer.items():
+    if by_issuer:  # nothing shown, nothing to record
         recorder.append(session=session, records=[UseRecord(
             kind="holder_access", department_code=issuer_code, operator_id=HOLDER_OPERATOR,
             basis="holder_self", subject_code=holder.holder_code, licence_ids=tuple(identifiers), fields=tuple(fields),
             purpose=HOLDER_PURPOSE,
-        )])
+        ) for issuer_code, identifiers in by_issuer.items()])
 
 
 def _current_identifier(licence: Licence) -> str:
