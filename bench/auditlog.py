@@ -50,8 +50,8 @@ from pymerkle import InmemoryTree, SqliteTree
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from catalog.access import UseRecord
+from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from exchange.auditlog import insert_pending, integrate_pending, proofs
 from exchange.auditlog.integration import current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogTile
