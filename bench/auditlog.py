@@ -2,14 +2,15 @@
 
 Three measurements, each beside pymerkle on the same entries in the same run:
 
-- append rate on PostgreSQL, through ``append_use`` / ``record_uses`` and
-  the integrator (``integrate_pending``), in a throwaway schema built by the
-  migrations. *single*: one record per transaction (one data request each),
-  sequenced by the integrator afterwards as the checkpointer does;
+- append rate on PostgreSQL, through the log's writer (``insert_pending``,
+  beneath the app's ``UseRecorder.append``) and the integrator
+  (``integrate_pending``), in a throwaway schema built by the migrations.
+  *single*: one record per transaction (one data request each), sequenced
+  by the integrator afterwards as the checkpointer does;
   *single_sequenced_each*: every record also integrated on its own (the
-  worst case); *batched_record_use*: ``--batch`` ``append_use`` calls per
-  transaction (a statement each), then one integration; *batched*: the same
-  with ``record_uses`` (one pipelined executemany), then one integration.
+  worst case); *batched_one_per_call*: ``--batch`` calls of one record each
+  per transaction (a statement each), then one integration; *batched*: the
+  same records in one call (multi-row INSERTs), then one integration.
   Reference: pymerkle's SqliteTree (``append_entry``, a commit per entry;
   ``append_entries``) and InmemoryTree on the entries just written.
 - inclusion proof time at ``--entries`` leaves from the tiles: in memory
@@ -49,11 +50,12 @@ from pymerkle import InmemoryTree, SqliteTree
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
+from catalog.access import UseRecord
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
-from exchange.auditlog import append_use, integrate_pending, proofs, record_uses
+from exchange.auditlog import insert_pending, integrate_pending, proofs
 from exchange.auditlog.integration import current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogTile
-from exchange.auditlog.records import SALT_BYTES, build_record
+from exchange.auditlog.records import SALT_BYTES, leaf_record
 from signing.canonical import canonical_json
 from signing.transparency import (
     MemoryTiles,
@@ -73,7 +75,7 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # One writer append per this many entries when building the big log.
 _WRITE_BATCH = 1 << 16
 
-_USE = dict(
+_USE = UseRecord(
     kind="department_query",
     department_code="11350100MB0000001X",
     operator_id="clerk-7",
@@ -139,11 +141,10 @@ def run(args: list[str]) -> dict:
 
 
 def _entries(count: int) -> list[bytes]:
-    """Canonical use records, as ``append_use`` writes them, each with its own salt."""
+    """Canonical use records, as ``insert_pending`` writes them, each with its own salt."""
     marker = "00" * SALT_BYTES
-    template = canonical_json(build_record(
-        **_USE, result="granted", reason_code=None, data_items=(),
-        now=datetime(2025, 3, 3, 2, tzinfo=timezone.utc), salt=bytes(SALT_BYTES),
+    template = canonical_json(leaf_record(
+        _USE, now=datetime(2025, 3, 3, 2, tzinfo=timezone.utc), salt=bytes(SALT_BYTES),
     ))
     head, tail = template.split(marker.encode(), 1)
     salts = os.urandom(SALT_BYTES * count).hex().encode()
@@ -190,7 +191,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_records(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                append_use(session=session, **_USE)
+                insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc))
                 session.commit()
         _integrate_all(make_session, batch)
 
@@ -198,25 +199,25 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_sequenced(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                append_use(session=session, **_USE)
+                insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc))
                 session.commit()
                 integrate_pending(session=session, max_batch=1)
                 session.commit()
 
     # Batched: ``batch`` records per transaction, then one integration.
-    def batched_flush_each(count: int) -> None:
+    def batched_one_per_call(count: int) -> None:
         _in_batches(make_session, count, batch, lambda session, size: [
-            append_use(session=session, **_USE) for _ in range(size)])
+            insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc)) for _ in range(size)])
 
-    def batched_one_flush(count: int) -> None:
-        _in_batches(make_session, count, batch, lambda session, size: record_uses(
-            session=session, uses=[_USE] * size))
+    def batched_in_one_call(count: int) -> None:
+        _in_batches(make_session, count, batch, lambda session, size: insert_pending(
+            session=session, records=[_USE] * size, now=datetime.now(timezone.utc)))
 
     for name, work, count in (
         ("single", single_records, single),
         ("single_sequenced_each", single_sequenced, max(1, single // 4)),
-        ("batched_record_use", batched_flush_each, batched),
-        ("batched", batched_one_flush, batched),
+        ("batched_one_per_call", batched_one_per_call, batched),
+        ("batched", batched_in_one_call, batched),
     ):
         start, cpu_start = time.perf_counter(), time.process_time()
         work(count)

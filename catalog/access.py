@@ -1,80 +1,170 @@
-"""The seam through which lower packages record data use without importing
-the log.
+"""The authorized-use record, and the port through which lower packages
+append it to the log without importing the log.
 
-Registry and exchange routes that hand out licence or shared data record
-each use in the authorized-use log (exchange.auditlog). The registry may not
-import exchange (docs/architecture.md), so the app factory puts an object
-satisfying ``AccessRecorder`` on ``app.state.access_recorder`` and routes
-reach it through ``AccessRecorderDep``. A deployment without one refuses to
-serve data: fail closed.
+Registry and exchange code that hands out licence or shared data records
+each use, and each refused attempt, in the authorized-use log
+(exchange.auditlog). The registry may not import exchange
+(docs/architecture.md), so the record's type and the port live here: a
+producer builds ``UseRecord``s and calls ``UseLog.append`` on the log it
+was handed. The app registers the log's implementation
+(``exchange.auditlog.recorder.UseRecorder``) in its services under
+``UseLog``; routes fetch it by that type and pass it to the use case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Protocol
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from catalog.errors import CatalogError
 
+KINDS = frozenset(
+    {
+        "redemption",  # a holder's 亮证 code redeemed at a counter
+        "department_query",
+        "layout_download",  # 版式文件
+        "annotated_copy_download",  # 加注件
+        "holder_access",  # the holder reading their own licence
+        "supervision_access",
+    }
+)
+FIXED_BASES = frozenset(
+    {"holder_presentation", "unconditional_sharing", "supervision_mandate", "holder_self", "issuer"}
+)
+RESULTS = frozenset({"granted", "denied"})
+MAX_PURPOSE = 200
+MAX_CASE_NUMBER = 64
+MAX_LIST = 100
+_CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
+_DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
+_CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f]")  # C0 controls: a record is one line of text per field
 
-class AccessLogMissing(CatalogError):
-    """No use log is wired into this app, so no data may be served."""
 
-    code = "log_unavailable"
+class InvalidUseRecord(CatalogError):
+    """A use record breaks a rule; the message names the field."""
+
+    code = "invalid_record"
 
 
-class AccessRecorder(Protocol):
+@dataclass(frozen=True, slots=True)
+class UseRecord:
+    """One use of licence or shared data (or one refused attempt), as the
+    log keeps it. Built only valid: the constructor checks every field and
+    raises InvalidUseRecord naming the first one that breaks a rule. The
+    three lists may be given as any sequence and are kept as tuples."""
+
+    kind: str
+    department_code: str
+    operator_id: str
+    basis: str
+    result: str = "granted"
+    reason_code: str | None = None
+    subject_code: str | None = None
+    licence_ids: tuple[str, ...] = ()
+    data_items: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+    matter_code: str | None = None
+    purpose: str | None = None
+    case_number: str | None = None
+    request_hash: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_choice("kind", self.kind, KINDS)
+        _check_choice("result", self.result, RESULTS)
+        if self.basis not in FIXED_BASES and not _CONSENT.fullmatch(str(self.basis)):
+            raise InvalidUseRecord(f"basis must be one of {sorted(FIXED_BASES)} or consent:<id>")
+        _check_code("department_code", self.department_code, max_len=18)
+        _check_code("operator_id", self.operator_id, max_len=64)
+        for name, value, limit in (
+            ("subject_code", self.subject_code, 32),
+            ("matter_code", self.matter_code, 64),
+            ("reason_code", self.reason_code, 64),
+        ):
+            if value is not None:
+                _check_code(name, value, max_len=limit)
+        for name in ("licence_ids", "data_items", "fields"):
+            values = getattr(self, name)
+            _check_list(name, values)
+            if type(values) is not tuple:  # frozen: set once, here, for a list the caller gave
+                object.__setattr__(self, name, tuple(values))
+        if self.result == "denied":
+            if self.reason_code is None:
+                raise InvalidUseRecord("a denied attempt needs a reason_code")
+            # A denied attempt disclosed nothing; recording "fields" would mislead.
+            if self.fields:
+                raise InvalidUseRecord("a denied attempt discloses no fields")
+        else:
+            if self.reason_code is not None:
+                raise InvalidUseRecord("reason_code is only for denied attempts")
+            # SPEC: domain rule — purpose (用证事由) is mandatory on every access.
+            if not self.purpose or not isinstance(self.purpose, str) or not self.purpose.strip():
+                raise InvalidUseRecord("purpose is required for a granted access")
+        if self.purpose is not None:
+            _check_text("purpose", self.purpose, MAX_PURPOSE)
+        if self.case_number is not None:
+            _check_text("case_number", self.case_number, MAX_CASE_NUMBER)
+        if self.request_hash is not None and not (
+                isinstance(self.request_hash, str) and _HEX_DIGEST.fullmatch(self.request_hash)):
+            raise InvalidUseRecord("request_hash must be a lowercase hex SHA-256 digest")
+
+
+class UseLog:
+    """The authorized-use log as its producers see it: the interface the
+    log's implementation (``exchange.auditlog.recorder.UseRecorder``)
+    subclasses, and the type the app's services find it by. A plain class
+    rather than a Protocol so that it can be such a key (a Protocol is no
+    concrete type) and an instance checked against it when registered."""
+
     def check_serving(self, *, session: Session) -> None:
         """Raise (a LogUnavailable) when data must not be served now."""
+        raise NotImplementedError
 
-    def record(
-        self,
-        *,
-        session: Session,
-        kind: str,
-        department_code: str,
-        operator_id: str,
-        basis: str,
-        result: str = "granted",
-        reason_code: str | None = None,
-        subject_code: str | None = None,
-        licence_ids: Sequence[str] = (),
-        data_items: Sequence[str] = (),
-        fields: Sequence[str] = (),
-        matter_code: str | None = None,
-        purpose: str | None = None,
-        case_number: str | None = None,
-        request_hash: str | None = None,
-    ) -> object:
-        """Write one use record in ``session``'s transaction (what comes back
-        identifies it); a granted use is refused (raises) while the log is not healthy."""
+    def append(self, *, session: Session, records: Sequence[UseRecord]) -> int:
+        """Write ``records`` (one request's: one or many) in ``session``'s
+        transaction, all of them or none; the count. Refused (raises, nothing
+        written) while the log is not healthy when any of them is granted."""
+        raise NotImplementedError
 
     def has_used(self, *, session: Session, department_code: str, subject_code: str,
                  licence_ids: Sequence[str]) -> bool:
         """Whether a granted use by the department (a query answered, a code
         redeemed) names one of ``licence_ids``: the interest that lets it
         dispute a licence (registry.service.disputes)."""
-
-    def record_all(self, *, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
-        """Write the records of one request (``record``'s keyword arguments
-        each, without the session) together, all or none, in one statement
-        where they fit; the count. Refused like ``record`` when any is granted."""
+        raise NotImplementedError
 
 
-def access_recorder(request: Request) -> AccessRecorder:
-    """The app's recorder (AccessLogMissing when there is none): for the
-    routes that reach it in their worker thread instead of as a dependency."""
-    recorder = getattr(request.app.state, "access_recorder", None)
-    if recorder is None:
-        raise AccessLogMissing("no authorized-use log is configured; data is not served")
-    return recorder
+def _check_choice(name: str, value: object, allowed: frozenset[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidUseRecord(f"{name} must be one of {sorted(allowed)}")
 
 
-async def get_access_recorder(request: Request) -> AccessRecorder:
-    return access_recorder(request)
+def _check_code(name: str, value: object, *, max_len: int) -> None:
+    if not isinstance(value, str) or len(value) > max_len or not _CODE.fullmatch(value):
+        raise InvalidUseRecord(f"{name} must be a code of 1..{max_len} letters, digits or ._:-")
 
 
-AccessRecorderDep = Annotated[AccessRecorder, Depends(get_access_recorder)]
+def _check_text(name: str, value: object, limit: int) -> None:
+    if not isinstance(value, str) or len(value) > limit:
+        raise InvalidUseRecord(f"{name} must be text of at most {limit} characters")
+    if _CONTROL.search(value):
+        raise InvalidUseRecord(f"{name} must not contain control characters")
+
+
+def _check_list(name: str, values: object) -> None:
+    if not isinstance(values, (list, tuple)) or len(values) > MAX_LIST:
+        raise InvalidUseRecord(f"{name} must be a list of at most {MAX_LIST} codes")
+    for value in values:
+        # Field names come from catalog schemas and may be Chinese; codes may not.
+        if name == "fields":
+            _check_text(name, value, 64)
+        elif name == "data_items":
+            # SPEC: GB/T 21063.4 resource codes carry a '/' ("102/000001").
+            if not isinstance(value, str) or len(value) > 100 or not _DATA_ITEM.fullmatch(value):
+                raise InvalidUseRecord("data_items must be codes of letters, digits, '/' or ._:-")
+        else:
+            _check_code(name, value, max_len=100)

@@ -34,6 +34,7 @@ import registry.seals.api
 import registry.wallet.api
 from adapters.federation import run_schedule
 from adapters.sources.registry import BindingRegistry
+from catalog.access import UseLog
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
 from certhub.db import (
@@ -178,6 +179,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.services = Services()
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -207,6 +209,7 @@ def create_app(
     app.state.auditlog_monitor = PublicationMonitor()  # why checkpoints fail, for refusals and /log/health
     # Every data-serving route records through this (catalog.access).
     app.state.access_recorder = UseRecorder(max_lag=app.state.auditlog_max_lag, monitor=app.state.auditlog_monitor)
+    app.state.services.register(UseLog, app.state.access_recorder)
     withdrawn = token_revocations.withdrawn_for(engine)
     app.state.token_authority = TokenAuthority(
         secret=settings.secret_bytes(),

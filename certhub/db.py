@@ -51,7 +51,7 @@ def create_query_engine(url: str) -> AsyncEngine | None:
     every statement of a transaction takes a snapshot of its own, so a
     transaction around the reads adds a BEGIN and a COMMIT round trip and no
     consistency. The records go in one multi-row INSERT
-    (``exchange.auditlog.append_uses``), atomic by itself and as durable
+    (``exchange.auditlog.insert_pending``), atomic by itself and as durable
     when it returns as a COMMIT is. That leaves two database round trips.
 
     Its own pool, a smaller one (10 connections at most: a query holds one

@@ -16,13 +16,12 @@ from sqlalchemy import exc as sqlalchemy_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from adapters import errors as adapter_errors
-from catalog.access import AccessLogMissing
+from catalog.access import InvalidUseRecord
 from catalog.errors import CatalogError, DuplicateEntry, InvalidCatalog, NotFound
 from exchange import errors as exchange_errors
 from exchange.auditlog.errors import (
     AuditLogError,
     InvalidQuery,
-    InvalidRecord,
     LogCorrupted,
     LogUnavailable,
     NotInLog,
@@ -86,9 +85,9 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidCatalog, 422),
     (InvalidRegistration, 422),
     (InvalidCode, 422),
+    (InvalidUseRecord, 422),
     # The holders' OpenID provider is down or misconfigured: retry later.
     (IdentityProviderUnavailable, 503),
-    (AccessLogMissing, 503),
     (RateLimited, 429),
     (RateLimitUnavailable, 503),
     (CatalogError, 400),
@@ -158,7 +157,6 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (exchange_errors.ExchangeError, 400),
     (LogUnavailable, 503),
     (NotInLog, 404),
-    (InvalidRecord, 422),
     (InvalidQuery, 422),
     # Corrupted log storage or a failed checkpoint signature: the operator's problem.
     (LogCorrupted, 500),

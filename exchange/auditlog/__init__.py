@@ -14,7 +14,6 @@ from exchange.auditlog.checkpoints import (
 from exchange.auditlog.errors import (
     AuditLogError,
     InvalidQuery,
-    InvalidRecord,
     LogCorrupted,
     LogUnavailable,
     NotInLog,
@@ -23,13 +22,13 @@ from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_h
 from exchange.auditlog.integration import DbTileReader, integrate_pending
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.proofs import consistency, inclusion, records_for_subject
-from exchange.auditlog.records import append_use, record_use, record_uses
+from exchange.auditlog.recorder import UseRecorder
+from exchange.auditlog.records import insert_pending
 
 __all__ = [
     "AuditLogError",
     "DbTileReader",
     "InvalidQuery",
-    "InvalidRecord",
     "LogCorrupted",
     "LogEntry",
     "LogHealth",
@@ -37,19 +36,18 @@ __all__ = [
     "NotInLog",
     "PublicationMonitor",
     "PublishedCheckpoint",
-    "append_use",
+    "UseRecorder",
     "consistency",
     "ensure_log_healthy",
     "get_or_create_signer",
     "inclusion",
+    "insert_pending",
     "integrate_pending",
     "latest_checkpoint",
     "log_health",
     "log_origin",
     "publish_checkpoint",
     "publish_round",
-    "record_use",
-    "record_uses",
     "records_for_subject",
     "run_checkpointer",
     "verifier_key",

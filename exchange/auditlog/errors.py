@@ -13,12 +13,6 @@ class AuditLogError(Exception):
             self.code = code
 
 
-class InvalidRecord(AuditLogError):
-    """A use record breaks a rule; the message names the field."""
-
-    code = "invalid_record"
-
-
 class InvalidQuery(AuditLogError):
     code = "invalid_query"
 

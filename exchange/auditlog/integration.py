@@ -1,6 +1,6 @@
 """Sequencing: pending entries get contiguous leaf indices under one lock.
 
-Tessera-like design. ``append_use`` only inserts a row without an index, so
+Tessera-like design. ``insert_pending`` only inserts rows without an index, so
 a data request never waits for the log lock. The integrator takes the lock
 on the single ``auditlog_state`` row, gives the next indices to pending rows
 in id order, appends their leaf hashes with ``signing.transparency.integrate``
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import CursorResult, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from exchange.auditlog.errors import LogCorrupted

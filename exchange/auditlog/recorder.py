@@ -1,6 +1,6 @@
-"""The authorized-use log as the app's ``catalog.access.AccessRecorder``.
+"""The authorized-use log as the app's ``catalog.access.UseLog``.
 
-Every data-serving route records through this object, so the fail-closed
+Every data-serving use case records through this object, so the fail-closed
 rule lives in one place: a granted use is refused while no checkpoint has
 been published within ``max_lag``; a denied attempt is still recorded.
 ``health`` gives the same verdict with its figures for ``GET /log/health``.
@@ -8,18 +8,18 @@ been published within ``max_lag``; a denied attempt is still recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from catalog.access import UseLog, UseRecord
 from exchange.auditlog.health import LogHealth, PublicationMonitor, ensure_log_healthy, log_health
-from exchange.auditlog.records import append_use, append_uses
+from exchange.auditlog.records import insert_pending
 from exchange.auditlog.search import has_used
 
 
-class UseRecorder:
+class UseRecorder(UseLog):
     def __init__(
         self,
         *,
@@ -55,19 +55,12 @@ class UseRecorder:
         return has_used(session=session, department_code=department_code, subject_code=subject_code,
                         licence_ids=licence_ids)
 
-    def record(self, *, session: Session, result: str = "granted", **fields: Any) -> int:
-        """``append_use`` behind the fail-closed check (the new row's id);
-        ``fields`` are its keyword arguments, as ``catalog.access.AccessRecorder.record`` lists them."""
-        if result == "granted":
+    def append(self, *, session: Session, records: Sequence[UseRecord]) -> int:
+        """The records of one request (one or many), written together by
+        ``insert_pending`` at this recorder's time: all of them or none; the
+        count. Refused (LogUnavailable, nothing written) when any is a
+        granted use and the log is not healthy; denied attempts are always
+        written."""
+        if any(record.result == "granted" for record in records):
             self.check_serving(session=session)
-        return append_use(session=session, result=result, now=self._clock(), **fields)
-
-    def record_all(self, *, session: Session, uses: Sequence[Mapping[str, Any]]) -> int:
-        """The use records of one request (``record``'s keyword arguments
-        each, without the session), written together by ``append_uses``:
-        all of them or none; the count. Refused like ``record`` when any is
-        a granted use and the log is not healthy."""
-        if any(use.get("result", "granted") == "granted" for use in uses):
-            self.check_serving(session=session)
-        now = self._clock()
-        return append_uses(session=session, uses=[{"now": now, **use} for use in uses])
+        return insert_pending(session=session, records=records, now=self._clock())

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from catalog.access import AccessRecorderDep
+from catalog.access import UseLog
 from exchange.plan import service as plans
 from exchange.plan.schemas import PlanIn
 from exchange.query import request_hash
@@ -16,6 +16,7 @@ from identity.deps import require_scopes
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.sessions import SessionDep
+from wiring import service
 
 router = APIRouter(prefix="/api/v1/matters", tags=["exchange"])
 
@@ -31,7 +32,7 @@ def matter_plan(
     session: SessionDep,
     principal: Querier,
     operator: CallerOperatorDep,
-    recorder: AccessRecorderDep,
+    recorder: Annotated[UseLog, service(UseLog)],
 ) -> dict:
     """For each material of the matter: satisfied by which licence, by which
     data check, or needing a commitment or paper; plus pre-fill values.

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from catalog.access import access_recorder
+from catalog.access import UseLog
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
@@ -81,7 +81,7 @@ def _started(work: Work, request: Request, caller: OperatingCaller, body: QueryI
 
 def _context(request: Request, work: Work, principal: Principal, operator: str, body) -> service.QueryContext:
     now = utcnow()
-    session, recorder = work.session, access_recorder(request)
+    session, recorder = work.session, wiring.find_service(request, UseLog)
     # Fail closed before any provider is asked: data that could not be logged is not fetched.
     recorder.check_serving(session=session)
     purpose = service.validate_purpose(body.purpose)

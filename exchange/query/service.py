@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from adapters.sources import BindingRegistry
-from catalog.access import AccessRecorder
+from catalog.access import UseLog, UseRecord
 from catalog.errors import UnknownMatter
 from catalog.service import matters
 from exchange.agreements import items as catalog_items
@@ -70,7 +70,7 @@ class QueryContext:
     """What every item access of one request shares."""
 
     session: Session
-    recorder: AccessRecorder
+    recorder: UseLog
     bindings: BindingRegistry | None
     caller: Caller
     matter_code: str
@@ -196,7 +196,7 @@ def fetch_from_providers(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> No
 
 def log_and_show(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
     """Every answer's record, written together (all of them or none); the shown results."""
-    ctx.recorder.record_all(session=ctx.session, uses=[_use(ctx, answer) for answer in answers])
+    ctx.recorder.append(session=ctx.session, records=[_use(ctx, answer) for answer in answers])
     return [_shown(answer) for answer in answers]
 
 
@@ -241,28 +241,31 @@ def _refused(code: str, refusal: Refusal) -> dict:
     return {"item": code, "result": "refused", "reason": refusal.code, "message": str(refusal)}
 
 
-def _use(ctx: QueryContext, answer: ItemAnswer) -> dict:
-    """The log record of one answer (``AccessRecorder.record``'s keyword arguments)."""
+def _use(ctx: QueryContext, answer: ItemAnswer) -> UseRecord:
+    """The log record of one answer."""
     item, subject, refusal, access, result = answer.item, answer.subject, answer.refusal, answer.access, answer.result
     item_code = answer.logged_code
-    licence_ids: list[str] = []
-    data_items: list[str] = []
+    licence_ids: tuple[str, ...] = ()
+    data_items: tuple[str, ...] = ()
     if item is not None and item.kind == ItemKind.DATA_ITEM and item_code:
-        data_items = [item_code]
+        data_items = (item_code,)
     if result is not None and "licences" in result:
-        licence_ids = [entry["identifier"] for entry in result["licences"]]
-    common = dict(
+        licence_ids = tuple(entry["identifier"] for entry in result["licences"])
+    fields: tuple[str, ...] = ()  # a refusal discloses none
+    reason_code: str | None = None
+    if refusal is not None:
+        kind = access.kind if access is not None else DEPARTMENT_QUERY
+        basis, outcome, reason_code = _denied_basis(refusal, access), "denied", refusal.code
+    else:
+        assert access is not None and access.basis is not None and result is not None
+        kind, basis, outcome, fields = access.kind, access.basis, "granted", tuple(result["fields"])
+    return UseRecord(
+        kind=kind, basis=basis, result=outcome, reason_code=reason_code, fields=fields,
         department_code=ctx.caller.department_code, operator_id=ctx.caller.operator,
         subject_code=subject.code if subject else None, licence_ids=licence_ids, data_items=data_items,
         matter_code=ctx.matter_code, purpose=ctx.purpose, case_number=ctx.case_number,
         request_hash=ctx.request_hash,
     )
-    if refusal is not None:
-        kind = access.kind if access is not None else DEPARTMENT_QUERY
-        return dict(kind=kind, basis=_denied_basis(refusal, access), result="denied", reason_code=refusal.code,
-                    **common)
-    assert access is not None and access.basis is not None and result is not None
-    return dict(kind=access.kind, basis=access.basis, result="granted", fields=result["fields"], **common)
 
 
 def _denied_basis(refusal: Refusal, access: ItemAccess | None) -> str:

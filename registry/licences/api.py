@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.access import UseLog, UseRecord
 from identity.deps import require_scopes
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
@@ -41,6 +41,7 @@ from registry.service.authority import Actor, check_may_manage
 from storage.base import utcnow
 from storage.params import RowId
 from storage.sessions import SessionDep
+from wiring import service
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status lists"])
@@ -49,6 +50,7 @@ Issuer = Annotated[Principal, Depends(require_scopes("licence:issue"))]
 Manager = Annotated[Principal, Depends(require_scopes("licence:manage"))]
 Reader = Annotated[Principal, Depends(require_scopes())]
 Disputer = Annotated[Principal, Depends(require_scopes("licence:dispute"))]
+UseLogDep = Annotated[UseLog, service(UseLog)]
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # SPEC: draft-ietf-oauth-status-list-05 §8.1
 # What an issuer's own download is for when the caller names no purpose.
 ISSUER_PURPOSE = "发证部门管理本部门证照"
@@ -249,7 +251,7 @@ def cancel(identifier: str, body: Transition, request: Request, session: Session
 
 @router.post("/{identifier}/disputes", response_model=DisputeRead, status_code=201)
 def raise_dispute(identifier: str, body: DisputeCreate, request: Request, session: SessionDep, principal: Disputer,
-                  uses: AccessRecorderDep, operator: OperatorHeader = None):
+                  uses: UseLogDep, operator: OperatorHeader = None):
     """A department's clerk reports a wrong field (纠错) of a licence it
     issued or was given (queried, shown at a counter); the issuer must decide
     before the deadline. Any other licence answers as if there were none."""
@@ -273,16 +275,16 @@ def _readable(session: Session, identifier: str, principal: Principal) -> reads.
 
 
 def _record_issuer_use(
-    recorder: AccessRecorder, session: Session, *, kind: str, principal: Principal, operator: str | None,
+    recorder: UseLog, session: Session, *, kind: str, principal: Principal, operator: str | None,
     view: reads.LicenceView, purpose: str,
 ) -> None:
     """Record the download in the use log, in this request's transaction:
     when the log refuses (stale: LogUnavailable), no document goes out."""
-    recorder.record(
-        session=session, kind=kind, department_code=principal.department_code,
+    recorder.append(session=session, records=[UseRecord(
+        kind=kind, department_code=principal.department_code,
         operator_id=operator or principal.client_id, basis="issuer", subject_code=view.licence.holder_code,
-        licence_ids=[view.version.identifier], fields=list(view.version.face), purpose=purpose,
-    )
+        licence_ids=(view.version.identifier,), fields=tuple(view.version.face), purpose=purpose,
+    )])
 
 
 def document_keys(request: Request) -> dict:
@@ -292,7 +294,7 @@ def document_keys(request: Request) -> dict:
 
 @router.get("/{identifier}/layout.png", response_class=Response)
 def layout_png(identifier: str, request: Request, session: SessionDep, principal: Reader,
-               recorder: AccessRecorderDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
+               recorder: UseLogDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
                        view=view, purpose=purpose or ISSUER_PURPOSE)
@@ -301,7 +303,7 @@ def layout_png(identifier: str, request: Request, session: SessionDep, principal
 
 @router.get("/{identifier}/layout.pdf", response_class=Response)
 def layout_pdf(identifier: str, request: Request, session: SessionDep, principal: Reader,
-               recorder: AccessRecorderDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
+               recorder: UseLogDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
                        view=view, purpose=purpose or ISSUER_PURPOSE)
@@ -311,7 +313,7 @@ def layout_pdf(identifier: str, request: Request, session: SessionDep, principal
 
 @router.post("/{identifier}/copies", response_class=Response, status_code=201)
 def make_copy(identifier: str, body: CopyCreate, request: Request, session: SessionDep, principal: Reader,
-              recorder: AccessRecorderDep, operator: OperatorHeader = None) -> Response:
+              recorder: UseLogDep, operator: OperatorHeader = None) -> Response:
     """A purpose-limited copy (加注件) as PDF; the copy is recorded, and its
     use logged with the copy's purpose."""
     view = _readable(session, identifier, principal)

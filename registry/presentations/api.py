@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from catalog.access import AccessRecorder, access_recorder
+from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep, current_principal
 from identity.errors import Forbidden
 from identity.ratelimit import charge
@@ -121,7 +121,7 @@ class _Attempt:
     """What recording a refusal needs, set once the attempt was counted."""
 
     counter: redeeming.Counter | None = None
-    recorder: AccessRecorder | None = None
+    recorder: UseLog | None = None
 
 
 def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: Principal,
@@ -131,7 +131,7 @@ def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: 
     # The log recorder, the cache and the trust store are reached here, in
     # the work, rather than as dependencies (each dependency FastAPI solves
     # costs about as much as a small database statement).
-    recorder, cache, trust = access_recorder(request), request.app.state.cache, registry_trust(request)
+    recorder, cache, trust = wiring.find_service(request, UseLog), request.app.state.cache, registry_trust(request)
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
@@ -171,12 +171,12 @@ async def _record_refusal(units: UnitOfWork, attempt: _Attempt, *, error: Except
 def _record_denied(work: Work, *, attempt: _Attempt, reason: str) -> None:
     counter, recorder = attempt.counter, attempt.recorder
     assert counter is not None and recorder is not None
-    recorder.record(
-        session=work.session, kind="redemption", department_code=counter.department_code,
+    recorder.append(session=work.session, records=[UseRecord(
+        kind="redemption", department_code=counter.department_code,
         operator_id=counter.operator_id, basis="holder_presentation", result="denied", reason_code=reason,
         matter_code=counter.matter_code, purpose=counter.purpose, case_number=counter.case_number,
         request_hash=counter.request_hash,
-    )
+    )])
 
 
 async def bounded_body(request: Request) -> None:

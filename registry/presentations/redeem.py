@@ -23,7 +23,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from catalog.access import AccessRecorder
+from catalog.access import UseLog, UseRecord
 from catalog.service import licence_types, matters
 from registry.errors import InvalidIdentifier
 from registry.models import Licence, LicenceStatus
@@ -130,7 +130,7 @@ def redeem(
     counter: Counter,
     trust: RegistryTrust,
     cache: Cache,
-    recorder: AccessRecorder,
+    recorder: UseLog,
     registry_id: str,
     now: datetime,
 ) -> Redeemed:
@@ -173,7 +173,7 @@ def redeem(
 
 
 def _redeem_claimed(
-    session: Session, *, presentation: StoredPresentation, counter: Counter, recorder: AccessRecorder,
+    session: Session, *, presentation: StoredPresentation, counter: Counter, recorder: UseLog,
     held: HeldTrust, now: datetime,
 ) -> Redeemed:
     redemption = {
@@ -196,12 +196,12 @@ def _redeem_claimed(
         shown, disclosed = disclose(licence, disclosure=presentation.disclosure, rules=rules)
         licences.append(shown)
         fields.extend(name for name in disclosed if name not in fields)
-    recorder.record(  # 8. recorded in this transaction, or nothing goes out
-        session=session, kind="redemption", department_code=counter.department_code,
+    recorder.append(session=session, records=[UseRecord(  # 8. recorded in this transaction, or nothing goes out
+        kind="redemption", department_code=counter.department_code,
         operator_id=counter.operator_id, basis="holder_presentation", subject_code=presentation.holder_code,
-        licence_ids=list(presentation.licence_identifiers), fields=_loggable(fields), matter_code=counter.matter_code,
+        licence_ids=presentation.licence_identifiers, fields=tuple(_loggable(fields)), matter_code=counter.matter_code,
         purpose=counter.purpose, case_number=counter.case_number, request_hash=counter.request_hash,
-    )
+    )])
     return Redeemed(presentation=presentation, redemption_id=redemption_id, redeemed_at=now, licences=licences,
                     trust_list_age=held.age(now), fields=fields)
 

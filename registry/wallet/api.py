@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from catalog.access import AccessRecorder, AccessRecorderDep
+from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
 from registry.identifiers import LicenceIdentifier
@@ -26,6 +26,7 @@ from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCr
 from registry.models import Licence, LicenceStatus
 from registry.service import disputes, documents, reads
 from storage.sessions import SessionDep
+from wiring import service
 
 router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 
@@ -33,11 +34,12 @@ router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 HOLDER_PURPOSE = "本人查看"
 HOLDER_OPERATOR = "holder"
 MAX_PAGE = 100  # one log record names at most 100 licences
+UseLogDep = Annotated[UseLog, service(UseLog)]
 StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(LicenceStatus.ALL) + ")$")]
 
 
 def _record(
-    recorder: AccessRecorder, session: Session, holder: HolderPrincipal, licences: Iterable[tuple[Licence, str]],
+    recorder: UseLog, session: Session, holder: HolderPrincipal, licences: Iterable[tuple[Licence, str]],
     *, fields: Iterable[str] = (),
 ) -> None:
     """One holder_access record per issuing department of the licences shown
@@ -45,12 +47,12 @@ def _record(
     by_issuer: dict[str, list[str]] = {}
     for licence, identifier in licences:
         by_issuer.setdefault(licence.issuer_code, []).append(identifier)
-    for issuer_code, identifiers in by_issuer.items():
-        recorder.record(
-            session=session, kind="holder_access", department_code=issuer_code, operator_id=HOLDER_OPERATOR,
-            basis="holder_self", subject_code=holder.holder_code, licence_ids=identifiers, fields=list(fields),
+    if by_issuer:  # nothing shown, nothing to record
+        recorder.append(session=session, records=[UseRecord(
+            kind="holder_access", department_code=issuer_code, operator_id=HOLDER_OPERATOR,
+            basis="holder_self", subject_code=holder.holder_code, licence_ids=tuple(identifiers), fields=tuple(fields),
             purpose=HOLDER_PURPOSE,
-        )
+        ) for issuer_code, identifiers in by_issuer.items()])
 
 
 def _current_identifier(licence: Licence) -> str:
@@ -61,7 +63,7 @@ def _current_identifier(licence: Licence) -> str:
 def my_licences(
     session: SessionDep,
     holder: HolderDep,
-    recorder: AccessRecorderDep,
+    recorder: UseLogDep,
     status: StatusFilter = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -86,7 +88,7 @@ def my_licences(
 def my_expiring(
     session: SessionDep,
     holder: HolderDep,
-    recorder: AccessRecorderDep,
+    recorder: UseLogDep,
     days: Annotated[int, Query(ge=0, le=3660)] = 30,
 ):
     """The holder's live licences whose validity ends within `days` days (无感续证 reminders)."""
@@ -103,7 +105,7 @@ def _own(session: Session, identifier: str, holder: HolderPrincipal) -> reads.Li
 
 @router.get("/licences/{identifier}", response_model=LicenceRead)
 def my_licence(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
-               recorder: AccessRecorderDep):
+               recorder: UseLogDep):
     """One version of one of the holder's licences: face, sealed record, versions, status, open disputes."""
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
@@ -112,7 +114,7 @@ def my_licence(identifier: str, request: Request, session: SessionDep, holder: H
 
 @router.get("/licences/{identifier}/layout.png", response_class=Response)
 def my_layout_png(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
-                  recorder: AccessRecorderDep) -> Response:
+                  recorder: UseLogDep) -> Response:
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
     return Response(documents.layout_png(session=session, view=view, **document_keys(request)), media_type="image/png")
@@ -120,7 +122,7 @@ def my_layout_png(identifier: str, request: Request, session: SessionDep, holder
 
 @router.get("/licences/{identifier}/layout.pdf", response_class=Response)
 def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
-                  recorder: AccessRecorderDep) -> Response:
+                  recorder: UseLogDep) -> Response:
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
     return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),

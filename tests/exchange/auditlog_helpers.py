@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from exchange.auditlog import record_use
+from sqlalchemy import select
+
+from catalog.access import UseRecord
+from exchange.auditlog import LogEntry, insert_pending
 
 DEPT = "11350100MB0000001X"
 OTHER_DEPT = "11350100MB0000002Y"
@@ -13,7 +16,9 @@ ORIGIN = "registry.test/authorized-use-log"
 HOLDER = "350102199001011234"
 
 
-def use(session, **overrides):
+def use(session, *, now: datetime | None = None, **overrides) -> LogEntry:
+    """One record written straight to the log (no fail-closed check: these
+    tests build logs without checkpoints), at ``now``; the row as written."""
     values = dict(
         kind="department_query",
         department_code=DEPT,
@@ -28,7 +33,13 @@ def use(session, **overrides):
         request_hash="ab" * 32,
     )
     values.update(overrides)
-    return record_use(session=session, **values)
+    insert_pending(session=session, records=[UseRecord(**values)], now=now or datetime.now(timezone.utc))
+    return newest_entry(session)
+
+
+def newest_entry(session) -> LogEntry:
+    """The row this session wrote last."""
+    return session.scalars(select(LogEntry).order_by(LogEntry.id.desc()).limit(1)).one()
 
 
 def at(hour: int, minute: int = 0, day: int = 3) -> datetime:

@@ -12,9 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from catalog.access import UseRecord
 from certhub.cli import app as cli_app
 from certhub.db import create_db_engine, upgrade
-from exchange.auditlog import publish_checkpoint, record_uses
+from exchange.auditlog import insert_pending, publish_checkpoint
 from exchange.auditlog.errors import InvalidQuery
 from exchange.auditlog.search import EXPORT_CHUNK, SearchFilter, export_lines
 from signing.canonical import canonical_json
@@ -36,13 +37,9 @@ def auditor(app):
 
 
 def _fill(session, count: int) -> None:
-    uses = [
-        dict(USE, now=at(1) + timedelta(seconds=n), department_code=OTHER_DEPT if n % 10 == 0 else DEPT,
-             case_number=f"C-{n}")
-        for n in range(count)
-    ]
-    for start in range(0, count, 1000):
-        record_uses(session=session, uses=uses[start : start + 1000])
+    for n in range(count):  # a second apart: one call each, as one call writes its records at one time
+        record = UseRecord(**USE, department_code=OTHER_DEPT if n % 10 == 0 else DEPT, case_number=f"C-{n}")
+        insert_pending(session=session, records=[record], now=at(1) + timedelta(seconds=n))
     publish_checkpoint(session=session, key_secret=SECRET, origin=ORIGIN)
     use(session, now=at(9), case_number="after-the-checkpoint")  # not provable yet
     session.commit()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import datetime, timedelta, timezone
+from typing import Annotated
 
 import pytest
 from fastapi import FastAPI
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import delete, func, select, update
 
-from catalog.access import AccessRecorderDep
+from catalog.access import UseLog, UseRecord
 from certhub.app import create_app
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
@@ -24,7 +25,8 @@ from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
 from storage.sessions import SessionDep
 from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, newest_entry, use
+from wiring import service
 
 DATA_ROUTE = "/test-only/licence-data"
 
@@ -34,12 +36,12 @@ def _add_data_route(app: FastAPI) -> None:
     records the use through the app's recorder before returning data."""
 
     @app.get(DATA_ROUTE)
-    def licence_data(session: SessionDep, recorder: AccessRecorderDep) -> dict:
-        recorder.record(
-            session=session, kind="department_query", department_code=DEPT, operator_id="clerk-7",
+    def licence_data(session: SessionDep, recorder: Annotated[UseLog, service(UseLog)]) -> dict:
+        recorder.append(session=session, records=[UseRecord(
+            kind="department_query", department_code=DEPT, operator_id="clerk-7",
             basis="unconditional_sharing", subject_code=HOLDER, fields=["姓名"], matter_code="350100-0001",
             purpose="办理营业执照变更",
-        )
+        )])
         return {"姓名": "林某"}
 
 
@@ -142,11 +144,11 @@ def test_refusal_quotes_why_checkpoints_fail(app, data_client, db_session, sessi
 
 
 def test_denied_attempts_are_still_recorded_while_stale(data_client, app, db_session):
-    recorder = app.state.access_recorder
-    row_id = recorder.record(session=db_session, kind="department_query", department_code=DEPT,
-                             operator_id="clerk-7", basis="unconditional_sharing", result="denied",
-                             reason_code="log_unavailable")
-    assert db_session.get(LogEntry, row_id).result == "denied"
+    recorder = app.state.services.find(UseLog)
+    recorder.append(session=db_session, records=[UseRecord(
+        kind="department_query", department_code=DEPT, operator_id="clerk-7", basis="unconditional_sharing",
+        result="denied", reason_code="log_unavailable")])
+    assert newest_entry(db_session).result == "denied"
 
 
 def test_the_app_checkpointer_keeps_the_log_serving(migrated_engine, tmp_path):

@@ -6,18 +6,52 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event
 
+from catalog.access import UseLog, UseRecord
 from exchange.auditlog import LogEntry, LogUnavailable, publish_checkpoint
 from exchange.auditlog.recorder import UseRecorder
+from tests.exchange.auditlog_helpers import newest_entry
 
 KEY_SECRET = b"k" * 32
 ORIGIN = "certhub.test/log"
 
 
-def _record(recorder, session, **overrides):
-    fields = dict(session=session, kind="department_query", department_code="11350000003591038H",
-                  operator_id="clerk-7", basis="unconditional_sharing", subject_code="350102199001011234")
+def _use(**overrides) -> UseRecord:
+    fields = dict(kind="department_query", department_code="11350000003591038H",
+                  operator_id="clerk-7", basis="unconditional_sharing", subject_code="350102199001011234",
+                  purpose="开办餐馆核验营业执照")
     fields.update(overrides)
-    return session.get(LogEntry, recorder.record(**fields))  # the row as written
+    return UseRecord(**fields)
+
+
+def _record(recorder, session, **overrides):
+    assert recorder.append(session=session, records=[_use(**overrides)]) == 1
+    return newest_entry(session)  # the row as written
+
+
+def test_the_recorder_is_the_use_log_port():
+    assert isinstance(UseRecorder(max_lag=timedelta(minutes=5)), UseLog)
+
+
+def test_one_call_appends_many_records_at_the_recorders_time(db_session):
+    publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
+    moment = datetime.now(timezone.utc).replace(microsecond=0)
+    recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: moment)
+    granted = _use(matter_code="350100-000-01", purpose="开办餐馆核验营业执照")
+    denied = _use(result="denied", reason_code="consent_missing")
+    assert recorder.append(session=db_session, records=[granted, denied, granted]) == 3
+    rows = db_session.query(LogEntry).order_by(LogEntry.id).all()
+    assert [row.result for row in rows] == ["granted", "denied", "granted"]
+    # SQLite keeps the UTC time without its zone; PostgreSQL keeps the instant.
+    assert {row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=timezone.utc)
+            for row in rows} == {moment}
+
+
+def test_a_batch_with_a_granted_use_is_refused_whole_while_the_log_is_unhealthy(db_session):
+    recorder = UseRecorder(max_lag=timedelta(minutes=5))
+    denied = _use(result="denied", reason_code="consent_missing")
+    with pytest.raises(LogUnavailable):
+        recorder.append(session=db_session, records=[denied, _use(purpose="核验")])
+    assert db_session.query(LogEntry).count() == 0
 
 
 def test_granted_use_is_refused_before_any_checkpoint(db_session):

@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 import pytest
 import uvicorn
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
+from catalog.access import UseRecord
 from catalog.models import Department
 from catalog.schemas import DepartmentIn
 from catalog.service import departments
@@ -20,7 +22,7 @@ from certhub.app import create_app
 from certhub.cli.audit import app as audit_cli
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
-from exchange.auditlog import publish_checkpoint, record_uses, verifier_key
+from exchange.auditlog import insert_pending, publish_checkpoint, verifier_key
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, LogState, LogTile
 from identity import clients
 from identity.models import ApiClient
@@ -75,7 +77,8 @@ def served(migrated_engine, tmp_path):
     try:
         with make_session() as session:
             assert session.scalar(select(LogEntry.id).limit(1)) is None, "log tables must start empty"
-            record_uses(session=session, uses=[dict(USE, case_number=f"C-{n}") for n in range(SIZE)])
+            insert_pending(session=session, records=[UseRecord(**USE, case_number=f"C-{n}") for n in range(SIZE)],
+                           now=datetime.now(timezone.utc))
             publish_checkpoint(session=session, key_secret=SECRET, origin=ORIGIN)
             session.commit()
             key = verifier_key(session=session, origin=ORIGIN)

@@ -182,11 +182,12 @@ def test_batch_answers_per_subject_and_is_bounded(app, client, world):
 
 
 def test_a_stale_log_stops_queries_before_any_provider_is_asked(app, client, world):
+    from catalog.access import UseLog
     from exchange.auditlog.recorder import UseRecorder
 
     apply(client, world.counter, ENTERPRISE_DATA, fields=["name"])
     later = datetime.now(timezone.utc) + timedelta(hours=1)
-    app.state.access_recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: later)
+    app.state.services.replace(UseLog, UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: later))
     before = len(world.register.requests_to("/enterprises"))
     response = query(client, world.counter, COMPANY, "001", [ENTERPRISE_DATA])
     assert response.status_code == 503 and response.json()["error"] == "log_unavailable"

@@ -9,9 +9,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
+from catalog.access import UseRecord
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
-from exchange.auditlog import record_use
+from exchange.auditlog import insert_pending
 from registry.errors import DisputeClosed
 from registry.identifiers import LicenceIdentifier
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceVersion
@@ -103,9 +104,9 @@ def _logged_use(session, *, department: str, identifier: str, result: str = "gra
     """A use of the licence by the department, as the exchange query (or a
     counter's redemption) writes it to the log."""
     denied = {"reason_code": "consent_missing"} if result == "denied" else {"purpose": "核验居住证"}
-    record_use(session=session, kind=kind, department_code=department, operator_id="counter-3",
-               basis=basis, result=result, subject_code=ALICE,
-               licence_ids=[identifier] if result == "granted" else [], **denied)
+    insert_pending(session=session, now=datetime.now(timezone.utc), records=[UseRecord(
+        kind=kind, department_code=department, operator_id="counter-3", basis=basis, result=result,
+        subject_code=ALICE, licence_ids=[identifier] if result == "granted" else [], **denied)])
     session.commit()
 
 
