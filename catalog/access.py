@@ -3,8 +3,8 @@ the log.
 
 Registry and exchange routes that hand out licence or shared data record
 each use in the authorized-use log (exchange.auditlog). The registry may not
-import exchange (docs/architecture.md), so the app factory puts an object
-satisfying ``AccessRecorder`` on ``app.state.access_recorder`` and routes
+import exchange (docs/architecture.md), so the composition root registers an
+object satisfying ``AccessRecorder`` as a service (``wiring``) and routes
 reach it through ``AccessRecorderDep``. A deployment without one refuses to
 serve data: fail closed.
 """
@@ -12,12 +12,13 @@ serve data: fail closed.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from catalog.errors import CatalogError
+from wiring import MissingService, find_service
 
 
 class AccessLogMissing(CatalogError):
@@ -26,6 +27,7 @@ class AccessLogMissing(CatalogError):
     code = "log_unavailable"
 
 
+@runtime_checkable  # registered and found by this type (wiring.Services)
 class AccessRecorder(Protocol):
     def check_serving(self, *, session: Session) -> None:
         """Raise (a LogUnavailable) when data must not be served now."""
@@ -67,10 +69,10 @@ class AccessRecorder(Protocol):
 def access_recorder(request: Request) -> AccessRecorder:
     """The app's recorder (AccessLogMissing when there is none): for the
     routes that reach it in their worker thread instead of as a dependency."""
-    recorder = getattr(request.app.state, "access_recorder", None)
-    if recorder is None:
-        raise AccessLogMissing("no authorized-use log is configured; data is not served")
-    return recorder
+    try:
+        return find_service(request, AccessRecorder)  # type: ignore[type-abstract]
+    except MissingService:
+        raise AccessLogMissing("no authorized-use log is configured; data is not served") from None
 
 
 async def get_access_recorder(request: Request) -> AccessRecorder:

@@ -2,8 +2,9 @@
 (committed when the handler succeeds), the cache, and the bounded pool that
 short database work runs in.
 
-The app factory puts a sessionmaker and a cache on `app.state`; these
-functions read them, so packages never import certhub.
+The composition root (certhub.root) registers the app's sessionmaker, cache
+and ``ShortWork`` pool as services (``wiring``); these functions find them
+by type, so packages never import certhub.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from typing import Annotated, Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from storage.cache import Cache
+from wiring import find_service
 
 T = TypeVar("T")
 
@@ -33,7 +35,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     run in the thread pool, in one hop, shielded from cancellation so a
     disconnecting client never leaves a connection checked out.
     """
-    session: Session = request.app.state.sessionmaker()
+    session: Session = find_service(request, sessionmaker)()
     try:
         yield session
     except BaseException:
@@ -82,16 +84,32 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SHORT_WORK_THREADS = 4
 
 
+class ShortWork:
+    """The app's bounded pool for short work: at most SHORT_WORK_THREADS
+    calls at once per process."""
+
+    def __init__(self, *, threads: int = SHORT_WORK_THREADS) -> None:
+        self._threads = threads
+        # One limiter per event loop (a limiter belongs to the loop it waits
+        # on; tests may run an app on more than one), made on first use.
+        self._limiter: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        loop = asyncio.get_running_loop()
+        known = self._limiter
+        if known is None or known[0] is not loop:
+            known = self._limiter = (loop, anyio.CapacityLimiter(self._threads))
+        return known[1]
+
+    async def run(self, func: Callable[..., T], /, **kwargs: Any) -> T:
+        """``func(**kwargs)`` in the thread pool, within the bound."""
+        return await anyio.to_thread.run_sync(functools.partial(func, **kwargs), limiter=self.limiter())
+
+
 async def run_short_work(request: Request, func: Callable[..., T], /, **kwargs: Any) -> T:
-    """``func(**kwargs)`` in the thread pool, at most SHORT_WORK_THREADS at once per process."""
-    # One limiter per event loop (a limiter belongs to the loop it waits on;
-    # tests may run an app on more than one), made on first use.
-    loop = asyncio.get_running_loop()
-    known = getattr(request.app.state, "short_work_limiter", None)
-    if known is None or known[0] is not loop:
-        known = request.app.state.short_work_limiter = (loop, anyio.CapacityLimiter(SHORT_WORK_THREADS))
-    return await anyio.to_thread.run_sync(functools.partial(func, **kwargs), limiter=known[1])
+    """``func(**kwargs)`` in the app's ``ShortWork`` pool."""
+    return await find_service(request, ShortWork).run(func, **kwargs)
 
 
 async def get_cache(request: Request) -> Cache:
-    return request.app.state.cache
+    return find_service(request, Cache)  # type: ignore[type-abstract]

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 from starlette.concurrency import run_in_threadpool
 
+from adapters.deps import configured_bindings
 from catalog.access import access_recorder
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
-from identity.client_assertions import OperatingCaller, operating_caller
-from identity.ratelimit import charge, charge_on_loop
+from identity.deps import OperatingCaller, operating_caller
+from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
 from storage.base import utcnow
+from wiring import MissingService, find_service
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
@@ -41,7 +44,7 @@ def _context(request: Request, session, recorder, principal: Principal, operator
                                      operator=operator, body=hashed_body(body), now=now)
     request.state.request_envelope = envelope
     return service.QueryContext(
-        session=session, recorder=recorder, bindings=getattr(request.app.state, "adapter_bindings", None),
+        session=session, recorder=recorder, bindings=configured_bindings(request),
         caller=service.Caller(department_code=principal.department_code, client_id=principal.client_id,
                               operator=operator),
         matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,
@@ -71,7 +74,7 @@ def _head(request: Request, response: Response, ctx: service.QueryContext, princ
 async def query(body: QueryIn, request: Request, response: Response, caller: Querier) -> dict:
     """Ask for licences and data items of one subject for a matter. Each item
     is answered or refused with a machine reason; each is logged."""
-    sessions = request.app.state.query_sessionmaker
+    sessions = _query_sessions(request)
     if sessions is not None:
         return await _query_on_the_loop(body=body, request=request, response=response, caller=caller,
                                         sessions=sessions)
@@ -79,6 +82,14 @@ async def query(body: QueryIn, request: Request, response: Response, caller: Que
     # default pool, not the short-work one: the provider's system is called
     # on the way.
     return await run_in_threadpool(_query_committed, body=body, request=request, response=response, caller=caller)
+
+
+def _query_sessions(request: Request) -> async_sessionmaker | None:
+    """The autocommit sessions on the loop, which only PostgreSQL has (certhub.db)."""
+    try:
+        return find_service(request, async_sessionmaker)
+    except MissingService:
+        return None
 
 
 async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Response, caller: OperatingCaller,
@@ -89,7 +100,7 @@ async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Respo
     # Counted first, in one brief round trip on the loop: waiting for Redis
     # through the loop (redis.asyncio) queued the reply behind other
     # requests' work and cost more than the round trip itself.
-    charge_on_loop(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    find_service(request, RateLimiter).charge(department_code=caller.principal.department_code, bucket=RATE_BUCKET)
     loop = asyncio.get_running_loop()
     async with sessions() as session:
         # The service code runs as it is, in SQLAlchemy's bridge: its
@@ -102,12 +113,14 @@ async def _query_on_the_loop(*, body: QueryIn, request: Request, response: Respo
 
 def _answer_in_the_bridge(session: Session, *, request: Request, response: Response, caller: OperatingCaller,
                           body: QueryIn, loop: asyncio.AbstractEventLoop) -> dict:
+    provider_calls = find_service(request, ThreadPoolExecutor)
+
     def in_a_provider_thread(ctx: service.QueryContext, answers) -> None:
         # The loop's own hand-off to a thread, awaited from the bridge (the
         # loop runs other requests meanwhile): anyio's (run_in_threadpool)
         # adds a pass through the loop on the way back, and on a busy loop
         # each pass queues behind other requests' work.
-        await_only(loop.run_in_executor(request.app.state.provider_calls, service.fetch_from_providers, ctx, answers))
+        await_only(loop.run_in_executor(provider_calls, service.fetch_from_providers, ctx, answers))
 
     ctx, answers = _decided(session, request=request, caller=caller, body=body)
     results = service.settle(ctx, answers, fetch=in_a_provider_thread)
@@ -162,8 +175,8 @@ def _committed(request: Request, caller: OperatingCaller, body: QueryIn | BatchQ
     """Count the request, then ``answer`` it in one of the app's sessions and
     commit: the session is opened here, in the worker thread, rather than as
     a dependency, and closed (rolled back unless committed) on the way out."""
-    charge(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
-    with request.app.state.sessionmaker() as session:
+    find_service(request, RateLimiter).charge(department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    with find_service(request, sessionmaker)() as session:
         ctx = _context(request, session, access_recorder(request), caller.principal, caller.operator, body)
         answered = answer(ctx)
         session.commit()

@@ -7,18 +7,18 @@ import base64
 import hashlib
 import logging
 import re
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from catalog.access import AccessRecorder, access_recorder
 from identity.deps import HolderDep, current_principal
 from identity.errors import Forbidden
-from identity.ratelimit import charge
+from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
+from registry.config import RegistryConfig
 from registry.presentations import present as presenting
 from registry.presentations import public
 from registry.presentations import redeem as redeeming
@@ -37,6 +37,7 @@ from signing.qr import render_qr_png
 from storage.base import utcnow
 from storage.cache import Cache
 from storage.sessions import SessionDep, run_short_work
+from wiring import find_service
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +50,11 @@ REDEEM_SCOPE = "presentation:redeem"
 REDEEM_RATE_BUCKET = "presentations"
 MAX_VERIFY_BODY = 8 * 1024
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
-_trust_lock = threading.Lock()
 
 
 def registry_trust(request: Request) -> RegistryTrust:
-    """The registry's trust store, one per app (built on first use)."""
-    state = request.app.state
-    trust = getattr(state, "registry_trust", None)
-    if trust is None:
-        with _trust_lock:
-            trust = getattr(state, "registry_trust", None)
-            if trust is None:
-                # Other registries' trust lists, when the deployment recognises some (certhub.recognition).
-                recognition = getattr(state, "recognition", None)
-                trust = RegistryTrust(registry_id=state.registry_id, key_secret=state.key_secret,
-                                      sessionmaker=state.sessionmaker,
-                                      recognised=recognition.trust_lists if recognition is not None else None)
-                state.registry_trust = trust
-    return trust
+    """The registry's trust store, one per app (certhub.root)."""
+    return find_service(request, RegistryTrust)
 
 
 async def get_registry_trust(request: Request) -> RegistryTrust:
@@ -81,11 +69,12 @@ Department = Annotated[Principal, Depends(current_principal)]
 def create_presentation(body: PresentationCreate, request: Request, session: SessionDep, holder: HolderDep):
     """A one-time 亮证 code for some of the holder's own live licences (or,
     with `on_behalf_of`, those of a holder who delegated "present")."""
+    config = find_service(request, RegistryConfig)
     issued = presenting.present(
         session, actor_code=holder.holder_code, actor_code_type=holder.holder_code_type,
         identifiers=body.licences, disclosure=body.disclosure, on_behalf_of=body.on_behalf_of,
-        ttl_seconds=request.app.state.settings.presentation_ttl_seconds,
-        registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret, now=utcnow(),
+        ttl_seconds=config.presentation_ttl_seconds,
+        registry_id=config.registry_id, key_secret=config.key_secret, now=utcnow(),
     )
     row = issued.row
     png = base64.b64encode(render_qr_png(issued.qr_text)).decode()
@@ -113,11 +102,11 @@ async def redeem_presentation(body: RedemptionCreate, request: Request, principa
 
 def _redeem_in_session(*, body: RedemptionCreate, request: Request, principal: Principal) -> RedemptionRead:
     # Counted before anything else, and not logged as a use when refused.
-    charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
+    find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
     # Closed (rolled back unless committed) on the way out, on this same thread.
-    with request.app.state.sessionmaker() as session:
+    with find_service(request, sessionmaker)() as session:
         return _redeem_committed(body=body, request=request, session=session, principal=principal,
-                                 recorder=access_recorder(request), cache=request.app.state.cache,
+                                 recorder=access_recorder(request), cache=find_service(request, Cache),
                                  trust=registry_trust(request))
 
 
@@ -135,7 +124,7 @@ def _redeem_committed(
             raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
         redeemed = redeeming.redeem(
             session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
-            registry_id=request.app.state.registry_id, now=utcnow(),
+            registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow(),
         )
         try:
             session.commit()
@@ -190,6 +179,6 @@ def verify_code(body: VerifyRequest, request: Request, session: SessionDep, trus
     """Check any certhub QR code (or an EU DCC the registry trusts): genuine or
     not, and what the code itself says. Nothing beyond the code is revealed."""
     result = public.check(session, qr_text=body.qr_text, trust=trust,
-                          registry_id=request.app.state.registry_id, now=utcnow())
+                          registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow())
     return VerifyRead(valid=result.valid, kind=result.kind, error=result.error, message=result.message,
                       summary=result.summary, issuer=result.issuer, expires_at=result.expires_at)

@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
+from catalog.access import AccessRecorder
 from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
@@ -242,7 +243,7 @@ def test_a_new_code_waits_for_the_old_ones_redemption(shared_world):
                           sessionmaker=sessionmaker(bind=engine, expire_on_commit=False))
     with sessionmaker(bind=engine, expire_on_commit=False)() as redeeming_session:
         redeemed = redeeming.redeem(redeeming_session, qr_text=old, counter=counter, trust=trust, cache=InProcessCache(),
-                                    recorder=app.state.access_recorder, registry_id=REGISTRY_ID, now=utcnow())
+                                    recorder=app.state.services.find(AccessRecorder), registry_id=REGISTRY_ID, now=utcnow())
         assert redeemed.licences
         # The holder asks for a new code while the counter is mid-way: the new code is made after the
         # redemption ends, so the old code is never redeemed once its replacement was handed out.

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 
 import anyio
 
-from storage.sessions import SHORT_WORK_THREADS, run_short_work
-
-
-def _request():
-    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+from storage.sessions import SHORT_WORK_THREADS, ShortWork
 
 
 def test_short_work_runs_in_threads_never_more_at_once_than_the_pool_allows():
-    request = _request()
+    pool = ShortWork()
     lock = threading.Lock()
     running = {"now": 0, "most": 0}
     loop_thread = threading.get_ident()
@@ -34,7 +29,7 @@ def test_short_work_runs_in_threads_never_more_at_once_than_the_pool_allows():
         results = []
 
         async def one(n: int) -> None:
-            results.append(await run_short_work(request, work, n=n))
+            results.append(await pool.run(work, n=n))
 
         async with anyio.create_task_group() as group:
             for n in range(SHORT_WORK_THREADS * 3):
@@ -48,11 +43,11 @@ def test_short_work_runs_in_threads_never_more_at_once_than_the_pool_allows():
 
 
 def test_each_event_loop_gets_its_own_limiter():
-    request = _request()
+    pool = ShortWork()
 
     async def once() -> object:
-        await run_short_work(request, lambda: None)
-        return request.app.state.short_work_limiter[1]
+        await pool.run(lambda: None)
+        return pool.limiter()
 
     first, second = anyio.run(once), anyio.run(once)
     assert first is not second
