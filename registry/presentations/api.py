@@ -103,10 +103,11 @@ async def redeem_presentation(body: RedemptionCreate, request: Request, principa
 def _redeem_in_session(*, body: RedemptionCreate, request: Request, principal: Principal) -> RedemptionRead:
     # Counted before anything else, and not logged as a use when refused.
     find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
+    cache: Cache = find_service(request, Cache)  # type: ignore[type-abstract]
     # Closed (rolled back unless committed) on the way out, on this same thread.
     with find_service(request, sessionmaker)() as session:
         return _redeem_committed(body=body, request=request, session=session, principal=principal,
-                                 recorder=access_recorder(request), cache=find_service(request, Cache),
+                                 recorder=access_recorder(request), cache=cache,
                                  trust=registry_trust(request))
 
 
