@@ -7,18 +7,20 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from identity import client_assertions, clients
 from identity.client_assertions import MAX_ASSERTION_LENGTH
+from identity.config import IdentityConfig
 from identity.deps import get_token_authority, require_scopes
 from identity.errors import InvalidClient
 from identity.tokens import Principal, TokenAuthority
 from storage.base import utcnow
 from storage.cache import Cache
 from storage.sessions import SessionDep, get_cache
+from wiring import service
 
 oauth_router = APIRouter(prefix="/api/v1/oauth", tags=["auth"])
 
@@ -67,7 +69,7 @@ class ClientKeyOut(BaseModel):
 
 @oauth_router.post("/token")
 def issue_token(
-    request: Request,
+    config: Annotated[IdentityConfig, service(IdentityConfig)],
     session: SessionDep,
     grant_type: Annotated[str, Form(max_length=64)],
     client_id: Annotated[str | None, Form(max_length=64)] = None,
@@ -92,7 +94,7 @@ def issue_token(
             raise InvalidClient("use one client authentication method: a secret or an assertion, not both")
         verified = client_assertions.verify_client_assertion(
             session=session, cache=cache, assertion=client_assertion or "",
-            assertion_type=client_assertion_type or "", registry_id=request.app.state.registry_id,
+            assertion_type=client_assertion_type or "", registry_id=config.registry_id,
         )
         # SPEC: RFC 7521 §4.2: a client_id sent alongside must identify the same client.
         if client_id is not None and client_id != verified.client.client_id:

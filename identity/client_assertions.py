@@ -23,7 +23,6 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated
 
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -35,15 +34,13 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_public_key,
     load_pem_public_key,
 )
-from fastapi import Depends, Header, Request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from identity.deps import DepartmentBearer, check_scopes, current_principal
 from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegistration
 from identity.models import ApiClient, ApiClientKey, ClientAssertionUse
-from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
+from identity.operators import OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.cache import Cache
@@ -335,14 +332,6 @@ def verify_client_assertion(
 # -- the operator of a request ----------------------------------------------
 
 
-async def caller_operator(
-    principal: Principal = Depends(current_principal),
-    operator_id: Annotated[str | None, Header(alias=OPERATOR_HEADER, max_length=MAX_OPERATOR_LENGTH)] = None,
-) -> str:
-    """The dependency form of ``operator_of``."""
-    return operator_of(principal=principal, operator_id=operator_id)
-
-
 def operator_of(*, principal: Principal, operator_id: str | None) -> str:
     """The person behind a department call (docs/clients.md, "Operator").
 
@@ -360,44 +349,3 @@ def operator_of(*, principal: Principal, operator_id: str | None) -> str:
     if header is not None and header != principal.operator:
         raise Forbidden(f"the {OPERATOR_HEADER} header names another operator than the access token")
     return principal.operator
-
-
-CallerOperatorDep = Annotated[str, Depends(caller_operator)]
-
-
-@dataclass(frozen=True)
-class OperatingCaller:
-    """A department client and the person operating it."""
-
-    principal: Principal
-    operator: str
-
-
-def operating_caller(*scopes: str):
-    """``require_scopes`` and ``caller_operator`` as one dependency, for the
-    route called by the thousand (the exchange query): two dependencies for
-    FastAPI to solve per request instead of five.
-
-    The order of refusals is theirs: no valid token (401), a scope missing
-    (403), then the operator header (422). Its length is checked with the
-    rest of its syntax by ``operator_of``, after authentication."""
-
-    return _OperatingCallerScheme(tuple(scopes))
-
-
-class _OperatingCallerScheme(DepartmentBearer):
-    """``operating_caller``'s dependency: the bearer scheme itself, so FastAPI
-    solves one dependency per request and documents the scheme as before."""
-
-    def __init__(self, scopes: tuple[str, ...]) -> None:
-        super().__init__()
-        self.scopes = scopes
-
-    async def __call__(  # type: ignore[override]
-        self,
-        request: Request,
-        operator_id: Annotated[str | None, Header(
-            alias=OPERATOR_HEADER, json_schema_extra={"maxLength": MAX_OPERATOR_LENGTH})] = None,
-    ) -> OperatingCaller:
-        principal = check_scopes(await self.principal(request), self.scopes)
-        return OperatingCaller(principal=principal, operator=operator_of(principal=principal, operator_id=operator_id))

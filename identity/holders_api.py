@@ -8,9 +8,10 @@ import hashlib
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from identity.config import IdentityConfig
 from identity.deps import HolderDep, get_holder_authority
 from identity.errors import InvalidIdToken, LoginUnavailable
 from identity.holder_auth import HolderAuthority, HolderPrincipal
@@ -18,6 +19,7 @@ from identity.holder_auth.oidc import MAX_ID_TOKEN_LENGTH
 from identity.masking import MaskRule, mask_value
 from storage.cache import Cache
 from storage.sessions import get_cache
+from wiring import service
 
 log = logging.getLogger(__name__)
 
@@ -107,10 +109,11 @@ def open_session(body: SessionRequest, authority: Authority, cache: Annotated[Ca
 
 
 @router.post("/dev-login", response_model=SessionOut)
-def dev_login(body: DevLoginRequest, request: Request, authority: Authority) -> SessionOut:
+def dev_login(body: DevLoginRequest, config: Annotated[IdentityConfig, service(IdentityConfig)],
+              authority: Authority) -> SessionOut:
     """Demo mode only: sign in as any holder without an identity provider."""
     # Fail closed: an app that never said it is a demo is not one.
-    if getattr(request.app.state, "demo", False) is not True:
+    if config.demo is not True:
         raise LoginUnavailable("the development login exists only in demo mode (CERTHUB_DEMO=true)")
     principal = authority.new_principal(
         holder_code=body.holder_code,

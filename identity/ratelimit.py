@@ -14,6 +14,7 @@ and `Retry-After` = seconds until the window ends (RFC 9110 §10.2.3).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import re
@@ -21,9 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from fastapi import Request
-
-from identity.errors import AuthError, IdentityError
+from identity.errors import IdentityError
 from storage.cache import Cache, Counter
 
 log = logging.getLogger("certhub.ratelimit")
@@ -91,20 +90,22 @@ class RateLimiter:
     def limits_for(self, department_code: str) -> Limits:
         return self._overrides.get(department_code, self._default)
 
-    def hit(self, *, department_code: str, bucket: str) -> None:
-        """Count one request; raise RateLimited or QuotaExceeded when over."""
-        window = self._window(department_code=department_code, bucket=bucket)
-        window.judge(self._counted(window.counters, self._cache.increment_within))
+    def charge(self, *, department_code: str, bucket: str) -> None:
+        """Count one request of an authenticated department; raise
+        RateLimited or QuotaExceeded when it is over, RateLimitUnavailable
+        when the counters cannot be reached (fail closed).
 
-    def hit_on_loop(self, *, department_code: str, bucket: str) -> None:
-        """``hit`` for code on the event loop: the count fails (closed)
-        rather than wait long for the cache."""
+        The one way to count. Called on the event loop's thread (the
+        exchange query on PostgreSQL runs there), it waits for the cache only
+        briefly (``Cache.increment_within_briefly``): a blocking wait there
+        holds up every request of the process. Elsewhere (a worker thread) it
+        waits as long as any other cache call."""
         window = self._window(department_code=department_code, bucket=bucket)
-        window.judge(self._counted(window.counters, self._cache.increment_within_briefly))
+        increment = self._cache.increment_within_briefly if _on_event_loop() else self._cache.increment_within
+        window.judge(self._counted(window.counters, increment))
 
     def _window(self, *, department_code: str, bucket: str) -> _Window:
-        if not _BUCKET.fullmatch(bucket):
-            raise ValueError(f"bad rate limit bucket name {bucket!r}")
+        valid_bucket(bucket)
         limits = self.limits_for(department_code)
         now = self._clock()
         minute = int(now // MINUTE)
@@ -157,6 +158,12 @@ class _Window:
             )
 
 
+def valid_bucket(bucket: str) -> str:
+    if not _BUCKET.fullmatch(bucket):
+        raise ValueError(f"bad rate limit bucket name {bucket!r}")
+    return bucket
+
+
 def _unavailable(exc: Exception) -> RateLimitUnavailable:
     log.error("rate limit counter unavailable: %s", type(exc).__name__)
     return RateLimitUnavailable("the rate limit counters are unavailable; try again later")
@@ -166,40 +173,9 @@ def _seconds(remaining: float) -> int:
     return max(1, math.ceil(remaining))
 
 
-def charge(request: Request, *, department_code: str, bucket: str) -> None:
-    """Count one request of an authenticated department (``RateLimited`` or
-    ``QuotaExceeded`` when it is over). For the hot routes that already do
-    their work in one trip to a worker thread (counter redemption, the
-    exchange query): counting there saves the extra trip the dependency
-    form takes, its counter round trip being blocking I/O."""
-    request.app.state.rate_limiter.hit(department_code=department_code, bucket=bucket)
-
-
-def charge_on_loop(request: Request, *, department_code: str, bucket: str) -> None:
-    """``charge`` for a route that does its work on the event loop: a single
-    brief round trip (``Cache.increment_within_briefly``)."""
-    request.app.state.rate_limiter.hit_on_loop(department_code=department_code, bucket=bucket)
-
-
-def rate_limit(bucket: str):
-    """A dependency for `include_router(..., dependencies=[Depends(rate_limit("exchange"))])`.
-
-    It counts requests of authenticated department clients only: a request
-    without a valid bearer token is left to the route's own authentication
-    (which refuses it with 401 before any work is done).
-    """
-    if not _BUCKET.fullmatch(bucket):
-        raise ValueError(f"bad rate limit bucket name {bucket!r}")
-
-    def dependency(request: Request) -> None:
-        # Read the header directly: the routes' own security schemes document it.
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return
-        try:
-            principal = request.app.state.token_authority.verify(token.strip())
-        except AuthError:
-            return
-        charge(request, department_code=principal.department_code, bucket=bucket)
-
-    return dependency
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True

@@ -33,7 +33,7 @@ class Principal:
     department_code: str
     scopes: frozenset[str]
     # The person at the keyboard, when the client's signed assertion named
-    # one (private_key_jwt); see identity.client_assertions.caller_operator.
+    # one (private_key_jwt); see identity.deps.caller_operator.
     operator: str | None = None
     # The key that signed the assertion this token was issued for
     # (private_key_jwt), or None when it was issued for a secret: revoking

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol, cast, runtime_checkable
 
 Listener = Callable[[str, str], None]  # (topic, message)
 
@@ -29,6 +29,8 @@ RESUBSCRIBE_BACKOFF = (0.1, 5.0)  # seconds: first, longest
 log = logging.getLogger(__name__)
 
 
+# Runtime-checkable so the composition root can register a cache under this type (wiring.Services).
+@runtime_checkable
 class Cache(Protocol):
     def set_if_absent(self, key: str, value: str, *, ttl_seconds: float) -> bool:
         """Store value unless the key exists; True when this call stored it."""

@@ -2,8 +2,9 @@
 (committed when the handler succeeds) and the cache. (The hot routes run
 their use cases in the app's ``storage.units.UnitOfWork`` instead.)
 
-The app factory puts a sessionmaker and a cache on `app.state`; these
-functions read them, so packages never import certhub.
+The composition root (certhub.root) registers the app's sessionmaker and cache
+as services (``wiring``); these functions find them
+by type, so packages never import certhub.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from storage.cache import Cache
+from wiring import find_service
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -28,7 +30,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     run in the thread pool, in one hop, shielded from cancellation so a
     disconnecting client never leaves a connection checked out.
     """
-    session: Session = request.app.state.sessionmaker()
+    session: Session = find_service(request, sessionmaker)()
     try:
         yield session
     except BaseException:
@@ -69,4 +71,4 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 async def get_cache(request: Request) -> Cache:
-    return request.app.state.cache
+    return find_service(request, Cache)  # type: ignore[type-abstract]

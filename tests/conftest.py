@@ -125,8 +125,7 @@ def settings(tmp_path) -> Settings:
 
 @pytest.fixture
 def app(settings, migrated_engine, session_factory):
-    application = create_app(settings, engine=migrated_engine, cache=InProcessCache())
-    application.state.sessionmaker = session_factory
+    application = create_app(settings, engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
     return application
 
 

@@ -9,16 +9,19 @@ scope the page needs.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.exceptions import HTTPException
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
 from certhub.demo.seed import DEMO_CLIENT_NAME
+from identity.config import IdentityConfig
 from identity.models import ApiClient
+from identity.tokens import TokenAuthority
 from storage.sessions import SessionDep
+from wiring import service
 
 router = APIRouter(prefix="/web/api/demo", tags=["web pages"])
 
@@ -31,8 +34,11 @@ class DemoTokenRequest(BaseModel):
 
 
 @router.post("/department-token")
-def demo_department_token(body: DemoTokenRequest, request: Request, session: SessionDep) -> dict:
-    if getattr(request.app.state, "demo", False) is not True:
+def demo_department_token(
+    body: DemoTokenRequest, session: SessionDep, config: Annotated[IdentityConfig, service(IdentityConfig)],
+    authority: Annotated[TokenAuthority, service(TokenAuthority)],
+) -> dict:
+    if config.demo is not True:
         raise HTTPException(
             status_code=403,
             detail={"error": "login_unavailable", "message": "the demo sign-in exists only in demo mode"},
@@ -49,7 +55,6 @@ def demo_department_token(body: DemoTokenRequest, request: Request, session: Ses
             status_code=409,
             detail={"error": "no_demo_client", "message": "run `certhub demo` to create the demo client"},
         )
-    authority = request.app.state.token_authority
     token = authority.issue(client_id=client.client_id, department_code=client.department_code, scopes=[scope])
     return {
         "access_token": token,

@@ -35,7 +35,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import HTTPException
 from fastapi.responses import FileResponse, Response
 
+from certhub.settings import Settings
 from signing.fonts import sans_font_path
+from wiring import find_service
 
 log = logging.getLogger("certhub.web")
 
@@ -194,9 +196,8 @@ def web_font() -> WebFont:
     return WebFont(sans_font_path())
 
 
-def _cache_dir(request: Request) -> Path | None:
-    settings = getattr(request.app.state, "settings", None)
-    return None if settings is None else Path(settings.data_dir) / "cache" / "web-fonts"
+def _cache_dir(request: Request) -> Path:
+    return Path(find_service(request, Settings).data_dir) / "cache" / "web-fonts"
 
 
 @router.get("/fonts.css")

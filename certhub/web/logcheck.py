@@ -13,18 +13,20 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
+from exchange.auditlog.config import LogConfig
 from exchange.auditlog.models import LogEntry, LogTile
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, LogVerificationError, MalformedError, encode_entry_bundle, parse_path
 from signing.transparency.sources import CHECKPOINT_PATH
 from signing.transparency.verifier import VerificationReport, verify_log
+from wiring import service
 
 router = APIRouter(prefix="/web/api", tags=["web pages"])
 
@@ -113,13 +115,16 @@ def check_log(*, sessions: sessionmaker[Session], origin: str, key: str | None, 
 
 
 @router.post("/verify-log", dependencies=[Depends(require_scopes("audit:read"))])
-async def verify_this_log(body: VerifyLogRequest, request: Request) -> dict:
+async def verify_this_log(
+    body: VerifyLogRequest, sessions: Annotated[sessionmaker, service(sessionmaker)],
+    config: Annotated[LogConfig, service(LogConfig)],
+) -> dict:
     """Verify the whole log like ``certhub audit verify --url <this server>/log``;
     a failed verification is an answer (``ok: false``), not an HTTP error."""
     return await run_in_threadpool(
         check_log,
-        sessions=request.app.state.sessionmaker,
-        origin=request.app.state.auditlog_origin,
+        sessions=sessions,
+        origin=config.origin,
         key=body.key,
         entries=body.entries,
     )

@@ -18,6 +18,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from certhub import __version__
+from certhub.settings import Settings
+from identity.config import IdentityConfig
+from identity.holder_auth import HolderAuthority
+from wiring import find_service
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -71,16 +75,15 @@ def asset_version() -> str:
 
 
 def _render(request: Request, template: str, **context) -> HTMLResponse:
-    state = request.app.state
-    settings = getattr(state, "settings", None)
-    oidc = getattr(getattr(state, "holder_authority", None), "oidc", None)
-    demo = getattr(state, "demo", False) is True
+    settings = find_service(request, Settings)
+    oidc = find_service(request, HolderAuthority).oidc
+    demo = find_service(request, IdentityConfig).demo is True
     context.update(
         demo=demo,
         demo_holder=demo_holder() if demo else None,
         oidc_enabled=oidc is not None,
         asset_version=asset_version(),
-        registry_id=getattr(settings, "registry_id", ""),
+        registry_id=settings.registry_id,
     )
     response = templates.TemplateResponse(request, template, context)
     response.headers.update(_PAGE_HEADERS)

@@ -11,8 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from exchange.agreements import service
 from exchange.agreements.models import Agreement
-from identity.client_assertions import CallerOperatorDep
-from identity.deps import require_scopes
+from identity.deps import CallerOperatorDep, require_scopes
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.params import RowId

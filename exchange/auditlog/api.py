@@ -17,13 +17,20 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import sessionmaker
 
+from catalog.access import UseLog
 from exchange.auditlog import proofs, search
 from exchange.auditlog.checkpoints import publish_checkpoint
+from exchange.auditlog.config import LogConfig
+from exchange.auditlog.errors import LogUnavailable
+from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
 from identity.deps import require_scopes
+from registry.config import RegistryConfig
 from storage.params import MAX_SQL_INTEGER
 from storage.sessions import SessionDep
+from wiring import find_service, service
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["authorized-use log"], dependencies=[Depends(require_scopes("audit:read"))]
@@ -79,13 +86,13 @@ def anomaly_flags(
 
 
 @router.post("/export")
-def export(request: Request, body: ExportIn) -> StreamingResponse:
+def export(body: ExportIn, sessions: Annotated[sessionmaker, service(sessionmaker)]) -> StreamingResponse:
     """JSON lines, streamed: the bounds are checked now, rows are read in
     batches while the response is sent, in a session the stream owns."""
     filters = body.search_filter()
     search.check_export(filters=filters, limit=body.limit)
     return StreamingResponse(
-        _stream_export(request.app.state.sessionmaker, filters, body.limit),
+        _stream_export(sessions, filters, body.limit),
         media_type="application/x-ndjson",
         headers={"Cache-Control": "private, no-store"},
     )
@@ -112,16 +119,17 @@ def _stream_export(make_session, filters: search.SearchFilter, limit: int) -> It
 
 
 @router.post("/checkpoint")
-def publish(request: Request, session: SessionDep) -> dict:
-    published = publish_checkpoint(
-        session=session, key_secret=request.app.state.key_secret, origin=request.app.state.auditlog_origin
-    )
+def publish(session: SessionDep, registry: Annotated[RegistryConfig, service(RegistryConfig)],
+            log: Annotated[LogConfig, service(LogConfig)]) -> dict:
+    published = publish_checkpoint(session=session, key_secret=registry.key_secret, origin=log.origin)
     return {"size": published.size, "root_hash": proofs.b64(published.root_hash), "note": published.note.decode()}
 
 
 @router.get("/health")
 def health(request: Request, session: SessionDep) -> dict:
     """Like ``GET /log/health``, but a 503 error when data is not served."""
-    recorder = request.app.state.access_recorder
+    recorder = find_service(request, UseLog)
+    if not isinstance(recorder, UseRecorder):
+        raise LogUnavailable("no authorized-use log is configured; data is not served")
     recorder.check_serving(session=session)
     return recorder.health(session=session).to_json()

@@ -8,17 +8,22 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
+from catalog.access import UseLog
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
+from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
+from wiring import Services, service
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
 
@@ -55,7 +60,8 @@ def get_health(request: Request, session: SessionDep) -> JSONResponse:
     """Public, no personal data: whether data is being served and why not,
     the last checkpoint's size and age, and how many records await
     sequencing. 200 while serving, 503 while the fail-closed rule holds."""
-    recorder = getattr(request.app.state, "access_recorder", None)
+    services: Services = request.app.state.services
+    recorder = services.find_optional(UseLog)
     if not isinstance(recorder, UseRecorder):
         body = {"status": "unavailable", "serving": False, "reason": "no authorized-use log is configured"}
         return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
@@ -65,9 +71,9 @@ def get_health(request: Request, session: SessionDep) -> JSONResponse:
 
 
 @router.get("/verifier-key", response_class=PlainTextResponse)
-def get_verifier_key(request: Request, session: SessionDep) -> Response:
+def get_verifier_key(session: SessionDep, log: Annotated[LogConfig, service(LogConfig)]) -> Response:
     """Convenience copy; auditors should also obtain the key out of band."""
-    key = verifier_key(session=session, origin=request.app.state.auditlog_origin)
+    key = verifier_key(session=session, origin=log.origin)
     if key is None:
         raise NotInLog("the log has no signing key yet", code="not_found")
     return PlainTextResponse(key + "\n")

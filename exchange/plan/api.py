@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Response
 
+from adapters.deps import OptionalBindingsDep
 from catalog.access import UseLog
 from exchange.plan import service as plans
 from exchange.plan.schemas import PlanIn
 from exchange.query import request_hash
 from exchange.query import service as queries
-from identity.client_assertions import CallerOperatorDep
-from identity.deps import require_scopes
+from identity.deps import CallerOperatorDep, require_scopes
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.sessions import SessionDep
@@ -27,12 +27,12 @@ Querier = Annotated[Principal, Depends(require_scopes("exchange:query"))]
 def matter_plan(
     code: str,
     body: PlanIn,
-    request: Request,
     response: Response,
     session: SessionDep,
     principal: Querier,
     operator: CallerOperatorDep,
     recorder: Annotated[UseLog, service(UseLog)],
+    bindings: OptionalBindingsDep,
 ) -> dict:
     """For each material of the matter: satisfied by which licence, by which
     data check, or needing a commitment or paper; plus pre-fill values.
@@ -52,7 +52,7 @@ def matter_plan(
               "case_number": case_number},
     )
     ctx = queries.QueryContext(
-        session=session, recorder=recorder, bindings=getattr(request.app.state, "adapter_bindings", None),
+        session=session, recorder=recorder, bindings=bindings,
         caller=queries.Caller(department_code=principal.department_code, client_id=principal.client_id,
                               operator=operator),
         matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,

@@ -11,16 +11,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+from adapters.deps import configured_bindings
 from catalog.access import UseLog
 from exchange.errors import SubjectInvalid
 from exchange.query import request_hash, service
 from exchange.query.schemas import BatchQueryIn, QueryIn, hashed_body, item_requests
-from identity.client_assertions import OperatingCaller, operating_caller
-from identity.ratelimit import charge, charge_on_loop
+from identity.deps import OperatingCaller, operating_caller
+from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.units import UnitOfWork, Work
-from wiring import services as wiring
+from wiring import find_service, service
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
@@ -29,7 +30,7 @@ RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app
 # The caller and the unit of work are the routes' dependencies; the log
 # recorder is reached where the work runs.
 Querier = Annotated[OperatingCaller, Depends(operating_caller("exchange:query"))]
-Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
+Units = Annotated[UnitOfWork, service(UnitOfWork)]
 
 
 @router.post("/query")
@@ -74,14 +75,13 @@ def _started(work: Work, request: Request, caller: OperatingCaller, body: QueryI
     """Count the request, then open its context (before any other work)."""
     # On the event loop the count must be one brief round trip: waiting for
     # Redis through the loop queued the reply behind other requests' work.
-    count = charge_on_loop if work.on_event_loop else charge
-    count(request, department_code=caller.principal.department_code, bucket=RATE_BUCKET)
+    find_service(request, RateLimiter).charge(department_code=caller.principal.department_code, bucket=RATE_BUCKET)
     return _context(request, work, caller.principal, caller.operator, body)
 
 
 def _context(request: Request, work: Work, principal: Principal, operator: str, body) -> service.QueryContext:
     now = utcnow()
-    session, recorder = work.session, wiring.find_service(request, UseLog)
+    session, recorder = work.session, find_service(request, UseLog)
     # Fail closed before any provider is asked: data that could not be logged is not fetched.
     recorder.check_serving(session=session)
     purpose = service.validate_purpose(body.purpose)
@@ -91,7 +91,7 @@ def _context(request: Request, work: Work, principal: Principal, operator: str, 
                                      operator=operator, body=hashed_body(body), now=now)
     request.state.request_envelope = envelope
     return service.QueryContext(
-        session=session, recorder=recorder, bindings=getattr(request.app.state, "adapter_bindings", None),
+        session=session, recorder=recorder, bindings=configured_bindings(request),
         caller=service.Caller(department_code=principal.department_code, client_id=principal.client_id,
                               operator=operator),
         matter_code=matter, purpose=purpose, case_number=case_number, request_hash=envelope.digest, now=now,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.models import WebhookDelivery
@@ -15,8 +15,10 @@ from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.subscriptions.models import Subscription
 from identity.deps import require_scopes
 from identity.tokens import Principal
+from registry.config import RegistryConfig
 from storage.base import utcnow
 from storage.sessions import SessionDep
+from wiring import service as found_service
 
 router = APIRouter(prefix="/api/v1/exchange/subscriptions", tags=["exchange: subscriptions"])
 
@@ -57,10 +59,6 @@ class DeadLetterRead(BaseModel):
     payload: dict
 
 
-def _policy(request: Request) -> CallbackPolicy:
-    return request.app.state.webhook_callback_policy
-
-
 def _read(subscription: Subscription) -> SubscriptionRead:
     return SubscriptionRead(
         id=subscription.id, callback_url=subscription.callback_url, event_kinds=subscription.event_kinds,
@@ -80,11 +78,13 @@ def _dead_letter(delivery: WebhookDelivery) -> DeadLetterRead:
 
 
 @router.post("", response_model=SubscriptionSecret, status_code=201)
-def create_subscription(body: SubscriptionCreate, request: Request, session: SessionDep, principal: Subscriber):
+def create_subscription(body: SubscriptionCreate, session: SessionDep, principal: Subscriber,
+                        policy: Annotated[CallbackPolicy, found_service(CallbackPolicy)],
+                        registry: Annotated[RegistryConfig, found_service(RegistryConfig)]):
     new = service.create(
         session=session, department_code=principal.department_code, client_id=principal.client_id,
         callback_url=body.callback_url, event_kinds=body.event_kinds, licence_type_codes=body.licence_type_codes,
-        policy=_policy(request), key_secret=request.app.state.key_secret, now=utcnow(),
+        policy=policy, key_secret=registry.key_secret, now=utcnow(),
     )
     return _with_secret(new)
 
@@ -109,11 +109,11 @@ def cancel_subscription(subscription_id: SubscriptionId, session: SessionDep, pr
 
 
 @router.post("/{subscription_id}/secret", response_model=SubscriptionSecret)
-def rotate_subscription_secret(subscription_id: SubscriptionId, request: Request, session: SessionDep,
-                               principal: Subscriber):
+def rotate_subscription_secret(subscription_id: SubscriptionId, session: SessionDep, principal: Subscriber,
+                               registry: Annotated[RegistryConfig, found_service(RegistryConfig)]):
     new = service.rotate_secret(session=session, subscription_id=subscription_id,
                                 department_code=principal.department_code,
-                                key_secret=request.app.state.key_secret, now=utcnow())
+                                key_secret=registry.key_secret, now=utcnow())
     return _with_secret(new)
 
 

@@ -15,6 +15,7 @@ from catalog.access import UseLog, UseRecord
 from identity.deps import require_scopes
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
+from registry.config import RegistryConfig
 from registry.identifiers import LicenceIdentifier
 from registry.licences.schemas import (
     CancellationRead,
@@ -41,7 +42,7 @@ from registry.service.authority import Actor, check_may_manage
 from storage.base import utcnow
 from storage.params import RowId
 from storage.sessions import SessionDep
-from wiring import service
+from wiring import find_service, service
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status lists"])
@@ -67,8 +68,13 @@ async def _operator_header(
 OperatorHeader = Annotated[str | None, Depends(_operator_header)]
 
 
+def _config(request: Request) -> RegistryConfig:
+    return find_service(request, RegistryConfig)
+
+
 def _signer(request: Request) -> issue.Signer:
-    return issue.Signer(registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret)
+    config = _config(request)
+    return issue.Signer(registry_id=config.registry_id, key_secret=config.key_secret)
 
 
 def _actor(principal: Principal, operator: str | None = None) -> Actor:
@@ -102,7 +108,7 @@ def licence_read(session: Session, request: Request, view: reads.LicenceView) ->
         face=version.face, record=version.record, seal_signature=view.signature.to_dict(),
         status_list=StatusReference(
             idx=licence.status_index,
-            uri=statuslists.subject_uri(registry_id=request.app.state.registry_id, list_id=licence.status_list_id),
+            uri=statuslists.subject_uri(registry_id=_config(request).registry_id, list_id=licence.status_list_id),
         ),
         versions=[VersionRead(version=v.version, identifier=v.identifier, superseded=v.superseded,
                               created_at=v.created_at) for v in reads.versions(session=session, licence=licence)],
@@ -265,7 +271,7 @@ def raise_dispute(identifier: str, body: DisputeCreate, request: Request, sessio
 
 
 def dispute_deadline(request: Request) -> timedelta:
-    return getattr(request.app.state, "dispute_deadline", disputes.DEFAULT_DEADLINE)
+    return _config(request).dispute_deadline
 
 
 def _readable(session: Session, identifier: str, principal: Principal) -> reads.LicenceView:
@@ -289,7 +295,8 @@ def _record_issuer_use(
 
 def document_keys(request: Request) -> dict:
     """What a layout document's signed QR needs from the deployment."""
-    return {"registry_id": request.app.state.registry_id, "key_secret": request.app.state.key_secret}
+    config = _config(request)
+    return {"registry_id": config.registry_id, "key_secret": config.key_secret}
 
 
 @router.get("/{identifier}/layout.png", response_class=Response)

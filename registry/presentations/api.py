@@ -8,7 +8,6 @@ import functools
 import hashlib
 import logging
 import re
-import threading
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -18,8 +17,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep, current_principal
 from identity.errors import Forbidden
-from identity.ratelimit import charge
+from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
+from registry.config import RegistryConfig
 from registry.presentations import present as presenting
 from registry.presentations import public
 from registry.presentations import redeem as redeeming
@@ -36,9 +36,10 @@ from registry.presentations.trust import RegistryTrust
 from signing.canonical import canonical_json
 from signing.qr import render_qr_png
 from storage.base import utcnow
+from storage.cache import Cache
 from storage.sessions import SessionDep
 from storage.units import UnitOfWork, Work
-from wiring import services as wiring
+from wiring import find_service, service
 
 log = logging.getLogger(__name__)
 
@@ -51,24 +52,11 @@ REDEEM_SCOPE = "presentation:redeem"
 REDEEM_RATE_BUCKET = "presentations"
 MAX_VERIFY_BODY = 8 * 1024
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,63}")
-_trust_lock = threading.Lock()
 
 
 def registry_trust(request: Request) -> RegistryTrust:
-    """The registry's trust store, one per app (built on first use)."""
-    state = request.app.state
-    trust = getattr(state, "registry_trust", None)
-    if trust is None:
-        with _trust_lock:
-            trust = getattr(state, "registry_trust", None)
-            if trust is None:
-                # Other registries' trust lists, when the deployment recognises some (certhub.recognition).
-                recognition = getattr(state, "recognition", None)
-                trust = RegistryTrust(registry_id=state.registry_id, key_secret=state.key_secret,
-                                      sessionmaker=state.sessionmaker,
-                                      recognised=recognition.trust_lists if recognition is not None else None)
-                state.registry_trust = trust
-    return trust
+    """The registry's trust store, one per app (certhub.root)."""
+    return find_service(request, RegistryTrust)
 
 
 async def get_registry_trust(request: Request) -> RegistryTrust:
@@ -77,18 +65,19 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
 
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
 Department = Annotated[Principal, Depends(current_principal)]
-Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
+Units = Annotated[UnitOfWork, service(UnitOfWork)]
 
 
 @router.post("", response_model=PresentationRead, status_code=201)
 def create_presentation(body: PresentationCreate, request: Request, session: SessionDep, holder: HolderDep):
     """A one-time 亮证 code for some of the holder's own live licences (or,
     with `on_behalf_of`, those of a holder who delegated "present")."""
+    config = find_service(request, RegistryConfig)
     issued = presenting.present(
         session=session, actor_code=holder.holder_code, actor_code_type=holder.holder_code_type,
         identifiers=body.licences, disclosure=body.disclosure, on_behalf_of=body.on_behalf_of,
-        ttl_seconds=request.app.state.settings.presentation_ttl_seconds,
-        registry_id=request.app.state.registry_id, key_secret=request.app.state.key_secret, now=utcnow(),
+        ttl_seconds=config.presentation_ttl_seconds,
+        registry_id=config.registry_id, key_secret=config.key_secret, now=utcnow(),
     )
     row = issued.row
     png = base64.b64encode(render_qr_png(issued.qr_text)).decode()
@@ -127,11 +116,12 @@ class _Attempt:
 def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: Principal,
             attempt: _Attempt) -> RedemptionRead:
     # Counted before anything else, and not logged as a use when refused.
-    charge(request, department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
+    find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
     # The log recorder, the cache and the trust store are reached here, in
     # the work, rather than as dependencies (each dependency FastAPI solves
     # costs about as much as a small database statement).
-    recorder, cache, trust = wiring.find_service(request, UseLog), request.app.state.cache, registry_trust(request)
+    recorder, trust = find_service(request, UseLog), registry_trust(request)
+    cache: Cache = find_service(request, Cache)  # type: ignore[type-abstract]  # registered under the protocol
     counter = redeeming.Counter(
         department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
@@ -142,7 +132,7 @@ def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: 
         raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
     redeemed = redeeming.redeem(
         work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
-        registry_id=request.app.state.registry_id, now=utcnow(),
+        registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow(),
     )
     # Only a committed redemption uses the code up: a commit that fails
     # gives the claim back, as any failure before it does.
@@ -192,6 +182,6 @@ def verify_code(body: VerifyRequest, request: Request, session: SessionDep, trus
     """Check any certhub QR code (or an EU DCC the registry trusts): genuine or
     not, and what the code itself says. Nothing beyond the code is revealed."""
     result = public.check(session=session, qr_text=body.qr_text, trust=trust,
-                          registry_id=request.app.state.registry_id, now=utcnow())
+                          registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow())
     return VerifyRead(valid=result.valid, kind=result.kind, error=result.error, message=result.message,
                       summary=result.summary, issuer=result.issuer, expires_at=result.expires_at)

@@ -19,6 +19,7 @@ from catalog.service import departments
 from identity.deps import require_scopes
 from identity.errors import Forbidden
 from identity.tokens import Principal
+from registry.config import RegistryConfig
 from registry.errors import RegistryNotInitialised
 from registry.seals.schemas import (
     AuthorizationCreate,
@@ -36,6 +37,7 @@ from signing.models import CrossLevelAuthorization, Seal
 from signing.statuses import SealStatus
 from storage.params import RowId
 from storage.sessions import SessionDep
+from wiring import find_service
 
 router = APIRouter(prefix="/api/v1/seals", tags=["seals"])
 well_known_router = APIRouter(tags=["trust"])
@@ -45,7 +47,7 @@ MAX_PICTURE_BYTES = 512 * 1024
 
 
 def _key_secret(request: Request) -> bytes:
-    return request.app.state.key_secret
+    return find_service(request, RegistryConfig).key_secret
 
 
 def _to_read(seal: Seal) -> SealRead:
@@ -234,6 +236,6 @@ def trust_list(request: Request, session: SessionDep) -> Response:
     except KeyNotFound:
         raise RegistryNotInitialised("this registry has no trust-root key yet; run `certhub signing init`") from None
     body = signing_service.trust_list_json(
-        session=session, registry_id=request.app.state.registry_id, key_secret=_key_secret(request)
+        session=session, registry_id=find_service(request, RegistryConfig).registry_id, key_secret=_key_secret(request)
     )
     return Response(body, media_type="application/json", headers={"Cache-Control": "public, max-age=300"})

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from adapters.api import data_return_router
 from adapters.errors import AdapterError, IllegalTransition, NotPermitted, TicketNotFound
+from adapters.sources.registry import BindingRegistry
 from identity import clients
 from tests.adapters.conftest import DATA_BUREAU, FUZHOU, POPULATION_DATA, PROVINCE_POLICE, XIAMEN
 from tests.adapters.population import FUZHOU_IDS, population_registry, read_jsonl
@@ -27,7 +28,7 @@ def api(app, police_db, tmp_path, adapters_catalog):
     registry = population_registry(police_db, tmp_path)
     app.include_router(data_return_router)
     app.add_exception_handler(AdapterError, _adapter_error)
-    app.state.adapter_bindings = registry
+    app.state.services.register(BindingRegistry, registry)
     with TestClient(app) as test_client:
         yield test_client
     registry.close()

@@ -13,10 +13,12 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from adapters.sources.registry import BindingRegistry
 from catalog.service import document
 from certhub.app import create_app
 from identity import clients
 from identity.codes import citizen_id_check_character
+from identity.holder_auth import HolderAuthority
 from storage.cache import InProcessCache
 from storage.params import MAX_SQL_INTEGER
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
@@ -100,7 +102,7 @@ def test_every_integer_in_a_path_or_query_has_an_upper_bound(app):
 
 
 def test_data_return_checks_the_caller_before_the_configuration(client, db_session, app):
-    assert app.state.adapter_bindings is None  # no bindings: the routes that need them answer 503
+    assert app.state.services.find_optional(BindingRegistry) is None  # no bindings: the routes that need them answer 503
     body = {"dataset": "x", "purpose": "p", "target": "t"}
     _refused(client.post("/api/v1/data-return/tickets", json=body), 401, "unauthenticated")
     _refused(client.post("/api/v1/data-return/tickets/1/deliveries"), 401, "unauthenticated")
@@ -156,8 +158,7 @@ def _run_asgi(app, *, headers: list[tuple[bytes, bytes]], chunks: int) -> tuple[
 @pytest.fixture
 def small_limit_app(settings, migrated_engine, session_factory):
     application = create_app(settings.model_copy(update={"max_request_body_bytes": LIMIT}),
-                             engine=migrated_engine, cache=InProcessCache())
-    application.state.sessionmaker = session_factory
+                             engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
     return application
 
 
@@ -246,7 +247,7 @@ def test_api_answers_are_not_stored_by_any_cache(client, db_session, app):
     _not_stored(token)
     department = {"Authorization": f"Bearer {token.json()['access_token']}"}
     _not_stored(client.get("/api/v1/data-return/tickets", headers=department))
-    authority = app.state.holder_authority
+    authority = app.state.services.find(HolderAuthority)
     code = "35010219900101123" + citizen_id_check_character("35010219900101123")
     holder = authority.new_principal(holder_code=code, holder_code_type="111", name="张三",
                                      auth_method="dev")

@@ -147,8 +147,7 @@ def test_a_cache_that_went_away_answers_503_and_keeps_the_connection(
     clients.add_key(session=db_session, client_id=new.client_id, public_key=_pem(key), kid="es-1")
     db_session.commit()
     cache = RedisCache(url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
-    app = create_app(settings, engine=migrated_engine, cache=cache)
-    app.state.sessionmaker = session_factory
+    app = create_app(settings, engine=migrated_engine, cache=cache, sessions=session_factory)
     connection = serve(app)
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     try:
@@ -197,16 +196,15 @@ def _unreachable_engines(tmp_path) -> list:
 
 
 def test_a_database_out_of_reach_answers_503_and_keeps_the_connection(serve, settings, migrated_engine, tmp_path):
-    app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
     for engine in _unreachable_engines(tmp_path):
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app = create_app(settings, engine=migrated_engine, cache=InProcessCache(),
+                         sessions=create_sessionmaker(engine))
         connection = serve(app)
         try:
             _unavailable(connection, "GET", "/api/v1/catalog/departments", "database_unavailable")
         finally:
             connection.close()
             engine.dispose()
-        app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
 
 
 # Only a database server can terminate a backend: the PostgreSQL engine alone.
@@ -225,8 +223,7 @@ def test_a_connection_the_server_terminated_answers_503_then_the_pool_recovers(s
             cursor.execute(f'SET search_path TO "{schema}"')
         dbapi_connection.commit()
 
-    app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app = create_app(settings, engine=migrated_engine, cache=InProcessCache(), sessions=create_sessionmaker(engine))
     connection = serve(app)
     try:
         with engine.connect() as pooled:
@@ -246,8 +243,7 @@ def test_a_redemption_with_the_cache_gone_answers_503_with_retry_after(redis_ser
                                                                        session_factory, db_session):
     process, url = redis_server
     cache = RedisCache(url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
-    app = create_app(settings, engine=migrated_engine, cache=cache)
-    app.state.sessionmaker = session_factory
+    app = create_app(settings, engine=migrated_engine, cache=cache, sessions=session_factory)
     client = TestClient(app)  # without the lifespan: its cache listener is not what this test is about
     try:
         world = presentation_world.build(client, app, db_session)

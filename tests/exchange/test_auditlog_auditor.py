@@ -13,13 +13,14 @@ from certhub.cli import app as cli_app
 from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import publish_checkpoint
 from exchange.auditlog.search import AnomalyThresholds, anomalies
+from identity.tokens import TokenAuthority
 from tests.conftest import TEST_SECRET
 from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
 
 @pytest.fixture
 def auditor(app):
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
@@ -64,7 +65,7 @@ def test_no_route_takes_a_subject_in_the_url(auditor, recorded):
 
 
 def test_search_needs_audit_scope(client, app, recorded):
-    token = app.state.token_authority.issue(client_id="c", department_code=DEPT, scopes=["exchange:query"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="c", department_code=DEPT, scopes=["exchange:query"])
     response = client.post("/api/v1/audit/records/search", json={}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
 

@@ -18,6 +18,7 @@ from exchange.auditlog import integrate_pending, publish_checkpoint, verifier_ke
 from exchange.auditlog.integration import DbTileReader, current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, LogState, LogTile
 from exchange.auditlog.records import parse_entry
+from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
 from signing.transparency.sources import HttpSource
 from storage.cache import InProcessCache
@@ -90,7 +91,7 @@ def test_concurrent_writers_get_contiguous_indices(migrated_engine, tmp_path):
 def _verify_served(engine, tmp_path, key):
     settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
     app = create_app(settings, engine=engine, cache=InProcessCache())
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code="11350100MB0000001X",
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code="11350100MB0000001X",
                                             scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         source = HttpSource("http://testserver/log/", client=client)

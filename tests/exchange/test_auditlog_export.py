@@ -18,6 +18,7 @@ from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import insert_pending, publish_checkpoint
 from exchange.auditlog.errors import InvalidQuery
 from exchange.auditlog.search import EXPORT_CHUNK, SearchFilter, export_lines
+from identity.tokens import TokenAuthority
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
 from tests.conftest import TEST_SECRET
@@ -31,7 +32,7 @@ SOME = 600
 
 @pytest.fixture
 def auditor(app):
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 

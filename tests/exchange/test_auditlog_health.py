@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 
 from catalog.access import UseLog, UseRecord
 from certhub.app import create_app
@@ -20,6 +20,8 @@ from certhub.db import create_sessionmaker
 from certhub.settings import Settings
 from exchange.auditlog import LogEntry, publish_checkpoint, publish_round
 from exchange.auditlog.checkpoints import RoundBounds
+from exchange.auditlog.config import LogConfig
+from exchange.auditlog.health import PublicationMonitor
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey, LogState, LogTile
 from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
@@ -64,10 +66,11 @@ def test_settings_default_and_validate_the_periods(tmp_path, monkeypatch):
     configured = Settings(secret_key=TEST_SECRET, data_dir=tmp_path)
     assert (configured.auditlog_max_lag_seconds, configured.auditlog_checkpoint_interval_seconds) == (60, 2.5)
     app = create_app(configured, engine=None, cache=InProcessCache())
-    assert app.state.auditlog_max_lag == timedelta(seconds=60)
-    assert app.state.access_recorder.max_lag == timedelta(seconds=60)
-    assert app.state.auditlog_checkpoint_interval_s == 2.5
-    app.state.engine.dispose()
+    log = app.state.services.find(LogConfig)
+    assert log.max_lag == timedelta(seconds=60)
+    assert app.state.services.find(UseLog).max_lag == timedelta(seconds=60)
+    assert log.checkpoint_interval_s == 2.5
+    app.state.services.find(Engine).dispose()
     monkeypatch.setenv("CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS", "60")
     with pytest.raises(ValidationError, match="must be below"):
         Settings(secret_key=TEST_SECRET, data_dir=tmp_path)
@@ -127,7 +130,7 @@ def test_refusal_quotes_why_checkpoints_fail(app, data_client, db_session, sessi
     stale = datetime.now(timezone.utc) - timedelta(minutes=10)
     publish_checkpoint(session=db_session, key_secret=SECRET, origin=ORIGIN, now=stale)
     db_session.commit()
-    monitor = app.state.auditlog_monitor
+    monitor = app.state.services.find(PublicationMonitor)
     # The deployment secret changed: the stored log key no longer decrypts.
     wrong_secret = b"another-secret-" + b"y" * 40
     assert publish_round(session_factory, wrong_secret, origin=ORIGIN, monitor=monitor) is False
@@ -181,7 +184,7 @@ def test_a_round_blocked_on_the_log_lock_fails_with_a_code(migrated_engine, tmp_
     settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
     app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
     _add_data_route(app)
-    monitor = app.state.auditlog_monitor
+    monitor = app.state.services.find(PublicationMonitor)
     sessions = create_sessionmaker(migrated_engine)
     bounds = RoundBounds(lock_timeout_s=0.2, statement_timeout_s=5)
     try:

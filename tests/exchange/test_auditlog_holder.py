@@ -4,7 +4,7 @@ in the log the auditors see — and never sees another holder's records."""
 import base64
 
 from exchange.auditlog import integrate_pending, publish_checkpoint
-from identity.holder_auth import HolderPrincipal
+from identity.holder_auth import HolderAuthority, HolderPrincipal
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
 from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
@@ -17,7 +17,7 @@ OTHER_HOLDER = "350102198505051239"
 def _holder_headers(app, code):
     principal = HolderPrincipal(holder_code=code, holder_code_type="111", name="林某", auth_method="dev",
                                 session_id="s-1")
-    return {"Authorization": f"Bearer {app.state.holder_authority.issue(principal=principal)}"}
+    return {"Authorization": f"Bearer {app.state.services.find(HolderAuthority).issue(principal=principal)}"}
 
 
 def test_holder_sees_own_records_with_proofs_that_verify(app, client, db_session):

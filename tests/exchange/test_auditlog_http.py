@@ -21,6 +21,7 @@ from exchange.auditlog import (
     verifier_key,
 )
 from exchange.auditlog.models import LogState, LogTile
+from identity.tokens import TokenAuthority
 from signing.transparency import (
     Checkpoint,
     LogVerificationError,
@@ -43,7 +44,7 @@ def _publish(session, now=None):
 
 @pytest.fixture
 def auditor(app):
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 

@@ -26,6 +26,7 @@ from exchange.auditlog import insert_pending, publish_checkpoint, verifier_key
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, LogState, LogTile
 from identity import clients
 from identity.models import ApiClient
+from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
 from tests.catalog.factories import uscc
@@ -84,7 +85,7 @@ def served(migrated_engine, tmp_path):
             key = verifier_key(session=session, origin=ORIGIN)
         settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
         app = create_app(settings, engine=migrated_engine, cache=InProcessCache())
-        authority = app.state.token_authority
+        authority = app.state.services.find(TokenAuthority)
         token = authority.issue(client_id="auditor-1", department_code=AUDIT_DEPT, scopes=["audit:read"])
         unscoped = authority.issue(client_id="system-1", department_code=AUDIT_DEPT, scopes=["exchange:query"])
         server, thread = _start(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from registry.config import RegistryConfig
 from registry.service.issue import Signer
 from registry.service.lifecycle import expire_due
 from storage.base import utcnow
@@ -53,7 +54,8 @@ def test_statuses_missing_expired_and_suspended(app, client, db_session, world):
 
     # A licence past its validity is not issued: this one expires by the expiry job, run on a later day.
     food = issue(client, world.gulou_samr, food_licence())
-    signer = Signer(registry_id=app.state.registry_id, key_secret=app.state.key_secret)
+    registry = app.state.services.find(RegistryConfig)
+    signer = Signer(registry_id=registry.registry_id, key_secret=registry.key_secret)
     assert expire_due(session=db_session, signer=signer, now=utcnow() + timedelta(days=20 * 366)) == 1
     db_session.commit()
     business = issue(client, world.gulou_samr, business_licence())

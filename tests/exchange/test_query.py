@@ -8,7 +8,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy.orm import sessionmaker
 
+from adapters.sources.registry import BindingRegistry
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.records import parse_entry
 from exchange.errors import Refusal
@@ -155,8 +157,8 @@ def test_provider_failures_become_refusals(app, client, world):
     # A record in which none of the binding's paths finds a value is no answer: never granted with empty fields.
     world.register.routes["/enterprises"] = lambda handler: handler.reply(200, b'{"data": {"entName": "x"}}')
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "provider_error"
-    app.state.adapter_bindings.close()
-    app.state.adapter_bindings = bindings_for(f"http://127.0.0.1:{loopback.closed_port()}")
+    app.state.services.find(BindingRegistry).close()
+    app.state.services.replace(BindingRegistry, bindings_for(f"http://127.0.0.1:{loopback.closed_port()}"))
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "provider_unavailable"
     apply(client, world.counter, FIRE_RECORD, fields=["result"])
     assert _reason(client, world.counter, COMPANY, "001", FIRE_RECORD) == "provider_not_connected"
@@ -194,11 +196,12 @@ def test_a_stale_log_stops_queries_before_any_provider_is_asked(app, client, wor
     assert len(world.register.requests_to("/enterprises")) == before
 
 
-class _WatchingBindings:
+class _WatchingBindings(BindingRegistry):
     """The real bindings, noting whether any of the request's sessions held
     a transaction (and so a pooled connection) while the provider answered."""
 
-    def __init__(self, real, sessions: list) -> None:
+    def __init__(self, real: BindingRegistry, sessions: list) -> None:
+        vars(self).update(vars(real))  # the real registry's sources and targets: it does the work
         self.real, self.sessions, self.held = real, sessions, []
 
     def fetch(self, *, data_item, subject):
@@ -206,20 +209,28 @@ class _WatchingBindings:
         return self.real.fetch(data_item=data_item, subject=subject)
 
 
+class _WatchedSessions(sessionmaker):
+    """The app's sessionmaker, noting every session it makes."""
+
+    def __init__(self, real: sessionmaker, sessions: list) -> None:
+        super().__init__(class_=real.class_, **real.kw)
+        self.sessions = sessions
+
+    def __call__(self, **local_kw):
+        session = super().__call__(**local_kw)
+        self.sessions.append(session)
+        return session
+
+
 @pytest.mark.parametrize("path", ["/api/v1/exchange/query", "/api/v1/exchange/query/batch"])
 def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session, world, path):
     apply(client, world.counter, ENTERPRISE_DATA, fields=["name"])
     sessions: list = []
-    make_session = app.state.sessionmaker
-
-    def watched_session():
-        session = make_session()
-        sessions.append(session)
-        return session
-
-    app.state.sessionmaker = watched_session
-    watching = _WatchingBindings(app.state.adapter_bindings, sessions)
-    app.state.adapter_bindings = watching
+    services = app.state.services
+    make_session = services.find(sessionmaker)
+    services.replace(sessionmaker, _WatchedSessions(make_session, sessions))
+    watching = _WatchingBindings(services.find(BindingRegistry), sessions)
+    services.replace(BindingRegistry, watching)
     try:
         common = {"items": [ENTERPRISE_DATA], "matter": RESTAURANT, "purpose": "开餐馆一件事",
                   "case_number": "ZC-2025-7"}
@@ -229,8 +240,8 @@ def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session
             body = {"subject": {"code": COMPANY, "type": "001"}, **common}
         response = client.post(path, json=body, headers=world.counter)
     finally:
-        app.state.sessionmaker = make_session
-        app.state.adapter_bindings = watching.real
+        services.replace(sessionmaker, make_session)
+        services.replace(BindingRegistry, watching.real)
     assert response.status_code == 200, response.text
     answers = response.json().get("subjects") or [response.json()]
     assert [a["results"][0]["result"] for a in answers] == ["granted"] * len(answers)
@@ -243,7 +254,7 @@ def test_no_transaction_is_held_while_a_provider_answers(app, client, db_session
 
 
 def test_who_is_asking_is_checked_in_order_and_documented(app, client, world):
-    """The query's caller is one dependency (identity.client_assertions.operating_caller):
+    """The query's caller is one dependency (identity.deps.operating_caller):
     no token 401, a missing scope 403, then the operator header 422; the API
     document still shows the bearer scheme and the header."""
     body = {"subject": {"code": COMPANY, "type": "001"}, "items": [BUSINESS_LICENCE], "matter": RESTAURANT,

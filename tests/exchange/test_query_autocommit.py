@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import sessionmaker
 
+from adapters.sources.registry import BindingRegistry
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_query_engine, upgrade
 from certhub.settings import Settings
@@ -96,7 +97,8 @@ def served(committed_world, tmp_path_factory):
                         registry_id="https://registry.test")
     app = create_app(settings, engine=engine, query_engine=query_engine, cache=InProcessCache())
     register = enterprise_register()
-    app.state.adapter_bindings = bindings_for(register.base_url)
+    bindings = bindings_for(register.base_url)
+    app.state.services.register(BindingRegistry, bindings)
     try:
         with TestClient(app) as client:
             token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
@@ -108,7 +110,7 @@ def served(committed_world, tmp_path_factory):
             assert applied.status_code == 201, applied.text
             yield client, headers, engine, query_engine
     finally:
-        app.state.adapter_bindings.close()
+        bindings.close()
         loopback.stop(register)
 
 

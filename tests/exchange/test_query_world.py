@@ -20,12 +20,13 @@ import yaml
 from sqlalchemy.orm import sessionmaker
 
 from adapters.sources import BindingRegistry
+from adapters.sources.registry import BindingRegistry
 from catalog import snapshots
 from catalog.service import document
 from exchange.auditlog import publish_checkpoint
 from identity import clients
 from identity.codes import citizen_id_check_character, uscc_check_character
-from identity.holder_auth import HolderPrincipal
+from identity.holder_auth import HolderAuthority, HolderPrincipal
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.picture import draw_round_seal
@@ -132,7 +133,7 @@ def department(client, session, code: str, *scopes: str, operator: str = "clerk-
 def holder(app, code: str, code_type: str, name: str) -> dict:
     principal = HolderPrincipal(holder_code=code, holder_code_type=code_type, name=name, auth_method="dev",
                                 session_id=f"s-{code[-4:]}")
-    return {"Authorization": f"Bearer {app.state.holder_authority.issue(principal=principal)}"}
+    return {"Authorization": f"Bearer {app.state.services.find(HolderAuthority).issue(principal=principal)}"}
 
 
 def issue(client, headers, body: dict) -> dict:
@@ -273,14 +274,14 @@ def _headers(client, credentials: tuple[str, str], operator: str) -> dict:
 @pytest.fixture
 def world(app, client, world_connection):
     register = enterprise_register()
-    app.state.adapter_bindings = bindings_for(register.base_url)
+    bindings = bindings_for(register.base_url)
+    app.state.services.register(BindingRegistry, bindings)
     credentials = world_connection.info["exchange_world_clients"]
     try:
         yield World(register=register, **{name: _headers(client, credentials[name], operator)
                                           for name, (_code, _scopes, operator) in _CLIENTS.items()})
     finally:
-        app.state.adapter_bindings.close()
-        app.state.adapter_bindings = None
+        bindings.close()
         loopback.stop(register)
 
 

@@ -33,7 +33,7 @@ from identity.client_assertions import (
     verify_client_assertion,
 )
 from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegistration
-from identity.tokens import Principal
+from identity.tokens import Principal, TokenAuthority
 from storage.base import utcnow
 from storage.cache import InProcessCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping
@@ -49,8 +49,7 @@ def _pem(private_key) -> str:
 @pytest.fixture
 def client_on_cache(settings, migrated_engine, session_factory, cache):
     """The app on each cache backend: replay protection lives in the cache."""
-    application = create_app(settings, engine=migrated_engine, cache=cache)
-    application.state.sessionmaker = session_factory
+    application = create_app(settings, engine=migrated_engine, cache=cache, sessions=session_factory)
     with TestClient(application) as test_client:
         yield test_client
 
@@ -113,7 +112,7 @@ def dept(db_session, loaded):
 def test_a_signed_assertion_gets_a_token_without_any_secret(client, app, dept):
     response = _token_request(client, dept.assertion())
     assert response.status_code == 200, response.text
-    principal = app.state.token_authority.verify(response.json()["access_token"])
+    principal = app.state.services.find(TokenAuthority).verify(response.json()["access_token"])
     assert (principal.client_id, principal.department_code) == (dept.client_id, CITY_SAMR)
     assert principal.scopes == {"exchange:query", "licence:issue"} and principal.operator is None
 
@@ -277,7 +276,7 @@ def test_a_secret_client_moves_to_private_key_jwt(client, db_session, loaded):
 def test_the_operator_claim_is_carried_by_the_token(client, app, dept):
     response = _token_request(client, dept.assertion(operator="clerk-007"))
     assert response.status_code == 200, response.text
-    assert app.state.token_authority.verify(response.json()["access_token"]).operator == "clerk-007"
+    assert app.state.services.find(TokenAuthority).verify(response.json()["access_token"]).operator == "clerk-007"
 
 
 def test_a_bad_operator_claim_is_refused(client, dept):

@@ -25,6 +25,7 @@ from catalog.service import document
 from certhub.app import create_app
 from certhub.settings import Settings
 from identity.codes import citizen_id_check_character
+from identity.config import IdentityConfig
 from identity.errors import AuthError, InvalidCode, InvalidIdToken
 from identity.holder_auth import (
     HolderAuthority,
@@ -33,6 +34,7 @@ from identity.holder_auth import (
     OidcVerifier,
     validate_citizen_id,
 )
+from identity.tokens import TokenAuthority
 from storage.cache import InProcessCache
 from tests.catalog.factories import CITY_SAMR, catalog_mapping, uscc
 from tests.conftest import TEST_SECRET
@@ -156,8 +158,7 @@ def _demo_client(tmp_path, migrated_engine, session_factory, *, demo: bool) -> T
     config = Settings(
         demo=demo, secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test"
     )
-    application = create_app(config, engine=migrated_engine, cache=InProcessCache())
-    application.state.sessionmaker = session_factory
+    application = create_app(config, engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
     return TestClient(application)
 
 
@@ -354,8 +355,7 @@ def test_unreachable_provider_is_503_not_the_callers_fault(tmp_path, migrated_en
         secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
         oidc_issuer=issuer, oidc_audience=AUDIENCE,
     )
-    application = create_app(config, engine=migrated_engine, cache=InProcessCache())
-    application.state.sessionmaker = session_factory
+    application = create_app(config, engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
     with TestClient(application) as client:
         fake = jwt.encode({"sub": "x"}, rsa.generate_private_key(public_exponent=65537, key_size=2048), algorithm="RS256")
         response = _login(client, fake)
@@ -382,7 +382,7 @@ def test_session_without_oidc_configured_is_404(tmp_path, migrated_engine, sessi
 
 def test_dev_login_works_in_demo_mode(tmp_path, migrated_engine, session_factory):
     with _demo_client(tmp_path, migrated_engine, session_factory, demo=True) as client:
-        assert client.app.state.demo is True
+        assert client.app.state.services.find(IdentityConfig).demo is True
         response = client.post(
             "/api/v1/holders/dev-login",
             json={"holder_code": CITIZEN_ID, "holder_code_type": "111", "name": "王五"},
@@ -395,7 +395,7 @@ def test_dev_login_works_in_demo_mode(tmp_path, migrated_engine, session_factory
 
 
 def test_dev_login_is_refused_outside_demo_mode(client):
-    assert client.app.state.demo is False
+    assert client.app.state.services.find(IdentityConfig).demo is False
     response = client.post(
         "/api/v1/holders/dev-login",
         json={"holder_code": CITIZEN_ID, "holder_code_type": "111", "name": "王五"},
@@ -417,7 +417,7 @@ def loaded(db_session):
 
 
 def test_department_token_is_refused_by_holder_endpoints(client, app):
-    token = app.state.token_authority.issue(client_id="c1", department_code=CITY_SAMR, scopes=["catalog:admin"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="c1", department_code=CITY_SAMR, scopes=["catalog:admin"])
     response = client.get("/api/v1/holders/me", headers=_bearer(token))
     assert response.status_code == 401
     assert response.json()["message"] == "not a holder session token (department access tokens cannot act for holders)"
@@ -431,12 +431,12 @@ def test_holder_token_is_refused_by_department_endpoints(client, app, provider, 
     assert response.status_code == 401
     assert response.json() == {"error": "unauthenticated", "message": "access token invalid"}
     # The same call with a department token passes, so the refusal above is the token's doing.
-    admin = app.state.token_authority.issue(client_id="c1", department_code=CITY_SAMR, scopes=["catalog:admin"])
+    admin = app.state.services.find(TokenAuthority).issue(client_id="c1", department_code=CITY_SAMR, scopes=["catalog:admin"])
     assert client.put(path, json=body, headers=_bearer(admin)).status_code == 200
 
 
 def test_holder_tokens_are_bound_to_their_key_and_expire(app):
-    authority: HolderAuthority = app.state.holder_authority
+    authority: HolderAuthority = app.state.services.find(HolderAuthority)
     principal = authority.new_principal(holder_code=CITIZEN_ID, holder_code_type="111", name="张三", auth_method="dev")
     assert authority.verify(authority.issue(principal=principal)) == principal
     other = HolderAuthority(secret=b"another deployment secret " * 2, issuer="https://registry.test")

@@ -12,7 +12,7 @@ from catalog.service import document
 from certhub.app import create_app
 from identity import clients
 from identity.ratelimit import Limits, QuotaExceeded, RateLimited, RateLimiter, RateLimitUnavailable
-from storage.cache import InProcessCache, RedisCache
+from storage.cache import Cache, InProcessCache, RedisCache
 from tests.adapters.loopback import closed_port
 from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
 
@@ -32,29 +32,29 @@ def test_the_minute_limit_refuses_until_the_window_ends(cache):
     clock = Clock()
     limiter = RateLimiter(cache, default=Limits(per_minute=3, daily=100), clock=clock)
     for _ in range(3):
-        limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+        limiter.charge(department_code=CITY_SAMR, bucket="exchange")
     with pytest.raises(RateLimited) as refused:
-        limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+        limiter.charge(department_code=CITY_SAMR, bucket="exchange")
     assert refused.value.code == "rate_limited" and refused.value.retry_after == 45
     # Other departments and other buckets count on their own.
-    limiter.hit(department_code=COUNTY_CENTRE, bucket="exchange")
-    limiter.hit(department_code=CITY_SAMR, bucket="presentations")
+    limiter.charge(department_code=COUNTY_CENTRE, bucket="exchange")
+    limiter.charge(department_code=CITY_SAMR, bucket="presentations")
     clock.now += 45
-    limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+    limiter.charge(department_code=CITY_SAMR, bucket="exchange")
 
 
 def test_the_daily_quota_counts_every_bucket_until_midnight_china_time(cache):
     clock = Clock()
     limiter = RateLimiter(cache, default=Limits(per_minute=100, daily=4), clock=clock)
     for bucket in ("exchange", "exchange", "presentations", "exchange"):
-        limiter.hit(department_code=CITY_SAMR, bucket=bucket)
+        limiter.charge(department_code=CITY_SAMR, bucket=bucket)
     with pytest.raises(QuotaExceeded) as refused:
-        limiter.hit(department_code=CITY_SAMR, bucket="presentations")
+        limiter.charge(department_code=CITY_SAMR, bucket="presentations")
     assert refused.value.code == "quota_exceeded"
     # 10:00:15 CST: 13 h 59 min 45 s to midnight.
     assert refused.value.retry_after == 13 * 3600 + 59 * 60 + 45
     clock.now += refused.value.retry_after
-    limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+    limiter.charge(department_code=CITY_SAMR, bucket="exchange")
 
 
 def test_a_department_override_replaces_the_default(cache):
@@ -63,10 +63,10 @@ def test_a_department_override_replaces_the_default(cache):
                           overrides={COUNTY_CENTRE: Limits.from_override({"per_minute": 3}, default=default)})
     assert limiter.limits_for(COUNTY_CENTRE) == Limits(per_minute=3, daily=10)
     for _ in range(3):
-        limiter.hit(department_code=COUNTY_CENTRE, bucket="exchange")
-    limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+        limiter.charge(department_code=COUNTY_CENTRE, bucket="exchange")
+    limiter.charge(department_code=CITY_SAMR, bucket="exchange")
     with pytest.raises(RateLimited):
-        limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+        limiter.charge(department_code=CITY_SAMR, bucket="exchange")
 
 
 def test_bad_settings_are_refused():
@@ -81,7 +81,7 @@ def test_an_unreachable_counter_store_fails_closed():
     limiter = RateLimiter(broken, default=Limits(per_minute=10, daily=10))
     try:
         with pytest.raises(RateLimitUnavailable):
-            limiter.hit(department_code=CITY_SAMR, bucket="exchange")
+            limiter.charge(department_code=CITY_SAMR, bucket="exchange")
     finally:
         broken.close()
 
@@ -92,8 +92,7 @@ def test_an_unreachable_counter_store_fails_closed():
 def _serve(settings, migrated_engine, session_factory, cache, db_session):
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
     db_session.commit()
-    application = create_app(settings, engine=migrated_engine, cache=cache)
-    application.state.sessionmaker = session_factory
+    application = create_app(settings, engine=migrated_engine, cache=cache, sessions=session_factory)
     with TestClient(application) as test_client:
         yield test_client
 
@@ -118,7 +117,8 @@ def _headers(client, db_session, department=CITY_SAMR):
 
 
 def test_the_exchange_routes_answer_429_with_retry_after(http, db_session, cache):
-    http.app.state.rate_limiter = RateLimiter(cache, default=Limits(per_minute=2, daily=1000), clock=Clock())
+    http.app.state.services.replace(RateLimiter, RateLimiter(cache, default=Limits(per_minute=2, daily=1000),
+                                                             clock=Clock()))
     city, county = _headers(http, db_session), _headers(http, db_session, COUNTY_CENTRE)
     for _ in range(2):
         assert http.get("/api/v1/exchange/subscriptions", headers=city).status_code == 200
@@ -133,8 +133,9 @@ def test_the_exchange_routes_answer_429_with_retry_after(http, db_session, cache
 
 def test_the_daily_quota_over_http(http_local, db_session):
     http = http_local
-    http.app.state.rate_limiter = RateLimiter(http.app.state.cache, default=Limits(per_minute=100, daily=1),
-                                              clock=Clock())
+    services = http.app.state.services
+    services.replace(RateLimiter, RateLimiter(services.find(Cache), default=Limits(per_minute=100, daily=1),
+                                              clock=Clock()))
     city = _headers(http, db_session)
     assert http.get("/api/v1/exchange/subscriptions", headers=city).status_code == 200
     refused = http.get("/api/v1/exchange/subscriptions", headers=city)
@@ -146,7 +147,7 @@ def test_limits_come_from_the_settings(settings, migrated_engine, cache):
     configured = settings.model_copy(update={
         "rate_limit_per_minute": 7, "daily_quota": 70, "rate_limit_overrides": {COUNTY_CENTRE: {"daily": 700}},
     })
-    limiter = create_app(configured, engine=migrated_engine, cache=cache).state.rate_limiter
+    limiter = create_app(configured, engine=migrated_engine, cache=cache).state.services.find(RateLimiter)
     assert limiter.limits_for(CITY_SAMR) == Limits(per_minute=7, daily=70)
     assert limiter.limits_for(COUNTY_CENTRE) == Limits(per_minute=7, daily=700)
 
@@ -164,7 +165,8 @@ def test_limits_come_from_the_settings(settings, migrated_engine, cache):
 def test_the_hot_routes_count_in_their_own_trip_and_answer_429(http, db_session, cache, path, body):
     # Query and redemption count inside their worker-thread trip rather than
     # through the router's dependency: they must be limited all the same.
-    http.app.state.rate_limiter = RateLimiter(cache, default=Limits(per_minute=1, daily=1000), clock=Clock())
+    http.app.state.services.replace(RateLimiter, RateLimiter(cache, default=Limits(per_minute=1, daily=1000),
+                                                             clock=Clock()))
     city = {**_headers(http, db_session), "X-Operator-Id": "clerk-1"}
     first = http.post(path, json=body, headers=city)
     assert first.status_code != 429, first.text

@@ -129,7 +129,7 @@ def test_only_a_withdrawal_is_told_to_the_other_processes(client, db_session, de
 
 def test_a_token_that_names_its_key_says_which(app, client, dept):
     token = _token_request(client, dept.assertion()).json()["access_token"]
-    assert app.state.token_authority.verify(token).key_id == "es-1"
+    assert app.state.services.find(TokenAuthority).verify(token).key_id == "es-1"
 
 
 # -- the rules, and the list itself --------------------------------------------
@@ -311,7 +311,7 @@ def test_the_app_reads_the_list_before_its_first_request(settings, own_database)
     try:
         application = create_app(settings, engine=server_engine, cache=InProcessCache())
         assert not token_revocations.withdrawn_for(server_engine).current
-        token = application.state.token_authority.issue(client_id=off, department_code=CITY_SAMR, scopes=[])
+        token = application.state.services.find(TokenAuthority).issue(client_id=off, department_code=CITY_SAMR, scopes=[])
         with TestClient(application) as test_client:
             _refused(test_client.get(AGREEMENTS, headers={"Authorization": f"Bearer {token}"}),
                      "the client is disabled")

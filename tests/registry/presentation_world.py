@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from exchange.auditlog import log_origin, publish_checkpoint
+from identity.holder_auth import HolderAuthority
 from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, MATTER
 from tests.registry.licence_world import (
     KEY_SECRET,
@@ -30,7 +31,7 @@ PURPOSE = "开餐馆一件事：核验营业执照"
 
 def holder_auth(app, *, code: str, code_type: str = "111", name: str = "张三丰", operator_name: str | None = None) -> dict:
     """A holder session token, made by the app's own holder authority."""
-    authority = app.state.holder_authority
+    authority = app.state.services.find(HolderAuthority)
     principal = authority.new_principal(holder_code=code, holder_code_type=code_type, name=name, auth_method="dev",
                                         operator_name=operator_name)
     return {"Authorization": f"Bearer {authority.issue(principal=principal)}"}

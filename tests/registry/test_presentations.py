@@ -4,18 +4,20 @@ licences, signed by the registry's presentation key."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
 
+from registry.config import RegistryConfig
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.redeem import SKEW
 from signing import service as signing_service
 from signing.models import SigningKey
 from signing.qr import decode_qr_image, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
-from storage.cache import InProcessCache
+from storage.cache import Cache, InProcessCache
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
 from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
 
@@ -46,7 +48,8 @@ def test_holder_gets_a_signed_one_time_code(world):
 
 
 def test_ttl_comes_from_the_settings(world):
-    world.app.state.settings.presentation_ttl_seconds = 120
+    services = world.app.state.services
+    services.replace(RegistryConfig, dataclasses.replace(services.find(RegistryConfig), presentation_ttl_seconds=120))
     body = world.present([world.residence["identifier"]]).json()
     assert body["ttl_seconds"] == 120
 
@@ -147,7 +150,7 @@ def test_a_new_code_for_a_licence_supersedes_the_old_one(world):
     assert _entries_denied(world) == ["superseded", "superseded"]
     assert world.session.query(Redemption).count() == 0
     # Kept in the database, not only in one process's cache: a process that never saw the codes agrees.
-    world.app.state.cache = InProcessCache()
+    world.app.state.services.replace(Cache, InProcessCache())
     assert world.redeem(old).json()["error"] == "superseded"
     # The current code of each licence still works.
     assert world.client.post("/api/v1/verify", json={"qr_text": new}).json()["valid"] is True

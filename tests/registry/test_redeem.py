@@ -12,6 +12,7 @@ import cbor2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import sessionmaker
 
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
@@ -24,7 +25,7 @@ from signing.keys import generate_private_key
 from signing.models import SigningKey
 from signing.qr import QrSigner, encode_presentation_qr
 from signing.sealed import SealSignature, verify_sealed_record
-from storage.cache import InProcessCache
+from storage.cache import Cache, InProcessCache
 from tests.catalog.factories import COUNTY_CENTRE, MATTER
 from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, token_headers
 from tests.registry.presentation_world import CITIZEN, PURPOSE, build, publish_log
@@ -114,7 +115,7 @@ def test_the_database_stops_a_replay_when_the_cache_forgot(world):
     first = world.redeem(code)
     assert first.status_code == 200
     # Simulate Redis losing its data: a cache that never saw the code.
-    world.app.state.cache = InProcessCache()
+    world.app.state.services.replace(Cache, InProcessCache())
     _refused(world.redeem(code), 409, "replayed")
     assert world.session.query(Redemption).count() == 1
 
@@ -259,7 +260,7 @@ def test_log_unavailable_means_no_data_and_the_code_survives(client, app, db_ses
     _refused(world.redeem(code), 503, "log_unavailable")
     assert world.session.query(Redemption).count() == 0
     presentation_id = _presentation_id(code)
-    assert world.app.state.cache.get(claim_key(presentation_id)) is None  # the claim was given back
+    assert world.app.state.services.find(Cache).get(claim_key(presentation_id)) is None  # the claim was given back
     [denied] = _entries(world, result="denied")
     assert denied.reason_code == "log_unavailable"
     publish_log(world.session)
@@ -286,7 +287,7 @@ def test_a_commit_that_fails_leaves_the_code_usable_and_is_recorded(world):
             failed.append(True)
             session.execute(text("INSERT INTO no_such_table_of_certhub VALUES (1)"))
 
-    sessions = world.app.state.sessionmaker
+    sessions = world.app.state.services.find(sessionmaker)
     event.listen(sessions, "before_commit", refuse_once)
     try:
         body = {"qr_text": code, "operator_id": "clerk-7", "matter_code": MATTER, "purpose": PURPOSE}
@@ -297,7 +298,7 @@ def test_a_commit_that_fails_leaves_the_code_usable_and_is_recorded(world):
     assert failed and response.status_code >= 500, response.text
     assert "licences" not in response.text
     assert world.session.query(Redemption).count() == 0
-    assert world.app.state.cache.get(claim_key(_presentation_id(code))) is None  # the claim was given back
+    assert world.app.state.services.find(Cache).get(claim_key(_presentation_id(code))) is None  # the claim was given back
     [denied] = _entries(world, result="denied")  # the failed attempt is in the log
     assert denied.reason_code == "error" and parse_entry(denied.entry)["fields"] == []
     assert world.redeem(code).status_code == 200  # and the code still works

@@ -3,10 +3,14 @@ demo mode, only for the demo client, and only with the one scope a page needs.""
 
 from __future__ import annotations
 
+import dataclasses
+
 from catalog.service import document
 from certhub.demo.seed import DEMO_CLIENT_NAME
 from identity import clients
+from identity.config import IdentityConfig
 from identity.scopes import KNOWN_SCOPES
+from identity.tokens import TokenAuthority
 from tests.catalog.factories import PROVINCE_SAMR as PROVINCE
 from tests.catalog.factories import catalog_mapping
 
@@ -26,17 +30,17 @@ def test_refused_outside_demo_mode(client, db_session):
 
 def test_tokens_carry_one_scope(app, client, db_session):
     made = _demo_client(db_session)
-    app.state.demo = True
+    app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
     audit = client.post("/web/api/demo/department-token", json={"role": "audit"}).json()
     assert audit["scope"] == "audit:read" and audit["client_id"] == made.client_id
-    principal = app.state.token_authority.verify(audit["access_token"])
+    principal = app.state.services.find(TokenAuthority).verify(audit["access_token"])
     assert principal.scopes == frozenset({"audit:read"}) and principal.department_code == PROVINCE
     counter = client.post("/web/api/demo/department-token", json={"role": "counter"}).json()
-    assert app.state.token_authority.verify(counter["access_token"]).scopes == frozenset({"presentation:redeem"})
+    assert app.state.services.find(TokenAuthority).verify(counter["access_token"]).scopes == frozenset({"presentation:redeem"})
     assert client.post("/web/api/demo/department-token", json={"role": "admin"}).status_code == 422
 
 
 def test_needs_the_demo_client(app, client):
-    app.state.demo = True
+    app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
     answer = client.post("/web/api/demo/department-token", json={"role": "counter"})
     assert answer.status_code == 409 and answer.json()["error"] == "no_demo_client"

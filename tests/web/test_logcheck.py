@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from exchange.auditlog import LogEntry, publish_checkpoint, verifier_key
 from exchange.auditlog.models import LogTile
+from identity.tokens import TokenAuthority
 from signing.transparency import NoteSigner, verify_log
 from signing.transparency.sources import HttpSource
 from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
@@ -18,7 +19,7 @@ from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
 
 @pytest.fixture
 def auditor(app):
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         yield client
 
@@ -88,7 +89,7 @@ def test_an_empty_log_says_so(auditor):
 
 def test_needs_the_audit_scope(app, client, filled):
     assert client.post("/web/api/verify-log", json={}).status_code == 401
-    token = app.state.token_authority.issue(client_id="counter-1", department_code=DEPT,
+    token = app.state.services.find(TokenAuthority).issue(client_id="counter-1", department_code=DEPT,
                                             scopes=["presentation:redeem"])
     answer = client.post("/web/api/verify-log", json={}, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 403

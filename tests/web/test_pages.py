@@ -3,11 +3,13 @@ that forbids anything else), assets served with their cache rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
 from certhub.web.pages import STATIC_DIR, asset_version
+from identity.config import IdentityConfig
 
 PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter": "窗口核验", "/audit": "用证审计"}
 
@@ -63,7 +65,7 @@ def test_outside_demo_mode_there_is_no_development_login(client):
 
 
 def test_demo_mode_offers_the_demo_accounts(app, client):
-    app.state.demo = True
+    app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
     wallet = client.get("/wallet").text
     assert 'id="dev-login"' in wallet
     assert 'id="demo-login"' in client.get("/counter").text and 'id="demo-login"' in client.get("/audit").text

@@ -10,6 +10,7 @@ import qrcode
 from PIL import Image
 
 from certhub.web.scan import MAX_UPLOAD_BYTES
+from identity.tokens import TokenAuthority
 from tests.exchange.auditlog_helpers import DEPT
 
 CODE = "EL1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NH$RSC9CH1B2V7S8HUF0P5L9TMIQ0AJA5"
@@ -17,7 +18,7 @@ CODE = "EL1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NH$RSC9CH1B2V7S
 
 @pytest.fixture
 def counter_headers(app) -> dict:
-    token = app.state.token_authority.issue(client_id="counter-1", department_code=DEPT,
+    token = app.state.services.find(TokenAuthority).issue(client_id="counter-1", department_code=DEPT,
                                             scopes=["presentation:redeem"])
     return {"Authorization": f"Bearer {token}"}
 
@@ -44,7 +45,7 @@ def test_reads_the_code_from_an_image(client, counter_headers, fmt):
 def test_counter_clients_only(app, client):
     body = _qr_image(CODE, fmt="PNG")
     assert client.post("/web/api/decode-image", content=body).status_code == 401
-    token = app.state.token_authority.issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=DEPT, scopes=["audit:read"])
     answer = client.post("/web/api/decode-image", content=body, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 403
 

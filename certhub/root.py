@@ -1,0 +1,190 @@
+"""The composition root: every long-lived object of one app, built once from
+the settings, typed, and registered by type for the routes to find.
+
+``build_root`` is the only place that turns settings into services; the app
+factory (``certhub.app``) registers what it built into ``wiring.Services``
+(the one attribute of ``app.state``), and routes ask for a service by its
+type (``Annotated[TokenAuthority, service(TokenAuthority)]``). Plain values
+(the registry's id and key secret, the log's origin and lag, ...) travel as
+small typed config objects owned by the package that reads them
+(``registry.config.RegistryConfig``, ``exchange.auditlog.config.LogConfig``,
+``identity.config.IdentityConfig``), found by type like any service.
+
+Model: pypi/warehouse's service interfaces fetched with ``request.find_service``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.sources.registry import BindingRegistry
+from catalog.access import UseLog
+from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
+from certhub.recognition import Recognition
+from certhub.settings import Settings
+from exchange.auditlog.checkpoints import log_origin
+from exchange.auditlog.config import LogConfig
+from exchange.auditlog.health import PublicationMonitor
+from exchange.auditlog.recorder import UseRecorder
+from exchange.subscriptions.callbacks import CallbackPolicy
+from identity import token_revocations
+from identity.config import IdentityConfig
+from identity.holder_auth import HolderAuthority, OidcVerifier
+from identity.ratelimit import Limits, RateLimiter
+from identity.tokens import TokenAuthority
+from registry.config import RegistryConfig
+from registry.presentations.trust import RegistryTrust
+from storage.cache import Cache, create_cache
+
+
+@dataclass(frozen=True, eq=False)
+class Root:
+    """Every long-lived object of one app. Built once (``build_root``); the
+    objects themselves keep their own state (caches, counters, pools)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    # PostgreSQL only: the exchange query's autocommit sessions on the event loop.
+    query_sessions: async_sessionmaker | None
+    cache: Cache
+    registry: RegistryConfig
+    log: LogConfig
+    identity: IdentityConfig
+    token_authority: TokenAuthority
+    holder_authority: HolderAuthority
+    withdrawn: token_revocations.WithdrawnCredentials
+    rate_limiter: RateLimiter
+    # Why checkpoints fail, for refusals and /log/health.
+    publication_monitor: PublicationMonitor
+    # Every data-serving route records through this (catalog.access).
+    use_recorder: UseRecorder
+    callback_policy: CallbackPolicy
+    # The pool the exchange query on the loop sends providers' calls to while
+    # no lifespan runs one of its own (its threads start on first use).
+    provider_calls: ThreadPoolExecutor
+    registry_trust: RegistryTrust
+    adapter_bindings: BindingRegistry | None
+    # Other registries whose codes /api/v1/verify accepts (CERTHUB_RECOGNISED_REGISTRIES).
+    recognition: Recognition | None
+    # What ``aclose`` releases: only what this root built itself.
+    _query_engine: AsyncEngine | None = None
+    _owns_query_engine: bool = False
+    _owns_cache: bool = False
+
+    def registrations(self) -> Iterator[tuple[type, object]]:
+        """Each service with the type routes ask for it by (``wiring.Services.register``)."""
+        yield Settings, self.settings
+        yield Engine, self.engine
+        yield sessionmaker, self.sessions
+        if self.query_sessions is not None:
+            yield async_sessionmaker, self.query_sessions
+        yield Cache, self.cache
+        yield RegistryConfig, self.registry
+        yield LogConfig, self.log
+        yield IdentityConfig, self.identity
+        yield TokenAuthority, self.token_authority
+        yield HolderAuthority, self.holder_authority
+        yield RateLimiter, self.rate_limiter
+        yield PublicationMonitor, self.publication_monitor
+        yield UseLog, self.use_recorder
+        yield CallbackPolicy, self.callback_policy
+        yield ThreadPoolExecutor, self.provider_calls
+        yield RegistryTrust, self.registry_trust
+        if self.adapter_bindings is not None:
+            yield BindingRegistry, self.adapter_bindings
+        if self.recognition is not None:
+            yield Recognition, self.recognition
+
+    async def aclose(self) -> None:
+        """Release what this root opened (at the app's shutdown)."""
+        if self._owns_query_engine and self._query_engine is not None:
+            await self._query_engine.dispose()
+        if self._owns_cache:
+            self.cache.close()
+        if self.adapter_bindings is not None:
+            self.adapter_bindings.close()
+        if self.recognition is not None:
+            self.recognition.close()
+
+
+def build_root(
+    settings: Settings, *, engine: Engine | None = None, query_engine: AsyncEngine | None = None,
+    cache: Cache | None = None, sessions: sessionmaker[Session] | None = None,
+) -> Root:
+    """Build every service of one app from ``settings``.
+
+    Without an ``engine`` one is built from the settings, and with it the
+    exchange query's ``query_engine`` on PostgreSQL (certhub.db); both are
+    the root's to dispose of. ``sessions`` stands in for the engine's own
+    sessionmaker (tests bind sessions to a rolled-back transaction).
+    """
+    settings.require_usable_secret()
+    owns_query_engine = False
+    if engine is None:
+        engine = create_db_engine(settings.effective_database_url, serve_requests=True)
+        if query_engine is None:
+            query_engine = create_query_engine(settings.effective_database_url)
+            owns_query_engine = query_engine is not None
+    owns_cache = cache is None
+    cache = cache or create_cache(settings.redis_url)
+    sessions = sessions or create_sessionmaker(engine)
+    key_secret = settings.secret_bytes()
+    registry = RegistryConfig(
+        registry_id=settings.registry_id, key_secret=key_secret,
+        presentation_ttl_seconds=settings.presentation_ttl_seconds,
+        dispute_deadline=timedelta(days=settings.dispute_deadline_days),
+    )
+    log = LogConfig(origin=log_origin(settings.registry_id),
+                    max_lag=timedelta(seconds=settings.auditlog_max_lag_seconds),
+                    checkpoint_interval_s=settings.auditlog_checkpoint_interval_seconds)
+    monitor = PublicationMonitor()
+    recognition = Recognition(settings.recognised_registries, egress=settings.egress()) if settings.recognised_registries else None
+    withdrawn = token_revocations.withdrawn_for(engine)
+    return Root(
+        settings=settings, engine=engine, sessions=sessions,
+        query_sessions=create_async_sessionmaker(query_engine) if query_engine is not None else None,
+        cache=cache, registry=registry, log=log,
+        identity=IdentityConfig(registry_id=settings.registry_id, demo=settings.demo),
+        token_authority=TokenAuthority(secret=key_secret, issuer=settings.registry_id,
+                                       ttl_seconds=settings.access_token_ttl_seconds, revocations=withdrawn),
+        holder_authority=_holder_authority(settings, key_secret=key_secret),
+        withdrawn=withdrawn,
+        rate_limiter=_rate_limiter(settings, cache=cache),
+        publication_monitor=monitor,
+        use_recorder=UseRecorder(max_lag=log.max_lag, monitor=monitor),
+        callback_policy=CallbackPolicy.for_deployment(demo=settings.demo,
+                                                      allow_loopback=settings.webhooks_allow_loopback),
+        provider_calls=ThreadPoolExecutor(thread_name_prefix="certhub-provider"),
+        registry_trust=RegistryTrust(
+            registry_id=registry.registry_id, key_secret=key_secret, sessionmaker=sessions,
+            recognised=recognition.trust_lists if recognition is not None else None),
+        adapter_bindings=BindingRegistry.from_yaml(settings.adapters_file, egress=settings.egress()) if settings.adapters_file else None,
+        recognition=recognition,
+        _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
+    )
+
+
+def _rate_limiter(settings: Settings, *, cache: Cache) -> RateLimiter:
+    """Per-department rate limits and quotas (identity.ratelimit), counted in the cache."""
+    default = Limits(per_minute=settings.rate_limit_per_minute, daily=settings.daily_quota)
+    return RateLimiter(cache, default=default, overrides={
+        code: Limits.from_override(value, default=default) for code, value in settings.rate_limit_overrides.items()
+    })
+
+
+def _holder_authority(settings: Settings, *, key_secret: bytes) -> HolderAuthority:
+    oidc = None
+    if settings.oidc_issuer and settings.oidc_audience:
+        oidc = OidcVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+                            jwks_url=settings.oidc_jwks_url, holder_code_claim=settings.oidc_holder_code_claim,
+                            egress=settings.egress())
+    return HolderAuthority(secret=key_secret, issuer=settings.registry_id,
+                           ttl_seconds=settings.holder_session_ttl_seconds, oidc=oidc)
