@@ -11,6 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
+import wiring
 from adapters.deps import configured_bindings
 from catalog.access import UseLog
 from exchange.errors import SubjectInvalid
@@ -21,7 +22,7 @@ from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.units import UnitOfWork, Work
-from wiring import find_service, service
+from wiring import find_service
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["exchange"])
 
@@ -30,7 +31,7 @@ RATE_BUCKET = "exchange"  # shared with the exchange's other routes (certhub.app
 # The caller and the unit of work are the routes' dependencies; the log
 # recorder is reached where the work runs.
 Querier = Annotated[OperatingCaller, Depends(operating_caller("exchange:query"))]
-Units = Annotated[UnitOfWork, service(UnitOfWork)]
+Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
 @router.post("/query")

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
+import wiring
 from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep, current_principal
 from identity.errors import Forbidden
@@ -39,7 +40,7 @@ from storage.base import utcnow
 from storage.cache import Cache
 from storage.sessions import SessionDep
 from storage.units import UnitOfWork, Work
-from wiring import find_service, service
+from wiring import find_service
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
 
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
 Department = Annotated[Principal, Depends(current_principal)]
-Units = Annotated[UnitOfWork, service(UnitOfWork)]
+Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
 @router.post("", response_model=PresentationRead, status_code=201)
