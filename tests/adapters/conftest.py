@@ -9,7 +9,7 @@ from catalog.service import document
 from identity.codes import citizen_id_check_character
 from tests.adapters import loopback
 from tests.adapters.databases import BACKENDS
-from tests.catalog.factories import uscc
+from tests.factories.catalog import uscc
 
 DATA_BUREAU = uscc("11350000MB0000010")  # 省大数据局 (province)
 PROVINCE_POLICE = uscc("11350000MB0000011")  # 省公安厅: the population dataset's provider

@@ -15,7 +15,7 @@ import yaml
 from adapters.errors import InvalidData
 from adapters.sources import BindingRegistry, fetch_records
 from tests.adapters.conftest import COMPANY, ENTERPRISE_DATA
-from tests.conftest import REPO_ROOT
+from tests.environment import REPO_ROOT
 
 DOC = REPO_ROOT / "docs" / "adapters.md"
 

@@ -2,7 +2,7 @@ import pytest
 
 from catalog.service import document
 from identity import clients
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, ENTERPRISE_DATA, MATTER, catalog_mapping
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, ENTERPRISE_DATA, MATTER, catalog_mapping
 
 
 @pytest.fixture
@@ -150,7 +150,7 @@ def test_openapi_docs_are_served(client):
 
 def test_matter_existence_check(db_session):
     from catalog.service import matters
-    from tests.catalog.factories import MATTER
+    from tests.factories.catalog import MATTER
 
     assert matters.exists(session=db_session, code="no-such-matter") is False
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))

@@ -19,7 +19,7 @@ from identity import clients
 from identity.codes import citizen_id_check_character
 from storage.cache import InProcessCache
 from storage.params import MAX_SQL_INTEGER
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
 HUGE = "99999999999999999999999"  # past 2^63: no database integer holds it

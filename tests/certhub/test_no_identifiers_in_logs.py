@@ -43,7 +43,7 @@ from identity import clients
 from identity.codes import citizen_id_check_character, uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
-from tests.conftest import DATABASE_BACKENDS, REPO_ROOT
+from tests.environment import DATABASE_BACKENDS, REPO_ROOT
 
 # Written out here, not taken from certhub.logs: the test checks the mask, it does not share it.
 CITIZEN_ID_SHAPE = r"[0-9]{17}[0-9Xx]"

@@ -13,8 +13,8 @@ from certhub.cli import app as cli_app
 from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import publish_checkpoint
 from exchange.auditlog.search import AnomalyThresholds, anomalies
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
 
 @pytest.fixture

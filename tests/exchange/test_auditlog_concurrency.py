@@ -21,8 +21,9 @@ from exchange.auditlog.records import parse_entry
 from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
 from signing.transparency.sources import HttpSource
 from storage.cache import InProcessCache
-from tests.conftest import TEST_SECRET, engine_on_schema
-from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
+from tests.environment import engine_on_schema
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import ORIGIN, SECRET, use
 
 PER_WRITER = 60
 

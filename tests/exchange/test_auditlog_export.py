@@ -19,8 +19,8 @@ from exchange.auditlog.errors import InvalidQuery
 from exchange.auditlog.search import EXPORT_CHUNK, SearchFilter, export_lines
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
 COUNT = 2600  # more than five export batches
 USE = dict(kind="department_query", operator_id="clerk-7", basis="holder_presentation", subject_code=HOLDER,

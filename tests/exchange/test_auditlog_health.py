@@ -23,8 +23,8 @@ from exchange.auditlog.models import LogCheckpoint, LogSigningKey, LogState, Log
 from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
 from storage.sessions import SessionDep
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
 DATA_ROUTE = "/test-only/licence-data"
 

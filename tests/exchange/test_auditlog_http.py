@@ -32,7 +32,7 @@ from signing.transparency import (
     verify_log,
 )
 from signing.transparency.sources import HttpSource
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
 
 def _publish(session, now=None):

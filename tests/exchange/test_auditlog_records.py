@@ -9,7 +9,7 @@ from sqlalchemy import event, func, select
 from exchange.auditlog import InvalidRecord, LogEntry, integrate_pending, record_uses
 from exchange.auditlog.integration import DbTileReader, current_state
 from signing.transparency import leaf_hash, root_from_leaf_hashes, tree_root
-from tests.exchange.auditlog_helpers import HOLDER, use
+from tests.factories.use_records import HOLDER, use
 
 
 def test_record_is_pending_canonical_and_salted(db_session):

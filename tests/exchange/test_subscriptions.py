@@ -23,8 +23,8 @@ from registry.service import issue, lifecycle
 from registry.service.authority import Actor
 from storage.base import utcnow
 from tests.adapters import loopback
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, MATTER
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, MATTER
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
 
 LOOPBACK = CallbackPolicy(allow_loopback=True)
 PUBLIC_ONLY = CallbackPolicy()

@@ -20,10 +20,10 @@ from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport
 from exchange.subscriptions.dispatcher import WebhookWorker, registry_tag
 from storage.base import utcnow
 from tests.adapters import loopback
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
 from tests.exchange.test_subscriptions import approve_agreement
-from tests.registry.licence_world import REGISTRY_ID, build_world, business_licence_body, token_headers
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import REGISTRY_ID, build_world, business_licence_body, token_headers
+from tests.factories.settings import TEST_SECRET
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegist
 from identity.tokens import Principal
 from storage.base import utcnow
 from storage.cache import InProcessCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
 
 REGISTRY = "https://registry.test"
 TOKEN_URL = REGISTRY + "/api/v1/oauth/token"

@@ -34,8 +34,8 @@ from identity.holder_auth import (
     validate_citizen_id,
 )
 from storage.cache import InProcessCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping, uscc
-from tests.conftest import TEST_SECRET
+from tests.factories.catalog import CITY_SAMR, catalog_mapping, uscc
+from tests.factories.settings import TEST_SECRET
 
 AUDIENCE = "certhub-wallet"
 # GB 11643-1999's own example number (check character X).

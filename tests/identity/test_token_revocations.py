@@ -21,8 +21,8 @@ from identity.token_revocations import WithdrawalWatch, Withdrawn, WithdrawnCred
 from identity.tokens import TokenAuthority
 from storage.base import utcnow
 from storage.cache import InProcessCache, RedisCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
-from tests.conftest import _REDIS_URL, CACHE_BACKENDS
+from tests.environment import CACHE_BACKENDS, REDIS_URL
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
 from tests.identity.test_client_assertions import Department, _admin, _pem, _token_request, cli_on_a_loaded_catalog
 
 AGREEMENTS = "/api/v1/exchange/agreements"
@@ -239,8 +239,8 @@ def test_another_processs_withdrawal_counts_once_its_message_arrives(own_databas
     watch.refresh()
     assert not credentials.current
     prefix = f"certhub-test:{time.time_ns()}:"
-    ours = InProcessCache() if backend == "memory" else RedisCache(_REDIS_URL, prefix=prefix)
-    theirs = ours if backend == "memory" else RedisCache(_REDIS_URL, prefix=prefix)
+    ours = InProcessCache() if backend == "memory" else RedisCache(REDIS_URL, prefix=prefix)
+    theirs = ours if backend == "memory" else RedisCache(REDIS_URL, prefix=prefix)
     stop = threading.Event()
     ours.subscribe(watch.wake)
     thread = threading.Thread(target=watch.run, args=(stop,), daemon=True)
@@ -355,13 +355,13 @@ def test_cli_says_when_it_could_not_tell_the_servers(tmp_path, monkeypatch):
     assert f"{client_id}\t{CITY_SAMR}\tdisabled\t" in run("clients", "list")  # the change stands
 
 
-@pytest.mark.skipif(_REDIS_URL is None, reason="needs CERTHUB_TEST_REDIS_URL (Redis); CI sets it")
+@pytest.mark.skipif(REDIS_URL is None, reason="needs CERTHUB_TEST_REDIS_URL (Redis); CI sets it")
 def test_cli_tells_the_servers_through_redis(tmp_path, monkeypatch):
     run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
     client_id = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query") \
         .split("client_id:", 1)[1].split()[0]
-    monkeypatch.setenv("CERTHUB_REDIS_URL", _REDIS_URL)
-    server = RedisCache(_REDIS_URL)  # a server's cache: the same channel as the CLI's
+    monkeypatch.setenv("CERTHUB_REDIS_URL", REDIS_URL)
+    server = RedisCache(REDIS_URL)  # a server's cache: the same channel as the CLI's
     heard = threading.Event()
     server.subscribe(lambda topic, message: topic == token_revocations.TOPIC and heard.set())
     try:  # (subscribe sends SUBSCRIBE before it returns)

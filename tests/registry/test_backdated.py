@@ -19,8 +19,8 @@ from registry.service.bulk import LicenceImporter
 from registry.service.records import china_date
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import TokenStatus
-from tests.catalog.factories import CITY_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,

@@ -17,8 +17,8 @@ from registry.service.authority import Actor
 from registry.service.bulk import LicenceImporter, content_digest
 from registry.service.issue import Signer
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, PROVINCE_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id, trust_store
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id, trust_store
 
 SIGNER = Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 CITY = Actor(department_code=CITY_SAMR, operator="bulk-test")
@@ -116,7 +116,7 @@ def test_a_bad_row_fails_alone_naming_its_field(db_session, world):
 
 
 def test_an_unknown_enum_value_fails(db_session, world):
-    from tests.registry.licence_world import company_uscc
+    from tests.factories.licences import company_uscc
 
     code = company_uscc()
     row = MappedRow(ordinal=1, row=2, source_key="QY1", holder_name="福州示例餐饮有限公司", holder_code=code,

@@ -21,7 +21,7 @@ from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceVersion
 from registry.service.bulk import LicenceImporter
-from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id
+from tests.factories.licences import RESIDENCE_PERMIT, build_world, citizen_id
 from tests.registry.test_bulk import CITY, SIGNER
 
 HEADER = ["编号", "姓名", "身份证号", "居住地址", "面积", "起始日期", "有效期至"]

@@ -16,8 +16,8 @@ from registry.models import Licence, LicenceVersion
 from registry.service import issue, lifecycle
 from registry.service.authority import Actor
 from tests import conftest
-from tests.catalog.factories import CITY_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
 
 THREADS = 8
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)

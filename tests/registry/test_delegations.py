@@ -11,9 +11,9 @@ import pytest
 from registry.presentations.errors import InvalidPresentationRequest, ProxyNotAllowed
 from registry.presentations.models import Presentation
 from registry.service import delegations
-from tests.catalog.factories import BUSINESS_LICENCE
-from tests.registry.licence_world import RESIDENCE_PERMIT
-from tests.registry.presentation_world import CITIZEN, PROXY, build, holder_auth
+from tests.factories.catalog import BUSINESS_LICENCE
+from tests.factories.licences import RESIDENCE_PERMIT
+from tests.factories.presentations import CITIZEN, PROXY, build, holder_auth
 
 NOW = datetime.now(timezone.utc)
 

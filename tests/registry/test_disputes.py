@@ -17,9 +17,8 @@ from registry.identifiers import LicenceIdentifier
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceVersion
 from registry.service import disputes, issue, reads
 from registry.service.authority import Actor
-from tests.catalog.factories import CITY_SAMR, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -29,6 +28,7 @@ from tests.registry.licence_world import (
     publish_log_checkpoint,
     token_headers,
 )
+from tests.factories.settings import TEST_SECRET
 from tests.registry.test_concurrency import THREADS, _run_together, own_database  # noqa: F401 - a fixture
 
 ALICE = citizen_id("35010219900101123")

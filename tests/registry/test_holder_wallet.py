@@ -14,9 +14,8 @@ from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
 from registry.identifiers import LicenceIdentifier
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import CITY_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import (
     REGISTRY_ID,
     RESIDENCE_PERMIT,
     build_world,
@@ -28,6 +27,7 @@ from tests.registry.licence_world import (
     token_headers,
     trust_store,
 )
+from tests.factories.settings import TEST_SECRET
 
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")

@@ -16,8 +16,8 @@ from registry.models import LicenceCopy, LicenceEvent
 from signing.keys import load_public_key
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.statuslist import TokenStatus, verify_status_list_token
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import (
     RESIDENCE_PERMIT,
     build_world,
     business_licence_body,

@@ -21,9 +21,8 @@ from registry.service.authority import Actor, SealChoice
 from registry.service.bulk import LicenceImporter
 from signing import service as signing_service
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -36,6 +35,7 @@ from tests.registry.licence_world import (
     token_headers,
     trust_store,
 )
+from tests.factories.settings import TEST_SECRET
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 CITY = Actor(department_code=CITY_SAMR, operator="seal-test")

@@ -17,7 +17,7 @@ from signing.sealed import SealSignature, verify_sealed_record
 from signing.seals.gbt38540 import verify_seal_file
 from signing.trustlist import TrustList
 from signing.truststore import TrustStore
-from tests.catalog.factories import (
+from tests.factories.catalog import (
     BUSINESS_LICENCE,
     CITY_SAMR,
     COUNTY_CENTRE,
@@ -25,7 +25,7 @@ from tests.catalog.factories import (
     PROVINCE_SAMR,
     catalog_mapping,
 )
-from tests.conftest import TEST_SECRET
+from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)

@@ -18,8 +18,8 @@ from signing.keys import generate_private_key
 from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import sign_status_list_token, verify_trusted_status_list_token
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,

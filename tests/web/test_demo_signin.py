@@ -7,8 +7,8 @@ from catalog.service import document
 from certhub.demo.seed import DEMO_CLIENT_NAME
 from identity import clients
 from identity.scopes import KNOWN_SCOPES
-from tests.catalog.factories import PROVINCE_SAMR as PROVINCE
-from tests.catalog.factories import catalog_mapping
+from tests.factories.catalog import PROVINCE_SAMR as PROVINCE
+from tests.factories.catalog import catalog_mapping
 
 
 def _demo_client(session):

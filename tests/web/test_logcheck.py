@@ -13,7 +13,7 @@ from exchange.auditlog import LogEntry, publish_checkpoint, verifier_key
 from exchange.auditlog.models import LogTile
 from signing.transparency import NoteSigner, verify_log
 from signing.transparency.sources import HttpSource
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
 
 @pytest.fixture

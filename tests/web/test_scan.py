@@ -10,7 +10,7 @@ import qrcode
 from PIL import Image
 
 from certhub.web.scan import MAX_UPLOAD_BYTES
-from tests.exchange.auditlog_helpers import DEPT
+from tests.factories.use_records import DEPT
 
 CODE = "EL1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NH$RSC9CH1B2V7S8HUF0P5L9TMIQ0AJA5"
 

@@ -15,8 +15,8 @@ from registry.setup import ensure_signing_anchors, root_public_key
 from signing import service as signing_service
 from signing.picture import draw_round_seal
 from signing.truststore import TrustStore
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
-from tests.conftest import TEST_SECRET
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
+from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
 KEY_SECRET = TEST_SECRET.encode()
