@@ -22,16 +22,8 @@ from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
 from storage.cache import InProcessCache, RedisCache
-from tests.environment import CACHE_BACKENDS, DATABASE_BACKENDS, POSTGRES_URL, REDIS_URL, engine_on_schema
+from tests.environment import CACHE_BACKENDS, DATABASE_BACKENDS, POSTGRES_URL, REDIS_URL, engine_on_new_schema
 from tests.factories.settings import app_settings
-
-
-def _postgres_engine(schema: str) -> Engine:
-    engine = create_db_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return engine_on_schema(POSTGRES_URL, schema)
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)
@@ -45,7 +37,7 @@ def migrated_engine(request, tmp_path_factory) -> Iterator[Engine]:
         engine.dispose()
         return
     schema = f"certhub_test_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = _postgres_engine(schema)
+    engine = engine_on_new_schema(schema)
     upgrade(engine)
     yield engine
     engine.dispose()

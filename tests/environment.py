@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 from certhub.db import create_db_engine
 
@@ -37,3 +37,12 @@ def engine_on_schema(url: str, schema: str) -> Engine:
         dbapi_connection.commit()
 
     return engine
+
+
+def engine_on_new_schema(schema: str) -> Engine:
+    """A PostgreSQL engine on a schema created for it (the caller drops it)."""
+    engine = create_db_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return engine_on_schema(POSTGRES_URL, schema)

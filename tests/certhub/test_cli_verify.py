@@ -189,7 +189,7 @@ def test_missing_url_is_a_setup_error(world, registry_server):
 
 def test_eu_dcc_code_with_its_signer_certificate(tmp_path):
     from tests.conformance import DCC_TESTDATA, corpus_file
-    from tests.signing.qr.test_hcert_corpus import Vector
+    from tests.signing.qr.dcc_vectors import Vector
 
     vector = Vector(corpus_file(DCC_TESTDATA, "DE/2DCode/raw/1.json"))
     certificate = tmp_path / "dsc.der"

@@ -29,7 +29,7 @@ from tests.factories.licences import (
     token_headers,
 )
 from tests.factories.settings import TEST_SECRET
-from tests.registry.test_concurrency import THREADS, _run_together, own_database  # noqa: F401 - a fixture
+from tests.racing import THREADS, run_together
 
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")
@@ -233,7 +233,7 @@ def test_overdue_lists_open_disputes_past_their_deadline(client, db_session, cit
     assert client.get("/api/v1/licences/disputes?status=lost", headers=city).status_code == 422
 
 
-def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: F811 - the fixture
+def test_racing_decisions_on_one_dispute_never_both_win(own_database):
     make = create_sessionmaker(own_database)
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     actor = Actor(department_code=CITY_SAMR, client_id="race")
@@ -260,7 +260,7 @@ def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: 
             except DisputeClosed:
                 closed.append(i)
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     with make() as session:
         events = session.scalars(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id)).all()
         assert [e.action for e in events][0] == "open" and len(events) == 2

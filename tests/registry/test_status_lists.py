@@ -26,10 +26,10 @@ from tests.factories.licences import (
     build_world,
     business_licence_body,
     company_uscc,
+    resident_row,
     token_headers,
     trust_store,
 )
-from tests.registry.test_bulk import resident
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 ACTOR = Actor(department_code=CITY_SAMR, client_id="status-lists", operator="tester")
@@ -71,7 +71,7 @@ def test_a_batch_gets_random_indices(db_session, world):
 
 def test_a_bulk_import_gets_random_indices(db_session, world):
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    outcomes = importer.write_batch(db_session, [resident(i) for i in range(1, 31)], run_key="run-1")
+    outcomes = importer.write_batch(db_session, [resident_row(i) for i in range(1, 31)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 30
     licences = db_session.scalars(select(Licence).order_by(Licence.id)).all()
     _assert_random(_slots(db_session, licences))
@@ -82,7 +82,7 @@ def test_every_path_shares_one_allocation(db_session, world):
     one = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
     many = issue.issue_many(db_session, actor=ACTOR, requests=[_request() for _ in range(20)], signer=SIGNER)
     LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER).write_batch(
-        db_session, [resident(i) for i in range(1, 21)], run_key="run-1")
+        db_session, [resident_row(i) for i in range(1, 21)], run_key="run-1")
     licences = db_session.scalars(select(Licence)).all()
     assert len(licences) == len(one) + len(many) + 20
     assert len(set(_slots(db_session, licences))) == len(licences)
