@@ -13,7 +13,7 @@ from sqlalchemy import text
 from adapters.data_return import delivery, tickets
 from adapters.errors import IllegalTransition, InvalidTicket, NotPermitted, TicketNotFound
 from storage.base import utcnow
-from tests.adapters.conftest import (
+from tests.factories.adapters import (
     DATA_BUREAU,
     FUZHOU,
     GULOU,
@@ -22,7 +22,7 @@ from tests.adapters.conftest import (
     SECRET_DATA,
     XIAMEN,
 )
-from tests.adapters.population import COLUMNS, FUZHOU_IDS, population_registry, read_jsonl
+from tests.factories.population import COLUMNS, FUZHOU_IDS, population_registry, read_jsonl
 
 
 def _approved(session, registry, *, target="fuzhou_files", requester=FUZHOU):

@@ -20,8 +20,8 @@ from adapters.errors import (
 )
 from adapters.sources import BindingRegistry, fetch_records
 from tests.adapters import loopback
-from tests.adapters.conftest import HOUSEHOLD_DATA, HOUSEHOLD_FIELDS, person_id
 from tests.adapters.databases import BACKENDS, POSTGRES_URL, provider_database
+from tests.factories.adapters import HOUSEHOLD_DATA, HOUSEHOLD_FIELDS, person_id
 
 ALICE = person_id("35010219900101123")
 BOB = person_id("35020319851231002")

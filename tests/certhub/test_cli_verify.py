@@ -17,7 +17,7 @@ from signing.keys import generate_private_key
 from signing.qr import render_qr_png
 from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList, TokenStatus, sign_status_list_token
-from tests.signing.qr.conftest import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
+from tests.factories.qr import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
 
 runner = CliRunner()
 NOW = at(days=1).isoformat()

@@ -8,7 +8,7 @@ from signing.keys import generate_private_key
 from signing.keystore import DatabaseKeyStore, KeyStore
 from signing.models import SigningKey
 from signing.statuses import KeyPurpose, KeyStatus
-from tests.signing.conftest import KEY_SECRET, at
+from tests.factories.signing import KEY_SECRET, at
 
 
 @pytest.fixture(params=["database"])

@@ -6,7 +6,7 @@ from signing.picture import draw_round_seal
 from signing.seals.certificates import load_certificate, sm2_public_key_of, verify_certificate_signature
 from signing.seals.gbt38540 import verify_seal_file
 from signing.statuses import SealStatus
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
 
 
 def _create(db_session, **overrides):

@@ -13,7 +13,7 @@ from signing.models import SigningKey
 from signing.qr import LicenceSummary, QrVerificationError, encode_licence_qr, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
 from signing.truststore import TrustStore
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, REGISTRY_ID, T0, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, REGISTRY_ID, T0, at
 
 IDENTIFIER = f"1.2.156.3005.2.{LICENCE_TYPE}.{OWNER}.0000001.001.K"
 

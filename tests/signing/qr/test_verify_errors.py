@@ -20,7 +20,7 @@ from signing.qr.cose import encode_sign1, signature_input
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 from signing.statuslist import TokenStatus
 from signing.trust_entries import Suspension
-from tests.signing.qr.conftest import (
+from tests.factories.qr import (
     OTHER_LICENCE_TYPE,
     OWNER,
     REGISTRY_ID,
