@@ -42,6 +42,7 @@ def _deliver(session, registry, ticket):
     return record
 
 
+@pytest.mark.slow
 def test_an_approved_ticket_delivers_exactly_the_citys_rows_then_only_changes(db_session, registry, police_db, tmp_path):
     ticket = _approved(db_session, registry)
     first = _deliver(db_session, registry, ticket)

@@ -28,6 +28,7 @@ def run(*args):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_db_upgrade_then_current(env):
     assert run("db", "current").output.strip() == "empty"
     result = run("db", "upgrade")
@@ -41,6 +42,7 @@ def test_commands_ask_for_the_schema_first(env):
     assert "certhub db upgrade" in result.output
 
 
+@pytest.mark.slow
 def test_catalog_load_is_idempotent_and_exports(env):
     run("db", "upgrade")
     first = run("catalog", "load", str(CATALOG_FILE))

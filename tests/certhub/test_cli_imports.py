@@ -33,6 +33,8 @@ from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR
 from tests.factories.licences import RESIDENCE_PERMIT, build_world, citizen_id
 from tests.factories.settings import TEST_SECRET
 
+pytestmark = pytest.mark.slow  # imports whole files through the CLI
+
 runner = CliRunner()
 HEADER = ["source_key", "holder_name", "holder_code", "valid_from", "valid_until", "address", "floor_area"]
 

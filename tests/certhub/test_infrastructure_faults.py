@@ -36,6 +36,8 @@ from storage.cache import InProcessCache, RedisCache
 from tests.factories import presentations
 from tests.factories.catalog import CITY_SAMR, catalog_mapping
 
+pytestmark = pytest.mark.slow  # waits out unreachable databases and caches
+
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_SERVER = shutil.which("redis-server")
 

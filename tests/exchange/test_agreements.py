@@ -23,7 +23,7 @@ from tests.factories.exchange import (
     decide,
 )
 
-pytestmark = pytest.mark.exchange_world  # every test runs in a savepoint of the world
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = "/api/v1/exchange/agreements"
 

@@ -16,6 +16,8 @@ from exchange.auditlog.search import AnomalyThresholds, anomalies
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def auditor(app):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
@@ -24,6 +25,8 @@ from storage.cache import InProcessCache
 from tests.environment import engine_on_schema
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET, use
+
+pytestmark = pytest.mark.slow  # writers racing in other processes
 
 PER_WRITER = 60
 

@@ -79,6 +79,7 @@ def _check_lines(lines: list[str], key: str, *, expected: int) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 def test_api_streams_every_record_with_a_proof(auditor, many):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat()}
@@ -91,6 +92,7 @@ def test_api_streams_every_record_with_a_proof(auditor, many):
     assert records[-1]["record"]["case_number"] == "after-the-checkpoint" and records[-1]["proof"] is None
 
 
+@pytest.mark.slow
 def test_filters_bound_the_export(auditor, some):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "department": OTHER_DEPT}
@@ -101,6 +103,7 @@ def test_filters_bound_the_export(auditor, some):
     assert len(auditor.post("/api/v1/audit/export", json=window).text.splitlines()) == 100 + 2
 
 
+@pytest.mark.slow
 def test_limit_truncates_and_says_so(auditor, some):
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "limit": EXPORT_CHUNK + 7}
     lines = auditor.post("/api/v1/audit/export", json=params).text.splitlines()
@@ -122,6 +125,7 @@ def test_export_needs_audit_scope(client):
     assert client.post("/api/v1/audit/export", json={"subject": HOLDER}).status_code == 401
 
 
+@pytest.mark.slow
 def test_export_lines_is_lazy_and_checks_bounds_first(db_session, some):
     with pytest.raises(InvalidQuery):
         export_lines(session=db_session, filters=SearchFilter())

@@ -34,6 +34,8 @@ from signing.transparency import (
 from signing.transparency.sources import HttpSource
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 def _publish(session, now=None):
     published = publish_checkpoint(session=session, key_secret=SECRET, origin=ORIGIN, now=now)

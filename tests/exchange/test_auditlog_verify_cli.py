@@ -30,6 +30,8 @@ from tests.factories.catalog import uscc
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET, use
 
+pytestmark = pytest.mark.slow  # verifies whole logs through the CLI
+
 AUDIT_DEPT = uscc("11350100MB0000077")
 USE = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
            basis="holder_presentation", subject_code="350102199001011234", fields=["姓名"], matter_code="350100-0001",

@@ -26,7 +26,7 @@ from tests.factories.exchange import (
     results_by_item,
 )
 
-pytestmark = pytest.mark.exchange_world  # every test runs in a savepoint of the world
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = "/api/v1/holders/me/consents"
 CHILD = "35010220150601002" + citizen_id_check_character("35010220150601002")

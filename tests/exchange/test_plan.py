@@ -28,7 +28,7 @@ from tests.factories.exchange import (
     issue,
 )
 
-pytestmark = pytest.mark.exchange_world  # every test runs in a savepoint of the world
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = f"/api/v1/matters/{RESTAURANT}/plan"
 BODY = {"subject": {"code": COMPANY, "type": "001"}, "purpose": "开餐馆一件事", "case_number": "GL-1"}

@@ -32,7 +32,7 @@ from tests.factories.exchange import (
     results_by_item,
 )
 
-pytestmark = pytest.mark.exchange_world  # every test runs in a savepoint of the world
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 PLAN_URL = f"/api/v1/matters/{RESTAURANT}/plan"
 

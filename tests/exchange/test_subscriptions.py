@@ -218,6 +218,7 @@ def test_events_stop_when_the_agreement_ends(db_session, world):
     assert _deliveries(db_session, subscription.id) == []
 
 
+@pytest.mark.slow
 def test_an_id_committed_late_is_dispatched_from_the_gaps(db_session, world):
     """PostgreSQL hands out ids at insert: a lower id may commit after a higher one."""
     approve_agreement(db_session)

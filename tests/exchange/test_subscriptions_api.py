@@ -25,6 +25,8 @@ from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, 
 from tests.factories.licences import REGISTRY_ID, build_world, business_licence_body, token_headers
 from tests.factories.settings import TEST_SECRET
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def settings(settings):

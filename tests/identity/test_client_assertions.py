@@ -61,6 +61,7 @@ def _refused(response, reason: str) -> None:
     assert f"({reason})" in body["message"], body["message"]
 
 
+@pytest.mark.slow
 def test_a_signed_assertion_gets_a_token_without_any_secret(client, app, dept):
     response = token_request(client, dept.assertion())
     assert response.status_code == 200, response.text

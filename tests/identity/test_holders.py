@@ -188,6 +188,7 @@ def test_citizen_id_check_character_follows_gb_11643():
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+@pytest.mark.slow
 def test_valid_id_token_opens_a_session_for_me(client, provider, alg):
     response = _login(client, provider.id_token(alg=alg))
     assert response.status_code == 200, response.text
@@ -305,6 +306,7 @@ def _foreign_key_token(provider: Provider) -> str:
         "bad-id-check-digit", "bad-uscc", "bad-code-type", "no-name",
     ],
 )
+@pytest.mark.slow
 def test_bad_id_tokens_are_refused_with_a_clear_message(client, provider, make, message):
     response = _login(client, make(provider))
     assert response.status_code == 401, response.text

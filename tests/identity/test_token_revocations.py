@@ -49,6 +49,7 @@ def _refused(response, why: str) -> None:
 
 # -- in the process that withdrew them: at once ---------------------------------
 
+@pytest.mark.slow
 def test_revoking_a_key_ends_the_tokens_issued_for_it_and_no_others(client, db_session, dept):
     dept.add(db_session, "es-2", ec.generate_private_key(ec.SECP256R1()), "ES256")
     db_session.commit()
@@ -63,6 +64,7 @@ def test_revoking_a_key_ends_the_tokens_issued_for_it_and_no_others(client, db_s
     assert client.get(AGREEMENTS, headers=second).status_code == 200
 
 
+@pytest.mark.slow
 def test_a_revocation_rolled_back_ends_nothing(client, db_session, dept):
     token = _bearer(token_request(client, dept.assertion()))
     clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="wrong key")
@@ -74,6 +76,7 @@ def test_a_revocation_rolled_back_ends_nothing(client, db_session, dept):
     assert client.get(AGREEMENTS, headers=token).status_code == 200
 
 
+@pytest.mark.slow
 def test_disabling_a_client_through_the_api_ends_its_tokens(client, db_session, dept):
     admin = admin_headers(client, db_session)
     token = _bearer(token_request(client, dept.assertion()))
@@ -87,12 +90,14 @@ def test_disabling_a_client_through_the_api_ends_its_tokens(client, db_session, 
     assert client.post("/api/v1/oauth/clients/no-such-client/disable", headers=admin).status_code == 404
 
 
+@pytest.mark.slow
 def test_disabling_needs_the_admin_scope(client, db_session, dept):
     token = _bearer(token_request(client, dept.assertion()))
     assert client.post(f"/api/v1/oauth/clients/{dept.client_id}/disable", headers=token).status_code == 403
     assert client.get(AGREEMENTS, headers=token).status_code == 200
 
 
+@pytest.mark.slow
 def test_moving_to_private_key_jwt_ends_the_secrets_tokens_not_the_assertions(client, db_session):
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
     client_id, secret_token = _secret_token(client, db_session)

@@ -23,6 +23,8 @@ from registry.models import Licence, LicenceVersion
 from registry.service.bulk import LicenceImporter
 from tests.factories.licences import CITY_IMPORTER, RESIDENCE_PERMIT, SIGNER, build_world, citizen_id
 
+pytestmark = pytest.mark.slow  # imports whole files
+
 HEADER = ["编号", "姓名", "身份证号", "居住地址", "面积", "起始日期", "有效期至"]
 MAPPING = {
     "version": 1,

@@ -3,6 +3,7 @@ locks): concurrent issues get distinct serials, concurrent changes all land."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from certhub.db import create_sessionmaker
@@ -13,6 +14,8 @@ from registry.service.authority import Actor
 from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
 from tests.racing import THREADS, run_together
+
+pytestmark = pytest.mark.slow  # threads racing real commits on a database of their own
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 ACTOR = Actor(department_code=CITY_SAMR, client_id="race", operator="tester")

@@ -58,6 +58,7 @@ def permit(client, city) -> dict:
     return response.json()
 
 
+@pytest.mark.slow
 def test_holder_dispute_accepted_makes_a_corrected_version(client, db_session, city, permit):
     publish_log_checkpoint(db_session)
     alice = holder_headers(client, code=ALICE)
@@ -109,6 +110,7 @@ def _logged_use(session, *, department: str, identifier: str, result: str = "gra
     session.commit()
 
 
+@pytest.mark.slow
 def test_clerk_dispute_rejected_with_a_reason_and_only_once(client, db_session, city, permit):
     province = token_headers(client, db_session, PROVINCE_SAMR, scopes=("licence:manage", "licence:dispute"))
     _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"])
@@ -203,6 +205,7 @@ def test_final_licences_take_no_disputes(client, city, permit):
     assert response.status_code == 422 and "revoked" in response.json()["message"]
 
 
+@pytest.mark.slow
 def test_open_disputes_per_licence_are_bounded(client, db_session, city, permit):
     view = reads.get_or_raise(db_session, identifier=permit["identifier"])
     for i in range(disputes.MAX_OPEN_PER_LICENCE):

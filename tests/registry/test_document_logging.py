@@ -23,6 +23,8 @@ from tests.factories.licences import (
     token_headers,
 )
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def city(client, db_session):

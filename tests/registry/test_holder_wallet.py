@@ -106,6 +106,7 @@ def test_holder_reads_a_version_with_face_versions_and_sealed_record(client, wor
     assert old["superseded"] is True and old["face"] == {"address": "福州市台江区"}
 
 
+@pytest.mark.slow
 def test_holder_downloads_own_layout_documents(client, licences, log_published):
     alice = holder_headers(client, code=ALICE)
     ident = licences["second_v2"]["identifier"]
@@ -165,6 +166,7 @@ def test_holder_expiring_lists_only_own_live_licences_ending_soon(client, city, 
     assert client.get("/api/v1/holders/me/licences/expiring?days=-1", headers=alice).status_code == 422
 
 
+@pytest.mark.slow
 def test_each_holder_read_is_recorded_as_holder_self_access(client, db_session, licences, log_published):
     alice = holder_headers(client, code=ALICE)
     ident = licences["second_v2"]["identifier"]
@@ -188,6 +190,7 @@ def test_each_holder_read_is_recorded_as_holder_self_access(client, db_session, 
     assert db_session.scalars(select(LogEntry).where(LogEntry.subject_code == BOB)).all() == []
 
 
+@pytest.mark.slow
 def test_holder_reads_fail_closed_without_a_fresh_log(client, db_session, licences):
     alice = holder_headers(client, code=ALICE)
     for route in ("", "/{ident}", "/{ident}/layout.png", "/{ident}/layout.pdf", "/expiring?days=3660"):

@@ -19,6 +19,8 @@ from storage.cache import InProcessCache
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID
 from tests.factories.presentations import OTHER_CITIZEN, build, holder_auth, residence_body
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def world(client, app, db_session):

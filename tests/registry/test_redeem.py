@@ -29,6 +29,8 @@ from tests.factories.catalog import COUNTY_CENTRE, MATTER
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID, token_headers
 from tests.factories.presentations import CITIZEN, PURPOSE, build, publish_log
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def world(client, app, db_session):

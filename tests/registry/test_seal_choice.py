@@ -122,6 +122,7 @@ def _refusal(response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]
 
 
+@pytest.mark.slow
 def test_a_chosen_seal_must_be_the_issuers_active_e_licence_seal(client, db_session, world, city):
     _anchors, es256 = world
     assert _refusal(_post(client, city, seal="0" * 32)) == (422, "unknown_seal")
@@ -163,6 +164,7 @@ def _resident(ordinal: int) -> MappedRow:
                      valid_from=date(2025, 1, 1), valid_until=date(2028, 1, 1), face={"address": "福州市鼓楼区五四路1号"})
 
 
+@pytest.mark.slow
 def test_a_bulk_import_seals_with_the_seal_it_names(db_session, world, client):
     anchors, es256 = world
     sm2 = new_seal(db_session)

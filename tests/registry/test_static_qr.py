@@ -18,6 +18,8 @@ from signing.statuslist import verify_status_list_token
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID
 from tests.factories.presentations import build
 
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
+
 
 @pytest.fixture
 def world(client, app, db_session):

@@ -59,6 +59,7 @@ def _slots(session, licences) -> list[tuple[int, int]]:
     return [(licence.status_list_id, licence.status_index) for licence in licences]
 
 
+@pytest.mark.slow
 def test_single_issues_get_random_indices(db_session, world):
     licences = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(24)]
     _assert_random(_slots(db_session, licences))

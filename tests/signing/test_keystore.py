@@ -69,6 +69,7 @@ def test_unknown_handle(store):
         store.private_key(handle=999_999)
 
 
+@pytest.mark.slow
 def test_private_keys_are_encrypted_at_rest(store, db_session):
     key = generate_private_key(Algorithm.EDDSA)
     stored = store.put(key=key, purpose=KeyPurpose.SEAL)

@@ -96,6 +96,7 @@ def test_revocation_with_compromise_time(db_session, seal, trust_root, licence_r
         _sign(db_session, seal, licence_record, now=at(hours=5))
 
 
+@pytest.mark.slow
 def test_revoked_key_with_compromise_time(db_session, seal, trust_root, licence_record):
     early = _sign(db_session, seal, licence_record, now=at(hours=1))
     late = _sign(db_session, seal, licence_record, now=at(hours=3))

@@ -3,12 +3,16 @@ demo mode, only for the demo client, and only with the one scope a page needs.""
 
 from __future__ import annotations
 
+import pytest
+
 from catalog.service import document
 from certhub.demo.seed import DEMO_CLIENT_NAME
 from identity import clients
 from identity.scopes import KNOWN_SCOPES
 from tests.factories.catalog import PROVINCE_SAMR as PROVINCE
 from tests.factories.catalog import catalog_mapping
+
+pytestmark = pytest.mark.slow  # signs in through the demo app end to end
 
 
 def _demo_client(session):

@@ -15,6 +15,8 @@ from signing.transparency import NoteSigner, verify_log
 from signing.transparency.sources import HttpSource
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
+pytestmark = pytest.mark.slow  # verifies whole logs over HTTP
+
 
 @pytest.fixture
 def auditor(app):

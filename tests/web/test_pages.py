@@ -13,6 +13,7 @@ PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter":
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_page_renders_in_chinese_with_a_strict_policy(client, path):
     answer = client.get(path)
     assert answer.status_code == 200
@@ -29,6 +30,7 @@ def test_page_renders_in_chinese_with_a_strict_policy(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_every_asset_a_page_names_is_served_and_cacheable(client, path):
     html = client.get(path).text
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)

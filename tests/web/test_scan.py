@@ -33,6 +33,7 @@ def _qr_image(text: str, *, fmt: str, size: int = 480) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.slow
 def test_reads_the_code_from_an_image(client, counter_headers, fmt):
     body = _qr_image(CODE, fmt=fmt)
     answer = client.post("/web/api/decode-image", content=body,
@@ -68,6 +69,7 @@ def test_bounded_in_bytes(client, counter_headers):
     assert answer.status_code == 413 and answer.json()["error"] == "too_large"
 
 
+@pytest.mark.slow
 def test_bounded_in_pixels(client, counter_headers):
     # A few kilobytes that claim a 30-megapixel canvas are refused before decoding.
     huge = io.BytesIO()
