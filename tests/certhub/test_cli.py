@@ -12,6 +12,8 @@ from certhub.demo.seed import CATALOG_FILE
 from registry.setup import root_public_key
 from signing.trustlist import TrustList
 
+pytestmark = pytest.mark.slow  # every command on a database of its own, migrated first; one seeds the whole demo
+
 runner = CliRunner()
 
 

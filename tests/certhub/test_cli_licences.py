@@ -16,6 +16,8 @@ from tests.factories.catalog import CITY_SAMR, PROVINCE_SAMR
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id
 from tests.factories.settings import TEST_SECRET
 
+pytestmark = pytest.mark.slow  # a migrated database of its own per test
+
 runner = CliRunner()
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")

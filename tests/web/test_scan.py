@@ -42,6 +42,7 @@ def test_reads_the_code_from_an_image(client, counter_headers, fmt):
     assert answer.json() == {"text": CODE}
 
 
+@pytest.mark.slow
 def test_counter_clients_only(app, client):
     body = _qr_image(CODE, fmt="PNG")
     assert client.post("/web/api/decode-image", content=body).status_code == 401
@@ -50,6 +51,7 @@ def test_counter_clients_only(app, client):
     assert answer.status_code == 403
 
 
+@pytest.mark.slow
 def test_an_image_without_a_code(client, counter_headers):
     blank = io.BytesIO()
     Image.new("RGB", (300, 300), "white").save(blank, format="PNG")
@@ -57,6 +59,7 @@ def test_an_image_without_a_code(client, counter_headers):
     assert answer.status_code == 422 and answer.json()["error"] == "no_code_found"
 
 
+@pytest.mark.slow
 def test_not_an_image(client, counter_headers):
     answer = client.post("/web/api/decode-image", content=b"%PDF-1.7 not an image", headers=counter_headers)
     assert answer.status_code == 422 and answer.json()["error"] == "image_invalid"

@@ -275,6 +275,7 @@ def served(log):
         thread.join()
 
 
+@pytest.mark.slow
 def test_verifies_over_http(served):
     log, url = served
     with HttpSource(url, timeout=5) as source:
@@ -282,6 +283,7 @@ def test_verifies_over_http(served):
     assert report.size == SIZE
 
 
+@pytest.mark.slow
 def test_missing_tile_over_http(served):
     log, url = served
     (log.directory / "tile/0/001").unlink()
