@@ -40,3 +40,8 @@ def corpus_file(name: str, relative: str) -> Path:
     if directory is None:
         pytest.skip(skip_reason(name))
     return directory / relative
+
+
+def seal_file(name: str) -> Path:
+    """A GB/T 38540 conformance seal file ($CERTHUB_CONFORMANCE_DIR/gbt38540-seals); skips without the corpus."""
+    return corpus_file(SEAL_FILES, name)

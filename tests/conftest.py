@@ -11,11 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from catalog import snapshots
@@ -23,39 +22,8 @@ from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
 from storage.cache import InProcessCache, RedisCache
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEST_SECRET = "test-secret-" + "x" * 40
-
-_POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
-_REDIS_URL = os.environ.get("CERTHUB_TEST_REDIS_URL")
-
-DATABASE_BACKENDS = ["sqlite"] + (["postgresql"] if _POSTGRES_URL else [])
-CACHE_BACKENDS = ["memory"] + (["redis"] if _REDIS_URL else [])
-
-
-def _postgres_engine(schema: str) -> Engine:
-    engine = create_db_engine(_POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    return engine_on_schema(_POSTGRES_URL, schema)
-
-
-def engine_on_schema(url: str, schema: str) -> Engine:
-    """A PostgreSQL engine whose every connection works in `schema` (also
-    what other processes of a test use to reach the same tables)."""
-    engine = create_db_engine(url)
-
-    @event.listens_for(engine, "connect")
-    def _search_path(dbapi_connection, _record):
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f'SET search_path TO "{schema}"')
-        cursor.close()
-        # psycopg opens a transaction for SET; end it so pooled connections start clean.
-        dbapi_connection.commit()
-
-    return engine
+from tests.environment import CACHE_BACKENDS, DATABASE_BACKENDS, POSTGRES_URL, REDIS_URL, engine_on_new_schema
+from tests.factories.settings import app_settings
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)
@@ -69,19 +37,20 @@ def migrated_engine(request, tmp_path_factory) -> Iterator[Engine]:
         engine.dispose()
         return
     schema = f"certhub_test_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = _postgres_engine(schema)
+    engine = engine_on_new_schema(schema)
     upgrade(engine)
     yield engine
     engine.dispose()
-    cleanup = create_db_engine(_POSTGRES_URL)
+    cleanup = create_db_engine(POSTGRES_URL)
     with cleanup.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     cleanup.dispose()
 
 
 @pytest.fixture
-def db_connection(migrated_engine: Engine):
-    """A connection inside a transaction that is rolled back after the test."""
+def empty_db_connection(migrated_engine: Engine):
+    """A connection inside a transaction that is rolled back after the test,
+    on the migrated schema with no data in it."""
     connection = migrated_engine.connect()
     transaction = connection.begin()
     try:
@@ -91,6 +60,13 @@ def db_connection(migrated_engine: Engine):
         connection.close()
         # The rollback undid the test's catalog behind the session events' back.
         snapshots.forget(migrated_engine)
+
+
+@pytest.fixture
+def db_connection(empty_db_connection):
+    """The connection a test's sessions and app work on; a package's
+    conftest.py may start it from data of its own (tests/exchange/)."""
+    return empty_db_connection
 
 
 @pytest.fixture
@@ -113,14 +89,14 @@ def cache(request):
     if request.param == "memory":
         instance = InProcessCache()
     else:
-        instance = RedisCache(_REDIS_URL, prefix=f"certhub-test:{secrets.token_hex(4)}:")
+        instance = RedisCache(REDIS_URL, prefix=f"certhub-test:{secrets.token_hex(4)}:")
     yield instance
     instance.close()
 
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
+    return app_settings(tmp_path)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from adapters.errors import AdapterConfigError, UnknownBinding
 from adapters.sources import BindingRegistry
-from tests.adapters.conftest import FUZHOU
+from tests.factories.adapters import FUZHOU
 
 YAML = f"""
 version: 1

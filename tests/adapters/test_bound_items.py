@@ -10,7 +10,7 @@ import pytest
 
 from adapters.errors import BindingMismatch, InvalidData
 from adapters.sources import BindingRegistry
-from tests.adapters.conftest import COMPANY, ENTERPRISE_DATA, ENTERPRISE_FIELDS
+from tests.factories.adapters import COMPANY, ENTERPRISE_DATA, ENTERPRISE_FIELDS
 
 
 @dataclass(frozen=True)

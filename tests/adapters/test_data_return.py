@@ -13,7 +13,7 @@ from sqlalchemy import text
 from adapters.data_return import delivery, tickets
 from adapters.errors import IllegalTransition, InvalidTicket, NotPermitted, TicketNotFound
 from storage.base import utcnow
-from tests.adapters.conftest import (
+from tests.factories.adapters import (
     DATA_BUREAU,
     FUZHOU,
     GULOU,
@@ -22,7 +22,7 @@ from tests.adapters.conftest import (
     SECRET_DATA,
     XIAMEN,
 )
-from tests.adapters.population import COLUMNS, FUZHOU_IDS, population_registry, read_jsonl
+from tests.factories.population import COLUMNS, FUZHOU_IDS, population_registry, read_jsonl
 
 
 def _approved(session, registry, *, target="fuzhou_files", requester=FUZHOU):
@@ -42,6 +42,7 @@ def _deliver(session, registry, ticket):
     return record
 
 
+@pytest.mark.slow
 def test_an_approved_ticket_delivers_exactly_the_citys_rows_then_only_changes(db_session, registry, police_db, tmp_path):
     ticket = _approved(db_session, registry)
     first = _deliver(db_session, registry, ticket)

@@ -11,8 +11,8 @@ from adapters.api import data_return_router
 from adapters.errors import AdapterError, IllegalTransition, NotPermitted, TicketNotFound
 from adapters.sources.registry import BindingRegistry
 from identity import clients
-from tests.adapters.conftest import DATA_BUREAU, FUZHOU, POPULATION_DATA, PROVINCE_POLICE, XIAMEN
-from tests.adapters.population import FUZHOU_IDS, population_registry, read_jsonl
+from tests.factories.adapters import DATA_BUREAU, FUZHOU, POPULATION_DATA, PROVINCE_POLICE, XIAMEN
+from tests.factories.population import FUZHOU_IDS, population_registry, read_jsonl
 
 # The statuses the composition layer's error table is expected to give these errors.
 _STATUS = [(TicketNotFound, 404), (NotPermitted, 403), (IllegalTransition, 409), (AdapterError, 422)]

@@ -26,9 +26,9 @@ from adapters.errors import (
 from adapters.sources import BindingRegistry, fetch_records
 from adapters.sources.breaker import CircuitState
 from tests.adapters import loopback
-from tests.adapters.conftest import COMPANY, ENTERPRISE_DATA
 from tests.adapters.tls import make_pki
-from tests.catalog.factories import uscc
+from tests.factories.adapters import COMPANY, ENTERPRISE_DATA
+from tests.factories.catalog import uscc
 
 GOOD = {"data": {"entName": "福州示例餐饮有限公司", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 500}}
 FIELDS = {"name": "/data/entName", "status": "data.reg.status", "founded": "/data/estDate", "capital": "data.capital"}

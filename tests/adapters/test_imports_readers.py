@@ -99,6 +99,7 @@ def test_a_file_that_is_no_workbook_is_refused(tmp_path):
         xlsx_source(path)
 
 
+@pytest.mark.slow
 def test_a_workbook_is_measured_against_its_limits_before_it_is_parsed(tmp_path):
     path = tmp_path / "book.xlsx"
     workbook = Workbook()

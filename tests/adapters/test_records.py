@@ -10,7 +10,7 @@ import pytest
 from adapters.errors import InvalidData, InvalidSubject
 from adapters.sources.records import parse_fields, validate_records
 from adapters.sources.subjects import mask_subject, validate_subject
-from tests.adapters.conftest import COMPANY, person_id
+from tests.factories.adapters import COMPANY, person_id
 
 FIELDS = parse_fields([
     {"key": "s", "label": "s", "type": "string", "max_length": 3},

@@ -20,8 +20,8 @@ from adapters.errors import (
 )
 from adapters.sources import BindingRegistry, fetch_records
 from tests.adapters import loopback
-from tests.adapters.conftest import HOUSEHOLD_DATA, HOUSEHOLD_FIELDS, person_id
 from tests.adapters.databases import BACKENDS, POSTGRES_URL, provider_database
+from tests.factories.adapters import HOUSEHOLD_DATA, HOUSEHOLD_FIELDS, person_id
 
 ALICE = person_id("35010219900101123")
 BOB = person_id("35020319851231002")
@@ -180,6 +180,7 @@ def _fetch_returning(registry, *, within: float = 60):
     return outcome[0]
 
 
+@pytest.mark.slow
 def test_a_database_that_accepts_and_never_answers_times_out_and_opens_the_circuit():
     silent = loopback.StallingProxy()  # a PostgreSQL URL whose server accepts and never says a word
     registry = _stalling_registry(silent.port, query="SELECT xm, csrq, hjdz FROM household WHERE id_number = :subject")

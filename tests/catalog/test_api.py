@@ -2,7 +2,7 @@ import pytest
 
 from catalog.service import document
 from identity import clients
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, ENTERPRISE_DATA, MATTER, catalog_mapping
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, ENTERPRISE_DATA, MATTER, catalog_mapping
 
 
 @pytest.fixture
@@ -111,6 +111,7 @@ def test_token_via_basic_auth_and_narrowed_scope(client, db_session, loaded):
     assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
 
 
+@pytest.mark.slow
 def test_unsupported_grant(client):
     response = client.post("/api/v1/oauth/token", data={"grant_type": "password"})
     assert response.status_code == 400
@@ -142,6 +143,7 @@ def test_tampered_or_foreign_tokens_are_refused(client, db_session, loaded):
     assert response.status_code == 401
 
 
+@pytest.mark.slow
 def test_openapi_docs_are_served(client):
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
@@ -150,7 +152,7 @@ def test_openapi_docs_are_served(client):
 
 def test_matter_existence_check(db_session):
     from catalog.service import matters
-    from tests.catalog.factories import MATTER
+    from tests.factories.catalog import MATTER
 
     assert matters.exists(session=db_session, code="no-such-matter") is False
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))

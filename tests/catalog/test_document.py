@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 from catalog.errors import DuplicateEntry, InvalidCatalog, UnknownReference
 from catalog.models import Department, LicenceType
 from catalog.service import document, licence_types, matters
-from tests.catalog.factories import (
+from tests.factories.catalog import (
     BUSINESS_LICENCE,
     CITY_SAMR,
     COUNTY_CENTRE,

@@ -7,7 +7,7 @@ import pytest
 
 from catalog.errors import UnknownMatter
 from catalog.service import document, matters
-from tests.catalog.factories import MATTER, catalog_mapping
+from tests.factories.catalog import MATTER, catalog_mapping
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from catalog import snapshots
 from catalog.service import document, matters
 from exchange.agreements import items
-from tests.catalog.factories import ENTERPRISE_DATA, MATTER, catalog_mapping
+from tests.factories.catalog import ENTERPRISE_DATA, MATTER, catalog_mapping
 
 
 class FakeClock:
@@ -112,7 +112,7 @@ def test_a_licence_type_versions_face_rules_are_read_once_and_cannot_be_changed(
     from sqlalchemy import event
 
     from catalog.service import licence_types
-    from tests.catalog.factories import BUSINESS_LICENCE
+    from tests.factories.catalog import BUSINESS_LICENCE
 
     mapping = catalog_mapping()
     _load(db_session, mapping)

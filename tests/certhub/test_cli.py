@@ -12,6 +12,8 @@ from certhub.demo.seed import CATALOG_FILE
 from registry.setup import root_public_key
 from signing.trustlist import TrustList
 
+pytestmark = pytest.mark.slow  # every command on a database of its own, migrated first; one seeds the whole demo
+
 runner = CliRunner()
 
 
@@ -28,6 +30,7 @@ def run(*args):
     return runner.invoke(app, list(args), catch_exceptions=False)
 
 
+@pytest.mark.slow
 def test_db_upgrade_then_current(env):
     assert run("db", "current").output.strip() == "empty"
     result = run("db", "upgrade")
@@ -41,6 +44,7 @@ def test_commands_ask_for_the_schema_first(env):
     assert "certhub db upgrade" in result.output
 
 
+@pytest.mark.slow
 def test_catalog_load_is_idempotent_and_exports(env):
     run("db", "upgrade")
     first = run("catalog", "load", str(CATALOG_FILE))

@@ -28,6 +28,8 @@ from signing.keys import load_public_key
 from signing.trustlist import TrustList
 from storage.cache import InProcessCache
 
+pytestmark = pytest.mark.slow  # seeds the whole demo
+
 PORT = 8123
 BASE = f"http://127.0.0.1:{PORT}"
 _UNSET = {name: None for name in ("CERTHUB_DATABASE_URL", "CERTHUB_SECRET_KEY", "CERTHUB_DEMO",

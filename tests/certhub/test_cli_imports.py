@@ -28,9 +28,12 @@ from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceVersion
 from tests.adapters.databases import BACKENDS, POSTGRES_URL
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
-from tests.conftest import REPO_ROOT, TEST_SECRET
-from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id
+from tests.environment import REPO_ROOT
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR
+from tests.factories.licences import RESIDENCE_PERMIT, build_world, citizen_id
+from tests.factories.settings import TEST_SECRET
+
+pytestmark = pytest.mark.slow  # imports whole files through the CLI
 
 runner = CliRunner()
 HEADER = ["source_key", "holder_name", "holder_code", "valid_from", "valid_until", "address", "floor_area"]

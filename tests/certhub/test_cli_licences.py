@@ -12,9 +12,11 @@ from certhub.cli import app
 from certhub.db import create_db_engine, create_sessionmaker
 from registry.service import disputes, issue, reads
 from registry.service.authority import Actor
-from tests.catalog.factories import CITY_SAMR, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id
+from tests.factories.catalog import CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id
+from tests.factories.settings import TEST_SECRET
+
+pytestmark = pytest.mark.slow  # a migrated database of its own per test
 
 runner = CliRunner()
 ALICE = citizen_id("35010219900101123")

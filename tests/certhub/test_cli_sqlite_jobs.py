@@ -12,12 +12,15 @@ import sqlite3
 import threading
 import time
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
 import certhub.cli.clients_cmd  # noqa: F401  (loaded before the clock starts, as in a running CLI)
 from certhub.cli import app
 from certhub.demo.seed import CATALOG_FILE
+
+pytestmark = pytest.mark.slow  # waits out another connection's write
 
 HOLD_SECONDS = 2.0
 

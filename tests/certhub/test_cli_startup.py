@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.slow  # starts a Python process per command
+
 # What only the server, the database or the web pages need.
 HEAVY = ("fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "fontTools", "openpyxl", "psycopg", "redis",
          "httpx", "certhub.app", "certhub.db", "catalog", "registry", "exchange", "adapters")

@@ -17,7 +17,7 @@ from signing.keys import generate_private_key
 from signing.qr import render_qr_png
 from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList, TokenStatus, sign_status_list_token
-from tests.signing.qr.conftest import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
+from tests.factories.qr import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
 
 runner = CliRunner()
 NOW = at(days=1).isoformat()
@@ -189,7 +189,7 @@ def test_missing_url_is_a_setup_error(world, registry_server):
 
 def test_eu_dcc_code_with_its_signer_certificate(tmp_path):
     from tests.conformance import DCC_TESTDATA, corpus_file
-    from tests.signing.qr.test_hcert_corpus import Vector
+    from tests.signing.qr.dcc_vectors import Vector
 
     vector = Vector(corpus_file(DCC_TESTDATA, "DE/2DCode/raw/1.json"))
     certificate = tmp_path / "dsc.der"

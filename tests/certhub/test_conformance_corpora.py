@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # runs the conformance suites in another pytest process
+
 REPO = Path(__file__).resolve().parents[2]
 SUITES = ["tests/signing/qr/test_hcert_corpus.py", "tests/signing/test_gbt38540.py", "tests/signing/test_cli_seal.py"]
 

@@ -7,6 +7,8 @@ import pytest
 from catalog.service import document
 from certhub.demo.seed import CATALOG_FILE
 
+pytestmark = pytest.mark.slow  # loads the whole demo catalog
+
 
 @pytest.fixture(scope="module")
 def demo():

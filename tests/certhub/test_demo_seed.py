@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -20,6 +21,8 @@ from identity.codes import validate_uscc
 from identity.holder_auth import validate_citizen_id
 from registry.models import Licence
 from storage.cache import InProcessCache
+
+pytestmark = pytest.mark.slow  # seeds the whole demo
 
 
 def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):

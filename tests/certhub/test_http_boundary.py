@@ -21,7 +21,7 @@ from identity.codes import citizen_id_check_character
 from identity.holder_auth import HolderAuthority
 from storage.cache import InProcessCache
 from storage.params import MAX_SQL_INTEGER
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
 HUGE = "99999999999999999999999"  # past 2^63: no database integer holds it
@@ -55,10 +55,12 @@ def test_a_seal_status_that_is_no_status_is_refused(client):
     f"/api/v1/status-lists/{HUGE}/key",
     "/api/v1/status-lists/-1",
 ])
+@pytest.mark.slow
 def test_public_ids_past_the_database_integer_are_refused(client, path):
     _refused(client.get(path), 422, "invalid_request")
 
 
+@pytest.mark.slow
 def test_ids_past_the_database_integer_are_refused_after_the_caller_is_known(client, db_session):
     headers = _headers(client, db_session, ["catalog:admin", "licence:manage", "audit:read", "seal:admin"])
     # Who is calling first: without a token the size of the number is not discussed.
@@ -101,6 +103,7 @@ def test_every_integer_in_a_path_or_query_has_an_upper_bound(app):
     assert unbounded == []
 
 
+@pytest.mark.slow
 def test_data_return_checks_the_caller_before_the_configuration(client, db_session, app):
     assert app.state.services.find_optional(BindingRegistry) is None  # no bindings: the routes that need them answer 503
     body = {"dataset": "x", "purpose": "p", "target": "t"}
@@ -113,6 +116,7 @@ def test_data_return_checks_the_caller_before_the_configuration(client, db_sessi
     _refused(client.post("/api/v1/data-return/tickets/1/deliveries", headers=bureau), 503, "invalid_adapter_config")
 
 
+@pytest.mark.slow
 def test_malformed_json_unknown_paths_and_methods_answer_in_the_project_format(client):
     malformed = client.post("/api/v1/holders/session", content=b'{"id_token": ',
                             headers={"Content-Type": "application/json"})
@@ -236,6 +240,7 @@ def _not_stored(answer) -> None:
     assert answer.headers.get("pragma") == "no-cache", answer.headers
 
 
+@pytest.mark.slow
 def test_api_answers_are_not_stored_by_any_cache(client, db_session, app):
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
     new = clients.create(session=db_session, department_code=CITY_SAMR, name="boundary tests", scopes=["exchange:query"])
@@ -259,6 +264,7 @@ def test_api_answers_are_not_stored_by_any_cache(client, db_session, app):
     _not_stored(client.post("/api/v1/holders/session", content=b"{", headers={"Content-Type": "application/json"}))
 
 
+@pytest.mark.slow
 def test_a_route_that_chose_public_caching_keeps_it(app):
     @app.get("/api/v1/test-public-list")
     def public_list() -> Response:  # as the status lists and their keys answer

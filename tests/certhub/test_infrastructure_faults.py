@@ -33,8 +33,10 @@ from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
 from identity.client_assertions import ASSERTION_TYPE
 from storage.cache import InProcessCache, RedisCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
-from tests.registry import presentation_world
+from tests.factories import presentations
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
+
+pytestmark = pytest.mark.slow  # waits out unreachable databases and caches
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_SERVER = shutil.which("redis-server")
@@ -246,7 +248,7 @@ def test_a_redemption_with_the_cache_gone_answers_503_with_retry_after(redis_ser
     app = create_app(settings, engine=migrated_engine, cache=cache, sessions=session_factory)
     client = TestClient(app)  # without the lifespan: its cache listener is not what this test is about
     try:
-        world = presentation_world.build(client, app, db_session)
+        world = presentations.build(client, app, db_session)
         code = world.code()
         process.kill()
         process.wait(timeout=10)

@@ -11,7 +11,7 @@ from sqlalchemy import inspect, text
 
 from certhub.db import alembic_config, create_db_engine, upgrade
 from signing.keys import generate_private_key
-from tests.conftest import _POSTGRES_URL, DATABASE_BACKENDS, engine_on_schema
+from tests.environment import DATABASE_BACKENDS, POSTGRES_URL, engine_on_schema
 
 
 @pytest.fixture(params=DATABASE_BACKENDS)
@@ -23,10 +23,10 @@ def fresh_engine(request, tmp_path):
         engine.dispose()
         return
     schema = f"certhub_migrations_{os.getpid()}_{secrets.token_hex(3)}"
-    admin = create_db_engine(_POSTGRES_URL)
+    admin = create_db_engine(POSTGRES_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = engine_on_schema(_POSTGRES_URL, schema)
+    engine = engine_on_schema(POSTGRES_URL, schema)
     yield engine
     engine.dispose()
     with admin.begin() as connection:

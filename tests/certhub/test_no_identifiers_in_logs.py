@@ -43,7 +43,7 @@ from identity import clients
 from identity.codes import citizen_id_check_character, uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
-from tests.conftest import DATABASE_BACKENDS, REPO_ROOT
+from tests.environment import DATABASE_BACKENDS, REPO_ROOT
 
 # Written out here, not taken from certhub.logs: the test checks the mask, it does not share it.
 CITIZEN_ID_SHAPE = r"[0-9]{17}[0-9Xx]"
@@ -319,6 +319,7 @@ def test_a_decoded_request_line_cannot_forge_a_log_line():
     assert line == 'GET /x?a=%0D%0AINFO: forged%22&s=3501**********301X HTTP/1.1'
 
 
+@pytest.mark.slow
 def test_no_route_takes_a_holders_code_in_its_url(app):
     # What a URL carries reaches the access log before a route could refuse it.
     holder_words = re.compile(r"subject|holder|principal|proxy|id_number|uscc|code$")

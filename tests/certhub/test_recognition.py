@@ -33,7 +33,7 @@ from signing import service as signing_service
 from signing.algorithms import Algorithm
 from signing.keys import generate_private_key
 from signing.qr import QrVerificationError, verify_qr
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
 SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)

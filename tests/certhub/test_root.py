@@ -25,7 +25,7 @@ from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
 from storage.cache import Cache, InProcessCache
-from tests.conftest import REPO_ROOT
+from tests.environment import REPO_ROOT
 from wiring import Services
 
 # What the routes find in their own work rather than as a dependency

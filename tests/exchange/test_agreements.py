@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from exchange.agreements import has_active_agreement
-from tests.exchange.test_query_world import (
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     COUNTER,
     CRIMINAL_RECORD,
@@ -18,11 +20,10 @@ from tests.exchange.test_query_world import (
     PROPERTY_DATA,
     RESTAURANT,
     apply,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = "/api/v1/exchange/agreements"
 

@@ -14,8 +14,10 @@ from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import publish_checkpoint
 from exchange.auditlog.search import AnomalyThresholds, anomalies
 from identity.tokens import TokenAuthority
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture

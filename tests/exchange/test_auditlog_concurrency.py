@@ -8,6 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import sessionmaker
@@ -22,8 +23,11 @@ from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
 from signing.transparency.sources import HttpSource
 from storage.cache import InProcessCache
-from tests.conftest import TEST_SECRET, engine_on_schema
-from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
+from tests.environment import engine_on_schema
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import ORIGIN, SECRET, use
+
+pytestmark = pytest.mark.slow  # writers racing in other processes
 
 PER_WRITER = 60
 

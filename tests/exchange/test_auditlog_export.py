@@ -21,8 +21,8 @@ from exchange.auditlog.search import EXPORT_CHUNK, SearchFilter, export_lines
 from identity.tokens import TokenAuthority
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
 COUNT = 2600  # more than five export batches
 USE = dict(kind="department_query", operator_id="clerk-7", basis="holder_presentation", subject_code=HOLDER,
@@ -77,6 +77,7 @@ def _check_lines(lines: list[str], key: str, *, expected: int) -> list[dict]:
     return records
 
 
+@pytest.mark.slow
 def test_api_streams_every_record_with_a_proof(auditor, many):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat()}
@@ -89,6 +90,7 @@ def test_api_streams_every_record_with_a_proof(auditor, many):
     assert records[-1]["record"]["case_number"] == "after-the-checkpoint" and records[-1]["proof"] is None
 
 
+@pytest.mark.slow
 def test_filters_bound_the_export(auditor, some):
     key = auditor.get("/log/verifier-key").text.strip()
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "department": OTHER_DEPT}
@@ -99,6 +101,7 @@ def test_filters_bound_the_export(auditor, some):
     assert len(auditor.post("/api/v1/audit/export", json=window).text.splitlines()) == 100 + 2
 
 
+@pytest.mark.slow
 def test_limit_truncates_and_says_so(auditor, some):
     params = {"since": at(0).isoformat(), "until": at(23).isoformat(), "limit": EXPORT_CHUNK + 7}
     lines = auditor.post("/api/v1/audit/export", json=params).text.splitlines()
@@ -120,6 +123,7 @@ def test_export_needs_audit_scope(client):
     assert client.post("/api/v1/audit/export", json={"subject": HOLDER}).status_code == 401
 
 
+@pytest.mark.slow
 def test_export_lines_is_lazy_and_checks_bounds_first(db_session, some):
     with pytest.raises(InvalidQuery):
         export_lines(session=db_session, filters=SearchFilter())

@@ -26,8 +26,8 @@ from exchange.auditlog.models import LogCheckpoint, LogSigningKey, LogState, Log
 from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
 from storage.sessions import SessionDep
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, newest_entry, use
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, newest_entry, use
 from wiring import service
 
 DATA_ROUTE = "/test-only/licence-data"
@@ -105,6 +105,7 @@ def test_health_while_serving_reports_age_size_and_pending(client, db_session):
     assert HOLDER not in client.get("/log/health").text
 
 
+@pytest.mark.slow
 def test_stale_checkpoint_stops_a_data_route_with_the_reason(data_client, db_session):
     stale = datetime.now(timezone.utc) - timedelta(minutes=10)
     publish_checkpoint(session=db_session, key_secret=SECRET, origin=ORIGIN, now=stale)
@@ -126,6 +127,7 @@ def test_stale_checkpoint_stops_a_data_route_with_the_reason(data_client, db_ses
     assert _entries(db_session) == before + 1
 
 
+@pytest.mark.slow
 def test_refusal_quotes_why_checkpoints_fail(app, data_client, db_session, session_factory):
     stale = datetime.now(timezone.utc) - timedelta(minutes=10)
     publish_checkpoint(session=db_session, key_secret=SECRET, origin=ORIGIN, now=stale)
@@ -154,6 +156,7 @@ def test_denied_attempts_are_still_recorded_while_stale(data_client, app, db_ses
     assert newest_entry(db_session).result == "denied"
 
 
+@pytest.mark.slow
 def test_the_app_checkpointer_keeps_the_log_serving(migrated_engine, tmp_path):
     """background_jobs: the configured interval drives real publications."""
     settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
@@ -176,6 +179,7 @@ def test_the_app_checkpointer_keeps_the_log_serving(migrated_engine, tmp_path):
             connection.execute(update(LogState).values(size=0, root_hash=EMPTY_ROOT))
 
 
+@pytest.mark.slow
 def test_a_round_blocked_on_the_log_lock_fails_with_a_code(migrated_engine, tmp_path):
     """A transaction left open on the log's state row (a second connection
     holds its lock): the round gives up after its lock timeout, and the 503

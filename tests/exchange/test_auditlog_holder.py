@@ -7,7 +7,7 @@ from exchange.auditlog import integrate_pending, publish_checkpoint
 from identity.holder_auth import HolderAuthority, HolderPrincipal
 from signing.canonical import canonical_json
 from signing.transparency import Checkpoint, NoteVerifier, leaf_hash, verify_inclusion
-from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
+from tests.factories.use_records import ORIGIN, SECRET, use
 
 # Citizen ID numbers with valid GB 11643 check digits: holder sessions are for real codes.
 HOLDER = "350102199001011238"

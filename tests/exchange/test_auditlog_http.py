@@ -33,7 +33,9 @@ from signing.transparency import (
     verify_log,
 )
 from signing.transparency.sources import HttpSource
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 def _publish(session, now=None):

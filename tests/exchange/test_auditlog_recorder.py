@@ -9,7 +9,7 @@ from sqlalchemy import event
 from catalog.access import UseLog, UseRecord
 from exchange.auditlog import LogEntry, LogUnavailable, publish_checkpoint
 from exchange.auditlog.recorder import UseRecorder
-from tests.exchange.auditlog_helpers import newest_entry
+from tests.factories.use_records import newest_entry
 
 KEY_SECRET = b"k" * 32
 ORIGIN = "certhub.test/log"

@@ -10,7 +10,7 @@ from catalog.access import InvalidUseRecord, UseRecord
 from exchange.auditlog import LogEntry, insert_pending, integrate_pending
 from exchange.auditlog.integration import DbTileReader, current_state
 from signing.transparency import leaf_hash, root_from_leaf_hashes, tree_root
-from tests.exchange.auditlog_helpers import HOLDER, use
+from tests.factories.use_records import HOLDER, use
 
 
 def test_record_is_pending_canonical_and_salted(db_session):

@@ -29,9 +29,11 @@ from identity.models import ApiClient
 from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT
 from storage.cache import InProcessCache
-from tests.catalog.factories import uscc
-from tests.conftest import TEST_SECRET
-from tests.exchange.auditlog_helpers import ORIGIN, SECRET, use
+from tests.factories.catalog import uscc
+from tests.factories.settings import TEST_SECRET
+from tests.factories.use_records import ORIGIN, SECRET, use
+
+pytestmark = pytest.mark.slow  # verifies whole logs through the CLI
 
 AUDIT_DEPT = uscc("11350100MB0000077")
 USE = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from identity.codes import citizen_id_check_character
 from registry.service import delegations
-from tests.exchange.test_query_world import (
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     COUNTER,
     GULOU_POLICE,
@@ -16,16 +18,15 @@ from tests.exchange.test_query_world import (
     PROPERTY_DATA,
     apply,
     consent,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     id_card,
     issue,
     query,
     results_by_item,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = "/api/v1/holders/me/consents"
 CHILD = "35010220150601002" + citizen_id_check_character("35010220150601002")

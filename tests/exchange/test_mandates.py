@@ -4,7 +4,9 @@ the holder sees it."""
 
 from __future__ import annotations
 
-from tests.exchange.test_query_world import (
+import pytest
+
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     CITY_SAMR,
     COMPANY,
@@ -12,15 +14,14 @@ from tests.exchange.test_query_world import (
     RESTAURANT,
     apply,
     business_licence,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     issue,
     query,
     results_by_item,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = "/api/v1/exchange/mandates"
 
@@ -72,7 +73,7 @@ def test_a_mandate_covers_only_its_matters(client, db_session, world):
     decide(client, world.gulou_samr, apply(client, world.city_samr, BUSINESS_LICENCE, provider=GULOU_SAMR,
                                            fields=["name"])["id"])
     from catalog.service import document
-    from tests.exchange.test_query_world import world_catalog
+    from tests.factories.exchange import world_catalog
 
     other = dict(world_catalog()["matters"][0], code="11350102360444289T9900002000", name="另一件事")
     document.load(session=db_session, document=document.parse_mapping({"version": 1, "matters": [other]}))

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from registry.config import RegistryConfig
 from registry.service.issue import Signer
 from registry.service.lifecycle import expire_due
 from storage.base import utcnow
-from tests.exchange.test_query_world import (
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     COMPANY,
     COUNTER,
@@ -20,15 +22,14 @@ from tests.exchange.test_query_world import (
     apply,
     business_licence,
     consent,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     department,
     food_licence,
     holder,
     issue,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 URL = f"/api/v1/matters/{RESTAURANT}/plan"
 BODY = {"subject": {"code": COMPANY, "type": "001"}, "purpose": "开餐馆一件事", "case_number": "GL-1"}

@@ -18,7 +18,7 @@ from exchange.query.policy import AllOf, AnyOf
 from exchange.query.request_hash import request_hash
 from identity.codes import uscc_check_character
 from tests.adapters import loopback
-from tests.exchange.test_query_world import (
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     COMPANY,
     COUNTER,
@@ -34,16 +34,15 @@ from tests.exchange.test_query_world import (
     bindings_for,
     business_licence,
     consent,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     holder,
     id_card,
     issue,
     query,
     results_by_item,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 FIRE_RECORD = "305001/000001"  # bound to kind "registry": no provider system connected
 

@@ -31,8 +31,8 @@ from exchange.query.service import MAX_ITEMS
 from identity import clients
 from storage.cache import InProcessCache
 from tests.adapters import loopback
-from tests.conftest import DATABASE_BACKENDS, TEST_SECRET, engine_on_schema
-from tests.exchange.test_query_world import (
+from tests.environment import DATABASE_BACKENDS, engine_on_schema
+from tests.factories.exchange import (
     COMPANY,
     COUNTER,
     CRIMINAL_RECORD,
@@ -42,6 +42,7 @@ from tests.exchange.test_query_world import (
     enterprise_register,
     load_world,
 )
+from tests.factories.settings import TEST_SECRET
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 

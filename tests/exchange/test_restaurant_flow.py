@@ -6,8 +6,10 @@ refusal is in the log and visible to the holder."""
 
 from __future__ import annotations
 
+import pytest
+
 from exchange.auditlog.search import SearchFilter, search
-from tests.exchange.test_query_world import (
+from tests.factories.exchange import (
     BUSINESS_LICENCE,
     COMPANY,
     COUNTER,
@@ -21,7 +23,6 @@ from tests.exchange.test_query_world import (
     apply,
     business_licence,
     consent,
-    db_connection,  # noqa: F401  (fixture: each test in a savepoint of the world)
     decide,
     food_licence,
     holder,
@@ -29,9 +30,9 @@ from tests.exchange.test_query_world import (
     issue,
     query,
     results_by_item,
-    world,  # noqa: F401  (fixture)
-    world_connection,  # noqa: F401  (fixture)
 )
+
+pytestmark = [pytest.mark.exchange_world, pytest.mark.slow]  # in a savepoint of the world, built per module
 
 PLAN_URL = f"/api/v1/matters/{RESTAURANT}/plan"
 

@@ -18,53 +18,16 @@ from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport, c
 from exchange.subscriptions.dispatcher import dispatch, event_id, registry_tag
 from exchange.subscriptions.errors import InvalidSubscription, NoAgreement, UnsafeCallbackUrl
 from exchange.subscriptions.models import DispatchCursor, Subscription
-from registry.models import Licence, LicenceEvent
-from registry.service import issue, lifecycle
-from registry.service.authority import Actor
+from registry.models import LicenceEvent
 from storage.base import utcnow
 from tests.adapters import loopback
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, MATTER
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+from tests.factories.agreements import approve_agreement
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, issue_licence, revoke_licence
 
 LOOPBACK = CallbackPolicy(allow_loopback=True)
 PUBLIC_ONLY = CallbackPolicy()
 CALLBACK = "http://127.0.0.1:9/hooks"
-
-
-# -- shared with test_subscriptions_api ---------------------------------------
-
-
-def approve_agreement(session, *, consumer=COUNTY_CENTRE, type_code=BUSINESS_LICENCE, days=30):
-    now = utcnow()
-    applied = agreements.apply(
-        session=session, consumer_code=consumer, operator="clerk-1", item_code=type_code, provider_code=CITY_SAMR,
-        matters=[MATTER], fields=["uscc", "name"], clear_fields=[], valid_until=now + timedelta(days=days),
-        reason="开餐馆一件事: 核验营业执照", now=now,
-    )
-    decided = agreements.decide(session=session, agreement_id=applied.id, provider_code=CITY_SAMR,
-                                operator="reviewer-1", approve=True, reason=None, now=now)
-    session.commit()
-    return decided
-
-
-def issue_licence(session) -> Licence:
-    body = business_licence_body()
-    request = issue.IssueRequest(
-        type_code=body["type_code"], holder_name=body["holder"]["name"], holder_code=body["holder"]["code"],
-        holder_code_type=body["holder"]["code_type"], face=body["face"],
-    )
-    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
-    licence = issue.issue(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
-                          request=request, signer=signer)
-    session.commit()
-    return licence
-
-
-def revoke_licence(session, licence: Licence) -> None:
-    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
-    lifecycle.revoke(session=session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
-                     identifier=licence.versions[-1].identifier, reason="虚假登记", signer=signer)
-    session.commit()
 
 
 # -- callback URLs -------------------------------------------------------------
@@ -255,6 +218,7 @@ def test_events_stop_when_the_agreement_ends(db_session, world):
     assert _deliveries(db_session, subscription.id) == []
 
 
+@pytest.mark.slow
 def test_an_id_committed_late_is_dispatched_from_the_gaps(db_session, world):
     """PostgreSQL hands out ids at insert: a lower id may commit after a higher one."""
     approve_agreement(db_session)

@@ -20,10 +20,12 @@ from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport
 from exchange.subscriptions.dispatcher import WebhookWorker, registry_tag
 from storage.base import utcnow
 from tests.adapters import loopback
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.exchange.test_subscriptions import approve_agreement
-from tests.registry.licence_world import REGISTRY_ID, build_world, business_licence_body, token_headers
+from tests.factories.agreements import approve_agreement
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import REGISTRY_ID, build_world, business_licence_body, token_headers
+from tests.factories.settings import TEST_SECRET
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture
@@ -209,7 +211,7 @@ def test_the_app_delivers_in_a_background_thread(settings, tmp_path, receiver):
 
     from certhub.app import create_app
     from certhub.db import create_db_engine, create_sessionmaker, upgrade
-    from tests.exchange.test_subscriptions import issue_licence, revoke_licence
+    from tests.factories.licences import issue_licence, revoke_licence
 
     running, endpoint = receiver
     engine = create_db_engine(f"sqlite:///{tmp_path / 'background.sqlite3'}")

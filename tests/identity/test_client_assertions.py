@@ -17,9 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
-from catalog.service import document
 from certhub.app import create_app
 from identity import clients
 from identity.client_assertions import (
@@ -36,14 +34,15 @@ from identity.errors import Forbidden, InvalidClient, InvalidCode, InvalidRegist
 from identity.tokens import Principal, TokenAuthority
 from storage.base import utcnow
 from storage.cache import InProcessCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
-
-REGISTRY = "https://registry.test"
-TOKEN_URL = REGISTRY + "/api/v1/oauth/token"
-
-
-def _pem(private_key) -> str:
-    return private_key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.clients import (
+    TOKEN_URL,
+    admin_headers,
+    cli_on_a_loaded_catalog,
+    public_pem,
+    token_request,
+)
+from tests.factories.settings import REGISTRY_ID
 
 
 @pytest.fixture
@@ -54,49 +53,6 @@ def client_on_cache(settings, migrated_engine, session_factory, cache):
         yield test_client
 
 
-@pytest.fixture
-def loaded(db_session):
-    document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
-    db_session.commit()
-
-
-class Department:
-    """A private_key_jwt client and the keys its system holds."""
-
-    def __init__(self, db_session, scopes=("exchange:query", "licence:issue")):
-        new = clients.create(session=db_session, department_code=CITY_SAMR, name="signing system",
-                             scopes=list(scopes), auth_method="private_key_jwt")
-        self.client_id = new.client_id
-        self.keys: dict[str, tuple[object, str]] = {}
-        self.add(db_session, "es-1", ec.generate_private_key(ec.SECP256R1()), "ES256")
-        db_session.commit()
-
-    @classmethod
-    def signing_for(cls, client_id: str, keys: dict[str, tuple[object, str]]) -> "Department":
-        """The signer of an existing client, which holds these keys."""
-        signer = cls.__new__(cls)
-        signer.client_id, signer.keys = client_id, dict(keys)
-        return signer
-
-    def add(self, db_session, kid, private_key, alg):
-        clients.add_key(session=db_session, client_id=self.client_id, public_key=_pem(private_key), kid=kid)
-        self.keys[kid] = (private_key, alg)
-
-    def assertion(self, kid="es-1", *, signer=None, alg=None, aud=TOKEN_URL, exp_in=120, iat_in=0, jti=None,
-                  iss=None, sub=None, **extra) -> str:
-        private_key, key_alg = self.keys.get(kid, (None, "ES256"))
-        now = int(time.time())
-        claims = {"iss": iss or self.client_id, "sub": sub or self.client_id, "aud": aud, "iat": now + iat_in,
-                  "exp": now + exp_in, "jti": jti or secrets.token_urlsafe(16), **extra}
-        return jwt.encode(claims, signer or private_key, algorithm=alg or key_alg, headers={"kid": kid})
-
-
-def _token_request(client, assertion, **extra):
-    data = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion, **extra}
-    return client.post("/api/v1/oauth/token", data=data)
-
-
 def _refused(response, reason: str) -> None:
     assert response.status_code == 401, response.text
     body = response.json()
@@ -104,13 +60,9 @@ def _refused(response, reason: str) -> None:
     assert f"({reason})" in body["message"], body["message"]
 
 
-@pytest.fixture
-def dept(db_session, loaded):
-    return Department(db_session)
-
-
+@pytest.mark.slow
 def test_a_signed_assertion_gets_a_token_without_any_secret(client, app, dept):
-    response = _token_request(client, dept.assertion())
+    response = token_request(client, dept.assertion())
     assert response.status_code == 200, response.text
     principal = app.state.services.find(TokenAuthority).verify(response.json()["access_token"])
     assert (principal.client_id, principal.department_code) == (dept.client_id, CITY_SAMR)
@@ -120,68 +72,68 @@ def test_a_signed_assertion_gets_a_token_without_any_secret(client, app, dept):
 def test_eddsa_keys_and_the_registry_id_as_audience_work(client, db_session, dept):
     dept.add(db_session, "ed-1", Ed25519PrivateKey.generate(), "EdDSA")
     db_session.commit()
-    response = _token_request(client, dept.assertion("ed-1", aud=REGISTRY), scope="exchange:query")
+    response = token_request(client, dept.assertion("ed-1", aud=REGISTRY_ID), scope="exchange:query")
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "exchange:query"
 
 
 def test_a_wrong_signature_is_refused(client, dept):
     impostor = ec.generate_private_key(ec.SECP256R1())
-    _refused(_token_request(client, dept.assertion(signer=impostor)), "signature_invalid")
+    _refused(token_request(client, dept.assertion(signer=impostor)), "signature_invalid")
 
 
 def test_an_unknown_kid_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion("es-9", signer=dept.keys["es-1"][0])), "unknown_key")
+    _refused(token_request(client, dept.assertion("es-9", signer=dept.keys["es-1"][0])), "unknown_key")
 
 
 def test_an_expired_assertion_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion(exp_in=-120, iat_in=-300)), "expired")
+    _refused(token_request(client, dept.assertion(exp_in=-120, iat_in=-300)), "expired")
 
 
 def test_an_assertion_issued_in_the_future_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion(iat_in=600, exp_in=240)), "issued_in_future")
+    _refused(token_request(client, dept.assertion(iat_in=600, exp_in=240)), "issued_in_future")
 
 
 def test_an_assertion_living_too_long_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion(exp_in=3600)), "lifetime_too_long")
+    _refused(token_request(client, dept.assertion(exp_in=3600)), "lifetime_too_long")
 
 
 def test_a_wrong_audience_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion(aud="https://other-registry.test/api/v1/oauth/token")), "wrong_audience")
+    _refused(token_request(client, dept.assertion(aud="https://other-registry.test/api/v1/oauth/token")), "wrong_audience")
 
 
 def test_a_replayed_jti_is_refused(client_on_cache, dept):
     client = client_on_cache
     assertion = dept.assertion()
-    assert _token_request(client, assertion).status_code == 200
-    _refused(_token_request(client, assertion), "replayed")
+    assert token_request(client, assertion).status_code == 200
+    _refused(token_request(client, assertion), "replayed")
     # The same jti in a fresh assertion is a replay too.
     jti = secrets.token_urlsafe(8)
-    assert _token_request(client, dept.assertion(jti=jti)).status_code == 200
-    _refused(_token_request(client, dept.assertion(jti=jti)), "replayed")
+    assert token_request(client, dept.assertion(jti=jti)).status_code == 200
+    _refused(token_request(client, dept.assertion(jti=jti)), "replayed")
 
 
 def test_the_database_refuses_a_replay_the_cache_forgot(db_session, dept):
     assertion = dept.assertion()
     verify_client_assertion(session=db_session, cache=InProcessCache(), assertion=assertion,
-                            assertion_type=ASSERTION_TYPE, registry_id=REGISTRY)
+                            assertion_type=ASSERTION_TYPE, registry_id=REGISTRY_ID)
     with pytest.raises(InvalidClientAssertion) as refused:
         # A restarted (empty) cache, or another process without Redis.
         verify_client_assertion(session=db_session, cache=InProcessCache(), assertion=assertion,
-                                assertion_type=ASSERTION_TYPE, registry_id=REGISTRY)
+                                assertion_type=ASSERTION_TYPE, registry_id=REGISTRY_ID)
     assert refused.value.reason == "replayed"
 
 
 def test_iss_and_sub_must_be_the_client(client, dept):
-    _refused(_token_request(client, dept.assertion(sub="someone-else")), "invalid_claims")
+    _refused(token_request(client, dept.assertion(sub="someone-else")), "invalid_claims")
     other = dept.assertion(iss="nobody", sub="nobody")
-    _refused(_token_request(client, other), "unknown_client")
+    _refused(token_request(client, other), "unknown_client")
 
 
 def test_alg_none_is_refused(client, dept):
     unsigned = jwt.encode({"iss": dept.client_id, "sub": dept.client_id, "aud": TOKEN_URL, "iat": int(time.time()),
                            "exp": int(time.time()) + 60, "jti": "n1"}, None, algorithm="none", headers={"kid": "es-1"})
-    _refused(_token_request(client, unsigned), "algorithm_refused")
+    _refused(token_request(client, unsigned), "algorithm_refused")
 
 
 def _b64(data: bytes) -> str:
@@ -194,39 +146,39 @@ def test_hs256_keyed_with_the_public_key_is_refused(client, dept):
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "es-1"}).encode())
     payload = _b64(json.dumps({"iss": dept.client_id, "sub": dept.client_id, "aud": TOKEN_URL, "iat": now,
                                "exp": now + 60, "jti": "hs1"}).encode())
-    public_pem = _pem(dept.keys["es-1"][0]).encode()
-    mac = hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest()
-    _refused(_token_request(client, f"{header}.{payload}.{_b64(mac)}"), "algorithm_refused")
+    key_bytes = public_pem(dept.keys["es-1"][0]).encode()
+    mac = hmac.new(key_bytes, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    _refused(token_request(client, f"{header}.{payload}.{_b64(mac)}"), "algorithm_refused")
 
 
 def test_an_algorithm_other_than_the_keys_is_refused(client, db_session, dept):
     dept.add(db_session, "ed-1", Ed25519PrivateKey.generate(), "EdDSA")
     db_session.commit()
     # An ES256 signature presented under the Ed25519 key's kid.
-    _refused(_token_request(client, dept.assertion("ed-1", signer=dept.keys["es-1"][0], alg="ES256")),
+    _refused(token_request(client, dept.assertion("ed-1", signer=dept.keys["es-1"][0], alg="ES256")),
              "algorithm_mismatch")
 
 
 def test_a_revoked_key_is_refused_at_once(client, db_session, dept):
-    assert _token_request(client, dept.assertion()).status_code == 200
+    assert token_request(client, dept.assertion()).status_code == 200
     clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="laptop stolen")
     db_session.commit()
-    _refused(_token_request(client, dept.assertion()), "revoked")
+    _refused(token_request(client, dept.assertion()), "revoked")
 
 
 def test_rotation_keeps_both_keys_valid_until_the_old_one_is_retired(client, db_session, dept):
     dept.add(db_session, "es-2", ec.generate_private_key(ec.SECP256R1()), "ES256")
     db_session.commit()
-    assert _token_request(client, dept.assertion("es-1")).status_code == 200
-    assert _token_request(client, dept.assertion("es-2")).status_code == 200
+    assert token_request(client, dept.assertion("es-1")).status_code == 200
+    assert token_request(client, dept.assertion("es-2")).status_code == 200
     # A retirement in the future is a grace period: still accepted.
     clients.retire_key(session=db_session, client_id=dept.client_id, kid="es-1", at=utcnow() + timedelta(hours=1))
     db_session.commit()
-    assert _token_request(client, dept.assertion("es-1")).status_code == 200
+    assert token_request(client, dept.assertion("es-1")).status_code == 200
     clients.retire_key(session=db_session, client_id=dept.client_id, kid="es-1")
     db_session.commit()
-    _refused(_token_request(client, dept.assertion("es-1")), "retired")
-    assert _token_request(client, dept.assertion("es-2")).status_code == 200
+    _refused(token_request(client, dept.assertion("es-1")), "retired")
+    assert token_request(client, dept.assertion("es-2")).status_code == 200
     # The last active key cannot be retired (the client would be locked out); revoking is always allowed.
     with pytest.raises(InvalidRegistration, match="last active key"):
         clients.retire_key(session=db_session, client_id=dept.client_id, kid="es-2")
@@ -245,8 +197,8 @@ def test_one_authentication_method_per_request(client, dept):
         "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
         "client_assertion": dept.assertion()})
     assert response.status_code == 401 and "one client authentication method" in response.json()["message"]
-    _refused(_token_request(client, dept.assertion(), client_assertion_type="urn:other"), "unsupported_assertion_type")
-    mismatch = _token_request(client, dept.assertion(), client_id="another-client")
+    _refused(token_request(client, dept.assertion(), client_assertion_type="urn:other"), "unsupported_assertion_type")
+    mismatch = token_request(client, dept.assertion(), client_id="another-client")
     assert mismatch.status_code == 401 and "client_id differs" in mismatch.json()["message"]
 
 
@@ -255,32 +207,32 @@ def test_a_secret_client_moves_to_private_key_jwt(client, db_session, loaded):
     key = ec.generate_private_key(ec.SECP256R1())
     with pytest.raises(InvalidRegistration, match="no usable key"):
         clients.use_private_key_jwt(session=db_session, client_id=new.client_id)
-    clients.add_key(session=db_session, client_id=new.client_id, public_key=_pem(key), kid="k1")
+    clients.add_key(session=db_session, client_id=new.client_id, public_key=public_pem(key), kid="k1")
     db_session.commit()
     now = int(time.time())
     claims = {"iss": new.client_id, "sub": new.client_id, "aud": TOKEN_URL, "iat": now, "exp": now + 60}
     # Keys are staged while the client still uses its secret: assertions are not accepted yet.
     staged = jwt.encode({**claims, "jti": "a"}, key, algorithm="ES256", headers={"kid": "k1"})
-    _refused(_token_request(client, staged), "unknown_client")
+    _refused(token_request(client, staged), "unknown_client")
     clients.use_private_key_jwt(session=db_session, client_id=new.client_id)
     db_session.commit()
     assert client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
                        auth=(new.client_id, new.client_secret)).status_code == 401
     switched = jwt.encode({**claims, "jti": "b"}, key, algorithm="ES256", headers={"kid": "k1"})
-    assert _token_request(client, switched).status_code == 200
+    assert token_request(client, switched).status_code == 200
 
 
 # -- the operator ------------------------------------------------------------
 
 
 def test_the_operator_claim_is_carried_by_the_token(client, app, dept):
-    response = _token_request(client, dept.assertion(operator="clerk-007"))
+    response = token_request(client, dept.assertion(operator="clerk-007"))
     assert response.status_code == 200, response.text
     assert app.state.services.find(TokenAuthority).verify(response.json()["access_token"]).operator == "clerk-007"
 
 
 def test_a_bad_operator_claim_is_refused(client, dept):
-    _refused(_token_request(client, dept.assertion(operator="张三 ")), "invalid_claims")
+    _refused(token_request(client, dept.assertion(operator="张三 ")), "invalid_claims")
 
 
 def _principal(operator=None) -> Principal:
@@ -324,7 +276,7 @@ def test_pem_and_jwk_round_trip(db_session, dept):
 @pytest.mark.parametrize("make, message", [
     (lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
      .public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode(), "only P-256"),
-    (lambda: _pem(ec.generate_private_key(ec.SECP384R1())), "only P-256"),
+    (lambda: public_pem(ec.generate_private_key(ec.SECP384R1())), "only P-256"),
     (lambda: ec.generate_private_key(ec.SECP256R1()).private_bytes(
         Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode(), "private key"),
     (lambda: json.dumps({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
@@ -342,42 +294,34 @@ def test_unusable_keys_are_refused_with_a_reason(make, message):
 
 def test_the_same_key_or_kid_twice_is_refused(db_session, dept):
     with pytest.raises(InvalidRegistration, match="already registered"):
-        clients.add_key(session=db_session, client_id=dept.client_id, public_key=_pem(dept.keys["es-1"][0]))
+        clients.add_key(session=db_session, client_id=dept.client_id, public_key=public_pem(dept.keys["es-1"][0]))
     with pytest.raises(InvalidRegistration, match="already has a key es-1"):
         clients.add_key(session=db_session, client_id=dept.client_id, kid="es-1",
-                        public_key=_pem(ec.generate_private_key(ec.SECP256R1())))
-
-
-def _admin(client, db_session):
-    new = clients.create(session=db_session, department_code=CITY_SAMR, name="hub admin", scopes=["catalog:admin"])
-    db_session.commit()
-    token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=(new.client_id, new.client_secret)).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
+                        public_key=public_pem(ec.generate_private_key(ec.SECP256R1())))
 
 
 def test_admin_api_adds_lists_and_revokes_keys(client, db_session, dept):
-    admin = _admin(client, db_session)
+    admin = admin_headers(client, db_session)
     ed = Ed25519PrivateKey.generate()
     jwk = {**public_jwk_of(ed), "kid": "ed-api"}
     added = client.post(f"/api/v1/oauth/clients/{dept.client_id}/keys", json={"public_key": jwk}, headers=admin)
     assert added.status_code == 201, added.text
     assert added.json()["kid"] == "ed-api" and added.json()["state"] == "active"
     dept.keys["ed-api"] = (ed, "EdDSA")
-    assert _token_request(client, dept.assertion("ed-api")).status_code == 200
+    assert token_request(client, dept.assertion("ed-api")).status_code == 200
 
     listed = client.get(f"/api/v1/oauth/clients/{dept.client_id}/keys", headers=admin).json()
     assert [k["kid"] for k in listed] == ["es-1", "ed-api"]
     revoked = client.post(f"/api/v1/oauth/clients/{dept.client_id}/keys/ed-api/revoke",
                           json={"reason": "key file leaked"}, headers=admin)
     assert revoked.status_code == 200 and revoked.json()["state"] == "revoked"
-    _refused(_token_request(client, dept.assertion("ed-api")), "revoked")
+    _refused(token_request(client, dept.assertion("ed-api")), "revoked")
     retired = client.post(f"/api/v1/oauth/clients/{dept.client_id}/keys/es-1/retire", json={}, headers=admin)
     assert retired.status_code == 422 and "last active key" in retired.json()["message"]
 
 
 def test_admin_api_needs_the_admin_scope(client, db_session, dept):
-    token = _token_request(client, dept.assertion()).json()["access_token"]
+    token = token_request(client, dept.assertion()).json()["access_token"]
     response = client.get(f"/api/v1/oauth/clients/{dept.client_id}/keys", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 403
     assert client.get(f"/api/v1/oauth/clients/{dept.client_id}/keys").status_code == 401
@@ -388,28 +332,6 @@ def public_jwk_of(private_key) -> dict:
     return {"kty": "OKP", "crv": "Ed25519", "x": _b64(raw)}
 
 
-def cli_on_a_loaded_catalog(tmp_path, monkeypatch):
-    """The CLI on an embedded database of its own holding the test catalog:
-    ``run(*args)`` gives the output of a command that must succeed."""
-    from certhub.cli import app as cli
-
-    monkeypatch.setenv("CERTHUB_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CERTHUB_DATABASE_URL", raising=False)
-    monkeypatch.delenv("CERTHUB_REDIS_URL", raising=False)
-    runner = CliRunner()
-
-    def run(*args):
-        result = runner.invoke(cli, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    run("db", "upgrade")
-    catalog_file = tmp_path / "catalog.json"
-    catalog_file.write_text(json.dumps(catalog_mapping()), encoding="utf-8")
-    run("catalog", "load", str(catalog_file))
-    return run
-
-
 def test_cli_adds_lists_retires_and_revokes_keys(tmp_path, monkeypatch):
     run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
     created = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query",
@@ -417,7 +339,7 @@ def test_cli_adds_lists_retires_and_revokes_keys(tmp_path, monkeypatch):
     assert "client_secret" not in created
     client_id = created.split("client_id:", 1)[1].split()[0]
     pem_file, jwk_file = tmp_path / "k1.pem", tmp_path / "k2.jwk"
-    pem_file.write_text(_pem(ec.generate_private_key(ec.SECP256R1())))
+    pem_file.write_text(public_pem(ec.generate_private_key(ec.SECP256R1())))
     jwk_file.write_text(json.dumps(public_jwk_of(Ed25519PrivateKey.generate())))
     assert "added key k1 (ES256" in run("clients", "add-key", client_id, "--public-key", str(pem_file), "--kid", "k1")
     assert "(EdDSA" in run("clients", "add-key", client_id, "--public-key", str(jwk_file))

@@ -36,8 +36,8 @@ from identity.holder_auth import (
 )
 from identity.tokens import TokenAuthority
 from storage.cache import InProcessCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping, uscc
-from tests.conftest import TEST_SECRET
+from tests.factories.catalog import CITY_SAMR, catalog_mapping, uscc
+from tests.factories.settings import TEST_SECRET
 
 AUDIENCE = "certhub-wallet"
 # GB 11643-1999's own example number (check character X).
@@ -189,6 +189,7 @@ def test_citizen_id_check_character_follows_gb_11643():
 
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256", "EdDSA"])
+@pytest.mark.slow
 def test_valid_id_token_opens_a_session_for_me(client, provider, alg):
     response = _login(client, provider.id_token(alg=alg))
     assert response.status_code == 200, response.text
@@ -306,6 +307,7 @@ def _foreign_key_token(provider: Provider) -> str:
         "bad-id-check-digit", "bad-uscc", "bad-code-type", "no-name",
     ],
 )
+@pytest.mark.slow
 def test_bad_id_tokens_are_refused_with_a_clear_message(client, provider, make, message):
     response = _login(client, make(provider))
     assert response.status_code == 401, response.text

@@ -14,7 +14,7 @@ from identity import clients
 from identity.ratelimit import Limits, QuotaExceeded, RateLimited, RateLimiter, RateLimitUnavailable
 from storage.cache import Cache, InProcessCache, RedisCache
 from tests.adapters.loopback import closed_port
-from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
+from tests.factories.catalog import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
 
 # 2026-03-02 10:00:15 China Standard Time (02:00:15 UTC).
 START = datetime(2026, 3, 2, 2, 0, 15, tzinfo=timezone.utc).timestamp()

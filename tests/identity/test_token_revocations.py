@@ -21,18 +21,11 @@ from identity.token_revocations import WithdrawalWatch, Withdrawn, WithdrawnCred
 from identity.tokens import TokenAuthority
 from storage.base import utcnow
 from storage.cache import InProcessCache, RedisCache
-from tests.catalog.factories import CITY_SAMR, catalog_mapping
-from tests.conftest import _REDIS_URL, CACHE_BACKENDS
-from tests.identity.test_client_assertions import Department, _admin, _pem, _token_request, cli_on_a_loaded_catalog
+from tests.environment import CACHE_BACKENDS, REDIS_URL
+from tests.factories.catalog import CITY_SAMR, catalog_mapping
+from tests.factories.clients import Department, admin_headers, cli_on_a_loaded_catalog, public_pem, token_request
 
 AGREEMENTS = "/api/v1/exchange/agreements"
-
-
-@pytest.fixture
-def dept(db_session):
-    document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
-    db_session.commit()
-    return Department(db_session)
 
 
 def _bearer(response) -> dict:
@@ -56,11 +49,12 @@ def _refused(response, why: str) -> None:
 
 # -- in the process that withdrew them: at once ---------------------------------
 
+@pytest.mark.slow
 def test_revoking_a_key_ends_the_tokens_issued_for_it_and_no_others(client, db_session, dept):
     dept.add(db_session, "es-2", ec.generate_private_key(ec.SECP256R1()), "ES256")
     db_session.commit()
-    first = _bearer(_token_request(client, dept.assertion("es-1")))
-    second = _bearer(_token_request(client, dept.assertion("es-2")))
+    first = _bearer(token_request(client, dept.assertion("es-1")))
+    second = _bearer(token_request(client, dept.assertion("es-2")))
     assert client.get(AGREEMENTS, headers=first).status_code == 200
 
     clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="laptop stolen")
@@ -70,8 +64,9 @@ def test_revoking_a_key_ends_the_tokens_issued_for_it_and_no_others(client, db_s
     assert client.get(AGREEMENTS, headers=second).status_code == 200
 
 
+@pytest.mark.slow
 def test_a_revocation_rolled_back_ends_nothing(client, db_session, dept):
-    token = _bearer(_token_request(client, dept.assertion()))
+    token = _bearer(token_request(client, dept.assertion()))
     clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="wrong key")
     db_session.flush()
     db_session.rollback()
@@ -81,36 +76,39 @@ def test_a_revocation_rolled_back_ends_nothing(client, db_session, dept):
     assert client.get(AGREEMENTS, headers=token).status_code == 200
 
 
+@pytest.mark.slow
 def test_disabling_a_client_through_the_api_ends_its_tokens(client, db_session, dept):
-    admin = _admin(client, db_session)
-    token = _bearer(_token_request(client, dept.assertion()))
+    admin = admin_headers(client, db_session)
+    token = _bearer(token_request(client, dept.assertion()))
     disabled = client.post(f"/api/v1/oauth/clients/{dept.client_id}/disable", headers=admin)
     assert disabled.status_code == 200, disabled.text
     assert disabled.json() == {"client_id": dept.client_id, "active": False}
 
     _refused(client.get(AGREEMENTS, headers=token), "the client is disabled")
-    assert _token_request(client, dept.assertion()).status_code == 401  # and it gets no new one
+    assert token_request(client, dept.assertion()).status_code == 401  # and it gets no new one
     assert client.get(AGREEMENTS, headers=admin).status_code == 200  # other clients go on
     assert client.post("/api/v1/oauth/clients/no-such-client/disable", headers=admin).status_code == 404
 
 
+@pytest.mark.slow
 def test_disabling_needs_the_admin_scope(client, db_session, dept):
-    token = _bearer(_token_request(client, dept.assertion()))
+    token = _bearer(token_request(client, dept.assertion()))
     assert client.post(f"/api/v1/oauth/clients/{dept.client_id}/disable", headers=token).status_code == 403
     assert client.get(AGREEMENTS, headers=token).status_code == 200
 
 
+@pytest.mark.slow
 def test_moving_to_private_key_jwt_ends_the_secrets_tokens_not_the_assertions(client, db_session):
     document.load(session=db_session, document=document.parse_mapping(catalog_mapping()))
     client_id, secret_token = _secret_token(client, db_session)
     clients.add_key(session=db_session, client_id=client_id, kid="k1",
-                    public_key=_pem(key := ec.generate_private_key(ec.SECP256R1())))
+                    public_key=public_pem(key := ec.generate_private_key(ec.SECP256R1())))
     clients.use_private_key_jwt(session=db_session, client_id=client_id)
     db_session.commit()
 
     _refused(client.get(AGREEMENTS, headers=secret_token), "the client's secret was withdrawn")
     signer = Department.signing_for(client_id, {"k1": (key, "ES256")})
-    assert client.get(AGREEMENTS, headers=_bearer(_token_request(client, signer.assertion("k1")))).status_code == 200
+    assert client.get(AGREEMENTS, headers=_bearer(token_request(client, signer.assertion("k1")))).status_code == 200
 
 
 def test_only_a_withdrawal_is_told_to_the_other_processes(client, db_session, dept, migrated_engine):
@@ -118,7 +116,7 @@ def test_only_a_withdrawal_is_told_to_the_other_processes(client, db_session, de
     stop_telling = token_revocations.withdrawn_for(migrated_engine).add_announcer(lambda: told.append(True))
     try:
         for _ in range(2):  # each token writes the client and its key (last_used_at)
-            _bearer(_token_request(client, dept.assertion()))
+            _bearer(token_request(client, dept.assertion()))
         assert told == []
         clients.revoke_key(session=db_session, client_id=dept.client_id, kid="es-1", reason="exposed")
         db_session.commit()
@@ -128,7 +126,7 @@ def test_only_a_withdrawal_is_told_to_the_other_processes(client, db_session, de
 
 
 def test_a_token_that_names_its_key_says_which(app, client, dept):
-    token = _token_request(client, dept.assertion()).json()["access_token"]
+    token = token_request(client, dept.assertion()).json()["access_token"]
     assert app.state.services.find(TokenAuthority).verify(token).key_id == "es-1"
 
 
@@ -211,7 +209,7 @@ def _withdraw_everything(sessions) -> tuple[str, str, str]:
                                auth_method="private_key_jwt").client_id
         for kid in ("old", "ancient", "live"):
             clients.add_key(session=session, client_id=signs, kid=kid,
-                            public_key=_pem(ec.generate_private_key(ec.SECP256R1())))
+                            public_key=public_pem(ec.generate_private_key(ec.SECP256R1())))
         clients.deactivate(session=session, client_id=off)
         clients.revoke_key(session=session, client_id=signs, kid="old", reason="exposed")
         ancient = clients.revoke_key(session=session, client_id=signs, kid="ancient", reason="exposed")
@@ -239,8 +237,8 @@ def test_another_processs_withdrawal_counts_once_its_message_arrives(own_databas
     watch.refresh()
     assert not credentials.current
     prefix = f"certhub-test:{time.time_ns()}:"
-    ours = InProcessCache() if backend == "memory" else RedisCache(_REDIS_URL, prefix=prefix)
-    theirs = ours if backend == "memory" else RedisCache(_REDIS_URL, prefix=prefix)
+    ours = InProcessCache() if backend == "memory" else RedisCache(REDIS_URL, prefix=prefix)
+    theirs = ours if backend == "memory" else RedisCache(REDIS_URL, prefix=prefix)
     stop = threading.Event()
     ours.subscribe(watch.wake)
     thread = threading.Thread(target=watch.run, args=(stop,), daemon=True)
@@ -355,13 +353,13 @@ def test_cli_says_when_it_could_not_tell_the_servers(tmp_path, monkeypatch):
     assert f"{client_id}\t{CITY_SAMR}\tdisabled\t" in run("clients", "list")  # the change stands
 
 
-@pytest.mark.skipif(_REDIS_URL is None, reason="needs CERTHUB_TEST_REDIS_URL (Redis); CI sets it")
+@pytest.mark.skipif(REDIS_URL is None, reason="needs CERTHUB_TEST_REDIS_URL (Redis); CI sets it")
 def test_cli_tells_the_servers_through_redis(tmp_path, monkeypatch):
     run = cli_on_a_loaded_catalog(tmp_path, monkeypatch)
     client_id = run("clients", "create", "-d", CITY_SAMR, "-n", "system", "-s", "exchange:query") \
         .split("client_id:", 1)[1].split()[0]
-    monkeypatch.setenv("CERTHUB_REDIS_URL", _REDIS_URL)
-    server = RedisCache(_REDIS_URL)  # a server's cache: the same channel as the CLI's
+    monkeypatch.setenv("CERTHUB_REDIS_URL", REDIS_URL)
+    server = RedisCache(REDIS_URL)  # a server's cache: the same channel as the CLI's
     heard = threading.Event()
     server.subscribe(lambda topic, message: topic == token_revocations.TOPIC and heard.set())
     try:  # (subscribe sends SUBSCRIBE before it returns)

@@ -19,8 +19,8 @@ from registry.service.bulk import LicenceImporter
 from registry.service.records import china_date
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import TokenStatus
-from tests.catalog.factories import CITY_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -51,6 +51,7 @@ def _bit(session, licence: Licence) -> int:
     return BitList(size=row.size, bits=row.bits, data=row.data).get(licence.status_index)
 
 
+@pytest.mark.slow
 def test_the_api_refuses_a_fresh_licence_whose_validity_has_ended(client, db_session, world):
     headers = token_headers(client, db_session, CITY_SAMR)
     today = china_date(datetime.now(timezone.utc))

@@ -17,8 +17,8 @@ from registry.service import issue, reads
 from registry.service.authority import Actor
 from registry.service.bulk import LicenceImporter
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     build_world,

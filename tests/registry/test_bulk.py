@@ -15,27 +15,20 @@ from registry.models import Licence, LicenceEvent, LicenceVersion
 from registry.service import lifecycle
 from registry.service.authority import Actor
 from registry.service.bulk import LicenceImporter, content_digest
-from registry.service.issue import Signer
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, PROVINCE_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id, trust_store
-
-SIGNER = Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
-CITY = Actor(department_code=CITY_SAMR, operator="bulk-test")
-
-
-def resident(ordinal: int, *, key: str | None = None, address: str = "福州市鼓楼区五四路1号", **overrides) -> MappedRow:
-    fields = {
-        "ordinal": ordinal, "row": ordinal + 1, "source_key": key or f"JZZ{ordinal:06d}",
-        "holder_name": "张三", "holder_code": citizen_id(f"350102199001{ordinal % 28 + 1:02d}{ordinal % 1000:03d}"),
-        "holder_code_type": "111", "valid_from": date(2025, 1, 1), "valid_until": date(2028, 1, 1),
-        "face": {"address": address, "floor_area": 80},
-    }
-    fields.update(overrides)
-    return MappedRow(**fields)
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import (
+    CITY_IMPORTER,
+    RESIDENCE_PERMIT,
+    SIGNER,
+    build_world,
+    citizen_id,
+    resident_row,
+    trust_store,
+)
 
 
-def importer(type_code: str = RESIDENCE_PERMIT, *, actor: Actor = CITY, system: str = "legacy-jzz") -> LicenceImporter:
+def importer(type_code: str = RESIDENCE_PERMIT, *, actor: Actor = CITY_IMPORTER, system: str = "legacy-jzz") -> LicenceImporter:
     return LicenceImporter(actor=actor, type_code=type_code, source_system=system, signer=SIGNER)
 
 
@@ -50,7 +43,7 @@ def _count(session, model) -> int:
 
 def test_first_run_issues_sealed_licences_and_a_rerun_changes_nothing(db_session, world, client):
     anchors, _seal = world
-    rows = [resident(i) for i in range(1, 6)]
+    rows = [resident_row(i) for i in range(1, 6)]
     outcomes = importer().write_batch(db_session, rows, run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 5
     assert [o.ordinal for o in outcomes] == [1, 2, 3, 4, 5]
@@ -76,9 +69,9 @@ def test_first_run_issues_sealed_licences_and_a_rerun_changes_nothing(db_session
 
 
 def test_a_changed_record_makes_exactly_one_new_version(db_session, world):
-    rows = [resident(i) for i in range(1, 4)]
+    rows = [resident_row(i) for i in range(1, 4)]
     first = importer().write_batch(db_session, rows, run_key="run-1")
-    rows[1] = resident(2, address="福州市台江区八一七路9号", holder_name="张三丰", valid_until=date(2030, 1, 1))
+    rows[1] = resident_row(2, address="福州市台江区八一七路9号", holder_name="张三丰", valid_until=date(2030, 1, 1))
     outcomes = importer().write_batch(db_session, rows, run_key="run-2")
     assert [o.outcome for o in outcomes] == ["unchanged", "changed", "unchanged"]
     changed = LicenceIdentifier.parse(outcomes[1].identifier)
@@ -106,8 +99,8 @@ BAD_ROWS = [
 
 
 def test_a_bad_row_fails_alone_naming_its_field(db_session, world):
-    rows = [resident(1)] + [resident(n, **overrides) for n, (overrides, _f, _c) in enumerate(BAD_ROWS, start=2)]
-    rows.append(resident(len(rows) + 1))
+    rows = [resident_row(1)] + [resident_row(n, **overrides) for n, (overrides, _f, _c) in enumerate(BAD_ROWS, start=2)]
+    rows.append(resident_row(len(rows) + 1))
     outcomes = importer().write_batch(db_session, rows, run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] + ["failed"] * len(BAD_ROWS) + ["issued"]
     assert [(o.field, o.code) for o in outcomes[1:-1]] == [(field, code) for _o, field, code in BAD_ROWS]
@@ -116,7 +109,7 @@ def test_a_bad_row_fails_alone_naming_its_field(db_session, world):
 
 
 def test_an_unknown_enum_value_fails(db_session, world):
-    from tests.registry.licence_world import company_uscc
+    from tests.factories.licences import company_uscc
 
     code = company_uscc()
     row = MappedRow(ordinal=1, row=2, source_key="QY1", holder_name="福州示例餐饮有限公司", holder_code=code,
@@ -128,12 +121,12 @@ def test_an_unknown_enum_value_fails(db_session, world):
 
 
 def test_a_repeated_source_key_is_a_duplicate_not_a_change(db_session, world):
-    rows = [resident(1, key="K1"), resident(2, key="K1", address="别处")]
+    rows = [resident_row(1, key="K1"), resident_row(2, key="K1", address="别处")]
     outcomes = importer().write_batch(db_session, rows, run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued", "failed"]
     assert outcomes[1].code == "duplicate_key" and "row 2" in outcomes[1].message
     # in a later batch of the same run too
-    later = importer().write_batch(db_session, [resident(7, key="K1", address="别处")], run_key="run-1")
+    later = importer().write_batch(db_session, [resident_row(7, key="K1", address="别处")], run_key="run-1")
     assert later[0].code == "duplicate_key"
     # and the same row read again in the same run (a source re-read) is no duplicate
     assert importer().write_batch(db_session, [rows[0]], run_key="run-1")[0].outcome == "unchanged"
@@ -141,16 +134,16 @@ def test_a_repeated_source_key_is_a_duplicate_not_a_change(db_session, world):
 
 
 def test_a_final_licence_is_not_changed_by_the_source(db_session, world):
-    first = importer().write_batch(db_session, [resident(1)], run_key="run-1")
-    lifecycle.revoke(session=db_session, actor=CITY, identifier=first[0].identifier, reason="虚假材料", signer=SIGNER)
-    outcome = importer().write_batch(db_session, [resident(1, address="新地址")], run_key="run-2")[0]
+    first = importer().write_batch(db_session, [resident_row(1)], run_key="run-1")
+    lifecycle.revoke(session=db_session, actor=CITY_IMPORTER, identifier=first[0].identifier, reason="虚假材料", signer=SIGNER)
+    outcome = importer().write_batch(db_session, [resident_row(1, address="新地址")], run_key="run-2")[0]
     assert (outcome.outcome, outcome.code) == ("failed", "invalid_transition")
     assert "revoked" in outcome.message
 
 
 def test_a_record_never_changes_holder(db_session, world):
-    importer().write_batch(db_session, [resident(1)], run_key="run-1")
-    other = resident(1, holder_code=citizen_id("35010219851231002"))
+    importer().write_batch(db_session, [resident_row(1)], run_key="run-1")
+    other = resident_row(1, holder_code=citizen_id("35010219851231002"))
     outcome = importer().write_batch(db_session, [other], run_key="run-2")[0]
     assert (outcome.outcome, outcome.code, outcome.field) == ("failed", "holder_changed", "holder.code")
 
@@ -158,10 +151,10 @@ def test_a_record_never_changes_holder(db_session, world):
 def test_the_key_includes_source_system_and_a_department_that_may_not_issue_is_refused(db_session, world):
     from registry.errors import NotIssuer
 
-    importer().write_batch(db_session, [resident(1)], run_key="run-1")
-    assert importer(system="other-system").write_batch(db_session, [resident(1)], run_key="run-2")[0].outcome == "issued"
+    importer().write_batch(db_session, [resident_row(1)], run_key="run-1")
+    assert importer(system="other-system").write_batch(db_session, [resident_row(1)], run_key="run-2")[0].outcome == "issued"
     with pytest.raises(NotIssuer):
-        importer(actor=Actor(department_code=PROVINCE_SAMR)).write_batch(db_session, [resident(2)], run_key="run-3")
+        importer(actor=Actor(department_code=PROVINCE_SAMR)).write_batch(db_session, [resident_row(2)], run_key="run-3")
 
 
 def test_the_content_digest_ignores_nothing_that_matters():
@@ -174,7 +167,7 @@ def test_the_content_digest_ignores_nothing_that_matters():
 
 
 def test_imported_records_point_at_their_licences(db_session, world):
-    outcomes = importer().write_batch(db_session, [resident(1), resident(2)], run_key="run-1")
+    outcomes = importer().write_batch(db_session, [resident_row(1), resident_row(2)], run_key="run-1")
     rows = db_session.scalars(select(ImportedLicence).order_by(ImportedLicence.source_key)).all()
     assert [(r.source_key, r.last_run, r.last_row) for r in rows] == [("JZZ000001", "run-1", 2), ("JZZ000002", "run-1", 3)]
     bases = {LicenceIdentifier.parse(o.identifier).base for o in outcomes}

@@ -21,8 +21,9 @@ from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from registry.import_models import ImportedLicence
 from registry.models import Licence, LicenceVersion
 from registry.service.bulk import LicenceImporter
-from tests.registry.licence_world import RESIDENCE_PERMIT, build_world, citizen_id
-from tests.registry.test_bulk import CITY, SIGNER
+from tests.factories.licences import CITY_IMPORTER, RESIDENCE_PERMIT, SIGNER, build_world, citizen_id
+
+pytestmark = pytest.mark.slow  # imports whole files
 
 HEADER = ["编号", "姓名", "身份证号", "居住地址", "面积", "起始日期", "有效期至"]
 MAPPING = {
@@ -66,9 +67,9 @@ def run(session_factory, path: Path, *, sink=None, batch_size: int = 50, report:
     return run_import(
         sessions=session_factory, source=csv_source(path),
         mapper_for=lambda columns: RowMapper(mapping, licence_type=licence_type, columns=columns),
-        sink=sink or LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="fz-jzz-legacy",
+        sink=sink or LicenceImporter(actor=CITY_IMPORTER, type_code=RESIDENCE_PERMIT, source_system="fz-jzz-legacy",
                                      signer=SIGNER),
-        type_code=RESIDENCE_PERMIT, issuer_code=CITY.department_code, batch_size=batch_size, report=report,
+        type_code=RESIDENCE_PERMIT, issuer_code=CITY_IMPORTER.department_code, batch_size=batch_size, report=report,
         progress=progress,
     )
 
@@ -77,7 +78,7 @@ class CrashingSink:
     """The real importer, until the batch holding row `at` — then the process "dies" mid-batch."""
 
     def __init__(self, at: int) -> None:
-        self.inner = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="fz-jzz-legacy",
+        self.inner = LicenceImporter(actor=CITY_IMPORTER, type_code=RESIDENCE_PERMIT, source_system="fz-jzz-legacy",
                                      signer=SIGNER)
         self.at = at
 

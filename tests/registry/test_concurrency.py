@@ -3,47 +3,24 @@ locks): concurrent issues get distinct serials, concurrent changes all land."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import threading
-
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from adapters.imports.mapping import MappedRow
-from certhub.db import create_db_engine, create_sessionmaker, upgrade
+from certhub.db import create_sessionmaker
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence, LicenceVersion
 from registry.service import issue, lifecycle
 from registry.service.authority import Actor
 from registry.service.bulk import LicenceImporter
-from tests import conftest
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, business_licence_body
+from tests.racing import THREADS, run_together
 
-THREADS = 8
+pytestmark = pytest.mark.slow  # threads racing real commits on a database of their own
+
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 ACTOR = Actor(department_code=CITY_SAMR, client_id="race", operator="tester")
-
-
-@pytest.fixture(params=conftest.DATABASE_BACKENDS)
-def own_database(request, tmp_path):
-    """A fresh migrated database, since these tests must really commit."""
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'race.sqlite3'}")
-        upgrade(engine)
-        yield engine
-        engine.dispose()
-        return
-    schema = f"certhub_race_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = conftest._postgres_engine(schema)
-    upgrade(engine)
-    yield engine
-    engine.dispose()
-    cleanup = create_db_engine(os.environ["CERTHUB_TEST_DATABASE_URL"])
-    with cleanup.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    cleanup.dispose()
 
 
 def _request() -> issue.IssueRequest:
@@ -59,25 +36,6 @@ def _batch(thread: int, size: int) -> list[MappedRow]:
                       face=body["face"]) for n in range(size)]
 
 
-def _run_together(work) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(THREADS)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            work(i)
-        except BaseException as error:  # noqa: BLE001 - reported by the test
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
-
-
 def test_concurrent_issues_get_distinct_contiguous_serials(own_database):
     make = create_sessionmaker(own_database)
     with make() as session:
@@ -88,7 +46,7 @@ def test_concurrent_issues_get_distinct_contiguous_serials(own_database):
             issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
             session.commit()
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     with make() as session:
         licences = session.scalars(select(Licence)).all()
         assert sorted(int(x.serial) for x in licences) == list(range(1, THREADS + 1))
@@ -107,7 +65,7 @@ def test_concurrent_retries_with_one_key_issue_once(own_database):
             results.append(licence.base_identifier)
             session.commit()
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     assert len(set(results)) == 1
     with make() as session:
         assert len(session.scalars(select(Licence)).all()) == 1
@@ -128,7 +86,7 @@ def test_racing_changes_are_all_kept(own_database):
                              signer=SIGNER)
             session.commit()
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     with make() as session:
         versions = session.scalars(select(LicenceVersion).order_by(LicenceVersion.version)).all()
         assert [v.version for v in versions] == list(range(1, THREADS + 2))
@@ -158,7 +116,7 @@ def test_concurrent_batches_draw_distinct_random_indices(own_database):
                 assert [o.outcome for o in outcomes] == ["issued"] * 10
             session.commit()
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     with make() as session:
         licences = session.scalars(select(Licence).order_by(Licence.id)).all()
         slots = [(x.status_list_id, x.status_index) for x in licences]

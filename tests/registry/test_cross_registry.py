@@ -17,7 +17,7 @@ from signing.errors import VerificationError
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.truststore import TrustStore
 from storage.cache import InProcessCache
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 
 
 class Registry:

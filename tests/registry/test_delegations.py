@@ -11,9 +11,9 @@ import pytest
 from registry.presentations.errors import InvalidPresentationRequest, ProxyNotAllowed
 from registry.presentations.models import Presentation
 from registry.service import delegations
-from tests.catalog.factories import BUSINESS_LICENCE
-from tests.registry.licence_world import RESIDENCE_PERMIT
-from tests.registry.presentation_world import CITIZEN, PROXY, build, holder_auth
+from tests.factories.catalog import BUSINESS_LICENCE
+from tests.factories.licences import RESIDENCE_PERMIT
+from tests.factories.presentations import CITIZEN, PROXY, build, holder_auth
 
 NOW = datetime.now(timezone.utc)
 
@@ -29,6 +29,7 @@ def _delegate(world, *, types=(RESIDENCE_PERMIT,), actions=("present",), until=N
     return world.client.post("/api/v1/holders/me/delegations", json=body, headers=headers or world.citizen)
 
 
+@pytest.mark.slow
 def test_proxy_presents_within_the_delegated_scope(world):
     created = _delegate(world)
     assert created.status_code == 201, created.text
@@ -43,6 +44,7 @@ def test_proxy_presents_within_the_delegated_scope(world):
     assert world.redeem(response.json()["qr_text"]).status_code == 200
 
 
+@pytest.mark.slow
 def test_proxy_without_delegation_is_refused(world):
     proxy = holder_auth(world.app, code=PROXY, name="张大山")
     response = world.present([world.residence["identifier"]], headers=proxy, on_behalf_of=CITIZEN)
@@ -59,6 +61,7 @@ def test_proxy_outside_the_scope_is_refused(world):
     assert response.status_code == 403
 
 
+@pytest.mark.slow
 def test_revoked_delegation_stops_the_proxy(world):
     delegation = _delegate(world).json()
     revoked = world.client.post(f"/api/v1/holders/me/delegations/{delegation['id']}/revoke", headers=world.citizen)
@@ -90,6 +93,7 @@ BAD_DELEGATIONS = [
 ]
 
 
+@pytest.mark.slow
 def test_bad_delegations_are_refused(world):
     for overrides in BAD_DELEGATIONS:
         assert _delegate(world, **overrides).status_code == 422, overrides

@@ -18,9 +18,8 @@ from registry.identifiers import LicenceIdentifier
 from registry.models import DisputeEvent, DisputeStatus, Licence, LicenceDispute, LicenceEvent, LicenceVersion
 from registry.service import disputes, issue, reads
 from registry.service.authority import Actor
-from tests.catalog.factories import CITY_SAMR, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -30,7 +29,8 @@ from tests.registry.licence_world import (
     publish_log_checkpoint,
     token_headers,
 )
-from tests.registry.test_concurrency import THREADS, _run_together, own_database  # noqa: F401 - a fixture
+from tests.factories.settings import TEST_SECRET
+from tests.racing import THREADS, run_together
 
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")
@@ -59,6 +59,7 @@ def permit(client, city) -> dict:
     return response.json()
 
 
+@pytest.mark.slow
 def test_holder_dispute_accepted_makes_a_corrected_version(client, db_session, city, permit):
     publish_log_checkpoint(db_session)
     alice = holder_headers(client, code=ALICE)
@@ -110,6 +111,7 @@ def _logged_use(session, *, department: str, identifier: str, result: str = "gra
     session.commit()
 
 
+@pytest.mark.slow
 def test_clerk_dispute_rejected_with_a_reason_and_only_once(client, db_session, city, permit):
     province = token_headers(client, db_session, PROVINCE_SAMR, scopes=("licence:manage", "licence:dispute"))
     _logged_use(db_session, department=PROVINCE_SAMR, identifier=permit["identifier"])
@@ -204,6 +206,7 @@ def test_final_licences_take_no_disputes(client, city, permit):
     assert response.status_code == 422 and "revoked" in response.json()["message"]
 
 
+@pytest.mark.slow
 def test_open_disputes_per_licence_are_bounded(client, db_session, city, permit):
     view = reads.get_or_raise(session=db_session, identifier=permit["identifier"])
     for i in range(disputes.MAX_OPEN_PER_LICENCE):
@@ -241,7 +244,7 @@ def test_overdue_lists_open_disputes_past_their_deadline(client, db_session, cit
     assert client.get("/api/v1/licences/disputes?status=lost", headers=city).status_code == 422
 
 
-def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: F811 - the fixture
+def test_racing_decisions_on_one_dispute_never_both_win(own_database):
     make = create_sessionmaker(own_database)
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
     actor = Actor(department_code=CITY_SAMR, client_id="race")
@@ -268,7 +271,7 @@ def test_racing_decisions_on_one_dispute_never_both_win(own_database):  # noqa: 
             except DisputeClosed:
                 closed.append(i)
 
-    assert _run_together(work) == []
+    assert run_together(work) == []
     with make() as session:
         events = session.scalars(select(DisputeEvent).where(DisputeEvent.dispute_id == dispute_id)).all()
         assert [e.action for e in events][0] == "open" and len(events) == 2

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from exchange.auditlog import LogEntry, log_origin, publish_checkpoint
 from exchange.auditlog.records import parse_entry
 from registry.models import LicenceCopy
-from tests.catalog.factories import CITY_SAMR, PROVINCE_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     build_world,
@@ -22,6 +22,8 @@ from tests.registry.licence_world import (
     publish_log_checkpoint,
     token_headers,
 )
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from registry.service.authority import Actor
 from registry.service.records import china_date
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import TokenStatus
-from tests.catalog.factories import CITY_SAMR
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, RESIDENCE_PERMIT, build_world, citizen_id
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 

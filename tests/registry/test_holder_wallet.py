@@ -14,9 +14,8 @@ from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
 from registry.identifiers import LicenceIdentifier
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import CITY_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR
+from tests.factories.licences import (
     REGISTRY_ID,
     RESIDENCE_PERMIT,
     build_world,
@@ -28,6 +27,7 @@ from tests.registry.licence_world import (
     token_headers,
     trust_store,
 )
+from tests.factories.settings import TEST_SECRET
 
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")
@@ -106,6 +106,7 @@ def test_holder_reads_a_version_with_face_versions_and_sealed_record(client, wor
     assert old["superseded"] is True and old["face"] == {"address": "福州市台江区"}
 
 
+@pytest.mark.slow
 def test_holder_downloads_own_layout_documents(client, licences, log_published):
     alice = holder_headers(client, code=ALICE)
     ident = licences["second_v2"]["identifier"]
@@ -165,6 +166,7 @@ def test_holder_expiring_lists_only_own_live_licences_ending_soon(client, city, 
     assert client.get("/api/v1/holders/me/licences/expiring?days=-1", headers=alice).status_code == 422
 
 
+@pytest.mark.slow
 def test_each_holder_read_is_recorded_as_holder_self_access(client, db_session, licences, log_published):
     alice = holder_headers(client, code=ALICE)
     ident = licences["second_v2"]["identifier"]
@@ -188,6 +190,7 @@ def test_each_holder_read_is_recorded_as_holder_self_access(client, db_session, 
     assert db_session.scalars(select(LogEntry).where(LogEntry.subject_code == BOB)).all() == []
 
 
+@pytest.mark.slow
 def test_holder_reads_fail_closed_without_a_fresh_log(client, db_session, licences):
     alice = holder_headers(client, code=ALICE)
     for route in ("", "/{ident}", "/{ident}/layout.png", "/{ident}/layout.pdf", "/expiring?days=3660"):

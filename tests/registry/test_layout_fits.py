@@ -16,7 +16,7 @@ from registry.layout.face import LicenceFace, display_value
 from registry.layout.png import PAPER, plan_png, render_png
 from registry.layout.png import _border as draw_border
 from signing.picture import draw_round_seal
-from tests.conftest import REPO_ROOT
+from tests.environment import REPO_ROOT
 
 CATALOG = yaml.safe_load((REPO_ROOT / "certhub" / "demo" / "catalog.yaml").read_text(encoding="utf-8"))
 TYPES = {licence_type["name"]: licence_type for licence_type in CATALOG["licence_types"]}

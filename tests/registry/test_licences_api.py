@@ -16,8 +16,8 @@ from registry.models import LicenceCopy, LicenceEvent
 from signing.keys import load_public_key
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.statuslist import TokenStatus, verify_status_list_token
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import (
     RESIDENCE_PERMIT,
     build_world,
     business_licence_body,
@@ -60,6 +60,7 @@ def _status_of(client, licence) -> int:
     return verified.status(reference["idx"])
 
 
+@pytest.mark.slow
 def test_issue_read_change_revoke(client, city, world):
     anchors, _seal = world
     issued = _issue(client, city)
@@ -110,6 +111,7 @@ def test_scope_is_required(client, db_session, world):
     assert client.post("/api/v1/licences", json=business_licence_body(), headers=reader).status_code == 403
 
 
+@pytest.mark.slow
 def test_cross_level_authorization_lets_the_province_issue_with_the_city_seal(client, db_session, world):
     from signing import service as signing_service
 
@@ -137,6 +139,7 @@ def test_cross_level_authorization_lets_the_province_issue_with_the_city_seal(cl
         ({"uscc": "1", "name": 5}, "face.name"),
     ],
 )
+@pytest.mark.slow
 def test_bad_field_is_refused_naming_it(client, city, face, field):
     response = client.post("/api/v1/licences", json=business_licence_body(face=face), headers=city)
     assert response.status_code == 422
@@ -190,6 +193,7 @@ def test_identifier_check_character_is_enforced(client, city):
     assert LicenceIdentifier.parse(text).check == text[-1]
 
 
+@pytest.mark.slow
 def test_status_list_follows_transitions_and_verifies_offline(client, city):
     issued = _issue(client, city)
     ident = issued["identifier"]
@@ -204,6 +208,7 @@ def test_status_list_follows_transitions_and_verifies_offline(client, city):
     assert client.post(f"/api/v1/licences/{ident}/resume", json={}, headers=city).status_code == 409
 
 
+@pytest.mark.slow
 def test_status_list_is_cacheable(client, city):
     issued = _issue(client, city)
     list_id = issued["status_list"]["uri"].rsplit("/", 1)[1]
@@ -231,6 +236,7 @@ def test_cancel_cancels_dependent_licences_of_the_same_holder(client, city, db_s
     assert len(events) == 1 and business["base_identifier"] in events[0].reason
 
 
+@pytest.mark.slow
 def test_layout_png_and_pdf_show_the_licence_and_the_seal(client, city, tmp_path, log_published):
     issued = _issue(client, city)
     png = client.get(f"/api/v1/licences/{issued['identifier']}/layout.png", headers=city)
@@ -252,6 +258,7 @@ def _pdf_text(data: bytes) -> str:
     return "".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\x00", "")
 
 
+@pytest.mark.slow
 def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_session, log_published):
     issued = _issue(client, city)
     expires = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
@@ -266,6 +273,7 @@ def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_sessi
     assert past.status_code == 422
 
 
+@pytest.mark.slow
 def test_expiring_lists_licences_ending_soon(client, city):
     soon = (datetime.now(timezone.utc) + timedelta(days=10)).date()
     body = {"type_code": RESIDENCE_PERMIT, "holder": {"name": "张三", "code": citizen_id(), "code_type": "111"},

@@ -18,8 +18,10 @@ from signing.models import SigningKey
 from signing.qr import decode_qr_image, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache, InProcessCache
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
-from tests.registry.presentation_world import OTHER_CITIZEN, build, holder_auth, residence_body
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID
+from tests.factories.presentations import OTHER_CITIZEN, build, holder_auth, residence_body
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import pytest
 from exchange.auditlog import LogEntry
 from registry.presentations.models import Redemption
 from registry.service import documents, reads
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
-from tests.registry.presentation_world import build
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID
+from tests.factories.presentations import build
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture

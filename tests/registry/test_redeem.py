@@ -26,9 +26,11 @@ from signing.models import SigningKey
 from signing.qr import QrSigner, encode_presentation_qr
 from signing.sealed import SealSignature, verify_sealed_record
 from storage.cache import Cache, InProcessCache
-from tests.catalog.factories import COUNTY_CENTRE, MATTER
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID, token_headers
-from tests.registry.presentation_world import CITIZEN, PURPOSE, build, publish_log
+from tests.factories.catalog import COUNTY_CENTRE, MATTER
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID, token_headers
+from tests.factories.presentations import CITIZEN, PURPOSE, build, publish_log
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture
@@ -168,7 +170,7 @@ def test_tampered_payload_fails_the_signature(world):
 
 
 def _residence_of_stranger() -> dict:
-    from tests.registry.presentation_world import OTHER_CITIZEN, residence_body
+    from tests.factories.presentations import OTHER_CITIZEN, residence_body
 
     return residence_body(holder_code=OTHER_CITIZEN)
 

@@ -30,10 +30,11 @@ from registry.presentations.models import Redemption
 from registry.presentations.trust import RegistryTrust
 from storage.base import utcnow
 from storage.cache import InProcessCache
-from tests.catalog.factories import COUNTY_CENTRE, MATTER
-from tests.conftest import REPO_ROOT, TEST_SECRET, engine_on_schema
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
-from tests.registry.presentation_world import CITIZEN, PURPOSE, build
+from tests.environment import REPO_ROOT, engine_on_schema
+from tests.factories.catalog import COUNTY_CENTRE, MATTER
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID
+from tests.factories.presentations import CITIZEN, PURPOSE, build
+from tests.factories.settings import TEST_SECRET
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("CERTHUB_TEST_REDIS_URL")
@@ -50,7 +51,8 @@ import sys
 import uvicorn
 from certhub.app import create_app
 from certhub.settings import Settings
-from tests.conftest import TEST_SECRET, engine_on_schema
+from tests.environment import engine_on_schema
+from tests.factories.settings import TEST_SECRET
 
 url, schema, port, redis_url, data_dir = sys.argv[1:6]
 settings = Settings(secret_key=TEST_SECRET, registry_id="%s", redis_url=redis_url or None, data_dir=data_dir)

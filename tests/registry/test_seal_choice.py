@@ -21,9 +21,8 @@ from registry.service.authority import Actor, SealChoice
 from registry.service.bulk import LicenceImporter
 from signing import service as signing_service
 from signing.sealed import SealSignature, verify_sealed_record
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
-from tests.conftest import TEST_SECRET
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, FOOD_LICENCE, PROVINCE_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -35,6 +34,7 @@ from tests.registry.licence_world import (
     token_headers,
     trust_store,
 )
+from tests.factories.settings import TEST_SECRET
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 CITY = Actor(department_code=CITY_SAMR, operator="seal-test")
@@ -126,6 +126,7 @@ def _refusal(response) -> tuple[int, str]:
     return response.status_code, response.json()["error"]
 
 
+@pytest.mark.slow
 def test_a_chosen_seal_must_be_the_issuers_active_e_licence_seal(client, db_session, world, city):
     _anchors, es256 = world
     assert _refusal(_post(client, city, seal="0" * 32)) == (422, "unknown_seal")
@@ -165,6 +166,7 @@ def _resident(ordinal: int) -> MappedRow:
                      valid_from=date(2025, 1, 1), valid_until=date(2028, 1, 1), face={"address": "福州市鼓楼区五四路1号"})
 
 
+@pytest.mark.slow
 def test_a_bulk_import_seals_with_the_seal_it_names(db_session, world, client):
     anchors, es256 = world
     sm2 = new_seal(db_session)

@@ -17,7 +17,7 @@ from signing.sealed import SealSignature, verify_sealed_record
 from signing.seals.gbt38540 import verify_seal_file
 from signing.trustlist import TrustList
 from signing.truststore import TrustStore
-from tests.catalog.factories import (
+from tests.factories.catalog import (
     BUSINESS_LICENCE,
     CITY_SAMR,
     COUNTY_CENTRE,
@@ -25,7 +25,7 @@ from tests.catalog.factories import (
     PROVINCE_SAMR,
     catalog_mapping,
 )
-from tests.conftest import TEST_SECRET
+from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
 START = datetime(2025, 1, 1, tzinfo=timezone.utc)
@@ -126,6 +126,7 @@ def test_only_the_owner_manages_its_seal(client, db_session, anchors):
         assert response.status_code == 403, path
 
 
+@pytest.mark.slow
 def test_creating_for_another_department_needs_catalog_admin(client, db_session, anchors):
     city = _auth(client, db_session, CITY_SAMR)
     body = {"seal_type": "公章", "licence_type_codes": ["*"], "valid_from": START.isoformat(),
@@ -136,6 +137,7 @@ def test_creating_for_another_department_needs_catalog_admin(client, db_session,
     assert response.status_code == 201 and response.json()["owner_department_code"] == COUNTY_CENTRE
 
 
+@pytest.mark.slow
 def test_trust_list_round_trips_and_reflects_the_lifecycle(client, db_session, anchors, settings):
     headers = _auth(client, db_session, CITY_SAMR)
     seal = _create(client, headers)

@@ -15,8 +15,10 @@ from registry.service import documents, reads
 from signing.keys import load_public_key
 from signing.qr import QrVerificationError, decode_qr_image, verify_qr
 from signing.statuslist import verify_status_list_token
-from tests.registry.licence_world import KEY_SECRET, REGISTRY_ID
-from tests.registry.presentation_world import build
+from tests.factories.licences import KEY_SECRET, REGISTRY_ID
+from tests.factories.presentations import build
+
+pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
 
 @pytest.fixture

@@ -18,18 +18,18 @@ from signing.keys import generate_private_key
 from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList as BitList
 from signing.statuslist import sign_status_list_token, verify_trusted_status_list_token
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR
-from tests.registry.licence_world import (
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
     build_world,
     business_licence_body,
     company_uscc,
+    resident_row,
     token_headers,
     trust_store,
 )
-from tests.registry.test_bulk import resident
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 ACTOR = Actor(department_code=CITY_SAMR, client_id="status-lists", operator="tester")
@@ -59,6 +59,7 @@ def _slots(session, licences) -> list[tuple[int, int]]:
     return [(licence.status_list_id, licence.status_index) for licence in licences]
 
 
+@pytest.mark.slow
 def test_single_issues_get_random_indices(db_session, world):
     licences = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(24)]
     _assert_random(_slots(db_session, licences))
@@ -66,7 +67,7 @@ def test_single_issues_get_random_indices(db_session, world):
 
 def test_a_batch_gets_random_indices(db_session, world):
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    outcomes = importer.write_batch(db_session, [resident(i) for i in range(1, 31)], run_key="run-1")
+    outcomes = importer.write_batch(db_session, [resident_row(i) for i in range(1, 31)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 30
     licences = db_session.scalars(select(Licence).order_by(Licence.id)).all()
     _assert_random(_slots(db_session, licences))
@@ -76,9 +77,9 @@ def test_every_path_shares_one_allocation(db_session, world):
     """Single issues and batches draw from the same bitmap: no index is given twice."""
     one = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    importer.write_batch(db_session, [resident(i) for i in range(1, 21)], run_key="run-1")
+    importer.write_batch(db_session, [resident_row(i) for i in range(1, 21)], run_key="run-1")
     more = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
-    importer.write_batch(db_session, [resident(i) for i in range(21, 41)], run_key="run-1")
+    importer.write_batch(db_session, [resident_row(i) for i in range(21, 41)], run_key="run-1")
     licences = db_session.scalars(select(Licence)).all()
     assert len(licences) == len(one) + len(more) + 40
     assert len(set(_slots(db_session, licences))) == len(licences)
@@ -93,7 +94,7 @@ def test_a_full_list_makes_a_new_one(db_session, world):
     row.allocation, row.allocated = b"\xff" * len(row.allocation), row.size
     db_session.flush()
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    outcomes = importer.write_batch(db_session, [resident(i) for i in range(1, 4)], run_key="run-1")
+    outcomes = importer.write_batch(db_session, [resident_row(i) for i in range(1, 4)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 3
     later = db_session.scalars(select(Licence).where(Licence.type_code == RESIDENCE_PERMIT)).all()
     assert {licence.status_list_id for licence in later} == {first.status_list_id + 1}

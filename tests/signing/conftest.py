@@ -1,35 +1,12 @@
-"""Fixtures for the signing tests: a trust root, a seal maker and a seal.
-
-Times are fixed and passed explicitly (`now=`), so lifecycle tests can place
-signatures before and after a rotation or compromise exactly.
-"""
+"""Fixtures for the signing tests: a trust root, a seal maker and a seal
+(their data: tests.factories.signing)."""
 
 from __future__ import annotations
-
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
 from signing import service
-from tests.conformance import SEAL_FILES, corpus_file
-
-KEY_SECRET = "signing-tests-key-encryption-secret"
-REGISTRY_ID = "https://registry.fj.test"
-OWNER = "11350100MB0000001X"
-PROVINCE = "11350000MB0000002Y"
-OTHER_DEPARTMENT = "11350200MB0000003Z"
-LICENCE_TYPE = "11100000000013338W001"
-OTHER_LICENCE_TYPE = "11100000000013338W002"
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
-
-def seal_file(name: str) -> Path:
-    """A GB/T 38540 conformance seal file ($CERTHUB_CONFORMANCE_DIR/gbt38540-seals); skips without the corpus."""
-    return corpus_file(SEAL_FILES, name)
-
-
-def at(**delta) -> datetime:
-    return T0 + timedelta(**delta)
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ def _value(rng: random.Random, depth: int = 0):
     return {_text(rng): _value(rng, depth + 1) for _ in range(rng.randint(0, 5))}
 
 
+@pytest.mark.slow
 def test_canonical_json_matches_rfc8785_on_generated_records():
     rng = random.Random(8785)
     for _ in range(3000):

@@ -1,7 +1,7 @@
 from typer.testing import CliRunner
 
 from certhub.cli.seal import app
-from tests.signing.conftest import seal_file
+from tests.conformance import seal_file
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from signing.seals.certificates import (
 )
 from signing.seals.gbt38540 import MAX_SEAL_FILE_SIZE, encode_seal_v4, parse_seal_file, verify_seal_file
 from signing.sm2 import SM2_WITH_SM3_OID, SM2PrivateKey
-from tests.signing.conftest import seal_file
+from tests.conformance import seal_file
 
 EXPECTED = {
     "UserV1.esl": (1, 1, "OFDRW测试用印章", "40C8CDD24DEF43388B86E62CCE1D6832"),

@@ -8,7 +8,7 @@ from signing.keys import generate_private_key
 from signing.keystore import DatabaseKeyStore, KeyStore
 from signing.models import SigningKey
 from signing.statuses import KeyPurpose, KeyStatus
-from tests.signing.conftest import KEY_SECRET, at
+from tests.factories.signing import KEY_SECRET, at
 
 
 @pytest.fixture(params=["database"])
@@ -69,6 +69,7 @@ def test_unknown_handle(store):
         store.private_key(handle=999_999)
 
 
+@pytest.mark.slow
 def test_private_keys_are_encrypted_at_rest(store, db_session):
     key = generate_private_key(Algorithm.EDDSA)
     stored = store.put(key=key, purpose=KeyPurpose.SEAL)

@@ -10,7 +10,7 @@ from signing.seals.certificates import load_certificate
 from signing.seals.gbt38540 import verify_seal_file
 from signing.statuses import KeyStatus, SealStatus
 from signing.truststore import TrustStore
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OTHER_LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OTHER_LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, at
 
 
 def _sign(db_session, seal, record, *, now, acting=OWNER, licence_type=LICENCE_TYPE) -> SealSignature:
@@ -100,6 +100,7 @@ def test_revocation_with_compromise_time(db_session, seal, trust_root, licence_r
         _sign(db_session, seal, licence_record, now=at(hours=5))
 
 
+@pytest.mark.slow
 def test_revoked_key_with_compromise_time(db_session, seal, trust_root, licence_record):
     early = _sign(db_session, seal, licence_record, now=at(hours=1))
     late = _sign(db_session, seal, licence_record, now=at(hours=3))

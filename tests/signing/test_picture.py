@@ -37,6 +37,7 @@ def _image(data: bytes) -> Image.Image:
     return Image.open(io.BytesIO(data)).convert("RGBA")
 
 
+@pytest.mark.slow
 def test_seal_picture_is_a_transparent_red_round_png():
     data = draw_round_seal(organization_name="福州市市场监督管理局", seal_type="电子证照专用章")
     assert check_png(data) == (480, 480)
@@ -49,6 +50,7 @@ def test_seal_picture_is_a_transparent_red_round_png():
     assert all(p[0] > p[1] and p[0] > p[2] for p in opaque)  # only red ink
 
 
+@pytest.mark.slow
 def test_seal_name_and_type_change_the_picture():
     base = _image(draw_round_seal(organization_name="福州市市场监督管理局", seal_type="电子证照专用章"))
     other_name = _image(draw_round_seal(organization_name="厦门市市场监督管理局", seal_type="电子证照专用章"))

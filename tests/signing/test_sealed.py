@@ -15,7 +15,7 @@ from signing.statuses import AuthorizationStatus, KeyPurpose, KeyStatus, SealSta
 from signing.trust_entries import Suspension, TrustedAuthorization, TrustedKey, TrustedSeal
 from signing.trustlist import TrustListContent, sign_trust_list
 from signing.truststore import TrustStore
-from tests.signing.conftest import LICENCE_TYPE, OTHER_LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, T0, at
+from tests.factories.signing import LICENCE_TYPE, OTHER_LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, T0, at
 
 ES_ID = "5f0c6f3a9d2e4b7c8a1b2c3d4e5f6a7b"
 

@@ -6,7 +6,7 @@ from signing.picture import draw_round_seal
 from signing.seals.certificates import load_certificate, sm2_public_key_of, verify_certificate_signature
 from signing.seals.gbt38540 import verify_seal_file
 from signing.statuses import SealStatus
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
 
 
 def _create(db_session, **overrides):
@@ -36,6 +36,7 @@ def test_created_seal_draws_its_picture(db_session, maker):
     assert seal.picture_width_mm == seal.picture_height_mm == 42
 
 
+@pytest.mark.slow
 def test_uploaded_picture_is_kept(db_session, maker):
     picture = draw_round_seal(organization_name="福州市人民政府", seal_type="公章", size_px=200)
     seal = _create(db_session, picture_png=picture, seal_type="公章", department_name="福州市人民政府")
@@ -69,6 +70,7 @@ def test_create_seal_needs_a_maker(db_session):
         _create(db_session)
 
 
+@pytest.mark.slow
 def test_get_and_list_seals(db_session, maker):
     first = _create(db_session)
     second = _create(db_session, owner_department_code="11350200MB0000003Z", department_name="厦门市市场监督管理局")

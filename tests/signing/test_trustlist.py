@@ -12,7 +12,7 @@ from signing.statuses import AuthorizationStatus, KeyPurpose, KeyStatus, SealSta
 from signing.trust_entries import Suspension, TrustedAuthorization, TrustedKey, TrustedSeal
 from signing.trustlist import TrustList, TrustListContent, sign_trust_list
 from signing.truststore import TrustStore
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, T0, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, PROVINCE, REGISTRY_ID, T0, at
 
 
 def _content(registry_id=REGISTRY_ID) -> tuple[TrustListContent, object]:

@@ -205,6 +205,7 @@ def _published_until_heard(cache, heard: threading.Event, message: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server to restart a Redis of its own")
+@pytest.mark.slow
 def test_invalidation_is_heard_again_after_redis_restarts(tmp_path, caplog):
     """The listener outlives a Redis restart: it subscribes again, with a
     backoff, and says so once per outage, not once per try."""

@@ -35,7 +35,7 @@ from storage.units import (
     statements_for,
 )
 from storage.units.threads import SHORT_WORK_THREADS
-from tests.conftest import engine_on_schema
+from tests.environment import engine_on_schema
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 

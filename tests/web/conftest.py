@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.environment import REPO_ROOT
 from tests.web.live import LiveCerthub, start_live_certhub
 
 CHROMIUM = Path(os.environ.get("CERTHUB_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")

@@ -5,8 +5,11 @@ error and no request to any other origin."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.web.live import LiveCerthub
+
+pytestmark = pytest.mark.slow  # drives Chromium
 
 
 def test_docs_render_every_operation_from_this_server_only(browser, live: LiveCerthub, artifacts):

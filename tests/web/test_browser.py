@@ -22,6 +22,8 @@ import pytest
 
 from tests.web.live import MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
 
+pytestmark = pytest.mark.slow  # drives Chromium
+
 PHONE = {"width": 360, "height": 780}
 DESKTOP = {"width": 1280, "height": 860}
 OPERATOR = "clerk-0117"

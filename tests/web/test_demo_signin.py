@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from catalog.service import document
 from certhub.demo.seed import DEMO_CLIENT_NAME
 from identity import clients
 from identity.config import IdentityConfig
 from identity.scopes import KNOWN_SCOPES
 from identity.tokens import TokenAuthority
-from tests.catalog.factories import PROVINCE_SAMR as PROVINCE
-from tests.catalog.factories import catalog_mapping
+from tests.factories.catalog import PROVINCE_SAMR as PROVINCE
+from tests.factories.catalog import catalog_mapping
+
+pytestmark = pytest.mark.slow  # signs in through the demo app end to end
 
 
 def _demo_client(session):

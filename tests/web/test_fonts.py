@@ -6,9 +6,12 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from fontTools.ttLib import TTFont
 
 from certhub.web.fonts import WEB_DIR, unicode_ranges, web_font
+
+pytestmark = pytest.mark.slow  # subsets the CJK web font
 
 
 def test_unicode_ranges_merge_runs():

@@ -14,7 +14,9 @@ from exchange.auditlog.models import LogTile
 from identity.tokens import TokenAuthority
 from signing.transparency import NoteSigner, verify_log
 from signing.transparency.sources import HttpSource
-from tests.exchange.auditlog_helpers import DEPT, HOLDER, ORIGIN, SECRET, use
+from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
+
+pytestmark = pytest.mark.slow  # verifies whole logs over HTTP
 
 
 @pytest.fixture

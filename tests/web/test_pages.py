@@ -15,6 +15,7 @@ PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter":
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_page_renders_in_chinese_with_a_strict_policy(client, path):
     answer = client.get(path)
     assert answer.status_code == 200
@@ -31,6 +32,7 @@ def test_page_renders_in_chinese_with_a_strict_policy(client, path):
 
 
 @pytest.mark.parametrize("path", PAGES)
+@pytest.mark.slow
 def test_every_asset_a_page_names_is_served_and_cacheable(client, path):
     html = client.get(path).text
     assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
@@ -42,6 +44,7 @@ def test_every_asset_a_page_names_is_served_and_cacheable(client, path):
     assert '/web/fonts/fonts.css' in html
 
 
+@pytest.mark.slow
 def test_unversioned_assets_are_revalidated(client):
     answer = client.get("/static/css/app.css")
     assert answer.status_code == 200 and answer.headers["cache-control"] == "no-cache"
@@ -49,6 +52,7 @@ def test_unversioned_assets_are_revalidated(client):
     assert client.get("/static/../pages.py").status_code == 404
 
 
+@pytest.mark.slow
 def test_every_script_is_referenced_and_the_pages_stay_small(client):
     html = "".join(client.get(path).text for path in PAGES)
     for script in (STATIC_DIR / "js").glob("*.js"):
@@ -57,6 +61,7 @@ def test_every_script_is_referenced_and_the_pages_stay_small(client):
     assert total < 200_000  # hand-written: no framework, no bundled library
 
 
+@pytest.mark.slow
 def test_outside_demo_mode_there_is_no_development_login(client):
     wallet = client.get("/wallet").text
     assert 'id="dev-login"' not in wallet and "尚未配置持证人登录方式" in wallet
@@ -64,6 +69,7 @@ def test_outside_demo_mode_there_is_no_development_login(client):
     assert "演示环境" not in client.get("/").text
 
 
+@pytest.mark.slow
 def test_demo_mode_offers_the_demo_accounts(app, client):
     app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
     wallet = client.get("/wallet").text

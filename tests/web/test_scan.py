@@ -11,7 +11,7 @@ from PIL import Image
 
 from certhub.web.scan import MAX_UPLOAD_BYTES
 from identity.tokens import TokenAuthority
-from tests.exchange.auditlog_helpers import DEPT
+from tests.factories.use_records import DEPT
 
 CODE = "EL1:6BFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NH$RSC9CH1B2V7S8HUF0P5L9TMIQ0AJA5"
 
@@ -34,6 +34,7 @@ def _qr_image(text: str, *, fmt: str, size: int = 480) -> bytes:
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+@pytest.mark.slow
 def test_reads_the_code_from_an_image(client, counter_headers, fmt):
     body = _qr_image(CODE, fmt=fmt)
     answer = client.post("/web/api/decode-image", content=body,
@@ -42,6 +43,7 @@ def test_reads_the_code_from_an_image(client, counter_headers, fmt):
     assert answer.json() == {"text": CODE}
 
 
+@pytest.mark.slow
 def test_counter_clients_only(app, client):
     body = _qr_image(CODE, fmt="PNG")
     assert client.post("/web/api/decode-image", content=body).status_code == 401
@@ -50,6 +52,7 @@ def test_counter_clients_only(app, client):
     assert answer.status_code == 403
 
 
+@pytest.mark.slow
 def test_an_image_without_a_code(client, counter_headers):
     blank = io.BytesIO()
     Image.new("RGB", (300, 300), "white").save(blank, format="PNG")
@@ -57,6 +60,7 @@ def test_an_image_without_a_code(client, counter_headers):
     assert answer.status_code == 422 and answer.json()["error"] == "no_code_found"
 
 
+@pytest.mark.slow
 def test_not_an_image(client, counter_headers):
     answer = client.post("/web/api/decode-image", content=b"%PDF-1.7 not an image", headers=counter_headers)
     assert answer.status_code == 422 and answer.json()["error"] == "image_invalid"
@@ -69,6 +73,7 @@ def test_bounded_in_bytes(client, counter_headers):
     assert answer.status_code == 413 and answer.json()["error"] == "too_large"
 
 
+@pytest.mark.slow
 def test_bounded_in_pixels(client, counter_headers):
     # A few kilobytes that claim a 30-megapixel canvas are refused before decoding.
     huge = io.BytesIO()

@@ -31,7 +31,7 @@ from signing.qr.claims import CLAIM_LICENCE
 from signing.qr.cose import ALG_EDDSA, ALG_ES256, ALG_SM2, signature_input
 from signing.statuses import KeyPurpose
 from signing.truststore import TrustStore
-from tests.signing.qr.conftest import (
+from tests.factories.qr import (
     IDENTIFIER,
     LICENCE_TYPE,
     REGISTRY_ID,

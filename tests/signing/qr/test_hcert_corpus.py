@@ -24,27 +24,20 @@ includes an expiry check verifies end to end through `verify_qr(PREFIX)`.
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 from collections import Counter
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cbor2
 import pytest
 
-from signing.qr import DccTrustList, QrVerificationError, decode_qr_image, verify_qr
+from signing.qr import QrVerificationError, decode_qr_image, verify_qr
 from signing.qr.container import inflate, split_prefix, unbase45
 from signing.qr.verify import read_hcert_cose, verify_hcert_cose
 from signing.truststore import TrustStore
-from tests.conformance import DCC_TESTDATA, corpus_dir, requires
+from tests.conformance import DCC_TESTDATA, requires
+from tests.signing.qr.dcc_vectors import CORPUS, NoInput, Vector
 
 pytestmark = requires(DCC_TESTDATA)
-CORPUS = corpus_dir(DCC_TESTDATA) or Path("/nonexistent-conformance-corpus")
-JUDGED = (
-    "EXPECTEDPICTUREDECODE", "EXPECTEDUNPREFIX", "EXPECTEDB45DECODE", "EXPECTEDCOMPRESSION",
-    "EXPECTEDVERIFY", "EXPECTEDEXPIRATIONCHECK", "EXPECTEDDECODE",
-)
 # Upstream-inconsistent vectors: (path, expectation) -> reason. Empty: every judged expectation agrees.
 KNOWN_INCONSISTENT: dict[tuple[str, str], str] = {}
 
@@ -52,62 +45,16 @@ _SIGNATURE_STEPS = {"cose_invalid", "unknown_key", "signature_invalid"}
 _TIME_STEPS = {"expired", "not_yet_valid"}
 
 
-class _NoInput(Exception):
-    """The vector holds neither this step's input nor anything it can be derived from."""
-
-
-class Vector:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.name = str(path.relative_to(CORPUS))
-        self.data = json.loads(path.read_text(encoding="utf-8"))
-        self.context = self.data.get("TESTCTX", {})
-        self.expected = {k: v for k, v in self.data.get("EXPECTEDRESULTS", {}).items() if k in JUDGED}
-
-    @property
-    def clock(self) -> datetime:
-        moment = datetime.fromisoformat(self.context["VALIDATIONCLOCK"].replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-    @property
-    def trust(self) -> DccTrustList:
-        return DccTrustList([base64.b64decode(self.context["CERTIFICATE"])])
-
-    def _hex(self, field: str) -> bytes | None:
-        value = self.data.get(field)
-        return None if value is None else bytes.fromhex(value)
-
-    def base45_text(self) -> str:
-        if "BASE45" in self.data:
-            return self.data["BASE45"]
-        return self._derived(lambda: split_prefix(self.data["PREFIX"])[1])
-
-    def compressed(self) -> bytes:
-        value = self._hex("COMPRESSED")
-        return value if value is not None else self._derived(lambda: unbase45(self.base45_text()))
-
-    def cose(self) -> bytes:
-        value = self._hex("COSE")
-        return value if value is not None else self._derived(lambda: inflate(self.compressed()))
-
-    @staticmethod
-    def _derived(step):
-        try:
-            return step()
-        except (KeyError, QrVerificationError, binascii.Error) as error:
-            raise _NoInput(str(error)) from None
-
-
 def _judge(vector: Vector, expectation: str) -> bool:
     """What our verifier answers for one expectation (True: the step succeeds)."""
     data = vector.data
     if expectation == "EXPECTEDPICTUREDECODE":
         if "2DCODE" not in data:
-            raise _NoInput("no 2DCODE")
+            raise NoInput("no 2DCODE")
         return _succeeds(lambda: decode_qr_image(base64.b64decode(data["2DCODE"]))) == data.get("PREFIX")
     if expectation == "EXPECTEDUNPREFIX":
         if "PREFIX" not in data:
-            raise _NoInput("no PREFIX")
+            raise NoInput("no PREFIX")
         split = _succeeds(lambda: split_prefix(data["PREFIX"]))
         return split is not None and split[0] == "HC1:" and split[1] == data.get("BASE45", split[1])
     if expectation == "EXPECTEDB45DECODE":
@@ -130,7 +77,7 @@ def _judge(vector: Vector, expectation: str) -> bool:
         except QrVerificationError as error:
             if error.code == "claims_invalid":
                 return False
-            raise _NoInput(f"the claims step was not reached ({error.code})") from None
+            raise NoInput(f"the claims step was not reached ({error.code})") from None
         if "CBOR" not in data:
             return True
         expected = cbor2.loads(bytes.fromhex(data["CBOR"]))  # upstream gives either the whole CWT or the DCC
@@ -169,7 +116,7 @@ def test_every_judged_expectation_agrees(capsys):
         for expectation, expected in vector.expected.items():
             try:
                 answer = _judge(vector, expectation)
-            except _NoInput:
+            except NoInput:
                 counts["without input"] += 1
                 continue
             counts["judged"] += 1

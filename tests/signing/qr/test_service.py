@@ -13,7 +13,7 @@ from signing.models import SigningKey
 from signing.qr import LicenceSummary, QrVerificationError, encode_licence_qr, encode_presentation_qr, verify_qr
 from signing.statuses import KeyPurpose
 from signing.truststore import TrustStore
-from tests.signing.conftest import KEY_SECRET, LICENCE_TYPE, OWNER, REGISTRY_ID, T0, at
+from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, REGISTRY_ID, T0, at
 
 IDENTIFIER = f"1.2.156.3005.2.{LICENCE_TYPE}.{OWNER}.0000001.001.K"
 
@@ -35,6 +35,7 @@ def _summary() -> LicenceSummary:
     )
 
 
+@pytest.mark.slow
 def test_presentation_key_is_created_once_and_listed_in_the_trust_list(db_session, trust_root):
     kid = service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET, now=T0)
     assert service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET, now=at(days=1)) == kid
@@ -67,6 +68,7 @@ def test_presentation_signer_creates_the_key_on_first_use(db_session, trust_root
     assert service.ensure_presentation_key(session=db_session, key_secret=KEY_SECRET) == signer.kid
 
 
+@pytest.mark.slow
 def test_licence_code_signed_by_the_seal_verifies_with_the_published_trust_list(db_session, seal):
     signer = service.seal_qr_signer(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, now=at(hours=1))
     text = encode_licence_qr(signer=signer, issuer=REGISTRY_ID, summary=_summary(), issued_at=at(hours=1), expires_at=None)

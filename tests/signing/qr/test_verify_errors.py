@@ -20,7 +20,7 @@ from signing.qr.cose import encode_sign1, signature_input
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 from signing.statuslist import TokenStatus
 from signing.trust_entries import Suspension
-from tests.signing.qr.conftest import (
+from tests.factories.qr import (
     OTHER_LICENCE_TYPE,
     OWNER,
     REGISTRY_ID,
@@ -70,6 +70,7 @@ def test_image_without_a_qr_code(world):
     assert _code(lambda: _verify(world, out.getvalue())) == "image_invalid"
 
 
+@pytest.mark.slow
 def test_image_over_the_pixel_bound(world):
     out = io.BytesIO()
     Image.new("1", (6000, 6000), 1).save(out, format="PNG")  # small file, 36 M pixels

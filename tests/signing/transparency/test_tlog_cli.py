@@ -79,6 +79,7 @@ def test_wrong_key_exits_1(tmp_path):
     assert "bad_signature" in result.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_2(tmp_path):
     log = _log(tmp_path, size=3)
     key = log.verifier_key
@@ -131,6 +132,7 @@ def independent_served(tmp_path):
         thread.join()
 
 
+@pytest.mark.slow
 def test_independent_writers_log_grown_in_steps_verifies(independent_served):
     directory, key, url, earlier = independent_served
     local = runner.invoke(app, ["verify", "--dir", str(directory), "--key", key, "--since", str(earlier)])

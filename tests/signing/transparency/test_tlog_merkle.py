@@ -146,6 +146,7 @@ def test_roots_match_pymerkle_and_oracle_for_sizes_1_to_300():
         assert root_from_leaf_hashes(hashes[:size]) == _mth(entries[:size])
 
 
+@pytest.mark.slow
 def test_every_inclusion_proof_up_to_size_64_matches_oracle_and_verifies():
     entries = _entries(64)
     hashes = _hashes(entries)
@@ -169,6 +170,7 @@ def test_sampled_inclusion_proofs_up_to_size_300():
             verify_inclusion(leaf=hashes[index], index=index, size=size, proof=proof, root=root)
 
 
+@pytest.mark.slow
 def test_every_consistency_proof_up_to_size_48_matches_oracle_and_verifies():
     entries = _entries(48)
     hashes = _hashes(entries)
@@ -184,6 +186,7 @@ def test_every_consistency_proof_up_to_size_48_matches_oracle_and_verifies():
             verify_consistency(old_size=old, new_size=new, old_root=roots[old], new_root=roots[new], proof=proof)
 
 
+@pytest.mark.slow
 def test_sampled_consistency_proofs_up_to_size_300():
     hashes = _hashes(_entries(300))
     roots = {size: root_from_leaf_hashes(hashes[:size]) for size in range(301)}

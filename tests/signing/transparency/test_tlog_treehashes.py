@@ -60,11 +60,13 @@ SIZES = [1, 2, 3, 255, 256, 257, 511, 512, 513, 700, 65535, 65536, 65537, 70000]
 
 
 @pytest.mark.parametrize("size", SIZES)
+@pytest.mark.slow
 def test_tile_root_equals_in_memory_root(size):
     tiles, hashes = _store(size)
     assert tree_root(size=size, reader=tiles) == root_from_leaf_hashes(hashes)
 
 
+@pytest.mark.slow
 def test_tile_roots_of_every_smaller_size_come_from_the_same_tiles():
     tiles, hashes = _store(1100)
     for size in range(0, 1101):
@@ -72,6 +74,7 @@ def test_tile_roots_of_every_smaller_size_come_from_the_same_tiles():
     assert tree_root(size=0, reader=tiles) == EMPTY_ROOT
 
 
+@pytest.mark.slow
 def test_integration_in_batches_matches_one_shot():
     one_shot, _ = _store(3000)
     for batch in (1, 7, 255, 256, 257, 1000):
@@ -105,6 +108,7 @@ def test_integration_refuses_stale_size_missing_tile_and_bad_hashes():
 
 
 @pytest.mark.parametrize("size", [1, 5, 256, 257, 700, 65537])
+@pytest.mark.slow
 def test_tile_inclusion_proofs_equal_in_memory_and_verify(size):
     tiles, hashes = _store(size)
     root = root_from_leaf_hashes(hashes)
@@ -117,6 +121,7 @@ def test_tile_inclusion_proofs_equal_in_memory_and_verify(size):
         verify_inclusion(leaf=hashes[index], index=index, size=size, proof=proof, root=root)
 
 
+@pytest.mark.slow
 def test_tile_consistency_proofs_equal_in_memory_and_verify():
     tiles, hashes = _store(1300)
     roots = {size: root_from_leaf_hashes(hashes[:size]) for size in range(1301)}
@@ -128,6 +133,7 @@ def test_tile_consistency_proofs_equal_in_memory_and_verify():
             verify_consistency(old_size=old, new_size=new, old_root=roots[old], new_root=roots[new], proof=proof)
 
 
+@pytest.mark.slow
 def test_proofs_at_large_size_read_only_a_few_tiles():
     size = (1 << 18) + 12345
     tiles, hashes = _store(size)
@@ -176,6 +182,7 @@ class _Recording:
         return self._tiles.read_tile(coord)
 
 
+@pytest.mark.slow
 def test_tile_plans_name_exactly_the_tiles_a_proof_reads():
     size = 65536 + 700
     tiles, _ = _store(size)

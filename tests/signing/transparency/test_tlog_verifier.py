@@ -51,6 +51,7 @@ def test_intact_logs_from_both_writers_verify(build, tmp_path, size):
 
 
 @pytest.mark.parametrize("size", [SIZE, 65536 + 3])
+@pytest.mark.slow
 def test_both_writers_produce_identical_logs(tmp_path, size):
     entries = sample_entries(size)
     reference = WRITERS["reference"](tmp_path / "a", entries)
@@ -200,6 +201,7 @@ def test_bad_verifier_key_is_reported(log):
     assert error.value.code == "bad_key"
 
 
+@pytest.mark.slow
 def test_consistent_growth_since_an_earlier_checkpoint(build, tmp_path):
     entries = sample_entries(900)
     for old_size in (1, 255, 256, 300, 700, 900):
@@ -240,6 +242,7 @@ def test_earlier_checkpoint_from_another_key_is_rejected(log):
     assert _failure(log, since=earlier).code == "bad_signature"
 
 
+@pytest.mark.slow
 def test_upper_full_tile_damage_is_blamed_on_the_upper_tile(tmp_path):
     built = build_reference(tmp_path / "log", sample_entries(65536 + 300))
     flip_byte(built.directory / "tile/1/000", 64)
@@ -272,6 +275,7 @@ def served(log):
         thread.join()
 
 
+@pytest.mark.slow
 def test_verifies_over_http(served):
     log, url = served
     with HttpSource(url, timeout=5) as source:
@@ -279,6 +283,7 @@ def test_verifies_over_http(served):
     assert report.size == SIZE
 
 
+@pytest.mark.slow
 def test_missing_tile_over_http(served):
     log, url = served
     (log.directory / "tile/0/001").unlink()

@@ -7,8 +7,8 @@ import json
 from contextlib import contextmanager
 
 from adapters.sources import BindingRegistry
-from tests.adapters.conftest import DATA_BUREAU, FUZHOU, XIAMEN
 from tests.adapters.databases import provider_database
+from tests.factories.adapters import DATA_BUREAU, FUZHOU, XIAMEN
 
 COLUMNS = ["id", "name", "region_code", "born"]
 ROWS = [

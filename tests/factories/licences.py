@@ -3,20 +3,24 @@ licence type, signing anchors, a seal per issuer, and API clients."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from functools import cache
 
 from sqlalchemy.orm import Session
 
+from adapters.imports.mapping import MappedRow
 from catalog.service import document
 from identity import clients
 from identity.codes import citizen_id_check_character
+from registry.models import Licence
+from registry.service import issue, lifecycle
+from registry.service.authority import Actor
 from registry.setup import ensure_signing_anchors, root_public_key
 from signing import service as signing_service
 from signing.picture import draw_round_seal
 from signing.truststore import TrustStore
-from tests.catalog.factories import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
-from tests.conftest import TEST_SECRET
+from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, DEFINER, FOOD_LICENCE, catalog_mapping
+from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
 KEY_SECRET = TEST_SECRET.encode()
@@ -24,6 +28,8 @@ SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 SEAL_END = datetime(2035, 1, 1, tzinfo=timezone.utc)
 RESIDENCE_PERMIT = DEFINER + "003"
 COMPANY = "91350100MA2XXXXXX"  # 17 characters: the check character is added below
+SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+CITY_IMPORTER = Actor(department_code=CITY_SAMR, operator="bulk-test")  # the city issuer's bulk import
 
 
 def citizen_id(first17: str = "35010219900101123") -> str:
@@ -116,3 +122,36 @@ def holder_headers(client, *, code: str, code_type: str = "111", name: str = "�
                                  **({"operator_name": "王经办"} if code_type == "001" else {})})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['session_token']}"}
+
+
+def issue_licence(session) -> Licence:
+    """A business licence issued below HTTP by the city issuer; committed."""
+    body = business_licence_body()
+    request = issue.IssueRequest(
+        type_code=body["type_code"], holder_name=body["holder"]["name"], holder_code=body["holder"]["code"],
+        holder_code_type=body["holder"]["code_type"], face=body["face"],
+    )
+    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    licence = issue.issue(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+                          request=request, signer=signer)
+    session.commit()
+    return licence
+
+
+def revoke_licence(session, licence: Licence) -> None:
+    signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
+    lifecycle.revoke(session=session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+                     identifier=licence.versions[-1].identifier, reason="虚假登记", signer=signer)
+    session.commit()
+
+
+def resident_row(ordinal: int, *, key: str | None = None, address: str = "福州市鼓楼区五四路1号", **overrides) -> MappedRow:
+    """A row of a legacy residence-permit system, mapped, as the importer reads it."""
+    fields = {
+        "ordinal": ordinal, "row": ordinal + 1, "source_key": key or f"JZZ{ordinal:06d}",
+        "holder_name": "张三", "holder_code": citizen_id(f"350102199001{ordinal % 28 + 1:02d}{ordinal % 1000:03d}"),
+        "holder_code_type": "111", "valid_from": date(2025, 1, 1), "valid_until": date(2028, 1, 1),
+        "face": {"address": address, "floor_area": 80},
+    }
+    fields.update(overrides)
+    return MappedRow(**fields)

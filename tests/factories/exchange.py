@@ -3,7 +3,8 @@
 a published log checkpoint, and the provincial market regulator's
 enterprise register as a real HTTP server on loopback.
 
-(No tests here: fixtures and helpers the exchange test modules import.)
+The fixtures that build it (`world_connection`, `world`) live in
+tests/exchange/conftest.py; modules marked `exchange_world` run in it.
 """
 
 from __future__ import annotations
@@ -15,13 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 import yaml
-from sqlalchemy.orm import sessionmaker
 
 from adapters.sources import BindingRegistry
-from adapters.sources.registry import BindingRegistry
-from catalog import snapshots
 from catalog.service import document
 from exchange.auditlog import publish_checkpoint
 from identity import clients
@@ -31,7 +28,7 @@ from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from signing.picture import draw_round_seal
 from tests.adapters import loopback
-from tests.conftest import TEST_SECRET
+from tests.factories.settings import TEST_SECRET
 
 DEMO_CATALOG = Path(__file__).resolve().parents[2] / "certhub" / "demo" / "catalog.yaml"
 KEY_SECRET = TEST_SECRET.encode()
@@ -222,67 +219,13 @@ class World:
     register: loopback.Running
 
 
-_CLIENTS = {  # name: department, scopes, operator
+WORLD_CLIENTS = {  # name: department, scopes, operator
     "counter": (COUNTER, ["exchange:query"], "clerk-07"),
     "gulou_samr": (GULOU_SAMR, ["licence:issue", "exchange:provide"], "samr-02"),
     "gulou_police": (GULOU_POLICE, ["licence:issue", "exchange:provide"], "police-03"),
     "city_samr": (CITY_SAMR, ["exchange:query"], "inspector-9"),
     "admin": (PLATFORM, ["catalog:admin"], "admin-1"),
 }
-
-
-@pytest.fixture(scope="module")
-def world_connection(migrated_engine):
-    """The world is built once per module (and backend) in an outer
-    transaction; each test runs in a savepoint of it, rolled back after."""
-    connection = migrated_engine.connect()
-    outer = connection.begin()
-    session = sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)()
-    load_world(session)
-    credentials = {}
-    for name, (code, scopes, _operator) in _CLIENTS.items():
-        new = clients.create(session=session, department_code=code, name=f"test {name}", scopes=scopes)
-        credentials[name] = (new.client_id, new.client_secret)
-    session.commit()
-    session.close()
-    connection.info["exchange_world_clients"] = credentials
-    try:
-        yield connection
-    finally:
-        outer.rollback()
-        connection.close()
-        snapshots.forget(migrated_engine)  # the world's catalog is gone with the rollback
-
-
-@pytest.fixture
-def db_connection(world_connection):
-    """Overrides tests/conftest.py's for modules that use the world."""
-    savepoint = world_connection.begin_nested()
-    try:
-        yield world_connection
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-
-
-def _headers(client, credentials: tuple[str, str], operator: str) -> dict:
-    token = client.post("/api/v1/oauth/token", data={"grant_type": "client_credentials"},
-                        auth=credentials).json()["access_token"]
-    return {"Authorization": f"Bearer {token}", "X-Operator-Id": operator}
-
-
-@pytest.fixture
-def world(app, client, world_connection):
-    register = enterprise_register()
-    bindings = bindings_for(register.base_url)
-    app.state.services.register(BindingRegistry, bindings)
-    credentials = world_connection.info["exchange_world_clients"]
-    try:
-        yield World(register=register, **{name: _headers(client, credentials[name], operator)
-                                          for name, (_code, _scopes, operator) in _CLIENTS.items()})
-    finally:
-        bindings.close()
-        loopback.stop(register)
 
 
 def apply(client, headers, item: str, *, fields: list[str], matters=(RESTAURANT,), provider=None,

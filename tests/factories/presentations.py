@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from exchange.auditlog import log_origin, publish_checkpoint
 from identity.holder_auth import HolderAuthority
-from tests.catalog.factories import CITY_SAMR, COUNTY_CENTRE, MATTER
-from tests.registry.licence_world import (
+from tests.factories.catalog import CITY_SAMR, COUNTY_CENTRE, MATTER
+from tests.factories.licences import (
     KEY_SECRET,
     REGISTRY_ID,
     RESIDENCE_PERMIT,
