@@ -18,8 +18,8 @@ from exchange.subscriptions.callbacks import CallbackPolicy, delivery_client
 from identity.holder_auth.oidc import JwksCache
 from storage.egress import DIRECT, Egress, EgressConfigError
 from tests.adapters import loopback
-from tests.adapters.conftest import COMPANY
 from tests.adapters.tls import make_pki
+from tests.factories.adapters import COMPANY
 
 RECORD = {"data": {"entName": "福州示例餐饮有限公司"}}
 ES256_JWK = {"kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
