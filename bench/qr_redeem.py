@@ -103,7 +103,7 @@ def _prepare(database_url: str, requests: int, data_dir: Path) -> dict:
             identifiers = []
             for n in range(20):
                 licence = issue.issue(
-                    session, actor=Actor(department_code=issuer),
+                    session=session, actor=Actor(department_code=issuer),
                     request=issue.IssueRequest(
                         type_code=licence_type.code, holder_name="张三丰", holder_code=_citizen(n),
                         holder_code_type="111", face=_face(licence_type),

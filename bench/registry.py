@@ -130,7 +130,7 @@ def _issue_rate(engine: Engine, *, count: int, batch: int) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     for offset in range(0, count, batch):
         with make() as session:
-            outcomes = importer.write_batch(session, rows[offset:offset + batch], run_key="bench")
+            outcomes = importer.write_batch(session=session, rows=rows[offset:offset + batch], run_key="bench")
             session.commit()
         refused = [o for o in outcomes if o.outcome != Outcome.ISSUED]
         assert not refused, refused[0]

@@ -35,20 +35,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await run_in_threadpool(_discard, session)
+            await run_in_threadpool(_discard, session=session)
         raise
-    if _settled(session):  # the route committed already: nothing left to say to the database
+    if _settled(session=session):  # the route committed already: nothing left to say to the database
         session.close()
         return
     with anyio.CancelScope(shield=True):
-        await run_in_threadpool(_keep, session)
+        await run_in_threadpool(_keep, session=session)
 
 
-def _settled(session: Session) -> bool:
+def _settled(*, session: Session) -> bool:
     return not session.in_transaction() and not (session.new or session.dirty or session.deleted)
 
 
-def _keep(session: Session) -> None:
+def _keep(*, session: Session) -> None:
     try:
         session.commit()
     except BaseException:
@@ -58,7 +58,7 @@ def _keep(session: Session) -> None:
         session.close()
 
 
-def _discard(session: Session) -> None:
+def _discard(*, session: Session) -> None:
     try:
         session.rollback()
     finally:

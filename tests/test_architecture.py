@@ -11,18 +11,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_PACKAGES = ("wiring", "storage", "identity", "catalog", "signing", "registry", "exchange", "adapters")
 
-# Modules still taking `session` positionally while they are being rewritten (the routes, the
-# session lifecycle, issuing, redemption, the exchange query, the use log's appenders). Each entry
-# is to go once its rewrite lands; the list only shrinks.
+# The route modules are HTTP adapters, not services: FastAPI fills a handler's parameters by name
+# from its signature (path, body, dependencies), so a `session` among them is a dependency's
+# name, not a convention a caller follows; no code calls a route handler.
 POSITIONAL_SESSION_ALLOWED = (
     "*/api.py",
     "*_api.py",
-    "storage/sessions.py",
-    "registry/presentations/redeem.py",
-    "registry/service/bulk.py",
-    "registry/service/issue.py",
-    "registry/service/statuslists.py",
-    "exchange/query/service.py",
 )
 
 

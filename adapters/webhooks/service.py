@@ -107,7 +107,7 @@ def requeue(*, session: Session, delivery_id: int, now: datetime) -> WebhookDeli
 
 def _lock_due(*, session: Session, now: datetime, limit: int) -> list[WebhookDelivery]:
     # SQLite has no row locks: the write lock serialises workers until this transaction ends.
-    write_lock(session)
+    write_lock(session=session)
     query = (
         select(WebhookDelivery)
         .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)

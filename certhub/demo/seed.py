@@ -177,12 +177,12 @@ def _seed_holders(*, session: Session, signer: issue.Signer) -> tuple[int, DemoH
             request = _issue_request(entry, spec, code=code, today=today)
             try:
                 with session.begin_nested():
-                    licence = issue.issue(session, actor=actor, request=request, signer=signer, idempotency_key=key)
+                    licence = issue.issue(session=session, actor=actor, request=request, signer=signer, idempotency_key=key)
             except ValidityEnded:
                 # Already past its validity: issued while it was valid, on its first day (or the demo seals'
                 # first, 09:00 China Standard Time); the expiry job below then expires it, as it would have.
                 first_day = max(request.valid_from, DEMO_SEAL_VALIDITY[0].date())
-                licence = issue.issue(session, actor=actor, request=request, signer=signer, idempotency_key=key,
+                licence = issue.issue(session=session, actor=actor, request=request, signer=signer, idempotency_key=key,
                                       now=datetime.combine(first_day, time(1, 0), tzinfo=timezone.utc))
             _what_happens_next(session, licence=licence, then=spec.get("then") or {}, actor=actor, signer=signer)
             created += 1

@@ -43,7 +43,7 @@ def matter_plan(
     recorder.check_serving(session=session)
     subject, subject_type = body.subject.code, body.subject.type
     valid_subject = queries.validate_subject(subject, subject_type)
-    matter = queries.validate_matter(session, code)
+    matter = queries.validate_matter(session=session, matter_code=code)
     purpose = queries.validate_purpose(body.purpose)
     case_number = queries.validate_case_number(body.case_number)
     envelope = request_hash.envelope(

@@ -87,7 +87,7 @@ def _context(request: Request, work: Work, principal: Principal, operator: str, 
     recorder.check_serving(session=session)
     purpose = service.validate_purpose(body.purpose)
     case_number = service.validate_case_number(body.case_number)
-    matter = service.validate_matter(session, body.matter)
+    matter = service.validate_matter(session=session, matter_code=body.matter)
     envelope = request_hash.envelope(department_code=principal.department_code, client_id=principal.client_id,
                                      operator=operator, body=hashed_body(body), now=now)
     request.state.request_envelope = envelope

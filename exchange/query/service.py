@@ -109,7 +109,7 @@ def validate_case_number(case_number: str) -> str:
     return case_number
 
 
-def validate_matter(session: Session, matter_code: str) -> str:
+def validate_matter(*, session: Session, matter_code: str) -> str:
     # Checked on every query and plan: a few seconds' memory of the catalog will do.
     try:
         matters.require_existing(session=session, codes=[matter_code], kept=True)
@@ -174,7 +174,7 @@ def settle(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
         # A provider may take seconds to answer. No database transaction,
         # and so no pooled connection, is held meanwhile (``Work.offload``):
         # the decisions are made, the log records are written after, together.
-        offload = ctx.offload or work_on(ctx.session).offload
+        offload = ctx.offload or work_on(session=ctx.session).offload
         offload(fetch_from_providers, ctx, answers)
     return log_and_show(ctx, answers)
 

@@ -85,7 +85,7 @@ def event_payload(*, registry_id: str, event: LicenceEvent, licence: Licence, id
 
 
 def _locked_cursor(*, session: Session, now: datetime) -> DispatchCursor:
-    write_lock(session)  # SQLite has no row locks: two dispatchers take turns
+    write_lock(session=session)  # SQLite has no row locks: two dispatchers take turns
     query = select(DispatchCursor).where(DispatchCursor.name == CURSOR_NAME).with_for_update()
     cursor = session.scalar(query)
     if cursor is not None:

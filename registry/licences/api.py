@@ -134,7 +134,7 @@ def issue_licence(
     """Issue a licence, sealed by the issuer's seal. A retry with the same
     Idempotency-Key returns the same licence."""
     licence = issue.issue(
-        session,
+        session=session,
         actor=_actor(principal, body.operator),
         request=issue.IssueRequest(
             type_code=body.type_code, holder_name=body.holder.name, holder_code=body.holder.code,

@@ -132,7 +132,7 @@ def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: 
     if not principal.has(REDEEM_SCOPE):
         raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
     redeemed = redeeming.redeem(
-        work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
+        session=work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
         registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow(),
     )
     # Only a committed redemption uses the code up: a commit that fails

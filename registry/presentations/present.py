@@ -57,7 +57,7 @@ def present(
     """Check the request, store the presentation, sign its QR code."""
     _check_request(identifiers=identifiers, disclosure=disclosure, ttl_seconds=ttl_seconds)
     moment = now.replace(microsecond=0)  # CWT times are whole seconds: keep the row equal to the code
-    write_lock(session)
+    write_lock(session=session)
     principal_code = on_behalf_of or actor_code
     licences, versions = _resolve(session=session, identifiers=identifiers)
     request = PresentRequest(session=session, actor_code=actor_code, principal_code=principal_code,

@@ -124,8 +124,8 @@ def verify_presentation(
 
 
 def redeem(
-    session: Session,
     *,
+    session: Session,
     qr_text: str,
     counter: Counter,
     trust: RegistryTrust,
@@ -137,7 +137,7 @@ def redeem(
     # The trust store reads (and may publish) in a session of its own: before
     # this transaction takes SQLite's write lock, never while holding it.
     result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
-    write_lock(session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
+    write_lock(session=session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
     claim = result.presentation
     # The stored presentation and whether the matter is real, in one round trip.
     row = session.connection().execute(
@@ -165,7 +165,7 @@ def redeem(
     if not cache.set_if_absent(key, counter.department_code, ttl_seconds=ttl):  # 5. fast path
         raise Replayed("this code was already used; ask the holder to show a new one")
     try:
-        return _redeem_claimed(session, presentation=presentation, counter=counter, recorder=recorder,
+        return _redeem_claimed(session=session, presentation=presentation, counter=counter, recorder=recorder,
                                held=held, now=now)
     except BaseException:
         cache.delete(key)  # a failed redemption does not burn the code
@@ -173,7 +173,7 @@ def redeem(
 
 
 def _redeem_claimed(
-    session: Session, *, presentation: StoredPresentation, counter: Counter, recorder: UseLog,
+    *, session: Session, presentation: StoredPresentation, counter: Counter, recorder: UseLog,
     held: HeldTrust, now: datetime,
 ) -> Redeemed:
     redemption = {
@@ -192,7 +192,7 @@ def _redeem_claimed(
         raise Replayed("this code was already used; ask the holder to show a new one") from None
     licences, fields = [], []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
-        licence, rules = _usable(session, identifier=identifier, holder_code=presentation.holder_code, now=now)
+        licence, rules = _usable(session=session, identifier=identifier, holder_code=presentation.holder_code, now=now)
         shown, disclosed = disclose(licence, disclosure=presentation.disclosure, rules=rules)
         licences.append(shown)
         fields.extend(name for name in disclosed if name not in fields)
@@ -224,7 +224,7 @@ _REFUSED_STATUS = {
 
 
 def _usable(
-    session: Session, *, identifier: str, holder_code: str, now: datetime
+    *, session: Session, identifier: str, holder_code: str, now: datetime
 ) -> tuple[ShownLicence, licence_types.FaceRules]:
     try:
         licence = get_shown(session=session, identifier=identifier)

@@ -106,7 +106,7 @@ class RegistryTrust:
         for attempt in range(3):
             session = self._sessionmaker()
             try:
-                write_lock(session)  # SQLite: publishing may write; take the lock before reading
+                write_lock(session=session)  # SQLite: publishing may write; take the lock before reading
                 root = signing_service.get_trust_root_key_or_raise(session=session)
                 pin = load_public_key_for(root.algorithm, root.public_key)
                 data = signing_service.trust_list_json(

@@ -140,16 +140,16 @@ class LicenceImporter:
         self._clock = clock
         self._sealers: dict[tuple[int, str, str], SealSigner] = {}
 
-    def write_batch(self, session: Session, rows: Sequence[BulkRow], *, run_key: str) -> list[RowOutcome]:
+    def write_batch(self, *, session: Session, rows: Sequence[BulkRow], run_key: str) -> list[RowOutcome]:
         """One outcome per row, in order. Bad rows fail alone; a problem with
         the whole batch (no seal, not an issuer, database) raises."""
         if not rows:
             return []
-        write_lock(session)
-        context = self._context(session)
+        write_lock(session=session)
+        context = self._context(session=session)
         outcomes: dict[int, RowOutcome] = {}
         prepared = self._prepare_all(rows, context, outcomes)
-        known = self._known(session, issuer_code=context.issuer.code, keys=[p.row.source_key for p in prepared])
+        known = self._known(session=session, issuer_code=context.issuer.code, keys=[p.row.source_key for p in prepared])
         new: list[_Prepared] = []
         changed: list[tuple[_Prepared, _Known]] = []
         touched: list[dict[str, Any]] = []
@@ -167,9 +167,9 @@ class LicenceImporter:
             else:
                 changed.append((item, found))
         if new:
-            outcomes.update(self._issue(session, new, context, run_key=run_key))
+            outcomes.update(self._issue(session=session, items=new, context=context, run_key=run_key))
         if changed:
-            outcomes.update(self._change(session, changed, context, run_key=run_key))
+            outcomes.update(self._change(session=session, items=changed, context=context, run_key=run_key))
         if touched:
             session.execute(update(ImportedLicence), touched)
         session.flush()
@@ -177,15 +177,15 @@ class LicenceImporter:
 
     # -- per batch --------------------------------------------------------------------------
 
-    def _context(self, session: Session) -> _Context:
+    def _context(self, *, session: Session) -> _Context:
         now = self._clock()
         licence_type = licence_types.get_or_raise(session=session, code=self.type_code)
         seal, issuer_code = seal_for_issue(session=session, acting=self.actor.department_code, type_code=licence_type.code,
                                            now=now, choice=self._seal_choice)
         return _Context(licence_type=licence_type, issuer=departments.get_or_raise(session=session, code=issuer_code),
-                        seal=seal, sealer=self._sealer(session, seal=seal), now=now)
+                        seal=seal, sealer=self._sealer(session=session, seal=seal), now=now)
 
-    def _sealer(self, session: Session, *, seal: Seal) -> SealSigner:
+    def _sealer(self, *, session: Session, seal: Seal) -> SealSigner:
         """The seal's signer, its key opened once per run. The checks of
         signing's `sign_record` hold: `seal_for_issue` found the seal active,
         in its validity, covering the type and (acting for another issuer)
@@ -223,7 +223,7 @@ class LicenceImporter:
             prepared.append(item)
         return prepared
 
-    def _known(self, session: Session, *, issuer_code: str, keys: list[str]) -> dict[str, _Known]:
+    def _known(self, *, session: Session, issuer_code: str, keys: list[str]) -> dict[str, _Known]:
         if not keys:
             return {}
         rows = session.execute(
@@ -236,7 +236,7 @@ class LicenceImporter:
 
     # -- issuing ----------------------------------------------------------------------------
 
-    def _issue(self, session: Session, items: list[_Prepared], context: _Context, *,
+    def _issue(self, *, session: Session, items: list[_Prepared], context: _Context,
                run_key: str) -> dict[int, RowOutcome]:
         licence_type, issuer, now = context.licence_type, context.issuer, context.now
         issued_on = china_date(now)
@@ -263,7 +263,7 @@ class LicenceImporter:
             })
         # Multi-row inserts, then one indexed read of the new ids: far cheaper
         # than INSERT ... RETURNING rendered as one huge statement per batch.
-        insert_many(session, Licence.__table__, licences)
+        insert_many(session=session, table=Licence.__table__, rows=licences)
         bases = [licence["base_identifier"] for licence in licences]
         id_of = dict(session.execute(
             select(Licence.base_identifier, Licence.id).where(Licence.base_identifier.in_(bases))).all())
@@ -288,9 +288,9 @@ class LicenceImporter:
                 "last_run": run_key, "last_row": item.row.row, "created_at": now, "updated_at": now,
             })
             outcomes[item.row.ordinal] = RowOutcome(item.row.ordinal, Outcome.ISSUED, identifier=identifier)
-        insert_many(session, LicenceVersion.__table__, versions)
-        insert_many(session, LicenceEvent.__table__, events)
-        insert_many(session, ImportedLicence.__table__, sources)
+        insert_many(session=session, table=LicenceVersion.__table__, rows=versions)
+        insert_many(session=session, table=LicenceEvent.__table__, rows=events)
+        insert_many(session=session, table=ImportedLicence.__table__, rows=sources)
         # A fresh entry reads 0 (valid) until set: the batch's expired ones, each list signed once.
         ended: dict[int, dict[int, str]] = {}
         for licence in licences:
@@ -323,7 +323,7 @@ class LicenceImporter:
 
     # -- changing ---------------------------------------------------------------------------
 
-    def _change(self, session: Session, items: list[tuple[_Prepared, _Known]], context: _Context, *,
+    def _change(self, *, session: Session, items: list[tuple[_Prepared, _Known]], context: _Context,
                 run_key: str) -> dict[int, RowOutcome]:
         """New versions for records whose content changed, each licence under
         its row lock (taken in id order, like every multi-licence transition)."""
@@ -340,14 +340,14 @@ class LicenceImporter:
             if refusal is not None:
                 outcomes[item.row.ordinal] = _failed(item.row, *refusal)
                 continue
-            outcomes[item.row.ordinal] = self._new_version(session, licence, item, context)
+            outcomes[item.row.ordinal] = self._new_version(session=session, licence=licence, item=item, context=context)
             session.execute(
                 update(ImportedLicence).where(ImportedLicence.id == found.id).values(
                     content_sha256=item.digest, last_run=run_key, last_row=item.row.row, updated_at=context.now)
             )
         return outcomes
 
-    def _new_version(self, session: Session, licence: Licence, item: _Prepared, context: _Context) -> RowOutcome:
+    def _new_version(self, *, session: Session, licence: Licence, item: _Prepared, context: _Context) -> RowOutcome:
         licence_type, now = context.licence_type, context.now
         # A validity derived from the issue date stays derived from the original issue date.
         valid_from, valid_until = validity_period(
@@ -362,7 +362,7 @@ class LicenceImporter:
         licence.updated_at = now
         identifier = str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial,
                                            licence.current_version))
-        insert_many(session, LicenceVersion.__table__, [self._version(
+        insert_many(session=session, table=LicenceVersion.__table__, rows=[self._version(
             licence_id=licence.id, version=licence.current_version, identifier=identifier, item=item,
             valid_from=valid_from, valid_until=valid_until, context=context,
         )])

@@ -43,7 +43,7 @@ def create(
     now: datetime,
 ) -> Delegation:
     """Record a delegation from the principal (the signed-in holder) to a proxy."""
-    write_lock(session)
+    write_lock(session=session)
     try:
         proxy_code, proxy_code_type = validate_holder_code(code=proxy_code, code_type=proxy_code_type)
     except InvalidCode as exc:
@@ -107,7 +107,7 @@ def revoke(*, session: Session, delegation_id: int, principal_code: str, now: da
     """The principal ends a delegation (idempotent); nobody else may. The
     consents the proxy gave under it stop counting at once: the exchange
     asks `check_proxy` about each such consent at query time."""
-    write_lock(session)
+    write_lock(session=session)
     row = session.scalar(select(Delegation).where(Delegation.id == delegation_id).with_for_update())
     if row is None or row.principal_code != principal_code:
         raise DelegationNotFound(f"you gave no delegation {delegation_id}")

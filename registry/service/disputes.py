@@ -125,7 +125,7 @@ def open_dispute(
     moment = now or utcnow()
     why = _text(reason, name="reason", limit=MAX_REASON, required=True)
     proposed = _text(proposed_value, name="proposed_value", limit=MAX_PROPOSED_VALUE, required=False)
-    write_lock(session)
+    write_lock(session=session)
     # The licence lock orders this against changes and bounds open disputes exactly.
     licence = lifecycle.lock_licence(session=session, identifier=view.version.identifier)
     if licence.status not in (LicenceStatus.VALID, LicenceStatus.SUSPENDED):
@@ -161,7 +161,7 @@ def get_or_raise(*, session: Session, dispute_id: int) -> LicenceDispute:
 
 
 def _decidable(*, session: Session, actor: Actor, dispute_id: int, now: datetime) -> LicenceDispute:
-    write_lock(session)
+    write_lock(session=session)
     dispute = session.scalar(select(LicenceDispute).where(LicenceDispute.id == dispute_id).with_for_update())
     if dispute is None:
         raise DisputeNotFound(f"dispute {dispute_id} not found")

@@ -62,8 +62,8 @@ class Signer:
 
 
 def issue(
-    session: Session,
     *,
+    session: Session,
     actor: Actor,
     request: IssueRequest,
     signer: Signer,
@@ -73,14 +73,14 @@ def issue(
     """Issue one licence. With an idempotency key, a retry returns the first
     licence; the same key with another request is refused."""
     moment = now or utcnow()
-    write_lock(session)
+    write_lock(session=session)
     claim = None
     if idempotency_key is not None:
-        claim, existing = _claim(session, department_code=actor.department_code, key=idempotency_key,
+        claim, existing = _claim(session=session, department_code=actor.department_code, key=idempotency_key,
                                  digest=request.digest(), now=moment)
         if existing is not None:
             return existing
-    licence = _issue(session, actor=actor, request=request, signer=signer, now=moment)
+    licence = _issue(session=session, actor=actor, request=request, signer=signer, now=moment)
     if claim is not None:
         claim.licence_id = licence.id
         session.flush()
@@ -88,7 +88,7 @@ def issue(
 
 
 def _claim(
-    session: Session, *, department_code: str, key: str, digest: str, now: datetime
+    *, session: Session, department_code: str, key: str, digest: str, now: datetime
 ) -> tuple[IdempotencyKey | None, Licence | None]:
     if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise IdempotencyConflict(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters")
@@ -111,7 +111,7 @@ def _claim(
     return None, session.get(Licence, row.licence_id)
 
 
-def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Signer, now: datetime) -> Licence:
+def _issue(*, session: Session, actor: Actor, request: IssueRequest, signer: Signer, now: datetime) -> Licence:
     licence_type = licence_types.get_or_raise(session=session, code=request.type_code)
     seal, issuer_code = seal_for_issue(session=session, acting=actor.department_code, type_code=licence_type.code, now=now,
                                        choice=request.seal_choice)
@@ -135,7 +135,7 @@ def _issue(session: Session, *, actor: Actor, request: IssueRequest, signer: Sig
     )
     session.add(licence)
     session.flush()
-    seal_version(session, licence=licence, licence_type=licence_type, issuer=issuer, seal=seal, actor=actor,
+    seal_version(session=session, licence=licence, licence_type=licence_type, issuer=issuer, seal=seal, actor=actor,
                  signer=signer, face=face, now=now)
     record_event(session=session, licence=licence, action="issue", from_status=None, actor=actor, at=now)
     session.flush()
@@ -183,8 +183,8 @@ def _serials(*, first: int, count: int) -> list[str]:
 
 
 def seal_version(
-    session: Session,
     *,
+    session: Session,
     licence: Licence,
     licence_type: LicenceType,
     issuer: Department,

@@ -40,7 +40,7 @@ def lock_licence(*, session: Session, identifier: str) -> Licence:
 
 
 def _managed(*, session: Session, actor: Actor, identifier: str, now: datetime) -> Licence:
-    write_lock(session)
+    write_lock(session=session)
     licence = lock_licence(session=session, identifier=identifier)
     check_may_manage(session=session, acting=actor.department_code, issuer_code=licence.issuer_code,
                      type_code=licence.type_code, now=now)
@@ -102,7 +102,7 @@ def change(
     licence.type_version = licence_type.version
     licence.updated_at = moment
     version = seal_version(
-        session, licence=licence, licence_type=licence_type,
+        session=session, licence=licence, licence_type=licence_type,
         issuer=departments.get_or_raise(session=session, code=licence.issuer_code), seal=seal, actor=actor,
         signer=signer, face=cleaned, now=moment,
     )
@@ -211,7 +211,7 @@ def expire_due(*, session: Session, signer: Signer, now: datetime | None = None)
     """Mark live licences whose last valid day (China time) has passed as
     expired; run by a scheduled job. Returns how many expired."""
     moment = now or utcnow()
-    write_lock(session)
+    write_lock(session=session)
     today = china_date(moment)
     rows = session.scalars(
         select(Licence).where(Licence.validity_ended(today), Licence.status.in_(_LIVE))

@@ -140,7 +140,7 @@ def _create(*, session: Session, registry_id: str, key_secret: bytes, now: datet
     )
     session.add(row)
     session.flush()
-    _sign(session, row, bits=bits, key_secret=key_secret, registry_id=registry_id, now=now)
+    _sign(session=session, row=row, bits=bits, key_secret=key_secret, registry_id=registry_id, now=now)
     session.flush()
     return row
 
@@ -172,11 +172,11 @@ def set_statuses(
     row.data = bits.to_bytes()
     row.revision += 1
     row.updated_at = now
-    _sign(session, row, bits=bits, key_secret=key_secret, registry_id=registry_id, now=now)
+    _sign(session=session, row=row, bits=bits, key_secret=key_secret, registry_id=registry_id, now=now)
     session.flush()
 
 
-def _sign(session: Session, row: StatusList, *, bits: BitList, key_secret: bytes, registry_id: str,
+def _sign(*, session: Session, row: StatusList, bits: BitList, key_secret: bytes, registry_id: str,
           now: datetime) -> None:
     key = signing_service.status_list_signing_key(session=session, registry_id=registry_id, key_secret=key_secret, now=now)
     row.token = sign_status_list_token(

@@ -26,23 +26,23 @@ def statements_for(bind: Session | Connection | Engine) -> DatabaseStatements:
         raise ValueError(f"certhub runs on SQLite or PostgreSQL, not {dialect.name}") from None
 
 
-def work_on(session: Session) -> Work:
+def work_on(*, session: Session) -> Work:
     """The ``Work`` of a session its caller already holds (a request's
     session), for code written against ``Work``; the caller commits."""
-    return ThreadWork(session, statements_for(session))
+    return ThreadWork(session=session, statements=statements_for(session))
 
 
-def write_lock(session: Session) -> None:
+def write_lock(*, session: Session) -> None:
     """``Work.write_lock`` for code holding a plain session."""
-    statements_for(session).write_lock(session)
+    statements_for(session).write_lock(session=session)
 
 
-def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_many(*, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """``Work.insert_many`` for code holding a plain session."""
-    statements_for(session).insert_many(session, table, rows)
+    statements_for(session).insert_many(session=session, table=table, rows=rows)
 
 
-def any_of(session: Session, column: ColumnElement[Any], values: Sequence[int], *, name: str) -> ColumnElement[bool]:
+def any_of(*, session: Session, column: ColumnElement[Any], values: Sequence[int], name: str) -> ColumnElement[bool]:
     """``DatabaseStatements.any_of`` of the session's database."""
     return statements_for(session).any_of(column, values, name=name)
 

@@ -39,12 +39,12 @@ class DatabaseStatements(ABC):
     """What one database does its own way at the statement level."""
 
     @abstractmethod
-    def write_lock(self, session: Session) -> None:
+    def write_lock(self, *, session: Session) -> None:
         """Make the session's transaction the database's writer now, before
         it reads what it will write on (a no-op where row locks do that)."""
 
     @abstractmethod
-    def insert_many(self, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert_many(self, *, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` (all with the same keys) in the session's transaction."""
 
     @abstractmethod
@@ -67,7 +67,7 @@ class Work(ABC):
     #: there holds up every other request, so it must be brief.
     on_event_loop: bool = False
 
-    def __init__(self, session: Session, statements: DatabaseStatements) -> None:
+    def __init__(self, *, session: Session, statements: DatabaseStatements) -> None:
         self.session = session
         self._statements = statements
         self._undo: list[Callable[[], None]] = []
@@ -79,10 +79,10 @@ class Work(ABC):
         What the work did so far is committed first."""
 
     def write_lock(self) -> None:
-        self._statements.write_lock(self.session)
+        self._statements.write_lock(session=self.session)
 
     def insert_many(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        self._statements.insert_many(self.session, table, rows)
+        self._statements.insert_many(session=self.session, table=table, rows=rows)
 
     def if_not_committed(self, undo: Callable[[], None]) -> None:
         """Call ``undo`` should the unit end without committing (the use
@@ -119,7 +119,7 @@ class UnitOfWork(ABC):
         """Run ``work`` in this thread (command-line jobs, background threads)."""
 
 
-def run_in_session(session: Session, work: Callable[[Work], T], unit: Work) -> T:
+def run_in_session(*, session: Session, work: Callable[[Work], T], unit: Work) -> T:
     """``work(unit)`` committed, or rolled back with its undo steps: the one
     commit of every driver's sessions."""
     try:

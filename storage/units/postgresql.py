@@ -39,16 +39,16 @@ T = TypeVar("T")
 
 
 class PostgreSQLStatements(DatabaseStatements):
-    def write_lock(self, session: Session) -> None:
+    def write_lock(self, *, session: Session) -> None:
         """Nothing: the statements that need it take row locks (``with_for_update``)."""
 
-    def insert_many(self, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    def insert_many(self, *, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """COPY on psycopg: one statement, no parse and plan per row."""
         if not rows:
             return
         driver = session.connection().connection.driver_connection
         if not isinstance(driver, psycopg.Connection):  # another driver, or psycopg's async connection
-            insert_by_executemany(session, table, rows)
+            insert_by_executemany(session=session, table=table, rows=rows)
             return
         columns = list(rows[0])
         json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
@@ -87,9 +87,9 @@ class LoopWork(Work):
 
     on_event_loop = True
 
-    def __init__(self, session: Session, statements: DatabaseStatements, *, loop: asyncio.AbstractEventLoop,
+    def __init__(self, *, session: Session, statements: DatabaseStatements, loop: asyncio.AbstractEventLoop,
                  calls: Executor | None) -> None:
-        super().__init__(session, statements)
+        super().__init__(session=session, statements=statements)
         self._loop = loop
         self._calls = calls
 
@@ -123,9 +123,12 @@ class PostgreSQLUnitOfWork(ThreadedUnitOfWork):
         async with self._loop_sessions() as session:
             # One pass through the bridge for the whole use case: each pass
             # costs a greenlet and a trip through the session's machinery.
-            return await session.run_sync(self._run_in_the_bridge, work, loop)
+            # (run_sync hands the bridged session over positionally; the bridge takes it by name.)
+            return await session.run_sync(
+                lambda bridged: self._run_in_the_bridge(session=bridged, work=work, loop=loop))
 
-    def _run_in_the_bridge(self, session: Session, work: Callable[[Work], T], loop: asyncio.AbstractEventLoop) -> T:
-        return run_in_session(session, work, LoopWork(session, self._statements, loop=loop, calls=self._calls()))
+    def _run_in_the_bridge(self, *, session: Session, work: Callable[[Work], T], loop: asyncio.AbstractEventLoop) -> T:
+        unit = LoopWork(session=session, statements=self._statements, loop=loop, calls=self._calls())
+        return run_in_session(session=session, work=work, unit=unit)
 
 

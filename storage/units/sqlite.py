@@ -20,15 +20,15 @@ _TAKE_THE_WRITE_LOCK = text("UPDATE alembic_version SET version_num = version_nu
 
 
 class SQLiteStatements(DatabaseStatements):
-    def write_lock(self, session: Session) -> None:
+    def write_lock(self, *, session: Session) -> None:
         # SQLite has no row locks: a transaction that read first and writes
         # later fails at once with "database is locked" when another writer
         # committed in between (its WAL snapshot went stale). Writing first
         # makes concurrent units of work wait their turn (busy_timeout).
         session.execute(_TAKE_THE_WRITE_LOCK)
 
-    def insert_many(self, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
-        insert_by_executemany(session, table, rows)
+    def insert_many(self, *, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        insert_by_executemany(session=session, table=table, rows=rows)
 
     def any_of(self, column: ColumnElement[Any], values: Sequence[int], *, name: str) -> ColumnElement[bool]:
         return column.in_(values)  # no arrays in SQLite
@@ -62,7 +62,7 @@ class SQLiteStatements(DatabaseStatements):
                 driver.execute(f"PRAGMA busy_timeout={previous}")
 
 
-def insert_by_executemany(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_by_executemany(*, session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     if not rows:
         return
     session.connection().execute(insert(table), [{k: parsed_json(v) for k, v in row.items()} for row in rows])

@@ -53,7 +53,7 @@ class ThreadedUnitOfWork(UnitOfWork):
     def run_sync(self, work: Callable[[Work], T]) -> T:
         # Opened, committed and closed on this same thread.
         with self._sessions() as session:
-            return run_in_session(session, work, ThreadWork(session, self._statements))
+            return run_in_session(session=session, work=work, unit=ThreadWork(session=session, statements=self._statements))
 
     def _short_work_limiter(self) -> anyio.CapacityLimiter:
         # A limiter belongs to the loop it waits on, and tests may run an

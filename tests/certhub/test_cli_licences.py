@@ -48,7 +48,7 @@ def registry(tmp_path, monkeypatch):
                     type_code=RESIDENCE_PERMIT, holder_name=name, holder_code=holder, holder_code_type="111",
                     face={"address": "福州"}, valid_from=today - timedelta(days=300),
                     valid_until=today + timedelta(days=days))
-                made[key] = issue.issue(session, actor=Actor(department_code=CITY_SAMR), request=request,
+                made[key] = issue.issue(session=session, actor=Actor(department_code=CITY_SAMR), request=request,
                                         signer=signer).base_identifier
             session.commit()
     finally:

@@ -87,7 +87,7 @@ class Registry:
         code = COMPANY_CODE + uscc_check_character(COMPANY_CODE)
         with self.sessions.begin() as session:
             licence = issue.issue(
-                session, actor=Actor(department_code=CITY_SAMR, operator="recognition-test"),
+                session=session, actor=Actor(department_code=CITY_SAMR, operator="recognition-test"),
                 signer=issue.Signer(registry_id=self.registry_id, key_secret=SECRET.encode()),
                 request=issue.IssueRequest(
                     type_code=BUSINESS_LICENCE, holder_name=COMPANY, holder_code=code, holder_code_type="001",

@@ -132,7 +132,7 @@ def issue_licence(session) -> Licence:
         holder_code_type=body["holder"]["code_type"], face=body["face"],
     )
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
-    licence = issue.issue(session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
+    licence = issue.issue(session=session, actor=Actor(department_code=CITY_SAMR, client_id="c", operator="op-1"),
                           request=request, signer=signer)
     session.commit()
     return licence

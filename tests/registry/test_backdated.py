@@ -73,9 +73,9 @@ def test_the_api_refuses_a_fresh_licence_whose_validity_has_ended(client, db_ses
 def test_service_issue_refuses_it_naming_the_field(db_session, world):
     """(The batch path stores such a licence as expired instead: the aggregation tests below.)"""
     with pytest.raises(ValidityEnded) as single:
-        issue.issue(db_session, actor=CITY, request=_permit(TODAY - timedelta(days=1)), signer=SIGNER, now=NOW)
+        issue.issue(session=db_session, actor=CITY, request=_permit(TODAY - timedelta(days=1)), signer=SIGNER, now=NOW)
     assert single.value.field == "valid_until"
-    assert issue.issue(db_session, actor=CITY, request=_permit(TODAY), signer=SIGNER, now=NOW).status == "valid"
+    assert issue.issue(session=db_session, actor=CITY, request=_permit(TODAY), signer=SIGNER, now=NOW).status == "valid"
 
 
 def _row(ordinal: int, valid_until: date) -> MappedRow:
@@ -87,7 +87,7 @@ def _row(ordinal: int, valid_until: date) -> MappedRow:
 def test_aggregation_stores_a_historic_licence_as_expired(db_session, world):
     importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-jzz", signer=SIGNER,
                                clock=lambda: NOW)
-    outcomes = importer.write_batch(db_session, [_row(1, date(2024, 12, 31)), _row(2, TODAY)], run_key="run-1")
+    outcomes = importer.write_batch(session=db_session, rows=[_row(1, date(2024, 12, 31)), _row(2, TODAY)], run_key="run-1")
     db_session.commit()
     assert [o.outcome for o in outcomes] == ["issued", "issued"]
     ended, live = (db_session.scalar(select(Licence).where(Licence.base_identifier == o.identifier.rsplit(".", 2)[0]))
@@ -104,8 +104,8 @@ def test_aggregation_stores_a_historic_licence_as_expired(db_session, world):
 def test_a_change_that_ends_the_validity_expires_the_licence(db_session, world):
     importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-jzz", signer=SIGNER,
                                clock=lambda: NOW)
-    [first] = importer.write_batch(db_session, [_row(1, date(2027, 1, 1))], run_key="run-1")
-    [changed] = importer.write_batch(db_session, [_row(1, date(2025, 6, 30))], run_key="run-2")
+    [first] = importer.write_batch(session=db_session, rows=[_row(1, date(2027, 1, 1))], run_key="run-1")
+    [changed] = importer.write_batch(session=db_session, rows=[_row(1, date(2025, 6, 30))], run_key="run-2")
     db_session.commit()
     assert changed.outcome == "changed"
     licence = db_session.scalar(select(Licence).where(Licence.base_identifier == first.identifier.rsplit(".", 2)[0]))
@@ -116,7 +116,7 @@ def test_a_change_that_ends_the_validity_expires_the_licence(db_session, world):
 
 
 def test_the_rule_is_the_licences_in_python_and_in_sql(db_session, world):
-    licence = issue.issue(db_session, actor=CITY, request=_permit(TODAY), signer=SIGNER, now=NOW)
+    licence = issue.issue(session=db_session, actor=CITY, request=_permit(TODAY), signer=SIGNER, now=NOW)
     assert not licence.validity_ended(TODAY) and licence.validity_ended(TODAY + timedelta(days=1))
     ended = select(Licence.id).where(Licence.validity_ended(TODAY + timedelta(days=1)))
     assert db_session.scalars(ended).all() == [licence.id]
@@ -129,11 +129,11 @@ def test_the_rule_is_the_licences_in_python_and_in_sql(db_session, world):
 def test_a_batch_of_historic_licences_signs_each_list_once(db_session, world):
     importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-jzz", signer=SIGNER,
                                clock=lambda: NOW)
-    importer.write_batch(db_session, [_row(1, TODAY)], run_key="run-0")  # the list exists, signed
+    importer.write_batch(session=db_session, rows=[_row(1, TODAY)], run_key="run-0")  # the list exists, signed
     db_session.commit()
     before = {row.id: row.revision for row in db_session.scalars(select(StatusList))}
     rows = [_row(ordinal, date(2024, 12, 31)) for ordinal in range(2, 7)]
-    outcomes = importer.write_batch(db_session, rows, run_key="run-1")
+    outcomes = importer.write_batch(session=db_session, rows=rows, run_key="run-1")
     db_session.commit()
     ended = [db_session.scalar(select(Licence).where(Licence.base_identifier == o.identifier.rsplit(".", 2)[0]))
              for o in outcomes]

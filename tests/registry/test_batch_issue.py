@@ -60,11 +60,11 @@ def _licence(session, identifier: str) -> Licence:
 
 def test_batch_issues_sealed_numbered_licences_in_row_order(client, db_session):
     anchors, _seal = build_world(db_session)
-    first = issue.issue(db_session, actor=ACTOR, request=_business_request(), signer=SIGNER)
+    first = issue.issue(session=db_session, actor=ACTOR, request=_business_request(), signer=SIGNER)
     business = _importer(BUSINESS_LICENCE).write_batch(
-        db_session, [_business_row(1, "甲公司"), _business_row(2, "乙公司")], run_key="run-1")
-    food = _importer(FOOD_LICENCE).write_batch(db_session, [_food_row(3)], run_key="run-1")
-    after = issue.issue(db_session, actor=ACTOR, request=_business_request(), signer=SIGNER)
+        session=db_session, rows=[_business_row(1, "甲公司"), _business_row(2, "乙公司")], run_key="run-1")
+    food = _importer(FOOD_LICENCE).write_batch(session=db_session, rows=[_food_row(3)], run_key="run-1")
+    after = issue.issue(session=db_session, actor=ACTOR, request=_business_request(), signer=SIGNER)
     db_session.commit()
     assert [(o.ordinal, o.outcome) for o in business + food] == [(1, "issued"), (2, "issued"), (3, "issued")]
     batch = [_licence(db_session, o.identifier) for o in business + food]
@@ -82,7 +82,7 @@ def test_batch_issues_sealed_numbered_licences_in_row_order(client, db_session):
         signature = SealSignature.from_json(version.signature)
         assert verify_sealed_record(record=version.record, signature=signature, trust=store) == version.record
         assert signature.signer_department_code == CITY_SAMR
-        events = reads.history(db_session, licence=licence)
+        events = reads.history(session=db_session, licence=licence)
         assert [(e.action, e.to_status, e.operator) for e in events] == [("issue", "valid", "bulk-job")]
     assert [batch[0].holder_name, batch[1].holder_name] == ["甲公司", "乙公司"]
 
@@ -91,18 +91,18 @@ def test_a_bad_row_is_refused_alone_naming_its_row_and_field(db_session):
     build_world(db_session)
     bad = _business_row(2, "x", uscc="")
     outcomes = _importer(BUSINESS_LICENCE).write_batch(
-        db_session, [_business_row(1), bad, _business_row(3)], run_key="run-1")
+        session=db_session, rows=[_business_row(1), bad, _business_row(3)], run_key="run-1")
     assert [(o.ordinal, o.outcome) for o in outcomes] == [(1, "issued"), (2, "failed"), (3, "issued")]
     assert outcomes[1].field == "face.uscc" and outcomes[1].identifier is None
     issued = db_session.scalars(select(Licence).order_by(Licence.serial)).all()
     assert [x.serial for x in issued] == ["00000001", "00000002"]  # the refused row takes no serial
     assert len(db_session.scalars(select(LicenceEvent)).all()) == 2
-    assert _importer(BUSINESS_LICENCE).write_batch(db_session, [], run_key="run-2") == []
+    assert _importer(BUSINESS_LICENCE).write_batch(session=db_session, rows=[], run_key="run-2") == []
 
 
 def test_batch_needs_the_right_to_issue(db_session):
     build_world(db_session)
     with pytest.raises(NotIssuer):
         _importer(BUSINESS_LICENCE, actor=Actor(department_code=PROVINCE_SAMR)).write_batch(
-            db_session, [_business_row(1)], run_key="run-1")
+            session=db_session, rows=[_business_row(1)], run_key="run-1")
     assert db_session.scalars(select(Licence)).all() == []

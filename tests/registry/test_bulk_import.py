@@ -82,8 +82,8 @@ class CrashingSink:
                                      signer=SIGNER)
         self.at = at
 
-    def write_batch(self, session, rows, *, run_key):
-        outcomes = self.inner.write_batch(session, rows, run_key=run_key)  # written, not yet committed
+    def write_batch(self, *, session, rows, run_key):
+        outcomes = self.inner.write_batch(session=session, rows=rows, run_key=run_key)  # written, not yet committed
         if any(row.ordinal >= self.at for row in rows):
             raise RuntimeError("simulated crash")
         return outcomes
@@ -139,10 +139,10 @@ def test_a_crash_before_the_first_commit_and_an_interrupt_both_resume(tmp_path, 
         run(session_factory, path, sink=CrashingSink(at=1))
 
     class Interrupting(CrashingSink):
-        def write_batch(self, session, rows, *, run_key):
+        def write_batch(self, *, session, rows, run_key):
             if any(row.ordinal >= self.at for row in rows):
                 raise KeyboardInterrupt
-            return self.inner.write_batch(session, rows, run_key=run_key)
+            return self.inner.write_batch(session=session, rows=rows, run_key=run_key)
 
     with pytest.raises(KeyboardInterrupt):
         run(session_factory, path, sink=Interrupting(at=90))

@@ -43,7 +43,7 @@ def test_concurrent_issues_get_distinct_contiguous_serials(own_database):
 
     def work(i: int) -> None:
         with make() as session:
-            issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
+            issue.issue(session=session, actor=ACTOR, request=_request(), signer=SIGNER)
             session.commit()
 
     assert run_together(work) == []
@@ -61,7 +61,7 @@ def test_concurrent_retries_with_one_key_issue_once(own_database):
 
     def work(i: int) -> None:
         with make() as session:
-            licence = issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER, idempotency_key="same")
+            licence = issue.issue(session=session, actor=ACTOR, request=_request(), signer=SIGNER, idempotency_key="same")
             results.append(licence.base_identifier)
             session.commit()
 
@@ -75,7 +75,7 @@ def test_racing_changes_are_all_kept(own_database):
     make = create_sessionmaker(own_database)
     with make() as session:
         build_world(session)
-        licence = issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
+        licence = issue.issue(session=session, actor=ACTOR, request=_request(), signer=SIGNER)
         identifier = str(LicenceIdentifier.parse(
             session.scalars(select(LicenceVersion.identifier).where(LicenceVersion.licence_id == licence.id)).one()))
         session.commit()
@@ -102,17 +102,17 @@ def test_concurrent_batches_draw_distinct_random_indices(own_database):
     make = create_sessionmaker(own_database)
     with make() as session:
         build_world(session)
-        issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)  # the list exists before the race
+        issue.issue(session=session, actor=ACTOR, request=_request(), signer=SIGNER)  # the list exists before the race
         session.commit()
 
     def work(i: int) -> None:
         with make() as session:
             if i % 2:
-                issue.issue(session, actor=ACTOR, request=_request(), signer=SIGNER)
+                issue.issue(session=session, actor=ACTOR, request=_request(), signer=SIGNER)
             else:
                 importer = LicenceImporter(actor=ACTOR, type_code=BUSINESS_LICENCE, source_system="race",
                                            signer=SIGNER)
-                outcomes = importer.write_batch(session, _batch(i, 10), run_key=f"run-{i}")
+                outcomes = importer.write_batch(session=session, rows=_batch(i, 10), run_key=f"run-{i}")
                 assert [o.outcome for o in outcomes] == ["issued"] * 10
             session.commit()
 

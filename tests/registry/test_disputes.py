@@ -250,7 +250,7 @@ def test_racing_decisions_on_one_dispute_never_both_win(own_database):
     actor = Actor(department_code=CITY_SAMR, client_id="race")
     with make() as session:
         build_world(session)
-        licence = issue.issue(session, actor=actor, signer=signer, request=issue.IssueRequest(
+        licence = issue.issue(session=session, actor=actor, signer=signer, request=issue.IssueRequest(
             type_code=RESIDENCE_PERMIT, holder_name="张三", holder_code=ALICE, holder_code_type="111",
             face={"address": "福州"}, valid_from=datetime(2025, 1, 1).date(), valid_until=datetime(2035, 1, 1).date()))
         first = LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial, 1)

@@ -27,7 +27,7 @@ def test_expire_due_marks_past_licences_only(db_session):
         request = issue.IssueRequest(type_code=RESIDENCE_PERMIT, holder_name="张三", holder_code=citizen_id(),
                                      holder_code_type="111", face={"address": "福州"},
                                      valid_from=date(2025, 1, 1), valid_until=until)
-        made.append(issue.issue(db_session, actor=actor, request=request, signer=SIGNER,
+        made.append(issue.issue(session=db_session, actor=actor, request=request, signer=SIGNER,
                                 now=datetime(2025, 6, 1, tzinfo=timezone.utc)))
     # 2026-02-01 00:30 in Fuzhou is still 2026-01-31 in UTC: China time decides.
     count = lifecycle.expire_due(

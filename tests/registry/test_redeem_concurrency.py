@@ -244,7 +244,7 @@ def test_a_new_code_waits_for_the_old_ones_redemption(shared_world):
     trust = RegistryTrust(registry_id=REGISTRY_ID, key_secret=KEY_SECRET,
                           sessionmaker=sessionmaker(bind=engine, expire_on_commit=False))
     with sessionmaker(bind=engine, expire_on_commit=False)() as redeeming_session:
-        redeemed = redeeming.redeem(redeeming_session, qr_text=old, counter=counter, trust=trust, cache=InProcessCache(),
+        redeemed = redeeming.redeem(session=redeeming_session, qr_text=old, counter=counter, trust=trust, cache=InProcessCache(),
                                     recorder=app.state.services.find(UseLog), registry_id=REGISTRY_ID, now=utcnow())
         assert redeemed.licences
         # The holder asks for a new code while the counter is mid-way: the new code is made after the

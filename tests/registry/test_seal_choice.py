@@ -154,7 +154,7 @@ def test_a_batch_seals_with_the_seal_or_algorithm_it_names(db_session, world):
     for position, choice in enumerate(choices):
         importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system=f"batch-{position}",
                                    signer=SIGNER, seal=choice)
-        [outcome] = importer.write_batch(db_session, [_resident(position + 1)], run_key="run-1")
+        [outcome] = importer.write_batch(session=db_session, rows=[_resident(position + 1)], run_key="run-1")
         sealed.append(db_session.scalar(select(LicenceVersion.es_id)
                                         .where(LicenceVersion.identifier == outcome.identifier)))
     assert sealed == [sm2.es_id, es256.es_id, es256.es_id, sm2.es_id]
@@ -172,9 +172,9 @@ def test_a_bulk_import_seals_with_the_seal_it_names(db_session, world, client):
     sm2 = new_seal(db_session)
     importer = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER,
                                seal=SealChoice(es_id=es256.es_id))
-    outcomes = importer.write_batch(db_session, [_resident(1), _resident(2)], run_key="run-1")
+    outcomes = importer.write_batch(session=db_session, rows=[_resident(1), _resident(2)], run_key="run-1")
     default = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-2", signer=SIGNER)
-    outcomes += default.write_batch(db_session, [_resident(3)], run_key="run-2")
+    outcomes += default.write_batch(session=db_session, rows=[_resident(3)], run_key="run-2")
     db_session.commit()
     versions = [db_session.scalar(select(LicenceVersion).where(LicenceVersion.identifier == o.identifier))
                 for o in outcomes]
@@ -185,7 +185,7 @@ def test_a_bulk_import_seals_with_the_seal_it_names(db_session, world, client):
     refused = LicenceImporter(actor=CITY, type_code=RESIDENCE_PERMIT, source_system="legacy-3", signer=SIGNER,
                               seal=SealChoice(algorithm="EdDSA"))
     with pytest.raises(Exception) as no_seal:
-        refused.write_batch(db_session, [_resident(4)], run_key="run-3")
+        refused.write_batch(session=db_session, rows=[_resident(4)], run_key="run-3")
     assert getattr(no_seal.value, "code", None) == "no_usable_seal"
 
 

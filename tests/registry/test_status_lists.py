@@ -61,13 +61,13 @@ def _slots(session, licences) -> list[tuple[int, int]]:
 
 @pytest.mark.slow
 def test_single_issues_get_random_indices(db_session, world):
-    licences = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(24)]
+    licences = [issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(24)]
     _assert_random(_slots(db_session, licences))
 
 
 def test_a_batch_gets_random_indices(db_session, world):
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    outcomes = importer.write_batch(db_session, [resident_row(i) for i in range(1, 31)], run_key="run-1")
+    outcomes = importer.write_batch(session=db_session, rows=[resident_row(i) for i in range(1, 31)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 30
     licences = db_session.scalars(select(Licence).order_by(Licence.id)).all()
     _assert_random(_slots(db_session, licences))
@@ -75,11 +75,11 @@ def test_a_batch_gets_random_indices(db_session, world):
 
 def test_every_path_shares_one_allocation(db_session, world):
     """Single issues and batches draw from the same bitmap: no index is given twice."""
-    one = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
+    one = [issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    importer.write_batch(db_session, [resident_row(i) for i in range(1, 21)], run_key="run-1")
-    more = [issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
-    importer.write_batch(db_session, [resident_row(i) for i in range(21, 41)], run_key="run-1")
+    importer.write_batch(session=db_session, rows=[resident_row(i) for i in range(1, 21)], run_key="run-1")
+    more = [issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER) for _ in range(5)]
+    importer.write_batch(session=db_session, rows=[resident_row(i) for i in range(21, 41)], run_key="run-1")
     licences = db_session.scalars(select(Licence)).all()
     assert len(licences) == len(one) + len(more) + 40
     assert len(set(_slots(db_session, licences))) == len(licences)
@@ -89,12 +89,12 @@ def test_every_path_shares_one_allocation(db_session, world):
 
 
 def test_a_full_list_makes_a_new_one(db_session, world):
-    first = issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER)
+    first = issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER)
     row = db_session.get(StatusList, first.status_list_id)
     row.allocation, row.allocated = b"\xff" * len(row.allocation), row.size
     db_session.flush()
     importer = LicenceImporter(actor=ACTOR, type_code=RESIDENCE_PERMIT, source_system="legacy", signer=SIGNER)
-    outcomes = importer.write_batch(db_session, [resident_row(i) for i in range(1, 4)], run_key="run-1")
+    outcomes = importer.write_batch(session=db_session, rows=[resident_row(i) for i in range(1, 4)], run_key="run-1")
     assert [o.outcome for o in outcomes] == ["issued"] * 3
     later = db_session.scalars(select(Licence).where(Licence.type_code == RESIDENCE_PERMIT)).all()
     assert {licence.status_list_id for licence in later} == {first.status_list_id + 1}
@@ -132,7 +132,7 @@ def _latest_token(db_session, licence) -> str:
 
 def test_the_status_list_key_is_in_the_published_trust_list(client, db_session, world):
     anchors, _seal = world
-    licence = issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER)
+    licence = issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER)
     store = trust_store(client, anchors)
     token = verify_trusted_status_list_token(_latest_token(db_session, licence), trust_store=store)
     [entry] = store.trust_list(REGISTRY_ID).keys_for_kid(token.kid)
@@ -141,7 +141,7 @@ def test_the_status_list_key_is_in_the_published_trust_list(client, db_session, 
 
 def test_a_new_status_list_key_is_published_before_it_signs(client, db_session, world):
     anchors, _seal = world
-    licence = issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER)
+    licence = issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER)
     before = trust_store(client, anchors).trust_list(REGISTRY_ID)
     old_kid = verify_trusted_status_list_token(_latest_token(db_session, licence),
                                                trust_store=trust_store(client, anchors)).kid
@@ -172,7 +172,7 @@ def _static_qr(db_session, licence) -> str:
 
 
 def test_the_public_check_refuses_a_status_list_whose_key_is_not_in_the_trust_list(client, db_session, world):
-    licence = issue.issue(db_session, actor=ACTOR, request=_request(), signer=SIGNER)
+    licence = issue.issue(session=db_session, actor=ACTOR, request=_request(), signer=SIGNER)
     db_session.commit()
     text = _static_qr(db_session, licence)
     accepted = client.post("/api/v1/verify", json={"qr_text": text}).json()

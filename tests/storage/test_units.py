@@ -270,8 +270,8 @@ def test_insert_many_inserts_every_row_json_text_included(driver):
 
 def test_the_plain_session_forms_are_the_database_s(driver, database):
     with sessionmaker(bind=driver.engine)() as session:
-        insert_many(session, things, [{"id": 7, "code": "G7", "terms": None}, {"id": 8, "code": "G8", "terms": None}])
-        assert session.execute(select(things.c.code).where(any_of(session, things.c.id, [8, 9], name="ids"))).scalars().all() \
+        insert_many(session=session, table=things, rows=[{"id": 7, "code": "G7", "terms": None}, {"id": 8, "code": "G8", "terms": None}])
+        assert session.execute(select(things.c.code).where(any_of(session=session, column=things.c.id, values=[8, 9], name="ids"))).scalars().all() \
             == ["G8"]
         expected = SQLiteStatements if database[0] == "sqlite" else PostgreSQLStatements
         assert isinstance(statements_for(session), expected)
@@ -281,11 +281,11 @@ def test_a_bounded_session_gives_up_waiting_for_a_lock(driver):
     sessions = sessionmaker(bind=driver.engine)
     with sessions() as holder:
         holder.connection()
-        statements_for(holder).write_lock(holder)
+        statements_for(holder).write_lock(session=holder)
         holder.execute(select(counters.c.value).where(counters.c.id == 1).with_for_update())
         holder.execute(update(counters).where(counters.c.id == 1).values(value=5))
         with pytest.raises(exc.DBAPIError), bounded(sessions, lock_timeout_s=0.2, statement_timeout_s=5) as session:
-            statements_for(session).write_lock(session)
+            statements_for(session).write_lock(session=session)
             session.execute(select(counters.c.value).where(counters.c.id == 1).with_for_update())
             session.execute(update(counters).where(counters.c.id == 1).values(value=6))
         holder.rollback()
