@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import overload
 
 
 class MaskRule(StrEnum):
@@ -14,6 +15,14 @@ class MaskRule(StrEnum):
     full = "full"  # every character masked
 
 
+@overload
+def mask_value(value: str, rule: MaskRule | str) -> str: ...
+@overload
+def mask_value(value: None, rule: MaskRule | str) -> None: ...
+@overload
+def mask_value(value: str | None, rule: MaskRule | str) -> str | None: ...
+@overload
+def mask_value(value: object, rule: MaskRule | str) -> object: ...
 def mask_value(value: object, rule: MaskRule | str) -> object:
     """Mask one field value; non-strings under a rule other than none are fully hidden."""
     rule = MaskRule(rule)

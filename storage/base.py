@@ -8,8 +8,9 @@ base of its own because it may import nothing of ours.
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import ClassVar
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, MetaData, Table, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names make Alembic migrations identical on SQLite and
@@ -25,6 +26,9 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every model here is mapped to a Table (none to a join or a select), which
+    # DeclarativeBase can only type as the wider FromClause.
+    __table__: ClassVar[Table]
 
 
 class UTCDateTime(TypeDecorator):

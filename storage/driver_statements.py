@@ -28,6 +28,7 @@ from typing import Any, cast
 import psycopg
 from sqlalchemy import Connection, Select, exc
 from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.util import await_only
 
 
@@ -76,11 +77,11 @@ class DriverStatement:
         dialect = connection.dialect
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
-            statement = self._statement.compile(dialect=dialect)
+            statement = cast(SQLCompiler, self._statement.compile(dialect=dialect))  # a DML or SELECT statement's
             sql = str(statement)
             binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect)
                      for name, bind in statement.binds.items()}
-            columns: Sequence = self._statement.selected_columns if isinstance(self._statement, Select) else ()
+            columns: list[Any] = list(self._statement.selected_columns) if isinstance(self._statement, Select) else []
             results = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
             row = namedtuple("Row", [column.key for column in columns]) if columns else None
             compiled = self._compiled[dialect.name] = (sql, binds, results, row)

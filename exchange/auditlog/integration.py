@@ -140,7 +140,7 @@ def _assign_indices(*, session: Session, ids: list[int], first: int) -> None:
     """
     ranked = (
         select(LogEntry.id.label("id"), func.row_number().over(order_by=LogEntry.id).label("position"))
-        .where(any_of(session=session, column=LogEntry.id, values=ids, name="pending_ids"))
+        .where(any_of(session=session, column=LogEntry.__table__.c.id, values=ids, name="pending_ids"))
         .subquery()
     )
     result = cast(CursorResult[Any], session.execute(

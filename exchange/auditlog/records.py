@@ -65,8 +65,7 @@ def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datet
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start:start + ROWS_PER_STATEMENT]
         if len(chunk) == 1:  # the common case: one compiled, cached statement
-            if _INSERT_ONE_ON_THE_DRIVER.execute(connection, chunk[0]) is None:
-                connection.execute(_INSERT_PENDING, chunk[0])
+            _INSERT_ONE_ON_THE_DRIVER.execute(connection, chunk[0])
         else:
             connection.execute(_INSERT_PENDING.values(chunk))
     return len(rows)

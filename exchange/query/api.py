@@ -7,7 +7,7 @@ event loop on PostgreSQL) is the unit of work driver's choice.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -62,8 +62,9 @@ async def query_batch(body: BatchQueryIn, request: Request, response: Response, 
         decided = [_decide_one(ctx, s, requests) for s in body.subjects]
         # Settled together: one read transaction for every decision, then the providers, then the log.
         settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
-        results = [{"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
-                   for s, answers in zip(body.subjects, decided)]
+        results: list[dict[str, Any]] = [
+            {"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
+            for s, answers in zip(body.subjects, decided)]
         outcomes = [r["result"] for subject in results for r in subject["results"]]
         return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
                 "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}

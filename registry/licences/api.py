@@ -4,8 +4,8 @@ registry.service calls and back."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
-from typing import Annotated, Literal
+from datetime import date, timedelta
+from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
@@ -88,9 +88,9 @@ def dispute_read(dispute: LicenceDispute) -> DisputeRead:
         licence_identifier=str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial,
                                                  dispute.version)),
         field=dispute.field, reason=dispute.reason, proposed_value=dispute.proposed_value,
-        raised_by=dispute.raised_by,
+        raised_by=cast(Literal["holder", "department"], dispute.raised_by),  # one of the two, as stored
         raised_by_code=dispute.raised_by_code if dispute.raised_by == "department" else None,
-        status=dispute.status, overdue=disputes.is_overdue(dispute), due_at=dispute.due_at,
+        status=cast(Literal["open", "accepted", "rejected"], dispute.status), overdue=disputes.is_overdue(dispute), due_at=dispute.due_at,
         created_at=dispute.created_at, decided_at=dispute.decided_at, decision_reason=dispute.decision_reason,
         corrected_version=dispute.corrected_version,
     )
@@ -152,7 +152,7 @@ def expiring(session: SessionDep, principal: Manager, days: Annotated[int, Query
     """The caller's live licences whose validity ends within `days` days."""
     rows = reads.list_expiring(session=session, issuer_code=principal.department_code, days=days)
     return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
-                         valid_until=r.valid_until, status=r.status) for r in rows]
+                         valid_until=cast(date, r.valid_until), status=r.status) for r in rows]  # list_expiring reads only dated ones
 
 
 @router.get("/disputes", response_model=list[DisputeRead])

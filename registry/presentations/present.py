@@ -152,5 +152,5 @@ def _current_identifier(*, session: Session, view: reads.LicenceView) -> str:
 def _check_live(licence: Licence, *, identifier: str, now: datetime) -> None:
     if licence.status != LicenceStatus.VALID:
         raise LicenceNotPresentable(f"licence {identifier} is {licence.status}; only valid licences are shown")
-    if licence.expired_at(now):
+    if licence.valid_until is not None and licence.expired_at(now):  # a permanent licence never expires
         raise LicenceNotPresentable(f"licence {identifier} expired on {licence.valid_until.isoformat()}")

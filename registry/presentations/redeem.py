@@ -32,7 +32,7 @@ from registry.presentations.errors import CodeRefused, InvalidPresentationReques
 from registry.presentations.models import Presentation, Redemption
 from registry.presentations.trust import HeldTrust, RegistryTrust
 from registry.service.reads import ShownLicence, get_shown
-from signing.qr import QrResult, QrVerificationError, verify_qr
+from signing.qr import PresentationClaim, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache
 from storage.units import write_lock
@@ -100,8 +100,9 @@ def claim_key(presentation_id: str) -> str:
 
 def verify_presentation(
     *, qr_text: str, trust: RegistryTrust, registry_id: str, now: datetime
-) -> tuple[QrResult, HeldTrust]:
-    """Steps 1-3: a valid code, a presentation code, made by this registry."""
+) -> tuple[PresentationClaim, HeldTrust]:
+    """Steps 1-3: a valid code, a presentation code, made by this registry;
+    the presentation it claims."""
     held = trust.current(now=now)
     try:
         result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)  # 1.
@@ -120,7 +121,7 @@ def verify_presentation(
     purpose = getattr(result.key, "purpose", None)
     if result.issuer != registry_id or purpose != KeyPurpose.PRESENTATION:  # 3.
         raise CodeRefused("the code was not made by this registry's presentation key", code="unknown_signer")
-    return result, held
+    return result.presentation, held
 
 
 def redeem(
@@ -136,9 +137,8 @@ def redeem(
 ) -> Redeemed:
     # The trust store reads (and may publish) in a session of its own: before
     # this transaction takes SQLite's write lock, never while holding it.
-    result, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
+    claim, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     write_lock(session=session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
-    claim = result.presentation
     # The stored presentation and whether the matter is real, in one round trip.
     row = session.connection().execute(
         _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
@@ -190,7 +190,8 @@ def _redeem_claimed(
         redemption_id = session.connection().execute(_CLAIM, redemption).scalar_one()
     except IntegrityError:
         raise Replayed("this code was already used; ask the holder to show a new one") from None
-    licences, fields = [], []
+    licences: list[dict[str, Any]] = []
+    fields: list[str] = []
     for identifier in presentation.licence_identifiers:  # 7. each licence as it is now
         licence, rules = _usable(session=session, identifier=identifier, holder_code=presentation.holder_code, now=now)
         shown, disclosed = disclose(licence, disclosure=presentation.disclosure, rules=rules)
@@ -237,8 +238,9 @@ def _usable(
     if licence.status in _REFUSED_STATUS:
         code = _REFUSED_STATUS[licence.status]
         raise LicenceRefused(f"licence {identifier} is {licence.status}", code=code)
-    if Licence.validity_ended_at(valid_until=licence.licence_valid_until, moment=now):
-        raise LicenceRefused(f"licence {identifier} expired on {licence.licence_valid_until.isoformat()}",
+    ended_on = licence.licence_valid_until  # None: permanent, never ends
+    if ended_on is not None and Licence.validity_ended_at(valid_until=ended_on, moment=now):
+        raise LicenceRefused(f"licence {identifier} expired on {ended_on.isoformat()}",
                              code="expired")
     if licence.superseded:
         raise LicenceRefused(f"licence {identifier} was changed since the code was made; ask for a new code",

@@ -246,7 +246,7 @@ class LicenceImporter:
                                      key_secret=self._signer.key_secret, now=now, count=len(items))
         # Type and issuer codes are checked once (with the first serial); the rest are ours, consecutive.
         LicenceIdentifier.for_issue(type_code=licence_type.code, issuer_code=issuer.code, serial=serials[0])
-        licences = []
+        licences: list[dict[str, Any]] = []  # rows of the licence table, inserted as they are
         for item, serial, (list_id, index) in zip(items, serials, slots, strict=True):
             valid_from, valid_until = validity_period(licence_type=licence_type, issued_on=issued_on,
                                                       valid_from=item.row.valid_from,
@@ -274,13 +274,13 @@ class LicenceImporter:
             versions.append(self._version(licence_id=licence_id, version=1, identifier=identifier, item=item,
                                           valid_from=licence["valid_from"], valid_until=licence["valid_until"],
                                           context=context))
-            ended = licence["status"] == LicenceStatus.EXPIRED
+            stored_expired = licence["status"] == LicenceStatus.EXPIRED
             events.append({
                 "licence_id": licence_id, "action": "issue", "from_status": None, "to_status": licence["status"],
                 "version": 1, "acting_department_code": self.actor.department_code, "client_id": self.actor.client_id,
                 "operator": self.actor.operator, "at": now,
                 "reason": self._reason() + (f"; validity ended {licence['valid_until'].isoformat()}: stored as expired"
-                                            if ended else ""),
+                                            if stored_expired else ""),
             })
             sources.append({
                 "issuer_code": issuer.code, "type_code": licence_type.code, "source_system": self.source_system,
@@ -292,11 +292,11 @@ class LicenceImporter:
         insert_many(session=session, table=LicenceEvent.__table__, rows=events)
         insert_many(session=session, table=ImportedLicence.__table__, rows=sources)
         # A fresh entry reads 0 (valid) until set: the batch's expired ones, each list signed once.
-        ended: dict[int, dict[int, str]] = {}
+        not_valid: dict[int, dict[int, str]] = {}  # status list id -> {index: status}
         for licence in licences:
             if licence["status"] != LicenceStatus.VALID:
-                ended.setdefault(licence["status_list_id"], {})[licence["status_index"]] = licence["status"]
-        for list_id, changes in ended.items():
+                not_valid.setdefault(licence["status_list_id"], {})[licence["status_index"]] = licence["status"]
+        for list_id, changes in not_valid.items():
             statuslists.set_statuses(session=session, list_id=list_id, changes=changes,
                                      registry_id=self._signer.registry_id, key_secret=self._signer.key_secret,
                                      now=now)
@@ -368,7 +368,7 @@ class LicenceImporter:
         )])
         record_event(session=session, licence=licence, action="change", from_status=licence.status, actor=self.actor, at=now,
                      reason=f"{self._reason()}: the source record changed")
-        if licence.validity_ended(china_date(now)):  # the changed record's validity has ended
+        if licence.valid_until is not None and licence.validity_ended(china_date(now)):  # the changed record's validity has ended
             before, licence.status = licence.status, LicenceStatus.EXPIRED
             statuslists.set_status(session=session, list_id=licence.status_list_id, index=licence.status_index,
                                    status=licence.status, registry_id=self._signer.registry_id,

@@ -21,10 +21,9 @@ from registry.errors import InvalidLicenceRequest
 from registry.layout.face import MAX_IMAGES, Annotation, LicenceFace, display_value
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
-from registry.models import Licence, LicenceCopy, LicenceStatus
+from registry.models import CHINA_TIME, Licence, LicenceCopy, LicenceStatus
 from registry.service.authority import Actor, seal_for_licence
 from registry.service.reads import LicenceView
-from registry.service.records import CHINA_TIME
 from registry.service.statuslists import subject_uri
 from signing import service as signing_service
 from signing.errors import KeyNotFound, SealNotActive

@@ -147,7 +147,7 @@ def refuse_ended(valid_until: date | None, *, today: date) -> None:
     it would be published as valid until the expiry job ran. A historic
     licence is brought in by aggregation (归集, `registry.service.bulk`),
     which stores it as expired."""
-    if Licence.status_at_issue(valid_until=valid_until, today=today) == LicenceStatus.EXPIRED:
+    if valid_until is not None and Licence.status_at_issue(valid_until=valid_until, today=today) == LicenceStatus.EXPIRED:
         raise ValidityEnded(f"valid_until: the validity ended on {valid_until.isoformat()}, before today "
                             f"({today.isoformat()}); a licence no longer valid is not issued", field="valid_until")
 

@@ -11,7 +11,8 @@ the log refuses, nothing is shown.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated
+from datetime import date
+from typing import Annotated, cast
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -96,7 +97,7 @@ def my_expiring(
                                days=days)[:MAX_PAGE]
     _record(recorder, session, holder, [(r, _current_identifier(r)) for r in rows])
     return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
-                         valid_until=r.valid_until, status=r.status) for r in rows]
+                         valid_until=cast(date, r.valid_until), status=r.status) for r in rows]  # list_expiring reads only dated ones
 
 
 def _own(session: Session, identifier: str, holder: HolderPrincipal) -> reads.LicenceView:
