@@ -22,7 +22,7 @@ import resource
 import secrets
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
@@ -114,8 +114,8 @@ def _prepare(url: str, catalog: dict, issuer: str, type_code: str) -> None:
             ensure_signing_anchors(session=session, key_secret=SECRET.encode(), maker_name="福建省电子印章制作中心")
             signing_service.create_seal(
                 session=session, owner_department_code=issuer, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
-                licence_type_codes=[type_code], valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc), key_secret=SECRET.encode(),
+                licence_type_codes=[type_code], valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+                valid_to=datetime(2035, 1, 1, tzinfo=UTC), key_secret=SECRET.encode(),
             )
     finally:
         engine.dispose()

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pymerkle import InmemoryTree, SqliteTree
@@ -144,7 +144,7 @@ def _entries(count: int) -> list[bytes]:
     """Canonical use records, as ``insert_pending`` writes them, each with its own salt."""
     marker = "00" * SALT_BYTES
     template = canonical_json(leaf_record(
-        _USE, now=datetime(2025, 3, 3, 2, tzinfo=timezone.utc), salt=bytes(SALT_BYTES),
+        _USE, now=datetime(2025, 3, 3, 2, tzinfo=UTC), salt=bytes(SALT_BYTES),
     ))
     head, tail = template.split(marker.encode(), 1)
     salts = os.urandom(SALT_BYTES * count).hex().encode()
@@ -191,7 +191,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_records(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc))
+                insert_pending(session=session, records=[_USE], now=datetime.now(UTC))
                 session.commit()
         _integrate_all(make_session, batch)
 
@@ -199,7 +199,7 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     def single_sequenced(count: int) -> None:
         for _ in range(count):
             with make_session() as session:
-                insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc))
+                insert_pending(session=session, records=[_USE], now=datetime.now(UTC))
                 session.commit()
                 integrate_pending(session=session, max_batch=1)
                 session.commit()
@@ -207,11 +207,11 @@ def _append_rates(engine: Engine, *, single: int, batched: int, batch: int) -> d
     # Batched: ``batch`` records per transaction, then one integration.
     def batched_one_per_call(count: int) -> None:
         _in_batches(make_session, count, batch, lambda session, size: [
-            insert_pending(session=session, records=[_USE], now=datetime.now(timezone.utc)) for _ in range(size)])
+            insert_pending(session=session, records=[_USE], now=datetime.now(UTC)) for _ in range(size)])
 
     def batched_in_one_call(count: int) -> None:
         _in_batches(make_session, count, batch, lambda session, size: insert_pending(
-            session=session, records=[_USE] * size, now=datetime.now(timezone.utc)))
+            session=session, records=[_USE] * size, now=datetime.now(UTC)))
 
     for name, work, count in (
         ("single", single_records, single),
@@ -370,7 +370,7 @@ def _db_proof_times(engine: Engine, built: _Built, size: int, indices: list[int]
             {"level": tile.level, "tile_index": tile.index, "data": tile.data} for tile in built.writes
         ])
         session.add(LogCheckpoint(size=size, root_hash=built.root, note=built.note,
-                                  published_at=datetime.now(timezone.utc)))
+                                  published_at=datetime.now(UTC)))
         session.commit()
     times = []
     cpu_start = time.process_time()

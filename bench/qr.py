@@ -24,7 +24,7 @@ import importlib
 import time
 import zlib
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import base45
 import cbor2
@@ -48,7 +48,7 @@ OWNER = "11350100MB0143530J"
 LICENCE_TYPE = "11100000000013338W011"
 ES_ID = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5"
 STATUS_URI = f"{REGISTRY}/api/v1/status-lists/12"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def _rates(operations: dict[str, Callable[[], object]], seconds: float, rounds: int = 5) -> dict[str, float]:

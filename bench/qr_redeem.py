@@ -26,7 +26,7 @@ import os
 import secrets
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -119,7 +119,7 @@ def _prepare(database_url: str, requests: int, data_dir: Path) -> dict:
             signer = signing_service.presentation_qr_signer(session=session, key_secret=key_secret)
             # The key must predate the codes it signs (verifiers refuse older codes).
             session.commit()
-            now = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=1)
+            now = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1)
             codes = []
             for n in range(requests):
                 holder, identifier = identifiers[n % len(identifiers)]
@@ -159,7 +159,7 @@ def run(args: list[str]) -> dict:
             token = httpx.post(url + "/api/v1/oauth/token", data={"grant_type": "client_credentials"},
                                auth=(world["client_id"], world["client_secret"])).json()["access_token"]
             headers = {"Authorization": f"Bearer {token}"}
-            time.sleep(max((world["not_before"] - datetime.now(timezone.utc)).total_seconds(), 0))
+            time.sleep(max((world["not_before"] - datetime.now(UTC)).total_seconds(), 0))
             load(url, [("GET", "/healthz", None, None)] * warm, options.threads)
             noop = load(url, [("GET", "/healthz", None, None)] * options.requests, options.threads)
 

@@ -29,7 +29,7 @@ import argparse
 import random
 import statistics
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -56,7 +56,7 @@ REGISTRY_ID = "https://registry.bench.test"
 KEY_SECRET = b"bench-registry-secret-" + b"b" * 32
 BUSINESS_LICENCE = "11100000032316376T001"  # 营业执照 in the demo catalog
 ISSUER = "113501028147087619"  # 福州市鼓楼区市场监督管理局
-SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2035, 1, 1, tzinfo=timezone.utc))
+SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC))
 
 
 def _engine(url: str) -> Engine:
@@ -193,8 +193,8 @@ def _fill(engine: Engine, *, total: int, seed: int) -> int:
                         base = f"1.2.156.3005.2.{BUSINESS_LICENCE}.{ISSUER}.{serial:08d}"
                         copy.write_row((base, BUSINESS_LICENCE, type_version, ISSUER, f"{serial:08d}", name, code,
                                         "001", status, 1, date(2021, 3, 18), None, list_id, serial,
-                                        datetime(2021, 3, 18, tzinfo=timezone.utc),
-                                        datetime(2021, 3, 18, tzinfo=timezone.utc)))
+                                        datetime(2021, 3, 18, tzinfo=UTC),
+                                        datetime(2021, 3, 18, tzinfo=UTC)))
                         missing -= 1
         raw.commit()
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import gmssl_pyx
 import rfc8785
@@ -38,7 +38,7 @@ REGISTRY = "https://registry.bench.test"
 OWNER = "11350100MB0000001X"
 LICENCE_TYPE = "11100000000013338W001"
 ES_ID = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 RECORD = {
     "licence_identifier": "1.2.156.3005.2.11100000000013338W001.11350100MB0000001X.0000001.001.K",

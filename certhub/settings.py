@@ -195,7 +195,7 @@ class Settings(BaseSettings):
             )
 
     @model_validator(mode="after")
-    def _auditlog_interval_below_lag(self) -> "Settings":
+    def _auditlog_interval_below_lag(self) -> Settings:
         # Otherwise one missed round would already stop data being served.
         if self.auditlog_checkpoint_interval_seconds >= self.auditlog_max_lag_seconds:
             raise ValueError(
@@ -204,7 +204,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _oidc_complete(self) -> "Settings":
+    def _oidc_complete(self) -> Settings:
         # Half a configuration would silently leave holders unable to sign in.
         if bool(self.oidc_issuer) != bool(self.oidc_audience):
             raise ValueError("set CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE together")
@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _recognised_distinct(self) -> "Settings":
+    def _recognised_distinct(self) -> Settings:
         ids = [entry.registry_id for entry in self.recognised_registries]
         if len(set(ids)) != len(ids) or self.registry_id in ids:
             raise ValueError("CERTHUB_RECOGNISED_REGISTRIES: each registry once, and not this registry itself")

@@ -10,7 +10,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import jwt
@@ -79,7 +79,7 @@ class TokenAuthority:
         operator: str | None = None,
         key_id: str | None = None,
     ) -> str:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         claims = {
             "iss": self._issuer,
             "sub": client_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from signing.errors import InvalidInput
@@ -44,7 +44,7 @@ def truncate_to_second(value: datetime) -> datetime:
 def ensure_utc(value: datetime) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidInput("datetimes must be timezone-aware")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 @lru_cache(maxsize=4096)  # signing in bulk formats the same second over and over
@@ -60,7 +60,7 @@ def parse_timestamp(text: object) -> datetime:
         # this runs on every verification.
         return datetime(
             int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19]),
-            tzinfo=timezone.utc,
+            tzinfo=UTC,
         )
     except ValueError:
         raise InvalidInput(f"invalid timestamp {text!r}") from None

@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from signing.algorithms import Algorithm, PrivateKey
@@ -163,7 +163,7 @@ class SealSigner:
         self, record: Mapping[str, Any], *, signed_at: datetime | None = None, digest: bytes | None = None
     ) -> SealSignature:
         """`digest` (SHA-256 of the RFC 8785 record) lets a caller that already hashed it skip that step."""
-        moment = truncate_to_second(signed_at) if signed_at is not None else datetime.now(timezone.utc).replace(microsecond=0)
+        moment = truncate_to_second(signed_at) if signed_at is not None else datetime.now(UTC).replace(microsecond=0)
         payload_sha256 = digest if digest is not None else payload_digest(record)
         if len(payload_sha256) != 32:
             raise InvalidInput("digest must be a SHA-256 value")
@@ -231,7 +231,7 @@ def verify_sealed_record(
     now: datetime | None = None,
 ) -> Mapping[str, Any]:
     """Return `record` if `signature` seals it under the trust lists held, else raise VerificationError."""
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     at = signature.signed_at
     # 1. The signature object was parsed on construction; refuse signing times in the future.
     if at > moment + MAX_CLOCK_SKEW:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import IntEnum
 
 from signing.algorithms import PrivateKey, PublicKey
@@ -159,7 +159,7 @@ def verify_status_list_token(
     3. Claims: sub (equal to `subject` when given), iat not in the future,
        exp (if any) not past, status_list well formed.
     """
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     header, claims, signed, signature = _parts(token)  # 1.
     candidates = [k for k in public_keys if str(k.algorithm) == "ES256" and k.kid == header.get("kid")]
     if not candidates:
@@ -188,7 +188,7 @@ def verify_trusted_status_list_token(
        URI starts with its registry id), existed at iat and was neither
        revoked nor retired by then (else `status_list_untrusted`).
     """
-    moment = now or datetime.now(timezone.utc)
+    moment = now or datetime.now(UTC)
     header, claims, signed, signature = _parts(token)  # 1.
     kid = header.get("kid")
     candidates = [r for r in trust_store.resolve_kid(kid) if r.key.purpose == KeyPurpose.STATUS_LIST
@@ -254,7 +254,7 @@ def _numeric_date(value: object, name: str) -> datetime:
     if type(value) is not int or not 0 <= value < _MAX_NUMERIC_DATE:
         raise _fail("malformed", f"{name} must be a whole number of seconds since the epoch")
     try:
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise _fail("malformed", f"{name} is out of range") from None
 

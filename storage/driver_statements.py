@@ -22,7 +22,7 @@ is invalidated, so the pool does not hand it out again.
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, cast
 
 import psycopg
@@ -70,7 +70,7 @@ class DriverStatement:
             raise
         if row is None:
             return fetched
-        return [row(*(process(value) if process is not None else value for process, value in zip(results, raw)))
+        return [row(*(process(value) if process is not None else value for process, value in zip(results, raw, strict=True)))
                 for raw in fetched]
 
     def _for(self, connection: Connection) -> tuple[str, dict, list, type | None]:

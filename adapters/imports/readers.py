@@ -217,7 +217,7 @@ def _csv_rows(reader, header: tuple[str, ...]) -> Iterator[SourceRow]:
         problem = None
         if len(cells) > width and any(cell.strip() for cell in cells[width:]):
             problem = f"the row has {len(cells)} cells but the header names {width} columns"
-        values = dict(zip(header, cells[:width]))
+        values = dict(zip(header, cells[:width], strict=False))  # a short row: the rest filled below
         for name in header[len(cells):]:
             values[name] = ""
         yield SourceRow(ordinal=ordinal, row=row, values=values, problem=problem)
@@ -393,7 +393,7 @@ def _xlsx_rows(rows: Iterator[tuple], header: tuple[str, ...], *, path: Path) ->
             problem = None
             if len(cells) > width and any(cell not in (None, "") for cell in cells[width:]):
                 problem = f"the row has values beyond the {width} named columns"
-            values = dict(zip(header, cells[:width]))
+            values = dict(zip(header, cells[:width], strict=False))  # a short row: the rest filled below
             for name in header[len(cells):]:
                 values[name] = None
             yield SourceRow(ordinal=ordinal, row=row_number, values=values, problem=problem)
@@ -459,7 +459,7 @@ def check_query(query: str, *, params: Mapping[str, Any]) -> None:
 def _sql_rows(result, header: tuple[str, ...]) -> Iterator[SourceRow]:
     try:
         for ordinal, record in enumerate(result, start=1):
-            yield SourceRow(ordinal=ordinal, row=ordinal, values=dict(zip(header, record)))
+            yield SourceRow(ordinal=ordinal, row=ordinal, values=dict(zip(header, record, strict=True)))
     except SQLAlchemyError as exc:
         raise ImportSourceError(f"reading the source query failed ({_cause(exc)})") from None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -72,7 +72,7 @@ def inspect_cmd(file: Path = typer.Argument(..., help="A seal file (.esl), DER e
         raise typer.Exit(EXIT_UNREADABLE) from None
     for line in _describe(document):
         typer.echo(line)
-    typer.echo(_validity(document, datetime.now(timezone.utc)))
+    typer.echo(_validity(document, datetime.now(UTC)))
     try:
         verify_seal_file(data)
     except VerificationError as exc:

@@ -8,7 +8,7 @@ list or status list that does not verify, a download that failed).
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -146,14 +146,14 @@ def _dcc_trust(paths: list[str]) -> DccTrustList | None:
 
 def _parse_now(value: str | None) -> datetime:
     if value is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise _SetupError(f"--now {value!r} is not an ISO 8601 time") from None
     if not 1970 <= moment.year <= 9998:  # the verifier adds and subtracts clock skew from it
         raise _SetupError(f"--now {value!r} is outside the years 1970 to 9998")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _describe(result: QrResult) -> list[str]:

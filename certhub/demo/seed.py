@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import yaml
@@ -93,7 +93,7 @@ def prepare_demo(settings: Settings) -> DemoInfo:
         engine.dispose()
 
 
-DEMO_SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2035, 1, 1, tzinfo=timezone.utc))
+DEMO_SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC))
 
 
 def _seal_every_issuer(*, session: Session, key_secret: bytes) -> int:
@@ -183,7 +183,7 @@ def _seed_holders(*, session: Session, signer: issue.Signer) -> tuple[int, DemoH
                 # first, 09:00 China Standard Time); the expiry job below then expires it, as it would have.
                 first_day = max(request.valid_from, DEMO_SEAL_VALIDITY[0].date())
                 licence = issue.issue(session=session, actor=actor, request=request, signer=signer, idempotency_key=key,
-                                      now=datetime.combine(first_day, time(1, 0), tzinfo=timezone.utc))
+                                      now=datetime.combine(first_day, time(1, 0), tzinfo=UTC))
             _what_happens_next(session, licence=licence, then=spec.get("then") or {}, actor=actor, signer=signer)
             created += 1
     lifecycle.expire_due(session=session, signer=signer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -113,7 +113,7 @@ def publish_checkpoint(
         note = Checkpoint(origin=origin, size=result.new_size, root_hash=result.root_hash).sign(signers=[signer])
     except (SigningError, TransparencyLogError) as error:
         raise AuditLogError(f"cannot sign the checkpoint: {error}", code="checkpoint_signing_failed") from error
-    published_at = now or datetime.now(timezone.utc)
+    published_at = now or datetime.now(UTC)
     session.add(LogCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at))
     session.flush()
     return PublishedCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at)
@@ -159,7 +159,7 @@ def publish_round(
         code = "checkpoint_blocked" if _blocked(error) else getattr(error, "code", None) or type(error).__name__
         log.error("checkpoint publication failed: %s", code)
         if monitor is not None:
-            monitor.failed(code=str(code)[:64], at=datetime.now(timezone.utc))
+            monitor.failed(code=str(code)[:64], at=datetime.now(UTC))
         return False
     log.debug("checkpoint published: size %d", published.size)
     if monitor is not None:

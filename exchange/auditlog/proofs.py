@@ -108,7 +108,8 @@ def prove_rows(
     size = 0 if latest is None else latest.size
     provable = [row.leaf_index for row in rows if row.leaf_index is not None and row.leaf_index < size]
     # One tree for the batch: tiles and shared sibling hashes are read and hashed once.
-    paths = dict(zip(provable, inclusion_proofs(indices=provable, size=size, reader=DbTileReader(session=session))))
+    paths = dict(zip(provable, inclusion_proofs(indices=provable, size=size, reader=DbTileReader(session=session)),
+                     strict=True))
     proven = []
     for row in rows:
         entry = bytes(row.entry)

@@ -9,7 +9,7 @@ been published within ``max_lag``; a denied attempt is still recorded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ class UseRecorder(UseLog):
     ) -> None:
         self.max_lag = max_lag
         self.monitor = monitor
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._fresh_until: datetime | None = None
 
     def check_serving(self, *, session: Session) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert
@@ -79,20 +79,20 @@ def _row(record: UseRecord, *, now: datetime, position: int) -> dict[str, Any]:
         entry_bytes = canonical_json(leaf_record(record, now=now, salt=os.urandom(SALT_BYTES)))
     except InvalidInput as error:
         raise InvalidUseRecord(f"record {position}: {error}") from None
-    return dict(
-        leaf_index=None,
+    return {
+        "leaf_index": None,
         # The instant the record's "time" names (checked as timezone-aware there).
-        recorded_at=now.astimezone(timezone.utc),
-        kind=record.kind,
-        department_code=record.department_code,
-        operator_id=record.operator_id,
-        subject_code=record.subject_code,
-        matter_code=record.matter_code,
-        basis=record.basis,
-        result=record.result,
-        reason_code=record.reason_code,
-        entry=entry_bytes,
-    )
+        "recorded_at": now.astimezone(UTC),
+        "kind": record.kind,
+        "department_code": record.department_code,
+        "operator_id": record.operator_id,
+        "subject_code": record.subject_code,
+        "matter_code": record.matter_code,
+        "basis": record.basis,
+        "result": record.result,
+        "reason_code": record.reason_code,
+        "entry": entry_bytes,
+    }
 
 
 def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
@@ -131,4 +131,4 @@ def parse_entry(entry: bytes) -> dict:
 
 
 def _format_time(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

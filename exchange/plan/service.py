@@ -58,7 +58,7 @@ def _answers(ctx: QueryContext, materials, subject: Subject) -> tuple[dict, dict
         if item is not None and item.holder_code_type == subject.code_type:
             items[item.code] = item
     decided = [decide(ctx, subject, ItemRequest(code=code)) for code in items]
-    return items, dict(zip(items, settle(ctx, decided)))
+    return items, dict(zip(items, settle(ctx, decided), strict=True))
 
 
 def _material(ctx: QueryContext, material, subject: Subject, answers: dict) -> dict:

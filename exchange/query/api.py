@@ -64,7 +64,7 @@ async def query_batch(body: BatchQueryIn, request: Request, response: Response, 
         settled = iter(service.settle(ctx, [answer for answers in decided for answer in answers]))
         results: list[dict[str, Any]] = [
             {"subject": {"code": s.code, "type": s.type}, "results": [next(settled) for _ in answers]}
-            for s, answers in zip(body.subjects, decided)]
+            for s, answers in zip(body.subjects, decided, strict=True)]
         outcomes = [r["result"] for subject in results for r in subject["results"]]
         return {**_head(request, response, ctx, caller.principal, caller.operator), "subjects": results,
                 "summary": {"granted": outcomes.count("granted"), "refused": outcomes.count("refused")}}

@@ -12,7 +12,7 @@ audiences for distinct token kinds); RFC 5869 (HKDF).
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 from cryptography.hazmat.primitives import hashes
@@ -81,7 +81,7 @@ class HolderAuthority:
         )
 
     def issue(self, *, principal: HolderPrincipal, now: datetime | None = None) -> str:
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         claims = {
             "iss": self._issuer,
             "sub": principal.holder_code,

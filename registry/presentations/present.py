@@ -64,7 +64,7 @@ def present(
                              licences=licences, now=now,
                              principal_code_type=actor_code_type if principal_code == actor_code else None)
     PRESENTATION_POLICY.check(request)
-    for licence, version_identifier in zip(licences, versions):
+    for licence, version_identifier in zip(licences, versions, strict=True):
         _check_live(licence, identifier=version_identifier, now=moment)
     principal = licences[0]
     signer = signing_service.presentation_qr_signer(session=session, key_secret=key_secret)

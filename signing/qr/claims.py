@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from signing.errors import InvalidInput
@@ -198,7 +198,7 @@ def from_epoch(value: Any, name: str) -> datetime:
     if type(value) is not int or not 0 <= value < 1 << 40:
         raise InvalidInput(f"{name} must be a NumericDate")
     try:
-        return datetime.fromtimestamp(value, timezone.utc)
+        return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise InvalidInput(f"{name} is out of range") from None
 

@@ -30,7 +30,7 @@ _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def looks_like_image(data: bytes) -> bool:
-    return data.startswith(_PNG_MAGIC) or data.startswith(_JPEG_MAGIC)
+    return data.startswith((_PNG_MAGIC, _JPEG_MAGIC))
 
 
 def render_qr_png(text: str, *, box_size: int = 4, border: int = 4) -> bytes:

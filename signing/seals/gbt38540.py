@@ -9,7 +9,7 @@ decision for the caller, e.g. via the trust list).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from asn1crypto import core, x509
 
@@ -90,7 +90,7 @@ def _malformed(message: str) -> VerificationError:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _picture(info: SES_ESPictrueInfo) -> SealPicture:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from signing.errors import InvalidInput
 from signing.fields import DEPARTMENT_CODE, PLAIN_TEXT
@@ -31,7 +31,7 @@ def licence_type_codes(values: Sequence[str]) -> list[str]:
 def aware(value: datetime, *, name: str) -> datetime:
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidInput(f"{name} must be a timezone-aware datetime")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def period(valid_from: datetime, valid_to: datetime) -> tuple[datetime, datetime]:
@@ -42,4 +42,4 @@ def period(valid_from: datetime, valid_to: datetime) -> tuple[datetime, datetime
 
 
 def now_or(value: datetime | None) -> datetime:
-    return datetime.now(timezone.utc) if value is None else aware(value, name="now")
+    return datetime.now(UTC) if value is None else aware(value, name="now")

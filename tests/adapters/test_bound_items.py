@@ -40,8 +40,7 @@ def test_a_changed_snapshot_is_checked_afresh(provider):
         assert registry.fetch(data_item=snapshot, subject=COMPANY) == [record]
         assert registry.fetch(data_item=snapshot, subject=COMPANY) == [record]
         # The catalog gained a field the binding does not map: the next snapshot says so.
-        grown = Snapshot(code=ENTERPRISE_DATA, subject_kind="organisation", fields=tuple(
-            [*ENTERPRISE_FIELDS, {"key": "scope", "label": "经营范围", "type": "string"}]))
+        grown = Snapshot(code=ENTERPRISE_DATA, subject_kind="organisation", fields=(*ENTERPRISE_FIELDS, {"key": "scope", "label": "经营范围", "type": "string"}))
         with pytest.raises(BindingMismatch, match="scope"):
             registry.fetch(data_item=grown, subject=COMPANY)
         # ...and a retyped field is checked by its new type.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ipaddress
 import ssl
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -45,7 +45,7 @@ def _write_key(key, path: Path) -> None:
 
 
 def _issue(*, subject: str, issuer_name, issuer_key, key, ca: bool, usage=None, ip=None) -> x509.Certificate:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(subject))

@@ -8,9 +8,9 @@ import pytest
 
 from catalog.access import MAX_LIST, InvalidUseRecord, UseRecord
 
-GRANTED = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
-               basis="consent:c-42", subject_code="350102199001011234", matter_code="350100-0001",
-               purpose="办理营业执照变更", case_number="（2025）闽01号", request_hash="ab" * 32)
+GRANTED = {"kind": "department_query", "department_code": "11350100MB0000001X", "operator_id": "clerk-7",
+           "basis": "consent:c-42", "subject_code": "350102199001011234", "matter_code": "350100-0001",
+           "purpose": "办理营业执照变更", "case_number": "（2025）闽01号", "request_hash": "ab" * 32}
 
 
 def _granted(**overrides) -> UseRecord:

@@ -45,7 +45,7 @@ def test_values_the_caller_does_not_keep_are_loaded_every_time():
 def test_the_memory_is_bounded():
     memo = snapshots.CatalogMemo(max_entries=5)
     for index in range(12):
-        memo.get(index, lambda: index)
+        memo.get(index, lambda index=index: index)
     assert len(memo) <= 5
 
 

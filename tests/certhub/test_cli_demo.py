@@ -32,8 +32,7 @@ pytestmark = pytest.mark.slow  # seeds the whole demo
 
 PORT = 8123
 BASE = f"http://127.0.0.1:{PORT}"
-_UNSET = {name: None for name in ("CERTHUB_DATABASE_URL", "CERTHUB_SECRET_KEY", "CERTHUB_DEMO",
-                                  "CERTHUB_REGISTRY_ID", "CERTHUB_DATA_DIR")}
+_UNSET = dict.fromkeys(("CERTHUB_DATABASE_URL", "CERTHUB_SECRET_KEY", "CERTHUB_DEMO", "CERTHUB_REGISTRY_ID", "CERTHUB_DATA_DIR"))
 
 
 def cli(data_dir, *args: str, **env: str):

@@ -208,7 +208,7 @@ def test_import_from_an_sql_source(env, monkeypatch):
         rows = business_rows(6)
         rows[5][5] = "350200"  # another office: not selected by the query's parameter
         connection.execute(text("INSERT INTO qyxx VALUES (:a, :b, :c, :d, :e, :f)"),
-                           [dict(zip("abcdef", row)) for row in rows])
+                           [dict(zip("abcdef", row, strict=True)) for row in rows])
     legacy.dispose()
     mapping = directory / "samr.yaml"
     mapping.write_text(yaml.safe_dump(BUSINESS_MAPPING, allow_unicode=True), encoding="utf-8")

@@ -3,7 +3,7 @@ environment, a real SQLite file in a temporary directory."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -36,7 +36,7 @@ def registry(tmp_path, monkeypatch):
     monkeypatch.delenv("CERTHUB_DEMO", raising=False)
     assert run("db", "upgrade").exit_code == 0
     engine = create_db_engine(f"sqlite:///{(tmp_path / 'certhub.sqlite3').resolve()}")
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     made = {}
     try:
         with create_sessionmaker(engine)() as session:
@@ -98,7 +98,7 @@ def test_disputes_lists_overdue_ones(registry):
                 disputer=disputes.Disputer.holder(BOB),
                 field="address",
                 reason="地址不对",
-                now=datetime.now(timezone.utc) - timedelta(days=30),
+                now=datetime.now(UTC) - timedelta(days=30),
             )
             disputes.open_dispute(session=session, view=view, disputer=disputes.Disputer.holder(BOB), field="moved_in",
                                   reason="日期不对")

@@ -3,7 +3,7 @@ and a new user can open the wallet of the holder the banner names."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
@@ -65,7 +65,7 @@ def _check_statuses(licences: list[Licence], holders: list[dict]) -> None:
     statuses = sorted(licence.status for licence in licences)
     assert statuses == ["expired", "revoked", "suspended"] + ["valid"] * 7
     assert [licence.current_version for licence in licences if licence.current_version > 1] == [2]
-    soon = datetime.now(timezone.utc).date() + timedelta(days=30)
+    soon = datetime.now(UTC).date() + timedelta(days=30)
     assert any(x.status == "valid" and x.valid_until is not None and x.valid_until <= soon for x in licences)
     assert {x.type_code for x in licences} >= {"11100000175689532F001", "11100000032316376T001",
                                                 "11100000464367345J001"}

@@ -25,7 +25,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -137,8 +137,8 @@ def _prepare(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
             signing_service.create_seal(
                 session=session, owner_department_code=POLICE, department_name=departments.get_or_raise(
                     session=session, code=POLICE).name, seal_type="电子证照专用章",
-                licence_type_codes=[CRIMINAL_RECORD_PROOF], valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc), key_secret=key_secret)
+                licence_type_codes=[CRIMINAL_RECORD_PROOF], valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+                valid_to=datetime(2035, 1, 1, tzinfo=UTC), key_secret=key_secret)
             police = clients.create(session=session, department_code=POLICE, name="公安业务系统 (log test)",
                                     scopes=["licence:issue", "exchange:query", "presentation:redeem"])
             auditor = clients.create(session=session, department_code=POLICE, name="审计 (log test)",

@@ -12,7 +12,7 @@ import json
 import logging
 import socket
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
@@ -36,8 +36,8 @@ from signing.qr import QrVerificationError, verify_qr
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
-SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-SEAL_END = datetime(2035, 1, 1, tzinfo=timezone.utc)
+SEAL_START = datetime(2025, 1, 1, tzinfo=UTC)
+SEAL_END = datetime(2035, 1, 1, tzinfo=UTC)
 SECRET = "recognition-tests-key-encryption-secret-0123456789"
 COMPANY = "福州闽味餐饮管理有限公司"
 COMPANY_CODE = "91350100MA2XXXXX0"  # 17 characters: the check character is added
@@ -204,13 +204,13 @@ def test_the_last_good_list_counts_until_it_expires(registries):
     recognition = Recognition(fujian.settings(_recognising(guangdong)).recognised_registries)
     try:
         with fujian.sessions.begin() as session:
-            assert recognition.refresh(session, now=datetime.now(timezone.utc)) == {guangdong.registry_id: "updated"}
+            assert recognition.refresh(session, now=datetime.now(UTC)) == {guangdong.registry_id: "updated"}
         guangdong.stop()  # from now on every fetch fails: the last good copy is what A has
         with fujian.sessions.begin() as session:
-            assert recognition.refresh(session, now=datetime.now(timezone.utc)) == {guangdong.registry_id: "failed"}
+            assert recognition.refresh(session, now=datetime.now(UTC)) == {guangdong.registry_id: "failed"}
         trust = RegistryTrust(registry_id=fujian.registry_id, key_secret=SECRET.encode(),
                               sessionmaker=fujian.sessions, recognised=recognition.trust_lists)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         assert verify_qr(code, trust_store=trust.current(now=now).store, now=now).issuer == guangdong.registry_id
         later = now + timedelta(days=30)  # past the list's expiry and the verifier's grace
         with pytest.raises(QrVerificationError) as expired:

@@ -4,7 +4,7 @@ end; both sides list them; has_active_agreement answers the subscribers."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -44,10 +44,10 @@ def test_sharing_attribute_decides_unconditional_and_not_shared_at_once(client, 
 
 
 def test_provider_narrows_fields_matters_clear_values_and_period(client, world):
-    until = (datetime.now(timezone.utc) + timedelta(days=300)).isoformat()
+    until = (datetime.now(UTC) + timedelta(days=300)).isoformat()
     asked = apply(client, world.counter, ID_CARD, provider=GULOU_POLICE, fields=["name", "id_number", "address"],
                   clear_fields=["name", "id_number"], valid_until=until)
-    shorter = (datetime.now(timezone.utc) + timedelta(days=30)).isoformat()
+    shorter = (datetime.now(UTC) + timedelta(days=30)).isoformat()
     granted = decide(client, world.gulou_police, asked["id"], fields=["name", "id_number"],
                      clear_fields=["name"], valid_until=shorter, reason="住址非本事项必需")
     assert granted["status"] == "approved"
@@ -61,7 +61,7 @@ def test_a_decision_may_only_narrow(client, world):
     wider = _post(client, f"/{asked['id']}/decision", world.gulou_police, decision="approve",
                   fields=["name", "address"])
     assert wider.status_code == 422 and "only narrow" in wider.json()["message"]
-    later = (datetime.now(timezone.utc) + timedelta(days=800)).isoformat()
+    later = (datetime.now(UTC) + timedelta(days=800)).isoformat()
     longer = _post(client, f"/{asked['id']}/decision", world.gulou_police, decision="approve", valid_until=later)
     assert longer.status_code == 422
 
@@ -126,7 +126,7 @@ def test_withdraw_needs_no_body(client, world):
 
 
 def test_has_active_agreement_follows_approval_period_and_revocation(client, db_session, world):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert not has_active_agreement(
         session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now
     )
@@ -136,7 +136,7 @@ def test_has_active_agreement_follows_approval_period_and_revocation(client, db_
         session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=now
     )
     decide(client, world.gulou_samr, asked["id"])
-    later = datetime.now(timezone.utc)
+    later = datetime.now(UTC)
     assert has_active_agreement(
         session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE, now=later
     )
@@ -146,4 +146,4 @@ def test_has_active_agreement_follows_approval_period_and_revocation(client, db_
                                     now=expired)
     _post(client, f"/{asked['id']}/revoke", world.gulou_samr, reason="撤销")
     assert not has_active_agreement(session=db_session, consumer_code=COUNTER, licence_type_code=BUSINESS_LICENCE,
-                                    now=datetime.now(timezone.utc))
+                                    now=datetime.now(UTC))

@@ -25,8 +25,8 @@ from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, OTHER_DEPT, SECRET, at, use
 
 COUNT = 2600  # more than five export batches
-USE = dict(kind="department_query", operator_id="clerk-7", basis="holder_presentation", subject_code=HOLDER,
-           fields=["姓名", "holder_code"], matter_code="350100-0001", purpose="办理营业执照变更", request_hash="ab" * 32)
+USE = {"kind": "department_query", "operator_id": "clerk-7", "basis": "holder_presentation", "subject_code": HOLDER,
+       "fields": ["姓名", "holder_code"], "matter_code": "350100-0001", "purpose": "办理营业执照变更", "request_hash": "ab" * 32}
 SOME = 600
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import pytest
@@ -107,7 +107,7 @@ def test_health_while_serving_reports_age_size_and_pending(client, db_session):
 
 @pytest.mark.slow
 def test_stale_checkpoint_stops_a_data_route_with_the_reason(data_client, db_session):
-    stale = datetime.now(timezone.utc) - timedelta(minutes=10)
+    stale = datetime.now(UTC) - timedelta(minutes=10)
     publish_checkpoint(session=db_session, key_secret=SECRET, origin=ORIGIN, now=stale)
     db_session.commit()
     before = _entries(db_session)
@@ -129,7 +129,7 @@ def test_stale_checkpoint_stops_a_data_route_with_the_reason(data_client, db_ses
 
 @pytest.mark.slow
 def test_refusal_quotes_why_checkpoints_fail(app, data_client, db_session, session_factory):
-    stale = datetime.now(timezone.utc) - timedelta(minutes=10)
+    stale = datetime.now(UTC) - timedelta(minutes=10)
     publish_checkpoint(session=db_session, key_secret=SECRET, origin=ORIGIN, now=stale)
     db_session.commit()
     monitor = app.state.services.find(PublicationMonitor)

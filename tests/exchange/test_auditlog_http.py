@@ -4,7 +4,7 @@ verifier detecting tampering."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -163,7 +163,7 @@ def test_holder_records_carry_inclusion_proofs(db_session, filled):
 
 
 def test_fail_closed_when_checkpoints_stop(db_session):
-    now = datetime(2025, 3, 3, 9, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 3, 9, tzinfo=UTC)
     with pytest.raises(LogUnavailable, match="no checkpoint"):
         ensure_log_healthy(session=db_session, now=now, max_lag=timedelta(minutes=5))
     _publish(db_session, now=now)

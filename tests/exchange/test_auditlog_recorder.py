@@ -1,7 +1,7 @@
 """The app's use recorder: records in the caller's transaction and refuses
 granted uses while the log is not healthy (fail closed)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import event
@@ -16,9 +16,9 @@ ORIGIN = "certhub.test/log"
 
 
 def _use(**overrides) -> UseRecord:
-    fields = dict(kind="department_query", department_code="11350000003591038H",
-                  operator_id="clerk-7", basis="unconditional_sharing", subject_code="350102199001011234",
-                  purpose="开办餐馆核验营业执照")
+    fields = {"kind": "department_query", "department_code": "11350000003591038H",
+              "operator_id": "clerk-7", "basis": "unconditional_sharing", "subject_code": "350102199001011234",
+              "purpose": "开办餐馆核验营业执照"}
     fields.update(overrides)
     return UseRecord(**fields)
 
@@ -34,7 +34,7 @@ def test_the_recorder_is_the_use_log_port():
 
 def test_one_call_appends_many_records_at_the_recorders_time(db_session):
     publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
-    moment = datetime.now(timezone.utc).replace(microsecond=0)
+    moment = datetime.now(UTC).replace(microsecond=0)
     recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: moment)
     granted = _use(matter_code="350100-000-01", purpose="开办餐馆核验营业执照")
     denied = _use(result="denied", reason_code="consent_missing")
@@ -42,7 +42,7 @@ def test_one_call_appends_many_records_at_the_recorders_time(db_session):
     rows = db_session.query(LogEntry).order_by(LogEntry.id).all()
     assert [row.result for row in rows] == ["granted", "denied", "granted"]
     # SQLite keeps the UTC time without its zone; PostgreSQL keeps the instant.
-    assert {row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=timezone.utc)
+    assert {row.recorded_at if row.recorded_at.tzinfo else row.recorded_at.replace(tzinfo=UTC)
             for row in rows} == {moment}
 
 
@@ -76,7 +76,7 @@ def test_granted_use_is_recorded_after_a_fresh_checkpoint(db_session):
 
 def test_stale_checkpoint_stops_granted_uses(db_session):
     publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
-    later = datetime.now(timezone.utc) + timedelta(minutes=6)
+    later = datetime.now(UTC) + timedelta(minutes=6)
     recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: later)
     with pytest.raises(LogUnavailable, match="checkpoint"):
         _record(recorder, db_session, matter_code="350100-000-01", purpose="开办餐馆核验营业执照")
@@ -93,7 +93,7 @@ class _Clock:
 
 def test_a_fresh_checkpoint_is_trusted_until_it_ages_out_then_checked_again(db_session):
     publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
-    clock = _Clock(datetime.now(timezone.utc))
+    clock = _Clock(datetime.now(UTC))
     recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=clock)
     statements = []
 
@@ -116,7 +116,7 @@ def test_a_fresh_checkpoint_is_trusted_until_it_ages_out_then_checked_again(db_s
 
 
 def test_a_newer_checkpoint_moves_the_trusted_window_on(db_session):
-    clock = _Clock(datetime.now(timezone.utc))
+    clock = _Clock(datetime.now(UTC))
     publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN, now=clock.now)
     recorder = UseRecorder(max_lag=timedelta(minutes=5), clock=clock)
     recorder.check_serving(session=db_session)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, func, select
@@ -83,15 +83,15 @@ def test_consent_and_holder_self_bases(db_session):
 
 
 def _batch_use(**overrides) -> UseRecord:
-    values = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
-                  basis="unconditional_sharing", subject_code=HOLDER, fields=["姓名"], matter_code="350100-0001",
-                  purpose="批量核验")
+    values = {"kind": "department_query", "department_code": "11350100MB0000001X", "operator_id": "clerk-7",
+              "basis": "unconditional_sharing", "subject_code": HOLDER, "fields": ["姓名"], "matter_code": "350100-0001",
+              "purpose": "批量核验"}
     values.update(overrides)
     return UseRecord(**values)
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def test_insert_pending_writes_a_batch(db_session):
@@ -101,7 +101,7 @@ def test_insert_pending_writes_a_batch(db_session):
     assert [json.loads(row.entry)["case_number"] for row in rows] == [f"B-{n}" for n in range(250)]
     assert all(row.leaf_index is None and row.subject_code == HOLDER for row in rows)
     logged_time = datetime.strptime(json.loads(rows[0].entry)["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
-    assert rows[0].recorded_at == logged_time.replace(tzinfo=timezone.utc)
+    assert rows[0].recorded_at == logged_time.replace(tzinfo=UTC)
     result = integrate_pending(session=db_session, max_batch=1000)
     assert result.new_size == 250
     assert tree_root(size=250, reader=DbTileReader(session=db_session)) == root_from_leaf_hashes(
@@ -114,8 +114,8 @@ def test_insert_pending_adds_nothing_when_one_record_is_bad(db_session):
         _batch_use(purpose=None)  # no such record can be built, so none reaches the log
     with pytest.raises(TypeError, match="colour"):
         _batch_use(colour="red")
-    untyped = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
-                   basis="unconditional_sharing", purpose="批量核验")
+    untyped = {"kind": "department_query", "department_code": "11350100MB0000001X", "operator_id": "clerk-7",
+               "basis": "unconditional_sharing", "purpose": "批量核验"}
     with pytest.raises(InvalidUseRecord, match="record 1 is not a UseRecord"):
         insert_pending(session=db_session, records=[_batch_use(), untyped, _batch_use()], now=_now())
     with pytest.raises(InvalidUseRecord, match="timezone-aware"):
@@ -163,7 +163,7 @@ def test_a_use_record_round_trips_through_the_log(db_session):
     written = _batch_use(kind="supervision_access", basis="supervision_mandate", licence_ids=["L-1", "L-2"],
                          data_items=["102/000001"], fields=["姓名", "注册资本"], case_number="（2025）闽01号",
                          request_hash="cd" * 32)
-    moment = datetime(2025, 3, 3, 2, 30, 15, 123456, tzinfo=timezone.utc)
+    moment = datetime(2025, 3, 3, 2, 30, 15, 123456, tzinfo=UTC)
     insert_pending(session=db_session, records=[written], now=moment)
     leaf = json.loads(db_session.scalars(select(LogEntry.entry)).one())
     read_back = UseRecord(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import uvicorn
@@ -36,9 +36,9 @@ from tests.factories.use_records import ORIGIN, SECRET, use
 pytestmark = pytest.mark.slow  # verifies whole logs through the CLI
 
 AUDIT_DEPT = uscc("11350100MB0000077")
-USE = dict(kind="department_query", department_code="11350100MB0000001X", operator_id="clerk-7",
-           basis="holder_presentation", subject_code="350102199001011234", fields=["姓名"], matter_code="350100-0001",
-           purpose="办理营业执照变更")
+USE = {"kind": "department_query", "department_code": "11350100MB0000001X", "operator_id": "clerk-7",
+       "basis": "holder_presentation", "subject_code": "350102199001011234", "fields": ["姓名"], "matter_code": "350100-0001",
+       "purpose": "办理营业执照变更"}
 SIZE = 300
 runner = CliRunner()
 
@@ -81,7 +81,7 @@ def served(migrated_engine, tmp_path):
         with make_session() as session:
             assert session.scalar(select(LogEntry.id).limit(1)) is None, "log tables must start empty"
             insert_pending(session=session, records=[UseRecord(**USE, case_number=f"C-{n}") for n in range(SIZE)],
-                           now=datetime.now(timezone.utc))
+                           now=datetime.now(UTC))
             publish_checkpoint(session=session, key_secret=SECRET, origin=ORIGIN)
             session.commit()
             key = verifier_key(session=session, origin=ORIGIN)

@@ -3,7 +3,7 @@ proxies consent only within a delegation's scope."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,7 +57,7 @@ def test_consents_are_validated(app, client, world):
     assert attempt(items=[BUSINESS_LICENCE]).status_code == 422  # held by organisations
     assert attempt(department="91350102MA8XYW456X").status_code == 422
     assert attempt(matter="11350102360444289T9900009999").status_code == 422
-    too_long = (datetime.now(timezone.utc) + timedelta(days=400)).isoformat()
+    too_long = (datetime.now(UTC) + timedelta(days=400)).isoformat()
     assert attempt(valid_until=too_long).status_code == 422
     assert attempt(items=[]).status_code == 422
     assert client.post(URL, json={"department": COUNTER}, headers=world.counter).status_code == 401
@@ -68,7 +68,7 @@ def test_consent_is_checked_at_query_time_and_expires(app, client, db_session, w
     decide(client, world.gulou_police,
            apply(client, world.counter, ID_CARD, provider=GULOU_POLICE, fields=["sex"])["id"])
     owner = holder(app, OWNER, "111", "张三丰")
-    soon = (datetime.now(timezone.utc) + timedelta(seconds=2)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     short = consent(client, owner, COUNTER, [ID_CARD], valid_until=soon)
     answer = results_by_item(query(client, world.counter, OWNER, "111", [ID_CARD]).json())[ID_CARD]
     assert answer["result"] == "granted" and answer["basis"] == f"consent:{short['id']}"
@@ -76,7 +76,7 @@ def test_consent_is_checked_at_query_time_and_expires(app, client, db_session, w
     from exchange.consent import service as consents
     from exchange.errors import Refusal
 
-    later = datetime.now(timezone.utc) + timedelta(seconds=5)
+    later = datetime.now(UTC) + timedelta(seconds=5)
     try:
         consents.covering(session=db_session, holder_code=OWNER, department_code=COUNTER,
                           matter_code="11350102360444289T9900001000", item_code=ID_CARD, now=later)
@@ -87,7 +87,7 @@ def test_consent_is_checked_at_query_time_and_expires(app, client, db_session, w
 
 
 def _delegate(db_session, *, principal, principal_type, proxy, types, actions=("consent",)):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     delegations.create(
         session=db_session,
         principal_code=principal,

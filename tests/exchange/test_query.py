@@ -5,7 +5,7 @@ subject; providers' failures become clear refusals."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -98,7 +98,7 @@ def test_matter_and_expiry_of_agreements(client, db_session, world):
     db_session.commit()
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "matter_not_agreed"
     row.matters = [RESTAURANT]
-    row.valid_until = datetime.now(timezone.utc) - timedelta(seconds=1)
+    row.valid_until = datetime.now(UTC) - timedelta(seconds=1)
     db_session.commit()
     assert _reason(client, world.counter, COMPANY, "001", ENTERPRISE_DATA) == "agreement_expired"
 
@@ -187,7 +187,7 @@ def test_a_stale_log_stops_queries_before_any_provider_is_asked(app, client, wor
     from exchange.auditlog.recorder import UseRecorder
 
     apply(client, world.counter, ENTERPRISE_DATA, fields=["name"])
-    later = datetime.now(timezone.utc) + timedelta(hours=1)
+    later = datetime.now(UTC) + timedelta(hours=1)
     app.state.services.replace(UseLog, UseRecorder(max_lag=timedelta(minutes=5), clock=lambda: later))
     before = len(world.register.requests_to("/enterprises"))
     response = query(client, world.counter, COMPANY, "001", [ENTERPRISE_DATA])

@@ -37,7 +37,7 @@ class Department:
         db_session.commit()
 
     @classmethod
-    def signing_for(cls, client_id: str, keys: dict[str, tuple[object, str]]) -> "Department":
+    def signing_for(cls, client_id: str, keys: dict[str, tuple[object, str]]) -> Department:
         """The signer of an existing client, which holds these keys."""
         signer = cls.__new__(cls)
         signer.client_id, signer.keys = client_id, dict(keys)

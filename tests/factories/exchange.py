@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -51,7 +51,7 @@ ENTERPRISE_DATA = "102001/000001"
 PROPERTY_DATA = "303001001/000001"
 CRIMINAL_RECORD = "306001/000001"
 
-SEAL_PERIOD = (datetime(2025, 1, 1, tzinfo=timezone.utc), datetime(2035, 1, 1, tzinfo=timezone.utc))
+SEAL_PERIOD = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC))
 
 
 def _uscc(first17: str) -> str:

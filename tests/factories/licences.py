@@ -3,7 +3,7 @@ licence type, signing anchors, a seal per issuer, and API clients."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from functools import cache
 
 from sqlalchemy.orm import Session
@@ -24,8 +24,8 @@ from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
 KEY_SECRET = TEST_SECRET.encode()
-SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-SEAL_END = datetime(2035, 1, 1, tzinfo=timezone.utc)
+SEAL_START = datetime(2025, 1, 1, tzinfo=UTC)
+SEAL_END = datetime(2035, 1, 1, tzinfo=UTC)
 RESIDENCE_PERMIT = DEFINER + "003"
 COMPANY = "91350100MA2XXXXXX"  # 17 characters: the check character is added below
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)

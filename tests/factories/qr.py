@@ -8,7 +8,7 @@ root pinned; status list tokens are signed and verified.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from signing.algorithms import PrivateKey
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr, encode_presentation_qr
@@ -25,7 +25,7 @@ OTHER_LICENCE_TYPE = "11100000000013338W012"
 ES_ID = "5f0c1d2e3a4b5c6d7e8f90a1b2c3d4e5"
 IDENTIFIER = f"1.2.156.3005.2.{LICENCE_TYPE}.{OWNER}.20230000403.001.K"
 STATUS_URI = f"{REGISTRY_ID}/api/v1/status-lists/12"
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def at(**delta) -> datetime:

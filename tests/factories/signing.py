@@ -7,7 +7,7 @@ signatures before and after a rotation or compromise exactly.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 KEY_SECRET = "signing-tests-key-encryption-secret"
 REGISTRY_ID = "https://registry.fj.test"
@@ -16,7 +16,7 @@ PROVINCE = "11350000MB0000002Y"
 OTHER_DEPARTMENT = "11350200MB0000003Z"
 LICENCE_TYPE = "11100000000013338W001"
 OTHER_LICENCE_TYPE = "11100000000013338W002"
-T0 = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def at(**delta) -> datetime:

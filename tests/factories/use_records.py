@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -19,21 +19,21 @@ HOLDER = "350102199001011234"
 def use(session, *, now: datetime | None = None, **overrides) -> LogEntry:
     """One record written straight to the log (no fail-closed check: these
     tests build logs without checkpoints), at ``now``; the row as written."""
-    values = dict(
-        kind="department_query",
-        department_code=DEPT,
-        operator_id="clerk-7",
-        basis="holder_presentation",
-        subject_code=HOLDER,
-        licence_ids=["1.2.156.3005.2.11100000000013338W001.350100.000001.001.X"],
-        fields=["姓名", "holder_code"],
-        matter_code="350100-0001",
-        purpose="办理营业执照变更",
-        case_number="CASE-1",
-        request_hash="ab" * 32,
-    )
+    values = {
+        "kind": "department_query",
+        "department_code": DEPT,
+        "operator_id": "clerk-7",
+        "basis": "holder_presentation",
+        "subject_code": HOLDER,
+        "licence_ids": ["1.2.156.3005.2.11100000000013338W001.350100.000001.001.X"],
+        "fields": ["姓名", "holder_code"],
+        "matter_code": "350100-0001",
+        "purpose": "办理营业执照变更",
+        "case_number": "CASE-1",
+        "request_hash": "ab" * 32,
+    }
     values.update(overrides)
-    insert_pending(session=session, records=[UseRecord(**values)], now=now or datetime.now(timezone.utc))
+    insert_pending(session=session, records=[UseRecord(**values)], now=now or datetime.now(UTC))
     return newest_entry(session)
 
 
@@ -44,4 +44,4 @@ def newest_entry(session) -> LogEntry:
 
 def at(hour: int, minute: int = 0, day: int = 3) -> datetime:
     """A UTC time on a weekday (2025-03-03 was a Monday)."""
-    return datetime(2025, 3, day, hour, minute, tzinfo=timezone.utc)
+    return datetime(2025, 3, day, hour, minute, tzinfo=UTC)

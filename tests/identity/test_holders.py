@@ -12,7 +12,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jwt
@@ -444,7 +444,7 @@ def test_holder_tokens_are_bound_to_their_key_and_expire(app):
     other = HolderAuthority(secret=b"another deployment secret " * 2, issuer="https://registry.test")
     with pytest.raises(AuthError, match="holder session token invalid"):
         other.verify(authority.issue(principal=principal))
-    old = authority.issue(principal=principal, now=datetime.now(timezone.utc) - timedelta(hours=1))
+    old = authority.issue(principal=principal, now=datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(AuthError, match="holder session expired"):
         authority.verify(old)
     assert isinstance(principal, HolderPrincipal) and principal.operator_name is None

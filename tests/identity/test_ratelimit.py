@@ -3,7 +3,7 @@ their 429 answers over HTTP."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,7 +17,7 @@ from tests.adapters.loopback import closed_port
 from tests.factories.catalog import CITY_SAMR, COUNTY_CENTRE, ENTERPRISE_DATA, MATTER, catalog_mapping, uscc
 
 # 2026-03-02 10:00:15 China Standard Time (02:00:15 UTC).
-START = datetime(2026, 3, 2, 2, 0, 15, tzinfo=timezone.utc).timestamp()
+START = datetime(2026, 3, 2, 2, 0, 15, tzinfo=UTC).timestamp()
 
 
 class Clock:

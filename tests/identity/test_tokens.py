@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -39,7 +39,7 @@ def test_a_token_differing_in_one_character_is_not_taken_for_a_verified_one():
 def test_a_recognised_token_stops_working_when_it_expires():
     authority = _authority(ttl_seconds=600)
     # Issued so that it expires one to two seconds from now (exp is whole seconds).
-    issued = datetime.now(timezone.utc) - timedelta(seconds=598)
+    issued = datetime.now(UTC) - timedelta(seconds=598)
     token = authority.issue(client_id="c-1", department_code=DEPT, scopes=[], now=issued)
     authority.verify(token)
     time.sleep(2.1)

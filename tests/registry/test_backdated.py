@@ -5,7 +5,7 @@ runs. The rule is the licence's own (`Licence.validity_ended`)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -31,7 +31,7 @@ from tests.factories.licences import (
 
 SIGNER = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)
 CITY = Actor(department_code=CITY_SAMR, operator="backdate-test")
-NOW = datetime(2026, 3, 10, 4, 0, tzinfo=timezone.utc)  # 2026-03-10 12:00 in Fuzhou
+NOW = datetime(2026, 3, 10, 4, 0, tzinfo=UTC)  # 2026-03-10 12:00 in Fuzhou
 TODAY = date(2026, 3, 10)
 
 
@@ -54,7 +54,7 @@ def _bit(session, licence: Licence) -> int:
 @pytest.mark.slow
 def test_the_api_refuses_a_fresh_licence_whose_validity_has_ended(client, db_session, world):
     headers = token_headers(client, db_session, CITY_SAMR)
-    today = china_date(datetime.now(timezone.utc))
+    today = china_date(datetime.now(UTC))
 
     def post(until: date):
         return client.post("/api/v1/licences", headers=headers, json={

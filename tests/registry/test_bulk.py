@@ -59,7 +59,7 @@ def test_first_run_issues_sealed_licences_and_a_rerun_changes_nothing(db_session
     store = trust_store(client, anchors)
     verify_sealed_record(record=version.record, signature=SealSignature.from_json(version.signature), trust=store)
     licences = db_session.scalars(select(Licence)).all()
-    assert len({(l.status_list_id, l.status_index) for l in licences}) == 5
+    assert len({(licence.status_list_id, licence.status_index) for licence in licences}) == 5
     assert {e.action for e in db_session.scalars(select(LicenceEvent))} == {"issue"}
 
     again = importer().write_batch(session=db_session, rows=rows, run_key="run-2")

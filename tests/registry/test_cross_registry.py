@@ -2,7 +2,7 @@
 its published trust list next to its own, and verifies the first registry's
 sealed records offline."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -36,8 +36,8 @@ class Registry:
             self.seal = signing_service.create_seal(
                 session=session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
                 seal_type="电子证照专用章", licence_type_codes=[BUSINESS_LICENCE],
-                valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
-                valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc), key_secret=self.settings.secret_bytes(),
+                valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+                valid_to=datetime(2035, 1, 1, tzinfo=UTC), key_secret=self.settings.secret_bytes(),
             ).es_id
         self.client = TestClient(create_app(self.settings, engine=self.engine, cache=InProcessCache()))
 
@@ -103,7 +103,7 @@ def test_an_imported_list_expires(registries):
     store = TrustStore()
     store.pin_root(registry_id=fujian.settings.registry_id,
                    root_public_key=root_public_key(fujian.anchors.root_public_key_der_b64))
-    later = datetime.now(timezone.utc) + timedelta(days=30)
+    later = datetime.now(UTC) + timedelta(days=30)
     with pytest.raises(VerificationError) as stale:
         store.add_json(fujian.trust_list(), now=later)
     assert stale.value.code == "trust_list_expired"

@@ -4,7 +4,7 @@ inside that scope; the holder lists and revokes."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from tests.factories.catalog import BUSINESS_LICENCE
 from tests.factories.licences import RESIDENCE_PERMIT
 from tests.factories.presentations import CITIZEN, PROXY, build, holder_auth
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -101,7 +101,7 @@ def test_bad_delegations_are_refused(world):
 
 def test_check_proxy_for_the_exchange(db_session, world):
     created = _delegate(world, types=(RESIDENCE_PERMIT, BUSINESS_LICENCE), actions=("present", "consent")).json()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     found = delegations.check_proxy(session=db_session, proxy_code=PROXY, principal_code=CITIZEN, action="consent",
                                     type_code=BUSINESS_LICENCE, now=now)
     assert found.id == created["id"]

@@ -4,7 +4,7 @@ no two decisions winning on one dispute."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -105,7 +105,7 @@ def _logged_use(session, *, department: str, identifier: str, result: str = "gra
     """A use of the licence by the department, as the exchange query (or a
     counter's redemption) writes it to the log."""
     denied = {"reason_code": "consent_missing"} if result == "denied" else {"purpose": "核验居住证"}
-    insert_pending(session=session, now=datetime.now(timezone.utc), records=[UseRecord(
+    insert_pending(session=session, now=datetime.now(UTC), records=[UseRecord(
         kind=kind, department_code=department, operator_id="counter-3", basis=basis, result=result,
         subject_code=ALICE, licence_ids=[identifier] if result == "granted" else [], **denied)])
     session.commit()
@@ -220,7 +220,7 @@ def test_open_disputes_per_licence_are_bounded(client, db_session, city, permit)
 
 def test_overdue_lists_open_disputes_past_their_deadline(client, db_session, city, permit):
     view = reads.get_or_raise(session=db_session, identifier=permit["identifier"])
-    long_ago = datetime.now(timezone.utc) - timedelta(days=20)
+    long_ago = datetime.now(UTC) - timedelta(days=20)
     old = disputes.open_dispute(
         session=db_session,
         view=view,

@@ -4,7 +4,7 @@ record, no document."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -60,7 +60,7 @@ def test_downloads_and_copies_are_recorded_with_operator_and_purpose(client, db_
     assert second.operator_id.startswith(CITY_SAMR.lower() + "-")
     assert parse_entry(second.entry)["purpose"] == "档案归档"
 
-    expires = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    expires = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     copy = client.post(f"/api/v1/licences/{ident}/copies", headers={**city, "X-Operator-Id": "clerk-8"},
                        json={"purpose": "办理银行开户", "expires_at": expires})
     assert copy.status_code == 201, copy.text
@@ -73,10 +73,10 @@ def test_downloads_and_copies_are_recorded_with_operator_and_purpose(client, db_
 def test_no_document_leaves_while_the_log_is_stale(client, db_session, city, licence, checkpoint_age):
     if checkpoint_age is not None:
         publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=log_origin(REGISTRY_ID),
-                           now=datetime.now(timezone.utc) - checkpoint_age)
+                           now=datetime.now(UTC) - checkpoint_age)
         db_session.commit()
     ident = licence["identifier"]
-    expires = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    expires = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     for response in (
         client.get(f"/api/v1/licences/{ident}/layout.png", headers=city),
         client.get(f"/api/v1/licences/{ident}/layout.pdf", headers=city),

@@ -4,7 +4,7 @@ turns at the same instant."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from exchange.query import fetch
 from registry.models import CHINA_TIME, Licence, LicenceEvent, LicenceStatus, StatusList
@@ -28,10 +28,10 @@ def test_expire_due_marks_past_licences_only(db_session):
                                      holder_code_type="111", face={"address": "福州"},
                                      valid_from=date(2025, 1, 1), valid_until=until)
         made.append(issue.issue(session=db_session, actor=actor, request=request, signer=SIGNER,
-                                now=datetime(2025, 6, 1, tzinfo=timezone.utc)))
+                                now=datetime(2025, 6, 1, tzinfo=UTC)))
     # 2026-02-01 00:30 in Fuzhou is still 2026-01-31 in UTC: China time decides.
     count = lifecycle.expire_due(
-        session=db_session, signer=SIGNER, now=datetime(2026, 1, 31, 16, 30, tzinfo=timezone.utc)
+        session=db_session, signer=SIGNER, now=datetime(2026, 1, 31, 16, 30, tzinfo=UTC)
     )
     assert count == 1
     assert [m.status for m in made] == [LicenceStatus.EXPIRED, LicenceStatus.VALID]
@@ -51,10 +51,10 @@ END = datetime(2026, 2, 1, 0, 0, tzinfo=CHINA_TIME)
 
 def test_expired_at_turns_exactly_at_the_end_of_the_last_valid_day():
     licence = Licence(valid_until=LAST_DAY, status=LicenceStatus.VALID)
-    assert Licence.end_of_validity(LAST_DAY) == END == datetime(2026, 1, 31, 16, 0, tzinfo=timezone.utc)
+    assert Licence.end_of_validity(LAST_DAY) == END == datetime(2026, 1, 31, 16, 0, tzinfo=UTC)
     one_second = timedelta(seconds=1)
     for moment, expired in ((END - one_second, False), (END, True), (END + one_second, True)):
-        for same_instant in (moment, moment.astimezone(timezone.utc)):
+        for same_instant in (moment, moment.astimezone(UTC)):
             assert licence.expired_at(same_instant) is expired, same_instant
             assert Licence.validity_ended_at(valid_until=LAST_DAY, moment=same_instant) is expired
             assert licence.status_at(same_instant) == ("expired" if expired else "valid")
@@ -65,7 +65,7 @@ def test_expired_at_turns_exactly_at_the_end_of_the_last_valid_day():
 
 def test_a_permanent_licence_never_expires_and_an_ended_status_stays():
     permanent = Licence(valid_until=None, status=LicenceStatus.VALID)
-    far = datetime(9999, 12, 30, tzinfo=timezone.utc)
+    far = datetime(9999, 12, 30, tzinfo=UTC)
     assert Licence.end_of_validity(None) is None
     assert not permanent.expired_at(far) and permanent.status_at(far) == "valid"
     assert not Licence.validity_ended_at(valid_until=None, moment=far)

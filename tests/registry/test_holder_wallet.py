@@ -4,7 +4,7 @@ every read recorded in the use log."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -154,7 +154,7 @@ def test_organisation_holder_sees_its_licences(client, city, log_published):
 
 
 def test_holder_expiring_lists_only_own_live_licences_ending_soon(client, city, log_published):
-    soon = (datetime.now(timezone.utc) + timedelta(days=10)).date().isoformat()
+    soon = (datetime.now(UTC) + timedelta(days=10)).date().isoformat()
     mine = _permit(client, city, ALICE, until=soon)
     _permit(client, city, ALICE)  # ends in 2035
     _permit(client, city, BOB, until=soon)

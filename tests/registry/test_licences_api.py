@@ -4,7 +4,7 @@ revoke, cancel; who may do it; what an offline verifier can check."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
@@ -118,8 +118,8 @@ def test_cross_level_authorization_lets_the_province_issue_with_the_city_seal(cl
     _anchors, seal = world
     signing_service.authorize_cross_level(
         session=db_session, es_id=seal.es_id, grantor_department_code=CITY_SAMR, grantee_department_code=PROVINCE_SAMR,
-        licence_type_codes=[BUSINESS_LICENCE], valid_from=datetime(2025, 1, 1, tzinfo=timezone.utc),
-        valid_to=datetime(2035, 1, 1, tzinfo=timezone.utc),
+        licence_type_codes=[BUSINESS_LICENCE], valid_from=datetime(2025, 1, 1, tzinfo=UTC),
+        valid_to=datetime(2035, 1, 1, tzinfo=UTC),
     )
     db_session.commit()
     province = token_headers(client, db_session, PROVINCE_SAMR)
@@ -261,7 +261,7 @@ def _pdf_text(data: bytes) -> str:
 @pytest.mark.slow
 def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_session, log_published):
     issued = _issue(client, city)
-    expires = (datetime.now(timezone.utc) + timedelta(days=7)).isoformat()
+    expires = (datetime.now(UTC) + timedelta(days=7)).isoformat()
     response = client.post(f"/api/v1/licences/{issued['identifier']}/copies",
                            json={"purpose": "办理银行开户", "expires_at": expires}, headers=city)
     assert response.status_code == 201 and response.content.startswith(b"%PDF")
@@ -275,7 +275,7 @@ def test_purpose_limited_copy_is_watermarked_and_recorded(client, city, db_sessi
 
 @pytest.mark.slow
 def test_expiring_lists_licences_ending_soon(client, city):
-    soon = (datetime.now(timezone.utc) + timedelta(days=10)).date()
+    soon = (datetime.now(UTC) + timedelta(days=10)).date()
     body = {"type_code": RESIDENCE_PERMIT, "holder": {"name": "张三", "code": citizen_id(), "code_type": "111"},
             "face": {"address": "福州"}, "valid_from": "2024-01-01", "valid_until": soon.isoformat()}
     issued = _issue(client, city, body)

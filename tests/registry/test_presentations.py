@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -36,11 +36,11 @@ def test_holder_gets_a_signed_one_time_code(world):
     assert body["licences"] == [world.residence["identifier"]] and body["disclosure"] == "masked"
     assert body["ttl_seconds"] == 60
     expires = datetime.fromisoformat(body["expires_at"])
-    assert timedelta(seconds=55) < expires - datetime.now(timezone.utc) <= timedelta(seconds=61)
+    assert timedelta(seconds=55) < expires - datetime.now(UTC) <= timedelta(seconds=61)
     assert body["qr_text"].startswith("EL1:")
     # The PNG carries the same text, and the code verifies with the public trust list alone.
     assert decode_qr_image(base64.b64decode(body["qr_png_base64"])) == body["qr_text"]
-    result = verify_qr(body["qr_text"], trust_store=world.trust_store(), now=datetime.now(timezone.utc))
+    result = verify_qr(body["qr_text"], trust_store=world.trust_store(), now=datetime.now(UTC))
     assert result.kind == "presentation" and result.issuer == "https://registry.test"
     assert result.key.purpose == KeyPurpose.PRESENTATION
     assert result.presentation.presentation_id == body["id"]
@@ -185,7 +185,7 @@ def test_the_answer_says_until_when_the_counter_accepts_the_code(world):
 def _aged_code(world, *, seconds_left: int) -> str:
     """A genuine code made earlier, `seconds_left` before the instant its answer named (negative: after)."""
     ttl = timedelta(seconds=60)
-    issued = datetime.now(timezone.utc).replace(microsecond=0) - (ttl + SKEW) + timedelta(seconds=seconds_left)
+    issued = datetime.now(UTC).replace(microsecond=0) - (ttl + SKEW) + timedelta(seconds=seconds_left)
     signer = signing_service.presentation_qr_signer(session=world.session, key_secret=KEY_SECRET)
     key_row = world.session.scalar(select(SigningKey).where(SigningKey.kid == signer.kid))
     key_row.created_at = issued - timedelta(days=1)  # a key refuses codes older than itself

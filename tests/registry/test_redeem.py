@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import base45
 import cbor2
@@ -124,7 +124,7 @@ def test_the_database_stops_a_replay_when_the_cache_forgot(world):
 
 def _stale_code(world, *, age: timedelta, ttl: timedelta = timedelta(seconds=60)) -> str:
     """A genuine code, stored and signed as the registry would have, `age` ago."""
-    issued = datetime.now(timezone.utc).replace(microsecond=0) - age
+    issued = datetime.now(UTC).replace(microsecond=0) - age
     signer = signing_service.presentation_qr_signer(session=world.session, key_secret=KEY_SECRET)
     # The registry's presentation key existed long before (a key refuses codes older than itself).
     key_row = world.session.scalar(select(SigningKey).where(SigningKey.kid == signer.kid))
@@ -197,7 +197,7 @@ def test_malformed_codes_get_their_step_code(world):
 
 def test_unknown_signer_gets_no_data(world):
     key = generate_private_key(Algorithm.ES256)
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     forged = encode_presentation_qr(
         signer=QrSigner(kid=key.kid, private_key=key), issuer=REGISTRY_ID, presentation_id="forged-0001",
         licence_identifiers=[world.residence["identifier"]], disclosure="full", issued_at=now,

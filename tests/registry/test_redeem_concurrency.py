@@ -46,7 +46,7 @@ pytestmark = pytest.mark.skipif(
            "CERTHUB_TEST_REDIS_URL",
 )
 
-_SERVE = """
+_SERVE = f"""
 import sys
 import uvicorn
 from certhub.app import create_app
@@ -55,10 +55,10 @@ from tests.environment import engine_on_schema
 from tests.factories.settings import TEST_SECRET
 
 url, schema, port, redis_url, data_dir = sys.argv[1:6]
-settings = Settings(secret_key=TEST_SECRET, registry_id="%s", redis_url=redis_url or None, data_dir=data_dir)
+settings = Settings(secret_key=TEST_SECRET, registry_id="{REGISTRY_ID}", redis_url=redis_url or None, data_dir=data_dir)
 app = create_app(settings, engine=engine_on_schema(url, schema))
 uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
-""" % REGISTRY_ID
+"""
 
 
 def _free_port() -> int:

@@ -3,7 +3,7 @@ what a department's system and an offline verifier see."""
 
 import base64
 import io
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image
@@ -28,8 +28,8 @@ from tests.factories.catalog import (
 from tests.factories.settings import TEST_SECRET
 
 REGISTRY_ID = "https://registry.test"
-START = datetime(2025, 1, 1, tzinfo=timezone.utc)
-END = datetime(2035, 1, 1, tzinfo=timezone.utc)
+START = datetime(2025, 1, 1, tzinfo=UTC)
+END = datetime(2035, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture

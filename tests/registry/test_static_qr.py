@@ -5,7 +5,7 @@ from the rendered PNG and PDF."""
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from PIL import Image
@@ -52,7 +52,7 @@ def test_the_layout_png_carries_a_verifiable_static_qr(world):
     text = decode_qr_image(out.getvalue())
     assert text.startswith("EL1:") and len(text) <= 400
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     result = verify_qr(text, trust_store=world.trust_store(), now=now, status_lists=_status_lists(world, licence))
     assert result.kind == "licence" and result.issuer == REGISTRY_ID and result.status == "valid"
     summary = result.summary
@@ -61,13 +61,13 @@ def test_the_layout_png_carries_a_verifiable_static_qr(world):
     assert (summary.status_idx, summary.status_uri) == (licence["status_list"]["idx"], licence["status_list"]["uri"])
     assert summary.valid_until.isoformat() == "2035-12-31"
     # exp is the end of the last valid day, China time.
-    assert result.expires_at == datetime(2035, 12, 31, 16, 0, tzinfo=timezone.utc)
+    assert result.expires_at == datetime(2035, 12, 31, 16, 0, tzinfo=UTC)
     assert result.key.es_id is not None  # signed by a seal key, whose entry lists the types it may sign
 
 
 def test_a_permanent_licence_qr_has_no_expiry(world):
     text = decode_qr_image(_png(world, world.business["identifier"]))
-    result = verify_qr(text, trust_store=world.trust_store(), now=datetime.now(timezone.utc))
+    result = verify_qr(text, trust_store=world.trust_store(), now=datetime.now(UTC))
     assert result.expires_at is None and result.summary.valid_until is None
 
 
@@ -83,7 +83,7 @@ def test_the_pdf_carries_the_same_kind_of_qr(world):
         except QrVerificationError:
             continue  # the seal picture
     [text] = texts
-    result = verify_qr(text, trust_store=world.trust_store(), now=datetime.now(timezone.utc))
+    result = verify_qr(text, trust_store=world.trust_store(), now=datetime.now(UTC))
     assert result.summary.identifier == world.residence["identifier"]
 
 
@@ -93,6 +93,6 @@ def test_a_revoked_licence_qr_fails_its_status_check(world):
     revoked = world.client.post(f"/api/v1/licences/{identifier}/revoke", json={"reason": "吊销"}, headers=world.city)
     assert revoked.status_code == 200
     with pytest.raises(QrVerificationError) as caught:
-        verify_qr(text, trust_store=world.trust_store(), now=datetime.now(timezone.utc),
+        verify_qr(text, trust_store=world.trust_store(), now=datetime.now(UTC),
                   status_lists=_status_lists(world, revoked.json()))
     assert caught.value.code == "revoked"

@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -95,7 +95,7 @@ def test_oversized_seal_file_is_refused():
 
 
 def _our_seal(maker_key: SM2PrivateKey, *, picture: bytes | None = None) -> bytes:
-    now = datetime(2025, 3, 1, tzinfo=timezone.utc)
+    now = datetime(2025, 3, 1, tzinfo=UTC)
     maker_certificate = self_issued_maker_certificate(
         maker_key=maker_key, maker_name="福建省电子印章制作中心", not_before=now, not_after=now + timedelta(days=3650)
     )

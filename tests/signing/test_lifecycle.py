@@ -56,7 +56,7 @@ def test_rotation_keeps_old_signatures_and_signs_with_the_new_key(db_session, se
     store = _verifier(db_session, trust_root, now=at(hours=4))
     assert _verify(store, licence_record, before, now=at(hours=4)) == licence_record
     assert _verify(store, licence_record, after, now=at(hours=4)) == licence_record
-    [old] = [k for k in store.resolve_kid(before.kid)]
+    [old] = list(store.resolve_kid(before.kid))
     assert old.key.status == KeyStatus.RETIRED
 
 
@@ -139,10 +139,10 @@ def test_seal_refuses_a_licence_type_it_does_not_cover(db_session, seal, licence
 
 
 def _authorize(db_session, seal, **overrides):
-    arguments = dict(
-        es_id=seal.es_id, grantor_department_code=OWNER, grantee_department_code=PROVINCE,
-        licence_type_codes=[LICENCE_TYPE], valid_from=at(hours=0), valid_to=at(days=30),
-    )
+    arguments = {
+        "es_id": seal.es_id, "grantor_department_code": OWNER, "grantee_department_code": PROVINCE,
+        "licence_type_codes": [LICENCE_TYPE], "valid_from": at(hours=0), "valid_to": at(days=30),
+    }
     return service.authorize_cross_level(session=db_session, **{**arguments, **overrides})
 
 

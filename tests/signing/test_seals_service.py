@@ -10,10 +10,10 @@ from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
 
 
 def _create(db_session, **overrides):
-    arguments = dict(
-        owner_department_code=OWNER, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
-        licence_type_codes=[LICENCE_TYPE], valid_from=T0, valid_to=at(days=365), key_secret=KEY_SECRET, now=T0,
-    )
+    arguments = {
+        "owner_department_code": OWNER, "department_name": "福州市市场监督管理局", "seal_type": "电子证照专用章",
+        "licence_type_codes": [LICENCE_TYPE], "valid_from": T0, "valid_to": at(days=365), "key_secret": KEY_SECRET, "now": T0,
+    }
     return service.create_seal(session=db_session, **{**arguments, **overrides})
 
 

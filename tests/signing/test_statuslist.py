@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -25,7 +25,7 @@ from signing.trust_entries import TrustedKey
 from signing.trustlist import TrustListContent, sign_trust_list
 from signing.truststore import TrustStore
 
-NOW = datetime(2025, 3, 1, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 URI = "https://registry.test/api/v1/status-lists/1"
 
 

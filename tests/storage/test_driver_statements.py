@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -103,8 +103,8 @@ def test_what_the_driver_writes_and_reads_is_what_sqlalchemy_writes_and_reads(sc
         assert tuple(driver_row) == tuple(sqlalchemy_row)
     # The column types' processors ran: JSON decoded, the instant in UTC, bytes as bytes.
     assert on_driver_a.terms == {"matters": ["M1", "M2"], "fields": ["名称"]}
-    assert on_driver_a.valid_until == datetime(2027, 1, 1, 0, tzinfo=timezone.utc)
-    assert on_driver_a.valid_until.tzinfo == timezone.utc and on_driver_a.entry == b"\x00\x01record"
+    assert on_driver_a.valid_until == datetime(2027, 1, 1, 0, tzinfo=UTC)
+    assert on_driver_a.valid_until.tzinfo == UTC and on_driver_a.entry == b"\x00\x01record"
     assert (on_driver_a.code, on_driver_b.code) == ("A1", "B2")
 
 

@@ -61,7 +61,7 @@ class Browsing:
 
     def _guard(self, route) -> None:
         url = route.request.url
-        if url.startswith(self.live.base_url + "/") or url.startswith(("data:", "blob:")):
+        if url.startswith((self.live.base_url + "/", "data:", "blob:")):
             route.continue_()
         else:
             self.foreign.append(url)

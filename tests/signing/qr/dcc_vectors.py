@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from signing.qr import DccTrustList, QrVerificationError
@@ -36,7 +36,7 @@ class Vector:
     @property
     def clock(self) -> datetime:
         moment = datetime.fromisoformat(self.context["VALIDATIONCLOCK"].replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
     @property
     def trust(self) -> DccTrustList:

@@ -28,7 +28,7 @@ def _ours(text: str) -> bytes | None:
 
 def test_round_trips_through_the_package_encoder():
     rng = random.Random(45)
-    for length in range(0, 300):
+    for length in range(300):
         data = rng.randbytes(length)
         assert unbase45(base45.b45encode(data).decode()) == data
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import base45
 import cbor2
@@ -263,7 +263,7 @@ def test_expired_presentation(world):
 
 
 def test_an_exp_at_the_end_of_year_9999_is_no_overflow(world):
-    text = world.licence_qr(expires_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc))
+    text = world.licence_qr(expires_at=datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
     assert _verify(world, text).expires_at.year == 9999
 
 

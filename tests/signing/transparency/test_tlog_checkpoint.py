@@ -67,13 +67,13 @@ def test_strict_parsing(text):
 
 def test_constructor_validates():
     for kwargs in [
-        dict(origin="", size=1, root_hash=ROOT),
-        dict(origin="a\nb", size=1, root_hash=ROOT),
-        dict(origin="a", size=-1, root_hash=ROOT),
-        dict(origin="a", size=True, root_hash=ROOT),
-        dict(origin="a", size=1, root_hash=ROOT[:31]),
-        dict(origin="a", size=1, root_hash=ROOT, extensions=("",)),
-        dict(origin="a", size=1, root_hash=ROOT, extensions=["list"]),
+        {"origin": "", "size": 1, "root_hash": ROOT},
+        {"origin": "a\nb", "size": 1, "root_hash": ROOT},
+        {"origin": "a", "size": -1, "root_hash": ROOT},
+        {"origin": "a", "size": True, "root_hash": ROOT},
+        {"origin": "a", "size": 1, "root_hash": ROOT[:31]},
+        {"origin": "a", "size": 1, "root_hash": ROOT, "extensions": ("",)},
+        {"origin": "a", "size": 1, "root_hash": ROOT, "extensions": ["list"]},
     ]:
         with pytest.raises(MalformedError):
             Checkpoint(**kwargs)

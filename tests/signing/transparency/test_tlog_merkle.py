@@ -177,7 +177,7 @@ def test_every_consistency_proof_up_to_size_48_matches_oracle_and_verifies():
     roots = [_mth(entries[:size]) for size in range(49)]
     for new in range(1, 49):
         hasher = in_memory_range_hasher(hashes[:new])
-        for old in range(0, new + 1):
+        for old in range(new + 1):
             proof = consistency_path(old_size=old, new_size=new, range_hash=hasher)
             if 0 < old < new:
                 assert proof == _subproof(old, entries[:new], True)
@@ -239,13 +239,13 @@ def test_consistency_verification_rejects_mutations_and_bad_sizes():
         with pytest.raises(ProofVerificationError):
             verify_consistency(old_size=7, new_size=20, old_root=roots[7], new_root=roots[20], proof=bad)
     cases = [
-        dict(old_size=7, new_size=20, old_root=roots[8], new_root=roots[20], proof=proof),
-        dict(old_size=7, new_size=20, old_root=roots[7], new_root=roots[19], proof=proof),
-        dict(old_size=8, new_size=20, old_root=roots[8], new_root=roots[20], proof=proof),
-        dict(old_size=7, new_size=20, old_root=roots[7], new_root=roots[20], proof=[]),
-        dict(old_size=21, new_size=20, old_root=roots[7], new_root=roots[20], proof=proof),
-        dict(old_size=20, new_size=20, old_root=roots[19], new_root=roots[20], proof=[]),
-        dict(old_size=0, new_size=20, old_root=roots[20], new_root=roots[20], proof=[]),
+        {"old_size": 7, "new_size": 20, "old_root": roots[8], "new_root": roots[20], "proof": proof},
+        {"old_size": 7, "new_size": 20, "old_root": roots[7], "new_root": roots[19], "proof": proof},
+        {"old_size": 8, "new_size": 20, "old_root": roots[8], "new_root": roots[20], "proof": proof},
+        {"old_size": 7, "new_size": 20, "old_root": roots[7], "new_root": roots[20], "proof": []},
+        {"old_size": 21, "new_size": 20, "old_root": roots[7], "new_root": roots[20], "proof": proof},
+        {"old_size": 20, "new_size": 20, "old_root": roots[19], "new_root": roots[20], "proof": []},
+        {"old_size": 0, "new_size": 20, "old_root": roots[20], "new_root": roots[20], "proof": []},
     ]
     for case in cases:
         with pytest.raises(ProofVerificationError):

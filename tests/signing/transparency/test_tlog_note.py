@@ -101,7 +101,7 @@ def test_known_key_with_bad_signature_rejects_the_note():
     [
         "no blank line\n\u2014 a AAAAAAAA\n".encode(),
         "text\n\n\u2014 a AAAAAAAA".encode(),  # no final newline
-        "text\n\n- a AAAAAAAA\n".encode(),  # hyphen instead of em dash
+        b"text\n\n- a AAAAAAAA\n",  # hyphen instead of em dash
         "text\n\n\u2014 a b c\n".encode(),
         "text\n\n\u2014 a AAAA\n".encode(),  # only a key ID, no signature
         "text\n\n\u2014 a AAAAAAAA=\n".encode(),  # non-canonical base64
@@ -109,7 +109,7 @@ def test_known_key_with_bad_signature_rejects_the_note():
         "te\tt\n\n\u2014 a AAAAAAAA\n".encode(),  # control character
         "text\r\n\n\u2014 a AAAAAAAA\n".encode(),
         b"\xff\xfe\n\n\xe2\x80\x94 a AAAAAAAA\n",  # invalid UTF-8
-        "text\n\n".encode(),
+        b"text\n\n",
         ("x" * 70000 + "\n\n\u2014 a AAAAAAAA\n").encode(),
         ("text\n\n" + "\u2014 a AAAAAAAA\n" * (MAX_SIGNATURES + 1)).encode(),
     ],

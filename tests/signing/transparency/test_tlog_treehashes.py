@@ -69,7 +69,7 @@ def test_tile_root_equals_in_memory_root(size):
 @pytest.mark.slow
 def test_tile_roots_of_every_smaller_size_come_from_the_same_tiles():
     tiles, hashes = _store(1100)
-    for size in range(0, 1101):
+    for size in range(1101):
         assert tree_root(size=size, reader=tiles) == root_from_leaf_hashes(hashes[:size]), size
     assert tree_root(size=0, reader=tiles) == EMPTY_ROOT
 
