@@ -148,6 +148,7 @@ def test_a_dropped_request_is_not_retried(provider, client):
     assert len(provider.requests_to("/doc")) == 1  # retrying is the HTTP source's decision, with backoff
 
 
+@pytest.mark.slow  # waits out a deadline
 def test_a_dripping_answer_is_cut_off_at_the_deadline_not_at_the_end(provider, client):
     def drip(h):
         h.send_response(200)
@@ -223,6 +224,7 @@ def test_an_aborted_read_does_not_leave_its_connection_for_the_next_call(keep_al
     assert _get(client, keep_alive_provider.base_url + "/doc").body == b'{"next": 1}'
 
 
+@pytest.mark.slow  # 2,000 requests from many threads
 def test_one_client_serves_many_threads_without_mixing_answers(keep_alive_provider, client):
     keep_alive_provider.routes["/echo"] = lambda h: h.reply(200, h.path.encode())
     threads, calls = 8, 25

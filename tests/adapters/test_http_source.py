@@ -30,6 +30,8 @@ from tests.adapters.tls import make_pki
 from tests.factories.adapters import COMPANY, ENTERPRISE_DATA
 from tests.factories.catalog import uscc
 
+pytestmark = pytest.mark.slow  # real provider servers on loopback, timeouts and retries
+
 GOOD = {"data": {"entName": "福州示例餐饮有限公司", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 500}}
 FIELDS = {"name": "/data/entName", "status": "data.reg.status", "founded": "/data/estDate", "capital": "data.capital"}
 
@@ -190,6 +192,7 @@ def test_too_many_records(provider, fetch):
     [("founded", "2015/06/01"), ("founded", "2015-02-30"), ("capital", "500"), ("capital", True),
      ("status", "营业中"), ("name", {"zh": "甲"}), ("name", "长" * 101)],
 )
+
 def test_mis_typed_data_is_an_error_not_passed_through(provider, fetch, field, value):
     document = {"data": {"entName": "甲", "reg": {"status": "存续"}, "estDate": "2015-06-01", "capital": 1}}
     target = {"name": ("entName",), "status": ("reg", "status"), "founded": ("estDate",), "capital": ("capital",)}[field]

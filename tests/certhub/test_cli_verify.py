@@ -19,6 +19,8 @@ from signing.statuses import KeyPurpose
 from signing.statuslist import StatusList, TokenStatus, sign_status_list_token
 from tests.factories.qr import IDENTIFIER, REGISTRY_ID, STATUS_URI, T0, World, at, key_entry
 
+pytestmark = pytest.mark.slow  # the CLI against served trust and status lists
+
 runner = CliRunner()
 NOW = at(days=1).isoformat()
 

@@ -45,6 +45,8 @@ from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from tests.environment import DATABASE_BACKENDS, REPO_ROOT
 
+pytestmark = pytest.mark.slow  # a full flow through a served process
+
 # Written out here, not taken from certhub.logs: the test checks the mask, it does not share it.
 CITIZEN_ID_SHAPE = r"[0-9]{17}[0-9Xx]"
 USCC_SHAPE = r"[0-9A-HJ-NPQRTUWXY]{18}"

@@ -36,6 +36,7 @@ def test_a_token_differing_in_one_character_is_not_taken_for_a_verified_one():
         authority.verify(forged)
 
 
+@pytest.mark.slow  # waits for a token to expire
 def test_a_recognised_token_stops_working_when_it_expires():
     authority = _authority(ttl_seconds=600)
     # Issued so that it expires one to two seconds from now (exp is whole seconds).
