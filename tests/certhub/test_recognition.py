@@ -36,6 +36,8 @@ from signing.qr import QrVerificationError, verify_qr
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
+pytestmark = pytest.mark.slow  # other registries served on loopback, refreshed over HTTP
+
 SEAL_START = datetime(2025, 1, 1, tzinfo=timezone.utc)
 SEAL_END = datetime(2035, 1, 1, tzinfo=timezone.utc)
 SECRET = "recognition-tests-key-encryption-secret-0123456789"

@@ -18,6 +18,8 @@ from registry.layout.png import _border as draw_border
 from signing.picture import draw_round_seal
 from tests.environment import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # renders every licence face to PNG and PDF
+
 CATALOG = yaml.safe_load((REPO_ROOT / "certhub" / "demo" / "catalog.yaml").read_text(encoding="utf-8"))
 TYPES = {licence_type["name"]: licence_type for licence_type in CATALOG["licence_types"]}
 WIDE = "鑫"  # a full-width character: as wide as any the fonts draw
