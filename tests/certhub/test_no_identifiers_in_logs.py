@@ -255,6 +255,7 @@ def _full_flow(served: Served) -> None:
         client.close()
 
 
+@pytest.mark.slow
 def test_no_log_line_names_a_holder(served):
     _full_flow(served)
     served.stop()

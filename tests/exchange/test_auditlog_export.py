@@ -134,6 +134,7 @@ def test_export_lines_is_lazy_and_checks_bounds_first(db_session, some):
     lines.close()  # releases the open result
 
 
+@pytest.mark.slow
 def test_cli_export_streams_to_a_file(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     engine = create_db_engine(url)

@@ -67,6 +67,7 @@ def registries(tmp_path):
     b.close()
 
 
+@pytest.mark.slow
 def test_second_registry_verifies_the_first_registrys_licences(registries):
     fujian, guangdong = registries
     record = {"licence_type_code": BUSINESS_LICENCE, "holder_name": "福州闽味餐饮管理有限公司", "version": 1}
@@ -86,6 +87,7 @@ def test_second_registry_verifies_the_first_registrys_licences(registries):
     assert verify_sealed_record(record=record, signature=signature, trust=store) == record
 
 
+@pytest.mark.slow
 def test_a_trust_list_under_an_unpinned_or_wrong_root_is_refused(registries):
     fujian, guangdong = registries
     store = TrustStore()
@@ -98,6 +100,7 @@ def test_a_trust_list_under_an_unpinned_or_wrong_root_is_refused(registries):
     assert wrong_root.value.code == "trust_list_untrusted"
 
 
+@pytest.mark.slow
 def test_an_imported_list_expires(registries):
     fujian, _ = registries
     store = TrustStore()

@@ -244,6 +244,7 @@ def test_overdue_lists_open_disputes_past_their_deadline(client, db_session, cit
     assert client.get("/api/v1/licences/disputes?status=lost", headers=city).status_code == 422
 
 
+@pytest.mark.slow
 def test_racing_decisions_on_one_dispute_never_both_win(own_database):
     make = create_sessionmaker(own_database)
     signer = issue.Signer(registry_id=REGISTRY_ID, key_secret=KEY_SECRET)

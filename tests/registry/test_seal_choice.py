@@ -189,6 +189,7 @@ def test_a_bulk_import_seals_with_the_seal_it_names(db_session, world, client):
     assert getattr(no_seal.value, "code", None) == "no_usable_seal"
 
 
+@pytest.mark.slow
 def test_the_cli_bulk_issue_takes_seal_and_algorithm(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'certhub.sqlite3'}"
     engine = create_db_engine(url)
