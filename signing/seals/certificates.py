@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from asn1crypto import core, x509
 from asn1crypto import keys as asn1_keys
@@ -67,10 +67,21 @@ def _name(*, common_name: str, organization: str) -> x509.Name:
     )
 
 
+def whole_second(value: datetime) -> datetime:
+    """`value` in UTC, truncated to the second.
+
+    # SPEC: RFC 5280 §4.1.2.5.2 — GeneralizedTime in certificates MUST NOT
+    # carry fractional seconds; docs/formats.md "Timestamps" truncates, never rounds.
+    """
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
+
+
 def _validity(not_before: datetime, not_after: datetime) -> x509.Validity:
     # SPEC: RFC 5280 §4.1.2.5 — GeneralizedTime after 2049, UTCTime before.
     def time(value: datetime) -> x509.Time:
-        return x509.Time(name="utc_time" if value.year < 2050 else "general_time", value=value)
+        second = whole_second(value)
+        return x509.Time(name="utc_time" if second.year < 2050 else "general_time", value=second)
 
     return x509.Validity({"not_before": time(not_before), "not_after": time(not_after)})
 
@@ -91,10 +102,19 @@ def issue_certificate(
     With `issuer_name=None` the certificate is self-issued (issuer = subject).
     """
     subject = _name(common_name=subject_common_name, organization=subject_organization)
+    subject_info = asn1_keys.PublicKeyInfo.load(subject_key.spki_der)
     key_usage = {"key_cert_sign", "crl_sign", "digital_signature"} if is_authority else {"digital_signature"}
     extensions = [
         {"extn_id": "basic_constraints", "critical": True, "extn_value": {"ca": is_authority}},
         {"extn_id": "key_usage", "critical": True, "extn_value": key_usage},
+        # SPEC: RFC 5280 §4.2.1.2 (method 1: SHA-1 of the subjectPublicKey bits) and
+        # §4.2.1.1 — the identifiers let a verifier such as OpenSSL find the issuer.
+        {"extn_id": "key_identifier", "critical": False, "extn_value": subject_info.sha1},
+        {
+            "extn_id": "authority_key_identifier",
+            "critical": False,
+            "extn_value": {"key_identifier": asn1_keys.PublicKeyInfo.load(issuer_key.public_key.spki_der).sha1},
+        },
     ]
     algorithm = {"algorithm": SM2_WITH_SM3_OID}
     tbs = x509.TbsCertificate(
@@ -106,7 +126,7 @@ def issue_certificate(
             "issuer": issuer_name if issuer_name is not None else subject,
             "validity": _validity(not_before, not_after),
             "subject": subject,
-            "subject_public_key_info": asn1_keys.PublicKeyInfo.load(subject_key.spki_der),
+            "subject_public_key_info": subject_info,
             "extensions": extensions,
         }
     )
@@ -127,6 +147,22 @@ def verify_certificate_signature(certificate: x509.Certificate, *, issuer_key: P
         return False
     tbs = certificate["tbs_certificate"].dump()
     return issuer_key.verify(tbs, certificate["signature_value"].native)
+
+
+def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when `issuer` is a CA certificate that names and signed `certificate`
+    (SM2-with-SM3 with the GM/T 0009 default signer ID, as `openssl verify
+    -vfyopt distid:1234567812345678` checks it). Validity periods are the
+    caller's to judge: a seal certificate outlives nothing it signed."""
+    if certificate.issuer != issuer.subject or not issuer.ca:
+        return False
+    if issuer.key_usage_value is not None and "key_cert_sign" not in issuer.key_usage_value.native:
+        return False
+    try:
+        issuer_key = sm2_public_key_of(issuer)
+    except ValueError:
+        return False
+    return verify_certificate_signature(certificate, issuer_key=issuer_key)
 
 
 def self_issued_maker_certificate(*, maker_key: SM2PrivateKey, maker_name: str, not_before: datetime, not_after: datetime) -> bytes:

@@ -28,8 +28,10 @@ from signing.seals.asn1 import (
 from signing.seals.certificates import (
     CertificateInfo,
     certificate_info,
+    issued_by,
     load_certificate,
     sm2_public_key_of,
+    whole_second,
 )
 from signing.sm2 import SM2_WITH_SM3_OID, SM2PrivateKey
 
@@ -208,6 +210,20 @@ def verify_seal_file(data: bytes) -> SealDocument:
     return document
 
 
+def signer_chain_verifies(document: SealDocument) -> bool:
+    """True when every signer certificate in the seal was issued by its maker
+    certificate (the chain leaf -> maker, see `issued_by`). Not part of
+    `verify_seal_file`: seals from other makers may list certificates from
+    another CA, and which CAs to trust is the caller's policy."""
+    if not document.signer_certificates:
+        return False
+    try:
+        maker = load_certificate(document.maker_certificate)
+        return all(issued_by(load_certificate(der), maker) for der in document.signer_certificates)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
 def encode_seal_v4(
     *,
     es_id: str,
@@ -222,7 +238,13 @@ def encode_seal_v4(
     maker_key: SM2PrivateKey,
     maker_certificate: bytes,
 ) -> bytes:
-    """A GB/T 38540-2020 SESeal, signed by the maker over the DER of SES_SealInfo."""
+    """A GB/T 38540-2020 SESeal, signed by the maker over the DER of SES_SealInfo.
+
+    Dates are written in UTC to the second (truncated): # SPEC: GB/T 38540-2020
+    §5.1.4 gives GeneralizedTime, and a fraction would make the DER depend on
+    the encoder (X.690 §11.7 strips trailing zeros; pyasn1's DER encoder
+    refuses fractions outright) — docs/formats.md "Timestamps".
+    """
     if len(picture_png) > MAX_PICTURE_SIZE:
         raise ValueError("seal picture too large")
     info = SES_SealInfoV4(
@@ -235,9 +257,9 @@ def encode_seal_v4(
                     "name": name,
                     "cert_list_type": CERT_LIST_CERTS,
                     "cert_list": core.Any.load(CertInfoList(signer_certificates).dump()),
-                    "create_date": created_at,
-                    "valid_start": valid_from,
-                    "valid_end": valid_to,
+                    "create_date": whole_second(created_at),
+                    "valid_start": whole_second(valid_from),
+                    "valid_end": whole_second(valid_to),
                 }
             ),
             "picture": SES_ESPictrueInfo(
