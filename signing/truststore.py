@@ -3,6 +3,12 @@
 A verifier pins each registry's root key once; trust lists are accepted only
 under their registry's pinned root, and a newer list replaces an older one
 (a list with a lower sequence number is refused as a rollback).
+
+Root rollover: a list held (verified) that names another active `trust_root`
+key of its registry hands trust over to it — the next list may be signed by
+that key, which is then pinned too. A list signed by a root that the held
+list says was retired or revoked at or before the new list's issue time is
+refused, so a rotated-out root cannot take the registry back.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from datetime import datetime, timedelta
 
 from signing.algorithms import PublicKey
 from signing.errors import InvalidInput, VerificationError
+from signing.statuses import KeyPurpose
 from signing.trust_entries import TrustedKey
 from signing.trustlist import DEFAULT_GRACE, MAX_TRUST_LIST_BYTES, TrustList
 
@@ -43,22 +50,52 @@ class TrustStore:
         pins = self._roots.get(registry_id)
         if not pins:
             raise VerificationError("trust_list_untrusted", f"no root key is pinned for registry {registry_id!r}")
-        trust_list = TrustList.from_json(data, root_public_key=pins, now=now, grace=grace)
+        candidates = [*pins, *(k.public_key for k in self._handed_over(registry_id) if k.public_key not in pins)]
+        trust_list = TrustList.from_json(data, root_public_key=candidates, now=now, grace=grace)
         self.add(trust_list)
         return trust_list
+
+    def _handed_over(self, registry_id: str) -> list[TrustedKey]:
+        """Active trust-root keys the held list of `registry_id` names (a root rollover's successor)."""
+        held = self._lists.get(registry_id)
+        if held is None:
+            return []
+        return [k for k in held.content.keys if k.purpose == KeyPurpose.TRUST_ROOT and k.unusable_from() is None]
+
+    def _retired_root(self, trust_list: TrustList) -> TrustedKey | None:
+        """The held list's entry saying the new list's root was retired or revoked by the time it signed."""
+        held = self._lists.get(trust_list.registry_id)
+        if held is None:
+            return None
+        for key in held.keys_for_kid(trust_list.signature_kid):
+            unusable_from = key.unusable_from()
+            if key.purpose == KeyPurpose.TRUST_ROOT and unusable_from is not None and unusable_from <= trust_list.issued_at:
+                return key
+        return None
 
     def add(self, trust_list: TrustList) -> None:
         """Hold an already verified trust list; refuse one older than the list held."""
         if trust_list.registry_id not in self._roots:
             raise VerificationError("trust_list_untrusted", f"no root key is pinned for registry {trust_list.registry_id!r}")
-        if not any(p.kid == trust_list.signature_kid for p in self._roots[trust_list.registry_id]):
+        pins = self._roots[trust_list.registry_id]
+        successor = [k for k in self._handed_over(trust_list.registry_id) if k.kid == trust_list.signature_kid]
+        if not any(p.kid == trust_list.signature_kid for p in pins) and not successor:
             raise VerificationError("trust_list_untrusted", "trust list was not signed by the pinned root")
+        if self._retired_root(trust_list) is not None:
+            raise VerificationError(
+                "trust_list_untrusted",
+                f"trust list #{trust_list.sequence} is signed by root {trust_list.signature_kid}, "
+                "which the held list says was rotated out or revoked before it was issued",
+            )
         held = self._lists.get(trust_list.registry_id)
         if held is not None and trust_list.sequence < held.sequence:
             raise VerificationError(
                 "trust_list_rollback",
                 f"trust list #{trust_list.sequence} is older than the held #{held.sequence}",
             )
+        for key in successor:
+            if key.public_key not in pins:
+                pins.append(key.public_key)  # the rollover's new root, vouched for by the held list
         self._lists[trust_list.registry_id] = trust_list
 
     def trust_list(self, registry_id: str) -> TrustList | None:

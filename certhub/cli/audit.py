@@ -43,7 +43,14 @@ def _audit() -> None:
 
 @app.command()
 def verify(
-    key: Annotated[str, typer.Option("--key", help="Signed-note verifier key: <name>+<id>+<key>.")],
+    key: Annotated[
+        list[str],
+        typer.Option(
+            "--key",
+            help="Signed-note verifier key: <name>+<id>+<key>. Repeat it with every key of the log's "
+            "history (/log/verifier-keys) when its checkpoint key was rotated.",
+        ),
+    ],
     url: Annotated[str | None, typer.Option("--url", help="Base URL of the log (tlog-tiles layout).")] = None,
     directory: Annotated[
         Path | None, typer.Option("--dir", help="Local directory laid out like the log's URL space.")
@@ -84,7 +91,7 @@ def verify(
     if (url is None) == (directory is None):
         _usage_error(err, "give exactly one of --url or --dir")
     try:
-        verifier = NoteVerifier.from_key_string(key)
+        verifier = [NoteVerifier.from_key_string(one) for one in key]
     except MalformedError as error:
         _usage_error(err, f"--key is not a verifier key: {error}")
     earlier = _read_since(err, since) if since is not None else None
@@ -209,7 +216,7 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
 
 
 def _run_with_progress(
-    source: LogSource, *, verifier: NoteVerifier, since: bytes | None, check_entries: bool
+    source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool
 ) -> VerificationReport:
     columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:

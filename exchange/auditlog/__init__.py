@@ -8,8 +8,10 @@ from exchange.auditlog.checkpoints import (
     log_origin,
     publish_checkpoint,
     publish_round,
+    rotate_checkpoint_key,
     run_checkpointer,
     verifier_key,
+    verifier_keys,
 )
 from exchange.auditlog.errors import (
     AuditLogError,
@@ -49,6 +51,8 @@ __all__ = [
     "publish_checkpoint",
     "publish_round",
     "records_for_subject",
+    "rotate_checkpoint_key",
     "run_checkpointer",
     "verifier_key",
+    "verifier_keys",
 ]

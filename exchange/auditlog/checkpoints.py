@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from exchange.auditlog.errors import AuditLogError
-from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending
+from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
 from signing.algorithms import Algorithm
@@ -73,7 +73,7 @@ def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) ->
     Called under the append lock (from ``publish_checkpoint``), so two
     processes never create two keys for one origin.
     """
-    row = session.scalar(select(LogSigningKey).where(LogSigningKey.name == origin))
+    row = session.scalar(_active_key(origin))
     if row is None:
         key = Ed25519PrivateKey.generate()
         signer = NoteSigner(name=origin, seed=key.secret_bytes())
@@ -90,9 +90,39 @@ def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) ->
     return NoteSigner(name=origin, seed=stored.secret_bytes())
 
 
+def _active_key(origin: str):
+    return select(LogSigningKey).where(LogSigningKey.name == origin, LogSigningKey.retired_at.is_(None))
+
+
 def verifier_key(*, session: Session, origin: str) -> str | None:
     """The verifier key string auditors are given, once a key exists."""
-    return session.scalar(select(LogSigningKey.verifier_key).where(LogSigningKey.name == origin))
+    return session.scalar(
+        select(LogSigningKey.verifier_key).where(LogSigningKey.name == origin, LogSigningKey.retired_at.is_(None))
+    )
+
+
+def verifier_keys(*, session: Session, origin: str) -> list[str]:
+    """The published key history: every verifier key string the log ever
+    signed with, oldest first (the last is the active one)."""
+    query = select(LogSigningKey.verifier_key).where(LogSigningKey.name == origin).order_by(LogSigningKey.id)
+    return list(session.scalars(query))
+
+
+def rotate_checkpoint_key(
+    *, session: Session, key_secret: bytes, origin: str, now: datetime | None = None
+) -> PublishedCheckpoint:
+    """Retire the log's checkpoint key and sign a checkpoint with a new one; the caller commits.
+
+    Takes the append lock first, as key creation does, so no checkpointer
+    round signs in between. Checkpoints signed before stay verifiable with
+    the retired key, which `verifier_keys` keeps publishing.
+    """
+    moment = now or datetime.now(UTC)
+    lock_state(session=session)
+    for row in session.scalars(_active_key(origin)).all():
+        row.retired_at = moment
+    session.flush()
+    return publish_checkpoint(session=session, key_secret=key_secret, origin=origin, now=moment)
 
 
 def publish_checkpoint(

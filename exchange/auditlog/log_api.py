@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
 from catalog.access import UseLog
-from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
+from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key, verifier_keys
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
@@ -77,6 +77,17 @@ def get_verifier_key(session: SessionDep, log: Annotated[LogConfig, service(LogC
     if key is None:
         raise NotInLog("the log has no signing key yet", code="not_found")
     return PlainTextResponse(key + "\n")
+
+
+@router.get("/verifier-keys", response_class=PlainTextResponse)
+def get_verifier_keys(session: SessionDep, log: Annotated[LogConfig, service(LogConfig)]) -> Response:
+    """The key history, one verifier key string a line, oldest first, the
+    active key last: checkpoints signed before a key rotation verify with a
+    retired key (docs/operations.md "Key rotation")."""
+    keys = verifier_keys(session=session, origin=log.origin)
+    if not keys:
+        raise NotInLog("the log has no signing key yet", code="not_found")
+    return PlainTextResponse("".join(key + "\n" for key in keys))
 
 
 @router.get("/tile/entries/{rest:path}", dependencies=[Depends(require_scopes("audit:read"))])

@@ -74,13 +74,17 @@ class LogCheckpoint(Base):
 
 
 class LogSigningKey(Base):
-    """The checkpoint signing key; the Ed25519 seed is AES-GCM encrypted."""
+    """A checkpoint signing key; the Ed25519 seed is AES-GCM encrypted.
+
+    One active key per log (``retired_at`` NULL); rotated-out keys stay, as
+    the published key history checkpoints they signed are verified with."""
 
     __tablename__ = "auditlog_signing_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(256), unique=True)
+    name: Mapped[str] = mapped_column(String(256), index=True)
     kid: Mapped[str] = mapped_column(String(100))
     verifier_key: Mapped[str] = mapped_column(String(512))
     encrypted_seed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

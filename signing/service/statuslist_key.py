@@ -40,7 +40,7 @@ def status_list_signing_key(
     moment = _validate.now_or(now)
     row = _active(session=session) or _create(session=session, key_secret=key_secret, now=moment)
     if not _published(session=session, registry_id=registry_id, row=row):
-        _publish(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
+        publish_key(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
     return DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=row.id)
 
 
@@ -55,7 +55,7 @@ def rotate_status_list_key(
     for old in session.scalars(_active_query()).all():
         store.set_status(handle=old.id, status=KeyStatus.RETIRED, at=moment)
     row = _create(session=session, key_secret=key_secret, now=moment)
-    _publish(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
+    publish_key(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
     return row.kid
 
 
@@ -93,20 +93,22 @@ def _latest_issuance(*, session: Session, registry_id: str) -> TrustListIssuance
 
 def _published(*, session: Session, registry_id: str, row: SigningKey) -> bool:
     latest = _latest_issuance(session=session, registry_id=registry_id)
-    return latest is not None and (row.kid, b64url_encode(row.public_key)) in _status_list_keys(latest.signed_json)
+    listed = _listed_keys(latest.signed_json, row.purpose) if latest is not None else frozenset()
+    return (row.kid, b64url_encode(row.public_key)) in listed
 
 
 @lru_cache(maxsize=8)
-def _status_list_keys(signed_json: bytes) -> frozenset[tuple[str, str]]:
-    """(kid, base64url SPKI) of every status-list key a published list names.
+def _listed_keys(signed_json: bytes, purpose: str) -> frozenset[tuple[str, str]]:
+    """(kid, base64url SPKI) of every key of `purpose` a published list names.
     Our own signed bytes, read back from our database: no verification needed."""
     keys = json.loads(signed_json)["payload"]["keys"]
-    return frozenset((k["kid"], k["public_key"]) for k in keys if k["purpose"] == str(KeyPurpose.STATUS_LIST))
+    return frozenset((k["kid"], k["public_key"]) for k in keys if k["purpose"] == purpose)
 
 
-def _publish(*, session: Session, registry_id: str, key_secret: bytes | str, row: SigningKey, now: datetime) -> None:
-    """A new trust list naming `row`; another writer publishing the same sequence
-    number first only means trying again on top of theirs."""
+def publish_key(*, session: Session, registry_id: str, key_secret: bytes | str, row: SigningKey, now: datetime) -> None:
+    """A new trust list naming `row` (a registry-wide key about to sign), unless
+    the latest already does; another writer publishing the same sequence number
+    first only means trying again on top of theirs."""
     lock_trust_root(session=session)
     for attempt in range(_PUBLISH_ATTEMPTS):
         if _published(session=session, registry_id=registry_id, row=row):

@@ -96,10 +96,12 @@ def _content_digest(content: TrustListContent) -> str:
 
 def build_trust_list(
     *, session: Session, registry_id: str, key_secret: bytes | str, now: datetime | None = None,
-    validity: timedelta = DEFAULT_VALIDITY,
+    validity: timedelta = DEFAULT_VALIDITY, root_handle: int | None = None,
 ) -> TrustList:
     """Sign the current state with the trust-root key under the next sequence number and record it.
 
+    The newest active root signs, or the root row `root_handle` (a root
+    rollover has the outgoing root sign the list that names its successor).
     Two concurrent builders cannot publish the same sequence: the
     (registry_id, sequence) unique constraint makes the loser's flush fail.
     """
@@ -108,8 +110,8 @@ def build_trust_list(
     last = session.scalar(
         select(func.max(TrustListIssuance.sequence)).where(TrustListIssuance.registry_id == registry_id)
     )
-    root_row = get_trust_root_key_or_raise(session=session)
-    root_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=root_row.id)
+    handle = root_handle if root_handle is not None else get_trust_root_key_or_raise(session=session).id
+    root_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=handle)
     trust_list = sign_trust_list(
         content=content, root_key=root_key, sequence=(last or 0) + 1, issued_at=moment, validity=validity
     )

@@ -15,7 +15,7 @@ whichever level was tampered with.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
@@ -102,7 +102,7 @@ class _RecordingReader:
 def verify_log(
     *,
     source: LogSource,
-    verifier_key: str | NoteVerifier,
+    verifier_key: str | NoteVerifier | Sequence[str | NoteVerifier],
     since: bytes | None = None,
     check_entries: bool = True,
     origin: str | None = None,
@@ -111,10 +111,15 @@ def verify_log(
 ) -> VerificationReport:
     """Verify the whole log behind ``source``; return a report or raise LogVerificationError.
 
+    ``verifier_key`` is one key or the log's key history (after a key
+    rotation, a checkpoint and ``since`` may be signed by different keys);
     ``since`` is the content of an earlier checkpoint file of the same log;
     ``progress(done, total)`` is called as resources are fetched.
     """
-    verifier = _parse_verifier_key(verifier_key)
+    keys = [verifier_key] if isinstance(verifier_key, str | NoteVerifier) else list(verifier_key)
+    if not keys:
+        raise LogVerificationError("no verifier key given", code="bad_key")
+    verifier = [_parse_verifier_key(key) for key in keys]
     # 1. Fetch the checkpoint.
     note = source.fetch(CHECKPOINT_PATH, max_bytes=MAX_NOTE_BYTES)
     if note is None:
@@ -226,9 +231,9 @@ def _parse_verifier_key(key: str | NoteVerifier) -> NoteVerifier:
         raise LogVerificationError(f"verifier key is invalid: {error}", code="bad_key") from error
 
 
-def _open_checkpoint(data: bytes, *, verifier: NoteVerifier, origin: str | None, what: str) -> Checkpoint:
+def _open_checkpoint(data: bytes, *, verifier: Sequence[NoteVerifier], origin: str | None, what: str) -> Checkpoint:
     try:
-        checkpoint = Checkpoint.from_note(data, verifiers=[verifier])
+        checkpoint = Checkpoint.from_note(data, verifiers=verifier)
     except NoteVerificationError as error:
         raise LogVerificationError(
             f"{what} signature: {error}", code="bad_signature", path=CHECKPOINT_PATH

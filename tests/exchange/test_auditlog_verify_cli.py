@@ -194,3 +194,24 @@ def test_rewritten_history_fails_since_the_earlier_checkpoint(served, tmp_path):
     result = _verify(served, "--token", served.token, "--since", str(tmp_path / "earlier"))
     assert result.exit_code == 1  # ... but not an extension of what the auditor saw
     assert "inconsistent_history" in result.stderr and f"size {SIZE}" in result.stderr
+
+
+def test_a_rotated_checkpoint_key_verifies_with_every_key_of_the_history(served, tmp_path):
+    from exchange.auditlog import rotate_checkpoint_key, verifier_keys
+
+    with served.make_session() as session:
+        earlier = bytes(session.scalar(select(LogCheckpoint.note).order_by(LogCheckpoint.id.desc()).limit(1)))
+        rotate_checkpoint_key(session=session, key_secret=SECRET, origin=ORIGIN)
+        for n in range(3):
+            use(session, case_number=f"after-rotation-{n}")
+        publish_checkpoint(session=session, key_secret=SECRET, origin=ORIGIN)
+        session.commit()
+        history = verifier_keys(session=session, origin=ORIGIN)
+    (tmp_path / "earlier").write_bytes(earlier)
+    assert history[0] == served.key and len(history) == 2
+    old_only = _verify(served, "--no-entries", "--since", str(tmp_path / "earlier"))
+    assert old_only.exit_code == 1 and "bad_signature" in old_only.stderr
+    keys = [arg for key in history for arg in ("--key", key)]
+    both = runner.invoke(audit_cli, ["verify", "--url", served.url, *keys, "--no-entries", "--since", str(tmp_path / "earlier")])
+    assert both.exit_code == 0, both.output
+    assert f"size {SIZE + 3}" in both.stdout or str(SIZE + 3) in both.stdout
