@@ -8,7 +8,13 @@ from pathlib import Path
 import typer
 
 from signing.errors import VerificationError
-from signing.seals.gbt38540 import MAX_SEAL_FILE_SIZE, SealDocument, parse_seal_file, verify_seal_file
+from signing.seals.gbt38540 import (
+    MAX_SEAL_FILE_SIZE,
+    SealDocument,
+    parse_seal_file,
+    signer_chain_verifies,
+    verify_seal_file,
+)
 
 app = typer.Typer(help="Electronic seals", no_args_is_help=True)
 
@@ -45,6 +51,9 @@ def _describe(document: SealDocument) -> list[str]:
         f"maker cert:  {document.maker_certificate_info.subject}",
         f"  issuer:    {document.maker_certificate_info.issuer}",
         f"signer certs: {len(document.signer_certificates)}",
+        "signer chain: "
+        + ("issued by the maker certificate (SM2-with-SM3)" if signer_chain_verifies(document)
+           else "not issued by the maker certificate (another CA, or digests only)"),
         f"algorithm:   {document.signature_algorithm_oid}"
         + (" (SM2-with-SM3)" if document.signature_algorithm_oid == "1.2.156.10197.1.501" else ""),
     ]

@@ -60,3 +60,14 @@ def test_inspect_says_a_seal_within_its_validity_is_current(tmp_path, seal):
     result = runner.invoke(app, ["inspect", str(path)])
     assert result.exit_code == 0, result.output
     assert "validity:    current (until 2035-" in result.output and "EXPIRED" not in result.output
+
+
+def test_inspect_says_whether_the_signer_certificates_chain_to_the_maker(tmp_path, seal):
+    ours = tmp_path / "ours.esl"
+    ours.write_bytes(seal.der)
+    result = runner.invoke(app, ["inspect", str(ours)])
+    assert result.exit_code == 0, result.output
+    assert "signer chain: issued by the maker certificate" in result.output
+    # A conformance seal whose signer certificate another CA issued: said, and still exit 0.
+    foreign = runner.invoke(app, ["inspect", str(seal_file("UserV4.esl"))])
+    assert foreign.exit_code == 0 and "signer chain: not issued by the maker certificate" in foreign.output
