@@ -153,7 +153,8 @@ def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     """True when `issuer` is a CA certificate that names and signed `certificate`
     (SM2-with-SM3 with the GM/T 0009 default signer ID, as `openssl verify
     -vfyopt distid:1234567812345678` checks it). Validity periods are the
-    caller's to judge: a seal certificate outlives nothing it signed."""
+    caller's to judge: what a seal signed while its certificate was valid
+    stays checkable after the certificate ends."""
     if certificate.issuer != issuer.subject or not issuer.ca:
         return False
     if issuer.key_usage_value is not None and "key_cert_sign" not in issuer.key_usage_value.native:
