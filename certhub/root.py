@@ -41,6 +41,7 @@ from identity.ratelimit import Limits, RateLimiter
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
+from signing.hsm import token_of
 from storage.cache import Cache, create_cache
 
 
@@ -136,7 +137,11 @@ def build_root(
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
     sessions = sessions or create_sessionmaker(engine)
+    # With CERTHUB_KEY_TOKEN_* set, a signing.hsm.KeySecret carrying the PKCS#11 token: every key store
+    # opened with it generates and signs in the token. Opened now, so a wrong PIN stops start-up.
     key_secret = settings.secret_bytes()
+    if (token := token_of(key_secret)) is not None:
+        token.ensure_open()
     registry = RegistryConfig(
         registry_id=settings.registry_id, key_secret=key_secret,
         presentation_ttl_seconds=settings.presentation_ttl_seconds,

@@ -74,7 +74,8 @@ class LogCheckpoint(Base):
 
 
 class LogSigningKey(Base):
-    """The checkpoint signing key; the Ed25519 seed is AES-GCM encrypted."""
+    """The checkpoint signing key: the Ed25519 seed AES-GCM encrypted, or a
+    reference to the key in the deployment's PKCS#11 token (signing.hsm)."""
 
     __tablename__ = "auditlog_signing_keys"
 
@@ -82,5 +83,7 @@ class LogSigningKey(Base):
     name: Mapped[str] = mapped_column(String(256), unique=True)
     kid: Mapped[str] = mapped_column(String(100))
     verifier_key: Mapped[str] = mapped_column(String(512))
-    encrypted_seed: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_seed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The token object's CKA_ID (hex) when the key was generated in a token; then no seed.
+    token_object: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
