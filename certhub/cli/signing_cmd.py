@@ -7,6 +7,7 @@ import typer
 from certhub.cli import context
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
+from signing.keystore import open_key_store
 
 app = typer.Typer(help="Signing anchors: trust-root key, seal maker, trust list.", no_args_is_help=True)
 
@@ -31,3 +32,13 @@ def trust_list_cmd() -> None:
     with context.session_scope(config) as session:
         body = signing_service.trust_list_json(session=session, registry_id=config.registry_id, key_secret=config.secret_bytes())
     typer.echo(body.decode())
+
+
+@app.command("keys")
+def keys_cmd() -> None:
+    """List the signing keys: purpose, algorithm, status, and whether the private half is in the token or in software."""
+    config = context.settings()
+    with context.session_scope(config) as session:
+        for key in open_key_store(session=session, secret=config.secret_bytes()).list():
+            custody = f"token {key.token_object}" if key.token_object else "software"
+            typer.echo(f"{key.kid}  {key.public_key.algorithm:<5}  {key.purpose:<12}  {key.status:<8}  {custody}")

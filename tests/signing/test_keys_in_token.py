@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from certhub.cli import app as cli
 from certhub.settings import Settings, SettingsError
 from exchange.auditlog import log_origin, publish_checkpoint
 from exchange.auditlog.models import LogSigningKey
@@ -98,3 +100,22 @@ def test_licence_status_list_and_checkpoint_signed_by_keys_that_never_left_the_t
     # SM2 has no PKCS#11 mechanism: the seal maker's key is the one kept in software, by design.
     [maker_row] = db_session.scalars(select(SigningKey).where(SigningKey.purpose == str(KeyPurpose.SEAL_MAKER))).all()
     assert maker_row.algorithm == Algorithm.SM2 and maker_row.token_object is None
+
+
+@pytest.mark.slow  # a database of its own, migrated first
+def test_the_command_line_makes_and_lists_keys_in_the_token(tmp_path, monkeypatch, softhsm_config):
+    for name, value in {"DATA_DIR": str(tmp_path), "SECRET_KEY": "cli-token-secret-" + "z" * 40,
+                        "KEY_TOKEN_MODULE": softhsm_config.module_path, "KEY_TOKEN_LABEL": softhsm_config.token_label,
+                        "KEY_TOKEN_PIN": softhsm_config.pin}.items():
+        monkeypatch.setenv(f"CERTHUB_{name}", value)
+    monkeypatch.delenv("CERTHUB_DATABASE_URL", raising=False)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade"], catch_exceptions=False).exit_code == 0
+    assert runner.invoke(cli, ["signing", "init"], catch_exceptions=False).exit_code == 0
+    listing = runner.invoke(cli, ["signing", "keys"], catch_exceptions=False)
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.strip().splitlines()
+    [root] = [line for line in lines if "trust_root" in line]
+    [maker] = [line for line in lines if "seal_maker" in line]
+    assert "ES256" in root and " token " in root and maker.endswith("software")
+    assert softhsm_config.pin not in listing.output
