@@ -38,6 +38,14 @@ from signing.eddsa import Ed25519PublicKey
 from signing.errors import KeyNotFound, SigningError
 from signing.es256 import ES256PublicKey
 
+# The MAC keys of the tokens certhub issues itself (HS256): department access
+# tokens and holder sessions (identity.tokens, identity.holder_auth). Found by
+# label; made once, by `certhub signing init`, so that processes starting
+# together never make two.
+ACCESS_TOKENS_MAC = "certhub access tokens v1"
+HOLDER_SESSIONS_MAC = "certhub holder sessions v1"
+MAC_KEY_LABELS = (ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC)
+_MAC_KEY_BITS = 256  # SPEC: RFC 7518 §3.2 — an HS256 key is at least 256 bits
 _OBJECT_ID_SIZE = 16
 _P256_OID = "1.2.840.10045.3.1.7"  # SPEC: RFC 5480 §2.1.1.1 (secp256r1)
 _ED25519_OID = "1.3.101.112"  # SPEC: RFC 8410 §3 (id-Ed25519), the CKA_EC_PARAMS PKCS#11 v3.0 names
@@ -245,6 +253,48 @@ class Pkcs11Token:
             except pkcs11_errors.PKCS11Error as error:
                 raise TokenError(f"the token refused to sign: {type(error).__name__}") from None
 
+    def mac_key(self, label: str) -> TokenMac:
+        """The HMAC-SHA256 key with this label; refused when `certhub signing init` has not made it."""
+        from pkcs11 import Attribute, ObjectClass
+
+        with self._lock:
+            found = list(self._open().get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: label}))
+        if len(found) != 1:
+            raise TokenError(f"the token has {len(found)} MAC keys labelled {label!r}, not one: run `certhub signing init`")
+        return TokenMac(token=self, handle=found[0], label=label)
+
+    def ensure_mac_keys(self) -> list[str]:
+        """Make the MAC keys of MAC_KEY_LABELS that are missing (sensitive, never extractable); returns those made."""
+        from pkcs11 import Attribute, KeyType, ObjectClass
+        from pkcs11 import exceptions as pkcs11_errors
+
+        made = []
+        with self._lock:
+            session = self._open()
+            for label in MAC_KEY_LABELS:
+                if list(session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.LABEL: label})):
+                    continue
+                try:
+                    session.generate_key(
+                        KeyType.GENERIC_SECRET, _MAC_KEY_BITS, label=label, id=os.urandom(_OBJECT_ID_SIZE), store=True,
+                        template={Attribute.PRIVATE: True, Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False,
+                                  Attribute.SIGN: True, Attribute.VERIFY: True},
+                    )
+                except pkcs11_errors.PKCS11Error as error:
+                    raise TokenError(f"the token refused to generate a MAC key: {type(error).__name__}") from None
+                made.append(label)
+        return made
+
+    def mac(self, handle: Any, data: bytes) -> bytes:
+        from pkcs11 import Mechanism
+        from pkcs11 import exceptions as pkcs11_errors
+
+        with self._lock:
+            try:
+                return bytes(handle.sign(data, mechanism=Mechanism.SHA256_HMAC))  # SPEC: PKCS #11 v2.40 §2.20.4
+            except pkcs11_errors.PKCS11Error as error:
+                raise TokenError(f"the token refused to compute a MAC: {type(error).__name__}") from None
+
     def protection(self, object_id: bytes) -> dict[str, bool]:
         """How the token guards a private key (CKA_SENSITIVE, CKA_EXTRACTABLE, …): for operators and tests."""
         from pkcs11 import Attribute, ObjectClass
@@ -277,6 +327,28 @@ def _public_key(public: Any, algorithm: Algorithm) -> PublicKey:
     if algorithm == Algorithm.ES256:
         return ES256PublicKey(ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point))
     return Ed25519PublicKey(ed25519.Ed25519PublicKey.from_public_bytes(point))
+
+
+class TokenMac:
+    """An HMAC-SHA256 key in the token (identity.hs256.MessageAuthenticator): `mac` asks the token."""
+
+    def __init__(self, *, token: Pkcs11Token, handle: Any, label: str) -> None:
+        self._token = token
+        self._handle = handle
+        self.label = label
+
+    def mac(self, data: bytes) -> bytes:
+        return self._token.mac(self._handle, data)
+
+    def protection(self) -> dict[str, bool]:
+        from pkcs11 import Attribute
+
+        with self._token._lock:
+            return {"sensitive": bool(self._handle[Attribute.SENSITIVE]),
+                    "extractable": bool(self._handle[Attribute.EXTRACTABLE])}
+
+    def __repr__(self) -> str:
+        return f"<TokenMac {self.label!r}>"
 
 
 class TokenPrivateKey(PrivateKey):

@@ -7,6 +7,7 @@ import typer
 from certhub.cli import context
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
+from signing.hsm import token_of
 from signing.keystore import open_key_store
 
 app = typer.Typer(help="Signing anchors: trust-root key, seal maker, trust list.", no_args_is_help=True)
@@ -16,11 +17,16 @@ app = typer.Typer(help="Signing anchors: trust-root key, seal maker, trust list.
 def init_cmd(
     maker_name: str = typer.Option("电子印章制作中心", help="Name of the platform seal maker (制章者)"),
 ) -> None:
-    """Create the trust-root key and the seal maker if missing, and print what verifiers pin."""
+    """Create the trust-root key and the seal maker if missing (and, with a PKCS#11 token, its MAC keys); print what verifiers pin."""
     config = context.settings()
+    key_secret = config.secret_bytes()
     with context.session_scope(config) as session:
-        anchors = ensure_signing_anchors(session=session, key_secret=config.secret_bytes(), maker_name=maker_name)
+        anchors = ensure_signing_anchors(session=session, key_secret=key_secret, maker_name=maker_name)
     typer.echo(("created" if anchors.created else "already set up") + f"; seal maker: {anchors.maker_name}")
+    if (token := token_of(key_secret)) is not None:
+        # The access-token and holder-session MAC keys: made here, once, not by servers starting together.
+        made = token.ensure_mac_keys()
+        typer.echo(f"token MAC keys: {', '.join(made) if made else 'already set up'}")
     typer.echo(f"trust-root kid: {anchors.root_kid}")
     typer.echo(f"trust-root public key (DER SubjectPublicKeyInfo, base64; pin it in verifiers):\n{anchors.root_public_key_der_b64}")
 

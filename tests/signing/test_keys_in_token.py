@@ -13,23 +13,34 @@ from certhub.cli import app as cli
 from certhub.settings import Settings, SettingsError
 from exchange.auditlog import log_origin, publish_checkpoint
 from exchange.auditlog.models import LogSigningKey
+from identity.errors import AuthError
+from identity.tokens import TokenAuthority
 from signing.algorithms import Algorithm
-from signing.hsm import KeySecret, parse_object_id, token_of
+from signing.hsm import ACCESS_TOKENS_MAC, KeySecret, parse_object_id, token_of
 from signing.models import SigningKey
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.statuses import KeyPurpose
 from signing.statuslist import verify_trusted_status_list_token
 from signing.transparency.note import NoteVerifier, open_note
 from tests.factories.catalog import CITY_SAMR
-from tests.factories.licences import REGISTRY_ID, build_world, business_licence_body, token_headers, trust_store
+from tests.factories.licences import (
+    REGISTRY_ID,
+    build_world,
+    business_licence_body,
+    citizen_id,
+    token_headers,
+    trust_store,
+)
 from tests.factories.settings import app_settings
 
 NEVER_LEFT = {"sensitive": True, "extractable": False, "always_sensitive": True, "never_extractable": True}
 
 
 @pytest.fixture
-def settings(tmp_path, softhsm_config) -> Settings:
-    """The app's settings with the token configured; the PIN from a file, as an operator would mount it."""
+def settings(tmp_path, softhsm_config, softhsm_token) -> Settings:
+    """The app's settings with the token configured; the PIN from a file, as an operator would mount it.
+    The token's MAC keys made first, as `certhub signing init` makes them before a server starts."""
+    softhsm_token.ensure_mac_keys()
     pin_file = tmp_path / "token.pin"
     pin_file.write_text(softhsm_config.pin + "\n")
     return app_settings(tmp_path, key_token_module=softhsm_config.module_path,
@@ -64,6 +75,12 @@ def test_licence_status_list_and_checkpoint_signed_by_keys_that_never_left_the_t
     key_secret = settings.secret_bytes()
     anchors, _seal = build_world(db_session, key_secret=key_secret)
     city = token_headers(client, db_session, CITY_SAMR)
+
+    # The access token was MACed in the token: the key derived from the secret (the software default) refuses it.
+    access_token = city["Authorization"].split()[1]
+    with pytest.raises(AuthError):
+        TokenAuthority(secret=key_secret, issuer=REGISTRY_ID).verify(access_token)
+    assert softhsm_token.mac_key(ACCESS_TOKENS_MAC).protection() == {"sensitive": True, "extractable": False}
 
     # A licence issued through the API, sealed by the city's seal key.
     response = client.post("/api/v1/licences", json=business_licence_body(), headers=city)
@@ -119,3 +136,28 @@ def test_the_command_line_makes_and_lists_keys_in_the_token(tmp_path, monkeypatc
     [maker] = [line for line in lines if "seal_maker" in line]
     assert "ES256" in root and " token " in root and maker.endswith("software")
     assert softhsm_config.pin not in listing.output
+
+
+def test_access_and_holder_tokens_are_maced_in_the_token(softhsm_token):
+    """HS256 with the key in the token: the same JWS a software key makes, verified only through the token."""
+    from identity.holder_auth import HolderAuthority
+
+    softhsm_token.ensure_mac_keys()
+    authority = TokenAuthority(secret=b"s" * 32, issuer=REGISTRY_ID, authenticator=softhsm_token.mac_key(ACCESS_TOKENS_MAC))
+    token = authority.issue(client_id="c1", department_code=CITY_SAMR, scopes=["licence:issue"])
+    assert authority.verify(token).client_id == "c1"
+    header, payload, mac = token.split(".")
+    forged = ".".join([header, payload, ("A" if mac[0] != "A" else "B") + mac[1:]])
+    with pytest.raises(AuthError):
+        authority.verify(forged)
+    with pytest.raises(AuthError):  # the software key of the same secret is another key
+        TokenAuthority(secret=b"s" * 32, issuer=REGISTRY_ID).verify(token)
+
+    holders = HolderAuthority(secret=b"s" * 32, issuer=REGISTRY_ID,
+                              authenticator=softhsm_token.mac_key("certhub holder sessions v1"))
+    principal = holders.new_principal(holder_code=citizen_id(), holder_code_type="111",
+                                      name="张三", auth_method="dev")
+    session_token = holders.issue(principal=principal)
+    assert holders.verify(session_token).session_id == principal.session_id
+    with pytest.raises(AuthError):  # a holder session is no access token, whichever key made it
+        authority.verify(session_token)
