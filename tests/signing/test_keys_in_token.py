@@ -16,7 +16,7 @@ from exchange.auditlog.models import LogSigningKey
 from identity.errors import AuthError
 from identity.tokens import TokenAuthority
 from signing.algorithms import Algorithm
-from signing.hsm import ACCESS_TOKENS_MAC, KeySecret, parse_object_id, token_of
+from signing.hsm import ACCESS_TOKENS_MAC, KeySecret, Pkcs11Token, TokenConfig, TokenError, parse_object_id, token_of
 from signing.models import SigningKey
 from signing.sealed import SealSignature, verify_sealed_record
 from signing.statuses import KeyPurpose
@@ -161,3 +161,11 @@ def test_access_and_holder_tokens_are_maced_in_the_token(softhsm_token):
     assert holders.verify(session_token).session_id == principal.session_id
     with pytest.raises(AuthError):  # a holder session is no access token, whichever key made it
         authority.verify(session_token)
+
+
+@pytest.mark.parametrize(("label", "pin"), [("certhub-tests", "000000"), ("no-such-token", "314159")])
+def test_a_wrong_pin_or_label_stops_the_start_not_the_first_signature(softhsm_config, label, pin):
+    token = Pkcs11Token(TokenConfig(module_path=softhsm_config.module_path, token_label=label, pin=pin))
+    with pytest.raises(TokenError) as refused:
+        token.ensure_open()  # what build_root calls before anything is served
+    assert pin not in str(refused.value)
