@@ -41,6 +41,7 @@ from identity.ratelimit import Limits, RateLimiter
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
+from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, token_of
 from storage.cache import Cache, create_cache
 
 
@@ -136,7 +137,12 @@ def build_root(
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
     sessions = sessions or create_sessionmaker(engine)
+    # With CERTHUB_KEY_TOKEN_* set, a signing.hsm.KeySecret carrying the PKCS#11 token: every key store
+    # opened with it generates and signs in the token. Opened now, so a wrong PIN stops start-up.
     key_secret = settings.secret_bytes()
+    token = token_of(key_secret)
+    if token is not None:
+        token.ensure_open()
     registry = RegistryConfig(
         registry_id=settings.registry_id, key_secret=key_secret,
         presentation_ttl_seconds=settings.presentation_ttl_seconds,
@@ -154,7 +160,8 @@ def build_root(
         cache=cache, registry=registry, log=log,
         identity=IdentityConfig(registry_id=settings.registry_id, demo=settings.demo),
         token_authority=TokenAuthority(secret=key_secret, issuer=settings.registry_id,
-                                       ttl_seconds=settings.access_token_ttl_seconds, revocations=withdrawn),
+                                       ttl_seconds=settings.access_token_ttl_seconds, revocations=withdrawn,
+                                       authenticator=token.mac_key(ACCESS_TOKENS_MAC) if token else None),
         holder_authority=_holder_authority(settings, key_secret=key_secret),
         withdrawn=withdrawn,
         rate_limiter=_rate_limiter(settings, cache=cache),
@@ -186,5 +193,7 @@ def _holder_authority(settings: Settings, *, key_secret: bytes) -> HolderAuthori
         oidc = OidcVerifier(issuer=settings.oidc_issuer, audience=settings.oidc_audience,
                             jwks_url=settings.oidc_jwks_url, holder_code_claim=settings.oidc_holder_code_claim,
                             egress=settings.egress())
+    token = token_of(key_secret)
     return HolderAuthority(secret=key_secret, issuer=settings.registry_id,
-                           ttl_seconds=settings.holder_session_ttl_seconds, oidc=oidc)
+                           ttl_seconds=settings.holder_session_ttl_seconds, oidc=oidc,
+                           authenticator=token.mac_key(HOLDER_SESSIONS_MAC) if token else None)

@@ -158,6 +158,19 @@ class Settings(BaseSettings):
         description="Hosts reached without the proxy, comma-separated as NO_PROXY is: intranet.gov.example,10.0.0.0/8 "
                     "(a name matches its subdomains too; * matches every host).",
     )
+    key_token_module: Path | None = Field(
+        default=None,
+        description="Keep signing keys in a PKCS#11 token: the token's module (shared library), e.g. "
+                    "/usr/lib/softhsm/libsofthsm2.so; default: none, private keys are kept in software envelopes "
+                    "under CERTHUB_SECRET_KEY (docs/keys.md).",
+    )
+    key_token_label: str = Field(default="", max_length=32, description="The PKCS#11 token's label (with CERTHUB_KEY_TOKEN_MODULE).")
+    key_token_pin: SecretStr = Field(
+        default=SecretStr(""), description="The token's user PIN; prefer CERTHUB_KEY_TOKEN_PIN_FILE."
+    )
+    key_token_pin_file: Path | None = Field(
+        default=None, description="A file holding the token's user PIN (its first line), e.g. a mounted secret."
+    )
     worker_healthcheck_timeout_seconds: int = Field(
         default=60, ge=5, le=3600,
         description="`certhub serve --workers N`: how long a worker may take to answer the supervisor's health "
@@ -165,7 +178,7 @@ class Settings(BaseSettings):
     )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
-                     mode="before")
+                     "key_token_module", "key_token_pin_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -235,11 +248,49 @@ class Settings(BaseSettings):
         except EgressConfigError as error:
             raise ValueError(f"CERTHUB_EGRESS_PROXY: {error}") from None
 
+    @model_validator(mode="after")
+    def _key_token_complete(self) -> Settings:
+        # Half a token configuration would silently keep new keys in software.
+        if self.key_token_module is None:
+            if self.key_token_label or self.key_token_pin.get_secret_value() or self.key_token_pin_file:
+                raise ValueError("CERTHUB_KEY_TOKEN_LABEL and _PIN need CERTHUB_KEY_TOKEN_MODULE")
+            return self
+        if not self.key_token_module.is_absolute():
+            raise ValueError("CERTHUB_KEY_TOKEN_MODULE must be an absolute path to the PKCS#11 library")
+        if not self.key_token_label:
+            raise ValueError("CERTHUB_KEY_TOKEN_MODULE needs CERTHUB_KEY_TOKEN_LABEL (the token's label)")
+        if bool(self.key_token_pin.get_secret_value()) == bool(self.key_token_pin_file):
+            raise ValueError("with CERTHUB_KEY_TOKEN_MODULE set exactly one of CERTHUB_KEY_TOKEN_PIN and _PIN_FILE")
+        return self
+
+    def _key_token_pin(self) -> str:
+        if self.key_token_pin_file is None:
+            return self.key_token_pin.get_secret_value()
+        try:
+            lines = self.key_token_pin_file.read_text(encoding="utf-8").splitlines()
+        except OSError as error:
+            raise SettingsError(f"CERTHUB_KEY_TOKEN_PIN_FILE cannot be read: {error.strerror}") from None
+        if not lines or not lines[0].strip():
+            raise SettingsError("CERTHUB_KEY_TOKEN_PIN_FILE is empty")
+        return lines[0].strip()
+
     def secret_bytes(self) -> bytes:
+        """The key-encryption secret; with a token configured, a `signing.hsm.KeySecret` carrying it, so
+        every key store opened with this secret generates and uses its keys in the token."""
         secret = self.secret_key.get_secret_value()
         if self.demo and not secret:
             secret = DEMO_SECRET
-        return secret.encode("utf-8")
+        if self.key_token_module is None:
+            return secret.encode("utf-8")
+        # Imported here: commands that never sign (`certhub verify`) read settings without the token driver.
+        from signing.hsm import KeySecret, TokenConfig, TokenError, shared_token
+
+        try:
+            config = TokenConfig(module_path=str(self.key_token_module), token_label=self.key_token_label,
+                                 pin=self._key_token_pin())
+        except TokenError as error:
+            raise SettingsError(f"CERTHUB_KEY_TOKEN_*: {error}") from None
+        return KeySecret(secret.encode("utf-8"), token=shared_token(config))
 
 
 def load_settings(**overrides: object) -> Settings:

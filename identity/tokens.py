@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from identity.errors import AuthError, InvalidCode
+from identity.hs256 import MessageAuthenticator, hs256_codec
 from identity.operators import validate_operator_id
 
 AUDIENCE = "certhub-api"
 VERIFIED_TOKENS_KEPT = 4096  # per process; emptied when full
-_ALGORITHM = "HS256"
 
 
 @dataclass(frozen=True)
@@ -50,12 +50,13 @@ class Revocations(Protocol):
 
 class TokenAuthority:
     def __init__(self, *, secret: bytes, issuer: str, ttl_seconds: int = 600,
-                 revocations: Revocations | None = None) -> None:
-        # A key of its own, derived from the deployment secret, so a leaked
-        # token key reveals nothing about the key-encryption key.
-        self._key = HKDF(
-            algorithm=hashes.SHA256(), length=32, salt=None, info=b"certhub access tokens v1"
-        ).derive(secret)
+                 revocations: Revocations | None = None, authenticator: MessageAuthenticator | None = None) -> None:
+        # A key of its own: derived from the deployment secret, so a leaked
+        # token key reveals nothing about the key-encryption key; or, when the
+        # deployment keeps its keys in a PKCS#11 token, a MAC key generated
+        # there (`authenticator`), which never enters this process.
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"certhub access tokens v1").derive(secret)
+        self._codec = hs256_codec(key=derived, authenticator=authenticator)
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
         # Credentials withdrawn since their tokens were issued (a revoked
@@ -95,7 +96,7 @@ class TokenAuthority:
             claims["operator"] = validate_operator_id(operator)
         if key_id is not None:
             claims["assertion_kid"] = key_id
-        return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"typ": "at+jwt"})
+        return self._codec.encode(claims, headers={"typ": "at+jwt"})
 
     def verify(self, token: str) -> Principal:
         if len(token) > 4096:
@@ -117,14 +118,8 @@ class TokenAuthority:
 
     def _verify_fully(self, token: str) -> tuple[Principal, float]:
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[_ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            )
+            claims = self._codec.decode(token, audience=AUDIENCE, issuer=self._issuer,
+                                        require=["exp", "iat", "sub", "aud", "iss"])
         except jwt.ExpiredSignatureError:
             raise AuthError("access token expired") from None
         except jwt.PyJWTError:

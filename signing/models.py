@@ -80,6 +80,8 @@ class SigningKey(SigningBase):
     purpose: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[bytes] = mapped_column(LargeBinary)  # DER SPKI
     encrypted_private_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The PKCS#11 object's CKA_ID (hex) when the private half lives in a token (signing.hsm); then no envelope.
+    token_object: Mapped[str | None] = mapped_column(String(64), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default=KeyStatus.ACTIVE)
     seal_id: Mapped[int | None] = mapped_column(ForeignKey("signing_seals.id"), nullable=True, index=True)
     maker_id: Mapped[int | None] = mapped_column(ForeignKey("signing_seal_makers.id"), nullable=True, index=True)

@@ -3,7 +3,9 @@
 # SPEC: C2SP tlog-checkpoint, C2SP signed-note (Ed25519).
 The key is created once, on first publication, and kept in
 ``auditlog_signing_keys`` with its seed AES-GCM encrypted under the
-deployment secret (``signing.keys.encrypt_private_key``).
+deployment secret (``signing.keys.encrypt_private_key``), or, when the
+deployment keeps its keys in a PKCS#11 token, generated in the token
+(``signing.hsm``): the row then holds only the token object's CKA_ID.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
-from signing.algorithms import Algorithm
+from signing.algorithms import Algorithm, PrivateKey
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
+from signing.hsm import Pkcs11Token, TokenPrivateKey, object_id_text, parse_object_id, token_of
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
 from storage.units import bounded
@@ -74,20 +77,33 @@ def get_or_create_signer(*, session: Session, key_secret: bytes, origin: str) ->
     processes never create two keys for one origin.
     """
     row = session.scalar(_active_key(origin))
+    token = token_of(key_secret)
     if row is None:
-        key = Ed25519PrivateKey.generate()
-        signer = NoteSigner(name=origin, seed=key.secret_bytes())
-        row = LogSigningKey(
+        key = token.generate(Algorithm.EDDSA, purpose="checkpoint") if token is not None else Ed25519PrivateKey.generate()
+        signer = NoteSigner.from_private_key(name=origin, key=key)
+        session.add(LogSigningKey(
             name=origin,
             kid=key.kid,
             verifier_key=signer.verifier.to_key_string(),
-            encrypted_seed=encrypt_private_key(key, secret=key_secret),
-        )
-        session.add(row)
+            encrypted_seed=None if isinstance(key, TokenPrivateKey) else encrypt_private_key(key, secret=key_secret),
+            token_object=object_id_text(key.object_id) if isinstance(key, TokenPrivateKey) else None,
+        ))
         session.flush()
         return signer
-    stored = decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
-    return NoteSigner(name=origin, seed=stored.secret_bytes())
+    return NoteSigner.from_private_key(name=origin, key=_stored_key(row, token=token, key_secret=key_secret))
+
+
+def _stored_key(row: LogSigningKey, *, token: Pkcs11Token | None, key_secret: bytes) -> PrivateKey:
+    if row.token_object is not None:
+        if token is None:
+            raise AuditLogError("the log's checkpoint key lives in a PKCS#11 token: configure CERTHUB_KEY_TOKEN_* to sign")
+        key = token.key(parse_object_id(row.token_object), algorithm=Algorithm.EDDSA)
+        if key.kid != row.kid:
+            raise AuditLogError("the token's key under the log's reference is not the log's key")
+        return key
+    if row.encrypted_seed is None:
+        raise AuditLogError("the log's checkpoint key row has neither a seed nor a token reference")
+    return decrypt_private_key(row.encrypted_seed, algorithm=Algorithm.EDDSA, kid=row.kid, secret=key_secret)
 
 
 def _active_key(origin: str):

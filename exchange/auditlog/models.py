@@ -74,7 +74,8 @@ class LogCheckpoint(Base):
 
 
 class LogSigningKey(Base):
-    """A checkpoint signing key; the Ed25519 seed is AES-GCM encrypted.
+    """A checkpoint signing key: the Ed25519 seed AES-GCM encrypted, or a
+    reference to the key in the deployment's PKCS#11 token (signing.hsm).
 
     One active key per log (``retired_at`` NULL); rotated-out keys stay, as
     the published key history checkpoints they signed are verified with."""
@@ -85,6 +86,8 @@ class LogSigningKey(Base):
     name: Mapped[str] = mapped_column(String(256), index=True)
     kid: Mapped[str] = mapped_column(String(100))
     verifier_key: Mapped[str] = mapped_column(String(512))
-    encrypted_seed: Mapped[bytes] = mapped_column(LargeBinary)
+    encrypted_seed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # The token object's CKA_ID (hex) when the key was generated in a token; then no seed.
+    token_object: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

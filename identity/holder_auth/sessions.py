@@ -27,10 +27,10 @@ from identity.holder_auth.principal import (
     validate_holder_code,
     validate_name,
 )
+from identity.hs256 import MessageAuthenticator, hs256_codec
 
 HOLDER_AUDIENCE = "certhub-holder"
 TOKEN_TYPE = "holder+jwt"
-_ALGORITHM = "HS256"
 # Must differ from identity.tokens' info string: that is what makes the keys differ.
 _HKDF_INFO = b"certhub holder sessions v1"
 MAX_TOKEN_LENGTH = 4096
@@ -47,8 +47,11 @@ class HolderAuthority:
         issuer: str,
         ttl_seconds: int = 900,
         oidc: OidcVerifier | None = None,
+        authenticator: MessageAuthenticator | None = None,
     ) -> None:
-        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret)
+        # As identity.tokens: derived from the secret, or a MAC key in the deployment's PKCS#11 token.
+        derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret)
+        self._codec = hs256_codec(key=derived, authenticator=authenticator)
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
         self.oidc = oidc
@@ -96,7 +99,7 @@ class HolderAuthority:
         }
         if principal.operator_name is not None:
             claims["op"] = principal.operator_name
-        return jwt.encode(claims, self._key, algorithm=_ALGORITHM, headers={"typ": TOKEN_TYPE})
+        return self._codec.encode(claims, headers={"typ": TOKEN_TYPE})
 
     def verify(self, token: str) -> HolderPrincipal:
         if len(token) > MAX_TOKEN_LENGTH:
@@ -110,14 +113,8 @@ class HolderAuthority:
             # department access token to a holder endpoint.
             raise AuthError("not a holder session token (department access tokens cannot act for holders)")
         try:
-            claims = jwt.decode(
-                token,
-                self._key,
-                algorithms=[_ALGORITHM],
-                audience=HOLDER_AUDIENCE,
-                issuer=self._issuer,
-                options={"require": ["exp", "iat", "sub", "aud", "iss", "sid"]},
-            )
+            claims = self._codec.decode(token, audience=HOLDER_AUDIENCE, issuer=self._issuer,
+                                        require=["exp", "iat", "sub", "aud", "iss", "sid"])
         except jwt.ExpiredSignatureError:
             raise AuthError("holder session expired; sign in again") from None
         except jwt.PyJWTError:

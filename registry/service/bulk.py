@@ -48,7 +48,7 @@ from registry.service.issue import Signer, reserve_serials
 from registry.service.records import catalog_record, china_date, validate_face, validate_holder, validity_period
 from signing import service as signing_service
 from signing.canonical import canonical_json
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.models import Seal
 from signing.sealed import SealSigner
 from signing.service.lifecycle import active_seal_key
@@ -197,7 +197,7 @@ class LicenceImporter:
         slot = (key_row.id, seal.es_id, self.actor.department_code)
         sealer = self._sealers.get(slot)
         if sealer is None:
-            key = DatabaseKeyStore(session=session, secret=self._signer.key_secret).private_key(handle=key_row.id)
+            key = open_key_store(session=session, secret=self._signer.key_secret).private_key(handle=key_row.id)
             sealer = SealSigner(key=key, registry_id=self._signer.registry_id, es_id=seal.es_id,
                                 licence_type_code=self.type_code, signer_department_code=self.actor.department_code)
             self._sealers = {slot: sealer}  # one seal per run: drop a rotated key's signer

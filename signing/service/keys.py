@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import DEFAULT_ALGORITHM, Algorithm
 from signing.errors import InvalidInput, KeyNotFound, MakerNotFound
-from signing.keys import generate_private_key, parse_algorithm
-from signing.keystore import DatabaseKeyStore, StoredKey
+from signing.keys import parse_algorithm
+from signing.keystore import StoredKey, open_key_store
 from signing.models import SealMaker, SigningKey
 from signing.seals.certificates import self_issued_maker_certificate
 from signing.service._validate import now_or
@@ -25,9 +25,8 @@ def create_trust_root_key(
     now: datetime | None = None,
 ) -> StoredKey:
     """A new key to sign the registry's trust lists; verifiers pin its public half."""
-    store = DatabaseKeyStore(session=session, secret=key_secret)
-    key = generate_private_key(parse_algorithm(algorithm))
-    return store.put(key=key, purpose=KeyPurpose.TRUST_ROOT, created_at=now_or(now))
+    store = open_key_store(session=session, secret=key_secret)
+    return store.generate(algorithm=parse_algorithm(algorithm), purpose=KeyPurpose.TRUST_ROOT, created_at=now_or(now))
 
 
 def _trust_root_query():
@@ -71,7 +70,7 @@ def create_seal_maker(
     maker = SealMaker(name=name.strip(), certificate=certificate, created_at=moment)
     session.add(maker)
     session.flush()
-    DatabaseKeyStore(session=session, secret=key_secret).put(
+    open_key_store(session=session, secret=key_secret).put(
         key=key, purpose=KeyPurpose.SEAL_MAKER, maker_id=maker.id, created_at=moment
     )
     session.refresh(maker)
@@ -93,7 +92,7 @@ def maker_private_key(*, session: Session, maker: SealMaker, key_secret: bytes |
     active = [k for k in maker.keys if k.status == KeyStatus.ACTIVE]
     if not active:
         raise KeyNotFound(f"seal maker {maker.name} has no active key")
-    key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=active[-1].id)
+    key = open_key_store(session=session, secret=key_secret).private_key(handle=active[-1].id)
     if not isinstance(key, SM2PrivateKey):
         raise KeyNotFound("the seal maker's key is not an SM2 key")
     return key

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm
 from signing.errors import InvalidInput, KeyNotFound, SealNotActive
-from signing.keys import generate_private_key, parse_algorithm
-from signing.keystore import DatabaseKeyStore, StoredKey
+from signing.keys import parse_algorithm
+from signing.keystore import StoredKey, open_key_store
 from signing.models import Seal, SealSuspension, SigningKey
 from signing.picture import check_png
 from signing.service import _validate
@@ -36,13 +36,13 @@ def rotate_key(
     seal = get_seal_or_raise(session=session, es_id=es_id, for_update=True)
     if seal.status == SealStatus.REVOKED:
         raise SealNotActive(f"seal {es_id} is revoked; a revoked seal gets no new key")
-    store = DatabaseKeyStore(session=session, secret=key_secret)
+    store = open_key_store(session=session, secret=key_secret)
     current = active_seal_key(seal)
     if current is not None:
         store.set_status(handle=current.id, status=KeyStatus.RETIRED, at=moment)
     chosen = parse_algorithm(algorithm) if algorithm is not None else Algorithm(current.algorithm) if current else Algorithm.ES256
-    new_key = generate_private_key(chosen)
-    stored = store.put(key=new_key, purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment)
+    stored = store.generate(algorithm=chosen, purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment)
+    new_key = store.private_key(handle=stored.handle)
     seal.der = issue_seal_document(
         session=session, seal=seal, maker=seal.maker, seal_key=new_key, key_secret=key_secret, now=moment
     )
@@ -113,7 +113,7 @@ def revoke_key(
     rows = session.scalars(select(SigningKey).where(SigningKey.kid == kid).order_by(SigningKey.id)).all()
     if not rows:
         raise KeyNotFound(f"no key {kid}")
-    store = DatabaseKeyStore(session=session, secret=key_secret)
+    store = open_key_store(session=session, secret=key_secret)
     return [store.set_status(handle=row.id, status=KeyStatus.REVOKED, at=moment, compromised_at=compromise) for row in rows]
 
 
@@ -133,7 +133,7 @@ def replace_picture(
     current = active_seal_key(seal)
     if current is None:
         raise KeyNotFound(f"seal {es_id} has no active key")
-    seal_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=current.id)
+    seal_key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
     seal.picture_png = picture_png
     seal.der = issue_seal_document(
         session=session, seal=seal, maker=seal.maker, seal_key=seal_key, key_secret=key_secret, now=moment

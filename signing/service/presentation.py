@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm
 from signing.errors import KeyNotFound, SealNotActive
-from signing.keys import generate_private_key
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.models import SigningKey
 from signing.qr.el1 import QrSigner
 from signing.service import _validate
@@ -48,9 +47,9 @@ def ensure_presentation_key(*, session: Session, key_secret: bytes | str, now: d
     existing = _active_presentation_key(session=session)  # re-read under the lock
     if existing is not None:
         return existing.kid
-    store = DatabaseKeyStore(session=session, secret=key_secret)
-    stored = store.put(
-        key=generate_private_key(Algorithm.ES256), purpose=KeyPurpose.PRESENTATION, created_at=_validate.now_or(now)
+    store = open_key_store(session=session, secret=key_secret)
+    stored = store.generate(
+        algorithm=Algorithm.ES256, purpose=KeyPurpose.PRESENTATION, created_at=_validate.now_or(now)
     )
     return stored.kid
 
@@ -61,7 +60,7 @@ def presentation_qr_signer(*, session: Session, key_secret: bytes | str) -> QrSi
     row = _active_presentation_key(session=session)
     if row is None:  # pragma: no cover - ensure_presentation_key just made one
         raise KeyNotFound("the registry has no presentation key")
-    key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=row.id)
+    key = open_key_store(session=session, secret=key_secret).private_key(handle=row.id)
     return QrSigner(kid=key.kid, private_key=key)
 
 
@@ -80,5 +79,5 @@ def seal_qr_signer(
     current = active_seal_key(seal)
     if current is None:
         raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
-    key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=current.id)
+    key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
     return QrSigner(kid=key.kid, private_key=key)

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm
-from signing.keys import generate_private_key, parse_algorithm
-from signing.keystore import DatabaseKeyStore
+from signing.keys import parse_algorithm
+from signing.keystore import open_key_store
 from signing.models import SigningKey
 from signing.service import _validate
 from signing.service.keys import create_trust_root_key, lock_trust_root
@@ -61,7 +61,7 @@ def rotate_trust_root(
     handover = build_trust_list(  # 2.
         session=session, registry_id=registry_id, key_secret=key_secret, now=moment, root_handle=old.id
     )
-    DatabaseKeyStore(session=session, secret=key_secret).set_status(  # 3.
+    open_key_store(session=session, secret=key_secret).set_status(  # 3.
         handle=old.id, status=KeyStatus.RETIRED, at=moment
     )
     first = build_trust_list(session=session, registry_id=registry_id, key_secret=key_secret, now=moment)
@@ -79,13 +79,13 @@ def rotate_presentation_key(
     Returns the new kid."""
     moment = _validate.now_or(now)
     lock_trust_root(session=session)
-    store = DatabaseKeyStore(session=session, secret=key_secret)
+    store = open_key_store(session=session, secret=key_secret)
     active = select(SigningKey).where(
         SigningKey.purpose == str(KeyPurpose.PRESENTATION), SigningKey.status == str(KeyStatus.ACTIVE)
     )
     for old in session.scalars(active).all():
         store.set_status(handle=old.id, status=KeyStatus.RETIRED, at=moment)
-    stored = store.put(key=generate_private_key(Algorithm.ES256), purpose=KeyPurpose.PRESENTATION, created_at=moment)
+    stored = store.generate(algorithm=Algorithm.ES256, purpose=KeyPurpose.PRESENTATION, created_at=moment)
     row = session.get_one(SigningKey, stored.handle)
     publish_key(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
     return row.kid

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from signing.errors import KeyNotFound, NotAuthorized, SealNotActive
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.sealed import SealSignature, seal_record
 from signing.service import _validate
 from signing.service.authorization import active_authorization
@@ -53,7 +53,7 @@ def sign_record(
     current = active_seal_key(seal)  # 5.
     if current is None:
         raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
-    key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=current.id)
+    key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
     return seal_record(
         record=record,
         key=key,

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import DEFAULT_ALGORITHM, Algorithm, PrivateKey
 from signing.errors import InvalidInput, SealNotFound
-from signing.keys import generate_private_key, parse_algorithm
-from signing.keystore import DatabaseKeyStore
+from signing.keys import parse_algorithm
+from signing.keystore import open_key_store
 from signing.models import Seal, SealMaker
 from signing.picture import SEAL_DIAMETER_MM, check_png, draw_round_seal
 from signing.seals.certificates import issued_seal_certificate
@@ -116,10 +116,9 @@ def create_seal(
     )
     session.add(seal)
     session.flush()
-    seal_key = generate_private_key(parse_algorithm(algorithm))
-    DatabaseKeyStore(session=session, secret=key_secret).put(
-        key=seal_key, purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment
-    )
+    store = open_key_store(session=session, secret=key_secret)
+    stored = store.generate(algorithm=parse_algorithm(algorithm), purpose=KeyPurpose.SEAL, seal_id=seal.id, created_at=moment)
+    seal_key = store.private_key(handle=stored.handle)
     seal.der = issue_seal_document(
         session=session, seal=seal, maker=maker, seal_key=seal_key, key_secret=key_secret, now=moment
     )

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm, PrivateKey
 from signing.encoding import b64url_encode
-from signing.keys import generate_private_key
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.models import SigningKey, TrustListIssuance
 from signing.service import _validate
 from signing.service.keys import lock_trust_root
@@ -41,7 +40,7 @@ def status_list_signing_key(
     row = _active(session=session) or _create(session=session, key_secret=key_secret, now=moment)
     if not _published(session=session, registry_id=registry_id, row=row):
         publish_key(session=session, registry_id=registry_id, key_secret=key_secret, row=row, now=moment)
-    return DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=row.id)
+    return open_key_store(session=session, secret=key_secret).private_key(handle=row.id)
 
 
 def rotate_status_list_key(
@@ -51,7 +50,7 @@ def rotate_status_list_key(
     retired now (what they signed before stays checkable). Returns the new kid."""
     moment = _validate.now_or(now)
     lock_trust_root(session=session)
-    store = DatabaseKeyStore(session=session, secret=key_secret)
+    store = open_key_store(session=session, secret=key_secret)
     for old in session.scalars(_active_query()).all():
         store.set_status(handle=old.id, status=KeyStatus.RETIRED, at=moment)
     row = _create(session=session, key_secret=key_secret, now=moment)
@@ -76,8 +75,8 @@ def _create(*, session: Session, key_secret: bytes | str, now: datetime) -> Sign
     existing = _active(session=session)  # re-read under the lock
     if existing is not None:
         return existing
-    stored = DatabaseKeyStore(session=session, secret=key_secret).put(
-        key=generate_private_key(Algorithm.ES256), purpose=KeyPurpose.STATUS_LIST, created_at=now
+    stored = open_key_store(session=session, secret=key_secret).generate(
+        algorithm=Algorithm.ES256, purpose=KeyPurpose.STATUS_LIST, created_at=now
     )
     return session.get_one(SigningKey, stored.handle)
 

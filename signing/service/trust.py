@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from signing.canonical import canonical_json
 from signing.encoding import truncate_to_second
 from signing.keys import load_public_key_for
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.models import CrossLevelAuthorization, Seal, SigningKey, TrustListIssuance
 from signing.service import _validate
 from signing.service.keys import get_trust_root_key_or_raise
@@ -111,7 +111,7 @@ def build_trust_list(
         select(func.max(TrustListIssuance.sequence)).where(TrustListIssuance.registry_id == registry_id)
     )
     handle = root_handle if root_handle is not None else get_trust_root_key_or_raise(session=session).id
-    root_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=handle)
+    root_key = open_key_store(session=session, secret=key_secret).private_key(handle=handle)
     trust_list = sign_trust_list(
         content=content, root_key=root_key, sequence=(last or 0) + 1, issued_at=moment, validity=validity
     )

@@ -13,13 +13,15 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from signing.algorithms import Algorithm
+from signing.algorithms import PrivateKey as SigningPrivateKey
 from signing.transparency.errors import MalformedError, NoteVerificationError
 
 # SPEC: C2SP signed-note "Signature types" — 0x01 is Ed25519.
@@ -93,18 +95,37 @@ class NoteVerifier:
 
 
 class NoteSigner:
-    """An Ed25519 private key that signs notes under a key name."""
+    """An Ed25519 private key that signs notes under a key name: a seed held
+    here, or any `signing.algorithms.PrivateKey` of EdDSA (one kept in a
+    PKCS#11 token signs there, see `from_private_key`)."""
 
     def __init__(self, *, name: str, seed: bytes) -> None:
         check_key_name(name)
         if len(seed) != ED25519_KEY_SIZE:
             raise MalformedError("Ed25519 seeds are 32 bytes")
+        private_key = Ed25519PrivateKey.from_private_bytes(seed)
+        public_key = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._start(name=name, public_key=public_key, sign=private_key.sign)
+        self._private_key: Ed25519PrivateKey | None = private_key
+
+    def _start(self, *, name: str, public_key: bytes, sign: Callable[[bytes], bytes]) -> None:
+        check_key_name(name)
         self.name = name
-        self._private_key = Ed25519PrivateKey.from_private_bytes(seed)
-        public_key = self._private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self._sign = sign
         self.verifier = NoteVerifier(
             name=name, key_id=key_id(name=name, key_type=ED25519_TYPE, public_key=public_key), public_key=public_key
         )
+
+    @classmethod
+    def from_private_key(cls, *, name: str, key: SigningPrivateKey) -> NoteSigner:
+        """A signer over a key that may not reveal its seed (a token's): it only signs."""
+        if key.algorithm != Algorithm.EDDSA:
+            raise MalformedError("note signers use Ed25519 keys")
+        signer = cls.__new__(cls)
+        # SPEC: RFC 8410 §4 — an Ed25519 SPKI ends with the 32-byte public key.
+        signer._start(name=name, public_key=key.public_key.spki_der[-ED25519_KEY_SIZE:], sign=key.sign)
+        signer._private_key = None
+        return signer
 
     @property
     def key_id(self) -> bytes:
@@ -130,12 +151,14 @@ class NoteSigner:
         return signer
 
     def to_key_string(self) -> str:
+        if self._private_key is None:
+            raise MalformedError("this signer's key is kept in a token and has no key string")
         seed = self._private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         encoded = base64.b64encode(bytes([ED25519_TYPE]) + seed).decode()
         return f"{_PRIVATE_KEY_PREFIX}{self.name}+{self.key_id.hex()}+{encoded}"
 
     def sign(self, text: bytes) -> bytes:
-        return self._private_key.sign(text)
+        return self._sign(text)
 
     def __repr__(self) -> str:  # never show key material
         return f"NoteSigner(name={self.name!r}, key_id={self.key_id.hex()})"

@@ -58,7 +58,7 @@ def test_a_database_command_does_not_load_the_server(group):
 # Every command as the CLI offered it when it imported every module up front.
 COMMANDS = """serve, demo, verify, db upgrade, db current, catalog load, catalog export, clients create, clients list,
 clients add-key, clients keys, clients retire-key, clients revoke-key, clients use-private-key-jwt, clients disable,
-seal inspect, signing init, signing trust-list, audit verify, audit checkpoint, audit export, licences expiring,
+seal inspect, signing init, signing trust-list, signing keys, audit verify, audit checkpoint, audit export, licences expiring,
 licences disputes, licences expire, licences issue, licences import, webhooks run, registries list,
 registries refresh"""
 

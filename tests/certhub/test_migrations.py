@@ -107,3 +107,34 @@ def test_status_lists_move_their_keys_to_the_trust_list_and_keep_their_taken_ind
     with fresh_engine.connect() as connection:
         assert connection.execute(text("SELECT next_index FROM registry_status_lists")).scalar() == 10
         assert connection.execute(text("SELECT count(*) FROM signing_keys")).scalar() == 0
+
+
+_LOG_KEY = ("INSERT INTO auditlog_signing_keys (name, kid, verifier_key, encrypted_seed, created_at)"
+            " VALUES ('log.test/authorized-use-log', 'kid-log', 'vkey', :seed, '2026-01-01 08:00:00+00:00')")
+
+
+def test_keys_in_a_token_keep_a_reference_and_no_envelope(fresh_engine):
+    _migrate(fresh_engine, "upgrade", "0015")
+    with fresh_engine.begin() as connection:
+        connection.execute(text(_LOG_KEY), {"seed": b"\x01envelope"})
+
+    _migrate(fresh_engine, "upgrade", "0017")
+    reference = "00" * 16
+    with fresh_engine.begin() as connection:  # a token row: the reference, no envelope, no seed
+        connection.execute(text(
+            "INSERT INTO signing_keys (kid, algorithm, purpose, public_key, token_object, status, created_at)"
+            " VALUES ('kid-tok', 'ES256', 'seal', :spki, :ref, 'active', '2026-01-01 08:00:00+00:00')"),
+            {"spki": generate_private_key().public_key.spki_der, "ref": reference})
+        connection.execute(text("UPDATE auditlog_signing_keys SET encrypted_seed = NULL, token_object = :ref"),
+                           {"ref": reference})
+        assert connection.execute(text("SELECT encrypted_private_key FROM signing_keys")).scalar() is None
+
+    with pytest.raises(RuntimeError, match="PKCS#11 token"):  # downgrading would orphan the token's keys
+        _migrate(fresh_engine, "downgrade", "0016")
+    with fresh_engine.begin() as connection:
+        connection.execute(text("DELETE FROM signing_keys"))
+        connection.execute(text("UPDATE auditlog_signing_keys SET encrypted_seed = :seed, token_object = NULL"),
+                           {"seed": b"\x01envelope"})
+    _migrate(fresh_engine, "downgrade", "0016")
+    assert "token_object" not in [column["name"] for column in inspect(fresh_engine).get_columns("signing_keys")]
+    assert "token_object" not in [column["name"] for column in inspect(fresh_engine).get_columns("auditlog_signing_keys")]

@@ -59,14 +59,15 @@ def _seal_picture() -> bytes:
     return draw_round_seal(organization_name="福州市市场监督管理局", seal_type="电子证照专用章")
 
 
-def build_world(session: Session):
-    """Load the catalog, create the anchors and a seal for the city issuer; commit."""
+def build_world(session: Session, *, key_secret: bytes = KEY_SECRET):
+    """Load the catalog, create the anchors and a seal for the city issuer; commit.
+    `key_secret`: the app's, when its keys live in a PKCS#11 token (a signing.hsm.KeySecret)."""
     document.load(session=session, document=document.parse_mapping(world_mapping()))
-    anchors = ensure_signing_anchors(session=session, key_secret=KEY_SECRET, maker_name="福建省电子印章制作中心")
+    anchors = ensure_signing_anchors(session=session, key_secret=key_secret, maker_name="福建省电子印章制作中心")
     seal = signing_service.create_seal(
         session=session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局", seal_type="电子证照专用章",
         licence_type_codes=[BUSINESS_LICENCE, FOOD_LICENCE, RESIDENCE_PERMIT], valid_from=SEAL_START,
-        valid_to=SEAL_END, key_secret=KEY_SECRET, picture_png=_seal_picture(),
+        valid_to=SEAL_END, key_secret=key_secret, picture_png=_seal_picture(),
     )
     session.commit()
     return anchors, seal
@@ -106,12 +107,12 @@ def trust_store(client, anchors) -> TrustStore:
     return store
 
 
-def publish_log_checkpoint(session: Session) -> None:
+def publish_log_checkpoint(session: Session, *, key_secret: bytes = KEY_SECRET) -> None:
     """A fresh checkpoint of the authorized-use log: without one, every
     granted data use (downloads, holder reads) is refused (fail closed)."""
     from exchange.auditlog import log_origin, publish_checkpoint
 
-    publish_checkpoint(session=session, key_secret=KEY_SECRET, origin=log_origin(REGISTRY_ID))
+    publish_checkpoint(session=session, key_secret=key_secret, origin=log_origin(REGISTRY_ID))
     session.commit()
 
 

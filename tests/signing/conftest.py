@@ -7,6 +7,7 @@ import pytest
 
 from signing import service
 from tests.factories.signing import KEY_SECRET, LICENCE_TYPE, OWNER, T0, at
+from tests.softhsm import softhsm_config, softhsm_token  # noqa: F401 - fixtures of the token-driver tests
 
 
 @pytest.fixture
