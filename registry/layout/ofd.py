@@ -88,8 +88,8 @@ class _Resources:
 def _metrics(family: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
     """The font's character map, advances and units per em, read once."""
     path = sans_font_path() if family == "sans" else serif_font_path()
-    font = TTFont(str(path), lazy=True)
-    return font.getBestCmap(), dict(font["hmtx"].metrics), font["head"].unitsPerEm
+    with TTFont(str(path), lazy=True) as font:
+        return font.getBestCmap(), dict(font["hmtx"].metrics), font["head"].unitsPerEm
 
 
 def _advances(family: str, text: str, size_mm: float) -> list[float]:
@@ -222,13 +222,13 @@ def _font_subset(family: str, characters: set[str]) -> bytes:
     options.desubroutinize = True
     options.notdef_outline = True
     options.name_IDs = ["*"]  # keep the family name for the reader
-    font = TTFont(str(sans_font_path() if family == "sans" else serif_font_path()), lazy=True)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(sorted(characters)))
-    subsetter.subset(font)
-    _cff_to_truetype(font)
-    out = io.BytesIO()
-    font.save(out)
+    with TTFont(str(sans_font_path() if family == "sans" else serif_font_path()), lazy=True) as font:
+        subsetter = subset.Subsetter(options)
+        subsetter.populate(text="".join(sorted(characters)))
+        subsetter.subset(font)
+        _cff_to_truetype(font)
+        out = io.BytesIO()
+        font.save(out)
     return out.getvalue()
 
 
