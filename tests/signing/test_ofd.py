@@ -5,71 +5,39 @@ verifier accepts and refuses, and the same documents checked independently
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from registry.layout.face import Annotation, LicenceFace
+from registry.layout.face import Annotation
 from registry.layout.ofd import build_ofd, render_ofd
 from signing.errors import OfdSigningError, VerificationError
 from signing.ofd import OfdSealSigner, sign_ofd, verify_ofd
 from signing.ofd.package import read_package, write_package
-from signing.picture import draw_round_seal
-from signing.seals.certificates import issued_seal_certificate, self_issued_maker_certificate
-from signing.seals.gbt38540 import encode_seal_v4
 from signing.sm2 import SM2PrivateKey
-from tests.factories.ofd import flip_byte, independent_check_refuses, independent_problems, package_files
+from tests.factories.ofd import (
+    END,
+    SEAL_NAME,
+    START,
+    flip_byte,
+    independent_check_refuses,
+    independent_problems,
+    licence_face,
+    ofd_signer,
+    package_files,
+)
 
-START, END = datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC)
-SEAL_NAME = "福州市市场监督管理局电子证照专用章"
 needs_openssl = pytest.mark.skipif(shutil.which("openssl") is None, reason="the openssl command (.ci/run installs it)")
-
-
-def _signer(*, seal_key: SM2PrivateKey | None = None) -> OfdSealSigner:
-    maker = SM2PrivateKey.generate()
-    maker_certificate = self_issued_maker_certificate(maker_key=maker, maker_name="福建省电子印章制作中心",
-                                                      not_before=START, not_after=END)
-    key = seal_key or SM2PrivateKey.generate()
-    certificate = issued_seal_certificate(maker_key=maker, maker_certificate=maker_certificate, seal_name=SEAL_NAME,
-                                          owner_department_code="11350100MB0000001X", seal_key=key,
-                                          not_before=START, not_after=END)
-    seal = encode_seal_v4(
-        es_id="0123456789abcdef0123456789abcdef", name=SEAL_NAME, signer_certificates=[certificate],
-        created_at=START, valid_from=START, valid_to=END, picture_png=_seal_picture(), picture_width_mm=42,
-        picture_height_mm=42, maker_key=maker, maker_certificate=maker_certificate,
-    )
-    return OfdSealSigner(key=key, seal_der=seal, certificate=certificate)
-
-
-_PICTURE: list[bytes] = []
-
-
-def _seal_picture() -> bytes:
-    if not _PICTURE:
-        _PICTURE.append(draw_round_seal(organization_name="福州市市场监督管理局", seal_type="电子证照专用章"))
-    return _PICTURE[0]
-
-
-def _face(**changes) -> LicenceFace:
-    values = dict(
-        type_name="营业执照", holder_name="福州某某科技有限公司",
-        fields=[("持证主体代码", "91350100MA2Y000001"), ("经营范围", "软件开发；信息技术咨询服务")],
-        identifier="1.2.156.3005.2.11100000000013338W001.11350100MB0000001X.0000001.001.K",
-        issuer_name="福州市市场监督管理局", issued_on=date(2025, 3, 1), valid_from=date(2025, 3, 1), valid_until=None,
-        qr_text="EL1:TEST", seal_png=_seal_picture(),
-    )
-    values.update(changes)
-    return LicenceFace(**values)
 
 
 @pytest.fixture(scope="module")
 def signer() -> OfdSealSigner:
-    return _signer()
+    return ofd_signer()
 
 
 @pytest.fixture(scope="module")
 def sealed(signer) -> bytes:
-    return render_ofd(_face(), signer=signer, signed_at=datetime(2026, 1, 5, 8, 30, 15, 123456, tzinfo=UTC))
+    return render_ofd(licence_face(), signer=signer, signed_at=datetime(2026, 1, 5, 8, 30, 15, 123456, tzinfo=UTC))
 
 
 def test_a_sealed_ofd_verifies_and_names_its_seal(sealed):
@@ -137,7 +105,7 @@ def test_an_added_or_removed_file_is_refused(sealed):
 
 
 def test_an_unsigned_package_is_refused(signer):
-    unsigned = build_ofd(_face())
+    unsigned = build_ofd(licence_face())
     with pytest.raises(VerificationError, match="Signatures.xml"):  # OFD.xml names a signature list it lacks
         verify_ofd(write_package(unsigned.files))
 
@@ -159,26 +127,26 @@ def test_a_signature_from_another_seal_key_is_refused(signer):
     """A forger's seal with the same name and picture, made by another maker: the
     document verifies as that seal's, never as the real one (the es_id and maker differ
     only if the caller checks them against the trust list; the maker is reported)."""
-    forged = render_ofd(_face(), signer=_signer(), signed_at=START + timedelta(days=400))
+    forged = render_ofd(licence_face(), signer=ofd_signer(), signed_at=START + timedelta(days=400))
     report = verify_ofd(forged)
     assert report.signatures[0].maker == verify_ofd(forged).signatures[0].maker
     # Swapping the real seal's SignedValue into the forged package breaks the dataHash.
     files = read_package(forged)
-    genuine = read_package(render_ofd(_face(), signer=signer, signed_at=START + timedelta(days=400)))
+    genuine = read_package(render_ofd(licence_face(), signer=signer, signed_at=START + timedelta(days=400)))
     files["/Doc_0/Signs/Sign_0/SignedValue.dat"] = genuine["/Doc_0/Signs/Sign_0/SignedValue.dat"]
     with pytest.raises(VerificationError):
         verify_ofd(write_package(files))
 
 
 def test_signing_outside_the_seal_validity_is_refused(signer):
-    late = render_ofd(_face(), signer=signer, signed_at=END + timedelta(days=1))
+    late = render_ofd(licence_face(), signer=signer, signed_at=END + timedelta(days=1))
     with pytest.raises(VerificationError, match="validity"):
         verify_ofd(late)
 
 
 def test_an_annotated_copy_prints_its_purpose_on_the_page(signer):
     annotation = Annotation(purpose="办理银行开户", department_name="某银行", expires_at=datetime(2026, 12, 31, tzinfo=UTC))
-    sealed = render_ofd(_face(annotation=annotation), signer=signer, signed_at=START + timedelta(days=400))
+    sealed = render_ofd(licence_face(annotation=annotation), signer=signer, signed_at=START + timedelta(days=400))
     verify_ofd(sealed)
     content = package_files(sealed)["/Doc_0/Pages/Page_0/Content.xml"].decode()
     assert content.count("仅用于办理银行开户（某银行）") == 4
@@ -186,4 +154,4 @@ def test_an_annotated_copy_prints_its_purpose_on_the_page(signer):
 
 def test_an_already_signed_package_is_not_signed_again(sealed, signer):
     with pytest.raises(OfdSigningError, match="signed already"):
-        sign_ofd(read_package(sealed), signer=signer, stamp=build_ofd(_face()).stamp, signed_at=START)
+        sign_ofd(read_package(sealed), signer=signer, stamp=build_ofd(licence_face()).stamp, signed_at=START)
