@@ -4,12 +4,12 @@
 # (Signs/Signatures.xml, named by OFD.xml's <ofd:Signatures>) points to each
 # signature's Signature.xml; its <ofd:SignedInfo> lists every protected file
 # with its digest (<ofd:References CheckMethod=…>), the seal's appearance
-# (<ofd:StampAnnot>) and the seal file; <ofd:SignedValue> names the file
-# holding the signature value, here a GB/T 38540-2020 SES_Signature whose
-# dataHash is SM3 of Signature.xml. Every file of the package at signing time
-# is protected, Signatures.xml and the seal file included (what ofdrw's
-# OFDSigner does for a document's first seal), so nothing can be added to or
-# changed in the document without the signature failing.
+# (<ofd:StampAnnot>); <ofd:SignedValue> names the file holding the signature
+# value, here a GB/T 38540-2020 SES_Signature whose dataHash is SM3 of
+# Signature.xml. Every file of the package at signing time is protected,
+# Signatures.xml included (what ofdrw's OFDSigner does for a document's first
+# seal), so nothing can be added to or changed in the document without the
+# signature failing.
 """
 
 from __future__ import annotations
@@ -96,8 +96,7 @@ def _signature_list(signature_path: str) -> bytes:
     return _xml(root)
 
 
-def _signature_file(files: Files, *, signed_at: datetime, stamp: StampPlacement, seal_path: str,
-                    signed_value_path: str) -> bytes:
+def _signature_file(files: Files, *, signed_at: datetime, stamp: StampPlacement, signed_value_path: str) -> bytes:
     root = ElementTree.Element(tag("Signature"))
     info = _element(root, "SignedInfo")
     _element(info, "Provider", ProviderName=PROVIDER_NAME, Version=PROVIDER_VERSION, Company=PROVIDER_NAME)
@@ -109,8 +108,8 @@ def _signature_file(files: Files, *, signed_at: datetime, stamp: StampPlacement,
         _element(reference, "CheckValue", base64.b64encode(sm3(files[path])).decode("ascii"))
     _element(info, "StampAnnot", ID="1", PageRef=str(stamp.page_id),
              Boundary=" ".join(_number(value) for value in stamp.boundary))
-    seal = _element(info, "Seal")
-    _element(seal, "BaseLoc", seal_path)
+    # No <ofd:Seal> file: the seal travels inside the SES_Signature (TBS_Sign.eseal), and a
+    # second copy would double the document's size (the seal picture is most of it).
     _element(root, "SignedValue", signed_value_path)
     return _xml(root)
 
@@ -125,11 +124,9 @@ def sign_ofd(files: Files, *, signer: OfdSealSigner, stamp: StampPlacement, sign
     if list_path in files:
         raise OfdSigningError("the package is signed already")
     sign_dir = posixpath.join(posixpath.dirname(list_path), "Sign_0")
-    signature_path, value_path, seal_path = (f"{sign_dir}/{name}" for name in
-                                             ("Signature.xml", "SignedValue.dat", "Seal.esl"))
-    protected = {**files, list_path: _signature_list(signature_path), seal_path: signer.seal_der}
-    signature_xml = _signature_file(protected, signed_at=moment, stamp=stamp, seal_path=seal_path,
-                                    signed_value_path=value_path)
+    signature_path, value_path = f"{sign_dir}/Signature.xml", f"{sign_dir}/SignedValue.dat"
+    protected = {**files, list_path: _signature_list(signature_path)}
+    signature_xml = _signature_file(protected, signed_at=moment, stamp=stamp, signed_value_path=value_path)
     signed_value = encode_ses_signature(
         seal_der=signer.seal_der, signed_at=moment, data_hash=sm3(signature_xml), property_info=signature_path,
         certificate=signer.certificate, key=signer.key,

@@ -54,8 +54,7 @@ def test_the_package_has_the_gbt33190_structure_with_embedded_fonts(sealed):
     files = package_files(sealed)
     for path in ("/OFD.xml", "/Doc_0/Document.xml", "/Doc_0/PublicRes.xml", "/Doc_0/DocumentRes.xml",
                  "/Doc_0/Pages/Page_0/Content.xml", "/Doc_0/Signs/Signatures.xml",
-                 "/Doc_0/Signs/Sign_0/Signature.xml", "/Doc_0/Signs/Sign_0/SignedValue.dat",
-                 "/Doc_0/Signs/Sign_0/Seal.esl"):
+                 "/Doc_0/Signs/Sign_0/Signature.xml", "/Doc_0/Signs/Sign_0/SignedValue.dat"):
         assert path in files, path
     fonts = [path for path in files if path.endswith(".ttf")]
     assert len(fonts) == 2  # sans and serif subsets, TrueType outlines
@@ -71,7 +70,7 @@ def test_the_signature_checks_independently_with_pyasn1_and_openssl(sealed):
 
 SIGNED_FILES = ["/OFD.xml", "/Doc_0/Document.xml", "/Doc_0/PublicRes.xml", "/Doc_0/Pages/Page_0/Content.xml",
                 "/Doc_0/Signs/Signatures.xml", "/Doc_0/Signs/Sign_0/Signature.xml",
-                "/Doc_0/Signs/Sign_0/SignedValue.dat", "/Doc_0/Signs/Sign_0/Seal.esl"]
+                "/Doc_0/Signs/Sign_0/SignedValue.dat"]
 
 
 @needs_openssl
