@@ -188,18 +188,27 @@ def _is_ofd(value: str) -> bool:
     return len(value) < 4096 and value.lower().endswith(".ofd") and Path(value).is_file()
 
 
-def _verify_ofd_file(location: str, *, as_json: bool) -> None:
+def _verify_ofd_file(location: str, *, trust_lists: list[str], root_keys: list[str], now: str | None,
+                     as_json: bool) -> None:
     """Check every 签章 of an OFD file: protected files' SM3 digests, the
-    SES_Signature's SM2 signature, the seal and its maker (signing.ofd.verify)."""
+    SES_Signature's SM2 signature, the seal and its maker (signing.ofd.verify);
+    with --trust-list, that the trust list vouches for the seal and its key
+    when the document was signed (signing.ofd.trust)."""
     from signing.ofd import verify_ofd  # only this command needs the OFD reader
+    from signing.ofd.trust import trusted_seal_key
 
     try:
+        if trust_lists and not root_keys:
+            raise _SetupError("--trust-list needs --root-key (the pinned trust-root public key)")
+        store = _trust_store(trust_lists, root_keys, _parse_now(now)) if trust_lists else None
         data = _fetch(location, limit=_MAX_OFD_BYTES)
     except _SetupError as error:
         _report_setup(str(error), as_json=as_json)
         raise typer.Exit(2) from None
     try:
         report = verify_ofd(data)
+        trusted_by = [trusted_seal_key(s, trust_store=store).registry_id if store is not None else None
+                      for s in report.signatures]
     except VerificationError as error:
         if as_json:
             typer.echo(json.dumps({"valid": False, "error": error.code, "message": str(error)}, ensure_ascii=False))
@@ -208,8 +217,9 @@ def _verify_ofd_file(location: str, *, as_json: bool) -> None:
         raise typer.Exit(1) from None
     signatures = [
         {"id": s.signature_id, "seal": s.seal_name, "es_id": s.es_id, "signer": s.signer, "maker": s.maker,
-         "signed_at": s.signed_at.isoformat(), "page": s.page_ref, "protected_files": s.protected_files}
-        for s in report.signatures
+         "signed_at": s.signed_at.isoformat(), "page": s.page_ref, "protected_files": s.protected_files,
+         "trusted_by": registry}
+        for s, registry in zip(report.signatures, trusted_by, strict=True)
     ]
     if as_json:
         typer.echo(json.dumps({"valid": True, "kind": "ofd", "files": report.files, "signatures": signatures},
@@ -219,7 +229,8 @@ def _verify_ofd_file(location: str, *, as_json: bool) -> None:
     for s in signatures:
         lines += [f"  签章 {s['id']}: seal {s['seal']} (esID {s['es_id']})", f"    signer: {s['signer']}",
                   f"    seal maker: {s['maker']}", f"    signed at: {s['signed_at']}; page {s['page']}; "
-                  f"{s['protected_files']} files protected"]
+                  f"{s['protected_files']} files protected",
+                  f"    trust: {'seal and key in the trust list of ' + s['trusted_by'] if s['trusted_by'] else 'not checked (no --trust-list given)'}"]
     typer.echo("\n".join(lines))
 
 
@@ -240,7 +251,7 @@ def verify(
 ) -> None:
     """Verify a QR code offline (signature, validity, signer in the trust list, status), or an OFD's 签章."""
     if _is_ofd(code):
-        _verify_ofd_file(code, as_json=as_json)
+        _verify_ofd_file(code, trust_lists=trust_list, root_keys=root_key, now=now, as_json=as_json)
         return
     try:
         moment = _parse_now(now)

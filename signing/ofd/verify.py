@@ -50,6 +50,7 @@ class OfdSignatureReport:
     seal_name: str
     es_id: str
     signer: str  # the signer certificate's subject
+    signer_spki: bytes  # the signer's SM2 public key (DER SubjectPublicKeyInfo): what a trust list names
     maker: str
     signed_at: datetime
     page_ref: str | None
@@ -119,7 +120,7 @@ def _check_references(files: Files, info: Element, *, base: str) -> set[str]:  #
     return covered
 
 
-def _check_signer(parsed: ParsedSignature, seal: SealDocument) -> str:  # 3. and 4.
+def _check_signer(parsed: ParsedSignature, seal: SealDocument) -> tuple[str, bytes]:  # 3. and 4.
     if parsed.certificate not in seal.signer_certificates:
         raise _invalid("the signer certificate is not one the seal lists")
     try:
@@ -137,7 +138,7 @@ def _check_signer(parsed: ParsedSignature, seal: SealDocument) -> str:  # 3. and
         raise _invalid("signed outside the signer certificate's validity")
     if not key.verify(parsed.to_sign_der, parsed.signature):
         raise _invalid("the SM2 signature over TBS_Sign does not verify")
-    return info.subject
+    return info.subject, key.spki_der
 
 
 def _verify_one(files: Files, signature_id: str, signature_path: str) -> tuple[OfdSignatureReport, set[str]]:
@@ -156,7 +157,7 @@ def _verify_one(files: Files, signature_id: str, signature_path: str) -> tuple[O
     if parsed.data_hash != sm3(files[signature_path]):
         raise _invalid(f"{signature_path} is not what the seal signed (dataHash)")
     seal = verify_seal_file(parsed.seal_der)  # 3.
-    signer = _check_signer(parsed, seal)  # 3. and 4.
+    signer, signer_spki = _check_signer(parsed, seal)  # 3. and 4.
     seal_element = info.find(tag("Seal"))
     if seal_element is not None:  # 5.
         seal_path = resolve(text_of(seal_element, "BaseLoc"), base=base)
@@ -164,7 +165,7 @@ def _verify_one(files: Files, signature_id: str, signature_path: str) -> tuple[O
             raise _invalid(f"{seal_path} is not the seal inside the signature")
     stamp = info.find(tag("StampAnnot"))
     report = OfdSignatureReport(
-        signature_id=signature_id, seal_name=seal.name, es_id=seal.es_id, signer=signer,
+        signature_id=signature_id, seal_name=seal.name, es_id=seal.es_id, signer=signer, signer_spki=signer_spki,
         maker=seal.maker_certificate_info.subject, signed_at=parsed.signed_at,
         page_ref=stamp.get("PageRef") if stamp is not None else None, protected_files=len(covered),
     )

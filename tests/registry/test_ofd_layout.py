@@ -12,13 +12,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from certhub.cli import app as cli
 from certhub.settings import Settings
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
+from registry.layout.ofd import render_ofd
 from signing import service as signing_service
 from signing.errors import VerificationError
 from signing.ofd import verify_ofd
+from signing.ofd.trust import trusted_seal_key
 from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import (
     KEY_SECRET,
@@ -30,8 +34,16 @@ from tests.factories.licences import (
     holder_headers,
     publish_log_checkpoint,
     token_headers,
+    trust_store,
 )
-from tests.factories.ofd import flip_byte, independent_check_refuses, independent_problems, package_files
+from tests.factories.ofd import (
+    flip_byte,
+    independent_check_refuses,
+    independent_problems,
+    licence_face,
+    ofd_signer,
+    package_files,
+)
 from tests.factories.settings import TEST_SECRET
 
 OFD = "application/ofd"
@@ -46,13 +58,18 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-def sm2_seal(db_session):
-    """The city issuer's seal, its key rotated to SM2 (GB/T 38540 signs with SM2 only)."""
-    _, seal = build_world(db_session)
+def world(db_session):
+    """The test world, the city issuer's seal key rotated to SM2 (GB/T 38540 signs with SM2 only)."""
+    anchors, seal = build_world(db_session)
     signing_service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, algorithm="SM2")
     db_session.commit()
     publish_log_checkpoint(db_session)
-    return seal
+    return anchors, seal
+
+
+@pytest.fixture
+def sm2_seal(world):
+    return world[1]
 
 
 @pytest.fixture
@@ -170,3 +187,23 @@ def test_easyofd_reads_the_page_and_draws_the_seal(client, city, licence, tmp_pa
     buffer = io.BytesIO()
     page.save(buffer, format="PNG")
     assert buffer.tell() > 0
+
+
+@pytest.mark.slow
+def test_certhub_verify_checks_the_seal_against_the_registry_trust_list(client, world, city, licence, tmp_path):
+    anchors, seal = world
+    ofd = client.get(f"/api/v1/licences/{licence['identifier']}/layout.ofd", headers=city).content
+    (path := tmp_path / "licence.ofd").write_bytes(ofd)
+    (trust := tmp_path / "trust-list.json").write_bytes(client.get("/.well-known/certhub/trust-list").content)
+    result = CliRunner().invoke(cli, ["verify", str(path), "--trust-list", str(trust),
+                                      "--root-key", anchors.root_public_key_der_b64])
+    assert result.exit_code == 0, result.output
+    assert f"seal and key in the trust list of {REGISTRY_ID}" in result.output
+    # Another seal, with the same name and picture but not in the trust list, is not vouched for.
+    forged = render_ofd(licence_face(), signer=ofd_signer(), signed_at=datetime.now(UTC))
+    (forged_path := tmp_path / "forged.ofd").write_bytes(forged)
+    refused = CliRunner().invoke(cli, ["verify", str(forged_path), "--trust-list", str(trust),
+                                       "--root-key", anchors.root_public_key_der_b64])
+    assert refused.exit_code == 1 and refused.output.startswith("INVALID OFD: unknown_key")
+    (signature,) = verify_ofd(ofd).signatures
+    assert trusted_seal_key(signature, trust_store=trust_store(client, anchors)).key.es_id == seal.es_id
