@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -105,10 +106,14 @@ def _numbers(*values: float) -> str:
     return " ".join(_number(value) for value in values)
 
 
+# Characters XML 1.0 cannot carry (§2.2): ElementTree would write them and the package would not parse.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _element(parent: ElementTree.Element, name: str, text: str | None = None, **attributes: str) -> ElementTree.Element:
     child = ElementTree.SubElement(parent, tag(name), attributes)
     if text is not None:
-        child.text = text
+        child.text = _NOT_XML.sub("\ufffd", text)
     return child
 
 

@@ -154,3 +154,10 @@ def test_an_annotated_copy_prints_its_purpose_on_the_page(signer):
 def test_an_already_signed_package_is_not_signed_again(sealed, signer):
     with pytest.raises(OfdSigningError, match="signed already"):
         sign_ofd(read_package(sealed), signer=signer, stamp=build_ofd(licence_face()).stamp, signed_at=START)
+
+
+def test_characters_xml_cannot_carry_do_not_break_the_package(signer):
+    face = licence_face(fields=[("经营范围", "软件\x01开发\x1f；咨询")])
+    sealed = render_ofd(face, signer=signer, signed_at=START + timedelta(days=400))
+    verify_ofd(sealed)
+    assert "软件\ufffd开发\ufffd；咨询" in package_files(sealed)["/Doc_0/Pages/Page_0/Content.xml"].decode()
