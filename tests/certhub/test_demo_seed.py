@@ -21,10 +21,14 @@ from exchange.auditlog import log_origin, publish_checkpoint
 from identity.codes import validate_uscc
 from identity.holder_auth import validate_citizen_id
 from registry.models import Licence
+from signing.errors import VerificationError
 from signing.ofd import verify_ofd
 from storage.cache import InProcessCache
+from tests.environment import REPO_ROOT
+from tests.factories.ofd import flip_byte, independent_check_refuses, independent_problems
 
 pytestmark = pytest.mark.slow  # seeds the whole demo
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ofd"
 
 
 def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):
@@ -97,3 +101,17 @@ def _check_wallet(application, holder, holders: list[dict]) -> None:
         ofd = client.get(f"/api/v1/holders/me/licences/{valid['identifier']}/layout.ofd", headers=headers)
         assert ofd.status_code == 200, ofd.text
         assert verify_ofd(ofd.content).signatures
+        _check_demo_ofd(ofd.content)
+
+
+def _check_demo_ofd(ofd: bytes) -> None:
+    """A demo licence's OFD, checked independently (pyasn1, OpenSSL 3) and refused by
+    both checks after one byte changes; both files kept in test-artifacts/ofd/."""
+    assert independent_problems(ofd) == []
+    tampered = flip_byte(ofd, "/Doc_0/Pages/Page_0/Content.xml")
+    with pytest.raises(VerificationError):
+        verify_ofd(tampered)
+    assert independent_check_refuses(tampered)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "demo-licence.ofd").write_bytes(ofd)
+    (ARTIFACTS / "demo-licence-one-byte-changed.ofd").write_bytes(tampered)
