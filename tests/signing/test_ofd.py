@@ -1,6 +1,6 @@
 """OFD documents sealed with a GB/T 38540 签章 (signing.ofd): what certhub's
 verifier accepts and refuses, and the same documents checked independently
-(pyasn1 and OpenSSL 3, tests/factories/ofd.py)."""
+(pyasn1 and OpenSSL 3, tests/factories/ofd_independent.py)."""
 
 from __future__ import annotations
 
