@@ -7,18 +7,19 @@
 #       cert            OCTET STRING,        -- the signer's X.509 certificate (DER)
 #       signatureAlgID  OBJECT IDENTIFIER,   -- 1.2.156.10197.1.501, SM2 with SM3
 #       signature       BIT STRING,          -- SM2 over the DER of toSign
-#       timeStamp       [0] BIT STRING OPTIONAL }
+#       timeStamp       [0] EXPLICIT BIT STRING OPTIONAL }
 #   TBS_Sign ::= SEQUENCE {
 #       version       INTEGER,              -- 4
 #       eseal         SESeal,               -- the seal (signing/seals/asn1.py SESealV4)
 #       timeInfo      GeneralizedTime,
 #       dataHash      BIT STRING,           -- SM3 of the signed content
 #       propertyInfo  IA5String,            -- where the signed content lies
-#       extDatas      ExtensionDatas OPTIONAL }
+#       extDatas      [0] EXPLICIT ExtensionDatas OPTIONAL }
 #
 # In an OFD document the signed content is the Signature.xml file and
 # propertyInfo its absolute path in the package (GB/T 33190-2016 §18.2; the
-# ofdrw project does the same).
+# ofdrw project does the same). The optional fields' [0] tags are explicit,
+# as ofdrw (BouncyCastle DERTaggedObject(true, 0, …)) writes them.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class TBS_Sign(core.Sequence):
         ("time_info", core.GeneralizedTime),
         ("data_hash", core.OctetBitString),
         ("property_info", core.IA5String),
-        ("ext_datas", ExtensionDatas, {"optional": True}),
+        ("ext_datas", ExtensionDatas, {"explicit": 0, "optional": True}),
     ]
 
 
@@ -53,7 +54,7 @@ class SES_Signature(core.Sequence):
         ("cert", core.OctetString),
         ("signature_alg_id", core.ObjectIdentifier),
         ("signature", core.OctetBitString),
-        ("time_stamp", core.OctetBitString, {"implicit": 0, "optional": True}),
+        ("time_stamp", core.OctetBitString, {"explicit": 0, "optional": True}),
     ]
 
 

@@ -47,7 +47,7 @@ class SESSignature(univ.Sequence):
         namedtype.NamedType("signatureAlgID", univ.ObjectIdentifier()),
         namedtype.NamedType("signature", univ.BitString()),
         namedtype.OptionalNamedType("timeStamp", univ.BitString().subtype(
-            implicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatSimple, 0))),
+            explicitTag=tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 0))),
     )
 
 

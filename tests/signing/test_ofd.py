@@ -14,6 +14,7 @@ from registry.layout.ofd import build_ofd, render_ofd
 from signing.errors import OfdSigningError, VerificationError
 from signing.ofd import OfdSealSigner, sign_ofd, verify_ofd
 from signing.ofd.package import read_package, write_package
+from signing.ofd.ses import SES_Signature
 from signing.sm2 import SM2PrivateKey
 from tests.factories.ofd import (
     END,
@@ -161,3 +162,17 @@ def test_characters_xml_cannot_carry_do_not_break_the_package(signer):
     sealed = render_ofd(face, signer=signer, signed_at=START + timedelta(days=400))
     verify_ofd(sealed)
     assert "软件\ufffd开发\ufffd；咨询" in package_files(sealed)["/Doc_0/Pages/Page_0/Content.xml"].decode()
+
+
+def test_a_signature_carrying_a_timestamp_as_ofdrw_tags_it_still_reads(sealed):
+    """timeStamp is [0] EXPLICIT (ofdrw writes DERTaggedObject(true, 0, …)); certhub
+    writes none but reads one, and it is outside what the seal signs."""
+    files = read_package(sealed)
+    value = SES_Signature.load(files["/Doc_0/Signs/Sign_0/SignedValue.dat"])
+    stamped = SES_Signature({
+        "to_sign": value["to_sign"], "cert": value["cert"], "signature_alg_id": value["signature_alg_id"],
+        "signature": value["signature"], "time_stamp": b"\x30\x00",
+    }).dump()
+    assert stamped.endswith(b"\xa0\x05\x03\x03\x00\x30\x00")  # [0] constructed, around the BIT STRING
+    files["/Doc_0/Signs/Sign_0/SignedValue.dat"] = stamped
+    assert verify_ofd(write_package(files)).signatures
