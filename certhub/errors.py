@@ -65,6 +65,7 @@ from signing.errors import (
     KeyNotFound,
     MakerNotFound,
     NotAuthorized,
+    OfdSigningError,
     SealNotActive,
     SealNotFound,
     SigningError,
@@ -98,6 +99,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (AuthorizationNotFound, 404),
     (NotAuthorized, 403),
     (SealNotActive, 409),
+    (OfdSigningError, 409),  # the seal has no SM2 key: a state of the seal, not of the request
     (InvalidInput, 422),
     (VerificationError, 422),
     # A key that no longer decrypts means the deployment's secret changed:

@@ -57,6 +57,12 @@ class SealNotFound(SigningError):
     code = "seal_not_found"
 
 
+class OfdSigningError(SigningError):
+    """An OFD 签章 cannot be made: GB/T 38540 signs with SM2 only, and the seal has no SM2 key."""
+
+    code = "ofd_not_signable"
+
+
 class SealNotActive(SigningError):
     """The seal exists but may not sign now (suspended, revoked or outside validity)."""
 

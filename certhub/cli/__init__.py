@@ -32,7 +32,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "registries": ("certhub.cli.registries_cmd:app", "Recognised registries (跨省互认): their trust lists."),
     "serve": ("certhub.cli.serve_cmd:serve", "Serve the API from settings only (CERTHUB_* variables); no demo data."),
     "demo": ("certhub.cli.serve_cmd:demo", "Create or upgrade an embedded database, load the demo catalog, serve it."),
-    "verify": ("certhub.cli.verify_cmd:verify", "Check a licence QR (EL1) or an EU DCC (HC1) offline."),
+    "verify": ("certhub.cli.verify_cmd:verify", "Check a licence QR (EL1), an EU DCC (HC1) or an OFD's 签章 offline."),
 }
 
 

@@ -27,7 +27,9 @@ from registry.service.authority import Actor
 from registry.service.records import china_date
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
+from signing.algorithms import Algorithm
 from signing.encoding import b64url_encode
+from signing.statuses import KeyStatus, SealStatus
 from storage.base import utcnow
 
 CATALOG_FILE = Path(__file__).parent / "catalog.yaml"
@@ -97,14 +99,17 @@ DEMO_SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzi
 
 
 def _seal_every_issuer(*, session: Session, key_secret: bytes) -> int:
-    """An 电子证照专用章 for each department that issues licences, drawn
-    automatically, for the types it issues. Departments with a seal keep it."""
+    """An 电子证照专用章 with an SM2 key for each department that issues
+    licences, drawn automatically, for the types it issues. Departments with a
+    seal keep it; a demo seal made before seals were SM2 gets an SM2 key
+    (its old key is retired and keeps verifying what it signed)."""
     issued: dict[str, list[str]] = {}
     for row in session.scalars(select(LicenceTypeIssuer).order_by(LicenceTypeIssuer.id)):
         issued.setdefault(row.department_code, []).append(row.type_code)
     created = 0
     for code, type_codes in issued.items():
-        if signing_service.list_seals(session=session, owner_department_code=code):
+        if seals := signing_service.list_seals(session=session, owner_department_code=code):
+            _give_sm2_keys(session=session, seals=seals, key_secret=key_secret)
             continue
         department = departments.get_or_raise(session=session, code=code)
         signing_service.create_seal(
@@ -116,9 +121,19 @@ def _seal_every_issuer(*, session: Session, key_secret: bytes) -> int:
             valid_from=DEMO_SEAL_VALIDITY[0],
             valid_to=DEMO_SEAL_VALIDITY[1],
             key_secret=key_secret,
+            # SM2: the OFD layout documents carry a GB/T 38540 签章, which is SM2 with SM3 only.
+            algorithm=Algorithm.SM2,
         )
         created += 1
     return created
+
+
+def _give_sm2_keys(*, session: Session, seals: list, key_secret: bytes) -> None:
+    for seal in seals:
+        current = next((key for key in reversed(seal.keys) if key.status == KeyStatus.ACTIVE), None)
+        if seal.status == SealStatus.ACTIVE and current is not None and current.algorithm != Algorithm.SM2:
+            signing_service.rotate_key(session=session, es_id=seal.es_id, key_secret=key_secret,
+                                       algorithm=Algorithm.SM2)
 
 
 def _fresh_demo_client(*, session: Session, platform: str) -> clients.NewClient:

@@ -17,6 +17,7 @@ from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_op
 from identity.tokens import Principal
 from registry.config import RegistryConfig
 from registry.identifiers import LicenceIdentifier
+from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.schemas import (
     CancellationRead,
     CopyCreate,
@@ -318,17 +319,30 @@ def layout_pdf(identifier: str, request: Request, session: SessionDep, principal
                     media_type="application/pdf")
 
 
+@router.get("/{identifier}/layout.ofd", response_class=Response)
+def layout_ofd(identifier: str, request: Request, session: SessionDep, principal: Reader,
+               recorder: UseLogDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
+    """The OFD layout document (GB/T 33190) with the department seal's 签章 (GB/T 38540)."""
+    view = _readable(session, identifier, principal)
+    _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
+                       view=view, purpose=purpose or ISSUER_PURPOSE)
+    return Response(documents.layout_ofd(session=session, view=view, **document_keys(request)),
+                    media_type=OFD_MEDIA_TYPE)
+
+
 @router.post("/{identifier}/copies", response_class=Response, status_code=201)
 def make_copy(identifier: str, body: CopyCreate, request: Request, session: SessionDep, principal: Reader,
               recorder: UseLogDep, operator: OperatorHeader = None) -> Response:
-    """A purpose-limited copy (加注件) as PDF; the copy is recorded, and its
-    use logged with the copy's purpose."""
+    """A purpose-limited copy (加注件) as PDF, or as a sealed OFD with `"format": "ofd"`;
+    the copy is recorded, and its use logged with the copy's purpose."""
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="annotated_copy_download", principal=principal, operator=operator,
                        view=view, purpose=body.purpose)
     row, pdf = documents.make_copy(session=session, view=view, actor=_actor(principal, operator), purpose=body.purpose,
-                                   expires_at=body.expires_at, **document_keys(request))
-    return Response(pdf, media_type="application/pdf", status_code=201, headers={"X-Copy-Id": str(row.id)})
+                                   expires_at=body.expires_at, document_format=body.format,
+                                   **document_keys(request))
+    media_type = OFD_MEDIA_TYPE if body.format == "ofd" else "application/pdf"
+    return Response(pdf, media_type=media_type, status_code=201, headers={"X-Copy-Id": str(row.id)})
 
 
 @status_list_router.get("/{list_id}", response_class=Response)

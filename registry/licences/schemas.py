@@ -54,6 +54,7 @@ class Revocation(_Strict):
 class CopyCreate(_Strict):
     purpose: Annotated[str, Field(min_length=1, max_length=100)]
     expires_at: datetime
+    format: Literal["pdf", "ofd"] = "pdf"  # ofd: sealed with the department's 签章 (GB/T 38540)
 
 
 class StatusReference(BaseModel):

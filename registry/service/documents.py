@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from dataclasses import replace
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -19,6 +20,7 @@ from catalog.service import departments, licence_types
 from identity.masking import MaskRule, mask_value
 from registry.errors import InvalidLicenceRequest
 from registry.layout.face import MAX_IMAGES, Annotation, LicenceFace, display_value
+from registry.layout.ofd import render_ofd
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
 from registry.models import CHINA_TIME, Licence, LicenceCopy, LicenceStatus
@@ -27,7 +29,9 @@ from registry.service.reads import LicenceView
 from registry.service.statuslists import subject_uri
 from signing import service as signing_service
 from signing.errors import KeyNotFound, SealNotActive
+from signing.ofd import OfdSealSigner
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr
+from signing.seals.gbt38540 import parse_seal_file
 from storage.base import utcnow
 
 MAX_PURPOSE = 100
@@ -71,6 +75,28 @@ def _qr_signer(*, session: Session, view: LicenceView, key_secret: bytes, now: d
         seal = seal_for_licence(session=session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
                                 type_code=licence.type_code, now=now)
         return signing_service.seal_qr_signer(session=session, es_id=seal.es_id, key_secret=key_secret, now=now)
+
+
+def _ofd_signer(*, session: Session, view: LicenceView, key_secret: bytes, now: datetime) -> OfdSealSigner:
+    """The seal whose 签章 the OFD carries: as for the QR, the seal that sealed the
+    version, else the issuer's current seal for the type (OfdSigningError when
+    that seal has no SM2 key: GB/T 38540 signs with SM2 only)."""
+    try:
+        return signing_service.seal_ofd_signer(session=session, es_id=view.version.es_id, key_secret=key_secret,
+                                               now=now)
+    except (SealNotActive, KeyNotFound):
+        licence = view.licence
+        seal = seal_for_licence(session=session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
+                                type_code=licence.type_code, now=now)
+        return signing_service.seal_ofd_signer(session=session, es_id=seal.es_id, key_secret=key_secret, now=now)
+
+
+def _sealed_ofd(*, session: Session, view: LicenceView, face: LicenceFace, key_secret: bytes) -> bytes:
+    moment = utcnow().replace(microsecond=0)
+    signer = _ofd_signer(session=session, view=view, key_secret=key_secret, now=moment)
+    if face.seal_png is None:  # the stamp shows the signing seal's picture
+        face = replace(face, seal_png=parse_seal_file(signer.seal_der).picture.data)
+    return render_ofd(face, signer=signer, signed_at=moment)
 
 
 def licence_face(
@@ -131,11 +157,22 @@ def layout_pdf(*, session: Session, view: LicenceView, registry_id: str, key_sec
     return render_pdf(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
+def layout_ofd(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
+    """The OFD layout document, sealed (电子签章, GB/T 38540) by the department's SM2 seal."""
+    face = licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret)
+    return _sealed_ofd(session=session, view=view, face=face, key_secret=key_secret)
+
+
+DOCUMENT_FORMATS = ("pdf", "ofd")
+
+
 def make_copy(
     *, session: Session, view: LicenceView, actor: Actor, purpose: str, expires_at: datetime,
-    registry_id: str, key_secret: bytes, now: datetime | None = None,
+    registry_id: str, key_secret: bytes, now: datetime | None = None, document_format: str = "pdf",
 ) -> tuple[LicenceCopy, bytes]:
-    """A PDF watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
+    """A PDF, or a sealed OFD, watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
+    if document_format not in DOCUMENT_FORMATS:
+        raise InvalidLicenceRequest(f"format: one of {', '.join(DOCUMENT_FORMATS)}", field="format")
     moment = now or utcnow()
     purpose = (purpose or "").strip()
     if not 1 <= len(purpose) <= MAX_PURPOSE:
@@ -155,4 +192,6 @@ def make_copy(
     face = licence_face(
         session=session, view=view, registry_id=registry_id, key_secret=key_secret, annotation=annotation
     )
+    if document_format == "ofd":
+        return row, _sealed_ofd(session=session, view=view, face=face, key_secret=key_secret)
     return row, render_pdf(face)

@@ -22,6 +22,7 @@ from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
 from registry.identifiers import LicenceIdentifier
+from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read
 from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
 from registry.models import Licence, LicenceStatus
@@ -128,6 +129,16 @@ def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
     return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),
                     media_type="application/pdf")
+
+
+@router.get("/licences/{identifier}/layout.ofd", response_class=Response)
+def my_layout_ofd(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                  recorder: UseLogDep) -> Response:
+    """The OFD layout document with the issuing department's 签章 (GB/T 38540)."""
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
+    return Response(documents.layout_ofd(session=session, view=view, **document_keys(request)),
+                    media_type=OFD_MEDIA_TYPE)
 
 
 @router.get("/disputes", response_model=list[DisputeRead])

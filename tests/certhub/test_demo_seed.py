@@ -15,14 +15,20 @@ from certhub.app import create_app
 from certhub.cli import app as cli
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import HOLDERS_FILE, holder_code, prepare_demo
+from certhub.demo.state import read_state
 from certhub.settings import Settings
 from exchange.auditlog import log_origin, publish_checkpoint
 from identity.codes import validate_uscc
 from identity.holder_auth import validate_citizen_id
 from registry.models import Licence
+from signing.errors import VerificationError
+from signing.ofd import verify_ofd
 from storage.cache import InProcessCache
+from tests.environment import REPO_ROOT
+from tests.factories.ofd import flip_byte, independent_check_refuses, independent_problems
 
 pytestmark = pytest.mark.slow  # seeds the whole demo
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "ofd"
 
 
 def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):
@@ -36,7 +42,9 @@ def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):
     login = next(h for h in holders if h.get("wallet_login"))
     assert holder_code(login) in first.output and "/api/v1/holders/dev-login" in first.output
 
-    settings = Settings(demo=True, data_dir=data_dir)
+    state = read_state(data_dir)  # the secret the demo's keys are sealed under, as `certhub serve` reads it
+    assert state is not None
+    settings = Settings(demo=True, data_dir=data_dir, secret_key=state.secret_key, registry_id=state.registry_id)
     again = prepare_demo(settings)
     assert again.summary.endswith("demo licences: 0 new") and again.holder.code == holder_code(login)
 
@@ -86,3 +94,24 @@ def _check_wallet(application, holder, holders: list[dict]) -> None:
         assert {r["type_name"] for r in rows} >= {"居民身份证", "机动车驾驶证"}
         expiring = client.get("/api/v1/holders/me/licences/expiring?days=30", headers=headers).json()
         assert len(expiring) == 1
+        # The demo's seals are SM2, so its licences come as OFD documents with a 签章 too.
+        valid = next(r for r in rows if r["status"] == "valid")
+        png = client.get(f"/api/v1/holders/me/licences/{valid['identifier']}/layout.png", headers=headers)
+        assert png.status_code == 200, png.text
+        ofd = client.get(f"/api/v1/holders/me/licences/{valid['identifier']}/layout.ofd", headers=headers)
+        assert ofd.status_code == 200, ofd.text
+        assert verify_ofd(ofd.content).signatures
+        _check_demo_ofd(ofd.content)
+
+
+def _check_demo_ofd(ofd: bytes) -> None:
+    """A demo licence's OFD, checked independently (pyasn1, OpenSSL 3) and refused by
+    both checks after one byte changes; both files kept in test-artifacts/ofd/."""
+    assert independent_problems(ofd) == []
+    tampered = flip_byte(ofd, "/Doc_0/Pages/Page_0/Content.xml")
+    with pytest.raises(VerificationError):
+        verify_ofd(tampered)
+    assert independent_check_refuses(tampered)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "demo-licence.ofd").write_bytes(ofd)
+    (ARTIFACTS / "demo-licence-one-byte-changed.ofd").write_bytes(tampered)
