@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from signing.errors import KeyNotFound, SealNotActive
-from signing.keystore import DatabaseKeyStore
+from signing.keystore import open_key_store
 from signing.ofd import OfdSealSigner, OfdSigningError
 from signing.seals.certificates import load_certificate, sm2_public_key_of
 from signing.seals.gbt38540 import parse_seal_file
@@ -34,7 +34,7 @@ def seal_ofd_signer(
     current = active_seal_key(seal)
     if current is None:
         raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
-    key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=current.id)
+    key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
     if not isinstance(key, SM2PrivateKey):
         raise OfdSigningError(
             f"seal {es_id} signs with {key.algorithm}; an OFD 签章 (GB/T 38540) needs an SM2 seal key "
