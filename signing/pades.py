@@ -25,7 +25,9 @@ from collections.abc import Callable, Sequence
 from asn1crypto import algos, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.metadata.xmp_xml import MetadataStream
 from pyhanko.sign import signers
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.timestamps.api import TimeStamper
@@ -96,9 +98,29 @@ def sign_pdf(pdf: bytes, *, signer: KeySigner, timestamper: TimeStamper | None =
         use_pades_lta=False,
     )
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
+    _keep_xmp(writer)
     out = io.BytesIO()
     try:
         signers.sign_pdf(writer, meta, signer=signer, timestamper=timestamper, output=out)
     except (TimestampRequestError, OSError) as error:
         raise TimestampUnavailable(f"the time-stamping authority failed: {error}") from error
     return out.getvalue()
+
+
+def _keep_xmp(writer: IncrementalPdfFileWriter) -> None:
+    """Let pyHanko update the document's XMP rather than replace it.
+
+    pyHanko rewrites the metadata on every save (ModifyDate, Producer). An
+    XMP stream read from the file is not its MetadataStream type, so it would
+    write a fresh packet without the original's properties, the PDF/A
+    identification (pdfaid:part, pdfaid:conformance) among them. Handing it
+    the same packet as a MetadataStream makes it merge its two properties in.
+    # SPEC: ISO 19005-2 §6.6.4 — the PDF/A version and conformance level are identified in the XMP.
+    """
+    if "/Metadata" not in writer.root:
+        return
+    original = writer.root["/Metadata"]
+    if isinstance(original, MetadataStream) or not isinstance(original, generic.StreamObject):
+        return
+    writer.root["/Metadata"] = writer.add_object(MetadataStream(stream_data=original.data))
+    writer.update_root()
