@@ -29,6 +29,7 @@ from datetime import datetime
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -167,5 +168,5 @@ def _check_signature(der: bytes, issuer_public: PublicKey) -> None:
     issuer = _crypto_public(issuer_public)
     try:
         issuer.verify(certificate.signature, certificate.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
-    except Exception as error:  # cryptography's InvalidSignature: fail closed, never hand out a bad certificate
+    except InvalidSignature as error:  # fail closed: never keep or hand out a certificate that does not verify
         raise InvalidInput("the issued certificate does not verify under its issuer's key") from error

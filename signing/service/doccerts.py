@@ -12,6 +12,7 @@ like every other key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -74,8 +75,12 @@ def pdf_credentials(
         raise NoPdfSigningKey(f"seal {es_id} signs with {key_row.algorithm}; a PDF signature needs an "
                               f"{PDF_SIGNING_ALGORITHM} key (PDF readers do not verify SM2 or Ed25519)")
     store = DatabaseKeyStore(session=session, secret=key_secret)
+    key = store.private_key(handle=key_row.id)
     root_row = _document_root_key(session=session, key_secret=key_secret, now=moment)
-    root_key = store.private_key(handle=root_row.id)
+    # The root's private half is only opened to issue a certificate, not on every download.
+    def root_key() -> PrivateKey:
+        return store.private_key(handle=root_row.id)
+
     root_der = _root_certificate(session=session, root_row=root_row, root_key=root_key, registry_id=registry_id,
                                  now=moment)
     leaf = _stored(session=session, key_id=key_row.id, issuer_key_id=root_row.id)
@@ -84,12 +89,12 @@ def pdf_credentials(
         leaf = _stored(session=session, key_id=key_row.id, issuer_key_id=root_row.id)
     if leaf is None:
         der = issue_document_signing_certificate(
-            root_key=root_key, root_certificate=root_der, subject_key=store.private_key(handle=key_row.id).public_key,
+            root_key=root_key(), root_certificate=root_der, subject_key=key.public_key,
             name=CertificateName(common_name=seal.name, organization=registry_id, unit=seal.owner_department_code),
             not_before=key_row.created_at, not_after=seal.valid_to,
         )
         leaf = _keep(session=session, key_id=key_row.id, issuer_key_id=root_row.id, der=der, now=moment)
-    return PdfCredentials(key=store.private_key(handle=key_row.id), certificate=leaf.der, root_certificate=root_der,
+    return PdfCredentials(key=key, certificate=leaf.der, root_certificate=root_der,
                           es_id=seal.es_id)
 
 
@@ -98,9 +103,9 @@ def document_root_certificate(*, session: Session, registry_id: str, key_secret:
     """The registry's document root (DER), issued on first use: what a PDF reader is told to trust."""
     moment = _validate.now_or(now)
     root_row = _document_root_key(session=session, key_secret=key_secret, now=moment)
-    root_key = DatabaseKeyStore(session=session, secret=key_secret).private_key(handle=root_row.id)
-    return _root_certificate(session=session, root_row=root_row, root_key=root_key, registry_id=registry_id,
-                             now=moment)
+    store = DatabaseKeyStore(session=session, secret=key_secret)
+    return _root_certificate(session=session, root_row=root_row, root_key=lambda: store.private_key(handle=root_row.id),
+                             registry_id=registry_id, now=moment)
 
 
 def _check_usable(seal: Seal, moment: datetime) -> None:
@@ -136,15 +141,15 @@ def _active_document_root(*, session: Session) -> SigningKey | None:
     ).first()
 
 
-def _root_certificate(*, session: Session, root_row: SigningKey, root_key: PrivateKey, registry_id: str,
-                      now: datetime) -> bytes:
+def _root_certificate(*, session: Session, root_row: SigningKey, root_key: Callable[[], PrivateKey],
+                      registry_id: str, now: datetime) -> bytes:
     row = _stored(session=session, key_id=root_row.id, issuer_key_id=root_row.id)
     if row is None:
         lock_trust_root(session=session)
         row = _stored(session=session, key_id=root_row.id, issuer_key_id=root_row.id)
     if row is None:
         not_before = root_row.created_at.replace(microsecond=0)
-        der = issue_document_root(root_key=root_key, name=root_name(registry_id), not_before=not_before,
+        der = issue_document_root(root_key=root_key(), name=root_name(registry_id), not_before=not_before,
                                   not_after=not_before + ROOT_VALIDITY)
         row = _keep(session=session, key_id=root_row.id, issuer_key_id=root_row.id, der=der, now=now)
     return row.der

@@ -21,13 +21,16 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
-from registry.service.pdfsigning import PdfTimestamps
+from certhub.app import create_app
+from certhub.settings import Settings
 from signing import service as signing_service
 from signing.algorithms import Algorithm, PrivateKey
 from signing.es256 import ES256PrivateKey
@@ -36,7 +39,7 @@ from signing.pades import KeySigner, sign_pdf
 from signing.service.doccerts import document_root_certificate
 from signing.statuses import KeyPurpose
 from signing.x509docs import CertificateName, issue_document_root, issue_document_signing_certificate
-from storage.egress import DIRECT
+from storage.cache import InProcessCache
 from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import (
     KEY_SECRET,
@@ -60,8 +63,6 @@ needs_pdfsig = pytest.mark.skipif(
 
 @pytest.fixture
 def settings(tmp_path):
-    from certhub.settings import Settings
-
     # demo: the holders' development login (the wallet's route) exists only in demo mode.
     return Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id=REGISTRY_ID, demo=True)
 
@@ -187,11 +188,29 @@ def test_certificates_are_issued_once_not_per_download(db_session, client, city,
     assert db_session.scalar(select(func.count()).select_from(DocumentCertificate)) == 2  # the root's and the seal key's
 
 
+@pytest.fixture
+def tsa_client(request, tmp_path, migrated_engine, session_factory, db_session, world):
+    """A client of an app whose settings name a TSA (CERTHUB_TSA_URL), built through the composition root."""
+
+    def make(url: str):
+        settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id=REGISTRY_ID, tsa_url=url)
+        client = TestClient(create_app(settings, engine=migrated_engine, cache=InProcessCache(),
+                                       sessions=session_factory))
+        client.__enter__()
+        request.addfinalizer(lambda: client.__exit__(None, None, None))
+        publish_log_checkpoint(db_session)
+        headers = token_headers(client, db_session, CITY_SAMR)
+        issued = client.post("/api/v1/licences", json=business_licence_body(), headers=headers)
+        assert issued.status_code == 201, issued.text
+        return client, headers, issued.json()["identifier"]
+
+    return make
+
+
 @needs_pdfsig
-def test_with_a_tsa_the_signature_is_time_stamped_and_the_token_validates(
-        app, client, city, licence, root_der, tsa, tmp_path):
-    app.state.services.replace(PdfTimestamps, PdfTimestamps.for_url(tsa.url, egress=DIRECT))
-    pdf = _layout(client, city, licence["identifier"])
+def test_with_a_tsa_the_signature_is_time_stamped_and_the_token_validates(tsa_client, root_der, tsa, tmp_path):
+    client, city, ident = tsa_client(tsa.url)
+    pdf = _layout(client, city, ident)
     assert tsa.replies >= 1
 
     status = _pyhanko(pdf, root=root_der, tsa_root=tsa.ca_certificate)
@@ -202,7 +221,7 @@ def test_with_a_tsa_the_signature_is_time_stamped_and_the_token_validates(
     report = _pdfsig(pdf, root=root_der, tmp_path=tmp_path)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
 
-    # The token signs the signature value: a token from an untrusted TSA is reported as such.
+    # The token is the TSA's: checked against another anchor it is not trusted.
     untrusted = _pyhanko(pdf, root=root_der, tsa_root=root_der)
     assert untrusted.timestamp_validity is not None and not untrusted.timestamp_validity.trusted
 
@@ -210,12 +229,19 @@ def test_with_a_tsa_the_signature_is_time_stamped_and_the_token_validates(
     assert not tampered.intact and not tampered.bottom_line
 
 
-def test_a_tsa_that_does_not_answer_refuses_the_download(app, client, city, licence):
+def test_a_tsa_that_does_not_answer_refuses_the_download(tsa_client):
     with LoopbackTsa() as gone:
         url = gone.url  # a loopback port nothing listens on once it has stopped
-    app.state.services.replace(PdfTimestamps, PdfTimestamps.for_url(url, egress=DIRECT))
-    response = client.get(f"/api/v1/licences/{licence['identifier']}/layout.pdf", headers=city)
+    client, city, ident = tsa_client(url)
+    response = client.get(f"/api/v1/licences/{ident}/layout.pdf", headers=city)
     assert response.status_code == 503 and response.json()["error"] == "timestamp_unavailable"
+
+
+def test_the_tsa_setting_takes_only_http_urls(tmp_path):
+    for bad in ("ftp://tsa.example/", "tsa.example", "http://"):
+        with pytest.raises(ValidationError):
+            Settings(secret_key=TEST_SECRET, data_dir=tmp_path, tsa_url=bad)
+    assert Settings(secret_key=TEST_SECRET, data_dir=tmp_path, tsa_url="").tsa_url is None
 
 
 def test_the_holders_wallet_pdf_carries_the_same_signature(client, city, root_der):
