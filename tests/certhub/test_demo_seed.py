@@ -3,16 +3,11 @@ and a new user can open the wallet of the holder the banner names."""
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
-from asn1crypto import x509 as asn1_x509
 from fastapi.testclient import TestClient
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -20,13 +15,11 @@ from certhub.app import create_app
 from certhub.cli import app as cli
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import HOLDERS_FILE, holder_code, prepare_demo
-from certhub.demo.state import read_state
 from certhub.settings import Settings
 from exchange.auditlog import log_origin, publish_checkpoint
 from identity.codes import validate_uscc
 from identity.holder_auth import validate_citizen_id
 from registry.models import Licence
-from signing.service.doccerts import document_root_certificate
 from storage.cache import InProcessCache
 
 pytestmark = pytest.mark.slow  # seeds the whole demo
@@ -43,11 +36,7 @@ def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):
     login = next(h for h in holders if h.get("wallet_login"))
     assert holder_code(login) in first.output and "/api/v1/holders/dev-login" in first.output
 
-    # The demo's own secret and registry id (what every command run in its data directory uses): the
-    # wallet's signed PDF needs the seal keys the demo made, which only that secret opens.
-    state = read_state(data_dir)
-    assert state is not None
-    settings = Settings(demo=True, data_dir=data_dir, secret_key=state.secret_key, registry_id=state.registry_id)
+    settings = Settings(demo=True, data_dir=data_dir)
     again = prepare_demo(settings)
     assert again.summary.endswith("demo licences: 0 new") and again.holder.code == holder_code(login)
 
@@ -58,11 +47,8 @@ def test_demo_seeds_holders_once_and_their_wallet_opens(tmp_path, monkeypatch):
             _check_statuses(licences, holders)
             publish_checkpoint(session=session, key_secret=settings.secret_bytes(),
                                origin=log_origin(settings.registry_id))
-            document_root = document_root_certificate(session=session, registry_id=settings.registry_id,
-                                                      key_secret=settings.secret_bytes())
             session.commit()
-        _check_wallet(create_app(settings, engine=engine, cache=InProcessCache()), again.holder, holders,
-                      document_root=document_root)
+        _check_wallet(create_app(settings, engine=engine, cache=InProcessCache()), again.holder, holders)
     finally:
         engine.dispose()
 
@@ -85,7 +71,7 @@ def _check_statuses(licences: list[Licence], holders: list[dict]) -> None:
                                                 "11100000464367345J001"}
 
 
-def _check_wallet(application, holder, holders: list[dict], *, document_root: bytes) -> None:
+def _check_wallet(application, holder, holders: list[dict]) -> None:
     with TestClient(application) as client:
         session = client.post("/api/v1/holders/dev-login", json={
             "holder_code": holder.code, "holder_code_type": holder.code_type, "name": holder.name})
@@ -100,10 +86,3 @@ def _check_wallet(application, holder, holders: list[dict], *, document_root: by
         assert {r["type_name"] for r in rows} >= {"居民身份证", "机动车驾驶证"}
         expiring = client.get("/api/v1/holders/me/licences/expiring?days=30", headers=headers).json()
         assert len(expiring) == 1
-        # The demo's PDFs are signed (docs/formats.md, "Signed PDF layout documents"), under the registry's root.
-        valid = next(r for r in rows if r["status"] == "valid")
-        pdf = client.get(f"/api/v1/holders/me/licences/{valid['identifier']}/layout.pdf", headers=headers)
-        assert pdf.status_code == 200, pdf.text
-        (signature,) = PdfFileReader(io.BytesIO(pdf.content), strict=False).embedded_signatures
-        trusted = ValidationContext(trust_roots=[asn1_x509.Certificate.load(document_root)])
-        assert validate_pdf_signature(signature, trusted).bottom_line

@@ -10,7 +10,9 @@ signed range changes."""
 
 from __future__ import annotations
 
+import base64
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -28,9 +30,14 @@ from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from certhub.app import create_app
+from certhub.cli import app as cli
+from certhub.db import create_db_engine, create_sessionmaker
+from certhub.demo.state import read_state as read_demo_state
 from certhub.settings import Settings
+from exchange.auditlog import log_origin, publish_checkpoint
 from signing import service as signing_service
 from signing.algorithms import Algorithm, PrivateKey
 from signing.es256 import ES256PrivateKey
@@ -344,3 +351,50 @@ def test_certificates_and_signature_are_made_through_the_key_abstraction(tmp_pat
     assert _pyhanko(signed, root=root).bottom_line
     report = _pdfsig(signed, root=root, tmp_path=tmp_path)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
+
+
+@needs_pdfsig
+def test_a_demo_licence_pdf_is_signed_under_the_pinned_root(tmp_path, monkeypatch):
+    """`certhub demo` as a user runs it: a holder's PDF from its wallet verifies in pdfsig and pyHanko
+    under a root whose key is the trust-root key the demo prints to pin, and neither accepts it changed."""
+    for name in ("CERTHUB_DATABASE_URL", "CERTHUB_SECRET_KEY", "CERTHUB_DEMO", "CERTHUB_DATA_DIR", "CERTHUB_TSA_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data_dir = tmp_path / "demo"
+    seeded = CliRunner().invoke(cli, ["demo", "--prepare-only", "--data-dir", str(data_dir)], catch_exceptions=False)
+    assert seeded.exit_code == 0, seeded.output
+    pinned = base64.urlsafe_b64decode(re.search(r"trust-root key to pin[^:]*: (\S+)", seeded.output).group(1) + "==")
+    login = json.loads(re.search(r"-d '(\{[^']*\})' \S+/api/v1/holders/dev-login", seeded.output).group(1))
+    state = read_demo_state(data_dir)
+    assert state is not None
+    settings = Settings(demo=True, data_dir=data_dir, secret_key=state.secret_key, registry_id=state.registry_id)
+    engine = create_db_engine(settings.effective_database_url)
+    try:
+        with create_sessionmaker(engine)() as session:
+            publish_checkpoint(session=session, key_secret=settings.secret_bytes(),
+                               origin=log_origin(settings.registry_id))
+            session.commit()
+        with TestClient(create_app(settings, engine=engine, cache=InProcessCache())) as client:
+            token = client.post("/api/v1/holders/dev-login", json=login).json()["session_token"]
+            holder = {"Authorization": f"Bearer {token}"}
+            rows = client.get("/api/v1/holders/me/licences", headers=holder).json()
+            valid = next(row for row in rows if row["status"] == "valid")
+            response = client.get(f"/api/v1/holders/me/licences/{valid['identifier']}/layout.pdf", headers=holder)
+            assert response.status_code == 200, response.text
+    finally:
+        engine.dispose()
+
+    pdf = response.content
+    (signature,) = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
+    certificates = [x509.load_der_x509_certificate(c.dump()) for c in signature.signed_data["certificates"]]
+    (root,) = [c for c in certificates if c.issuer == c.subject]
+    assert root.public_key().public_bytes(serialization.Encoding.DER,
+                                          serialization.PublicFormat.SubjectPublicKeyInfo) == pinned
+    root_der = root.public_bytes(serialization.Encoding.DER)
+    (tmp_path / "demo-licence.pdf").write_bytes(pdf)
+
+    report = _pdfsig(pdf, root=root_der, tmp_path=tmp_path)
+    assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
+    assert _pyhanko(pdf, root=root_der).bottom_line
+    tampered = _tampered(pdf)
+    assert "Digest Mismatch" in _pdfsig(tampered, root=root_der, tmp_path=tmp_path)
+    assert not _pyhanko(tampered, root=root_der).intact
