@@ -2,10 +2,10 @@
 
 The issuing department signs: the key of the seal that sealed the version,
 or, when that seal can no longer sign or its key is not ES256 (an SM2 or
-Ed25519 seal: PDF readers verify neither), the issuer's current seal for the
-licence type, as the static QR falls back (registry.service.documents). A
-department with no ES256 seal gets no PDF: `PdfNotSignable` says why, rather
-than an unsigned document that looks like the signed ones.
+Ed25519 seal: PDF readers verify neither), the issuer's own default ES256
+seal for the licence type. A department with no such seal gets no PDF:
+`PdfNotSignable` says why, rather than an unsigned document that looks like
+the signed ones.
 
 With a time-stamping authority configured (CERTHUB_TSA_URL) the signature is
 PAdES B-T, and a TSA that fails refuses the download (`TimestampUnavailable`):
@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 import httpx
 from sqlalchemy.orm import Session
 
-from registry.errors import NotIssuer, NoUsableSeal, PdfNotSignable
-from registry.service.authority import seal_for_licence
+from registry.errors import PdfNotSignable
+from registry.service.authority import own_seal_with_algorithm
 from registry.service.reads import LicenceView
 from signing.errors import KeyNotFound, SealNotActive, TimestampUnavailable
 from signing.service.doccerts import NoPdfSigningKey, PdfCredentials, pdf_credentials
+from signing.x509docs import PDF_SIGNING_ALGORITHM
 from storage.base import utcnow
 from storage.egress import BodyRefused, Egress, read_bounded
 
@@ -117,18 +118,17 @@ _CANNOT_SIGN = (SealNotActive, KeyNotFound, NoPdfSigningKey)
 
 def _credentials(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes,
                  now: datetime) -> PdfCredentials:
+    """The sealing seal's key, else the issuer's own default ES256 seal for the type."""
     try:
         return pdf_credentials(session=session, es_id=view.version.es_id, registry_id=registry_id,
                                key_secret=key_secret, now=now)
     except _CANNOT_SIGN as first:
         licence = view.licence
-        try:
-            seal = seal_for_licence(session=session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
-                                    type_code=licence.type_code, now=now)
-        except (NoUsableSeal, NotIssuer) as error:
-            raise PdfNotSignable(f"the PDF cannot be signed: {first}") from error
-        if seal.es_id == view.version.es_id:
-            raise PdfNotSignable(f"the PDF cannot be signed: {first}") from first
+        seal = own_seal_with_algorithm(session=session, department_code=licence.issuer_code,
+                                       type_code=licence.type_code, algorithm=str(PDF_SIGNING_ALGORITHM), now=now)
+        if seal is None or seal.es_id == view.version.es_id:
+            raise PdfNotSignable(f"the PDF cannot be signed: {first}; the issuer holds no other active "
+                                 f"{PDF_SIGNING_ALGORITHM} seal for this licence type") from first
         try:
             return pdf_credentials(session=session, es_id=seal.es_id, registry_id=registry_id,
                                    key_secret=key_secret, now=now)

@@ -398,3 +398,19 @@ def test_a_demo_licence_pdf_is_signed_under_the_pinned_root(tmp_path, monkeypatc
     tampered = _tampered(pdf)
     assert "Digest Mismatch" in _pdfsig(tampered, root=root_der, tmp_path=tmp_path)
     assert not _pyhanko(tampered, root=root_der).intact
+
+
+def test_an_issuer_with_an_sm2_seal_signs_its_pdfs_with_its_es256_seal(db_session, client, city, licence, world,
+                                                                         root_der):
+    """The version's seal turned SM2: the department's other (ES256) seal for the type signs instead."""
+    _, seal = world
+    es256 = signing_service.create_seal(
+        session=db_session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
+        seal_type="业务专用章", licence_type_codes=seal.licence_type_codes, valid_from=seal.valid_from,
+        valid_to=seal.valid_to, key_secret=KEY_SECRET)
+    signing_service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, algorithm="SM2")
+    db_session.commit()
+    status = _pyhanko(_layout(client, city, licence["identifier"]), root=root_der)
+    assert status.bottom_line
+    signer = x509.load_der_x509_certificate(status.signing_cert.dump())
+    assert signer.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == es256.name
