@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 
 # A TimeStampResp with its token and the TSA's certificates: a few kilobytes; 64 KiB is generous.
 MAX_TSA_REPLY_BYTES = 64 * 1024
-TSA_TIMEOUT_SECONDS = 10.0
+# The request holds its unit of work (and on SQLite the write lock) while it waits: keep it short.
+TSA_TIMEOUT_SECONDS = 5.0
 
 
 class TsaClient:
