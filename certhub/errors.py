@@ -49,6 +49,7 @@ from registry.errors import (
     NotIssuer,
     NotIssuersSeal,
     NoUsableSeal,
+    PdfNotSignable,
     RegistryError,
     RegistryNotInitialised,
     SealAlgorithmMismatch,
@@ -69,6 +70,7 @@ from signing.errors import (
     SealNotActive,
     SealNotFound,
     SigningError,
+    TimestampUnavailable,
     VerificationError,
 )
 
@@ -105,6 +107,8 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     # A key that no longer decrypts means the deployment's secret changed:
     # an operator problem, never the caller's.
     (KeyDecryptionFailed, 500),
+    # The deployment's TSA is down: a signed PDF without its trusted time is not handed out.
+    (TimestampUnavailable, 503),
     (SigningError, 400),
     (RegistryNotInitialised, 503),
     (adapter_errors.ProviderTimeout, 504),
@@ -131,6 +135,8 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (InvalidLicenceRequest, 422),
     (NotIssuer, 403),
     (NoUsableSeal, 409),
+    # The issuer has no ES256 seal key: a PDF reader could not check the signature (docs/formats.md).
+    (PdfNotSignable, 409),
     # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
     (UnknownSeal, 422),
     (NotIssuersSeal, 403),

@@ -41,6 +41,7 @@ from identity.ratelimit import Limits, RateLimiter
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
+from registry.service.pdfsigning import PdfTimestamps
 from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, token_of
 from storage.cache import Cache, create_cache
 
@@ -75,6 +76,8 @@ class Root:
     adapter_bindings: BindingRegistry | None
     # Other registries whose codes /api/v1/verify accepts (CERTHUB_RECOGNISED_REGISTRIES).
     recognition: Recognition | None
+    # The TSA that time-stamps signed PDFs (CERTHUB_TSA_URL), or none: PAdES B-B.
+    pdf_timestamps: PdfTimestamps
     # What ``aclose`` releases: only what this root built itself.
     _query_engine: AsyncEngine | None = None
     _owns_query_engine: bool = False
@@ -103,6 +106,7 @@ class Root:
             yield BindingRegistry, self.adapter_bindings
         if self.recognition is not None:
             yield Recognition, self.recognition
+        yield PdfTimestamps, self.pdf_timestamps
 
     async def aclose(self) -> None:
         """Release what this root opened (at the app's shutdown)."""
@@ -114,6 +118,7 @@ class Root:
             self.adapter_bindings.close()
         if self.recognition is not None:
             self.recognition.close()
+        self.pdf_timestamps.close()
 
 
 def build_root(
@@ -175,6 +180,7 @@ def build_root(
             recognised=recognition.trust_lists if recognition is not None else None),
         adapter_bindings=BindingRegistry.from_yaml(settings.adapters_file, egress=settings.egress()) if settings.adapters_file else None,
         recognition=recognition,
+        pdf_timestamps=PdfTimestamps.for_url(settings.tsa_url, egress=settings.egress()),
         _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -171,6 +172,12 @@ class Settings(BaseSettings):
     key_token_pin_file: Path | None = Field(
         default=None, description="A file holding the token's user PIN (its first line), e.g. a mounted secret."
     )
+    tsa_url: str | None = Field(
+        default=None, max_length=2000,
+        description="An RFC 3161 time-stamping authority (http:// or https://): signed PDF layout documents are "
+                    "then PAdES B-T, time-stamped through the egress proxy; default: none (PAdES B-B). "
+                    "Plain http is usual for a TSA: its tokens are signed.",
+    )
     worker_healthcheck_timeout_seconds: int = Field(
         default=60, ge=5, le=3600,
         description="`certhub serve --workers N`: how long a worker may take to answer the supervisor's health "
@@ -178,10 +185,19 @@ class Settings(BaseSettings):
     )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
-                     "key_token_module", "key_token_pin_file", mode="before")
+                     "key_token_module", "key_token_pin_file", "tsa_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _a_tsa_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            split = urlsplit(value)
+            if split.scheme not in ("http", "https") or not split.hostname:
+                raise ValueError("tsa_url: an http:// or https:// URL with a host")
+        return value
 
     @cached_property
     def effective_database_url(self) -> str:

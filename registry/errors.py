@@ -175,3 +175,10 @@ class ProxyNotAllowed(PresentationError):
 
 class DelegationNotFound(PresentationError):
     code = "delegation_not_found"
+
+
+class PdfNotSignable(RegistryError):
+    """The issuer holds no seal whose key can sign a PDF (PAdES needs ES256: PDF
+    readers verify neither SM2 nor Ed25519); no unsigned PDF is handed out instead."""
+
+    code = "pdf_not_signable"

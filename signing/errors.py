@@ -83,6 +83,12 @@ class MakerNotFound(SigningError):
     code = "maker_not_found"
 
 
+class TimestampUnavailable(SigningError):
+    """The configured time-stamping authority gave no usable token (signing/pades.py)."""
+
+    code = "timestamp_unavailable"
+
+
 class VerificationError(SigningError):
     """A signature, seal or trust list did not verify.
 

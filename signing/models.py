@@ -28,7 +28,7 @@ from signing.statuses import AuthorizationStatus, KeyPurpose, KeyStatus, SealSta
 
 __all__ = [
     "SigningBase", "SigningKey", "SealMaker", "Seal", "SealSuspension", "CrossLevelAuthorization",
-    "TrustListIssuance", "KeyPurpose", "KeyStatus", "SealStatus", "AuthorizationStatus", "utcnow",
+    "TrustListIssuance", "DocumentCertificate", "KeyPurpose", "KeyStatus", "SealStatus", "AuthorizationStatus", "utcnow",
 ]
 
 NAMING_CONVENTION = {
@@ -180,3 +180,19 @@ class TrustListIssuance(SigningBase):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     signed_json: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DocumentCertificate(SigningBase):
+    """An X.509 certificate the registry issued to one of its keys for PDF
+    signatures (signing/x509docs.py), kept so that every document a key signs
+    carries the same certificate. The root's own is the row whose key is its issuer."""
+
+    __tablename__ = "signing_document_certificates"
+    __table_args__ = (UniqueConstraint("key_id", "issuer_key_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("signing_keys.id"), index=True)
+    issuer_key_id: Mapped[int] = mapped_column(ForeignKey("signing_keys.id"))
+    der: Mapped[bytes] = mapped_column(LargeBinary)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

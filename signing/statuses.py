@@ -11,6 +11,8 @@ class KeyPurpose(StrEnum):
     SEAL = "seal"  # signs sealed records on behalf of one seal
     PRESENTATION = "presentation"  # signs the registry's dynamic 亮证 QR codes
     STATUS_LIST = "status_list"  # signs the registry's status list tokens
+    # Certifies department keys for PDF signatures, when the trust root is not ES256 (signing/x509docs.py).
+    DOCUMENT_ROOT = "document_root"
 
 
 class KeyStatus(StrEnum):

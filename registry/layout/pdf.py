@@ -7,6 +7,12 @@ header and the footer (QR code left, issuer and seal right) and beside the
 photos; the field fonts shrink until the fields fit, down to a legible
 minimum, after which the page grows longer. Nothing is drawn over the QR
 code, the seal or a photo, nor past the frame.
+
+The document is PDF/A-2b (# SPEC: ISO 19005-2 §6, level B): fpdf2 enforces
+the profile, embeds every font, and writes the sRGB output intent and the XMP
+metadata naming the part and conformance; transparency (the overlays, the
+seal's alpha) is allowed from part 2 on. registry.service.pdfsigning signs it
+afterwards in an incremental update, which PDF/A permits.
 """
 
 from __future__ import annotations
@@ -83,7 +89,7 @@ def _planned(measure: FPDF, face: LicenceFace, width: float, height: float) -> P
 
 
 def _document(face: LicenceFace) -> FPDF:
-    pdf = FPDF(unit="mm", format=_A4)
+    pdf = FPDF(unit="mm", format=_A4, enforce_compliance="PDF/A-2B")
     pdf.set_creator("certhub")
     pdf.set_title(f"{face.type_name} {face.identifier}")
     pdf.add_font("sans", fname=str(sans_font_path()))

@@ -40,6 +40,7 @@ from registry.licences.schemas import (
 from registry.models import Licence, LicenceDispute
 from registry.service import disputes, documents, issue, lifecycle, reads, statuslists
 from registry.service.authority import Actor, check_may_manage
+from registry.service.pdfsigning import PdfTimestamps
 from storage.base import utcnow
 from storage.params import RowId
 from storage.sessions import SessionDep
@@ -300,6 +301,11 @@ def document_keys(request: Request) -> dict:
     return {"registry_id": config.registry_id, "key_secret": config.key_secret}
 
 
+def pdf_keys(request: Request) -> dict:
+    """What a signed PDF needs besides: the deployment's TSA, when it has one."""
+    return {**document_keys(request), "timestamps": find_service(request, PdfTimestamps)}
+
+
 @router.get("/{identifier}/layout.png", response_class=Response)
 def layout_png(identifier: str, request: Request, session: SessionDep, principal: Reader,
                recorder: UseLogDep, operator: OperatorHeader = None, purpose: Purpose = None) -> Response:
@@ -315,7 +321,7 @@ def layout_pdf(identifier: str, request: Request, session: SessionDep, principal
     view = _readable(session, identifier, principal)
     _record_issuer_use(recorder, session, kind="layout_download", principal=principal, operator=operator,
                        view=view, purpose=purpose or ISSUER_PURPOSE)
-    return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),
+    return Response(documents.layout_pdf(session=session, view=view, **pdf_keys(request)),
                     media_type="application/pdf")
 
 
@@ -340,7 +346,7 @@ def make_copy(identifier: str, body: CopyCreate, request: Request, session: Sess
                        view=view, purpose=body.purpose)
     row, pdf = documents.make_copy(session=session, view=view, actor=_actor(principal, operator), purpose=body.purpose,
                                    expires_at=body.expires_at, document_format=body.format,
-                                   **document_keys(request))
+                                   **(document_keys(request) if body.format == "ofd" else pdf_keys(request)))
     media_type = OFD_MEDIA_TYPE if body.format == "ofd" else "application/pdf"
     return Response(pdf, media_type=media_type, status_code=201, headers={"X-Copy-Id": str(row.id)})
 

@@ -186,6 +186,14 @@ def seal_for_licence(*, session: Session, acting: str, issuer_code: str, type_co
     raise NotIssuer(f"department {acting} may not manage licences issued by {issuer_code}")
 
 
+def own_seal_with_algorithm(*, session: Session, department_code: str, type_code: str, algorithm: str,
+                            now: datetime) -> Seal | None:
+    """The department's own default seal for the type among those whose key is of `algorithm`
+    (the signed PDF needs an ES256 one: registry.service.pdfsigning)."""
+    return _own_seal(session=session, department_code=department_code, type_code=type_code, now=now,
+                     algorithm=algorithm)
+
+
 def check_may_manage(*, session: Session, acting: str, issuer_code: str, type_code: str, now: datetime) -> None:
     if acting == issuer_code:
         return

@@ -5,6 +5,11 @@ Every layout carries the version's static EL1 QR (docs/formats.md, "QR codes
 (EL1)"): signed with the issuing seal's current key, expiring at the end of
 the licence's validity, with the masked holder name and the licence's place
 in its status list, so anyone can verify it offline and check its status.
+
+Every PDF (the layout and each 加注件 copy) is PDF/A-2b and carries the
+issuing department's PAdES signature with the chain to the registry's
+document root, time-stamped when a TSA is configured
+(registry.service.pdfsigning; docs/formats.md, "Signed PDF layout documents").
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
 from registry.models import CHINA_TIME, Licence, LicenceCopy, LicenceStatus
 from registry.service.authority import Actor, seal_for_licence
+from registry.service.pdfsigning import NO_TIMESTAMPS, PdfTimestamps, sign_layout
 from registry.service.reads import LicenceView
 from registry.service.statuslists import subject_uri
 from signing import service as signing_service
@@ -153,8 +159,12 @@ def layout_png(*, session: Session, view: LicenceView, registry_id: str, key_sec
     return render_png(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
 
 
-def layout_pdf(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
-    return render_pdf(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
+def layout_pdf(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes,
+               timestamps: PdfTimestamps = NO_TIMESTAMPS) -> bytes:
+    """The face as a signed PDF/A-2b document."""
+    pdf = render_pdf(licence_face(session=session, view=view, registry_id=registry_id, key_secret=key_secret))
+    return sign_layout(pdf, session=session, view=view, registry_id=registry_id, key_secret=key_secret,
+                       timestamps=timestamps)
 
 
 def layout_ofd(*, session: Session, view: LicenceView, registry_id: str, key_secret: bytes) -> bytes:
@@ -168,9 +178,10 @@ DOCUMENT_FORMATS = ("pdf", "ofd")
 
 def make_copy(
     *, session: Session, view: LicenceView, actor: Actor, purpose: str, expires_at: datetime,
-    registry_id: str, key_secret: bytes, now: datetime | None = None, document_format: str = "pdf",
+    registry_id: str, key_secret: bytes, timestamps: PdfTimestamps = NO_TIMESTAMPS, now: datetime | None = None,
+    document_format: str = "pdf",
 ) -> tuple[LicenceCopy, bytes]:
-    """A PDF, or a sealed OFD, watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
+    """A signed PDF, or a sealed OFD, watermarked "仅用于{purpose}…，有效期至…", recorded before it is handed out."""
     if document_format not in DOCUMENT_FORMATS:
         raise InvalidLicenceRequest(f"format: one of {', '.join(DOCUMENT_FORMATS)}", field="format")
     moment = now or utcnow()
@@ -194,4 +205,5 @@ def make_copy(
     )
     if document_format == "ofd":
         return row, _sealed_ofd(session=session, view=view, face=face, key_secret=key_secret)
-    return row, render_pdf(face)
+    return row, sign_layout(render_pdf(face), session=session, view=view, registry_id=registry_id,
+                            key_secret=key_secret, timestamps=timestamps, now=moment)

@@ -23,7 +23,7 @@ from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
 from registry.identifiers import LicenceIdentifier
 from registry.layout.ofd import OFD_MEDIA_TYPE
-from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read
+from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read, pdf_keys
 from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
 from registry.models import Licence, LicenceStatus
 from registry.service import disputes, documents, reads
@@ -127,7 +127,7 @@ def my_layout_pdf(identifier: str, request: Request, session: SessionDep, holder
                   recorder: UseLogDep) -> Response:
     view = _own(session, identifier, holder)
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
-    return Response(documents.layout_pdf(session=session, view=view, **document_keys(request)),
+    return Response(documents.layout_pdf(session=session, view=view, **pdf_keys(request)),
                     media_type="application/pdf")
 
 
