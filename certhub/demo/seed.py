@@ -98,42 +98,45 @@ def prepare_demo(settings: Settings) -> DemoInfo:
 DEMO_SEAL_VALIDITY = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2035, 1, 1, tzinfo=UTC))
 
 
+# Each issuing department holds two 电子证照专用章, one per document format's algorithm: ES256
+# (the PAdES signature of the PDF layout: PDF readers verify no SM2) and SM2 (the GB/T 38540 签章
+# of the OFD layout, SM2 with SM3 only). The SM2 seal is made last, so it is the department's
+# default seal for sealing licences (the newest e-licence seal; registry.service.authority).
+DEMO_SEAL_ALGORITHMS = (Algorithm.ES256, Algorithm.SM2)
+
+
 def _seal_every_issuer(*, session: Session, key_secret: bytes) -> int:
-    """An 电子证照专用章 with an SM2 key for each department that issues
-    licences, drawn automatically, for the types it issues. Departments with a
-    seal keep it; a demo seal made before seals were SM2 gets an SM2 key
-    (its old key is retired and keeps verifying what it signed)."""
+    """The demo seals each department that issues licences lacks, drawn
+    automatically, for the types it issues; seals it has are kept."""
     issued: dict[str, list[str]] = {}
     for row in session.scalars(select(LicenceTypeIssuer).order_by(LicenceTypeIssuer.id)):
         issued.setdefault(row.department_code, []).append(row.type_code)
     created = 0
     for code, type_codes in issued.items():
-        if seals := signing_service.list_seals(session=session, owner_department_code=code):
-            _give_sm2_keys(session=session, seals=seals, key_secret=key_secret)
-            continue
+        held = {_current_algorithm(seal) for seal in signing_service.list_seals(
+            session=session, owner_department_code=code, status=SealStatus.ACTIVE)}
         department = departments.get_or_raise(session=session, code=code)
-        signing_service.create_seal(
-            session=session,
-            owner_department_code=code,
-            department_name=department.name,
-            seal_type="电子证照专用章",
-            licence_type_codes=type_codes,
-            valid_from=DEMO_SEAL_VALIDITY[0],
-            valid_to=DEMO_SEAL_VALIDITY[1],
-            key_secret=key_secret,
-            # SM2: the OFD layout documents carry a GB/T 38540 签章, which is SM2 with SM3 only.
-            algorithm=Algorithm.SM2,
-        )
-        created += 1
+        for algorithm in DEMO_SEAL_ALGORITHMS:
+            if algorithm in held:
+                continue
+            signing_service.create_seal(
+                session=session,
+                owner_department_code=code,
+                department_name=department.name,
+                seal_type="电子证照专用章",
+                licence_type_codes=type_codes,
+                valid_from=DEMO_SEAL_VALIDITY[0],
+                valid_to=DEMO_SEAL_VALIDITY[1],
+                key_secret=key_secret,
+                algorithm=algorithm,
+            )
+            created += 1
     return created
 
 
-def _give_sm2_keys(*, session: Session, seals: list, key_secret: bytes) -> None:
-    for seal in seals:
-        current = next((key for key in reversed(seal.keys) if key.status == KeyStatus.ACTIVE), None)
-        if seal.status == SealStatus.ACTIVE and current is not None and current.algorithm != Algorithm.SM2:
-            signing_service.rotate_key(session=session, es_id=seal.es_id, key_secret=key_secret,
-                                       algorithm=Algorithm.SM2)
+def _current_algorithm(seal) -> str | None:
+    current = next((key for key in reversed(seal.keys) if key.status == KeyStatus.ACTIVE), None)
+    return None if current is None else str(current.algorithm)
 
 
 def _fresh_demo_client(*, session: Session, platform: str) -> clients.NewClient:

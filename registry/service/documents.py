@@ -29,12 +29,13 @@ from registry.layout.ofd import render_ofd
 from registry.layout.pdf import render_pdf
 from registry.layout.png import render_png
 from registry.models import CHINA_TIME, Licence, LicenceCopy, LicenceStatus
-from registry.service.authority import Actor, seal_for_licence
+from registry.service.authority import Actor, own_seal_with_algorithm, seal_for_licence
 from registry.service.pdfsigning import NO_TIMESTAMPS, PdfTimestamps, sign_layout
 from registry.service.reads import LicenceView
 from registry.service.statuslists import subject_uri
 from signing import service as signing_service
-from signing.errors import KeyNotFound, SealNotActive
+from signing.algorithms import Algorithm
+from signing.errors import KeyNotFound, OfdSigningError, SealNotActive
 from signing.ofd import OfdSealSigner
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr
 from signing.seals.gbt38540 import parse_seal_file
@@ -85,15 +86,18 @@ def _qr_signer(*, session: Session, view: LicenceView, key_secret: bytes, now: d
 
 def _ofd_signer(*, session: Session, view: LicenceView, key_secret: bytes, now: datetime) -> OfdSealSigner:
     """The seal whose 签章 the OFD carries: as for the QR, the seal that sealed the
-    version, else the issuer's current seal for the type (OfdSigningError when
-    that seal has no SM2 key: GB/T 38540 signs with SM2 only)."""
+    version; when that one cannot sign now, or signs with another algorithm than
+    SM2 (GB/T 38540 signs with SM2 only), the issuer's own SM2 seal for the type,
+    as the signed PDF takes the issuer's ES256 one. OfdSigningError when there is none."""
     try:
         return signing_service.seal_ofd_signer(session=session, es_id=view.version.es_id, key_secret=key_secret,
                                                now=now)
-    except (SealNotActive, KeyNotFound):
+    except (SealNotActive, KeyNotFound, OfdSigningError) as first:
         licence = view.licence
-        seal = seal_for_licence(session=session, acting=licence.issuer_code, issuer_code=licence.issuer_code,
-                                type_code=licence.type_code, now=now)
+        seal = own_seal_with_algorithm(session=session, department_code=licence.issuer_code,
+                                       type_code=licence.type_code, algorithm=str(Algorithm.SM2), now=now)
+        if seal is None or seal.es_id == view.version.es_id:
+            raise OfdSigningError(f"{first}; the issuer holds no other active SM2 seal for this licence type") from first
         return signing_service.seal_ofd_signer(session=session, es_id=seal.es_id, key_secret=key_secret, now=now)
 
 

@@ -160,6 +160,27 @@ def test_a_seal_without_an_sm2_key_says_so(client, db_session):
     assert response.json()["error"] == "ofd_not_signable" and "SM2" in response.json()["message"]
 
 
+def test_a_licence_sealed_with_es256_gets_its_ofd_from_the_issuers_sm2_seal(client, db_session):
+    """The OFD 签章 is SM2 only: a version sealed by the issuer's ES256 seal is laid out
+    under the issuer's own SM2 seal for the type, as the signed PDF takes the ES256 one."""
+    _, es256_seal = build_world(db_session)
+    publish_log_checkpoint(db_session)
+    city = token_headers(client, db_session, CITY_SAMR)
+    licence = client.post("/api/v1/licences", json=business_licence_body(), headers=city).json()
+    sm2_seal = signing_service.create_seal(
+        session=db_session, owner_department_code=CITY_SAMR, department_name="福州市市场监督管理局",
+        seal_type="电子证照专用章", licence_type_codes=[es256_seal.licence_type_codes[0]],
+        valid_from=es256_seal.valid_from, valid_to=es256_seal.valid_to, key_secret=KEY_SECRET, algorithm="SM2")
+    db_session.commit()
+    assert licence["seal_signature"]["es_id"] == es256_seal.es_id  # sealed before the SM2 seal existed
+
+    response = client.get(f"/api/v1/licences/{licence['identifier']}/layout.ofd", headers=city)
+
+    assert response.status_code == 200, response.text
+    (signature,) = verify_ofd(response.content).signatures
+    assert signature.es_id == sm2_seal.es_id
+
+
 @pytest.mark.slow
 # easyofd imports PyMuPDF as fitz, and leaves the files it unpacks open.
 @pytest.mark.filterwarnings("ignore:The `fitz` API is deprecated:FutureWarning")
