@@ -90,8 +90,9 @@ def test_the_environments_proxy_variables_are_not_read(provider, proxy, monkeypa
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     _fetch(provider.base_url, DIRECT)
-    with delivery_client(policy=CallbackPolicy(allow_loopback=True)) as client:
-        assert client.post(provider.base_url + "/hook", content=b"{}").status_code == 204
+    with delivery_client(policy=CallbackPolicy(allow_loopback=True)) as client, client.request(
+            "POST", provider.base_url + "/hook", body=b"{}") as answer:
+        assert answer.status == 204
     assert proxy.asked == []
     # Nor does the environment's NO_PROXY take a host away from the configured proxy.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -102,8 +103,9 @@ def test_the_environments_proxy_variables_are_not_read(provider, proxy, monkeypa
 def test_push_callbacks_go_through_the_proxy(provider, proxy):
     provider.routes["/hook"] = lambda h: h.reply(204, b"")
     egress = Egress(proxy=proxy.url)
-    with delivery_client(policy=CallbackPolicy(allow_loopback=True), egress=egress) as client:
-        assert client.post(provider.base_url + "/hook", content=b'{"event": 1}').status_code == 204
+    with delivery_client(policy=CallbackPolicy(allow_loopback=True), egress=egress) as client, client.request(
+            "POST", provider.base_url + "/hook", body=b'{"event": 1}') as answer:
+        assert answer.status == 204
     assert proxy.asked == [("POST", provider.base_url + "/hook")]
     (seen,) = provider.requests_to("/hook")
     assert seen.body == b'{"event": 1}'

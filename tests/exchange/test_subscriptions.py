@@ -6,7 +6,6 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -14,12 +13,19 @@ from typer.testing import CliRunner
 from adapters.models import WebhookDelivery
 from exchange.agreements import service as agreements
 from exchange.subscriptions import service
-from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport, check_address, check_callback_url
+from exchange.subscriptions.callbacks import (
+    CallbackPolicy,
+    GuardedClient,
+    UnsafeDestination,
+    check_address,
+    check_callback_url,
+)
 from exchange.subscriptions.dispatcher import dispatch, event_id, registry_tag
 from exchange.subscriptions.errors import InvalidSubscription, NoAgreement, UnsafeCallbackUrl
 from exchange.subscriptions.models import DispatchCursor, Subscription
 from registry.models import LicenceEvent
 from storage.base import utcnow
+from storage.egress import DIRECT
 from tests.adapters import loopback
 from tests.factories.agreements import approve_agreement
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE
@@ -94,19 +100,18 @@ def test_demo_mode_subscription_to_a_private_address_is_refused(db_session, worl
 def test_demo_mode_delivery_refuses_a_name_that_now_resolves_private():
     """DNS rebinding: the name was public when subscribed and answers a
     private address at delivery. The policy's resolver is the test's own, so
-    no DNS is asked, and the inner transport records any connection."""
+    no DNS is asked, and the egress client under the guard shows any pool
+    opened (a connection needs one)."""
     answers = {"hooks.county.example": [ipaddress.ip_address("93.184.216.34")]}
     rebinding = CallbackPolicy(allow_loopback=True, resolve=lambda host, port: answers[host])
     assert rebinding == DEMO  # the demo deployment's policy, with the test's resolver
     url = "https://hooks.county.example/hooks"
     assert check_callback_url(url, policy=rebinding) == url
     answers["hooks.county.example"] = [ipaddress.ip_address("10.20.30.40")]
-    connects: list[httpx.Request] = []
-    inner = httpx.MockTransport(lambda request: connects.append(request) or httpx.Response(204))
-    with httpx.Client(transport=GuardedTransport(policy=rebinding, inner=inner), trust_env=False) as client:
-        with pytest.raises(httpx.TransportError, match="not a public address"):
-            client.post(url, content=b"{}")
-    assert connects == []
+    with DIRECT.client() as inner, GuardedClient(policy=rebinding, client=inner) as client:
+        with pytest.raises(UnsafeDestination, match="not a public address"), client.request("POST", url, body=b"{}"):
+            pass
+        assert inner.pools_open() == 0
 
 
 def test_the_delivery_transport_checks_addresses_again():
@@ -114,11 +119,13 @@ def test_the_delivery_transport_checks_addresses_again():
     server = loopback.start()
     server.routes["/hooks"] = lambda handler: handler.reply(204, b"")
     try:
-        with httpx.Client(transport=GuardedTransport(policy=PUBLIC_ONLY), trust_env=False) as guarded:
-            with pytest.raises(httpx.TransportError, match="loopback"):
-                guarded.post(server.base_url + "/hooks", content=b"{}")
-        with httpx.Client(transport=GuardedTransport(policy=LOOPBACK), trust_env=False) as allowed:
-            assert allowed.post(f"http://localhost:{server.server.server_address[1]}/hooks").status_code == 204
+        with GuardedClient(policy=PUBLIC_ONLY) as guarded:
+            with pytest.raises(UnsafeDestination, match="loopback"), guarded.request("POST", server.base_url + "/hooks",
+                                                                                      body=b"{}"):
+                pass
+        with GuardedClient(policy=LOOPBACK) as allowed, allowed.request(
+                "POST", f"http://localhost:{server.server.server_address[1]}/hooks") as answer:
+            assert answer.status == 204
         assert server.requests_to("/hooks")[0].headers["host"] == f"localhost:{server.server.server_address[1]}"
     finally:
         loopback.stop(server)
