@@ -4,6 +4,7 @@ dispatcher and its cursor, the agreement check per event, secrets."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from datetime import timedelta
 
 import pytest
@@ -25,8 +26,9 @@ from exchange.subscriptions.errors import InvalidSubscription, NoAgreement, Unsa
 from exchange.subscriptions.models import DispatchCursor, Subscription
 from registry.models import LicenceEvent
 from storage.base import utcnow
-from storage.egress import DIRECT
+from storage.egress import DIRECT, Egress, EgressUnreachable
 from tests.adapters import loopback
+from tests.adapters.tls import make_pki
 from tests.factories.agreements import approve_agreement
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, issue_licence, revoke_licence
@@ -112,6 +114,37 @@ def test_demo_mode_delivery_refuses_a_name_that_now_resolves_private():
         with pytest.raises(UnsafeDestination, match="not a public address"), client.request("POST", url, body=b"{}"):
             pass
         assert inner.pools_open() == 0
+
+
+@pytest.mark.parametrize("through_proxy", [False, True])
+def test_a_pinned_https_callback_is_verified_on_its_name(tmp_path, through_proxy):
+    """The guard connects to the checked address (or asks the proxy for it),
+    while SNI and the certificate check use the callback's host name: the
+    server's certificate names only that host, not the address."""
+    pki = make_pki(tmp_path, server_name="hooks.county.example")
+    server = loopback.start(pki.server_context())
+    server.routes["/hooks"] = lambda handler: handler.reply(204, b"")
+    proxy = loopback.EgressProxy() if through_proxy else None
+    port = server.server.server_address[1]
+    to_loopback = CallbackPolicy(allow_loopback=True, resolve=lambda host, _port: [ipaddress.ip_address("127.0.0.1")])
+    egress = Egress(proxy=proxy.url) if proxy else DIRECT
+    try:
+        with egress.client(ssl_context=ssl.create_default_context(cafile=str(pki.ca_cert))) as inner, \
+                GuardedClient(policy=to_loopback, client=inner) as guarded:
+            with guarded.request("POST", f"https://hooks.county.example:{port}/hooks", body=b"{}") as answer:
+                assert answer.status == 204
+            # A name the certificate does not carry is refused, though the address is the same.
+            with pytest.raises(EgressUnreachable, match="ConnectError"), guarded.request(
+                    "POST", f"https://other.county.example:{port}/hooks", body=b"{}"):
+                pass
+        (seen,) = server.requests_to("/hooks")
+        assert seen.headers["host"] == f"hooks.county.example:{port}"
+        if proxy:
+            assert proxy.asked == [("CONNECT", f"127.0.0.1:{port}")] * 2
+    finally:
+        if proxy:
+            proxy.close()
+        loopback.stop(server)
 
 
 def test_the_delivery_transport_checks_addresses_again():
