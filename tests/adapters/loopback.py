@@ -249,10 +249,12 @@ class EgressProxy:
     """A government network's egress proxy on loopback, in threads: an
     https:// request is tunnelled with CONNECT, an http:// one (absolute-form
     request line) forwarded, one request per connection. It records what it
-    was asked for, as (method, target)."""
+    was asked for, as (method, target), and the Proxy-Authorization each
+    request carried (None without one)."""
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
+        self.credentials: list[str | None] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -282,8 +284,11 @@ class EgressProxy:
             headers = []
             while (line := reader.readline(65_537)) not in (b"\r\n", b"\n", b""):
                 headers.append(line)
+            authorization = next((h.split(b":", 1)[1].strip().decode("latin-1") for h in headers
+                                  if h.lower().startswith(b"proxy-authorization:")), None)
             with self._lock:
                 self.asked.append((method, target))
+                self.credentials.append(authorization)
             if method == "CONNECT":
                 host, port = target.rsplit(":", 1)
                 with socket.create_connection((host, int(port)), timeout=10) as upstream:

@@ -5,6 +5,7 @@ around it, and the environment's proxy variables are not read."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -71,6 +72,24 @@ def test_https_is_tunnelled_with_connect_and_the_provider_still_verified(tmp_pat
         # TLS ends at the provider, not at the proxy: an unknown CA is refused through the tunnel too.
         with pytest.raises(ProviderUnavailable, match="ConnectError"):
             _fetch(running.base_url, Egress(proxy=proxy.url))
+    finally:
+        loopback.stop(running)
+
+
+def test_the_proxy_urls_credentials_go_to_the_proxy_only(tmp_path, provider, proxy):
+    provider.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(RECORD).encode())
+    with_credentials = Egress(proxy=f"http://certhub:pa%40ss@127.0.0.1:{proxy.port}")
+    assert _fetch(provider.base_url, with_credentials)[0]["name"]
+    pki = make_pki(tmp_path)
+    running = loopback.start(pki.server_context())
+    try:
+        running.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(RECORD).encode())
+        assert _fetch(running.base_url, with_credentials, ca_bundle=str(pki.ca_cert))[0]["name"]
+        # SPEC: RFC 9110 §11.7.2 / RFC 7617: Basic, the userinfo percent-decoded; on the CONNECT too.
+        assert proxy.credentials == ["Basic " + base64.b64encode(b"certhub:pa@ss").decode()] * 2
+        assert [method for method, _ in proxy.asked] == ["GET", "CONNECT"]
+        (seen,) = running.requests_to("/enterprises/")
+        assert "proxy-authorization" not in seen.headers
     finally:
         loopback.stop(running)
 
