@@ -233,6 +233,12 @@ def egress_error(error: Exception) -> EgressError:
     return EgressUnreachable("RemoteProtocolError")
 
 
+# What sending a request may raise: urllib3's errors (with retries off it
+# raises the underlying one), http.client's, the socket's, and ValueError
+# for a header http.client refuses to send.
+_SEND_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError, ValueError)
+
+
 class EgressResponse:
     """A response whose body is read with `read_bounded`; `headers` is
     case-insensitive (urllib3's HTTPHeaderDict)."""
@@ -321,7 +327,7 @@ class EgressClient:
                 method, target, body=body, headers=headers, timeout=timeout, retries=False, redirect=False,
                 assert_same_host=False, preload_content=False, decode_content=False,
             )
-        except Exception as error:  # urllib3's, http.client's, OSError: all are the peer's or ours
+        except _SEND_ERRORS as error:
             raise egress_error(error) from None
 
     def open(self, method: str, scheme: str, host: str, port: int, target: str, *, headers: Mapping[str, str],
@@ -436,7 +442,7 @@ def _raw_chunks(response: urllib3.BaseHTTPResponse) -> Iterator[bytes]:
     try:
         while chunk := response.read1(_READ_CHUNK, decode_content=False):
             yield chunk
-    except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as error:
+    except _SEND_ERRORS as error:
         raise egress_error(error) from None
 
 
