@@ -31,18 +31,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
-    def setup(self):
-        super().setup()
-        with self.server.lock:
-            self.server.open_connections += 1
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            with self.server.lock:
-                self.server.open_connections -= 1
-
     def do_GET(self):
         self._dispatch()
 
@@ -94,6 +82,21 @@ class LoopbackServer(ThreadingHTTPServer):
         path = path.split("?", 1)[0]
         matches = [p for p in self.routes if path == p or path.startswith(p.rstrip("/") + "/")]
         return self.routes[max(matches, key=len)] if matches else None
+
+    # Counted from accept to the socket's close (not to the handler's end,
+    # which comes before it): a client that sees no open connection left
+    # finds every one it had closed by the server, not about to be.
+    def process_request(self, request, client_address):
+        with self.lock:
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self.lock:
+                self.open_connections -= 1
 
     def handle_error(self, request, client_address):
         # Clients that give up (timeouts, size limits) break the pipe on purpose.
