@@ -154,6 +154,7 @@ def summary(latencies: list[float]) -> dict:
 
 def client_credentials_token(hub: str, client_id: str, client_secret: str) -> str:
     """An access token from the hub by the client credentials grant (# SPEC: RFC 6749 §4.4, Basic client auth)."""
-    answer = urllib3.request("POST", f"{hub}/api/v1/oauth/token", fields={"grant_type": "client_credentials"},
-                             encode_multipart=False, headers=urllib3.make_headers(basic_auth=f"{client_id}:{client_secret}"))
+    headers = {"Content-Type": "application/x-www-form-urlencoded",
+               **urllib3.make_headers(basic_auth=f"{client_id}:{client_secret}")}
+    answer = urllib3.request("POST", f"{hub}/api/v1/oauth/token", body=b"grant_type=client_credentials", headers=headers)
     return answer.json()["access_token"]
