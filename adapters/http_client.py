@@ -1,18 +1,18 @@
 """The adapters' one bounded GET (HTTP sources, the federation fetcher):
-httpx's transport through the deployment's egress (storage.egress), capped
-in size and in time, its errors turned into the adapters' error family.
+urllib3 through the deployment's egress (storage.egress), capped in size
+and in time, its errors turned into the adapters' error family.
 
-The GET goes to httpx's transport directly, not through an httpx.Client:
-the exchange query makes one per query, on its hot path, and the client's
-layer (cookies, auth, redirects, event hooks, merging of URLs and headers)
-is work none of these requests needs. No redirect is followed (a transport
-follows none; one could carry the subject to another host), nothing is
-retried (the HTTP source retries with backoff), TLS is the caller's
-SSLContext, and nothing is taken from the environment.
+The exchange query makes one GET per query, on its hot path, so the GET is
+lean: the URL is split once, its pool found by (scheme, host, port) in a
+dict, and the request goes to the pool's `urlopen` with the body left
+unread for the bounded read. No redirect is followed (one could carry the
+subject to another host), nothing is retried (the HTTP source retries with
+backoff), TLS is the caller's SSLContext, and nothing is taken from the
+environment.
 
 Request URLs carry the subject's code, so they never reach an error message
-or a log line: exception texts are not quoted, only their type's name, and
-httpx's transport logs no URL.
+or a log line: errors name only the kind of failure (storage.egress), and
+urllib3's request-line log records are dropped there.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-import httpx
+import urllib3
 
 from adapters.errors import (
     AdapterConfigError,
@@ -40,8 +39,13 @@ from storage.egress import (
     BodyTooLarge,
     BodyUndecodable,
     Egress,
-    EgressTransport,
+    EgressClient,
+    EgressError,
+    EgressRequestInvalid,
+    EgressTimeout,
+    finish,
     read_bounded,
+    split_url,
 )
 
 # Sent unless the caller names one: some departments' gateways refuse
@@ -52,16 +56,16 @@ _USER_AGENT = "certhub-adapter"
 @dataclass(frozen=True)
 class BoundedResponse:
     status_code: int
-    headers: httpx.Headers  # case-insensitive: headers.get("etag") finds "ETag"
+    headers: urllib3.HTTPHeaderDict  # case-insensitive: headers.get("etag") finds "ETag"
     body: bytes
 
 
 class HttpClient:
     """Keep-alive connections for `bounded_get`, shared by many threads.
 
-    Up to `maxsize` idle connections are kept for reuse. A burst beyond
-    them opens extra connections and closes them after use, instead of
-    queueing requests that each have a deadline to meet. Requests go
+    Up to `maxsize` idle connections per host are kept for reuse. A burst
+    beyond them opens extra connections and closes them after use, instead
+    of queueing requests that each have a deadline to meet. Requests go
     through `egress`'s proxy unless their host bypasses it.
     """
 
@@ -71,11 +75,11 @@ class HttpClient:
             raise AdapterConfigError("HTTP client: maxsize must be between 1 and 1024")
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
             raise AdapterConfigError("HTTP client: ssl_context must be an ssl.SSLContext")
-        self._transport = EgressTransport(egress, ssl_context=ssl_context, max_idle=maxsize)
+        self._egress = EgressClient(egress, ssl_context=ssl_context, max_idle=maxsize)
 
     def close(self) -> None:
         """Close the idle connections; those in use close when their response does."""
-        self._transport.close()
+        self._egress.close()
 
     def __enter__(self) -> HttpClient:
         return self
@@ -100,41 +104,27 @@ def bounded_get(
     remaining = deadline_at - time.monotonic()
     if remaining <= 0:
         raise ProviderTimeout("deadline passed before the request", binding=binding)
-    if not _sendable(url):
-        raise ProviderUnavailable("cannot reach the provider (InvalidURL)", binding=binding) from None
-    # Exception texts may carry the URL, which carries the subject: only the
-    # type's name goes into our messages, and the original is not chained.
+    # Errors name only the kind of failure (storage.egress): the URL carries
+    # the subject, and no original exception is chained.
     try:
-        wait = min(read_timeout, remaining)
-        request = httpx.Request("GET", url, headers=_with_defaults(headers), extensions={
-            "timeout": {"connect": min(connect_timeout, remaining), "read": wait, "write": wait, "pool": remaining},
-        })
-        response = client._transport.handle_request(request)
+        scheme, host, port, target = split_url(url)
+        timeout = urllib3.Timeout(connect=min(connect_timeout, remaining), read=min(read_timeout, remaining))
+        response = client._egress.open("GET", scheme, host, port, target, headers=_with_defaults(headers),
+                                       timeout=timeout)
         try:
             body = read_bounded(response, max_bytes=max_bytes, deadline_at=deadline_at)
         finally:
             # A response not read to its end takes its connection with it: the
             # unread rest would otherwise be read as the next answer.
-            response.close()
-    except httpx.LocalProtocolError as exc:
+            finish(response)
+    except EgressRequestInvalid as exc:
         # A header value that cannot be sent (say, a secret with a line
         # break): our configuration, not the provider's fault, and the value
         # may be a secret, so it is not quoted.
-        raise AdapterConfigError(f"{binding}: the request cannot be sent as configured ({type(exc).__name__})") from None
-    except (httpx.HTTPError, httpx.InvalidURL, BodyTooLarge, BodyUndecodable, BodyOutlastedDeadline) as exc:
+        raise AdapterConfigError(f"{binding}: the request cannot be sent as configured ({exc})") from None
+    except (EgressError, BodyTooLarge, BodyUndecodable, BodyOutlastedDeadline) as exc:
         raise _translated(exc, binding=binding) from None
-    return BoundedResponse(response.status_code, response.headers, body)
-
-
-def _sendable(url: str) -> bool:
-    """An http(s) URL with a host and a port that can be (httpx would only
-    find a port out of range when the connection fails)."""
-    try:
-        split = urlsplit(url)
-        split.port  # noqa: B018  # raises on a port out of range
-    except ValueError:
-        return False
-    return split.scheme in ("http", "https") and bool(split.hostname)
+    return BoundedResponse(response.status, response.headers, body)
 
 
 def _translated(exc: Exception, *, binding: str) -> AdapterError:
@@ -144,11 +134,11 @@ def _translated(exc: Exception, *, binding: str) -> AdapterError:
         return MalformedResponse(str(exc), binding=binding)
     if isinstance(exc, BodyOutlastedDeadline):
         return ProviderTimeout("the provider's response outlasted the deadline", binding=binding)
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, EgressTimeout):
         return ProviderTimeout("the provider did not answer in time", binding=binding)
     # Refused, unresolvable, reset, a failed TLS handshake, an answer cut
     # short or garbled, a refusing proxy, a URL that is not one: an outage.
-    return ProviderUnavailable(f"cannot reach the provider ({type(exc).__name__})", binding=binding)
+    return ProviderUnavailable(f"cannot reach the provider ({exc})", binding=binding)
 
 
 def _with_defaults(headers: Mapping[str, str]) -> Mapping[str, str]:

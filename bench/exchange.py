@@ -34,11 +34,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
+import urllib3
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from bench._serving import cpu_seconds_of_tree, load, schema_url, serve_certhub, stop
+from bench._serving import client_credentials_token, cpu_seconds_of_tree, load, schema_url, serve_certhub, stop
 from catalog.service import document
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
@@ -200,13 +200,13 @@ def run(args: list[str]) -> dict:
                 "CERTHUB_REGISTRY_ID": "https://bench.certhub.test", "CERTHUB_ADAPTERS_FILE": str(adapters_file),
                 # Rate limits guard a real deployment; the benchmark measures latency, not refusals.
                 "CERTHUB_RATE_LIMIT_PER_MINUTE": "1000000000", "CERTHUB_DAILY_QUOTA": "1000000000000"})
-            token = httpx.post(f"{hub}/api/v1/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(client_id, client_secret)).json()["access_token"]
+            token = client_credentials_token(hub, client_id, client_secret)
             # The consumer's agreement: unconditional sharing approves it at once.
-            httpx.post(f"{hub}/api/v1/exchange/agreements", headers={"Authorization": f"Bearer {token}",
-                                                                      "X-Operator-Id": "bench"},
-                       json={"item": ITEM, "matters": [MATTER], "fields": FIELDS, "reason": "bench"}
-                       ).raise_for_status()
+            agreed = urllib3.request("POST", f"{hub}/api/v1/exchange/agreements", headers={
+                "Authorization": f"Bearer {token}", "X-Operator-Id": "bench"},
+                json={"item": ITEM, "matters": [MATTER], "fields": FIELDS, "reason": "bench"})
+            if agreed.status >= 400:
+                raise RuntimeError(f"the agreement was refused: HTTP {agreed.status}")
             body = {"subject": {"code": SUBJECT, "type": "001"}, "items": [ITEM], "matter": MATTER,
                     "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "BENCH-1"}
             job = {"hub_url": hub, "provider_url": provider_url, "direct_path": f"/enterprises/{SUBJECT}",

@@ -29,10 +29,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 from sqlalchemy import select, text
 
-from bench._serving import load, schema_url, serve_certhub, stop
+from bench._serving import client_credentials_token, load, schema_url, serve_certhub, stop
 from catalog.models import LicenceType, LicenceTypeIssuer, Matter
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import prepare_demo
@@ -156,8 +155,7 @@ def run(args: list[str]) -> dict:
                 "CERTHUB_SECRET_KEY": SECRET, "CERTHUB_REGISTRY_ID": REGISTRY_ID, "CERTHUB_DATA_DIR": str(data_dir),
                 # One department sends everything: lift its limits (the limiter's counting still runs).
                 "CERTHUB_RATE_LIMIT_PER_MINUTE": "100000000", "CERTHUB_DAILY_QUOTA": "100000000"})
-            token = httpx.post(url + "/api/v1/oauth/token", data={"grant_type": "client_credentials"},
-                               auth=(world["client_id"], world["client_secret"])).json()["access_token"]
+            token = client_credentials_token(url, world["client_id"], world["client_secret"])
             headers = {"Authorization": f"Bearer {token}"}
             time.sleep(max((world["not_before"] - datetime.now(UTC)).total_seconds(), 0))
             load(url, [("GET", "/healthz", None, None)] * warm, options.threads)

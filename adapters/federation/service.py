@@ -7,7 +7,7 @@ revoked (the stale-trust-list failure known from the EU DCC); past the grace
 period, failing closed is the safe answer. Signatures are checked by the
 `validate` callable the composition layer supplies per source.
 
-Documents are fetched through `adapters.http_client` (httpx's transport,
+Documents are fetched through `adapters.http_client` (urllib3,
 bounded in size and time, no redirects followed, through the deployment's
 egress proxy as the client was built).
 """

@@ -1,6 +1,6 @@
 """HTTP/JSON source: GET a department's API for one subject and map the JSON
 answer onto the catalog data item's fields. The GET goes through
-`adapters.http_client` (httpx's transport, bounded in size and time, through
+`adapters.http_client` (urllib3, bounded in size and time, through
 the deployment's egress proxy)."""
 
 from __future__ import annotations

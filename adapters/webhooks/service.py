@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
 from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from storage.egress import EgressError, EgressTimeout, Requester
 from storage.units import write_lock
 
 log = logging.getLogger("certhub.adapters.webhooks")
@@ -75,7 +75,7 @@ def deliver_due(
     *,
     session: Session,
     now: datetime,
-    client: httpx.Client,
+    client: Requester,
     secret_for: Callable[[str], bytes],
     policy: RetryPolicy = RetryPolicy(),
     limit: int = 100,
@@ -118,7 +118,7 @@ def _lock_due(*, session: Session, now: datetime, limit: int) -> list[WebhookDel
     return list(session.scalars(query))
 
 
-def _post(delivery: WebhookDelivery, *, client: httpx.Client, secret_for: Callable[[str], bytes]) -> str | None:
+def _post(delivery: WebhookDelivery, *, client: Requester, secret_for: Callable[[str], bytes]) -> str | None:
     """None on a 2xx answer, else a short description of the failure."""
     try:
         secret = secret_for(delivery.subscriber_key)
@@ -133,15 +133,16 @@ def _post(delivery: WebhookDelivery, *, client: httpx.Client, secret_for: Callab
         EVENT_ID_HEADER: delivery.event_id,
     }
     try:
-        # stream: the receiver's answer body is never read, however large.
-        with client.stream("POST", delivery.url, content=body, headers=headers) as response:
-            if 200 <= response.status_code < 300:
+        # The receiver's answer body is never read, however large (its
+        # connection is closed rather than reused).
+        with client.request("POST", delivery.url, body=body, headers=headers) as response:
+            if 200 <= response.status < 300:
                 return None
-            return f"HTTP {response.status_code}"
-    except httpx.TimeoutException:
+            return f"HTTP {response.status}"
+    except EgressTimeout:
         return "timeout"
-    except httpx.HTTPError as exc:
-        return f"transport error ({type(exc).__name__})"
+    except EgressError as exc:
+        return f"transport error ({exc.reason})"
 
 
 def _record(delivery: WebhookDelivery, *, error: str | None, now: datetime, policy: RetryPolicy, report: DeliveryReport) -> None:

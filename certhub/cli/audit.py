@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,7 +22,7 @@ from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.note import NoteVerifier
 from signing.transparency.sources import DirectorySource, HttpSource, LogSource
 from signing.transparency.verifier import VerificationReport, verify_log
-from storage.egress import BodyRefused, BodyTooLarge, Egress, read_bounded
+from storage.egress import BodyRefused, BodyTooLarge, Egress, EgressError
 
 app = typer.Typer(help="Authorized-use log audit")
 
@@ -191,16 +190,20 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
     The secret goes only in the Authorization header; error messages carry
     the server's error code, never the secret or the token.
     """
+    form = urlencode({"grant_type": "client_credentials", "scope": "audit:read"}).encode()
+    basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"}
     try:
-        with _egress().client(timeout=httpx.Timeout(timeout)) as client, client.stream(
-            "POST", endpoint, data={"grant_type": "client_credentials", "scope": "audit:read"},
-            auth=(client_id, client_secret),
+        with _egress().client(timeout=(timeout, timeout)) as client, client.request(
+            "POST", endpoint, headers=headers, body=form,
         ) as response:
-            body = read_bounded(response, max_bytes=_MAX_TOKEN_RESPONSE_BYTES)
-            status = response.status_code
+            body = response.read_bounded(max_bytes=_MAX_TOKEN_RESPONSE_BYTES)
+            status = response.status
     except BodyTooLarge:
         raise TokenRequestError("the token response is too large") from None
-    except (httpx.HTTPError, BodyRefused) as error:
+    except EgressError as error:
+        raise TokenRequestError(f"POST {endpoint} failed: {error.reason}") from None
+    except BodyRefused as error:
         raise TokenRequestError(f"POST {endpoint} failed: {type(error).__name__}") from None
     try:
         payload = json.loads(body)
@@ -259,7 +262,9 @@ def _open_source(err: Console, *, url: str | None, directory: Path | None, token
     try:
         if url is None:
             return DirectorySource(directory or Path("."))
-        return HttpSource(url, token=token, transport=_egress().transport())
+        # Through the deployment's egress proxy, if it has one for the log's host.
+        host = urlsplit(url).hostname or ""
+        return HttpSource(url, token=token, manager=_egress().client().manager_for(host))
     except (ValueError, OSError) as error:
         _usage_error(err, str(error))
 

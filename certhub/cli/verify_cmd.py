@@ -40,20 +40,19 @@ def _fetch(location: str, *, limit: int) -> bytes:
     """A file's bytes or a URL's body, refused past `limit` bytes."""
     if _is_url(location):
         # Imported here: a verify of files starts without an HTTP stack.
-        import httpx
-
         from certhub.cli import context
-        from storage.egress import BodyRefused, BodyTooLarge, read_bounded
+        from storage.egress import BodyRefused, BodyTooLarge, EgressError
 
         egress = context.settings(follow_demo=False).egress()
         try:
-            with egress.client(timeout=_HTTP_TIMEOUT) as client, client.stream("GET", location) as response:
-                if response.status_code != 200:
-                    raise _SetupError(f"{location}: HTTP {response.status_code}")
-                return read_bounded(response, max_bytes=limit)
+            with egress.client(timeout=(_HTTP_TIMEOUT, _HTTP_TIMEOUT)) as client, client.request(
+                    "GET", location) as response:
+                if response.status != 200:
+                    raise _SetupError(f"{location}: HTTP {response.status}")
+                return response.read_bounded(max_bytes=limit)
         except BodyTooLarge:
             raise _SetupError(f"{location}: over {limit} bytes") from None
-        except (httpx.HTTPError, BodyRefused) as error:
+        except (EgressError, BodyRefused) as error:
             raise _SetupError(f"{location}: {error}") from None
     path = Path(location)
     try:

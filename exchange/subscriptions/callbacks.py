@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httpx
-
 from exchange.subscriptions.errors import UnsafeCallbackUrl
-from storage.egress import DIRECT, Egress
+from storage.egress import DIRECT, Egress, EgressClient, EgressError, EgressResponse, split_url
 
 MAX_URL_LENGTH = 2000
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -122,48 +121,57 @@ def check_callback_url(url: str, *, policy: CallbackPolicy) -> str:
     return url
 
 
-class UnsafeDestination(httpx.TransportError):
+class UnsafeDestination(EgressError):
     """The delivery was not sent: the callback host now resolves to an address
-    the policy refuses."""
+    the policy refuses (the message says which; the record names the kind)."""
+
+    @property
+    def reason(self) -> str:
+        return "UnsafeDestination"
 
 
-class GuardedTransport(httpx.BaseTransport):
-    """An httpx transport that checks every address of the callback host
-    before connecting and connects to a checked one: straight, or through
-    `egress`'s proxy (which is then asked for the checked address)."""
+class GuardedClient:
+    """Requests that check every address of the callback host before
+    connecting and connect to a checked one: straight, or through `egress`'s
+    proxy (which is then asked for the checked address). The Host header and
+    (https) SNI and certificate verification keep the name."""
 
-    def __init__(self, *, policy: CallbackPolicy, inner: httpx.BaseTransport | None = None,
-                 egress: Egress = DIRECT) -> None:
+    def __init__(self, *, policy: CallbackPolicy, timeout: float = 10.0, egress: Egress = DIRECT,
+                 client: EgressClient | None = None) -> None:
         self._policy = policy
-        self._inner = inner or egress.transport()
+        self._client = client or egress.client(timeout=(timeout, timeout), max_idle=4)
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        host = request.url.host
-        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+    def checked_address(self, scheme: str, host: str, port: int) -> str:
+        """The address to connect to for `host`, every one it resolves to
+        checked now (a name that turned private since registration is refused)."""
         try:
             addresses = checked_addresses(host, port, policy=self._policy)
         except UnsafeCallbackUrl as exc:
-            raise UnsafeDestination(str(exc), request=request) from None
-        if request.url.scheme == "http" and not all(_plain(ip).is_loopback for ip in addresses):
-            raise UnsafeDestination("plain http only to loopback", request=request)
-        pinned = str(addresses[0])
-        if pinned != host:
-            # Connect to the checked address; the Host header and (for https)
-            # SNI and certificate verification keep the name.
-            request.url = request.url.copy_with(host=pinned)
-            if request.url.scheme == "https":
-                request.extensions = {**request.extensions, "sni_hostname": host}
-        return self._inner.handle_request(request)
+            raise UnsafeDestination(str(exc)) from None
+        if scheme == "http" and not all(_plain(ip).is_loopback for ip in addresses):
+            raise UnsafeDestination("plain http only to loopback")
+        return str(addresses[0])
+
+    @contextmanager
+    def request(self, method: str, url: str, *, headers: Mapping[str, str] | None = None,
+                body: bytes | None = None) -> Iterator[EgressResponse]:
+        scheme, host, port, _target = split_url(url)
+        pinned = self.checked_address(scheme, host, port)
+        with self._client.request(method, url, headers=headers, body=body, connect_to=pinned) as response:
+            yield response
 
     def close(self) -> None:
-        self._inner.close()
+        self._client.close()
+
+    def __enter__(self) -> GuardedClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
-def delivery_client(*, policy: CallbackPolicy, timeout: float = 10.0, egress: Egress = DIRECT) -> httpx.Client:
+def delivery_client(*, policy: CallbackPolicy, timeout: float = 10.0, egress: Egress = DIRECT) -> GuardedClient:
     """The HTTP client webhooks are sent with: no redirects (one could lead
-    anywhere), the deployment's egress proxy and none from the environment,
-    the SSRF guard."""
-    return httpx.Client(
-        transport=GuardedTransport(policy=policy, egress=egress), timeout=timeout, follow_redirects=False,
-        trust_env=False,
-    )
+    anywhere), the deployment's egress proxy and none from the environment
+    (storage.egress), the SSRF guard."""
+    return GuardedClient(policy=policy, timeout=timeout, egress=egress)

@@ -21,19 +21,18 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.webhooks import DeliveryReport, RetryPolicy, deliver_due, enqueue
 from exchange.agreements import has_active_agreement
-from exchange.subscriptions.callbacks import CallbackPolicy, delivery_client
+from exchange.subscriptions.callbacks import CallbackPolicy, GuardedClient, delivery_client
 from exchange.subscriptions.models import DispatchCursor, Subscription
 from exchange.subscriptions.service import ACTIVE, KIND_BY_ACTION, secrets_by_subscriber, subscriber_key
 from registry.models import Licence, LicenceEvent, LicenceVersion
 from storage.base import utcnow
-from storage.egress import DIRECT, Egress
+from storage.egress import DIRECT, Egress, Requester
 from storage.units import write_lock
 
 log = logging.getLogger("certhub.exchange.subscriptions")
@@ -194,14 +193,14 @@ class WebhookWorker:
     registry_id: str
     policy: CallbackPolicy
     retry_policy: RetryPolicy = field(default_factory=RetryPolicy)
-    client: httpx.Client | None = None
+    client: Requester | None = None
     egress: Egress = DIRECT  # the proxy of the client built here, when none is given
 
     def __post_init__(self) -> None:
         self._owns_client = self.client is None
         if self.client is None:
             self.client = delivery_client(policy=self.policy, egress=self.egress)
-        self._client: httpx.Client = self.client  # the one in use, given or made here
+        self._client: Requester = self.client  # the one in use, given or made here
 
     def run_once(self, *, now: datetime | None = None) -> tuple[DispatchReport, DeliveryReport]:
         now = now or utcnow()
@@ -225,5 +224,5 @@ class WebhookWorker:
             stop.wait(interval_s)
 
     def close(self) -> None:
-        if self._owns_client and self.client is not None:
+        if self._owns_client and isinstance(self.client, GuardedClient):
             self.client.close()

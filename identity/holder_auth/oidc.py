@@ -17,12 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
 import jwt
 
 from identity.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
 from identity.holder_auth.principal import CITIZEN, ORGANISATION, validate_holder_code, validate_name
-from storage.egress import ACCEPT_ENCODING, DIRECT, BodyRefused, BodyTooLarge, Egress, read_bounded
+from storage.egress import DIRECT, BodyRefused, BodyTooLarge, Egress, EgressClient, EgressError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,6 @@ class JwksCache:
         min_refetch_seconds: float = 30.0,
         timeout_seconds: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.BaseTransport | None = None,
         egress: Egress = DIRECT,
     ) -> None:
         self._issuer = issuer
@@ -89,8 +87,7 @@ class JwksCache:
         self._min_refetch = min_refetch_seconds
         self._timeout = timeout_seconds
         self._clock = clock
-        # A transport of our own (a test's) or one through the deployment's egress.
-        self._transport = transport
+        # Through the deployment's egress, one kept-alive connection (a fetch is rare).
         self._egress = egress
         self._lock = threading.Lock()
         self._keys: list[tuple[str | None, dict, jwt.PyJWK]] = []
@@ -137,10 +134,8 @@ class JwksCache:
         log.info("OpenID provider signing keys loaded: %d usable", len(keys))
 
     def _fetch_keys(self) -> list[tuple[str | None, dict, jwt.PyJWK]]:
-        transport = self._transport or self._egress.transport(max_idle=1)
-        # Offered: only the codings the bounded read undoes.
-        with httpx.Client(timeout=self._timeout, follow_redirects=False, transport=transport, trust_env=False,
-                          headers={"Accept-Encoding": ACCEPT_ENCODING}) as client:
+        # No redirect followed; offered: only the codings the bounded read undoes.
+        with self._egress.client(timeout=(self._timeout, self._timeout), max_idle=1) as client:
             url = self._jwks_url or self._discover(client)
             document = _get_json(client, url, what="JWKS")
         raw_keys = document.get("keys") if isinstance(document, dict) else None
@@ -165,7 +160,7 @@ class JwksCache:
             keys.append((kid if isinstance(kid, str) else None, jwk, key))
         return keys
 
-    def _discover(self, client: httpx.Client) -> str:
+    def _discover(self, client: EgressClient) -> str:
         # SPEC: OpenID Connect Discovery 1.0 §4 (location), §4.3 (the
         # document's issuer must equal the one we were configured with).
         url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -191,15 +186,17 @@ def _fits(jwk: dict, alg: str) -> bool:
     return jwk.get("alg", alg) == alg
 
 
-def _get_json(client: httpx.Client, url: str, *, what: str) -> object:
+def _get_json(client: EgressClient, url: str, *, what: str) -> object:
     try:
-        with client.stream("GET", url, headers={"Accept": "application/json"}) as response:
-            if response.status_code != 200:
-                raise IdentityProviderUnavailable(f"the OpenID provider's {what} answered HTTP {response.status_code}")
-            body = read_bounded(response, max_bytes=MAX_JWKS_BYTES)
+        with client.request("GET", url, headers={"Accept": "application/json"}) as response:
+            if response.status != 200:
+                raise IdentityProviderUnavailable(f"the OpenID provider's {what} answered HTTP {response.status}")
+            body = response.read_bounded(max_bytes=MAX_JWKS_BYTES)
     except BodyTooLarge:
         raise IdentityProviderUnavailable(f"the OpenID provider's {what} is too large") from None
-    except (httpx.HTTPError, BodyRefused) as exc:
+    except EgressError as exc:
+        raise IdentityProviderUnavailable(f"the OpenID provider's {what} could not be fetched ({exc.reason})") from None
+    except BodyRefused as exc:
         raise IdentityProviderUnavailable(
             f"the OpenID provider's {what} could not be fetched ({type(exc).__name__})"
         ) from None

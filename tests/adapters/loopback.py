@@ -31,18 +31,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output quiet
         pass
 
-    def setup(self):
-        super().setup()
-        with self.server.lock:
-            self.server.open_connections += 1
-
-    def finish(self):
-        try:
-            super().finish()
-        finally:
-            with self.server.lock:
-                self.server.open_connections -= 1
-
     def do_GET(self):
         self._dispatch()
 
@@ -94,6 +82,21 @@ class LoopbackServer(ThreadingHTTPServer):
         path = path.split("?", 1)[0]
         matches = [p for p in self.routes if path == p or path.startswith(p.rstrip("/") + "/")]
         return self.routes[max(matches, key=len)] if matches else None
+
+    # Counted from accept to the socket's close (not to the handler's end,
+    # which comes before it): a client that sees no open connection left
+    # finds every one it had closed by the server, not about to be.
+    def process_request(self, request, client_address):
+        with self.lock:
+            self.open_connections += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request):
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self.lock:
+                self.open_connections -= 1
 
     def handle_error(self, request, client_address):
         # Clients that give up (timeouts, size limits) break the pipe on purpose.
@@ -249,10 +252,12 @@ class EgressProxy:
     """A government network's egress proxy on loopback, in threads: an
     https:// request is tunnelled with CONNECT, an http:// one (absolute-form
     request line) forwarded, one request per connection. It records what it
-    was asked for, as (method, target)."""
+    was asked for, as (method, target), and the Proxy-Authorization each
+    request carried (None without one)."""
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
+        self.credentials: list[str | None] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -282,8 +287,11 @@ class EgressProxy:
             headers = []
             while (line := reader.readline(65_537)) not in (b"\r\n", b"\n", b""):
                 headers.append(line)
+            authorization = next((h.split(b":", 1)[1].strip().decode("latin-1") for h in headers
+                                  if h.lower().startswith(b"proxy-authorization:")), None)
             with self._lock:
                 self.asked.append((method, target))
+                self.credentials.append(authorization)
             if method == "CONNECT":
                 host, port = target.rsplit(":", 1)
                 with socket.create_connection((host, int(port)), timeout=10) as upstream:

@@ -5,6 +5,7 @@ around it, and the environment's proxy variables are not read."""
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -75,6 +76,24 @@ def test_https_is_tunnelled_with_connect_and_the_provider_still_verified(tmp_pat
         loopback.stop(running)
 
 
+def test_the_proxy_urls_credentials_go_to_the_proxy_only(tmp_path, provider, proxy):
+    provider.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(RECORD).encode())
+    with_credentials = Egress(proxy=f"http://certhub:pa%40ss@127.0.0.1:{proxy.port}")
+    assert _fetch(provider.base_url, with_credentials)[0]["name"]
+    pki = make_pki(tmp_path)
+    running = loopback.start(pki.server_context())
+    try:
+        running.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(RECORD).encode())
+        assert _fetch(running.base_url, with_credentials, ca_bundle=str(pki.ca_cert))[0]["name"]
+        # SPEC: RFC 9110 §11.7.2 / RFC 7617: Basic, the userinfo percent-decoded; on the CONNECT too.
+        assert proxy.credentials == ["Basic " + base64.b64encode(b"certhub:pa@ss").decode()] * 2
+        assert [method for method, _ in proxy.asked] == ["GET", "CONNECT"]
+        (seen,) = running.requests_to("/enterprises/")
+        assert "proxy-authorization" not in seen.headers
+    finally:
+        loopback.stop(running)
+
+
 def test_an_unreachable_proxy_is_an_outage_not_a_way_around_it(provider):
     provider.routes["/enterprises"] = lambda h: h.reply(200, json.dumps(RECORD).encode())
     with pytest.raises(ProviderUnavailable):
@@ -90,8 +109,9 @@ def test_the_environments_proxy_variables_are_not_read(provider, proxy, monkeypa
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     _fetch(provider.base_url, DIRECT)
-    with delivery_client(policy=CallbackPolicy(allow_loopback=True)) as client:
-        assert client.post(provider.base_url + "/hook", content=b"{}").status_code == 204
+    with delivery_client(policy=CallbackPolicy(allow_loopback=True)) as client, client.request(
+            "POST", provider.base_url + "/hook", body=b"{}") as answer:
+        assert answer.status == 204
     assert proxy.asked == []
     # Nor does the environment's NO_PROXY take a host away from the configured proxy.
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -102,8 +122,9 @@ def test_the_environments_proxy_variables_are_not_read(provider, proxy, monkeypa
 def test_push_callbacks_go_through_the_proxy(provider, proxy):
     provider.routes["/hook"] = lambda h: h.reply(204, b"")
     egress = Egress(proxy=proxy.url)
-    with delivery_client(policy=CallbackPolicy(allow_loopback=True), egress=egress) as client:
-        assert client.post(provider.base_url + "/hook", content=b'{"event": 1}').status_code == 204
+    with delivery_client(policy=CallbackPolicy(allow_loopback=True), egress=egress) as client, client.request(
+            "POST", provider.base_url + "/hook", body=b'{"event": 1}') as answer:
+        assert answer.status == 204
     assert proxy.asked == [("POST", provider.base_url + "/hook")]
     (seen,) = provider.requests_to("/hook")
     assert seen.body == b'{"event": 1}'

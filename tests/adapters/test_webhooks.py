@@ -11,7 +11,6 @@ import threading
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -20,6 +19,7 @@ from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
 from adapters.webhooks import RetryPolicy, deliver_due, enqueue, list_dead, requeue, signature_header, verify_signature
 from storage.base import utcnow
+from storage.egress import DIRECT
 from tests.adapters import loopback
 
 SECRET = b"subscriber-secret-0123456789abcdef"
@@ -56,7 +56,7 @@ class Receiver:
 
 @pytest.fixture
 def http():
-    with httpx.Client(timeout=2.0) as client:
+    with DIRECT.client(timeout=(2.0, 2.0)) as client:
         yield client
 
 

@@ -44,7 +44,7 @@ def _write_key(key, path: Path) -> None:
     )
 
 
-def _issue(*, subject: str, issuer_name, issuer_key, key, ca: bool, usage=None, ip=None) -> x509.Certificate:
+def _issue(*, subject: str, issuer_name, issuer_key, key, ca: bool, usage=None, ip=None, dns=None) -> x509.Certificate:
     now = datetime.now(UTC)
     builder = (
         x509.CertificateBuilder()
@@ -66,12 +66,16 @@ def _issue(*, subject: str, issuer_name, issuer_key, key, ca: bool, usage=None, 
         )
     if usage is not None:
         builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if ip is not None:
+    if dns is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+    elif ip is not None:
         builder = builder.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
-def make_pki(directory: Path) -> Pki:
+def make_pki(directory: Path, *, server_name: str | None = None) -> Pki:
+    """The server's certificate names 127.0.0.1, or only `server_name` (a
+    host name) when given: then a client must verify it on that name."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _issue(subject="test CA", issuer_name=_name("test CA"), issuer_key=ca_key, key=ca_key, ca=True)
     paths = Pki(*(directory / n for n in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")))
@@ -81,7 +85,9 @@ def make_pki(directory: Path) -> Pki:
         (paths.client_cert, paths.client_key, ExtendedKeyUsageOID.CLIENT_AUTH, None),
     ):
         key = ec.generate_private_key(ec.SECP256R1())
-        cert = _issue(subject=cert_path.stem, issuer_name=ca.subject, issuer_key=ca_key, key=key, ca=False, usage=usage, ip=ip)
+        dns = server_name if usage == ExtendedKeyUsageOID.SERVER_AUTH else None
+        cert = _issue(subject=cert_path.stem, issuer_name=ca.subject, issuer_key=ca_key, key=key, ca=False, usage=usage,
+                      ip=ip, dns=dns)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         _write_key(key, key_path)
     return paths

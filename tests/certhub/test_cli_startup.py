@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow  # starts a Python process per command
 
 # What only the server, the database or the web pages need.
 HEAVY = ("fastapi", "starlette", "sqlalchemy", "alembic", "uvicorn", "fontTools", "openpyxl", "psycopg", "redis",
-         "httpx", "certhub.app", "certhub.db", "catalog", "registry", "exchange", "adapters")
+         "httpx", "urllib3", "certhub.app", "certhub.db", "catalog", "registry", "exchange", "adapters")
 
 
 def _loaded_after(code: str) -> set[str]:

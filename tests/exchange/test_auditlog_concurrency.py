@@ -21,9 +21,9 @@ from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey, Log
 from exchange.auditlog.records import parse_entry
 from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT, leaf_hash, root_from_leaf_hashes, tree_root, verify_log
-from signing.transparency.sources import HttpSource
 from storage.cache import InProcessCache
 from tests.environment import engine_on_schema
+from tests.factories.log_sources import in_process_source
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET, use
 
@@ -98,5 +98,5 @@ def _verify_served(engine, tmp_path, key):
     token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code="11350100MB0000001X",
                                             scopes=["audit:read"])
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
-        source = HttpSource("http://testserver/log/", client=client)
+        source = in_process_source(client)
         return verify_log(source=source, verifier_key=key, fetch_threads=1)

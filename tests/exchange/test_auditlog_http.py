@@ -32,7 +32,7 @@ from signing.transparency import (
     verify_inclusion,
     verify_log,
 )
-from signing.transparency.sources import HttpSource
+from tests.factories.log_sources import in_process_source
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
 pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
@@ -61,7 +61,7 @@ def filled(db_session):
 
 def _verify(client, session, **kwargs):
     key = verifier_key(session=session, origin=ORIGIN)
-    source = HttpSource("http://testserver/log/", client=client)
+    source = in_process_source(client)
     # One fetch at a time: the test's sessions share one database connection.
     return verify_log(source=source, verifier_key=key, fetch_threads=1, **kwargs)
 

@@ -4,9 +4,9 @@ dispatcher and its cursor, the agreement check per event, secrets."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
@@ -14,13 +14,21 @@ from typer.testing import CliRunner
 from adapters.models import WebhookDelivery
 from exchange.agreements import service as agreements
 from exchange.subscriptions import service
-from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport, check_address, check_callback_url
+from exchange.subscriptions.callbacks import (
+    CallbackPolicy,
+    GuardedClient,
+    UnsafeDestination,
+    check_address,
+    check_callback_url,
+)
 from exchange.subscriptions.dispatcher import dispatch, event_id, registry_tag
 from exchange.subscriptions.errors import InvalidSubscription, NoAgreement, UnsafeCallbackUrl
 from exchange.subscriptions.models import DispatchCursor, Subscription
 from registry.models import LicenceEvent
 from storage.base import utcnow
+from storage.egress import DIRECT, Egress, EgressUnreachable
 from tests.adapters import loopback
+from tests.adapters.tls import make_pki
 from tests.factories.agreements import approve_agreement
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, COUNTY_CENTRE, FOOD_LICENCE
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID, build_world, issue_licence, revoke_licence
@@ -94,19 +102,49 @@ def test_demo_mode_subscription_to_a_private_address_is_refused(db_session, worl
 def test_demo_mode_delivery_refuses_a_name_that_now_resolves_private():
     """DNS rebinding: the name was public when subscribed and answers a
     private address at delivery. The policy's resolver is the test's own, so
-    no DNS is asked, and the inner transport records any connection."""
+    no DNS is asked, and the egress client under the guard shows any pool
+    opened (a connection needs one)."""
     answers = {"hooks.county.example": [ipaddress.ip_address("93.184.216.34")]}
     rebinding = CallbackPolicy(allow_loopback=True, resolve=lambda host, port: answers[host])
     assert rebinding == DEMO  # the demo deployment's policy, with the test's resolver
     url = "https://hooks.county.example/hooks"
     assert check_callback_url(url, policy=rebinding) == url
     answers["hooks.county.example"] = [ipaddress.ip_address("10.20.30.40")]
-    connects: list[httpx.Request] = []
-    inner = httpx.MockTransport(lambda request: connects.append(request) or httpx.Response(204))
-    with httpx.Client(transport=GuardedTransport(policy=rebinding, inner=inner), trust_env=False) as client:
-        with pytest.raises(httpx.TransportError, match="not a public address"):
-            client.post(url, content=b"{}")
-    assert connects == []
+    with DIRECT.client() as inner, GuardedClient(policy=rebinding, client=inner) as client:
+        with pytest.raises(UnsafeDestination, match="not a public address"), client.request("POST", url, body=b"{}"):
+            pass
+        assert inner.pools_open() == 0
+
+
+@pytest.mark.parametrize("through_proxy", [False, True])
+def test_a_pinned_https_callback_is_verified_on_its_name(tmp_path, through_proxy):
+    """The guard connects to the checked address (or asks the proxy for it),
+    while SNI and the certificate check use the callback's host name: the
+    server's certificate names only that host, not the address."""
+    pki = make_pki(tmp_path, server_name="hooks.county.example")
+    server = loopback.start(pki.server_context())
+    server.routes["/hooks"] = lambda handler: handler.reply(204, b"")
+    proxy = loopback.EgressProxy() if through_proxy else None
+    port = server.server.server_address[1]
+    to_loopback = CallbackPolicy(allow_loopback=True, resolve=lambda host, _port: [ipaddress.ip_address("127.0.0.1")])
+    egress = Egress(proxy=proxy.url) if proxy else DIRECT
+    try:
+        with egress.client(ssl_context=ssl.create_default_context(cafile=str(pki.ca_cert))) as inner, \
+                GuardedClient(policy=to_loopback, client=inner) as guarded:
+            with guarded.request("POST", f"https://hooks.county.example:{port}/hooks", body=b"{}") as answer:
+                assert answer.status == 204
+            # A name the certificate does not carry is refused, though the address is the same.
+            with pytest.raises(EgressUnreachable, match="ConnectError"), guarded.request(
+                    "POST", f"https://other.county.example:{port}/hooks", body=b"{}"):
+                pass
+        (seen,) = server.requests_to("/hooks")
+        assert seen.headers["host"] == f"hooks.county.example:{port}"
+        if proxy:
+            assert proxy.asked == [("CONNECT", f"127.0.0.1:{port}")] * 2
+    finally:
+        if proxy:
+            proxy.close()
+        loopback.stop(server)
 
 
 def test_the_delivery_transport_checks_addresses_again():
@@ -114,11 +152,13 @@ def test_the_delivery_transport_checks_addresses_again():
     server = loopback.start()
     server.routes["/hooks"] = lambda handler: handler.reply(204, b"")
     try:
-        with httpx.Client(transport=GuardedTransport(policy=PUBLIC_ONLY), trust_env=False) as guarded:
-            with pytest.raises(httpx.TransportError, match="loopback"):
-                guarded.post(server.base_url + "/hooks", content=b"{}")
-        with httpx.Client(transport=GuardedTransport(policy=LOOPBACK), trust_env=False) as allowed:
-            assert allowed.post(f"http://localhost:{server.server.server_address[1]}/hooks").status_code == 204
+        with GuardedClient(policy=PUBLIC_ONLY) as guarded:
+            with pytest.raises(UnsafeDestination, match="loopback"), guarded.request("POST", server.base_url + "/hooks",
+                                                                                      body=b"{}"):
+                pass
+        with GuardedClient(policy=LOOPBACK) as allowed, allowed.request(
+                "POST", f"http://localhost:{server.server.server_address[1]}/hooks") as answer:
+            assert answer.status == 204
         assert server.requests_to("/hooks")[0].headers["host"] == f"localhost:{server.server.server_address[1]}"
     finally:
         loopback.stop(server)

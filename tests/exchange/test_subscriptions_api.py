@@ -12,11 +12,10 @@ import json
 import time
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from adapters.webhooks import RetryPolicy, verify_signature
-from exchange.subscriptions.callbacks import CallbackPolicy, GuardedTransport
+from exchange.subscriptions.callbacks import CallbackPolicy, GuardedClient
 from exchange.subscriptions.dispatcher import WebhookWorker, registry_tag
 from storage.base import utcnow
 from tests.adapters import loopback
@@ -84,8 +83,7 @@ def consumer(client, db_session, world):
 
 @pytest.fixture
 def worker(app, session_factory):
-    client = httpx.Client(transport=GuardedTransport(policy=CallbackPolicy(allow_loopback=True)), timeout=5,
-                          trust_env=False)
+    client = GuardedClient(policy=CallbackPolicy(allow_loopback=True), timeout=5)
     running = WebhookWorker(sessions=session_factory, key_secret=TEST_SECRET.encode(), registry_id=REGISTRY_ID,
                             policy=CallbackPolicy(allow_loopback=True), client=client,
                             retry_policy=RetryPolicy(schedule=(10, 60), max_attempts=3))

@@ -13,7 +13,7 @@ from exchange.auditlog import LogEntry, publish_checkpoint, verifier_key
 from exchange.auditlog.models import LogTile
 from identity.tokens import TokenAuthority
 from signing.transparency import NoteSigner, verify_log
-from signing.transparency.sources import HttpSource
+from tests.factories.log_sources import in_process_source
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 
 pytestmark = pytest.mark.slow  # verifies whole logs over HTTP
@@ -40,7 +40,7 @@ def test_verifies_like_the_cli_over_http(auditor, db_session, filled):
     assert answer.status_code == 200
     result = answer.json()
     # What `certhub audit verify --url <server>/log/` computes from the published tiles.
-    cli = verify_log(source=HttpSource("http://testserver/log/", client=auditor),
+    cli = verify_log(source=in_process_source(auditor),
                      verifier_key=verifier_key(session=db_session, origin=ORIGIN), fetch_threads=1)
     assert result["ok"] is True and result["signature_ok"] is True
     assert result["size"] == cli.size == 300
