@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-import httpx
+import urllib3
 
 from registry.layout.face import LicenceFace
 from registry.layout.pdf import render_pdf
@@ -83,12 +83,13 @@ def run(args: list[str]) -> dict:
         "signed_bytes": len(sign_pdf(document, signer=signer)),
     }
     if options.tsa:
-        with httpx.Client(trust_env=False) as client:
+        with urllib3.PoolManager(retries=False) as client:
             def post(query: bytes) -> bytes:
-                response = client.post(options.tsa, content=query,
-                                       headers={"Content-Type": "application/timestamp-query"})
-                response.raise_for_status()
-                return response.content
+                response = client.request("POST", options.tsa, body=query,
+                                          headers={"Content-Type": "application/timestamp-query"})
+                if response.status != 200:
+                    raise RuntimeError(f"the TSA answered HTTP {response.status}")
+                return response.data
 
             stamper = PostingTimeStamper(post)
             sign_pdf(document, signer=signer, timestamper=stamper)

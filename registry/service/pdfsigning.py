@@ -18,7 +18,6 @@ import threading
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import httpx
 from sqlalchemy.orm import Session
 
 from registry.errors import PdfNotSignable
@@ -28,7 +27,7 @@ from signing.errors import KeyNotFound, SealNotActive, TimestampUnavailable
 from signing.service.doccerts import NoPdfSigningKey, PdfCredentials, pdf_credentials
 from signing.x509docs import PDF_SIGNING_ALGORITHM
 from storage.base import utcnow
-from storage.egress import BodyRefused, Egress, read_bounded
+from storage.egress import BodyRefused, Egress, EgressError
 
 if TYPE_CHECKING:
     from signing.pades import PostingTimeStamper
@@ -47,19 +46,21 @@ class TsaClient:
 
     def __init__(self, *, url: str, egress: Egress) -> None:
         self.url = url
-        self._client = egress.client(timeout=TSA_TIMEOUT_SECONDS)
+        self._client = egress.client(timeout=(TSA_TIMEOUT_SECONDS, TSA_TIMEOUT_SECONDS))
 
     def post(self, query: bytes) -> bytes:
         try:
-            with self._client.stream("POST", self.url, content=query,
-                                     headers={"Content-Type": "application/timestamp-query",
-                                              "Accept": "application/timestamp-reply"}) as response:
-                if response.status_code != 200:
-                    raise TimestampUnavailable(f"the TSA answered HTTP {response.status_code}")
+            with self._client.request("POST", self.url, body=query,
+                                      headers={"Content-Type": "application/timestamp-query",
+                                               "Accept": "application/timestamp-reply"}) as response:
+                if response.status != 200:
+                    raise TimestampUnavailable(f"the TSA answered HTTP {response.status}")
                 if response.headers.get("Content-Type", "").split(";")[0].strip() != "application/timestamp-reply":
                     raise TimestampUnavailable("the TSA's answer is not application/timestamp-reply")
-                return read_bounded(response, max_bytes=MAX_TSA_REPLY_BYTES)
-        except (httpx.HTTPError, BodyRefused) as error:
+                return response.read_bounded(max_bytes=MAX_TSA_REPLY_BYTES)
+        except EgressError as error:
+            raise TimestampUnavailable(f"the TSA could not be reached: {error}") from error
+        except BodyRefused as error:
             raise TimestampUnavailable(f"the TSA could not be reached: {type(error).__name__}") from error
 
     def close(self) -> None:
