@@ -321,6 +321,7 @@ class UnsignedOfd:
 def build_ofd(face: LicenceFace) -> UnsignedOfd:
     """The package's files before signing, and where the seal is to be placed."""
     layout = plan_pdf(face)
+    layout.release()  # the plan's boxes are all the OFD needs of the PDF's measuring document
     ids = _Ids()
     page_id = ids.next()
     resources = _Resources(ids=ids)

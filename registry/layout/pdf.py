@@ -69,6 +69,16 @@ class PdfLayout:
             _diagonal(pdf, text, color)
         return bytes(pdf.output())
 
+    def release(self) -> None:
+        """Let go of the measuring document's font files when the plan is not
+        rendered as a PDF (the OFD draws it itself): fpdf2 closes them only in
+        `output`, and an open file left to the garbage collector is a leak."""
+        pdf, self._pdf = self._pdf, None
+        for font in (pdf.fonts.values() if pdf is not None else ()):
+            close = getattr(font, "close", None)
+            if close is not None:
+                close()
+
 
 def render_pdf(face: LicenceFace) -> bytes:
     return plan_pdf(face).render()
