@@ -19,7 +19,12 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
-from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from adapters.webhooks.signature import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+    standard_webhooks_headers,
+)
 from storage.units import write_lock
 
 log = logging.getLogger("certhub.adapters.webhooks")
@@ -125,13 +130,7 @@ def _post(delivery: WebhookDelivery, *, client: httpx.Client, secret_for: Callab
     except KeyError:
         return "no signing secret for the subscriber"
     body = canonical_body(delivery.payload)
-    headers = {
-        "Content-Type": "application/json",
-        # Signed at the wall-clock time of sending (not the scheduler's `now`):
-        # receivers compare it with their own clock.
-        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=int(time.time()), body=body),
-        EVENT_ID_HEADER: delivery.event_id,
-    }
+    headers = _signed_headers(delivery, secret=secret, body=body)
     try:
         # stream: the receiver's answer body is never read, however large.
         with client.stream("POST", delivery.url, content=body, headers=headers) as response:
@@ -142,6 +141,20 @@ def _post(delivery: WebhookDelivery, *, client: httpx.Client, secret_for: Callab
         return "timeout"
     except httpx.HTTPError as exc:
         return f"transport error ({type(exc).__name__})"
+
+
+def _signed_headers(delivery: WebhookDelivery, *, secret: bytes, body: bytes) -> dict[str, str]:
+    """Both signature schemes over the same bytes: certhub's own and
+    Standard Webhooks' (adapters.webhooks.signature)."""
+    # Signed at the wall-clock time of sending (not the scheduler's `now`):
+    # receivers compare it with their own clock.
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=timestamp, body=body),
+        EVENT_ID_HEADER: delivery.event_id,
+        **standard_webhooks_headers(secret=secret, message_id=delivery.event_id, timestamp=timestamp, body=body),
+    }
 
 
 def _record(delivery: WebhookDelivery, *, error: str | None, now: datetime, policy: RetryPolicy, report: DeliveryReport) -> None:
