@@ -182,6 +182,7 @@ def create_app(
     app.include_router(registry.presentations.api.redeem_router)
     app.include_router(exchange.query.api.router)
     app.include_router(identity.api.oauth_router)
+    app.include_router(identity.api.well_known_router)
     app.include_router(catalog.api.router)
     app.include_router(identity.holders_api.router)
     app.include_router(registry.seals.api.router)

@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity.client_assertions import operator_of
-from identity.errors import AuthError, Forbidden
+from identity.errors import AuthError, Forbidden, MissingCredentials
 from identity.holder_auth import HolderAuthority, HolderPrincipal
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER
 from identity.ratelimit import RateLimiter, valid_bucket
@@ -61,7 +61,7 @@ async def get_token_authority(request: Request) -> TokenAuthority:
 def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The department client a request's bearer token names (AuthError if none, or not valid)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthError("a bearer access token is required")
+        raise MissingCredentials("a bearer access token is required")
     return find_service(request, TokenAuthority).verify(credentials.credentials)
 
 
@@ -93,7 +93,7 @@ async def current_holder(
     Department access tokens are refused (and holder tokens are refused by
     `current_principal`): the two never stand in for each other."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthError("a bearer holder session token is required (POST /api/v1/holders/session)")
+        raise MissingCredentials("a bearer holder session token is required (POST /api/v1/holders/session)")
     return authority.verify(credentials.credentials)
 
 
