@@ -38,6 +38,7 @@ from certhub.bodylimit import BodyLimit
 from certhub.db import create_sessionmaker, create_unit_of_work
 from certhub.errors import install_error_handlers
 from certhub.nostore import NoStoreByDefault
+from certhub.openapi import install_openapi, operation_id
 from certhub.recognition import Recognition
 from certhub.root import build_root
 from certhub.settings import Settings
@@ -159,7 +160,10 @@ def create_app(
         # /docs is served from a packaged Swagger UI (certhub.web.apidocs), not FastAPI's CDN page.
         docs_url=None,
         redoc_url=None,
+        # Explicit operation ids: the route functions' names (certhub.openapi).
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.services = Services()
     for kind, instance in root.registrations():
         app.state.services.register(kind, instance)

@@ -273,11 +273,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if isinstance(exc.detail, dict) and "error" in exc.detail:
         body = exc.detail
     else:
-        body = _error_body(_CODE_BY_STATUS.get(exc.status_code, "error"), str(exc.detail))
+        body = _error_body(CODE_BY_STATUS.get(exc.status_code, "error"), str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-_CODE_BY_STATUS = {
+CODE_BY_STATUS = {
     400: "bad_request",
     401: "unauthenticated",
     403: "forbidden",

@@ -85,7 +85,7 @@ def _bounded(name: str, value: str | None) -> str | None:
     return value
 
 
-@oauth_router.post("/token", openapi_extra={"security": []})
+@oauth_router.post("/token")
 def issue_token(
     config: Annotated[IdentityConfig, service(IdentityConfig)],
     session: SessionDep,

@@ -100,12 +100,19 @@ async def current_holder(
 HolderDep = Annotated[HolderPrincipal, Depends(current_holder)]
 
 
+# Attributes the dependencies below carry so the OpenAPI document can say
+# what a route needs (certhub.openapi) without a decorator per route.
+REQUIRED_SCOPES = "required_scopes"
+RATE_LIMIT_BUCKET = "rate_limit_bucket"
+
+
 def require_scopes(*scopes: str):
     """A dependency that authenticates the caller and demands every scope."""
 
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         return check_scopes(principal, scopes)
 
+    setattr(dependency, REQUIRED_SCOPES, scopes)
     return dependency
 
 
@@ -133,6 +140,7 @@ def rate_limit(bucket: str):
             return
         find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=bucket)
 
+    setattr(dependency, RATE_LIMIT_BUCKET, bucket)
     return dependency
 
 
