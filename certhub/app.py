@@ -35,6 +35,7 @@ import registry.wallet.api
 from adapters.federation import run_schedule
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
+from certhub.compression import CompressLarge
 from certhub.db import create_sessionmaker, create_unit_of_work
 from certhub.errors import install_error_handlers
 from certhub.nostore import NoStoreByDefault
@@ -179,6 +180,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     # No cache keeps an API answer unless its route chose to allow it (certhub.nostore).
     app.add_middleware(NoStoreByDefault)
+    # Large answers gzipped, never those carrying a secret (certhub.compression).
+    app.add_middleware(CompressLarge)
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.

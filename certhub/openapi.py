@@ -73,6 +73,16 @@ _DESCRIPTIONS = {
 }
 
 
+# The shared error answers, one per status, in components.responses: an
+# operation refers to them rather than repeating them (the document would be
+# 360 KiB larger).
+RESPONSE_NAMES = {
+    400: "BadRequest", 401: "Unauthenticated", 403: "Forbidden", 404: "NotFound", 409: "Conflict",
+    413: "TooLarge", 422: "InvalidRequest", 429: "RateLimited", 500: "ServerError", 502: "BadGateway",
+    503: "Unavailable", 504: "GatewayTimeout",
+}
+
+
 @dataclass
 class RouteFacts:
     """What a route's signature says about the refusals it can answer."""
@@ -111,6 +121,8 @@ def truthful(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     schemas[ERROR_SCHEMA] = _error_schema()
     schemas[TOKEN_ERROR_SCHEMA] = _token_error_schema()
     components.setdefault("securitySchemes", {})[OAUTH2] = _oauth2_scheme()
+    components["responses"] = {name: _response(status, ERROR_SCHEMA, codes_for(status))
+                               for status, name in RESPONSE_NAMES.items()}
     examples = _load_examples()
     for route in _routes(app):
         for method in route.methods or ():
@@ -216,7 +228,7 @@ def _error_responses(operation: dict[str, Any], route: RouteContext, facts: Rout
     if route.name in NOT_MODIFIED:
         responses["304"] = {"description": "Not Modified: the If-None-Match ETag is still current"}
     for status in sorted(statuses_for(route, facts)):
-        responses.setdefault(str(status), _response(status, ERROR_SCHEMA, codes_for(status)))
+        responses.setdefault(str(status), {"$ref": f"#/components/responses/{RESPONSE_NAMES[status]}"})
 
 
 def codes_for(status: int) -> list[str]:

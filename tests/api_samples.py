@@ -6,6 +6,7 @@ wraps the app it builds."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import threading
@@ -53,11 +54,11 @@ class RecordResponses:
 
     def _write(self, scope, answer: dict) -> None:
         json_body = None
-        if answer["content_type"].startswith("application/json") and not answer.get("encoding") \
-                and len(answer["body"]) <= MAX_BODY:
+        if answer["content_type"].startswith("application/json") and len(answer["body"]) <= MAX_BODY:
             try:
-                json_body = json.loads(bytes(answer["body"]))
-            except ValueError:
+                body = bytes(answer["body"])
+                json_body = json.loads(gzip.decompress(body) if answer.get("encoding") == "gzip" else body)
+            except (ValueError, OSError, EOFError):
                 json_body = None
         request_json = None
         if scope["method"] in {"POST", "PUT", "PATCH"}:

@@ -76,18 +76,22 @@ def test_every_refusal_is_documented_with_the_one_error_body(document):
         if path.startswith("/api/") and path != "/api/v1/oauth/token":
             assert "503" in errors, (path, method)
         for status in errors:
-            schema = responses[status]["content"]["application/json"]["schema"]
+            response = responses[status]
+            if "$ref" in response:  # one of the shared error answers
+                response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+            schema = response["content"]["application/json"]["schema"]
             oauth_error = operation["operationId"] == "issue_token" and status in {"400", "401"}  # RFC 6749 §5.2
             expected = "TokenError" if oauth_error else "Error"
             assert schema == {"$ref": f"#/components/schemas/{expected}"}, (path, method, status)
-            assert "`error` is one of:" in responses[status]["description"]
+            assert "`error` is one of:" in response["description"]
         if operation.get("requestBody"):
             # The token endpoint's fields are checked by the route: 400 invalid_request, never 422.
             assert ({"413"} if operation["operationId"] == "issue_token" else {"413", "422"}) <= errors, (path, method)
     error = document["components"]["schemas"]["Error"]
     assert error["required"] == ["error", "message"]
-    unauthenticated = document["paths"]["/api/v1/exchange/query"]["post"]["responses"]["422"]
-    assert "invalid_request" in unauthenticated["description"]
+    invalid = document["paths"]["/api/v1/exchange/query"]["post"]["responses"]["422"]
+    assert invalid == {"$ref": "#/components/responses/InvalidRequest"}
+    assert "invalid_request" in document["components"]["responses"]["InvalidRequest"]["description"]
 
 
 def test_department_operations_name_their_oauth2_scopes(document):
@@ -158,6 +162,8 @@ def test_the_servers_real_answers_are_documented(document, tmp_path):
             continue  # a web page or an asset: not part of the API document
         status = str(answer["status"])
         documented = operation["responses"].get(status)
+        if documented is not None and "$ref" in documented:
+            documented = document["components"]["responses"][documented["$ref"].rsplit("/", 1)[1]]
         if documented is None:
             problems.append((operation["operationId"], status, answer["body"]))
             continue
