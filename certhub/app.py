@@ -35,9 +35,11 @@ import registry.wallet.api
 from adapters.federation import run_schedule
 from certhub import __version__
 from certhub.bodylimit import BodyLimit
+from certhub.compression import CompressLarge
 from certhub.db import create_sessionmaker, create_unit_of_work
 from certhub.errors import install_error_handlers
 from certhub.nostore import NoStoreByDefault
+from certhub.openapi import install_openapi, operation_id
 from certhub.recognition import Recognition
 from certhub.root import build_root
 from certhub.settings import Settings
@@ -159,7 +161,10 @@ def create_app(
         # /docs is served from a packaged Swagger UI (certhub.web.apidocs), not FastAPI's CDN page.
         docs_url=None,
         redoc_url=None,
+        # Explicit operation ids: the route functions' names (certhub.openapi).
+        generate_unique_id_function=operation_id,
     )
+    install_openapi(app)
     app.state.services = Services()
     for kind, instance in root.registrations():
         app.state.services.register(kind, instance)
@@ -175,6 +180,8 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     # No cache keeps an API answer unless its route chose to allow it (certhub.nostore).
     app.add_middleware(NoStoreByDefault)
+    # Large answers gzipped, never those carrying a secret (certhub.compression).
+    app.add_middleware(CompressLarge)
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.
@@ -182,6 +189,7 @@ def create_app(
     app.include_router(registry.presentations.api.redeem_router)
     app.include_router(exchange.query.api.router)
     app.include_router(identity.api.oauth_router)
+    app.include_router(identity.api.well_known_router)
     app.include_router(catalog.api.router)
     app.include_router(identity.holders_api.router)
     app.include_router(registry.seals.api.router)

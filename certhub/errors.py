@@ -35,7 +35,9 @@ from identity.errors import (
     IdentityProviderUnavailable,
     InvalidCode,
     InvalidRegistration,
+    InvalidToken,
     LoginUnavailable,
+    TokenRequestRefused,
     UnknownClient,
 )
 from identity.ratelimit import RateLimited, RateLimitUnavailable
@@ -207,6 +209,8 @@ def status_for(exc: Exception) -> int:
 def install_error_handlers(app: FastAPI) -> None:
     for cls, _status in ERROR_STATUS:
         app.add_exception_handler(cls, _domain_error)
+    # After the table: the most specific class's handler wins (Starlette looks up the MRO).
+    app.add_exception_handler(TokenRequestRefused, _token_request_refused)
     app.add_exception_handler(RequestValidationError, _validation_error)
     # Starlette's own (an unknown path: 404, a wrong method: 405) as well as
     # FastAPI's subclass, so every refusal has the same body.
@@ -238,13 +242,31 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         log.error("request failed: %s: %s", type(exc).__name__, exc)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": bearer_challenge(exc)} if status == 401 else None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after)}  # SPEC: RFC 9110 §10.2.3, RFC 6585 §4
     elif isinstance(exc, RateLimitUnavailable):  # the counters live in the cache: it is out of reach
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
     code = getattr(exc, "code", "error")
     return JSONResponse(_error_body(code, str(exc)), status_code=status, headers=headers)
+
+
+def bearer_challenge(exc: Exception) -> str:
+    """SPEC: RFC 6750 §3, §3.1: a request that sent no token gets the bare
+    challenge; one whose token was refused is told error="invalid_token"."""
+    return 'Bearer error="invalid_token"' if isinstance(exc, InvalidToken) else "Bearer"
+
+
+async def _token_request_refused(request: Request, exc: TokenRequestRefused) -> JSONResponse:
+    """The token endpoint's refusals in RFC 6749 §5.2's form (`error`,
+    `error_description`), keeping the house `message` beside them. A failed
+    client authentication is 401 with a challenge in the scheme the client
+    used: Basic for HTTP Basic; otherwise the endpoint still names Basic, the
+    one HTTP scheme it accepts (RFC 9110 §15.5.2 needs a challenge on 401)."""
+    body = {"error": exc.code, "error_description": str(exc), "message": str(exc)}
+    if exc.code != "invalid_client":
+        return JSONResponse(body, status_code=400)
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="certhub"'})
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -259,11 +281,11 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if isinstance(exc.detail, dict) and "error" in exc.detail:
         body = exc.detail
     else:
-        body = _error_body(_CODE_BY_STATUS.get(exc.status_code, "error"), str(exc.detail))
+        body = _error_body(CODE_BY_STATUS.get(exc.status_code, "error"), str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
-_CODE_BY_STATUS = {
+CODE_BY_STATUS = {
     400: "bad_request",
     401: "unauthenticated",
     403: "forbidden",

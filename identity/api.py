@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Form, HTTPException
+from fastapi import APIRouter, Depends, Form
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -15,7 +15,8 @@ from identity import client_assertions, clients
 from identity.client_assertions import MAX_ASSERTION_LENGTH
 from identity.config import IdentityConfig
 from identity.deps import get_token_authority, require_scopes
-from identity.errors import InvalidClient
+from identity.errors import InvalidClient, TokenRequestRefused
+from identity.scopes import KNOWN_SCOPES
 from identity.tokens import Principal, TokenAuthority
 from storage.base import utcnow
 from storage.cache import Cache
@@ -23,6 +24,7 @@ from storage.sessions import SessionDep, get_cache
 from wiring import service
 
 oauth_router = APIRouter(prefix="/api/v1/oauth", tags=["auth"])
+well_known_router = APIRouter(tags=["auth"])
 
 Admin = Annotated[Principal, Depends(require_scopes("catalog:admin"))]
 _basic = HTTPBasic(auto_error=False)
@@ -67,27 +69,77 @@ class ClientKeyOut(BaseModel):
     jwk: dict
 
 
+# Bounds of the token request's form fields, checked by the route itself so
+# that a field out of bounds is refused the OAuth way (400 invalid_request),
+# not with the API's 422.
+_FIELD_LIMITS = {"grant_type": 64, "client_id": 64, "client_secret": 200, "client_assertion_type": 100,
+                 "client_assertion": MAX_ASSERTION_LENGTH, "scope": 1000}
+GRANT_TYPES = ("client_credentials",)
+# SPEC: RFC 8414 §2 token_endpoint_auth_methods_supported, named as in the IANA registry.
+TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
+
+
+def _bounded(name: str, value: str | None) -> str | None:
+    if value is not None and len(value) > _FIELD_LIMITS[name]:
+        raise TokenRequestRefused("invalid_request", f"{name} is longer than {_FIELD_LIMITS[name]} characters")
+    return value
+
+
 @oauth_router.post("/token")
 def issue_token(
     config: Annotated[IdentityConfig, service(IdentityConfig)],
     session: SessionDep,
-    grant_type: Annotated[str, Form(max_length=64)],
-    client_id: Annotated[str | None, Form(max_length=64)] = None,
-    client_secret: Annotated[str | None, Form(max_length=200)] = None,
-    client_assertion_type: Annotated[str | None, Form(max_length=100)] = None,
-    client_assertion: Annotated[str | None, Form(max_length=MAX_ASSERTION_LENGTH)] = None,
-    scope: Annotated[str | None, Form(max_length=1000)] = None,
+    grant_type: Annotated[str | None, Form()] = None,
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+    client_assertion_type: Annotated[str | None, Form()] = None,
+    client_assertion: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form()] = None,
     basic: HTTPBasicCredentials | None = Depends(_basic),
     authority: TokenAuthority = Depends(get_token_authority),
     cache: Cache = Depends(get_cache),
 ) -> dict:
     """OAuth 2.0 client credentials grant (RFC 6749 §4.4). The client
     authenticates with HTTP Basic or form fields (§2.3.1), or with a signed
-    JWT assertion (private_key_jwt, RFC 7523 §2.2) — exactly one of them."""
-    if grant_type != "client_credentials":
-        raise HTTPException(status_code=400, detail={"error": "unsupported_grant_type",
-                                                     "message": "only client_credentials is supported"})
-    operator = key_id = None
+    JWT assertion (private_key_jwt, RFC 7523 §2.2) — exactly one of them.
+    Refusals are RFC 6749 §5.2 errors (`error`, `error_description`)."""
+    fields = {"grant_type": grant_type, "client_id": client_id, "client_secret": client_secret,
+              "client_assertion_type": client_assertion_type, "client_assertion": client_assertion, "scope": scope}
+    for name, value in fields.items():
+        _bounded(name, value)
+    if not grant_type:  # SPEC: RFC 6749 §5.2 invalid_request: a required parameter is missing
+        raise TokenRequestRefused("invalid_request", "grant_type is required")
+    if grant_type not in GRANT_TYPES:
+        raise TokenRequestRefused("unsupported_grant_type", "only client_credentials is supported")
+    try:
+        client, operator, key_id = _authenticated_client(
+            config=config, session=session, cache=cache, basic=basic, client_id=client_id,
+            client_secret=client_secret, client_assertion_type=client_assertion_type,
+            client_assertion=client_assertion)
+    except InvalidClient as exc:
+        raise TokenRequestRefused("invalid_client", str(exc), basic=basic is not None) from None
+    granted = set(client.scopes)
+    if scope:
+        asked = set(scope.split())
+        if not asked <= granted:
+            raise TokenRequestRefused("invalid_scope",
+                                      f"not granted to this client: {', '.join(sorted(asked - granted))}")
+        granted = asked
+    token = authority.issue(client_id=client.client_id, department_code=client.department_code,
+                            scopes=sorted(granted), operator=operator, key_id=key_id)
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": authority.ttl_seconds,
+        "scope": " ".join(sorted(granted)),
+    }
+
+
+def _authenticated_client(
+    *, config: IdentityConfig, session, cache: Cache, basic: HTTPBasicCredentials | None, client_id: str | None,
+    client_secret: str | None, client_assertion_type: str | None, client_assertion: str | None,
+):
+    """The client and, for an assertion, its operator and key id (InvalidClient if none)."""
     if client_assertion is not None or client_assertion_type is not None:
         # SPEC: RFC 6749 §2.3: a client MUST NOT use more than one authentication method per request.
         if basic is not None or client_secret is not None:
@@ -99,29 +151,33 @@ def issue_token(
         # SPEC: RFC 7521 §4.2: a client_id sent alongside must identify the same client.
         if client_id is not None and client_id != verified.client.client_id:
             raise InvalidClient("client_id differs from the assertion's subject")
-        client, operator, key_id = verified.client, verified.operator, verified.key.kid
-    else:
-        if basic is not None:
-            client_id, client_secret = basic.username, basic.password
-        if not client_id or not client_secret:
-            raise InvalidClient("client_id and client_secret (or client_assertion) are required")
-        client = clients.authenticate(session=session, client_id=client_id, client_secret=client_secret)
-    granted = set(client.scopes)
-    if scope:
-        asked = set(scope.split())
-        if not asked <= granted:
-            raise HTTPException(status_code=400, detail={
-                "error": "invalid_scope",
-                "message": f"not granted to this client: {', '.join(sorted(asked - granted))}",
-            })
-        granted = asked
-    token = authority.issue(client_id=client.client_id, department_code=client.department_code,
-                            scopes=sorted(granted), operator=operator, key_id=key_id)
+        return verified.client, verified.operator, verified.key.kid
+    if basic is not None:
+        if client_secret is not None:  # SPEC: RFC 6749 §2.3 (one method per request)
+            raise InvalidClient("use one client authentication method: HTTP Basic or form fields, not both")
+        client_id, client_secret = basic.username, basic.password
+    if not client_id or not client_secret:
+        raise InvalidClient("client_id and client_secret (or client_assertion) are required")
+    return clients.authenticate(session=session, client_id=client_id, client_secret=client_secret), None, None
+
+
+@well_known_router.get("/.well-known/oauth-authorization-server")
+def authorization_server_metadata(config: Annotated[IdentityConfig, service(IdentityConfig)]) -> dict:
+    """SPEC: RFC 8414 §2, §3: what a client needs to ask this server for a
+    token, at the issuer's well-known URL (the issuer is the registry id)."""
+    issuer = config.registry_id.rstrip("/")
     return {
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": authority.ttl_seconds,
-        "scope": " ".join(sorted(granted)),
+        "issuer": issuer,
+        "token_endpoint": issuer + client_assertions.TOKEN_ENDPOINT_PATH,
+        "grant_types_supported": list(GRANT_TYPES),
+        # No authorization endpoint: client credentials only, so no response type is served.
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(client_assertions.SUPPORTED_ALGORITHMS),
+        "scopes_supported": sorted(KNOWN_SCOPES),
+        # Not registered by RFC 8414: how far ahead a client assertion's exp may lie.
+        "client_assertion_max_lifetime_seconds": int(client_assertions.MAX_LIFETIME.total_seconds()),
+        "service_documentation": issuer + "/docs",
     }
 
 

@@ -54,7 +54,11 @@ AUTH_METHODS = (CLIENT_SECRET, PRIVATE_KEY_JWT)
 
 SUPPORTED_ALGORITHMS = ("ES256", "EdDSA")
 MAX_ASSERTION_LENGTH = 8192
-MAX_LIFETIME = timedelta(minutes=5)  # how far ahead exp may lie
+# How far ahead exp may lie: an hour, the lifetime common clients sign with
+# (Authlib's default expires_in is 3600 s); published in the RFC 8414
+# metadata as client_assertion_max_lifetime_seconds. Replay is still refused
+# for the whole hour: the jti is kept until exp (_spend_jti).
+MAX_LIFETIME = timedelta(hours=1)
 CLOCK_SKEW = timedelta(seconds=30)
 MAX_JTI_LENGTH = 200
 MAX_PUBLIC_KEY_TEXT = 8192

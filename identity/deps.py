@@ -16,7 +16,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from identity.client_assertions import operator_of
-from identity.errors import AuthError, Forbidden
+from identity.errors import AuthError, Forbidden, MissingCredentials
 from identity.holder_auth import HolderAuthority, HolderPrincipal
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER
 from identity.ratelimit import RateLimiter, valid_bucket
@@ -61,7 +61,7 @@ async def get_token_authority(request: Request) -> TokenAuthority:
 def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The department client a request's bearer token names (AuthError if none, or not valid)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthError("a bearer access token is required")
+        raise MissingCredentials("a bearer access token is required")
     return find_service(request, TokenAuthority).verify(credentials.credentials)
 
 
@@ -93,11 +93,17 @@ async def current_holder(
     Department access tokens are refused (and holder tokens are refused by
     `current_principal`): the two never stand in for each other."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthError("a bearer holder session token is required (POST /api/v1/holders/session)")
+        raise MissingCredentials("a bearer holder session token is required (POST /api/v1/holders/session)")
     return authority.verify(credentials.credentials)
 
 
 HolderDep = Annotated[HolderPrincipal, Depends(current_holder)]
+
+
+# Attributes the dependencies below carry so the OpenAPI document can say
+# what a route needs (certhub.openapi) without a decorator per route.
+REQUIRED_SCOPES = "required_scopes"
+RATE_LIMIT_BUCKET = "rate_limit_bucket"
 
 
 def require_scopes(*scopes: str):
@@ -106,6 +112,7 @@ def require_scopes(*scopes: str):
     async def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         return check_scopes(principal, scopes)
 
+    setattr(dependency, REQUIRED_SCOPES, scopes)
     return dependency
 
 
@@ -133,6 +140,7 @@ def rate_limit(bucket: str):
             return
         find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=bucket)
 
+    setattr(dependency, RATE_LIMIT_BUCKET, bucket)
     return dependency
 
 

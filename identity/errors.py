@@ -40,8 +40,31 @@ class AuthError(IdentityError):
     code = "unauthenticated"
 
 
+class MissingCredentials(AuthError):
+    """No credentials at all: a bearer challenge without an error code
+    (SPEC: RFC 6750 §3.1: no error for a request that did not try)."""
+
+
+class InvalidToken(AuthError):
+    """A bearer token that was presented but is not valid (expired, forged,
+    withdrawn). SPEC: RFC 6750 §3.1 error="invalid_token"."""
+
+
 class InvalidClient(AuthError):
     code = "invalid_client"
+
+
+class TokenRequestRefused(IdentityError):
+    """An OAuth token request refused with one of RFC 6749 §5.2's error codes
+    (invalid_request, invalid_client, unsupported_grant_type, invalid_scope).
+
+    `basic` is whether the client authenticated with HTTP Basic: then the
+    401 challenges with Basic (RFC 6749 §5.2)."""
+
+    def __init__(self, code: str, description: str, *, basic: bool = False) -> None:
+        super().__init__(description)
+        self.code = code
+        self.basic = basic
 
 
 class InvalidIdToken(AuthError):

@@ -17,7 +17,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from identity.errors import AuthError, InvalidCode
+from identity.errors import InvalidCode, InvalidToken
 from identity.hs256 import MessageAuthenticator, hs256_codec
 from identity.operators import validate_operator_id
 
@@ -100,7 +100,7 @@ class TokenAuthority:
 
     def verify(self, token: str) -> Principal:
         if len(token) > 4096:
-            raise AuthError("access token too long")
+            raise InvalidToken("access token too long")
         known = self._verified.get(token)
         if known is not None and time.time() < known[1]:  # as PyJWT: expired once now >= exp
             principal = known[0]
@@ -113,7 +113,7 @@ class TokenAuthority:
         if self._revocations is not None:
             refusal = self._revocations.refusal(client_id=principal.client_id, key_id=principal.key_id)
             if refusal is not None:
-                raise AuthError(f"access token no longer valid: {refusal}")
+                raise InvalidToken(f"access token no longer valid: {refusal}")
         return principal
 
     def _verify_fully(self, token: str) -> tuple[Principal, float]:
@@ -121,12 +121,12 @@ class TokenAuthority:
             claims = self._codec.decode(token, audience=AUDIENCE, issuer=self._issuer,
                                         require=["exp", "iat", "sub", "aud", "iss"])
         except jwt.ExpiredSignatureError:
-            raise AuthError("access token expired") from None
+            raise InvalidToken("access token expired") from None
         except jwt.PyJWTError:
-            raise AuthError("access token invalid") from None
+            raise InvalidToken("access token invalid") from None
         dept = claims.get("dept")
         if not isinstance(dept, str):
-            raise AuthError("access token invalid")
+            raise InvalidToken("access token invalid")
         principal = Principal(
             client_id=claims["sub"],
             department_code=dept,
@@ -141,7 +141,7 @@ def _key_id_claim(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not 0 < len(value) <= 64:  # a kid's bounds (client_assertions.check_kid)
-        raise AuthError("access token invalid")
+        raise InvalidToken("access token invalid")
     return value
 
 
@@ -149,8 +149,8 @@ def _operator_claim(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise AuthError("access token invalid")
+        raise InvalidToken("access token invalid")
     try:
         return validate_operator_id(value)
     except InvalidCode:
-        raise AuthError("access token invalid") from None
+        raise InvalidToken("access token invalid") from None

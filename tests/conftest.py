@@ -22,6 +22,7 @@ from certhub.app import create_app
 from certhub.db import create_db_engine, upgrade
 from certhub.settings import Settings
 from storage.cache import InProcessCache, RedisCache
+from tests.api_samples import RecordResponses, recording_to
 from tests.environment import CACHE_BACKENDS, DATABASE_BACKENDS, POSTGRES_URL, REDIS_URL, engine_on_new_schema
 from tests.factories.settings import app_settings
 
@@ -102,6 +103,9 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def app(settings, migrated_engine, session_factory):
     application = create_app(settings, engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
+    sink = recording_to()
+    if sink is not None:  # the OpenAPI contract test's sample of real answers (tests/api_samples.py)
+        application.add_middleware(RecordResponses, sink=sink)
     return application
 
 

@@ -1,7 +1,14 @@
 """Signed webhook delivery with retries and dead letters."""
 
 from adapters.webhooks.service import DeliveryReport, RetryPolicy, deliver_due, enqueue, list_dead, requeue
-from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header, verify_signature
+from adapters.webhooks.signature import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+    standard_webhooks_headers,
+    standard_webhooks_secret,
+    verify_signature,
+)
 
 __all__ = [
     "DeliveryReport",
@@ -13,5 +20,7 @@ __all__ = [
     "EVENT_ID_HEADER",
     "SIGNATURE_HEADER",
     "signature_header",
+    "standard_webhooks_headers",
+    "standard_webhooks_secret",
     "verify_signature",
 ]

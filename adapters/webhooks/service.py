@@ -18,7 +18,12 @@ from sqlalchemy.orm import Session
 
 from adapters.errors import InvalidWebhook
 from adapters.models import WebhookDelivery
-from adapters.webhooks.signature import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
+from adapters.webhooks.signature import (
+    EVENT_ID_HEADER,
+    SIGNATURE_HEADER,
+    signature_header,
+    standard_webhooks_headers,
+)
 from storage.egress import EgressError, EgressTimeout, Requester
 from storage.units import write_lock
 
@@ -125,13 +130,7 @@ def _post(delivery: WebhookDelivery, *, client: Requester, secret_for: Callable[
     except KeyError:
         return "no signing secret for the subscriber"
     body = canonical_body(delivery.payload)
-    headers = {
-        "Content-Type": "application/json",
-        # Signed at the wall-clock time of sending (not the scheduler's `now`):
-        # receivers compare it with their own clock.
-        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=int(time.time()), body=body),
-        EVENT_ID_HEADER: delivery.event_id,
-    }
+    headers = _signed_headers(delivery, secret=secret, body=body)
     try:
         # The receiver's answer body is never read, however large (its
         # connection is closed rather than reused).
@@ -143,6 +142,20 @@ def _post(delivery: WebhookDelivery, *, client: Requester, secret_for: Callable[
         return "timeout"
     except EgressError as exc:
         return f"transport error ({exc.reason})"
+
+
+def _signed_headers(delivery: WebhookDelivery, *, secret: bytes, body: bytes) -> dict[str, str]:
+    """Both signature schemes over the same bytes: certhub's own and
+    Standard Webhooks' (adapters.webhooks.signature)."""
+    # Signed at the wall-clock time of sending (not the scheduler's `now`):
+    # receivers compare it with their own clock.
+    timestamp = int(time.time())
+    return {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: signature_header(secret=secret, timestamp=timestamp, body=body),
+        EVENT_ID_HEADER: delivery.event_id,
+        **standard_webhooks_headers(secret=secret, message_id=delivery.event_id, timestamp=timestamp, body=body),
+    }
 
 
 def _record(delivery: WebhookDelivery, *, error: str | None, now: datetime, policy: RetryPolicy, report: DeliveryReport) -> None:

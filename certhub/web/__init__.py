@@ -6,6 +6,7 @@ networks often have no internet)."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -15,14 +16,18 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class VersionedStaticFiles(StaticFiles):
-    """Static files; an asset asked for with ``?v=<asset version>`` never
-    changes under that URL, so it may be cached for a year."""
+    """Static files. An asset asked for by its hashed name
+    (``js/wallet.<hash>.js``, ``pages.asset_url``) never changes under that
+    URL, so it may be cached for a year (SPEC: RFC 8246 immutable); the plain
+    name is revalidated (``no-cache``)."""
 
     async def get_response(self, path: str, scope: Scope):
-        response = await super().get_response(path, scope)
-        query = scope.get("query_string", b"").decode("latin-1")
-        versioned = f"v={pages.asset_version()}" in query.split("&")
-        response.headers["Cache-Control"] = _IMMUTABLE if versioned and response.status_code == 200 else "no-cache"
+        named = pages.unhashed(path)
+        if named is None:
+            raise HTTPException(status_code=404)
+        relative, immutable = named
+        response = await super().get_response(relative, scope)
+        response.headers["Cache-Control"] = _IMMUTABLE if immutable and response.status_code == 200 else "no-cache"
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

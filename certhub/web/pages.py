@@ -9,6 +9,7 @@ this server, so a page cannot silently fall back to a CDN.
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,7 +18,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from certhub import __version__
 from certhub.settings import Settings
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority
@@ -62,16 +62,41 @@ def demo_holder() -> dict | None:
     return None
 
 
+# A hashed asset name: "js/wallet.js" is served as "js/wallet.<12 hex>.js",
+# the first hex digits of SHA-256 of the file's bytes.
+_HASHED = re.compile(r"(?P<stem>.+)\.(?P<digest>[0-9a-f]{12})(?P<suffix>\.[A-Za-z0-9]+)")
+
+
 @lru_cache(maxsize=1)
-def asset_version() -> str:
-    """A short hash of every static file: part of each asset URL, so browsers
-    may cache assets for a year and still get a new release at once."""
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(STATIC_DIR.rglob("*")):
-        if path.is_file():
-            digest.update(path.relative_to(STATIC_DIR).as_posix().encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+def asset_digests() -> dict[str, str]:
+    """Each static file's content hash, by its path under static/: part of
+    its URL, so browsers may cache an asset for a year (immutable) and still
+    get a changed one at once, under its new name, while unchanged ones stay
+    cached across releases."""
+    return {path.relative_to(STATIC_DIR).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            for path in sorted(STATIC_DIR.rglob("*")) if path.is_file()}
+
+
+def asset_url(relative: str) -> str:
+    """The URL templates link an asset by (a KeyError for a file that does not exist)."""
+    stem, dot, suffix = relative.rpartition(".")
+    return f"/static/{stem}.{asset_digests()[relative]}{dot}{suffix}"
+
+
+def unhashed(path: str) -> tuple[str, bool] | None:
+    """The file a requested static path names, and whether the name carried
+    its current hash (immutable); None for a hash that is not the file's
+    (an older release's name: a 404, so no cache keeps new bytes under it)."""
+    match = _HASHED.fullmatch(path)
+    if match is None:
+        return path, False
+    relative = match["stem"] + match["suffix"]
+    if asset_digests().get(relative) != match["digest"]:
+        return None
+    return relative, True
+
+
+templates.env.globals["asset"] = asset_url
 
 
 def _render(request: Request, template: str, **context) -> HTMLResponse:
@@ -82,7 +107,6 @@ def _render(request: Request, template: str, **context) -> HTMLResponse:
         demo=demo,
         demo_holder=demo_holder() if demo else None,
         oidc_enabled=oidc is not None,
-        asset_version=asset_version(),
         registry_id=settings.registry_id,
     )
     response = templates.TemplateResponse(request, template, context)

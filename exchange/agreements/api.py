@@ -137,7 +137,7 @@ def decide(agreement_id: RowId, body: Decision, session: SessionDep, principal: 
 
 
 @router.post("/{agreement_id}/revoke", response_model=AgreementOut)
-def revoke(agreement_id: RowId, body: Ending, session: SessionDep, principal: Provider,
+def revoke_agreement(agreement_id: RowId, body: Ending, session: SessionDep, principal: Provider,
            operator: CallerOperatorDep) -> AgreementOut:
     now = utcnow()
     agreement = service.revoke(session=session, agreement_id=agreement_id, provider_code=principal.department_code,
@@ -146,7 +146,7 @@ def revoke(agreement_id: RowId, body: Ending, session: SessionDep, principal: Pr
 
 
 @router.post("/{agreement_id}/withdraw", response_model=AgreementOut)
-def withdraw(agreement_id: RowId, session: SessionDep, principal: Consumer, operator: CallerOperatorDep,
+def withdraw_agreement(agreement_id: RowId, session: SessionDep, principal: Consumer, operator: CallerOperatorDep,
              body: Ending | None = None) -> AgreementOut:
     """The consumer ends its own agreement; the reason is optional, so the body may be left out (as for a
     consent's withdrawal)."""

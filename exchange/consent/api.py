@@ -96,7 +96,7 @@ def list_consents(session: SessionDep, holder: HolderDep) -> list[ConsentOut]:
 
 
 @router.post("/{consent_id}/withdraw", response_model=ConsentOut)
-def withdraw(consent_id: str, session: SessionDep, holder: HolderDep) -> ConsentOut:
+def withdraw_consent(consent_id: str, session: SessionDep, holder: HolderDep) -> ConsentOut:
     now = utcnow()
     if len(consent_id) > 64:
         raise InvalidExchangeRequest("consent id: at most 64 characters")

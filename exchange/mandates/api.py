@@ -76,6 +76,6 @@ def list_mandates(session: SessionDep, _: Admin,
 
 
 @router.post("/{mandate_id}/revoke", response_model=MandateOut)
-def revoke(mandate_id: RowId, body: MandateRevoke, session: SessionDep, _: Admin) -> MandateOut:
+def revoke_mandate(mandate_id: RowId, body: MandateRevoke, session: SessionDep, _: Admin) -> MandateOut:
     now = utcnow()
     return to_out(service.revoke(session=session, mandate_id=mandate_id, reason=body.reason, now=now), now=now)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.models import WebhookDelivery
+from adapters.webhooks import standard_webhooks_secret
 from exchange.subscriptions import service
 from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.subscriptions.models import Subscription
@@ -47,6 +48,8 @@ class SubscriptionRead(BaseModel):
 
 class SubscriptionSecret(SubscriptionRead):
     secret: str = Field(description="HMAC-SHA256 key (its UTF-8 bytes) for X-Certhub-Signature; shown only now")
+    standard_webhooks_secret: str = Field(
+        description="the same key in the Standard Webhooks form (whsec_ + base64), for webhook-signature; shown only now")
 
 
 class DeadLetterRead(BaseModel):
@@ -68,7 +71,8 @@ def _read(subscription: Subscription) -> SubscriptionRead:
 
 
 def _with_secret(new: service.NewSubscription) -> SubscriptionSecret:
-    return SubscriptionSecret(**_read(new.subscription).model_dump(), secret=new.secret)
+    return SubscriptionSecret(**_read(new.subscription).model_dump(), secret=new.secret,
+                              standard_webhooks_secret=standard_webhooks_secret(new.secret.encode("utf-8")))
 
 
 def _dead_letter(delivery: WebhookDelivery) -> DeadLetterRead:

@@ -18,7 +18,7 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from identity.errors import AuthError, InvalidCode
+from identity.errors import InvalidCode, InvalidToken
 from identity.holder_auth.oidc import OidcVerifier
 from identity.holder_auth.principal import (
     AUTH_METHODS,
@@ -103,32 +103,32 @@ class HolderAuthority:
 
     def verify(self, token: str) -> HolderPrincipal:
         if len(token) > MAX_TOKEN_LENGTH:
-            raise AuthError("holder session token too long")
+            raise InvalidToken("holder session token too long")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
-            raise AuthError("holder session token invalid") from None
+            raise InvalidToken("holder session token invalid") from None
         if header.get("typ") != TOKEN_TYPE:
             # Said plainly, because the usual cause is a client sending its
             # department access token to a holder endpoint.
-            raise AuthError("not a holder session token (department access tokens cannot act for holders)")
+            raise InvalidToken("not a holder session token (department access tokens cannot act for holders)")
         try:
             claims = self._codec.decode(token, audience=HOLDER_AUDIENCE, issuer=self._issuer,
                                         require=["exp", "iat", "sub", "aud", "iss", "sid"])
         except jwt.ExpiredSignatureError:
-            raise AuthError("holder session expired; sign in again") from None
+            raise InvalidToken("holder session expired; sign in again") from None
         except jwt.PyJWTError:
-            raise AuthError("holder session token invalid") from None
+            raise InvalidToken("holder session token invalid") from None
         try:
             code, code_type = validate_holder_code(code=claims["sub"], code_type=claims.get("hct"))
         except InvalidCode:
-            raise AuthError("holder session token invalid") from None
+            raise InvalidToken("holder session token invalid") from None
         name, method, sid = claims.get("name"), claims.get("amr"), claims["sid"]
         operator = claims.get("op")
         if not isinstance(name, str) or method not in AUTH_METHODS or not isinstance(sid, str):
-            raise AuthError("holder session token invalid")
+            raise InvalidToken("holder session token invalid")
         if operator is not None and not isinstance(operator, str):
-            raise AuthError("holder session token invalid")
+            raise InvalidToken("holder session token invalid")
         return HolderPrincipal(
             holder_code=code,
             holder_code_type=code_type,

@@ -230,21 +230,21 @@ def change_licence(identifier: str, body: LicenceChange, request: Request, sessi
 
 
 @router.post("/{identifier}/suspend", response_model=LicenceRead)
-def suspend(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
+def suspend_licence(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
     licence = lifecycle.suspend(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                 reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)
 
 
 @router.post("/{identifier}/resume", response_model=LicenceRead)
-def resume(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
+def resume_licence(identifier: str, body: Transition, request: Request, session: SessionDep, principal: Manager):
     licence = lifecycle.resume(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)
 
 
 @router.post("/{identifier}/revoke", response_model=LicenceRead)
-def revoke(identifier: str, body: Revocation, request: Request, session: SessionDep, principal: Manager):
+def revoke_licence(identifier: str, body: Revocation, request: Request, session: SessionDep, principal: Manager):
     licence = lifecycle.revoke(session=session, actor=_actor(principal, body.operator), identifier=identifier,
                                reason=body.reason, signer=_signer(request))
     return _current(session, request, licence)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -162,3 +163,16 @@ def test_cli_export_streams_to_a_file(tmp_path, monkeypatch):
     for bad in (["audit", "export"], ["audit", "export", "--since", "2025-03-03T00:00:00", "--until", "x"],
                 ["audit", "export", "--since", "2025-03-03T00:00:00Z", "--until", "2025-09-03T00:00:00Z"]):
         assert runner.invoke(cli_app, bad).exit_code == 2, bad
+
+
+@pytest.mark.slow
+def test_the_export_is_gzipped_chunk_by_chunk_as_it_streams(auditor, many):
+    """certhub.compression: the stream is compressed and flushed per chunk, never buffered whole."""
+    params = {"since": at(0).isoformat(), "until": at(23).isoformat()}
+    with auditor.stream("POST", "/api/v1/audit/export", json=params, headers={"Accept-Encoding": "gzip"}) as response:
+        assert response.headers["content-encoding"] == "gzip"
+        pieces = list(response.iter_raw())
+    assert len(pieces) > 1  # each ~64 KiB chunk arrives compressed on its own
+    lines = zlib.decompress(b"".join(pieces), 16 + zlib.MAX_WBITS).decode().splitlines()
+    assert json.loads(lines[-1]) == {"end": {"records": COUNT + 1, "truncated": False}}
+    assert len(b"".join(pieces)) < len("\n".join(lines)) / 3

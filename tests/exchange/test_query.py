@@ -272,8 +272,9 @@ def test_who_is_asking_is_checked_in_order_and_documented(app, client, world):
     assert client.post(url + "/batch", json=batch, headers=world.counter).status_code == 200
 
     document = client.get("/openapi.json").json()
-    for path in (url, url + "/batch", "/api/v1/presentations/redeem"):
+    for path, scope in ((url, "exchange:query"), (url + "/batch", "exchange:query"),
+                        ("/api/v1/presentations/redeem", "presentation:redeem")):
         operation = document["paths"][path]["post"]
-        assert operation["security"] == [{"HTTPBearer": []}], path
+        assert operation["security"] == [{"OAuth2": [scope]}], path
     [operator] = document["paths"][url]["post"]["parameters"]
     assert (operator["name"], operator["in"], operator["schema"]["maxLength"]) == ("X-Operator-Id", "header", 64)

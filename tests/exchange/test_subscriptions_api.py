@@ -13,6 +13,7 @@ import time
 from datetime import timedelta
 
 import pytest
+import standardwebhooks
 
 from adapters.webhooks import RetryPolicy, verify_signature
 from exchange.subscriptions.callbacks import CallbackPolicy, GuardedClient
@@ -129,6 +130,27 @@ def test_a_revoked_licence_triggers_a_signed_webhook(client, db_session, issuer,
     # Nothing more to send next round.
     again, nothing = worker.run_once()
     assert again.enqueued == 0 and nothing.delivered == []
+
+
+def test_a_delivery_verifies_with_the_standard_webhooks_library(client, db_session, issuer, consumer, receiver, worker):
+    """The receiver knows only the whsec_ secret the subscription answered and
+    the Standard Webhooks reference library (PyPI standardwebhooks)."""
+    running, endpoint = receiver
+    approve_agreement(db_session)
+    created = _subscribe(client, consumer, running.base_url + "/hooks")
+    endpoint.secret = created["secret"].encode()
+    assert created["standard_webhooks_secret"].startswith("whsec_")
+    _issue_and_revoke(client, issuer)
+    worker.run_once()
+    [seen] = running.requests_to("/hooks")
+
+    verified = standardwebhooks.Webhook(created["standard_webhooks_secret"]).verify(seen.body, seen.headers)
+    assert verified["type"] == "licence.revoked"
+    assert seen.headers["webhook-id"] == seen.headers["x-certhub-event-id"] == verified["id"]
+    assert seen.headers["webhook-signature"].startswith("v1,")
+    # A body changed on the way does not verify.
+    with pytest.raises(standardwebhooks.webhooks.WebhookVerificationError):
+        standardwebhooks.Webhook(created["standard_webhooks_secret"]).verify(seen.body + b" ", seen.headers)
 
 
 def test_failures_back_off_then_dead_letter_then_redelivery(client, db_session, issuer, consumer, receiver, worker):
