@@ -81,11 +81,18 @@ def tracer_provider_from_environment(environ: Mapping[str, str] | None = None):
 
 def instrument(app: FastAPI, *, engines: Sequence[Engine], environ: Mapping[str, str] | None = None):
     """Trace ``app``'s requests, its engines' statements and outbound HTTP
-    when the variables ask for it; the provider (to shut down), or None."""
+    when the variables ask for it; the provider, or None.
+
+    The provider is registered in the app's services under its type (so a
+    test, or whoever runs the app, can flush or shut it down); it also
+    flushes at the process's exit."""
     provider = tracer_provider_from_environment(environ)
     if provider is None:
         return None
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+
+    app.state.services.register(TracerProvider, provider)
 
     # Only the request's own span: one span per body chunk sent or received says nothing and costs much.
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, exclude_spans=["receive", "send"])
@@ -120,6 +127,20 @@ def _trace_outbound_http(provider) -> None:
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
         URLLib3Instrumentor().instrument(tracer_provider=provider)
         _outbound_instrumented = True
+
+
+def stop_tracing_outbound_http() -> None:
+    """Undo ``_trace_outbound_http`` (a test that traced, before the next one runs)."""
+    global _outbound_instrumented
+    with _outbound_lock:
+        if not _outbound_instrumented:
+            return
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+
+        HTTPXClientInstrumentor().uninstrument()
+        URLLib3Instrumentor().uninstrument()
+        _outbound_instrumented = False
 
 
 def _masked_value(key: str, value: object) -> object:
