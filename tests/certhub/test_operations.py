@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
+import socket
 
 import pytest
+from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
+from certhub.app import create_app
 from certhub.logs import JsonLines, MaskIdentifiers, log_config
 from certhub.request_context import MAX_LENGTH, accepted_request_id
 from exchange.auditlog import LogEntry
+from storage.cache import RedisCache
+from tests.environment import REDIS_URL
 from tests.factories.catalog import COUNTY_CENTRE
 from tests.factories.licences import token_headers
 from tests.factories.presentations import CITIZEN, build
@@ -181,3 +187,33 @@ def test_not_ready_while_the_log_has_no_checkpoint(client, app, db_session):
     assert "checkpoint" in body["checks"]["log"]["detail"]
     # Liveness is another matter: the process answers.
     assert client.get("/healthz").status_code == 200
+
+
+def test_not_ready_when_the_configured_redis_does_not_answer(world, settings, migrated_engine, session_factory):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dead = RedisCache(f"redis://127.0.0.1:{port}/0")
+    try:
+        app = create_app(settings, engine=migrated_engine, cache=dead, sessions=session_factory)
+        response = TestClient(app).get("/readyz")  # no lifespan: it would subscribe to the dead Redis
+    finally:
+        dead.close()
+    assert response.status_code == 503
+    checks = response.json()["checks"]
+    assert checks["database"]["ok"] and checks["log"]["ok"] and not checks["redis"]["ok"]
+
+
+@pytest.mark.skipif(REDIS_URL is None, reason="needs Redis: set CERTHUB_TEST_REDIS_URL (CI does)")
+def test_a_live_redis_is_ready_and_reported_up(world, scraper, settings, migrated_engine, session_factory):
+    live = RedisCache(REDIS_URL, prefix=f"certhub-test:{secrets.token_hex(4)}:")
+    try:
+        app = create_app(settings, engine=migrated_engine, cache=live, sessions=session_factory)
+        with TestClient(app) as client:
+            response = client.get("/readyz")
+            assert response.status_code == 200, response.text
+            assert response.json()["checks"]["redis"] == {"ok": True, "detail": None}
+            _, samples = _scrape(client, scraper)
+            assert _value(samples, "certhub_redis_up") == 1
+    finally:
+        live.close()
