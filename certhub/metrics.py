@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine, event, func, select
@@ -67,6 +68,9 @@ CIRCUIT_STATE = Gauge("certhub_provider_circuit_state", "A binding's circuit bre
 DB_POOL_IN_USE = Gauge("certhub_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")
 _CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+# Whether prometheus-client chose files when it was imported (PROMETHEUS_MULTIPROC_DIR
+# set then): the counts are where it put them, whatever the variable says later.
+_MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV)) and prometheus_values.ValueClass is not prometheus_values.MutexValue
 
 
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
@@ -184,7 +188,7 @@ def _answers(ping: Callable[[], None]) -> bool:
 def exposition(scrape_time: Collector) -> tuple[bytes, str]:
     """The text a scrape gets: every worker's counts (multiprocess mode) or
     this process's, and the scrape-time gauges."""
-    if os.environ.get(MULTIPROC_ENV):
+    if _MULTIPROCESS:
         registry = CollectorRegistry()
         prometheus_multiprocess.MultiProcessCollector(registry)
     else:

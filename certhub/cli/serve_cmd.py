@@ -58,9 +58,15 @@ def serve(
         context.fail(str(exc), code=2)
     # Every worker counts into files here, before prometheus-client is imported
     # (it reads the variable at import); the one answering /metrics adds them up.
-    from certhub.metrics_dir import prepare_multiprocess_dir
+    from certhub.metrics_dir import multiprocess_metrics
 
-    prepare_multiprocess_dir(config.data_dir)
+    with multiprocess_metrics(config.data_dir):
+        _serve(config, host=host, port=port, workers=workers, access_log=access_log, log_level=log_level,
+               log_format=log_format)
+
+
+def _serve(config, *, host: str, port: int, workers: int, access_log: bool, log_level: LogLevel,
+           log_format: LogFormat) -> None:
     # Imported here, not at the top: the CLI's other commands never load the server.
     import uvicorn
 
