@@ -98,6 +98,14 @@ def test_serve_refuses_to_start_without_a_secret(env):
     assert "CERTHUB_SECRET_KEY" in result.output
 
 
+def test_serve_help_documents_liveness_readiness_and_metrics():
+    result = run("serve", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for said in ("GET /healthz is liveness", "GET /readyz is readiness", "metrics:read", "--log-format"):
+        assert said in text, text
+
+
 @pytest.fixture
 def logging_restored():
     """Logging as it was: `serve` configures it for uvicorn (certhub.logs.log_config),
