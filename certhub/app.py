@@ -33,7 +33,7 @@ import registry.presentations.api
 import registry.seals.api
 import registry.wallet.api
 from adapters.federation import run_schedule
-from certhub import __version__
+from certhub import __version__, metrics, operations, tracing
 from certhub.bodylimit import BodyLimit
 from certhub.compression import CompressLarge
 from certhub.db import create_sessionmaker, create_unit_of_work
@@ -41,6 +41,7 @@ from certhub.errors import install_error_handlers
 from certhub.nostore import NoStoreByDefault
 from certhub.openapi import install_openapi, operation_id
 from certhub.recognition import Recognition
+from certhub.request_context import RequestTelemetry
 from certhub.root import build_root
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
@@ -182,6 +183,8 @@ def create_app(
     app.add_middleware(NoStoreByDefault)
     # Large answers gzipped, never those carrying a secret (certhub.compression).
     app.add_middleware(CompressLarge)
+    # Outermost of ours: the request id, the access line, the request metrics (certhub.request_context).
+    app.add_middleware(RequestTelemetry)
     # Routes are matched in order, one pattern at a time: the calls that come
     # by the thousand (a counter redeeming, a department querying) go first.
     # Their paths are fixed, so they shadow nothing below them.
@@ -213,6 +216,11 @@ def create_app(
     certhub.web.install(app)
     certhub.web.apidocs.install(app)
     _add_meta_routes(app)
+    # /readyz and /metrics (certhub.operations); pool counts and, when OTEL_* ask, traces.
+    app.include_router(operations.router)
+    for engine in root.engines():
+        metrics.watch_pool(engine)
+    tracing.instrument(app, engines=root.engines())
     return app
 
 

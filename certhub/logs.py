@@ -11,8 +11,10 @@ comes from, with the project's own mask rule (3501**********1234).
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -100,14 +102,64 @@ class MaskIdentifiers(logging.Filter):
             record.color_message = record.msg
 
 
-def log_config(*, level: str = "info") -> dict:
+# The fields of a request's access line (certhub.request_context), printed as JSON keys of their own.
+_ACCESS_FIELDS = ("method", "route", "status", "duration_ms")
+ACCESS_LOGGER = "certhub.access"
+LOG_FORMATS = ("json", "text")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, the
+    request id of the request being served (certhub.request_context), and
+    an access line's method, route template, status and duration.
+
+    The message is formatted first and masked by the handler's filter
+    before it gets here; json.dumps escapes line breaks, so no message can
+    forge a line of its own."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        # Imported here: certhub.request_context imports the metrics, which the
+        # command line's other commands never load.
+        from certhub.request_context import current_request_id
+
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = current_request_id()
+        if request_id is not None:
+            line["request_id"] = request_id
+        for field in _ACCESS_FIELDS:
+            if field in record.__dict__:
+                line[field] = record.__dict__[field]
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
+def log_config(*, level: str = "info", log_format: str = "text", access_log: bool = True) -> dict:
     """uvicorn's logging configuration with every handler masking identifiers,
     and a root handler so the app's own lines are masked too. The app's own
-    lines are printed from warning up, and all of them at ``debug`` and ``trace``."""
+    lines are printed from warning up, and all of them at ``debug`` and ``trace``.
+
+    ``json``: every line a JSON object (``JsonLines``), and the access line is
+    the app's own (``certhub.access``: route template, status, duration,
+    request id) in place of uvicorn's, which prints the path as sent.
+    ``text``: uvicorn's lines as they were."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}")
     config = copy.deepcopy(LOGGING_CONFIG)
     config["filters"] = {FILTER_NAME: {"()": f"{__name__}.MaskIdentifiers"}}
     config["formatters"]["app"] = {**config["formatters"]["default"], "fmt": "%(levelprefix)s %(name)s: %(message)s"}
     config["handlers"]["app"] = {**config["handlers"]["default"], "formatter": "app"}
+    if log_format == "json":
+        config["formatters"] = {"json": {"()": f"{__name__}.JsonLines"}}
+        for handler in config["handlers"].values():
+            handler["formatter"] = "json"
     for handler in config["handlers"].values():
         handler["filters"] = [*handler.get("filters", []), FILTER_NAME]
     # Our packages' own lines; other libraries' stay at warning (SQLAlchemy's
@@ -116,6 +168,11 @@ def log_config(*, level: str = "info") -> dict:
     config["root"] = {"handlers": ["app"], "level": "WARNING"}
     for package in APP_PACKAGES:
         config["loggers"][package] = {"level": ours}
+    if log_format == "json":
+        # One access line per request, the app's; uvicorn's own is not printed.
+        config["loggers"][_ACCESS_LOGGER] = {"handlers": [], "level": "WARNING", "propagate": False}
+        if access_log:
+            config["loggers"][ACCESS_LOGGER] = {"level": "INFO"}
     return config
 
 

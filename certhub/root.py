@@ -26,8 +26,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sources.registry import BindingRegistry
 from catalog.access import UseLog
+from certhub import metrics
 from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
 from certhub.recognition import Recognition
+from certhub.request_context import current_request_id
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import log_origin
 from exchange.auditlog.config import LogConfig
@@ -108,6 +110,13 @@ class Root:
             yield Recognition, self.recognition
         yield PdfTimestamps, self.pdf_timestamps
 
+    def engines(self) -> list[Engine]:
+        """The engines the app's statements run on (traced and pool-counted by the app)."""
+        engines = [self.engine]
+        if self._query_engine is not None:
+            engines.append(self._query_engine.sync_engine)
+        return engines
+
     async def aclose(self) -> None:
         """Release what this root opened (at the app's shutdown)."""
         if self._owns_query_engine and self._query_engine is not None:
@@ -171,18 +180,29 @@ def build_root(
         withdrawn=withdrawn,
         rate_limiter=_rate_limiter(settings, cache=cache),
         publication_monitor=monitor,
-        use_recorder=UseRecorder(max_lag=log.max_lag, monitor=monitor),
+        # Each record's row names its request (X-Request-Id); each batch is counted (certhub.metrics).
+        use_recorder=UseRecorder(max_lag=log.max_lag, monitor=monitor, request_id=current_request_id,
+                                 observe=metrics.observe_use_records),
         callback_policy=CallbackPolicy.for_deployment(demo=settings.demo,
                                                       allow_loopback=settings.webhooks_allow_loopback),
         provider_calls=ThreadPoolExecutor(thread_name_prefix="certhub-provider"),
         registry_trust=RegistryTrust(
             registry_id=registry.registry_id, key_secret=key_secret, sessionmaker=sessions,
             recognised=recognition.trust_lists if recognition is not None else None),
-        adapter_bindings=BindingRegistry.from_yaml(settings.adapters_file, egress=settings.egress()) if settings.adapters_file else None,
+        adapter_bindings=_adapter_bindings(settings),
         recognition=recognition,
         pdf_timestamps=PdfTimestamps.for_url(settings.tsa_url, egress=settings.egress()),
         _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
     )
+
+
+def _adapter_bindings(settings: Settings) -> BindingRegistry | None:
+    """The bindings to providers' systems, each call timed and counted (certhub.metrics)."""
+    if not settings.adapters_file:
+        return None
+    bindings = BindingRegistry.from_yaml(settings.adapters_file, egress=settings.egress())
+    bindings.observer = metrics.ProviderMetrics()
+    return bindings
 
 
 def _rate_limiter(settings: Settings, *, cache: Cache) -> RateLimiter:

@@ -37,7 +37,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def workers_config(settings: Settings, *, host: str, port: int, workers: int, log_level: str = "info",
-                   access_log: bool = True) -> uvicorn.Config:
+                   access_log: bool = True, log_format: str = "text") -> uvicorn.Config:
     """uvicorn's configuration for ``workers`` processes.
 
     CERTHUB_WORKER_HEALTHCHECK_TIMEOUT_SECONDS: uvicorn's supervisor kills
@@ -49,16 +49,17 @@ def workers_config(settings: Settings, *, host: str, port: int, workers: int, lo
     is imported again in the new process: that is `certhub.cli`, which
     loads no command, so the thread starts at once."""
     return uvicorn.Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-                          log_config=log_config(level=log_level), log_level=log_level, access_log=access_log,
+                          log_config=log_config(level=log_level, log_format=log_format, access_log=access_log),
+                          log_level=log_level, access_log=access_log,
                           timeout_worker_healthcheck=settings.worker_healthcheck_timeout_seconds)
 
 
 def serve_workers(settings: Settings, *, host: str, port: int, workers: int, log_level: str = "info",
-                  access_log: bool = True) -> None:
+                  access_log: bool = True, log_format: str = "text") -> None:
     """Serve the app from settings in ``workers`` processes sharing one listening socket
     (each worker reads the same CERTHUB_* variables itself)."""
     config = workers_config(settings, host=host, port=port, workers=workers, log_level=log_level,
-                            access_log=access_log)
+                            access_log=access_log, log_format=log_format)
     sock = listening_socket(host, port)
     try:
         Multiprocess(config, sockets=[sock]).run()

@@ -12,6 +12,7 @@ KNOWN_SCOPES: dict[str, str] = {
     "exchange:query": "Query licences and shared data through the hub",
     "exchange:provide": "Decide on sharing agreements as a provider",
     "audit:read": "Read and export the authorized-use log",
+    "metrics:read": "Scrape the server's Prometheus metrics (GET /metrics); an operator's monitoring, not a department's",
 }
 
 

@@ -211,6 +211,10 @@ class RedisCache:
         self._loop_increment_within = self._loop_redis.register_script(_INCREMENT_WITHIN)
         self._loop_failed_until = 0.0
 
+    def ping(self) -> None:
+        """Raise unless Redis answers within the event loop's short timeout (readiness, metrics)."""
+        self._loop_redis.ping()
+
     def _k(self, key: str) -> str:
         _check_key(key)
         return self._prefix + key

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -45,6 +46,14 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+class ProviderObserver(Protocol):
+    """Told of every call to a provider's system (the app counts them as
+    metrics): the binding, how it ended (``ok`` or the error's code), how
+    long it took and the binding's circuit state after it. Never the subject."""
+
+    def call_finished(self, *, binding: str, outcome: str, seconds: float, circuit_state: str) -> None: ...
+
+
 class BoundItem(Protocol):
     """What a fetch needs of a data item: the catalog row or a snapshot of it
     (read-only: a frozen snapshot satisfies it as well as the row)."""
@@ -76,6 +85,8 @@ class BindingRegistry:
         # Parsed field specs by data item, reused while the caller passes the
         # same (unchanging) field list: a catalog snapshot keeps one for seconds.
         self._parsed_fields: dict[str, tuple[object, list]] = {}
+        # Set by the app that serves with this registry (certhub.metrics.ProviderMetrics).
+        self.observer: ProviderObserver | None = None
 
     @classmethod
     def from_mapping(cls, mapping: object, *, environ: Mapping[str, str] | None = None,
@@ -131,7 +142,9 @@ class BindingRegistry:
         source = self.source(kind=data_item.adapter_kind, name=data_item.adapter_name)
         fields = self._fields_of(data_item)
         _check_mapping(source, {f.key for f in fields}, data_item.code)
-        return _run(source, subject=subject, fields=fields)
+        if self.observer is None:
+            return _run(source, subject=subject, fields=fields)
+        return _observed_run(source, subject=subject, fields=fields, observer=self.observer)
 
     def _fields_of(self, data_item: BoundItem) -> list:
         known = self._parsed_fields.get(data_item.code)
@@ -159,6 +172,18 @@ def _check_mapping(source: Source, field_keys: set[str], item_code: str) -> None
             f"binding {source.name} does not map data item {item_code}'s fields "
             f"(unknown: {extra or 'none'}, unmapped: {missing or 'none'})"
         )
+
+
+def _observed_run(source: Source, *, subject: str, fields, observer: ProviderObserver) -> list[Record]:
+    started, outcome = time.perf_counter(), "ok"
+    try:
+        return _run(source, subject=subject, fields=fields)
+    except AdapterError as error:
+        outcome = error.code
+        raise
+    finally:
+        observer.call_finished(binding=source.name, outcome=outcome, seconds=time.perf_counter() - started,
+                               circuit_state=str(source.breaker.state))
 
 
 def _run(source: Source, *, subject: str, fields) -> list[Record]:

@@ -21,6 +21,11 @@ class LogLevel(StrEnum):
     trace = "trace"
 
 
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535),
@@ -28,8 +33,20 @@ def serve(
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="Log one line per request"),
     log_level: LogLevel = typer.Option(LogLevel.info, case_sensitive=False, help="uvicorn's log level; the app's "
                                        "own lines from warning up, all of them at debug and trace"),
+    log_format: LogFormat = typer.Option(LogFormat.json, case_sensitive=False, envvar="CERTHUB_LOG_FORMAT",
+                                         help="json: one JSON object per line, one access line per request with "
+                                              "its route template, status, duration and request id; text: "
+                                              "uvicorn's lines"),
 ) -> None:
-    """Serve the API from settings only (CERTHUB_* variables); no demo data."""
+    """Serve the API from settings only (CERTHUB_* variables); no demo data.
+
+    GET /healthz is liveness: it answers while the process runs. GET /readyz
+    is readiness: 200 when the database, Redis (when configured) and the
+    authorized-use log's publication are usable, else 503 naming what
+    failed. GET /metrics serves Prometheus metrics to a client token with
+    the metrics:read scope (every worker's, through PROMETHEUS_MULTIPROC_DIR,
+    a fresh directory under the data directory). Traces: set
+    OTEL_TRACES_EXPORTER=otlp and OTEL_EXPORTER_OTLP_ENDPOINT (docs/monitoring.md)."""
     config = context.settings(follow_demo=False)
     demo_state = read_state(config.data_dir)
     if demo_state is not None and demo_state.database_url == config.effective_database_url:
@@ -39,6 +56,17 @@ def serve(
         config.require_usable_secret()
     except SettingsError as exc:
         context.fail(str(exc), code=2)
+    # Every worker counts into files here, before prometheus-client is imported
+    # (it reads the variable at import); the one answering /metrics adds them up.
+    from certhub.metrics_dir import multiprocess_metrics
+
+    with multiprocess_metrics(config.data_dir):
+        _serve(config, host=host, port=port, workers=workers, access_log=access_log, log_level=log_level,
+               log_format=log_format)
+
+
+def _serve(config, *, host: str, port: int, workers: int, access_log: bool, log_level: LogLevel,
+           log_format: LogFormat) -> None:
     # Imported here, not at the top: the CLI's other commands never load the server.
     import uvicorn
 
@@ -48,14 +76,15 @@ def serve(
     if workers > 1:
         try:
             serve_workers(config, host=host, port=port, workers=workers, log_level=log_level.value,
-                          access_log=access_log)
+                          access_log=access_log, log_format=log_format.value)
         except OSError as exc:
             context.fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
     else:
         from certhub.app import create_app
 
         uvicorn.run(create_app(config, background_jobs=True), host=host, port=port,
-                    log_config=log_config(level=log_level.value), log_level=log_level.value, access_log=access_log)
+                    log_config=log_config(level=log_level.value, log_format=log_format.value, access_log=access_log),
+                    log_level=log_level.value, access_log=access_log)
 
 
 def demo(

@@ -37,6 +37,9 @@ class LogEntry(Base):
     result: Mapped[str] = mapped_column(String(8))
     reason_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
     entry: Mapped[bytes] = mapped_column(LargeBinary)
+    # The HTTP request that made the record (X-Request-Id): for following it
+    # through the servers' logs; not part of the signed entry.
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class LogTile(Base):

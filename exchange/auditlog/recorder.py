@@ -26,11 +26,19 @@ class UseRecorder(UseLog):
         max_lag: timedelta,
         monitor: PublicationMonitor | None = None,
         clock: Callable[[], datetime] | None = None,
+        request_id: Callable[[], str | None] | None = None,
+        observe: Callable[[Sequence[UseRecord]], None] | None = None,
     ) -> None:
+        """``request_id``: the id of the HTTP request being served, written
+        beside its records (not in the signed entry: it correlates the record
+        with the server's log lines, it is no part of what was used).
+        ``observe``: told of every appended batch (the app's metrics)."""
         self.max_lag = max_lag
         self.monitor = monitor
         self._clock = clock or (lambda: datetime.now(UTC))
         self._fresh_until: datetime | None = None
+        self._request_id = request_id or (lambda: None)
+        self._observe = observe
 
     def check_serving(self, *, session: Session) -> None:
         now = self._clock()
@@ -63,4 +71,7 @@ class UseRecorder(UseLog):
         written."""
         if any(record.result == "granted" for record in records):
             self.check_serving(session=session)
-        return insert_pending(session=session, records=records, now=self._clock())
+        count = insert_pending(session=session, records=records, now=self._clock(), request_id=self._request_id())
+        if self._observe is not None:
+            self._observe(records)
+        return count

@@ -31,7 +31,8 @@ from storage.driver_statements import DriverStatement
 RECORD_VERSION = 1
 SALT_BYTES = 16
 MAX_BATCH_RECORDS = 10_000
-# Rows per multi-row INSERT: 11 columns each, so 550 bound parameters,
+REQUEST_ID_LENGTH = 64
+# Rows per multi-row INSERT: 12 columns each, so 600 bound parameters,
 # under SQLite's oldest limit (999) and PostgreSQL's (65,535).
 ROWS_PER_STATEMENT = 50
 _INSERT_PENDING = insert(LogEntry.__table__)
@@ -41,7 +42,8 @@ _INSERT_ONE_ON_THE_DRIVER = DriverStatement(insert(LogEntry.__table__).values(
     {column.name: bindparam(column.name) for column in LogEntry.__table__.c if column.name != "id"}).inline())
 
 
-def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datetime) -> int:
+def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datetime,
+                   request_id: str | None = None) -> int:
     """Append ``records`` (1 to ``MAX_BATCH_RECORDS``, e.g. one batch query
     about many holders), recorded at ``now``, in the caller's transaction;
     the count.
@@ -53,6 +55,9 @@ def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datet
     ``certhub.db.create_query_engine``) still writes all of its records or
     none, with one round trip. Database errors propagate so the caller's
     unit of work fails with them.
+
+    ``request_id`` (the HTTP request that made the records) is kept beside
+    each row, outside the signed entry.
     """
     if isinstance(records, UseRecord) or not 1 <= len(records) <= MAX_BATCH_RECORDS:
         raise InvalidUseRecord(f"records must be a list of 1..{MAX_BATCH_RECORDS} use records")
@@ -60,7 +65,9 @@ def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datet
     # nothing reads it back in the request. An object held by the session
     # would cost every request its construction and the commit's flush a
     # look at it, about 5% of a redemption.
-    rows = [_row(record, now=now, position=position) for position, record in enumerate(records)]
+    if request_id is not None and not 1 <= len(request_id) <= REQUEST_ID_LENGTH:
+        raise InvalidUseRecord(f"request_id must be 1..{REQUEST_ID_LENGTH} characters")
+    rows = [_row(record, now=now, position=position, request_id=request_id) for position, record in enumerate(records)]
     connection = session.connection()
     for start in range(0, len(rows), ROWS_PER_STATEMENT):
         chunk = rows[start:start + ROWS_PER_STATEMENT]
@@ -71,7 +78,7 @@ def insert_pending(*, session: Session, records: Sequence[UseRecord], now: datet
     return len(rows)
 
 
-def _row(record: UseRecord, *, now: datetime, position: int) -> dict[str, Any]:
+def _row(record: UseRecord, *, now: datetime, position: int, request_id: str | None) -> dict[str, Any]:
     """The column values of a pending row; its ``entry`` is the leaf."""
     if not isinstance(record, UseRecord):
         raise InvalidUseRecord(f"record {position} is not a UseRecord")
@@ -92,6 +99,7 @@ def _row(record: UseRecord, *, now: datetime, position: int) -> dict[str, Any]:
         "result": record.result,
         "reason_code": record.reason_code,
         "entry": entry_bytes,
+        "request_id": request_id,
     }
 
 

@@ -1,6 +1,7 @@
 """The command line as a user runs it: real settings from the environment,
 a real SQLite file in a temporary directory."""
 
+import logging
 import re
 
 import pytest
@@ -97,6 +98,35 @@ def test_serve_refuses_to_start_without_a_secret(env):
     assert "CERTHUB_SECRET_KEY" in result.output
 
 
+def test_serve_help_documents_liveness_readiness_and_metrics():
+    result = run("serve", "--help")
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    for said in ("GET /healthz is liveness", "GET /readyz is readiness", "metrics:read", "--log-format"):
+        assert said in text, text
+
+
+@pytest.fixture
+def logging_restored():
+    """Logging as it was: `serve` configures it for uvicorn (certhub.logs.log_config),
+    with handlers on the streams the CLI runner closes when the command ends."""
+    manager = logging.Logger.manager
+    root = logging.getLogger()
+    saved_root = (root.level, root.handlers[:])
+    saved = {name: (logger.level, logger.handlers[:], logger.propagate, logger.disabled)
+             for name, logger in manager.loggerDict.items() if isinstance(logger, logging.Logger)}
+    yield
+    root.setLevel(saved_root[0])
+    root.handlers[:] = saved_root[1]
+    for name, logger in list(manager.loggerDict.items()):
+        if isinstance(logger, logging.Logger):
+            level, handlers, propagate, disabled = saved.get(name, (logging.NOTSET, [], True, False))
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate, logger.disabled = propagate, disabled
+
+
+@pytest.mark.usefixtures("logging_restored")
 def test_serve_with_workers_says_when_its_port_is_taken(env, monkeypatch):
     import socket
 

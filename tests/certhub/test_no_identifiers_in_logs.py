@@ -1,4 +1,6 @@
-"""No log line of a served certhub carries a personal identifier.
+"""No log line of a served certhub carries a personal identifier, and every
+line is a JSON object (the format `certhub serve` writes by default), one
+access line per request with its route template and request id.
 
 `certhub serve --log-level debug` runs in a process of its own on loopback
 (the demo catalog, demo mode for the holders' sign-in, the access log on)
@@ -15,6 +17,7 @@ scanned for anything shaped like a citizen ID number (GB 11643) or a USCC
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import re
@@ -201,6 +204,9 @@ def _issue_proof(police: httpx.Client) -> str:
     return answer.json()["identifier"]
 
 
+TRACED_REQUEST_ID = "log-test-query-0001"
+
+
 def _full_flow(served: Served) -> None:
     police = served.as_department(served.police, "licence:issue exchange:query presentation:redeem")
     auditor = served.as_department(served.auditor, "audit:read")
@@ -214,8 +220,9 @@ def _full_flow(served: Served) -> None:
 
     query = police.post("/api/v1/exchange/query", json={
         "subject": {"code": HOLDER, "type": "111"}, "matter": MATTER, "purpose": "开具无犯罪记录证明",
-        "case_number": "FZ-LOG-1", "items": [CRIMINAL_RECORD_PROOF]})
+        "case_number": "FZ-LOG-1", "items": [CRIMINAL_RECORD_PROOF]}, headers={"X-Request-Id": TRACED_REQUEST_ID})
     assert query.status_code == 200, query.text
+    assert query.headers["X-Request-Id"] == TRACED_REQUEST_ID
     plan = police.post(f"/api/v1/matters/{MATTER}/plan", json={
         "subject": {"code": HOLDER, "type": "111"}, "purpose": "开具无犯罪记录证明", "case_number": "FZ-LOG-1"})
     assert plan.status_code == 200, plan.text
@@ -260,10 +267,17 @@ def test_no_log_line_names_a_holder(served):
     _full_flow(served)
     served.stop()
     lines = served.log.read_text(encoding="utf-8", errors="replace").splitlines()
-    requests = [line for line in lines if '"POST /api/v1/' in line]
-    # The access log was on and the app's own lines were there too at debug.
-    assert any(f"/api/v1/matters/{MATTER}/plan" in line for line in requests), lines[:50]
-    assert any("checkpoint published" in line for line in lines), lines[:50]
+    parsed = [json.loads(line) for line in lines]  # every line a JSON object
+    requests = [line for line in parsed if line["logger"] == "certhub.access"]
+    # The access log was on, one line per request by route template and with
+    # its id, and the app's own lines were there too at debug.
+    assert any(line["method"] == "POST" and line["route"] == "/api/v1/matters/{code}/plan" and line["status"] == 200
+               for line in requests), lines[:50]
+    assert all(line["request_id"] and "duration_ms" in line for line in requests)
+    assert len({line["request_id"] for line in requests}) == len(requests)  # one line per request
+    assert [line["route"] for line in requests if line["request_id"] == TRACED_REQUEST_ID] == [
+        "/api/v1/exchange/query"]
+    assert any("checkpoint published" in line["message"] for line in parsed), lines[:50]
     holders = (HOLDER, COMPANY)
     leaks = [line for line in lines
              if IDENTIFIER.search(line) or IDENTIFIER.search(unquote(line))

@@ -256,3 +256,16 @@ def _noting(function, names: list[str]):
         return function(*args, **kwargs)
 
     return noted
+
+
+def test_the_query_s_records_keep_its_request_id_on_the_event_loop_too(served):
+    # On PostgreSQL the records are written on the event loop, through SQLAlchemy's
+    # greenlet bridge: the request's id must still reach them.
+    client, headers, engine, _query_engine = served
+    response = client.post("/api/v1/exchange/query", headers={**headers, "X-Request-Id": "dept-sys-77"}, json={
+        "subject": {"code": COMPANY, "type": "001"}, "items": [ENTERPRISE_DATA, CRIMINAL_RECORD],
+        "matter": RESTAURANT, "purpose": "开餐馆一件事：核验企业登记状态", "case_number": "ZC-2026-12"})
+    assert response.status_code == 200 and response.headers["X-Request-Id"] == "dept-sys-77"
+    with engine.connect() as connection:
+        kept = connection.execute(select(LogEntry.kind).where(LogEntry.request_id == "dept-sys-77")).scalars().all()
+    assert kept == ["department_query", "department_query"]
