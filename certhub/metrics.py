@@ -92,9 +92,18 @@ def observe_use_records(records: Sequence[UseRecord]) -> None:
 class ProviderMetrics:
     """The adapters' ``ProviderObserver``: each call's latency and outcome, and the breaker's state after it."""
 
+    def __init__(self) -> None:
+        # The breaker's state as last written, per binding: almost every call
+        # leaves it as it was, and a write to the shared (multiprocess) file is
+        # the costly part of a metric.
+        self._circuit_written: dict[str, float] = {}
+
     def call_finished(self, *, binding: str, outcome: str, seconds: float, circuit_state: str) -> None:
         PROVIDER_CALLS.labels(binding, outcome).observe(seconds)
-        CIRCUIT_STATE.labels(binding).set(_CIRCUIT_VALUES.get(circuit_state, 2))
+        value = _CIRCUIT_VALUES.get(circuit_state, 2)
+        if self._circuit_written.get(binding) != value:
+            CIRCUIT_STATE.labels(binding).set(value)
+            self._circuit_written[binding] = value
 
 
 def _checked_out(*_: object) -> None:
