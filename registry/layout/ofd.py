@@ -34,10 +34,9 @@ from fontTools import subset
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont, newTable
-from PIL import Image
 
 from registry.layout.face import LicenceFace
-from registry.layout.pdf import ACCENT, INK, LABEL_INK, PdfLayout, plan_pdf
+from registry.layout.pdf import ACCENT, INK, LABEL_INK, PdfLayout, plan_pdf, png_picture
 from signing.fonts import sans_font_path, serif_font_path
 from signing.ofd.package import OFD_NS, Files, tag
 from signing.ofd.sign import OfdSealSigner, StampPlacement, sign_ofd
@@ -175,16 +174,8 @@ def _rectangle(layer: ElementTree.Element, resources: _Resources, *, rect: tuple
 
 def _png(data: bytes) -> bytes | None:
     """A photo as PNG (what the PDF embeds too); None when it is not a usable picture."""
-    try:
-        with Image.open(io.BytesIO(data)) as opened:
-            if opened.width * opened.height > 4096 * 4096:
-                return None
-            picture = opened.convert("RGB")
-    except (OSError, ValueError, Image.DecompressionBombError):
-        return None
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
+    picture = png_picture(data)
+    return None if picture is None else picture[0]
 
 
 def _page(face: LicenceFace, layout: PdfLayout, resources: _Resources) -> tuple[bytes, tuple[float, float, float, float] | None]:

@@ -93,7 +93,7 @@ def plan_pdf(face: LicenceFace) -> PdfLayout:
 
 
 def _planned(measure: FPDF, face: LicenceFace, width: float, height: float) -> PdfLayout:
-    photos = [photo for photo in (_picture(data) for _, data in face.images) if photo is not None]
+    photos = [photo for photo in (png_picture(data) for _, data in face.images) if photo is not None]
     return largest_fit(lambda page_height, factor: _plan(measure, face, photos, width, page_height, factor),
                        height=height, factors=_FONT_FACTORS)
 
@@ -234,7 +234,7 @@ def _wrap(planner: _Planner, text: str, family: str, size: float, max_width: flo
     return wrap_lines(text, lambda ch: planner.advance(ch, family, size), max_width - 0.3)
 
 
-def _picture(data: bytes) -> tuple[bytes, float] | None:
+def png_picture(data: bytes) -> tuple[bytes, float] | None:
     """A photo as PNG bytes fpdf can embed, with its height/width ratio."""
     try:
         with Image.open(io.BytesIO(data)) as opened:

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from signing.algorithms import Algorithm
+from signing.algorithms import Algorithm, PrivateKey
 from signing.errors import InvalidInput, KeyNotFound, SealNotActive
 from signing.keys import parse_algorithm
 from signing.keystore import StoredKey, open_key_store
@@ -25,6 +25,23 @@ from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 def active_seal_key(seal: Seal) -> SigningKey | None:
     active = [k for k in seal.keys if k.status == KeyStatus.ACTIVE]
     return active[-1] if active else None
+
+
+def signing_seal_key(
+    *, session: Session, es_id: str, key_secret: bytes | str, now: datetime | None = None
+) -> tuple[Seal, PrivateKey]:
+    """The seal and its current private key, for making something it vouches
+    for now (a static code, an OFD 签章): SealNotActive when the seal is not
+    active or outside its validity (verifiers would refuse what it made),
+    KeyNotFound when it has no active key."""
+    moment = _validate.now_or(now)
+    seal = get_seal_or_raise(session=session, es_id=es_id)
+    if seal.status != SealStatus.ACTIVE or not seal.valid_from <= moment <= seal.valid_to:
+        raise SealNotActive(f"seal {es_id} is {seal.status} or outside its validity")
+    current = active_seal_key(seal)
+    if current is None:
+        raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
+    return seal, open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
 
 
 def rotate_key(

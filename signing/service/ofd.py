@@ -6,16 +6,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from signing.errors import KeyNotFound, SealNotActive
-from signing.keystore import open_key_store
+from signing.errors import KeyNotFound
 from signing.ofd import OfdSealSigner, OfdSigningError
 from signing.seals.certificates import load_certificate, sm2_public_key_of
 from signing.seals.gbt38540 import parse_seal_file
-from signing.service import _validate
-from signing.service.lifecycle import active_seal_key
-from signing.service.seals import get_seal_or_raise
+from signing.service.lifecycle import signing_seal_key
 from signing.sm2 import SM2PrivateKey
-from signing.statuses import SealStatus
 
 
 def seal_ofd_signer(
@@ -27,14 +23,7 @@ def seal_ofd_signer(
     ES256 or EdDSA cannot make one (OfdSigningError, saying so); give the
     department an SM2 seal, or rotate the seal's key to SM2.
     """
-    moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session=session, es_id=es_id)
-    if seal.status != SealStatus.ACTIVE or not seal.valid_from <= moment <= seal.valid_to:
-        raise SealNotActive(f"seal {es_id} is {seal.status} or outside its validity")
-    current = active_seal_key(seal)
-    if current is None:
-        raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
-    key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
+    seal, key = signing_seal_key(session=session, es_id=es_id, key_secret=key_secret, now=now)
     if not isinstance(key, SM2PrivateKey):
         raise OfdSigningError(
             f"seal {es_id} signs with {key.algorithm}; an OFD 签章 (GB/T 38540) needs an SM2 seal key "

@@ -15,15 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing.algorithms import Algorithm
-from signing.errors import KeyNotFound, SealNotActive
+from signing.errors import KeyNotFound
 from signing.keystore import open_key_store
 from signing.models import SigningKey
 from signing.qr.el1 import QrSigner
 from signing.service import _validate
 from signing.service.keys import lock_trust_root
-from signing.service.lifecycle import active_seal_key
-from signing.service.seals import get_seal_or_raise
-from signing.statuses import KeyPurpose, KeyStatus, SealStatus
+from signing.service.lifecycle import signing_seal_key
+from signing.statuses import KeyPurpose, KeyStatus
 
 
 def _active_presentation_key(*, session: Session) -> SigningKey | None:
@@ -72,12 +71,5 @@ def seal_qr_signer(
     The seal must be active and within its validity (verifiers refuse codes
     from a suspended seal or made outside its validity anyway).
     """
-    moment = _validate.now_or(now)
-    seal = get_seal_or_raise(session=session, es_id=es_id)
-    if seal.status != SealStatus.ACTIVE or not seal.valid_from <= moment <= seal.valid_to:
-        raise SealNotActive(f"seal {es_id} is {seal.status} or outside its validity")
-    current = active_seal_key(seal)
-    if current is None:
-        raise KeyNotFound(f"seal {es_id} has no active key; rotate it first")
-    key = open_key_store(session=session, secret=key_secret).private_key(handle=current.id)
+    _, key = signing_seal_key(session=session, es_id=es_id, key_secret=key_secret, now=now)
     return QrSigner(kid=key.kid, private_key=key)
