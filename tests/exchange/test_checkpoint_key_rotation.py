@@ -10,7 +10,7 @@ from sqlalchemy import select
 from exchange.auditlog import publish_checkpoint, rotate_checkpoint_key, verifier_key, verifier_keys
 from exchange.auditlog.models import LogSigningKey
 from signing.transparency import Checkpoint, NoteVerificationError, NoteVerifier, verify_log
-from signing.transparency.sources import HttpSource
+from tests.factories.log_sources import in_process_source
 from tests.factories.use_records import ORIGIN, SECRET, use
 
 
@@ -50,7 +50,7 @@ def test_checkpoints_before_and_after_a_rotation_verify_with_the_key_history(cli
         _opens(before.note, [new_key])
 
     # The whole served log verifies under the history, and is consistent with the pre-rotation checkpoint.
-    source = HttpSource("http://testserver/log/", client=client)
+    source = in_process_source(client)
     report = verify_log(source=source, verifier_key=history, since=before.note, check_entries=False, fetch_threads=1)
     assert report.size == 10
 
