@@ -27,17 +27,15 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from xml.etree import ElementTree
 
-from fontTools import subset
 from fontTools.pens.cu2quPen import Cu2QuPen
 from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTFont, newTable
 
 from registry.layout.face import LicenceFace
+from registry.layout.fonts import Family, font_metrics, font_subset
 from registry.layout.pdf import ACCENT, INK, LABEL_INK, PdfLayout, plan_pdf, png_picture
-from signing.fonts import sans_font_path, serif_font_path
 from signing.ofd.package import OFD_NS, Files, tag
 from signing.ofd.sign import OfdSealSigner, StampPlacement, sign_ofd
 from signing.qr import render_qr_png
@@ -68,11 +66,11 @@ class _Ids:
 @dataclass
 class _Resources:
     ids: _Ids
-    fonts: dict[str, int] = field(default_factory=dict)  # family -> font ID
-    characters: dict[str, set[str]] = field(default_factory=dict)
+    fonts: dict[Family, int] = field(default_factory=dict)  # family -> font ID
+    characters: dict[Family, set[str]] = field(default_factory=dict)
     images: list[tuple[int, bytes]] = field(default_factory=list)
 
-    def font(self, family: str, text: str) -> int:
+    def font(self, family: Family, text: str) -> int:
         if family not in self.fonts:
             self.fonts[family] = self.ids.next()
         self.characters.setdefault(family, set()).update(text)
@@ -84,17 +82,9 @@ class _Resources:
         return image_id
 
 
-@lru_cache(maxsize=2)
-def _metrics(family: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
-    """The font's character map, advances and units per em, read once."""
-    path = sans_font_path() if family == "sans" else serif_font_path()
-    with TTFont(str(path), lazy=True) as font:
-        return font.getBestCmap(), dict(font["hmtx"].metrics), font["head"].unitsPerEm
-
-
-def _advances(family: str, text: str, size_mm: float) -> list[float]:
-    cmap, widths, units = _metrics(family)
-    return [widths.get(cmap.get(ord(ch), ".notdef"), (units, 0))[0] * size_mm / units for ch in text]
+def _advances(family: Family, text: str, size_mm: float) -> list[float]:
+    metrics = font_metrics(family)
+    return [metrics.advance(ch) * size_mm / metrics.units_per_em for ch in text]
 
 
 def _number(value: float) -> str:
@@ -121,7 +111,7 @@ def _xml(root: ElementTree.Element) -> bytes:
 
 
 def _text(layer: ElementTree.Element, resources: _Resources, *, rect: tuple[float, float, float, float], text: str,
-          family: str, color: tuple[int, int, int]) -> None:
+          family: Family, color: tuple[int, int, int]) -> None:
     """One line in the box the PDF plan gave it: the font size follows from the box's height."""
     left, top, right, bottom = rect
     size = (bottom - top) / _LINE_FACTOR
@@ -209,19 +199,11 @@ def _page(face: LicenceFace, layout: PdfLayout, resources: _Resources) -> tuple[
     return _xml(root), seal_box
 
 
-def _font_subset(family: str, characters: set[str]) -> bytes:
+def _font_subset(family: Family, characters: set[str]) -> bytes:
     """The font with only the glyphs of `characters`, as TrueType: Noto ships
     CFF outlines, which many OFD readers (and reportlab, under easyofd) cannot
     draw, so the subset's curves are converted to quadratic ones."""
-    options = subset.Options()
-    options.hinting = False
-    options.desubroutinize = True
-    options.notdef_outline = True
-    options.name_IDs = ["*"]  # keep the family name for the reader
-    with TTFont(str(sans_font_path() if family == "sans" else serif_font_path()), lazy=True) as font:
-        subsetter = subset.Subsetter(options)
-        subsetter.populate(text="".join(sorted(characters)))
-        subsetter.subset(font)
+    with TTFont(io.BytesIO(font_subset(family, characters))) as font:
         _cff_to_truetype(font)
         out = io.BytesIO()
         font.save(out)
@@ -312,7 +294,6 @@ class UnsignedOfd:
 def build_ofd(face: LicenceFace) -> UnsignedOfd:
     """The package's files before signing, and where the seal is to be placed."""
     layout = plan_pdf(face)
-    layout.release()  # the plan's boxes are all the OFD needs of the PDF's measuring document
     ids = _Ids()
     page_id = ids.next()
     resources = _Resources(ids=ids)

@@ -18,14 +18,16 @@ afterwards in an incremental update, which PDF/A permits.
 from __future__ import annotations
 
 import io
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from fpdf import FPDF
 from PIL import Image
 
 from registry.layout.face import LicenceFace, largest_fit, wrap_lines
+from registry.layout.fonts import Family, font_subset, text_width_mm
 from registry.layout.png import Box
-from signing.fonts import sans_font_path, serif_font_path
 from signing.qr import render_qr_png
 
 _LANDSCAPE = {"certificate", "card"}
@@ -48,36 +50,29 @@ class PdfLayout:
     boxes: list[Box] = field(default_factory=list)
     _strokes: list = field(default_factory=list, repr=False)
     _face: LicenceFace | None = field(default=None, repr=False)
-    _pdf: FPDF | None = field(default=None, repr=False)
+    _texts: dict[Family, set[str]] = field(default_factory=dict, repr=False)  # what each font draws
 
     def render(self) -> bytes:
-        """The PDF, drawn with the document the plan was measured with
-        (writing it out is what lets go of its font files)."""
-        pdf, face = self._pdf, self._face
-        assert pdf is not None and face is not None, "render a layout once, from plan_pdf"
-        self._pdf = None
-        pdf.add_page(format=self.size)
-        width, height = self.size
-        pdf.set_draw_color(*ACCENT)
-        pdf.set_line_width(1.2)
-        pdf.rect(8, 8, width - 16, height - 16)
-        pdf.set_line_width(0.3)
-        pdf.rect(*self.frame[:2], self.frame[2] - self.frame[0], self.frame[3] - self.frame[1])
-        for stroke in self._strokes:
-            stroke(pdf)
-        for text, color in _overlays(face):
-            _diagonal(pdf, text, color)
-        return bytes(pdf.output())
-
-    def release(self) -> None:
-        """Let go of the measuring document's font files when the plan is not
-        rendered as a PDF (the OFD draws it itself): fpdf2 closes them only in
-        `output`, and an open file left to the garbage collector is a leak."""
-        pdf, self._pdf = self._pdf, None
-        for font in (pdf.fonts.values() if pdf is not None else ()):
-            close = getattr(font, "close", None)
-            if close is not None:
-                close()
+        face = self._face
+        assert face is not None, "render a layout made by plan_pdf"
+        overlays = _overlays(face)
+        texts = {family: set(drawn) for family, drawn in self._texts.items()}
+        texts.setdefault("sans", set()).update(text for text, _ in overlays)
+        with tempfile.TemporaryDirectory(prefix="certhub-face-") as fonts:
+            pdf = _document(face, {family: _subset_file(Path(fonts), family, drawn)
+                                   for family, drawn in texts.items()})
+            pdf.add_page(format=self.size)
+            width, height = self.size
+            pdf.set_draw_color(*ACCENT)
+            pdf.set_line_width(1.2)
+            pdf.rect(8, 8, width - 16, height - 16)
+            pdf.set_line_width(0.3)
+            pdf.rect(*self.frame[:2], self.frame[2] - self.frame[0], self.frame[3] - self.frame[1])
+            for stroke in self._strokes:
+                stroke(pdf)
+            for text, color in overlays:
+                _diagonal(pdf, text, color)
+            return bytes(pdf.output())  # writing it out closes the subset files before they go
 
 
 def render_pdf(face: LicenceFace) -> bytes:
@@ -85,46 +80,49 @@ def render_pdf(face: LicenceFace) -> bytes:
 
 
 def plan_pdf(face: LicenceFace) -> PdfLayout:
+    """Where everything goes, measured with the fonts' advances (no PDF is made)."""
     width, height = (_A4[1], _A4[0]) if face.template in _LANDSCAPE else _A4
-    measure = _document(face)
-    layout = _planned(measure, face, width, height)
-    layout._face, layout._pdf = face, measure
+    photos = [photo for photo in (png_picture(data) for _, data in face.images) if photo is not None]
+    qr_png = render_qr_png(face.qr_text, box_size=8)
+    layout = largest_fit(lambda page_height, factor: _plan(face, qr_png, photos, width, page_height, factor),
+                         height=height, factors=_FONT_FACTORS)
+    layout._face = face
     return layout
 
 
-def _planned(measure: FPDF, face: LicenceFace, width: float, height: float) -> PdfLayout:
-    photos = [photo for photo in (png_picture(data) for _, data in face.images) if photo is not None]
-    return largest_fit(lambda page_height, factor: _plan(measure, face, photos, width, page_height, factor),
-                       height=height, factors=_FONT_FACTORS)
+def _subset_file(directory: Path, family: Family, texts: set[str]) -> Path:
+    # fpdf2 reads a font from a file only; the subset is a few kilobytes.
+    path = directory / f"{family}.otf"
+    path.write_bytes(font_subset(family, [" ", *texts]))
+    return path
 
 
-def _document(face: LicenceFace) -> FPDF:
+def _document(face: LicenceFace, fonts: dict[Family, Path]) -> FPDF:
     pdf = FPDF(unit="mm", format=_A4, enforce_compliance="PDF/A-2B")
     pdf.set_creator("certhub")
     pdf.set_title(f"{face.type_name} {face.identifier}")
-    pdf.add_font("sans", fname=str(sans_font_path()))
-    pdf.add_font("serif", fname=str(serif_font_path()))
+    for family, path in fonts.items():
+        pdf.add_font(family, fname=str(path))
     pdf.set_auto_page_break(auto=False)
     return pdf
 
 
 class _Planner:
-    def __init__(self, measure: FPDF) -> None:
-        self.measure = measure
+    def __init__(self) -> None:
         self.boxes: list[Box] = []
         self.strokes: list = []
-        self._advances: dict[tuple[str, float, str], float] = {}
+        self.texts: dict[Family, set[str]] = {}
 
-    def text(self, kind: str, x: float, y: float, text: str, family: str, size: float, color, *,
+    def text(self, kind: str, x: float, y: float, text: str, family: Family, size: float, color, *,
              align: str = "L", width: float | None = None) -> Rect:
         """One line at (x, y), its top; `align` R puts its right end at x, C centres it on x."""
-        # The sum of the glyphs' advances: what fpdf measures too, without text shaping.
-        length = sum(self.advance(ch, family, size) for ch in text)
+        length = text_width_mm(family, text, size)
         left = {"L": x, "R": x - length, "C": x - length / 2}[align]
         height = size * _PT * 1.25
         rect = (left, y, left + length, y + height)
         if text.strip():
             self.boxes.append(Box(kind, rect, text))
+        self.texts.setdefault(family, set()).add(text)
 
         def stroke(pdf: FPDF) -> None:
             pdf.set_font(family, size=size)
@@ -141,27 +139,18 @@ class _Planner:
                                                   h=rect[3] - rect[1]))
         return rect
 
-    def advance(self, ch: str, family: str, size: float) -> float:
-        key = (family, size, ch)
-        width = self._advances.get(key)
-        if width is None:
-            self.measure.set_font(family, size=size)
-            width = self._advances[key] = self.measure.get_string_width(ch)
-        return width
-
-    def fitting(self, text: str, family: str, size: float, max_width: float) -> float:
-        self.measure.set_font(family, size=size)
-        while size > 5 and self.measure.get_string_width(text) > max_width:
+    @staticmethod
+    def fitting(text: str, family: Family, size: float, max_width: float) -> float:
+        while size > 5 and text_width_mm(family, text, size) > max_width:
             size = max(size * 0.9, 5)
-            self.measure.set_font(family, size=size)
         return size
 
 
-def _plan(measure: FPDF, face: LicenceFace, photos: list[tuple[bytes, float]], width: float, height: float,
+def _plan(face: LicenceFace, qr_png: bytes, photos: list[tuple[bytes, float]], width: float, height: float,
           factor: float) -> tuple[PdfLayout, float]:
     frame = (11.0, 11.0, width - 11, height - 11)
     left, top, right, bottom = frame[0] + 5, frame[1] + 5, frame[2] - 5, frame[3] - 5
-    planner = _Planner(measure)
+    planner = _Planner()
 
     # 1. Header.
     title_size = planner.fitting(face.type_name, "serif", 30, right - left)
@@ -178,7 +167,7 @@ def _plan(measure: FPDF, face: LicenceFace, photos: list[tuple[bytes, float]], w
     seal = 42.0 if face.seal_png else 0.0
     footer_height = max(qr + 6, seal)
     footer_top = bottom - footer_height
-    planner.picture("qr", render_qr_png(face.qr_text, box_size=8), (left, footer_top, left + qr, footer_top + qr))
+    planner.picture("qr", qr_png, (left, footer_top, left + qr, footer_top + qr))
     planner.text("qr_caption", left + qr / 2, footer_top + qr + 1, "扫码核验", "sans", 8, INK, align="C")
     issuer_size = planner.fitting(face.issuer_name, "sans", 12, right - left - qr - 15)
     line = issuer_size * _PT * 1.25 + 1.5
@@ -206,7 +195,7 @@ def _plan(measure: FPDF, face: LicenceFace, photos: list[tuple[bytes, float]], w
             y = photo_end + 4
     end = _fields(planner, face, left=left + 4, right=main_right, top=body_top, factor=factor)
     layout = PdfLayout(size=(width, height), frame=frame, font_factor=factor, boxes=planner.boxes,
-                       _strokes=planner.strokes)
+                       _strokes=planner.strokes, _texts=planner.texts)
     return layout, max(end, photo_end) - body_bottom
 
 
@@ -214,14 +203,13 @@ def _fields(planner: _Planner, face: LicenceFace, *, left: float, right: float, 
     label_size = max(10 * factor, _MIN_LABEL_PT)
     value_size = max(11 * factor, _MIN_VALUE_PT)
     rows = [("持证主体", face.holder_name), *face.fields, ("有效期限", face.validity_text())]
-    planner.measure.set_font("sans", size=label_size)
-    label_width = min(max(planner.measure.get_string_width(label) for label, _ in rows) + 1, (right - left) * 0.34)
+    label_width = min(max(text_width_mm("sans", label, label_size) for label, _ in rows) + 1, (right - left) * 0.34)
     value_x = left + label_width + 4 * factor + 1
     line = max(label_size, value_size) * _PT * 1.25 + 0.6 * factor
     y = top
     for label, value in rows:
-        labels = _wrap(planner, label, "sans", label_size, label_width)
-        values = _wrap(planner, value, "sans", value_size, right - value_x) or [""]
+        labels = _wrap(label, "sans", label_size, label_width)
+        values = _wrap(value, "sans", value_size, right - value_x) or [""]
         for n, text in enumerate(labels):
             planner.text("label", left, y + n * line, text, "sans", label_size, LABEL_INK)
         for n, text in enumerate(values):
@@ -230,8 +218,8 @@ def _fields(planner: _Planner, face: LicenceFace, *, left: float, right: float, 
     return y
 
 
-def _wrap(planner: _Planner, text: str, family: str, size: float, max_width: float) -> list[str]:
-    return wrap_lines(text, lambda ch: planner.advance(ch, family, size), max_width - 0.3)
+def _wrap(text: str, family: Family, size: float, max_width: float) -> list[str]:
+    return wrap_lines(text, lambda ch: text_width_mm(family, ch, size), max_width - 0.3)
 
 
 def png_picture(data: bytes) -> tuple[bytes, float] | None:

@@ -33,7 +33,6 @@ def test_the_longest_faces_make_sealed_ofds_inside_their_frame(name, signer):
     files = package_files(sealed)
     page = ElementTree.fromstring(files["/Doc_0/Pages/Page_0/Content.xml"])
     layout = pdf_layout.plan_pdf(face)
-    layout.release()
     left, top, right, bottom = layout.frame
     texts = page.findall(".//ofd:TextObject", NS)
     overlays = {obj for obj in texts if obj.get("CTM")}

@@ -127,10 +127,12 @@ def test_a_signature_from_another_seal_key_is_refused(signer):
     """A forger's seal with the same name and picture, made by another maker: the
     document verifies as that seal's, never as the real one (the es_id and maker differ
     only if the caller checks them against the trust list; the maker is reported)."""
-    forged = render_ofd(licence_face(), signer=ofd_signer(), signed_at=START + timedelta(days=400))
+    forged = render_ofd(licence_face(holder_name="福州冒名科技有限公司"), signer=ofd_signer(),
+                        signed_at=START + timedelta(days=400))
     report = verify_ofd(forged)
     assert report.signatures[0].maker == verify_ofd(forged).signatures[0].maker
-    # Swapping the real seal's SignedValue into the forged package breaks the dataHash.
+    # Swapping the real seal's SignedValue (over the genuine face) into the forged package breaks the
+    # dataHash. (Over the same face it would be the genuine document: rendering is deterministic.)
     files = read_package(forged)
     genuine = read_package(render_ofd(licence_face(), signer=signer, signed_at=START + timedelta(days=400)))
     files["/Doc_0/Signs/Sign_0/SignedValue.dat"] = genuine["/Doc_0/Signs/Sign_0/SignedValue.dat"]
