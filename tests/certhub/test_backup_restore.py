@@ -96,16 +96,26 @@ class Database:
 
 @pytest.fixture
 def new_database() -> Iterator:
-    """Makes empty databases on the test server, each with a unique name; drops them all at the end."""
+    """Makes empty databases on the test server, each with a unique name,
+    owned by the test server's user or by a new login role (a service's own,
+    not a superuser) reached by the same authentication; drops them all, and
+    the roles, at the end."""
     admin = create_db_engine(POSTGRES_URL).execution_options(isolation_level="AUTOCOMMIT")
     made: list[str] = []
+    roles: list[str] = []
 
-    def make(purpose: str) -> Database:
+    def make(purpose: str, *, own_role: bool = False) -> Database:
         name = f"certhub_{purpose}_{os.getpid()}_{secrets.token_hex(4)}"
+        url = make_url(POSTGRES_URL).set(database=name)
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
+            if own_role:
+                role = f"{name}_owner"
+                connection.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+                roles.append(role)
+                url = url.set(username=role)
+            connection.execute(text(f'CREATE DATABASE "{name}"' + (f' OWNER "{url.username}"' if own_role else "")))
         made.append(name)
-        return Database(name, make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+        return Database(name, url.render_as_string(hide_password=False))
 
     try:
         yield make
@@ -113,6 +123,8 @@ def new_database() -> Iterator:
         with admin.connect() as connection:
             for name in made:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            for role in roles:
+                connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
         admin.dispose()
 
 
@@ -243,11 +255,19 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
     assert Checkpoint.from_note(saved, verifiers=[NoteVerifier.from_key_string(registry.log_key)]).size > 0
     assert sorted(path.name for path in backups.iterdir()) == [dump.name, f"{dump.name}.checkpoint"]
 
-    drill = new_database("restore_drill")
+    # Restored and served as the service's own role, as the guide says: objects end up owned by it.
+    drill = new_database("restore_drill", own_role=True)
     variables.update(DUMP=str(dump), DRILL_DATABASE_URL=drill.url, DRILL_DIR=str(tmp_path / "drill"),
                      DRILL_PORT=str(_free_port()), LOG_KEY=registry.log_key, AUDITOR_ID=registry.auditor_id)
     restored = _run(RESTORE, variables, env)
     assert restored.returncode == 0, restored.stderr
+    restored_engine = create_db_engine(drill.url)
+    try:
+        with restored_engine.connect() as connection:
+            owners = connection.scalars(text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"))
+            assert set(owners) == {make_url(drill.url).username}
+    finally:
+        restored_engine.dispose()
     again = _run(RESTORE, variables, env)  # the script refuses a database that is not empty
     assert again.returncode == 1 and "not empty" in again.stderr
 

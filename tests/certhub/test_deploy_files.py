@@ -10,6 +10,8 @@ import configparser
 import os
 import re
 import shlex
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -178,6 +180,21 @@ def test_every_unit_runs_a_real_command():
     for path in TIMERS:  # each timer starts a service that exists
         assert (path.with_suffix(".service")).is_file(), path.name
         assert "OnCalendar" in _unit(path)["Timer"]
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    """systemd's own parser: unknown keys, bad values and bad calendar specs are reported.
+    The programs the units run are installed under /opt/certhub, not here (the test above
+    checks them against the checkout)."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is not installed (Debian: apt-get install systemd)"
+    for path in [*UNITS, *TIMERS]:
+        shutil.copy(path, tmp_path / path.name)
+    result = subprocess.run([analyze, "verify", "--man=no", *sorted(p.name for p in tmp_path.iterdir())],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    not_here = re.compile(r"[\w.-]+\.service: Command /opt/certhub/\S+ is not executable: No such file or directory")
+    complaints = [line for line in (result.stdout + result.stderr).splitlines() if not not_here.fullmatch(line)]
+    assert not complaints, complaints
 
 
 def test_the_units_read_the_settings_file_the_guide_installs():
