@@ -73,8 +73,8 @@ GUIDE = REPO_ROOT / "docs" / "deployment.md"
 # The restore drill exactly as docs/deployment.md shows it (the test checks
 # the guide carries each line, then runs it with the variables below).
 BACKUP = 'deploy/backup/certhub-backup "$BACKUP_DIR"'
-RESTORE = 'deploy/backup/certhub-restore "$DUMP" "$DRILL_DATABASE_URL"'
-SERVE = ('CERTHUB_DATABASE_URL="$DRILL_DATABASE_URL" CERTHUB_DATA_DIR="$DRILL_DIR" CERTHUB_REDIS_URL= '
+RESTORE = 'deploy/backup/certhub-restore "$DUMP" "$RESTORE_DATABASE_URL"'
+SERVE = ('CERTHUB_DATABASE_URL="$RESTORE_DATABASE_URL" CERTHUB_DATA_DIR="$DRILL_DIR" CERTHUB_REDIS_URL= '
          'CERTHUB_EGRESS_PROXY=http://127.0.0.1:9 certhub serve --host 127.0.0.1 --port "$DRILL_PORT" --workers 1')
 VERIFY = ('certhub audit verify --url "http://127.0.0.1:$DRILL_PORT/log/" --key "$LOG_KEY" '
           '--since "$DUMP.checkpoint" --client-id "$AUDITOR_ID"')
@@ -257,7 +257,7 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
 
     # Restored and served as the service's own role, as the guide says: objects end up owned by it.
     drill = new_database("restore_drill", own_role=True)
-    variables.update(DUMP=str(dump), DRILL_DATABASE_URL=drill.url, DRILL_DIR=str(tmp_path / "drill"),
+    variables.update(DUMP=str(dump), RESTORE_DATABASE_URL=drill.url, DRILL_DIR=str(tmp_path / "drill"),
                      DRILL_PORT=str(_free_port()), LOG_KEY=registry.log_key, AUDITOR_ID=registry.auditor_id)
     restored = _run(RESTORE, variables, env)
     assert restored.returncode == 0, restored.stderr
