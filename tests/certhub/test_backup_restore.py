@@ -64,11 +64,6 @@ from tests.factories.exchange import (
 )
 from tests.factories.settings import REGISTRY_ID, TEST_SECRET, app_settings
 
-pytestmark = [
-    pytest.mark.slow,  # two databases, pg_dump, pg_restore and a served copy
-    pytest.mark.skipif(POSTGRES_URL is None, reason="backup and restore are PostgreSQL's: set CERTHUB_TEST_DATABASE_URL"),
-]
-
 GUIDE = REPO_ROOT / "docs" / "deployment.md"
 # The restore drill exactly as docs/deployment.md shows it (the test checks
 # the guide carries each line, then runs it with the variables below).
@@ -229,6 +224,8 @@ def test_the_guide_shows_the_drill_this_test_runs():
         assert line in guide, f"docs/deployment.md does not show: {line}"
 
 
+@pytest.mark.slow  # two databases, pg_dump, pg_restore and a served copy
+@pytest.mark.skipif(POSTGRES_URL is None, reason="backup and restore are PostgreSQL's: set CERTHUB_TEST_DATABASE_URL")
 def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_database, tmp_path):
     for tool in ("pg_dump", "pg_restore", "psql"):
         _tool(tool)
