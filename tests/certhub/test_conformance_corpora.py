@@ -21,7 +21,7 @@ def test_without_the_variable_the_conformance_suites_skip_naming_it():
     environment = {k: v for k, v in os.environ.items()
                    if k not in ("CERTHUB_CONFORMANCE_DIR", "CERTHUB_TEST_DATABASE_URL", "CERTHUB_TEST_REDIS_URL")}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *SUITES],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", "-n", "0", *SUITES],
         cwd=REPO, env=environment, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:]

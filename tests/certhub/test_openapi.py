@@ -132,7 +132,7 @@ def _recorded_answers(tmp_path: Path) -> list[dict]:
            if k not in {"CERTHUB_TEST_DATABASE_URL", "CERTHUB_TEST_REDIS_URL"}}  # SQLite: one run each
     env[SAMPLES_VARIABLE] = str(sink)
     env["PYTHONPATH"] = str(REPO_ROOT)
-    run = subprocess.run([sys.executable, "-m", "pytest", *SAMPLED_MODULES, "-q", "-x", "-p", "no:cacheprovider"],
+    run = subprocess.run([sys.executable, "-m", "pytest", *SAMPLED_MODULES, "-q", "-x", "-p", "no:cacheprovider", "-n", "0"],
                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:]
     return [json.loads(line) for line in sink.read_text(encoding="utf-8").splitlines()]

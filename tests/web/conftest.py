@@ -33,7 +33,10 @@ def live(tmp_path_factory) -> Iterator[LiveCerthub]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an asyncio loop running in the
+# main thread while it is started, and code a later module calls there (pyHanko's PDF
+# signing runs asyncio.run) would find it. Started per module it is gone when the module is.
+@pytest.fixture(scope="module")
 def browser():
     # CI installs Debian's chromium (.ci/run); a missing browser is a failure, not a skip.
     if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
