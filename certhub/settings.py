@@ -55,7 +55,7 @@ class RecognisedRegistry(BaseModel):
     @field_validator("trust_list_url")
     @classmethod
     def _secure(cls, value: str) -> str:
-        from identity.holder_auth.oidc import require_secure_url
+        from identity.oidc import require_secure_url
 
         return require_secure_url(value, what="trust_list_url")
 

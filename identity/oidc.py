@@ -1,4 +1,6 @@
-"""Verifying a holder's OpenID Connect ID token.
+"""Verifying an OpenID Connect ID token: one path for every kind of person
+who signs in (holders: identity.holder_auth; staff: identity.staff_auth).
+Each kind reads its own claims from the verified set.
 
 SPEC: OpenID Connect Core 1.0 §3.1.3.7 (ID token validation), §10.1 (signing
 keys, kid, rotation); OpenID Connect Discovery 1.0 §4 (provider metadata);
@@ -14,13 +16,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import jwt
 
-from identity.errors import IdentityProviderUnavailable, InvalidCode, InvalidIdToken
-from identity.holder_auth.principal import CITIZEN, ORGANISATION, validate_holder_code, validate_name
+from identity.errors import IdentityProviderUnavailable, InvalidIdToken
 from storage.egress import DIRECT, BodyRefused, BodyTooLarge, Egress, EgressClient, EgressError
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class JwksCache:
         except IdentityProviderUnavailable:
             if not self._keys:
                 raise
-            # Keep the keys we have rather than lock every holder out while
+            # Keep the keys we have rather than lock everyone out while
             # the provider hiccups; try again soon.
             log.warning("OpenID provider keys could not be refreshed; using the cached set")
             self._expires_at = now + max(self._min_refetch, 1.0)
@@ -206,19 +206,9 @@ def _get_json(client: EgressClient, url: str, *, what: str) -> object:
         raise IdentityProviderUnavailable(f"the OpenID provider's {what} is not JSON") from None
 
 
-@dataclass(frozen=True)
-class OidcIdentity:
-    """What a verified ID token says about the holder."""
-
-    holder_code: str
-    holder_code_type: str
-    name: str
-    operator_name: str | None
-    subject: str
-
-
-class OidcVerifier:
-    """Verifies ID tokens from one provider for one client (audience)."""
+class IdTokenVerifier:
+    """Verifies ID tokens from one provider for one client (audience) and
+    returns their claims; what the claims mean is the caller's to read."""
 
     def __init__(
         self,
@@ -226,11 +216,6 @@ class OidcVerifier:
         issuer: str,
         audience: str,
         jwks_url: str | None = None,
-        holder_code_claim: str = "id_number",
-        holder_code_type_claim: str = "id_number_type",
-        default_holder_code_type: str = CITIZEN,
-        name_claim: str = "name",
-        operator_name_claim: str = "operator_name",
         leeway_seconds: int = 60,
         max_age_seconds: int = 600,
         jwks: JwksCache | None = None,
@@ -240,16 +225,17 @@ class OidcVerifier:
             raise ValueError("an OpenID Connect issuer and audience (client id) are both required")
         self.issuer = require_secure_url(issuer, what="OpenID Connect issuer")
         self.audience = audience
-        self.holder_code_claim = holder_code_claim
-        self.holder_code_type_claim = holder_code_type_claim
-        self.default_holder_code_type = default_holder_code_type
-        self.name_claim = name_claim
-        self.operator_name_claim = operator_name_claim
         self.leeway_seconds = leeway_seconds
         self.max_age_seconds = max_age_seconds
         self.jwks = jwks or JwksCache(issuer=issuer, jwks_url=jwks_url, egress=egress)
 
-    def verify(self, id_token: str, *, nonce: str | None = None) -> OidcIdentity:
+    @property
+    def replay_window_seconds(self) -> int:
+        """How long an ID token could still pass: a used one is remembered that long."""
+        return self.max_age_seconds + 2 * self.leeway_seconds
+
+    def verify_claims(self, id_token: str, *, nonce: str | None = None) -> dict:
+        """The verified claims of an ID token (InvalidIdToken if it does not verify)."""
         claims = self._verified_claims(id_token)
         # SPEC: OIDC Core §3.1.3.7 item 11 — when the client sent a nonce in
         # the authentication request, the ID token must carry the same one.
@@ -257,7 +243,7 @@ class OidcVerifier:
             token_nonce = claims.get("nonce")
             if not isinstance(token_nonce, str) or not hmac.compare_digest(token_nonce, nonce):
                 raise InvalidIdToken("ID token nonce does not match the one sent with the login request")
-        return self._identity(claims)
+        return claims
 
     def _verified_claims(self, id_token: str) -> dict:
         if not isinstance(id_token, str) or len(id_token) > MAX_ID_TOKEN_LENGTH:
@@ -319,26 +305,3 @@ class OidcVerifier:
         if time.time() - int(claims["iat"]) > self.max_age_seconds + self.leeway_seconds:
             raise InvalidIdToken(f"ID token was issued more than {self.max_age_seconds} seconds ago; sign in again")
         return claims
-
-    def _identity(self, claims: dict) -> OidcIdentity:
-        if self.holder_code_claim not in claims:
-            raise InvalidIdToken(f"ID token lacks the {self.holder_code_claim} claim (the holder code)")
-        code_type = claims.get(self.holder_code_type_claim, self.default_holder_code_type)
-        try:
-            code, code_type = validate_holder_code(code=claims[self.holder_code_claim], code_type=code_type)
-            name = validate_name(claims.get(self.name_claim), what=f"the {self.name_claim} claim")
-            operator = None
-            if code_type == ORGANISATION:
-                operator = validate_name(
-                    claims.get(self.operator_name_claim),
-                    what=f"the {self.operator_name_claim} claim (the person acting for the organisation)",
-                )
-        except InvalidCode as exc:
-            raise InvalidIdToken(f"ID token holder identity is not acceptable: {exc}") from None
-        return OidcIdentity(
-            holder_code=code,
-            holder_code_type=code_type,
-            name=name,
-            operator_name=operator,
-            subject=str(claims["sub"]),
-        )
