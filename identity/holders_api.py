@@ -15,8 +15,8 @@ from identity.config import IdentityConfig
 from identity.deps import HolderDep, get_holder_authority
 from identity.errors import InvalidIdToken, LoginUnavailable
 from identity.holder_auth import HolderAuthority, HolderPrincipal
-from identity.oidc import MAX_ID_TOKEN_LENGTH
 from identity.masking import MaskRule, mask_value
+from identity.oidc import MAX_ID_TOKEN_LENGTH
 from storage.cache import Cache
 from storage.sessions import get_cache
 from wiring import service
