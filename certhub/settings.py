@@ -218,6 +218,14 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("staff_oidc_issuer", "staff_oidc_jwks_url")
+    @classmethod
+    def _secure_staff_provider(cls, value: str | None) -> str | None:
+        # Refused at start, not at the first sign-in: a staff token from a forged provider opens a department.
+        from identity.oidc import require_secure_url
+
+        return None if value is None else require_secure_url(value, what="the staff OpenID provider's URL")
+
     @field_validator("tsa_url")
     @classmethod
     def _a_tsa_url(cls, value: str | None) -> str | None:
