@@ -21,14 +21,15 @@ from sqlalchemy import select
 from certhub.app import create_app
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
-from identity.errors import AuthError
+from identity.client_assertions import operator_of
+from identity.errors import AuthError, Forbidden
 from identity.holder_auth import HolderAuthority
 from identity.scopes import KNOWN_SCOPES
 from identity.staff_auth import ROLE_SCOPES, STAFF_AUDIENCE, StaffAuthority, StaffPrincipal
 from identity.tokens import TokenAuthority
 from registry.presentations.models import Redemption
 from storage.cache import InProcessCache
-from tests.factories.catalog import COUNTY_CENTRE, MATTER
+from tests.factories.catalog import CITY_SAMR, COUNTY_CENTRE, MATTER
 from tests.factories.oidc import OidcProvider
 from tests.factories.presentations import CITIZEN, PURPOSE, build
 from tests.factories.settings import REGISTRY_ID, app_settings
@@ -311,6 +312,34 @@ def test_department_clients_still_name_their_operator_as_before(world):
     assert header_only.status_code == 200, header_only.text
     nobody = world.redeem(world.code(), operator_id=None)
     assert nobody.status_code == 422 and "must name the person redeeming" in nobody.json()["message"]
+
+
+def test_an_officer_acts_on_licences_as_themselves(world):
+    officer = _bearer(_session_for(world.app, roles=("officer",), staff_id="officer-32", department=CITY_SAMR))
+    path = f"/api/v1/licences/{world.residence['identifier']}"
+    refused = world.client.post(path + "/suspend", headers=officer, json={"reason": "核查", "operator": "someone-else"})
+    assert refused.status_code == 403 and "another operator" in refused.json()["message"]
+    assert world.client.post(path + "/suspend", headers=officer, json={"reason": "核查"}).status_code == 200
+    [*_, event] = world.client.get(path + "/history", headers=officer).json()
+    assert (event["action"], event["operator"], event["client_id"], event["acting_department_code"]) == (
+        "suspend", "officer-32", "staff:officer-32", CITY_SAMR)
+
+
+def test_the_exchange_operator_rule_holds_for_staff_sessions():
+    """operating_caller and CallerOperatorDep resolve the operator with operator_of."""
+    caller = StaffPrincipal(staff_id=CLERK, department_code=COUNTY_CENTRE, roles=frozenset({"clerk"}), name="陈思远",
+                            auth_method="oidc", session_id="s", shift_started_at=0).as_caller()
+    assert operator_of(principal=caller, operator_id=None) == CLERK
+    assert operator_of(principal=caller, operator_id=CLERK) == CLERK
+    with pytest.raises(Forbidden):
+        operator_of(principal=caller, operator_id="someone-else")
+
+
+def test_the_staff_pages_offer_the_identity_provider_sign_in(client):
+    for path in ("/counter", "/audit"):
+        page = client.get(path).text
+        assert 'id="staff-oidc-login"' in page and "尚未配置工作人员登录方式" not in page
+        assert 'id="client-secret"' not in page
 
 
 def test_a_staff_principal_is_its_department_with_the_person_as_operator():
