@@ -39,6 +39,7 @@ from exchange.subscriptions.callbacks import CallbackPolicy
 from identity import token_revocations
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority, OidcVerifier
+from identity.oidc_code import AuthorizationCodeClient
 from identity.ratelimit import Limits, RateLimiter
 from identity.staff_auth import StaffAuthority, StaffOidcVerifier
 from identity.tokens import TokenAuthority
@@ -231,8 +232,12 @@ def _holder_authority(settings: Settings, *, key_secret: bytes) -> HolderAuthori
 
 def _staff_authority(settings: Settings, *, key_secret: bytes) -> StaffAuthority:
     """Staff sessions (identity.staff_auth): their own OIDC client at the province's provider, their own MAC key."""
-    oidc = None
+    oidc = code_flow = None
     if settings.staff_oidc_issuer and settings.staff_oidc_audience:
+        secret = settings.staff_oidc_client_secret
+        code_flow = AuthorizationCodeClient(
+            issuer=settings.staff_oidc_issuer, client_id=settings.staff_oidc_audience,
+            client_secret=secret.get_secret_value() if secret is not None else None, egress=settings.egress())
         oidc = StaffOidcVerifier(
             issuer=settings.staff_oidc_issuer, audience=settings.staff_oidc_audience,
             jwks_url=settings.staff_oidc_jwks_url, staff_id_claim=settings.staff_oidc_staff_id_claim,
@@ -240,5 +245,5 @@ def _staff_authority(settings: Settings, *, key_secret: bytes) -> StaffAuthority
             egress=settings.egress())
     token = token_of(key_secret)
     return StaffAuthority(secret=key_secret, issuer=settings.registry_id, ttl_seconds=settings.staff_session_ttl_seconds,
-                          max_shift_seconds=settings.staff_shift_max_seconds, oidc=oidc,
+                          max_shift_seconds=settings.staff_shift_max_seconds, oidc=oidc, code_flow=code_flow,
                           authenticator=token.mac_key(STAFF_SESSIONS_MAC) if token else None)

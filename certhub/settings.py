@@ -122,6 +122,10 @@ class Settings(BaseSettings):
         default=None, description="certhub's staff client id at that provider (the staff ID tokens' aud): "
                                   "another client than the holders'."
     )
+    staff_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The staff client's secret at the provider, for its token endpoint (client_secret_basic); "
+                                  "default: a public client (PKCE only)."
+    )
     staff_oidc_jwks_url: str | None = Field(
         default=None, description="The staff provider's JWKS URL; default: jwks_uri from its discovery document."
     )
@@ -213,7 +217,8 @@ class Settings(BaseSettings):
     )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
-                     "staff_oidc_issuer", "staff_oidc_audience", "staff_oidc_jwks_url", "key_token_module", "key_token_pin_file", "tsa_url", mode="before")
+                     "staff_oidc_issuer", "staff_oidc_audience", "staff_oidc_jwks_url", "staff_oidc_client_secret",
+                     "key_token_module", "key_token_pin_file", "tsa_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

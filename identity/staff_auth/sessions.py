@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from identity.errors import InvalidCode, InvalidToken
 from identity.hs256 import MessageAuthenticator, hs256_codec
+from identity.oidc_code import AuthorizationCodeClient
 from identity.staff_auth.oidc import StaffOidcVerifier
 from identity.staff_auth.principal import AUTH_METHODS, StaffPrincipal, validate_staff
 
@@ -40,7 +41,8 @@ _MAX_HEADER_SEGMENT = 200
 
 class StaffAuthority:
     """Issues, refreshes and verifies staff session tokens; knows the staff
-    OIDC verifier (None when the deployment has no staff provider configured)."""
+    OIDC verifier and the authorization code client (None when the
+    deployment has no staff provider configured)."""
 
     def __init__(
         self,
@@ -50,6 +52,7 @@ class StaffAuthority:
         ttl_seconds: int = 900,
         max_shift_seconds: int = 12 * 3600,
         oidc: StaffOidcVerifier | None = None,
+        code_flow: AuthorizationCodeClient | None = None,
         authenticator: MessageAuthenticator | None = None,
     ) -> None:
         if not 0 < ttl_seconds <= max_shift_seconds:
@@ -60,6 +63,8 @@ class StaffAuthority:
         self.ttl_seconds = ttl_seconds
         self.max_shift_seconds = max_shift_seconds
         self.oidc = oidc
+        # The pages' redirect sign-in at the same provider and client (certhub.web.staff_login).
+        self.code_flow = code_flow
 
     def new_principal(self, *, staff_id: str, department_code: str, roles: list[str] | frozenset[str], name: str,
                       auth_method: str, now: datetime | None = None) -> StaffPrincipal:

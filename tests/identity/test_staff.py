@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -156,6 +158,85 @@ def test_staff_settings_come_together_and_use_another_client_than_holders(tmp_pa
                      oidc_issuer="https://idp.example.gov.cn", oidc_audience="certhub")
     with pytest.raises(ValidationError, match="https"):
         app_settings(tmp_path, staff_oidc_issuer="http://idp.example.gov.cn", staff_oidc_audience="staff")
+
+
+# --- the pages' redirect sign-in: authorization code with PKCE ---------------
+
+
+def _provider_round_trip(client, page: str = "counter") -> str:
+    """The browser's way: to certhub's login, on to the provider's login page, back to the callback.
+    Returns where the callback sends the browser."""
+    start = client.get(f"/web/staff/login?page={page}", follow_redirects=False)
+    assert start.status_code == 303, start.text
+    authorize = start.headers["location"]
+    answer = httpx.get(authorize, follow_redirects=False)  # the provider signs the person in at once
+    assert answer.status_code == 302, answer.text
+    back = client.get(answer.headers["location"], follow_redirects=False)
+    assert back.status_code == 303 and back.headers["cache-control"] == "no-store"
+    return back.headers["location"]
+
+
+def _fragment(location: str) -> dict:
+    path, _, fragment = location.partition("#")
+    return {"path": path, **{k: v[0] for k, v in parse_qs(fragment).items()}}
+
+
+def test_the_code_flow_signs_the_person_in_with_pkce_state_and_nonce(app, client, provider):
+    provider.login_claims = {"staff_id": "clerk-2001", "roles": ["clerk"]}
+    start = client.get("/web/staff/login?page=audit", follow_redirects=False)
+    query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert start.headers["location"].startswith(provider.issuer + "/authorize?")
+    assert {k: v[0] for k, v in query.items() if k in ("response_type", "client_id", "scope",
+                                                         "code_challenge_method")} == {
+        "response_type": "code", "client_id": STAFF_CLIENT, "scope": "openid", "code_challenge_method": "S256"}
+    assert len(query["state"][0]) >= 32 and len(query["nonce"][0]) >= 32 and len(query["code_challenge"][0]) == 43
+    assert "httponly" in start.headers["set-cookie"].lower() and "samesite=lax" in start.headers["set-cookie"].lower()
+    answer = httpx.get(start.headers["location"], follow_redirects=False)
+    back = _fragment(client.get(answer.headers["location"], follow_redirects=False).headers["location"])
+    assert back["path"] == "/audit" and back["expires_in"] == "900"
+    principal = _authority(app).verify(back["staff_session"])
+    assert (principal.staff_id, principal.auth_method, principal.roles) == ("clerk-2001", "oidc", frozenset({"clerk"}))
+    # The code was redeemed with the verifier whose challenge went to the provider, and not by a client secret.
+    [form] = provider.token_requests[-1:]
+    assert form["client_id"] == STAFF_CLIENT and "client_secret" not in form and len(form["code_verifier"]) >= 43
+
+
+def test_a_callback_serves_once_and_only_the_browser_that_started_it(client, provider):
+    provider.login_claims = {}
+    start = client.get("/web/staff/login?page=counter", follow_redirects=False)
+    callback = httpx.get(start.headers["location"], follow_redirects=False).headers["location"]
+    # Another browser (no login cookie) bringing this callback: refused, as login CSRF.
+    with TestClient(client.app) as stranger:
+        refused = stranger.get(callback, follow_redirects=False)
+    assert _fragment(refused.headers["location"]) == {"path": "/counter", "staff_error": "login_expired"}
+    # The state is spent: not even the right browser may use it now.
+    again = client.get(callback, follow_redirects=False)
+    assert _fragment(again.headers["location"])["staff_error"] == "login_expired"
+    made_up = client.get("/web/staff/callback?state=made-up&code=x", follow_redirects=False)
+    assert _fragment(made_up.headers["location"])["staff_error"] == "login_expired"
+
+
+def test_the_code_flow_refuses_a_person_without_a_certhub_role(client, provider):
+    provider.login_claims = {"roles": ["hr-admin"]}
+    try:
+        back = _fragment(_provider_round_trip(client))
+    finally:
+        provider.login_claims = {}
+    assert back == {"path": "/counter", "staff_error": "login_refused"}
+
+
+def test_a_login_the_provider_refused_comes_back_saying_so(client, provider):
+    start = client.get("/web/staff/login?page=counter", follow_redirects=False)
+    state = parse_qs(urlsplit(start.headers["location"]).query)["state"][0]
+    back = client.get(f"/web/staff/callback?state={state}&error=access_denied", follow_redirects=False)
+    assert _fragment(back.headers["location"]) == {"path": "/counter", "staff_error": "login_refused"}
+
+
+def test_without_a_staff_provider_the_redirect_sign_in_says_so(tmp_path, migrated_engine, session_factory):
+    app = create_app(app_settings(tmp_path), engine=migrated_engine, cache=InProcessCache(), sessions=session_factory)
+    with TestClient(app) as client:
+        back = client.get("/web/staff/login?page=audit", follow_redirects=False)
+    assert _fragment(back.headers["location"]) == {"path": "/audit", "staff_error": "login_unavailable"}
 
 
 # --- the session: expiry, refresh within a shift, sign-out -----------------

@@ -42,6 +42,11 @@ class Browsing:
         self.errors: list[str] = []
         self.foreign: list[str] = []
         self.contexts = []
+        self.allowed = [live.base_url + "/", "data:", "blob:"]
+
+    def allow(self, origin: str) -> None:
+        """Let the pages reach another server too (the identity provider a sign-in goes through)."""
+        self.allowed.append(origin.rstrip("/") + "/")
 
     def page(self, viewport: dict, *, mobile: bool = False):
         context = self.browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile,
@@ -62,7 +67,7 @@ class Browsing:
 
     def _guard(self, route) -> None:
         url = route.request.url
-        if url.startswith((self.live.base_url + "/", "data:", "blob:")):
+        if url.startswith(tuple(self.allowed)):
             route.continue_()
         else:
             self.foreign.append(url)
@@ -541,6 +546,7 @@ def test_staff_sign_in_through_the_identity_provider_puts_the_person_in_the_log(
                if request.url.endswith("/api/v1/presentations/redeem") else None)
     counter.goto(live.base_url + "/counter")
     assert counter.locator("#client-secret").count() == 0  # no department credential on the page
+    counter.click("#signin details summary")  # an ID token already at hand
     counter.fill("#staff-id-token", live.staff_id_token(staff_id="fzga-clerk-2001", name="吴雨桐"))
     counter.click("#staff-oidc-login button[type=submit]")
     choose_matter(counter)
@@ -565,6 +571,26 @@ def test_staff_sign_in_through_the_identity_provider_puts_the_person_in_the_log(
     audit.click("#search-form button[type=submit]")
     row = audit.wait_for_selector('#records-table tbody tr[data-kind="redemption"][data-result="granted"]')
     assert "fzga-clerk-2001" in row.inner_text() and PURPOSE in row.inner_text()
+
+
+def test_the_counter_signs_in_at_the_identity_provider_and_comes_back_signed_in(browsing, live):
+    """The authorization code flow with PKCE: to the provider's login page and back, the session
+    token handed over in the URL fragment and gone from the address bar at once."""
+    browsing.allow(live.staff_provider.issuer)
+    live.staff_provider.login_claims = {"staff_id": "fzga-clerk-3003", "name": "林海川"}
+    try:
+        counter = browsing.page(DESKTOP)
+        counter.goto(live.base_url + "/counter")
+        with counter.expect_navigation(url=re.compile(re.escape(live.base_url) + "/counter")):
+            counter.click("#staff-provider-login")
+        choose_matter(counter)
+    finally:
+        live.staff_provider.login_claims = {}
+    assert "fzga-clerk-3003" in counter.locator("#whoami").inner_text()
+    assert "staff_session" not in counter.url and "#" not in counter.url
+    me = httpx.get(f"{live.base_url}/api/v1/staff/me", headers={"Authorization": f"Bearer {_session_token(counter)}"})
+    assert me.json()["staff_id"] == "fzga-clerk-3003" and me.json()["auth_method"] == "oidc"
+    assert any(path.startswith("/authorize?") for path in live.staff_provider.requests)
 
 
 def test_the_session_is_refreshed_while_the_clerk_works_keeping_matter_and_purpose(browsing, live):

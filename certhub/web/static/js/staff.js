@@ -16,6 +16,13 @@
   var REFRESH_AHEAD_MS = 60 * 1000;
 
   var ROLE_LABELS = { clerk: "综窗人员", officer: "部门业务人员", auditor: "审计人员" };
+  // Why a sign-in at the identity provider came back without a session (/web/staff/callback).
+  var LOGIN_ERRORS = {
+    login_refused: "统一身份认证平台未能确认您的身份，或您的账号没有本平台的岗位，请重新登录或联系管理员。",
+    login_expired: "登录已超时或已使用，请重新登录。",
+    login_unavailable: "本平台尚未配置统一身份认证登录。",
+    identity_provider_unavailable: "暂时无法连接统一身份认证平台，请稍后再试。",
+  };
 
   CH.roleLabels = function (roles) {
     return (roles || []).map(function (role) { return ROLE_LABELS[role] || role; }).join("、");
@@ -121,7 +128,26 @@
       if (why) CH.showError($("signin-error"), why);
     }
 
+    // Back from the identity provider: the session token is in the fragment (never sent to a
+    // server); it moves to sessionStorage and leaves the address bar and history at once.
+    function fromProvider() {
+      var hash = window.location.hash.replace(/^#/, "");
+      if (!hash) return false;
+      var params = new URLSearchParams(hash);
+      var token = params.get("staff_session"), failed = params.get("staff_error");
+      if (!token && !failed) return false;
+      window.history.replaceState(null, "", window.location.pathname + window.location.search);
+      if (failed) { CH.showError($("signin-error"), LOGIN_ERRORS[failed] || "登录失败，请重试。"); return true; }
+      var expiresIn = parseInt(params.get("expires_in"), 10) || 300;
+      CH.api("/api/v1/staff/me", { token: token }).then(function (result) {
+        onAnswer(result.ok ? { ok: true, status: 200, data: { session_token: token, expires_in: expiresIn, staff: result.data } }
+                           : result);
+      });
+      return true;
+    }
+
     function resume() {
+      if (fromProvider()) return null;
       var saved = CH.loadToken(options.name);
       if (!saved || !saved.staffId) { CH.dropToken(options.name); return null; }
       session.saved = saved;
