@@ -73,11 +73,6 @@ async def get_token_authority(request: Request) -> TokenAuthority:
     return find_service(request, TokenAuthority)
 
 
-def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """The department caller a request's bearer token names (AuthError if none, or not valid)."""
-    return bearer_principal(request, _bearer_token(credentials))
-
-
 def bearer_principal(request: Request, token: str) -> Principal:
     """The department caller a bearer token names: a department system, or a
     signed-in staff member as the department's caller (AuthError if neither)."""

@@ -5,7 +5,7 @@ Staff sign in at the province's OpenID Connect provider with a client of
 their own (not the holders'); certhub verifies the ID token by the same
 path as holders' (identity.oidc) and gives a short-lived staff session token
 of its own. The department API accepts it beside department access tokens
-(identity.deps.principal_of): the person's department, the scopes of their
+(identity.deps.bearer_principal): the person's department, the scopes of their
 roles, and their staff id as the operator, signed into the token.
 """
 

@@ -550,6 +550,8 @@ def test_staff_sign_in_through_the_identity_provider_puts_the_person_in_the_log(
     counter.fill("#staff-id-token", live.staff_id_token(staff_id="fzga-clerk-2001", name="吴雨桐"))
     counter.click("#staff-oidc-login button[type=submit]")
     choose_matter(counter)
+    # The person, their role and their department by name, from the session and the catalog.
+    counter.wait_for_function("() => document.getElementById('whoami').textContent.includes('福州市公安局')")
     whoami = counter.locator("#whoami").inner_text()
     assert "fzga-clerk-2001" in whoami and "综窗人员" in whoami and "吴*桐" in whoami
     browsing.shot(counter, "counter-staff-signed-in-1280")

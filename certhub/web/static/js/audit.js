@@ -45,7 +45,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("audit-app").hidden = false;
-    $("whoami").textContent = "当前人员：" + staff.whoami(saved);
+    staff.describe($("whoami"), "当前人员：", saved);
     fillFilters();
     search(false);
   }

@@ -54,7 +54,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("counter-app").hidden = false;
-    $("whoami").textContent = "经办人：" + staff.whoami(saved);
+    staff.describe($("whoami"), "经办人：", saved);
     loadMatters();
     // The matter and purpose chosen this shift survive a refresh of the session or of the page.
     var setup = loadSetup();

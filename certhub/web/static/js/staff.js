@@ -161,9 +161,15 @@
       resume: resume,
       signOut: signOut,
       token: function () { return session.saved && session.saved.token; },
-      whoami: function (saved) {
-        return (saved.name || "") + "（工号 " + saved.staffId + "）　" + CH.roleLabels(saved.roles) +
-          "　部门 " + saved.department;
+      // "吴*桐（工号 …）　综窗人员　福州市公安局" into `target`: the department's name once the catalog answers.
+      describe: function (target, prefix, saved) {
+        var person = prefix + (saved.name || "") + "（工号 " + saved.staffId + "）　" + CH.roleLabels(saved.roles) + "　";
+        target.textContent = person + saved.department;
+        CH.catalog("departments").then(function (departments) {
+          if (session.saved === saved && departments[saved.department]) {
+            target.textContent = person + departments[saved.department].name;
+          }
+        });
       },
     };
   };
