@@ -27,6 +27,7 @@ import exchange.query.api
 import exchange.subscriptions.api
 import identity.api
 import identity.holders_api
+import identity.staff_api
 import registry.delegations.api
 import registry.licences.api
 import registry.presentations.api
@@ -195,6 +196,7 @@ def create_app(
     app.include_router(identity.api.well_known_router)
     app.include_router(catalog.api.router)
     app.include_router(identity.holders_api.router)
+    app.include_router(identity.staff_api.router)
     app.include_router(registry.seals.api.router)
     app.include_router(adapters.api.data_return_router)
     app.include_router(registry.seals.api.well_known_router)

@@ -9,8 +9,8 @@ CPU cost outweigh what it saves.
 Never compressed (SPEC: BREACH, CVE-2013-3587; RFC 9110 §8.4): answers
 that carry a credential, since a compressed length can betray a secret
 that shares a body with text the requester chose (the token endpoint
-echoes `scope`). Those are the token endpoint, the holder sessions, the
-demo's department token and the push subscriptions' signing secrets. They
+echoes `scope`). Those are the token endpoint, the holder and staff
+sessions, the demo's staff sign-in and the push subscriptions' signing secrets. They
 are small anyway.
 
 Streaming answers (the audit log export, JSON lines sent in ~64 KiB
@@ -33,7 +33,8 @@ COMPRESS_LEVEL = 6
 CARRIES_A_SECRET = re.compile(
     r"^/api/v1/oauth/token$"
     r"|^/api/v1/holders/(session|dev-login)$"
-    r"|^/web/api/demo/department-token$"
+    r"|^/api/v1/staff/(session|session/refresh)$"
+    r"|^/web/api/demo/staff-session$"
     r"|^/api/v1/exchange/subscriptions(/[^/]+/secret)?/?$"
 )
 

@@ -44,6 +44,7 @@ from identity.scopes import KNOWN_SCOPES
 from registry.presentations.api import REDEEM_SCOPE
 
 OAUTH2 = "OAuth2"
+STAFF_SESSION = "StaffSession"  # identity.deps._staff_bearer's scheme
 TOKEN_URL = "/api/v1/oauth/token"
 ERROR_SCHEMA = "Error"
 TOKEN_ERROR_SCHEMA = "TokenError"
@@ -179,7 +180,9 @@ def _security(operation: dict[str, Any], facts: RouteFacts) -> None:
     if requirements == [{"HTTPBasic": []}]:  # the token endpoint: Basic, or the client's fields in the form
         requirements.append({})
     if facts.department:
-        requirements.insert(0, {OAUTH2: sorted(facts.scopes)})
+        # A department system's access token, or a signed-in staff member's
+        # session (its scopes are those of the person's roles: docs/clients.md).
+        requirements[:0] = [{OAUTH2: sorted(facts.scopes)}, {STAFF_SESSION: []}]
     if requirements:
         operation["security"] = requirements
     else:
@@ -210,6 +213,8 @@ def statuses_for(route: RouteContext, facts: RouteFacts) -> set[int]:
 EXTRA_STATUSES: dict[str, set[int]] = {
     "open_session": {401, 404},  # an ID token refused; OpenID sign-in not configured
     "dev_login": {404},  # not a demo deployment
+    "open_staff_session": {401, 404},  # an ID token refused; staff OpenID sign-in not configured
+    "demo_staff_session": {404},  # not a demo deployment, or no such demo staff member
 }
 # Conditional GETs answering 304 to a current If-None-Match (SPEC: RFC 9110 §15.4.5).
 NOT_MODIFIED = frozenset({"get_status_list"})

@@ -39,12 +39,14 @@ from exchange.subscriptions.callbacks import CallbackPolicy
 from identity import token_revocations
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority, OidcVerifier
+from identity.oidc_code import AuthorizationCodeClient
 from identity.ratelimit import Limits, RateLimiter
+from identity.staff_auth import StaffAuthority, StaffOidcVerifier
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
 from registry.service.pdfsigning import PdfTimestamps
-from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, token_of
+from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC, token_of
 from storage.cache import Cache, create_cache
 
 
@@ -64,6 +66,7 @@ class Root:
     identity: IdentityConfig
     token_authority: TokenAuthority
     holder_authority: HolderAuthority
+    staff_authority: StaffAuthority
     withdrawn: token_revocations.WithdrawnCredentials
     rate_limiter: RateLimiter
     # Why checkpoints fail, for refusals and /log/health.
@@ -98,6 +101,7 @@ class Root:
         yield IdentityConfig, self.identity
         yield TokenAuthority, self.token_authority
         yield HolderAuthority, self.holder_authority
+        yield StaffAuthority, self.staff_authority
         yield RateLimiter, self.rate_limiter
         yield PublicationMonitor, self.publication_monitor
         yield UseLog, self.use_recorder
@@ -177,6 +181,7 @@ def build_root(
                                        ttl_seconds=settings.access_token_ttl_seconds, revocations=withdrawn,
                                        authenticator=token.mac_key(ACCESS_TOKENS_MAC) if token else None),
         holder_authority=_holder_authority(settings, key_secret=key_secret),
+        staff_authority=_staff_authority(settings, key_secret=key_secret),
         withdrawn=withdrawn,
         rate_limiter=_rate_limiter(settings, cache=cache),
         publication_monitor=monitor,
@@ -223,3 +228,22 @@ def _holder_authority(settings: Settings, *, key_secret: bytes) -> HolderAuthori
     return HolderAuthority(secret=key_secret, issuer=settings.registry_id,
                            ttl_seconds=settings.holder_session_ttl_seconds, oidc=oidc,
                            authenticator=token.mac_key(HOLDER_SESSIONS_MAC) if token else None)
+
+
+def _staff_authority(settings: Settings, *, key_secret: bytes) -> StaffAuthority:
+    """Staff sessions (identity.staff_auth): their own OIDC client at the province's provider, their own MAC key."""
+    oidc = code_flow = None
+    if settings.staff_oidc_issuer and settings.staff_oidc_audience:
+        secret = settings.staff_oidc_client_secret
+        code_flow = AuthorizationCodeClient(
+            issuer=settings.staff_oidc_issuer, client_id=settings.staff_oidc_audience,
+            client_secret=secret.get_secret_value() if secret is not None else None, egress=settings.egress())
+        oidc = StaffOidcVerifier(
+            issuer=settings.staff_oidc_issuer, audience=settings.staff_oidc_audience,
+            jwks_url=settings.staff_oidc_jwks_url, staff_id_claim=settings.staff_oidc_staff_id_claim,
+            department_claim=settings.staff_oidc_department_claim, roles_claim=settings.staff_oidc_roles_claim,
+            egress=settings.egress())
+    token = token_of(key_secret)
+    return StaffAuthority(secret=key_secret, issuer=settings.registry_id, ttl_seconds=settings.staff_session_ttl_seconds,
+                          max_shift_seconds=settings.staff_shift_max_seconds, oidc=oidc, code_flow=code_flow,
+                          authenticator=token.mac_key(STAFF_SESSIONS_MAC) if token else None)

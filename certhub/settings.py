@@ -55,7 +55,7 @@ class RecognisedRegistry(BaseModel):
     @field_validator("trust_list_url")
     @classmethod
     def _secure(cls, value: str) -> str:
-        from identity.holder_auth.oidc import require_secure_url
+        from identity.oidc import require_secure_url
 
         return require_secure_url(value, what="trust_list_url")
 
@@ -114,6 +114,38 @@ class Settings(BaseSettings):
         default="id_number", min_length=1, description="ID token claim carrying the holder code."
     )
     holder_session_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    staff_oidc_issuer: str | None = Field(
+        default=None, description="Staff's OpenID Connect provider (issuer URL; often the holders'); "
+                                  "default: no staff OIDC sign-in."
+    )
+    staff_oidc_audience: str | None = Field(
+        default=None, description="certhub's staff client id at that provider (the staff ID tokens' aud): "
+                                  "another client than the holders'."
+    )
+    staff_oidc_client_secret: SecretStr | None = Field(
+        default=None, description="The staff client's secret at the provider, for its token endpoint (client_secret_basic); "
+                                  "default: a public client (PKCE only)."
+    )
+    staff_oidc_jwks_url: str | None = Field(
+        default=None, description="The staff provider's JWKS URL; default: jwks_uri from its discovery document."
+    )
+    staff_oidc_staff_id_claim: str = Field(
+        default="staff_id", min_length=1, description="ID token claim carrying the staff id (the use log's operator)."
+    )
+    staff_oidc_department_claim: str = Field(
+        default="department_code", min_length=1, description="ID token claim carrying the department's USCC."
+    )
+    staff_oidc_roles_claim: str = Field(
+        default="roles", min_length=1, description="ID token claim carrying the roles (clerk, officer, auditor)."
+    )
+    staff_session_ttl_seconds: int = Field(
+        default=900, ge=60, le=3600, description="Lifetime of a staff session token; the pages refresh it while "
+                                                 "the person works."
+    )
+    staff_shift_max_seconds: int = Field(
+        default=12 * 3600, ge=600, le=24 * 3600,
+        description="The longest a staff session lasts from sign-in, however often it is refreshed (a shift).",
+    )
     dispute_deadline_days: int = Field(
         default=15, ge=1, le=365, description="Days an issuer has to decide a dispute (异议) before it is overdue."
     )
@@ -185,10 +217,19 @@ class Settings(BaseSettings):
     )
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
+                     "staff_oidc_issuer", "staff_oidc_audience", "staff_oidc_jwks_url", "staff_oidc_client_secret",
                      "key_token_module", "key_token_pin_file", "tsa_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("staff_oidc_issuer", "staff_oidc_jwks_url")
+    @classmethod
+    def _secure_staff_provider(cls, value: str | None) -> str | None:
+        # Refused at start, not at the first sign-in: a staff token from a forged provider opens a department.
+        from identity.oidc import require_secure_url
+
+        return None if value is None else require_secure_url(value, what="the staff OpenID provider's URL")
 
     @field_validator("tsa_url")
     @classmethod
@@ -239,6 +280,17 @@ class Settings(BaseSettings):
             raise ValueError("set CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE together")
         if self.oidc_jwks_url and not self.oidc_issuer:
             raise ValueError("CERTHUB_OIDC_JWKS_URL needs CERTHUB_OIDC_ISSUER and CERTHUB_OIDC_AUDIENCE")
+        if bool(self.staff_oidc_issuer) != bool(self.staff_oidc_audience):
+            raise ValueError("set CERTHUB_STAFF_OIDC_ISSUER and CERTHUB_STAFF_OIDC_AUDIENCE together")
+        if self.staff_oidc_jwks_url and not self.staff_oidc_issuer:
+            raise ValueError("CERTHUB_STAFF_OIDC_JWKS_URL needs CERTHUB_STAFF_OIDC_ISSUER and CERTHUB_STAFF_OIDC_AUDIENCE")
+        # One client for both would let a holder's ID token open a staff session, or the reverse.
+        if self.staff_oidc_audience and (self.staff_oidc_issuer, self.staff_oidc_audience) == (
+                self.oidc_issuer, self.oidc_audience):
+            raise ValueError("CERTHUB_STAFF_OIDC_AUDIENCE must be another client id than the holders' "
+                             "(CERTHUB_OIDC_AUDIENCE)")
+        if self.staff_session_ttl_seconds > self.staff_shift_max_seconds:
+            raise ValueError("CERTHUB_STAFF_SESSION_TTL_SECONDS must not exceed CERTHUB_STAFF_SHIFT_MAX_SECONDS")
         return self
 
     @model_validator(mode="after")

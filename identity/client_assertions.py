@@ -353,3 +353,19 @@ def operator_of(*, principal: Principal, operator_id: str | None) -> str:
     if header is not None and header != principal.operator:
         raise Forbidden(f"the {OPERATOR_HEADER} header names another operator than the access token")
     return principal.operator
+
+
+def vouched_operator(*, principal: Principal, named: str | None, where: str = OPERATOR_HEADER) -> str | None:
+    """The operator of a call whose request may name one (a body field, a
+    header): the one the token vouches for (a staff session's person, a
+    private_key_jwt assertion's operator) wins, and a request naming another
+    is refused rather than recorded; without one in the token, the one named.
+
+    Refused, not ignored: a page or system that believes someone else is at
+    the keyboard is mistaken or misattributing, and recording either person
+    silently would make the use log say something nobody checked."""
+    if principal.operator is None:
+        return named
+    if named is not None and named != principal.operator:
+        raise Forbidden(f"{where} names another operator than the one signed into the token")
+    return principal.operator

@@ -1,9 +1,16 @@
 """FastAPI dependencies for who is calling: the authenticated department
-client (and its scopes) and the signed-in holder.
+client or signed-in staff member (and the scopes), and the signed-in holder.
 
 The composition root (certhub.root) registers a TokenAuthority, a
-HolderAuthority and a RateLimiter as services (``wiring``); these functions
-find them by type, so packages never import certhub.
+HolderAuthority, a StaffAuthority and a RateLimiter as services
+(``wiring``); these functions find them by type, so packages never import
+certhub.
+
+A department's API takes two kinds of bearer token: a department system's
+access token (identity.tokens) and a staff member's session token
+(identity.staff_auth), the latter as the department's scopes for the
+person's roles with the person as the operator. Holder session tokens are
+never accepted there.
 """
 
 from __future__ import annotations
@@ -14,13 +21,16 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from identity.client_assertions import operator_of
-from identity.errors import AuthError, Forbidden, MissingCredentials
+from identity.errors import AuthError, Forbidden, InvalidToken, MissingCredentials
 from identity.holder_auth import HolderAuthority, HolderPrincipal
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER
 from identity.ratelimit import RateLimiter, valid_bucket
+from identity.staff_auth import StaffAuthority, StaffPrincipal, ended_session_key
 from identity.tokens import Principal, TokenAuthority
+from storage.cache import Cache
 from wiring import MissingService, find_service
 
 
@@ -42,7 +52,12 @@ class DepartmentBearer(HTTPBearer):
         return await self.principal(request)
 
     async def principal(self, request: Request) -> Principal:
-        return principal_of(request, await HTTPBearer.__call__(self, request))
+        token = _bearer_token(await HTTPBearer.__call__(self, request))
+        department = _department_caller(request, token)
+        if department is not None:
+            return department
+        # A staff session: its sign-out is looked up in the cache, off the event loop.
+        return (await run_in_threadpool(staff_of, request, token)).as_caller()
 
 
 # A scheme of its own so the OpenAPI document shows holders and department
@@ -58,11 +73,46 @@ async def get_token_authority(request: Request) -> TokenAuthority:
     return find_service(request, TokenAuthority)
 
 
-def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    """The department client a request's bearer token names (AuthError if none, or not valid)."""
+def bearer_principal(request: Request, token: str) -> Principal:
+    """The department caller a bearer token names: a department system, or a
+    signed-in staff member as the department's caller (AuthError if neither)."""
+    department = _department_caller(request, token)
+    return department if department is not None else staff_of(request, token).as_caller()
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise MissingCredentials("a bearer access token is required")
-    return find_service(request, TokenAuthority).verify(credentials.credentials)
+    return credentials.credentials
+
+
+def _department_caller(request: Request, token: str) -> Principal | None:
+    """A department access token's caller; None for a token that says it is
+    a staff session (access tokens are tried first: the systems' calls are
+    the many)."""
+    try:
+        return find_service(request, TokenAuthority).verify(token)
+    except InvalidToken:
+        if not StaffAuthority.claims_to_be_staff(token):
+            raise
+    return None
+
+
+def _staff_authority(request: Request) -> StaffAuthority:
+    try:
+        return find_service(request, StaffAuthority)
+    except MissingService:
+        raise InvalidToken("staff sign-in is not set up on this deployment") from None
+
+
+def staff_of(request: Request, token: str) -> StaffPrincipal:
+    """The staff member a staff session token names, unless they signed out
+    (AuthError). Blocking: the sign-out is looked up in the cache."""
+    principal = _staff_authority(request).verify(token)
+    cache: Cache = find_service(request, Cache)  # type: ignore[type-abstract]  # registered under the protocol
+    if cache.get(ended_session_key(principal.session_id)) is not None:
+        raise InvalidToken("staff session ended (signed out); sign in again")
+    return principal
 
 
 def check_scopes(principal: Principal, scopes: Sequence[str]) -> Principal:
@@ -100,6 +150,28 @@ async def current_holder(
 HolderDep = Annotated[HolderPrincipal, Depends(current_holder)]
 
 
+# A scheme of its own: the OpenAPI document shows where a staff session is
+# the only credential (its own refresh, sign-out and "who am I").
+_staff_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="StaffSession",
+    description="A staff session token from POST /api/v1/staff/session",
+)
+
+
+def current_staff(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_staff_bearer),
+) -> StaffPrincipal:
+    """The signed-in staff member (a plain function: FastAPI runs it in a
+    worker thread, where the sign-out lookup may wait for the cache)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise MissingCredentials("a bearer staff session token is required (POST /api/v1/staff/session)")
+    return staff_of(request, credentials.credentials)
+
+
+StaffDep = Annotated[StaffPrincipal, Depends(current_staff)]
+
+
 # Attributes the dependencies below carry so the OpenAPI document can say
 # what a route needs (certhub.openapi) without a decorator per route.
 REQUIRED_SCOPES = "required_scopes"
@@ -135,7 +207,7 @@ def rate_limit(bucket: str):
         if scheme.lower() != "bearer" or not token.strip():
             return
         try:
-            principal = find_service(request, TokenAuthority).verify(token.strip())
+            principal = bearer_principal(request, token.strip())
         except AuthError:
             return
         find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=bucket)

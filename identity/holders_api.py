@@ -15,8 +15,8 @@ from identity.config import IdentityConfig
 from identity.deps import HolderDep, get_holder_authority
 from identity.errors import InvalidIdToken, LoginUnavailable
 from identity.holder_auth import HolderAuthority, HolderPrincipal
-from identity.holder_auth.oidc import MAX_ID_TOKEN_LENGTH
 from identity.masking import MaskRule, mask_value
+from identity.oidc import MAX_ID_TOKEN_LENGTH
 from storage.cache import Cache
 from storage.sessions import get_cache
 from wiring import service
@@ -94,8 +94,7 @@ def open_session(body: SessionRequest, authority: Authority, cache: Annotated[Ca
     # A replayed ID token (stolen from a log, a proxy, a shared device) must
     # not open a second session; keep its hash as long as it could pass.
     digest = hashlib.sha256(body.id_token.encode("utf-8")).hexdigest()
-    window = verifier.max_age_seconds + 2 * verifier.leeway_seconds
-    if not cache.set_if_absent(f"holders:id-token:{digest}", "1", ttl_seconds=window):
+    if not cache.set_if_absent(f"holders:id-token:{digest}", "1", ttl_seconds=verifier.replay_window_seconds):
         raise InvalidIdToken("this ID token was already exchanged for a session; sign in again")
     principal = authority.new_principal(
         holder_code=identity.holder_code,

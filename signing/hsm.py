@@ -44,7 +44,8 @@ from signing.es256 import ES256PublicKey
 # together never make two.
 ACCESS_TOKENS_MAC = "certhub access tokens v1"
 HOLDER_SESSIONS_MAC = "certhub holder sessions v1"
-MAC_KEY_LABELS = (ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC)
+STAFF_SESSIONS_MAC = "certhub staff sessions v1"
+MAC_KEY_LABELS = (ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC)
 _MAC_KEY_BITS = 256  # SPEC: RFC 7518 §3.2 — an HS256 key is at least 256 bits
 _OBJECT_ID_SIZE = 16
 _P256_OID = "1.2.840.10045.3.1.7"  # SPEC: RFC 5480 §2.1.1.1 (secp256r1)

@@ -143,6 +143,12 @@ def demo(
                    f"-d '{{\"holder_code\": \"{holder.code}\", \"holder_code_type\": \"{holder.code_type}\", "
                    f"\"name\": \"{holder.name}\"}}' {base}/api/v1/holders/dev-login")
         typer.echo(f"    then:        GET {base}/api/v1/holders/me/licences with the session token")
+    from certhub.web.demo import demo_staff
+
+    staff = ", ".join(f"{entry['staff_id']} ({'/'.join(entry['roles'])})" for entry in demo_staff())
+    typer.echo(f"  demo staff (counter and audit pages sign in as a person; demo-only sign-in): {staff}")
+    typer.echo(f"    or:          curl -s -H 'Content-Type: application/json' -d '{{\"staff_id\": "
+               f"\"{demo_staff()[0]['staff_id']}\"}}' {base}/web/api/demo/staff-session")
     typer.echo(f"  trust-root key to pin (base64url DER SubjectPublicKeyInfo): {info.root_public_key_b64url}")
     typer.echo(f"  verify a QR:   certhub verify 'EL1:…' --trust-list {base}/.well-known/certhub/trust-list "
                f"--root-key {info.root_public_key_b64url}")

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from certhub.web import demo, fonts, logcheck, pages, scan
+from certhub.web import demo, fonts, logcheck, pages, scan, staff_login
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -39,4 +39,5 @@ def install(app: FastAPI) -> None:
     app.include_router(scan.router)
     app.include_router(logcheck.router)
     app.include_router(demo.router)
+    app.include_router(staff_login.router)
     app.mount("/static", VersionedStaticFiles(directory=str(pages.STATIC_DIR)), name="static")

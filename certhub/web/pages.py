@@ -19,8 +19,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from certhub.settings import Settings
+from certhub.web.demo import demo_staff_for
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority
+from identity.staff_auth import StaffAuthority
 from wiring import find_service
 
 WEB_DIR = Path(__file__).parent
@@ -106,7 +108,10 @@ def _render(request: Request, template: str, **context) -> HTMLResponse:
     context.update(
         demo=demo,
         demo_holder=demo_holder() if demo else None,
+        # The demo staff member a staff page offers to sign in with one click (certhub/demo/staff.yaml).
+        demo_staff=demo_staff_for(context["page"]) if demo else None,
         oidc_enabled=oidc is not None,
+        staff_oidc_enabled=find_service(request, StaffAuthority).oidc is not None,
         registry_id=settings.registry_id,
     )
     response = templates.TemplateResponse(request, template, context)
@@ -116,7 +121,9 @@ def _render(request: Request, template: str, **context) -> HTMLResponse:
 
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request) -> HTMLResponse:
-    return _render(request, "index.html", page="home", title="电子证照服务")
+    demo = find_service(request, IdentityConfig).demo is True
+    return _render(request, "index.html", page="home", title="电子证照服务",
+                   demo_clerk=demo_staff_for("counter") if demo else None)
 
 
 @router.get("/wallet", response_class=HTMLResponse)

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from catalog.access import UseLog, UseRecord
+from identity.client_assertions import vouched_operator
 from identity.deps import require_scopes
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
@@ -80,7 +81,9 @@ def _signer(request: Request) -> issue.Signer:
 
 
 def _actor(principal: Principal, operator: str | None = None) -> Actor:
-    return Actor(department_code=principal.department_code, client_id=principal.client_id, operator=operator)
+    # A staff session's person is the operator, whatever the request names (a different one is refused).
+    return Actor(department_code=principal.department_code, client_id=principal.client_id,
+                 operator=vouched_operator(principal=principal, named=operator, where="the operator in the request"))
 
 
 def dispute_read(dispute: LicenceDispute) -> DisputeRead:
@@ -290,7 +293,7 @@ def _record_issuer_use(
     when the log refuses (stale: LogUnavailable), no document goes out."""
     recorder.append(session=session, records=[UseRecord(
         kind=kind, department_code=principal.department_code,
-        operator_id=operator or principal.client_id, basis="issuer", subject_code=view.licence.holder_code,
+        operator_id=vouched_operator(principal=principal, named=operator) or principal.client_id, basis="issuer", subject_code=view.licence.holder_code,
         licence_ids=(view.version.identifier,), fields=tuple(view.version.face), purpose=purpose,
     )])
 

@@ -16,8 +16,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import wiring
 from catalog.access import UseLog, UseRecord
+from identity.client_assertions import vouched_operator
 from identity.deps import HolderDep, current_principal
-from identity.errors import Forbidden
+from identity.errors import Forbidden, InvalidCode
+from identity.operators import OPERATOR_HEADER, validate_operator_id
 from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
 from registry.config import RegistryConfig
@@ -106,6 +108,20 @@ async def redeem_presentation(body: RedemptionCreate, request: Request, principa
         raise
 
 
+def _operator(request: Request, principal: Principal, body: RedemptionCreate) -> str:
+    """Who redeems: a staff session's person (never what the page typed: a
+    different operator_id or X-Operator-Id is refused), else the body's
+    operator_id, else the header."""
+    header = request.headers.get(OPERATOR_HEADER)
+    if header is not None:
+        header = vouched_operator(principal=principal, named=validate_operator_id(header))
+    named = vouched_operator(principal=principal, named=body.operator_id, where="operator_id")
+    operator = named if named is not None else header
+    if operator is None:
+        raise InvalidCode(f"operator_id (or the {OPERATOR_HEADER} header) must name the person redeeming the code")
+    return operator
+
+
 @dataclass
 class _Attempt:
     """What recording a refusal needs, set once the attempt was counted."""
@@ -124,7 +140,8 @@ def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: 
     recorder, trust = find_service(request, UseLog), registry_trust(request)
     cache: Cache = find_service(request, Cache)  # type: ignore[type-abstract]  # registered under the protocol
     counter = redeeming.Counter(
-        department_code=principal.department_code, client_id=principal.client_id, operator_id=body.operator_id,
+        department_code=principal.department_code, client_id=principal.client_id,
+        operator_id=_operator(request, principal, body),
         matter_code=body.matter_code, purpose=body.purpose.strip(), case_number=body.case_number,
         request_hash=hashlib.sha256(canonical_json(body.model_dump(mode="json"))).hexdigest(),
     )

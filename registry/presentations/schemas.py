@@ -50,7 +50,9 @@ class PresentationRead(BaseModel):
 
 class RedemptionCreate(_Strict):
     qr_text: str = Field(min_length=1, max_length=MAX_QR_TEXT)
-    operator_id: OperatorId
+    operator_id: OperatorId | None = Field(
+        default=None, description="the clerk's staff id; required with a department access token that names no "
+                                  "operator, and left out (or the same) with a staff session, whose person it is")
     matter_code: MatterCode
     purpose: str = Field(min_length=1, max_length=200, pattern=LogText, description="用证事由: why the licence is used")
     case_number: str | None = Field(default=None, min_length=1, max_length=64, pattern=LogText)

@@ -16,7 +16,7 @@ from adapters.sources import BindingRegistry
 from certhub.cli import verify_cmd
 from certhub.settings import Settings
 from exchange.subscriptions.callbacks import CallbackPolicy, delivery_client
-from identity.holder_auth.oidc import JwksCache
+from identity.oidc import JwksCache
 from storage.egress import DIRECT, Egress, EgressConfigError
 from tests.adapters import loopback
 from tests.adapters.tls import make_pki

@@ -21,6 +21,7 @@ from exchange.auditlog.config import LogConfig
 from exchange.auditlog.recorder import UseRecorder
 from identity.config import IdentityConfig
 from identity.ratelimit import RateLimiter
+from identity.staff_auth import StaffAuthority
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
@@ -30,8 +31,8 @@ from wiring import Services
 
 # What the routes find in their own work rather than as a dependency
 # (find_service inside the hot routes and the dependency functions).
-FOUND_IN_THE_WORK = (sessionmaker, Cache, RateLimiter, TokenAuthority, RegistryTrust, RegistryConfig, UseLog,
-                     ThreadPoolExecutor)
+FOUND_IN_THE_WORK = (sessionmaker, Cache, RateLimiter, TokenAuthority, StaffAuthority, RegistryTrust, RegistryConfig,
+                     UseLog, ThreadPoolExecutor)
 # What a deployment may leave out; the routes that need it answer without it.
 OPTIONAL = (BindingRegistry,)
 
@@ -78,7 +79,7 @@ def test_every_service_a_route_asks_for_is_registered(settings, migrated_engine,
     services: Services = app.state.services
     asked = _service_kinds(app)
     # The walk does find the routes' services (the log's, the registry's, identity's).
-    assert {LogConfig, RegistryConfig, IdentityConfig, TokenAuthority} <= asked
+    assert {LogConfig, RegistryConfig, IdentityConfig, StaffAuthority} <= asked
     for kind in sorted(asked | set(FOUND_IN_THE_WORK), key=lambda kind: kind.__qualname__):
         if kind in OPTIONAL:
             continue

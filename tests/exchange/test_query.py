@@ -275,6 +275,7 @@ def test_who_is_asking_is_checked_in_order_and_documented(app, client, world):
     for path, scope in ((url, "exchange:query"), (url + "/batch", "exchange:query"),
                         ("/api/v1/presentations/redeem", "presentation:redeem")):
         operation = document["paths"][path]["post"]
-        assert operation["security"] == [{"OAuth2": [scope]}], path
+        # A department system's token, or a signed-in staff member's session (docs/staff.md).
+        assert operation["security"] == [{"OAuth2": [scope]}, {"StaffSession": []}], path
     [operator] = document["paths"][url]["post"]["parameters"]
     assert (operator["name"], operator["in"], operator["schema"]["maxLength"]) == ("X-Operator-Id", "header", 64)

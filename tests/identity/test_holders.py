@@ -8,8 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 from catalog.service import document
@@ -37,6 +35,7 @@ from identity.holder_auth import (
 from identity.tokens import TokenAuthority
 from storage.cache import InProcessCache
 from tests.factories.catalog import CITY_SAMR, catalog_mapping, uscc
+from tests.factories.oidc import OidcProvider
 from tests.factories.settings import TEST_SECRET
 
 AUDIENCE = "certhub-wallet"
@@ -49,82 +48,9 @@ def citizen_id(first17: str) -> str:
     return first17 + citizen_id_check_character(first17)
 
 
-class Provider:
-    """A minimal OpenID provider: discovery document and JWKS over HTTP, and
-    the private keys to sign ID tokens with."""
-
-    def __init__(self) -> None:
-        self.rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.ec = ec.generate_private_key(ec.SECP256R1())
-        self.ed = ed25519.Ed25519PrivateKey.generate()
-        self.published: dict[str, object] = {}
-        self.publish(rsa_kid="rsa-1")
-        self.requests: list[str] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def publish(self, *, rsa_kid: str) -> None:
-        self.rsa_kid = rsa_kid
-        keys = [
-            {**jwt.algorithms.RSAAlgorithm.to_jwk(self.rsa.public_key(), as_dict=True), "kid": rsa_kid, "use": "sig", "alg": "RS256"},
-            {**jwt.algorithms.ECAlgorithm.to_jwk(self.ec.public_key(), as_dict=True), "kid": "ec-1", "use": "sig"},
-            {**jwt.algorithms.OKPAlgorithm.to_jwk(self.ed.public_key(), as_dict=True), "kid": "ed-1"},
-        ]
-        self.published = {"keys": keys}
-
-    def _handler(self):
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                provider.requests.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body = {
-                        "issuer": provider.issuer,
-                        "jwks_uri": provider.issuer + "/jwks.json",
-                        "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
-                    }
-                elif self.path == "/jwks.json":
-                    body = provider.published
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args) -> None:  # keep test output quiet
-                pass
-
-        return Handler
-
-    def claims(self, **overrides) -> dict:
-        now = int(time.time())
-        claims = {
-            "iss": self.issuer,
-            "sub": "user-" + secrets.token_hex(4),
-            "aud": AUDIENCE,
-            "iat": now,
-            "exp": now + 300,
-            "id_number": CITIZEN_ID,
-            "name": "张三丰",
-        }
-        claims.update(overrides)
-        return {k: v for k, v in claims.items() if v is not None}
-
-    def id_token(self, *, alg: str = "RS256", kid: str | None = None, **overrides) -> str:
-        key, default_kid = {"RS256": (self.rsa, self.rsa_kid), "ES256": (self.ec, "ec-1"), "EdDSA": (self.ed, "ed-1")}[alg]
-        return jwt.encode(self.claims(**overrides), key, algorithm=alg, headers={"kid": kid or default_kid})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+def holders_provider() -> OidcProvider:
+    """The province's provider as the wallet's client sees it: a citizen's claims."""
+    return OidcProvider(audience=AUDIENCE, claims={"id_number": CITIZEN_ID, "name": "张三丰"})
 
 
 def _b64(data: bytes) -> str:
@@ -132,8 +58,8 @@ def _b64(data: bytes) -> str:
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[Provider]:
-    instance = Provider()
+def provider() -> Iterator[OidcProvider]:
+    instance = holders_provider()
     yield instance
     instance.close()
 
@@ -254,12 +180,12 @@ def _tampered(token: str) -> str:
     return f"{head}.{payload}.{_b64(bytes(raw))}"
 
 
-def _alg_none(provider: Provider) -> str:
+def _alg_none(provider: OidcProvider) -> str:
     header = _b64(json.dumps({"alg": "none", "typ": "JWT"}).encode())
     return f"{header}.{_b64(json.dumps(provider.claims()).encode())}."
 
 
-def _hs256_with_public_key(provider: Provider) -> str:
+def _hs256_with_public_key(provider: OidcProvider) -> str:
     # The classic key-confusion attack: HMAC keyed with the provider's public key.
     public_pem = provider.rsa.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -270,7 +196,7 @@ def _hs256_with_public_key(provider: Provider) -> str:
     return f"{header}.{payload}.{_b64(signature)}"
 
 
-def _foreign_key_token(provider: Provider) -> str:
+def _foreign_key_token(provider: OidcProvider) -> str:
     stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return jwt.encode(provider.claims(), stranger, algorithm="RS256", headers={"kid": "someone-else"})
 

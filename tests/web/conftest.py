@@ -31,6 +31,8 @@ def live(tmp_path_factory) -> Iterator[LiveCerthub]:
         yield certhub
     finally:
         server.stop()
+        if certhub.staff_provider is not None:
+            certhub.staff_provider.close()
 
 
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in the

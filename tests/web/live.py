@@ -20,6 +20,7 @@ from certhub.settings import Settings
 from certhub.web.fonts import web_font
 from identity import clients
 from identity.codes import citizen_id_check_character
+from tests.factories.oidc import OidcProvider
 
 CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
 CRIMINAL_RECORD_ISSUER = "11350100831900827D"
@@ -29,6 +30,8 @@ MATTER = "11350100831900827D1000106001"  # 个人无犯罪记录证明开具
 MATTER_NAME = "个人无犯罪记录证明开具"
 HOLDER_NAME = "林晓雯"
 PROOF_NUMBER = "FZGA-2025-0042817"
+PUBLIC_SECURITY = "11350100831900827D"  # 福州市公安局
+STAFF_CLIENT = "certhub-staff-web"
 
 
 def holder_code() -> str:
@@ -51,6 +54,12 @@ class LiveCerthub:
     holder_name: str = HOLDER_NAME
     licences: dict[str, str] = field(default_factory=dict)
     issuers: dict[str, Client] = field(default_factory=dict)
+    # The province's identity provider for staff, on loopback (the demo's own staff sign-in is beside it).
+    staff_provider: OidcProvider | None = None
+
+    def staff_id_token(self, **claims) -> str:
+        assert self.staff_provider is not None
+        return self.staff_provider.id_token(**claims)
 
     def token(self, client: Client, scope: str) -> str:
         answer = httpx.post(
@@ -159,8 +168,11 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
     # write fails that request ("database is locked": the holder-read paths
     # record their use without taking the write lock first), so the
     # background one stays quiet. TTL 15 s: the wallet's refresh is seen soon.
+    staff_provider = OidcProvider(audience=STAFF_CLIENT, claims={
+        "staff_id": "fzga-clerk-2001", "department_code": PUBLIC_SECURITY, "roles": ["clerk"], "name": "吴雨桐"})
     settings = Settings(demo=True, data_dir=data_dir, auditlog_checkpoint_interval_seconds=250,
-                        presentation_ttl_seconds=15)
+                        presentation_ttl_seconds=15, staff_oidc_issuer=staff_provider.issuer,
+                        staff_oidc_audience=STAFF_CLIENT)
     font_cache = data_dir / "cache" / "web-fonts"
     # The web font subset takes seconds to build (in a child process): start it while the demo is prepared.
     web_font().warm_up(font_cache)
@@ -171,6 +183,7 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
     live = LiveCerthub(
         base_url=f"http://127.0.0.1:{port}", settings=settings,
         demo_client=Client(info.client_id, info.client_secret), holder_code=holder_code(), issuers=issuers,
+        staff_provider=staff_provider,
     )
     _wait_for_checkpoint(live)
     _issue_licences(live)

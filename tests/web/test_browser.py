@@ -26,7 +26,8 @@ pytestmark = pytest.mark.slow  # drives Chromium
 
 PHONE = {"width": 360, "height": 780}
 DESKTOP = {"width": 1280, "height": 860}
-OPERATOR = "clerk-0117"
+# The demo's counter clerk (certhub/demo/staff.yaml): the operator every use record names.
+OPERATOR = "fzga-clerk-0117"
 PURPOSE = "办理个人无犯罪记录证明开具，核验申请人身份"
 
 
@@ -41,6 +42,11 @@ class Browsing:
         self.errors: list[str] = []
         self.foreign: list[str] = []
         self.contexts = []
+        self.allowed = [live.base_url + "/", "data:", "blob:"]
+
+    def allow(self, origin: str) -> None:
+        """Let the pages reach another server too (the identity provider a sign-in goes through)."""
+        self.allowed.append(origin.rstrip("/") + "/")
 
     def page(self, viewport: dict, *, mobile: bool = False):
         context = self.browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile,
@@ -61,7 +67,7 @@ class Browsing:
 
     def _guard(self, route) -> None:
         url = route.request.url
-        if url.startswith((self.live.base_url + "/", "data:", "blob:")):
+        if url.startswith(tuple(self.allowed)):
             route.continue_()
         else:
             self.foreign.append(url)
@@ -103,11 +109,13 @@ def present(page, identifiers: list[str]) -> str:
 
 
 def counter_ready(page, live: LiveCerthub) -> None:
+    """The demo clerk signed in (the demo's staff identity provider), the matter and purpose chosen."""
     page.goto(live.base_url + "/counter")
-    page.fill("#client-id", live.demo_client.client_id)
-    page.fill("#client-secret", live.demo_client.client_secret)
-    page.fill("#operator-id", OPERATOR)
-    page.click("#client-login button[type=submit]")
+    page.click("#demo-login")
+    choose_matter(page)
+
+
+def choose_matter(page) -> None:
     page.wait_for_selector(f'#matter option[value="{MATTER}"]', state="attached")
     page.select_option("#matter", MATTER)
     page.fill("#purpose", PURPOSE)
@@ -522,3 +530,133 @@ def test_faults_are_not_verdicts_and_a_forged_code_still_is(browsing, live):
             fault["now"] = None
             assert "有效" in scan(counter, code, "valid").inner_text()
             code = _api_code(live, live.licences["proof"])
+
+
+# --- staff sign-in and the counter shift --------------------------------------
+
+
+def _session_token(page, name: str = "counter") -> str:
+    return page.evaluate(f"JSON.parse(sessionStorage.getItem('certhub.{name}') || '{{}}').token || ''")
+
+
+def test_staff_sign_in_through_the_identity_provider_puts_the_person_in_the_log(browsing, live):
+    """The clerk signs in with an ID token from the province's provider; the
+    page sends no operator of its own, and the log names the signed-in person."""
+    counter = browsing.page(DESKTOP)
+    sent: list[dict] = []
+    counter.on("request", lambda request: sent.append({"headers": request.headers, "body": request.post_data})
+               if request.url.endswith("/api/v1/presentations/redeem") else None)
+    counter.goto(live.base_url + "/counter")
+    assert counter.locator("#client-secret").count() == 0  # no department credential on the page
+    counter.click("#signin details summary")  # an ID token already at hand
+    counter.fill("#staff-id-token", live.staff_id_token(staff_id="fzga-clerk-2001", name="吴雨桐"))
+    counter.click("#staff-oidc-login button[type=submit]")
+    choose_matter(counter)
+    # The person, their role and their department by name, from the session and the catalog.
+    counter.wait_for_function("() => document.getElementById('whoami').textContent.includes('福州市公安局')")
+    whoami = counter.locator("#whoami").inner_text()
+    assert "fzga-clerk-2001" in whoami and "综窗人员" in whoami and "吴*桐" in whoami
+    browsing.shot(counter, "counter-staff-signed-in-1280")
+
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    scan(counter, present(wallet, [live.licences["proof"]]), "valid")
+    [request] = sent
+    assert "x-operator-id" not in request["headers"] and "operator_id" not in (request["body"] or "")
+
+    live.publish_checkpoint()
+    audit = browsing.page(DESKTOP)
+    audit.goto(live.base_url + "/audit")
+    audit.click("#demo-login")  # the demo auditor: audit:read only
+    audit.wait_for_selector("#audit-app:not([hidden])")
+    assert "审计人员" in audit.locator("#whoami").inner_text()
+    audit.fill("#f-subject", live.holder_code)
+    audit.fill("#f-operator", "fzga-clerk-2001")
+    audit.click("#search-form button[type=submit]")
+    row = audit.wait_for_selector('#records-table tbody tr[data-kind="redemption"][data-result="granted"]')
+    assert "fzga-clerk-2001" in row.inner_text() and PURPOSE in row.inner_text()
+
+
+def test_the_counter_signs_in_at_the_identity_provider_and_comes_back_signed_in(browsing, live):
+    """The authorization code flow with PKCE: to the provider's login page and back, the session
+    token handed over in the URL fragment and gone from the address bar at once."""
+    browsing.allow(live.staff_provider.issuer)
+    live.staff_provider.login_claims = {"staff_id": "fzga-clerk-3003", "name": "林海川"}
+    try:
+        counter = browsing.page(DESKTOP)
+        counter.goto(live.base_url + "/counter")
+        with counter.expect_navigation(url=re.compile(re.escape(live.base_url) + "/counter")):
+            counter.click("#staff-provider-login")
+        choose_matter(counter)
+    finally:
+        live.staff_provider.login_claims = {}
+    assert "fzga-clerk-3003" in counter.locator("#whoami").inner_text()
+    assert "staff_session" not in counter.url and "#" not in counter.url
+    me = httpx.get(f"{live.base_url}/api/v1/staff/me", headers={"Authorization": f"Bearer {_session_token(counter)}"})
+    assert me.json()["staff_id"] == "fzga-clerk-3003" and me.json()["auth_method"] == "oidc"
+    assert any(path.startswith("/authorize?") for path in live.staff_provider.requests)
+
+
+def test_the_session_is_refreshed_while_the_clerk_works_keeping_matter_and_purpose(browsing, live):
+    counter = browsing.page(DESKTOP)
+    counter.clock.install()  # the page's own clock, so the refresh comes without waiting 14 minutes
+    counter_ready(counter, live)
+    first = _session_token(counter)
+    summary = counter.locator("#setup-summary").inner_text()
+    assert MATTER_NAME in summary and PURPOSE in summary
+
+    counter.keyboard.press("Shift")  # someone works at the counter
+    counter.clock.run_for(15 * 60 * 1000 - 50 * 1000)  # 50 s before the 15-minute token expires
+    counter.wait_for_function("() => document.body.dataset.staffRefreshed")
+    second = _session_token(counter)
+    assert second and second != first
+    assert httpx.get(f"{live.base_url}/api/v1/staff/me",
+                     headers={"Authorization": f"Bearer {second}"}).json()["staff_id"] == OPERATOR
+    # Still at the scanner, with the same matter and purpose; the refreshed token redeems.
+    assert counter.locator("#setup-summary").inner_text() == summary
+    assert counter.evaluate("document.activeElement.id") == "scan-input"
+    assert "有效" in scan(counter, _api_code(live, live.licences["proof"]), "valid").inner_text()
+
+    # A reload of the page keeps the session and the matter and purpose too.
+    counter.reload()
+    counter.wait_for_selector("#scan-area:not([hidden])")
+    assert counter.locator("#setup-summary").inner_text() == summary
+
+
+def test_an_unattended_counter_lets_its_session_lapse(browsing, live):
+    counter = browsing.page(DESKTOP)
+    counter.clock.install()
+    counter_ready(counter, live)
+    # Choosing the matter was work: the first refresh comes (50 s before the 15-minute token expires).
+    counter.clock.run_for(15 * 60 * 1000 - 50 * 1000)
+    counter.wait_for_function("() => document.body.dataset.staffRefreshed")
+    # Then nobody touches the screen for longer than a token lives: no second refresh, and it is signed out.
+    with counter.expect_navigation():
+        counter.clock.run_for(16 * 60 * 1000)
+    counter.wait_for_selector("#signin:not([hidden])")
+    assert "长时间未操作" in counter.locator("#signin-error").inner_text()
+    assert counter.locator("#scan-area").is_hidden() and _session_token(counter) == ""
+
+
+def test_sign_out_clears_the_screen_and_ends_the_session(browsing, live):
+    counter = browsing.page(DESKTOP)
+    counter_ready(counter, live)
+    scan(counter, _api_code(live, live.licences["proof"]), "valid")
+    assert PROOF_NUMBER in counter.locator("#result").inner_text()  # licence data on the screen
+    token = _session_token(counter)
+
+    with counter.expect_navigation():  # the session ended on the server, then the page reloaded
+        counter.click("#sign-out")
+    counter.wait_for_selector("#signin:not([hidden])")
+    assert counter.evaluate("window.sessionStorage.length") == 0
+    text = counter.locator("body").inner_text()
+    assert PROOF_NUMBER not in text and live.holder_name not in text and PURPOSE not in text
+    assert counter.locator("#counter-app").is_hidden() and counter.locator("#result").inner_text() == ""
+    browsing.shot(counter, "counter-signed-out-1280")
+    # The session is over on the server too: the old token is refused.
+    answer = httpx.get(f"{live.base_url}/api/v1/staff/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401 and "signed out" in answer.json()["message"]
+    # Signing in again starts from the matter choice, not the previous clerk's.
+    counter.click("#demo-login")
+    counter.wait_for_selector("#setup:not([hidden])")
+    assert counter.input_value("#purpose") == ""

@@ -1,50 +1,53 @@
-"""Demo mode's one-click sign-in for the counter and auditor pages: only in
-demo mode, only for the demo client, and only with the one scope a page needs."""
+"""Demo mode's staff identity provider for the counter and auditor pages:
+only in demo mode, only the listed demo staff (certhub/demo/staff.yaml),
+each with their roles' scopes, and never a department credential."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import pytest
-
-from catalog.service import document
-from certhub.demo.seed import DEMO_CLIENT_NAME
-from identity import clients
+from certhub.web.demo import demo_staff, demo_staff_for
 from identity.config import IdentityConfig
-from identity.scopes import KNOWN_SCOPES
-from identity.tokens import TokenAuthority
-from tests.factories.catalog import PROVINCE_SAMR as PROVINCE
-from tests.factories.catalog import catalog_mapping
-
-pytestmark = pytest.mark.slow  # signs in through the demo app end to end
+from identity.staff_auth import StaffAuthority
 
 
-def _demo_client(session):
-    document.load(session=session, document=document.parse_mapping(catalog_mapping()))
-    made = clients.create(session=session, department_code=PROVINCE, name=DEMO_CLIENT_NAME, scopes=list(KNOWN_SCOPES))
-    session.commit()
-    return made
-
-
-def test_refused_outside_demo_mode(client, db_session):
-    _demo_client(db_session)
-    answer = client.post("/web/api/demo/department-token", json={"role": "audit"})
-    assert answer.status_code == 403 and answer.json()["error"] == "login_unavailable"
-
-
-def test_tokens_carry_one_scope(app, client, db_session):
-    made = _demo_client(db_session)
+def _demo(app) -> None:
     app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
-    audit = client.post("/web/api/demo/department-token", json={"role": "audit"}).json()
-    assert audit["scope"] == "audit:read" and audit["client_id"] == made.client_id
-    principal = app.state.services.find(TokenAuthority).verify(audit["access_token"])
-    assert principal.scopes == frozenset({"audit:read"}) and principal.department_code == PROVINCE
-    counter = client.post("/web/api/demo/department-token", json={"role": "counter"}).json()
-    assert app.state.services.find(TokenAuthority).verify(counter["access_token"]).scopes == frozenset({"presentation:redeem"})
-    assert client.post("/web/api/demo/department-token", json={"role": "admin"}).status_code == 422
 
 
-def test_needs_the_demo_client(app, client):
-    app.state.services.replace(IdentityConfig, dataclasses.replace(app.state.services.find(IdentityConfig), demo=True))
-    answer = client.post("/web/api/demo/department-token", json={"role": "counter"})
-    assert answer.status_code == 409 and answer.json()["error"] == "no_demo_client"
+def test_refused_outside_demo_mode(client):
+    answer = client.post("/web/api/demo/staff-session", json={"staff_id": demo_staff_for("counter")["staff_id"]})
+    assert answer.status_code == 404 and answer.json()["error"] == "login_unavailable"
+
+
+def test_the_demo_clerk_and_auditor_sign_in_with_their_roles_scopes(app, client):
+    _demo(app)
+    clerk = demo_staff_for("counter")
+    answer = client.post("/web/api/demo/staff-session", json={"staff_id": clerk["staff_id"]}).json()
+    assert answer["staff"]["staff_id"] == clerk["staff_id"] and answer["staff"]["auth_method"] == "dev"
+    assert answer["staff"]["scopes"] == ["exchange:query", "presentation:redeem"]
+    principal = app.state.services.find(StaffAuthority).verify(answer["session_token"])
+    assert principal.department_code == clerk["department"] and principal.roles == frozenset({"clerk"})
+    auditor = demo_staff_for("audit")
+    answer = client.post("/web/api/demo/staff-session", json={"staff_id": auditor["staff_id"]}).json()
+    assert answer["staff"]["scopes"] == ["audit:read"]
+    # No department credential in any answer: a session token and who it is for.
+    assert set(answer) == {"session_token", "token_type", "expires_in", "staff"}
+
+
+def test_only_the_listed_demo_staff(app, client):
+    _demo(app)
+    assert {entry["roles"][0] for entry in demo_staff()} == {"clerk", "officer", "auditor"}
+    unknown = client.post("/web/api/demo/staff-session", json={"staff_id": "boss"})
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    assert client.post("/web/api/demo/staff-session", json={"role": "counter"}).status_code == 422
+
+
+def test_the_staff_pages_offer_their_demo_account(app, client):
+    _demo(app)
+    assert f'data-staff-id="{demo_staff_for("counter")["staff_id"]}"' in client.get("/counter").text
+    assert f'data-staff-id="{demo_staff_for("audit")["staff_id"]}"' in client.get("/audit").text
+    # The department credential form is gone from both pages.
+    for path in ("/counter", "/audit"):
+        page = client.get(path).text
+        assert 'id="client-secret"' not in page and 'id="client-id"' not in page and 'id="operator-id"' not in page

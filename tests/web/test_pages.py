@@ -73,7 +73,9 @@ def test_every_script_is_referenced_and_the_pages_stay_small(client):
 def test_outside_demo_mode_there_is_no_development_login(client):
     wallet = client.get("/wallet").text
     assert 'id="dev-login"' not in wallet and "尚未配置持证人登录方式" in wallet
-    assert 'id="demo-login"' not in client.get("/counter").text
+    counter = client.get("/counter").text
+    assert 'id="demo-login"' not in counter and "尚未配置工作人员登录方式" in counter
+    assert 'id="staff-oidc-login"' not in counter
     assert "演示环境" not in client.get("/").text
 
 

@@ -5,7 +5,6 @@
   "use strict";
   var CH = window.certhub;
   var $ = CH.$, el = CH.el;
-  var TOKEN = "audit";
   var SVG = "http://www.w3.org/2000/svg";
   var state = { session: null, next: null, query: null };
 
@@ -29,10 +28,13 @@
     fetch_failed: "读取日志数据失败",
   };
 
+  // A staff session (staff.js) of a person with the auditor role.
+  var staff = CH.staffSession({ name: "audit", scope: "audit:read", onSignedIn: signedIn, onSignedOut: clearScreen });
+
   function auditApi(path, options) {
-    options = Object.assign({ token: state.session && state.session.token }, options || {});
+    options = Object.assign({ token: staff.token() }, options || {});
     return CH.api(path, options).then(function (result) {
-      if (result.status === 401) { CH.dropToken(TOKEN); window.location.reload(); }
+      if (result.status === 401) staff.signOut("登录已失效，请重新登录。");
       return result;
     });
   }
@@ -43,37 +45,23 @@
     state.session = saved;
     $("signin").hidden = true;
     $("audit-app").hidden = false;
-    $("whoami").textContent = "当前账号：" + saved.clientId;
+    staff.describe($("whoami"), "当前人员：", saved);
     fillFilters();
     search(false);
   }
 
+  // Signing out leaves no record on the screen.
+  function clearScreen() {
+    state.session = null;
+    $("audit-app").hidden = true;
+    $("signin").hidden = false;
+    $("whoami").textContent = "";
+    Array.prototype.forEach.call(document.querySelectorAll("#audit-app tbody"), function (body) { CH.clear(body); });
+  }
+
   function bindSignIn() {
-    $("client-login").addEventListener("submit", function (event) {
-      event.preventDefault();
-      var clientId = $("client-id").value.trim(), secret = $("client-secret").value;
-      if (!clientId || !secret) { CH.showError($("signin-error"), "请填写客户端编号和密钥。"); return; }
-      CH.clientToken(clientId, secret, "audit:read").then(function (result) {
-        $("client-secret").value = "";
-        if (!result.ok) {
-          CH.showError($("signin-error"), result.status === 401 || result.status === 400
-            ? "客户端编号或密钥不正确，或该客户端没有审计权限。" : CH.errorText(result, "登录失败"));
-          return;
-        }
-        CH.showError($("signin-error"), "");
-        signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in, { clientId: clientId }));
-      });
-    });
-    var demo = $("demo-login");
-    if (demo) {
-      demo.addEventListener("click", function () {
-        CH.api("/web/api/demo/department-token", { body: { role: "audit" } }).then(function (result) {
-          if (!result.ok) { CH.showError($("signin-error"), CH.errorText(result, "演示登录失败")); return; }
-          signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in, { clientId: result.data.client_id }));
-        });
-      });
-    }
-    $("sign-out").addEventListener("click", function () { CH.dropToken(TOKEN); window.location.reload(); });
+    staff.bind();
+    $("sign-out").addEventListener("click", function () { staff.signOut(); });
   }
 
   /* ------------------------------------------------------------ search */
@@ -299,7 +287,8 @@
       if (id === "tab-anomalies") loadAnomalies();
       else if (id === "tab-stats") loadStats();
     });
-    var saved = CH.loadToken(TOKEN);
-    if (saved) signedIn(saved); else $("client-id").focus();
+    var saved = staff.resume();
+    if (saved) signedIn(saved);
+    else { var first = $("demo-login") || $("staff-id-token"); if (first) first.focus(); }
   });
 })();

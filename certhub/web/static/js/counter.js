@@ -6,7 +6,6 @@
   "use strict";
   var CH = window.certhub;
   var $ = CH.$, el = CH.el;
-  var TOKEN = "counter";
 
   // Plain-Chinese reasons for every refusal code of the redeem API.
   var REASONS = {
@@ -47,63 +46,37 @@
   var state = { session: null, setup: null, busy: false, stream: null, detector: null };
 
   /* ------------------------------------------------------------ sign-in */
+  // A staff session (staff.js): the clerk's own, the operator on every use record signed into it.
+  var staff = CH.staffSession({ name: "counter", scope: "presentation:redeem", onSignedIn: signedIn,
+                                onSignedOut: clearScreen });
+
   function signedIn(saved) {
     state.session = saved;
     $("signin").hidden = true;
     $("counter-app").hidden = false;
-    $("whoami").textContent = "当前账号：" + saved.clientId + "　经办人：" + saved.operatorId;
+    staff.describe($("whoami"), "经办人：", saved);
     loadMatters();
+    // The matter and purpose chosen this shift survive a refresh of the session or of the page.
     var setup = loadSetup();
     if (setup) startScanning(setup); else showSetup();
   }
 
-  function signOut() {
+  // Signing out leaves nothing of the shift on the screen: no licence data, no matter, no name.
+  function clearScreen() {
     stopCamera();
-    CH.dropToken(TOKEN);
-    window.sessionStorage.removeItem("certhub.counter.setup");
-    window.location.reload();
+    state.session = null;
+    state.setup = null;
+    CH.clear($("result"));
+    $("scan-input").value = "";
+    $("purpose").value = "";
+    $("case-number").value = "";
+    $("whoami").textContent = "";
+    $("setup-summary").textContent = "";
+    $("counter-app").hidden = true;
+    $("signin").hidden = false;
   }
 
-  function bindSignIn() {
-    var form = $("client-login");
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      var clientId = $("client-id").value.trim();
-      var secret = $("client-secret").value;
-      var operatorId = $("operator-id").value.trim();
-      if (!clientId || !secret || !operatorId) {
-        CH.showError($("signin-error"), "请填写客户端编号、密钥和经办人工号。");
-        return;
-      }
-      if (!/^[0-9A-Za-z][0-9A-Za-z._@\-]{0,63}$/.test(operatorId)) {
-        CH.showError($("signin-error"), "经办人工号只能包含字母、数字、“.”、“_”、“@”或“-”。");
-        $("operator-id").focus();
-        return;
-      }
-      CH.clientToken(clientId, secret, "presentation:redeem").then(function (result) {
-        $("client-secret").value = "";
-        if (!result.ok) {
-          CH.showError($("signin-error"), result.status === 401 || result.status === 400
-            ? "客户端编号或密钥不正确，或该客户端没有亮证核验权限。" : CH.errorText(result, "登录失败"));
-          return;
-        }
-        CH.showError($("signin-error"), "");
-        signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in,
-          { clientId: clientId, operatorId: operatorId }));
-      });
-    });
-    var demo = $("demo-login");
-    if (demo) {
-      demo.addEventListener("click", function () {
-        var operatorId = $("operator-id").value.trim() || "demo-clerk-01";
-        CH.api("/web/api/demo/department-token", { body: { role: "counter" } }).then(function (result) {
-          if (!result.ok) { CH.showError($("signin-error"), CH.errorText(result, "演示登录失败")); return; }
-          signedIn(CH.saveToken(TOKEN, result.data.access_token, result.data.expires_in,
-            { clientId: result.data.client_id, operatorId: operatorId }));
-        });
-      });
-    }
-  }
+  function signOut() { staff.signOut(); }
 
   /* ------------------------------------------------------------ setup */
   function loadMatters() {
@@ -214,11 +187,11 @@
     if (state.busy) return;
     state.busy = true;
     showPending();
-    var body = { qr_text: text, operator_id: state.session.operatorId, matter_code: state.setup.matter,
-                 purpose: state.setup.purpose };
+    // No operator id: the session names the clerk, and the server takes it from there.
+    var body = { qr_text: text, matter_code: state.setup.matter, purpose: state.setup.purpose };
     if (state.setup.caseNumber) body.case_number = state.setup.caseNumber;
     CH.api("/api/v1/presentations/redeem", {
-      token: state.session.token, body: body, headers: { "X-Operator-Id": state.session.operatorId },
+      token: staff.token(), body: body,
     }).then(function (result) {
       state.busy = false;
       if (result.ok && result.data && result.data.valid === true) showValid(result.data);
@@ -400,7 +373,7 @@
       if (file.size > 5 * 1024 * 1024) { showNoVerdict("图片过大", "请上传 5 MB 以内的图片。", "too_large"); focusScan(); return; }
       showPending();
       CH.api("/web/api/decode-image", {
-        token: state.session.token, body: file, headers: { "Content-Type": file.type || "application/octet-stream" },
+        token: staff.token(), body: file, headers: { "Content-Type": file.type || "application/octet-stream" },
       }).then(function (result) {
         if (result.ok && result.data && result.data.text) redeem(normalise(result.data.text));
         else { showNoCode(result); focusScan(); }
@@ -409,12 +382,13 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    bindSignIn();
+    staff.bind();
     bindSetup();
     bindScanInput();
     bindUpload();
     setupCamera();
-    var saved = CH.loadToken(TOKEN);
-    if (saved) signedIn(saved); else $("client-id").focus();
+    var saved = staff.resume();
+    if (saved) signedIn(saved);
+    else { var first = $("demo-login") || $("staff-id-token"); if (first) first.focus(); }
   });
 })();
