@@ -31,6 +31,7 @@ from certhub.db import create_async_sessionmaker, create_db_engine, create_query
 from certhub.recognition import Recognition
 from certhub.request_context import current_request_id
 from certhub.settings import Settings
+from certhub.web.staff_login import CALLBACK_PATH as STAFF_CALLBACK_PATH
 from exchange.auditlog.checkpoints import log_origin
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.health import PublicationMonitor
@@ -237,6 +238,7 @@ def _staff_authority(settings: Settings, *, key_secret: bytes) -> StaffAuthority
         secret = settings.staff_oidc_client_secret
         code_flow = AuthorizationCodeClient(
             issuer=settings.staff_oidc_issuer, client_id=settings.staff_oidc_audience,
+            redirect_uri=settings.staff_oidc_redirect_uri or settings.registry_id.rstrip("/") + STAFF_CALLBACK_PATH,
             client_secret=secret.get_secret_value() if secret is not None else None, egress=settings.egress())
         oidc = StaffOidcVerifier(
             issuer=settings.staff_oidc_issuer, audience=settings.staff_oidc_audience,

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         default=None, description="The staff client's secret at the provider, for its token endpoint (client_secret_basic); "
                                   "default: a public client (PKCE only)."
     )
+    staff_oidc_redirect_uri: str | None = Field(
+        default=None, max_length=2048,
+        description="The staff sign-in's redirect URI as registered at the provider; default: "
+                    "CERTHUB_REGISTRY_ID + /web/staff/callback (the public address the pages are served at)."
+    )
     staff_oidc_jwks_url: str | None = Field(
         default=None, description="The staff provider's JWKS URL; default: jwks_uri from its discovery document."
     )

@@ -51,10 +51,13 @@ class LoginRequest:
 class AuthorizationCodeClient:
     """One client at one provider: its endpoints come from discovery."""
 
-    def __init__(self, *, issuer: str, client_id: str, client_secret: str | None = None,
+    def __init__(self, *, issuer: str, client_id: str, redirect_uri: str, client_secret: str | None = None,
                  timeout_seconds: float = 5.0, egress: Egress = DIRECT) -> None:
         self.issuer = require_secure_url(issuer, what="OpenID Connect issuer")
         self.client_id = client_id
+        # The one address registered for this client at the provider (RFC 6749 §3.1.2): configured,
+        # never built from a request's Host, which a proxy or a caller chooses.
+        self.redirect_uri = require_secure_url(redirect_uri, what="OpenID Connect redirect URI")
         self._client_secret = client_secret
         self._timeout = timeout_seconds
         self._egress = egress
@@ -62,19 +65,19 @@ class AuthorizationCodeClient:
         self._endpoints: tuple[str, str] | None = None
         self._fetched_at = float("-inf")
 
-    def authorization_url(self, *, login: LoginRequest, redirect_uri: str) -> str:
+    def authorization_url(self, *, login: LoginRequest) -> str:
         authorize, _token = self._discovered()
         query = urlencode({
-            "response_type": "code", "client_id": self.client_id, "redirect_uri": redirect_uri, "scope": "openid",
+            "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri, "scope": "openid",
             "state": login.state, "nonce": login.nonce,
             "code_challenge": login.code_challenge, "code_challenge_method": "S256",
         }, quote_via=quote)
         return f"{authorize}{'&' if '?' in authorize else '?'}{query}"
 
-    def id_token_for(self, *, code: str, login: LoginRequest, redirect_uri: str) -> str:
+    def id_token_for(self, *, code: str, login: LoginRequest) -> str:
         """The ID token the provider gives for a code (not yet verified: identity.oidc does that)."""
         _authorize, token_url = self._discovered()
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri,
                 "code_verifier": login.code_verifier}
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
         if self._client_secret is None:

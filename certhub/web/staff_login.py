@@ -47,7 +47,10 @@ router = APIRouter(prefix="/web/staff", include_in_schema=False)
 PAGES = {"counter": "/counter", "audit": "/audit"}
 LOGIN_SECONDS = 600
 _COOKIE = "certhub_staff_login"
-_COOKIE_PATH = "/web/staff/callback"
+# Where the provider sends the browser back: the redirect URI registered for the staff client is the
+# public address + this path (certhub.root), and the browser-binding cookie is sent to it only.
+CALLBACK_PATH = "/web/staff/callback"
+_COOKIE_PATH = CALLBACK_PATH
 
 
 def _login_key(state: str) -> str:
@@ -72,7 +75,7 @@ def staff_login(request: Request, cache: Annotated[Cache, Depends(get_cache)],
     login = LoginRequest.new()
     binding = secrets.token_urlsafe(32)
     try:
-        url = flow.authorization_url(login=login, redirect_uri=str(request.url_for("staff_login_callback")))
+        url = flow.authorization_url(login=login)
     except IdentityProviderUnavailable:
         log.warning("staff sign-in: the OpenID provider could not be reached")
         return _back_to(page, staff_error="identity_provider_unavailable")
@@ -87,7 +90,7 @@ def staff_login(request: Request, cache: Annotated[Cache, Depends(get_cache)],
     return response
 
 
-@router.get("/callback", name="staff_login_callback")
+@router.get(CALLBACK_PATH.removeprefix("/web/staff"), name="staff_login_callback")
 def staff_login_callback(
     request: Request, cache: Annotated[Cache, Depends(get_cache)],
     state: Annotated[str, Query(min_length=1, max_length=200)],
@@ -112,8 +115,7 @@ def staff_login_callback(
         return _back_to(page, staff_error="login_unavailable")
     login = LoginRequest(state=state, nonce=pending["nonce"], code_verifier=pending["verifier"])
     try:
-        id_token = authority.code_flow.id_token_for(code=code, login=login,
-                                                    redirect_uri=str(request.url_for("staff_login_callback")))
+        id_token = authority.code_flow.id_token_for(code=code, login=login)
         identity = authority.oidc.verify(id_token, nonce=login.nonce)
     except AuthError as exc:
         log.info("staff sign-in refused: %s", exc)

@@ -152,6 +152,13 @@ def stop(running: Running) -> None:
         thread.join(timeout=5)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server that must know its address before it starts."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on: connecting is refused."""
     with socket.socket() as probe:

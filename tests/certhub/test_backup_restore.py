@@ -15,7 +15,6 @@ import re
 import secrets
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -38,6 +37,7 @@ from identity import clients
 from signing.transparency.checkpoint import Checkpoint
 from signing.transparency.note import NoteVerifier
 from storage.cache import InProcessCache
+from tests.adapters.loopback import free_port
 from tests.environment import POSTGRES_URL, REPO_ROOT
 from tests.factories.exchange import (
     BUSINESS_LICENCE,
@@ -166,12 +166,6 @@ def _build_registry(engine: Engine, data_dir: Path) -> Registry:
     return Registry(key, published.size, published.note, auditor.client_id, auditor.client_secret)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _command(line: str, variables: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     """A guide's shell line as argv and the variables it assigns, its $NAMEs filled in."""
     words = [re.sub(r"\$([A-Z_][A-Z0-9_]*)", lambda match: variables[match.group(1)], word)
@@ -255,7 +249,7 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
     # Restored and served as the service's own role, as the guide says: objects end up owned by it.
     drill = new_database("restore_drill", own_role=True)
     variables.update(DUMP=str(dump), RESTORE_DATABASE_URL=drill.url, DRILL_DIR=str(tmp_path / "drill"),
-                     DRILL_PORT=str(_free_port()), LOG_KEY=registry.log_key, AUDITOR_ID=registry.auditor_id)
+                     DRILL_PORT=str(free_port()), LOG_KEY=registry.log_key, AUDITOR_ID=registry.auditor_id)
     restored = _run(RESTORE, variables, env)
     assert restored.returncode == 0, restored.stderr
     restored_engine = create_db_engine(drill.url)

@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -33,6 +32,7 @@ from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
 from identity.client_assertions import ASSERTION_TYPE
 from storage.cache import InProcessCache, RedisCache
+from tests.adapters.loopback import free_port
 from tests.factories import presentations
 from tests.factories.catalog import CITY_SAMR, catalog_mapping
 
@@ -40,12 +40,6 @@ pytestmark = pytest.mark.slow  # waits out unreachable databases and caches
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Server:
@@ -105,7 +99,7 @@ def _unavailable(connection: http.client.HTTPConnection, method: str, path: str,
 def redis_server() -> Iterator[tuple[subprocess.Popen, str]]:
     if REDIS_SERVER is None:
         pytest.fail("redis-server not found: install Debian's redis-server; these tests start one of their own")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                 "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
@@ -193,7 +187,7 @@ def _unreachable_engines(tmp_path) -> list:
     gone = tmp_path / "unmounted"
     engines = [create_db_engine(f"sqlite:///{gone / 'certhub.sqlite3'}")]  # its directory is not there
     # PostgreSQL at a port where nothing listens (a server down or restarting).
-    engines.append(create_db_engine(f"postgresql://postgres@127.0.0.1:{_free_port()}/certhub"))
+    engines.append(create_db_engine(f"postgresql://postgres@127.0.0.1:{free_port()}/certhub"))
     return engines
 
 

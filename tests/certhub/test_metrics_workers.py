@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -25,18 +24,13 @@ from catalog.service import document
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from certhub.demo.seed import CATALOG_FILE
 from identity import clients
+from tests.adapters.loopback import free_port
 from tests.environment import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # two worker processes started
 
 REQUESTS = 60
 POLICE = "11350100831900827D"  # a department of the demo catalog, the scraping client's
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _scraping_client(database_url: str) -> tuple[str, str]:
@@ -63,7 +57,7 @@ def test_a_scrape_counts_the_requests_of_every_worker(tmp_path: Path):
     stale = tmp_path / "prometheus" / "counter_999999.db"  # a previous run's file: removed by serve
     stale.parent.mkdir()
     stale.write_bytes(b"not a metrics file")
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("CERTHUB_", "PROMETHEUS_", "OTEL_"))},
            "PYTHONPATH": str(REPO_ROOT), "CERTHUB_DATA_DIR": str(tmp_path), "CERTHUB_DATABASE_URL": database_url,

@@ -22,7 +22,6 @@ import logging
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from identity import clients
 from identity.codes import citizen_id_check_character, uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
+from tests.adapters.loopback import free_port
 from tests.environment import DATABASE_BACKENDS, REPO_ROOT
 
 pytestmark = pytest.mark.slow  # a full flow through a served process
@@ -99,12 +99,6 @@ class Served:
         assert answer.status_code == 200, answer.text
         return httpx.Client(base_url=self.base_url, timeout=30,
                             headers={"Authorization": f"Bearer {answer.json()['session_token']}"})
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _database(backend: str, tmp_path: Path) -> tuple[str, str | None]:
@@ -173,7 +167,7 @@ def served(request, tmp_path) -> Iterator[Served]:
            "CERTHUB_REGISTRY_ID": "https://registry.test", "CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS": "1"}
     settings = Settings(demo=True, data_dir=tmp_path, database_url=database_url, registry_id="https://registry.test")
     police, auditor = _prepare(settings)
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "server.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,6 +26,7 @@ from sqlalchemy import Engine
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
 from exchange.auditlog import log_origin, publish_checkpoint
+from tests.adapters.loopback import free_port
 from tests.factories.settings import app_settings
 
 pytestmark = pytest.mark.slow  # a PostgreSQL cluster of its own, started twice
@@ -35,12 +35,6 @@ pytestmark = pytest.mark.slow  # a PostgreSQL cluster of its own, started twice
 BIN_DIRS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
 BIN = Path(BIN_DIRS[0]) if BIN_DIRS else None
 AS_ROOT = os.geteuid() == 0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
@@ -75,7 +69,7 @@ def cluster() -> Iterator[Cluster]:
     directory = Path(tempfile.mkdtemp(prefix="certhub-readyz-pg-"))
     if AS_ROOT:
         shutil.chown(directory, "postgres", "postgres")
-    own = Cluster(directory=directory, port=_free_port())
+    own = Cluster(directory=directory, port=free_port())
     own._run("initdb", "-D", str(directory / "data"), "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8")
     own.start()
     try:

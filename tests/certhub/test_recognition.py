@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import socket
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -33,6 +32,7 @@ from signing import service as signing_service
 from signing.algorithms import Algorithm
 from signing.keys import generate_private_key
 from signing.qr import QrVerificationError, verify_qr
+from tests.adapters.loopback import free_port
 from tests.factories.catalog import BUSINESS_LICENCE, CITY_SAMR, catalog_mapping
 from tests.web.live import ServerThread
 
@@ -175,15 +175,9 @@ def test_a_registry_pinned_to_another_key_from_the_start_is_never_recognised(reg
     assert (refused["valid"], refused["error"]) == (False, "unknown_key")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_a_registry_down_at_start_up_is_recognised_at_a_later_refresh(registries):
     fujian, guangdong = registries
-    port = _free_port()
+    port = free_port()
     guangdong.url = f"http://127.0.0.1:{port}"  # where it will serve; nothing listens yet
     recognised = _recognising(guangdong)
     recognised[0]["refresh_seconds"] = 1

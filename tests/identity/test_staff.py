@@ -49,6 +49,13 @@ def provider() -> Iterator[OidcProvider]:
 
 
 @pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    # The browser is at the registry's public address: where the provider sends it back to.
+    with TestClient(app, base_url=REGISTRY_ID) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def settings(tmp_path, provider):
     # The holders' client at the same provider, as a province runs one provider for both.
     return app_settings(tmp_path, staff_oidc_issuer=provider.issuer, staff_oidc_audience=STAFF_CLIENT,
@@ -181,10 +188,11 @@ def _fragment(location: str) -> dict:
     return {"path": path, **{k: v[0] for k, v in parse_qs(fragment).items()}}
 
 
-def test_the_code_flow_signs_the_person_in_with_pkce_state_and_nonce(app, client, provider):
+def test_the_code_flow_signs_the_person_in_with_pkce_state_and_nonce(app, client, provider, settings):
     provider.login_claims = {"staff_id": "clerk-2001", "roles": ["clerk"]}
     start = client.get("/web/staff/login?page=audit", follow_redirects=False)
     query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert query["redirect_uri"] == [settings.registry_id + "/web/staff/callback"]
     assert start.headers["location"].startswith(provider.issuer + "/authorize?")
     assert {k: v[0] for k, v in query.items() if k in ("response_type", "client_id", "scope",
                                                          "code_challenge_method")} == {
@@ -199,6 +207,14 @@ def test_the_code_flow_signs_the_person_in_with_pkce_state_and_nonce(app, client
     # The code was redeemed with the verifier whose challenge went to the provider, and not by a client secret.
     [form] = provider.token_requests[-1:]
     assert form["client_id"] == STAFF_CLIENT and "client_secret" not in form and len(form["code_verifier"]) >= 43
+    assert form["redirect_uri"] == settings.registry_id + "/web/staff/callback"
+
+
+def test_the_redirect_uri_is_the_registered_one_whatever_host_a_request_names(client, settings):
+    # A Host header is the caller's (or a proxy's) to choose; the address registered at the provider is not.
+    start = client.get("/web/staff/login", headers={"Host": "attacker.example"}, follow_redirects=False)
+    assert parse_qs(urlsplit(start.headers["location"]).query)["redirect_uri"] == [
+        settings.registry_id + "/web/staff/callback"]
 
 
 def test_a_callback_serves_once_and_only_the_browser_that_started_it(client, provider):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from registry.presentations.models import Redemption
 from registry.presentations.trust import RegistryTrust
 from storage.base import utcnow
 from storage.cache import InProcessCache
+from tests.adapters.loopback import free_port
 from tests.environment import REPO_ROOT, engine_on_schema
 from tests.factories.catalog import COUNTY_CENTRE, MATTER
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID
@@ -61,15 +61,9 @@ uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class _Server:
     def __init__(self, script: Path, schema: str, redis_url: str, data_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
         self.process = subprocess.Popen(

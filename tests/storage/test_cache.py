@@ -8,6 +8,7 @@ import time
 import pytest
 
 from storage.cache import Counter, InProcessCache
+from tests.adapters.loopback import free_port
 
 
 def test_set_if_absent_stores_once(cache):
@@ -156,14 +157,6 @@ def test_counting_briefly_fails_at_once_for_a_moment_after_redis_failed():
         cache.close()
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _start_redis(port: int, directory):
     """A redis-server of this test's own on loopback (never the shared one),
     answering once started."""
@@ -211,7 +204,7 @@ def test_invalidation_is_heard_again_after_redis_restarts(tmp_path, caplog):
     backoff, and says so once per outage, not once per try."""
     from storage.cache import RedisCache
 
-    port = _free_port()
+    port = free_port()
     server = _start_redis(port, tmp_path)
     cache = RedisCache(f"redis://127.0.0.1:{port}/0")
     heard = {"before": threading.Event(), "after": threading.Event()}

@@ -20,6 +20,7 @@ from certhub.settings import Settings
 from certhub.web.fonts import web_font
 from identity import clients
 from identity.codes import citizen_id_check_character
+from tests.adapters.loopback import free_port
 from tests.factories.oidc import OidcProvider
 
 CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
@@ -102,8 +103,8 @@ class LiveCerthub:
 
 
 class ServerThread:
-    def __init__(self, app) -> None:
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    def __init__(self, app, *, port: int = 0) -> None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)  # in a thread it leaves signals to the main thread
         self.thread = threading.Thread(target=self.server.run, name="certhub-live-server", daemon=True)
 
@@ -170,16 +171,19 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
     # background one stays quiet. TTL 15 s: the wallet's refresh is seen soon.
     staff_provider = OidcProvider(audience=STAFF_CLIENT, claims={
         "staff_id": "fzga-clerk-2001", "department_code": PUBLIC_SECURITY, "roles": ["clerk"], "name": "吴雨桐"})
+    # The staff client's redirect URI is configured, as registered at a provider: the port is chosen first.
+    port = free_port()
     settings = Settings(demo=True, data_dir=data_dir, auditlog_checkpoint_interval_seconds=250,
                         presentation_ttl_seconds=15, staff_oidc_issuer=staff_provider.issuer,
-                        staff_oidc_audience=STAFF_CLIENT)
+                        staff_oidc_audience=STAFF_CLIENT,
+                        staff_oidc_redirect_uri=f"http://127.0.0.1:{port}/web/staff/callback")
     font_cache = data_dir / "cache" / "web-fonts"
     # The web font subset takes seconds to build (in a child process): start it while the demo is prepared.
     web_font().warm_up(font_cache)
     info = prepare_demo(settings)
     issuers = _issuer_clients(settings)
-    server = ServerThread(create_app(settings, background_jobs=True))
-    port = server.start()
+    server = ServerThread(create_app(settings, background_jobs=True), port=port)
+    server.start()
     live = LiveCerthub(
         base_url=f"http://127.0.0.1:{port}", settings=settings,
         demo_client=Client(info.client_id, info.client_secret), holder_code=holder_code(), issuers=issuers,
