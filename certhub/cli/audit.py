@@ -6,7 +6,6 @@ Exit codes: 0 verified, 1 the log failed verification, 2 bad usage or input.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from identity.oidc import require_secure_url
 from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.note import NoteVerifier
 from signing.transparency.sources import DirectorySource, HttpSource, LogSource
@@ -152,16 +152,12 @@ def _why_no_entries(url: str | None, requested: bool | None) -> str:
 
 
 def _may_send_credentials(url: str) -> bool:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return True
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
+    """Only over TLS, or to this machine: a token or secret never crosses a network in clear."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        require_secure_url(url, what="the log's address")
     except ValueError:
         return False
+    return True
 
 
 def _bearer_token(err: Console, url: str, credentials: _Credentials) -> str:
