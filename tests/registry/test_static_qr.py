@@ -5,7 +5,7 @@ from the rendered PNG and PDF."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from PIL import Image
@@ -16,7 +16,7 @@ from signing.keys import load_public_key
 from signing.qr import QrVerificationError, decode_qr_image, verify_qr
 from signing.statuslist import verify_status_list_token
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID
-from tests.factories.presentations import build
+from tests.factories.presentations import build, publish_log, residence_body
 
 pytestmark = pytest.mark.slow  # most of its tests are the slow tail (HTTP and database round trips)
 
@@ -63,6 +63,22 @@ def test_the_layout_png_carries_a_verifiable_static_qr(world):
     # exp is the end of the last valid day, China time.
     assert result.expires_at == datetime(2035, 12, 31, 16, 0, tzinfo=UTC)
     assert result.key.es_id is not None  # signed by a seal key, whose entry lists the types it may sign
+
+
+def test_a_licence_that_has_ended_keeps_its_documents_whose_code_verifies_as_expired(world):
+    # The holder's record of a licence past its validity: its layout documents are still made, and their
+    # code, signed after that end, says the licence has expired.
+    ended = world.issue(residence_body(valid_from="2024-01-01", valid_until="2036-12-31"))
+    # Time passes: the validity it was issued with has run out (a licence past its end is not issued).
+    reads.get_or_raise(session=world.session, identifier=ended["identifier"]).version.valid_until = date(2025, 12, 31)
+    world.session.commit()
+    publish_log(world.session)  # the holder's documents are served while the use log is published
+    pdf = world.client.get(f"/api/v1/holders/me/licences/{ended['identifier']}/layout.pdf", headers=world.citizen)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = decode_qr_image(_png(world, ended["identifier"]))
+    with pytest.raises(QrVerificationError) as refused:
+        verify_qr(text, trust_store=world.trust_store(), now=datetime.now(UTC))
+    assert refused.value.code == "expired"
 
 
 def test_a_permanent_licence_qr_has_no_expiry(world):
