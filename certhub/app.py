@@ -208,6 +208,7 @@ def create_app(
     app.include_router(registry.wallet.api.router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
+    app.include_router(exchange.auditlog.api.usage_router)
     app.include_router(exchange.auditlog.holder_api.router)
     app.include_router(exchange.agreements.api.router)
     app.include_router(exchange.consent.api.router)

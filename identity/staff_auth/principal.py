@@ -27,6 +27,8 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # sharing agreements (as provider and as consumer), reports wrong fields.
     "officer": frozenset({
         "licence:issue", "licence:manage", "licence:dispute", "seal:admin", "exchange:provide", "exchange:query",
+        # The department's own use statistics on the console (not the whole log: that is audit:read).
+        "usage:read",
     }),
     # Reviews the authorized-use log.
     "auditor": frozenset({"audit:read"}),
