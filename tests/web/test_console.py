@@ -72,3 +72,79 @@ def test_a_clerk_is_not_let_into_the_console(browsing, live):
     page.wait_for_selector("#signin-error:not([hidden])")
     assert "没有本页面的权限" in page.inner_text("#signin-error")
     assert page.is_hidden("#console-app")
+
+
+PROPERTY_REGISTRY = "123501002055265757"  # 福州市不动产登记中心: the consumer applying
+CRIMINAL_RECORD_PROOF = "11100000175689532F003"
+TRANSFER_MATTER = "1235010020552657570700012002"  # 不动产转移登记（存量房买卖）
+HOUSING_MATTER = "1135010080916364821000003001"  # 人才引进住房申报
+
+
+def apply_for_the_proof(live: LiveCerthub, reason: str) -> int:
+    """The property registry applies for the bureau's 无犯罪记录证明 (a licence type: the provider decides)."""
+    answer = live.call("POST", "/api/v1/exchange/agreements", client=live.issuers[PROPERTY_REGISTRY],
+                       scope="exchange:query", headers={"X-Operator-Id": "bdc-officer-0007"}, json={
+                           "item": CRIMINAL_RECORD_PROOF, "provider": PUBLIC_SECURITY, "matters": [TRANSFER_MATTER, HOUSING_MATTER],
+                           "fields": ["proof_number", "name", "result", "issue_date"], "reason": reason})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["status"] == "pending"
+    return answer.json()["id"]
+
+
+def agreement_as_consumer(live: LiveCerthub, agreement_id: int) -> dict:
+    answer = live.call("GET", f"/api/v1/exchange/agreements/{agreement_id}", client=live.issuers[PROPERTY_REGISTRY],
+                       scope="exchange:query")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_the_officer_approves_an_application_narrower_and_refuses_one_with_a_legal_reason(browsing, live):
+    narrowed = apply_for_the_proof(live, "存量房买卖登记核验卖方无犯罪记录")
+    refused = apply_for_the_proof(live, "批量核验购房人背景")
+    page = console_ready(browsing, live)
+    open_tab(page, "agreements")
+    card = page.wait_for_selector(f'#agreements-list [data-agreement="{narrowed}"]')
+    assert "福州市不动产登记中心" in card.inner_text() and "无犯罪记录证明" in card.inner_text()
+    browsing.shot(page, "console-agreements-1280")
+    # Approve for one matter and two fields only: untick the rest.
+    page.uncheck(f'#ag-{narrowed}-matter input[value="{HOUSING_MATTER}"]')
+    page.uncheck(f'#ag-{narrowed}-field input[value="name"]')
+    page.uncheck(f'#ag-{narrowed}-field input[value="issue_date"]')
+    page.click(f"#ag-{narrowed} button.approve")
+    page.wait_for_selector("#console-ok:not([hidden])")
+    decided = agreement_as_consumer(live, narrowed)
+    assert decided["status"] == "approved"
+    assert decided["matters"] == [TRANSFER_MATTER] and decided["fields"] == ["proof_number", "result"]
+
+    # A refusal without its legal reason is not sent.
+    page.wait_for_selector(f"#ag-{refused} button.refuse")
+    page.click(f"#ag-{refused} button.refuse")
+    page.wait_for_selector("#console-error:not([hidden])")
+    assert "法律依据" in page.inner_text("#console-error")
+    assert agreement_as_consumer(live, refused)["status"] == "pending"
+    legal_reason = "依据《中华人民共和国个人信息保护法》第六条，批量核验超出办理事项所必需的范围"
+    page.fill(f"#ag-{refused}-reason", legal_reason)
+    page.click(f"#ag-{refused} button.refuse")
+    page.wait_for_selector("#console-ok:not([hidden])")
+    decided = agreement_as_consumer(live, refused)
+    assert decided["status"] == "refused" and decided["decision_reason"] == legal_reason
+
+    # Decided applications leave the pending list and show under their status.
+    page.wait_for_function(f"() => !document.querySelector('#agreements-list [data-agreement=\"{refused}\"]')")
+    page.select_option("#ag-status", "refused")
+    page.click("#agreements-form button[type=submit]")
+    shown = page.wait_for_selector(f'#agreements-list [data-agreement="{refused}"][data-status="refused"]')
+    assert legal_reason in shown.inner_text()
+
+
+def test_the_agreements_are_decided_with_the_keyboard(browsing, live):
+    agreement = apply_for_the_proof(live, "存量房买卖登记核验")
+    page = console_ready(browsing, live)
+    page.focus("#tab-usage")
+    page.keyboard.press("ArrowRight")  # WAI-ARIA tabs: the arrow keys move between them
+    assert page.evaluate("document.activeElement.id") == "tab-agreements"
+    page.wait_for_selector(f"#ag-{agreement} button.approve")
+    page.focus(f"#ag-{agreement} button.approve")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#console-ok:not([hidden])")
+    assert agreement_as_consumer(live, agreement)["status"] == "approved"

@@ -20,10 +20,6 @@
   }
   function consoleError(message) { CH.showError($("console-error"), message); if (message) CH.showError($("console-ok"), ""); }
   function consoleOk(message) { CH.showError($("console-ok"), message); if (message) { CH.showError($("console-error"), ""); CH.announce(message); } }
-  CH.consoleApi = consoleApi;
-  CH.consoleError = consoleError;
-  CH.consoleOk = consoleOk;
-  CH.consoleSession = function () { return state.session; };
 
   /* ------------------------------------------------------------ sign-in */
   function signedIn(saved) {
@@ -99,12 +95,119 @@
     });
   }
 
+  /* ------------------------------------------------------------ sharing agreements (as provider) */
+  var AGREEMENT_STATUS = { pending: "待审批", approved: "已批准", refused: "已拒绝", revoked: "已撤销",
+                           withdrawn: "已撤回", expired: "已到期" };
+  var AGREEMENT_BADGE = { pending: "badge-suspended", approved: "badge-valid", refused: "badge-denied",
+                          revoked: "badge-revoked", withdrawn: "badge-cancelled", expired: "badge-expired" };
+
+  // The shared item's name and field labels: a licence type's or a data item's, from the public catalog.
+  function itemOf(agreement) {
+    if (agreement.item_kind === "licence_type") return CH.licenceType(agreement.item);
+    return CH.catalog("data-items").then(function (items) { return items[agreement.item] || null; });
+  }
+
+  function loadAgreements() {
+    var status = $("ag-status").value;
+    var query = "?role=provider" + (status ? "&status=" + encodeURIComponent(status) : "");
+    Promise.all([consoleApi("/api/v1/exchange/agreements" + query), CH.catalog("departments"), CH.catalog("matters")])
+      .then(function (all) {
+        var result = all[0];
+        if (!result.ok) { consoleError(CH.errorText(result, "共享申请加载失败")); return; }
+        var rows = result.data || [];
+        // The items first, then the cards in the API's order (newest first).
+        Promise.all(rows.map(itemOf)).then(function (items) {
+          var list = CH.clear($("agreements-list"));
+          $("agreements-empty").hidden = rows.length > 0;
+          rows.forEach(function (agreement, i) { list.appendChild(agreementCard(agreement, items[i], all[1], all[2])); });
+        });
+      });
+  }
+
+  function checkboxes(name, id, values, label) {
+    var box = el("fieldset", { id: id }, el("legend", { text: name }));
+    values.forEach(function (value) {
+      box.appendChild(el("label", { class: "choice" },
+        el("input", { type: "checkbox", value: value, checked: "checked" }), label(value)));
+    });
+    return box;
+  }
+
+  function checked(box) {
+    return Array.prototype.filter.call(box.querySelectorAll("input[type=checkbox]"), function (input) {
+      return input.checked;
+    }).map(function (input) { return input.value; });
+  }
+
+  function agreementCard(agreement, item, departments, matters) {
+    var labels = CH.fieldLabels(item);
+    var fieldLabel = function (key) { return labels[key] || key; };
+    var matterLabel = function (code) { return CH.nameOf(matters, code); };
+    var id = "ag-" + agreement.id;
+    var card = el("article", { class: "card agreement", id: id, "data-agreement": String(agreement.id),
+                               "data-status": agreement.status, "aria-labelledby": id + "-title" },
+      el("div", { class: "row-between" },
+        el("h3", { id: id + "-title", text: CH.nameOf(departments, agreement.consumer) + " 申请共享 " +
+                                           ((item && item.name) || agreement.item) }),
+        el("span", { class: "badge " + (AGREEMENT_BADGE[agreement.status] || "badge-info"),
+                     text: AGREEMENT_STATUS[agreement.status] || agreement.status })),
+      el("dl", { class: "fields" },
+        el("dt", { text: "申请事由" }), el("dd", { text: agreement.reason }),
+        el("dt", { text: "申请时间" }), el("dd", { text: CH.formatTime(agreement.created_at) }),
+        el("dt", { text: "有效期至" }), el("dd", { text: CH.formatTime(agreement.valid_until) }),
+        agreement.clear_fields.length ? el("dt", { text: "申请明文字段" }) : null,
+        agreement.clear_fields.length ? el("dd", { text: agreement.clear_fields.map(fieldLabel).join("、") }) : null,
+        agreement.decision_reason ? el("dt", { text: "审批意见" }) : null,
+        agreement.decision_reason ? el("dd", { class: "decision-reason", text: agreement.decision_reason }) : null));
+    if (agreement.status !== "pending") {
+      card.appendChild(el("p", { class: "small", text: "办理事项：" + agreement.matters.map(matterLabel).join("、") }));
+      card.appendChild(el("p", { class: "small", text: "共享字段：" + agreement.fields.map(fieldLabel).join("、") }));
+      return card;
+    }
+    var matterBox = checkboxes("同意的办理事项", id + "-matter", agreement.matters, matterLabel);
+    var fieldBox = checkboxes("同意共享的字段", id + "-field", agreement.fields, fieldLabel);
+    var reasonId = id + "-reason";
+    var reason = el("textarea", { id: reasonId, maxlength: "500", rows: "2" });
+    card.appendChild(el("form", { class: "decision", novalidate: "novalidate", onsubmit: function (e) { e.preventDefault(); } },
+      el("div", { class: "grid-2" }, matterBox, fieldBox),
+      el("div", { class: "field" },
+        el("label", { for: reasonId, text: "审批意见", }, el("span", { class: "hint", text: "拒绝时必填，写明不予共享的法律依据；批准时选填。" })),
+        reason),
+      el("div", { class: "row" },
+        el("button", { type: "button", class: "btn approve", text: "批准",
+                       onclick: function () { decide(agreement, "approve", reason.value, checked(matterBox), checked(fieldBox)); } }),
+        el("button", { type: "button", class: "btn btn-danger refuse", text: "拒绝",
+                       onclick: function () { decide(agreement, "refuse", reason.value); } }))));
+    return card;
+  }
+
+  function decide(agreement, decision, reason, matters, fields) {
+    reason = (reason || "").trim();
+    var body = { decision: decision };
+    if (decision === "refuse") {
+      if (!reason) { consoleError("拒绝共享申请必须写明法律依据。"); return; }
+    } else {
+      if (!matters.length || !fields.length) { consoleError("批准时至少保留一个办理事项和一个字段；都不同意请选择拒绝。"); return; }
+      // Send only what narrows the application: the server refuses anything wider.
+      if (matters.length < agreement.matters.length) body.matters = matters;
+      if (fields.length < agreement.fields.length) body.fields = fields;
+    }
+    if (reason) body.reason = reason;
+    consoleApi("/api/v1/exchange/agreements/" + agreement.id + "/decision", { body: body }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "审批未成功")); return; }
+      consoleOk(decision === "approve" ? "已批准共享申请 #" + agreement.id : "已拒绝共享申请 #" + agreement.id);
+      loadAgreements();
+    });
+  }
+
   /* ------------------------------------------------------------ start */
   // Each flow registers itself: { tab: id, load: function, bind: function }.
   var flows = [{ tab: "tab-usage", load: loadUsage, bind: function () {
     $("usage-form").addEventListener("submit", function (event) { event.preventDefault(); loadUsage(); });
   } }];
-  CH.consoleFlow = function (flow) { flows.push(flow); };
+  flows.push({ tab: "tab-agreements", load: loadAgreements, bind: function () {
+    $("agreements-form").addEventListener("submit", function (event) { event.preventDefault(); loadAgreements(); });
+  } });
 
   document.addEventListener("DOMContentLoaded", function () {
     staff.bind();
