@@ -8,7 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from certhub.db import create_db_engine
+from registry.models import LicenceDispute
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import CRIMINAL_RECORD_ISSUER, PUBLIC_SECURITY, LiveCerthub
 
@@ -148,3 +151,71 @@ def test_the_agreements_are_decided_with_the_keyboard(browsing, live):
     page.keyboard.press("Enter")
     page.wait_for_selector("#console-ok:not([hidden])")
     assert agreement_as_consumer(live, agreement)["status"] == "approved"
+
+
+def holder_disputes(live: LiveCerthub, field: str, reason: str, proposed: str) -> int:
+    answer = httpx.post(f"{live.base_url}/api/v1/holders/me/disputes", timeout=30,
+                        headers={"Authorization": f"Bearer {live.holder_token()}"},
+                        json={"identifier": live.licences["proof"], "field": field, "reason": reason,
+                              "proposed_value": proposed})
+    assert answer.status_code == 201, answer.text
+    return answer.json()["id"]
+
+
+def deadline_passed(live: LiveCerthub, dispute_id: int) -> None:
+    """The dispute was raised long ago: its deadline is a day behind (the registry's own table, as time would leave it)."""
+    engine = create_db_engine(live.settings.effective_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(LicenceDispute).where(LicenceDispute.id == dispute_id)
+                               .values(due_at=datetime.now(UTC) - timedelta(days=1)))
+    finally:
+        engine.dispose()
+
+
+def dispute_as_issuer(live: LiveCerthub, dispute_id: int) -> dict:
+    answer = live.call("GET", f"/api/v1/licences/disputes/{dispute_id}", client=live.issuers[PUBLIC_SECURITY],
+                       scope="licence:manage")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_the_officer_handles_disputes_overdue_first_accepting_and_rejecting(browsing, live):
+    on_time = holder_disputes(live, "issuing_authority", "出具单位应为分局", "福州市公安局鼓楼分局")
+    late = holder_disputes(live, "sex", "性别登记有误", "男")
+    deadline_passed(live, late)
+    page = console_ready(browsing, live)
+    open_tab(page, "disputes")
+    page.wait_for_selector(f'#disputes-list [data-dispute="{on_time}"]')
+    order = page.eval_on_selector_all("#disputes-list .dispute", "cards => cards.map(c => c.dataset.dispute)")
+    assert order.index(str(late)) < order.index(str(on_time)), "the overdue dispute comes first"
+    late_card = page.locator(f"#dp-{late}")
+    assert late_card.get_attribute("data-overdue") == "true" and "已逾期" in late_card.inner_text()
+    assert "出具单位" in page.inner_text(f"#dp-{on_time}") and "福州市公安局鼓楼分局" in page.inner_text(f"#dp-{on_time}")
+    browsing.shot(page, "console-disputes-1280")
+
+    # Reject needs a reason; with one, the dispute is rejected and the licence stays as it is.
+    page.click(f"#dp-{late} button.reject")
+    page.wait_for_selector("#console-error:not([hidden])")
+    assert dispute_as_issuer(live, late)["status"] == "open"
+    page.fill(f"#dp-{late}-reason", "经核对户籍档案，性别登记无误")
+    page.click(f"#dp-{late} button.reject")
+    page.wait_for_selector("#console-ok:not([hidden])")
+    rejected = dispute_as_issuer(live, late)
+    assert rejected["status"] == "rejected" and rejected["decision_reason"] == "经核对户籍档案，性别登记无误"
+
+    # Accept with the proposed value (prefilled): a new sealed version carries it.
+    page.wait_for_selector(f"#dp-{on_time} button.accept")
+    assert page.input_value(f"#dp-{on_time}-value") == "福州市公安局鼓楼分局"
+    page.click(f"#dp-{on_time} button.accept")
+    page.wait_for_selector("#console-ok:not([hidden])")
+    accepted = dispute_as_issuer(live, on_time)
+    assert accepted["status"] == "accepted" and accepted["corrected_version"] is not None
+    licence = live.call("GET", f"/api/v1/licences/{accepted['licence_identifier']}", client=live.issuers[PUBLIC_SECURITY],
+                        scope="licence:manage").json()
+    current = licence["versions"][-1]["identifier"]
+    face = live.call("GET", f"/api/v1/licences/{current}", client=live.issuers[PUBLIC_SECURITY],
+                     scope="licence:manage").json()["face"]
+    assert face["issuing_authority"] == "福州市公安局鼓楼分局" and face["sex"] == "女"
+    # Decided disputes leave the open list.
+    page.wait_for_function(f"() => !document.querySelector('#disputes-list [data-dispute=\"{on_time}\"]')")

@@ -200,6 +200,96 @@
     });
   }
 
+  /* ------------------------------------------------------------ disputes of the department's licences */
+  var DISPUTE_STATUS = { open: "待处理", accepted: "已采纳", rejected: "不予采纳" };
+
+  function loadDisputes() {
+    var status = $("d-status").value;
+    consoleApi("/api/v1/licences/disputes" + (status ? "?status=" + encodeURIComponent(status) : "")).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "纠错加载失败")); return; }
+      var rows = result.data || [];
+      // The API gives the oldest deadline first; overdue ones go first of all (they are open and late).
+      rows = rows.filter(function (d) { return d.overdue; }).concat(rows.filter(function (d) { return !d.overdue; }));
+      // Each licence once: its type's field labels and the field's value now.
+      var identifiers = rows.map(function (d) { return d.licence_identifier; }).filter(function (v, i, all) {
+        return all.indexOf(v) === i;
+      });
+      Promise.all(identifiers.map(function (identifier) {
+        return consoleApi("/api/v1/licences/" + encodeURIComponent(identifier)).then(function (answer) {
+          if (!answer.ok) return null;
+          return CH.licenceType(answer.data.type_code).then(function (type) { return { licence: answer.data, type: type }; });
+        });
+      })).then(function (licences) {
+        var byIdentifier = {};
+        identifiers.forEach(function (identifier, i) { byIdentifier[identifier] = licences[i]; });
+        var list = CH.clear($("disputes-list"));
+        $("disputes-empty").hidden = rows.length > 0;
+        rows.forEach(function (dispute) { list.appendChild(disputeCard(dispute, byIdentifier[dispute.licence_identifier])); });
+      });
+    });
+  }
+
+  function disputeCard(dispute, found) {
+    var labels = CH.fieldLabels(found && found.type);
+    var face = (found && found.licence.face) || {};
+    var id = "dp-" + dispute.id;
+    var open = dispute.status === "open";
+    var badge = dispute.overdue ? el("span", { class: "badge badge-denied", text: "已逾期" })
+      : el("span", { class: "badge " + (open ? "badge-suspended" : dispute.status === "accepted" ? "badge-valid" : "badge-info"),
+                     text: DISPUTE_STATUS[dispute.status] || dispute.status });
+    var current = face[dispute.field];
+    var card = el("article", { class: "card dispute", id: id, "data-dispute": String(dispute.id), "data-status": dispute.status,
+                               "data-overdue": dispute.overdue ? "true" : "false", "aria-labelledby": id + "-title" },
+      el("div", { class: "row-between" },
+        el("h3", { id: id + "-title", text: ((found && found.licence.type_name) || "证照") + "：" +
+                                           (labels[dispute.field] || dispute.field) }), badge),
+      el("dl", { class: "fields" },
+        el("dt", { text: "证照标识" }), el("dd", { class: "mono", text: dispute.licence_identifier }),
+        found ? el("dt", { text: "持证人" }) : null, found ? el("dd", { text: found.licence.holder_name }) : null,
+        el("dt", { text: "提出方" }), el("dd", { text: dispute.raised_by === "holder" ? "持证人" : "部门（" + dispute.raised_by_code + "）" }),
+        el("dt", { text: "纠错理由" }), el("dd", { text: dispute.reason }),
+        el("dt", { text: "现值" }), el("dd", { text: current === undefined || current === null ? "（空）" : String(current) }),
+        el("dt", { text: "建议值" }), el("dd", { text: dispute.proposed_value || "（未提出）" }),
+        el("dt", { text: "处理期限" }), el("dd", { class: "due", text: CH.formatTime(dispute.due_at) }),
+        dispute.decision_reason ? el("dt", { text: "处理意见" }) : null,
+        dispute.decision_reason ? el("dd", { text: dispute.decision_reason }) : null));
+    if (!open) return card;
+    var valueId = id + "-value", reasonId = id + "-reason";
+    var value = el("input", { type: "text", id: valueId, maxlength: "2000", autocomplete: "off",
+                              value: dispute.proposed_value || (current === undefined || current === null ? "" : String(current)) });
+    var reason = el("textarea", { id: reasonId, maxlength: "2000", rows: "2" });
+    card.appendChild(el("form", { class: "decision", novalidate: "novalidate", onsubmit: function (e) { e.preventDefault(); } },
+      el("div", { class: "field" }, el("label", { for: valueId, text: "更正后的值" },
+        el("span", { class: "hint", text: "采纳时该字段改为此值，签发新版本。" })), value),
+      el("div", { class: "field" }, el("label", { for: reasonId, text: "处理意见" },
+        el("span", { class: "hint", text: "不予采纳时必填。" })), reason),
+      el("div", { class: "row" },
+        el("button", { type: "button", class: "btn accept", text: "采纳并更正",
+                       onclick: function () { decideDispute(dispute, "accept", value.value, reason.value); } }),
+        el("button", { type: "button", class: "btn btn-danger reject", text: "不予采纳",
+                       onclick: function () { decideDispute(dispute, "reject", null, reason.value); } }))));
+    return card;
+  }
+
+  function decideDispute(dispute, action, value, reason) {
+    reason = (reason || "").trim();
+    var body = {};
+    if (action === "reject") {
+      if (!reason) { consoleError("不予采纳必须说明理由。"); return; }
+      body.reason = reason;
+    } else {
+      value = (value || "").trim();
+      if (!value) { consoleError("请填写更正后的值。"); return; }
+      body.value = value;
+      if (reason) body.reason = reason;
+    }
+    consoleApi("/api/v1/licences/disputes/" + dispute.id + "/" + action, { body: body }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "纠错处理未成功")); return; }
+      consoleOk(action === "accept" ? "已采纳纠错 #" + dispute.id + "，已签发新版本" : "已不予采纳纠错 #" + dispute.id);
+      loadDisputes();
+    });
+  }
+
   /* ------------------------------------------------------------ start */
   // Each flow registers itself: { tab: id, load: function, bind: function }.
   var flows = [{ tab: "tab-usage", load: loadUsage, bind: function () {
@@ -207,6 +297,10 @@
   } }];
   flows.push({ tab: "tab-agreements", load: loadAgreements, bind: function () {
     $("agreements-form").addEventListener("submit", function (event) { event.preventDefault(); loadAgreements(); });
+  } });
+
+  flows.push({ tab: "tab-disputes", load: loadDisputes, bind: function () {
+    $("disputes-form").addEventListener("submit", function (event) { event.preventDefault(); loadDisputes(); });
   } });
 
   document.addEventListener("DOMContentLoaded", function () {
