@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import update
 
 from certhub.db import create_db_engine
+from identity.codes import citizen_id_check_character
 from registry.models import LicenceDispute
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import CRIMINAL_RECORD_ISSUER, PUBLIC_SECURITY, LiveCerthub
@@ -219,3 +220,87 @@ def test_the_officer_handles_disputes_overdue_first_accepting_and_rejecting(brow
     assert face["issuing_authority"] == "福州市公安局鼓楼分局" and face["sex"] == "女"
     # Decided disputes leave the open list.
     page.wait_for_function(f"() => !document.querySelector('#disputes-list [data-dispute=\"{on_time}\"]')")
+
+
+def licence_as_issuer(live: LiveCerthub, identifier: str) -> dict:
+    answer = live.call("GET", f"/api/v1/licences/{identifier}", client=live.issuers[PUBLIC_SECURITY],
+                       scope="licence:manage")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def layout_shown(page, identifier: str) -> None:
+    """The layout PNG of that version is on screen: fetched with the officer's token, decoded by the browser."""
+    page.wait_for_selector(f'#lv-layout[data-identifier="{identifier}"]')
+    assert page.evaluate("document.getElementById('lv-layout').naturalWidth") > 200
+
+
+def test_the_officer_issues_changes_suspends_and_revokes_a_licence_seeing_its_layout(browsing, live):
+    first17 = "35010219900101123"
+    holder_code = first17 + citizen_id_check_character(first17)
+    page = console_ready(browsing, live)
+    open_tab(page, "licences")
+    page.wait_for_selector(f'#i-type option[value="{CRIMINAL_RECORD_PROOF}"]', state="attached")
+    # Only the types the bureau issues are offered.
+    offered = page.eval_on_selector_all("#i-type option", "options => options.map(o => o.value)")
+    assert CRIMINAL_RECORD_PROOF in offered and "11100000464367345J001" not in offered  # 不动产权证书: not theirs
+    page.select_option("#i-type", CRIMINAL_RECORD_PROOF)
+    page.fill("#i-holder-name", "王海峰")
+    page.fill("#i-holder-code", holder_code)
+    face = {"proof_number": "FZGA-2026-0100001", "name": "王海峰", "id_number": holder_code,
+            "result": "未发现有犯罪记录", "issuing_authority": "福州市公安局", "issue_date": "2026-12-01"}
+    for key, value in face.items():
+        page.fill(f"#i-f-{key}", value)
+    page.select_option("#i-f-sex", "男")
+    page.select_option("#i-f-id_type", "居民身份证")
+    # A required field left empty is named before anything is sent.
+    page.fill("#i-f-result", "")
+    page.click("#issue-form button[type=submit]")
+    page.wait_for_selector("#console-error:not([hidden])")
+    assert "查询结果" in page.inner_text("#console-error")
+    page.fill("#i-f-result", face["result"])
+    page.click("#issue-form button[type=submit]")
+    view = page.wait_for_selector("#licence-view:not([hidden])[data-status=valid]")
+    issued = view.get_attribute("data-identifier")
+    licence = licence_as_issuer(live, issued)
+    assert licence["holder_code"] == holder_code and licence["face"]["proof_number"] == face["proof_number"]
+    layout_shown(page, issued)
+    browsing.shot(page, "console-licence-issued-1280")
+
+    # Change: a new sealed version with the changed field only.
+    page.fill("#c-f-result", "未发现有犯罪记录（复核）")
+    page.fill("#c-reason", "复核后更正查询结果表述")
+    page.click("#change-form button[type=submit]")
+    page.wait_for_function(f"() => document.getElementById('licence-view').dataset.identifier !== '{issued}'")
+    changed = page.get_attribute("#licence-view", "data-identifier")
+    assert licence_as_issuer(live, changed)["version"] == 2
+    assert licence_as_issuer(live, changed)["face"]["result"] == "未发现有犯罪记录（复核）"
+    assert licence_as_issuer(live, issued)["superseded"] is True
+    layout_shown(page, changed)
+
+    # Suspend, then resume.
+    page.fill("#s-reason", "持证人涉嫌伪造材料，调查期间暂停")
+    page.click("#do-suspend")
+    page.wait_for_selector("#licence-view[data-status=suspended]")
+    assert licence_as_issuer(live, changed)["status"] == "suspended"
+    page.click("#do-resume")
+    page.wait_for_selector("#licence-view[data-status=valid]")
+    assert licence_as_issuer(live, changed)["status"] == "valid"
+
+    # Revoke needs a reason and a confirmation; then the licence is revoked and the actions are gone.
+    page.click("#do-revoke")
+    page.wait_for_selector("#console-error:not([hidden])")
+    page.fill("#s-reason", "以欺骗手段取得，依法撤销")
+    page.click("#do-revoke")
+    assert "确认吊销" in page.inner_text("#console-error")
+    assert licence_as_issuer(live, changed)["status"] == "valid"
+    page.check("#s-confirm-revoke")
+    page.click("#do-revoke")
+    page.wait_for_selector("#licence-view[data-status=revoked]")
+    assert licence_as_issuer(live, changed)["status"] == "revoked"
+    assert page.is_hidden("#do-revoke") and page.is_hidden("#change-form")
+    # Opening an older version's identifier shows the licence as it is now.
+    page.fill("#find-identifier", issued)
+    page.click("#find-form button[type=submit]")
+    page.wait_for_selector(f'#licence-view[data-identifier="{changed}"][data-status=revoked]')
+    browsing.shot(page, "console-licence-revoked-1280")

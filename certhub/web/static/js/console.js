@@ -36,6 +36,9 @@
     $("console-app").hidden = true;
     $("signin").hidden = false;
     $("whoami").textContent = "";
+    $("licence-view").hidden = true;
+    $("lv-layout").removeAttribute("src");
+    licences.shown = null;
     Array.prototype.forEach.call(document.querySelectorAll("#console-app tbody, #console-app ul, #console-app .clearable"),
       function (node) { CH.clear(node); });
   }
@@ -290,6 +293,197 @@
     });
   }
 
+  /* ------------------------------------------------------------ licences: issue, change, suspend, resume, revoke */
+  var licences = { types: [], type: null, shown: null, layout: {} };
+
+  function loadLicenceTypes() {
+    var department = state.session && state.session.department;
+    CH.api("/api/v1/catalog/licence-types").then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "证照类型加载失败")); return; }
+      // The types this department issues (the catalog lists the issuers of each).
+      licences.types = (result.data || []).filter(function (type) { return (type.issuers || []).indexOf(department) >= 0; });
+      var select = CH.clear($("i-type"));
+      licences.types.forEach(function (type) { select.appendChild(el("option", { value: type.code, text: type.name })); });
+      chooseType();
+    });
+  }
+
+  function chooseType() {
+    var code = $("i-type").value;
+    licences.type = licences.types.filter(function (type) { return type.code === code; })[0] || null;
+    var box = CH.clear($("i-face-fields"));
+    if (!licences.type) return;
+    $("i-holder-type").value = licences.type.holder_kind === "natural_person" ? "111" : "001";
+    $("i-validity").hidden = !(licences.type.validity && licences.type.validity.kind === "given");
+    licences.type.fields.forEach(function (field) { box.appendChild(fieldInput("i-f-", field, undefined)); });
+  }
+
+  // One face field as a labelled input: its type's control, its limits, its current value (a change).
+  function fieldInput(prefix, field, value) {
+    var id = prefix + field.key, input;
+    if (field.type === "enum") {
+      input = el("select", { id: id }, el("option", { value: "", text: field.required ? "请选择" : "（空）" }));
+      (field.options || []).forEach(function (option) { input.appendChild(el("option", { value: option, text: option })); });
+    } else if (field.type === "image") {
+      input = el("input", { type: "file", id: id, accept: "image/png,image/jpeg" });
+    } else {
+      input = el("input", { type: field.type === "date" ? "date" : field.type === "number" ? "number" : "text", id: id,
+                            autocomplete: "off", maxlength: field.max_length ? String(field.max_length) : null });
+    }
+    if (value !== undefined && value !== null && field.type !== "image") input.value = String(value);
+    input.dataset.key = field.key;
+    input.dataset.kind = field.type;
+    if (field.required) input.required = true;
+    return el("div", { class: "field" }, el("label", { for: id, text: field.label + (field.required ? "" : "（选填）") }), input);
+  }
+
+  // The face the inputs hold; a picture is read as base64 (what an image field stores).
+  function faceOf(box) {
+    var inputs = Array.prototype.slice.call(box.querySelectorAll("[data-key]"));
+    return Promise.all(inputs.map(function (input) {
+      if (input.dataset.kind === "image") {
+        var file = input.files && input.files[0];
+        if (!file) return [input.dataset.key, undefined];
+        return new Promise(function (resolve) {
+          var reader = new FileReader();
+          reader.onload = function () { resolve([input.dataset.key, String(reader.result).replace(/^data:[^,]*,/, "")]); };
+          reader.onerror = function () { resolve([input.dataset.key, undefined]); };
+          reader.readAsDataURL(file);
+        });
+      }
+      var value = input.value.trim();
+      if (value === "") return [input.dataset.key, undefined];
+      return [input.dataset.key, input.dataset.kind === "number" ? Number(value) : value];
+    })).then(function (pairs) {
+      var face = {};
+      pairs.forEach(function (pair) { if (pair[1] !== undefined) face[pair[0]] = pair[1]; });
+      return face;
+    });
+  }
+
+  function issueLicence(event) {
+    event.preventDefault();
+    if (!licences.type) { consoleError("本部门没有可签发的证照类型。"); return; }
+    var holder = { name: $("i-holder-name").value.trim(), code: $("i-holder-code").value.trim().toUpperCase(),
+                   code_type: $("i-holder-type").value };
+    if (!holder.name || !holder.code) { consoleError("请填写持证主体名称和代码。"); return; }
+    faceOf($("i-face-fields")).then(function (face) {
+      var missing = licences.type.fields.filter(function (field) { return field.required && face[field.key] === undefined; });
+      if (missing.length) { consoleError("请填写：" + missing.map(function (f) { return f.label; }).join("、")); return; }
+      var body = { type_code: licences.type.code, holder: holder, face: face };
+      if (!$("i-validity").hidden) {
+        if ($("i-valid-from").value) body.valid_from = $("i-valid-from").value;
+        if ($("i-valid-until").value) body.valid_until = $("i-valid-until").value;
+      }
+      consoleApi("/api/v1/licences", { body: body }).then(function (result) {
+        if (!result.ok) { consoleError(CH.errorText(result, "签发未成功")); return; }
+        consoleOk("已签发 " + result.data.type_name + "，证照标识 " + result.data.identifier);
+        $("issue-form").reset();
+        chooseType();
+        showLicence(result.data);
+      });
+    });
+  }
+
+  function openLicence(identifier) {
+    consoleApi("/api/v1/licences/" + encodeURIComponent(identifier)).then(function (result) {
+      if (!result.ok) { consoleError(result.status === 404 ? "本部门没有该证照。" : CH.errorText(result, "证照加载失败")); return; }
+      consoleError("");
+      // An older version's identifier opens the licence as it is now: that is what the actions act on.
+      var current = result.data.versions.filter(function (v) { return !v.superseded; })[0];
+      if (result.data.superseded && current && current.identifier !== identifier) { openLicence(current.identifier); return; }
+      showLicence(result.data);
+    });
+  }
+
+  function showLicence(licence) {
+    licences.shown = licence;
+    var view = $("licence-view");
+    view.hidden = false;
+    view.dataset.identifier = licence.identifier;
+    view.dataset.status = licence.status;
+    $("lv-title").textContent = licence.type_name + "（第 " + licence.version + " 版）";
+    CH.clear($("lv-status")).appendChild(CH.badge(licence.status));
+    CH.licenceType(licence.type_code).then(function (type) {
+      if (licences.shown !== licence) return;
+      var labels = CH.fieldLabels(type);
+      var list = CH.clear($("lv-fields"));
+      [["证照标识", licence.identifier], ["持证主体", licence.holder_name + "（" + licence.holder_code + "）"],
+       ["有效期", CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until)]]
+        .concat(Object.keys(licence.face).filter(function (key) {
+          return !((type && type.fields) || []).some(function (f) { return f.key === key && f.type === "image"; });
+        }).map(function (key) { return [labels[key] || key, String(licence.face[key])]; }))
+        .forEach(function (pair) { list.appendChild(el("dt", { text: pair[0] })); list.appendChild(el("dd", { text: pair[1] })); });
+      var box = CH.clear($("c-face-fields"));
+      ((type && type.fields) || []).forEach(function (field) { box.appendChild(fieldInput("c-f-", field, licence.face[field.key])); });
+    });
+    var live = licence.status === "valid" || licence.status === "suspended";
+    $("change-form").hidden = licence.status !== "valid";
+    $("do-suspend").hidden = licence.status !== "valid";
+    $("do-resume").hidden = licence.status !== "suspended";
+    $("do-revoke").hidden = !live;
+    $("s-confirm-revoke").parentNode.hidden = !live;
+    $("status-form").hidden = !live;
+    $("status-form").reset();
+    $("c-reason").value = "";
+    previewLayout(licence);
+  }
+
+  function previewLayout(licence) {
+    var image = $("lv-layout");
+    image.hidden = true;
+    delete image.dataset.identifier;
+    consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/layout.png", { binary: true }).then(function (result) {
+      if (licences.shown !== licence) return;
+      if (!result.ok) { consoleError(CH.errorText(result, "版式文件预览失败")); return; }
+      image.onload = function () { image.dataset.identifier = licence.identifier; };
+      image.src = CH.objectUrl(licences.layout, result.data);
+      image.hidden = false;
+    });
+  }
+
+  function changeLicence(event) {
+    event.preventDefault();
+    var licence = licences.shown;
+    if (!licence) return;
+    faceOf($("c-face-fields")).then(function (face) {
+      // Only what changed: a field left empty that had a value is removed (null).
+      var changes = {}, count = 0;
+      Object.keys(face).forEach(function (key) {
+        if (String(face[key]) !== String(licence.face[key])) { changes[key] = face[key]; count++; }
+      });
+      Array.prototype.forEach.call($("c-face-fields").querySelectorAll("[data-key]"), function (input) {
+        var key = input.dataset.key;
+        if (input.dataset.kind !== "image" && face[key] === undefined && licence.face[key] !== undefined) { changes[key] = null; count++; }
+      });
+      if (!count) { consoleError("照面信息没有变化。"); return; }
+      var body = { face: changes };
+      var reason = $("c-reason").value.trim();
+      if (reason) body.reason = reason;
+      consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/versions", { body: body }).then(function (result) {
+        if (!result.ok) { consoleError(CH.errorText(result, "变更未成功")); return; }
+        consoleOk("已签发第 " + result.data.version + " 版，证照标识 " + result.data.identifier);
+        showLicence(result.data);
+      });
+    });
+  }
+
+  function transition(action) {
+    var licence = licences.shown;
+    if (!licence) return;
+    var reason = $("s-reason").value.trim();
+    if (action === "revoke") {
+      if (!reason) { consoleError("吊销必须写明原因。"); return; }
+      if (!$("s-confirm-revoke").checked) { consoleError("吊销不可恢复，请先勾选“确认吊销”。"); return; }
+    }
+    var body = reason ? { reason: reason } : {};
+    consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/" + action, { body: body }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "操作未成功")); return; }
+      consoleOk({ suspend: "证照已暂停", resume: "证照已恢复", revoke: "证照已吊销" }[action]);
+      showLicence(result.data);
+    });
+  }
+
   /* ------------------------------------------------------------ start */
   // Each flow registers itself: { tab: id, load: function, bind: function }.
   var flows = [{ tab: "tab-usage", load: loadUsage, bind: function () {
@@ -301,6 +495,20 @@
 
   flows.push({ tab: "tab-disputes", load: loadDisputes, bind: function () {
     $("disputes-form").addEventListener("submit", function (event) { event.preventDefault(); loadDisputes(); });
+  } });
+
+  flows.push({ tab: "tab-licences", load: loadLicenceTypes, bind: function () {
+    $("i-type").addEventListener("change", chooseType);
+    $("issue-form").addEventListener("submit", issueLicence);
+    $("find-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var identifier = $("find-identifier").value.trim();
+      if (identifier) openLicence(identifier);
+    });
+    $("change-form").addEventListener("submit", changeLicence);
+    ["suspend", "resume", "revoke"].forEach(function (action) {
+      $("do-" + action).addEventListener("click", function () { transition(action); });
+    });
   } });
 
   document.addEventListener("DOMContentLoaded", function () {
