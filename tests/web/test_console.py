@@ -10,7 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from certhub.db import create_db_engine
+from certhub.db import create_db_engine, create_sessionmaker
+from identity import clients
 from identity.codes import citizen_id_check_character
 from registry.models import LicenceDispute
 from tests.web.browsing import DESKTOP, PHONE
@@ -18,6 +19,7 @@ from tests.web.live import CRIMINAL_RECORD_ISSUER, PUBLIC_SECURITY, LiveCerthub
 
 pytestmark = pytest.mark.slow  # drives Chromium
 
+PROPERTY_CERTIFICATE = "11100000464367345J001"  # 不动产权证书, issued by the property registry
 # The demo's officer of 福州市公安局 (certhub/demo/staff.yaml).
 OFFICER = "fzga-officer-0032"
 
@@ -304,3 +306,104 @@ def test_the_officer_issues_changes_suspends_and_revokes_a_licence_seeing_its_la
     page.click("#find-form button[type=submit]")
     page.wait_for_selector(f'#licence-view[data-identifier="{changed}"][data-status=revoked]')
     browsing.shot(page, "console-licence-revoked-1280")
+
+
+def department_system(live: LiveCerthub, name: str) -> tuple[str, str]:
+    """A system of the bureau with its own client (made as `certhub clients create` would)."""
+    engine = create_db_engine(live.settings.effective_database_url)
+    try:
+        session = create_sessionmaker(engine)()
+        with session, session.begin():
+            new = clients.create(session=session, department_code=PUBLIC_SECURITY, name=name, scopes=["exchange:query"])
+        assert new.client_secret is not None
+        return new.client_id, new.client_secret
+    finally:
+        engine.dispose()
+
+
+def token_status(live: LiveCerthub, client_id: str, secret: str) -> int:
+    return httpx.post(f"{live.base_url}/api/v1/oauth/token", data={"grant_type": "client_credentials"},
+                      auth=(client_id, secret)).status_code
+
+
+def test_the_officer_rotates_a_clients_secret_seen_once_and_disables_it(browsing, live):
+    client_id, old_secret = department_system(live, "出入境业务系统")
+    page = console_ready(browsing, live)
+    open_tab(page, "systems")
+    row = f'#clients-table tr[data-client="{client_id}"]'
+    page.wait_for_selector(row)
+    assert old_secret not in page.content()
+    page.click(f"{row} button.rotate")
+    page.wait_for_selector("#secret-box:not([hidden])")
+    new_secret = page.inner_text("#secret-value")
+    assert new_secret and new_secret != old_secret
+    assert token_status(live, client_id, old_secret) == 401
+    assert token_status(live, client_id, new_secret) == 200
+    browsing.shot(page, "console-systems-secret-1280")
+    # Closed, the secret is gone from the page.
+    page.click("#secret-done")
+    assert new_secret not in page.content()
+
+    # Disabling takes a second press; then the client gets no more tokens.
+    page.click(f"{row} button.disable")
+    assert "确认停用" in page.inner_text(f"{row} button.disable")
+    assert token_status(live, client_id, new_secret) == 200
+    page.click(f"{row} button.disable")
+    page.wait_for_selector(f'{row}[data-active="false"]')
+    assert token_status(live, client_id, new_secret) == 401
+
+
+def bureau_may_use_property_certificates(live: LiveCerthub) -> None:
+    """A subscription needs an active agreement for its types: the bureau applies, the registry approves."""
+    answer = live.call("POST", "/api/v1/exchange/agreements", client=live.issuers[PUBLIC_SECURITY],
+                       scope="exchange:query", headers={"X-Operator-Id": "fzga-officer-0032"}, json={
+                           "item": PROPERTY_CERTIFICATE, "provider": PROPERTY_REGISTRY, "matters": [TRANSFER_MATTER],
+                           "fields": ["certificate_number", "right_holder"], "reason": "核验涉案房产权属"})
+    assert answer.status_code == 201, answer.text
+    decided = live.call("POST", f"/api/v1/exchange/agreements/{answer.json()['id']}/decision",
+                        client=live.issuers[PROPERTY_REGISTRY], scope="exchange:provide",
+                        headers={"X-Operator-Id": "bdc-officer-0007"}, json={"decision": "approve"})
+    assert decided.status_code == 200, decided.text
+
+
+def test_the_officer_subscribes_rotates_the_signing_secret_and_cancels(browsing, live):
+    bureau_may_use_property_certificates(live)
+    page = console_ready(browsing, live)
+    open_tab(page, "systems")
+    page.wait_for_selector(f'#sub-types input[value="{PROPERTY_CERTIFICATE}"]')
+    # Only a public https address will be called back: a private one is refused (no traffic: an address, no name).
+    page.fill("#sub-url", "http://10.0.0.1/hook")
+    page.check('#sub-events input[value="revoked"]')
+    page.check(f'#sub-types input[value="{PROPERTY_CERTIFICATE}"]')
+    page.click("#subscribe-form button[type=submit]")
+    page.wait_for_selector("#console-error:not([hidden])")
+    assert "回调地址不可用" in page.inner_text("#console-error")
+    # The demo may call back on loopback (nothing listens on the discard port; no licence of this type is revoked here).
+    page.fill("#sub-url", "http://127.0.0.1:9/hook")
+    page.click("#subscribe-form button[type=submit]")
+    page.wait_for_selector("#secret-box:not([hidden])")
+    first_secret = page.inner_text("#secret-value")
+    listed = live.call("GET", "/api/v1/exchange/subscriptions", client=live.issuers[PUBLIC_SECURITY],
+                       scope="exchange:query").json()
+    subscription = next(s for s in listed if s["callback_url"] == "http://127.0.0.1:9/hook" and s["status"] == "active")
+    assert subscription["event_kinds"] == ["revoked"] and subscription["licence_type_codes"] == [PROPERTY_CERTIFICATE]
+    assert first_secret and first_secret not in str(listed)
+    row = f'#subscriptions-table tr[data-subscription="{subscription["id"]}"]'
+    page.wait_for_selector(row)
+    assert "不动产权证书" in page.inner_text(row)
+    page.click("#secret-done")
+
+    page.click(f"{row} button.rotate")
+    page.wait_for_function(f"() => !document.getElementById('secret-box').hidden && "
+                           f"document.getElementById('secret-value').textContent !== '{first_secret}'")
+    page.click("#secret-done")
+    page.click(f"{row} button.dead")
+    page.wait_for_selector("#dead-letters h3")
+    assert "没有失败投递" in page.inner_text("#dead-letters")
+
+    page.click(f"{row} button.cancel")
+    page.click(f"{row} button.cancel")
+    page.wait_for_selector(f'{row}[data-status="cancelled"]')
+    cancelled = live.call("GET", f"/api/v1/exchange/subscriptions/{subscription['id']}",
+                          client=live.issuers[PUBLIC_SECURITY], scope="exchange:query").json()
+    assert cancelled["status"] == "cancelled"

@@ -37,6 +37,7 @@
     $("signin").hidden = false;
     $("whoami").textContent = "";
     $("licence-view").hidden = true;
+    hideSecret();
     $("lv-layout").removeAttribute("src");
     licences.shown = null;
     Array.prototype.forEach.call(document.querySelectorAll("#console-app tbody, #console-app ul, #console-app .clearable"),
@@ -484,6 +485,197 @@
     });
   }
 
+  /* ------------------------------------------------------------ push subscriptions and API clients */
+  var EVENTS = { issued: "签发", changed: "变更", suspended: "暂停", resumed: "恢复", revoked: "吊销",
+                 cancelled: "注销", expired: "到期" };
+  var SUBSCRIPTION_STATUS = { active: "有效", cancelled: "已取消", paused: "已暂停" };
+  var AUTH_METHODS = { client_secret: "密钥", private_key_jwt: "私钥签名（private_key_jwt）" };
+
+  function loadSystems() {
+    loadClients();
+    loadSubscriptions();
+    fillSubscribeForm();
+  }
+
+  // A new secret, shown once: never kept in storage, gone when closed or signed out.
+  function showSecret(title, secret) {
+    $("secret-title").textContent = title;
+    $("secret-value").textContent = secret;
+    $("secret-box").hidden = false;
+    $("secret-done").focus();
+  }
+  function hideSecret() {
+    $("secret-value").textContent = "";
+    $("secret-title").textContent = "";
+    $("secret-box").hidden = true;
+  }
+
+  // A step that cannot be undone takes a second press of the same button.
+  function armed(button, confirmText, act) {
+    return function () {
+      if (button.dataset.armed !== "true") {
+        button.dataset.armed = "true";
+        button.dataset.label = button.textContent;
+        button.textContent = confirmText;
+        CH.announce(confirmText);
+        return;
+      }
+      button.dataset.armed = "false";
+      button.textContent = button.dataset.label;
+      act();
+    };
+  }
+
+  function loadClients() {
+    consoleApi("/api/v1/clients").then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "接口客户端加载失败")); return; }
+      var body = CH.clear($("clients-table").tBodies[0]);
+      result.data.forEach(function (client) {
+        var actions = el("td");
+        if (client.active && client.auth_method === "client_secret") {
+          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: "更换密钥",
+            onclick: function () { rotateClient(client); } }));
+        }
+        if (client.active) {
+          var disable = el("button", { type: "button", class: "btn btn-danger disable", text: "停用" });
+          disable.addEventListener("click", armed(disable, "再次点击确认停用", function () { disableClient(client); }));
+          actions.appendChild(disable);
+        }
+        body.appendChild(el("tr", { "data-client": client.client_id, "data-active": client.active ? "true" : "false" },
+          el("td", { class: "mono", text: client.client_id }),
+          el("td", { text: client.name }),
+          el("td", { class: "small", text: client.scopes.join(" ") }),
+          el("td", { text: AUTH_METHODS[client.auth_method] || client.auth_method }),
+          el("td", null, el("span", { class: "badge " + (client.active ? "badge-valid" : "badge-revoked"),
+                                      text: client.active ? "启用" : "已停用" })),
+          el("td", { text: client.last_used_at ? CH.formatTime(client.last_used_at) : "从未使用" }),
+          actions));
+      });
+    });
+  }
+
+  function rotateClient(client) {
+    consoleApi("/api/v1/clients/" + encodeURIComponent(client.client_id) + "/secret", { method: "POST" }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "更换密钥未成功")); return; }
+      consoleOk("已更换客户端 " + client.client_id + " 的密钥，旧密钥已失效");
+      showSecret("客户端 " + client.client_id + " 的新密钥", result.data.client_secret);
+      loadClients();
+    });
+  }
+
+  function disableClient(client) {
+    consoleApi("/api/v1/clients/" + encodeURIComponent(client.client_id) + "/disable", { method: "POST" }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "停用未成功")); return; }
+      consoleOk("已停用客户端 " + client.client_id);
+      loadClients();
+    });
+  }
+
+  function loadSubscriptions() {
+    Promise.all([consoleApi("/api/v1/exchange/subscriptions"), CH.catalog("licence-types")]).then(function (all) {
+      var result = all[0];
+      if (!result.ok) { consoleError(CH.errorText(result, "推送订阅加载失败")); return; }
+      var body = CH.clear($("subscriptions-table").tBodies[0]);
+      $("subscriptions-empty").hidden = result.data.length > 0;
+      result.data.forEach(function (subscription) {
+        var actions = el("td");
+        if (subscription.status !== "cancelled") {
+          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: "更换密钥",
+            onclick: function () { rotateSubscription(subscription); } }));
+          var cancel = el("button", { type: "button", class: "btn btn-danger cancel", text: "取消订阅" });
+          cancel.addEventListener("click", armed(cancel, "再次点击确认取消", function () { cancelSubscription(subscription); }));
+          actions.appendChild(cancel);
+        }
+        actions.appendChild(el("button", { type: "button", class: "btn btn-secondary dead", text: "失败投递",
+          onclick: function () { loadDeadLetters(subscription); } }));
+        body.appendChild(el("tr", { "data-subscription": String(subscription.id), "data-status": subscription.status },
+          el("td", { class: "num", text: "#" + subscription.id }),
+          el("td", { class: "mono", text: subscription.callback_url }),
+          el("td", { text: subscription.event_kinds.map(function (k) { return EVENTS[k] || k; }).join("、") }),
+          el("td", { text: subscription.licence_type_codes.map(function (c) { return CH.nameOf(all[1], c); }).join("、") }),
+          el("td", { text: SUBSCRIPTION_STATUS[subscription.status] || subscription.status }),
+          actions));
+      });
+    });
+  }
+
+  function fillSubscribeForm() {
+    var events = $("sub-events");
+    if (!events.querySelector("input")) {
+      Object.keys(EVENTS).forEach(function (kind) {
+        events.appendChild(el("label", { class: "choice" }, el("input", { type: "checkbox", value: kind }), EVENTS[kind]));
+      });
+    }
+    CH.catalog("licence-types").then(function (types) {
+      var box = $("sub-types");
+      if (box.querySelector("input")) return;
+      Object.keys(types).sort(function (a, b) { return types[a].name.localeCompare(types[b].name, "zh-CN"); })
+        .forEach(function (code) {
+          box.appendChild(el("label", { class: "choice" }, el("input", { type: "checkbox", value: code }), types[code].name));
+        });
+    });
+  }
+
+  function subscribe(event) {
+    event.preventDefault();
+    var url = $("sub-url").value.trim();
+    var kinds = checked($("sub-events")), types = checked($("sub-types"));
+    if (!url || !kinds.length || !types.length) { consoleError("请填写回调地址，并至少选择一个事件和一个证照类型。"); return; }
+    consoleApi("/api/v1/exchange/subscriptions", { body: { callback_url: url, event_kinds: kinds, licence_type_codes: types } })
+      .then(function (result) {
+        if (!result.ok) {
+          var code = result.data && result.data.error;
+          consoleError(code === "unsafe_callback_url" ? "回调地址不可用：只接受 https 公网地址。"
+            : code === "no_agreement" ? "本部门没有所选证照类型的有效共享协议，请先申请共享。"
+            : CH.errorText(result, "订阅未成功"));
+          return;
+        }
+        consoleOk("已新建推送订阅 #" + result.data.id);
+        showSecret("推送订阅 #" + result.data.id + " 的签名密钥", result.data.secret);
+        $("subscribe-form").reset();
+        loadSubscriptions();
+      });
+  }
+
+  function rotateSubscription(subscription) {
+    consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/secret", { method: "POST" }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "更换密钥未成功")); return; }
+      consoleOk("已更换推送订阅 #" + subscription.id + " 的签名密钥");
+      showSecret("推送订阅 #" + subscription.id + " 的新签名密钥", result.data.secret);
+    });
+  }
+
+  function cancelSubscription(subscription) {
+    consoleApi("/api/v1/exchange/subscriptions/" + subscription.id, { method: "DELETE" }).then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "取消订阅未成功")); return; }
+      consoleOk("已取消推送订阅 #" + subscription.id);
+      loadSubscriptions();
+    });
+  }
+
+  function loadDeadLetters(subscription) {
+    consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/dead-letters").then(function (result) {
+      if (!result.ok) { consoleError(CH.errorText(result, "失败投递加载失败")); return; }
+      var box = CH.clear($("dead-letters"));
+      box.appendChild(el("h3", { text: "推送订阅 #" + subscription.id + " 的失败投递" }));
+      if (!result.data.length) { box.appendChild(el("p", { class: "muted", text: "没有失败投递。" })); return; }
+      var list = el("ul");
+      result.data.forEach(function (letter) {
+        list.appendChild(el("li", { "data-delivery": String(letter.id) },
+          CH.formatTime(letter.created_at) + "　尝试 " + letter.attempts + " 次　" + (letter.last_error || "") + "　",
+          letter.status === "dead" ? el("button", { type: "button", class: "link-button", text: "重新投递", onclick: function () {
+            consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/dead-letters/" + letter.id + "/redeliver",
+                       { method: "POST" }).then(function (answer) {
+              if (!answer.ok) { consoleError(CH.errorText(answer, "重新投递未成功")); return; }
+              consoleOk("已重新安排投递");
+              loadDeadLetters(subscription);
+            });
+          } }) : el("span", { class: "muted", text: "等待投递" })));
+      });
+      box.appendChild(list);
+    });
+  }
+
   /* ------------------------------------------------------------ start */
   // Each flow registers itself: { tab: id, load: function, bind: function }.
   var flows = [{ tab: "tab-usage", load: loadUsage, bind: function () {
@@ -509,6 +701,11 @@
     ["suspend", "resume", "revoke"].forEach(function (action) {
       $("do-" + action).addEventListener("click", function () { transition(action); });
     });
+  } });
+
+  flows.push({ tab: "tab-systems", load: loadSystems, bind: function () {
+    $("secret-done").addEventListener("click", hideSecret);
+    $("subscribe-form").addEventListener("submit", subscribe);
   } });
 
   document.addEventListener("DOMContentLoaded", function () {
