@@ -407,3 +407,16 @@ def test_the_officer_subscribes_rotates_the_signing_secret_and_cancels(browsing,
     cancelled = live.call("GET", f"/api/v1/exchange/subscriptions/{subscription['id']}",
                           client=live.issuers[PUBLIC_SECURITY], scope="exchange:query").json()
     assert cancelled["status"] == "cancelled"
+
+
+@pytest.mark.parametrize("tab", ["usage", "agreements", "disputes", "licences", "systems"])
+def test_every_panel_fits_a_360px_phone_in_large_text(browsing, live, tab):
+    page = console_ready(browsing, live, PHONE)
+    page.click("#large-font-toggle")
+    assert page.evaluate("document.documentElement.classList.contains('large')")
+    open_tab(page, tab)
+    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready")
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the {tab} panel scrolls sideways at 360 px in large text"
+    browsing.shot(page, f"console-{tab}-360-large")
