@@ -148,7 +148,7 @@ def get_owned_or_raise(*, session: Session, client_id: str, department_code: str
     return client
 
 
-def rotate_secret(*, session: Session, client_id: str, department_code: str) -> NewClient:
+def rotate_secret(*, session: Session, client_id: str, department_code: str) -> tuple[ApiClient, str]:
     """A new secret for one of the department's own secret clients: the old
     one stops working at the token endpoint at once (tokens already issued
     run to their expiry; disable the client to end them too). The secret is
@@ -162,8 +162,7 @@ def rotate_secret(*, session: Session, client_id: str, department_code: str) -> 
     secret = secrets.token_urlsafe(32)
     client.secret_hash = _hash_secret(secret, salt=secrets.token_hex(8))
     session.flush()
-    return NewClient(client_id=client.client_id, client_secret=secret, department_code=client.department_code,
-                     scopes=list(client.scopes), auth_method=client.auth_method)
+    return client, secret
 
 
 def disable_owned(*, session: Session, client_id: str, department_code: str) -> ApiClient:

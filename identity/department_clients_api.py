@@ -57,11 +57,10 @@ def list_department_clients(session: SessionDep, principal: ClientManager) -> li
 def rotate_department_client_secret(client_id: ClientId, session: SessionDep, principal: ClientManager,
                                     response: Response) -> DepartmentClientSecret:
     """A new secret for one of the department's secret clients; the old one stops working at once."""
-    new = clients.rotate_secret(session=session, client_id=client_id, department_code=principal.department_code)
+    client, secret = clients.rotate_secret(session=session, client_id=client_id,
+                                           department_code=principal.department_code)
     response.headers["Cache-Control"] = "no-store"
-    client = clients.get_owned_or_raise(session=session, client_id=client_id, department_code=principal.department_code)
-    assert new.client_secret is not None  # rotate_secret only serves secret clients
-    return DepartmentClientSecret(**_read(client).model_dump(), client_secret=new.client_secret)
+    return DepartmentClientSecret(**_read(client).model_dump(), client_secret=secret)
 
 
 @router.post("/{client_id}/disable", response_model=DepartmentClientRead)
