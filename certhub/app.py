@@ -26,6 +26,7 @@ import exchange.plan.api
 import exchange.query.api
 import exchange.subscriptions.api
 import identity.api
+import identity.department_clients_api
 import identity.holders_api
 import identity.staff_api
 import registry.delegations.api
@@ -197,6 +198,7 @@ def create_app(
     app.include_router(catalog.api.router)
     app.include_router(identity.holders_api.router)
     app.include_router(identity.staff_api.router)
+    app.include_router(identity.department_clients_api.router)
     app.include_router(registry.seals.api.router)
     app.include_router(adapters.api.data_return_router)
     app.include_router(registry.seals.api.well_known_router)
@@ -208,6 +210,7 @@ def create_app(
     app.include_router(registry.wallet.api.router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
+    app.include_router(exchange.auditlog.api.usage_router)
     app.include_router(exchange.auditlog.holder_api.router)
     app.include_router(exchange.agreements.api.router)
     app.include_router(exchange.consent.api.router)

@@ -11,6 +11,8 @@ KNOWN_SCOPES: dict[str, str] = {
     "presentation:redeem": "Redeem holders' 亮证 codes at a counter",
     "exchange:query": "Query licences and shared data through the hub",
     "exchange:provide": "Decide on sharing agreements as a provider",
+    "usage:read": "Read the department's own use statistics (its own use records, counted), never another's",
+    "clients:manage": "Manage the department's own API clients: list them, rotate a secret (shown once), disable one",
     "audit:read": "Read and export the authorized-use log",
     "metrics:read": "Scrape the server's Prometheus metrics (GET /metrics); an operator's monitoring, not a department's",
 }

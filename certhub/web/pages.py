@@ -1,4 +1,4 @@
-"""The three browser apps and the landing page, rendered on the server.
+"""The four browser apps and the landing page, rendered on the server.
 
 Each page is a Jinja2 template with its own small script; the scripts call
 the public JSON API with a token kept in ``sessionStorage``. Nothing is
@@ -139,3 +139,8 @@ def counter(request: Request) -> HTMLResponse:
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request) -> HTMLResponse:
     return _render(request, "audit.html", page="audit", title="用证审计")
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console(request: Request) -> HTMLResponse:
+    return _render(request, "console.html", page="console", title="部门管理")

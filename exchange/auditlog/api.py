@@ -5,6 +5,10 @@ Whatever may name a holder (the record search, a holder's records, the
 export) is a POST with its filters in the body: a holder's code in a URL is
 written to the access log before anything could refuse it.
 
+A department's officers count their own department's uses through
+``usage_router`` (scope ``usage:read``): the department is the caller's,
+never a parameter, so no department reads another's figures.
+
 Holders read their own records through ``holder_api``; the public tiles,
 checkpoint and health signal are in ``log_api``.
 """
@@ -27,6 +31,7 @@ from exchange.auditlog.errors import LogUnavailable
 from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
 from identity.deps import require_scopes
+from identity.tokens import Principal
 from registry.config import RegistryConfig
 from storage.params import MAX_SQL_INTEGER
 from storage.sessions import SessionDep
@@ -35,6 +40,8 @@ from wiring import find_service, service
 router = APIRouter(
     prefix="/api/v1/audit", tags=["authorized-use log"], dependencies=[Depends(require_scopes("audit:read"))]
 )
+
+usage_router = APIRouter(prefix="/api/v1/usage", tags=["authorized-use log"])
 
 _EXPORT_CHUNK_CHARS = 1 << 16
 
@@ -64,6 +71,14 @@ def subject_records(session: SessionDep, body: SubjectRecordsIn) -> dict:
 @router.get("/stats")
 def stats(session: SessionDep, since: datetime, until: datetime) -> dict:
     return search.statistics(session=session, since=since, until=until)
+
+
+@usage_router.get("/stats")
+def department_usage_stats(session: SessionDep, principal: Annotated[Principal, Depends(require_scopes("usage:read"))],
+                           since: datetime, until: datetime) -> dict:
+    """The caller's own department's use records counted per day, matter and kind (granted / denied)."""
+    return search.department_statistics(session=session, department_code=principal.department_code,
+                                        since=since, until=until)
 
 
 @router.get("/anomalies")

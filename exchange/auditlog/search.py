@@ -120,17 +120,16 @@ def _check_range(since: datetime, until: datetime) -> None:
         raise InvalidQuery(f"the range must be positive and at most {MAX_RANGE.days} days")
 
 
-def _scan(*, session: Session, since: datetime, until: datetime):
+def _scan(*, session: Session, since: datetime, until: datetime, department_code: str | None = None):
     columns = (
         LogEntry.id, LogEntry.leaf_index, LogEntry.recorded_at, LogEntry.department_code,
         LogEntry.operator_id, LogEntry.subject_code, LogEntry.matter_code, LogEntry.basis, LogEntry.result,
+        LogEntry.kind,
     )
-    query = (
-        select(*columns)
-        .where(LogEntry.recorded_at >= since, LogEntry.recorded_at < until)
-        .order_by(LogEntry.recorded_at, LogEntry.id)
-        .limit(MAX_SCAN + 1)
-    )
+    query = select(*columns).where(LogEntry.recorded_at >= since, LogEntry.recorded_at < until)
+    if department_code is not None:
+        query = query.where(LogEntry.department_code == department_code)
+    query = query.order_by(LogEntry.recorded_at, LogEntry.id).limit(MAX_SCAN + 1)
     rows = session.execute(query).all()
     return rows[:MAX_SCAN], len(rows) > MAX_SCAN
 
@@ -147,6 +146,32 @@ def statistics(*, session: Session, since: datetime, until: datetime) -> dict:
     return {
         "by_department": {key: dict(value) for key, value in sorted(by_department.items())},
         "by_day": {key: dict(value) for key, value in sorted(by_day.items())},
+        "truncated": truncated,
+    }
+
+
+def department_statistics(*, session: Session, department_code: str, since: datetime, until: datetime) -> dict:
+    """One department's own uses (the records naming it as the user), counted
+    per day (Asia/Shanghai), per matter and per kind, granted and denied: what
+    its officers see of their own work, never another department's."""
+    _check_range(since, until)
+    rows, truncated = _scan(session=session, since=since, until=until, department_code=department_code)
+    totals: Counter = Counter()
+    by_day: dict[str, Counter] = defaultdict(Counter)
+    by_matter: dict[str, Counter] = defaultdict(Counter)
+    by_kind: dict[str, Counter] = defaultdict(Counter)
+    for row in rows:
+        totals[row.result] += 1
+        by_day[row.recorded_at.astimezone(SHANGHAI).date().isoformat()][row.result] += 1
+        # Uses without a matter (a holder's own view, a layout download) are counted under "".
+        by_matter[row.matter_code or ""][row.result] += 1
+        by_kind[row.kind][row.result] += 1
+    return {
+        "department": department_code,
+        "totals": dict(totals),
+        "by_day": {key: dict(value) for key, value in sorted(by_day.items())},
+        "by_matter": {key: dict(value) for key, value in sorted(by_matter.items())},
+        "by_kind": {key: dict(value) for key, value in sorted(by_kind.items())},
         "truncated": truncated,
     }
 

@@ -27,6 +27,10 @@ ROLE_SCOPES: dict[str, frozenset[str]] = {
     # sharing agreements (as provider and as consumer), reports wrong fields.
     "officer": frozenset({
         "licence:issue", "licence:manage", "licence:dispute", "seal:admin", "exchange:provide", "exchange:query",
+        # The department's own use statistics on the console (not the whole log: that is audit:read).
+        "usage:read",
+        # The department's own API clients (rotate a leaked secret, disable a retired system); never another's.
+        "clients:manage",
     }),
     # Reviews the authorized-use log.
     "auditor": frozenset({"audit:read"}),

@@ -111,3 +111,26 @@ def test_cli_checkpoint_and_export(tmp_path, monkeypatch):
     assert published.stdout.startswith(ORIGIN + "\n0\n")
     exported = runner.invoke(cli_app, ["audit", "export", "--subject", HOLDER])
     assert exported.exit_code == 0 and json.loads(exported.stdout.splitlines()[0])["size"] == 0
+
+
+def test_a_department_counts_only_its_own_uses(app, recorded):
+    """An officer's console reads its own department's figures (usage:read); the department is the caller's."""
+    authority = app.state.services.find(TokenAuthority)
+    params = {"since": at(0).isoformat(), "until": at(23).isoformat()}
+    officer = authority.issue(client_id="officer-1", department_code=DEPT, scopes=["usage:read"])
+    with TestClient(app, headers={"Authorization": f"Bearer {officer}"}) as client:
+        stats = client.get("/api/v1/usage/stats", params=params).json()
+        assert stats["department"] == DEPT
+        assert stats["totals"] == {"granted": 6, "denied": 5}
+        assert stats["by_day"] == {"2025-03-03": {"granted": 6, "denied": 5}}
+        assert sum(sum(counts.values()) for counts in stats["by_matter"].values()) == 11
+        # A department parameter is not a way to read another's figures: it is ignored.
+        other = client.get("/api/v1/usage/stats", params={**params, "department": OTHER_DEPT}).json()
+        assert other["department"] == DEPT and other["totals"] == stats["totals"]
+        assert client.get("/api/v1/usage/stats", params={**params, "until": at(0).isoformat()}).status_code == 422
+    neighbour = authority.issue(client_id="officer-2", department_code=OTHER_DEPT, scopes=["usage:read"])
+    answer = TestClient(app).get("/api/v1/usage/stats", params=params, headers={"Authorization": f"Bearer {neighbour}"})
+    assert answer.json()["totals"] == {"granted": 1}
+    clerk = authority.issue(client_id="clerk-1", department_code=DEPT, scopes=["exchange:query"])
+    answer = TestClient(app).get("/api/v1/usage/stats", params=params, headers={"Authorization": f"Bearer {clerk}"})
+    assert answer.status_code == 403

@@ -106,8 +106,8 @@ def test_a_staff_id_token_opens_a_short_lived_staff_session(client, provider):
 
 
 @pytest.mark.parametrize(("roles", "scopes"), [
-    (["officer"], ["exchange:provide", "exchange:query", "licence:dispute", "licence:issue", "licence:manage",
-                   "seal:admin"]),
+    (["officer"], ["clients:manage", "exchange:provide", "exchange:query", "licence:dispute", "licence:issue", "licence:manage",
+                   "seal:admin", "usage:read"]),
     (["auditor"], ["audit:read"]),
     (["clerk", "auditor"], ["audit:read", "exchange:query", "presentation:redeem"]),
     # Roles for other applications at the same provider are left aside; one role may come as a string.

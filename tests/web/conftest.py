@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.environment import REPO_ROOT
+from tests.web.browsing import Browsing
 from tests.web.live import LiveCerthub, start_live_certhub
 
 CHROMIUM = Path(os.environ.get("CERTHUB_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium")
@@ -55,3 +56,12 @@ def browser():
             yield instance
         finally:
             instance.close()
+
+
+@pytest.fixture
+def browsing(browser, live, artifacts):
+    session = Browsing(browser, live, artifacts)
+    yield session
+    session.close()
+    assert session.foreign == [], "pages must load nothing from outside certhub"
+    assert session.errors == [], "pages logged script errors"

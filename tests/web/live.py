@@ -129,7 +129,7 @@ def _issuer_clients(settings: Settings) -> dict[str, Client]:
         with session, session.begin():
             made = {
                 code: clients.create(session=session, department_code=code, name="发证业务系统 (web tests)",
-                                     scopes=["licence:issue", "licence:manage"])
+                                     scopes=["licence:issue", "licence:manage", "exchange:query", "exchange:provide"])
                 for code in (CRIMINAL_RECORD_ISSUER, PROPERTY_ISSUER)
             }
         return {code: Client(new.client_id, new.client_secret) for code, new in made.items()}
