@@ -30,7 +30,6 @@ from signing.pades import KeySigner, PostingTimeStamper, sign_pdf
 from signing.picture import draw_round_seal
 from signing.x509docs import CertificateName, issue_document_root, issue_document_signing_certificate
 
-
 # Each round draws another holder: a document's characters differ from the last one's, as they do
 # from one licence to the next, so no round reuses the font subset an earlier one made.
 _HOLDERS = ("福州示例餐饮有限公司", "厦门鹭岛海鲜酒楼", "泉州晋江鞋业制造厂", "漳州龙海农副产品商行", "莆田湄洲妈祖文化传播",
