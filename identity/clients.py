@@ -91,8 +91,14 @@ def create(
                      auth_method=auth_method)
 
 
-def get_or_raise(*, session: Session, client_id: str) -> ApiClient:
-    client = session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+def get_or_raise(*, session: Session, client_id: str, department_code: str | None = None,
+                 lock: bool = False) -> ApiClient:
+    """The client; with `department_code`, only one of that department's own: another
+    department's client answers as if there were none (its existence does not leak)."""
+    query = select(ApiClient).where(ApiClient.client_id == client_id)
+    if department_code is not None:
+        query = query.where(ApiClient.department_code == department_code)
+    client = session.scalar(query.with_for_update() if lock else query)
     if client is None:
         raise UnknownClient(f"client {client_id} not found")
     return client
@@ -119,9 +125,13 @@ def authenticate(*, session: Session, client_id: str, client_secret: str) -> Api
     return client
 
 
-def deactivate(*, session: Session, client_id: str) -> None:
-    client = get_or_raise(session=session, client_id=client_id)
+def deactivate(*, session: Session, client_id: str, department_code: str | None = None) -> ApiClient:
+    """Disable a client for good (its tokens stop counting: token_revocations); with
+    `department_code`, only one of that department's own."""
+    client = get_or_raise(session=session, client_id=client_id, department_code=department_code, lock=True)
     client.active = False
+    session.flush()
+    return client
 
 
 def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | None = None) -> ApiClient:
@@ -138,23 +148,13 @@ def use_private_key_jwt(*, session: Session, client_id: str, now: datetime | Non
     return client
 
 
-def get_owned_or_raise(*, session: Session, client_id: str, department_code: str, lock: bool = False) -> ApiClient:
-    """One of the department's own clients; another department's client
-    answers as if there were none (its existence does not leak)."""
-    query = select(ApiClient).where(ApiClient.client_id == client_id, ApiClient.department_code == department_code)
-    client = session.scalar(query.with_for_update() if lock else query)
-    if client is None:
-        raise UnknownClient(f"client {client_id} not found")
-    return client
-
-
 def rotate_secret(*, session: Session, client_id: str, department_code: str) -> tuple[ApiClient, str]:
     """A new secret for one of the department's own secret clients: the old
     one stops working at the token endpoint at once (tokens already issued
     run to their expiry; disable the client to end them too). The secret is
     returned once, only its hash is kept. Locked: two rotations at once
     leave one secret, the one whose answer came last."""
-    client = get_owned_or_raise(session=session, client_id=client_id, department_code=department_code, lock=True)
+    client = get_or_raise(session=session, client_id=client_id, department_code=department_code, lock=True)
     if not client.active:
         raise InvalidRegistration(f"client {client_id} is disabled; a disabled client gets no new secret")
     if client.auth_method != CLIENT_SECRET:
@@ -163,14 +163,6 @@ def rotate_secret(*, session: Session, client_id: str, department_code: str) -> 
     client.secret_hash = _hash_secret(secret, salt=secrets.token_hex(8))
     session.flush()
     return client, secret
-
-
-def disable_owned(*, session: Session, client_id: str, department_code: str) -> ApiClient:
-    """Disable one of the department's own clients for good (its tokens stop counting: token_revocations)."""
-    client = get_owned_or_raise(session=session, client_id=client_id, department_code=department_code, lock=True)
-    client.active = False
-    session.flush()
-    return client
 
 
 def _locked(*, session: Session, client_id: str) -> ApiClient:

@@ -66,4 +66,4 @@ def rotate_department_client_secret(client_id: ClientId, session: SessionDep, pr
 @router.post("/{client_id}/disable", response_model=DepartmentClientRead)
 def disable_department_client(client_id: ClientId, session: SessionDep, principal: ClientManager) -> DepartmentClientRead:
     """Disable one of the department's clients for good: no more tokens, and those it holds stop counting."""
-    return _read(clients.disable_owned(session=session, client_id=client_id, department_code=principal.department_code))
+    return _read(clients.deactivate(session=session, client_id=client_id, department_code=principal.department_code))
