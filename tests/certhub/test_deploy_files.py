@@ -28,6 +28,7 @@ GUIDE = REPO_ROOT / "docs" / "deployment.md"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 TIMERS = sorted((DEPLOY / "systemd").glob("*.timer"))
 COMPOSE = DEPLOY / "compose.yaml"
+NGINX_DIR = DEPLOY / "nginx"
 ENV_EXAMPLE = DEPLOY / "certhub.env.example"
 COMPOSE_ENV_EXAMPLE = DEPLOY / "compose.env.example"
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -195,6 +196,35 @@ def test_systemd_accepts_the_units(tmp_path):
     not_here = re.compile(r"[\w.-]+\.service: Command /opt/certhub/\S+ is not executable: No such file or directory")
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if not not_here.fullmatch(line)]
     assert not complaints, complaints
+
+
+def _nginx_test(tmp_path: Path, site: str) -> subprocess.CompletedProcess:
+    """``nginx -t`` of the site as the guide installs it (with the host's upstream), its
+    certificate paths pointed at a self-signed pair: nginx reads them while it checks."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(nginx).is_file(), "nginx is not installed (Debian: apt-get install nginx-light)"
+    tls = tmp_path / "tls"
+    tls.mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-subj", "/CN=certhub.fujian.gov.example", "-days", "1", "-keyout", str(tls / "privkey.pem"),
+                    "-out", str(tls / "fullchain.pem")], check=True, capture_output=True, timeout=60)
+    (tmp_path / "certhub.conf").write_text(site.replace("/etc/nginx/tls/", f"{tls}/"), encoding="utf-8")
+    shutil.copy(NGINX_DIR / "upstream-host.conf", tmp_path / "upstream-host.conf")
+    (tmp_path / "nginx.conf").write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
+        f"http {{\n  access_log off;\n  include {tmp_path}/upstream-host.conf;\n  include {tmp_path}/certhub.conf;\n}}\n",
+        encoding="utf-8")
+    return subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_nginx_accepts_the_proxy_configuration(tmp_path):
+    site = (NGINX_DIR / "certhub.conf").read_text(encoding="utf-8")
+    checked = _nginx_test(tmp_path / "real", site)
+    assert checked.returncode == 0, checked.stderr
+    # The check can fail: a directive this nginx does not know is refused.
+    broken = _nginx_test(tmp_path / "broken", site.replace("client_max_body_size 2m;", "client_max_body_sise 2m;"))
+    assert broken.returncode != 0 and "client_max_body_sise" in broken.stderr
 
 
 def test_the_units_read_the_settings_file_the_guide_installs():
