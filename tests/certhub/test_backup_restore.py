@@ -63,6 +63,7 @@ from tests.factories.exchange import (
     results_by_item,
 )
 from tests.factories.settings import REGISTRY_ID, TEST_SECRET, app_settings
+from tests.processes import stop_process
 
 GUIDE = REPO_ROOT / "docs" / "deployment.md"
 # The restore drill exactly as docs/deployment.md shows it (the test checks
@@ -203,15 +204,6 @@ def _wait_until_serving(process: subprocess.Popen, base_url: str, log: Path) -> 
         time.sleep(0.2)
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 def test_the_guide_shows_the_drill_this_test_runs():
     guide = GUIDE.read_text(encoding="utf-8")
     for line in DRILL:
@@ -292,4 +284,4 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
         assert tampered.returncode == 1, tampered.stdout + tampered.stderr
         assert "entry_mismatch" in tampered.stderr and "first bad leaf index: 2" in tampered.stderr
     finally:
-        _stop(server)
+        stop_process(server)

@@ -26,6 +26,7 @@ from certhub.demo.seed import CATALOG_FILE
 from identity import clients
 from tests.adapters.loopback import free_port
 from tests.environment import REPO_ROOT
+from tests.processes import stop_process
 
 pytestmark = pytest.mark.slow  # two worker processes started
 
@@ -90,9 +91,4 @@ def test_a_scrape_counts_the_requests_of_every_worker(tmp_path: Path):
         assert not stale.exists()
         assert len({path.stem.rsplit("_", 1)[-1] for path in files}) >= 2, files  # both workers wrote there
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)

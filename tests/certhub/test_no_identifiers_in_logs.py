@@ -47,6 +47,7 @@ from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from tests.adapters.loopback import free_port
 from tests.environment import DATABASE_BACKENDS, REPO_ROOT
+from tests.processes import stop_process
 
 pytestmark = pytest.mark.slow  # a full flow through a served process
 
@@ -75,13 +76,7 @@ class Served:
 
     def stop(self) -> None:
         """Stop the server as an operator would (SIGTERM), its last lines written."""
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def token(self, client: tuple[str, str], scope: str) -> str:
         answer = httpx.post(f"{self.base_url}/api/v1/oauth/token", auth=client,

@@ -64,7 +64,8 @@ class Cluster:
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
     if BIN is None or not (BIN / "initdb").exists():
-        pytest.skip("no PostgreSQL server programs installed (.ci/run's machine has them)")
+        pytest.fail("no PostgreSQL server programs (initdb, pg_ctl) installed: apt-get install postgresql",
+                    pytrace=False)
     # Not under pytest's own temporary directory: the postgres user cannot enter root's.
     directory = Path(tempfile.mkdtemp(prefix="certhub-readyz-pg-"))
     if AS_ROOT:

@@ -35,6 +35,7 @@ from tests.factories.catalog import COUNTY_CENTRE, MATTER
 from tests.factories.licences import KEY_SECRET, REGISTRY_ID
 from tests.factories.presentations import CITIZEN, PURPOSE, build
 from tests.factories.settings import TEST_SECRET
+from tests.processes import stop_process
 
 POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
 REDIS_URL = os.environ.get("CERTHUB_TEST_REDIS_URL")
@@ -84,12 +85,7 @@ class _Server:
         raise RuntimeError("server did not start")
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=10)
         if self.process.stderr:
             self.process.stderr.close()
 

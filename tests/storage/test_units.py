@@ -7,7 +7,6 @@ connections must see what a unit committed)."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -36,9 +35,7 @@ from storage.units import (
     statements_for,
 )
 from storage.units.threads import SHORT_WORK_THREADS
-from tests.environment import engine_on_schema
-
-POSTGRES_URL = os.environ.get("CERTHUB_TEST_DATABASE_URL")
+from tests.environment import DATABASE_BACKENDS, POSTGRES_URL, engine_on_schema
 
 metadata = MetaData()
 things = Table(
@@ -79,7 +76,8 @@ class Driver:
             return sorted(connection.execute(select(things.c.code)).scalars())
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# The backends the run has, like every database test (tests/environment.py): PostgreSQL when its URL is set.
+@pytest.fixture(scope="module", params=DATABASE_BACKENDS)
 def database(request, tmp_path_factory):
     if request.param == "sqlite":
         # SQLite's deferred BEGIN (certhub.db): the write lock is the unit's to take.
@@ -89,8 +87,6 @@ def database(request, tmp_path_factory):
         yield "sqlite", engine, None
         engine.dispose()
         return
-    if not POSTGRES_URL:
-        pytest.skip("needs CERTHUB_TEST_DATABASE_URL (PostgreSQL)")
     schema = f"certhub_test_units_{secrets.token_hex(3)}"
     admin = create_db_engine(POSTGRES_URL)
     with admin.begin() as connection:
