@@ -31,8 +31,8 @@ from rfc3161_client import (
     HashAlgorithm,
     PKIStatus,
     TimeStampRequest,
-    TimeStampResponse,
     TimestampRequestBuilder,
+    TimeStampResponse,
     VerificationError,
     VerifierBuilder,
     decode_timestamp_response,
@@ -41,8 +41,10 @@ from rfc3161_client import (
 from signing.transparency.checkpoint import Checkpoint
 from signing.transparency.errors import LogVerificationError, MalformedError, NoteVerificationError
 from signing.transparency.note import MAX_NOTE_BYTES, Note, NoteVerifier
+from signing.transparency.sources import TIMESTAMP_PATH
 
-TIMESTAMP_PATH = "timestamp"
+__all__ = ["TIMESTAMP_PATH", "TimestampedCheckpoint", "VerifiedTimestamp", "check_timestamp_reply",
+           "checkpoint_imprint", "load_certificates", "timestamp_request", "verify_timestamp"]
 # A TimeStampResp with its token and the TSA's certificates is a few kilobytes.
 MAX_TIMESTAMP_RESPONSE_BYTES = 64 * 1024
 MAX_TIMESTAMP_RESOURCE_BYTES = 2 * (MAX_TIMESTAMP_RESPONSE_BYTES + MAX_NOTE_BYTES)
