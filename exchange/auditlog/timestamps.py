@@ -11,7 +11,9 @@ Fail closed, after X-Road's time-stamping tolerance: while the TSA is down,
 checkpoints go on being published (they are signed; the log keeps proving
 itself) and the next round that reaches the TSA time-stamps the newest
 checkpoint, whose consistency with every earlier one anyone can prove, so
-one token covers the records of the gap. Once the oldest checkpoint with
+one token covers the records of the gap. A checkpoint of a size already
+time-stamped is the same tree and is not sent again: the TSA is asked only
+when the log grew. Once the oldest checkpoint with
 no time-stamp after it is older than the tolerance period, granted uses are
 refused and /log/health is red (``health.log_health``) until a time-stamp
 is stored again.
@@ -44,7 +46,7 @@ TsaPost = Callable[[bytes], bytes]
 class TimestampState:
     """What the fail-closed rule needs: since when checkpoints have gone without an outside time-stamp."""
 
-    # The oldest checkpoint published after the newest time-stamped one (None: every checkpoint is covered).
+    # The oldest checkpoint that grew the tree past the newest time-stamped one (None: all are covered).
     untimestamped_since: datetime | None
     # The newest stored token's genTime.
     last_gen_time: datetime | None
@@ -57,14 +59,25 @@ class PendingCheckpoint:
 
 
 def newest_untimestamped(*, session: Session) -> PendingCheckpoint | None:
-    """The newest checkpoint when it has no time-stamp yet (older ones are covered by it: see the module doc)."""
+    """The newest checkpoint when no time-stamp covers it yet: one of the same size
+    (the same tree: the log only grows) or a later one does (see the module doc)."""
     newest = session.execute(
-        select(LogCheckpoint.id, LogCheckpoint.note).order_by(LogCheckpoint.id.desc()).limit(1)
+        select(LogCheckpoint.id, LogCheckpoint.size, LogCheckpoint.note).order_by(LogCheckpoint.id.desc()).limit(1)
     ).first()
     if newest is None:
         return None
-    stamped = select(LogCheckpointTimestamp.id).where(LogCheckpointTimestamp.checkpoint_id == newest.id)
-    return None if session.scalar(stamped) is not None else PendingCheckpoint(id=newest.id, note=bytes(newest.note))
+    stamped = _newest_stamped(session)
+    if stamped is not None and stamped.size >= newest.size:
+        return None
+    return PendingCheckpoint(id=newest.id, note=bytes(newest.note))
+
+
+def _newest_stamped(session: Session):
+    return session.execute(
+        select(LogCheckpointTimestamp.checkpoint_id, LogCheckpointTimestamp.gen_time, LogCheckpoint.size)
+        .join(LogCheckpoint, LogCheckpoint.id == LogCheckpointTimestamp.checkpoint_id)
+        .order_by(LogCheckpointTimestamp.checkpoint_id.desc()).limit(1)
+    ).first()
 
 
 def request_timestamp(checkpoint: PendingCheckpoint, *, post: TsaPost) -> LogCheckpointTimestamp:
@@ -118,14 +131,12 @@ def _failed(monitor: PublicationMonitor | None, *, code: str, message: str) -> N
 
 
 def timestamp_state(*, session: Session) -> TimestampState:
-    """Since when checkpoints have gone without a time-stamp (two indexed queries)."""
-    newest = session.execute(
-        select(LogCheckpointTimestamp.checkpoint_id, LogCheckpointTimestamp.gen_time)
-        .order_by(LogCheckpointTimestamp.checkpoint_id.desc()).limit(1)
-    ).first()
+    """Since when records have gone without a time-stamp: the oldest checkpoint
+    that grew the tree past the newest time-stamped one (two indexed queries)."""
+    newest = _newest_stamped(session)
     after = select(func.min(LogCheckpoint.published_at))
     if newest is not None:
-        after = after.where(LogCheckpoint.id > newest.checkpoint_id)
+        after = after.where(LogCheckpoint.id > newest.checkpoint_id, LogCheckpoint.size > newest.size)
     return TimestampState(untimestamped_since=session.scalar(after),
                           last_gen_time=newest.gen_time if newest is not None else None)
 

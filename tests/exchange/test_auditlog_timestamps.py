@@ -86,9 +86,17 @@ def test_each_published_checkpoint_is_time_stamped_and_served(session_factory, d
     cosigned = bytes(newest.note) + b"\xe2\x80\x94 witness.example/w1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
     assert checkpoint_imprint(cosigned) == checkpoint_imprint(bytes(newest.note))
 
-    # A round whose newest checkpoint is already stamped asks the TSA nothing.
+    # A round whose newest checkpoint is already stamped asks the TSA nothing; nor does one
+    # that published a checkpoint of a size already stamped (the same tree).
     assert timestamp_round(session_factory, post=tsa_client.post, monitor=monitor)
-    assert tsa.replies == 1
+    assert publish_round(session_factory, SECRET, origin=ORIGIN, monitor=monitor, timestamps=tsa_client.post)
+    assert _newest(db_session).id != newest.id and tsa.replies == 1
+    assert newest_untimestamped(session=db_session) is None
+    # The log grew: the next round stamps again.
+    use(db_session)
+    db_session.commit()
+    assert publish_round(session_factory, SECRET, origin=ORIGIN, monitor=monitor, timestamps=tsa_client.post)
+    assert tsa.replies == 2 and _stamp_of(db_session, _newest(db_session)) is not None
 
 
 def test_no_time_stamp_is_served_before_the_first(client):
