@@ -36,6 +36,8 @@ from tests.tsa import LoopbackTsa
 pytestmark = pytest.mark.slow  # a server process and CLI processes
 
 CERTHUB = [sys.executable, "-c", "from certhub.cli import main; main()"]
+# Short, so the fail-closed test need not wait long; far above a loaded machine's TSA round trip.
+TOLERANCE_SECONDS = 20
 
 
 def _environment(**assigned: str) -> dict[str, str]:
@@ -97,14 +99,16 @@ def _stamped_size(url: str) -> int:
 @pytest.fixture(params=DATABASE_BACKENDS)
 def served(request, tmp_path) -> Iterator[Served]:
     database_url, schema = _database(request.param, tmp_path)
-    engine = create_db_engine(database_url)
+    # As a command-line job: on SQLite its transactions wait for the server's writer instead of failing.
+    engine = create_db_engine(database_url, run_jobs=True)
     upgrade(engine)
     port = loopback.free_port()
     log = tmp_path / "server.log"
     with LoopbackTsa() as tsa:
         env = _environment(CERTHUB_SECRET_KEY=TEST_SECRET, CERTHUB_REGISTRY_ID="https://registry.test",
                            CERTHUB_DATABASE_URL=database_url, CERTHUB_DATA_DIR=str(tmp_path), CERTHUB_REDIS_URL="",
-                           CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS="1", CERTHUB_AUDITLOG_TSA_URL=tsa.url)
+                           CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS="1", CERTHUB_AUDITLOG_TSA_URL=tsa.url,
+                           CERTHUB_AUDITLOG_TSA_TOLERANCE_SECONDS=str(TOLERANCE_SECONDS))
         with open(log, "wb") as out:
             process = subprocess.Popen([*CERTHUB, "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
                                        cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -221,3 +225,32 @@ def test_the_monitor_follows_the_log_and_alerts_on_a_rewritten_history(served, t
             stop_process(follower)
     finally:
         loopback.stop(receiver)
+
+
+def test_the_server_fails_closed_past_the_tolerance_and_serves_again_once_the_tsa_is_back(served):
+    _append(served, 2)
+    _grown_and_stamped(served, 2)
+    health = httpx.get(served.url + "health", timeout=5)
+    assert health.status_code == 200 and health.json()["timestamps"]["tolerance_seconds"] == TOLERANCE_SECONDS
+
+    served.tsa.stop()
+    size = _size(served.url)
+    _append(served, 2)
+    _wait_for("a checkpoint published while the TSA is down", lambda: _size(served.url) >= size + 2,
+              process=served.process, log=served.log)
+    assert _stamped_size(served.url) < size + 2
+
+    def refused() -> bool:
+        answer = _get(served.url + "health")
+        return answer is not None and answer.status_code == 503
+
+    _wait_for("the tolerance running out", refused, process=served.process, log=served.log)
+    body = httpx.get(served.url + "health", timeout=5).json()
+    assert body["serving"] is False and "no outside time-stamp since" in body["reason"]
+    assert body["timestamps"]["failure"]["code"] == "timestamp_unavailable"
+    assert body["publication_failure"] is None  # checkpoints themselves went on
+
+    served.tsa.start()
+    _wait_for("time-stamps resuming", lambda: _stamped_size(served.url) >= size + 2 and not refused(),
+              process=served.process, log=served.log)
+    assert httpx.get(served.url + "health", timeout=5).json()["timestamps"]["untimestamped_since"] is None
