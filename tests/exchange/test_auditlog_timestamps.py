@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography import x509
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from catalog.access import UseRecord
+from certhub.settings import Settings
 from exchange.auditlog import LogUnavailable, publish_round
 from exchange.auditlog.health import PublicationMonitor, log_health
 from exchange.auditlog.models import LogCheckpoint, LogCheckpointTimestamp
@@ -26,6 +28,7 @@ from signing.transparency.timestamps import (
     verify_timestamp,
 )
 from storage.egress import Egress
+from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import DEPT, HOLDER, ORIGIN, SECRET, use
 from tests.tsa import LoopbackTsa
 
@@ -170,3 +173,16 @@ def test_an_answer_to_another_question_is_not_stored(session_factory, db_session
     assert not timestamp_round(session_factory, post=replay, monitor=monitor)
     assert monitor.timestamp_failure is not None and monitor.timestamp_failure.code == "malformed"
     assert _stamp_of(db_session, _newest(db_session)) is None
+
+
+def test_the_tsa_settings_are_checked(tmp_path):
+    base = {"secret_key": TEST_SECRET, "data_dir": tmp_path}
+    configured = Settings(**base, auditlog_tsa_url="http://127.0.0.1:9/tsa", auditlog_tsa_tolerance_seconds=600)
+    assert configured.auditlog_tsa_url == "http://127.0.0.1:9/tsa"
+    assert Settings(**base, auditlog_tsa_url="").auditlog_tsa_url is None
+    with pytest.raises(ValidationError, match="auditlog_tsa_url"):
+        Settings(**base, auditlog_tsa_url="ftp://tsa.example/")
+    # Each round is one chance to be time-stamped: the tolerance must leave room for more than one.
+    with pytest.raises(ValidationError, match="below CERTHUB_AUDITLOG_TSA_TOLERANCE_SECONDS"):
+        Settings(**base, auditlog_tsa_url="http://127.0.0.1:9/tsa", auditlog_tsa_tolerance_seconds=10,
+                 auditlog_checkpoint_interval_seconds=10, auditlog_max_lag_seconds=300)
