@@ -109,6 +109,16 @@ def log_health(
     With ``timestamp_tolerance`` (a TSA is configured), also not serving once
     a checkpoint has gone without an outside time-stamp for longer than that
     (``exchange.auditlog.timestamps``)."""
+    health = _checkpoint_health(session=session, now=now, max_lag=max_lag, monitor=monitor,
+                                count_pending=count_pending)
+    if timestamp_tolerance is None:
+        return health
+    return _with_timestamps(health, session=session, now=now, tolerance=timestamp_tolerance,
+                            failure=monitor.timestamp_failure if monitor is not None else None)
+
+
+def _checkpoint_health(*, session: Session, now: datetime, max_lag: timedelta, monitor: PublicationMonitor | None,
+                       count_pending: bool) -> LogHealth:
     latest = latest_checkpoint(session=session)
     failure = monitor.failure if monitor is not None else None
     limit = int(max_lag.total_seconds())
@@ -125,11 +135,7 @@ def log_health(
         )
         return LogHealth(False, _with_failure(reason, failure), latest.size, age_s, limit, pending, failure,
                          latest.published_at)
-    healthy = LogHealth(True, None, latest.size, age_s, limit, pending, failure, latest.published_at)
-    if timestamp_tolerance is None:
-        return healthy
-    return _with_timestamps(healthy, session=session, now=now, tolerance=timestamp_tolerance,
-                            failure=monitor.timestamp_failure if monitor is not None else None)
+    return LogHealth(True, None, latest.size, age_s, limit, pending, failure, latest.published_at)
 
 
 def _with_timestamps(health: LogHealth, *, session: Session, now: datetime, tolerance: timedelta,
@@ -138,8 +144,8 @@ def _with_timestamps(health: LogHealth, *, session: Session, now: datetime, tole
     state = timestamp_state(session=session)
     health = replace(health, timestamp_tolerance=tolerance, timestamps=state, timestamp_failure=failure)
     since = state.untimestamped_since
-    if since is None or now - since <= tolerance:
-        return health
+    if not health.serving or since is None or now - since <= tolerance:
+        return health  # (already refused: the checkpoint's own reason stands)
     reason = (
         f"the authorized-use log's checkpoints have had no outside time-stamp since "
         f"{since.isoformat(timespec='seconds')} ({int((now - since).total_seconds())} s; tolerance "

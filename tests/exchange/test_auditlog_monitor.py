@@ -26,6 +26,7 @@ from catalog.access import UseRecord
 from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import insert_pending
 from exchange.auditlog.models import LogTile
+from signing.transparency.note import NoteSigner
 from tests.adapters import loopback
 from tests.environment import DATABASE_BACKENDS, REPO_ROOT
 from tests.factories.settings import TEST_SECRET
@@ -254,3 +255,18 @@ def test_the_server_fails_closed_past_the_tolerance_and_serves_again_once_the_ts
     _wait_for("time-stamps resuming", lambda: _stamped_size(served.url) >= size + 2 and not refused(),
               process=served.process, log=served.log)
     assert httpx.get(served.url + "health", timeout=5).json()["timestamps"]["untimestamped_since"] is None
+
+
+def test_monitor_usage_errors_exit_2(tmp_path):
+    key = NoteSigner.generate("certhub.example/auditlog").verifier.to_key_string()
+    state = str(tmp_path / "state.json")
+    for extra, says in ((["--webhook", "ftp://alerts.example/"], "--webhook"),
+                        (["--tsa-max-age", "60"], "--tsa-max-age goes with --tsa-ca"),
+                        (["--tsa-ca", str(tmp_path / "absent.pem")], "--tsa-ca")):
+        answer = _run("monitor", "--url", "http://127.0.0.1:9/log/", "--key", key, "--state", state, "--once", *extra,
+                      tmp_path=tmp_path)
+        assert answer.returncode == 2 and says in answer.stderr, answer.stderr
+    (tmp_path / "state.json").write_text("{not json")
+    broken_state = _run("monitor", "--url", "http://127.0.0.1:9/log/", "--key", key, "--state", state, "--once",
+                        tmp_path=tmp_path)
+    assert broken_state.returncode == 2 and "--state" in broken_state.stderr
