@@ -66,13 +66,13 @@ def newest_untimestamped(*, session: Session) -> PendingCheckpoint | None:
     ).first()
     if newest is None:
         return None
-    stamped = _newest_stamped(session)
+    stamped = _newest_stamped(session=session)
     if stamped is not None and stamped.size >= newest.size:
         return None
     return PendingCheckpoint(id=newest.id, note=bytes(newest.note))
 
 
-def _newest_stamped(session: Session):
+def _newest_stamped(*, session: Session):
     return session.execute(
         select(LogCheckpointTimestamp.checkpoint_id, LogCheckpointTimestamp.gen_time, LogCheckpoint.size)
         .join(LogCheckpoint, LogCheckpoint.id == LogCheckpointTimestamp.checkpoint_id)
@@ -133,7 +133,7 @@ def _failed(monitor: PublicationMonitor | None, *, code: str, message: str) -> N
 def timestamp_state(*, session: Session) -> TimestampState:
     """Since when records have gone without a time-stamp: the oldest checkpoint
     that grew the tree past the newest time-stamped one (two indexed queries)."""
-    newest = _newest_stamped(session)
+    newest = _newest_stamped(session=session)
     after = select(func.min(LogCheckpoint.published_at))
     if newest is not None:
         after = after.where(LogCheckpoint.id > newest.checkpoint_id, LogCheckpoint.size > newest.size)
