@@ -46,7 +46,7 @@ from identity.staff_auth import StaffAuthority, StaffOidcVerifier
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
-from registry.service.pdfsigning import PdfTimestamps
+from registry.service.pdfsigning import PdfTimestamps, TsaClient
 from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC, token_of
 from storage.cache import Cache, create_cache
 
@@ -84,6 +84,8 @@ class Root:
     recognition: Recognition | None
     # The TSA that time-stamps signed PDFs (CERTHUB_TSA_URL), or none: PAdES B-B.
     pdf_timestamps: PdfTimestamps
+    # The TSA that time-stamps the log's checkpoints (CERTHUB_AUDITLOG_TSA_URL), or none.
+    checkpoint_tsa: TsaClient | None
     # What ``aclose`` releases: only what this root built itself.
     _query_engine: AsyncEngine | None = None
     _owns_query_engine: bool = False
@@ -133,6 +135,8 @@ class Root:
         if self.recognition is not None:
             self.recognition.close()
         self.pdf_timestamps.close()
+        if self.checkpoint_tsa is not None:
+            self.checkpoint_tsa.close()
 
 
 def build_root(
@@ -169,7 +173,9 @@ def build_root(
     )
     log = LogConfig(origin=log_origin(settings.registry_id),
                     max_lag=timedelta(seconds=settings.auditlog_max_lag_seconds),
-                    checkpoint_interval_s=settings.auditlog_checkpoint_interval_seconds)
+                    checkpoint_interval_s=settings.auditlog_checkpoint_interval_seconds,
+                    timestamp_tolerance=timedelta(seconds=settings.auditlog_tsa_tolerance_seconds)
+                    if settings.auditlog_tsa_url else None)
     monitor = PublicationMonitor()
     recognition = Recognition(settings.recognised_registries, egress=settings.egress()) if settings.recognised_registries else None
     withdrawn = token_revocations.withdrawn_for(engine)
@@ -188,7 +194,7 @@ def build_root(
         publication_monitor=monitor,
         # Each record's row names its request (X-Request-Id); each batch is counted (certhub.metrics).
         use_recorder=UseRecorder(max_lag=log.max_lag, monitor=monitor, request_id=current_request_id,
-                                 observe=metrics.observe_use_records),
+                                 observe=metrics.observe_use_records, timestamp_tolerance=log.timestamp_tolerance),
         callback_policy=CallbackPolicy.for_deployment(demo=settings.demo,
                                                       allow_loopback=settings.webhooks_allow_loopback),
         provider_calls=ThreadPoolExecutor(thread_name_prefix="certhub-provider"),
@@ -198,6 +204,8 @@ def build_root(
         adapter_bindings=_adapter_bindings(settings),
         recognition=recognition,
         pdf_timestamps=PdfTimestamps.for_url(settings.tsa_url, egress=settings.egress()),
+        checkpoint_tsa=TsaClient(url=settings.auditlog_tsa_url, egress=settings.egress())
+        if settings.auditlog_tsa_url else None,
         _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
     )
 

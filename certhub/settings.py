@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -180,6 +180,17 @@ class Settings(BaseSettings):
     auditlog_checkpoint_interval_seconds: float = Field(
         default=10, gt=0, le=3600, description="How often the checkpointer integrates records and signs a checkpoint."
     )
+    auditlog_tsa_url: str | None = Field(
+        default=None, max_length=2000,
+        description="An RFC 3161 time-stamping authority (http:// or https://) that time-stamps each published "
+                    "checkpoint of the authorized-use log, through the egress proxy; default: none "
+                    "(docs/auditlog.md, 'Outside time-stamps').",
+    )
+    auditlog_tsa_tolerance_seconds: int = Field(
+        default=14_400, ge=10, le=7 * 86_400,
+        description="With CERTHUB_AUDITLOG_TSA_URL: no data is served once a checkpoint has gone without a "
+                    "time-stamp for longer than this (X-Road's time-stamping tolerance; default 4 hours).",
+    )
     recognised_registries: list[RecognisedRegistry] = Field(
         default_factory=list, max_length=100,
         description='Other registries whose codes /api/v1/verify accepts, JSON: [{"registry_id": ..., '
@@ -223,7 +234,7 @@ class Settings(BaseSettings):
 
     @field_validator("database_url", "redis_url", "oidc_issuer", "oidc_audience", "oidc_jwks_url", "egress_proxy",
                      "staff_oidc_issuer", "staff_oidc_audience", "staff_oidc_jwks_url", "staff_oidc_client_secret",
-                     "key_token_module", "key_token_pin_file", "tsa_url", mode="before")
+                     "key_token_module", "key_token_pin_file", "tsa_url", "auditlog_tsa_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -236,13 +247,13 @@ class Settings(BaseSettings):
 
         return None if value is None else require_secure_url(value, what="the staff OpenID provider's URL")
 
-    @field_validator("tsa_url")
+    @field_validator("tsa_url", "auditlog_tsa_url")
     @classmethod
-    def _a_tsa_url(cls, value: str | None) -> str | None:
+    def _a_tsa_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             split = urlsplit(value)
             if split.scheme not in ("http", "https") or not split.hostname:
-                raise ValueError("tsa_url: an http:// or https:// URL with a host")
+                raise ValueError(f"{info.field_name}: an http:// or https:// URL with a host")
         return value
 
     @cached_property
@@ -275,6 +286,11 @@ class Settings(BaseSettings):
         if self.auditlog_checkpoint_interval_seconds >= self.auditlog_max_lag_seconds:
             raise ValueError(
                 "CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS must be below CERTHUB_AUDITLOG_MAX_LAG_SECONDS"
+            )
+        # Each round is one chance to be time-stamped: one missed round must not stop data being served.
+        if self.auditlog_tsa_url and self.auditlog_checkpoint_interval_seconds >= self.auditlog_tsa_tolerance_seconds:
+            raise ValueError(
+                "CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS must be below CERTHUB_AUDITLOG_TSA_TOLERANCE_SECONDS"
             )
         return self
 

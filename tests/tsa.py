@@ -9,6 +9,7 @@ timeStamping, critical, as RFC 3161 §2.3 requires), made when it starts.
         tsa.url                 # http://127.0.0.1:PORT/tsa
         tsa.ca_certificate      # DER: the anchor a verifier trusts for the tokens
         tsa.replies             # how many tokens it granted
+        tsa.stop(); tsa.start() # down, and back at the same URL
 
 Reusable by any feature that needs a trusted time: nothing in it knows PDFs.
 """
@@ -28,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 MAX_QUERY_BYTES = 16 * 1024
+# No `certs` line: the token then carries the TSA's certificate alone. With the CA added, OpenSSL writes
+# SignedData.certificates as a SET OF in insertion order, not DER's sorted order, and strict DER parsers
+# (rfc3161-client, which checks the log's time-stamps) refuse it; verifiers are given the CA anyway.
 _CONFIG = """\
 [ tsa ]
 default_tsa = certhub_test_tsa
@@ -37,7 +41,6 @@ dir = {dir}
 serial = $dir/serial
 crypto_device = builtin
 signer_cert = $dir/tsa.pem
-certs = $dir/ca.pem
 signer_key = $dir/tsa.key
 signer_digest = sha256
 default_policy = 1.3.6.1.4.1.99999.1
@@ -109,10 +112,23 @@ class LoopbackTsa:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self.stop()
         self._dir.cleanup()
+
+    def stop(self) -> None:
+        """The authority goes down: nothing listens on its port until `start`."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+
+    def start(self) -> None:
+        """Back up after `stop`, at the same URL, with the same keys and serial file."""
+        if self._thread.is_alive():
+            return
+        self._server = ThreadingHTTPServer(self._server.server_address[:2], self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, name="loopback-tsa", daemon=True)
+        self._thread.start()
 
     def reply(self, query: bytes) -> bytes:
         """A TimeStampResp for the DER TimeStampReq `query`, made by `openssl ts -reply`."""

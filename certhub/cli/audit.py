@@ -7,20 +7,25 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, NoReturn
 from urllib.parse import urlencode, urlsplit
 
 import typer
+from cryptography import x509
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from identity.oidc import require_secure_url
 from signing.transparency.errors import LogVerificationError, MalformedError
+from signing.transparency.monitor import MonitorState, check_round, load_state, save_state
 from signing.transparency.note import NoteVerifier
 from signing.transparency.sources import DirectorySource, HttpSource, LogSource
+from signing.transparency.timestamps import load_certificates
 from signing.transparency.verifier import VerificationReport, verify_log
 from storage.egress import BodyRefused, BodyTooLarge, Egress, EgressError
 
@@ -32,6 +37,7 @@ EXIT_USAGE = 2
 # An earlier checkpoint is a few hundred bytes; refuse anything absurd.
 _MAX_SINCE_BYTES = 1 << 16
 _MAX_TOKEN_RESPONSE_BYTES = 1 << 16
+_MAX_CA_FILE_BYTES = 1 << 20
 TOKEN_PATH = "/api/v1/oauth/token"
 
 
@@ -78,12 +84,23 @@ def verify(
         str | None,
         typer.Option("--token-url", help="OAuth token endpoint (default: <log host>/api/v1/oauth/token)."),
     ] = None,
+    tsa_ca: Annotated[
+        list[Path] | None,
+        typer.Option("--tsa-ca", help="The time-stamping authority's CA certificate(s), PEM or DER: the log's "
+                     "published RFC 3161 time-stamp must verify against them (repeatable)."),
+    ] = None,
+    tsa_max_age: Annotated[
+        int | None,
+        typer.Option("--tsa-max-age", min=1, help="With --tsa-ca: the newest time-stamp may be at most this many "
+                     "seconds old (the log's tolerance period)."),
+    ] = None,
 ) -> None:
     """Verify the log's signed checkpoint, every tile and (when readable) every entry.
 
     Entry bundles are personal data: over --url they are fetched only with
     an audit:read bearer token (--token, or --client-id/--client-secret);
     without one, the tiles alone are verified and the report says so.
+    With --tsa-ca the log's RFC 3161 time-stamp is required and checked.
     """
     out = Console()
     err = Console(stderr=True)
@@ -94,23 +111,55 @@ def verify(
     except MalformedError as error:
         _usage_error(err, f"--key is not a verifier key: {error}")
     earlier = _read_since(err, since) if since is not None else None
+    timestamps = _timestamp_policy(err, tsa_ca, tsa_max_age)
     credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
     check_entries = _entries_wanted(err, url=url, requested=entries, credentials=credentials)
     bearer = _bearer_token(err, url, credentials) if url is not None and credentials.given else None
     source = _open_source(err, url=url, directory=directory, token=bearer)
     try:
-        report = _run_with_progress(source, verifier=verifier, since=earlier, check_entries=check_entries)
+        report = _run_with_progress(source, verifier=verifier, since=earlier, check_entries=check_entries,
+                                    timestamps=timestamps)
     except LogVerificationError as error:
-        err.print(f"[bold red]FAILED[/] {error.code}: {error.message}", highlight=False)
-        if error.path:
-            err.print(f"first bad resource: {error.path}", highlight=False)
-        if error.index is not None:
-            err.print(f"first bad leaf index: {error.index}", highlight=False)
+        _print_failure(err, error)
         raise typer.Exit(EXIT_INVALID_LOG) from None
     finally:
         if isinstance(source, HttpSource):
             source.close()
     _print_report(out, report, entries_reason=None if check_entries else _why_no_entries(url, entries))
+
+
+def _print_failure(err: Console, error: LogVerificationError) -> None:
+    err.print(f"[bold red]FAILED[/] {error.code}: {error.message}", highlight=False)
+    if error.path:
+        err.print(f"first bad resource: {error.path}", highlight=False)
+    if error.index is not None:
+        err.print(f"first bad leaf index: {error.index}", highlight=False)
+
+
+@dataclass(frozen=True)
+class TimestampPolicy:
+    """What a verifier requires of the log's RFC 3161 time-stamp."""
+
+    tsa_roots: list[x509.Certificate]
+    max_age: timedelta | None = None
+
+
+def _timestamp_policy(err: Console, files: list[Path] | None, max_age: int | None) -> TimestampPolicy | None:
+    if not files:
+        if max_age is not None:
+            _usage_error(err, "--tsa-max-age goes with --tsa-ca")
+        return None
+    roots: list[x509.Certificate] = []
+    for path in files:
+        try:
+            with open(path, "rb") as stream:
+                data = stream.read(_MAX_CA_FILE_BYTES + 1)
+            if len(data) > _MAX_CA_FILE_BYTES:
+                _usage_error(err, f"--tsa-ca {path} is too large to be a CA certificate file")
+            roots.extend(load_certificates(data))
+        except (OSError, MalformedError) as error:
+            _usage_error(err, f"--tsa-ca {path}: {error}")
+    return TimestampPolicy(tsa_roots=roots, max_age=timedelta(seconds=max_age) if max_age else None)
 
 
 @dataclass(frozen=True)
@@ -215,7 +264,8 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
 
 
 def _run_with_progress(
-    source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool
+    source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool,
+    timestamps: TimestampPolicy | None,
 ) -> VerificationReport:
     columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
@@ -225,7 +275,9 @@ def _run_with_progress(
             progress.update(task, completed=done, total=total)
 
         return verify_log(
-            source=source, verifier_key=verifier, since=since, check_entries=check_entries, progress=report_progress
+            source=source, verifier_key=verifier, since=since, check_entries=check_entries, progress=report_progress,
+            tsa_roots=timestamps.tsa_roots if timestamps else None,
+            timestamp_max_age=timestamps.max_age if timestamps else None,
         )
 
 
@@ -241,6 +293,11 @@ def _print_report(out: Console, report: VerificationReport, *, entries_reason: s
                   highlight=False)
     if report.since is not None:
         out.print(f"consistent with earlier checkpoint of size {report.since.size}", highlight=False)
+    if report.timestamp is not None:
+        stamp = report.timestamp
+        out.print(f"time-stamped: size {stamp.checkpoint.size} at {stamp.gen_time.isoformat()} "
+                  f"by {stamp.tsa_name or 'the TSA'} (serial {stamp.serial_number}), consistent with this checkpoint",
+                  highlight=False)
 
 
 def _read_since(err: Console, path: Path) -> bytes:
@@ -275,6 +332,125 @@ def _egress() -> Egress:
 def _usage_error(err: Console, message: str) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(EXIT_USAGE)
+
+
+EXIT_ALERT = 1
+_MONITOR_LOG = logging.getLogger("certhub.audit.monitor")
+_MAX_WEBHOOK_ANSWER_BYTES = 1 << 14
+
+
+@app.command()
+def monitor(
+    url: Annotated[str, typer.Option("--url", help="Base URL of the log (tlog-tiles layout).")],
+    key: Annotated[
+        list[str],
+        typer.Option("--key", help="Signed-note verifier key; repeat it with every key of the log's history."),
+    ],
+    state: Annotated[Path, typer.Option("--state", help="State file: the last checkpoint verified (created if absent).")],
+    interval: Annotated[float, typer.Option("--interval", min=1, help="Seconds between rounds.")] = 60.0,
+    once: Annotated[bool, typer.Option("--once", help="One round, then exit (for cron).")] = False,
+    keep_going: Annotated[
+        bool, typer.Option("--keep-going", help="On a break, alert and go on (the state stays at the last good checkpoint).")
+    ] = False,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each alert as JSON to this http(s) URL.")
+    ] = None,
+    entries: Annotated[
+        bool | None, typer.Option("--entries/--no-entries", help="Re-hash every entry (default: yes with credentials).")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option("--token", envvar="CERTHUB_AUDIT_TOKEN", help="Bearer token of an audit:read client."),
+    ] = None,
+    client_id: Annotated[str | None, typer.Option("--client-id", help="audit:read client to fetch a token for.")] = None,
+    client_secret: Annotated[
+        str | None, typer.Option("--client-secret", envvar="CERTHUB_AUDIT_CLIENT_SECRET", help="Its secret.")
+    ] = None,
+    token_url: Annotated[str | None, typer.Option("--token-url", help="OAuth token endpoint.")] = None,
+    tsa_ca: Annotated[
+        list[Path] | None, typer.Option("--tsa-ca", help="The TSA's CA certificate(s): time-stamps are required.")
+    ] = None,
+    tsa_max_age: Annotated[
+        int | None, typer.Option("--tsa-max-age", min=1, help="With --tsa-ca: the newest time-stamp's maximum age, s.")
+    ] = None,
+) -> None:
+    """Follow a log: every round, verify it from the last checkpoint seen and alert on any break.
+
+    A round checks what `audit verify` checks, with the saved checkpoint as
+    --since. An alert is a log line on standard error, a POST to --webhook,
+    and exit status 1 (unless --keep-going). Exit 0 after --once that passed;
+    2 for bad usage.
+    """
+    err = Console(stderr=True)
+    if not _MONITOR_LOG.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        _MONITOR_LOG.addHandler(handler)
+        _MONITOR_LOG.setLevel(logging.INFO)
+    try:
+        verifier = [NoteVerifier.from_key_string(one) for one in key]
+    except MalformedError as error:
+        _usage_error(err, f"--key is not a verifier key: {error}")
+    if webhook is not None and urlsplit(webhook).scheme not in ("http", "https"):
+        _usage_error(err, "--webhook must be an http:// or https:// URL")
+    timestamps = _timestamp_policy(err, tsa_ca, tsa_max_age)
+    credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
+    check_entries = _entries_wanted(err, url=url, requested=entries, credentials=credentials)
+    try:
+        saved = load_state(state)
+    except (OSError, MalformedError) as error:
+        _usage_error(err, f"--state {state}: {error}")
+    bearer = _bearer_token(err, url, credentials) if credentials.given else None
+    source = _open_source(err, url=url, directory=None, token=bearer)
+    assert isinstance(source, HttpSource)
+    broken = False
+    try:
+        while True:
+            try:
+                saved, report = check_round(
+                    source=source, verifier_key=verifier, state=saved, check_entries=check_entries,
+                    tsa_roots=timestamps.tsa_roots if timestamps else None,
+                    timestamp_max_age=timestamps.max_age if timestamps else None)
+            except LogVerificationError as error:
+                broken = True
+                _alert(url=url, error=error, last=saved, webhook=webhook)
+                if not keep_going:
+                    raise typer.Exit(EXIT_ALERT) from None
+            else:
+                save_state(state, saved)
+                since = f", consistent with size {report.since.size}" if report.since is not None else ""
+                stamped = f", time-stamped at size {report.timestamp.checkpoint.size}" if report.timestamp else ""
+                _MONITOR_LOG.info("OK %s size %d%s%s", report.origin, report.size, since, stamped)
+            if once:
+                raise typer.Exit(EXIT_ALERT if broken else EXIT_VERIFIED)
+            time.sleep(interval)
+    finally:
+        source.close()
+
+
+def _alert(*, url: str, error: LogVerificationError, last: MonitorState, webhook: str | None) -> None:
+    """A break: one log line, and the same as JSON to the webhook (failures to deliver are logged, not fatal)."""
+    where = "".join((f" at {error.path}" if error.path else "",
+                     f" leaf {error.index}" if error.index is not None else ""))
+    _MONITOR_LOG.error("ALERT %s: %s%s (log %s)", error.code, error.message, where, url)
+    if webhook is None:
+        return
+    body = json.dumps({
+        "event": "log_monitor_alert", "log": url, "code": error.code, "message": error.message,
+        "path": error.path, "index": error.index, "at": datetime.now(UTC).isoformat(),
+        "last_good_checkpoint": last.checkpoint.decode() if last.checkpoint else None,
+    }).encode()
+    try:
+        with _egress().client(timeout=(10.0, 10.0)) as client, client.request(
+            "POST", webhook, body=body, headers={"Content-Type": "application/json"},
+        ) as response:
+            response.read_bounded(max_bytes=_MAX_WEBHOOK_ANSWER_BYTES)
+            if not 200 <= response.status < 300:
+                _MONITOR_LOG.error("the alert webhook answered HTTP %d", response.status)
+    except EgressError as failure:
+        _MONITOR_LOG.error("the alert webhook could not be reached: %s", failure.reason)
+    except BodyRefused as failure:
+        _MONITOR_LOG.error("the alert webhook's answer was refused: %s", type(failure).__name__)
 
 
 @app.command("checkpoint")

@@ -24,6 +24,7 @@ from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
+from exchange.auditlog.timestamps import TsaPost, timestamp_round
 from signing.algorithms import Algorithm, PrivateKey
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
@@ -185,12 +186,16 @@ def publish_round(
     origin: str,
     monitor: PublicationMonitor | None = None,
     bounds: RoundBounds = DEFAULT_ROUND_BOUNDS,
+    timestamps: TsaPost | None = None,
 ) -> bool:
     """One checkpointer round in its own bounded transaction; True if it published.
 
     Failures are logged by error code only (no record content) and reported
     to ``monitor``, whose reason the fail-closed refusals then quote. A round
     that waited past ``bounds`` for a lock fails as ``checkpoint_blocked``.
+    With ``timestamps`` (a TSA), the newest checkpoint is then time-stamped,
+    after the commit (``timestamps.timestamp_round``): a TSA that is down
+    never stops a checkpoint, and one that comes back stamps the newest.
     """
     try:
         with bounded(sessionmaker, lock_timeout_s=bounds.lock_timeout_s,
@@ -210,6 +215,8 @@ def publish_round(
     log.debug("checkpoint published: size %d", published.size)
     if monitor is not None:
         monitor.succeeded()
+    if timestamps is not None:
+        timestamp_round(sessionmaker, post=timestamps, monitor=monitor)
     return True
 
 
@@ -221,13 +228,14 @@ def run_checkpointer(
     *,
     origin: str,
     monitor: PublicationMonitor | None = None,
+    timestamps: TsaPost | None = None,
 ) -> None:
-    """Publish a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
+    """Publish (and, with a TSA, time-stamp) a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
 
     Meant for a daemon thread started by the app. A failed round is retried
     next round; if failures persist past the fail-closed period,
     ``health.ensure_log_healthy`` turns them into refusals.
     """
     while not stop_event.is_set():
-        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor)
+        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, timestamps=timestamps)
         stop_event.wait(interval_s)

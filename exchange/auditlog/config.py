@@ -15,3 +15,5 @@ class LogConfig:
     max_lag: timedelta
     # How often the checkpointer signs a new checkpoint.
     checkpoint_interval_s: float
+    # With a TSA (CERTHUB_AUDITLOG_TSA_URL): how long checkpoints may go without an outside time-stamp.
+    timestamp_tolerance: timedelta | None = None

@@ -20,6 +20,7 @@ from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
+from exchange.auditlog.timestamps import newest_timestamped
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
@@ -53,6 +54,18 @@ def get_checkpoint(session: SessionDep) -> Response:
     if latest is None:
         raise NotInLog("no checkpoint has been published yet", code="not_found")
     return Response(content=bytes(latest.note), media_type="text/plain; charset=utf-8", headers={"Cache-Control": _SHORT})
+
+
+@router.get("/timestamp")
+def get_timestamp(session: SessionDep) -> Response:
+    """The newest time-stamped checkpoint and the TSA's RFC 3161 TimeStampResp
+    over its note text (signing.transparency.timestamps), as one JSON object:
+    public, like the checkpoint; a verifier proves it consistent with the
+    current checkpoint. 404 until the first time-stamp."""
+    stamped = newest_timestamped(session=session)
+    if stamped is None:
+        raise NotInLog("no checkpoint has been time-stamped yet", code="not_found")
+    return Response(content=stamped.to_json(), media_type="application/json", headers={"Cache-Control": _SHORT})
 
 
 @router.get("/health")

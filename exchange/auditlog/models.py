@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, UTCDateTime, utcnow
@@ -74,6 +74,21 @@ class LogCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[bytes] = mapped_column(LargeBinary)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class LogCheckpointTimestamp(Base):
+    """An outside TSA's RFC 3161 TimeStampResp over one checkpoint's note text
+    (exchange/auditlog/timestamps.py); at most one per checkpoint."""
+
+    __tablename__ = "auditlog_checkpoint_timestamps"
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(_BigId, ForeignKey("auditlog_checkpoints.id"), unique=True)
+    # The whole TimeStampResp, as rfc3161-client and `openssl ts -verify` read it.
+    response: Mapped[bytes] = mapped_column(LargeBinary)
+    # The token's genTime, copied out for the fail-closed rule and /log/health.
+    gen_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class LogSigningKey(Base):

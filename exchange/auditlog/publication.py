@@ -1,6 +1,6 @@
 """What this process's checkpointer saw: the reason it cannot publish.
 
-The checkpointer (``checkpoints``) reports each round here and the
+The checkpointer (``checkpoints``, and ``timestamps`` for its time-stamps) reports each round here and the
 fail-closed rule (``health``) quotes it; kept apart from both so that
 neither has to import the other's module to share it.
 """
@@ -29,6 +29,7 @@ class PublicationMonitor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._failure: PublicationFailure | None = None
+        self._timestamp_failure: PublicationFailure | None = None
 
     def succeeded(self) -> None:
         with self._lock:
@@ -36,13 +37,30 @@ class PublicationMonitor:
 
     def failed(self, *, code: str, at: datetime) -> None:
         with self._lock:
-            previous = self._failure
-            if previous is None:
-                self._failure = PublicationFailure(code=code, since=at, attempts=1)
-            else:
-                self._failure = PublicationFailure(code=code, since=previous.since, attempts=previous.attempts + 1)
+            self._failure = _next_failure(self._failure, code=code, at=at)
 
     @property
     def failure(self) -> PublicationFailure | None:
         with self._lock:
             return self._failure
+
+    # Time-stamping (exchange.auditlog.timestamps) fails on its own: the TSA
+    # may be down while checkpoints are published fine.
+    def timestamp_succeeded(self) -> None:
+        with self._lock:
+            self._timestamp_failure = None
+
+    def timestamp_failed(self, *, code: str, at: datetime) -> None:
+        with self._lock:
+            self._timestamp_failure = _next_failure(self._timestamp_failure, code=code, at=at)
+
+    @property
+    def timestamp_failure(self) -> PublicationFailure | None:
+        with self._lock:
+            return self._timestamp_failure
+
+
+def _next_failure(previous: PublicationFailure | None, *, code: str, at: datetime) -> PublicationFailure:
+    if previous is None:
+        return PublicationFailure(code=code, since=at, attempts=1)
+    return PublicationFailure(code=code, since=previous.since, attempts=previous.attempts + 1)

@@ -28,12 +28,16 @@ class UseRecorder(UseLog):
         clock: Callable[[], datetime] | None = None,
         request_id: Callable[[], str | None] | None = None,
         observe: Callable[[Sequence[UseRecord]], None] | None = None,
+        timestamp_tolerance: timedelta | None = None,
     ) -> None:
         """``request_id``: the id of the HTTP request being served, written
         beside its records (not in the signed entry: it correlates the record
         with the server's log lines, it is no part of what was used).
-        ``observe``: told of every appended batch (the app's metrics)."""
+        ``observe``: told of every appended batch (the app's metrics).
+        ``timestamp_tolerance``: with a TSA configured, how long checkpoints
+        may go without an outside time-stamp (``exchange.auditlog.timestamps``)."""
         self.max_lag = max_lag
+        self.timestamp_tolerance = timestamp_tolerance
         self.monitor = monitor
         self._clock = clock or (lambda: datetime.now(UTC))
         self._fresh_until: datetime | None = None
@@ -44,17 +48,18 @@ class UseRecorder(UseLog):
         now = self._clock()
         # A checkpoint seen at time T keeps the log servable until T + max_lag
         # whatever happens meanwhile (later checkpoints only move that on),
-        # so until then the check needs no query.
+        # so until then the check needs no query; likewise the time-stamp tolerance.
         if self._fresh_until is not None and now <= self._fresh_until:
             return
-        health = ensure_log_healthy(session=session, now=now, max_lag=self.max_lag, monitor=self.monitor)
-        if health.checkpoint_published_at is not None:
-            self._fresh_until = health.checkpoint_published_at + self.max_lag
+        health = ensure_log_healthy(session=session, now=now, max_lag=self.max_lag, monitor=self.monitor,
+                                    timestamp_tolerance=self.timestamp_tolerance)
+        self._fresh_until = health.servable_until(now)
 
     def health(self, *, session: Session) -> LogHealth:
         """The same verdict as ``check_serving``, with the figures behind it."""
         return log_health(
-            session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True
+            session=session, now=self._clock(), max_lag=self.max_lag, monitor=self.monitor, count_pending=True,
+            timestamp_tolerance=self.timestamp_tolerance,
         )
 
     def has_used(self, *, session: Session, department_code: str, subject_code: str,

@@ -19,6 +19,8 @@ from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.tiles import parse_path
 
 CHECKPOINT_PATH = "checkpoint"
+# The newest time-stamped checkpoint with its RFC 3161 token (signing.transparency.timestamps).
+TIMESTAMP_PATH = "timestamp"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 _CHUNK = 1 << 16
 MAX_TOKEN_CHARS = 8192
@@ -33,7 +35,7 @@ class LogSource(Protocol):
 
 
 def _check_resource_path(path: str) -> None:
-    if path == CHECKPOINT_PATH:
+    if path in (CHECKPOINT_PATH, TIMESTAMP_PATH):
         return
     try:
         parse_path(path)

@@ -18,7 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from itertools import islice
+
+from cryptography import x509
 
 from signing.transparency.bundles import MAX_BUNDLE_BYTES, iter_entry_bundle
 from signing.transparency.checkpoint import Checkpoint
@@ -37,7 +40,7 @@ from signing.transparency.merkle import (
     verify_consistency,
 )
 from signing.transparency.note import MAX_NOTE_BYTES, NoteVerifier
-from signing.transparency.sources import CHECKPOINT_PATH, LogSource
+from signing.transparency.sources import CHECKPOINT_PATH, TIMESTAMP_PATH, LogSource
 from signing.transparency.tiles import (
     FULL_TILE_BYTES,
     TILE_WIDTH,
@@ -46,6 +49,12 @@ from signing.transparency.tiles import (
     partial_tiles_for_size,
     tile_count_at_level,
     tree_levels,
+)
+from signing.transparency.timestamps import (
+    MAX_TIMESTAMP_RESOURCE_BYTES,
+    TimestampedCheckpoint,
+    VerifiedTimestamp,
+    verify_timestamp,
 )
 from signing.transparency.treehashes import TreeHashes
 
@@ -59,6 +68,10 @@ class VerificationReport:
     tiles_checked: int
     entries_checked: int
     since: Checkpoint | None = None
+    # With TSA roots given: the newest time-stamped checkpoint, proven part of this history.
+    timestamp: VerifiedTimestamp | None = None
+    # The checkpoint's signed note as fetched: what a monitor keeps as its next ``since``.
+    note: bytes | None = None
 
     @property
     def origin(self) -> str:
@@ -108,6 +121,9 @@ def verify_log(
     origin: str | None = None,
     progress: ProgressCallback | None = None,
     fetch_threads: int = 8,
+    tsa_roots: Sequence[x509.Certificate] | None = None,
+    timestamp_max_age: timedelta | None = None,
+    now: datetime | None = None,
 ) -> VerificationReport:
     """Verify the whole log behind ``source``; return a report or raise LogVerificationError.
 
@@ -115,11 +131,21 @@ def verify_log(
     rotation, a checkpoint and ``since`` may be signed by different keys);
     ``since`` is the content of an earlier checkpoint file of the same log;
     ``progress(done, total)`` is called as resources are fetched.
+    With ``tsa_roots`` (the time-stamping authority's CA certificates) the
+    log must publish a time-stamp (``timestamp``) that verifies against them,
+    of a checkpoint consistent with the current one; ``timestamp_max_age``
+    also bounds how old its genTime may be at ``now``.
     """
     keys = [verifier_key] if isinstance(verifier_key, str | NoteVerifier) else list(verifier_key)
     if not keys:
         raise LogVerificationError("no verifier key given", code="bad_key")
     verifier = [_parse_verifier_key(key) for key in keys]
+    # 0. With TSA roots: fetch and check the time-stamp first, so the checkpoint
+    # fetched next is at least as new as the one it stamps.
+    stamped = None
+    if tsa_roots is not None:
+        stamped = _verified_timestamp(source, verifier=verifier, tsa_roots=tsa_roots, max_age=timestamp_max_age,
+                                      now=now)
     # 1. Fetch the checkpoint.
     note = source.fetch(CHECKPOINT_PATH, max_bytes=MAX_NOTE_BYTES)
     if note is None:
@@ -129,7 +155,11 @@ def verify_log(
     earlier = None
     if since is not None:
         earlier = _open_checkpoint(since, verifier=verifier, origin=checkpoint.origin, what="earlier checkpoint")
-    audit = _Audit(checkpoint=checkpoint, earlier=earlier, check_entries=check_entries)
+    if stamped is not None and stamped.checkpoint.origin != checkpoint.origin:
+        raise LogVerificationError("the time-stamped checkpoint is of another log", code="origin_mismatch",
+                                   path=TIMESTAMP_PATH)
+    history = [one for one in (earlier, stamped.checkpoint if stamped else None) if one is not None]
+    audit = _Audit(checkpoint=checkpoint, earlier=history, check_entries=check_entries)
     with ThreadPoolExecutor(max_workers=max(1, fetch_threads)) as pool:
         fetcher = _Fetcher(source, pool, _Progress(progress, total=audit.resource_count()))
         # 3. Fetch the partial tile of every level; recompute and compare the root.
@@ -140,21 +170,38 @@ def verify_log(
         audit.check_full_tiles(fetcher)
         # 5 (cont.). The entries of the partial level-0 tile.
         audit.check_partial_bundle(fetcher)
-    # 6. With an earlier checkpoint, check the log only grew from it.
+    # 6. With an earlier checkpoint, check the log only grew from it; likewise
+    # from the time-stamped one (its time then holds for every entry before it).
     if earlier is not None:
         _check_history(earlier, checkpoint, audit.cache)
+    if stamped is not None:
+        _check_history(stamped.checkpoint, checkpoint, audit.cache, what="time-stamped checkpoint")
     return VerificationReport(
         checkpoint=checkpoint,
         tiles_checked=audit.tiles_checked,
         entries_checked=audit.entries_checked,
         since=earlier,
+        timestamp=stamped,
+        note=note,
     )
+
+
+def _verified_timestamp(source: LogSource, *, verifier: Sequence[NoteVerifier], tsa_roots: Sequence[x509.Certificate],
+                        max_age: timedelta | None, now: datetime | None) -> VerifiedTimestamp:
+    data = source.fetch(TIMESTAMP_PATH, max_bytes=MAX_TIMESTAMP_RESOURCE_BYTES)
+    if data is None:
+        raise LogVerificationError("the log publishes no time-stamp", code="missing_timestamp", path=TIMESTAMP_PATH)
+    try:
+        resource = TimestampedCheckpoint.from_json(data)
+    except MalformedError as error:
+        raise LogVerificationError(str(error), code="timestamp_malformed", path=TIMESTAMP_PATH) from error
+    return verify_timestamp(resource, verifiers=verifier, tsa_roots=tsa_roots, now=now, max_age=max_age)
 
 
 class _Audit:
     """State of one verification run: counts and the tiles worth keeping."""
 
-    def __init__(self, *, checkpoint: Checkpoint, earlier: Checkpoint | None, check_entries: bool) -> None:
+    def __init__(self, *, checkpoint: Checkpoint, earlier: Sequence[Checkpoint], check_entries: bool) -> None:
         self.size = checkpoint.size
         self.checkpoint = checkpoint
         self.check_entries = check_entries
@@ -164,8 +211,9 @@ class _Audit:
         # Tiles the history check will need again; any others are dropped
         # once checked, so memory stays far below the size of the log.
         self.keep: set[tuple[int, int]] = set()
-        if earlier is not None and earlier.size <= self.size:
-            self.keep = _tiles_needed_for_history(earlier.size, self.size)
+        for one in earlier:
+            if one.size <= self.size:
+                self.keep |= _tiles_needed_for_history(one.size, self.size)
 
     def resource_count(self) -> int:
         per_level = (tile_count_at_level(size=self.size, level=level) for level in self._levels())
@@ -303,8 +351,9 @@ def _tiles_needed_for_history(old_size: int, new_size: int) -> set[tuple[int, in
     return recorder.wanted
 
 
-def _check_history(earlier: Checkpoint, current: Checkpoint, cache: _TileCache) -> None:
-    where = f"earlier checkpoint (size {earlier.size})"
+def _check_history(earlier: Checkpoint, current: Checkpoint, cache: _TileCache, *,
+                   what: str = "earlier checkpoint") -> None:
+    where = f"{what} (size {earlier.size})"
     if earlier.size > current.size:
         raise LogVerificationError(
             f"log shrank from {where} to size {current.size}", code="inconsistent_history", path=CHECKPOINT_PATH
