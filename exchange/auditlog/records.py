@@ -25,14 +25,19 @@ from sqlalchemy.orm import Session
 from catalog.access import InvalidUseRecord, UseRecord
 from exchange.auditlog.models import LogEntry
 from signing.canonical import canonical_json
+from signing.commitments import SCHEME as ANSWER_SCHEME
 from signing.errors import InvalidInput
 from storage.driver_statements import DriverStatement
 
+# Entry format versions: 1, the use record; 2, the same with "answer", the
+# digests of what the use disclosed. An entry without an answer is still
+# written as version 1, byte for byte as before; both stay valid forever.
 RECORD_VERSION = 1
+ANSWER_RECORD_VERSION = 2
 SALT_BYTES = 16
 MAX_BATCH_RECORDS = 10_000
 REQUEST_ID_LENGTH = 64
-# Rows per multi-row INSERT: 12 columns each, so 600 bound parameters,
+# Rows per multi-row INSERT: 13 columns each, so 650 bound parameters,
 # under SQLite's oldest limit (999) and PostgreSQL's (65,535).
 ROWS_PER_STATEMENT = 50
 _INSERT_PENDING = insert(LogEntry.__table__)
@@ -100,7 +105,17 @@ def _row(record: UseRecord, *, now: datetime, position: int, request_id: str | N
         "reason_code": record.reason_code,
         "entry": entry_bytes,
         "request_id": request_id,
+        "disclosed": None if record.answer is None else _disclosed(record, position=position),
     }
+
+
+def _disclosed(record: UseRecord, *, position: int) -> bytes:
+    """The values and salts the entry's digests commit to, kept beside it (never in it)."""
+    assert record.answer is not None
+    try:
+        return canonical_json({"salts": list(record.answer.salts), "values": list(record.answer.values)})
+    except InvalidInput as error:
+        raise InvalidUseRecord(f"record {position}: answer: {error}") from None
 
 
 def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
@@ -110,8 +125,8 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         raise InvalidUseRecord("salt must be 16 bytes")
     if now.tzinfo is None:
         raise InvalidUseRecord("now must be timezone-aware")
-    return {
-        "v": RECORD_VERSION,
+    leaf = {
+        "v": RECORD_VERSION if record.answer is None else ANSWER_RECORD_VERSION,
         # The salt makes every leaf hash unguessable even where the fields
         # themselves are low-entropy (a holder code plus a day).
         "salt": salt.hex(),
@@ -131,6 +146,10 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         "reason": record.reason_code,
         "request_hash": record.request_hash,
     }
+    if record.answer is not None:
+        # The digests only: salts and values stay out of the log (exchange.auditlog.answers).
+        leaf["answer"] = {"scheme": ANSWER_SCHEME, "digests": list(record.answer.digests)}
+    return leaf
 
 
 def parse_entry(entry: bytes) -> dict:
