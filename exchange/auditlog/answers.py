@@ -48,7 +48,7 @@ class DisclosedValues:
 
     @classmethod
     def from_stored(cls, data: bytes) -> DisclosedValues:
-        """From ``LogEntry.disclosed`` (canonical JSON written by exchange.auditlog.records)."""
+        """From ``LogEntry.disclosed`` (the JSON exchange.auditlog.records writes)."""
         stored = json.loads(bytes(data).decode("utf-8"))
         return cls(values=stored["values"], salts=stored["salts"])
 

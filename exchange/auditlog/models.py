@@ -41,7 +41,7 @@ class LogEntry(Base):
     # through the servers' logs; not part of the signed entry.
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # What the use disclosed and the salts of the entry's answer digests
-    # (exchange.auditlog.answers): canonical JSON {"salts": [...], "values": [...]},
+    # (exchange.auditlog.answers): compact JSON {"salts": [...], "values": [...]},
     # for the holder the data is about. Not part of the signed entry, which
     # holds only the digests, so it can be erased when its retention ends
     # without touching the log. Loaded only when asked for (deferred): the

@@ -41,6 +41,7 @@ REQUEST_ID_LENGTH = 64
 # under SQLite's oldest limit (999) and PostgreSQL's (65,535).
 ROWS_PER_STATEMENT = 50
 _INSERT_PENDING = insert(LogEntry.__table__)
+_encode_disclosed = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 # One record (every column but the id), as the exchange query writes it on
 # the event loop (storage.driver_statements); inline: no RETURNING of the id.
 _INSERT_ONE_ON_THE_DRIVER = DriverStatement(insert(LogEntry.__table__).values(
@@ -110,11 +111,15 @@ def _row(record: UseRecord, *, now: datetime, position: int, request_id: str | N
 
 
 def _disclosed(record: UseRecord, *, position: int) -> bytes:
-    """The values and salts the entry's digests commit to, kept beside it (never in it)."""
+    """The values and salts the entry's digests commit to, kept beside it (never in it).
+
+    Plain compact JSON, not canonical: whoever checks them parses them and
+    recomputes each digest's canonical bytes (exchange.auditlog.answers), and
+    the producer already canonicalised every value once to commit to it."""
     assert record.answer is not None
     try:
-        return canonical_json({"salts": list(record.answer.salts), "values": list(record.answer.values)})
-    except InvalidInput as error:
+        return _encode_disclosed({"salts": record.answer.salts, "values": record.answer.values}).encode("utf-8")
+    except (TypeError, ValueError) as error:
         raise InvalidUseRecord(f"record {position}: answer: {error}") from None
 
 
