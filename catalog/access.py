@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,7 @@ _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+_HEX_SALT = re.compile(r"[0-9a-f]{32}")
 _CONTROL = re.compile(r"[\x00-\x1f]")  # C0 controls: a record is one line of text per field
 
 
@@ -49,6 +51,32 @@ class InvalidUseRecord(CatalogError):
     """A use record breaks a rule; the message names the field."""
 
     code = "invalid_record"
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosedAnswer:
+    """What one granted use disclosed, item by item (a licence, a provider's
+    record), with a salted commitment to each (``signing.commitments``, made
+    by the producer, which may import signing where this module may not).
+
+    The log's entry holds only the ``digests``; the ``values`` and ``salts``
+    are kept beside it for the holder the data is about and go back to the
+    recipient with the answer, so either can later prove what went out."""
+
+    values: tuple[Any, ...]
+    salts: tuple[str, ...]
+    digests: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("values", "salts", "digests"):
+            if type(getattr(self, name)) is not tuple:
+                raise InvalidUseRecord(f"answer {name} must be a tuple")
+        if not len(self.values) == len(self.salts) == len(self.digests) or len(self.values) > MAX_LIST:
+            raise InvalidUseRecord(f"answer: as many values, salts and digests, at most {MAX_LIST}")
+        if not all(isinstance(salt, str) and _HEX_SALT.fullmatch(salt) for salt in self.salts):
+            raise InvalidUseRecord("answer salts must be 32 lowercase hex digits")
+        if not all(isinstance(digest, str) and _HEX_DIGEST.fullmatch(digest) for digest in self.digests):
+            raise InvalidUseRecord("answer digests must be lowercase hex SHA-256 digests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +100,9 @@ class UseRecord:
     purpose: str | None = None
     case_number: str | None = None
     request_hash: str | None = None
+    # The commitment to what went out (None: this kind of use commits to none,
+    # e.g. a layout download, whose document is sealed and itself evidence).
+    answer: DisclosedAnswer | None = None
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, KINDS)
@@ -96,8 +127,8 @@ class UseRecord:
             if self.reason_code is None:
                 raise InvalidUseRecord("a denied attempt needs a reason_code")
             # A denied attempt disclosed nothing; recording "fields" would mislead.
-            if self.fields:
-                raise InvalidUseRecord("a denied attempt discloses no fields")
+            if self.fields or self.answer is not None:
+                raise InvalidUseRecord("a denied attempt discloses no fields and no answer")
         else:
             if self.reason_code is not None:
                 raise InvalidUseRecord("reason_code is only for denied attempts")
@@ -111,6 +142,8 @@ class UseRecord:
         if self.request_hash is not None and not (
                 isinstance(self.request_hash, str) and _HEX_DIGEST.fullmatch(self.request_hash)):
             raise InvalidUseRecord("request_hash must be a lowercase hex SHA-256 digest")
+        if self.answer is not None and not isinstance(self.answer, DisclosedAnswer):
+            raise InvalidUseRecord("answer must be a DisclosedAnswer")
 
 
 class UseLog:

@@ -24,12 +24,12 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import sessionmaker
 
 from catalog.access import UseLog
-from exchange.auditlog import proofs, search
+from exchange.auditlog import answers, proofs, search
 from exchange.auditlog.checkpoints import publish_checkpoint
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import LogUnavailable
 from exchange.auditlog.recorder import UseRecorder
-from exchange.auditlog.schemas import ExportIn, RecordSearchIn, SubjectRecordsIn
+from exchange.auditlog.schemas import AnswerAtIndexIn, ExportIn, RecordSearchIn, SubjectRecordsIn
 from identity.deps import require_scopes
 from identity.tokens import Principal
 from registry.config import RegistryConfig
@@ -66,6 +66,13 @@ def search_records(session: SessionDep, body: RecordSearchIn) -> dict:
 @router.post("/subjects/records")
 def subject_records(session: SessionDep, body: SubjectRecordsIn) -> dict:
     return proofs.records_for_subject(session=session, subject_code=body.subject).to_json()
+
+
+@router.post("/answers/check")
+def check_answer(session: SessionDep, body: AnswerAtIndexIn) -> dict:
+    """Whether an answer a department received (its values and salts, e.g.
+    produced in a dispute) is what the entry at ``index`` committed to."""
+    return answers.check_at_index(session=session, index=body.index, values=body.values, salts=body.salts)
 
 
 @router.get("/stats")

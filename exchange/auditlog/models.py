@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from storage.base import Base, UTCDateTime, utcnow
 
@@ -40,6 +40,13 @@ class LogEntry(Base):
     # The HTTP request that made the record (X-Request-Id): for following it
     # through the servers' logs; not part of the signed entry.
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # What the use disclosed and the salts of the entry's answer digests
+    # (exchange.auditlog.answers): compact JSON {"salts": [...], "values": [...]},
+    # for the holder the data is about. Not part of the signed entry, which
+    # holds only the digests, so it can be erased when its retention ends
+    # without touching the log. Loaded only when asked for (deferred): the
+    # auditor's search and export never read it.
+    disclosed: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, nullable=True))
 
 
 class LogTile(Base):

@@ -8,11 +8,12 @@ holder's own records each with its inclusion proof.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Row, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.errors import InvalidQuery, NotInLog
@@ -75,9 +76,15 @@ class ProvenRecord:
     record: dict
     leaf_hash: str
     proof: list[str] | None
+    # For the holder's own view only: the values and salts the record's
+    # "answer" digests commit to ({"values": [...], "salts": [...]}).
+    disclosed: dict | None = None
 
     def to_json(self) -> dict:
-        return {"index": self.leaf_index, "record": self.record, "leaf_hash": self.leaf_hash, "proof": self.proof}
+        shown = {"index": self.leaf_index, "record": self.record, "leaf_hash": self.leaf_hash, "proof": self.proof}
+        if self.disclosed is not None:
+            shown["disclosed"] = self.disclosed
+        return shown
 
 
 @dataclass
@@ -120,19 +127,23 @@ def prove_rows(
     return note, size, proven
 
 
-def records_for_subject(*, session: Session, subject_code: str, limit: int = MAX_SUBJECT_RECORDS) -> SubjectRecords:
+def records_for_subject(*, session: Session, subject_code: str, limit: int = MAX_SUBJECT_RECORDS,
+                        with_disclosed: bool = False) -> SubjectRecords:
     """Every use of a holder's data (newest first), each with its inclusion proof.
 
     The holder checks each proof against the signed checkpoint returned
     alongside: a record shown to them cannot later vanish from the log.
+    ``with_disclosed``: also what each use disclosed, with the salts of its
+    commitments (the holder's own view only: it is their data).
     """
     if not subject_code or len(subject_code) > 32:
         raise InvalidQuery("subject_code must be 1..32 characters")
     limit = max(1, min(limit, MAX_SUBJECT_RECORDS))
-    rows = list(
-        session.scalars(
-            select(LogEntry).where(LogEntry.subject_code == subject_code).order_by(LogEntry.id.desc()).limit(limit)
-        )
-    )
+    query = select(LogEntry).where(LogEntry.subject_code == subject_code).order_by(LogEntry.id.desc()).limit(limit)
+    rows = list(session.scalars(query.options(undefer(LogEntry.disclosed)) if with_disclosed else query))
     note, size, proven = prove_rows(session=session, rows=rows)
+    if with_disclosed:
+        for row, shown in zip(rows, proven, strict=True):
+            if row.disclosed is not None:
+                shown.disclosed = json.loads(bytes(row.disclosed).decode("utf-8"))
     return SubjectRecords(checkpoint=note, size=size, records=proven)

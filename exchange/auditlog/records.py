@@ -25,17 +25,23 @@ from sqlalchemy.orm import Session
 from catalog.access import InvalidUseRecord, UseRecord
 from exchange.auditlog.models import LogEntry
 from signing.canonical import canonical_json
+from signing.commitments import SCHEME as ANSWER_SCHEME
 from signing.errors import InvalidInput
 from storage.driver_statements import DriverStatement
 
+# Entry format versions: 1, the use record; 2, the same with "answer", the
+# digests of what the use disclosed. An entry without an answer is still
+# written as version 1, byte for byte as before; both stay valid forever.
 RECORD_VERSION = 1
+ANSWER_RECORD_VERSION = 2
 SALT_BYTES = 16
 MAX_BATCH_RECORDS = 10_000
 REQUEST_ID_LENGTH = 64
-# Rows per multi-row INSERT: 12 columns each, so 600 bound parameters,
+# Rows per multi-row INSERT: 13 columns each, so 650 bound parameters,
 # under SQLite's oldest limit (999) and PostgreSQL's (65,535).
 ROWS_PER_STATEMENT = 50
 _INSERT_PENDING = insert(LogEntry.__table__)
+_encode_disclosed = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 # One record (every column but the id), as the exchange query writes it on
 # the event loop (storage.driver_statements); inline: no RETURNING of the id.
 _INSERT_ONE_ON_THE_DRIVER = DriverStatement(insert(LogEntry.__table__).values(
@@ -100,7 +106,21 @@ def _row(record: UseRecord, *, now: datetime, position: int, request_id: str | N
         "reason_code": record.reason_code,
         "entry": entry_bytes,
         "request_id": request_id,
+        "disclosed": None if record.answer is None else _disclosed(record, position=position),
     }
+
+
+def _disclosed(record: UseRecord, *, position: int) -> bytes:
+    """The values and salts the entry's digests commit to, kept beside it (never in it).
+
+    Plain compact JSON, not canonical: whoever checks them parses them and
+    recomputes each digest's canonical bytes (exchange.auditlog.answers), and
+    the producer already canonicalised every value once to commit to it."""
+    assert record.answer is not None
+    try:
+        return _encode_disclosed({"salts": record.answer.salts, "values": record.answer.values}).encode("utf-8")
+    except (TypeError, ValueError) as error:
+        raise InvalidUseRecord(f"record {position}: answer: {error}") from None
 
 
 def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
@@ -110,8 +130,8 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         raise InvalidUseRecord("salt must be 16 bytes")
     if now.tzinfo is None:
         raise InvalidUseRecord("now must be timezone-aware")
-    return {
-        "v": RECORD_VERSION,
+    leaf = {
+        "v": RECORD_VERSION if record.answer is None else ANSWER_RECORD_VERSION,
         # The salt makes every leaf hash unguessable even where the fields
         # themselves are low-entropy (a holder code plus a day).
         "salt": salt.hex(),
@@ -131,6 +151,10 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         "reason": record.reason_code,
         "request_hash": record.request_hash,
     }
+    if record.answer is not None:
+        # The digests only: salts and values stay out of the log (exchange.auditlog.answers).
+        leaf["answer"] = {"scheme": ANSWER_SCHEME, "digests": list(record.answer.digests)}
+    return leaf
 
 
 def parse_entry(entry: bytes) -> dict:

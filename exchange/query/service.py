@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from adapters.sources import BindingRegistry
-from catalog.access import UseLog, UseRecord
+from catalog.access import DisclosedAnswer, UseLog, UseRecord
 from catalog.errors import UnknownMatter
 from catalog.service import matters
 from exchange.agreements import items as catalog_items
@@ -36,6 +36,7 @@ from exchange.query.masking import Grant, grant_for
 from exchange.query.policy import DEPARTMENT_QUERY, STANDARD, ItemAccess, Policy
 from identity.errors import InvalidCode
 from identity.holder_auth import validate_holder_code
+from signing import commitments
 from storage.units import work_on
 
 MAX_PURPOSE = 200
@@ -196,19 +197,33 @@ def fetch_from_providers(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> No
 
 def log_and_show(ctx: QueryContext, answers: Sequence[ItemAnswer]) -> list[dict]:
     """Every answer's record, written together (all of them or none); the shown results."""
-    ctx.recorder.append(session=ctx.session, records=[_use(ctx, answer) for answer in answers])
-    return [_shown(answer) for answer in answers]
+    committed = [_committed(answer) for answer in answers]
+    ctx.recorder.append(session=ctx.session, records=[
+        _use(ctx, answer, disclosed) for answer, disclosed in zip(answers, committed, strict=True)])
+    return [_shown(answer, disclosed) for answer, disclosed in zip(answers, committed, strict=True)]
 
 
-def _shown(answer: ItemAnswer) -> dict:
+def _committed(answer: ItemAnswer) -> DisclosedAnswer | None:
+    """A salted commitment to each item a granted answer discloses (each
+    licence, each provider record): the record keeps the digests, the
+    caller gets the salts (signing.commitments)."""
+    if answer.refusal is not None or answer.result is None:
+        return None
+    values = tuple(answer.result["licences"] if "licences" in answer.result else answer.result["records"])
+    made = commitments.commit(values)
+    return DisclosedAnswer(values=values, salts=tuple(c.salt for c in made), digests=tuple(c.digest for c in made))
+
+
+def _shown(answer: ItemAnswer, disclosed: DisclosedAnswer | None) -> dict:
     item = answer.item
     if answer.refusal is not None:
         shown = _refused(answer.code, answer.refusal)
         return {**shown, "kind": item.kind, "name": item.name} if item is not None else shown
     access = answer.access
-    assert item is not None and access is not None and answer.result is not None
+    assert item is not None and access is not None and answer.result is not None and disclosed is not None
+    # answer_salts[i] opens the log record's digest of licences[i] (or records[i]).
     return {"item": item.code, "kind": item.kind, "name": item.name, "result": "granted", "basis": access.basis,
-            "access_kind": access.kind, **answer.result}
+            "access_kind": access.kind, **answer.result, "answer_salts": list(disclosed.salts)}
 
 
 def _check_requested_fields(item: catalog_items.SharedItem, fields: Sequence[str] | None) -> None:
@@ -241,8 +256,8 @@ def _refused(code: str, refusal: Refusal) -> dict:
     return {"item": code, "result": "refused", "reason": refusal.code, "message": str(refusal)}
 
 
-def _use(ctx: QueryContext, answer: ItemAnswer) -> UseRecord:
-    """The log record of one answer."""
+def _use(ctx: QueryContext, answer: ItemAnswer, disclosed: DisclosedAnswer | None) -> UseRecord:
+    """The log record of one answer, committing to what it disclosed."""
     item, subject, refusal, access, result = answer.item, answer.subject, answer.refusal, answer.access, answer.result
     item_code = answer.logged_code
     licence_ids: tuple[str, ...] = ()
@@ -264,7 +279,7 @@ def _use(ctx: QueryContext, answer: ItemAnswer) -> UseRecord:
         department_code=ctx.caller.department_code, operator_id=ctx.caller.operator,
         subject_code=subject.code if subject else None, licence_ids=licence_ids, data_items=data_items,
         matter_code=ctx.matter_code, purpose=ctx.purpose, case_number=ctx.case_number,
-        request_hash=ctx.request_hash,
+        request_hash=ctx.request_hash, answer=disclosed,
     )
 
 

@@ -5,10 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.orm import undefer
 
-from catalog.access import InvalidUseRecord, UseRecord
+from catalog.access import DisclosedAnswer, InvalidUseRecord, UseRecord
 from exchange.auditlog import LogEntry, insert_pending, integrate_pending
 from exchange.auditlog.integration import DbTileReader, current_state
+from signing import commitments
 from signing.transparency import leaf_hash, root_from_leaf_hashes, tree_root
 from tests.factories.use_records import HOLDER, use
 
@@ -175,3 +177,23 @@ def test_a_use_record_round_trips_through_the_log(db_session):
     )
     assert read_back == written
     assert (leaf["v"], leaf["time"]) == (1, "2025-03-03T02:30:15.123456Z")
+
+
+def test_an_answer_is_committed_to_by_digests_alone_in_entry_format_2(db_session):
+    values = ({"name": "福州示例餐饮有限公司", "registration_status": "存续"},)
+    made = commitments.commit(values)
+    answer = DisclosedAnswer(values=values, salts=tuple(c.salt for c in made), digests=tuple(c.digest for c in made))
+    insert_pending(session=db_session, records=[_batch_use(answer=answer), _batch_use()], now=_now())
+    rows = db_session.scalars(select(LogEntry).options(undefer(LogEntry.disclosed)).order_by(LogEntry.id)).all()
+    committed, plain = (json.loads(row.entry) for row in rows)
+    assert committed["v"] == 2 and committed["answer"] == {"scheme": commitments.SCHEME, "digests": list(answer.digests)}
+    assert plain["v"] == 1 and "answer" not in plain and rows[1].disclosed is None  # format 1, as before
+    assert "福州示例".encode() not in rows[0].entry and answer.salts[0].encode() not in rows[0].entry
+    assert json.loads(rows[0].disclosed) == {"values": list(values), "salts": list(answer.salts)}
+
+    with pytest.raises(InvalidUseRecord):  # a refusal disclosed nothing
+        _batch_use(result="denied", reason_code="consent_missing", fields=[], answer=answer)
+    with pytest.raises(InvalidUseRecord):
+        DisclosedAnswer(values=values, salts=(), digests=answer.digests)
+    with pytest.raises(InvalidUseRecord):
+        DisclosedAnswer(values=values, salts=answer.salts, digests=("ab",))

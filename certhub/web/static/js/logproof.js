@@ -40,6 +40,7 @@
     }
     return JSON.stringify(value);
   }
+  CH.canonicalJson = canonical;  // answercheck.js hashes disclosed answers with the same bytes
 
   // SPEC: RFC 9162 §2.1.1 — leaf hash = SHA-256(0x00 || entry).
   function leafHash(record) {

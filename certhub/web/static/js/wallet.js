@@ -384,9 +384,28 @@
               else if (status === "pending") { proof.className = "proof proof-pending"; proof.textContent = "日志证明：等待下一个检查点收录"; }
               else { proof.className = "proof proof-bad"; proof.textContent = "日志证明：核验失败 ✗"; }
             });
+            showAnswerCheck(node, item);
           });
         });
       });
+  }
+
+  /* What went out about the holder, checked here against the record's commitment (answercheck.js). */
+  var ANSWER_TEXT = {
+    verified: ["proof-ok", "披露内容：已核验 ✓（与日志记录的承诺一致）"],
+    mismatch: ["proof-bad", "披露内容：与日志记录的承诺不符 ✗"],
+    missing: ["proof-pending", "披露内容：未保存，无法核对"],
+    unchecked: ["proof-pending", "披露内容：本机浏览器无法核验"]
+  };
+  function showAnswerCheck(node, item) {
+    var line = node.querySelector(".answer");
+    if (!line) return;
+    CH.checkAnswer(item.record, item.disclosed).then(function (status) {
+      var shown = ANSWER_TEXT[status] || ANSWER_TEXT.mismatch;
+      line.dataset.answer = status;
+      line.className = "answer small " + shown[0];
+      line.textContent = shown[1] + ((item.disclosed && item.disclosed.values) ? "，共 " + item.disclosed.values.length + " 项" : "");
+    });
   }
 
   function recordNode(item, departments, matters) {
@@ -404,7 +423,8 @@
       el("div", { class: "small", text: "依据：" + CH.basisLabel(r.basis) +
         (r.basis === "supervision_mandate" ? "（监管执法查询，无需您授权）" : "") +
         (r.reason ? "　拒绝原因：" + r.reason : "") }),
-      el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }));
+      el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }),
+      r.answer ? el("div", { class: "answer small proof-pending", text: "披露内容：核验中…" }) : null);
   }
 
   /* ------------------------------------------------------------ consents */
