@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -72,6 +73,9 @@ class UseRecord:
     purpose: str | None = None
     case_number: str | None = None
     request_hash: str | None = None
+    # Covert supervision (a mandate with an embargo): the subject's own view
+    # of the log shows this use only from this instant on.
+    embargo_until: datetime | None = None
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, KINDS)
@@ -111,6 +115,11 @@ class UseRecord:
         if self.request_hash is not None and not (
                 isinstance(self.request_hash, str) and _HEX_DIGEST.fullmatch(self.request_hash)):
             raise InvalidUseRecord("request_hash must be a lowercase hex SHA-256 digest")
+        if self.embargo_until is not None:
+            if not isinstance(self.embargo_until, datetime) or self.embargo_until.tzinfo is None:
+                raise InvalidUseRecord("embargo_until must be a timezone-aware datetime")
+            if self.basis != "supervision_mandate":
+                raise InvalidUseRecord("only a use under a supervision mandate may be embargoed")
 
 
 class UseLog:

@@ -28,7 +28,10 @@ from signing.canonical import canonical_json
 from signing.errors import InvalidInput
 from storage.driver_statements import DriverStatement
 
-RECORD_VERSION = 1
+# v1: the fields below without "embargo_until". v2 adds "embargo_until"
+# (the UTC instant a covert use becomes visible to its subject, or null).
+# Old entries stay as written and are read as before (a missing key is null).
+RECORD_VERSION = 2
 SALT_BYTES = 16
 MAX_BATCH_RECORDS = 10_000
 REQUEST_ID_LENGTH = 64
@@ -130,12 +133,19 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         "result": record.result,
         "reason": record.reason_code,
         "request_hash": record.request_hash,
+        "embargo_until": None if record.embargo_until is None else _format_time(record.embargo_until),
     }
 
 
 def parse_entry(entry: bytes) -> dict:
     """The record stored in a leaf; the entry bytes are canonical JSON."""
     return json.loads(entry.decode("utf-8"))
+
+
+def embargo_end(record: dict) -> datetime | None:
+    """When a parsed record stops being hidden from its subject (v2), or None."""
+    text = record.get("embargo_until")
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _format_time(when: datetime) -> str:

@@ -174,4 +174,4 @@ def test_a_use_record_round_trips_through_the_log(db_session):
         request_hash=leaf["request_hash"],
     )
     assert read_back == written
-    assert (leaf["v"], leaf["time"]) == (1, "2025-03-03T02:30:15.123456Z")
+    assert (leaf["v"], leaf["time"], leaf["embargo_until"]) == (2, "2025-03-03T02:30:15.123456Z", None)
