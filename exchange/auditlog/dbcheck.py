@@ -92,19 +92,21 @@ def verify_database(*, session: Session, verifiers: Sequence[NoteVerifier], key_
     rows_checked = 0
     query = (select(LogEntry).order_by(LogEntry.leaf_index.is_(None), LogEntry.leaf_index, LogEntry.id)
              .execution_options(yield_per=_CHUNK))
-    for row in session.scalars(query):
-        entry = _parse(row)
-        _check_columns(row, entry)
-        rows_checked += 1
-        if row.leaf_index is None or row.leaf_index >= checkpoint.size:
-            continue
-        if row.leaf_index != len(hashes):
-            raise DatabaseMismatch("entry_missing", f"leaf {len(hashes)} is not in the database", index=len(hashes))
-        hashes.append(leaf_hash(bytes(row.entry)))
-        if entry["subject"] is not None:
-            tag = subjects.subject_tag(key=tag_key, subject_code=entry["subject"])
-            count, _ = heads.get(tag, (0, 0))
-            heads[tag] = (count + 1, row.leaf_index)
+    # A server-side cursor on PostgreSQL: closed even when a mismatch stops the scan.
+    with session.scalars(query) as rows:
+        for row in rows:
+            entry = _parse(row)
+            _check_columns(row, entry)
+            rows_checked += 1
+            if row.leaf_index is None or row.leaf_index >= checkpoint.size:
+                continue
+            if row.leaf_index != len(hashes):
+                raise DatabaseMismatch("entry_missing", f"leaf {len(hashes)} is not in the database", index=len(hashes))
+            hashes.append(leaf_hash(bytes(row.entry)))
+            if entry["subject"] is not None:
+                tag = subjects.subject_tag(key=tag_key, subject_code=entry["subject"])
+                count, _ = heads.get(tag, (0, 0))
+                heads[tag] = (count + 1, row.leaf_index)
     if len(hashes) != checkpoint.size:
         raise DatabaseMismatch("entry_missing", f"leaf {len(hashes)} is not in the database", index=len(hashes))
     if (root_from_leaf_hashes(hashes) if hashes else EMPTY_ROOT) != checkpoint.root_hash:
