@@ -122,7 +122,9 @@ def advance(*, session: Session, key: bytes, new_size: int) -> SortedMap:
         ).all()
         if len(rows) != end - begin:
             raise LogCorrupted(f"entries {begin}..{end - 1} are not all in the database")
-        for index, entry in rows:
+        for index, (leaf_index, entry) in enumerate(rows, start=begin):
+            if leaf_index != index:
+                raise LogCorrupted(f"entry {index} is not in the database")
             subject = parse_entry(bytes(entry)).get("subject")
             if subject is None:
                 continue
