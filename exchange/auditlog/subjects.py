@@ -49,6 +49,8 @@ _VALUE = struct.Struct(">QQ")
 _HKDF_INFO = b"certhub auditlog subject tags v1"
 # Entries read per query while the map catches up with a new checkpoint.
 _ADVANCE_CHUNK = 5_000
+# Tags per IN list: under SQLite's oldest bound-parameter limit (999).
+_TAGS_PER_QUERY = 500
 
 
 def tag_key(key_secret: bytes) -> bytes:
@@ -113,7 +115,8 @@ def advance(*, session: Session, key: bytes, new_size: int) -> SortedMap:
     start = map_size(session=session)
     if new_size < start:
         raise LogCorrupted(f"the log is smaller ({new_size}) than its subject map ({start})")
-    heads = {row.tag: row for row in session.scalars(select(SubjectHead))} if new_size > start else {}
+    # Only the heads of subjects the new entries name are read and written.
+    heads: dict[bytes, SubjectHead] = {}
     for begin in range(start, new_size, _ADVANCE_CHUNK):
         end = min(begin + _ADVANCE_CHUNK, new_size)
         rows = session.execute(
@@ -122,13 +125,15 @@ def advance(*, session: Session, key: bytes, new_size: int) -> SortedMap:
         ).all()
         if len(rows) != end - begin:
             raise LogCorrupted(f"entries {begin}..{end - 1} are not all in the database")
+        named: list[tuple[int, bytes]] = []
         for index, (leaf_index, entry) in enumerate(rows, start=begin):
             if leaf_index != index:
                 raise LogCorrupted(f"entry {index} is not in the database")
             subject = parse_entry(bytes(entry)).get("subject")
-            if subject is None:
-                continue
-            tag = subject_tag(key=key, subject_code=subject)
+            if subject is not None:
+                named.append((index, subject_tag(key=key, subject_code=subject)))
+        _load_heads(session=session, heads=heads, tags={tag for _, tag in named})
+        for index, tag in named:
             head = heads.get(tag)
             if head is None:
                 head = heads[tag] = SubjectHead(tag=tag, count=0, last_index=index)
@@ -137,6 +142,17 @@ def advance(*, session: Session, key: bytes, new_size: int) -> SortedMap:
             head.last_index = index
     session.flush()
     return load_map(session=session)
+
+
+def _load_heads(*, session: Session, heads: dict[bytes, SubjectHead], tags: set[bytes]) -> None:
+    """Add to ``heads`` the stored rows of ``tags`` not in it yet."""
+    wanted = sorted(tags - heads.keys())
+    for start in range(0, len(wanted), _TAGS_PER_QUERY):
+        # populate_existing: a head this session read before is read again, not trusted from memory.
+        query = (select(SubjectHead).where(SubjectHead.tag.in_(wanted[start:start + _TAGS_PER_QUERY]))
+                 .execution_options(populate_existing=True))
+        for row in session.scalars(query):
+            heads[bytes(row.tag)] = row
 
 
 def load_map(*, session: Session) -> SortedMap:

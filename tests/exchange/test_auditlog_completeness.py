@@ -215,3 +215,33 @@ def test_cli_verify_database_detects_a_changed_subject_column(tmp_path, monkeypa
     assert failed.exit_code == 1
     assert "column_mismatch" in failed.stderr and "subject_code" in failed.stderr and "leaf index: 1" in failed.stderr
     assert runner.invoke(cli_app, ["audit", "verify", "--database", "--dir", str(tmp_path), "--key", key]).exit_code == 2
+
+
+def test_the_map_grows_checkpoint_by_checkpoint_as_the_entries_give_it(db_session, client):
+    from catalog.access import UseRecord
+    from exchange.auditlog import insert_pending
+    from identity.codes import citizen_id_check_character
+
+    def code(n: int) -> str:
+        first17 = f"35010219900101{n:03d}"
+        return first17 + citizen_id_check_character(first17)
+
+    base = {"kind": "department_query", "department_code": "11350100MB0000001X", "operator_id": "clerk-7",
+            "basis": "holder_presentation", "purpose": "办理业务"}
+    now = datetime.now(UTC)
+    # 700 subjects in the first checkpoint (more tags than one IN list), then 300 of them again, and a refusal
+    # naming nobody.
+    insert_pending(session=db_session, records=[UseRecord(subject_code=code(n), **base) for n in range(700)], now=now)
+    _publish(db_session)
+    insert_pending(session=db_session, records=[UseRecord(subject_code=code(n), **base) for n in range(0, 600, 2)],
+                   now=now)
+    insert_pending(session=db_session, records=[UseRecord(result="denied", reason_code="no_consent",
+                                                          **{**base, "purpose": None})], now=now)
+    _publish(db_session)
+    verifiers = _verifiers(client)
+    report = verify_database(session=db_session, verifiers=verifiers, key_secret=SECRET)
+    assert (report.size, report.subjects) == (1001, 700)
+    for n, expected in ((0, 2), (1, 1), (598, 2), (699, 1)):
+        answer = records_for_subject(session=db_session, subject_code=code(n), tag_key=tag_key(SECRET), now=now,
+                                     hide_embargoed=True).to_json()
+        assert verify_subject_records(answer, subject_code=code(n), verifiers=verifiers).shown == expected
