@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
@@ -103,6 +104,9 @@ class UseRecord:
     # The commitment to what went out (None: this kind of use commits to none,
     # e.g. a layout download, whose document is sealed and itself evidence).
     answer: DisclosedAnswer | None = None
+    # Covert supervision (a mandate with an embargo): the subject's own view
+    # of the log shows this use only from this instant on.
+    embargo_until: datetime | None = None
 
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, KINDS)
@@ -144,6 +148,11 @@ class UseRecord:
             raise InvalidUseRecord("request_hash must be a lowercase hex SHA-256 digest")
         if self.answer is not None and not isinstance(self.answer, DisclosedAnswer):
             raise InvalidUseRecord("answer must be a DisclosedAnswer")
+        if self.embargo_until is not None:
+            if not isinstance(self.embargo_until, datetime) or self.embargo_until.tzinfo is None:
+                raise InvalidUseRecord("embargo_until must be a timezone-aware datetime")
+            if self.basis != "supervision_mandate":
+                raise InvalidUseRecord("only a use under a supervision mandate may be embargoed")
 
 
 class UseLog:

@@ -94,6 +94,11 @@ def verify(
         typer.Option("--tsa-max-age", min=1, help="With --tsa-ca: the newest time-stamp may be at most this many "
                      "seconds old (the log's tolerance period)."),
     ] = None,
+    database: Annotated[
+        bool,
+        typer.Option("--database", help="Check this deployment's database (CERTHUB_* settings): the searchable "
+                     "columns and the per-subject map against the signed entries."),
+    ] = False,
 ) -> None:
     """Verify the log's signed checkpoint, every tile and (when readable) every entry.
 
@@ -104,12 +109,17 @@ def verify(
     """
     out = Console()
     err = Console(stderr=True)
-    if (url is None) == (directory is None):
-        _usage_error(err, "give exactly one of --url or --dir")
+    if [url is not None, directory is not None, database].count(True) != 1:
+        _usage_error(err, "give exactly one of --url, --dir or --database")
     try:
         verifier = [NoteVerifier.from_key_string(one) for one in key]
     except MalformedError as error:
         _usage_error(err, f"--key is not a verifier key: {error}")
+    if database:
+        if since is not None or entries is not None or token_url or any((token, client_id, client_secret, tsa_ca, tsa_max_age)):
+            _usage_error(err, "--database takes only --key")
+        _verify_database(out, err, verifier)
+        return
     earlier = _read_since(err, since) if since is not None else None
     timestamps = _timestamp_policy(err, tsa_ca, tsa_max_age)
     credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
@@ -451,6 +461,23 @@ def _alert(*, url: str, error: LogVerificationError, last: MonitorState, webhook
         _MONITOR_LOG.error("the alert webhook could not be reached: %s", failure.reason)
     except BodyRefused as failure:
         _MONITOR_LOG.error("the alert webhook's answer was refused: %s", type(failure).__name__)
+def _verify_database(out: Console, err: Console, verifier: list[NoteVerifier]) -> None:
+    from certhub.cli import context
+    from exchange.auditlog.dbcheck import DatabaseMismatch, verify_database
+
+    config = context.settings()
+    with context.session_scope(config) as session:
+        try:
+            report = verify_database(session=session, verifiers=verifier, key_secret=config.secret_bytes())
+        except DatabaseMismatch as error:
+            err.print(f"[bold red]FAILED[/] {error.code}: {error.message}", highlight=False)
+            if error.index is not None:
+                err.print(f"leaf index: {error.index}", highlight=False)
+            if error.row_id is not None:
+                err.print(f"row id: {error.row_id}", highlight=False)
+            raise typer.Exit(EXIT_INVALID_LOG) from None
+    out.print(f"OK database matches the checkpoint of size {report.size}: {report.rows} rows' columns checked "
+              f"against their entries, per-subject map of {report.subjects} subjects recomputed", highlight=False)
 
 
 @app.command("checkpoint")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,7 +25,7 @@ from sqlalchemy.orm import Session, undefer
 from exchange.auditlog.errors import AuditLogError, InvalidQuery
 from exchange.auditlog.models import LogEntry
 from exchange.auditlog.proofs import MAX_SUBJECT_RECORDS, b64
-from exchange.auditlog.records import parse_entry
+from exchange.auditlog.records import embargo_end, parse_entry
 from signing import commitments
 from signing.transparency import leaf_hash
 
@@ -90,12 +91,21 @@ def check_at_index(*, session: Session, index: int, values: Sequence[Any], salts
     return {"index": index, **check(record=record, values=values, salts=salts), "record": record}
 
 
-def check_for_holder(*, session: Session, subject_code: str, leaf_hash_b64: str,
+_NOT_YOURS = "no record of yours has this leaf hash"
+
+
+def check_for_holder(*, session: Session, subject_code: str, leaf_hash_b64: str, now: datetime,
                      given: DisclosedValues | None = None) -> dict:
     """The holder's check of one of their own records (named by its leaf hash):
-    the answer given (e.g. a department's copy), or else the one kept for them."""
+    the answer given (e.g. a department's copy), or else the one kept for them.
+
+    A use still under a covert mandate's embargo at ``now`` is not theirs to
+    check yet: a match or a mismatch would tell what the embargo withholds."""
     row = _holder_row(session=session, subject_code=subject_code, leaf_hash_b64=leaf_hash_b64)
     record = parse_entry(bytes(row.entry))
+    end = embargo_end(record)
+    if end is not None and now < end:
+        raise InvalidQuery(_NOT_YOURS)
     answer = given
     if answer is None:
         if row.disclosed is None:
@@ -114,5 +124,5 @@ def _holder_row(*, session: Session, subject_code: str, leaf_hash_b64: str) -> L
     for row in rows:
         if b64(leaf_hash(bytes(row.entry))) == leaf_hash_b64:
             return row
-    raise InvalidQuery("no record of yours has this leaf hash")
+    raise InvalidQuery(_NOT_YOURS)
 

@@ -24,7 +24,7 @@ from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import sessionmaker
 
 from catalog.access import UseLog
-from exchange.auditlog import answers, proofs, search
+from exchange.auditlog import answers, proofs, search, subjects
 from exchange.auditlog.checkpoints import publish_checkpoint
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import LogUnavailable
@@ -33,6 +33,7 @@ from exchange.auditlog.schemas import AnswerAtIndexIn, ExportIn, RecordSearchIn,
 from identity.deps import require_scopes
 from identity.tokens import Principal
 from registry.config import RegistryConfig
+from storage.base import utcnow
 from storage.params import MAX_SQL_INTEGER
 from storage.sessions import SessionDep
 from wiring import find_service, service
@@ -64,8 +65,12 @@ def search_records(session: SessionDep, body: RecordSearchIn) -> dict:
 
 
 @router.post("/subjects/records")
-def subject_records(session: SessionDep, body: SubjectRecordsIn) -> dict:
-    return proofs.records_for_subject(session=session, subject_code=body.subject).to_json()
+def subject_records(session: SessionDep, body: SubjectRecordsIn,
+                    registry: Annotated[RegistryConfig, service(RegistryConfig)]) -> dict:
+    # Auditors see embargoed uses whole: the embargo is toward the subject only.
+    return proofs.records_for_subject(session=session, subject_code=body.subject,
+                                      tag_key=subjects.tag_key(registry.key_secret), now=utcnow(),
+                                      hide_embargoed=False).to_json()
 
 
 @router.post("/answers/check")

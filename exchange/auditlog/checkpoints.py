@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.auditlog import subjects
 from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
@@ -148,20 +149,27 @@ def publish_checkpoint(
     """Integrate pending entries and sign a fresh checkpoint; the caller commits.
 
     A checkpoint is published even when the size did not change: its time
-    is what the fail-closed rule measures.
+    is what the fail-closed rule measures. Its extension line commits to the
+    per-subject map of the tree it signs (``subjects``), brought up to that
+    size here, under the same lock.
     """
     result = integrate_pending(session=session, max_batch=max_batch)
     for _ in range(MAX_BATCHES_PER_PUBLICATION - 1):
         if result.new_size - result.old_size < max_batch:
             break
         result = integrate_pending(session=session, max_batch=max_batch)
+    subject_map = subjects.advance(session=session, key=subjects.tag_key(key_secret), new_size=result.new_size)
+    map_root = subject_map.root()
+    map_line = subjects.extension_line(leaves=subject_map.size, root=map_root)
     try:
         signer = get_or_create_signer(session=session, key_secret=key_secret, origin=origin)
-        note = Checkpoint(origin=origin, size=result.new_size, root_hash=result.root_hash).sign(signers=[signer])
+        note = Checkpoint(origin=origin, size=result.new_size, root_hash=result.root_hash,
+                          extensions=(map_line,)).sign(signers=[signer])
     except (SigningError, TransparencyLogError) as error:
         raise AuditLogError(f"cannot sign the checkpoint: {error}", code="checkpoint_signing_failed") from error
     published_at = now or datetime.now(UTC)
-    session.add(LogCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at))
+    session.add(LogCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at,
+                              subject_map_root=map_root))
     session.flush()
     return PublishedCheckpoint(size=result.new_size, root_hash=result.root_hash, note=note, published_at=published_at)
 

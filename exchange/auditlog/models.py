@@ -81,6 +81,21 @@ class LogCheckpoint(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary)
     note: Mapped[bytes] = mapped_column(LargeBinary)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # The root of the per-subject map the note's extension line commits to
+    # (exchange.auditlog.subjects); NULL on checkpoints published before it.
+    subject_map_root: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class SubjectHead(Base):
+    """One leaf of the per-subject map: a subject's keyed tag, how many
+    checkpointed entries name that subject, and the newest one's index.
+    Derived from the entries at each checkpoint (exchange.auditlog.subjects)."""
+
+    __tablename__ = "auditlog_subject_heads"
+
+    tag: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    last_index: Mapped[int] = mapped_column(BigInteger)
 
 
 class LogCheckpointTimestamp(Base):

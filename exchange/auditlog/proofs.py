@@ -11,15 +11,17 @@ import base64
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, undefer
 
+from exchange.auditlog import subjects
 from exchange.auditlog.checkpoints import latest_checkpoint
 from exchange.auditlog.errors import InvalidQuery, NotInLog
 from exchange.auditlog.integration import DbTileReader
 from exchange.auditlog.models import LogCheckpoint, LogEntry
-from exchange.auditlog.records import parse_entry
+from exchange.auditlog.records import embargo_end, parse_entry
 from signing.transparency import (
     consistency_proof,
     inclusion_proof,
@@ -30,6 +32,8 @@ from signing.transparency import (
 )
 
 MAX_SUBJECT_RECORDS = 1000
+# Reads of (checkpoint, map) until both are of one publication.
+_MAP_READ_ATTEMPTS = 3
 
 
 def b64(data: bytes) -> str:
@@ -88,16 +92,39 @@ class ProvenRecord:
 
 
 @dataclass
+class EmbargoedRecord:
+    """A checkpointed use the subject may not read yet (a covert supervision
+    mandate's embargo): its place in the log and its proof, not its contents."""
+
+    leaf_index: int
+    leaf_hash: str
+    proof: list[str]
+
+    def to_json(self) -> dict:
+        return {"index": self.leaf_index, "leaf_hash": self.leaf_hash, "proof": self.proof}
+
+
+@dataclass
 class SubjectRecords:
     checkpoint: str | None
     size: int
     records: list[ProvenRecord] = field(default_factory=list)
+    # The per-subject map's proof for this subject under ``checkpoint``
+    # (``subjects``): how many checkpointed entries name it; None when the
+    # checkpoint predates the map.
+    subject_map: dict | None = None
+    embargoed: list[EmbargoedRecord] = field(default_factory=list)
+    # More records than one answer holds: the list cannot be shown complete.
+    truncated: bool = False
 
     def to_json(self) -> dict:
         return {
             "checkpoint": self.checkpoint,
             "size": self.size,
+            "subject_map": self.subject_map,
             "records": [record.to_json() for record in self.records],
+            "embargoed": [record.to_json() for record in self.embargoed],
+            "truncated": self.truncated,
         }
 
 
@@ -127,23 +154,53 @@ def prove_rows(
     return note, size, proven
 
 
-def records_for_subject(*, session: Session, subject_code: str, limit: int = MAX_SUBJECT_RECORDS,
+def records_for_subject(*, session: Session, subject_code: str, tag_key: bytes, now: datetime,
+                        hide_embargoed: bool, limit: int = MAX_SUBJECT_RECORDS,
                         with_disclosed: bool = False) -> SubjectRecords:
-    """Every use of a holder's data (newest first), each with its inclusion proof.
+    """Every use of a holder's data (newest first), each with its inclusion
+    proof, and the per-subject map's proof of how many there are.
 
-    The holder checks each proof against the signed checkpoint returned
-    alongside: a record shown to them cannot later vanish from the log.
-    ``with_disclosed``: also what each use disclosed, with the salts of its
-    commitments (the holder's own view only: it is their data).
+    The holder checks each proof and the map proof against the signed
+    checkpoint returned alongside (``completeness.verify_subject_records``):
+    a record shown cannot later vanish from the log, and one left out (a
+    changed ``subject_code``, a deleted row) makes the count disagree.
+
+    ``hide_embargoed`` (the holder's own view): a use under a covert
+    mandate whose embargo has not ended at ``now`` is given as its index,
+    leaf hash and proof only — counted, not read. Auditors see it whole.
+    ``with_disclosed``: also what each shown use disclosed, with the salts of
+    its commitments (the holder's own view only: it is their data).
     """
     if not subject_code or len(subject_code) > 32:
         raise InvalidQuery("subject_code must be 1..32 characters")
     limit = max(1, min(limit, MAX_SUBJECT_RECORDS))
-    query = select(LogEntry).where(LogEntry.subject_code == subject_code).order_by(LogEntry.id.desc()).limit(limit)
+    for _ in range(_MAP_READ_ATTEMPTS):
+        # The checkpoint and the stored map must be of one publication; a
+        # checkpoint published between the two reads makes the roots differ.
+        latest = latest_checkpoint(session=session)
+        subject_map = subjects.load_map(session=session)
+        stored_root = None if latest is None else latest.subject_map_root
+        if stored_root is None or subject_map.root() == stored_root:
+            break
+    # Proven from the stored map even if it disagreed with the checkpoint
+    # every time: the holder's check then fails, which is what it is for.
+    map_proof = subject_map.prove(subjects.subject_tag(key=tag_key, subject_code=subject_code))
+    query = select(LogEntry).where(LogEntry.subject_code == subject_code).order_by(LogEntry.id.desc()).limit(limit + 1)
     rows = list(session.scalars(query.options(undefer(LogEntry.disclosed)) if with_disclosed else query))
-    note, size, proven = prove_rows(session=session, rows=rows)
-    if with_disclosed:
-        for row, shown in zip(rows, proven, strict=True):
-            if row.disclosed is not None:
-                shown.disclosed = json.loads(bytes(row.disclosed).decode("utf-8"))
-    return SubjectRecords(checkpoint=note, size=size, records=proven)
+    truncated = len(rows) > limit
+    note, size, proven = prove_rows(session=session, rows=rows[:limit], checkpoint=latest)
+    shown: list[ProvenRecord] = []
+    embargoed: list[EmbargoedRecord] = []
+    for row, record in zip(rows, proven, strict=False):
+        end = embargo_end(record.record)
+        if hide_embargoed and end is not None and now < end:
+            if record.proof is not None:  # a pending one is not counted yet: nothing to show
+                assert record.leaf_index is not None
+                embargoed.append(EmbargoedRecord(record.leaf_index, record.leaf_hash, record.proof))
+            continue
+        if with_disclosed and row.disclosed is not None:
+            record.disclosed = json.loads(bytes(row.disclosed).decode("utf-8"))
+        shown.append(record)
+    return SubjectRecords(checkpoint=note, size=size, records=shown,
+                          subject_map=None if stored_root is None else map_proof.to_json(),
+                          embargoed=embargoed, truncated=truncated)

@@ -29,11 +29,11 @@ from signing.commitments import SCHEME as ANSWER_SCHEME
 from signing.errors import InvalidInput
 from storage.driver_statements import DriverStatement
 
-# Entry format versions: 1, the use record; 2, the same with "answer", the
-# digests of what the use disclosed. An entry without an answer is still
-# written as version 1, byte for byte as before; both stay valid forever.
-RECORD_VERSION = 1
-ANSWER_RECORD_VERSION = 2
+# Entry format versions, each valid forever, old entries read as written:
+# 1, the use record; 2 adds "embargo_until" (the UTC instant a covert use
+# becomes visible to its subject, or null) and, when the use disclosed an
+# answer, "answer": the digests of what went out (exchange.auditlog.answers).
+RECORD_VERSION = 2
 SALT_BYTES = 16
 MAX_BATCH_RECORDS = 10_000
 REQUEST_ID_LENGTH = 64
@@ -131,7 +131,7 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
     if now.tzinfo is None:
         raise InvalidUseRecord("now must be timezone-aware")
     leaf = {
-        "v": RECORD_VERSION if record.answer is None else ANSWER_RECORD_VERSION,
+        "v": RECORD_VERSION,
         # The salt makes every leaf hash unguessable even where the fields
         # themselves are low-entropy (a holder code plus a day).
         "salt": salt.hex(),
@@ -150,6 +150,7 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
         "result": record.result,
         "reason": record.reason_code,
         "request_hash": record.request_hash,
+        "embargo_until": None if record.embargo_until is None else _format_time(record.embargo_until),
     }
     if record.answer is not None:
         # The digests only: salts and values stay out of the log (exchange.auditlog.answers).
@@ -160,6 +161,12 @@ def leaf_record(record: UseRecord, *, now: datetime, salt: bytes) -> dict:
 def parse_entry(entry: bytes) -> dict:
     """The record stored in a leaf; the entry bytes are canonical JSON."""
     return json.loads(entry.decode("utf-8"))
+
+
+def embargo_end(record: dict) -> datetime | None:
+    """When a parsed record stops being hidden from its subject (v2), or None."""
+    text = record.get("embargo_until")
+    return None if text is None else datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
 def _format_time(when: datetime) -> str:

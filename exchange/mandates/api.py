@@ -32,6 +32,8 @@ class MandateCreate(_Body):
                                                                               max_length=service.MAX_MATTERS)
     legal_basis: Text
     valid_until: AwareDatetime | None = None
+    # Covert use: the holder's view reveals uses under the mandate from then on.
+    embargo_until: AwareDatetime | None = None
 
 
 class MandateRevoke(_Body):
@@ -45,6 +47,7 @@ class MandateOut(BaseModel):
     legal_basis: str
     valid_from: datetime
     valid_until: datetime | None
+    embargo_until: datetime | None
     active: bool
     revoked_at: datetime | None
     revoked_reason: str | None
@@ -54,7 +57,7 @@ def to_out(mandate: Mandate, *, now: datetime) -> MandateOut:
     return MandateOut(
         id=mandate.id, department=mandate.department_code, matters=mandate.matters,
         legal_basis=mandate.legal_basis, valid_from=mandate.valid_from, valid_until=mandate.valid_until,
-        active=service.is_active(mandate, now=now), revoked_at=mandate.revoked_at,
+        embargo_until=mandate.embargo_until, active=service.is_active(mandate, now=now), revoked_at=mandate.revoked_at,
         revoked_reason=mandate.revoked_reason,
     )
 
@@ -64,7 +67,7 @@ def create(body: MandateCreate, session: SessionDep, admin: Admin) -> MandateOut
     now = utcnow()
     mandate = service.create(session=session, department_code=body.department, matters=body.matters,
                              legal_basis=body.legal_basis, valid_until=body.valid_until,
-                             created_by=admin.client_id, now=now)
+                             embargo_until=body.embargo_until, created_by=admin.client_id, now=now)
     return to_out(mandate, now=now)
 
 

@@ -21,6 +21,10 @@ class Mandate(Base):
     legal_basis: Mapped[str] = mapped_column(Text)  # the law and article, e.g. 《食品安全法》第一百一十条
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime())
     valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Covert use (an investigation): the holder's view of the log shows the
+    # uses made under this mandate only from this instant on; the entries are
+    # in the log, counted and proven, from the start.
+    embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(64))  # the admin client that recorded it

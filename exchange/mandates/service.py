@@ -6,7 +6,7 @@ the provider's agreement: the provider still decides which fields go out."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,6 +19,8 @@ from exchange.mandates.models import Mandate
 
 MAX_MATTERS = 100
 MAX_TEXT = 500
+# The longest a covert mandate may hide its uses from the holders (five years).
+MAX_EMBARGO = timedelta(days=5 * 365)
 
 
 def _text(value: str | None, *, what: str, required: bool) -> str | None:
@@ -33,7 +35,12 @@ def _text(value: str | None, *, what: str, required: bool) -> str | None:
 
 
 def create(*, session: Session, department_code: str, matters: Sequence[str], legal_basis: str,
-           valid_until: datetime | None, created_by: str, now: datetime) -> Mandate:
+           valid_until: datetime | None, created_by: str, now: datetime,
+           embargo_until: datetime | None = None) -> Mandate:
+    """Record a mandate. ``embargo_until`` makes it covert: uses under it go
+    into the log at once (counted, proven, visible to auditors) but the
+    holder's view reveals them only from that instant (at most
+    ``MAX_EMBARGO`` ahead: an investigation's secrecy is bounded)."""
     if departments.get(session=session, code=department_code) is None:
         raise InvalidExchangeRequest(f"department: {department_code!r} is not a department in the catalog")
     codes = list(dict.fromkeys(matters))
@@ -45,10 +52,15 @@ def create(*, session: Session, department_code: str, matters: Sequence[str], le
         raise InvalidExchangeRequest(f"matters: {unknown}") from None
     if valid_until is not None and (valid_until.tzinfo is None or valid_until <= now):
         raise InvalidExchangeRequest("valid_until: a future time with its offset, or none")
+    if embargo_until is not None and (embargo_until.tzinfo is None
+                                      or not now < embargo_until <= now + MAX_EMBARGO):
+        raise InvalidExchangeRequest(f"embargo_until: a future time with its offset, at most {MAX_EMBARGO.days} "
+                                     "days ahead, or none")
     mandate = Mandate(
         department_code=department_code, matters=codes, legal_basis=_text(legal_basis, what="legal_basis",
                                                                           required=True),
         valid_from=now, valid_until=valid_until, created_by=created_by, created_at=now,
+        embargo_until=embargo_until,
     )
     session.add(mandate)
     session.flush()

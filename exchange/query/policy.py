@@ -60,6 +60,8 @@ class ItemAccess:
     agreements: list[Row] = field(default_factory=list)  # terms, as agreements.service.for_item reads them
     basis: str | None = None
     kind: str = DEPARTMENT_QUERY
+    # Set by a covert supervision mandate: the use's record hides it from the holder until then.
+    embargo_until: datetime | None = None
 
 
 class Policy(Protocol):
@@ -163,6 +165,7 @@ class SupervisionMandate:
             raise NotApplicable("no_mandate", "the department holds no supervision mandate for this matter")
         access.basis = "supervision_mandate"
         access.kind = SUPERVISION_ACCESS
+        access.embargo_until = mandate.embargo_until
 
 
 STANDARD: Policy = AllOf(

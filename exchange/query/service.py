@@ -280,6 +280,8 @@ def _use(ctx: QueryContext, answer: ItemAnswer, disclosed: DisclosedAnswer | Non
         subject_code=subject.code if subject else None, licence_ids=licence_ids, data_items=data_items,
         matter_code=ctx.matter_code, purpose=ctx.purpose, case_number=ctx.case_number,
         request_hash=ctx.request_hash, answer=disclosed,
+        # A covert mandate's embargo applies to what it granted; a refusal hides nothing.
+        embargo_until=access.embargo_until if access is not None and refusal is None else None,
     )
 
 

@@ -74,7 +74,8 @@ SERVE = ('CERTHUB_DATABASE_URL="$RESTORE_DATABASE_URL" CERTHUB_DATA_DIR="$DRILL_
          'CERTHUB_EGRESS_PROXY=http://127.0.0.1:9 certhub serve --host 127.0.0.1 --port "$DRILL_PORT" --workers 1')
 VERIFY = ('certhub audit verify --url "http://127.0.0.1:$DRILL_PORT/log/" --key "$LOG_KEY" '
           '--since "$DUMP.checkpoint" --client-id "$AUDITOR_ID"')
-DRILL = (BACKUP, RESTORE, SERVE, VERIFY)
+DATABASE_CHECK = 'CERTHUB_DATABASE_URL="$RESTORE_DATABASE_URL" certhub audit verify --database --key "$LOG_KEY"'
+DRILL = (BACKUP, RESTORE, SERVE, VERIFY, DATABASE_CHECK)
 CERTHUB = [sys.executable, "-c", "from certhub.cli import main; main()"]
 
 
@@ -268,6 +269,10 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
         assert size >= registry.log_size  # the drill server may have checkpointed since (none pending here)
         assert f"entries checked: {size}" in verified.stdout
         assert f"consistent with earlier checkpoint of size {registry.log_size}" in verified.stdout
+        # The copy's searchable columns and per-subject map agree with its signed entries.
+        checked = _run(DATABASE_CHECK, variables, env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "OK database matches the checkpoint" in checked.stdout
 
         # One byte of one restored record changed: the same command fails and names it.
         restored_engine = create_db_engine(drill.url)
@@ -283,5 +288,7 @@ def test_a_restored_database_passes_the_audit_and_a_changed_record_fails_it(new_
         tampered = _run(VERIFY, variables, auditor)
         assert tampered.returncode == 1, tampered.stdout + tampered.stderr
         assert "entry_mismatch" in tampered.stderr and "first bad leaf index: 2" in tampered.stderr
+        broken = _run(DATABASE_CHECK, variables, env)
+        assert broken.returncode == 1 and "root_mismatch" in broken.stderr, broken.stdout + broken.stderr
     finally:
         stop_process(server)

@@ -21,6 +21,7 @@ from exchange.auditlog import (
     verifier_key,
 )
 from exchange.auditlog.models import LogState, LogTile
+from exchange.auditlog.subjects import tag_key
 from identity.tokens import TokenAuthority
 from signing.transparency import (
     Checkpoint,
@@ -153,7 +154,8 @@ def _publish_sizes(session, client):
 
 def test_holder_records_carry_inclusion_proofs(db_session, filled):
     use(db_session)  # not yet checkpointed: no proof
-    result = records_for_subject(session=db_session, subject_code=HOLDER)
+    result = records_for_subject(session=db_session, subject_code=HOLDER, tag_key=tag_key(SECRET),
+                                 now=datetime.now(UTC), hide_embargoed=True)
     assert result.size == 300 and len(result.records) == 101
     assert result.records[0].proof is None
     for record in result.records[1:]:

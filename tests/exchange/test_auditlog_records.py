@@ -176,10 +176,10 @@ def test_a_use_record_round_trips_through_the_log(db_session):
         request_hash=leaf["request_hash"],
     )
     assert read_back == written
-    assert (leaf["v"], leaf["time"]) == (1, "2025-03-03T02:30:15.123456Z")
+    assert (leaf["v"], leaf["time"], leaf["embargo_until"]) == (2, "2025-03-03T02:30:15.123456Z", None)
 
 
-def test_an_answer_is_committed_to_by_digests_alone_in_entry_format_2(db_session):
+def test_an_answer_is_committed_to_by_digests_alone(db_session):
     values = ({"name": "福州示例餐饮有限公司", "registration_status": "存续"},)
     made = commitments.commit(values)
     answer = DisclosedAnswer(values=values, salts=tuple(c.salt for c in made), digests=tuple(c.digest for c in made))
@@ -187,7 +187,7 @@ def test_an_answer_is_committed_to_by_digests_alone_in_entry_format_2(db_session
     rows = db_session.scalars(select(LogEntry).options(undefer(LogEntry.disclosed)).order_by(LogEntry.id)).all()
     committed, plain = (json.loads(row.entry) for row in rows)
     assert committed["v"] == 2 and committed["answer"] == {"scheme": commitments.SCHEME, "digests": list(answer.digests)}
-    assert plain["v"] == 1 and "answer" not in plain and rows[1].disclosed is None  # format 1, as before
+    assert plain["v"] == 2 and "answer" not in plain and rows[1].disclosed is None  # nothing to commit to
     assert "福州示例".encode() not in rows[0].entry and answer.salts[0].encode() not in rows[0].entry
     assert json.loads(rows[0].disclosed) == {"values": list(values), "salts": list(answer.salts)}
 

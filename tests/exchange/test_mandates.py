@@ -81,3 +81,41 @@ def test_a_mandate_covers_only_its_matters(client, db_session, world):
     _mandate(client, world.admin, matters=[other["code"]])
     answer = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
     assert answer[BUSINESS_LICENCE]["reason"] == "consent_missing"
+
+
+def test_a_covert_mandates_uses_are_logged_at_once_and_shown_to_the_holder_after_its_embargo(
+        app, client, db_session, world):
+    from datetime import timedelta
+
+    from exchange.auditlog import publish_checkpoint, records_for_subject
+    from exchange.auditlog.completeness import verify_subject_records
+    from exchange.auditlog.subjects import tag_key
+    from signing.transparency import NoteVerifier
+    from storage.base import utcnow
+    from tests.factories.exchange import KEY_SECRET, ORIGIN
+
+    issue(client, world.gulou_samr, business_licence())
+    decide(client, world.gulou_samr,
+           apply(client, world.city_samr, BUSINESS_LICENCE, provider=GULOU_SAMR, fields=["name"])["id"])
+    embargo = utcnow() + timedelta(days=60)
+    assert _mandate(client, world.admin, embargo_until=(utcnow() - timedelta(days=1)).isoformat()).status_code == 422
+    assert _mandate(client, world.admin, embargo_until=(utcnow() + timedelta(days=3650)).isoformat()).status_code == 422
+    mandate = _mandate(client, world.admin, embargo_until=embargo.isoformat())
+    assert mandate.status_code == 201 and mandate.json()["embargo_until"] is not None
+    answer = results_by_item(query(client, world.city_samr, COMPANY, "001", [BUSINESS_LICENCE]).json())
+    assert answer[BUSINESS_LICENCE]["result"] == "granted"
+    publish_checkpoint(session=db_session, key_secret=KEY_SECRET, origin=ORIGIN)
+    db_session.commit()
+
+    company = holder(app, COMPANY, "001", "福州示例餐饮有限公司")
+    mine = client.get("/api/v1/holders/me/use-records", headers=company).json()
+    assert not [r for r in mine["records"] if r["record"]["kind"] == "supervision_access"]
+    assert len(mine["embargoed"]) == 1  # it exists, and the holder's proof counts it
+    verifiers = [NoteVerifier.from_key_string(client.get("/log/verifier-key").text.strip())]
+    assert verify_subject_records(mine, subject_code=COMPANY, verifiers=verifiers).embargoed == 1
+
+    after = records_for_subject(session=db_session, subject_code=COMPANY, tag_key=tag_key(KEY_SECRET),
+                                now=embargo + timedelta(seconds=1), hide_embargoed=True).to_json()
+    covert = [r for r in after["records"] if r["record"]["kind"] == "supervision_access"]
+    assert len(covert) == 1 and covert[0]["record"]["department"] == CITY_SAMR and after["embargoed"] == []
+    assert verify_subject_records(after, subject_code=COMPANY, verifiers=verifiers).embargoed == 0

@@ -6,14 +6,14 @@ holder the data is about, never in it, so the public log and the auditors'
 entry bundles hold no disclosed value. Rows written before have none.
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0023"
-down_revision = "0019"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 

@@ -386,6 +386,7 @@
             });
             showAnswerCheck(node, item);
           });
+          showCompleteness(data, checked);
         });
       });
   }
@@ -405,6 +406,26 @@
       line.dataset.answer = status;
       line.className = "answer small " + shown[0];
       line.textContent = shown[1] + ((item.disclosed && item.disclosed.values) ? "，共 " + item.disclosed.values.length + " 项" : "");
+    });
+  }
+
+  /* Whether the list is provably all of the holder's uses up to the checkpoint
+     (logcompleteness.js), and how many uses a covert mandate still withholds. */
+  function showCompleteness(data, checked) {
+    var node = $("records-completeness");
+    node.textContent = "完整性证明：核验中…";
+    CH.checkCompleteness(data, checked).then(function (result) {
+      node.dataset.complete = result.status;
+      var withheld = result.embargoed ? "其中 " + result.embargoed + " 条为监管执法保密期内的使用，保密期满后显示内容。" : "";
+      if (result.status === "ok") {
+        node.textContent = "完整性证明：已核验 ✓ 截至该检查点，日志中涉及您的使用共 " + result.count + " 条，均已列出。" + withheld;
+      } else if (result.status === "bad") {
+        node.textContent = "完整性证明：核验失败 ✗ 列出的记录与日志承诺的数量不符，可能有使用未向您显示。";
+      } else if (result.status === "unavailable") {
+        node.textContent = "完整性证明：暂不可用（检查点未包含按主体的索引，或记录过多）。";
+      } else {
+        node.textContent = "完整性证明：本浏览器无法核验。";
+      }
     });
   }
 
