@@ -126,7 +126,8 @@ def create_app(
             checkpointer = threading.Thread(
                 target=run_checkpointer,
                 args=(sessions, root.registry.key_secret, root.log.checkpoint_interval_s, stop),
-                kwargs={"origin": root.log.origin, "monitor": root.publication_monitor},
+                kwargs={"origin": root.log.origin, "monitor": root.publication_monitor,
+                        "witnesses": root.log_witnesses},
                 name="certhub-checkpointer",
                 daemon=True,
             )

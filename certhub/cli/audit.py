@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from identity.oidc import require_secure_url
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.note import NoteVerifier
 from signing.transparency.sources import DirectorySource, HttpSource, LogSource
@@ -78,6 +79,16 @@ def verify(
         str | None,
         typer.Option("--token-url", help="OAuth token endpoint (default: <log host>/api/v1/oauth/token)."),
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="A witness's cosignature/v1 vkey <name>+<id>+<key> you trust, obtained out "
+                                       "of band (never from the log). Repeat for each witness."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option("--witness-quorum", min=0, help="How many of the --witness keys must have cosigned the "
+                                                     "checkpoint (default: all of them)."),
+    ] = None,
 ) -> None:
     """Verify the log's signed checkpoint, every tile and (when readable) every entry.
 
@@ -94,12 +105,14 @@ def verify(
     except MalformedError as error:
         _usage_error(err, f"--key is not a verifier key: {error}")
     earlier = _read_since(err, since) if since is not None else None
+    policy = _witness_policy(err, witness or [], witness_quorum)
     credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
     check_entries = _entries_wanted(err, url=url, requested=entries, credentials=credentials)
     bearer = _bearer_token(err, url, credentials) if url is not None and credentials.given else None
     source = _open_source(err, url=url, directory=directory, token=bearer)
     try:
-        report = _run_with_progress(source, verifier=verifier, since=earlier, check_entries=check_entries)
+        report = _run_with_progress(source, verifier=verifier, since=earlier, check_entries=check_entries,
+                                    policy=policy)
     except LogVerificationError as error:
         err.print(f"[bold red]FAILED[/] {error.code}: {error.message}", highlight=False)
         if error.path:
@@ -214,8 +227,21 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
     return token
 
 
+def _witness_policy(err: Console, keys: list[str], quorum: int | None) -> WitnessPolicy | None:
+    """The user's own pinned witness policy; without --witness, none is checked."""
+    if not keys:
+        if quorum:
+            _usage_error(err, "--witness-quorum needs --witness keys")
+        return None
+    try:
+        return WitnessPolicy.from_key_strings(keys, threshold=len(keys) if quorum is None else quorum)
+    except MalformedError as error:
+        _usage_error(err, f"--witness/--witness-quorum: {error}")
+
+
 def _run_with_progress(
-    source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool
+    source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool,
+    policy: WitnessPolicy | None = None,
 ) -> VerificationReport:
     columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
@@ -225,7 +251,8 @@ def _run_with_progress(
             progress.update(task, completed=done, total=total)
 
         return verify_log(
-            source=source, verifier_key=verifier, since=since, check_entries=check_entries, progress=report_progress
+            source=source, verifier_key=verifier, since=since, check_entries=check_entries, progress=report_progress,
+            witness_policy=policy,
         )
 
 
@@ -239,6 +266,8 @@ def _print_report(out: Console, report: VerificationReport, *, entries_reason: s
     if entries_reason is not None:
         out.print(f"entries not checked ({entries_reason}); leaf hashes were not recomputed from entries",
                   highlight=False)
+    if report.cosigned_by:
+        out.print(f"cosigned by: {', '.join(report.cosigned_by)}", highlight=False)
     if report.since is not None:
         out.print(f"consistent with earlier checkpoint of size {report.since.size}", highlight=False)
 
@@ -281,14 +310,27 @@ def _usage_error(err: Console, message: str) -> NoReturn:
 def checkpoint_cmd() -> None:
     """Integrate pending records, publish a signed checkpoint now and print it."""
     from certhub.cli import context
-    from exchange.auditlog import log_origin, publish_checkpoint, verifier_key
+    from certhub.root import build_log_witnesses
+    from exchange.auditlog import latest_checkpoint, log_origin, publish_checkpoint, verifier_key
+    from exchange.auditlog.witnessing import witness_latest
 
     config = context.settings()
     origin = log_origin(config.registry_id)
     with context.session_scope(config) as session:
         published = publish_checkpoint(session=session, key_secret=config.secret_bytes(), origin=origin)
         key = verifier_key(session=session, origin=origin)
-    typer.echo(published.note.decode(), nl=False)
+    note = published.note
+    witnesses = build_log_witnesses(config)
+    if witnesses is not None:
+        # After the checkpoint is committed, as the checkpointer does: witnesses never undo a publication.
+        with context.session_scope(config) as session:
+            witnessed = witness_latest(session=session, witnesses=witnesses)
+            latest = latest_checkpoint(session=session)
+            note = bytes(latest.note) if latest is not None else note
+        if witnessed is not None and not witnessed.met:
+            typer.echo(f"witness policy not met: {len(witnessed.cosigned_by)} of {witnessed.threshold} "
+                       f"({', '.join(f'{n}: {why}' for n, why in sorted(witnessed.missing.items()))})", err=True)
+    typer.echo(note.decode(), nl=False)
     typer.echo(f"verifier key: {key}", err=True)
 
 

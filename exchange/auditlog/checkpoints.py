@@ -24,6 +24,7 @@ from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
+from exchange.auditlog.witnessing import LogWitnesses, witness_round
 from signing.algorithms import Algorithm, PrivateKey
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
@@ -185,6 +186,7 @@ def publish_round(
     origin: str,
     monitor: PublicationMonitor | None = None,
     bounds: RoundBounds = DEFAULT_ROUND_BOUNDS,
+    witnesses: LogWitnesses | None = None,
 ) -> bool:
     """One checkpointer round in its own bounded transaction; True if it published.
 
@@ -210,7 +212,17 @@ def publish_round(
     log.debug("checkpoint published: size %d", published.size)
     if monitor is not None:
         monitor.succeeded()
+    if witnesses is not None:
+        _ask_witnesses(sessionmaker, witnesses)
     return True
+
+
+def _ask_witnesses(sessionmaker: sessionmaker[Session], witnesses: LogWitnesses) -> None:
+    """After the checkpoint is committed: a witness's trouble never undoes a publication."""
+    try:
+        witness_round(sessionmaker, witnesses)
+    except Exception as error:  # noqa: BLE001 - the checkpointer loop must go on
+        log.error("asking the witnesses failed: %s", getattr(error, "code", None) or type(error).__name__)
 
 
 def run_checkpointer(
@@ -221,6 +233,7 @@ def run_checkpointer(
     *,
     origin: str,
     monitor: PublicationMonitor | None = None,
+    witnesses: LogWitnesses | None = None,
 ) -> None:
     """Publish a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
 
@@ -229,5 +242,5 @@ def run_checkpointer(
     ``health.ensure_log_healthy`` turns them into refusals.
     """
     while not stop_event.is_set():
-        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor)
+        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, witnesses=witnesses)
         stop_event.wait(interval_s)

@@ -20,6 +20,7 @@ from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
+from exchange.auditlog.witnessing import LogWitnesses
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
@@ -66,8 +67,23 @@ def get_health(request: Request, session: SessionDep) -> JSONResponse:
         body = {"status": "unavailable", "serving": False, "reason": "no authorized-use log is configured"}
         return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
     health = recorder.health(session=session)
-    return JSONResponse(health.to_json(), status_code=200 if health.serving else 503,
-                        headers={"Cache-Control": "no-store"})
+    body = health.to_json()
+    # Whether the last checkpoint met the log's own witness policy: reported, never a reason to stop serving.
+    witnesses = services.find_optional(LogWitnesses)
+    body["witnessing"] = witnesses.to_json() if witnesses is not None else None
+    return JSONResponse(body, status_code=200 if health.serving else 503, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/witnesses")
+def get_witnesses(request: Request) -> JSONResponse:
+    """The witnesses this log asks and its k: a convenience copy. Verifiers
+    pin their own policy out of band; a log cannot vouch for its witnesses."""
+    witnesses = request.app.state.services.find_optional(LogWitnesses)
+    if witnesses is None:
+        raise NotInLog("this log has no witnesses configured", code="not_found")
+    body = witnesses.to_json()
+    return JSONResponse({"threshold": body["threshold"], "witnesses": body["witnesses"]},
+                        headers={"Cache-Control": _SHORT})
 
 
 @router.get("/verifier-key", response_class=PlainTextResponse)

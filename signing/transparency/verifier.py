@@ -22,11 +22,13 @@ from itertools import islice
 
 from signing.transparency.bundles import MAX_BUNDLE_BYTES, iter_entry_bundle
 from signing.transparency.checkpoint import Checkpoint
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.errors import (
     LogVerificationError,
     MalformedError,
     NoteVerificationError,
     ProofVerificationError,
+    VerificationError,
 )
 from signing.transparency.merkle import (
     EMPTY_ROOT,
@@ -59,6 +61,8 @@ class VerificationReport:
     tiles_checked: int
     entries_checked: int
     since: Checkpoint | None = None
+    # The policy's witnesses whose cosignatures verified (empty without a policy).
+    cosigned_by: tuple[str, ...] = ()
 
     @property
     def origin(self) -> str:
@@ -108,13 +112,16 @@ def verify_log(
     origin: str | None = None,
     progress: ProgressCallback | None = None,
     fetch_threads: int = 8,
+    witness_policy: WitnessPolicy | None = None,
 ) -> VerificationReport:
     """Verify the whole log behind ``source``; return a report or raise LogVerificationError.
 
     ``verifier_key`` is one key or the log's key history (after a key
     rotation, a checkpoint and ``since`` may be signed by different keys);
     ``since`` is the content of an earlier checkpoint file of the same log;
-    ``progress(done, total)`` is called as resources are fetched.
+    ``progress(done, total)`` is called as resources are fetched;
+    ``witness_policy`` (the verifier's own, pinned) must be met by the
+    checkpoint's cosignatures.
     """
     keys = [verifier_key] if isinstance(verifier_key, str | NoteVerifier) else list(verifier_key)
     if not keys:
@@ -126,6 +133,8 @@ def verify_log(
         raise LogVerificationError("the log has no checkpoint", code="missing_checkpoint", path=CHECKPOINT_PATH)
     # 2. Verify its signature with the key and parse it strictly.
     checkpoint = _open_checkpoint(note, verifier=verifier, origin=origin, what="checkpoint")
+    # 2b. With a witness policy, k of its witnesses must have cosigned it.
+    cosigned_by = _check_witnesses(note, policy=witness_policy, verifier=verifier) if witness_policy else ()
     earlier = None
     if since is not None:
         earlier = _open_checkpoint(since, verifier=verifier, origin=checkpoint.origin, what="earlier checkpoint")
@@ -148,6 +157,7 @@ def verify_log(
         tiles_checked=audit.tiles_checked,
         entries_checked=audit.entries_checked,
         since=earlier,
+        cosigned_by=cosigned_by,
     )
 
 
@@ -249,6 +259,13 @@ def _open_checkpoint(data: bytes, *, verifier: Sequence[NoteVerifier], origin: s
             path=CHECKPOINT_PATH,
         )
     return checkpoint
+
+
+def _check_witnesses(note: bytes, *, policy: WitnessPolicy, verifier: Sequence[NoteVerifier]) -> tuple[str, ...]:
+    try:
+        return policy.require(note, log_verifiers=verifier).cosigned_by
+    except VerificationError as error:
+        raise LogVerificationError(f"witnesses: {error}", code=error.code, path=CHECKPOINT_PATH) from error
 
 
 def _level_tiles(cache: _TileCache, *, level: int) -> dict[int, bytes]:
