@@ -5,6 +5,8 @@ witnesses refuse, keeping the evidence."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from typer.testing import CliRunner
 
@@ -35,12 +38,15 @@ from exchange.auditlog.models import (
     LogTile,
 )
 from exchange.auditlog.witnessing import LogWitness, LogWitnesses, witness_round
+from identity.tokens import TokenAuthority
 from signing.transparency import EMPTY_ROOT
 from signing.transparency.cosignature import Cosigner, CosignerVerifier
 from signing.transparency.note import Note
+from signing.transparency.tiles import TILE_WIDTH, BundleCoord, tiles_for_size
 from storage.cache import InProcessCache
 from storage.egress import Egress
 from tests.adapters.loopback import free_port
+from tests.factories.catalog import uscc
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET
 from tests.processes import stop_process
@@ -51,6 +57,9 @@ USE = {"kind": "department_query", "department_code": "11350100MB0000001X", "ope
        "basis": "holder_presentation", "subject_code": "350102199001011234", "fields": ["姓名"],
        "matter_code": "350100-0001", "purpose": "办理营业执照变更"}
 NAMES = ("witness-a.test/w1", "witness-b.test/w2")
+AUDIT_DEPT = uscc("11350100MB0000077")
+GOPATH = Path("/usr/share/gocode")
+GO_VERIFIER = Path(__file__).parents[1] / "assets" / "go_verifier" / "main.go"
 runner = CliRunner()
 
 
@@ -193,6 +202,64 @@ def test_checkpoint_served_with_two_cosignatures_that_the_verifier_requires(witn
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _build_go_verifier(tmp_path: Path) -> Path:
+    """Compile tests/assets/go_verifier offline against Debian's golang.org/x/mod (GOPATH mode)."""
+    go = shutil.which("go")
+    assert go is not None, "Go is missing: apt-get install golang-go golang-golang-x-mod-dev (README)"
+    assert (GOPATH / "src/golang.org/x/mod/sumdb/tlog").is_dir(), "golang-golang-x-mod-dev is not installed"
+    binary = tmp_path / "verifylog"
+    environment = {**os.environ, "GO111MODULE": "off", "GOPATH": str(GOPATH), "GOCACHE": str(tmp_path / "gocache"),
+                   "GOPROXY": "off", "GOTOOLCHAIN": "local", "GOFLAGS": "", "CGO_ENABLED": "0"}
+    built = subprocess.run([go, "build", "-o", str(binary), str(GO_VERIFIER)], env=environment, cwd=tmp_path,
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    return binary
+
+
+def _mirror(client, directory: Path, *, size: int, token: str) -> None:
+    """The log's files as certhub serves them under /log/, into a tlog-tiles directory."""
+    paths = ["checkpoint", *(coord.path for coord in tiles_for_size(size))]
+    bundles = [BundleCoord(index, min(TILE_WIDTH, size - index * TILE_WIDTH))
+               for index in range(-(-size // TILE_WIDTH))]
+    for path in paths + [bundle.path for bundle in bundles]:
+        answer = client.get(f"/log/{path}", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, (path, answer.text)
+        target = directory / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(answer.content)
+
+
+def test_go_sumdb_note_and_tlog_verify_the_cosigned_log(witnessed, tmp_path):
+    """Point 8 of issue 25: an implementation that is not certhub's checks what certhub wrote."""
+    binary = _build_go_verifier(tmp_path)
+    assert witness_round(witnessed.make_session, witnessed.log_witnesses).met
+    with witnessed.make_session() as session:
+        earlier = bytes(session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1)).one().note)
+    (tmp_path / "earlier-checkpoint").write_bytes(earlier)
+    _append_and_publish(witnessed.make_session, 300, tag="GO")
+    assert witness_round(witnessed.make_session, witnessed.log_witnesses).met
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test")
+    app = create_app(settings, engine=witnessed.engine, cache=InProcessCache())
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=AUDIT_DEPT,
+                                                          scopes=["audit:read"])
+    with TestClient(app) as client:
+        _mirror(client, tmp_path / "log", size=310, token=token)
+    vkeys = [w.vkey for w in witnessed.witnesses]
+    command = [str(binary), str(tmp_path / "log"), witnessed.log_key, str(tmp_path / "earlier-checkpoint")]
+    run = subprocess.run([*command, *vkeys], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "OK size=310 cosigned=2\n", run.stderr
+    # The Go check can fail: a witness that did not cosign, and a changed entry, are refused.
+    stranger = Cosigner.generate("witness-c.test/w3").verifier.to_key_string()
+    refused = subprocess.run([*command, stranger], capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "no valid cosignature" in refused.stderr
+    bundle = tmp_path / "log" / BundleCoord(0, TILE_WIDTH).path
+    data = bytearray(bundle.read_bytes())
+    data[10] ^= 0x01
+    bundle.write_bytes(bytes(data))
+    tampered = subprocess.run([*command, *vkeys], capture_output=True, text=True, timeout=120)
+    assert tampered.returncode == 1 and "FAILED" in tampered.stderr
 
 
 def test_a_witness_that_is_down_does_not_block_publication(witnessed, tmp_path):
