@@ -24,7 +24,7 @@ from exchange.auditlog.witnessing import LogWitnesses
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
-from wiring import Services, service
+from wiring import Services, optional_service, service
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
 
@@ -57,7 +57,8 @@ def get_checkpoint(session: SessionDep) -> Response:
 
 
 @router.get("/health")
-def get_health(request: Request, session: SessionDep) -> JSONResponse:
+def get_health(request: Request, session: SessionDep,
+               witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> JSONResponse:
     """Public, no personal data: whether data is being served and why not,
     the last checkpoint's size and age, and how many records await
     sequencing. 200 while serving, 503 while the fail-closed rule holds."""
@@ -69,16 +70,14 @@ def get_health(request: Request, session: SessionDep) -> JSONResponse:
     health = recorder.health(session=session)
     body = health.to_json()
     # Whether the last checkpoint met the log's own witness policy: reported, never a reason to stop serving.
-    witnesses = services.find_optional(LogWitnesses)
     body["witnessing"] = witnesses.to_json() if witnesses is not None else None
     return JSONResponse(body, status_code=200 if health.serving else 503, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/witnesses")
-def get_witnesses(request: Request) -> JSONResponse:
+def get_witnesses(witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> JSONResponse:
     """The witnesses this log asks and its k: a convenience copy. Verifiers
     pin their own policy out of band; a log cannot vouch for its witnesses."""
-    witnesses = request.app.state.services.find_optional(LogWitnesses)
     if witnesses is None:
         raise NotInLog("this log has no witnesses configured", code="not_found")
     body = witnesses.to_json()
