@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -45,10 +44,10 @@ from signing.transparency.note import Note
 from signing.transparency.tiles import TILE_WIDTH, BundleCoord, tiles_for_size
 from storage.cache import InProcessCache
 from storage.egress import Egress
-from tests.adapters.loopback import free_port
 from tests.factories.catalog import uscc
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET
+from tests.factories.witnesses import RunningWitness, start_witness
 from tests.processes import stop_process
 
 pytestmark = pytest.mark.slow  # starts witness processes and a server
@@ -61,42 +60,6 @@ AUDIT_DEPT = uscc("11350100MB0000077")
 GOPATH = Path("/usr/share/gocode")
 GO_VERIFIER = Path(__file__).parents[1] / "assets" / "go_verifier" / "main.go"
 runner = CliRunner()
-
-
-@dataclass
-class RunningWitness:
-    name: str
-    url: str
-    vkey: str
-    state_dir: Path
-    process: subprocess.Popen
-
-
-def _start_witness(tmp_path: Path, name: str, log_key: str) -> RunningWitness:
-    port = free_port()
-    slug = name.replace("/", "_")
-    state_dir = tmp_path / slug
-    stderr_path = tmp_path / f"{slug}.stderr"
-    stderr = open(stderr_path, "w")  # noqa: SIM115 - the process writes to it
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from certhub.cli import main; main()", "witness", "serve", "--state-dir",
-         str(state_dir), "--name", name, "--log-key", log_key, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=stderr,
-    )
-    stderr.close()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            answer = httpx.get(f"{url}/vkey", timeout=5)
-            if answer.status_code == 200:
-                return RunningWitness(name, url, answer.text.strip(), state_dir, process)
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_process(process)
-            raise RuntimeError(f"witness {name} did not start: {stderr_path.read_text()}")
-        time.sleep(0.1)
 
 
 def _reset(engine, *, keep_key: bool = False) -> None:
@@ -138,7 +101,7 @@ def witnessed(migrated_engine, tmp_path) -> Iterator[WitnessedLog]:
         with make_session() as session:
             log_key = verifier_key(session=session, origin=ORIGIN)
         assert log_key is not None
-        started = [_start_witness(tmp_path, name, log_key) for name in NAMES]
+        started = [start_witness(tmp_path, name, log_key) for name in NAMES]
         log_witnesses = LogWitnesses.over_egress(
             [LogWitness(verifier=CosignerVerifier.from_key_string(w.vkey), url=w.url) for w in started],
             threshold=2, egress=Egress(), timeout_s=10)
@@ -260,6 +223,28 @@ def test_go_sumdb_note_and_tlog_verify_the_cosigned_log(witnessed, tmp_path):
     bundle.write_bytes(bytes(data))
     tampered = subprocess.run([*command, *vkeys], capture_output=True, text=True, timeout=120)
     assert tampered.returncode == 1 and "FAILED" in tampered.stderr
+
+
+def test_the_auditor_page_verify_requires_the_witnesses(witnessed, tmp_path):
+    assert witness_round(witnessed.make_session, witnessed.log_witnesses).met
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
+                        auditlog_witnesses=[LogWitnessSetting(name=w.name, vkey=w.vkey, url=w.url)
+                                            for w in witnessed.witnesses])
+    app = create_app(settings, engine=witnessed.engine, cache=InProcessCache())
+    token = app.state.services.find(TokenAuthority).issue(client_id="auditor-1", department_code=AUDIT_DEPT,
+                                                          scopes=["audit:read"])
+    stranger = Cosigner.generate("witness-c.test/w3").verifier.to_key_string()
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
+        # Without witnesses of the auditor's own, this server's are required.
+        served = client.post("/web/api/verify-log", json={}).json()
+        assert served["ok"] is True and served["witness_source"] == "server", served
+        assert served["cosigned_by"] == list(NAMES)
+        given = client.post("/web/api/verify-log", json={"witnesses": [w.vkey for w in witnessed.witnesses]}).json()
+        assert given["ok"] is True and given["witness_source"] == "given"
+        refused = client.post("/web/api/verify-log", json={"witnesses": [stranger]}).json()
+        assert refused["ok"] is False and refused["code"] == "witness_policy_unmet", refused
+        bad = client.post("/web/api/verify-log", json={"witnesses": [stranger], "witness_quorum": 2}).json()
+        assert bad["ok"] is False and bad["code"] == "bad_witness_policy"
 
 
 def test_a_witness_that_is_down_does_not_block_publication(witnessed, tmp_path):
