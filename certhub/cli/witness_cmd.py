@@ -110,7 +110,8 @@ def _refusal(refusal: WitnessRefusal) -> Response:
     log.warning("add-checkpoint refused: %s", refusal.code)
     if refusal.code == "size_conflict" and refusal.stored_size is not None:
         # SPEC: C2SP tlog-witness — 409 carries the witnessed size as text/x.tlog.size.
-        return Response(f"{refusal.stored_size}\n", status_code=409, media_type=SIZE_CONTENT_TYPE)
+        # Exactly this type, without the charset Starlette would add to a text/* media type.
+        return Response(f"{refusal.stored_size}\n", status_code=409, headers={"Content-Type": SIZE_CONTENT_TYPE})
     return PlainTextResponse(f"{refusal.code}: {refusal.message}\n", status_code=status)
 
 

@@ -1,0 +1,93 @@
+"""`certhub witness serve` over HTTP, as a log (or any C2SP client) meets it:
+each answer of C2SP tlog-witness "add-checkpoint", and the key it keeps."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from certhub.settings import LogWitnessSetting, Settings
+from signing.transparency.cosignature import Cosigner, WitnessPolicy, add_cosignatures
+from signing.transparency.note import NoteSigner
+from signing.transparency.treehashes import consistency_proof
+from signing.transparency.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, parse_cosignatures
+from signing.transparency.writer import LogWriter, MemoryStorage
+from tests.factories.witnesses import start_witness
+
+pytestmark = pytest.mark.slow  # a witness process
+
+ORIGIN = "registry.test/authorized-use-log"
+NAME = "witness.test/w1"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    signer = NoteSigner.generate(ORIGIN)
+    directory = tmp_path_factory.mktemp("witness")
+    witness = start_witness(directory, NAME, signer.verifier.to_key_string())
+    try:
+        yield witness, signer
+    finally:
+        witness.stop()
+
+
+def _post(url: str, body: bytes) -> httpx.Response:
+    return httpx.post(f"{url}/add-checkpoint", content=body, timeout=10)
+
+
+def test_add_checkpoint_answers_as_the_spec_says(served):
+    witness, signer = served
+    writer = LogWriter(storage=MemoryStorage(), origin=ORIGIN, signers=[signer])
+    first = writer.append([b"entry %d" % i for i in range(7)])
+    cosigned = _post(witness.url, AddCheckpointRequest(0, (), first).to_bytes())
+    assert cosigned.status_code == 200, cosigned.text
+    policy = WitnessPolicy.from_key_strings([witness.vkey], threshold=1)
+    note = add_cosignatures(first, parse_cosignatures(cosigned.content))
+    assert policy.require(note, log_verifiers=[signer.verifier]).cosigned_by == (NAME,)
+
+    second = writer.append([b"entry 7"])
+    # 409: the old size is not the witnessed one; the body names the witnessed size.
+    conflict = _post(witness.url, AddCheckpointRequest(0, (), second).to_bytes())
+    assert conflict.status_code == 409 and conflict.headers["content-type"] == SIZE_CONTENT_TYPE
+    assert conflict.text == "7\n"
+    # 422: a proof that does not lead from the witnessed root.
+    bad_proof = _post(witness.url, AddCheckpointRequest(7, (bytes(32),) * 3, second).to_bytes())
+    assert bad_proof.status_code == 422
+    # 400: an old size past the new one, and a body that is not a request.
+    assert _post(witness.url, AddCheckpointRequest(9, (), second).to_bytes()).status_code == 400
+    assert _post(witness.url, b"old 01\n\n" + second).status_code == 400
+    proof = consistency_proof(old_size=7, new_size=8, reader=writer.tile_reader)
+    assert _post(witness.url, AddCheckpointRequest(7, tuple(proof), second).to_bytes()).status_code == 200
+
+
+def test_unknown_logs_and_untrusted_signatures_are_refused(served):
+    witness, _ = served
+    other = LogWriter(storage=MemoryStorage(), origin="other.test/log", signers=[NoteSigner.generate("other.test/log")])
+    assert _post(witness.url, AddCheckpointRequest(0, (), other.append([b"x"])).to_bytes()).status_code == 404
+    impostor = LogWriter(storage=MemoryStorage(), origin=ORIGIN, signers=[NoteSigner.generate(ORIGIN)])
+    assert _post(witness.url, AddCheckpointRequest(0, (), impostor.append([b"x"])).to_bytes()).status_code == 403
+    assert _post(witness.url, b"x" * 200_000).status_code == 413
+
+
+def test_the_witness_publishes_its_vkey_and_keeps_its_key(served):
+    witness, _ = served
+    assert httpx.get(f"{witness.url}/vkey", timeout=10).text.strip() == witness.vkey
+    stored = Cosigner.from_key_string((witness.state_dir / "witness.key").read_text())
+    assert stored.verifier.to_key_string() == witness.vkey
+    assert (witness.state_dir / "witness.key").stat().st_mode & 0o077 == 0
+
+
+def test_witness_settings_are_checked():
+    cosigner = Cosigner.generate(NAME)
+    vkey = cosigner.verifier.to_key_string()
+    with pytest.raises(ValueError, match="named"):
+        LogWitnessSetting(name="someone.else/w2", vkey=vkey, url="http://127.0.0.1:1")
+    with pytest.raises(ValueError):
+        LogWitnessSetting(name=NAME, vkey=NoteSigner.generate(NAME).verifier.to_key_string(), url="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="http"):
+        LogWitnessSetting(name=NAME, vkey=vkey, url="ftp://127.0.0.1/")
+    witness = LogWitnessSetting(name=NAME, vkey=vkey, url="http://127.0.0.1:1")
+    with pytest.raises(ValueError, match="QUORUM"):
+        Settings(auditlog_witnesses=[witness], auditlog_witness_quorum=2)
+    with pytest.raises(ValueError, match="once"):
+        Settings(auditlog_witnesses=[witness, witness])
