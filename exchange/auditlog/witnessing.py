@@ -61,7 +61,7 @@ class WitnessRound:
         return len(self.cosigned_by) >= self.threshold
 
 
-@dataclass
+@dataclass(eq=False)
 class LogWitnesses:
     """The log's witnesses, the policy it publishes them under, and the last round."""
 
@@ -154,7 +154,12 @@ def witness_latest(*, session: Session, witnesses: LogWitnesses) -> WitnessRound
     cosigned: list[str] = []
     missing: dict[str, str] = {}
     lines: list[NoteSignature] = []
+    # A checkpoint asked about twice (the checkpointer and POST /api/v1/audit/checkpoint) keeps one line a witness.
+    already = set(session.scalars(select(LogCosignature.witness).where(LogCosignature.checkpoint_id == checkpoint.id)))
     for witness in witnesses.witnesses:
+        if witness.name in already:
+            cosigned.append(witness.name)
+            continue
         answer = _ask(session=session, witness=witness, checkpoint=checkpoint, post=witnesses.post)
         if answer.cosignatures:
             cosigned.append(witness.name)

@@ -132,6 +132,11 @@ def _verify(url: str, log_key: str, *witness_options: str):
 def test_checkpoint_served_with_two_cosignatures_that_the_verifier_requires(witnessed, tmp_path):
     first = witness_round(witnessed.make_session, witnessed.log_witnesses)
     assert first is not None and first.met and set(first.cosigned_by) == set(NAMES)
+    # Asked about the same checkpoint again, each witness keeps its one line.
+    assert witness_round(witnessed.make_session, witnessed.log_witnesses).met
+    with witnessed.make_session() as session:
+        note = session.scalars(select(LogCheckpoint.note).order_by(LogCheckpoint.id.desc()).limit(1)).one()
+        assert len(Note.from_bytes(bytes(note)).signatures) == 3
     # The next checkpoint goes to each witness with a consistency proof from the size it cosigned.
     _append_and_publish(witnessed.make_session, 300, tag="B")
     second = witness_round(witnessed.make_session, witnessed.log_witnesses)
