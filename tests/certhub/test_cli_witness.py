@@ -3,15 +3,21 @@ each answer of C2SP tlog-witness "add-checkpoint", and the key it keeps."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from certhub.cli import app as cli_app
+from certhub.db import create_db_engine, upgrade
 from certhub.settings import LogWitnessSetting, Settings
 from signing.transparency.cosignature import Cosigner, WitnessPolicy, add_cosignatures
-from signing.transparency.note import NoteSigner
+from signing.transparency.note import Note, NoteSigner
 from signing.transparency.treehashes import consistency_proof
 from signing.transparency.witness import SIZE_CONTENT_TYPE, AddCheckpointRequest, parse_cosignatures
 from signing.transparency.writer import LogWriter, MemoryStorage
+from tests.factories.settings import TEST_SECRET
 from tests.factories.witnesses import start_witness
 
 pytestmark = pytest.mark.slow  # a witness process
@@ -75,6 +81,32 @@ def test_the_witness_publishes_its_vkey_and_keeps_its_key(served):
     stored = Cosigner.from_key_string((witness.state_dir / "witness.key").read_text())
     assert stored.verifier.to_key_string() == witness.vkey
     assert (witness.state_dir / "witness.key").stat().st_mode & 0o077 == 0
+
+
+def test_audit_checkpoint_asks_the_configured_witnesses(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    upgrade(create_db_engine(url))
+    monkeypatch.setenv("CERTHUB_DATABASE_URL", url)
+    monkeypatch.setenv("CERTHUB_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("CERTHUB_REGISTRY_ID", "https://registry.test")
+    runner = CliRunner()
+    first = runner.invoke(cli_app, ["audit", "checkpoint"])
+    assert first.exit_code == 0, first.output
+    log_key = first.stderr.split("verifier key: ")[1].strip()
+    witness = start_witness(tmp_path, NAME, log_key)
+    try:
+        setting = [{"name": witness.name, "vkey": witness.vkey, "url": witness.url}]
+        monkeypatch.setenv("CERTHUB_AUDITLOG_WITNESSES", json.dumps(setting))
+        cosigned = runner.invoke(cli_app, ["audit", "checkpoint"])
+        assert cosigned.exit_code == 0, cosigned.output
+        assert [line.name for line in Note.from_bytes(cosigned.stdout.encode()).signatures] == [ORIGIN, NAME]
+    finally:
+        witness.stop()
+    # The witness is gone: the checkpoint is still published, and the command says the policy is not met.
+    alone = runner.invoke(cli_app, ["audit", "checkpoint"])
+    assert alone.exit_code == 0, alone.output
+    assert len(Note.from_bytes(alone.stdout.encode()).signatures) == 1
+    assert f"witness policy not met: 0 of 1 ({NAME}: unreachable)" in alone.stderr
 
 
 def test_witness_settings_are_checked():
