@@ -30,7 +30,8 @@ NAME = "witness.test/w1"
 def served(tmp_path_factory):
     signer = NoteSigner.generate(ORIGIN)
     directory = tmp_path_factory.mktemp("witness")
-    witness = start_witness(directory, NAME, signer.verifier.to_key_string())
+    # The log it follows comes from a --config file (the other tests give --log-key).
+    witness = start_witness(directory, NAME, signer.verifier.to_key_string(), through_config=True)
     try:
         yield witness, signer
     finally:

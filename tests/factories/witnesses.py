@@ -26,16 +26,22 @@ class RunningWitness:
         stop_process(self.process)
 
 
-def start_witness(directory: Path, name: str, log_key: str) -> RunningWitness:
-    """A witness named ``name`` following the log of ``log_key``, its state under ``directory``."""
+def start_witness(directory: Path, name: str, log_key: str, *, through_config: bool = False) -> RunningWitness:
+    """A witness named ``name`` following the log of ``log_key`` (given as --log-key, or in a
+    --config file), its state under ``directory``."""
     port = free_port()
     slug = name.replace("/", "_")
     state_dir = directory / slug
     stderr_path = directory / f"{slug}.stderr"
+    logs = ["--log-key", log_key]
+    if through_config:
+        config = directory / f"{slug}.logs"
+        config.write_text(f"# the logs this witness follows\n{log_key}\n")
+        logs = ["--config", str(config)]
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-c", "from certhub.cli import main; main()", "witness", "serve", "--state-dir",
-             str(state_dir), "--name", name, "--log-key", log_key, "--port", str(port)],
+             str(state_dir), "--name", name, *logs, "--port", str(port)],
             stdout=subprocess.DEVNULL, stderr=stderr,
         )
     url = f"http://127.0.0.1:{port}"
