@@ -4,14 +4,18 @@ each answer of C2SP tlog-witness "add-checkpoint", and the key it keeps."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from typer.testing import CliRunner
 
 from certhub.cli import app as cli_app
 from certhub.db import create_db_engine, upgrade
+from certhub.root import build_log_witnesses
 from certhub.settings import LogWitnessSetting, Settings
+from exchange.auditlog.witnessing import WitnessRound
 from signing.transparency.cosignature import Cosigner, WitnessPolicy, add_cosignatures
 from signing.transparency.note import Note, NoteSigner
 from signing.transparency.treehashes import consistency_proof
@@ -124,3 +128,18 @@ def test_witness_settings_are_checked():
         Settings(auditlog_witnesses=[witness], auditlog_witness_quorum=2)
     with pytest.raises(ValueError, match="once"):
         Settings(auditlog_witnesses=[witness, witness])
+
+
+def test_a_witness_round_is_counted_in_the_metrics():
+    setting = LogWitnessSetting(name=NAME, vkey=Cosigner.generate(NAME).verifier.to_key_string(),
+                                url="http://127.0.0.1:1")
+    witnesses = build_log_witnesses(Settings(auditlog_witnesses=[setting]))
+    assert witnesses is not None and witnesses.threshold == 1
+    now = datetime.now(UTC)
+    witnesses.record(WitnessRound(size=5, cosigned_by=(NAME,), missing={}, threshold=1, at=now))
+    assert REGISTRY.get_sample_value("certhub_log_witness_policy_met") == 1.0
+    assert REGISTRY.get_sample_value("certhub_log_witness_cosignatures") == 1.0
+    witnesses.record(WitnessRound(size=6, cosigned_by=(), missing={NAME: "unreachable"}, threshold=1, at=now))
+    assert REGISTRY.get_sample_value("certhub_log_witness_policy_met") == 0.0
+    assert witnesses.to_json()["last_round"]["missing"] == {NAME: "unreachable"}
+
