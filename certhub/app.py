@@ -127,7 +127,8 @@ def create_app(
                 target=run_checkpointer,
                 args=(sessions, root.registry.key_secret, root.log.checkpoint_interval_s, stop),
                 kwargs={"origin": root.log.origin, "monitor": root.publication_monitor,
-                        "timestamps": root.checkpoint_tsa.post if root.checkpoint_tsa is not None else None},
+                        "timestamps": root.checkpoint_tsa.post if root.checkpoint_tsa is not None else None,
+                        "witnesses": root.log_witnesses},
                 name="certhub-checkpointer",
                 daemon=True,
             )

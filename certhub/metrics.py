@@ -67,6 +67,13 @@ CIRCUIT_STATE = Gauge("certhub_provider_circuit_state", "A binding's circuit bre
                       ["binding"], multiprocess_mode="livemax")
 DB_POOL_IN_USE = Gauge("certhub_db_pool_connections_in_use", "Database connections checked out of the pool",
                        multiprocess_mode="livesum")
+# Set by the process whose checkpointer asks the witnesses (docs/auditlog.md "Witnesses").
+WITNESS_COSIGNATURES = Gauge("certhub_log_witness_cosignatures",
+                             "Witnesses that cosigned the log's latest checkpoint in the last round",
+                             multiprocess_mode="livemax")
+WITNESS_POLICY_MET = Gauge("certhub_log_witness_policy_met",
+                           "1 when the last witness round met the log's k-of-n policy, else 0",
+                           multiprocess_mode="livemax")
 _CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 # Whether prometheus-client chose files when it was imported (PROMETHEUS_MULTIPROC_DIR
 # set then): the counts are where it put them, whatever the variable says later.
@@ -76,6 +83,11 @@ _MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV)) and prometheus_values.ValueC
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_LATENCY.labels(method, route).observe(seconds)
+
+
+def observe_witness_round(*, cosigned: int, met: bool) -> None:
+    WITNESS_COSIGNATURES.set(cosigned)
+    WITNESS_POLICY_MET.set(1 if met else 0)
 
 
 def observe_use_records(records: Sequence[UseRecord]) -> None:

@@ -36,6 +36,7 @@ from exchange.auditlog.checkpoints import log_origin
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.health import PublicationMonitor
 from exchange.auditlog.recorder import UseRecorder
+from exchange.auditlog.witnessing import LogWitness, LogWitnesses
 from exchange.subscriptions.callbacks import CallbackPolicy
 from identity import token_revocations
 from identity.config import IdentityConfig
@@ -48,6 +49,7 @@ from registry.config import RegistryConfig
 from registry.presentations.trust import RegistryTrust
 from registry.service.pdfsigning import PdfTimestamps, TsaClient
 from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC, token_of
+from signing.transparency.cosignature import CosignerVerifier
 from storage.cache import Cache, create_cache
 
 
@@ -86,6 +88,8 @@ class Root:
     pdf_timestamps: PdfTimestamps
     # The TSA that time-stamps the log's checkpoints (CERTHUB_AUDITLOG_TSA_URL), or none.
     checkpoint_tsa: TsaClient | None
+    # The witnesses asked to cosign each checkpoint (CERTHUB_AUDITLOG_WITNESSES), or none.
+    log_witnesses: LogWitnesses | None
     # What ``aclose`` releases: only what this root built itself.
     _query_engine: AsyncEngine | None = None
     _owns_query_engine: bool = False
@@ -116,6 +120,8 @@ class Root:
         if self.recognition is not None:
             yield Recognition, self.recognition
         yield PdfTimestamps, self.pdf_timestamps
+        if self.log_witnesses is not None:
+            yield LogWitnesses, self.log_witnesses
 
     def engines(self) -> list[Engine]:
         """The engines the app's statements run on (traced and pool-counted by the app)."""
@@ -206,8 +212,21 @@ def build_root(
         pdf_timestamps=PdfTimestamps.for_url(settings.tsa_url, egress=settings.egress()),
         checkpoint_tsa=TsaClient(url=settings.auditlog_tsa_url, egress=settings.egress())
         if settings.auditlog_tsa_url else None,
+        log_witnesses=build_log_witnesses(settings),
         _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
     )
+
+
+def build_log_witnesses(settings: Settings) -> LogWitnesses | None:
+    """The log's witnesses and its k of n (docs/auditlog.md "Witnesses")."""
+    if not settings.auditlog_witnesses:
+        return None
+    witnesses = [LogWitness(verifier=CosignerVerifier.from_key_string(w.vkey), url=w.url)
+                 for w in settings.auditlog_witnesses]
+    quorum = settings.auditlog_witness_quorum
+    return LogWitnesses.over_egress(witnesses, threshold=len(witnesses) if quorum is None else quorum,
+                                    egress=settings.egress(), timeout_s=settings.auditlog_witness_timeout_seconds,
+                                    observe=metrics.observe_witness_round)
 
 
 def _adapter_bindings(settings: Settings) -> BindingRegistry | None:

@@ -68,6 +68,30 @@ class RecognisedRegistry(BaseModel):
         return value
 
 
+class LogWitnessSetting(BaseModel):
+    """A witness the authorized-use log asks to cosign each checkpoint (C2SP
+    tlog-witness): its name, its cosignature/v1 vkey and its submission URL
+    (``<url>/add-checkpoint`` is POSTed to). Cosignatures are verified against
+    the vkey, so the URL may be plain http (docs/auditlog.md "Witnesses")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=256)
+    vkey: str = Field(min_length=1, max_length=512)
+    url: str = Field(min_length=1, max_length=2000)
+
+    @model_validator(mode="after")
+    def _vkey_names_the_witness(self) -> LogWitnessSetting:
+        from signing.transparency.cosignature import CosignerVerifier
+
+        verifier = CosignerVerifier.from_key_string(self.vkey)
+        if verifier.name != self.name:
+            raise ValueError(f"the witness vkey is named {verifier.name!r}, not {self.name!r}")
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).hostname:
+            raise ValueError("a witness url is an http(s) URL")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CERTHUB_", extra="ignore")
 
@@ -191,6 +215,19 @@ class Settings(BaseSettings):
         description="With CERTHUB_AUDITLOG_TSA_URL: no data is served once a checkpoint has gone without a "
                     "time-stamp for longer than this (X-Road's time-stamping tolerance; default 4 hours).",
     )
+    auditlog_witnesses: list[LogWitnessSetting] = Field(
+        default_factory=list, max_length=31,
+        description='Witnesses asked to cosign each checkpoint, JSON: [{"name": ..., "vkey": <cosignature/v1 vkey>, '
+                    '"url": <submission prefix>}] (docs/auditlog.md "Witnesses").',
+    )
+    auditlog_witness_quorum: int | None = Field(
+        default=None, ge=0, le=31,
+        description="How many of the witnesses must cosign for the log's own health to call a checkpoint witnessed "
+                    "(k of n); default: all of them. Verifiers pin their own policy.",
+    )
+    auditlog_witness_timeout_seconds: float = Field(
+        default=5, gt=0, le=60, description="Connect and read timeout of each request to a witness.",
+    )
     recognised_registries: list[RecognisedRegistry] = Field(
         default_factory=list, max_length=100,
         description='Other registries whose codes /api/v1/verify accepts, JSON: [{"registry_id": ..., '
@@ -279,6 +316,15 @@ class Settings(BaseSettings):
                 f"CERTHUB_SECRET_KEY is too short ({len(secret)} characters); "
                 f"use at least {MIN_SECRET_LENGTH} random characters."
             )
+
+    @model_validator(mode="after")
+    def _witness_quorum_reachable(self) -> Settings:
+        if self.auditlog_witness_quorum is not None and self.auditlog_witness_quorum > len(self.auditlog_witnesses):
+            raise ValueError("CERTHUB_AUDITLOG_WITNESS_QUORUM is larger than the number of CERTHUB_AUDITLOG_WITNESSES")
+        names = [witness.name for witness in self.auditlog_witnesses]
+        if len(set(names)) != len(names):
+            raise ValueError("CERTHUB_AUDITLOG_WITNESSES names each witness once")
+        return self
 
     @model_validator(mode="after")
     def _auditlog_interval_below_lag(self) -> Settings:

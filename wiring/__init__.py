@@ -8,6 +8,6 @@ domain code never sees the registry or a ``Request``: a route hands each use
 case exactly the objects it takes.
 """
 
-from wiring.services import MissingService, Services, find_service, service
+from wiring.services import MissingService, Services, find_service, optional_service, service
 
-__all__ = ["MissingService", "Services", "find_service", "service"]
+__all__ = ["MissingService", "Services", "find_service", "optional_service", "service"]

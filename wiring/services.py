@@ -67,3 +67,14 @@ def service(kind: type[T]) -> Any:
 
     found.__name__ = f"find_{kind.__name__}"
     return Depends(found)
+
+
+def optional_service(kind: type[T]) -> Any:
+    """Like ``service``, for what a deployment may leave out: ``None`` when the app has none."""
+
+    async def found(request: Request) -> T | None:
+        services: Services = getattr(request.app.state, STATE_ATTRIBUTE)
+        return services.find_optional(kind)
+
+    found.__name__ = f"find_optional_{kind.__name__}"
+    return Depends(found)

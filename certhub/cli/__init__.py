@@ -26,6 +26,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "seal": ("certhub.cli.seal:app", "Electronic seals"),
     "signing": ("certhub.cli.signing_cmd:app", "Signing anchors: trust-root key, seal maker, trust list."),
     "audit": ("certhub.cli.audit:app", "Authorized-use log audit"),
+    "witness": ("certhub.cli.witness_cmd:app",
+                "An independent witness that cosigns consistent checkpoints (C2SP tlog-witness)."),
     "licences": ("certhub.cli.licences_cmd:app", "E-licences (电子证照): expiry reminders, the expiry job, disputes."),
     "webhooks": ("certhub.cli.webhooks_cmd:app",
                  "Push subscriptions: dispatch licence events and deliver signed webhooks."),

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from identity.oidc import require_secure_url
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.monitor import MonitorState, check_round, load_state, save_state
 from signing.transparency.note import NoteVerifier
@@ -99,6 +100,16 @@ def verify(
         typer.Option("--database", help="Check this deployment's database (CERTHUB_* settings): the searchable "
                      "columns and the per-subject map against the signed entries."),
     ] = False,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="A witness's cosignature/v1 vkey <name>+<id>+<key> you trust, obtained out "
+                                       "of band (never from the log). Repeat for each witness."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None,
+        typer.Option("--witness-quorum", min=0, help="How many of the --witness keys must have cosigned the "
+                                                     "checkpoint (default: all of them)."),
+    ] = None,
 ) -> None:
     """Verify the log's signed checkpoint, every tile and (when readable) every entry.
 
@@ -116,19 +127,21 @@ def verify(
     except MalformedError as error:
         _usage_error(err, f"--key is not a verifier key: {error}")
     if database:
-        if since is not None or entries is not None or token_url or any((token, client_id, client_secret, tsa_ca, tsa_max_age)):
+        if since is not None or entries is not None or token_url or any(
+                (token, client_id, client_secret, tsa_ca, tsa_max_age, witness, witness_quorum)):
             _usage_error(err, "--database takes only --key")
         _verify_database(out, err, verifier)
         return
     earlier = _read_since(err, since) if since is not None else None
     timestamps = _timestamp_policy(err, tsa_ca, tsa_max_age)
+    policy = _witness_policy(err, witness or [], witness_quorum)
     credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
     check_entries = _entries_wanted(err, url=url, requested=entries, credentials=credentials)
     bearer = _bearer_token(err, url, credentials) if url is not None and credentials.given else None
     source = _open_source(err, url=url, directory=directory, token=bearer)
     try:
         report = _run_with_progress(source, verifier=verifier, since=earlier, check_entries=check_entries,
-                                    timestamps=timestamps)
+                                    timestamps=timestamps, policy=policy)
     except LogVerificationError as error:
         _print_failure(err, error)
         raise typer.Exit(EXIT_INVALID_LOG) from None
@@ -273,9 +286,22 @@ def request_token(endpoint: str, *, client_id: str, client_secret: str, timeout:
     return token
 
 
+def _witness_policy(err: Console, keys: list[str], quorum: int | None) -> WitnessPolicy | None:
+    """The user's own pinned witness policy; without --witness, none is checked."""
+    if not keys:
+        if quorum:
+            _usage_error(err, "--witness-quorum needs --witness keys")
+        return None
+    try:
+        return WitnessPolicy.from_key_strings(keys, threshold=len(keys) if quorum is None else quorum)
+    except MalformedError as error:
+        _usage_error(err, f"--witness/--witness-quorum: {error}")
+
+
 def _run_with_progress(
     source: LogSource, *, verifier: list[NoteVerifier], since: bytes | None, check_entries: bool,
     timestamps: TimestampPolicy | None,
+    policy: WitnessPolicy | None = None,
 ) -> VerificationReport:
     columns = (TextColumn("verifying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
@@ -288,6 +314,7 @@ def _run_with_progress(
             source=source, verifier_key=verifier, since=since, check_entries=check_entries, progress=report_progress,
             tsa_roots=timestamps.tsa_roots if timestamps else None,
             timestamp_max_age=timestamps.max_age if timestamps else None,
+            witness_policy=policy,
         )
 
 
@@ -301,6 +328,8 @@ def _print_report(out: Console, report: VerificationReport, *, entries_reason: s
     if entries_reason is not None:
         out.print(f"entries not checked ({entries_reason}); leaf hashes were not recomputed from entries",
                   highlight=False)
+    if report.cosigned_by:
+        out.print(f"cosigned by: {', '.join(report.cosigned_by)}", highlight=False)
     if report.since is not None:
         out.print(f"consistent with earlier checkpoint of size {report.since.size}", highlight=False)
     if report.timestamp is not None:
@@ -383,6 +412,13 @@ def monitor(
     tsa_max_age: Annotated[
         int | None, typer.Option("--tsa-max-age", min=1, help="With --tsa-ca: the newest time-stamp's maximum age, s.")
     ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="A witness's cosignature/v1 vkey you trust, obtained out of band (repeat)."),
+    ] = None,
+    witness_quorum: Annotated[
+        int | None, typer.Option("--witness-quorum", min=0, help="How many --witness keys must cosign (default: all).")
+    ] = None,
 ) -> None:
     """Follow a log: every round, verify it from the last checkpoint seen and alert on any break.
 
@@ -404,6 +440,7 @@ def monitor(
     if webhook is not None and urlsplit(webhook).scheme not in ("http", "https"):
         _usage_error(err, "--webhook must be an http:// or https:// URL")
     timestamps = _timestamp_policy(err, tsa_ca, tsa_max_age)
+    policy = _witness_policy(err, witness or [], witness_quorum)
     credentials = _Credentials(token=token, client_id=client_id, client_secret=client_secret, token_url=token_url)
     check_entries = _entries_wanted(err, url=url, requested=entries, credentials=credentials)
     try:
@@ -420,7 +457,7 @@ def monitor(
                 saved, report = check_round(
                     source=source, verifier_key=verifier, state=saved, check_entries=check_entries,
                     tsa_roots=timestamps.tsa_roots if timestamps else None,
-                    timestamp_max_age=timestamps.max_age if timestamps else None)
+                    timestamp_max_age=timestamps.max_age if timestamps else None, witness_policy=policy)
             except LogVerificationError as error:
                 broken = True
                 _alert(url=url, error=error, last=saved, webhook=webhook)
@@ -461,6 +498,8 @@ def _alert(*, url: str, error: LogVerificationError, last: MonitorState, webhook
         _MONITOR_LOG.error("the alert webhook could not be reached: %s", failure.reason)
     except BodyRefused as failure:
         _MONITOR_LOG.error("the alert webhook's answer was refused: %s", type(failure).__name__)
+
+
 def _verify_database(out: Console, err: Console, verifier: list[NoteVerifier]) -> None:
     from certhub.cli import context
     from exchange.auditlog.dbcheck import DatabaseMismatch, verify_database
@@ -484,14 +523,27 @@ def _verify_database(out: Console, err: Console, verifier: list[NoteVerifier]) -
 def checkpoint_cmd() -> None:
     """Integrate pending records, publish a signed checkpoint now and print it."""
     from certhub.cli import context
-    from exchange.auditlog import log_origin, publish_checkpoint, verifier_key
+    from certhub.root import build_log_witnesses
+    from exchange.auditlog import latest_checkpoint, log_origin, publish_checkpoint, verifier_key
+    from exchange.auditlog.witnessing import witness_latest
 
     config = context.settings()
     origin = log_origin(config.registry_id)
     with context.session_scope(config) as session:
         published = publish_checkpoint(session=session, key_secret=config.secret_bytes(), origin=origin)
         key = verifier_key(session=session, origin=origin)
-    typer.echo(published.note.decode(), nl=False)
+    note = published.note
+    witnesses = build_log_witnesses(config)
+    if witnesses is not None:
+        # After the checkpoint is committed, as the checkpointer does: witnesses never undo a publication.
+        with context.session_scope(config) as session:
+            witnessed = witness_latest(session=session, witnesses=witnesses)
+            latest = latest_checkpoint(session=session)
+            note = bytes(latest.note) if latest is not None else note
+        if witnessed is not None and not witnessed.met:
+            typer.echo(f"witness policy not met: {len(witnessed.cosigned_by)} of {witnessed.threshold} "
+                       f"({', '.join(f'{n}: {why}' for n, why in sorted(witnessed.missing.items()))})", err=True)
+    typer.echo(note.decode(), nl=False)
     typer.echo(f"verifier key: {key}", err=True)
 
 

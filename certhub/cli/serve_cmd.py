@@ -93,6 +93,9 @@ def demo(
     data_dir: Path | None = typer.Option(
         None, help="Where the demo database lives (default: CERTHUB_DATA_DIR, else ./data, as for every command)"),
     prepare_only: bool = typer.Option(False, "--prepare-only", help="Set up the demo data and exit"),
+    witness: bool = typer.Option(True, "--witness/--no-witness",
+                                 help="Run one witness (a child process, state under the data directory) that "
+                                      "cosigns the log's checkpoints"),
 ) -> None:
     """Create or upgrade an embedded database, load the demo catalog, serve it."""
     from pydantic import SecretStr
@@ -154,6 +157,21 @@ def demo(
                f"--root-key {info.root_public_key_b64url}")
     if prepare_only:
         return
+    if not witness:
+        _serve_demo(config, host=host, port=port)
+        return
+    from certhub.demo.witness import running_witness
+
+    with running_witness(config) as demo_witness:
+        typer.echo(f"  witness (cosigns each checkpoint; state in {demo_witness.state_dir}):")
+        typer.echo(f"    vkey:        {demo_witness.setting.vkey}")
+        typer.echo(f"  verify the log: certhub audit verify --url {base}/log/ --key \"$(curl -s {base}/log/verifier-key)\" "
+                   f"--witness {demo_witness.setting.vkey}")
+        config = config.model_copy(update={"auditlog_witnesses": [demo_witness.setting], "auditlog_witness_quorum": 1})
+        _serve_demo(config, host=host, port=port)
+
+
+def _serve_demo(config, *, host: str, port: int) -> None:
     import uvicorn
 
     from certhub.app import create_app

@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.models import LogEntry, LogTile
+from exchange.auditlog.witnessing import LogWitnesses
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, LogVerificationError, MalformedError, encode_entry_bundle, parse_path
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.sources import CHECKPOINT_PATH
 from signing.transparency.verifier import VerificationReport, verify_log
-from wiring import service
+from wiring import optional_service, service
 
 router = APIRouter(prefix="/web/api", tags=["web pages"])
 
@@ -77,10 +79,18 @@ class VerifyLogRequest(BaseModel):
     # the answer says so).
     key: Annotated[str | None, Field(min_length=1, max_length=512)] = None
     entries: bool = True
+    # The witnesses' cosignature/v1 vkeys the auditor trusts, and how many must
+    # have cosigned (default: all). Without them, the witnesses this server is
+    # configured with are required (and the answer says so).
+    witnesses: Annotated[list[Annotated[str, Field(min_length=1, max_length=512)]] | None,
+                         Field(max_length=31)] = None
+    witness_quorum: Annotated[int | None, Field(ge=0, le=31)] = None
 
 
-def _report_json(report: VerificationReport, *, key: str, key_source: str) -> dict:
+def _report_json(report: VerificationReport, *, key: str, key_source: str, witness_source: str | None) -> dict:
     return {
+        "cosigned_by": list(report.cosigned_by),
+        "witness_source": witness_source,
         "ok": True,
         "origin": report.origin,
         "size": report.size,
@@ -93,7 +103,14 @@ def _report_json(report: VerificationReport, *, key: str, key_source: str) -> di
     }
 
 
-def check_log(*, sessions: sessionmaker[Session], origin: str, key: str | None, entries: bool) -> dict:
+def check_log(
+    *, sessions: sessionmaker[Session], origin: str, key: str | None, entries: bool,
+    witnesses: WitnessPolicy | None = None, server_witnesses: WitnessPolicy | None = None,
+) -> dict:
+    """``witnesses`` is the auditor's own policy; without one, ``server_witnesses`` (this server's) is required."""
+    policy, witness_source = (witnesses, "given") if witnesses is not None else (server_witnesses, "server")
+    if policy is None:
+        witness_source = None
     key_source = "given"
     if key is None:
         with sessions() as session:
@@ -106,25 +123,34 @@ def check_log(*, sessions: sessionmaker[Session], origin: str, key: str | None, 
         report = verify_log(
             source=DatabaseLogSource(sessions), verifier_key=key, check_entries=entries, origin=origin,
             # Database reads are quick; one fetcher keeps to one connection at a time.
-            fetch_threads=1,
+            fetch_threads=1, witness_policy=policy,
         )
     except LogVerificationError as error:
         return {"ok": False, "code": error.code, "message": error.message, "path": error.path, "index": error.index,
-                "key": key, "key_source": key_source}
-    return _report_json(report, key=key, key_source=key_source)
+                "key": key, "key_source": key_source, "witness_source": witness_source}
+    return _report_json(report, key=key, key_source=key_source, witness_source=witness_source)
 
 
 @router.post("/verify-log", dependencies=[Depends(require_scopes("audit:read"))])
 async def verify_this_log(
     body: VerifyLogRequest, sessions: Annotated[sessionmaker, service(sessionmaker)],
     config: Annotated[LogConfig, service(LogConfig)],
+    log_witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)],
 ) -> dict:
-    """Verify the whole log like ``certhub audit verify --url <this server>/log``;
-    a failed verification is an answer (``ok: false``), not an HTTP error."""
+    """Verify the whole log like ``certhub audit verify --url <this server>/log``
+    (with ``--witness``); a failed verification is an answer (``ok: false``),
+    not an HTTP error."""
+    try:
+        given = None if not body.witnesses else WitnessPolicy.from_key_strings(
+            body.witnesses, threshold=len(body.witnesses) if body.witness_quorum is None else body.witness_quorum)
+    except MalformedError as error:
+        return {"ok": False, "code": "bad_witness_policy", "message": str(error), "path": None, "index": None}
     return await run_in_threadpool(
         check_log,
         sessions=sessions,
         origin=config.origin,
         key=body.key,
         entries=body.entries,
+        witnesses=given,
+        server_witnesses=log_witnesses.policy if log_witnesses is not None else None,
     )

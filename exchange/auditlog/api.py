@@ -21,6 +21,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import sessionmaker
 
 from catalog.access import UseLog
@@ -28,15 +29,17 @@ from exchange.auditlog import answers, proofs, search, subjects
 from exchange.auditlog.checkpoints import publish_checkpoint
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import LogUnavailable
+from exchange.auditlog.models import LogCheckpoint
 from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.schemas import AnswerAtIndexIn, ExportIn, RecordSearchIn, SubjectRecordsIn
+from exchange.auditlog.witnessing import LogWitnesses, witness_latest
 from identity.deps import require_scopes
 from identity.tokens import Principal
 from registry.config import RegistryConfig
 from storage.base import utcnow
 from storage.params import MAX_SQL_INTEGER
 from storage.sessions import SessionDep
-from wiring import find_service, service
+from wiring import find_service, optional_service, service
 
 router = APIRouter(
     prefix="/api/v1/audit", tags=["authorized-use log"], dependencies=[Depends(require_scopes("audit:read"))]
@@ -147,9 +150,16 @@ def _stream_export(make_session, filters: search.SearchFilter, limit: int) -> It
 
 @router.post("/checkpoint")
 def publish(session: SessionDep, registry: Annotated[RegistryConfig, service(RegistryConfig)],
-            log: Annotated[LogConfig, service(LogConfig)]) -> dict:
+            log: Annotated[LogConfig, service(LogConfig)],
+            witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> dict:
     published = publish_checkpoint(session=session, key_secret=registry.key_secret, origin=log.origin)
-    return {"size": published.size, "root_hash": proofs.b64(published.root_hash), "note": published.note.decode()}
+    note = published.note
+    if witnesses is not None:
+        # Witnesses are asked about a committed checkpoint only, as the checkpointer does.
+        session.commit()
+        if witness_latest(session=session, witnesses=witnesses) is not None:
+            note = bytes(session.scalars(select(LogCheckpoint.note).order_by(LogCheckpoint.id.desc()).limit(1)).one())
+    return {"size": published.size, "root_hash": proofs.b64(published.root_hash), "note": note.decode()}
 
 
 @router.get("/health")

@@ -26,6 +26,7 @@ from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock
 from exchange.auditlog.models import LogCheckpoint, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
 from exchange.auditlog.timestamps import TsaPost, timestamp_round
+from exchange.auditlog.witnessing import LogWitnesses, witness_round
 from signing.algorithms import Algorithm, PrivateKey
 from signing.eddsa import Ed25519PrivateKey
 from signing.errors import SigningError
@@ -195,6 +196,7 @@ def publish_round(
     monitor: PublicationMonitor | None = None,
     bounds: RoundBounds = DEFAULT_ROUND_BOUNDS,
     timestamps: TsaPost | None = None,
+    witnesses: LogWitnesses | None = None,
 ) -> bool:
     """One checkpointer round in its own bounded transaction; True if it published.
 
@@ -225,7 +227,17 @@ def publish_round(
         monitor.succeeded()
     if timestamps is not None:
         timestamp_round(sessionmaker, post=timestamps, monitor=monitor)
+    if witnesses is not None:
+        _ask_witnesses(sessionmaker, witnesses)
     return True
+
+
+def _ask_witnesses(sessionmaker: sessionmaker[Session], witnesses: LogWitnesses) -> None:
+    """After the checkpoint is committed: a witness's trouble never undoes a publication."""
+    try:
+        witness_round(sessionmaker, witnesses)
+    except Exception as error:  # noqa: BLE001 - the checkpointer loop must go on
+        log.error("asking the witnesses failed: %s", getattr(error, "code", None) or type(error).__name__)
 
 
 def run_checkpointer(
@@ -237,6 +249,7 @@ def run_checkpointer(
     origin: str,
     monitor: PublicationMonitor | None = None,
     timestamps: TsaPost | None = None,
+    witnesses: LogWitnesses | None = None,
 ) -> None:
     """Publish (and, with a TSA, time-stamp) a checkpoint every ``interval_s`` seconds until ``stop_event`` is set.
 
@@ -246,4 +259,5 @@ def run_checkpointer(
     """
     while not stop_event.is_set():
         publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, timestamps=timestamps)
+        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, witnesses=witnesses)
         stop_event.wait(interval_s)

@@ -21,10 +21,11 @@ from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.timestamps import newest_timestamped
+from exchange.auditlog.witnessing import LogWitnesses
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
-from wiring import Services, service
+from wiring import Services, optional_service, service
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
 
@@ -69,7 +70,8 @@ def get_timestamp(session: SessionDep) -> Response:
 
 
 @router.get("/health")
-def get_health(request: Request, session: SessionDep) -> JSONResponse:
+def get_health(request: Request, session: SessionDep,
+               witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> JSONResponse:
     """Public, no personal data: whether data is being served and why not,
     the last checkpoint's size and age, and how many records await
     sequencing. 200 while serving, 503 while the fail-closed rule holds."""
@@ -79,8 +81,21 @@ def get_health(request: Request, session: SessionDep) -> JSONResponse:
         body = {"status": "unavailable", "serving": False, "reason": "no authorized-use log is configured"}
         return JSONResponse(body, status_code=503, headers={"Cache-Control": "no-store"})
     health = recorder.health(session=session)
-    return JSONResponse(health.to_json(), status_code=200 if health.serving else 503,
-                        headers={"Cache-Control": "no-store"})
+    body = health.to_json()
+    # Whether the last checkpoint met the log's own witness policy: reported, never a reason to stop serving.
+    body["witnessing"] = witnesses.to_json() if witnesses is not None else None
+    return JSONResponse(body, status_code=200 if health.serving else 503, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/witnesses")
+def get_witnesses(witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> JSONResponse:
+    """The witnesses this log asks and its k: a convenience copy. Verifiers
+    pin their own policy out of band; a log cannot vouch for its witnesses."""
+    if witnesses is None:
+        raise NotInLog("this log has no witnesses configured", code="not_found")
+    body = witnesses.to_json()
+    return JSONResponse({"threshold": body["threshold"], "witnesses": body["witnesses"]},
+                        headers={"Cache-Control": _SHORT})
 
 
 @router.get("/verifier-key", response_class=PlainTextResponse)

@@ -131,3 +131,21 @@ class LogSigningKey(Base):
     token_object: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LogCosignature(Base):
+    """A witness's cosignature line on one checkpoint (C2SP tlog-cosignature).
+
+    The line is also appended to the checkpoint's ``note``, which is what is
+    served; these rows say which witness cosigned which size, so the next
+    request to that witness starts from the size it last cosigned."""
+
+    __tablename__ = "auditlog_cosignatures"
+    __table_args__ = (Index("ix_auditlog_cosignatures_witness", "witness", "checkpoint_id"),)
+
+    id: Mapped[int] = mapped_column(_BigId, primary_key=True, autoincrement=True)
+    checkpoint_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("auditlog_checkpoints.id"))
+    witness: Mapped[str] = mapped_column(String(256))
+    size: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(String(1024))
+    cosigned_at: Mapped[datetime] = mapped_column(UTCDateTime())

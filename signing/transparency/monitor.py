@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cryptography import x509
 
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.errors import LogVerificationError, MalformedError
 from signing.transparency.note import MAX_NOTE_BYTES, NoteVerifier
 from signing.transparency.sources import LogSource
@@ -106,12 +107,14 @@ def check_round(
     check_entries: bool,
     tsa_roots: Sequence[x509.Certificate] | None = None,
     timestamp_max_age: timedelta | None = None,
+    witness_policy: WitnessPolicy | None = None,
     now: datetime | None = None,
 ) -> tuple[MonitorState, VerificationReport]:
     """One round: the new state and the verifier's report, or LogVerificationError (the state stays)."""
     moment = now or datetime.now(UTC)
     report = verify_log(source=source, verifier_key=verifier_key, since=state.checkpoint, check_entries=check_entries,
-                        tsa_roots=tsa_roots, timestamp_max_age=timestamp_max_age, now=moment)
+                        tsa_roots=tsa_roots, timestamp_max_age=timestamp_max_age, witness_policy=witness_policy,
+                        now=moment)
     gen_time = report.timestamp.gen_time if report.timestamp is not None else None
     # A log's newest time-stamp only moves forward: an older one served now is a rewound log.
     if gen_time is not None and state.timestamp_gen_time is not None and gen_time < state.timestamp_gen_time:

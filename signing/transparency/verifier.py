@@ -25,11 +25,13 @@ from cryptography import x509
 
 from signing.transparency.bundles import MAX_BUNDLE_BYTES, iter_entry_bundle
 from signing.transparency.checkpoint import Checkpoint
+from signing.transparency.cosignature import WitnessPolicy
 from signing.transparency.errors import (
     LogVerificationError,
     MalformedError,
     NoteVerificationError,
     ProofVerificationError,
+    VerificationError,
 )
 from signing.transparency.merkle import (
     EMPTY_ROOT,
@@ -72,6 +74,8 @@ class VerificationReport:
     timestamp: VerifiedTimestamp | None = None
     # The checkpoint's signed note as fetched: what a monitor keeps as its next ``since``.
     note: bytes | None = None
+    # The policy's witnesses whose cosignatures verified (empty without a policy).
+    cosigned_by: tuple[str, ...] = ()
 
     @property
     def origin(self) -> str:
@@ -124,6 +128,7 @@ def verify_log(
     tsa_roots: Sequence[x509.Certificate] | None = None,
     timestamp_max_age: timedelta | None = None,
     now: datetime | None = None,
+    witness_policy: WitnessPolicy | None = None,
 ) -> VerificationReport:
     """Verify the whole log behind ``source``; return a report or raise LogVerificationError.
 
@@ -135,6 +140,8 @@ def verify_log(
     log must publish a time-stamp (``timestamp``) that verifies against them,
     of a checkpoint consistent with the current one; ``timestamp_max_age``
     also bounds how old its genTime may be at ``now``.
+    ``witness_policy`` (the verifier's own, pinned) must be met by the
+    checkpoint's cosignatures.
     """
     keys = [verifier_key] if isinstance(verifier_key, str | NoteVerifier) else list(verifier_key)
     if not keys:
@@ -152,6 +159,8 @@ def verify_log(
         raise LogVerificationError("the log has no checkpoint", code="missing_checkpoint", path=CHECKPOINT_PATH)
     # 2. Verify its signature with the key and parse it strictly.
     checkpoint = _open_checkpoint(note, verifier=verifier, origin=origin, what="checkpoint")
+    # 2b. With a witness policy, k of its witnesses must have cosigned it.
+    cosigned_by = _check_witnesses(note, policy=witness_policy, verifier=verifier) if witness_policy else ()
     earlier = None
     if since is not None:
         earlier = _open_checkpoint(since, verifier=verifier, origin=checkpoint.origin, what="earlier checkpoint")
@@ -183,6 +192,7 @@ def verify_log(
         since=earlier,
         timestamp=stamped,
         note=note,
+        cosigned_by=cosigned_by,
     )
 
 
@@ -297,6 +307,13 @@ def _open_checkpoint(data: bytes, *, verifier: Sequence[NoteVerifier], origin: s
             path=CHECKPOINT_PATH,
         )
     return checkpoint
+
+
+def _check_witnesses(note: bytes, *, policy: WitnessPolicy, verifier: Sequence[NoteVerifier]) -> tuple[str, ...]:
+    try:
+        return policy.require(note, log_verifiers=verifier).cosigned_by
+    except VerificationError as error:
+        raise LogVerificationError(f"witnesses: {error}", code=error.code, path=CHECKPOINT_PATH) from error
 
 
 def _level_tiles(cache: _TileCache, *, level: int) -> dict[int, bytes]:

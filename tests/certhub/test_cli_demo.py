@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import shutil
 import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -25,8 +31,11 @@ from certhub.db import create_db_engine
 from certhub.demo.state import STATE_FILE, read_state
 from certhub.settings import Settings
 from signing.keys import load_public_key
+from signing.transparency.note import Note
 from signing.trustlist import TrustList
 from storage.cache import InProcessCache
+from tests.adapters.loopback import free_port
+from tests.processes import stop_process
 
 pytestmark = pytest.mark.slow  # seeds the whole demo
 
@@ -158,3 +167,58 @@ def _issue(client: TestClient, client_id: str, secret: str):
                  "issuing_authority": "福州市公安局鼓楼分局", "validity_period": "2020.01.01-2040.01.01",
                  "photo": "演示照片"},
     })
+
+
+def _cosigned_checkpoint(base: str, process: subprocess.Popen, output) -> bytes:
+    """The demo's checkpoint once it carries the log's signature and a cosignature."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            answer = httpx.get(f"{base}/log/checkpoint", timeout=10)
+            if answer.status_code == 200 and len(Note.from_bytes(answer.content).signatures) == 2:
+                return answer.content
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"no cosigned checkpoint from the demo: {output.read_text()}")
+
+
+def test_the_demo_runs_a_witness_and_its_checkpoints_come_cosigned(tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    output = tmp_path / "demo.out"
+    environment = {name: value for name, value in os.environ.items() if name not in _UNSET}
+    environment.update(CERTHUB_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1")
+    with open(output, "w") as stream:
+        process = subprocess.Popen([sys.executable, "-c", "from certhub.cli import main; main()", "demo", "--port",
+                                    str(port)], stdout=stream, stderr=subprocess.STDOUT, env=environment)
+    try:
+        note = _cosigned_checkpoint(base, process, output)
+        vkey = _printed(output.read_text(), r"vkey: +(\S+)").group(1)
+        assert Note.from_bytes(note).signatures[1].name == "127.0.0.1/demo-witness"
+        key = httpx.get(f"{base}/log/verifier-key", timeout=10).text.strip()
+        verified = cli(tmp_path / "data", "audit", "verify", "--url", f"{base}/log/", "--key", key, "--witness", vkey)
+        assert verified.exit_code == 0, verified.output
+        assert "cosigned by: 127.0.0.1/demo-witness" in verified.output
+        witness_url = httpx.get(f"{base}/log/health", timeout=10).json()["witnessing"]
+        assert witness_url["policy_met"] is True and witness_url["threshold"] == 1
+    finally:
+        stop_process(process)
+    # The witness's state is the demo's to keep, under the data directory; the child went with the demo.
+    state_dir = (tmp_path / "data" / "witness").resolve()
+    assert (state_dir / "witness.key").is_file() and (state_dir / "witness.sqlite3").is_file()
+    assert not _processes_naming(str(state_dir))
+
+
+def _processes_naming(text: str) -> list[str]:
+    """Running processes whose command line contains ``text``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if entry.name.isdigit() and text in command:
+            found.append(entry.name)
+    return found
+

@@ -34,6 +34,8 @@ def live(tmp_path_factory) -> Iterator[LiveCerthub]:
         server.stop()
         if certhub.staff_provider is not None:
             certhub.staff_provider.close()
+        if certhub.witness is not None:
+            certhub.witness.stop()
 
 
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in the

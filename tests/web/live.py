@@ -16,12 +16,14 @@ import uvicorn
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker
 from certhub.demo.seed import prepare_demo
-from certhub.settings import Settings
+from certhub.demo.witness import log_verifier_key
+from certhub.settings import LogWitnessSetting, Settings
 from certhub.web.fonts import web_font
 from identity import clients
 from identity.codes import citizen_id_check_character
 from tests.adapters.loopback import free_port
 from tests.factories.oidc import OidcProvider
+from tests.factories.witnesses import RunningWitness, start_witness
 
 CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
 CRIMINAL_RECORD_ISSUER = "11350100831900827D"
@@ -57,6 +59,7 @@ class LiveCerthub:
     issuers: dict[str, Client] = field(default_factory=dict)
     # The province's identity provider for staff, on loopback (the demo's own staff sign-in is beside it).
     staff_provider: OidcProvider | None = None
+    witness: RunningWitness | None = None
 
     def staff_id_token(self, **claims) -> str:
         assert self.staff_provider is not None
@@ -182,12 +185,21 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
     web_font().warm_up(font_cache)
     info = prepare_demo(settings)
     issuers = _issuer_clients(settings)
+    # As `certhub demo` does: one witness process cosigns the log's checkpoints (the wallet checks them).
+    witness = start_witness(data_dir, "127.0.0.1/web-test-witness", log_verifier_key(settings))
+    settings = settings.model_copy(update={
+        "auditlog_witnesses": [LogWitnessSetting(name=witness.name, vkey=witness.vkey, url=witness.url)],
+        "auditlog_witness_quorum": 1})
     server = ServerThread(create_app(settings, background_jobs=True), port=port)
-    server.start()
+    try:
+        server.start()
+    except BaseException:
+        witness.stop()
+        raise
     live = LiveCerthub(
         base_url=f"http://127.0.0.1:{port}", settings=settings,
         demo_client=Client(info.client_id, info.client_secret), holder_code=holder_code(), issuers=issuers,
-        staff_provider=staff_provider,
+        staff_provider=staff_provider, witness=witness,
     )
     _wait_for_checkpoint(live)
     _issue_licences(live)

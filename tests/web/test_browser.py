@@ -19,6 +19,7 @@ import cbor2
 import httpx
 import pytest
 
+from signing.transparency.cosignature import Cosigner
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
 
@@ -170,6 +171,29 @@ def test_auditor_finds_the_records_and_the_log_verifies(browsing, live):
     assert wallet.get_attribute("#records-checkpoint", "data-signature") == "ok"
     assert wallet.locator('.proof[data-proof="bad"]').count() == 0
     browsing.shot(wallet, "wallet-records-360")
+
+
+def test_the_wallet_checks_the_witnesses_it_pinned(browsing, live):
+    """The holder's proof check counts the checkpoint's cosignatures under the
+    witness policy its browser pinned (on first use, the log's own)."""
+    _redeem_once(browsing, live)
+    live.publish_checkpoint()
+    wallet = browsing.page(PHONE, mobile=True)
+    wallet_sign_in(wallet, live)
+    wallet.click("#tab-records")
+    wallet.wait_for_selector('#records-checkpoint[data-signature="ok"]')
+    pinned = wallet.evaluate("JSON.parse(localStorage.getItem('certhub.witnessPolicy'))")
+    assert live.witness is not None and pinned == {"threshold": 1, "vkeys": [live.witness.vkey]}
+    wallet.wait_for_selector('#records .record .proof[data-proof="ok"]')
+    # A browser that pinned another witness does not accept this log's checkpoint, nor proofs up to it.
+    stranger = Cosigner.generate("witness.elsewhere.test/w9").verifier.to_key_string()
+    wallet.evaluate("policy => localStorage.setItem('certhub.witnessPolicy', JSON.stringify(policy))",
+                    {"threshold": 1, "vkeys": [stranger]})
+    wallet.click("#tab-licences")
+    wallet.click("#tab-records")
+    wallet.wait_for_selector('#records-checkpoint[data-signature="bad"]')
+    wallet.wait_for_selector('#records .record .proof[data-proof="pending"]')
+    assert wallet.locator('.proof[data-proof="ok"]').count() == 0
 
 
 def _redeem_once(browsing, live) -> None:

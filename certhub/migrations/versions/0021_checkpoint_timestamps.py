@@ -4,14 +4,14 @@ time-stamping authority, kept beside the checkpoint they time-stamp
 published before it simply have no time-stamp.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

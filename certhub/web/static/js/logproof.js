@@ -1,6 +1,7 @@
 /* Checking, in the holder's own browser, that a use record is in the signed
    authorized-use log: the record's leaf hash, its inclusion proof up to the
-   checkpoint's root, and the checkpoint's Ed25519 signature. Only WebCrypto
+   checkpoint's root, the checkpoint's Ed25519 signature and its witnesses'
+   cosignatures (k of n, under the policy this browser pinned). Only WebCrypto
    primitives (SHA-256, Ed25519) are used. */
 (function () {
   "use strict";
@@ -106,8 +107,63 @@
     }).then(function (results) { return results.indexOf(true) >= 0; });
   }
 
-  /* Check the checkpoint once: "ok" (signature verified), "unchecked"
-     (this browser has no Ed25519 or no key was published), or "bad". */
+  function hex(bytes) {
+    return Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+  }
+
+  // SPEC: C2SP tlog-cosignature — a witness key has type 0x04; its line's blob is
+  // key ID (4) || timestamp (8, big-endian) || Ed25519 signature (64) over
+  // "cosignature/v1\ntime <timestamp>\n" followed by the checkpoint body.
+  function verifyCosignature(checkpoint, vkey) {
+    var parts = (vkey || "").trim().split("+");
+    if (parts.length < 3) return Promise.resolve(false);
+    var name = parts[0], keyId = parts[1], key = b64ToBytes(parts.slice(2).join("+"));
+    if (key.length !== 33 || key[0] !== 4) return Promise.resolve(false);
+    var mine = checkpoint.signatures.filter(function (s) { return s.name === name; });
+    if (!mine.length) return Promise.resolve(false);
+    return subtle.importKey("raw", key.slice(1), { name: "Ed25519" }, false, ["verify"]).then(function (publicKey) {
+      return Promise.all(mine.map(function (s) {
+        var blob = b64ToBytes(s.blob);
+        if (hex(blob.slice(0, 4)) !== keyId || blob.length !== 76) return false;
+        var time = 0;
+        for (var i = 4; i < 12; i++) time = time * 256 + blob[i];
+        if (!Number.isSafeInteger(time)) return false;
+        var message = new TextEncoder().encode("cosignature/v1\ntime " + time + "\n" + checkpoint.body);
+        return subtle.verify({ name: "Ed25519" }, publicKey, blob.slice(12), message);
+      }));
+    }).then(function (results) { return results.indexOf(true) >= 0; }, function () { return false; });
+  }
+
+  /* The witness policy this browser trusts: the one it pinned, else the log's
+     published one (/log/witnesses), pinned now (trust on first use) so a server
+     that later drops or swaps its witnesses is caught. null: no witnesses. */
+  var POLICY_KEY = "certhub.witnessPolicy";
+  function validPolicy(policy) {
+    return policy && Array.isArray(policy.vkeys) && policy.vkeys.every(function (k) { return typeof k === "string"; }) &&
+      Number.isInteger(policy.threshold) && policy.threshold >= 0 && policy.threshold <= policy.vkeys.length;
+  }
+  function witnessPolicy() {
+    var pinned = null;
+    try { pinned = JSON.parse(window.localStorage.getItem(POLICY_KEY) || "null"); } catch (e) { pinned = null; }
+    if (validPolicy(pinned)) return Promise.resolve(pinned);
+    return window.fetch("/log/witnesses", { cache: "no-store", credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (published) {
+        if (!published || !Array.isArray(published.witnesses)) return null;
+        var policy = { threshold: published.threshold, vkeys: published.witnesses.map(function (w) { return w.vkey; }) };
+        if (!validPolicy(policy)) return null;
+        try { window.localStorage.setItem(POLICY_KEY, JSON.stringify(policy)); } catch (e) { /* not pinned */ }
+        return policy;
+      }, function () { return null; });
+  }
+  function countCosignatures(checkpoint, policy) {
+    return Promise.all(policy.vkeys.map(function (vkey) { return verifyCosignature(checkpoint, vkey); }))
+      .then(function (results) { return results.filter(Boolean).length; });
+  }
+
+  /* Check the checkpoint once: "ok" (signature verified and, under a witness
+     policy, k witnesses cosigned), "unchecked" (this browser has no Ed25519 or
+     no key was published), or "bad". ``witnesses`` says what was counted. */
   CH.checkCheckpoint = function (note) {
     var checkpoint = note ? CH.parseCheckpoint(note) : null;
     if (!checkpoint) return Promise.resolve({ checkpoint: null, signature: "bad" });
@@ -116,9 +172,16 @@
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (key) {
         if (!key) return { checkpoint: checkpoint, signature: "unchecked" };
-        return verifySignature(checkpoint, key).then(
-          function (ok) { return { checkpoint: checkpoint, signature: ok ? "ok" : "bad" }; },
-          function () { return { checkpoint: checkpoint, signature: "unchecked" }; });
+        return verifySignature(checkpoint, key).then(function (ok) {
+          if (!ok) return { checkpoint: checkpoint, signature: "bad" };
+          return witnessPolicy().then(function (policy) {
+            if (!policy) return { checkpoint: checkpoint, signature: "ok", witnesses: null };
+            return countCosignatures(checkpoint, policy).then(function (count) {
+              return { checkpoint: checkpoint, signature: count >= policy.threshold ? "ok" : "bad",
+                       witnesses: { cosigned: count, threshold: policy.threshold } };
+            });
+          });
+        }, function () { return { checkpoint: checkpoint, signature: "unchecked" }; });
       }, function () { return { checkpoint: checkpoint, signature: "unchecked" }; });
   };
 
