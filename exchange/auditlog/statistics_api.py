@@ -36,7 +36,9 @@ _CACHE_KEY = "usage-statistics:v1:{first}:{last}"
 def public_usage_statistics(
     request: Request,
     session: SessionDep,
-    first_day: Annotated[date | None, Query(description="first day (China Standard Time); default: 30 days back")] = None,
+    first_day: Annotated[
+        date | None, Query(description="first day (China Standard Time); default: 30 days back")
+    ] = None,
     last_day: Annotated[date | None, Query(description="last day, inclusive; default: today")] = None,
 ) -> Response:
     """Uses per department pair (user → provider), per matter, refusals per
@@ -54,4 +56,3 @@ def public_usage_statistics(
     if etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
     return Response(content=body, media_type="application/json", headers=headers)
-

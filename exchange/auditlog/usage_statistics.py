@@ -114,11 +114,14 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
         "suppression_threshold": SUPPRESSION_THRESHOLD,
         "totals": _counts(totals),
         "by_day": [{"day": day, **_counts(counts)} for day, counts in by_day.items()],
-        "by_department_pair": [{"user": user, "provider": provider, **_counts(counts)}
-                               for (user, provider), counts in sorted(by_pair.items())],
+        "by_department_pair": [
+            {"user": user, "provider": provider, **_counts(counts)}
+            for (user, provider), counts in sorted(by_pair.items())
+        ],
         "by_matter": [{"matter": matter, **_counts(counts)} for matter, counts in sorted(by_matter.items())],
-        "refusals_by_reason": [{"reason": reason, "count": suppress(count)}
-                               for reason, count in sorted(refusals.items())],
+        "refusals_by_reason": [
+            {"reason": reason, "count": suppress(count)} for reason, count in sorted(refusals.items())
+        ],
         "truncated": truncated,
     }
 

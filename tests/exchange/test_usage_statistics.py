@@ -29,11 +29,26 @@ def public(settings, migrated_engine, session_factory, cache):
 def recorded(db_session):
     for minute in range(6):  # six uses by one department of the issuer's licences: published as counted
         use(db_session, now=at(2, minute), licence_ids=[LICENCE], matter_code=MATTER)
-    use(db_session, now=at(3), department_code=OTHER_DEPT, licence_ids=[LICENCE], matter_code=MATTER,
-        operator_id="clerk-secret-42", purpose="核查张三的房产", case_number="CASE-SECRET-9")
+    use(
+        db_session,
+        now=at(3),
+        department_code=OTHER_DEPT,
+        licence_ids=[LICENCE],
+        matter_code=MATTER,
+        operator_id="clerk-secret-42",
+        purpose="核查张三的房产",
+        case_number="CASE-SECRET-9",
+    )
     for minute in range(2):  # two refusals two days later: too few to publish as counted
-        use(db_session, now=at(4, minute, day=5), result="denied", reason_code="consent_missing", fields=[],
-            licence_ids=[], matter_code=MATTER)
+        use(
+            db_session,
+            now=at(4, minute, day=5),
+            result="denied",
+            reason_code="consent_missing",
+            fields=[],
+            licence_ids=[],
+            matter_code=MATTER,
+        )
     db_session.commit()
 
 

@@ -48,16 +48,33 @@ def _write(live: LiveCerthub, records: list[UseRecord], *, now: datetime | None 
 
 
 def _granted(live: LiveCerthub, purpose: str = "核验申请人身份（审计页测试）") -> UseRecord:
-    return UseRecord(kind="redemption", department_code=PUBLIC_SECURITY, operator_id="fzga-clerk-0117",
-                     basis="holder_presentation", subject_code=live.holder_code,
-                     licence_ids=(live.licences["proof"],), fields=("proof_number", "name"), matter_code=MATTER,
-                     purpose=purpose, case_number="AJ-2026-0001", request_hash="cd" * 32)
+    return UseRecord(
+        kind="redemption",
+        department_code=PUBLIC_SECURITY,
+        operator_id="fzga-clerk-0117",
+        basis="holder_presentation",
+        subject_code=live.holder_code,
+        licence_ids=(live.licences["proof"],),
+        fields=("proof_number", "name"),
+        matter_code=MATTER,
+        purpose=purpose,
+        case_number="AJ-2026-0001",
+        request_hash="cd" * 32,
+    )
 
 
 def _denied(reason: str, operator: str = DENYING_OPERATOR) -> UseRecord:
-    return UseRecord(kind="department_query", department_code=PUBLIC_SECURITY, operator_id=operator,
-                     basis="holder_presentation", result="denied", reason_code=reason, matter_code=MATTER,
-                     purpose="核查（审计页测试）", request_hash="ef" * 32)
+    return UseRecord(
+        kind="department_query",
+        department_code=PUBLIC_SECURITY,
+        operator_id=operator,
+        basis="holder_presentation",
+        result="denied",
+        reason_code=reason,
+        matter_code=MATTER,
+        purpose="核查（审计页测试）",
+        request_hash="ef" * 32,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +215,15 @@ def test_a_forked_history_raises_the_alarm_and_keeps_the_evidence(browsing, logg
     page.wait_for_selector('#log-state[data-state="first"]')
     saved = page.evaluate("window.certhub.logWatch.saved()")
     fork = _forked_checkpoint(logged, size=saved["size"] - 1)
-    page.evaluate("""(fork) => {
+    page.evaluate(
+        """(fork) => {
         const saved = window.certhub.logWatch.saved();
         const lines = fork.split("\\n");
         Object.assign(saved, { note: fork, size: Number(lines[1]), root: lines[2] });
         localStorage.setItem("certhub.audit.checkpoint", JSON.stringify(saved));
-    }""", fork)
+    }""",
+        fork,
+    )
     _open_tab(page, "tab-verify")
     page.click("#recheck-log")
     alarm = page.wait_for_selector('#log-alarm:not([hidden])[data-code="inconsistent_history"]')
@@ -247,8 +267,12 @@ def test_the_public_statistics_need_no_sign_in_and_hide_small_counts(browsing, l
     page = browsing.page(viewport, mobile=viewport is PHONE)
     page.goto(logged.base_url + "/statistics")
     page.wait_for_selector("#reasons-table tbody tr")
-    reasons = {row[0]: row[1] for row in page.eval_on_selector_all(
-        "#reasons-table tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")}
+    reasons = {
+        row[0]: row[1]
+        for row in page.eval_on_selector_all(
+            "#reasons-table tbody tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))"
+        )
+    }
     assert reasons["提供部门系统不可用（provider_unavailable）"] == "<5"
     assert int(reasons["未获持证人授权（consent_missing）"]) >= 5
     assert page.locator("#pairs-table tbody tr").count() >= 1
