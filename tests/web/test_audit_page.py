@@ -24,7 +24,8 @@ from catalog.access import UseRecord
 from certhub.db import create_db_engine, create_sessionmaker
 from exchange.auditlog import insert_pending
 from exchange.auditlog.checkpoints import get_or_create_signer, log_origin
-from signing.transparency import Checkpoint
+from signing.transparency import Checkpoint, leaf_hash, root_from_leaf_hashes
+from signing.transparency.merkle import consistency_path, in_memory_range_hasher
 from tests.web.accessibility import axe_violations
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import MATTER, PUBLIC_SECURITY, LiveCerthub
@@ -173,8 +174,9 @@ def test_anomalies_are_grouped_by_kind_and_the_day_axis_is_continuous(browsing, 
     browsing.shot(page, f"audit-stats-{label}")
 
 
-def test_the_csv_export_holds_the_searchs_records_masked(browsing, logged):
-    page = browsing.page(DESKTOP)
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_csv_export_holds_the_searchs_records_masked(browsing, logged, viewport):
+    page = browsing.page(viewport, mobile=viewport is PHONE)
     _sign_in(page, logged)
     page.fill("#f-subject", logged.holder_code)
     with page.expect_download() as download:
@@ -245,6 +247,10 @@ def test_a_forked_history_raises_the_alarm_and_keeps_the_evidence(browsing, logg
     page.wait_for_selector('#log-alarm:not([hidden])[data-code="log_shrank"]')
 
 
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
 def _forked_checkpoint(live: LiveCerthub, *, size: int) -> str:
     """A checkpoint of another history, signed with the log's own key."""
     engine = create_db_engine(live.settings.effective_database_url)
@@ -282,3 +288,52 @@ def test_the_public_statistics_need_no_sign_in_and_hide_small_counts(browsing, l
         assert personal not in content
     _no_violations(page)
     browsing.shot(page, f"statistics-{label}")
+
+
+def test_the_browsers_consistency_check_agrees_with_the_logs_own(browsing, live):
+    """The page's RFC 9162 consistency check, run by Chromium on proofs that
+    signing.transparency builds, for every pair of sizes up to 17 (powers of
+    two and not, equal sizes): each proof holds; with one node changed, or
+    checked against another old root, none does."""
+    leaves = [leaf_hash(f"entry {n}".encode()) for n in range(17)]
+    hasher = in_memory_range_hasher(leaves)
+    cases = []
+    for new in range(1, 18):
+        for old in range(1, new + 1):
+            proof = consistency_path(old_size=old, new_size=new, range_hash=hasher)
+            cases.append(
+                {
+                    "old": old,
+                    "new": new,
+                    "old_root": _b64(root_from_leaf_hashes(leaves[:old])),
+                    "new_root": _b64(root_from_leaf_hashes(leaves[:new])),
+                    "proof": [_b64(n) for n in proof],
+                }
+            )
+    page = browsing.page(DESKTOP)
+    page.goto(live.base_url + "/audit")
+    results = page.evaluate(
+        """async (cases) => {
+            const bytes = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
+            const check = window.certhub.logWatch.verifyConsistency;
+            const out = [];
+            for (const c of cases) {
+                const proof = c.proof.map(bytes);
+                const good = await check(c.old, c.new, bytes(c.old_root), bytes(c.new_root), proof);
+                let tampered = false;
+                if (proof.length) {
+                    const bad = proof.map((node) => node.slice());
+                    bad[bad.length - 1][0] ^= 1;
+                    tampered = await check(c.old, c.new, bytes(c.old_root), bytes(c.new_root), bad);
+                }
+                const otherRoot = bytes(c.new_root);
+                const wrongOld = c.old !== c.new && await check(c.old, c.new, otherRoot, bytes(c.new_root), proof);
+                out.push([c.old, c.new, good, tampered, wrongOld]);
+            }
+            return out;
+        }""",
+        cases,
+    )
+    assert len(results) == 153
+    assert [r[:2] for r in results if not r[2]] == []  # every honest proof holds
+    assert [r[:2] for r in results if r[3] or r[4]] == []  # no changed proof or other history does

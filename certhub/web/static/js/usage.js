@@ -91,8 +91,12 @@
     Object.keys(attrs || {}).forEach(function (key) { node.setAttribute(key, attrs[key]); });
     return node;
   }
-  // A suppressed count ("<5") is drawn as 0 and named as "<5" in the tooltip.
+  // A suppressed count ("<5") adds nothing to the scale; it is drawn as a
+  // short pale stub, so such a day does not look empty, and named in the tooltip.
+  function suppressed(value) { return typeof value === "string"; }
   function drawn(value) { return typeof value === "number" ? value : 0; }
+  var STUB = 3;
+  function barHeight(value, scale) { return suppressed(value) ? STUB : drawn(value) * scale; }
 
   /* The per-day chart: days is the full axis (every day, in order), counts
      maps a day to {granted, denied}; a missing day is a day of zero uses. */
@@ -117,13 +121,16 @@
     days.forEach(function (day, i) {
       var c = of(day);
       var x = pad + i * step + (step - barWidth) / 2;
-      var gH = drawn(c.granted) * scale, dH = drawn(c.denied) * scale;
-      var group = svg("g", { "data-day": day, "data-granted": String(c.granted), "data-denied": String(c.denied) });
+      var gH = barHeight(c.granted, scale), dH = barHeight(c.denied, scale);
+      var granted = c.granted === undefined ? 0 : c.granted, denied = c.denied === undefined ? 0 : c.denied;
+      var group = svg("g", { "data-day": day, "data-granted": String(granted), "data-denied": String(denied) });
       var title = svg("title");
-      title.textContent = day + "：已提供 " + c.granted + "，已拒绝 " + c.denied;
+      title.textContent = day + "：已提供 " + granted + "，已拒绝 " + denied;
       group.appendChild(title);
-      group.appendChild(svg("rect", { x: x, y: height - pad - gH, width: barWidth, height: gH, fill: "#13733a" }));
-      group.appendChild(svg("rect", { x: x, y: height - pad - gH - dH, width: barWidth, height: dH, fill: "#b3261e" }));
+      group.appendChild(svg("rect", { x: x, y: height - pad - gH, width: barWidth, height: gH, fill: "#13733a",
+                                      "fill-opacity": suppressed(c.granted) ? 0.45 : 1 }));
+      group.appendChild(svg("rect", { x: x, y: height - pad - gH - dH, width: barWidth, height: dH, fill: "#b3261e",
+                                      "fill-opacity": suppressed(c.denied) ? 0.45 : 1 }));
       chart.appendChild(group);
       if (i % every === 0) {
         var label = svg("text", { x: x, y: height - 8 });
