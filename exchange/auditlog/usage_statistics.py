@@ -91,7 +91,9 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
     ).all()
     truncated = len(rows) > MAX_SCAN
     records = [(row.recorded_at, parse_entry(row.entry)) for row in rows[:MAX_SCAN]]
-    providers = _data_item_providers(session, {code for _, r in records for code in r.get("data_items") or ()})
+    providers = _data_item_providers(
+        session=session, codes={code for _, r in records for code in r.get("data_items") or ()}
+    )
     totals: Counter = Counter()
     by_day: dict[str, Counter] = {day: Counter() for day in days.days()}
     by_pair: dict[tuple[str, str], Counter] = defaultdict(Counter)
@@ -130,7 +132,7 @@ def _counts(counter: Counter) -> dict:
     return {"granted": suppress(counter["granted"]), "denied": suppress(counter["denied"])}
 
 
-def _data_item_providers(session: Session, codes: set[str]) -> dict[str, str]:
+def _data_item_providers(*, session: Session, codes: set[str]) -> dict[str, str]:
     if not codes:
         return {}
     rows = session.execute(select(DataItem.code, DataItem.provider_code).where(DataItem.code.in_(sorted(codes))))

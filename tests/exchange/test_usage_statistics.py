@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from catalog.service import document as catalog_document
 from certhub.app import create_app
 from registry.identifiers import LicenceIdentifier
+from tests.factories.catalog import CITY_SAMR, ENTERPRISE_DATA, catalog_mapping
 from tests.factories.use_records import DEPT, HOLDER, OTHER_DEPT, at, use
 
 ISSUER = "350100"  # a licence issuer named by its region code (GB/T 36904 allows it)
@@ -91,3 +93,12 @@ def test_public_and_cacheable_by_etag(public, recorded):
 def test_the_range_is_bounded(public):
     assert public.get(URL, params={"first_day": "2025-01-01", "last_day": "2025-06-01"}).status_code == 422
     assert public.get(URL, params={"first_day": "2025-03-06", "last_day": "2025-03-02"}).status_code == 422
+
+
+def test_a_data_items_provider_comes_from_the_catalog(public, db_session):
+    catalog_document.load(session=db_session, document=catalog_document.parse_mapping(catalog_mapping()))
+    for minute in range(5):
+        use(db_session, now=at(2, minute), licence_ids=[], data_items=[ENTERPRISE_DATA], matter_code=MATTER)
+    db_session.commit()
+    pairs = public.get(URL, params=WEEK).json()["by_department_pair"]
+    assert pairs == [{"user": DEPT, "provider": CITY_SAMR, "granted": 5, "denied": 0}]
