@@ -107,8 +107,11 @@ def _open_tab(page, tab: str) -> None:
 
 
 def _no_violations(page) -> None:
+    """axe-core finds nothing of impact moderate or higher, and the page does not scroll sideways."""
     violations = axe_violations(page)
     assert violations == [], violations
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "the page scrolls sideways"
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
