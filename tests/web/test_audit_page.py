@@ -340,3 +340,30 @@ def test_the_browsers_consistency_check_agrees_with_the_logs_own(browsing, live)
     assert len(results) == 153
     assert [r[:2] for r in results if not r[2]] == []  # every honest proof holds
     assert [r[:2] for r in results if r[3] or r[4]] == []  # no changed proof or other history does
+
+
+def test_a_checkpoint_not_signed_by_the_saved_key_alarms_until_the_auditor_gives_the_new_key(browsing, logged):
+    """As after a key rotation, or a checkpoint signed by someone else: the
+    saved key does not verify it (alarm); the key obtained out of band does."""
+    page = browsing.page(DESKTOP)
+    _sign_in(page, logged)
+    page.wait_for_selector('#log-state[data-state="first"]')
+    real_key = page.evaluate("window.certhub.logWatch.saved().keys[0]")
+    name, _key_id, key = real_key.split("+", 2)
+    page.evaluate(
+        """(other) => {
+            const saved = window.certhub.logWatch.saved();
+            saved.keys = [other];
+            localStorage.setItem("certhub.audit.checkpoint", JSON.stringify(saved));
+        }""",
+        f"{name}+00000000+{key}",
+    )
+    _open_tab(page, "tab-verify")
+    page.click("#recheck-log")
+    page.wait_for_selector('#log-alarm:not([hidden])[data-code="bad_signature"]')
+
+    page.fill("#verifier-key", real_key)
+    page.click("#recheck-log")
+    page.wait_for_selector('#log-state[data-state="consistent"]')
+    assert page.is_hidden("#log-alarm")
+    assert real_key in page.evaluate("window.certhub.logWatch.saved().keys")

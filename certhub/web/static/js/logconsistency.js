@@ -125,7 +125,10 @@
     var note = await text("/log/checkpoint");
     var checkpoint = CH.parseCheckpoint(note);
     if (!checkpoint) return alarm("malformed_checkpoint", "服务器返回的检查点格式错误。", saved, note);
-    var keys = saved && saved.keys && saved.keys.length ? saved.keys : (options.keys || []);
+    // The saved keys, and any the auditor gave (obtained out of band, e.g. after a key rotation).
+    var keys = ((saved && saved.keys) || []).concat(options.keys || []).filter(function (key, i, all) {
+      return key && all.indexOf(key) === i;
+    });
     var keySource = saved ? "saved" : (keys.length ? "given" : "server");
     if (!keys.length) keys = (await text("/log/verifier-keys")).split("\n").filter(Boolean);
     if (!(await signedByOneOf(checkpoint, keys))) {
