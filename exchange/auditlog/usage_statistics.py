@@ -42,6 +42,8 @@ SUPPRESSED = f"<{SUPPRESSION_THRESHOLD}"
 # A use whose provider cannot be named (a refusal before any licence or data
 # item was found, an identifier of another registry's form).
 UNKNOWN_PROVIDER = ""
+HOLDER_SELF = "holder_self"
+HOLDER_VIEWS = "holder_views"
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ def suppress(count: int) -> int | str:
 def usage_statistics(*, session: Session, days: DayRange) -> dict:
     """The published statistics of ``days``: per department pair (user →
     provider), per matter, refusals per reason and per day (every day of the
-    range, zero days included), granted and denied, small counts suppressed."""
+    range, zero days included), granted and denied, small counts suppressed;
+    holders' views of their own licences (basis ``holder_self``) only as
+    ``holder_views``, per day and in total."""
     rows = session.execute(
         select(LogEntry.recorded_at, LogEntry.entry)
         .where(LogEntry.recorded_at >= days.since, LogEntry.recorded_at < days.until)
@@ -101,11 +105,18 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
     refusals: Counter = Counter()
     for recorded_at, record in records:
         result = record["result"]
+        day = by_day[recorded_at.astimezone(SHANGHAI).date().isoformat()]
+        # A holder looking at their own licences is no department using them:
+        # counted apart, in no department's figures.
+        if record.get("basis") == HOLDER_SELF:
+            totals[HOLDER_VIEWS] += 1
+            day[HOLDER_VIEWS] += 1
+            continue
         totals[result] += 1
-        by_day[recorded_at.astimezone(SHANGHAI).date().isoformat()][result] += 1
+        day[result] += 1
         for provider in _providers_of(record, providers):
             by_pair[(record["department"], provider)][result] += 1
-        # Uses without a matter (a holder's own view, a layout download) are counted under "".
+        # Uses without a matter (a layout download) are counted under "".
         by_matter[record.get("matter") or ""][result] += 1
         if result == "denied":
             refusals[record.get("reason") or "unknown"] += 1
@@ -114,8 +125,11 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
         "last_day": days.last.isoformat(),
         "time_zone": "Asia/Shanghai",
         "suppression_threshold": SUPPRESSION_THRESHOLD,
-        "totals": _counts(totals),
-        "by_day": [{"day": day, **_counts(counts)} for day, counts in by_day.items()],
+        "totals": {**_counts(totals), HOLDER_VIEWS: suppress(totals[HOLDER_VIEWS])},
+        "by_day": [
+            {"day": day, **_counts(counts), HOLDER_VIEWS: suppress(counts[HOLDER_VIEWS])}
+            for day, counts in by_day.items()
+        ],
         "by_department_pair": [
             {"user": user, "provider": provider, **_counts(counts)}
             for (user, provider), counts in sorted(by_pair.items())

@@ -51,6 +51,19 @@ def recorded(db_session):
             licence_ids=[],
             matter_code=MATTER,
         )
+    for minute in range(5):  # the holder looking at their own licence: no department's use
+        use(
+            db_session,
+            now=at(6, minute),
+            kind="holder_access",
+            basis="holder_self",
+            department_code=OTHER_DEPT,
+            operator_id="holder",
+            licence_ids=[LICENCE],
+            matter_code=None,
+            purpose="持证人查看本人证照",
+            case_number=None,
+        )
     db_session.commit()
 
 
@@ -59,14 +72,14 @@ def test_counts_below_the_threshold_are_suppressed_on_a_continuous_day_axis(publ
     assert answer.status_code == 200, answer.text
     stats = answer.json()
     assert stats["suppression_threshold"] == 5
-    assert stats["totals"] == {"granted": 7, "denied": "<5"}
-    # Every day of the range, those without a use too.
+    assert stats["totals"] == {"granted": 7, "denied": "<5", "holder_views": 5}
+    # Every day of the range, those without a use too; the holder's own views apart.
     assert stats["by_day"] == [
-        {"day": "2025-03-02", "granted": 0, "denied": 0},
-        {"day": "2025-03-03", "granted": 7, "denied": 0},
-        {"day": "2025-03-04", "granted": 0, "denied": 0},
-        {"day": "2025-03-05", "granted": 0, "denied": "<5"},
-        {"day": "2025-03-06", "granted": 0, "denied": 0},
+        {"day": "2025-03-02", "granted": 0, "denied": 0, "holder_views": 0},
+        {"day": "2025-03-03", "granted": 7, "denied": 0, "holder_views": 5},
+        {"day": "2025-03-04", "granted": 0, "denied": 0, "holder_views": 0},
+        {"day": "2025-03-05", "granted": 0, "denied": "<5", "holder_views": 0},
+        {"day": "2025-03-06", "granted": 0, "denied": 0, "holder_views": 0},
     ]
     assert stats["by_department_pair"] == [
         {"user": DEPT, "provider": "", "granted": 0, "denied": "<5"},  # refused before any licence was found

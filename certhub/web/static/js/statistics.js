@@ -25,7 +25,8 @@
     $("stats-period").textContent = "统计期间：" + stats.first_day + " 至 " + stats.last_day + "（北京时间）" +
       (stats.truncated ? "。记录过多，仅统计了前一部分。" : "");
     var totals = CH.clear($("totals"));
-    [["已提供", stats.totals.granted], ["已拒绝", stats.totals.denied]].forEach(function (pair) {
+    [["部门用证 · 已提供", stats.totals.granted], ["部门用证 · 已拒绝", stats.totals.denied],
+     ["持证人查看本人证照", stats.totals.holder_views]].forEach(function (pair) {
       totals.appendChild(el("div", null, el("dt", { text: pair[0] }), el("dd", { text: count(pair[1]) })));
     });
     var byDay = {};
@@ -37,7 +38,7 @@
               count(row.granted), count(row.denied)];
     });
     fill($("matters-table"), stats.by_matter, function (row) {
-      return [row.matter ? CH.nameOf(matters, row.matter) : "无办理事项（本人查看、下载等）", count(row.granted), count(row.denied)];
+      return [row.matter ? CH.nameOf(matters, row.matter) : "无办理事项（下载版式文件等）", count(row.granted), count(row.denied)];
     });
     fill($("reasons-table"), stats.refusals_by_reason, function (row) {
       return [CH.refusalLabel(row.reason), count(row.count)];
