@@ -6,6 +6,8 @@
   var CH = window.certhub;
   var $ = CH.$, el = CH.el;
 
+  var latest = 0;
+
   function count(value) { return value === undefined || value === null ? "0" : String(value); }
 
   function load() {
@@ -13,8 +15,11 @@
     var last = CH.shanghaiDay(0), first = CH.shanghaiDay(1 - days);
     var url = "/api/v1/public/usage-statistics?first_day=" + first + "&last_day=" + last;
     $("json-link").setAttribute("href", url);
+    // Only the period asked for last is drawn, whichever answer comes last.
+    var asked = latest = latest + 1;
     Promise.all([CH.api(url), CH.catalog("departments"), CH.catalog("matters")]).then(function (all) {
       var result = all[0];
+      if (asked !== latest) return;
       if (!result.ok) { CH.showError($("stats-error"), CH.errorText(result, "统计加载失败")); return; }
       CH.showError($("stats-error"), "");
       draw(result.data, all[1], all[2]);
