@@ -290,6 +290,7 @@
         var body = CH.clear($("anomalies-table").tBodies[0]);
         var flags = result.data.flags || [];
         $("anomalies-empty").hidden = flags.length > 0;
+        $("anomalies-truncated").hidden = !result.data.truncated;
         groupFlags(flags).forEach(function (group) { body.appendChild(anomalyRow(group, all[1])); });
       });
   }
