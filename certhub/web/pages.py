@@ -141,6 +141,12 @@ def audit(request: Request) -> HTMLResponse:
     return _render(request, "audit.html", page="audit", title="用证审计")
 
 
+@router.get("/statistics", response_class=HTMLResponse)
+def statistics(request: Request) -> HTMLResponse:
+    """The public usage statistics: no sign-in, nothing personal (exchange.auditlog.usage_statistics)."""
+    return _render(request, "statistics.html", page="statistics", title="用证公开统计")
+
+
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request) -> HTMLResponse:
     return _render(request, "console.html", page="console", title="部门管理")

@@ -289,7 +289,7 @@ def test_chinese_is_drawn_with_the_served_font(browsing, live):
     assert measures["real"] > 0 and measures["boxesInPageFont"] > 0
 
 
-@pytest.mark.parametrize("path", ["/", "/wallet", "/counter", "/audit", "/console"])
+@pytest.mark.parametrize("path", ["/", "/wallet", "/counter", "/audit", "/console", "/statistics"])
 def test_pages_fit_a_360px_phone_and_a_desktop(browsing, live, path):
     name = path.strip("/") or "home"
     for label, viewport in (("360", PHONE), ("1280", DESKTOP)):

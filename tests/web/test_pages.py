@@ -12,7 +12,8 @@ import pytest
 from certhub.web.pages import STATIC_DIR
 from identity.config import IdentityConfig
 
-PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter": "窗口核验", "/audit": "用证审计", "/console": "部门管理"}
+PAGES = {"/": "电子证照服务平台", "/wallet": "我的证照", "/counter": "窗口核验", "/audit": "用证审计", "/console": "部门管理",
+         "/statistics": "用证公开统计"}
 
 
 @pytest.mark.parametrize("path", PAGES)
