@@ -370,3 +370,23 @@ def test_a_checkpoint_not_signed_by_the_saved_key_alarms_until_the_auditor_gives
     page.wait_for_selector('#log-state[data-state="consistent"]')
     assert page.is_hidden("#log-alarm")
     assert real_key in page.evaluate("window.certhub.logWatch.saved().keys")
+
+
+def test_a_checkpoint_served_without_its_witnesses_raises_the_alarm(browsing, logged):
+    """The live log has a witness (as the demo does): a server that serves its checkpoint
+    without the cosignature (a split view no witness saw) is caught by the browser's own check."""
+    page = browsing.page(DESKTOP)
+    _sign_in(page, logged)
+    page.wait_for_selector('#log-state[data-state="first"], #log-state[data-state="consistent"]')
+
+    def without_cosignatures(route):
+        served = route.fetch()
+        text, _, signatures = served.text().partition("\n\n")
+        # Only the log's own signature line (the note's first): the witness's is dropped.
+        route.fulfill(response=served, body=text + "\n\n" + signatures.splitlines()[0] + "\n")
+
+    page.route("**/log/checkpoint", without_cosignatures)
+    _open_tab(page, "tab-verify")
+    page.click("#recheck-log")
+    alarm = page.wait_for_selector('#log-alarm:not([hidden])[data-code="witness_policy_unmet"]')
+    assert "见证方" in alarm.inner_text()

@@ -410,6 +410,10 @@
     });
   }
 
+  // Each new checkpoint must also meet the witness policy this browser pinned
+  // (logproof.js), when the log has witnesses: a split view needs them too.
+  if (CH.checkWitnesses) CH.logWatch.addCheck(CH.checkWitnesses);
+
   function watchLog() {
     var key = $("verifier-key").value.trim();
     return CH.logWatch.check({ fetchConsistency: fetchConsistency, keys: key ? [key] : [] }).then(showLogState);

@@ -185,6 +185,23 @@
       }, function () { return { checkpoint: checkpoint, signature: "unchecked" }; });
   };
 
+  /* The witness policy as a check of the auditor's saved-checkpoint watch
+     (logconsistency.js, CH.logWatch.addCheck): met, or an alarm saying how
+     many of the pinned witnesses cosigned. No policy published: nothing to check. */
+  CH.checkWitnesses = function (note) {
+    var checkpoint = CH.parseCheckpoint(note);
+    if (!checkpoint) return Promise.resolve({ ok: false, code: "malformed_checkpoint", message: "检查点格式错误。" });
+    if (!subtle) return Promise.resolve({ ok: true });
+    return witnessPolicy().then(function (policy) {
+      if (!policy) return { ok: true };
+      return countCosignatures(checkpoint, policy).then(function (count) {
+        if (count >= policy.threshold) return { ok: true };
+        return { ok: false, code: "witness_policy_unmet",
+                 message: "检查点只有 " + count + " 个见证方联署，少于本机固定的要求（" + policy.threshold + " 个）。" };
+      });
+    });
+  };
+
   /* One record: "ok" when its leaf hash matches its content and its proof
      leads to the checkpoint's root; "pending" without a proof yet; else "bad". */
   CH.checkRecord = function (item, checkpoint) {
