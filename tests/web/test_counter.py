@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from pypdf import PdfReader
 
 from signing.qr import render_qr_png
 from tests.web.accessibility import axe_violations
@@ -200,6 +201,26 @@ def test_the_shifts_history_is_masked_and_goes_at_sign_out(browsing, live):
     page.click("#demo-login")
     page.wait_for_selector("#scan-area:not([hidden]), #setup:not([hidden])")
     assert page.locator("#history-table tbody tr").count() == 0
+
+
+def test_the_receipt_for_the_case_file_downloads_from_the_counter(browsing, live):
+    page = browsing.page(DESKTOP)
+    counter_ready(page, live)
+    scan(page, code_for(live, [live.licences["id_card"]]), "valid")
+    presentation_id = page.get_attribute("#result [data-presentation-id]", "data-presentation-id")
+    with page.expect_download() as download:
+        page.click("#download-receipt")
+    assert download.value.suggested_filename == f"核验回执-{presentation_id}.pdf"
+    pdf = Path(download.value.path()).read_bytes()
+    (browsing.artifacts / "counter-receipt.pdf").write_bytes(pdf)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).replace("\x00", "")
+    assert "亮证核验回执" in text and presentation_id in text and "fzga-clerk-0117" in text
+    assert "福州市公安局" in text and PURPOSE in text
+    assert live.holder_code not in text and live.holder_code[:4] in text  # the holder's id masked
+    assert "/ByteRange" in pdf.decode("latin-1")  # signed (tests/registry/test_receipts.py checks the signature)
+    assert page.is_hidden("#receipt-error")
+    assert_accessible(page)
+    browsing.shot(page, "counter-receipt-1280")
 
 
 def write_qr_video(path: Path, text: str, *, frames: int = 3) -> None:

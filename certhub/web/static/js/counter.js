@@ -49,7 +49,7 @@
   };
 
   var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
-                shown: 0, clearTimer: null, audio: null };
+                shown: 0, clearTimer: null, audio: null, receipt: null };
   var HISTORY_KEY = "certhub.counter.history";
   var MAX_HISTORY = 200;
 
@@ -243,6 +243,8 @@
     window.clearTimeout(state.clearTimer);
     state.clearTimer = null;
     $("next-person").hidden = true;
+    if (state.receipt && state.receipt.url) URL.revokeObjectURL(state.receipt.url);
+    state.receipt = null;
     return CH.clear($("result"));
   }
 
@@ -352,10 +354,34 @@
       box.appendChild(el("p", { class: "not-for-matter", "data-not-for-matter": "",
         text: "本码另含与本事项无关的证照，内容不予显示：" + others.join("、") }));
     }
-    box.appendChild(el("p", { class: "small muted", text: "核验编号 " + data.presentation_id }));
+    box.appendChild(el("div", { class: "row-between" },
+      el("p", { class: "small muted", "data-presentation-id": data.presentation_id, text: "核验编号 " + data.presentation_id }),
+      el("button", { type: "button", id: "download-receipt", class: "btn btn-secondary", text: "下载核验回执（PDF）",
+                     onclick: function () { downloadReceipt(data.presentation_id); } })));
+    box.appendChild(el("p", { id: "receipt-error", class: "alert alert-error", role: "alert", hidden: "" }));
     CH.announce("有效，已核验 " + licences.length + " 张证照");
     afterVerdict("valid", { word: "有效", reason: licences.map(function (l) { return l.type_name; }).join("、"),
                            holder: licences.length ? maskName(licences[0].holder_name) : "", id: data.presentation_id });
+  }
+
+  // The verification receipt (核验回执) for the case file: a PDF signed by the department's seal.
+  function downloadReceipt(presentationId) {
+    var shown = state.shown;
+    CH.api("/api/v1/presentations/redemptions/" + encodeURIComponent(presentationId) + "/receipt.pdf",
+      { token: staff.token(), binary: true, headers: { Accept: "application/pdf" } }).then(function (result) {
+      if (shown !== state.shown) return;  // the next person is already at the counter
+      if (!result.ok) {
+        var why = result.data && result.data.error === "pdf_not_signable"
+          ? "本部门没有可签署 PDF 的电子印章，无法出具核验回执，请联系管理员。" : CH.errorText(result, "核验回执下载失败");
+        CH.showError($("receipt-error"), why);
+        return;
+      }
+      var link = el("a", { href: CH.objectUrl(state.receipt = state.receipt || {}, result.data),
+                           download: "核验回执-" + presentationId + ".pdf" });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+    });
   }
 
   // The materials of the matter (of the situation chosen, when it has situations); null when unknown.
