@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 import wiring
 from catalog.access import UseLog, UseRecord
 from identity.client_assertions import vouched_operator
-from identity.deps import HolderDep, current_principal
+from identity.deps import HolderDep, current_principal, require_scopes
 from identity.errors import Forbidden, InvalidCode
 from identity.operators import OPERATOR_HEADER, validate_operator_id
 from identity.ratelimit import RateLimiter
@@ -69,6 +69,7 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
 
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
 Department = Annotated[Principal, Depends(current_principal)]
+Redeemer = Annotated[Principal, Depends(require_scopes(REDEEM_SCOPE))]
 Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
@@ -113,12 +114,10 @@ async def redeem_presentation(body: RedemptionCreate, request: Request, principa
                    responses={200: {"content": {"application/pdf": {}}}})
 def redemption_receipt(
     presentation_id: Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,32}$")], request: Request, session: SessionDep,
-    principal: Department,
+    principal: Redeemer,
 ) -> Response:
     """The verification receipt (核验回执) of a code this department redeemed, for the case file (办件):
     a PDF signed by the department's seal (PAdES, under the registry's document root)."""
-    if not principal.has(REDEEM_SCOPE):
-        raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
     config = find_service(request, RegistryConfig)
     pdf = receipts.receipt_pdf(session=session, presentation_id=presentation_id,
                                department_code=principal.department_code, registry_id=config.registry_id,

@@ -583,8 +583,9 @@ def test_an_unattended_counter_lets_its_session_lapse(browsing, live):
 def test_sign_out_clears_the_screen_and_ends_the_session(browsing, live):
     counter = browsing.page(DESKTOP)
     counter_ready(counter, live)
-    scan(counter, _api_code(live, live.licences["proof"]), "valid")
-    assert PROOF_NUMBER in counter.locator("#result").inner_text()  # licence data on the screen
+    scan(counter, _api_code(live, live.licences["id_card"]), "valid")
+    counter.wait_for_selector("#result article")
+    assert ID_CARD_ADDRESS in counter.locator("#result").inner_text()  # licence data on the screen
     token = _session_token(counter)
 
     with counter.expect_navigation():  # the session ended on the server, then the page reloaded
@@ -592,7 +593,7 @@ def test_sign_out_clears_the_screen_and_ends_the_session(browsing, live):
     counter.wait_for_selector("#signin:not([hidden])")
     assert counter.evaluate("window.sessionStorage.length") == 0
     text = counter.locator("body").inner_text()
-    assert PROOF_NUMBER not in text and live.holder_name not in text and PURPOSE not in text
+    assert ID_CARD_ADDRESS not in text and live.holder_name not in text and PURPOSE not in text
     assert counter.locator("#counter-app").is_hidden() and counter.locator("#result").inner_text() == ""
     browsing.shot(counter, "counter-signed-out-1280")
     # The session is over on the server too: the old token is refused.
