@@ -18,7 +18,7 @@ from pypdf import PdfReader
 
 from signing.qr import render_qr_png
 from tests.web.accessibility import axe_violations
-from tests.web.browsing import DESKTOP, Browsing
+from tests.web.browsing import DESKTOP, PHONE, Browsing
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.web.live import ID_CARD_ADDRESS, MATTER, PROOF_NUMBER, LiveCerthub
 
@@ -108,6 +108,19 @@ def test_the_holders_photo_the_matters_checklist_and_only_its_licences(browsing,
     assert "照片已隐藏" in hidden.inner_text()
     assert page.locator("#result img").count() == 0
     assert_accessible(page)
+
+
+def test_a_valid_result_fits_a_phone_too(browsing, live):
+    page = browsing.page(PHONE, mobile=True)  # a tablet or phone at a mobile counter
+    counter_ready(page, live)
+    scan(page, code_for(live, [live.licences["id_card"], live.licences["proof"]]), "valid")
+    page.wait_for_selector("#result figure[data-photo] img")
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, "the counter scrolls sideways at 360 px"
+    assert_accessible(page)
+    browsing.shot(page, "counter-photo-checklist-360")
+    page.click("#change-setup")  # a new setup: the person's data leaves the page with it
+    assert result_children(page) == 0 and ID_CARD_ADDRESS not in page.content()
 
 
 def test_a_proxys_situation_asks_for_the_agents_materials_too(browsing, live):

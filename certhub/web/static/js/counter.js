@@ -125,6 +125,7 @@
 
   function showSetup() {
     stopCamera();
+    freshResult();  // the person being served leaves the page with the setup they were served under
     $("setup").hidden = false;
     $("scan-area").hidden = true;
     if (state.setup) {
