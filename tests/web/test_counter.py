@@ -207,7 +207,8 @@ def test_the_shifts_history_is_masked_and_goes_at_sign_out(browsing, live):
     assert_accessible(page)
     browsing.shot(page, "counter-history-1280")
 
-    page.click("#sign-out")
+    with page.expect_navigation():  # the session ended on the server, then the page reloaded
+        page.click("#sign-out")
     page.wait_for_selector("#signin:not([hidden])")
     assert page.evaluate("sessionStorage.getItem('certhub.counter.history')") is None
     assert page.locator("#history-table tbody tr").count() == 0
