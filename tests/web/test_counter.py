@@ -128,8 +128,9 @@ def test_a_proxys_situation_asks_for_the_agents_materials_too(browsing, live):
     counter_ready(page, live, situation="by_proxy")
     assert "委托他人代为申请" in page.inner_text("#setup-summary")
     scan(page, code_for(live, [live.licences["id_card"]]), "valid")
-    materials = page.locator("#checklist li").evaluate_all("items => items.map(i => i.dataset.material)")
-    assert materials == ["application_form", "applicant_id", "hukou", "agent_id", "power_of_attorney"]
+    materials = page.locator("#checklist li").evaluate_all("items => items.map(i => [i.dataset.material, i.dataset.satisfied])")
+    assert materials == [["application_form", "false"], ["applicant_id", "true"], ["hukou", "false"],
+                         ["agent_id", "false"], ["power_of_attorney", "false"]]  # one ID card is not the agent's too
 
 
 def test_next_person_and_the_auto_clear_take_the_data_off_the_page(browsing, live):

@@ -400,13 +400,16 @@
     paper: "需另行提交纸质材料",
   };
 
+  // Each licence stands for one material: the applicant's ID card is not the agent's too.
   function checklist(materials, licences) {
     var list = el("ul", { class: "checklist" });
+    var unused = licences.slice();
     materials.forEach(function (material) {
       var by = material.satisfied_by;
       var satisfied = false, way;
       if (by.kind === "licence_type") {
-        var found = licences.filter(function (l) { return l.type_code === by.code; })[0];
+        var found = unused.filter(function (l) { return l.type_code === by.code; })[0];
+        if (found) unused.splice(unused.indexOf(found), 1);
         satisfied = !!found;
         way = found ? "已满足：亮证核验 " + (found.type_name || by.code) : "未满足：亮证码中没有此证照";
       } else {
