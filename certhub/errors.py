@@ -155,6 +155,7 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (presentation_errors.LicenceNotPresentable, 409),
     (presentation_errors.ProxyNotAllowed, 403),
     (presentation_errors.DelegationNotFound, 404),
+    (presentation_errors.RedemptionNotFound, 404),
     (presentation_errors.InvalidPresentationRequest, 422),
     (RegistryError, 400),
     (exchange_errors.SubjectInvalid, 422),

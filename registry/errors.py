@@ -177,6 +177,12 @@ class DelegationNotFound(PresentationError):
     code = "delegation_not_found"
 
 
+class RedemptionNotFound(PresentationError):
+    """No redemption of this code by the caller's department (another department's is not said to exist)."""
+
+    code = "redemption_not_found"
+
+
 class PdfNotSignable(RegistryError):
     """The issuer holds no seal whose key can sign a PDF (PAdES needs ES256: PDF
     readers verify neither SM2 nor Ed25519); no unsigned PDF is handed out instead."""

@@ -11,20 +11,20 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 import wiring
 from catalog.access import UseLog, UseRecord
 from identity.client_assertions import vouched_operator
-from identity.deps import HolderDep, current_principal
+from identity.deps import HolderDep, current_principal, require_scopes
 from identity.errors import Forbidden, InvalidCode
 from identity.operators import OPERATOR_HEADER, validate_operator_id
 from identity.ratelimit import RateLimiter
 from identity.tokens import Principal
 from registry.config import RegistryConfig
 from registry.presentations import present as presenting
-from registry.presentations import public
+from registry.presentations import public, receipts
 from registry.presentations import redeem as redeeming
 from registry.presentations.schemas import (
     PresentationCreate,
@@ -36,6 +36,7 @@ from registry.presentations.schemas import (
     VerifyRequest,
 )
 from registry.presentations.trust import RegistryTrust
+from registry.service.pdfsigning import PdfTimestamps
 from signing.canonical import canonical_json
 from signing.qr import render_qr_png
 from storage.base import utcnow
@@ -68,6 +69,7 @@ async def get_registry_trust(request: Request) -> RegistryTrust:
 
 TrustDep = Annotated[RegistryTrust, Depends(get_registry_trust)]
 Department = Annotated[Principal, Depends(current_principal)]
+Redeemer = Annotated[Principal, Depends(require_scopes(REDEEM_SCOPE))]
 Units = Annotated[UnitOfWork, wiring.service(UnitOfWork)]
 
 
@@ -106,6 +108,23 @@ async def redeem_presentation(body: RedemptionCreate, request: Request, principa
         if attempt.counter is not None:  # counted, then refused: the refusal is recorded
             await _record_refusal(units, attempt, error=error)
         raise
+
+
+@redeem_router.get("/redemptions/{presentation_id}/receipt.pdf", response_class=Response,
+                   responses={200: {"content": {"application/pdf": {}}}})
+def redemption_receipt(
+    presentation_id: Annotated[str, Path(pattern=r"^[0-9A-Za-z_-]{1,32}$")], request: Request, session: SessionDep,
+    principal: Redeemer,
+) -> Response:
+    """The verification receipt (核验回执) of a code this department redeemed, for the case file (办件):
+    a PDF signed by the department's seal (PAdES, under the registry's document root)."""
+    config = find_service(request, RegistryConfig)
+    pdf = receipts.receipt_pdf(session=session, presentation_id=presentation_id,
+                               department_code=principal.department_code, registry_id=config.registry_id,
+                               key_secret=config.key_secret, now=utcnow().replace(microsecond=0),
+                               timestamps=find_service(request, PdfTimestamps))
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="receipt-{presentation_id}.pdf"'})
 
 
 def _operator(request: Request, principal: Principal, body: RedemptionCreate) -> str:

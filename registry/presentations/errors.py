@@ -12,6 +12,7 @@ from registry.errors import (
     LicenceRefused,
     PresentationError,
     ProxyNotAllowed,
+    RedemptionNotFound,
     Replayed,
 )
 
@@ -24,4 +25,5 @@ __all__ = [
     "LicenceRefused",
     "ProxyNotAllowed",
     "DelegationNotFound",
+    "RedemptionNotFound",
 ]

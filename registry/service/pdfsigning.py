@@ -25,6 +25,8 @@ from registry.service.authority import own_seal_with_algorithm
 from registry.service.reads import LicenceView
 from signing.errors import KeyNotFound, SealNotActive, TimestampUnavailable
 from signing.service.doccerts import NoPdfSigningKey, PdfCredentials, pdf_credentials
+from signing.service.seals import list_seals
+from signing.statuses import SealStatus
 from signing.x509docs import PDF_SIGNING_ALGORITHM
 from storage.base import utcnow
 from storage.egress import BodyRefused, Egress, EgressError
@@ -107,12 +109,36 @@ def sign_layout(pdf: bytes, *, session: Session, view: LicenceView, registry_id:
     """`pdf` signed by the licence's issuing department (PAdES B-B, or B-T with a TSA)."""
     moment = now or utcnow()
     credentials = _credentials(session=session, view=view, registry_id=registry_id, key_secret=key_secret, now=moment)
+    return sign_with(pdf, credentials=credentials, timestamps=timestamps, reason=f"电子证照 {view.version.identifier}",
+                     location=registry_id)
+
+
+def sign_with(pdf: bytes, *, credentials: PdfCredentials, timestamps: PdfTimestamps, reason: str,
+              location: str) -> bytes:
+    """`pdf` signed with a seal's document-signing credentials (PAdES B-B, or B-T with a TSA)."""
     from signing.pades import KeySigner, sign_pdf  # pyHanko: loaded on the first signature
 
     signer = KeySigner(key=credentials.key, certificate=credentials.certificate,
                        chain=[credentials.root_certificate])
-    return sign_pdf(pdf, signer=signer, timestamper=timestamps.timestamper(), reason=f"电子证照 {view.version.identifier}",
-                    location=registry_id)
+    return sign_pdf(pdf, signer=signer, timestamper=timestamps.timestamper(), reason=reason, location=location)
+
+
+def department_credentials(*, session: Session, department_code: str, registry_id: str, key_secret: bytes,
+                           now: datetime) -> PdfCredentials:
+    """The department's newest active seal that can sign a PDF now (an ES256 key), with its
+    certificate under the registry's document root: what signs a document the department
+    hands out itself rather than a licence's (a counter's verification receipt).
+    PdfNotSignable when it holds none."""
+    seals = list_seals(session=session, owner_department_code=department_code, status=SealStatus.ACTIVE)
+    refusals: list[str] = []
+    for seal in reversed(seals):
+        try:
+            return pdf_credentials(session=session, es_id=seal.es_id, registry_id=registry_id,
+                                   key_secret=key_secret, now=now)
+        except _CANNOT_SIGN as error:
+            refusals.append(str(error))
+    raise PdfNotSignable(f"department {department_code} holds no active seal with an "
+                         f"{PDF_SIGNING_ALGORITHM} key to sign the PDF" + (f" ({'; '.join(refusals)})" if refusals else ""))
 
 
 _CANNOT_SIGN = (SealNotActive, KeyNotFound, NoPdfSigningKey)

@@ -14,20 +14,15 @@ import base64
 import io
 import json
 import re
-import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import validate_pdf_signature
-from pyhanko_certvalidator import ValidationContext
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -57,15 +52,12 @@ from tests.factories.licences import (
     publish_log_checkpoint,
     token_headers,
 )
+from tests.factories.pdfsigs import needs_pdfsig, pdfsig_report, pyhanko_status
 from tests.factories.settings import TEST_SECRET
 from tests.tsa import LoopbackTsa
 
 pytestmark = pytest.mark.slow  # HTTP round trips and outside tools
 
-needs_pdfsig = pytest.mark.skipif(
-    shutil.which("pdfsig") is None or shutil.which("certutil") is None,
-    reason="poppler-utils and libnss3-tools are installed by .ci/run",
-)
 
 
 @pytest.fixture
@@ -126,50 +118,25 @@ def _signed_range_end(pdf: bytes) -> int:
     return int(first_range.group(1)) + int(first_range.group(2))
 
 
-def _pyhanko(pdf: bytes, *, root: bytes, tsa_root: bytes | None = None):
-    (signature,) = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
-    context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(root)])
-    ts_context = ValidationContext(trust_roots=[asn1_x509.Certificate.load(tsa_root)]) if tsa_root else None
-    return validate_pdf_signature(signature, context, ts_validation_context=ts_context)
-
-
-def _pdfsig(pdf: bytes, *, root: bytes, tmp_path: Path) -> str:
-    nss = tmp_path / "nss"
-    if not nss.exists():
-        nss.mkdir()
-        subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{nss}"], check=True, capture_output=True)
-        (tmp_path / "root.der").write_bytes(root)
-        # CT,C,C: a trusted CA for TLS, S/MIME (how NSS checks a PDF signer) and code signing.
-        subprocess.run(["certutil", "-A", "-n", "certhub document root", "-t", "CT,C,C",
-                        "-i", str(tmp_path / "root.der"), "-d", f"sql:{nss}"], check=True, capture_output=True)
-    document = tmp_path / "document.pdf"
-    document.write_bytes(pdf)
-    # No -no-ocsp: poppler 22.12 then reports "Unknown issue with Certificate" for any chain. Nothing is
-    # fetched anyway: the registry's certificates name no OCSP responder (no AIA).
-    result = subprocess.run(["pdfsig", "-nssdir", f"sql:{nss}", str(document)],
-                            capture_output=True, text=True, timeout=60)
-    return result.stdout + result.stderr
-
-
 @needs_pdfsig
 def test_issuer_pdf_signature_is_valid_for_pdfsig_and_pyhanko_and_refused_after_one_byte(
         client, city, licence, root_der, tmp_path):
     pdf = _layout(client, city, licence["identifier"])
 
-    report = _pdfsig(pdf, root=root_der, tmp_path=tmp_path)
+    report = pdfsig_report(pdf, root=root_der, tmp_path=tmp_path)
     assert "Signature Validation: Signature is Valid." in report, report
     assert "Certificate Validation: Certificate is Trusted." in report, report
     assert "Signature Type: ETSI.CAdES.detached" in report and "Total document signed" in report
     assert "福州市市场监督管理局" in report  # the department's seal names the signer
 
-    status = _pyhanko(pdf, root=root_der)
+    status = pyhanko_status(pdf, root=root_der)
     assert status.intact and status.valid and status.trusted and status.bottom_line
     assert status.timestamp_validity is None  # PAdES B-B: no TSA configured
 
     tampered = _tampered(pdf)
-    report = _pdfsig(tampered, root=root_der, tmp_path=tmp_path)
+    report = pdfsig_report(tampered, root=root_der, tmp_path=tmp_path)
     assert "Signature is Valid." not in report and "Digest Mismatch" in report, report
-    status = _pyhanko(tampered, root=root_der)
+    status = pyhanko_status(tampered, root=root_der)
     assert not status.intact and not status.bottom_line
 
 
@@ -182,15 +149,15 @@ def test_the_chain_ends_at_the_registrys_trust_root_key(db_session, client, city
     assert root.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
     pdf = _layout(client, city, licence["identifier"])
-    status = _pyhanko(pdf, root=root_der)
+    status = pyhanko_status(pdf, root=root_der)
     leaf = x509.load_der_x509_certificate(status.signing_cert.dump())
     assert leaf.issuer == root.subject
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
 
 
 def test_certificates_are_issued_once_not_per_download(db_session, client, city, licence, root_der):
-    first = _pyhanko(_layout(client, city, licence["identifier"]), root=root_der)
-    second = _pyhanko(_layout(client, city, licence["identifier"]), root=root_der)
+    first = pyhanko_status(_layout(client, city, licence["identifier"]), root=root_der)
+    second = pyhanko_status(_layout(client, city, licence["identifier"]), root=root_der)
     assert first.signing_cert.dump() == second.signing_cert.dump()
     assert db_session.scalar(select(func.count()).select_from(DocumentCertificate)) == 2  # the root's and the seal key's
 
@@ -220,19 +187,19 @@ def test_with_a_tsa_the_signature_is_time_stamped_and_the_token_validates(tsa_cl
     pdf = _layout(client, city, ident)
     assert tsa.replies >= 1
 
-    status = _pyhanko(pdf, root=root_der, tsa_root=tsa.ca_certificate)
+    status = pyhanko_status(pdf, root=root_der, tsa_root=tsa.ca_certificate)
     assert status.bottom_line
     token = status.timestamp_validity
     assert token is not None and token.intact and token.valid and token.trusted
     assert abs(token.timestamp - datetime.now(UTC)) < timedelta(minutes=5)
-    report = _pdfsig(pdf, root=root_der, tmp_path=tmp_path)
+    report = pdfsig_report(pdf, root=root_der, tmp_path=tmp_path)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
 
     # The token is the TSA's: checked against another anchor it is not trusted.
-    untrusted = _pyhanko(pdf, root=root_der, tsa_root=root_der)
+    untrusted = pyhanko_status(pdf, root=root_der, tsa_root=root_der)
     assert untrusted.timestamp_validity is not None and not untrusted.timestamp_validity.trusted
 
-    tampered = _pyhanko(_tampered(pdf), root=root_der, tsa_root=tsa.ca_certificate)
+    tampered = pyhanko_status(_tampered(pdf), root=root_der, tsa_root=tsa.ca_certificate)
     assert not tampered.intact and not tampered.bottom_line
 
 
@@ -257,7 +224,7 @@ def test_the_holders_wallet_pdf_carries_the_same_signature(client, city, root_de
     holder = holder_headers(client, code=body["holder"]["code"], code_type="001", name=body["holder"]["name"])
     response = client.get(f"/api/v1/holders/me/licences/{issued['identifier']}/layout.pdf", headers=holder)
     assert response.status_code == 200, response.text
-    assert _pyhanko(response.content, root=root_der).bottom_line
+    assert pyhanko_status(response.content, root=root_der).bottom_line
 
 
 def test_a_purpose_limited_copy_is_signed_too(client, city, licence, root_der):
@@ -265,7 +232,7 @@ def test_a_purpose_limited_copy_is_signed_too(client, city, licence, root_der):
     response = client.post(f"/api/v1/licences/{licence['identifier']}/copies",
                            json={"purpose": "办理银行开户", "expires_at": expires}, headers=city)
     assert response.status_code == 201, response.text
-    assert _pyhanko(response.content, root=root_der).bottom_line
+    assert pyhanko_status(response.content, root=root_der).bottom_line
 
 
 def test_the_layout_is_pdf_a_2b(client, city, licence):
@@ -301,7 +268,7 @@ def test_a_trust_root_that_is_not_es256_gets_a_dedicated_document_root(db_sessio
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     row = db_session.scalars(select(SigningKey).where(SigningKey.public_key == root_spki)).one()
     assert row.purpose == KeyPurpose.DOCUMENT_ROOT and row.algorithm == "ES256"
-    assert _pyhanko(_layout(client, city, licence["identifier"]), root=root_der).bottom_line
+    assert pyhanko_status(_layout(client, city, licence["identifier"]), root=root_der).bottom_line
 
 
 class _TokenKey(PrivateKey):
@@ -348,8 +315,8 @@ def test_certificates_and_signature_are_made_through_the_key_abstraction(tmp_pat
     document.add_page()
     signed = sign_pdf(bytes(document.output()), signer=KeySigner(key=department_key, certificate=leaf, chain=[root]))
     assert root_key.signed == 2 and department_key.signed == 1
-    assert _pyhanko(signed, root=root).bottom_line
-    report = _pdfsig(signed, root=root, tmp_path=tmp_path)
+    assert pyhanko_status(signed, root=root).bottom_line
+    report = pdfsig_report(signed, root=root, tmp_path=tmp_path)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
 
 
@@ -392,12 +359,12 @@ def test_a_demo_licence_pdf_is_signed_under_the_pinned_root(tmp_path, monkeypatc
     root_der = root.public_bytes(serialization.Encoding.DER)
     (tmp_path / "demo-licence.pdf").write_bytes(pdf)
 
-    report = _pdfsig(pdf, root=root_der, tmp_path=tmp_path)
+    report = pdfsig_report(pdf, root=root_der, tmp_path=tmp_path)
     assert "Signature is Valid." in report and "Certificate is Trusted." in report, report
-    assert _pyhanko(pdf, root=root_der).bottom_line
+    assert pyhanko_status(pdf, root=root_der).bottom_line
     tampered = _tampered(pdf)
-    assert "Digest Mismatch" in _pdfsig(tampered, root=root_der, tmp_path=tmp_path)
-    assert not _pyhanko(tampered, root=root_der).intact
+    assert "Digest Mismatch" in pdfsig_report(tampered, root=root_der, tmp_path=tmp_path)
+    assert not pyhanko_status(tampered, root=root_der).intact
 
 
 def test_an_issuer_with_an_sm2_seal_signs_its_pdfs_with_its_es256_seal(db_session, client, city, licence, world,
@@ -410,7 +377,7 @@ def test_an_issuer_with_an_sm2_seal_signs_its_pdfs_with_its_es256_seal(db_sessio
         valid_to=seal.valid_to, key_secret=KEY_SECRET)
     signing_service.rotate_key(session=db_session, es_id=seal.es_id, key_secret=KEY_SECRET, algorithm="SM2")
     db_session.commit()
-    status = _pyhanko(_layout(client, city, licence["identifier"]), root=root_der)
+    status = pyhanko_status(_layout(client, city, licence["identifier"]), root=root_der)
     assert status.bottom_line
     signer = x509.load_der_x509_certificate(status.signing_cert.dump())
     assert signer.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == es256.name

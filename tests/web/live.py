@@ -4,6 +4,8 @@ thread, with a holder whose licences were issued through the HTTP API."""
 
 from __future__ import annotations
 
+import base64
+import io
 import threading
 import time
 from dataclasses import dataclass, field
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from PIL import Image, ImageDraw
 
 from certhub.app import create_app
 from certhub.db import create_db_engine, create_sessionmaker
@@ -29,6 +32,9 @@ CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
 CRIMINAL_RECORD_ISSUER = "11350100831900827D"
 PROPERTY_CERTIFICATE = "11100000464367345J001"  # 不动产权证书
 PROPERTY_ISSUER = "123501002055265757"
+ID_CARD = "11100000175689532F001"  # 居民身份证: a photo (照片) field, and the counter matter's 申请人居民身份证
+ID_CARD_ISSUER = "11350102724606083F"  # 福州市公安局鼓楼分局
+ID_CARD_ADDRESS = "福建省福州市鼓楼区五四路128号"
 MATTER = "11350100831900827D1000106001"  # 个人无犯罪记录证明开具
 MATTER_NAME = "个人无犯罪记录证明开具"
 HOLDER_NAME = "林晓雯"
@@ -133,7 +139,7 @@ def _issuer_clients(settings: Settings) -> dict[str, Client]:
             made = {
                 code: clients.create(session=session, department_code=code, name="发证业务系统 (web tests)",
                                      scopes=["licence:issue", "licence:manage", "exchange:query", "exchange:provide"])
-                for code in (CRIMINAL_RECORD_ISSUER, PROPERTY_ISSUER)
+                for code in (CRIMINAL_RECORD_ISSUER, PROPERTY_ISSUER, ID_CARD_ISSUER)
             }
         return {code: Client(new.client_id, new.client_secret) for code, new in made.items()}
     finally:
@@ -146,9 +152,28 @@ def _issue(live: LiveCerthub, issuer: str, body: dict) -> str:
     return answer.json()["identifier"]
 
 
+def holder_photo_png() -> bytes:
+    """A small portrait (a head and shoulders on a pale blue ground, as on an ID card): the photo field's picture."""
+    picture = Image.new("RGB", (90, 120), (200, 225, 245))
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((27, 18, 63, 62), fill=(236, 196, 160))
+    draw.pieslice((10, 66, 80, 156), 180, 360, fill=(40, 60, 110))
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
 def _issue_licences(live: LiveCerthub) -> None:
     holder = {"name": live.holder_name, "code": live.holder_code, "code_type": "111"}
     today = date.today().isoformat()
+    live.licences["id_card"] = _issue(live, ID_CARD_ISSUER, {
+        "type_code": ID_CARD, "holder": holder, "operator": "web-test",
+        "valid_from": "2020-06-01", "valid_until": "2040-06-01",
+        "face": {"name": live.holder_name, "sex": "女", "ethnicity": "汉", "birth_date": "1988-04-12",
+                 "address": ID_CARD_ADDRESS, "id_number": live.holder_code, "issuing_authority": "福州市公安局鼓楼分局",
+                 "validity_period": "2020.06.01-2040.06.01",
+                 "photo": base64.b64encode(holder_photo_png()).decode()},
+    })
     live.licences["proof"] = _issue(live, CRIMINAL_RECORD_ISSUER, {
         "type_code": CRIMINAL_RECORD_PROOF, "holder": holder, "operator": "web-test",
         "face": {"proof_number": PROOF_NUMBER, "name": live.holder_name, "sex": "女", "id_type": "居民身份证",

@@ -21,7 +21,7 @@ import pytest
 
 from signing.transparency.cosignature import Cosigner
 from tests.web.browsing import DESKTOP, PHONE
-from tests.web.live import MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
+from tests.web.live import ID_CARD_ADDRESS, MATTER, MATTER_NAME, PROOF_NUMBER, LiveCerthub
 
 pytestmark = pytest.mark.slow  # drives Chromium
 
@@ -79,17 +79,20 @@ def test_presented_code_is_valid_once_then_used(browsing, live):
     wallet_sign_in(wallet, live)
     browsing.shot(wallet, "wallet-licences-360")
 
-    code = present(wallet, [live.licences["proof"]])
+    code = present(wallet, [live.licences["id_card"], live.licences["proof"]])
     browsing.shot(wallet, "wallet-present-360")
     assert wallet.locator("#countdown").inner_text().startswith("剩余")
 
     scan(counter, code, "valid")
     result = counter.locator("#result")
+    counter.wait_for_selector("#result article")
     text = result.inner_text()
-    assert "有效" in text and "无犯罪记录证明" in text
-    assert "证明编号" in text and PROOF_NUMBER in text  # a disclosed face field, with its label
+    assert "有效" in text and "居民身份证" in text
+    assert "住址" in text and ID_CARD_ADDRESS in text  # a disclosed face field, with its label
     assert "信任列表更新于" in text and "有效期" in text
-    assert counter.locator(f'#result [data-identifier="{live.licences["proof"]}"] .badge').inner_text() == "有效"
+    assert counter.locator(f'#result [data-identifier="{live.licences["id_card"]}"] .badge').inner_text() == "有效"
+    # The proof is not a material of this matter: named, its data not shown.
+    assert PROOF_NUMBER not in text and "无犯罪记录证明" in counter.inner_text("#result [data-not-for-matter]")
     browsing.shot(counter, "counter-valid-1280")
     # After the result the scan input has the focus again, ready for the next code.
     assert counter.evaluate("document.activeElement.id") == "scan-input"
@@ -604,8 +607,9 @@ def test_an_unattended_counter_lets_its_session_lapse(browsing, live):
 def test_sign_out_clears_the_screen_and_ends_the_session(browsing, live):
     counter = browsing.page(DESKTOP)
     counter_ready(counter, live)
-    scan(counter, _api_code(live, live.licences["proof"]), "valid")
-    assert PROOF_NUMBER in counter.locator("#result").inner_text()  # licence data on the screen
+    scan(counter, _api_code(live, live.licences["id_card"]), "valid")
+    counter.wait_for_selector("#result article")
+    assert ID_CARD_ADDRESS in counter.locator("#result").inner_text()  # licence data on the screen
     token = _session_token(counter)
 
     with counter.expect_navigation():  # the session ended on the server, then the page reloaded
@@ -613,7 +617,7 @@ def test_sign_out_clears_the_screen_and_ends_the_session(browsing, live):
     counter.wait_for_selector("#signin:not([hidden])")
     assert counter.evaluate("window.sessionStorage.length") == 0
     text = counter.locator("body").inner_text()
-    assert PROOF_NUMBER not in text and live.holder_name not in text and PURPOSE not in text
+    assert ID_CARD_ADDRESS not in text and live.holder_name not in text and PURPOSE not in text
     assert counter.locator("#counter-app").is_hidden() and counter.locator("#result").inner_text() == ""
     browsing.shot(counter, "counter-signed-out-1280")
     # The session is over on the server too: the old token is refused.

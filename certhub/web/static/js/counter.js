@@ -1,7 +1,12 @@
 /* 窗口核验: a clerk redeems holders' 亮证 codes. The scan input keeps the
    focus so a scanner gun (a keyboard that types the code and Enter) works
    at any moment; camera scanning uses the browser's BarcodeDetector where
-   it exists, and an uploaded image is decoded by the server. */
+   it exists and otherwise jsQR, served by this server and loaded only when
+   the camera is opened; an uploaded image is decoded by the server.
+   A valid code shows the holder's photo, the matter's checklist of materials
+   and only the licences the matter needs. Each person's data leaves the
+   screen (removed from the page, not hidden) at "下一位" or after the
+   configured delay; the shift's verdicts stay in a masked history. */
 (function () {
   "use strict";
   var CH = window.certhub;
@@ -43,7 +48,10 @@
     no_code_found: ["未识别到二维码", "图片中没有找到二维码，请重新拍摄。"],
   };
 
-  var state = { session: null, setup: null, busy: false, stream: null, detector: null };
+  var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
+                shown: 0, clearTimer: null, audio: null, receipt: null };
+  var HISTORY_KEY = "certhub.counter.history";
+  var MAX_HISTORY = 200;
 
   /* ------------------------------------------------------------ sign-in */
   // A staff session (staff.js): the clerk's own, the operator on every use record signed into it.
@@ -56,6 +64,7 @@
     $("counter-app").hidden = false;
     staff.describe($("whoami"), "经办人：", saved);
     loadMatters();
+    renderHistory();
     // The matter and purpose chosen this shift survive a refresh of the session or of the page.
     var setup = loadSetup();
     if (setup) startScanning(setup); else showSetup();
@@ -64,9 +73,12 @@
   // Signing out leaves nothing of the shift on the screen: no licence data, no matter, no name.
   function clearScreen() {
     stopCamera();
+    nextPerson();
     state.session = null;
     state.setup = null;
-    CH.clear($("result"));
+    state.matter = null;
+    window.sessionStorage.removeItem(HISTORY_KEY);
+    renderHistory();
     $("scan-input").value = "";
     $("purpose").value = "";
     $("case-number").value = "";
@@ -89,6 +101,21 @@
         select.appendChild(el("option", { value: code, text: matters[code].name }));
       });
       if (state.setup) select.value = state.setup.matter;
+      fillSituations(state.setup && state.setup.situation);
+    });
+  }
+
+  // A matter with situations (本人申请 / 委托代办 ...) needs the materials of the one chosen.
+  function fillSituations(chosen) {
+    CH.catalog("matters").then(function (matters) {
+      var matter = matters[$("matter").value];
+      var situations = (matter && matter.situations) || [];
+      var select = CH.clear($("situation"));
+      situations.forEach(function (situation) {
+        select.appendChild(el("option", { value: situation.key, text: situation.name }));
+      });
+      if (chosen) select.value = chosen;
+      $("situation-field").hidden = situations.length === 0;
     });
   }
 
@@ -98,6 +125,7 @@
 
   function showSetup() {
     stopCamera();
+    freshResult();  // the person being served leaves the page with the setup they were served under
     $("setup").hidden = false;
     $("scan-area").hidden = true;
     if (state.setup) {
@@ -116,11 +144,14 @@
       if (!matter) { CH.showError($("setup-error"), "请选择办理事项。"); $("matter").focus(); return; }
       if (!purpose) { CH.showError($("setup-error"), "请填写用证事由。"); $("purpose").focus(); return; }
       CH.showError($("setup-error"), "");
+      var situation = $("situation-field").hidden ? null : $("situation").value || null;
       var setup = { matter: matter, matterName: $("matter").selectedOptions[0].textContent, purpose: purpose,
-                    caseNumber: $("case-number").value.trim() || null };
+                    caseNumber: $("case-number").value.trim() || null, situation: situation,
+                    situationName: situation ? $("situation").selectedOptions[0].textContent : null };
       window.sessionStorage.setItem("certhub.counter.setup", JSON.stringify(setup));
       startScanning(setup);
     });
+    $("matter").addEventListener("change", function () { fillSituations(null); });
     $("change-setup").addEventListener("click", showSetup);
     $("sign-out").addEventListener("click", signOut);
   }
@@ -129,8 +160,13 @@
     state.setup = setup;
     $("setup").hidden = true;
     $("scan-area").hidden = false;
-    $("setup-summary").textContent = "事项：" + setup.matterName + "　事由：" + setup.purpose +
+    $("setup-summary").textContent = "事项：" + setup.matterName +
+      (setup.situationName ? "（" + setup.situationName + "）" : "") + "　事由：" + setup.purpose +
       (setup.caseNumber ? "　办件编号：" + setup.caseNumber : "");
+    state.matter = null;
+    CH.catalog("matters").then(function (matters) {
+      if (state.setup === setup) state.matter = matters[setup.matter] || null;
+    });
     focusScan();
   }
 
@@ -202,8 +238,19 @@
     });
   }
 
+  // The result area emptied for what comes next; a licence rendering still on its way is dropped.
+  function freshResult() {
+    state.shown += 1;
+    window.clearTimeout(state.clearTimer);
+    state.clearTimer = null;
+    $("next-person").hidden = true;
+    if (state.receipt && state.receipt.url) URL.revokeObjectURL(state.receipt.url);
+    state.receipt = null;
+    return CH.clear($("result"));
+  }
+
   function showPending() {
-    var box = CH.clear($("result"));
+    var box = freshResult();
     box.appendChild(el("div", { class: "verdict verdict-pending", "data-verdict": "pending" },
       el("span", { class: "verdict-word", text: "核验中…" })));
   }
@@ -220,11 +267,12 @@
   }
 
   function showInvalid(reason, detail, code) {
-    var box = CH.clear($("result"));
+    var box = freshResult();
     var node = verdict("invalid", "无效", reason, detail);
     if (code) node.dataset.code = code;
     box.appendChild(node);
     CH.announce("无效，" + reason);
+    afterVerdict("invalid", { word: "无效", reason: reason });
   }
 
   // What went wrong on the way, when the answer is no verdict on the code, and what to do.
@@ -245,11 +293,12 @@
   }
 
   function showNoVerdict(reason, detail, code) {
-    var box = CH.clear($("result"));
+    var box = freshResult();
     var node = verdict("unverified", "未能核验", reason, detail);
     if (code) node.dataset.code = code;
     box.appendChild(node);
     CH.announce("未能核验，" + reason);
+    afterVerdict("unverified", { word: "未能核验", reason: reason });
   }
 
   // Only a refusal of the code itself (409 or 422 with a reason) is a verdict:
@@ -270,18 +319,115 @@
     else showUnverified(result);
   }
 
+  // The licence types are read from the catalog first (which fields are photos); a "下一位"
+  // or another code meanwhile drops this rendering.
   function showValid(data) {
-    var box = CH.clear($("result"));
-    var count = (data.licences || []).length;
-    box.appendChild(verdict("valid", "有效", "已核验 " + count + " 张证照，本次用证已记录",
-      "核验时间 " + CH.formatTime(data.redeemed_at) + "　信任列表更新于 " +
-      CH.formatAge(data.trust_list_age_seconds) + "前　出示范围：" + (data.disclosure === "full" ? "完整信息" : "已隐藏敏感信息")));
-    (data.licences || []).forEach(function (licence) { box.appendChild(licenceCard(licence)); });
-    box.appendChild(el("p", { class: "small muted", text: "核验编号 " + data.presentation_id }));
-    CH.announce("有效，已核验 " + count + " 张证照");
+    var shown = state.shown;
+    var licences = data.licences || [];
+    var codes = licences.map(function (l) { return l.type_code; }).filter(function (code, i, all) {
+      return all.indexOf(code) === i;
+    });
+    Promise.all(codes.map(CH.licenceType)).then(function (types) {
+      if (shown !== state.shown) return;
+      var byCode = {};
+      codes.forEach(function (code, i) { byCode[code] = types[i]; });
+      renderValid(data, byCode);
+    });
   }
 
-  function licenceCard(licence) {
+  function renderValid(data, types) {
+    var box = freshResult();
+    var licences = data.licences || [];
+    box.appendChild(verdict("valid", "有效", "已核验 " + licences.length + " 张证照，本次用证已记录",
+      "核验时间 " + CH.formatTime(data.redeemed_at) + "　信任列表更新于 " +
+      CH.formatAge(data.trust_list_age_seconds) + "前　出示范围：" + (data.disclosure === "full" ? "完整信息" : "已隐藏敏感信息")));
+    var materials = matterMaterials();
+    if (materials) box.appendChild(checklist(materials, licences));
+    // Only the licences the matter asks for are shown; the others are named, their data left out.
+    var wanted = materials && materials.filter(function (m) { return m.satisfied_by.kind === "licence_type"; })
+      .map(function (m) { return m.satisfied_by.code; });
+    var others = [];
+    licences.forEach(function (licence) {
+      if (!wanted || wanted.indexOf(licence.type_code) >= 0) box.appendChild(licenceCard(licence, types[licence.type_code]));
+      else others.push(licence.type_name || licence.type_code);
+    });
+    if (others.length) {
+      box.appendChild(el("p", { class: "not-for-matter", "data-not-for-matter": "",
+        text: "本码另含与本事项无关的证照，内容不予显示：" + others.join("、") }));
+    }
+    box.appendChild(el("div", { class: "row-between" },
+      el("p", { class: "small muted", "data-presentation-id": data.presentation_id, text: "核验编号 " + data.presentation_id }),
+      el("button", { type: "button", id: "download-receipt", class: "btn btn-secondary", text: "下载核验回执（PDF）",
+                     onclick: function () { downloadReceipt(data.presentation_id); } })));
+    box.appendChild(el("p", { id: "receipt-error", class: "alert alert-error", role: "alert", hidden: "" }));
+    CH.announce("有效，已核验 " + licences.length + " 张证照");
+    afterVerdict("valid", { word: "有效", reason: licences.map(function (l) { return l.type_name; }).join("、"),
+                           holder: licences.length ? maskName(licences[0].holder_name) : "", id: data.presentation_id });
+  }
+
+  // The verification receipt (核验回执) for the case file: a PDF signed by the department's seal.
+  function downloadReceipt(presentationId) {
+    var shown = state.shown;
+    CH.api("/api/v1/presentations/redemptions/" + encodeURIComponent(presentationId) + "/receipt.pdf",
+      { token: staff.token(), binary: true, headers: { Accept: "application/pdf" } }).then(function (result) {
+      if (shown !== state.shown) return;  // the next person is already at the counter
+      if (!result.ok) {
+        var why = result.data && result.data.error === "pdf_not_signable"
+          ? "本部门没有可签署 PDF 的电子印章，无法出具核验回执，请联系管理员。" : CH.errorText(result, "核验回执下载失败");
+        CH.showError($("receipt-error"), why);
+        return;
+      }
+      var link = el("a", { href: CH.objectUrl(state.receipt = state.receipt || {}, result.data),
+                           download: "核验回执-" + presentationId + ".pdf" });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+    });
+  }
+
+  // The materials of the matter (of the situation chosen, when it has situations); null when unknown.
+  function matterMaterials() {
+    var matter = state.matter;
+    if (!matter || !matter.materials) return null;
+    var situation = (matter.situations || []).filter(function (s) { return s.key === state.setup.situation; })[0];
+    if (!situation) return matter.materials;
+    return matter.materials.filter(function (m) { return situation.materials.indexOf(m.key) >= 0; });
+  }
+
+  var OTHER_WAYS = {
+    data_item: "需通过数据共享查询核验",
+    commitment: "可由申请人签署告知承诺书",
+    paper: "需另行提交纸质材料",
+  };
+
+  // Each licence stands for one material: the applicant's ID card is not the agent's too.
+  function checklist(materials, licences) {
+    var list = el("ul", { class: "checklist" });
+    var unused = licences.slice();
+    materials.forEach(function (material) {
+      var by = material.satisfied_by;
+      var satisfied = false, way;
+      if (by.kind === "licence_type") {
+        var found = unused.filter(function (l) { return l.type_code === by.code; })[0];
+        if (found) unused.splice(unused.indexOf(found), 1);
+        satisfied = !!found;
+        way = found ? "已满足：亮证核验 " + (found.type_name || by.code) : "未满足：亮证码中没有此证照";
+      } else {
+        way = "未满足：" + (OTHER_WAYS[by.kind] || "需另行核验");
+      }
+      list.appendChild(el("li", { "data-material": material.key, "data-satisfied": satisfied ? "true" : "false",
+                                  "data-way": by.kind },
+        el("span", { class: "mark", "aria-hidden": "true", text: satisfied ? "✓" : by.kind === "licence_type" ? "✗" : "○" }),
+        el("span", { class: "name", text: material.name + (material.required === false ? "（选填）" : "") }),
+        el("span", { class: "way", text: way })));
+    });
+    var title = "材料清单：" + state.setup.matterName + (state.setup.situationName ? "（" + state.setup.situationName + "）" : "");
+    return el("section", { class: "card", id: "checklist", "aria-label": title }, el("h3", { text: title }), list);
+  }
+
+  function licenceCard(licence, type) {
+    var pictures = ((type && type.fields) || []).filter(function (f) { return f.type === "image"; })
+      .map(function (f) { return f.key; });
     var fields = el("dl", { class: "fields" });
     function row(label, value) {
       fields.appendChild(el("dt", { text: label }));
@@ -292,14 +438,141 @@
     row("有效期", CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until));
     var labels = licence.labels || {};
     Object.keys(licence.fields || {}).forEach(function (key) {
+      if (pictures.indexOf(key) >= 0) return;
       var value = licence.fields[key];
       row(labels[key] || key, typeof value === "object" && value !== null ? JSON.stringify(value) : value);
     });
+    var photos = pictures.filter(function (key) { return key in (licence.fields || {}); })
+      .map(function (key) { return photo(labels[key] || key, licence.fields[key], licence.holder_name); });
     return el("article", { class: "card", "data-identifier": licence.identifier },
       el("div", { class: "row-between" }, el("h3", { text: licence.type_name || licence.type_code }), CH.badge(licence.status)),
-      fields,
+      el("div", { class: "licence-body" }, photos.length ? el.apply(null, ["div", { class: "photos" }].concat(photos)) : null,
+        fields),
       el("p", { class: "small muted" }, "证照标识 ", el("code", { text: licence.identifier }),
         licence.sealed ? "　已附电子印章签名" : ""));
+  }
+
+  // An image field's base64 picture, drawn only for the formats a browser shows from data: URLs.
+  var PICTURE_TYPES = [["iVBORw0KGgo", "image/png"], ["/9j/", "image/jpeg"], ["R0lGOD", "image/gif"], ["UklGR", "image/webp"]];
+
+  function photo(label, value, holderName) {
+    var text = typeof value === "string" ? value : "";
+    var kind = PICTURE_TYPES.filter(function (t) { return text.indexOf(t[0]) === 0; })[0];
+    if (kind && /^[A-Za-z0-9+\/]+={0,2}$/.test(text)) {
+      return el("figure", { class: "holder-photo", "data-photo": "" },
+        el("img", { src: "data:" + kind[1] + ";base64," + text, alt: label + "：" + holderName }),
+        el("figcaption", { text: label }));
+    }
+    var hidden = /^\*+$/.test(text);
+    return el("div", { class: "photo-hidden", "data-photo": hidden ? "masked" : "unreadable",
+      text: hidden ? label + "已隐藏（持证人选择隐藏敏感信息）" : label + "无法显示" });
+  }
+
+  function maskName(name) {
+    var text = String(name || "");
+    if (text.indexOf("*") >= 0 || text.length <= 1) return text ? text.charAt(0) + "*" : "";
+    if (text.length === 2) return text.charAt(0) + "*";
+    return text.charAt(0) + new Array(text.length - 1).join("*") + text.charAt(text.length - 1);
+  }
+
+  /* ------------------------------------------------------------ between people */
+  // The previous person's data leaves the page (removed from the DOM), ready for the next one.
+  function nextPerson() {
+    freshResult();
+    $("scan-input").value = "";
+    focusScan();
+  }
+
+  function autoClearSeconds() {
+    var saved = window.localStorage.getItem("certhub.counter.autoclear");
+    return saved === null ? 60 : Number(saved) || 0;
+  }
+
+  function afterVerdict(kind, entry) {
+    $("next-person").hidden = false;
+    var seconds = autoClearSeconds();
+    if (seconds > 0) state.clearTimer = window.setTimeout(nextPerson, seconds * 1000);
+    playVerdictSound(kind);
+    addHistory(Object.assign({ at: new Date().toISOString(), verdict: kind }, entry));
+  }
+
+  function bindBetweenPeople() {
+    $("next-person").addEventListener("click", function () { nextPerson(); CH.announce("请下一位"); });
+    var select = $("auto-clear");
+    select.value = String(autoClearSeconds());
+    select.addEventListener("change", function () {
+      window.localStorage.setItem("certhub.counter.autoclear", select.value);
+    });
+    var mute = $("mute-toggle");
+    function syncMute() {
+      var muted = isMuted();
+      mute.setAttribute("aria-pressed", muted ? "true" : "false");
+      mute.textContent = muted ? "提示音：关" : "提示音：开";
+    }
+    mute.addEventListener("click", function () {
+      window.localStorage.setItem("certhub.counter.muted", isMuted() ? "0" : "1");
+      syncMute();
+    });
+    syncMute();
+  }
+
+  /* ------------------------------------------------------------ sound */
+  function isMuted() { return window.localStorage.getItem("certhub.counter.muted") === "1"; }
+
+  // Rising for 有效, falling and harsh for 无效, one plain tone when no verdict was reached.
+  var TONES = { valid: [880, 1320], invalid: [330, 220], unverified: [523] };
+
+  function playVerdictSound(kind) {
+    var Context = window.AudioContext || window.webkitAudioContext;
+    if (isMuted() || !Context) return;
+    try {
+      if (!state.audio) state.audio = new Context();
+      var audio = state.audio;
+      if (audio.state === "suspended") audio.resume();
+      TONES[kind].forEach(function (frequency, i) {
+        var oscillator = audio.createOscillator(), gain = audio.createGain();
+        var start = audio.currentTime + i * 0.18;
+        oscillator.type = kind === "invalid" ? "square" : "sine";
+        oscillator.frequency.value = frequency;
+        gain.gain.setValueAtTime(0.0001, start);
+        gain.gain.exponentialRampToValueAtTime(0.2, start + 0.02);
+        gain.gain.exponentialRampToValueAtTime(0.0001, start + 0.16);
+        oscillator.connect(gain);
+        gain.connect(audio.destination);
+        oscillator.start(start);
+        oscillator.stop(start + 0.17);
+      });
+    } catch (e) { /* no sound on this machine: the verdict is on screen */ }
+  }
+
+  /* ------------------------------------------------------------ shift history */
+  // This tab's verdicts of the shift (sessionStorage, dropped at sign-out), holder names masked.
+  function loadHistory() {
+    try { return JSON.parse(window.sessionStorage.getItem(HISTORY_KEY) || "[]"); } catch (e) { return []; }
+  }
+
+  function addHistory(entry) {
+    var history = loadHistory();
+    history.unshift(entry);
+    window.sessionStorage.setItem(HISTORY_KEY, JSON.stringify(history.slice(0, MAX_HISTORY)));
+    renderHistory();
+  }
+
+  var VERDICT_WORDS = { valid: "有效", invalid: "无效", unverified: "未能核验" };
+
+  function renderHistory() {
+    var history = loadHistory();
+    var body = CH.clear($("history-table").tBodies[0]);
+    history.forEach(function (entry) {
+      body.appendChild(el("tr", { "data-verdict": entry.verdict },
+        el("td", { class: "mono", text: CH.formatTime(entry.at) }),
+        el("td", { text: VERDICT_WORDS[entry.verdict] + (entry.verdict === "valid" ? "" : "：" + (entry.reason || "")) }),
+        el("td", { text: entry.holder || "—" }),
+        el("td", { text: entry.verdict === "valid" ? entry.reason : "—" }),
+        el("td", { class: "mono", text: entry.id || "—" })));
+    });
+    $("history-table").hidden = history.length === 0;
+    $("history-empty").hidden = history.length > 0;
   }
 
   // A printed licence's static code: say whether it is genuine; no data is fetched.
@@ -313,41 +586,95 @@
   }
 
   /* ------------------------------------------------------------ camera */
+  // The button shows wherever there is a camera: the browser's BarcodeDetector reads the
+  // code where it has one, jsQR (static/vendor/jsqr) everywhere else, e.g. Chromium on
+  // Linux and Windows, which has none.
   function setupCamera() {
     var button = $("camera-button");
-    if (!("BarcodeDetector" in window) || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
-    Promise.resolve(window.BarcodeDetector.getSupportedFormats ? window.BarcodeDetector.getSupportedFormats() : [])
-      .then(function (formats) {
-        if (formats.indexOf("qr_code") < 0) return null;
-        return navigator.mediaDevices.enumerateDevices ? navigator.mediaDevices.enumerateDevices() : [];
-      })
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    Promise.resolve(navigator.mediaDevices.enumerateDevices ? navigator.mediaDevices.enumerateDevices() : [])
       .then(function (devices) {
         if (!devices || !devices.some(function (d) { return d.kind === "videoinput"; })) return;
-        state.detector = new window.BarcodeDetector({ formats: ["qr_code"] });
         button.hidden = false;
         button.addEventListener("click", function () { if (state.stream) stopCamera(); else startCamera(); });
       })
       .catch(function () { /* no camera scanning here */ });
   }
 
+  function nativeDetector() {
+    if (!("BarcodeDetector" in window)) return Promise.resolve(null);
+    return Promise.resolve(window.BarcodeDetector.getSupportedFormats ? window.BarcodeDetector.getSupportedFormats() : [])
+      .then(function (formats) {
+        return formats.indexOf("qr_code") >= 0 ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+      })
+      .catch(function () { return null; });
+  }
+
+  // jsQR is loaded the first time the camera is opened, never with the page.
+  function loadJsQr() {
+    function found() {
+      var module = window.jsQR;
+      return typeof module === "function" ? module : module && module["default"];
+    }
+    if (found()) return Promise.resolve(found());
+    return new Promise(function (resolve, reject) {
+      var script = el("script", { id: "qr-decoder", src: $("counter-app").dataset.qrDecoder });
+      script.addEventListener("load", function () { if (found()) resolve(found()); else reject(new Error("jsQR")); });
+      script.addEventListener("error", function () { reject(new Error("jsQR")); });
+      document.head.appendChild(script);
+    });
+  }
+
+  // A function from the video to a promise of the code's text (null when none is in view).
+  function qrDecoder() {
+    if (state.decode) return Promise.resolve(state.decode);
+    return nativeDetector().then(function (detector) {
+      if (detector) {
+        state.decode = function (video) {
+          return detector.detect(video).then(function (codes) { return (codes && codes[0] && codes[0].rawValue) || null; });
+        };
+        return state.decode;
+      }
+      return loadJsQr().then(function (jsQR) {
+        var canvas = document.createElement("canvas");
+        var context = canvas.getContext("2d", { willReadFrequently: true });
+        state.decode = function (video) {
+          var width = video.videoWidth, height = video.videoHeight;
+          if (!width || !height) return Promise.resolve(null);
+          var scale = Math.min(1, 960 / Math.max(width, height));  // a full-HD frame is slow to search
+          canvas.width = Math.round(width * scale);
+          canvas.height = Math.round(height * scale);
+          context.drawImage(video, 0, 0, canvas.width, canvas.height);
+          var image = context.getImageData(0, 0, canvas.width, canvas.height);
+          var code = jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" });
+          return Promise.resolve(code ? code.data : null);
+        };
+        return state.decode;
+      });
+    });
+  }
+
   function startCamera() {
     var video = $("camera-view");
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (stream) {
-      state.stream = stream;
-      video.srcObject = stream;
-      video.hidden = false;
-      $("camera-button").textContent = "关闭摄像头";
-      return video.play().then(detectLoop);
-    }).catch(function () {
-      showNoVerdict("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
-      stopCamera();
+    qrDecoder().then(function () {
+      return navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false }).then(function (stream) {
+        state.stream = stream;
+        video.srcObject = stream;
+        video.hidden = false;
+        $("camera-button").textContent = "关闭摄像头";
+        return video.play().then(detectLoop);
+      }).catch(function () {
+        showNoVerdict("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
+        stopCamera();
+      });
+    }, function () {
+      showNoVerdict("扫码组件未能加载", "请刷新页面后重试，或改用扫码枪、上传图片。", null);
     });
   }
 
   function detectLoop() {
     if (!state.stream) return;
-    state.detector.detect($("camera-view")).then(function (codes) {
-      var found = codes && codes[0] && codes[0].rawValue;
+    state.decode($("camera-view")).then(function (found) {
       if (found) { stopCamera(); redeem(normalise(found)); return; }
       window.setTimeout(detectLoop, 200);
     }).catch(function () { window.setTimeout(detectLoop, 500); });
@@ -386,6 +713,7 @@
     bindSetup();
     bindScanInput();
     bindUpload();
+    bindBetweenPeople();
     setupCamera();
     var saved = staff.resume();
     if (saved) signedIn(saved);
