@@ -10,6 +10,7 @@ the log refuses, nothing is shown.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, cast
@@ -24,9 +25,17 @@ from identity.holder_auth import HolderPrincipal
 from registry.identifiers import LicenceIdentifier
 from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read, pdf_keys
-from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
+from registry.licences.schemas import (
+    DisputeRead,
+    ExpiringRead,
+    HolderDisputeCreate,
+    LicenceRead,
+    StaticQrRead,
+    WalletLicence,
+)
 from registry.models import Licence, LicenceStatus
 from registry.service import disputes, documents, reads
+from signing.qr import render_qr_png
 from storage.sessions import SessionDep
 from wiring import service
 
@@ -36,6 +45,8 @@ router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 HOLDER_PURPOSE = "本人查看"
 HOLDER_OPERATOR = "holder"
 MAX_PAGE = 100  # one log record names at most 100 licences
+# What the static QR's summary carries (signing.qr.LicenceSummary), as the log names fields.
+STATIC_QR_FIELDS = ("static_qr.identifier", "static_qr.holder_name_masked", "static_qr.validity")
 UseLogDep = Annotated[UseLog, service(UseLog)]
 StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(LicenceStatus.ALL) + ")$")]
 
@@ -139,6 +150,21 @@ def my_layout_ofd(identifier: str, request: Request, session: SessionDep, holder
     _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=view.version.face)
     return Response(documents.layout_ofd(session=session, view=view, **document_keys(request)),
                     media_type=OFD_MEDIA_TYPE)
+
+
+@router.get("/licences/{identifier}/static-qr", response_model=StaticQrRead)
+def my_static_qr(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                 recorder: UseLogDep) -> StaticQrRead:
+    """The static QR printed on the licence (its layout documents carry the
+    same), for an offline copy in the wallet: a counter checks it with the
+    trust list alone. It shows what the printed paper shows; no single use."""
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=STATIC_QR_FIELDS)
+    qr_text = documents.static_qr_text(session=session, view=view, **document_keys(request))
+    return StaticQrRead(identifier=view.version.identifier, type_name=view.version.record["licence_type_name"],
+                        qr_text=qr_text,
+                        qr_png_base64=base64.b64encode(render_qr_png(qr_text)).decode(),
+                        valid_until=view.version.valid_until)
 
 
 @router.get("/disputes", response_model=list[DisputeRead])
