@@ -54,12 +54,13 @@ def axe_clean(page) -> None:
     assert found == [], found
 
 
-def sign_in(page, live: LiveCerthub, *, code: str | None = None, name: str | None = None, hash_: str = "") -> None:
+def sign_in(page, live: LiveCerthub, *, code: str | None = None, name: str | None = None, hash_: str = "",
+            shown: str = ".licence-card") -> None:
     page.goto(live.base_url + "/wallet" + hash_)
     page.fill("#holder-code", code or live.holder_code)
     page.fill("#holder-name", name or live.holder_name)
     page.click("#dev-login button[type=submit]")
-    page.wait_for_selector(".licence-card")
+    page.wait_for_selector(shown)
 
 
 def holder_token(live: LiveCerthub, *, code: str, name: str) -> str:
@@ -154,3 +155,187 @@ def test_the_printed_qr_is_shown_offline_from_the_saved_copy(browsing, live):
         page.context.set_offline(False)
     checked = httpx.post(f"{live.base_url}/api/v1/verify", json={"qr_text": text})
     assert checked.json()["valid"] is True and checked.json()["kind"] == "licence"
+
+
+# ------------------------------------------------------------ 1. consent
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_consent_is_granted_in_the_wallet_saying_exactly_what_to_whom_until_when(browsing, live, viewport):
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(page, live)
+    page.click("#tab-consents")
+    page.wait_for_selector(f'#consent-matter option[value="{MATTER}"]', state="attached")
+    page.select_option("#consent-matter", MATTER)
+    page.check(f'input[name="consent-item"][value="{CRIMINAL_RECORD_PROOF}"]')
+    page.fill("#consent-until", "2027-03-31")
+    page.dispatch_event("#consent-until", "change")
+    summary = page.inner_text("#consent-summary")
+    assert "福州市公安局" in summary and MATTER_NAME in summary and "无犯罪记录证明" in summary
+    assert "2027-03-31" in summary
+    axe_clean(page)
+    browsing.shot(page, f"wallet-consent-form-{viewport['width']}")
+    before = page.locator('#consents .record[data-status="active"]').count()
+    page.click("#consent-form button[type=submit]")
+    page.wait_for_selector("#consent-message.alert-ok")
+    page.wait_for_function(f"() => document.querySelectorAll('#consents .record[data-status=\"active\"]').length > {before}")
+    granted = httpx.get(f"{live.base_url}/api/v1/holders/me/consents",
+                        headers={"Authorization": f"Bearer {live.holder_token()}"}).json()
+    newest = granted[0]
+    assert (newest["department"], newest["matter"], newest["items"]) == (CRIMINAL_RECORD_ISSUER, MATTER,
+                                                                         [CRIMINAL_RECORD_PROOF])
+    assert newest["valid_until"].startswith("2027-03-31T15:59:59")  # the end of that day, China time
+
+
+def test_a_departments_consent_request_waits_for_the_holder_to_approve_it(browsing, live):
+    request = {"matter": MATTER, "items": [CRIMINAL_RECORD_PROOF], "valid_until": "2027-01-31"}
+    encoded = base64.urlsafe_b64encode(json.dumps(request).encode()).decode().rstrip("=")
+    page = browsing.page(PHONE, mobile=True)
+    sign_in(page, live, hash_=f"#consent-request={encoded}", shown="#consent-request:not([hidden])")  # opens on it
+    text = page.inner_text("#consent-request-text")
+    assert "福州市公安局" in text and MATTER_NAME in text and "2027-01-31" in text
+    axe_clean(page)
+    browsing.shot(page, "wallet-consent-request-360")
+    page.click("#consent-request-approve")
+    page.wait_for_selector("#consent-request", state="hidden")
+    newest = httpx.get(f"{live.base_url}/api/v1/holders/me/consents",
+                       headers={"Authorization": f"Bearer {live.holder_token()}"}).json()[0]
+    assert newest["valid_until"].startswith("2027-01-31") and newest["status"] == "active"
+
+
+# ------------------------------------------------------------ 2. family and proxies
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_parent_acts_for_the_family_member_who_delegated_and_the_delegation_is_revoked(browsing, live, viewport):
+    # 林晓雯 lets 林晓梅 (the demo's wallet holder) show her proof and consent to its use.
+    principal = {"Authorization": f"Bearer {live.holder_token()}"}
+    made = httpx.post(f"{live.base_url}/api/v1/holders/me/delegations", headers=principal, json={
+        "proxy": {"code": demo_holder_code(), "code_type": "111"}, "relation": "family",
+        "type_codes": [CRIMINAL_RECORD_PROOF], "actions": ["present", "consent"],
+        "valid_until": "2027-12-31T00:00:00+08:00"})
+    assert made.status_code == 201, made.text
+    delegation = made.json()["id"]
+
+    proxy = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(proxy, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
+    proxy.click("#tab-family")
+    received = proxy.locator(f'#delegations-received .record[data-delegation="{delegation}"]')
+    received.wait_for()
+    assert "亮证" in received.inner_text() and "无犯罪记录证明" in received.inner_text()
+    axe_clean(proxy)
+    browsing.shot(proxy, f"wallet-family-{viewport['width']}")
+    received.locator("button").click()
+    proxy.fill("#proxy-principal", live.holder_code)
+    proxy.fill("#proxy-licence", live.licences["proof"])
+    proxy.click("#proxy-present")
+    proxy.wait_for_function("() => document.getElementById('qr-text').dataset.qrText.startsWith('EL1:')")
+    assert "代他人出示" in proxy.inner_text("#present-licences")
+
+    owner = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(owner, live)
+    owner.click("#tab-family")
+    given = owner.locator(f'#delegations-given .record[data-delegation="{delegation}"]')
+    given.wait_for()
+    owner.on("dialog", lambda dialog: dialog.accept())
+    given.locator("button").click()
+    owner.wait_for_selector(f'#delegations-given .record[data-delegation="{delegation}"][data-active="false"]')
+    refused = httpx.post(f"{live.base_url}/api/v1/presentations",
+                         headers={"Authorization": f"Bearer {holder_token(live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)}"},
+                         json={"licences": [live.licences["proof"]], "on_behalf_of": live.holder_code})
+    assert refused.status_code == 403 and refused.json()["error"] == "proxy_not_allowed"
+
+
+# ------------------------------------------------------------ 3. use records
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_use_records_say_which_licence_and_fields_went_to_whom_and_fold_the_holders_own_views(
+        browsing, live, counter_client, viewport):
+    for _ in range(21):  # more uses than one page holds
+        made = make_code(live, live.licences["proof"])
+        assert redeem(live, counter_client, {"qr_text": made["qr_text"]}).status_code == 200
+    live.publish_checkpoint()
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(page, live)
+    page.click(f'.licence-card[data-identifier="{live.licences["proof"]}"]')  # two more views of her own
+    page.wait_for_selector("#licence-detail:not([hidden])")
+    page.click("#tab-records")
+    page.wait_for_selector('#records .record[data-kind="redemption"] .proof[data-proof]')
+    first = page.locator('#records .record[data-kind="redemption"]').first
+    first.locator(".record-fields").wait_for()
+    page.wait_for_function("() => /证明编号/.test(document.querySelector('#records .record[data-kind=redemption] .record-fields').textContent)")
+    words = first.inner_text()
+    assert "福州市公安局" in words and "无犯罪记录证明" in words and MATTER_NAME in words and PURPOSE in words
+    assert "face." not in words
+    # The holder's own views: one folded line a day, never one line each.
+    self_rows = page.locator('#records .record-self')
+    assert self_rows.count() >= 1
+    assert int(self_rows.first.get_attribute("data-self-count")) >= 2
+    assert page.locator('#records > .record[data-kind="holder_access"]:not(.record-self)').count() == 0
+    assert page.locator("#records > li").count() == 20 and page.is_enabled("#records-next")
+    axe_clean(page)
+    browsing.shot(page, f"wallet-records-readable-{viewport['width']}")
+
+    page.click("#records-next")
+    assert "第 2 /" in page.inner_text("#records-page")
+    page.select_option("#filter-department", PROPERTY_ISSUER)  # her own views name the issuer of what she read
+    assert page.locator('#records .record[data-kind="redemption"]').count() == 0
+    assert page.locator("#records .record-self").count() >= 1
+    page.select_option("#filter-department", "")
+    page.select_option("#filter-licence", live.licences["property"].rsplit(".", 2)[0])
+    assert page.locator('#records .record[data-kind="redemption"]').count() == 0
+    page.select_option("#filter-licence", "")
+    page.fill("#filter-from", "2099-01-01")
+    page.dispatch_event("#filter-from", "change")
+    page.wait_for_selector("#records-empty:not([hidden])")
+    assert "没有符合筛选条件" in page.inner_text("#records-empty")
+
+
+# ------------------------------------------------------------ 4. reminders and notices
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_expiry_reminders_and_a_notice_when_someone_uses_the_licence(browsing, live, counter_client, viewport):
+    demo = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(demo, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
+    demo.wait_for_selector("#reminders:not([hidden]) .reminder")
+    reminders = demo.inner_text("#reminders")
+    assert "到期" in reminders and "续办" in reminders
+    axe_clean(demo)
+    browsing.shot(demo, f"wallet-reminders-{viewport['width']}")
+
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    page.clock.install()
+    sign_in(page, live)
+    page.wait_for_function("() => sessionStorage.getItem('certhub.wallet.seen') !== null")
+    made = make_code(live, live.licences["proof"])
+    assert redeem(live, counter_client, {"qr_text": made["qr_text"]}).status_code == 200
+    page.clock.fast_forward(31_000)
+    page.wait_for_selector("#use-notice:not([hidden])")
+    notice = page.inner_text("#use-notice")
+    assert "福州市公安局" in notice and "使用了您的无犯罪记录证明" in notice
+    axe_clean(page)
+    browsing.shot(page, f"wallet-use-notice-{viewport['width']}")
+
+
+# ------------------------------------------------------------ 6. disputes
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_refused_dispute_is_said_in_words_not_codes(browsing, live, viewport):
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(page, live)
+    page.click("#tab-disputes")
+    page.wait_for_selector(f'#dispute-licence option[value="{live.licences["proof"]}"]', state="attached")
+    page.select_option("#dispute-licence", live.licences["proof"])
+    page.wait_for_selector('#dispute-field option[value="result"]', state="attached")
+    page.fill("#dispute-reason", "结论有误" * 10)
+    # A reason of control characters only the server refuses (the page sends what was typed).
+    page.evaluate("() => { document.getElementById('dispute-reason').value = '结论\\u0007有误'; }")
+    page.click("#dispute-form button[type=submit]")
+    page.wait_for_selector("#dispute-message.alert-error")
+    message = page.inner_text("#dispute-message")
+    assert "控制字符" in message and "invalid" not in message and "（" not in message
+    axe_clean(page)
+    browsing.shot(page, f"wallet-dispute-error-{viewport['width']}")

@@ -673,16 +673,20 @@
     });
     var details = el("details", { class: "self-views" },
       el("summary", { text: group.day + "　您本人查看 " + group.self.length + " 次（最近 " +
-        CH.formatTime(latest.time).slice(-5) + "）" }),
+        CH.formatTime(latest.time).slice(11, 16) + "）" }),
       el("p", { class: "small muted", text: "查看的证照：" + Object.keys(names).join("、") }));
     return el("li", { class: "record record-self", "data-kind": "holder_access", "data-self-count": String(group.self.length) },
       details);
   }
 
   // "face.address" / "face.address:masked" / "sealed_record": said in words, with the catalog's labels.
+  var RECORD_FIELDS = { holder_name: "持证人姓名", sealed_record: "电子证照原件（含签章）",
+                        "static_qr.identifier": "证照标识", "static_qr.holder_name_masked": "姓名（遮蔽）",
+                        "static_qr.validity": "有效期" };
   function fieldText(fields, labels) {
     return (fields || []).map(function (name) {
-      if (name === "sealed_record") return "电子证照原件（含签章）";
+      var plain = name.replace(/:masked$/, "");
+      if (RECORD_FIELDS[plain]) return RECORD_FIELDS[plain] + (plain !== name ? "（已遮蔽）" : "");
       var masked = /:masked$/.test(name);
       var key = name.replace(/:masked$/, "").replace(/^face\./, "");
       if (key === "*") return masked ? "全部信息（部分遮蔽）" : "全部信息";
