@@ -184,6 +184,17 @@ class DepartmentDisputeRead(DisputeRead):
     history: list[DisputeEventRead]
 
 
+class AttachmentRead(BaseModel):
+    """A file attached to a dispute, without its bytes."""
+
+    id: int
+    dispute_id: int
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
 class StaticQrRead(BaseModel):
     """The printed licence's static QR, for the wallet to keep a copy the
     holder can show offline (no network at the counter)."""

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
+from registry.errors import DisputeNotFound
 from registry.identifiers import LicenceIdentifier
 from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read, pdf_keys
 from registry.licences.schemas import (
+    AttachmentRead,
     DisputeRead,
     ExpiringRead,
     HolderDisputeCreate,
@@ -33,10 +35,13 @@ from registry.licences.schemas import (
     StaticQrRead,
     WalletLicence,
 )
-from registry.models import Licence, LicenceStatus
-from registry.service import disputes, documents, reads
+from registry.models import Licence, LicenceDispute, LicenceStatus
+from registry.service import dispute_attachments, disputes, documents, reads
 from signing.qr import render_qr_png
+from storage.base import utcnow
+from storage.params import RowId
 from storage.sessions import SessionDep
+from storage.units import UnitOfWork, Work
 from wiring import service
 
 router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
@@ -48,6 +53,7 @@ MAX_PAGE = 100  # one log record names at most 100 licences
 # What the static QR's summary carries (signing.qr.LicenceSummary), as the log names fields.
 STATIC_QR_FIELDS = ("static_qr.identifier", "static_qr.holder_name_masked", "static_qr.validity")
 UseLogDep = Annotated[UseLog, service(UseLog)]
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
 StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(LicenceStatus.ALL) + ")$")]
 
 
@@ -185,3 +191,40 @@ def raise_my_dispute(body: HolderDisputeCreate, request: Request, session: Sessi
         reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
     )
     return dispute_read(dispute)
+
+
+def _my_dispute(session: Session, dispute_id: int, holder: HolderPrincipal) -> LicenceDispute:
+    """One of the holder's own disputes; anyone else's is "not found", as one that does not exist."""
+    dispute = session.get(LicenceDispute, dispute_id)
+    if dispute is None or (dispute.holder_code, dispute.holder_code_type) != (holder.holder_code,
+                                                                               holder.holder_code_type):
+        raise DisputeNotFound(f"dispute {dispute_id} not found")
+    return dispute
+
+
+@router.post("/disputes/{dispute_id}/attachments", response_model=AttachmentRead, status_code=201,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 media: {"schema": {"type": "string", "format": "binary"}} for media in ATTACHMENT_TYPES}}})
+async def attach_to_my_dispute(dispute_id: RowId, request: Request, holder: HolderDep,
+                               units: Annotated[UnitOfWork, service(UnitOfWork)]) -> AttachmentRead:
+    """Attach evidence to one of the holder's open disputes: the file's bytes
+    as the body, with its media type (image/jpeg, image/png or
+    application/pdf); at most 900 KiB, three files a dispute."""
+    content = await request.body()  # certhub/bodylimit.py has bounded it already
+    declared = request.headers.get("content-type", "")
+
+    def attach(work: Work) -> AttachmentRead:
+        dispute = _my_dispute(work.session, dispute_id, holder)
+        row = dispute_attachments.attach(session=work.session, dispute=dispute, content=content,
+                                         declared_type=declared, now=utcnow())
+        return AttachmentRead.model_validate(row, from_attributes=True)
+
+    return await units.run(attach)
+
+
+@router.get("/disputes/{dispute_id}/attachments", response_model=list[AttachmentRead])
+def my_dispute_attachments(dispute_id: RowId, session: SessionDep, holder: HolderDep) -> list[AttachmentRead]:
+    """What the holder attached to one of their disputes (without the bytes)."""
+    dispute = _my_dispute(session, dispute_id, holder)
+    return [AttachmentRead.model_validate(row, from_attributes=True)
+            for row in dispute_attachments.list_for(session=session, dispute_id=dispute.id)]

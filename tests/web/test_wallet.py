@@ -9,11 +9,12 @@ higher) and photographed into test-artifacts/web/."""
 from __future__ import annotations
 
 import base64
+import io
 import json
-from datetime import UTC, datetime
 
 import httpx
 import pytest
+from PIL import Image
 
 from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
@@ -25,7 +26,6 @@ from tests.web.live import (
     CRIMINAL_RECORD_PROOF,
     MATTER,
     MATTER_NAME,
-    PROPERTY_CERTIFICATE,
     PROPERTY_ISSUER,
     Client,
     LiveCerthub,
@@ -339,3 +339,41 @@ def test_a_refused_dispute_is_said_in_words_not_codes(browsing, live, viewport):
     assert "控制字符" in message and "invalid" not in message and "（" not in message
     axe_clean(page)
     browsing.shot(page, f"wallet-dispute-error-{viewport['width']}")
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_dispute_carries_evidence_and_a_refused_file_is_said_in_words(browsing, live, viewport):
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(page, live)
+    page.click("#tab-disputes")
+    page.wait_for_selector(f'#dispute-licence option[value="{live.licences["proof"]}"]', state="attached")
+    page.select_option("#dispute-licence", live.licences["proof"])
+    page.wait_for_selector('#dispute-field option[value="issuing_authority"]', state="attached")
+    page.select_option("#dispute-field", "issuing_authority")
+    page.fill("#dispute-reason", "出具单位应为鼓楼分局")
+    page.set_input_files("#dispute-files", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    page.click("#dispute-form button[type=submit]")
+    page.wait_for_selector("#dispute-message.alert-error")
+    assert "不是 JPG、PNG 或 PDF" in page.inner_text("#dispute-message")  # said before anything is sent
+
+    page.set_input_files("#dispute-files", files=[{"name": "证明.png", "mimeType": "image/png", "buffer": _png()}])
+    page.click("#dispute-form button[type=submit]")
+    page.wait_for_selector('#dispute-message[data-attached="1"]')
+    assert "已附 1 个证明材料" in page.inner_text("#dispute-message")
+    axe_clean(page)
+    browsing.shot(page, f"wallet-dispute-attachment-{viewport['width']}")
+
+    # A file that only claims to be a picture: the server refuses it, and the page says why in words.
+    page.fill("#dispute-reason", "出具日期有误")
+    page.select_option("#dispute-field", "issue_date")
+    page.set_input_files("#dispute-files", files=[{"name": "x.png", "mimeType": "image/png", "buffer": b"<html>"}])
+    page.click("#dispute-form button[type=submit]")
+    page.wait_for_selector("#dispute-message.alert-error")
+    words = page.inner_text("#dispute-message")
+    assert "附件仅支持 JPG、PNG 或 PDF" in words and "invalid" not in words

@@ -43,6 +43,11 @@
   };
   // The server's message says which rule was broken; these say it in Chinese.
   var DETAIL_TEXT = [
+    [/attachment: only JPEG/, "附件仅支持 JPG、PNG 或 PDF 文件。"],
+    [/attachment: at most \d+ bytes/, "每个附件不能超过 900 KB。"],
+    [/attachment: at most \d+ files/, "每条异议最多 3 个附件。"],
+    [/attachment: the dispute is no longer open/, "该异议已处理完毕，不能再添加附件。"],
+    [/attachment: the file is empty/, "附件是空文件，请重新选择。"],
     [/is required/, "请把必填项填写完整。"],
     [/at most \d+ characters/, "填写的内容过长，请精简后再提交。"],
     [/control characters/, "内容中含有不可见的控制字符，请重新输入。"],
@@ -1116,19 +1121,58 @@
         message.textContent = "请选择证照和信息项，并填写异议理由。";
         return;
       }
+      var files = Array.prototype.slice.call($("dispute-files").files || []);
+      var problem = attachmentProblem(files);
+      if (problem) {
+        message.className = "alert alert-error";
+        message.textContent = problem;
+        return;
+      }
       holderApi("/api/v1/holders/me/disputes", { body: body }).then(function (result) {
         if (!result.ok) {
           message.className = "alert alert-error";
           message.textContent = errorMessage(result, "提交失败");
           return;
         }
-        message.className = "alert alert-ok";
-        message.textContent = "异议已提交，发证部门将在 " + CH.formatTime(result.data.due_at) + " 前处理。";
+        var due = CH.formatTime(result.data.due_at);
+        uploadAttachments(result.data.id, files).then(function (failed) {
+          message.className = failed ? "alert alert-error" : "alert alert-ok";
+          message.textContent = "异议已提交，发证部门将在 " + due + " 前处理。" +
+            (files.length ? (failed ? "但附件未能上传：" + failed : "已附 " + files.length + " 个证明材料。") : "");
+          message.dataset.attached = failed ? "" : String(files.length);
+        });
         $("dispute-reason").value = "";
         $("dispute-value").value = "";
+        $("dispute-files").value = "";
         loadDisputes();
       });
     });
+  }
+
+  var ATTACHMENT_TYPES = ["image/jpeg", "image/png", "application/pdf"];
+  var ATTACHMENT_MAX_BYTES = 900 * 1024;
+  var ATTACHMENTS_MAX = 3;
+
+  // Checked here so the holder hears it before anything is sent; the server checks again.
+  function attachmentProblem(files) {
+    if (files.length > ATTACHMENTS_MAX) return "每条异议最多 3 个附件。";
+    for (var i = 0; i < files.length; i++) {
+      if (ATTACHMENT_TYPES.indexOf(files[i].type) < 0) return "附件“" + files[i].name + "”不是 JPG、PNG 或 PDF 文件。";
+      if (files[i].size > ATTACHMENT_MAX_BYTES) return "附件“" + files[i].name + "”超过 900 KB，请压缩后再上传。";
+    }
+    return "";
+  }
+
+  // One after the other; resolves with the first failure in words, or "".
+  function uploadAttachments(disputeId, files) {
+    return files.reduce(function (previous, file) {
+      return previous.then(function (failed) {
+        if (failed) return failed;
+        return holderApi("/api/v1/holders/me/disputes/" + disputeId + "/attachments",
+                         { method: "POST", body: file, headers: { "Content-Type": file.type } })
+          .then(function (result) { return result.ok ? "" : errorMessage(result, ""); });
+      });
+    }, Promise.resolve(""));
   }
 
   function loadDisputes() {
