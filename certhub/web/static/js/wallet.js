@@ -551,7 +551,6 @@
         records.matters = all[2];
         records.page = 0;
         fillRecordFilters();
-        noteSeen(records.all);
         CH.checkCheckpoint(data.checkpoint).then(function (checked) {
           records.checked = checked;
           var cp = checked.checkpoint;
@@ -767,30 +766,26 @@
     });
   }
 
-  // The newest use by someone else that this tab has told the holder about.
+  // Where this tab's feed of use notices stands (GET /api/v1/holders/me/use-notices).
   var SEEN_KEY = "certhub.wallet.seen";
-  function noteSeen(all) {
-    var newest = all.filter(function (item) { return !isSelfView(item.record || {}); })[0];
-    if (newest) window.sessionStorage.setItem(SEEN_KEY, newest.record.time);
-  }
 
   function watchUses() {
-    if (!state.session || document.visibilityState !== "visible") return;
-    Promise.all([holderApi("/api/v1/holders/me/use-records"), CH.catalog("departments")]).then(function (all) {
+    if (!state.session || document.visibilityState !== "visible" || state.watching) return;
+    var cursor = window.sessionStorage.getItem(SEEN_KEY);
+    state.watching = true;
+    Promise.all([holderApi("/api/v1/holders/me/use-notices" + (cursor === null ? "" : "?after=" + encodeURIComponent(cursor))),
+                 CH.catalog("departments")]).then(function (all) {
+      state.watching = false;
       var result = all[0];
       if (!result.ok || !state.session) return;
-      var items = ((result.data || {}).records || []).filter(function (item) { return !isSelfView(item.record || {}); });
-      if (!items.length) return;
-      var seen = window.sessionStorage.getItem(SEEN_KEY);
-      window.sessionStorage.setItem(SEEN_KEY, items[0].record.time);
-      if (seen === null) return;  // the first look: what was there before is not news
-      var fresh = items.filter(function (item) { return item.record.time > seen; });
+      window.sessionStorage.setItem(SEEN_KEY, String(result.data.cursor));
+      var fresh = result.data.notices || [];
       if (!fresh.length) return;
-      var r = fresh[0].record;
+      var r = fresh[fresh.length - 1];
       var names = (r.licence_ids || []).map(function (id) { var l = licenceOf(id); return l ? l.type_name : "证照"; });
       var text = CH.nameOf(all[1], r.department) + (r.result === "granted" ? "使用了您的" : "尝试使用您的") +
-        (names.join("、") || "数据") + "（" + CH.formatTime(r.time) + "）" + (fresh.length > 1 ? "，另有 " + (fresh.length - 1) + " 条新记录" : "") +
-        "。如非本人办理，请提出异议或撤回授权。";
+        (names.join("、") || "数据") + "（" + CH.formatTime(r.time) + "）" +
+        (fresh.length > 1 ? "，另有 " + (fresh.length - 1) + " 条新记录" : "") + "。如非本人办理，请提出异议或撤回授权。";
       var notice = $("use-notice");
       notice.textContent = text;
       notice.dataset.department = r.department || "";
@@ -799,51 +794,7 @@
       if (window.Notification && window.Notification.permission === "granted" && document.hidden) {
         try { new window.Notification("用证提醒", { body: text }); } catch (e) { /* page notifications unavailable */ }
       }
-    });
-  }
-
-  /* ------------------------------------------------------------ consents */
-  function loadConsents() {
-    Promise.all([holderApi("/api/v1/holders/me/consents"), CH.catalog("departments"), CH.catalog("matters"),
-                 CH.catalog("licence-types"), CH.catalog("data-items")]).then(function (all) {
-      var result = all[0];
-      var list = CH.clear($("consents"));
-      if (!result.ok) {
-        $("consents-empty").hidden = false;
-        $("consents-empty").textContent = result.status === 404 ? "本平台未开通授权管理。" : errorMessage(result, "授权加载失败");
-        return;
-      }
-      var consents = Array.isArray(result.data) ? result.data : [];
-      $("consents-empty").hidden = consents.length > 0;
-      consents.forEach(function (consent) { list.appendChild(consentNode(consent, all[1], all[2], all[3], all[4])); });
-    });
-  }
-
-  function consentNode(consent, departments, matters, types, items) {
-    var active = consent.status === "active";
-    var names = (consent.items || []).map(function (code) { return CH.nameOf(types[code] ? types : items, code); });
-    var node = el("li", { class: "record", "data-consent": consent.id, "data-status": consent.status },
-      el("div", { class: "row-between" },
-        el("span", { class: "who", text: CH.nameOf(departments, consent.department) }),
-        el("span", { class: "badge " + (active ? "badge-valid" : "badge-revoked"),
-                     text: active ? "生效中" : consent.status === "withdrawn" ? "已撤回" : "已失效" })),
-      el("div", { class: "small", text: "事项：" + CH.nameOf(matters, consent.matter) }),
-      el("div", { class: "small", text: "授权内容：" + names.join("、") }),
-      el("div", { class: "small", text: "有效期：" + CH.formatTime(consent.valid_from) + " 至 " + CH.formatTime(consent.valid_until) +
-        (consent.granted_by_proxy ? "　（由代办人授权）" : "") }));
-    if (active) {
-      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: "撤回授权", onclick: function (event) {
-        if (!window.confirm("确定撤回对“" + CH.nameOf(departments, consent.department) + "”的授权吗？")) return;
-        event.target.disabled = true;
-        holderApi("/api/v1/holders/me/consents/" + encodeURIComponent(consent.id) + "/withdraw", { method: "POST" })
-          .then(function (result) {
-            if (!result.ok) { walletError(errorMessage(result, "撤回失败")); event.target.disabled = false; return; }
-            CH.announce("已撤回授权");
-            loadConsents();
-          });
-      } }));
-    }
-    return node;
+    }, function () { state.watching = false; });
   }
 
   /* ------------------------------------------------------------ granting consent */
