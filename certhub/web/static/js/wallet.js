@@ -797,6 +797,50 @@
     }, function () { state.watching = false; });
   }
 
+  /* ------------------------------------------------------------ consents */
+  function loadConsents() {
+    Promise.all([holderApi("/api/v1/holders/me/consents"), CH.catalog("departments"), CH.catalog("matters"),
+                 CH.catalog("licence-types"), CH.catalog("data-items")]).then(function (all) {
+      var result = all[0];
+      var list = CH.clear($("consents"));
+      if (!result.ok) {
+        $("consents-empty").hidden = false;
+        $("consents-empty").textContent = result.status === 404 ? "本平台未开通授权管理。" : errorMessage(result, "授权加载失败");
+        return;
+      }
+      var consents = Array.isArray(result.data) ? result.data : [];
+      $("consents-empty").hidden = consents.length > 0;
+      consents.forEach(function (consent) { list.appendChild(consentNode(consent, all[1], all[2], all[3], all[4])); });
+    });
+  }
+
+  function consentNode(consent, departments, matters, types, items) {
+    var active = consent.status === "active";
+    var names = (consent.items || []).map(function (code) { return CH.nameOf(types[code] ? types : items, code); });
+    var node = el("li", { class: "record", "data-consent": consent.id, "data-status": consent.status },
+      el("div", { class: "row-between" },
+        el("span", { class: "who", text: CH.nameOf(departments, consent.department) }),
+        el("span", { class: "badge " + (active ? "badge-valid" : "badge-revoked"),
+                     text: active ? "生效中" : consent.status === "withdrawn" ? "已撤回" : "已失效" })),
+      el("div", { class: "small", text: "事项：" + CH.nameOf(matters, consent.matter) }),
+      el("div", { class: "small", text: "授权内容：" + names.join("、") }),
+      el("div", { class: "small", text: "有效期：" + CH.formatTime(consent.valid_from) + " 至 " + CH.formatTime(consent.valid_until) +
+        (consent.granted_by_proxy ? "　（由代办人授权）" : "") }));
+    if (active) {
+      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: "撤回授权", onclick: function (event) {
+        if (!window.confirm("确定撤回对“" + CH.nameOf(departments, consent.department) + "”的授权吗？")) return;
+        event.target.disabled = true;
+        holderApi("/api/v1/holders/me/consents/" + encodeURIComponent(consent.id) + "/withdraw", { method: "POST" })
+          .then(function (result) {
+            if (!result.ok) { walletError(errorMessage(result, "撤回失败")); event.target.disabled = false; return; }
+            CH.announce("已撤回授权");
+            loadConsents();
+          });
+      } }));
+    }
+    return node;
+  }
+
   /* ------------------------------------------------------------ granting consent */
   // The form says exactly what goes to whom, for which matter, until when,
   // before the holder confirms. A department's system may ask for a consent
