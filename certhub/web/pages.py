@@ -133,10 +133,10 @@ def wallet(request: Request) -> HTMLResponse:
 
 @router.get("/wallet-sw.js")
 def wallet_service_worker() -> Response:
-    """The wallet's service worker (static/js/wallet-sw.js), served from the
+    """The wallet's service worker (certhub/web/wallet-sw.js), served from the
     root because a worker controls only pages at or under its own path; the
     wallet registers it for /wallet alone. Revalidated on every update check."""
-    return Response((STATIC_DIR / "js" / "wallet-sw.js").read_bytes(), media_type="text/javascript",
+    return Response((WEB_DIR / "wallet-sw.js").read_bytes(), media_type="text/javascript",
                     headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 

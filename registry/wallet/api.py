@@ -204,7 +204,8 @@ def _my_dispute(session: Session, dispute_id: int, holder: HolderPrincipal) -> L
 
 @router.post("/disputes/{dispute_id}/attachments", response_model=AttachmentRead, status_code=201,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 media: {"schema": {"type": "string", "format": "binary"}} for media in ATTACHMENT_TYPES}}})
+                 media: {"schema": {"type": "string", "format": "binary"}, "example": "(the file's bytes)"}
+                 for media in ATTACHMENT_TYPES}}})
 async def attach_to_my_dispute(dispute_id: RowId, request: Request, holder: HolderDep,
                                units: Annotated[UnitOfWork, service(UnitOfWork)]) -> AttachmentRead:
     """Attach evidence to one of the holder's open disputes: the file's bytes

@@ -4,15 +4,20 @@ is bounded per clerk and per department."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from catalog.access import UseLog
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
+from identity.ratelimit import RateLimited
+from registry.presentations.errors import CodeRefused
 from registry.presentations.models import Presentation
-from registry.presentations.redeem import SHORT_CODE_ATTEMPTS
+from registry.presentations.redeem import SHORT_CODE_ATTEMPTS, Counter, redeem_short_code
+from registry.presentations.trust import RegistryTrust
+from storage.cache import InProcessCache
 from tests.factories.catalog import COUNTY_CENTRE, MATTER
 from tests.factories.licences import token_headers
 from tests.factories.presentations import CITIZEN, PURPOSE, build
@@ -113,14 +118,31 @@ def test_anything_but_ten_digits_is_refused_before_a_lookup(world, typed):
 def test_guessing_is_bounded_per_clerk_a_minute(world):
     made = _present(world)
     wrong = f"{(int(made['short_code']) + 7) % 10**10:010d}"
-    for _ in range(SHORT_CODE_ATTEMPTS.per_clerk):
-        assert _redeem(world, wrong).json()["error"] == "unknown_short_code"
-    refused = _redeem(world, made["short_code"])  # even the right digits, once over the bound
-    assert refused.status_code == 429 and refused.json()["error"] == "rate_limited"
-    assert int(refused.headers["Retry-After"]) >= 1
-    assert _denied(world)[-1].reason_code == "rate_limited"
+    # Twice the bound and one more: however the tries fall across minute windows, one window is over it.
+    answers = [_redeem(world, wrong) for _ in range(2 * SHORT_CODE_ATTEMPTS.per_clerk + 1)]
+    errors = [answer.json()["error"] for answer in answers]
+    assert "rate_limited" in errors and set(errors) == {"unknown_short_code", "rate_limited"}
+    refused = answers[errors.index("rate_limited")]
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert "rate_limited" in [entry.reason_code for entry in _denied(world)]
     other_clerk = _redeem(world, made["short_code"], operator_id="clerk-8")
     assert other_clerk.status_code == 200, other_clerk.text
+
+
+def test_past_the_bound_even_the_right_digits_are_refused(world):
+    """At one instant (so in one minute window): the bound counts every try, not only wrong ones."""
+    made = _present(world)
+    wrong = f"{(int(made['short_code']) + 3) % 10**10:010d}"
+    counter = Counter(department_code=COUNTY_CENTRE, client_id="counter-system", operator_id="clerk-9",
+                      matter_code=MATTER, purpose=PURPOSE, case_number=None, request_hash="0" * 64)
+    services = world.app.state.services
+    tries = {"session": world.session, "counter": counter, "trust": services.find(RegistryTrust),
+             "cache": InProcessCache(), "recorder": services.find(UseLog), "now": datetime.now(UTC)}
+    for _ in range(SHORT_CODE_ATTEMPTS.per_clerk):
+        with pytest.raises(CodeRefused):
+            redeem_short_code(short_code=wrong, **tries)
+    with pytest.raises(RateLimited):
+        redeem_short_code(short_code=made["short_code"], **tries)
 
 
 def test_the_counter_needs_the_redeem_scope(world, client, db_session):

@@ -127,8 +127,9 @@ def test_presenting_keeps_the_screen_on_and_shows_digits_the_counter_accepts_onc
     assert page.get_attribute("#wake-lock-state", "data-wake-lock") == ""  # released with the code
 
 
-def test_the_printed_qr_is_shown_offline_from_the_saved_copy(browsing, live):
-    page = browsing.page(PHONE, mobile=True)
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_printed_qr_is_shown_offline_from_the_saved_copy(browsing, live, viewport):
+    page = browsing.page(viewport, mobile=viewport is PHONE)
     sign_in(page, live)
     page.wait_for_function("() => document.body.dataset.offlineReady === 'true'")
     page.click(f'.licence-card[data-identifier="{live.licences["proof"]}"]')
@@ -150,7 +151,7 @@ def test_the_printed_qr_is_shown_offline_from_the_saved_copy(browsing, live):
         text = decode_qr_image(base64.b64decode(src.split(",", 1)[1]))
         assert text.startswith("EL1:")
         axe_clean(page)
-        browsing.shot(page, "wallet-offline-360")
+        browsing.shot(page, f"wallet-offline-{viewport['width']}")
     finally:
         page.context.set_offline(False)
     checked = httpx.post(f"{live.base_url}/api/v1/verify", json={"qr_text": text})
@@ -187,15 +188,16 @@ def test_a_consent_is_granted_in_the_wallet_saying_exactly_what_to_whom_until_wh
     assert newest["valid_until"].startswith("2027-03-31T15:59:59")  # the end of that day, China time
 
 
-def test_a_departments_consent_request_waits_for_the_holder_to_approve_it(browsing, live):
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_departments_consent_request_waits_for_the_holder_to_approve_it(browsing, live, viewport):
     request = {"matter": MATTER, "items": [CRIMINAL_RECORD_PROOF], "valid_until": "2027-01-31"}
     encoded = base64.urlsafe_b64encode(json.dumps(request).encode()).decode().rstrip("=")
-    page = browsing.page(PHONE, mobile=True)
+    page = browsing.page(viewport, mobile=viewport is PHONE)
     sign_in(page, live, hash_=f"#consent-request={encoded}", shown="#consent-request:not([hidden])")  # opens on it
     text = page.inner_text("#consent-request-text")
     assert "福州市公安局" in text and MATTER_NAME in text and "2027-01-31" in text
     axe_clean(page)
-    browsing.shot(page, "wallet-consent-request-360")
+    browsing.shot(page, f"wallet-consent-request-{viewport['width']}")
     page.click("#consent-request-approve")
     page.wait_for_selector("#consent-request", state="hidden")
     newest = httpx.get(f"{live.base_url}/api/v1/holders/me/consents",

@@ -538,10 +538,11 @@
   // against the checkpoint; filters and pages are then this page's work. The
   // holder's own views are one line a day, not one line each.
   var PAGE_SIZE = 20;
-  var records = { all: [], checked: null, departments: {}, matters: {}, page: 0 };
+  var records = { all: [], checked: null, departments: {}, matters: {}, items: {}, page: 0 };
 
   function loadRecords() {
-    Promise.all([holderApi("/api/v1/holders/me/use-records"), CH.catalog("departments"), CH.catalog("matters")])
+    Promise.all([holderApi("/api/v1/holders/me/use-records"), CH.catalog("departments"), CH.catalog("matters"),
+                 CH.catalog("data-items")])
       .then(function (all) {
         var result = all[0];
         if (!result.ok) { walletError(errorMessage(result, "用证记录加载失败")); return; }
@@ -549,6 +550,7 @@
         records.all = data.records || [];
         records.departments = all[1];
         records.matters = all[2];
+        records.items = all[3];
         records.page = 0;
         fillRecordFilters();
         CH.checkCheckpoint(data.checkpoint).then(function (checked) {
@@ -718,7 +720,9 @@
       el("div", { class: "small", text: CH.formatTime(r.time) + "　" + CH.kindLabel(r.kind) +
         (r.operator && r.operator !== "holder" ? "　经办人 " + r.operator : "") }),
       licenceNames.length ? el("div", { class: "small record-licences", text: "证照：" + licenceNames.join("、") }) : null,
-      (r.data_items || []).length ? el("div", { class: "small", text: "数据：" + r.data_items.join("、") }) : null,
+      (r.data_items || []).length ? el("div", { class: "small", text: "数据：" + r.data_items.map(function (code) {
+        return CH.nameOf(records.items || {}, code);
+      }).join("、") }) : null,
       (r.fields || []).length ? fieldsLine : null,
       r.matter ? el("div", { class: "small", text: "事项：" + CH.nameOf(records.matters, r.matter) }) : null,
       r.purpose ? el("div", { class: "small", text: "事由：" + r.purpose }) : null,
