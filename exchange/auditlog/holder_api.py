@@ -1,17 +1,11 @@
 """What a holder sees of the log: every use of their own data, each with an
-inclusion proof against the signed checkpoint returned alongside; and the
-light "what is new" feed a wallet polls to tell the holder at once when
-someone used their data (use notices)."""
+inclusion proof against the signed checkpoint returned alongside."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter
 
 from exchange.auditlog import proofs
-from exchange.auditlog.notices import MAX_NOTICES, use_notices
 from identity.deps import HolderDep
 from storage.sessions import SessionDep
 
@@ -23,33 +17,3 @@ def my_use_records(session: SessionDep, holder: HolderDep) -> dict:
     """用证记录: who used the holder's licences or data, when, for which matter
     and on what legal basis — including supervision access and refusals."""
     return proofs.records_for_subject(session=session, subject_code=holder.holder_code).to_json()
-
-
-class UseNotice(BaseModel):
-    time: str
-    kind: str
-    department: str
-    result: str
-    licence_ids: list[str]
-    data_items: list[str]
-    matter: str | None
-    purpose: str | None
-
-
-class UseNotices(BaseModel):
-    cursor: int = Field(description="pass as `after` next time; opaque, only ever grows")
-    notices: list[UseNotice] = Field(description="uses by others since `after`, oldest first (the holder's own "
-                                                 "views are left out); empty on the first call, which only "
-                                                 "returns where to start")
-
-
-@router.get("/use-notices", response_model=UseNotices)
-def my_use_notices(session: SessionDep, holder: HolderDep,
-                   after: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> UseNotices:
-    """The wallet's subscription to uses of the holder's data: poll with the
-    last cursor (on resume, or every half minute while open) and tell the
-    holder of each new use. A pull rather than Web Push: certhub runs on
-    government networks that cannot reach browser vendors' push services,
-    and a use of a citizen's data is not sent to a third party (docs/web.md)."""
-    cursor, found = use_notices(session=session, subject_code=holder.holder_code, after=after, limit=MAX_NOTICES)
-    return UseNotices(cursor=cursor, notices=[UseNotice(**notice) for notice in found])

@@ -4,10 +4,14 @@ their own views are not news, and nobody else's uses are ever in it."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 
 from catalog.access import UseLog, UseRecord
 from certhub.settings import Settings
+from exchange.auditlog import LogEntry
 from tests.factories.licences import REGISTRY_ID, citizen_id, holder_headers, publish_log_checkpoint
 from tests.factories.settings import TEST_SECRET
 
@@ -56,3 +60,22 @@ def test_the_feed_needs_a_holder_and_a_sane_cursor(client, db_session):
     assert client.get("/api/v1/holders/me/use-notices").status_code == 401
     alice = holder_headers(client, code=ALICE)
     assert client.get("/api/v1/holders/me/use-notices?after=-1", headers=alice).status_code == 422
+
+
+def test_a_use_under_a_covert_mandates_embargo_is_not_told_until_it_ends(client, app, db_session):
+    """Records that carry an embargo (the log's covert-mandate records) are left
+    out while it lasts; an unreadable one is withheld too (fail closed)."""
+    publish_log_checkpoint(db_session)
+    alice = holder_headers(client, code=ALICE)
+    cursor = client.get("/api/v1/holders/me/use-notices", headers=alice).json()["cursor"]
+    for until in ("2999-01-01T00:00:00.000000Z", "not a time", "2000-01-01T00:00:00.000000Z"):
+        record = {"time": "2026-12-07T10:00:00.000000Z", "kind": "query", "department": POLICE, "result": "granted",
+                  "licence_ids": [], "data_items": ["102/000001"], "matter": None, "purpose": "侦查",
+                  "basis": "supervision_mandate", "embargo_until": until}
+        db_session.add(LogEntry(recorded_at=datetime.now(UTC), kind="query", department_code=POLICE,
+                                operator_id="officer-1", subject_code=ALICE, basis="supervision_mandate",
+                                result="granted", entry=json.dumps(record).encode()))
+    db_session.flush()
+    answer = client.get(f"/api/v1/holders/me/use-notices?after={cursor}", headers=alice).json()
+    assert [n["purpose"] for n in answer["notices"]] == ["侦查"]  # only the one whose embargo has ended
+    assert answer["cursor"] > cursor
