@@ -31,7 +31,8 @@ def use_notices(*, session: Session, subject_code: str, after: int | None, now: 
     rows = session.execute(
         select(LogEntry.id, LogEntry.basis, LogEntry.entry)
         .where(LogEntry.subject_code == subject_code, LogEntry.id > after).order_by(LogEntry.id).limit(_SCAN)).all()
-    cursor, notices = after, []
+    cursor = after
+    notices: list[dict] = []
     for entry_id, basis, entry in rows:
         if len(notices) >= max(1, min(limit, MAX_NOTICES)):
             break
