@@ -562,6 +562,7 @@
             : "日志尚未发布检查点。";
           $("records-checkpoint").dataset.signature = checked.signature;
           renderRecords();
+          showCompleteness(data, checked);
         });
       });
   }
@@ -650,6 +651,7 @@
         var node = recordNode(row.item);
         list.appendChild(node);
         checkProof(row.item, node.querySelector(".proof"));
+        showAnswerCheck(node, row.item);
       } else {
         list.appendChild(selfViewsNode(row));
       }
@@ -729,7 +731,49 @@
       el("div", { class: "small", text: "依据：" + CH.basisLabel(r.basis) +
         (r.basis === "supervision_mandate" ? "（监管执法查询，无需您授权）" : "") +
         (r.reason ? "　拒绝原因：" + (REFUSAL_TEXT[r.reason] || "未通过核验") : "") }),
-      el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }));
+      el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }),
+      r.answer ? el("div", { class: "answer small proof-pending", text: "披露内容：核验中…" }) : null);
+  }
+
+  /* What went out about the holder, checked here against the record's
+     commitment (answercheck.js, where the page loads it). */
+  var ANSWER_TEXT = {
+    verified: ["proof-ok", "披露内容：已核验 ✓（与日志记录的承诺一致）"],
+    mismatch: ["proof-bad", "披露内容：与日志记录的承诺不符 ✗"],
+    missing: ["proof-pending", "披露内容：未保存，无法核对"],
+    unchecked: ["proof-pending", "披露内容：本机浏览器无法核验"]
+  };
+  function showAnswerCheck(node, item) {
+    var line = node.querySelector(".answer");
+    if (!line || !CH.checkAnswer) return;
+    CH.checkAnswer(item.record, item.disclosed).then(function (status) {
+      var shown = ANSWER_TEXT[status] || ANSWER_TEXT.mismatch;
+      line.dataset.answer = status;
+      line.className = "answer small " + shown[0];
+      line.textContent = shown[1] + ((item.disclosed && item.disclosed.values) ? "，共 " + item.disclosed.values.length + " 项" : "");
+    });
+  }
+
+  /* Whether the list is provably all of the holder's uses up to the checkpoint
+     (logcompleteness.js, where the page loads it), and how many uses a covert
+     mandate still withholds. */
+  function showCompleteness(data, checked) {
+    var node = $("records-completeness");
+    if (!node || !CH.checkCompleteness) return;
+    node.textContent = "完整性证明：核验中…";
+    CH.checkCompleteness(data, checked).then(function (result) {
+      node.dataset.complete = result.status;
+      var withheld = result.embargoed ? "其中 " + result.embargoed + " 条为监管执法保密期内的使用，保密期满后显示内容。" : "";
+      if (result.status === "ok") {
+        node.textContent = "完整性证明：已核验 ✓ 截至该检查点，日志中涉及您的使用共 " + result.count + " 条，均已列出。" + withheld;
+      } else if (result.status === "bad") {
+        node.textContent = "完整性证明：核验失败 ✗ 列出的记录与日志承诺的数量不符，可能有使用未向您显示。";
+      } else if (result.status === "unavailable") {
+        node.textContent = "完整性证明：暂不可用（检查点未包含按主体的索引，或记录过多）。";
+      } else {
+        node.textContent = "完整性证明：本浏览器无法核验。";
+      }
+    });
   }
 
   var REFUSAL_TEXT = {
