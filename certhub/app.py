@@ -20,6 +20,7 @@ import exchange.agreements.api
 import exchange.auditlog.api
 import exchange.auditlog.holder_api
 import exchange.auditlog.log_api
+import exchange.auditlog.notices_api
 import exchange.auditlog.statistics_api
 import exchange.consent.api
 import exchange.mandates.api
@@ -216,6 +217,7 @@ def create_app(
     app.include_router(exchange.auditlog.api.usage_router)
     app.include_router(exchange.auditlog.holder_api.router)
     app.include_router(exchange.auditlog.statistics_api.router)
+    app.include_router(exchange.auditlog.notices_api.router)
     app.include_router(exchange.agreements.api.router)
     app.include_router(exchange.consent.api.router)
     app.include_router(exchange.mandates.api.router)

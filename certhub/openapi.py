@@ -215,6 +215,7 @@ EXTRA_STATUSES: dict[str, set[int]] = {
     "dev_login": {404},  # not a demo deployment
     "open_staff_session": {401, 404},  # an ID token refused; staff OpenID sign-in not configured
     "demo_staff_session": {404},  # not a demo deployment, or no such demo staff member
+    "attach_to_my_dispute": {413, 422},  # the file is the raw body, read by the route
 }
 # Conditional GETs answering 304 to a current If-None-Match (SPEC: RFC 9110 §15.4.5).
 NOT_MODIFIED = frozenset({"get_status_list"})

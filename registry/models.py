@@ -312,3 +312,20 @@ class Delegation(Base):
     status: Mapped[str] = mapped_column(String(16), default=DelegationStatus.ACTIVE)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DisputeAttachment(Base):
+    """Evidence a holder attaches to their dispute (a photo of the paper, a
+    PDF from another office): bounded in size, type and number
+    (registry.service.dispute_attachments); kept with the dispute for the
+    issuer who decides it."""
+
+    __tablename__ = "registry_dispute_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dispute_id: Mapped[int] = mapped_column(ForeignKey("registry_licence_disputes.id", ondelete="CASCADE"), index=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

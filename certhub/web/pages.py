@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from certhub.settings import Settings
@@ -129,6 +129,15 @@ def landing(request: Request) -> HTMLResponse:
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet(request: Request) -> HTMLResponse:
     return _render(request, "wallet.html", page="wallet", title="我的证照")
+
+
+@router.get("/wallet-sw.js")
+def wallet_service_worker() -> Response:
+    """The wallet's service worker (certhub/web/wallet-sw.js), served from the
+    root because a worker controls only pages at or under its own path; the
+    wallet registers it for /wallet alone. Revalidated on every update check."""
+    return Response((WEB_DIR / "wallet-sw.js").read_bytes(), media_type="text/javascript",
+                    headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/counter", response_class=HTMLResponse)

@@ -17,9 +17,11 @@ from identity.deps import require_scopes
 from identity.operators import MAX_OPERATOR_LENGTH, OPERATOR_HEADER, validate_operator_id
 from identity.tokens import Principal
 from registry.config import RegistryConfig
+from registry.errors import DisputeNotFound
 from registry.identifiers import LicenceIdentifier
 from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.schemas import (
+    AttachmentRead,
     CancellationRead,
     CopyCreate,
     DepartmentDisputeRead,
@@ -39,7 +41,7 @@ from registry.licences.schemas import (
     VersionRead,
 )
 from registry.models import Licence, LicenceDispute
-from registry.service import disputes, documents, issue, lifecycle, reads, statuslists
+from registry.service import dispute_attachments, disputes, documents, issue, lifecycle, reads, statuslists
 from registry.service.authority import Actor, check_may_manage
 from registry.service.pdfsigning import PdfTimestamps
 from storage.base import utcnow
@@ -190,6 +192,28 @@ def _department_dispute(session: Session, dispute: LicenceDispute) -> Department
 def get_dispute(dispute_id: RowId, session: SessionDep, principal: Manager):
     """One dispute of the caller's licences with its history."""
     return _department_dispute(session, _managed_dispute(session, dispute_id, principal))
+
+
+@router.get("/disputes/{dispute_id}/attachments", response_model=list[AttachmentRead])
+def list_dispute_attachments(dispute_id: RowId, session: SessionDep, principal: Manager) -> list[AttachmentRead]:
+    """The evidence the holder attached to a dispute of the caller's licences."""
+    dispute = _managed_dispute(session, dispute_id, principal)
+    return [AttachmentRead.model_validate(row, from_attributes=True)
+            for row in dispute_attachments.list_for(session=session, dispute_id=dispute.id)]
+
+
+@router.get("/disputes/{dispute_id}/attachments/{attachment_id}", response_class=Response)
+def get_dispute_attachment(dispute_id: RowId, attachment_id: RowId, session: SessionDep,
+                           principal: Manager) -> Response:
+    """One attached file, as sent (its type checked by its first bytes when it came)."""
+    dispute = _managed_dispute(session, dispute_id, principal)
+    row = dispute_attachments.get(session=session, dispute_id=dispute.id, attachment_id=attachment_id)
+    if row is None:
+        raise DisputeNotFound(f"attachment {attachment_id} of dispute {dispute_id} not found")
+    # Sent as a download, never rendered by this origin (a PDF or image from a citizen is untrusted).
+    return Response(row.content, media_type=row.media_type, headers={
+        "Content-Disposition": f'attachment; filename="dispute-{dispute_id}-{attachment_id}"',
+        "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/disputes/{dispute_id}/accept", response_model=DepartmentDisputeRead)

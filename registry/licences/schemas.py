@@ -184,6 +184,28 @@ class DepartmentDisputeRead(DisputeRead):
     history: list[DisputeEventRead]
 
 
+class AttachmentRead(BaseModel):
+    """A file attached to a dispute, without its bytes."""
+
+    id: int
+    dispute_id: int
+    media_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
+class StaticQrRead(BaseModel):
+    """The printed licence's static QR, for the wallet to keep a copy the
+    holder can show offline (no network at the counter)."""
+
+    identifier: str
+    type_name: str
+    qr_text: str = Field(description="EL1 licence code, sealed by the issuer, valid until the licence ends")
+    qr_png_base64: str
+    valid_until: date | None
+
+
 class WalletLicence(BaseModel):
     """One licence in the holder's wallet list."""
 

@@ -32,6 +32,7 @@ from registry.presentations.schemas import (
     RedeemedLicence,
     RedemptionCreate,
     RedemptionRead,
+    ShortCodeRedemptionCreate,
     VerifyRead,
     VerifyRequest,
 )
@@ -92,7 +93,7 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
     return PresentationRead(
         id=row.id, qr_text=issued.qr_text, qr_png_base64=png, expires_at=row.expires_at,
         ttl_seconds=issued.ttl_seconds, accepted_until=accepted_until, seconds_left=seconds_left,
-        licences=list(row.licence_identifiers), disclosure=row.disclosure,
+        licences=list(row.licence_identifiers), disclosure=row.disclosure, short_code=row.short_code or "",
     )
 
 
@@ -100,6 +101,20 @@ def create_presentation(body: PresentationCreate, request: Request, session: Ses
 async def redeem_presentation(body: RedemptionCreate, request: Request, principal: Department, units: Units):
     """Redeem a holder's code at a counter: the licences as disclosed, once.
     Every attempt is recorded in the authorized-use log, refusals too."""
+    return await _run_redemption(units, body=body, request=request, principal=principal)
+
+
+@redeem_router.post("/redeem-short-code", response_model=RedemptionRead)
+async def redeem_short_code(body: ShortCodeRedemptionCreate, request: Request, principal: Department, units: Units):
+    """Redeem a holder's code by the ten digits shown under its QR, typed by
+    the clerk when the QR cannot be scanned: the same presentation, the same
+    single use, the same use record. Attempts are bounded per clerk and per
+    department a minute (429 past that); every refused attempt is recorded."""
+    return await _run_redemption(units, body=body, request=request, principal=principal)
+
+
+async def _run_redemption(units: UnitOfWork, *, body: RedemptionCreate | ShortCodeRedemptionCreate,
+                          request: Request, principal: Principal) -> RedemptionRead:
     attempt = _Attempt()
     try:
         return await units.run(functools.partial(_redeem, body=body, request=request, principal=principal,
@@ -127,7 +142,7 @@ def redemption_receipt(
         "Content-Disposition": f'attachment; filename="receipt-{presentation_id}.pdf"'})
 
 
-def _operator(request: Request, principal: Principal, body: RedemptionCreate) -> str:
+def _operator(request: Request, principal: Principal, body: RedemptionCreate | ShortCodeRedemptionCreate) -> str:
     """Who redeems: a staff session's person (never what the page typed: a
     different operator_id or X-Operator-Id is refused), else the body's
     operator_id, else the header."""
@@ -149,8 +164,8 @@ class _Attempt:
     recorder: UseLog | None = None
 
 
-def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: Principal,
-            attempt: _Attempt) -> RedemptionRead:
+def _redeem(work: Work, *, body: RedemptionCreate | ShortCodeRedemptionCreate, request: Request,
+            principal: Principal, attempt: _Attempt) -> RedemptionRead:
     # Counted before anything else, and not logged as a use when refused.
     find_service(request, RateLimiter).charge(department_code=principal.department_code, bucket=REDEEM_RATE_BUCKET)
     # The log recorder, the cache and the trust store are reached here, in
@@ -167,10 +182,14 @@ def _redeem(work: Work, *, body: RedemptionCreate, request: Request, principal: 
     attempt.counter, attempt.recorder = counter, recorder
     if not principal.has(REDEEM_SCOPE):
         raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
-    redeemed = redeeming.redeem(
-        session=work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
-        registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow(),
-    )
+    if isinstance(body, ShortCodeRedemptionCreate):
+        redeemed = redeeming.redeem_short_code(session=work.session, short_code=body.short_code, counter=counter,
+                                               trust=trust, cache=cache, recorder=recorder, now=utcnow())
+    else:
+        redeemed = redeeming.redeem(
+            session=work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,
+            registry_id=find_service(request, RegistryConfig).registry_id, now=utcnow(),
+        )
     # Only a committed redemption uses the code up: a commit that fails
     # gives the claim back, as any failure before it does.
     work.if_not_committed(lambda: cache.delete(redeeming.claim_key(redeemed.presentation.id)))

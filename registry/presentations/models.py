@@ -34,6 +34,8 @@ class Presentation(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # The newer code for one of these licences that replaced this one (one live code per licence).
     superseded_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The digits a clerk types when the QR cannot be scanned (redeem.redeem_short_code); not unique (0024).
+    short_code: Mapped[str | None] = mapped_column(String(10), nullable=True, index=True)
 
 
 class Redemption(Base):

@@ -19,7 +19,7 @@ from registry.presentations.disclosure import DISCLOSURES
 from registry.presentations.errors import InvalidPresentationRequest, LicenceNotPresentable
 from registry.presentations.models import Presentation
 from registry.presentations.policy import PRESENTATION_POLICY, PresentRequest
-from registry.presentations.redeem import SKEW
+from registry.presentations.redeem import SKEW, short_codes_kept_since
 from registry.service import reads
 from signing import service as signing_service
 from signing.qr import encode_presentation_qr
@@ -29,6 +29,8 @@ MAX_LICENCES = 10
 MIN_TTL_SECONDS = 15
 MAX_TTL_SECONDS = 600
 ID_BYTES = 12  # 96 random bits, 16 base64url characters: unguessable, and short in the QR
+SHORT_CODE_DIGITS = 10  # typed by a clerk; guessing is bounded by redeem.SHORT_CODE_ATTEMPTS
+_SHORT_CODE_DRAWS = 5
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ def present(
         delegation_id=request.delegation.id if request.delegation is not None else None,
         licence_identifiers=list(versions), disclosure=disclosure, kid=signer.kid,
         issued_at=moment, expires_at=moment + timedelta(seconds=ttl_seconds),
+        short_code=_fresh_short_code(session=session, now=moment),
     )
     session.add(row)
     session.flush()
@@ -83,6 +86,19 @@ def present(
         disclosure=disclosure, issued_at=row.issued_at, expires_at=row.expires_at,
     )
     return IssuedPresentation(row=row, qr_text=qr_text)
+
+
+def _fresh_short_code(*, session: Session, now: datetime) -> str:
+    """Random digits no live code has. Two codes made at once on PostgreSQL may
+    still draw the same digits; the counter then refuses both short codes
+    (redeem.redeem_short_code: fail closed) and the QR still works."""
+    for _ in range(_SHORT_CODE_DRAWS):
+        code = f"{secrets.randbelow(10**SHORT_CODE_DIGITS):0{SHORT_CODE_DIGITS}d}"
+        taken = session.scalar(select(Presentation.id).where(
+            Presentation.short_code == code, Presentation.expires_at >= short_codes_kept_since(now)).limit(1))
+        if taken is None:
+            return code
+    raise InvalidPresentationRequest("no free short code could be drawn; ask again")
 
 
 def _supersede_earlier(*, session: Session, new: Presentation, licences: Sequence[Licence], now: datetime) -> None:

@@ -15,6 +15,7 @@ not burn the code; a successful one does, for good.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from catalog.access import UseLog, UseRecord
 from catalog.service import licence_types, matters
+from identity.ratelimit import RateLimited, RateLimitUnavailable
 from registry.errors import InvalidIdentifier
 from registry.models import Licence, LicenceStatus
 from registry.presentations.disclosure import disclose
@@ -35,9 +37,26 @@ from registry.service.reads import ShownLicence, get_shown
 from signing.qr import PresentationClaim, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache
+from storage.cache import Counter as CacheCounter
 from storage.units import write_lock
 
 SKEW = timedelta(seconds=30)
+SHORT_CODE_EXPIRED_KEPT = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class ShortCodeAttempts:
+    """Short codes typed per minute: a clerk types a few a minute at most.
+    The department's bound is what limits a guesser (a department names its
+    own operators): 60 a minute all day against 1000 live codes of ten
+    digits finds one with odds of about 1 in 115, and every try is in the
+    use log as a refused redemption of that department."""
+
+    per_clerk: int = 6
+    per_department: int = 60
+
+
+SHORT_CODE_ATTEMPTS = ShortCodeAttempts()
 SUPERSEDED_MESSAGE = "the holder has since been given a newer code for this licence; scan the code on their screen"
 _REFRESH_ON = {"unknown_key", "key_not_valid"}
 
@@ -139,23 +158,103 @@ def redeem(
     # this transaction takes SQLite's write lock, never while holding it.
     claim, held = verify_presentation(qr_text=qr_text, trust=trust, registry_id=registry_id, now=now)
     write_lock(session=session)  # SQLite: the write lock first, so no read snapshot goes stale before we write
-    # The stored presentation and whether the matter is real, in one round trip.
-    row = session.connection().execute(
-        _PRESENTATION_AND_MATTER, {"presentation_id": claim.presentation_id, "matter_code": counter.matter_code}
-    ).one_or_none()
-    presentation = matter_known = superseded_by = None
-    if row is not None:
-        presentation_id, holder_code, identifiers, disclosure, expires_at, superseded_by, matter_known = row
-        presentation = StoredPresentation(id=presentation_id, holder_code=holder_code,
-                                          licence_identifiers=tuple(identifiers), disclosure=disclosure,
-                                          expires_at=expires_at)
-    if matter_known is None:
-        matter_known = matters.exists(session=session, code=counter.matter_code)
-    if not matter_known:
-        raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
+    presentation, superseded_by = _stored(session=session, presentation_id=claim.presentation_id,
+                                          matter_code=counter.matter_code)
     if presentation is None or presentation.licence_identifiers != tuple(claim.licence_identifiers) \
             or presentation.disclosure != claim.disclosure:  # 4. a code this registry stored, as stored
         raise CodeRefused("the code does not match a presentation of this registry", code="unknown_presentation")
+    return _redeem_stored(session=session, presentation=presentation, superseded_by=superseded_by, counter=counter,
+                          cache=cache, recorder=recorder, held=held, now=now)
+
+
+def redeem_short_code(
+    *,
+    session: Session,
+    short_code: str,
+    counter: Counter,
+    trust: RegistryTrust,
+    cache: Cache,
+    recorder: UseLog,
+    now: datetime,
+) -> Redeemed:
+    """The clerk typed the digits under the holder's QR instead of scanning it.
+    The digits stand for the stored presentation (no signature to check: the
+    registry made and kept them); from there it is the QR's path, once only.
+    Guessing is bounded: every attempt counts against the clerk's and the
+    department's per-minute allowance first (SHORT_CODE_ATTEMPTS), and a
+    refused attempt is recorded in the use log like any refused redemption."""
+    _count_short_code_attempt(cache=cache, counter=counter, now=now)
+    held = trust.current(now=now)  # before the write lock, as in redeem
+    write_lock(session=session)
+    found = session.scalars(select(Presentation.id).where(
+        Presentation.short_code == short_code, Presentation.expires_at >= short_codes_kept_since(now)).limit(2)).all()
+    if len(found) != 1:  # none, or two live codes that drew the same digits: never guess between holders
+        raise CodeRefused("no 亮证 code has these digits; check them with the holder or scan the QR",
+                          code="unknown_short_code")
+    presentation, superseded_by = _stored(session=session, presentation_id=found[0], matter_code=counter.matter_code)
+    if presentation is None:
+        raise CodeRefused("no 亮证 code has these digits", code="unknown_short_code")
+    return _redeem_stored(session=session, presentation=presentation, superseded_by=superseded_by, counter=counter,
+                          cache=cache, recorder=recorder, held=held, now=now)
+
+
+def short_codes_kept_since(now: datetime) -> datetime:
+    """Short codes are looked up among presentations accepted until at least
+    this instant: live ones, and those that ended a little ago (so a late clerk
+    hears "expired", not "unknown"). A new code's digits are free in the same window."""
+    return now - SKEW - SHORT_CODE_EXPIRED_KEPT
+
+
+def _count_short_code_attempt(*, cache: Cache, counter: Counter, now: datetime) -> None:
+    minute = int(now.timestamp() // 60)
+    ttl = 61 - now.timestamp() % 60
+    counters = [
+        CacheCounter(f"shortcode:{counter.department_code}:{counter.operator_id}:m{minute}", ttl,
+                     SHORT_CODE_ATTEMPTS.per_clerk),
+        CacheCounter(f"shortcode:{counter.department_code}:m{minute}", ttl, SHORT_CODE_ATTEMPTS.per_department),
+    ]
+    increment = cache.increment_within_briefly if _on_event_loop() else cache.increment_within
+    try:
+        counts = increment(counters)
+    except Exception:  # noqa: BLE001 - any cache failure: fail closed, as the rate limiter does
+        raise RateLimitUnavailable("the short code attempt counters are unavailable; scan the QR") from None
+    if len(counts) < len(counters) or any(count > c.limit for count, c in zip(counts, counters, strict=False)):
+        raise RateLimited("too many short codes typed this minute; scan the QR or wait a minute",
+                          retry_after=max(1, int(ttl)))
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _stored(*, session: Session, presentation_id: str,
+            matter_code: str) -> tuple[StoredPresentation | None, str | None]:
+    """The stored presentation (locked for share) and the code that replaced
+    it, if any; checks the counter's matter in the same round trip."""
+    row = session.connection().execute(
+        _PRESENTATION_AND_MATTER, {"presentation_id": presentation_id, "matter_code": matter_code}
+    ).one_or_none()
+    presentation = matter_known = superseded_by = None
+    if row is not None:
+        stored_id, holder_code, identifiers, disclosure, expires_at, superseded_by, matter_known = row
+        presentation = StoredPresentation(id=stored_id, holder_code=holder_code,
+                                          licence_identifiers=tuple(identifiers), disclosure=disclosure,
+                                          expires_at=expires_at)
+    if matter_known is None:
+        matter_known = matters.exists(session=session, code=matter_code)
+    if not matter_known:
+        raise InvalidPresentationRequest("matter_code: not a matter of the catalog")
+    return presentation, superseded_by
+
+
+def _redeem_stored(
+    *, session: Session, presentation: StoredPresentation, superseded_by: str | None, counter: Counter,
+    cache: Cache, recorder: UseLog, held: HeldTrust, now: datetime,
+) -> Redeemed:
     if now > accepted_until(presentation.expires_at):
         raise CodeRefused("the code has expired; ask the holder to show a new one", code="expired")
     if superseded_by is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Identifier = Annotated[str, Field(min_length=1, max_length=110)]
 HolderCode = Annotated[str, Field(min_length=1, max_length=18)]
@@ -46,16 +46,34 @@ class PresentationRead(BaseModel):
                                           "what the wallet counts down on its own clock")
     licences: list[str]
     disclosure: str
+    short_code: str = Field(description="ten digits a clerk can type when the QR cannot be scanned "
+                                        "(POST /api/v1/presentations/redeem-short-code); same code, same single use")
 
 
-class RedemptionCreate(_Strict):
-    qr_text: str = Field(min_length=1, max_length=MAX_QR_TEXT)
+class _CounterFields(_Strict):
     operator_id: OperatorId | None = Field(
         default=None, description="the clerk's staff id; required with a department access token that names no "
                                   "operator, and left out (or the same) with a staff session, whose person it is")
     matter_code: MatterCode
     purpose: str = Field(min_length=1, max_length=200, pattern=LogText, description="用证事由: why the licence is used")
     case_number: str | None = Field(default=None, min_length=1, max_length=64, pattern=LogText)
+
+
+class RedemptionCreate(_CounterFields):
+    qr_text: str = Field(min_length=1, max_length=MAX_QR_TEXT)
+
+
+class ShortCodeRedemptionCreate(_CounterFields):
+    short_code: str = Field(min_length=10, max_length=16, description="the ten digits under the holder's QR; "
+                                                                      "spaces and hyphens between them are ignored")
+
+    @field_validator("short_code")
+    @classmethod
+    def _digits(cls, value: str) -> str:
+        digits = value.replace(" ", "").replace("-", "")
+        if len(digits) != 10 or not digits.isascii() or not digits.isdigit():
+            raise ValueError("ten digits")
+        return digits
 
 
 class SealedForm(BaseModel):

@@ -10,6 +10,7 @@ the log refuses, nothing is shown.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from datetime import date
 from typing import Annotated, cast
@@ -21,13 +22,26 @@ from sqlalchemy.orm import Session
 from catalog.access import UseLog, UseRecord
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
+from registry.errors import DisputeNotFound
 from registry.identifiers import LicenceIdentifier
 from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read, pdf_keys
-from registry.licences.schemas import DisputeRead, ExpiringRead, HolderDisputeCreate, LicenceRead, WalletLicence
-from registry.models import Licence, LicenceStatus
-from registry.service import disputes, documents, reads
+from registry.licences.schemas import (
+    AttachmentRead,
+    DisputeRead,
+    ExpiringRead,
+    HolderDisputeCreate,
+    LicenceRead,
+    StaticQrRead,
+    WalletLicence,
+)
+from registry.models import Licence, LicenceDispute, LicenceStatus
+from registry.service import dispute_attachments, disputes, documents, reads
+from signing.qr import render_qr_png
+from storage.base import utcnow
+from storage.params import RowId
 from storage.sessions import SessionDep
+from storage.units import UnitOfWork, Work
 from wiring import service
 
 router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
@@ -36,7 +50,10 @@ router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 HOLDER_PURPOSE = "本人查看"
 HOLDER_OPERATOR = "holder"
 MAX_PAGE = 100  # one log record names at most 100 licences
+# What the static QR's summary carries (signing.qr.LicenceSummary), as the log names fields.
+STATIC_QR_FIELDS = ("static_qr.identifier", "static_qr.holder_name_masked", "static_qr.validity")
 UseLogDep = Annotated[UseLog, service(UseLog)]
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "application/pdf")
 StatusFilter = Annotated[str | None, Query(pattern="^(" + "|".join(LicenceStatus.ALL) + ")$")]
 
 
@@ -141,6 +158,21 @@ def my_layout_ofd(identifier: str, request: Request, session: SessionDep, holder
                     media_type=OFD_MEDIA_TYPE)
 
 
+@router.get("/licences/{identifier}/static-qr", response_model=StaticQrRead)
+def my_static_qr(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                 recorder: UseLogDep) -> StaticQrRead:
+    """The static QR printed on the licence (its layout documents carry the
+    same), for an offline copy in the wallet: a counter checks it with the
+    trust list alone. It shows what the printed paper shows; no single use."""
+    view = _own(session, identifier, holder)
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)], fields=STATIC_QR_FIELDS)
+    qr_text = documents.static_qr_text(session=session, view=view, **document_keys(request))
+    return StaticQrRead(identifier=view.version.identifier, type_name=view.version.record["licence_type_name"],
+                        qr_text=qr_text,
+                        qr_png_base64=base64.b64encode(render_qr_png(qr_text)).decode(),
+                        valid_until=view.version.valid_until)
+
+
 @router.get("/disputes", response_model=list[DisputeRead])
 def my_disputes(session: SessionDep, holder: HolderDep,
                 limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100):
@@ -159,3 +191,41 @@ def raise_my_dispute(body: HolderDisputeCreate, request: Request, session: Sessi
         reason=body.reason, proposed_value=body.proposed_value, deadline=dispute_deadline(request),
     )
     return dispute_read(dispute)
+
+
+def _my_dispute(session: Session, dispute_id: int, holder: HolderPrincipal) -> LicenceDispute:
+    """One of the holder's own disputes; anyone else's is "not found", as one that does not exist."""
+    dispute = session.get(LicenceDispute, dispute_id)
+    if dispute is None or (dispute.holder_code, dispute.holder_code_type) != (holder.holder_code,
+                                                                               holder.holder_code_type):
+        raise DisputeNotFound(f"dispute {dispute_id} not found")
+    return dispute
+
+
+@router.post("/disputes/{dispute_id}/attachments", response_model=AttachmentRead, status_code=201,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 media: {"schema": {"type": "string", "format": "binary"}, "example": "(the file's bytes)"}
+                 for media in ATTACHMENT_TYPES}}})
+async def attach_to_my_dispute(dispute_id: RowId, request: Request, holder: HolderDep,
+                               units: Annotated[UnitOfWork, service(UnitOfWork)]) -> AttachmentRead:
+    """Attach evidence to one of the holder's open disputes: the file's bytes
+    as the body, with its media type (image/jpeg, image/png or
+    application/pdf); at most 900 KiB, three files a dispute."""
+    content = await request.body()  # certhub/bodylimit.py has bounded it already
+    declared = request.headers.get("content-type", "")
+
+    def attach(work: Work) -> AttachmentRead:
+        dispute = _my_dispute(work.session, dispute_id, holder)
+        row = dispute_attachments.attach(session=work.session, dispute=dispute, content=content,
+                                         declared_type=declared, now=utcnow())
+        return AttachmentRead.model_validate(row, from_attributes=True)
+
+    return await units.run(attach)
+
+
+@router.get("/disputes/{dispute_id}/attachments", response_model=list[AttachmentRead])
+def my_dispute_attachments(dispute_id: RowId, session: SessionDep, holder: HolderDep) -> list[AttachmentRead]:
+    """What the holder attached to one of their disputes (without the bytes)."""
+    dispute = _my_dispute(session, dispute_id, holder)
+    return [AttachmentRead.model_validate(row, from_attributes=True)
+            for row in dispute_attachments.list_for(session=session, dispute_id=dispute.id)]

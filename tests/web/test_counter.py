@@ -283,3 +283,36 @@ def test_the_camera_reads_the_code_with_jsqr_loaded_only_then(browser, live, art
         session.close()
         camera_browser.close()
     assert session.foreign == [] and session.errors == []
+
+
+def test_the_clerk_types_the_holders_digits_when_no_scanner_reads(browsing, live):
+    """The wallet's 10-digit fallback, typed at the counter as the holder reads it out
+    (grouped 3-3-4): the same code as the QR, so it verifies once and then says 已使用."""
+    answer = httpx.post(f"{live.base_url}/api/v1/presentations", timeout=30,
+                        headers={"Authorization": f"Bearer {live.holder_token()}"},
+                        json={"licences": [live.licences["id_card"]], "disclosure": "full"})
+    assert answer.status_code == 201, answer.text
+    digits = answer.json()["short_code"]
+    assert len(digits) == 10 and digits.isdigit()
+    page = browsing.page(DESKTOP)
+    counter_ready(page, live)
+
+    page.fill("#numeric-code", "12345")  # too short: said here, nothing sent
+    page.click("#numeric-code-form button[type=submit]")
+    assert page.get_attribute("#numeric-code", "aria-invalid") == "true"
+    assert "10 位数字" in page.inner_text("#numeric-code-hint")
+    assert result_children(page) == 0
+
+    page.fill("#numeric-code", f"{digits[:3]} {digits[3:6]} {digits[6:]}")
+    page.click("#numeric-code-form button[type=submit]")
+    page.wait_for_selector('#result [data-verdict="valid"]')
+    assert page.locator(f'#result article[data-identifier="{live.licences["id_card"]}"]').count() == 1
+    assert_accessible(page)
+    browsing.shot(page, "counter-numeric-code")
+
+    page.fill("#numeric-code", digits)
+    page.click("#numeric-code-form button[type=submit]")
+    refused = page.wait_for_selector('#result [data-verdict="invalid"]')
+    assert refused.get_attribute("data-code") == "replayed" and "已使用" in refused.inner_text()
+    # The QR of the same presentation is used up with it.
+    scan(page, answer.json()["qr_text"], "invalid")

@@ -15,6 +15,7 @@
   // Plain-Chinese reasons for every refusal code of the redeem API.
   var REASONS = {
     replayed: ["已使用", "此亮证码已被核验过，请持证人刷新后重新出示。"],
+    unknown_short_code: ["数字码无效", "没有与这组数字对应的有效亮证码，请核对后重新输入，或请持证人刷新亮证码。"],
     expired: ["已过期", "亮证码或证照已过期，请持证人刷新亮证码或核实证照有效期。"],
     revoked: ["已吊销", "该证照已被发证部门吊销。"],
     suspended: ["已暂停", "该证照已被暂停使用。"],
@@ -197,6 +198,20 @@
       input.value = "";
       if (text) redeem(text);
     });
+    // The numeric fallback: ten digits, spaces and hyphens as the wallet groups them ignored.
+    $("numeric-code-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var field = $("numeric-code");
+      var digits = normalise(field.value).replace(/[\s-]/g, "");
+      if (!/^[0-9]{10}$/.test(digits)) {
+        field.setAttribute("aria-invalid", "true");
+        $("numeric-code-hint").textContent = "数字核验码是 10 位数字，请核对后重新输入。";
+        return;
+      }
+      field.removeAttribute("aria-invalid");
+      field.value = "";
+      redeemShortCode(digits);
+    });
     input.addEventListener("focus", function () {
       $("scan-state").textContent = "● 等待扫码";
       $("scan-state").classList.remove("is-away");
@@ -220,19 +235,29 @@
 
   /* ------------------------------------------------------------ redeem */
   function redeem(text) {
+    send("/api/v1/presentations/redeem", { qr_text: text }, text);
+  }
+
+  // The digits typed from the holder's phone: the same code as its QR, redeemed once.
+  function redeemShortCode(digits) {
+    send("/api/v1/presentations/redeem-short-code", { short_code: digits }, null);
+  }
+
+  function send(path, code, text) {
     if (state.busy) return;
     state.busy = true;
     showPending();
     // No operator id: the session names the clerk, and the server takes it from there.
-    var body = { qr_text: text, matter_code: state.setup.matter, purpose: state.setup.purpose };
+    var body = Object.assign({ matter_code: state.setup.matter, purpose: state.setup.purpose }, code);
     if (state.setup.caseNumber) body.case_number = state.setup.caseNumber;
-    CH.api("/api/v1/presentations/redeem", {
+    CH.api(path, {
       token: staff.token(), body: body,
     }).then(function (result) {
       state.busy = false;
       if (result.ok && result.data && result.data.valid === true) showValid(result.data);
       else if (result.status === 401) { showUnverified(result); window.setTimeout(signOut, 2500); }
-      else if (result.data && result.data.error === "not_a_presentation") checkStaticCode(text, result);
+      else if (text && result.data && result.data.error === "not_a_presentation") checkStaticCode(text, result);
+      else if (!text && result.status === 429) showInvalid("尝试过于频繁", "数字核验码输入错误次数过多，请稍候一分钟再试，或改用扫码。", "rate_limited");
       else showRefusal(result);
       focusScan();
     });
