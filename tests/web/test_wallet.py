@@ -20,6 +20,7 @@ from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
 from identity.codes import citizen_id_check_character
 from signing.qr import decode_qr_image
+from tests.web.accessibility import axe_violations
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import (
     CRIMINAL_RECORD_ISSUER,
@@ -34,7 +35,6 @@ from tests.web.live import (
 pytestmark = pytest.mark.slow  # drives Chromium
 
 VIEWPORTS = [pytest.param(PHONE, id="phone"), pytest.param(DESKTOP, id="desktop")]
-SERIOUS = {"moderate", "serious", "critical"}
 PURPOSE = "办理个人无犯罪记录证明开具，核验申请人身份"
 DEMO_HOLDER_NAME = "林晓梅"  # certhub/demo/holders.yaml: licences about to expire
 
@@ -45,12 +45,8 @@ def demo_holder_code() -> str:
 
 
 def axe_clean(page) -> None:
-    """axe-core (shipped by axe-playwright-python) finds nothing moderate or worse in the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    found = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-             for v in results.response["violations"] if v.get("impact") in SERIOUS]
+    """axe-core (tests/web/accessibility) finds nothing moderate or worse in the page as it is now."""
+    found = axe_violations(page)
     assert found == [], found
 
 
