@@ -45,7 +45,7 @@ def receipt_pdf(*, session: Session, presentation_id: str, department_code: str,
     sheet = ReceiptSheet(
         title=TITLE, reference=presentation.id,
         rows=_rows(session=session, redemption=redemption, presentation=presentation),
-        department_name=_department_name(session, department_code),
+        department_name=_department_name(session=session, code=department_code),
         issued_at=now.astimezone(CHINA_TIME), seal_png=seal.picture_png if seal is not None else None,
     )
     return sign_with(render_receipt_pdf(sheet), credentials=credentials, timestamps=timestamps,
@@ -61,16 +61,16 @@ def _rows(*, session: Session, redemption: Redemption, presentation: Presentatio
         ("办理事项", matter_text),
         ("办件编号", redemption.case_number or "—"),
         ("用证事由", redemption.purpose),
-        ("核验部门", f"{_department_name(session, redemption.department_code)}（{redemption.department_code}）"),
+        ("核验部门", f"{_department_name(session=session, code=redemption.department_code)}（{redemption.department_code}）"),
         ("核验系统", redemption.client_id),
         ("经办人", redemption.operator_id),
         ("持证人证件号码", str(mask_value(presentation.holder_code, MaskRule.id_number))),
         ("出示范围", _DISCLOSURES.get(presentation.disclosure, presentation.disclosure)),
-        *[("核验证照", text) for text in _licences(session, presentation)],
+        *[("核验证照", text) for text in _licences(session=session, presentation=presentation)],
     ]
 
 
-def _licences(session: Session, presentation: Presentation) -> list[str]:
+def _licences(*, session: Session, presentation: Presentation) -> list[str]:
     texts = []
     for identifier in presentation.licence_identifiers:
         try:
@@ -82,6 +82,6 @@ def _licences(session: Session, presentation: Presentation) -> list[str]:
     return texts
 
 
-def _department_name(session: Session, code: str) -> str:
+def _department_name(*, session: Session, code: str) -> str:
     department = departments.get(session=session, code=code)
     return department.name if department is not None else code

@@ -38,12 +38,13 @@ OPTIONAL = (BindingRegistry,)
 
 
 def _service_kinds(app) -> set[type]:
-    """Every type a route asks for through ``wiring.service(kind)``, at any depth of its dependencies."""
+    """Every type a route asks for through ``wiring.service(kind)``, at any depth of its dependencies
+    (``wiring.optional_service(kind)`` asks for what a deployment may leave out: not counted)."""
     kinds: set[type] = set()
 
     def walk(dependant) -> None:
         call = dependant.call
-        if inspect.isfunction(call) and call.__name__.startswith("find_"):
+        if inspect.isfunction(call) and call.__name__.startswith("find_") and not call.__name__.startswith("find_optional_"):
             kind = inspect.getclosurevars(call).nonlocals.get("kind")
             if isinstance(kind, type):
                 kinds.add(kind)
