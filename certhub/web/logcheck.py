@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key
+from exchange.auditlog.checkpoints import verifier_key
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.models import LogEntry, LogTile
-from exchange.auditlog.witnessing import LogWitnesses
+from exchange.auditlog.witnessing import LogWitnesses, served_checkpoint
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, LogVerificationError, MalformedError, encode_entry_bundle, parse_path
 from signing.transparency.cosignature import WitnessPolicy
@@ -38,8 +38,10 @@ class DatabaseLogSource:
     ``exchange.auditlog.log_api`` serves. One short session per fetch: the
     verifier fetches from several threads."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, witness_threshold: int = 0) -> None:
         self._sessions = sessions
+        # The checkpoint is the one /log/checkpoint serves: the newest this many witnesses cosigned.
+        self._witness_threshold = witness_threshold
 
     def describe(self) -> str:
         return "this server's log (/log/)"
@@ -51,8 +53,8 @@ class DatabaseLogSource:
 
     def _read(self, session: Session, path: str) -> bytes | None:
         if path == CHECKPOINT_PATH:
-            latest = latest_checkpoint(session=session)
-            return None if latest is None else bytes(latest.note)
+            served = served_checkpoint(session=session, threshold=self._witness_threshold)
+            return None if served is None else bytes(served.note)
         try:
             coord = parse_path(path)
         except MalformedError as error:
@@ -121,7 +123,8 @@ def check_log(
                 "index": None}
     try:
         report = verify_log(
-            source=DatabaseLogSource(sessions), verifier_key=key, check_entries=entries, origin=origin,
+            source=DatabaseLogSource(sessions, witness_threshold=server_witnesses.threshold if server_witnesses else 0),
+            verifier_key=key, check_entries=entries, origin=origin,
             # Database reads are quick; one fetcher keeps to one connection at a time.
             fetch_threads=1, witness_policy=policy,
         )

@@ -15,13 +15,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import select
 
 from catalog.access import UseLog
-from exchange.auditlog.checkpoints import latest_checkpoint, verifier_key, verifier_keys
+from exchange.auditlog.checkpoints import verifier_key, verifier_keys
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.errors import NotInLog
 from exchange.auditlog.models import LogEntry, LogTile
 from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.timestamps import newest_timestamped
-from exchange.auditlog.witnessing import LogWitnesses
+from exchange.auditlog.witnessing import LogWitnesses, served_checkpoint
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
 from storage.sessions import SessionDep
@@ -50,8 +50,11 @@ def _binary(data: bytes, *, full: bool) -> Response:
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
-def get_checkpoint(session: SessionDep) -> Response:
-    latest = latest_checkpoint(session=session)
+def get_checkpoint(session: SessionDep,
+                   witnesses: Annotated[LogWitnesses | None, optional_service(LogWitnesses)]) -> Response:
+    """The newest checkpoint the log's witnesses cosigned (k of them), with their lines
+    (exchange.auditlog.witnessing.served_checkpoint); without witnesses, the newest."""
+    latest = served_checkpoint(session=session, threshold=witnesses.threshold if witnesses is not None else 0)
     if latest is None:
         raise NotInLog("no checkpoint has been published yet", code="not_found")
     return Response(content=bytes(latest.note), media_type="text/plain; charset=utf-8", headers={"Cache-Control": _SHORT})

@@ -4,11 +4,17 @@
 After a checkpoint is committed, each configured witness is sent it with
 the consistency proof from the size that witness last cosigned; valid
 cosignature lines are stored (``auditlog_cosignatures``) and appended to
-the checkpoint's note, which ``/log/checkpoint`` serves. A witness that is
-down, slow or refuses never blocks appends or publication: the checkpoint
-stays published with the cosignatures it got, and ``/log/health`` says
-whether the policy (k of n) is met. Verifiers decide with their own pinned
-policy, never this one.
+the checkpoint's note. A witness that is down, slow or refuses never
+blocks appends or checkpointing: ``/log/health`` says whether the policy
+(k of n) is met. Verifiers decide with their own pinned policy, never this one.
+
+What ``/log/checkpoint`` serves (``served_checkpoint``): the newest
+checkpoint k witnesses have cosigned, as a witnessed log publishes, so a
+verifier never fetches one in the moment between its commit and its
+witnesses' answers. Only when none of the last ``WITNESSED_LOOKBACK``
+checkpoints was (a long outage of the witnesses) is the newest served
+as it is: a log does not stand still for ever behind its witnesses, and
+every verifier's policy then fails loudly instead.
 """
 
 from __future__ import annotations
@@ -144,6 +150,27 @@ def witness_round(sessionmaker: sessionmaker[Session], witnesses: LogWitnesses) 
                         len(result.cosigned_by), result.threshold,
                         ", ".join(f"{name}: {why}" for name, why in sorted(result.missing.items())))
     return result
+
+
+# About three hours of checkpoints at the default 10 s interval.
+WITNESSED_LOOKBACK = 1000
+
+
+def served_checkpoint(*, session: Session, threshold: int) -> LogCheckpoint | None:
+    """The checkpoint the log publishes: the newest one ``threshold`` of its
+    witnesses cosigned (0: no witnesses), or the newest (see the module's docstring)."""
+    newest = session.scalar(select(LogCheckpoint).order_by(LogCheckpoint.id.desc()).limit(1))
+    if newest is None or threshold <= 0:
+        return newest
+    witnessed_id = session.scalar(
+        select(LogCosignature.checkpoint_id)
+        .where(LogCosignature.checkpoint_id > newest.id - WITNESSED_LOOKBACK)
+        .group_by(LogCosignature.checkpoint_id)
+        .having(func.count(func.distinct(LogCosignature.witness)) >= threshold)
+        .order_by(LogCosignature.checkpoint_id.desc()).limit(1))
+    if witnessed_id is None or witnessed_id == newest.id:
+        return newest
+    return session.get(LogCheckpoint, witnessed_id)
 
 
 def witness_latest(*, session: Session, witnesses: LogWitnesses) -> WitnessRound | None:

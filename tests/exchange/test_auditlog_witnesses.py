@@ -27,7 +27,7 @@ from certhub.app import create_app
 from certhub.cli.audit import app as audit_cli
 from certhub.db import create_sessionmaker
 from certhub.settings import LogWitnessSetting, Settings
-from exchange.auditlog import insert_pending, publish_checkpoint, verifier_key
+from exchange.auditlog import insert_pending, publish_checkpoint, verifier_key, witnessing
 from exchange.auditlog.models import (
     LogCheckpoint,
     LogCosignature,
@@ -167,6 +167,37 @@ def test_checkpoint_served_with_two_cosignatures_that_the_verifier_requires(witn
             session.commit()
         stripped = _verify(url, witnessed.log_key, *keys)
         assert stripped.exit_code == 1 and "witness_policy_unmet" in stripped.stderr, stripped.output
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+
+def test_the_log_serves_the_newest_checkpoint_its_witnesses_cosigned(witnessed, tmp_path, monkeypatch):
+    """A checkpoint between its commit and its witnesses' answers is not what /log/checkpoint serves:
+    verifiers enforcing the policy never fetch one that could not meet it yet."""
+    assert witness_round(witnessed.make_session, witnessed.log_witnesses).met  # size 10, cosigned
+    _append_and_publish(witnessed.make_session, 5, tag="D")  # size 15, not yet asked
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
+                        auditlog_witnesses=[LogWitnessSetting(name=w.name, vkey=w.vkey, url=w.url)
+                                            for w in witnessed.witnesses])
+    app = create_app(settings, engine=witnessed.engine, cache=InProcessCache())
+    server, thread, url = _serve(app)
+    try:
+        def served() -> tuple[int, list[str]]:
+            note = Note.from_bytes(httpx.get(f"{url}/log/checkpoint", timeout=10).content)
+            return int(note.text.split("\n")[1]), [line.name for line in note.signatures]
+
+        assert served() == (10, [ORIGIN, *NAMES])
+        keys = [option for w in witnessed.witnesses for option in ("--witness", w.vkey)]
+        assert _verify(url, witnessed.log_key, *keys).exit_code == 0
+        assert witness_round(witnessed.make_session, witnessed.log_witnesses).met
+        assert served() == (15, [ORIGIN, *NAMES])
+        # Witnesses gone for longer than the look-back: the newest is served as it is, and fails the policy.
+        monkeypatch.setattr(witnessing, "WITNESSED_LOOKBACK", 1)
+        _append_and_publish(witnessed.make_session, 5, tag="E")
+        assert served() == (20, [ORIGIN])
+        assert _verify(url, witnessed.log_key, *keys).exit_code == 1
     finally:
         server.should_exit = True
         thread.join(timeout=10)
