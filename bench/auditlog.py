@@ -22,12 +22,20 @@ Three measurements, each beside pymerkle on the same entries in the same run:
   does it (checkpoint signature, every tile, every entry re-hashed), beside
   pymerkle building its tree from the same entries and computing the root.
 
+- witnessing and time-stamping: appends per second (one record per
+  transaction, as data requests write them) while a checkpointer publishes
+  every 0.2 s, *off* (the log's signature only) beside *on* (every round
+  also time-stamped by an RFC 3161 TSA and cosigned by two witnesses, each a
+  ``certhub witness serve`` process, the TSA OpenSSL's ``ts`` on loopback),
+  in alternating rounds; and each checkpointer round's duration, which is
+  what witnessing adds: latency to a checkpoint, not to an append.
+
 The large tree is built with ``signing.transparency``'s reference writer on
 a temporary directory (no million database rows are needed for proofs and
 verification); the entries are canonical use records with random salts.
 
 usage: python -m bench auditlog [--entries N] [--quick] [--appends N] [--batch B]
-                                [--proofs K] [--database-url URL]
+                                [--proofs K] [--witnessed N] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import random
 import secrets
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -52,10 +61,14 @@ from sqlalchemy.orm import Session
 
 from catalog.access import UseRecord
 from certhub.db import create_db_engine, create_sessionmaker, upgrade
-from exchange.auditlog import insert_pending, integrate_pending, proofs
+from exchange.auditlog import insert_pending, integrate_pending, proofs, publish_checkpoint, verifier_key
+from exchange.auditlog.checkpoints import publish_round
 from exchange.auditlog.integration import current_state
 from exchange.auditlog.models import LogCheckpoint, LogEntry, LogTile
 from exchange.auditlog.records import SALT_BYTES, leaf_record
+from exchange.auditlog.timestamps import TsaPost
+from exchange.auditlog.witnessing import LogWitness, LogWitnesses, served_checkpoint
+from registry.service.pdfsigning import TsaClient
 from signing.canonical import canonical_json
 from signing.transparency import (
     MemoryTiles,
@@ -67,10 +80,15 @@ from signing.transparency import (
     verify_inclusion,
     verify_log,
 )
+from signing.transparency.cosignature import CosignerVerifier
+from signing.transparency.note import Note
 from signing.transparency.sources import DirectorySource
 from signing.transparency.writer import DirectoryStorage, LogWriter
+from storage.egress import Egress
 
 ORIGIN = "bench.certhub.test/authorized-use-log"
+# The key-encryption secret of the throwaway log's signing key.
+_SECRET = b"bench-auditlog-" + b"k" * 17
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 # One writer append per this many entries when building the big log.
 _WRITE_BATCH = 1 << 16
@@ -98,6 +116,8 @@ def run(args: list[str]) -> dict:
     parser.add_argument("--single", type=int, default=2_000, help="records for the single append part")
     parser.add_argument("--batch", type=int, default=1_000, help="records per transaction, batched part")
     parser.add_argument("--proofs", type=int, default=5_000, help="inclusion proofs to time")
+    parser.add_argument("--witnessed", type=int, default=2_000,
+                        help="records per round of the witnessing part (two rounds each, off and on)")
     parser.add_argument("--database-url", default=os.environ.get("CERTHUB_BENCH_DATABASE_URL")
                         or os.environ.get("CERTHUB_TEST_DATABASE_URL") or DEFAULT_URL)
     options = parser.parse_args(args)
@@ -106,13 +126,15 @@ def run(args: list[str]) -> dict:
         options.appends = min(options.appends, 2_000)
         options.single = min(options.single, 200)
         options.proofs = min(options.proofs, 500)
-    for name in ("entries", "appends", "single", "batch", "proofs"):
+        options.witnessed = min(options.witnessed, 200)
+    for name in ("entries", "appends", "single", "batch", "proofs", "witnessed"):
         if getattr(options, name) < 1:
             parser.error(f"--{name} must be positive")
 
     entries = _entries(options.entries)
     with _throwaway_schema(options.database_url) as engine:
         appends = _append_rates(engine, single=options.single, batched=options.appends, batch=options.batch)
+        witnessing = _witnessing_cost(engine, records=options.witnessed)
         with tempfile.TemporaryDirectory(prefix="bench-auditlog-") as directory:
             built = _build_log(Path(directory), entries)
             proofs = _proof_times(engine, built, entries, count=options.proofs)
@@ -123,11 +145,14 @@ def run(args: list[str]) -> dict:
         "proof_ms <= 2 (mean, tiles in memory)": proofs["ours_memory_mean_ms"] <= 2,
         "proof_ms <= 2 (mean, proof API on PostgreSQL)": proofs["ours_db_mean_ms"] <= 2,
         f"verify {options.entries} entries <= 60 s": verification["ours_verify_s"] <= 60,
+        # Witnessing and time-stamping run after the checkpoint's commit, outside any append's path.
+        "witnessing costs appends <= 10%": witnessing["on_vs_off_appends"] >= 0.9,
     }
     return {
         "entries": options.entries,
         "entry_bytes_mean": round(sum(map(len, entries)) / len(entries), 1),
         "append": appends,
+        "witnessing": witnessing,
         "proof": proofs,
         "verify": verification,
         "targets_met": targets,
@@ -150,6 +175,91 @@ def _entries(count: int) -> list[bytes]:
     salts = os.urandom(SALT_BYTES * count).hex().encode()
     step = 2 * SALT_BYTES
     return [head + salts[i * step : (i + 1) * step] + tail for i in range(count)]
+
+
+# --- witnessing and time-stamping ---------------------------------------------
+
+
+def _witnessing_cost(engine: Engine, *, records: int) -> dict:
+    """Appends per second with a checkpointer running, off and on, in alternating rounds (off, on, off, on)."""
+    # The outside parties are the test suite's real ones: a witness is `certhub witness serve`,
+    # the TSA OpenSSL's `ts` behind a loopback HTTP server.
+    from tests.factories.witnesses import start_witness
+    from tests.processes import stop_process
+    from tests.tsa import LoopbackTsa
+
+    make_session = create_sessionmaker(engine)
+    with make_session() as session:
+        publish_checkpoint(session=session, key_secret=_SECRET, origin=ORIGIN)  # the log's key, for the witnesses
+        session.commit()
+        log_key = verifier_key(session=session, origin=ORIGIN)
+    assert log_key is not None
+    figures: dict[str, list[float]] = {"off_appends_per_s": [], "on_appends_per_s": [], "off_round_ms": [],
+                                       "on_round_ms": []}
+    with tempfile.TemporaryDirectory(prefix="bench-witnesses-") as directory, LoopbackTsa() as tsa:
+        started = [start_witness(Path(directory), f"bench.certhub.test/w{n}", log_key) for n in (1, 2)]
+        try:
+            witnesses = LogWitnesses.over_egress(
+                [LogWitness(verifier=CosignerVerifier.from_key_string(w.vkey), url=w.url) for w in started],
+                threshold=2, egress=Egress(), timeout_s=5)
+            stamps = TsaClient(url=tsa.url, egress=Egress())
+            for mode in ("off", "on", "off", "on"):
+                rate, rounds = _appends_while_checkpointing(
+                    make_session, records, witnesses=witnesses if mode == "on" else None,
+                    timestamps=stamps.post if mode == "on" else None)
+                figures[f"{mode}_appends_per_s"].append(rate)
+                figures[f"{mode}_round_ms"].extend(rounds)
+            with make_session() as session:
+                served = served_checkpoint(session=session, threshold=2)
+                assert served is not None
+                signers = [line.name for line in Note.from_bytes(bytes(served.note)).signatures]
+            stamped_replies = tsa.replies
+        finally:
+            for witness in started:
+                stop_process(witness.process)
+    off, on = statistics.mean(figures["off_appends_per_s"]), statistics.mean(figures["on_appends_per_s"])
+    return {
+        "records_per_round": records,
+        "appends_per_s": {"off": round(off, 1), "on": round(on, 1),
+                          "rounds_off": [round(r, 1) for r in figures["off_appends_per_s"]],
+                          "rounds_on": [round(r, 1) for r in figures["on_appends_per_s"]]},
+        "on_vs_off_appends": round(on / off, 3),
+        "checkpoint_round_ms": {mode: {"p50": round(statistics.median(figures[f"{mode}_round_ms"]), 2),
+                                       "max": round(max(figures[f"{mode}_round_ms"]), 2),
+                                       "rounds": len(figures[f"{mode}_round_ms"])} for mode in ("off", "on")},
+        "served_checkpoint_signed_by": signers,
+        "tsa_replies": stamped_replies,
+    }
+
+
+def _appends_while_checkpointing(make_session, records: int, *, witnesses: LogWitnesses | None,
+                                 timestamps: TsaPost | None) -> tuple[float, list[float]]:
+    """`records` single-record transactions while a checkpointer publishes every 0.2 s; each round's ms."""
+    stop = threading.Event()
+    rounds: list[float] = []
+
+    def checkpointer() -> None:
+        while not stop.is_set():
+            started = time.perf_counter()
+            publish_round(make_session, _SECRET, origin=ORIGIN, timestamps=timestamps, witnesses=witnesses)
+            rounds.append((time.perf_counter() - started) * 1000)
+            stop.wait(0.2)
+
+    thread = threading.Thread(target=checkpointer, name="bench-checkpointer")
+    thread.start()
+    try:
+        start = time.perf_counter()
+        for _ in range(records):
+            with make_session() as session:
+                insert_pending(session=session, records=[_USE], now=datetime.now(UTC))
+                session.commit()
+        rate = records / (time.perf_counter() - start)
+    finally:
+        stop.set()
+        thread.join()
+    # The last records, checkpointed (and witnessed, stamped) before the next mode starts.
+    publish_round(make_session, _SECRET, origin=ORIGIN, timestamps=timestamps, witnesses=witnesses)
+    return rate, rounds
 
 
 # --- PostgreSQL appends --------------------------------------------------------
