@@ -28,16 +28,20 @@ from certhub.cli.audit import app as audit_cli
 from certhub.db import create_sessionmaker
 from certhub.settings import LogWitnessSetting, Settings
 from exchange.auditlog import insert_pending, publish_checkpoint, verifier_key, witnessing
+from exchange.auditlog.checkpoints import publish_round
 from exchange.auditlog.models import (
     LogCheckpoint,
+    LogCheckpointTimestamp,
     LogCosignature,
     LogEntry,
     LogSigningKey,
     LogState,
     LogTile,
+    SubjectHead,
 )
 from exchange.auditlog.witnessing import LogWitness, LogWitnesses, witness_round
 from identity.tokens import TokenAuthority
+from registry.service.pdfsigning import TsaClient
 from signing.transparency import EMPTY_ROOT
 from signing.transparency.cosignature import Cosigner, CosignerVerifier
 from signing.transparency.note import Note
@@ -49,6 +53,7 @@ from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import ORIGIN, SECRET
 from tests.factories.witnesses import RunningWitness, start_witness
 from tests.processes import stop_process
+from tests.tsa import LoopbackTsa
 
 pytestmark = pytest.mark.slow  # starts witness processes and a server
 
@@ -64,7 +69,7 @@ runner = CliRunner()
 
 def _reset(engine, *, keep_key: bool = False) -> None:
     with engine.begin() as connection:
-        for table in (LogCosignature, LogEntry, LogTile, LogCheckpoint):
+        for table in (LogCosignature, LogCheckpointTimestamp, SubjectHead, LogEntry, LogTile, LogCheckpoint):
             connection.execute(delete(table))
         if not keep_key:
             connection.execute(delete(LogSigningKey))
@@ -198,6 +203,42 @@ def test_the_log_serves_the_newest_checkpoint_its_witnesses_cosigned(witnessed, 
         _append_and_publish(witnessed.make_session, 5, tag="E")
         assert served() == (20, [ORIGIN])
         assert _verify(url, witnessed.log_key, *keys).exit_code == 1
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+
+def test_a_checkpoint_cosigned_by_two_witnesses_and_time_stamped_is_what_the_verifier_requires(witnessed, tmp_path):
+    """The whole of it at once: a checkpointer round time-stamps the checkpoint with a real TSA and has
+    both witness processes cosign it; the verifier, given both witnesses and the TSA's CA, accepts it,
+    and refuses it when either outside party's check cannot be met."""
+    with LoopbackTsa() as tsa:
+        assert publish_round(witnessed.make_session, SECRET, origin=ORIGIN, witnesses=witnessed.log_witnesses,
+                             timestamps=TsaClient(url=tsa.url, egress=Egress()).post)
+        assert tsa.replies == 1
+        ca = tmp_path / "tsa-ca.der"
+        ca.write_bytes(tsa.ca_certificate)
+    settings = Settings(secret_key=TEST_SECRET, data_dir=tmp_path, registry_id="https://registry.test",
+                        auditlog_witnesses=[LogWitnessSetting(name=w.name, vkey=w.vkey, url=w.url)
+                                            for w in witnessed.witnesses])
+    app = create_app(settings, engine=witnessed.engine, cache=InProcessCache())
+    server, thread, url = _serve(app)
+    try:
+        served = Note.from_bytes(httpx.get(f"{url}/log/checkpoint", timeout=10).content)
+        assert [line.name for line in served.signatures] == [ORIGIN, *NAMES]
+        keys = [option for w in witnessed.witnesses for option in ("--witness", w.vkey)]
+        both = _verify(url, witnessed.log_key, *keys, "--tsa-ca", str(ca))
+        assert both.exit_code == 0, both.output
+        assert f"cosigned by: {', '.join(NAMES)}" in both.stdout and "time-stamped: size 10" in both.stdout
+        # A third witness the verifier trusts (3 of 3), or a TSA it does not: refused.
+        stranger = Cosigner.generate("witness-c.test/w3").verifier.to_key_string()
+        assert _verify(url, witnessed.log_key, *keys, "--witness", stranger, "--tsa-ca", str(ca)).exit_code == 1
+        with LoopbackTsa() as other:
+            other_ca = tmp_path / "other-ca.der"
+            other_ca.write_bytes(other.ca_certificate)
+        untrusted = _verify(url, witnessed.log_key, *keys, "--tsa-ca", str(other_ca))
+        assert untrusted.exit_code == 1 and "timestamp_untrusted" in untrusted.stderr, untrusted.output
     finally:
         server.should_exit = True
         thread.join(timeout=10)
