@@ -28,10 +28,10 @@ from signing.transparency.note import (
     Note,
     NoteSignature,
     NoteVerifier,
-    _parse_hex_key_id,
     _strict_b64decode,
     check_key_name,
     key_id,
+    split_key_string,
 )
 
 # SPEC: C2SP tlog-cosignature "Format" — the Ed25519 cosignature/v1 key type.
@@ -86,12 +86,8 @@ class CosignerVerifier:
 
     @classmethod
     def from_key_string(cls, text: str) -> CosignerVerifier:
-        parts = text.strip().split("+", 2) if isinstance(text, str) else []
-        if len(parts) != 3:
-            raise MalformedError("a witness vkey is <name>+<key id>+<key>")
-        name, hex_id, encoded = parts
-        check_key_name(name)
-        return cls(name=name, key_id=_parse_hex_key_id(hex_id), public_key=_decode_cosigner_key(encoded))
+        name, key_id_bytes, encoded = split_key_string(text, private=False)
+        return cls(name=name, key_id=key_id_bytes, public_key=_decode_cosigner_key(encoded))
 
     def to_key_string(self) -> str:
         encoded = base64.b64encode(bytes([COSIGNATURE_V1_TYPE]) + self.public_key).decode()
@@ -127,14 +123,9 @@ class Cosigner:
 
     @classmethod
     def from_key_string(cls, text: str) -> Cosigner:
-        if not isinstance(text, str) or not text.startswith(_PRIVATE_KEY_PREFIX):
-            raise MalformedError("a cosigner key starts with PRIVATE+KEY+")
-        parts = text.strip()[len(_PRIVATE_KEY_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise MalformedError("a cosigner key is PRIVATE+KEY+<name>+<key id>+<key>")
-        name, hex_id, encoded = parts
+        name, key_id_bytes, encoded = split_key_string(text, private=True)
         cosigner = cls(name=name, seed=_decode_cosigner_key(encoded))
-        if cosigner.verifier.key_id != _parse_hex_key_id(hex_id):
+        if cosigner.verifier.key_id != key_id_bytes:
             raise MalformedError("key ID does not match the cosigner name and public key")
         return cosigner
 

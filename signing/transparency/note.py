@@ -71,14 +71,9 @@ class NoteVerifier:
 
     @classmethod
     def from_key_string(cls, text: str) -> NoteVerifier:
-        # The name cannot contain '+', but base64 can: split at most twice.
-        parts = text.strip().split("+", 2) if isinstance(text, str) else []
-        if len(parts) != 3:
-            raise MalformedError("verifier key must be <name>+<key id>+<key>")
-        name, hex_id, encoded = parts
-        check_key_name(name)
+        name, key_id_bytes, encoded = split_key_string(text, private=False)
         _, public_key = _decode_typed_key(encoded)
-        return cls(name=name, key_id=_parse_hex_key_id(hex_id), public_key=public_key)
+        return cls(name=name, key_id=key_id_bytes, public_key=public_key)
 
     def to_key_string(self) -> str:
         encoded = base64.b64encode(bytes([ED25519_TYPE]) + self.public_key).decode()
@@ -138,15 +133,10 @@ class NoteSigner:
 
     @classmethod
     def from_key_string(cls, text: str) -> NoteSigner:
-        if not isinstance(text, str) or not text.startswith(_PRIVATE_KEY_PREFIX):
-            raise MalformedError("signer key must start with PRIVATE+KEY+")
-        parts = text.strip()[len(_PRIVATE_KEY_PREFIX) :].split("+", 2)
-        if len(parts) != 3:
-            raise MalformedError("signer key must be PRIVATE+KEY+<name>+<key id>+<key>")
-        name, hex_id, encoded = parts
+        name, key_id_bytes, encoded = split_key_string(text, private=True)
         _, seed = _decode_typed_key(encoded)
         signer = cls(name=name, seed=seed)
-        if signer.key_id != _parse_hex_key_id(hex_id):
+        if signer.key_id != key_id_bytes:
             raise MalformedError("key ID does not match the key name and public key")
         return signer
 
@@ -251,6 +241,28 @@ def open_note(data: bytes, *, verifiers: Sequence[NoteVerifier]) -> VerifiedNote
     if not verified_by:
         raise NoteVerificationError("no signature from a trusted key", code="unknown_key")
     return VerifiedNote(text=note.text, verified_by=tuple(verified_by), note=note)
+
+
+def split_key_string(text: str, *, private: bool) -> tuple[str, bytes, str]:
+    """(name, key ID, base64 of type byte || key) of a key string:
+    ``<name>+<hex key ID>+<base64>``, prefixed ``PRIVATE+KEY+`` when ``private``
+    (# SPEC: C2SP signed-note, the key formats of golang.org/x/mod/sumdb/note;
+    the cosignature/v1 keys of C2SP tlog-cosignature are written the same way)."""
+    form = "PRIVATE+KEY+<name>+<key id>+<key>" if private else "<name>+<key id>+<key>"
+    if not isinstance(text, str):
+        raise MalformedError(f"a key string is {form}")
+    text = text.strip()
+    if private:
+        if not text.startswith(_PRIVATE_KEY_PREFIX):
+            raise MalformedError(f"a private key string is {form}")
+        text = text[len(_PRIVATE_KEY_PREFIX) :]
+    # The name cannot contain '+', but base64 can: split at most twice.
+    parts = text.split("+", 2)
+    if len(parts) != 3:
+        raise MalformedError(f"a key string is {form}")
+    name, hex_id, encoded = parts
+    check_key_name(name)
+    return name, _parse_hex_key_id(hex_id), encoded
 
 
 def _parse_signature_line(line: str) -> NoteSignature:
