@@ -125,6 +125,18 @@ def holder_headers(client, *, code: str, code_type: str = "111", name: str = "�
     return {"Authorization": f"Bearer {response.json()['session_token']}"}
 
 
+
+def issue_residence_permit_through_the_api(client, session: Session, *, holder_code: str) -> dict:
+    """A 居住证 for 张三 (``holder_code``) issued by the city's client through the API, with a fresh
+    log checkpoint so that the holder's reads are served; the licence as the API answered it."""
+    city = token_headers(client, session, CITY_SAMR)
+    body = {"type_code": RESIDENCE_PERMIT, "holder": {"name": "张三", "code": holder_code, "code_type": "111"},
+            "face": {"address": "福州市鼓楼区五四路1号"}, "valid_from": "2025-01-01", "valid_until": "2035-12-31"}
+    issued = client.post("/api/v1/licences", json=body, headers=city)
+    assert issued.status_code == 201, issued.text
+    publish_log_checkpoint(session)
+    return issued.json()
+
 def issue_licence(session) -> Licence:
     """A business licence issued below HTTP by the city issuer; committed."""
     body = business_licence_body()

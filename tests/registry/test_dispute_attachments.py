@@ -14,11 +14,10 @@ from registry.service.dispute_attachments import MAX_BYTES, MAX_PER_DISPUTE
 from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import (
     REGISTRY_ID,
-    RESIDENCE_PERMIT,
     build_world,
     citizen_id,
     holder_headers,
-    publish_log_checkpoint,
+    issue_residence_permit_through_the_api,
     token_headers,
 )
 from tests.factories.settings import TEST_SECRET
@@ -36,14 +35,10 @@ def settings(tmp_path) -> Settings:
 def world(client, db_session):
     build_world(db_session)
     city = token_headers(client, db_session, CITY_SAMR)
-    body = {"type_code": RESIDENCE_PERMIT, "holder": {"name": "张三", "code": ALICE, "code_type": "111"},
-            "face": {"address": "福州市鼓楼区五四路1号"}, "valid_from": "2025-01-01", "valid_until": "2035-12-31"}
-    issued = client.post("/api/v1/licences", json=body, headers=city)
-    assert issued.status_code == 201, issued.text
-    publish_log_checkpoint(db_session)
+    issued = issue_residence_permit_through_the_api(client, db_session, holder_code=ALICE)
     alice = holder_headers(client, code=ALICE)
     dispute = client.post("/api/v1/holders/me/disputes", headers=alice, json={
-        "identifier": issued.json()["identifier"], "field": "address", "reason": "门牌号错了"})
+        "identifier": issued["identifier"], "field": "address", "reason": "门牌号错了"})
     assert dispute.status_code == 201, dispute.text
     return {"city": city, "alice": alice, "dispute": dispute.json()["id"]}
 

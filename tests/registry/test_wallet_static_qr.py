@@ -14,15 +14,12 @@ from certhub.settings import Settings
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
 from signing.qr import decode_qr_image, verify_qr
-from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import (
     REGISTRY_ID,
-    RESIDENCE_PERMIT,
     build_world,
     citizen_id,
     holder_headers,
-    publish_log_checkpoint,
-    token_headers,
+    issue_residence_permit_through_the_api,
     trust_store,
 )
 from tests.factories.settings import TEST_SECRET
@@ -39,13 +36,7 @@ def settings(tmp_path) -> Settings:
 @pytest.fixture
 def world(client, db_session):
     anchors, _seal = build_world(db_session)
-    city = token_headers(client, db_session, CITY_SAMR)
-    body = {"type_code": RESIDENCE_PERMIT, "holder": {"name": "张三", "code": ALICE, "code_type": "111"},
-            "face": {"address": "福州市鼓楼区五四路1号"}, "valid_from": "2025-01-01", "valid_until": "2035-12-31"}
-    issued = client.post("/api/v1/licences", json=body, headers=city)
-    assert issued.status_code == 201, issued.text
-    publish_log_checkpoint(db_session)
-    return anchors, issued.json()
+    return anchors, issue_residence_permit_through_the_api(client, db_session, holder_code=ALICE)
 
 
 def test_the_holder_gets_the_printed_static_qr_verifiable_offline(client, db_session, world):
