@@ -8,7 +8,9 @@ Plain values and functions, importable from any test module or conftest.
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, event, text
 
@@ -46,3 +48,27 @@ def engine_on_new_schema(schema: str) -> Engine:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     engine.dispose()
     return engine_on_schema(POSTGRES_URL, schema)
+
+
+def server_database(backend: str, tmp_path: Path, *, prefix: str) -> tuple[str, str | None]:
+    """A database URL for a server process a test starts: a SQLite file in `tmp_path`, or a
+    PostgreSQL schema of its own (named from `prefix`, set as the connections' search_path in the
+    URL, so any process reaches it). Also the schema, for `drop_schema` after, or None."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'certhub.sqlite3'}", None
+    assert POSTGRES_URL is not None, "the postgresql backend runs only with CERTHUB_TEST_DATABASE_URL"
+    schema = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    engine = create_db_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}", schema
+
+
+def drop_schema(schema: str) -> None:
+    assert POSTGRES_URL is not None
+    engine = create_db_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import subprocess
 import sys
 import time
@@ -33,7 +32,6 @@ from urllib.parse import quote, unquote
 
 import httpx
 import pytest
-from sqlalchemy import text
 from uvicorn.logging import AccessFormatter
 
 from catalog.service import departments, document
@@ -46,7 +44,7 @@ from identity.codes import citizen_id_check_character, uscc_check_character
 from registry.setup import ensure_signing_anchors
 from signing import service as signing_service
 from tests.adapters.loopback import free_port
-from tests.environment import DATABASE_BACKENDS, REPO_ROOT
+from tests.environment import DATABASE_BACKENDS, REPO_ROOT, drop_schema, server_database
 from tests.processes import stop_process
 
 pytestmark = pytest.mark.slow  # a full flow through a served process
@@ -96,27 +94,6 @@ class Served:
                             headers={"Authorization": f"Bearer {answer.json()['session_token']}"})
 
 
-def _database(backend: str, tmp_path: Path) -> tuple[str, str | None]:
-    """The server's database URL, and the PostgreSQL schema to drop after."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'certhub.sqlite3'}", None
-    url = os.environ["CERTHUB_TEST_DATABASE_URL"]
-    schema = f"certhub_logs_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = create_db_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}", schema
-
-
-def _drop(schema: str) -> None:
-    engine = create_db_engine(os.environ["CERTHUB_TEST_DATABASE_URL"])
-    with engine.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
 def _prepare(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
     """The demo catalog, the signing anchors, the police's seal and two API
     clients (the police's system, an auditor's); no holders yet."""
@@ -157,7 +134,7 @@ def _wait_until_serving(process: subprocess.Popen, base_url: str, log: Path) -> 
 
 @pytest.fixture(params=DATABASE_BACKENDS)
 def served(request, tmp_path) -> Iterator[Served]:
-    database_url, schema = _database(request.param, tmp_path)
+    database_url, schema = server_database(request.param, tmp_path, prefix="certhub_logs")
     env = {"CERTHUB_DEMO": "true", "CERTHUB_DATA_DIR": str(tmp_path), "CERTHUB_DATABASE_URL": database_url,
            "CERTHUB_REGISTRY_ID": "https://registry.test", "CERTHUB_AUDITLOG_CHECKPOINT_INTERVAL_SECONDS": "1"}
     settings = Settings(demo=True, data_dir=tmp_path, database_url=database_url, registry_id="https://registry.test")
@@ -179,7 +156,7 @@ def served(request, tmp_path) -> Iterator[Served]:
     finally:
         server.stop()
         if schema is not None:
-            _drop(schema)
+            drop_schema(schema)
 
 
 def _issue_proof(police: httpx.Client) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -16,11 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, select, update
 
 from catalog.access import UseRecord
 from certhub.db import create_db_engine, upgrade
@@ -28,7 +26,7 @@ from exchange.auditlog import insert_pending
 from exchange.auditlog.models import LogTile
 from signing.transparency.note import NoteSigner
 from tests.adapters import loopback
-from tests.environment import DATABASE_BACKENDS, REPO_ROOT
+from tests.environment import DATABASE_BACKENDS, REPO_ROOT, drop_schema, server_database
 from tests.factories.settings import TEST_SECRET
 from tests.factories.use_records import DEPT, HOLDER
 from tests.processes import stop_process
@@ -44,20 +42,6 @@ TOLERANCE_SECONDS = 20
 def _environment(**assigned: str) -> dict[str, str]:
     kept = {k: v for k, v in os.environ.items() if not k.startswith(("CERTHUB_", "PROMETHEUS_", "OTEL_"))}
     return {**kept, "PYTHONPATH": str(REPO_ROOT), **assigned}
-
-
-def _database(backend: str, tmp_path: Path) -> tuple[str, str | None]:
-    """The server's database URL, and the PostgreSQL schema to drop after."""
-    if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'certhub.sqlite3'}", None
-    url = os.environ["CERTHUB_TEST_DATABASE_URL"]
-    schema = f"certhub_monitor_{os.getpid()}_{secrets.token_hex(3)}"
-    engine = create_db_engine(url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine.dispose()
-    separator = "&" if "?" in url else "?"
-    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}", schema
 
 
 @dataclass
@@ -99,7 +83,7 @@ def _stamped_size(url: str) -> int:
 
 @pytest.fixture(params=DATABASE_BACKENDS)
 def served(request, tmp_path) -> Iterator[Served]:
-    database_url, schema = _database(request.param, tmp_path)
+    database_url, schema = server_database(request.param, tmp_path, prefix="certhub_monitor")
     # As a command-line job: on SQLite its transactions wait for the server's writer instead of failing.
     engine = create_db_engine(database_url, run_jobs=True)
     upgrade(engine)
@@ -122,10 +106,7 @@ def served(request, tmp_path) -> Iterator[Served]:
             stop_process(process)
             engine.dispose()
             if schema is not None:
-                cleanup = create_db_engine(os.environ["CERTHUB_TEST_DATABASE_URL"])
-                with cleanup.begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                cleanup.dispose()
+                drop_schema(schema)
 
 
 def _append(served: Served, count: int) -> None:
