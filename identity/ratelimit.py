@@ -19,7 +19,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from identity.errors import IdentityError
@@ -103,6 +103,23 @@ class RateLimiter:
         window = self._window(department_code=department_code, bucket=bucket)
         increment = self._cache.increment_within_briefly if _on_event_loop() else self._cache.increment_within
         window.judge(self._counted(window.counters, increment))
+
+    def count_attempts(self, *, bucket: str, limits: Sequence[tuple[str, int]], what: str) -> None:
+        """Count one attempt at something guessable (the digits of a code typed at a
+        counter) against fixed per-minute limits, one per scope it is counted in (a
+        clerk, a department): RateLimited past any of them, RateLimitUnavailable when
+        the counters cannot be reached (fail closed), as ``charge`` does. No daily
+        quota: a bound on guessing, not a department's request budget."""
+        valid_bucket(bucket)
+        now = self._clock()
+        minute = int(now // MINUTE)
+        minute_end = (minute + 1) * MINUTE
+        counters = [Counter(f"attempts:{bucket}:{scope}:m{minute}", minute_end - now + 1, limit)
+                    for scope, limit in limits]
+        increment = self._cache.increment_within_briefly if _on_event_loop() else self._cache.increment_within
+        counts = self._counted(counters, increment)
+        if len(counts) < len(counters) or any(count > c.limit for count, c in zip(counts, counters, strict=False)):
+            raise RateLimited(f"too many {what} this minute", retry_after=_seconds(minute_end - now))
 
     def _window(self, *, department_code: str, bucket: str) -> _Window:
         valid_bucket(bucket)

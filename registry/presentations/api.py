@@ -184,7 +184,8 @@ def _redeem(work: Work, *, body: RedemptionCreate | ShortCodeRedemptionCreate, r
         raise Forbidden(f"this call needs the scope: {REDEEM_SCOPE}")
     if isinstance(body, ShortCodeRedemptionCreate):
         redeemed = redeeming.redeem_short_code(session=work.session, short_code=body.short_code, counter=counter,
-                                               trust=trust, cache=cache, recorder=recorder, now=utcnow())
+                                               trust=trust, cache=cache, attempts=find_service(request, RateLimiter),
+                                               recorder=recorder, now=utcnow())
     else:
         redeemed = redeeming.redeem(
             session=work.session, qr_text=body.qr_text, counter=counter, trust=trust, cache=cache, recorder=recorder,

@@ -15,7 +15,6 @@ not burn the code; a successful one does, for good.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from catalog.access import UseLog, UseRecord
 from catalog.service import licence_types, matters
-from identity.ratelimit import RateLimited, RateLimitUnavailable
+from identity.ratelimit import RateLimiter
 from registry.errors import InvalidIdentifier
 from registry.models import Licence, LicenceStatus
 from registry.presentations.disclosure import disclose
@@ -37,7 +36,6 @@ from registry.service.reads import ShownLicence, get_shown
 from signing.qr import PresentationClaim, QrVerificationError, verify_qr
 from signing.statuses import KeyPurpose
 from storage.cache import Cache
-from storage.cache import Counter as CacheCounter
 from storage.units import write_lock
 
 SKEW = timedelta(seconds=30)
@@ -174,6 +172,7 @@ def redeem_short_code(
     counter: Counter,
     trust: RegistryTrust,
     cache: Cache,
+    attempts: RateLimiter,
     recorder: UseLog,
     now: datetime,
 ) -> Redeemed:
@@ -183,7 +182,9 @@ def redeem_short_code(
     Guessing is bounded: every attempt counts against the clerk's and the
     department's per-minute allowance first (SHORT_CODE_ATTEMPTS), and a
     refused attempt is recorded in the use log like any refused redemption."""
-    _count_short_code_attempt(cache=cache, counter=counter, now=now)
+    attempts.count_attempts(bucket="short_code", what="short codes typed; scan the QR or wait a minute", limits=[
+        (f"{counter.department_code}:{counter.operator_id}", SHORT_CODE_ATTEMPTS.per_clerk),
+        (counter.department_code, SHORT_CODE_ATTEMPTS.per_department)])
     held = trust.current(now=now)  # before the write lock, as in redeem
     write_lock(session=session)
     found = session.scalars(select(Presentation.id).where(
@@ -203,32 +204,6 @@ def short_codes_kept_since(now: datetime) -> datetime:
     this instant: live ones, and those that ended a little ago (so a late clerk
     hears "expired", not "unknown"). A new code's digits are free in the same window."""
     return now - SKEW - SHORT_CODE_EXPIRED_KEPT
-
-
-def _count_short_code_attempt(*, cache: Cache, counter: Counter, now: datetime) -> None:
-    minute = int(now.timestamp() // 60)
-    ttl = 61 - now.timestamp() % 60
-    counters = [
-        CacheCounter(f"shortcode:{counter.department_code}:{counter.operator_id}:m{minute}", ttl,
-                     SHORT_CODE_ATTEMPTS.per_clerk),
-        CacheCounter(f"shortcode:{counter.department_code}:m{minute}", ttl, SHORT_CODE_ATTEMPTS.per_department),
-    ]
-    increment = cache.increment_within_briefly if _on_event_loop() else cache.increment_within
-    try:
-        counts = increment(counters)
-    except Exception:  # noqa: BLE001 - any cache failure: fail closed, as the rate limiter does
-        raise RateLimitUnavailable("the short code attempt counters are unavailable; scan the QR") from None
-    if len(counts) < len(counters) or any(count > c.limit for count, c in zip(counts, counters, strict=False)):
-        raise RateLimited("too many short codes typed this minute; scan the QR or wait a minute",
-                          retry_after=max(1, int(ttl)))
-
-
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 def _stored(*, session: Session, presentation_id: str,

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from catalog.access import UseLog
 from exchange.auditlog import LogEntry
 from exchange.auditlog.records import parse_entry
-from identity.ratelimit import RateLimited
+from identity.ratelimit import Limits, RateLimited, RateLimiter
 from registry.presentations.errors import CodeRefused
 from registry.presentations.models import Presentation
 from registry.presentations.redeem import SHORT_CODE_ATTEMPTS, Counter, redeem_short_code
@@ -137,7 +137,8 @@ def test_past_the_bound_even_the_right_digits_are_refused(world):
                       matter_code=MATTER, purpose=PURPOSE, case_number=None, request_hash="0" * 64)
     services = world.app.state.services
     tries = {"session": world.session, "counter": counter, "trust": services.find(RegistryTrust),
-             "cache": InProcessCache(), "recorder": services.find(UseLog), "now": datetime.now(UTC)}
+             "cache": InProcessCache(), "recorder": services.find(UseLog), "now": datetime.now(UTC),
+             "attempts": RateLimiter(InProcessCache(), default=Limits(per_minute=1, daily=1), clock=lambda: 1e9)}
     for _ in range(SHORT_CODE_ATTEMPTS.per_clerk):
         with pytest.raises(CodeRefused):
             redeem_short_code(short_code=wrong, **tries)
