@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from certhub.settings import Settings
+from certhub.web import fonts
 from certhub.web.demo import demo_staff_for
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority
@@ -98,7 +99,10 @@ def unhashed(path: str) -> tuple[str, bool] | None:
     return relative, True
 
 
+# The one way templates link what they load: static files by their hashed
+# names, and the font stylesheet by the subset it names.
 templates.env.globals["asset"] = asset_url
+templates.env.globals["font_stylesheet"] = fonts.stylesheet_url
 
 
 def _render(request: Request, template: str, **context) -> HTMLResponse:

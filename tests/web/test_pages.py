@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from certhub.web.fonts import web_font
 from certhub.web.pages import STATIC_DIR
 from identity.config import IdentityConfig
 
@@ -47,7 +48,7 @@ def test_every_asset_a_page_names_is_served_and_cacheable(client, path):
         answer = client.get(asset)
         assert answer.status_code == 200 and answer.content == content, asset
         assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert '/web/fonts/fonts.css' in html
+    assert f'href="{web_font().stylesheet_url}"' in html
 
 
 @pytest.mark.slow
