@@ -63,7 +63,10 @@ def _fonts_folder(folder: Path, *, with_cjk: bool) -> dict[str, str]:
         '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "urn:fontconfig:fonts.dtd">\n<fontconfig>\n'
         f"  <dir>{folder / 'fonts'}</dir>\n  <cachedir>{folder / 'cache'}</cachedir>\n"
         '  <include ignore_missing="yes">/etc/fonts/conf.d</include>\n</fontconfig>\n', encoding="utf-8")
-    return {**os.environ, "FONTCONFIG_FILE": str(config)}
+    env = {**os.environ, "FONTCONFIG_FILE": str(config)}
+    # Chromium's processes would each scan the folder again without a cache; build it once here.
+    subprocess.run(["fc-cache", str(folder / "fonts")], env=env, capture_output=True, check=True)
+    return env
 
 
 # Per module, not per session: Playwright's sync API keeps an asyncio loop running in the
