@@ -16,18 +16,17 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 class VersionedStaticFiles(StaticFiles):
-    """Static files. An asset asked for by its hashed name
-    (``js/wallet.<hash>.js``, ``pages.asset_url``) never changes under that
-    URL, so it may be cached for a year (SPEC: RFC 8246 immutable); the plain
-    name is revalidated (``no-cache``)."""
+    """Static files, each at its hashed name only (``js/wallet.<hash>.js``,
+    ``pages.asset_url``): it never changes under that URL, so it may be
+    cached for a year (SPEC: RFC 8246 immutable). Any other name is a 404."""
 
     async def get_response(self, path: str, scope: Scope):
-        named = pages.unhashed(path)
-        if named is None:
+        relative = pages.unhashed(path)
+        if relative is None:
             raise HTTPException(status_code=404)
-        relative, immutable = named
         response = await super().get_response(relative, scope)
-        response.headers["Cache-Control"] = _IMMUTABLE if immutable and response.status_code == 200 else "no-cache"
+        if response.status_code in (200, 304):
+            response.headers["Cache-Control"] = _IMMUTABLE
         response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 

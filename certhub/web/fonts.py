@@ -13,9 +13,17 @@ already ships Noto Sans SC (SIL OFL 1.1, ``signing.fonts``); the full file is
   characters it covers.
 * ``certhub-sc-full``: the whole font, next in the ``font-family`` list; a
   browser downloads it only when a page shows a character the subset lacks
-  (a rare character in a name or an address).
+  (a rare character in a name or an address). Its ``unicode-range`` is the
+  font's own character map, so a character the font does not have at all
+  goes straight to the system's fonts instead of fetching 8 MB for nothing.
 
-# SPEC: CSS Fonts Module Level 4 §4.5 (unicode-range) and §4.7 (font matching).
+Both faces first name the Chinese fonts phones and PCs commonly have
+(``local()``): a device that has one draws the pages with it and downloads no
+font at all. ``font-display: swap`` draws text in a fallback font while a web
+font is on its way rather than hiding it.
+
+# SPEC: CSS Fonts Module Level 4 §4.3 (src, local()), §4.5 (unicode-range),
+# §4.7 (font matching) and §4.9 (font-display).
 """
 
 from __future__ import annotations
@@ -45,7 +53,6 @@ router = APIRouter(prefix="/web/fonts", include_in_schema=False)
 
 WEB_DIR = Path(__file__).parent
 _IMMUTABLE = "public, max-age=31536000, immutable"
-_FONT_CSS_CACHE = "public, max-age=300"
 # Bump when the choice of characters changes: it is part of the cache key.
 _CHARSET_VERSION = "1"
 _BUILD_TIMEOUT_S = 300
@@ -67,12 +74,45 @@ def _gb2312_level1() -> set[str]:
     return found
 
 
+# Where the pages' own strings live: templates, scripts, style sheets (CSS
+# ``content``), message catalogs and the modules that render pages (titles).
+_PAGE_TEXT_SUFFIXES = frozenset({".html", ".js", ".css", ".py", ".json", ".po", ".yaml", ".yml", ".toml"})
+# Third-party code the pages load on demand: its strings are never shown.
+_NOT_PAGE_TEXT = WEB_DIR / "static" / "vendor"
+
+# Installed Chinese sans-serif fonts a device may have, by full and PostScript
+# name (what local() matches): Noto / Source Han (Android, Linux, Google
+# Fonts), HarmonyOS and MiSans (Huawei and Xiaomi phones), PingFang and
+# Hiragino (iOS, macOS), Microsoft YaHei (Windows), WenQuanYi and Droid
+# (Linux, older Android). A match draws the pages without any download.
+LOCAL_FONTS = (
+    "Noto Sans SC", "NotoSansSC-Regular", "Noto Sans CJK SC", "Noto Sans CJK SC Regular", "NotoSansCJKsc-Regular",
+    "Source Han Sans SC", "Source Han Sans SC Regular", "SourceHanSansSC-Regular", "Source Han Sans CN",
+    "SourceHanSansCN-Regular", "HarmonyOS Sans SC", "HarmonyOSSansSC-Regular", "MiSans", "MiSans-Regular",
+    "PingFang SC", "PingFang SC Regular", "PingFangSC-Regular", "Hiragino Sans GB", "Hiragino Sans GB W3",
+    "HiraginoSansGB-W3", "Microsoft YaHei", "MicrosoftYaHei", "Microsoft YaHei UI", "MicrosoftYaHeiUI",
+    "WenQuanYi Micro Hei", "WenQuanYiMicroHei", "WenQuanYi Zen Hei", "WenQuanYiZenHei",
+    "Droid Sans Fallback", "DroidSansFallback",
+)
+
+
+def page_text_sources() -> list[Path]:
+    """Every file under certhub/web that holds text a page may show. The
+    subset is built to cover all their characters, so a catalog or template
+    added under this folder is covered without further change; a place
+    outside it that holds page strings must be added here."""
+    return sorted(
+        path for path in WEB_DIR.rglob("*")
+        if path.is_file() and path.suffix in _PAGE_TEXT_SUFFIXES and not path.is_relative_to(_NOT_PAGE_TEXT)
+        and "__pycache__" not in path.parts
+    )
+
+
 def _page_strings() -> set[str]:
-    """Every non-ASCII character in the templates and scripts."""
+    """Every non-ASCII character of the page text sources."""
     found: set[str] = set()
-    for folder, pattern in ((WEB_DIR / "templates", "*.html"), (WEB_DIR / "static" / "js", "*.js")):
-        for path in sorted(folder.glob(pattern)):
-            found.update(ch for ch in path.read_text(encoding="utf-8") if ord(ch) > 0x7F)
+    for path in page_text_sources():
+        found.update(ch for ch in path.read_text(encoding="utf-8") if ord(ch) > 0x7F)
     return found
 
 
@@ -91,8 +131,8 @@ class WebFont:
         self.source = source
         self._lock = threading.Lock()
         self._subset: bytes | None = None
-        covered = self._source_cmap()
-        self.characters = sorted(ch for ch in _wanted_characters() if ord(ch) in covered)
+        self.covered = self._source_cmap()
+        self.characters = sorted(ch for ch in _wanted_characters() if ord(ch) in self.covered)
         stat = source.stat()
         material = f"{_CHARSET_VERSION}\n{source.name}\n{stat.st_size}\n" + "".join(self.characters)
         self.key = hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
@@ -111,6 +151,17 @@ class WebFont:
     @property
     def full_name(self) -> str:
         return f"sc-full-{self.full_key}{self.source.suffix}"
+
+    @property
+    def stylesheet_name(self) -> str:
+        """The stylesheet's name carries the subset's key: a page always links
+        the stylesheet that matches the subset it names, so it may be cached
+        for good (a new character set is a new name)."""
+        return f"fonts-{self.key}.css"
+
+    @property
+    def stylesheet_url(self) -> str:
+        return f"/web/fonts/{self.stylesheet_name}"
 
     def warm_up(self, cache_dir: Path | None) -> None:
         """Start building the subset in the background (the stylesheet is
@@ -146,24 +197,26 @@ class WebFont:
         return data
 
     def css(self) -> str:
-        # One regular face: declaring it for weight 400 only lets browsers
-        # draw bold text as synthetic bold instead of the regular outline.
-        ranges = unicode_ranges(ord(ch) for ch in self.characters)
-        return (
-            "@font-face {\n"
-            '  font-family: "certhub-sc";\n'
-            f'  src: url("/web/fonts/{self.subset_name}") format("woff");\n'
-            "  font-weight: 400;\n"
-            "  font-display: swap;\n"
-            f"  unicode-range: {ranges};\n"
-            "}\n"
-            "@font-face {\n"
-            '  font-family: "certhub-sc-full";\n'
-            f'  src: url("/web/fonts/{self.full_name}") format("opentype");\n'
-            "  font-weight: 400;\n"
-            "  font-display: swap;\n"
-            "}\n"
-        )
+        subset = _font_face("certhub-sc", f'url("/web/fonts/{self.subset_name}") format("woff")',
+                            unicode_ranges(ord(ch) for ch in self.characters))
+        full = _font_face("certhub-sc-full", f'url("/web/fonts/{self.full_name}") format("opentype")',
+                          unicode_ranges(self.covered))
+        return subset + full
+
+
+def _font_face(family: str, url: str, ranges: str) -> str:
+    # One regular face: declaring it for weight 400 only lets browsers draw
+    # bold text as synthetic bold instead of the regular outline.
+    local = ", ".join(f'local("{name}")' for name in LOCAL_FONTS)
+    return (
+        "@font-face {\n"
+        f'  font-family: "{family}";\n'
+        f"  src: {local},\n       {url};\n"
+        "  font-weight: 400;\n"
+        "  font-display: swap;\n"
+        f"  unicode-range: {ranges};\n"
+        "}\n"
+    )
 
 
 def _store(path: Path, data: bytes) -> None:
@@ -200,16 +253,17 @@ def _cache_dir(request: Request) -> Path:
     return Path(find_service(request, Settings).data_dir) / "cache" / "web-fonts"
 
 
-@router.get("/fonts.css")
-def font_css(request: Request) -> Response:
-    font = web_font()
-    font.warm_up(_cache_dir(request))
-    return Response(font.css(), media_type="text/css; charset=utf-8", headers={"Cache-Control": _FONT_CSS_CACHE})
+def stylesheet_url() -> str:
+    """The font stylesheet's URL, as pages link it (the templates' ``font_stylesheet()``)."""
+    return web_font().stylesheet_url
 
 
 @router.get("/{name}")
 async def font_file(name: str, request: Request) -> Response:
     font = web_font()
+    if name == font.stylesheet_name:
+        font.warm_up(_cache_dir(request))  # the font itself is asked for next
+        return Response(font.css(), media_type="text/css; charset=utf-8", headers={"Cache-Control": _IMMUTABLE})
     if name == font.subset_name:
         # The first request may wait for the build: keep it off the event loop.
         try:

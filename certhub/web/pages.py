@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from certhub.settings import Settings
+from certhub.web import fonts
 from certhub.web.demo import demo_staff_for
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority
@@ -27,6 +28,7 @@ from wiring import find_service
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
+FAVICON_ICO = WEB_DIR / "favicon.ico"
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -85,20 +87,24 @@ def asset_url(relative: str) -> str:
     return f"/static/{stem}.{asset_digests()[relative]}{dot}{suffix}"
 
 
-def unhashed(path: str) -> tuple[str, bool] | None:
-    """The file a requested static path names, and whether the name carried
-    its current hash (immutable); None for a hash that is not the file's
-    (an older release's name: a 404, so no cache keeps new bytes under it)."""
+def unhashed(path: str) -> str | None:
+    """The file a requested static path names: only its current hashed name
+    does. A plain name (``js/wallet.js``) or another release's hash is None,
+    a 404: every asset has one URL, the one pages link, whose bytes never
+    change, and no cache can keep today's bytes under another name."""
     match = _HASHED.fullmatch(path)
     if match is None:
-        return path, False
+        return None
     relative = match["stem"] + match["suffix"]
     if asset_digests().get(relative) != match["digest"]:
         return None
-    return relative, True
+    return relative
 
 
+# The one way templates link what they load: static files by their hashed
+# names, and the font stylesheet by the subset it names.
 templates.env.globals["asset"] = asset_url
+templates.env.globals["font_stylesheet"] = fonts.stylesheet_url
 
 
 def _render(request: Request, template: str, **context) -> HTMLResponse:
@@ -124,6 +130,16 @@ def landing(request: Request) -> HTMLResponse:
     demo = find_service(request, IdentityConfig).demo is True
     return _render(request, "index.html", page="home", title="电子证照服务",
                    demo_clerk=demo_staff_for("counter") if demo else None)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """The icon where browsers, bookmarks and other tools look for it
+    without a page to say where. Pages link the SVG (static/favicon.svg,
+    hashed); this ICO is that icon drawn at 16, 32 and 48 px. Its URL cannot
+    carry a hash, so it is cached for a day rather than for good."""
+    return Response(FAVICON_ICO.read_bytes(), media_type="image/vnd.microsoft.icon",
+                    headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 @router.get("/wallet", response_class=HTMLResponse)

@@ -207,13 +207,13 @@
       out.textContent = {
         ok: "✓ 已在本机验证：记录内容与其哈希一致，包含证明通向检查点（" + checkpoint.size + " 条）的根哈希，检查点签名有效。",
         pending: "该记录尚未收录进已签名的检查点，稍后可验证。",
-        unsigned: "✗ 包含证明成立，但检查点签名不能用本机保存的验证公钥验证。",
+        unsigned: "× 包含证明成立，但检查点签名不能用本机保存的验证公钥验证。",
         present: "此浏览器不支持 WebCrypto，无法在本机验证。",
-        bad: "✗ 验证未通过：记录内容或包含证明与检查点不符。",
+        bad: "× 验证未通过：记录内容或包含证明与检查点不符。",
       }[verdict] || verdict;
     }, function () {
       out.dataset.proof = "bad";
-      out.textContent = "✗ 验证未通过。";
+      out.textContent = "× 验证未通过。";
     });
   }
 
@@ -390,7 +390,7 @@
         row("验证公钥", r.key + (r.key_source === "server" ? "（本平台公布）" : "（您提供）"));
         CH.announce("日志验证通过，共 " + r.size + " 条记录");
       } else {
-        box.appendChild(el("p", { class: "verify-bad", text: "✗ 日志验证未通过" }));
+        box.appendChild(el("p", { class: "verify-bad", text: "× 日志验证未通过" }));
         row("原因", (VERIFY_FAILURES[r.code] || "验证失败") + "（" + r.code + "）");
         row("详细信息", r.message);
         if (r.path) row("首个异常资源", r.path);

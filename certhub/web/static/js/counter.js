@@ -280,7 +280,7 @@
       el("span", { class: "verdict-word", text: "核验中…" })));
   }
 
-  var MARKS = { valid: "✓", invalid: "✗", unverified: "？" };
+  var MARKS = { valid: "✓", invalid: "×", unverified: "？" };
 
   // kind: "valid" / "invalid" (a verdict on the code) or "unverified" (no verdict: a fault on the way).
   function verdict(kind, word, reason, detail) {
@@ -442,7 +442,7 @@
       }
       list.appendChild(el("li", { "data-material": material.key, "data-satisfied": satisfied ? "true" : "false",
                                   "data-way": by.kind },
-        el("span", { class: "mark", "aria-hidden": "true", text: satisfied ? "✓" : by.kind === "licence_type" ? "✗" : "○" }),
+        el("span", { class: "mark", "aria-hidden": "true", text: satisfied ? "✓" : by.kind === "licence_type" ? "×" : "○" }),
         el("span", { class: "name", text: material.name + (material.required === false ? "（选填）" : "") }),
         el("span", { class: "way", text: way })));
     });

@@ -558,7 +558,7 @@
           var cp = checked.checkpoint;
           $("records-checkpoint").textContent = cp
             ? "日志检查点：共 " + cp.size + " 条记录　签名" +
-              (checked.signature === "ok" ? "已在本机核验 ✓" : checked.signature === "bad" ? "核验失败 ✗" : "未在本机核验")
+              (checked.signature === "ok" ? "已在本机核验 ✓" : checked.signature === "bad" ? "核验失败 ×" : "未在本机核验")
             : "日志尚未发布检查点。";
           $("records-checkpoint").dataset.signature = checked.signature;
           renderRecords();
@@ -666,7 +666,7 @@
       if (status === "ok") { proof.className = "proof proof-ok small"; proof.textContent = "日志证明：已核验 ✓（第 " + (item.index + 1) + " 条，检查点共 " + cp.size + " 条）"; }
       else if (status === "present") { proof.className = "proof proof-ok small"; proof.textContent = "日志证明：已收录（检查点共 " + cp.size + " 条）"; }
       else if (status === "pending") { proof.className = "proof proof-pending small"; proof.textContent = "日志证明：等待下一个检查点收录"; }
-      else { proof.className = "proof proof-bad small"; proof.textContent = "日志证明：核验失败 ✗"; }
+      else { proof.className = "proof proof-bad small"; proof.textContent = "日志证明：核验失败 ×"; }
     });
   }
 
@@ -739,7 +739,7 @@
      commitment (answercheck.js, where the page loads it). */
   var ANSWER_TEXT = {
     verified: ["proof-ok", "披露内容：已核验 ✓（与日志记录的承诺一致）"],
-    mismatch: ["proof-bad", "披露内容：与日志记录的承诺不符 ✗"],
+    mismatch: ["proof-bad", "披露内容：与日志记录的承诺不符 ×"],
     missing: ["proof-pending", "披露内容：未保存，无法核对"],
     unchecked: ["proof-pending", "披露内容：本机浏览器无法核验"]
   };
@@ -767,7 +767,7 @@
       if (result.status === "ok") {
         node.textContent = "完整性证明：已核验 ✓ 截至该检查点，日志中涉及您的使用共 " + result.count + " 条，均已列出。" + withheld;
       } else if (result.status === "bad") {
-        node.textContent = "完整性证明：核验失败 ✗ 列出的记录与日志承诺的数量不符，可能有使用未向您显示。";
+        node.textContent = "完整性证明：核验失败 × 列出的记录与日志承诺的数量不符，可能有使用未向您显示。";
       } else if (result.status === "unavailable") {
         node.textContent = "完整性证明：暂不可用（检查点未包含按主体的索引，或记录过多）。";
       } else {
