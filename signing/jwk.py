@@ -10,6 +10,7 @@ but the members we know of besides harmless metadata.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -41,7 +42,11 @@ def public_key_from_jwk(jwk: object) -> ES256PublicKey:
         raise InvalidInput("the holder key must be an EC key on P-256 (kty EC, crv P-256)")
     if "alg" in jwk and jwk["alg"] != "ES256":
         raise InvalidInput("the holder key's alg, when given, must be ES256")
-    x, y = _coordinate(jwk, "x"), _coordinate(jwk, "y")
+    return _point(_coordinate(jwk, "x"), _coordinate(jwk, "y"))
+
+
+@lru_cache(maxsize=1024)  # a verifier sees the same wallets again; the point check is most of the parse
+def _point(x: int, y: int) -> ES256PublicKey:
     try:
         # cryptography refuses a point that is not on the curve.
         key = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
