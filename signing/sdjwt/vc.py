@@ -186,9 +186,8 @@ def verify_sd_jwt_vc(
     claims = verified.claims
     issuer_id = claims["iss"]
     type_code = _type_code(claims.get("vct"), issuer_id=issuer_id)  # 7.
-    issued_at = _time(claims, "iat", required=True)
+    issued_at = _issued_at(claims)
     valid_from, expires_at = _time(claims, "nbf"), _time(claims, "exp")
-    assert issued_at is not None
     issuer = _check_issuing_key(verified, resolved, issuer_id=issuer_id, type_code=type_code, at=issued_at)  # 8.
     if issued_at > moment + skew or (valid_from is not None and valid_from > moment + skew):  # 9.
         raise _fail("not_yet_valid", "the credential is not valid yet")
@@ -210,10 +209,17 @@ def _type_code(vct: object, *, issuer_id: str) -> str:
     return vct[len(prefix):]
 
 
-def _time(claims: Mapping[str, Any], name: str, *, required: bool = False) -> datetime | None:
+def _issued_at(claims: Mapping[str, Any]) -> datetime:
+    # SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.2.2.2 leaves iat optional; certhub's key checks need it.
+    if claims.get("iat") is None:
+        raise _fail("malformed", "iat is required: the key is checked as of the moment it signed")
+    return _time(claims, "iat") or datetime.fromtimestamp(0, UTC)
+
+
+def _time(claims: Mapping[str, Any], name: str) -> datetime | None:
     """SPEC: RFC 7519 §2 NumericDate, whole seconds."""
     value = claims.get(name)
-    if value is None and not required:
+    if value is None:
         return None
     if type(value) is not int or not 0 <= value < 1 << 40:
         raise _fail("malformed", f"{name} must be a whole number of seconds since the epoch")

@@ -242,3 +242,12 @@ def test_key_binding_window_is_bounded():
 
     with pytest.raises(InvalidInput):
         KeyBindingCheck(nonce="n", audience="a", max_age=timedelta(days=1))
+
+
+def test_a_credential_without_iat_is_malformed(world):
+    from signing.jws import sign_compact
+
+    claims = {"iss": REGISTRY_ID, "vct": f"{REGISTRY_ID}/vct/{LICENCE_TYPE}",
+              "status": {"status_list": {"idx": 1, "uri": STATUS_URI}}}
+    jwt = sign_compact(header={"typ": "dc+sd-jwt", "kid": world.seal_key.kid}, claims=claims, key=world.seal_key)
+    assert _code(lambda: _verify(world, jwt + "~")) == "malformed"
