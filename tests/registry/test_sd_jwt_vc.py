@@ -162,3 +162,12 @@ def test_the_vct_resolves_to_type_metadata_in_chinese_and_english(client, world)
         assert claims[("floor_area",)]["display"][1] == {"locale": "en", "label": "面积"}  # no English label given
         assert claims[("holder_code",)]["display"][1]["label"] == "Holder identifier"
     assert client.get("/vct/91350100M000100Y43999").status_code == 404
+
+
+def test_the_credential_is_never_compressed(client, world):
+    # Its salts guard the claims a holder keeps back: no compressed length may hint at them (docs/http.md).
+    _anchors, licence = world
+    answer = client.get(_url(licence["identifier"]), headers={**holder_headers(client, code=ALICE),
+                                                               "Accept-Encoding": "gzip"})
+    assert answer.status_code == 200 and len(answer.content) > 1024
+    assert "content-encoding" not in answer.headers
