@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives import serialization
 from jwcrypto.jwk import JWK
+from jwcrypto.jws import InvalidJWSSignature
 from sd_jwt.common import SDObj
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.issuer import SDJWTIssuer
@@ -55,7 +56,7 @@ def test_the_reference_verifier_accepts_our_credential(world):
 
 
 def test_the_reference_verifier_rejects_our_credential_under_another_key(world):
-    with pytest.raises(Exception, match="Verification failed"):
+    with pytest.raises(InvalidJWSSignature):
         SDJWTVerifier(credential(world).serialize(), lambda iss, header: JWK.generate(kty="EC", crv="P-256"))
 
 
