@@ -410,7 +410,7 @@ def _type_metadata(type_code: str, request: Request, session: SessionDep) -> JSO
 @type_metadata_router.get("/vct/{type_code}", response_class=JSONResponse)
 def vct_type_metadata(type_code: LicenceTypeCode, request: Request, session: SessionDep) -> JSONResponse:
     """SD-JWT VC Type Metadata of a licence type (its `vct` is this URL): names and claim labels in
-    Chinese and English (SPEC: draft-ietf-oauth-sd-jwt-vc-14 §6.3.1)."""
+    Chinese and English (SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Type Metadata")."""
     return _type_metadata(type_code, request, session)
 
 

@@ -116,9 +116,9 @@ def _signing_key(*, session: Session, view: LicenceView, key_secret: bytes, now:
 def type_metadata(*, session: Session, registry_id: str, type_code: str) -> dict[str, Any]:
     """SD-JWT VC Type Metadata of a licence type's current version.
 
-    SPEC: draft-ietf-oauth-sd-jwt-vc-14 §6.2 (type metadata), §8 (display
-    metadata: `locale` and `name`), §9 (claim metadata: `path`, `display` with
-    `locale` and `label`, `sd`). Chinese first; English from the catalog's
+    SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Type Metadata", "Display Metadata"
+    (`locale` and `name`) and "Claim Metadata" (`path`, `display` with `locale`
+    and `label`, `sd`, `mandatory`). Chinese first; English from the catalog's
     `name_en`/`label_en`, the Chinese text where the catalog has none.
     """
     licence_type = licence_types.get_or_raise(session=session, code=type_code)

@@ -40,7 +40,7 @@ from signing.sdjwt.errors import SdJwtVerificationError
 from signing.statuslist import StatusListToken, TokenStatus, verify_trusted_status_list_token
 from signing.truststore import ResolvedKey, TrustStore, refuse_seal_key_at
 
-VC_TYPE = "dc+sd-jwt"  # SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.2.1 (the media type's JOSE typ)
+VC_TYPE = "dc+sd-jwt"  # SPEC: draft-ietf-oauth-sd-jwt-vc-14, "JOSE Header" (typ)
 VCT_PATH = "/vct/"
 # Claims the issuer keeps in the clear: the ones a verifier needs before anything is disclosed.
 VISIBLE_CLAIMS = frozenset({"iss", "iat", "nbf", "exp", "vct", "status", "cnf"})
@@ -56,7 +56,8 @@ def _fail(code: Any, message: str) -> SdJwtVerificationError:
 def vct_for(*, registry_id: str, type_code: str) -> str:
     """The credential type of a licence type: an https URL under the registry that serves its metadata.
 
-    SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.2.2.1 (vct) and §6.3.1 (type metadata at the vct URL)."""
+    SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Verifiable Digital Credential Type - vct Claim" and
+    "Type Metadata" (retrieved from the vct URL)."""
     if not _TYPE_CODE.fullmatch(type_code or ""):
         raise InvalidInput(f"licence type code {type_code!r} cannot be part of a vct")
     return f"{registry_id.rstrip('/')}{VCT_PATH}{type_code}"
@@ -92,7 +93,8 @@ def issue_sd_jwt_vc(
         "iss": registry_id,
         "vct": vct_for(registry_id=registry_id, type_code=type_code),
         "iat": int(ensure_utc(issued_at).timestamp()),
-        # SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.2.2.2 with draft-ietf-oauth-status-list §6.1 (referenced token).
+        # SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Registered JWT Claims" (status), with
+        # draft-ietf-oauth-status-list, "Referenced Token" (the status_list reference).
         "status": {"status_list": {"idx": status_index, "uri": status_uri}},
     }
     if valid_from is not None:
@@ -152,7 +154,7 @@ def verify_sd_jwt_vc(
 ) -> VerifiedCredential:
     """Verify a certhub SD-JWT VC presentation offline; SdJwtVerificationError names the failed step.
 
-    SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.4 (verification and processing), on top of RFC 9901 §7.
+    SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Verification and Processing", on top of RFC 9901 §7.
 
     1-5. The SD-JWT (signing/sdjwt/core.py): typ dc+sd-jwt, the issuer's key
          found by `kid` in the trust list of the registry named by `iss`, signature,
@@ -210,7 +212,7 @@ def _type_code(vct: object, *, issuer_id: str) -> str:
 
 
 def _issued_at(claims: Mapping[str, Any]) -> datetime:
-    # SPEC: draft-ietf-oauth-sd-jwt-vc-14 §3.2.2.2 leaves iat optional; certhub's key checks need it.
+    # SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Registered JWT Claims", leaves iat optional; certhub's key checks need it.
     if claims.get("iat") is None:
         raise _fail("malformed", "iat is required: the key is checked as of the moment it signed")
     return _time(claims, "iat") or datetime.fromtimestamp(0, UTC)

@@ -56,7 +56,7 @@ def _check(nonce="n-1", audience="https://verifier.example"):
 # --- disclosures and the compact form -------------------------------------------------------------------------
 
 def test_the_digest_of_the_rfc_example_disclosure():
-    # SPEC: RFC 9901 §5.1 (the example's family_name disclosure and its digest).
+    # SPEC: RFC 9901 §4.2.1 and §4.2.3 (the example family_name disclosure and its digest).
     encoded = "WyJfMjZiYzRMVC1hYzZxMktJNmNCVzVlcyIsICJmYW1pbHlfbmFtZSIsICJNw7ZiaXVzIl0"
     disclosure = Disclosure.from_encoded(encoded)
     assert (disclosure.salt, disclosure.name, disclosure.value) == ("_26bc4LT-ac6q2KI6cBW5es", "family_name", "Möbius")
