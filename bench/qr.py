@@ -11,7 +11,19 @@ Offline part, all on the same ES256 licence QR in one run:
 - raw_es256: cryptography's ECDSA P-256 verify of the same Sig_structure
   (the least work any verifier must do).
 
-Targets: ours >= python-cwt and >= 50% of raw.
+Beside them, the same licence as an SD-JWT VC (signing/sdjwt), same seal key
+and trust list:
+
+- sd_jwt_vc: `verify_sd_jwt_vc` on a holder's presentation (two of five
+  claims disclosed, key-binding JWT) — issuer signature, disclosures, KB-JWT
+  signature/sd_hash/nonce/aud/iat, vct, key/seal/type checks, status;
+  two ES256 verifications where the QR needs one;
+- sd_jwt_reference: the `sd-jwt` reference library's `SDJWTVerifier` on the
+  same presentation (issuer signature, disclosures, KB-JWT; no trust list, no
+  status): the peer.
+
+Targets: ours >= python-cwt and >= 50% of raw; sd_jwt_vc >= sd_jwt_reference
+and >= 25% of raw (two signatures).
 
 usage: python -m bench qr [--seconds S] [--quick]   (S per measurement, default 1.0; --quick: 0.2)
 Other arguments are passed to the redeem part.
@@ -37,6 +49,7 @@ from signing.encoding import b64url_decode
 from signing.keys import generate_private_key
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr, verify_qr
 from signing.qr.verify import verify_el1_cose
+from signing.sdjwt import SdJwt, issue_sd_jwt_vc, verify_sd_jwt_vc
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 from signing.statuslist import StatusList, sign_status_list_token, verify_status_list_token
 from signing.trust_entries import TrustedKey, TrustedSeal
@@ -92,8 +105,32 @@ def _setup():
     return seal_key, store, text, status_lists
 
 
+SD_JWT_CLAIMS = {
+    "identifier": f"1.2.156.3005.2.{LICENCE_TYPE}.{OWNER}.20230000403.001.K", "holder_name": "张三",
+    "holder_code": "350102199001011234", "issuer_code": OWNER, "valid_until": "2030-02-28",
+}
+NONCE, AUDIENCE = "n-bench", "https://bank.example"
+
+
+def _sd_jwt_presentation(seal_key) -> tuple[str, object]:
+    """A presentation of two of the five claims with a KB-JWT, and the wallet key as a jwcrypto JWK."""
+    from signing.jwk import jwk_from_public_key
+
+    holder = generate_private_key()
+    issued = issue_sd_jwt_vc(key=seal_key, registry_id=REGISTRY, type_code=LICENCE_TYPE, disclosable=SD_JWT_CLAIMS,
+                             issued_at=NOW - timedelta(minutes=5), status_index=40123, status_uri=STATUS_URI,
+                             expires_at=NOW + timedelta(days=1826), holder_jwk=jwk_from_public_key(holder.public_key))
+    presented = SdJwt.parse(issued.serialize()).select(["holder_name", "valid_until"]).with_key_binding(
+        holder_key=holder, nonce=NONCE, audience=AUDIENCE, issued_at=NOW)
+    return presented.serialize(), holder
+
+
 def offline_benchmark(seconds: float) -> dict:
+    from jwcrypto.jwk import JWK
+    from sd_jwt.verifier import SDJWTVerifier
+
     seal_key, store, text, status_lists = _setup()
+    presentation, _holder = _sd_jwt_presentation(seal_key)
     cose = zlib.decompress(base45.b45decode(text[4:]))
     protected, _, payload, signature = cbor2.loads(cose).value
 
@@ -101,6 +138,7 @@ def offline_benchmark(seconds: float) -> dict:
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     cwt_key = cwt.COSEKey.from_pem(pem, alg="ES256", kid=b64url_decode(seal_key.kid))
     raw_key = serialization.load_der_public_key(seal_key.public_key.spki_der)
+    reference_key = JWK.from_pem(pem)
     signed = cbor2.dumps(["Signature1", protected, b"", payload])
     der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
     ecdsa = ec.ECDSA(hashes.SHA256())
@@ -117,10 +155,19 @@ def offline_benchmark(seconds: float) -> dict:
     def raw_es256():
         raw_key.verify(der, signed, ecdsa)
 
-    for check in (ours_text, ours_cose, python_cwt, raw_es256):  # every path accepts the code before timing
+    def sd_jwt_vc():
+        verify_sd_jwt_vc(presentation, trust_store=store, now=NOW, status_lists=status_lists,
+                         expected_nonce=NONCE, expected_aud=AUDIENCE)
+
+    def sd_jwt_reference():
+        SDJWTVerifier(presentation, lambda issuer, header: reference_key, expected_aud=AUDIENCE,
+                      expected_nonce=NONCE).get_verified_payload()
+
+    operations = {"ours_text": ours_text, "ours_cose": ours_cose, "python_cwt": python_cwt, "raw_es256": raw_es256,
+                  "sd_jwt_vc": sd_jwt_vc, "sd_jwt_reference": sd_jwt_reference}
+    for check in operations.values():  # every path accepts its token before timing
         check()
-    rates = _rates({"ours_text": ours_text, "ours_cose": ours_cose, "python_cwt": python_cwt, "raw_es256": raw_es256},
-                   seconds)
+    rates = _rates(operations, seconds)
     return {
         "offline": {
             "qr_chars": len(text),
@@ -130,7 +177,14 @@ def offline_benchmark(seconds: float) -> dict:
             "ours_cose_vs_python_cwt": round(rates["ours_cose"] / rates["python_cwt"], 2),
             "ours_cose_vs_raw": round(rates["ours_cose"] / rates["raw_es256"], 2),
             "targets": {"vs_python_cwt": ">= 1.0", "vs_raw": ">= 0.5"},
-        }
+        },
+        "sd_jwt_vc": {
+            "presentation_chars": len(presentation),
+            "sd_jwt_vc_vs_reference": round(rates["sd_jwt_vc"] / rates["sd_jwt_reference"], 2),
+            "sd_jwt_vc_vs_raw": round(rates["sd_jwt_vc"] / rates["raw_es256"], 2),
+            "sd_jwt_vc_vs_qr_text": round(rates["sd_jwt_vc"] / rates["ours_text"], 2),
+            "targets": {"vs_reference": ">= 1.0", "vs_raw": ">= 0.25"},
+        },
     }
 
 

@@ -41,6 +41,8 @@ class LicenceType(Base):
     version: Mapped[int] = mapped_column(Integer)
     is_current: Mapped[bool] = mapped_column(Boolean, default=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The English name wallets show beside the Chinese one (the SD-JWT VC type metadata); optional.
+    name_en: Mapped[str | None] = mapped_column(String(200), nullable=True)
     holder_kind: Mapped[str] = mapped_column(String(20))
     fields: Mapped[list] = mapped_column(JSONType)
     validity: Mapped[dict] = mapped_column(JSONType)

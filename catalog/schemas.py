@@ -72,6 +72,7 @@ class DepartmentOut(DepartmentIn):
 class FaceField(_Strict):
     key: str
     label: Name
+    label_en: Name | None = None  # the English label wallets show (SD-JWT VC claim metadata)
     type: FieldType
     required: bool = False
     sensitive: bool = False
@@ -134,6 +135,7 @@ def _unique_keys(fields: Sequence[FaceField], *, where: str) -> None:
 class LicenceTypeIn(_Strict):
     code: str
     name: Name
+    name_en: Name | None = None
     holder_kind: HolderKind
     issuers: list[str] = Field(min_length=1)
     fields: list[FaceField] = Field(min_length=1, max_length=200)

@@ -208,6 +208,7 @@ def create_app(
     app.include_router(registry.seals.api.well_known_router)
     app.include_router(registry.licences.api.router)
     app.include_router(registry.licences.api.status_list_router)
+    app.include_router(registry.licences.api.type_metadata_router)
     app.include_router(registry.presentations.api.router)
     app.include_router(registry.presentations.api.verify_router)
     app.include_router(registry.delegations.api.router)

@@ -36,6 +36,8 @@ CARRIES_A_SECRET = re.compile(
     r"|^/api/v1/staff/(session|session/refresh)$"
     r"|^/web/api/demo/staff-session$"
     r"|^/api/v1/exchange/subscriptions(/[^/]+/secret)?/?$"
+    # An SD-JWT VC: a bearer credential whose salts keep the undisclosed claims secret.
+    r"|^/api/v1/holders/me/licences/[^/]+/sd-jwt-vc$"
 )
 
 

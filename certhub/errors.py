@@ -42,6 +42,7 @@ from identity.errors import (
 )
 from identity.ratelimit import RateLimited, RateLimitUnavailable
 from registry.errors import (
+    CredentialNotSignable,
     DisputeNotFound,
     IdempotencyConflict,
     InvalidIdentifier,
@@ -139,6 +140,8 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (NoUsableSeal, 409),
     # The issuer has no ES256 seal key: a PDF reader could not check the signature (docs/formats.md).
     (PdfNotSignable, 409),
+    # Nor an ES256 key for the SD-JWT VC (docs/sd-jwt-vc.md), or a face field named like a credential claim.
+    (CredentialNotSignable, 409),
     # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
     (UnknownSeal, 422),
     (NotIssuersSeal, 403),

@@ -188,3 +188,16 @@ class PdfNotSignable(RegistryError):
     readers verify neither SM2 nor Ed25519); no unsigned PDF is handed out instead."""
 
     code = "pdf_not_signable"
+
+
+class CredentialNotSignable(RegistryError):
+    """The licence's SD-JWT VC cannot be signed: the issuer holds no usable seal with an ES256
+    key (JOSE has no SM2 algorithm), or a face field's name clashes with a credential claim."""
+
+    code = "credential_not_signable"
+
+
+class InvalidHolderKey(InvalidLicenceRequest):
+    """The key a wallet asked the credential to be bound to is not an EC P-256 public JWK."""
+
+    code = "invalid_holder_key"

@@ -33,6 +33,10 @@ class ES256PublicKey(PublicKey):
         super().__init__(spki)
         self._key = key
 
+    @property
+    def cryptography_key(self) -> ec.EllipticCurvePublicKey:
+        return self._key
+
     def verify(self, data: bytes, signature: bytes) -> bool:
         if len(signature) != _SIGNATURE_SIZE:
             return False

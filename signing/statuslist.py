@@ -11,7 +11,6 @@ else.
 
 from __future__ import annotations
 
-import json
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from enum import IntEnum
 from signing.algorithms import PrivateKey, PublicKey
 from signing.encoding import b64url_decode, b64url_encode
 from signing.errors import InvalidInput, VerificationCode, VerificationError
+from signing.jws import parse_compact, sign_compact
 from signing.statuses import KeyPurpose
 from signing.truststore import ResolvedKey, TrustStore
 
@@ -130,17 +130,10 @@ def sign_status_list_token(
     """A compact JWS (RFC 7515 §7.1) with the claims of §5.1."""
     if str(key.algorithm) != "ES256":
         raise InvalidInput("status list tokens are signed with ES256 keys")
-    header = {"alg": "ES256", "kid": key.kid, "typ": TOKEN_TYPE}
     claims: dict = {"sub": subject, "iat": int(issued_at.timestamp()), "status_list": status_list.to_json()}
     if ttl is not None:
         claims["ttl"] = ttl  # SPEC: §5.1 — how long a verifier may cache the list
-    signing_input = f"{_b64_json(header)}.{_b64_json(claims)}".encode("ascii")
-    # ES256 signatures are raw r || s (RFC 7518 §3.4), which is what our keys produce.
-    return signing_input.decode("ascii") + "." + b64url_encode(key.sign(signing_input))
-
-
-def _b64_json(value: dict) -> str:
-    return b64url_encode(json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8"))
+    return sign_compact(header={"kid": key.kid, "typ": TOKEN_TYPE}, claims=claims, key=key)
 
 
 def _fail(code: VerificationCode, message: str) -> VerificationError:
@@ -215,17 +208,8 @@ def _vouches_for(resolved: ResolvedKey, token: StatusListToken) -> bool:
 
 def _parts(token: str) -> tuple[dict, dict, bytes, bytes]:
     """Header, claims, signed bytes and signature of a compact JWS; typ and alg checked."""
-    if not isinstance(token, str) or len(token) > _MAX_TOKEN_CHARS or token.count(".") != 2:
-        raise _fail("malformed", "a status list token is a compact JWS of three parts")
-    header_b64, claims_b64, signature_b64 = token.split(".")
-    header, claims = _json_part(header_b64), _json_part(claims_b64)
-    if header.get("typ") != TOKEN_TYPE or header.get("alg") != "ES256":
-        raise _fail("malformed", f"expected typ {TOKEN_TYPE} and alg ES256")
-    try:
-        signature = b64url_decode(signature_b64)
-    except InvalidInput:
-        raise _fail("malformed", "signature is not base64url") from None
-    return header, claims, f"{header_b64}.{claims_b64}".encode("ascii"), signature
+    jws = parse_compact(token, max_chars=_MAX_TOKEN_CHARS, typ=TOKEN_TYPE)
+    return jws.header, jws.claims, jws.signing_input, jws.signature
 
 
 def _checked_claims(claims: dict, *, kid: str, subject: str | None, now: datetime) -> StatusListToken:
@@ -257,13 +241,3 @@ def _numeric_date(value: object, name: str) -> datetime:
         return datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise _fail("malformed", f"{name} is out of range") from None
-
-
-def _json_part(part: str) -> dict:
-    try:
-        value = json.loads(b64url_decode(part))
-    except (InvalidInput, ValueError):
-        raise _fail("malformed", "a token part is not base64url JSON") from None
-    if not isinstance(value, dict):
-        raise _fail("malformed", "a token part is not a JSON object")
-    return value

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from signing.algorithms import PublicKey
 from signing.errors import InvalidInput, VerificationError
-from signing.statuses import KeyPurpose
+from signing.statuses import KeyPurpose, SealStatus
 from signing.trust_entries import TrustedKey
 from signing.trustlist import DEFAULT_GRACE, MAX_TRUST_LIST_BYTES, TrustList
 
@@ -29,6 +30,61 @@ class ResolvedKey:
     registry_id: str
     key: TrustedKey
     trust_list: TrustList
+
+
+KeyRefusalCode = Literal["key_not_valid", "type_not_allowed"]
+
+
+@dataclass(frozen=True)
+class KeyRefusal:
+    """Why a key found in a trust list does not vouch for what it signed at a given time."""
+
+    code: KeyRefusalCode
+    message: str
+
+
+def refuse_key_at(resolved: ResolvedKey, *, issuer: str, at: datetime, purpose: KeyPurpose) -> KeyRefusal | None:
+    """None when the key belongs to `issuer`'s registry, serves `purpose` and was usable at `at`."""
+    key = resolved.key
+    if resolved.registry_id != issuer:
+        return KeyRefusal("key_not_valid", f"key {key.kid} belongs to {resolved.registry_id}, not to the issuer {issuer}")
+    if key.purpose != purpose:
+        return KeyRefusal("key_not_valid", f"key {key.kid} is a {key.purpose} key, not a {purpose} key")
+    unusable_from = key.unusable_from()
+    if unusable_from is not None and at >= unusable_from:
+        return KeyRefusal("key_not_valid", f"key {key.kid} was {key.status} at {unusable_from.isoformat()}, before iat")
+    if at < key.valid_from:
+        return KeyRefusal("key_not_valid", f"key {key.kid} did not exist yet at iat")
+    return None
+
+
+def refuse_seal_key_at(
+    resolved: ResolvedKey, *, issuer: str, at: datetime, issuer_code: str, type_code: str
+) -> KeyRefusal | None:
+    """None when a seal key of `issuer_code`'s seal could vouch for a licence of `type_code` at `at`:
+    the key as in `refuse_key_at`, the seal neither revoked nor suspended then, within its validity,
+    owned by the issuing department and listing the licence type."""
+    refusal = refuse_key_at(resolved, issuer=issuer, at=at, purpose=KeyPurpose.SEAL)
+    if refusal is not None:
+        return refusal
+    key = resolved.key
+    seal = resolved.trust_list.seal(key.es_id) if key.es_id is not None else None
+    if seal is None:
+        return KeyRefusal("key_not_valid", f"key {key.kid} belongs to no seal in the trust list")
+    revoked_from = seal.revoked_from()
+    if revoked_from is not None and at >= revoked_from:
+        return KeyRefusal("key_not_valid", f"seal {seal.es_id} was revoked at {revoked_from.isoformat()}")
+    if seal.status == SealStatus.SUSPENDED or any(s.covers(at) for s in seal.suspensions):
+        return KeyRefusal("key_not_valid", f"seal {seal.es_id} is or was suspended")
+    if not seal.valid_from <= at <= seal.valid_to:
+        return KeyRefusal("key_not_valid", f"seal {seal.es_id} was outside its validity at iat")
+    # The issuer is the seal's owner: a department signs with its own seal or, under a
+    # cross-level authorization, with the issuer's (registry.service.authority).
+    if issuer_code != seal.owner:
+        return KeyRefusal("key_not_valid", f"seal {seal.es_id} belongs to {seal.owner}, not to the issuer {issuer_code}")
+    if not seal.allows_licence_type(type_code):
+        return KeyRefusal("type_not_allowed", f"seal {seal.es_id} may not sign licence type {type_code}")
+    return None
 
 
 class TrustStore:

@@ -113,6 +113,7 @@ def _definition(entry: LicenceTypeIn) -> dict:
     """What a version is: changing any of it makes a new version."""
     return {
         "name": entry.name,
+        "name_en": entry.name_en,
         "holder_kind": entry.holder_kind.value,
         "fields": [f.model_dump(mode="json", exclude_none=True) for f in entry.fields],
         "validity": entry.validity.model_dump(mode="json", exclude_none=True),
@@ -124,6 +125,7 @@ def _definition(entry: LicenceTypeIn) -> dict:
 def _row_definition(row: LicenceType) -> dict:
     return {
         "name": row.name,
+        "name_en": row.name_en,
         "holder_kind": row.holder_kind,
         "fields": row.fields,
         "validity": row.validity,
@@ -191,6 +193,7 @@ def to_schema(row: LicenceType, *, session: Session) -> LicenceTypeOut:
         {
             "code": row.code,
             "name": row.name,
+            "name_en": row.name_en,
             "holder_kind": row.holder_kind,
             "issuers": issuers(session=session, code=row.code),
             "fields": row.fields,

@@ -7,8 +7,8 @@ import hashlib
 from datetime import date, timedelta
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from catalog.access import UseLog, UseRecord
@@ -41,7 +41,16 @@ from registry.licences.schemas import (
     VersionRead,
 )
 from registry.models import Licence, LicenceDispute
-from registry.service import dispute_attachments, disputes, documents, issue, lifecycle, reads, statuslists
+from registry.service import (
+    credentials,
+    dispute_attachments,
+    disputes,
+    documents,
+    issue,
+    lifecycle,
+    reads,
+    statuslists,
+)
 from registry.service.authority import Actor, check_may_manage
 from registry.service.pdfsigning import PdfTimestamps
 from storage.base import utcnow
@@ -51,6 +60,8 @@ from wiring import find_service, service
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
 status_list_router = APIRouter(prefix="/api/v1/status-lists", tags=["status lists"])
+# SD-JWT VC type metadata, public: what a wallet or verifier reads to display a licence credential.
+type_metadata_router = APIRouter(tags=["credentials"])
 
 Issuer = Annotated[Principal, Depends(require_scopes("licence:issue"))]
 Manager = Annotated[Principal, Depends(require_scopes("licence:manage"))]
@@ -60,6 +71,8 @@ UseLogDep = Annotated[UseLog, service(UseLog)]
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # SPEC: draft-ietf-oauth-status-list-05 §8.1
 # What an issuer's own download is for when the caller names no purpose.
 ISSUER_PURPOSE = "发证部门管理本部门证照"
+# A licence type code as the catalog writes them (catalog.codes); bounded before any lookup.
+LicenceTypeCode = Annotated[str, Path(min_length=1, max_length=21, pattern="^[0-9A-Z]+$")]
 Purpose = Annotated[str | None, Query(min_length=1, max_length=200, description="用证事由; default: issuer's own use")]
 
 
@@ -387,6 +400,25 @@ def get_status_list(list_id: RowId, request: Request, session: SessionDep) -> Re
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(row.token, media_type=STATUS_LIST_MEDIA_TYPE, headers=headers)
+
+
+def _type_metadata(type_code: str, request: Request, session: SessionDep) -> JSONResponse:
+    body = credentials.type_metadata(session=session, registry_id=_config(request).registry_id, type_code=type_code)
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=3600"})
+
+
+@type_metadata_router.get("/vct/{type_code}", response_class=JSONResponse)
+def vct_type_metadata(type_code: LicenceTypeCode, request: Request, session: SessionDep) -> JSONResponse:
+    """SD-JWT VC Type Metadata of a licence type (its `vct` is this URL): names and claim labels in
+    Chinese and English (SPEC: draft-ietf-oauth-sd-jwt-vc-14, "Type Metadata")."""
+    return _type_metadata(type_code, request, session)
+
+
+@type_metadata_router.get("/.well-known/vct/vct/{type_code}", response_class=JSONResponse)
+def well_known_type_metadata(type_code: LicenceTypeCode, request: Request, session: SessionDep) -> JSONResponse:
+    """The same type metadata where earlier drafts of SD-JWT VC look for it: `/.well-known/vct`
+    inserted between the host and the vct's path."""
+    return _type_metadata(type_code, request, session)
 
 
 @status_list_router.get("/{list_id}/key", response_class=Response)

@@ -195,6 +195,25 @@ class AttachmentRead(BaseModel):
     created_at: datetime
 
 
+class CredentialRequest(BaseModel):
+    """Bind the SD-JWT VC to the wallet's key: an EC P-256 public JWK (kty, crv, x, y), never a private one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holder_jwk: dict[str, Any] = Field(description="The wallet's public key as a JWK (RFC 7517), EC P-256")
+
+
+class CredentialRead(BaseModel):
+    """A licence version as an SD-JWT VC (docs/sd-jwt-vc.md), every disclosure included: the
+    wallet chooses which to pass on."""
+
+    identifier: str
+    format: str = Field(description="dc+sd-jwt")
+    vct: str = Field(description="The credential type; its type metadata is served at this URL")
+    credential: str = Field(description="Compact SD-JWT: <issuer JWT>~<disclosure>~...~")
+    holder_bound: bool = Field(description="Whether cnf binds the credential to the key the wallet sent")
+
+
 class StaticQrRead(BaseModel):
     """The printed licence's static QR, for the wallet to keep a copy the
     holder can show offline (no network at the counter)."""

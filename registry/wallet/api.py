@@ -28,6 +28,8 @@ from registry.layout.ofd import OFD_MEDIA_TYPE
 from registry.licences.api import dispute_deadline, dispute_read, document_keys, licence_read, pdf_keys
 from registry.licences.schemas import (
     AttachmentRead,
+    CredentialRead,
+    CredentialRequest,
     DisputeRead,
     ExpiringRead,
     HolderDisputeCreate,
@@ -36,8 +38,9 @@ from registry.licences.schemas import (
     WalletLicence,
 )
 from registry.models import Licence, LicenceDispute, LicenceStatus
-from registry.service import dispute_attachments, disputes, documents, reads
+from registry.service import credentials, dispute_attachments, disputes, documents, reads
 from signing.qr import render_qr_png
+from signing.sdjwt import VC_TYPE, vct_for
 from storage.base import utcnow
 from storage.params import RowId
 from storage.sessions import SessionDep
@@ -171,6 +174,34 @@ def my_static_qr(identifier: str, request: Request, session: SessionDep, holder:
                         qr_text=qr_text,
                         qr_png_base64=base64.b64encode(render_qr_png(qr_text)).decode(),
                         valid_until=view.version.valid_until)
+
+
+def _credential(view: reads.LicenceView, request: Request, session: Session, holder: HolderPrincipal,
+                recorder: UseLog, holder_jwk: dict | None) -> CredentialRead:
+    # Every claim is in the credential (the wallet chooses what to disclose later): the log names them all.
+    _record(recorder, session, holder, [(view.licence, view.version.identifier)],
+            fields=tuple(credentials.claims(view)))
+    keys = document_keys(request)
+    text = credentials.credential(session=session, view=view, holder_jwk=holder_jwk, **keys)
+    return CredentialRead(identifier=view.version.identifier, format=VC_TYPE,
+                          vct=vct_for(registry_id=keys["registry_id"], type_code=view.licence.type_code),
+                          credential=text, holder_bound=holder_jwk is not None)
+
+
+@router.get("/licences/{identifier}/sd-jwt-vc", response_model=CredentialRead)
+def my_credential(identifier: str, request: Request, session: SessionDep, holder: HolderDep,
+                  recorder: UseLogDep) -> CredentialRead:
+    """The licence as an SD-JWT VC (docs/sd-jwt-vc.md), signed now by the issuing department, not
+    bound to a holder key: any wallet can keep it and present it without key binding."""
+    return _credential(_own(session, identifier, holder), request, session, holder, recorder, None)
+
+
+@router.post("/licences/{identifier}/sd-jwt-vc", response_model=CredentialRead)
+def my_bound_credential(identifier: str, body: CredentialRequest, request: Request, session: SessionDep,
+                        holder: HolderDep, recorder: UseLogDep) -> CredentialRead:
+    """The licence as an SD-JWT VC bound (cnf) to the wallet's EC P-256 public key: presenting it
+    then takes a key-binding JWT that only that wallet can sign."""
+    return _credential(_own(session, identifier, holder), request, session, holder, recorder, body.holder_jwk)
 
 
 @router.get("/disputes", response_model=list[DisputeRead])

@@ -22,9 +22,9 @@ from signing.qr.errors import QrVerificationError
 from signing.qr.hcert import DccSigner, DccTrustList
 from signing.qr.image import decode_qr_image, looks_like_image
 from signing.qr.result import QrResult
-from signing.statuses import KeyPurpose, SealStatus
+from signing.statuses import KeyPurpose
 from signing.statuslist import StatusListToken, TokenStatus
-from signing.truststore import ResolvedKey, TrustStore
+from signing.truststore import ResolvedKey, TrustStore, refuse_key_at, refuse_seal_key_at
 
 DEFAULT_SKEW = timedelta(seconds=30)
 _MAX_SKEW = timedelta(hours=1)
@@ -209,44 +209,19 @@ def _presentation(claims: Mapping[Any, Any]) -> PresentationClaim:
         raise _fail("claims_invalid", f"presentation claim: {error}") from None
 
 
-def _check_key_at(resolved: ResolvedKey, *, issuer: str, issued_at: datetime, purpose: KeyPurpose) -> None:
-    """9. The key belongs to the issuing registry and this use, and was usable when the code was made."""
-    key = resolved.key
-    if resolved.registry_id != issuer:
-        raise _fail("key_not_valid", f"key {key.kid} belongs to {resolved.registry_id}, not to the issuer {issuer}")
-    if key.purpose != purpose:
-        raise _fail("key_not_valid", f"key {key.kid} is a {key.purpose} key, not a {purpose} key")
-    unusable_from = key.unusable_from()
-    if unusable_from is not None and issued_at >= unusable_from:
-        raise _fail("key_not_valid", f"key {key.kid} was {key.status} at {unusable_from.isoformat()}, before iat")
-    if issued_at < key.valid_from:
-        raise _fail("key_not_valid", f"key {key.kid} did not exist yet at iat")
-
-
 def _check_seal_key(resolved: ResolvedKey, *, issuer: str, issued_at: datetime, summary: LicenceSummary) -> None:
-    _check_key_at(resolved, issuer=issuer, issued_at=issued_at, purpose=KeyPurpose.SEAL)
-    key = resolved.key
-    seal = resolved.trust_list.seal(key.es_id) if key.es_id is not None else None
-    if seal is None:
-        raise _fail("key_not_valid", f"key {key.kid} belongs to no seal in the trust list")
-    revoked_from = seal.revoked_from()
-    if revoked_from is not None and issued_at >= revoked_from:
-        raise _fail("key_not_valid", f"seal {seal.es_id} was revoked at {revoked_from.isoformat()}")
-    if seal.status == SealStatus.SUSPENDED or any(s.covers(issued_at) for s in seal.suspensions):
-        raise _fail("key_not_valid", f"seal {seal.es_id} is or was suspended")
-    if not seal.valid_from <= issued_at <= seal.valid_to:
-        raise _fail("key_not_valid", f"seal {seal.es_id} was outside its validity at iat")
-    # The issuer is the seal's owner: a department signs with its own seal or, under a
-    # cross-level authorization, with the issuer's (registry.service.authority).
-    if summary.issuer_code != seal.owner:
-        raise _fail("key_not_valid", f"seal {seal.es_id} belongs to {seal.owner}, not to the issuer {summary.issuer_code}")
-    # 10. The seal's trust entry lists the licence types it may sign.
-    if not seal.allows_licence_type(summary.type_code):
-        raise _fail("type_not_allowed", f"seal {seal.es_id} may not sign licence type {summary.type_code}")
+    """9. The key belongs to the issuing registry, is the issuer's seal key and was usable when the
+    code was made; 10. the seal's trust entry lists the licence type."""
+    refusal = refuse_seal_key_at(resolved, issuer=issuer, at=issued_at, issuer_code=summary.issuer_code,
+                                 type_code=summary.type_code)
+    if refusal is not None:
+        raise _fail(refusal.code, refusal.message)
 
 
 def _check_presentation_key(resolved: ResolvedKey, *, issuer: str, issued_at: datetime) -> None:
-    _check_key_at(resolved, issuer=issuer, issued_at=issued_at, purpose=KeyPurpose.PRESENTATION)
+    refusal = refuse_key_at(resolved, issuer=issuer, at=issued_at, purpose=KeyPurpose.PRESENTATION)
+    if refusal is not None:
+        raise _fail(refusal.code, refusal.message)
 
 
 def _status(

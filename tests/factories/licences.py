@@ -41,10 +41,12 @@ def world_mapping() -> dict:
     mapping["licence_types"].append({
         "code": RESIDENCE_PERMIT,
         "name": "居住证",
+        "name_en": "Residence permit",
         "holder_kind": "natural_person",
         "issuers": [CITY_SAMR],
         "fields": [
-            {"key": "address", "label": "居住地址", "type": "string", "required": True, "max_length": 50},
+            {"key": "address", "label": "居住地址", "label_en": "Address", "type": "string", "required": True,
+             "max_length": 50},
             {"key": "floor_area", "label": "面积", "type": "number"},
             {"key": "moved_in", "label": "居住起始日期", "type": "date"},
         ],

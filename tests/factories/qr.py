@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 
 from signing.algorithms import PrivateKey
+from signing.keys import generate_private_key
 from signing.qr import LicenceSummary, QrSigner, encode_licence_qr, encode_presentation_qr
 from signing.statuses import KeyPurpose, KeyStatus, SealStatus
 from signing.statuslist import StatusList, StatusListToken, sign_status_list_token, verify_status_list_token
@@ -64,6 +65,11 @@ class World:
     seal_key: PrivateKey
     presentation_key: PrivateKey
     status_key: PrivateKey
+
+    @classmethod
+    def generate(cls) -> World:
+        return cls(root=generate_private_key(), seal_key=generate_private_key(),
+                   presentation_key=generate_private_key(), status_key=generate_private_key())
 
     def store(self, *, keys: tuple[TrustedKey, ...] | None = None, seals: tuple[TrustedSeal, ...] | None = None,
               registry_id: str = REGISTRY_ID, via_json: bool = True) -> TrustStore:
