@@ -206,42 +206,93 @@ def test_a_departments_consent_request_waits_for_the_holder_to_approve_it(browsi
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_a_parent_acts_for_the_family_member_who_delegated_and_the_delegation_is_revoked(browsing, live, viewport):
-    # 林晓雯 lets 林晓梅 (the demo's wallet holder) show her proof and consent to its use.
-    principal = {"Authorization": f"Bearer {live.holder_token()}"}
-    made = httpx.post(f"{live.base_url}/api/v1/holders/me/delegations", headers=principal, json={
-        "proxy": {"code": demo_holder_code(), "code_type": "111"}, "relation": "family",
-        "type_codes": [CRIMINAL_RECORD_PROOF], "actions": ["present", "consent"],
-        "valid_until": "2027-12-31T00:00:00+08:00"})
-    assert made.status_code == 201, made.text
-    delegation = made.json()["id"]
+    # The demo's citizen delegates, in her wallet, to 林晓梅 (the demo's wallet holder): show her proof, consent to its use.
+    owner = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(owner, live)
+    owner.click("#tab-family")
+    owner.wait_for_selector(f'#delegation-types input[value="{CRIMINAL_RECORD_PROOF}"]')
+    owner.fill("#delegation-proxy", demo_holder_code())
+    owner.check(f'#delegation-types input[value="{CRIMINAL_RECORD_PROOF}"]')
+    owner.check('input[name="delegation-action"][value="consent"]')
+    owner.click("#delegation-form button[type=submit]")
+    owner.wait_for_selector("#delegation-message.alert-ok")
+    given = owner.locator("#delegations-given .record[data-active=true]").first
+    given.wait_for()
+    delegation = given.get_attribute("data-delegation")
+    axe_clean(owner)
 
+    # 林晓梅 picks her in the 代办 list: no ID number nor licence identifier typed.
     proxy = browsing.page(viewport, mobile=viewport is PHONE)
     sign_in(proxy, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
     proxy.click("#tab-family")
     received = proxy.locator(f'#delegations-received .record[data-delegation="{delegation}"]')
     received.wait_for()
     assert "亮证" in received.inner_text() and "无犯罪记录证明" in received.inner_text()
+    received.locator("button.act-for").click()
+    listed = proxy.locator(f'#acting-for-licences .record[data-identifier="{live.licences["proof"]}"]')
+    listed.wait_for()
+    assert proxy.locator("#acting-for-licences .record").count() == 1  # only the delegated type
+    assert live.holder_code not in proxy.inner_text("#acting-for")  # the code is shown masked
     axe_clean(proxy)
     browsing.shot(proxy, f"wallet-family-{viewport['width']}")
-    received.locator("button").click()
-    proxy.fill("#proxy-principal", live.holder_code)
-    proxy.fill("#proxy-licence", live.licences["proof"])
-    proxy.click("#proxy-present")
+    listed.locator("button.proxy-present").click()
     proxy.wait_for_function("() => document.getElementById('qr-text').dataset.qrText.startsWith('EL1:')")
-    assert "代他人出示" in proxy.inner_text("#present-licences")
+    assert "代他人出示" in proxy.inner_text("#present-licences") and "无犯罪记录证明" in proxy.inner_text("#present-licences")
+    proxy.click("#present-close")
 
-    owner = browsing.page(viewport, mobile=viewport is PHONE)
-    sign_in(owner, live)
+    # ... and consents for her from the same list.
+    proxy.click("#tab-family")
+    received.locator("button.act-for").click()
+    listed.locator("button.proxy-consent").click()
+    proxy.wait_for_selector(f'#consent-items input[value="{CRIMINAL_RECORD_PROOF}"]:checked')
+    assert proxy.input_value("#consent-for") == delegation
+    proxy.select_option("#consent-matter", MATTER)
+    proxy.click("#consent-form button[type=submit]")
+    proxy.wait_for_selector("#consent-message.alert-ok")
+
+    # The principal reads in her use records that her proxy looked at her licences.
+    owner.click("#tab-records")
+    line = owner.locator(f'.record-proxy[data-delegation="{delegation}"]').first
+    line.wait_for()
+    assert "代办人" in line.inner_text() and demo_holder_code()[-4:] in line.inner_text()
+    axe_clean(owner)
+    browsing.shot(owner, f"wallet-proxy-record-{viewport['width']}")
+
+    # She revokes; the proxy's list refuses, said in words.
     owner.click("#tab-family")
-    given = owner.locator(f'#delegations-given .record[data-delegation="{delegation}"]')
-    given.wait_for()
     owner.on("dialog", lambda dialog: dialog.accept())
-    given.locator("button").click()
+    owner.locator(f'#delegations-given .record[data-delegation="{delegation}"] button').click()
     owner.wait_for_selector(f'#delegations-given .record[data-delegation="{delegation}"][data-active="false"]')
+    proxy.click("#tab-family")
+    received.locator("button.act-for").wait_for(state="detached")  # no longer offered
+    refused = httpx.get(f"{live.base_url}/api/v1/holders/me/delegations/{delegation}/licences",
+                        headers={"Authorization": f"Bearer {holder_token(live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)}"})
+    assert refused.status_code == 403 and refused.json()["error"] == "delegation_inactive"
     refused = httpx.post(f"{live.base_url}/api/v1/presentations",
                          headers={"Authorization": f"Bearer {holder_token(live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)}"},
                          json={"licences": [live.licences["proof"]], "on_behalf_of": live.holder_code})
     assert refused.status_code == 403 and refused.json()["error"] == "proxy_not_allowed"
+
+
+def test_a_proxy_whose_delegation_ended_is_told_so_in_words(browsing, live):
+    principal = {"Authorization": f"Bearer {live.holder_token()}"}
+    made = httpx.post(f"{live.base_url}/api/v1/holders/me/delegations", headers=principal, json={
+        "proxy": {"code": demo_holder_code(), "code_type": "111"}, "relation": "guardian",
+        "type_codes": [CRIMINAL_RECORD_PROOF], "actions": ["present"], "valid_until": "2027-12-31T00:00:00+08:00"})
+    assert made.status_code == 201, made.text
+    delegation = made.json()["id"]
+    proxy = browsing.page(PHONE, mobile=True)
+    sign_in(proxy, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
+    proxy.click("#tab-family")
+    button = proxy.locator(f'#delegations-received .record[data-delegation="{delegation}"] button.act-for')
+    button.wait_for()
+    # Revoked while the proxy's page still offers it.
+    assert httpx.post(f"{live.base_url}/api/v1/holders/me/delegations/{delegation}/revoke",
+                      headers=principal).status_code == 200
+    button.click()
+    proxy.wait_for_selector("#wallet-error:not([hidden])")
+    assert "该委托已撤销或已过期" in proxy.inner_text("#wallet-error")
+    assert proxy.is_hidden("#acting-for")
 
 
 # ------------------------------------------------------------ 3. use records
