@@ -30,7 +30,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPusher
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,7 @@ from exchange.auditlog.notices import notice_of
 from exchange.errors import InvalidExchangeRequest
 from exchange.subscriptions.callbacks import CallbackPolicy, GuardedClient, delivery_client
 from exchange.subscriptions.dispatcher import advance_cursor, locked_cursor
+from exchange.subscriptions.models import DispatchCursor
 from exchange.webpush.config import WebPushConfig
 from exchange.webpush.keys import VapidKey, vapid_key
 from exchange.webpush.models import WebPushSubscription
@@ -157,6 +158,8 @@ def dispatch(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -
     entry about a subscribed holder that the feed would tell them of is
     queued for each of their subscriptions made before it. The caller commits."""
     report = DispatchReport()
+    if _nothing_new(session=session):
+        return report  # no lock, no write: on SQLite a writer every few seconds would crowd out requests
     cursor = locked_cursor(session=session, now=now, name=CURSOR_NAME)
     gap_ids = [int(key) for key in cursor.gaps]
     unread = LogEntry.id > cursor.last_event_id
@@ -189,6 +192,20 @@ def dispatch(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -
     session.flush()
     report.entries, report.cursor = len(rows), cursor.last_event_id
     return report
+
+
+def _nothing_new(*, session: Session) -> bool:
+    seen = session.execute(select(DispatchCursor.last_event_id, DispatchCursor.gaps)
+                           .where(DispatchCursor.name == CURSOR_NAME)).first()
+    if seen is None or seen.gaps:
+        return False
+    return (session.scalar(select(func.max(LogEntry.id))) or 0) <= seen.last_event_id
+
+
+def _due(*, session: Session, now: datetime) -> bool:
+    return session.scalar(select(WebhookDelivery.id).where(
+        WebhookDelivery.channel == WEB_PUSH, WebhookDelivery.status == "pending",
+        WebhookDelivery.next_attempt_at <= now).limit(1)) is not None
 
 
 def _payload(*, session: Session, notice: dict, names: dict[str, str]) -> dict:
@@ -271,6 +288,8 @@ class WebPushWorker:
         with self.sessions() as session, session.begin():
             dispatched = dispatch(session=session, now=now)
         with self.sessions() as session, session.begin():
+            if not _due(session=session, now=now):
+                return dispatched, DeliveryReport()
             vapid = vapid_key(session=session, key_secret=self.key_secret)
             delivered = deliver(session=session, now=now, config=self.config, vapid=vapid, client=self._client,
                                 policy=self.retry_policy)

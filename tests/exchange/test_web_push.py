@@ -9,16 +9,11 @@ allow-list names only this server's origin."""
 
 from __future__ import annotations
 
-import base64
-import json
-import os
 import time
 from datetime import timedelta
 
-import http_ece
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from py_vapid import Vapid02
 from sqlalchemy import select
@@ -36,49 +31,16 @@ from tests.adapters import loopback
 from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import REGISTRY_ID, build_world, citizen_id, holder_headers, publish_log_checkpoint
 from tests.factories.settings import TEST_SECRET
+from tests.factories.web_push import UserAgent, b64url, start_push_service, unb64url
 
 ALICE = citizen_id("35010219900101123")
 BOB = citizen_id("35010219851231002")
 LOOPBACK = CallbackPolicy(allow_loopback=True)
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class UserAgent:
-    """A browser's side of one push subscription: its key pair and auth secret."""
-
-    def __init__(self, endpoint: str) -> None:
-        self.endpoint = endpoint
-        self.private_key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-        point = self.private_key.public_key().public_bytes(serialization.Encoding.X962,
-                                                           serialization.PublicFormat.UncompressedPoint)
-        self.subscription = {"endpoint": endpoint, "expirationTime": None,
-                             "keys": {"p256dh": _b64url(point), "auth": _b64url(self.auth)}}
-
-    def decrypt(self, body: bytes) -> dict:
-        # SPEC: RFC 8291 §3.4; the aes128gcm header carries the sender's key (RFC 8188 §2.1).
-        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth,
-                                           version="aes128gcm"))
-
-
 @pytest.fixture
 def push_service():
-    """The push service: 201 for every message, or the status set per path."""
-    running = loopback.start()
-    statuses: dict[str, int] = {}
-
-    def accept(handler) -> None:
-        handler.reply(statuses.get(handler.path, 201), b"")
-
-    running.routes["/push/"] = accept
-    running.statuses = statuses  # type: ignore[attr-defined]
+    running = start_push_service()
     yield running
     loopback.stop(running)
 
@@ -118,7 +80,7 @@ def test_a_use_is_pushed_encrypted_with_a_vapid_token_and_nothing_else_is(client
     alice = holder_headers(client, code=ALICE)
     state = client.get("/api/v1/holders/me/web-push", headers=alice).json()
     assert state["enabled"] and state["subscriptions"] == 0
-    public_key = _unb64url(state["public_key"])
+    public_key = unb64url(state["public_key"])
     assert len(public_key) == 65 and public_key[0] == 4  # an uncompressed P-256 point: the applicationServerKey
     agent = UserAgent(push_service.base_url + "/push/alice-phone")
     assert _subscribe(client, alice, agent).status_code == 201
@@ -142,7 +104,7 @@ def test_a_use_is_pushed_encrypted_with_a_vapid_token_and_nothing_else_is(client
     authorization = message.headers["authorization"]
     assert authorization.startswith("vapid ") and Vapid02.verify(authorization)
     params = dict(part.strip().split("=", 1) for part in authorization[len("vapid "):].split(","))
-    assert _unb64url(params["k"]) == public_key
+    assert unb64url(params["k"]) == public_key
     key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), public_key)
     claims = jwt.decode(params["t"], key=key, algorithms=["ES256"], audience=push_service.base_url)
     assert claims["sub"] == "mailto:ops@registry.test" and time.time() < claims["exp"] <= time.time() + 24 * 3600
@@ -193,7 +155,7 @@ def test_an_endpoint_off_the_allow_list_is_refused_and_nothing_is_sent(client, p
 def test_subscriptions_need_real_keys_and_can_be_removed(client, push_service):
     alice = holder_headers(client, code=ALICE)
     agent = UserAgent(push_service.base_url + "/push/alice")
-    not_a_point = dict(agent.subscription, keys={"p256dh": _b64url(b"\x04" + b"\x01" * 64),
+    not_a_point = dict(agent.subscription, keys={"p256dh": b64url(b"\x04" + b"\x01" * 64),
                                                  "auth": agent.subscription["keys"]["auth"]})
     assert client.post("/api/v1/holders/me/web-push/subscriptions", headers=alice,
                        json=not_a_point).status_code == 422
