@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
 from identity.codes import citizen_id_check_character
 from signing.qr import decode_qr_image
+from tests.factories.web_push import UserAgent
 from tests.web.accessibility import axe_violations
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import (
@@ -366,6 +368,88 @@ def test_expiry_reminders_and_a_notice_when_someone_uses_the_licence(browsing, l
     assert "福州市公安局" in notice and "使用了您的无犯罪记录证明" in notice
     axe_clean(page)
     browsing.shot(page, f"wallet-use-notice-{viewport['width']}")
+
+
+# Chromium's own PushManager.subscribe registers with the browser vendor's push
+# service (FCM), which a test must not reach, and which Debian's Chromium has
+# no keys for. So the page's call is answered here with the subscription the
+# test made (its endpoint on the loopback push service the server allows),
+# and the key the page passed is kept for the test to compare: everything
+# from the page's call to the encrypted message and the service worker's
+# notification is the real code.
+SUBSCRIBE_STUB = """
+(() => {
+  const made = %s;
+  let current = null;
+  PushManager.prototype.subscribe = function (options) {
+    const key = new Uint8Array(options.applicationServerKey);
+    window.__pushKey = btoa(String.fromCharCode.apply(null, key)).replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, "");
+    window.__pushVisible = options.userVisibleOnly;
+    current = { endpoint: made.endpoint, toJSON: () => made,
+                unsubscribe: () => { current = null; return Promise.resolve(true); } };
+    return Promise.resolve(current);
+  };
+  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+})();
+"""
+
+
+def _service_worker(page, origin: str):
+    """A DevTools session on the page, and the wallet service worker's registration id in it."""
+    cdp = page.context.new_cdp_session(page)
+    found: list[str] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: found.extend(
+        r["registrationId"] for r in event["registrations"] if r["scopeURL"].startswith(origin + "/wallet")))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
+    give_up = time.monotonic() + 10
+    while not found and time.monotonic() < give_up:
+        page.wait_for_timeout(100)
+    assert found, "the wallet's service worker is not registered"
+    return cdp, found[0]
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_wallet_subscribes_to_web_push_and_a_use_arrives_encrypted_and_is_shown(
+        browsing, live, counter_client, viewport):
+    agent = UserAgent(f"{live.push_service.base_url}/push/wallet-{viewport['width']}")
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    page.context.grant_permissions(["notifications"], origin=live.base_url)
+    page.context.add_init_script(SUBSCRIBE_STUB % json.dumps(agent.subscription))
+    sign_in(page, live)
+    page.wait_for_selector("#push-box:not([hidden])")
+    axe_clean(page)
+    page.click("#push-toggle")
+    page.wait_for_selector('#push-toggle[data-on="true"]')
+    assert "已开启" in page.inner_text("#push-state")
+    browsing.shot(page, f"wallet-push-on-{viewport['width']}")
+    holder = {"Authorization": f"Bearer {live.holder_token()}"}
+    state = httpx.get(f"{live.base_url}/api/v1/holders/me/web-push", headers=holder).json()
+    assert page.evaluate("window.__pushKey") == state["public_key"] and page.evaluate("window.__pushVisible") is True
+    assert state["subscriptions"] >= 1
+
+    # A counter uses her proof: the server pushes, encrypted, to the push service her browser chose.
+    made = make_code(live, live.licences["proof"])
+    assert redeem(live, counter_client, {"qr_text": made["qr_text"]}).status_code == 200
+    path = agent.endpoint[len(live.push_service.base_url):]
+    give_up = time.monotonic() + 60  # the server's push round runs every 5 s
+    while not live.push_service.requests_to(path) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    [message] = live.push_service.requests_to(path)[:1]
+    notice = agent.decrypt(message.body)
+    assert (notice["kind"], notice["result"], notice["department"]) == ("redemption", "granted", "福州市公安局")
+
+    # The browser hands the decrypted message to the service worker, which shows it.
+    cdp, registration = _service_worker(page, live.base_url)
+    cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": live.base_url, "registrationId": registration, "data": json.dumps(notice, ensure_ascii=False)})
+    page.wait_for_function("""() => navigator.serviceWorker.ready.then(r => r.getNotifications())
+                                 .then(shown => shown.some(n => n.body.includes("福州市公安局使用了您的证照或数据")))""")
+
+    page.click("#push-toggle")
+    page.wait_for_selector('#push-toggle[data-on="false"]')
+    remaining = httpx.get(f"{live.base_url}/api/v1/holders/me/web-push", headers=holder).json()["subscriptions"]
+    assert remaining == state["subscriptions"] - 1
 
 
 # ------------------------------------------------------------ 6. disputes

@@ -87,6 +87,7 @@
     // A use of the holder's data is told here while the wallet is open (and,
     // if the holder allowed it, as a system notification while it is hidden).
     watchUses();
+    loadPush();
     if (!state.watch) state.watch = window.setInterval(watchUses, WATCH_SECONDS * 1000);
     if (readConsentRequest()) state.tabs.select("tab-consents");
   }
@@ -863,6 +864,87 @@
     }, function () { state.watching = false; });
   }
 
+  /* ------------------------------------------------------------ Web Push */
+  // The same notices as the feed above, pushed to this device while the
+  // wallet is closed: the service worker subscribes with the platform's
+  // VAPID key (PushManager.subscribe), the subscription goes to the holder
+  // API, and wallet-sw.js shows each message (docs/web.md "Use notices").
+  var PUSH_TEXT = {
+    off: "开启后，您的证照或数据每被使用一次，本机都会收到提醒（内容加密传送）。",
+    on: "已开启：您的证照或数据被使用时，本机会收到提醒。",
+    denied: "浏览器未允许通知，无法开启提醒。可在浏览器设置中允许本网站的通知后重试。",
+    failed: "此浏览器暂时无法开启推送提醒；打开本页时仍会提示新的用证记录。"
+  };
+
+  function pushSupported() {
+    return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  }
+
+  function showPush(on, text) {
+    var button = $("push-toggle");
+    button.dataset.on = on ? "true" : "false";
+    button.textContent = on ? "关闭用证提醒" : "开启用证提醒";
+    button.disabled = false;
+    $("push-state").textContent = text || (on ? PUSH_TEXT.on : PUSH_TEXT.off);
+  }
+
+  function loadPush() {
+    if (!pushSupported()) return;
+    holderApi("/api/v1/holders/me/web-push").then(function (result) {
+      if (!result.ok || !result.data.enabled) { $("push-box").hidden = true; return; }
+      state.pushKey = result.data.public_key;
+      $("push-box").hidden = false;
+      navigator.serviceWorker.ready.then(function (registration) {
+        return registration.pushManager.getSubscription();
+      }).then(function (subscription) {
+        showPush(!!subscription && result.data.subscriptions > 0);
+      }, function () { showPush(false); });
+    });
+  }
+
+  // The VAPID key as PushManager wants it: the bytes of the base64url text.
+  function keyBytes(text) {
+    var binary = window.atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  function enablePush() {
+    $("push-toggle").disabled = true;
+    window.Notification.requestPermission().then(function (permission) {
+      if (permission !== "granted") { showPush(false, PUSH_TEXT.denied); return null; }
+      return navigator.serviceWorker.ready.then(function (registration) {
+        return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(state.pushKey) });
+      }).then(function (subscription) {
+        return holderApi("/api/v1/holders/me/web-push/subscriptions", { body: subscription.toJSON() });
+      }).then(function (result) {
+        if (!result.ok) { showPush(false, errorMessage(result, PUSH_TEXT.failed)); return; }
+        showPush(true);
+        CH.announce(PUSH_TEXT.on);
+      });
+    }).catch(function () { showPush(false, PUSH_TEXT.failed); });
+  }
+
+  function disablePush() {
+    $("push-toggle").disabled = true;
+    navigator.serviceWorker.ready.then(function (registration) {
+      return registration.pushManager.getSubscription();
+    }).then(function (subscription) {
+      if (!subscription) return null;
+      var endpoint = subscription.endpoint;
+      return subscription.unsubscribe().then(function () {
+        return holderApi("/api/v1/holders/me/web-push/subscriptions/remove", { body: { endpoint: endpoint } });
+      });
+    }).then(function () { showPush(false); }, function () { showPush(false, PUSH_TEXT.failed); });
+  }
+
+  function bindPush() {
+    $("push-toggle").addEventListener("click", function () {
+      if ($("push-toggle").dataset.on === "true") disablePush(); else enablePush();
+    });
+  }
+
   /* ------------------------------------------------------------ consents */
   function loadConsents() {
     Promise.all([holderApi("/api/v1/holders/me/consents"), CH.catalog("departments"), CH.catalog("matters"),
@@ -1383,6 +1465,7 @@
     bindRecords();
     bindConsentForm();
     bindFamily();
+    bindPush();
     state.tabs = CH.tabs(document.querySelector(".tabs"), function (id) {
       if (id !== "tab-licences") stopPresenting();  // no codes made for a screen nobody sees
       if (id === "tab-records") loadRecords();
