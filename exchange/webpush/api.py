@@ -29,19 +29,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)  # a PushSubscription's JSON has more
 
 
-class SubscriptionKeys(_Body):
+class WebPushKeysIn(_Body):
     p256dh: str = Field(min_length=80, max_length=100, description="the user agent's P-256 key, base64url")
     auth: str = Field(min_length=16, max_length=40, description="the 16-byte authentication secret, base64url")
 
 
-class SubscriptionIn(_Body):
+class WebPushSubscriptionIn(_Body):
     """What PushSubscription.toJSON() gives (W3C Push API)."""
 
     endpoint: str = Field(min_length=10, max_length=MAX_ENDPOINT_LENGTH)
-    keys: SubscriptionKeys
+    keys: WebPushKeysIn
 
 
-class EndpointIn(_Body):
+class WebPushEndpointIn(_Body):
     endpoint: str = Field(min_length=10, max_length=MAX_ENDPOINT_LENGTH)
 
 
@@ -62,7 +62,7 @@ def my_web_push(session: SessionDep, holder: HolderDep, config: ConfigDep, regis
 
 
 @router.post("/subscriptions", status_code=201)
-def subscribe(body: SubscriptionIn, session: SessionDep, holder: HolderDep, config: ConfigDep) -> dict:
+def subscribe_web_push(body: WebPushSubscriptionIn, session: SessionDep, holder: HolderDep, config: ConfigDep) -> dict:
     """Push each use of my data to this browser. The endpoint must be on a
     push service the platform allows (else 422 push_endpoint_refused)."""
     web_push.subscribe(session=session, config=config, holder_code=holder.holder_code, endpoint=body.endpoint,
@@ -71,7 +71,7 @@ def subscribe(body: SubscriptionIn, session: SessionDep, holder: HolderDep, conf
 
 
 @router.post("/subscriptions/remove", status_code=204)
-def unsubscribe(body: EndpointIn, session: SessionDep, holder: HolderDep) -> Response:
+def unsubscribe_web_push(body: WebPushEndpointIn, session: SessionDep, holder: HolderDep) -> Response:
     """Stop pushing to this browser (idempotent)."""
     web_push.unsubscribe(session=session, holder_code=holder.holder_code, endpoint=body.endpoint)
     return Response(status_code=204)

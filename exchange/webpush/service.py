@@ -160,7 +160,7 @@ def dispatch(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -
     report = DispatchReport()
     if _nothing_new(session=session):
         return report  # no lock, no write: on SQLite a writer every few seconds would crowd out requests
-    cursor = locked_cursor(session=session, now=now, name=CURSOR_NAME)
+    cursor = _start_cursor(session=session, now=now)
     gap_ids = [int(key) for key in cursor.gaps]
     unread = LogEntry.id > cursor.last_event_id
     if gap_ids:
@@ -195,11 +195,24 @@ def dispatch(*, session: Session, now: datetime, batch_size: int = BATCH_SIZE) -
 
 
 def _nothing_new(*, session: Session) -> bool:
+    """Nobody subscribed, or the log has not moved: the round writes nothing."""
+    if session.scalar(select(WebPushSubscription.id).limit(1)) is None:
+        return True
     seen = session.execute(select(DispatchCursor.last_event_id, DispatchCursor.gaps)
                            .where(DispatchCursor.name == CURSOR_NAME)).first()
     if seen is None or seen.gaps:
         return False
     return (session.scalar(select(func.max(LogEntry.id))) or 0) <= seen.last_event_id
+
+
+def _start_cursor(*, session: Session, now: datetime) -> DispatchCursor:
+    """The cursor, locked; made where the log is now the first time (as the
+    feed's first call): no backlog is read for subscriptions that did not exist."""
+    made = session.scalar(select(DispatchCursor.id).where(DispatchCursor.name == CURSOR_NAME)) is None
+    cursor = locked_cursor(session=session, now=now, name=CURSOR_NAME)
+    if made and cursor.last_event_id == 0 and not cursor.gaps:  # two first rounds at once both start here
+        cursor.last_event_id = int(session.scalar(select(func.max(LogEntry.id))) or 0)
+    return cursor
 
 
 def _due(*, session: Session, now: datetime) -> bool:

@@ -22,6 +22,7 @@ from adapters.models import WebhookDelivery
 from catalog.access import UseLog, UseRecord
 from certhub.settings import Settings
 from exchange.subscriptions.callbacks import CallbackPolicy
+from exchange.subscriptions.models import DispatchCursor
 from exchange.webpush import service as web_push
 from exchange.webpush.config import PushEndpointRefused, WebPushConfig, WebPushOff
 from exchange.webpush.models import WebPushSubscription
@@ -179,3 +180,14 @@ def test_an_empty_allow_list_turns_web_push_off():
                      "http://fcm.googleapis.com/fcm/send/abc", "https://fcm.googleapis.com:8443/fcm/send/abc"):
         with pytest.raises(PushEndpointRefused):
             vendors.check_endpoint(endpoint)
+
+
+def test_with_nobody_subscribed_a_round_writes_nothing(app, db_session, session_factory, world):
+    _use(app, db_session, ALICE)
+    worker = _worker(app, session_factory)
+    try:
+        dispatched, delivered = worker.run_once()
+    finally:
+        worker.close()
+    assert (dispatched.entries, dispatched.enqueued, delivered.delivered) == (0, 0, [])
+    assert db_session.scalar(select(DispatchCursor).where(DispatchCursor.name == web_push.CURSOR_NAME)) is None

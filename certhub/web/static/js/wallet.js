@@ -32,6 +32,8 @@
     proxy_not_allowed: "您没有代此人办理的有效委托（或委托不包括此证照、此操作）。",
     delegation_not_found: "未找到该委托，可能已被撤销。",
     delegation_inactive: "该委托已撤销或已过期，不能再代办。请联系委托人重新委托。",
+    push_endpoint_refused: "本平台不支持此浏览器的推送服务；打开本页时仍会提示新的用证记录。",
+    web_push_off: "本平台未开通推送提醒；打开本页时仍会提示新的用证记录。",
     invalid_dispute: "异议内容不符合要求，请检查后重试。",
     too_many_disputes: "该证照待处理的异议已达上限，请等发证部门处理后再提交。",
     dispute_closed: "该异议已处理完毕。",
@@ -917,11 +919,13 @@
       return navigator.serviceWorker.ready.then(function (registration) {
         return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(state.pushKey) });
       }).then(function (subscription) {
-        return holderApi("/api/v1/holders/me/web-push/subscriptions", { body: subscription.toJSON() });
-      }).then(function (result) {
-        if (!result.ok) { showPush(false, errorMessage(result, PUSH_TEXT.failed)); return; }
-        showPush(true);
-        CH.announce(PUSH_TEXT.on);
+        return holderApi("/api/v1/holders/me/web-push/subscriptions", { body: subscription.toJSON() })
+          .then(function (result) {
+            if (result.ok) { showPush(true); CH.announce(PUSH_TEXT.on); return; }
+            showPush(false, errorMessage(result));
+            // Refused here: the browser's registration with its push service is of no use.
+            return subscription.unsubscribe().catch(function () { /* already gone */ });
+          });
       });
     }).catch(function () { showPush(false, PUSH_TEXT.failed); });
   }
