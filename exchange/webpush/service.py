@@ -100,6 +100,11 @@ def subscribe(*, session: Session, config: WebPushConfig, holder_code: str, endp
         row = session.scalar(select(WebPushSubscription).where(WebPushSubscription.endpoint == endpoint)
                              .with_for_update())
         if row is not None:
+            if row.holder_code != holder_code:
+                # Another holder on this browser: what was queued for the first is never sent to the second.
+                session.execute(delete(WebhookDelivery).where(
+                    WebhookDelivery.channel == WEB_PUSH, WebhookDelivery.subscriber_key == subscriber_key(row.id),
+                    WebhookDelivery.status == "pending"))
             row.holder_code, row.p256dh, row.auth, row.created_at = holder_code, p256dh, auth, now
             session.flush()
             break

@@ -191,3 +191,23 @@ def test_with_nobody_subscribed_a_round_writes_nothing(app, db_session, session_
         worker.close()
     assert (dispatched.entries, dispatched.enqueued, delivered.delivered) == (0, 0, [])
     assert db_session.scalar(select(DispatchCursor).where(DispatchCursor.name == web_push.CURSOR_NAME)) is None
+
+
+def test_a_browser_that_changes_holder_gets_nothing_queued_for_the_first(
+        client, app, db_session, session_factory, world, push_service):
+    shared = UserAgent(push_service.base_url + "/push/shared-tablet")
+    assert _subscribe(client, holder_headers(client, code=ALICE), shared).status_code == 201
+    push_service.statuses["/push/shared-tablet"] = 503  # Alice's notice waits for a retry
+    worker = _worker(app, session_factory)
+    try:
+        worker.run_once()
+        _use(app, db_session, ALICE)
+        worker.run_once()
+        assert db_session.scalar(select(WebhookDelivery).where(WebhookDelivery.url == shared.endpoint)) is not None
+        bob_device = UserAgent(shared.endpoint)  # Bob signs in on the same browser: new keys, same endpoint
+        assert _subscribe(client, holder_headers(client, code=BOB), bob_device).status_code == 201
+        assert db_session.scalar(select(WebhookDelivery).where(WebhookDelivery.url == shared.endpoint,
+                                                               WebhookDelivery.status == "pending")) is None
+    finally:
+        worker.close()
+    assert db_session.scalar(select(WebPushSubscription.holder_code)) == BOB
