@@ -20,6 +20,7 @@ class WebhookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("event_id", "subscriber_key"),
         Index("ix_adapters_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_adapters_webhook_deliveries_channel_due", "channel", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,6 +28,9 @@ class WebhookDelivery(Base):
     subscriber_key: Mapped[str] = mapped_column(String(100))
     url: Mapped[str] = mapped_column(String(2000))
     payload: Mapped[dict] = mapped_column(JSONType)
+    # Who sends it: "webhook" (a signed JSON POST) or "web_push" (an RFC 8291
+    # encrypted push message); each channel's worker takes only its own rows.
+    channel: Mapped[str] = mapped_column(String(16), default="webhook", server_default="webhook")
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -30,6 +30,7 @@ KINDS = frozenset(
         "layout_download",  # 版式文件
         "annotated_copy_download",  # 加注件
         "holder_access",  # the holder reading their own licence
+        "proxy_access",  # a proxy (代办人) reading the licences of a holder who delegated to them
         "supervision_access",
     }
 )
@@ -43,9 +44,17 @@ MAX_LIST = 100
 _CODE = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:\-]{0,99}")
 _DATA_ITEM = re.compile(r"[0-9A-Za-z][0-9A-Za-z._:/\-]{0,99}")
 _CONSENT = re.compile(r"consent:[0-9A-Za-z._\-]{1,64}")
+# A proxy acting under the holder's delegation (registry_delegations.id): the
+# holder reads in their own records which of their delegations was used.
+_DELEGATION = re.compile(r"delegation:[1-9][0-9]{0,17}")
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _HEX_SALT = re.compile(r"[0-9a-f]{32}")
 _CONTROL = re.compile(r"[\x00-\x1f]")  # C0 controls: a record is one line of text per field
+
+
+def delegation_basis(delegation_id: int) -> str:
+    """The basis of a use a proxy makes under the delegation ``delegation_id``."""
+    return f"delegation:{delegation_id}"
 
 
 class InvalidUseRecord(CatalogError):
@@ -111,8 +120,9 @@ class UseRecord:
     def __post_init__(self) -> None:
         _check_choice("kind", self.kind, KINDS)
         _check_choice("result", self.result, RESULTS)
-        if self.basis not in FIXED_BASES and not _CONSENT.fullmatch(str(self.basis)):
-            raise InvalidUseRecord(f"basis must be one of {sorted(FIXED_BASES)} or consent:<id>")
+        if self.basis not in FIXED_BASES and not (
+                _CONSENT.fullmatch(str(self.basis)) or _DELEGATION.fullmatch(str(self.basis))):
+            raise InvalidUseRecord(f"basis must be one of {sorted(FIXED_BASES)}, consent:<id> or delegation:<id>")
         _check_code("department_code", self.department_code, max_len=18)
         _check_code("operator_id", self.operator_id, max_len=64)
         for name, value, limit in (

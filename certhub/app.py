@@ -27,6 +27,7 @@ import exchange.mandates.api
 import exchange.plan.api
 import exchange.query.api
 import exchange.subscriptions.api
+import exchange.webpush.api
 import identity.api
 import identity.department_clients_api
 import identity.holders_api
@@ -50,6 +51,7 @@ from certhub.root import build_root
 from certhub.settings import Settings
 from exchange.auditlog.checkpoints import run_checkpointer
 from exchange.subscriptions.dispatcher import WebhookWorker
+from exchange.webpush.service import WebPushWorker
 from identity import token_revocations
 from identity.deps import rate_limit
 from storage.base import utcnow
@@ -124,6 +126,7 @@ def create_app(
             recognising.start()
         checkpointer = None
         webhooks = webhooks_thread = None
+        web_push = web_push_thread = None
         if background_jobs:
             checkpointer = threading.Thread(
                 target=run_checkpointer,
@@ -142,6 +145,14 @@ def create_app(
             webhooks_thread = threading.Thread(target=webhooks.run, kwargs={"interval_s": 5.0, "stop": stop},
                                                name="certhub-webhooks", daemon=True)
             webhooks_thread.start()
+            if root.web_push.enabled:
+                # Web Push of use notices: the VAPID key made now (first start), then pushed every round.
+                web_push = WebPushWorker(sessions=sessions, key_secret=root.registry.key_secret, config=root.web_push,
+                                         policy=root.callback_policy, egress=settings.egress())
+                await asyncio.to_thread(web_push.ensure_key)
+                web_push_thread = threading.Thread(target=web_push.run, kwargs={"interval_s": 5.0, "stop": stop},
+                                                   name="certhub-web-push", daemon=True)
+                web_push_thread.start()
         yield
         stop.set()
         stop_announcing()
@@ -155,6 +166,9 @@ def create_app(
         if webhooks is not None:
             webhooks_thread.join(timeout=15)
             webhooks.close()
+        if web_push is not None and web_push_thread is not None:
+            web_push_thread.join(timeout=15)
+            web_push.close()
         provider_calls.shutdown(wait=False, cancel_futures=True)
         if services.find(ThreadPoolExecutor) is provider_calls:  # (a test may run the lifespan twice at once)
             services.replace(ThreadPoolExecutor, root.provider_calls)
@@ -219,6 +233,7 @@ def create_app(
     app.include_router(exchange.auditlog.holder_api.router)
     app.include_router(exchange.auditlog.statistics_api.router)
     app.include_router(exchange.auditlog.notices_api.router)
+    app.include_router(exchange.webpush.api.router)
     app.include_router(exchange.agreements.api.router)
     app.include_router(exchange.consent.api.router)
     app.include_router(exchange.mandates.api.router)

@@ -14,6 +14,7 @@ def target_metadata() -> list[MetaData]:
     import exchange.consent.models  # noqa: F401
     import exchange.mandates.models  # noqa: F401
     import exchange.subscriptions.models  # noqa: F401
+    import exchange.webpush.models  # noqa: F401
     import registry.import_models  # noqa: F401
     import registry.models  # noqa: F401
     import registry.presentations.models  # noqa: F401

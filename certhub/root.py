@@ -38,6 +38,7 @@ from exchange.auditlog.health import PublicationMonitor
 from exchange.auditlog.recorder import UseRecorder
 from exchange.auditlog.witnessing import LogWitness, LogWitnesses
 from exchange.subscriptions.callbacks import CallbackPolicy
+from exchange.webpush.config import WebPushConfig
 from identity import token_revocations
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority, OidcVerifier
@@ -77,6 +78,8 @@ class Root:
     # Every data-serving route records through this (catalog.access).
     use_recorder: UseRecorder
     callback_policy: CallbackPolicy
+    # Which push services the wallet's Web Push may use (none: off).
+    web_push: WebPushConfig
     # The pool the exchange query on the loop sends providers' calls to while
     # no lifespan runs one of its own (its threads start on first use).
     provider_calls: ThreadPoolExecutor
@@ -113,6 +116,7 @@ class Root:
         yield PublicationMonitor, self.publication_monitor
         yield UseLog, self.use_recorder
         yield CallbackPolicy, self.callback_policy
+        yield WebPushConfig, self.web_push
         yield ThreadPoolExecutor, self.provider_calls
         yield RegistryTrust, self.registry_trust
         if self.adapter_bindings is not None:
@@ -203,6 +207,8 @@ def build_root(
                                  observe=metrics.observe_use_records, timestamp_tolerance=log.timestamp_tolerance),
         callback_policy=CallbackPolicy.for_deployment(demo=settings.demo,
                                                       allow_loopback=settings.webhooks_allow_loopback),
+        web_push=WebPushConfig(origins=settings.split_origins(settings.web_push_origins),
+                               contact=settings.effective_web_push_contact),
         provider_calls=ThreadPoolExecutor(thread_name_prefix="certhub-provider"),
         registry_trust=RegistryTrust(
             registry_id=registry.registry_id, key_secret=key_secret, sessionmaker=sessions,

@@ -92,6 +92,15 @@ class LogWitnessSetting(BaseModel):
         return self
 
 
+# The push services of the browsers people use (Chrome, Firefox, Safari, Edge on Windows).
+WEB_PUSH_ORIGINS = (
+    "https://fcm.googleapis.com",
+    "https://updates.push.services.mozilla.com",
+    "https://web.push.apple.com",
+    "https://*.notify.windows.com",
+)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CERTHUB_", extra="ignore")
 
@@ -193,6 +202,17 @@ class Settings(BaseSettings):
         default=False,
         description="Let push subscriptions call back to loopback addresses over http (tests, local development; demo implies it).",
     )
+    web_push_origins: str = Field(
+        default=",".join(WEB_PUSH_ORIGINS), max_length=2000,
+        description="Push services the wallet's Web Push subscriptions may name, comma-separated origins "
+                    "(https://host[:port]; *.host matches its subdomains); default: the major browsers' push "
+                    "services. Empty: Web Push off (the wallet still polls its use notices). docs/web.md.",
+    )
+    web_push_contact: str | None = Field(
+        default=None, max_length=200,
+        description="The contact push services see in the hub's VAPID tokens (mailto: or https:); "
+                    "default: the origin of CERTHUB_REGISTRY_ID.",
+    )
     max_request_body_bytes: int = Field(
         default=1024 * 1024, ge=1024, le=64 * 1024 * 1024,
         description="The largest request body any route accepts; a larger one is refused with 413 before it is read.",
@@ -292,6 +312,26 @@ class Settings(BaseSettings):
             if split.scheme not in ("http", "https") or not split.hostname:
                 raise ValueError(f"{info.field_name}: an http:// or https:// URL with a host")
         return value
+
+    @field_validator("web_push_origins")
+    @classmethod
+    def _push_origins(cls, value: str) -> str:
+        for origin in cls.split_origins(value):
+            split = urlsplit(origin)
+            if split.scheme not in ("http", "https") or not split.hostname or split.path not in ("", "/"):
+                raise ValueError(f"web_push_origins: {origin!r} is not scheme://host[:port]")
+        return value
+
+    @staticmethod
+    def split_origins(value: str) -> tuple[str, ...]:
+        return tuple(origin.strip() for origin in value.split(",") if origin.strip())
+
+    @property
+    def effective_web_push_contact(self) -> str:
+        if self.web_push_contact:
+            return self.web_push_contact
+        split = urlsplit(self.registry_id)
+        return f"https://{split.hostname}" if split.hostname else "https://certhub.invalid"
 
     @cached_property
     def effective_database_url(self) -> str:

@@ -173,6 +173,12 @@ class ProxyNotAllowed(PresentationError):
     code = "proxy_not_allowed"
 
 
+class DelegationInactive(ProxyNotAllowed):
+    """The delegation was revoked, has expired or has not begun: nothing may be done under it."""
+
+    code = "delegation_inactive"
+
+
 class DelegationNotFound(PresentationError):
     code = "delegation_not_found"
 

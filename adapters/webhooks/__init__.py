@@ -1,6 +1,17 @@
 """Signed webhook delivery with retries and dead letters."""
 
-from adapters.webhooks.service import DeliveryReport, RetryPolicy, deliver_due, enqueue, list_dead, requeue
+from adapters.webhooks.service import (
+    WEB_PUSH,
+    WEBHOOK,
+    DeliveryReport,
+    Gone,
+    RetryPolicy,
+    deliver_channel,
+    deliver_due,
+    enqueue,
+    list_dead,
+    requeue,
+)
 from adapters.webhooks.signature import (
     EVENT_ID_HEADER,
     SIGNATURE_HEADER,
@@ -11,7 +22,11 @@ from adapters.webhooks.signature import (
 )
 
 __all__ = [
+    "WEB_PUSH",
+    "WEBHOOK",
     "DeliveryReport",
+    "Gone",
+    "deliver_channel",
     "RetryPolicy",
     "deliver_due",
     "enqueue",

@@ -1,7 +1,11 @@
 """Webhook delivery: an outbox table, and a worker that POSTs due deliveries
 signed, retries on a backoff schedule, and moves hopeless ones to dead
 letters. Receivers get each event at least once and deduplicate by
-X-Certhub-Event-Id."""
+X-Certhub-Event-Id.
+
+The same outbox carries Web Push messages (channel "web_push",
+exchange.webpush): `deliver_channel` runs the schedule for any channel with
+the channel's own way of sending one delivery."""
 
 from __future__ import annotations
 
@@ -31,6 +35,21 @@ log = logging.getLogger("certhub.adapters.webhooks")
 
 MAX_PAYLOAD_BYTES = 256 * 1024
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
+WEBHOOK, WEB_PUSH = "webhook", "web_push"
+CHANNELS = (WEBHOOK, WEB_PUSH)
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The receiver says the address no longer exists (HTTP 404 or 410): the
+    delivery is dead at once, with no retry, and its subscriber is reported."""
+
+    reason: str
+
+
+# How a channel sends one delivery: None when it was accepted, else why not
+# (retried on the schedule), or Gone.
+Sender = Callable[[WebhookDelivery], "str | Gone | None"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,7 @@ class DeliveryReport:
     delivered: list[str] = field(default_factory=list)
     retrying: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)  # subscriber keys whose address no longer exists
 
 
 def canonical_body(payload: dict) -> bytes:
@@ -56,10 +76,13 @@ def canonical_body(payload: dict) -> bytes:
 
 
 def enqueue(
-    *, session: Session, event_id: str, subscriber_key: str, url: str, payload: dict, now: datetime
+    *, session: Session, event_id: str, subscriber_key: str, url: str, payload: dict, now: datetime,
+    channel: str = WEBHOOK,
 ) -> WebhookDelivery:
     """Queue one event for one subscriber; enqueueing it again returns the existing row."""
     _check(event_id=event_id, subscriber_key=subscriber_key, url=url, payload=payload)
+    if channel not in CHANNELS:
+        raise InvalidWebhook(f"channel: one of {', '.join(CHANNELS)}")
     existing = session.scalar(
         select(WebhookDelivery).where(
             WebhookDelivery.event_id == event_id, WebhookDelivery.subscriber_key == subscriber_key
@@ -68,7 +91,7 @@ def enqueue(
     if existing is not None:
         return existing
     delivery = WebhookDelivery(
-        event_id=event_id, subscriber_key=subscriber_key, url=url, payload=payload,
+        event_id=event_id, subscriber_key=subscriber_key, url=url, payload=payload, channel=channel,
         status=PENDING, attempts=0, next_attempt_at=now, created_at=now,
     )
     session.add(delivery)
@@ -85,18 +108,28 @@ def deliver_due(
     policy: RetryPolicy = RetryPolicy(),
     limit: int = 100,
 ) -> DeliveryReport:
-    """POST every due delivery once. The rows stay locked until the caller
+    """POST every due webhook once. The rows stay locked until the caller
     commits, so two workers never send the same event at the same time."""
+    return deliver_channel(session=session, now=now, channel=WEBHOOK, policy=policy, limit=limit,
+                           send=lambda delivery: _post(delivery, client=client, secret_for=secret_for))
+
+
+def deliver_channel(
+    *, session: Session, now: datetime, channel: str, send: Sender, policy: RetryPolicy = RetryPolicy(),
+    limit: int = 100,
+) -> DeliveryReport:
+    """Send every due delivery of `channel` once with `send`, and schedule
+    the retries; the rows stay locked until the caller commits."""
     report = DeliveryReport()
-    for delivery in _lock_due(session=session, now=now, limit=limit):
-        error = _post(delivery, client=client, secret_for=secret_for)
-        _record(delivery, error=error, now=now, policy=policy, report=report)
+    for delivery in _lock_due(session=session, now=now, channel=channel, limit=limit):
+        _record(delivery, error=send(delivery), now=now, policy=policy, report=report)
     session.flush()
     return report
 
 
-def list_dead(*, session: Session, limit: int = 100) -> list[WebhookDelivery]:
-    query = select(WebhookDelivery).where(WebhookDelivery.status == DEAD).order_by(WebhookDelivery.id).limit(limit)
+def list_dead(*, session: Session, limit: int = 100, channel: str = WEBHOOK) -> list[WebhookDelivery]:
+    query = (select(WebhookDelivery).where(WebhookDelivery.channel == channel, WebhookDelivery.status == DEAD)
+             .order_by(WebhookDelivery.id).limit(limit))
     return list(session.scalars(query))
 
 
@@ -110,12 +143,13 @@ def requeue(*, session: Session, delivery_id: int, now: datetime) -> WebhookDeli
     return delivery
 
 
-def _lock_due(*, session: Session, now: datetime, limit: int) -> list[WebhookDelivery]:
+def _lock_due(*, session: Session, now: datetime, channel: str, limit: int) -> list[WebhookDelivery]:
     # SQLite has no row locks: the write lock serialises workers until this transaction ends.
     write_lock(session=session)
     query = (
         select(WebhookDelivery)
-        .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)
+        .where(WebhookDelivery.channel == channel, WebhookDelivery.status == PENDING,
+               WebhookDelivery.next_attempt_at <= now)
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -158,7 +192,14 @@ def _signed_headers(delivery: WebhookDelivery, *, secret: bytes, body: bytes) ->
     }
 
 
-def _record(delivery: WebhookDelivery, *, error: str | None, now: datetime, policy: RetryPolicy, report: DeliveryReport) -> None:
+def _record(delivery: WebhookDelivery, *, error: str | Gone | None, now: datetime, policy: RetryPolicy,
+            report: DeliveryReport) -> None:
+    if isinstance(error, Gone):
+        delivery.status, delivery.last_error = DEAD, error.reason
+        delivery.attempts += 1
+        report.dead.append(delivery.event_id)
+        report.gone.append(delivery.subscriber_key)
+        return
     if error is None:
         delivery.status, delivery.delivered_at, delivery.last_error = DELIVERED, now, None
         delivery.attempts += 1

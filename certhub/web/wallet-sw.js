@@ -3,7 +3,11 @@
    QR codes the holder saved on this device (亮证 at a counter with no
    signal). Network first: online, the page and its files are always the
    server's current ones; the copy is only a fallback. It never keeps an API
-   answer: /api/ requests are not touched. */
+   answer: /api/ requests are not touched.
+   It also shows the use notices the platform pushes (Web Push, RFC 8030):
+   each message is decrypted by the browser (RFC 8291) and says only the
+   kind of use, the department and the time; the details are in the
+   wallet's use records, after sign-in. */
 "use strict";
 
 var CACHE = "certhub-wallet-v1";
@@ -49,5 +53,28 @@ self.addEventListener("fetch", function (event) {
     return response;
   }).catch(function () {
     return caches.match(key).then(function (kept) { return kept || Response.error(); });
+  }));
+});
+
+var KIND_TEXT = { proxy_access: "您委托的代办人查看了您的证照", holder_access: "您的证照被查看" };
+
+self.addEventListener("push", function (event) {
+  var notice = {};
+  try { notice = event.data ? event.data.json() : {}; } catch (e) { notice = {}; }
+  var what = KIND_TEXT[notice.kind] ||
+    (notice.department || "有部门") + (notice.result === "denied" ? "尝试使用您的证照或数据（已拒绝）" : "使用了您的证照或数据");
+  var when = notice.time ? new Date(notice.time) : null;
+  var body = what + (when && !isNaN(when) ? "（" + when.toLocaleString("zh-CN", { hour12: false }) + "）" : "") +
+    "。如非本人办理，请在“用证记录”中查看并提出异议。";
+  event.waitUntil(self.registration.showNotification("用证提醒", {
+    body: body, tag: "certhub-use", renotify: true, data: { url: "/wallet" }
+  }));
+});
+
+self.addEventListener("notificationclick", function (event) {
+  event.notification.close();
+  event.waitUntil(self.clients.matchAll({ type: "window" }).then(function (windows) {
+    var open = windows.filter(function (w) { return new URL(w.url).pathname === "/wallet"; })[0];
+    return open ? open.focus() : self.clients.openWindow("/wallet");
   }));
 });

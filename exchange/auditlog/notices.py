@@ -37,13 +37,22 @@ def use_notices(*, session: Session, subject_code: str, after: int | None, now: 
         if len(notices) >= max(1, min(limit, MAX_NOTICES)):
             break
         cursor = int(entry_id)
-        if basis == HOLDER_SELF:
-            continue
-        record = parse_entry(entry)
-        if _embargoed(record, now=now):
-            continue
-        notices.append({key: record.get(key) for key in _NOTICE_KEYS})
+        notice = notice_of(basis=basis, entry=entry, now=now)
+        if notice is not None:
+            notices.append(notice)
     return cursor, notices
+
+
+def notice_of(*, basis: str, entry: bytes, now: datetime) -> dict | None:
+    """What the holder is told of one log entry about them, or None when it
+    is not news to them (their own view) or not yet theirs to read (under
+    embargo). The polled feed and Web Push (exchange.webpush) both ask this."""
+    if basis == HOLDER_SELF:
+        return None
+    record = parse_entry(entry)
+    if _embargoed(record, now=now):
+        return None
+    return {key: record.get(key) for key in _NOTICE_KEYS}
 
 
 def _embargoed(record: dict, *, now: datetime) -> bool:

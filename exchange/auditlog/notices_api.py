@@ -39,9 +39,9 @@ def my_use_notices(session: SessionDep, holder: HolderDep,
                    after: Annotated[int | None, Query(ge=0, le=2**62)] = None) -> UseNotices:
     """The wallet's subscription to uses of the holder's data: poll with the
     last cursor (on resume, or every half minute while open) and tell the
-    holder of each new use. A pull rather than Web Push: certhub runs on
-    government networks that cannot reach browser vendors' push services,
-    and a use of a citizen's data is not sent to a third party (docs/web.md)."""
+    holder of each new use. The same notices are pushed, encrypted, to the
+    browsers the holder subscribed (exchange.webpush) where the platform
+    allows a push service; the feed works everywhere (docs/web.md)."""
     cursor, found = use_notices(session=session, subject_code=holder.holder_code, after=after, now=utcnow(),
                                 limit=MAX_NOTICES)
     return UseNotices(cursor=cursor, notices=[UseNotice(**notice) for notice in found])

@@ -194,8 +194,8 @@ def anomalies(
     recent_denials: dict[str, deque] = defaultdict(deque)
     for row in rows:
         granted = row.result == "granted"
-        # A holder reading their own data needs no matter; everyone else does.
-        if granted and row.matter_code is None and row.basis != "holder_self":
+        # A holder reading their own data, or their proxy reading it for them, needs no matter; everyone else does.
+        if granted and row.matter_code is None and row.basis != "holder_self" and not row.basis.startswith("delegation:"):
             flag("no_matter", row)
         local = row.recorded_at.astimezone(SHANGHAI)
         in_hours = limits.working_start <= local.time() < limits.working_end

@@ -85,8 +85,8 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
     """The published statistics of ``days``: per department pair (user →
     provider), per matter, refusals per reason and per day (every day of the
     range, zero days included), granted and denied, small counts suppressed;
-    holders' views of their own licences (basis ``holder_self``) only as
-    ``holder_views``, per day and in total."""
+    holders' views of their own licences (basis ``holder_self``, and their
+    proxies' under ``delegation:<id>``) only as ``holder_views``, per day and in total."""
     rows = session.execute(
         select(LogEntry.recorded_at, LogEntry.entry)
         .where(LogEntry.recorded_at >= days.since, LogEntry.recorded_at < days.until)
@@ -106,9 +106,9 @@ def usage_statistics(*, session: Session, days: DayRange) -> dict:
     for recorded_at, record in records:
         result = record["result"]
         day = by_day[recorded_at.astimezone(SHANGHAI).date().isoformat()]
-        # A holder looking at their own licences is no department using them:
-        # counted apart, in no department's figures.
-        if record.get("basis") == HOLDER_SELF:
+        # A holder looking at their own licences, or their proxy looking for
+        # them, is no department using them: counted apart, in no department's figures.
+        if record.get("basis") == HOLDER_SELF or str(record.get("basis") or "").startswith("delegation:"):
             totals[HOLDER_VIEWS] += 1
             day[HOLDER_VIEWS] += 1
             continue

@@ -83,15 +83,16 @@ def event_payload(*, registry_id: str, event: LicenceEvent, licence: Licence, id
     }
 
 
-def _locked_cursor(*, session: Session, now: datetime) -> DispatchCursor:
+def locked_cursor(*, session: Session, now: datetime, name: str = CURSOR_NAME) -> DispatchCursor:
+    """The named cursor row, locked until the caller's transaction ends (created at 0 the first time)."""
     write_lock(session=session)  # SQLite has no row locks: two dispatchers take turns
-    query = select(DispatchCursor).where(DispatchCursor.name == CURSOR_NAME).with_for_update()
+    query = select(DispatchCursor).where(DispatchCursor.name == name).with_for_update()
     cursor = session.scalar(query)
     if cursor is not None:
         return cursor
     try:
         with session.begin_nested():
-            session.add(DispatchCursor(name=CURSOR_NAME, last_event_id=0, gaps={}, updated_at=now))
+            session.add(DispatchCursor(name=name, last_event_id=0, gaps={}, updated_at=now))
     except IntegrityError:
         pass  # another dispatcher created it first
     return session.execute(query.execution_options(populate_existing=True)).scalar_one()  # it exists now
@@ -125,7 +126,7 @@ def _next_events(*, session: Session, cursor: DispatchCursor, batch_size: int):
     return list(session.execute(query))
 
 
-def _advance(cursor: DispatchCursor, *, seen: list[int], now: datetime) -> None:
+def advance_cursor(cursor: DispatchCursor, *, seen: list[int], now: datetime) -> None:
     """Move the cursor past what was read; remember skipped ids as gaps."""
     gaps = {int(k): v for k, v in cursor.gaps.items()}
     for event_id_ in seen:
@@ -140,7 +141,7 @@ def _advance(cursor: DispatchCursor, *, seen: list[int], now: datetime) -> None:
     horizon = now - GAP_TIMEOUT
     gaps = {i: at for i, at in gaps.items() if datetime.fromisoformat(at) > horizon}
     if len(gaps) > MAX_GAPS:
-        log.warning("dispatcher: %d skipped event ids pending; keeping the newest %d", len(gaps), MAX_GAPS)
+        log.warning("dispatcher %s: %d skipped ids pending; keeping the newest %d", cursor.name, len(gaps), MAX_GAPS)
         gaps = dict(sorted(gaps.items())[-MAX_GAPS:])
     cursor.gaps = {str(i): at for i, at in sorted(gaps.items())}
     cursor.updated_at = now
@@ -150,7 +151,7 @@ def dispatch(*, session: Session, registry_id: str, now: datetime | None = None,
     """One round; the caller commits (the cursor moves with the deliveries)."""
     now = now or utcnow()
     report = DispatchReport()
-    cursor = _locked_cursor(session=session, now=now)
+    cursor = locked_cursor(session=session, now=now)
     rows = _next_events(session=session, cursor=cursor, batch_size=batch_size)
     index = _subscriptions_by_kind_and_type(session=session) if rows else {}
     agreed: dict[tuple[str, str], bool] = {}
@@ -177,7 +178,7 @@ def dispatch(*, session: Session, registry_id: str, now: datetime | None = None,
                     url=subscription.callback_url, payload=payload, now=now)
             report.enqueued += 1
             report.event_ids.append(payload["id"])
-    _advance(cursor, seen=[row[0].id for row in rows], now=now)
+    advance_cursor(cursor, seen=[row[0].id for row in rows], now=now)
     session.flush()
     report.cursor, report.gaps = cursor.last_event_id, len(cursor.gaps)
     return report

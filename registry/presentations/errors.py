@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from registry.errors import (
     CodeRefused,
+    DelegationInactive,
     DelegationNotFound,
     InvalidPresentationRequest,
     LicenceNotPresentable,
@@ -24,6 +25,7 @@ __all__ = [
     "Replayed",
     "LicenceRefused",
     "ProxyNotAllowed",
+    "DelegationInactive",
     "DelegationNotFound",
     "RedemptionNotFound",
 ]

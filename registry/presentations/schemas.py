@@ -145,6 +145,14 @@ class DelegationRead(BaseModel):
     revoked_at: datetime | None
 
 
+class PrincipalRead(BaseModel):
+    code: str = Field(description="in full: what a proxy names in `on_behalf_of` of 亮证 and consent requests "
+                                  "(the wallet shows it masked)")
+    code_type: str
+    code_masked: str
+    name: str | None = Field(description="the holder's name as on their licences (None when none is listed)")
+
+
 class DelegationsRead(BaseModel):
     given: list[DelegationRead] = Field(description="delegations this holder gave")
     received: list[DelegationRead] = Field(description="delegations that let this holder act for another")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from catalog.service import licence_types
 from identity.errors import InvalidCode
 from identity.holder_auth import validate_holder_code
-from registry.errors import DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
+from registry.errors import DelegationInactive, DelegationNotFound, InvalidPresentationRequest, ProxyNotAllowed
 from registry.models import Delegation, DelegationStatus
 from storage.units import write_lock
 
@@ -115,6 +115,19 @@ def revoke(*, session: Session, delegation_id: int, principal_code: str, now: da
         row.status = DelegationStatus.REVOKED
         row.revoked_at = now
         session.flush()
+    return row
+
+
+def get_received_or_raise(*, session: Session, delegation_id: int, proxy_code: str, now: datetime) -> Delegation:
+    """The delegation `delegation_id` given to `proxy_code`, while it is in
+    force. Another holder's delegation gets the same answer as one that does
+    not exist; a revoked, expired or not yet begun one is refused (fail
+    closed: the proxy sees nothing of the principal's under it)."""
+    row = session.get(Delegation, delegation_id)
+    if row is None or row.proxy_code != proxy_code:
+        raise DelegationNotFound(f"no delegation {delegation_id} was given to you")
+    if not is_active(row, now=now):
+        raise DelegationInactive(f"delegation {delegation_id} is revoked, expired or not yet in force")
     return row
 
 

@@ -3,6 +3,7 @@ a holder's licences, their status, their history, what expires soon."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import Session, lazyload
 
+from catalog.access import UseLog, UseRecord
 from catalog.models import LicenceType
 from identity.holder_auth import HolderPrincipal
 from registry.errors import LicenceNotFound
@@ -31,6 +33,24 @@ class LicenceView:
     @property
     def signature(self) -> SealSignature:
         return SealSignature.from_json(self.version.signature)
+
+
+def record_shown(
+    *, recorder: UseLog, session: Session, subject_code: str, shown: Iterable[tuple[Licence, str]], kind: str,
+    basis: str, operator_id: str, purpose: str, fields: Iterable[str] = (),
+) -> None:
+    """Log the licences shown to a holder or their proxy (each with the
+    identifier shown), in the caller's transaction: one record per issuing
+    department (the log's department is the one whose data it is). Nothing
+    shown, nothing recorded; when the log refuses, nothing is shown."""
+    by_issuer: dict[str, list[str]] = {}
+    for licence, identifier in shown:
+        by_issuer.setdefault(licence.issuer_code, []).append(identifier)
+    if by_issuer:
+        recorder.append(session=session, records=[UseRecord(
+            kind=kind, department_code=issuer_code, operator_id=operator_id, basis=basis, subject_code=subject_code,
+            licence_ids=tuple(identifiers), fields=tuple(fields), purpose=purpose,
+        ) for issuer_code, identifiers in by_issuer.items()])
 
 
 # The licence and the version an identifier names, in one round trip.

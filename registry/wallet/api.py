@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from catalog.access import UseLog, UseRecord
+from catalog.access import UseLog
 from identity.deps import HolderDep
 from identity.holder_auth import HolderPrincipal
 from registry.errors import DisputeNotFound
@@ -64,21 +64,24 @@ def _record(
     recorder: UseLog, session: Session, holder: HolderPrincipal, licences: Iterable[tuple[Licence, str]],
     *, fields: Iterable[str] = (),
 ) -> None:
-    """One holder_access record per issuing department of the licences shown
-    (the log's department is a department code; the issuer's is the one whose data it is)."""
-    by_issuer: dict[str, list[str]] = {}
-    for licence, identifier in licences:
-        by_issuer.setdefault(licence.issuer_code, []).append(identifier)
-    if by_issuer:  # nothing shown, nothing to record
-        recorder.append(session=session, records=[UseRecord(
-            kind="holder_access", department_code=issuer_code, operator_id=HOLDER_OPERATOR,
-            basis="holder_self", subject_code=holder.holder_code, licence_ids=tuple(identifiers), fields=tuple(fields),
-            purpose=HOLDER_PURPOSE,
-        ) for issuer_code, identifiers in by_issuer.items()])
+    reads.record_shown(recorder=recorder, session=session, subject_code=holder.holder_code, shown=licences,
+                       kind="holder_access", basis="holder_self", operator_id=HOLDER_OPERATOR,
+                       purpose=HOLDER_PURPOSE, fields=fields)
 
 
 def _current_identifier(licence: Licence) -> str:
     return str(LicenceIdentifier(licence.type_code, licence.issuer_code, licence.serial, licence.current_version))
+
+
+def wallet_licence(entry: reads.WalletEntry) -> WalletLicence:
+    """One line of a wallet list (the holder's own, or the principal's a proxy sees)."""
+    licence = entry.licence
+    return WalletLicence(
+        identifier=_current_identifier(licence), base_identifier=licence.base_identifier, type_code=licence.type_code,
+        type_name=entry.type_name, issuer_code=licence.issuer_code, status=licence.status,
+        current_version=licence.current_version, valid_from=licence.valid_from, valid_until=licence.valid_until,
+        issued_at=licence.issued_at, open_disputes=entry.open_disputes,
+    )
 
 
 @router.get("/licences", response_model=list[WalletLicence])
@@ -93,17 +96,9 @@ def my_licences(
     """The holder's licences of every status (or one), newest first."""
     entries = reads.wallet(session=session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
                            status=status, limit=limit, offset=offset)
-    shown = [(e.licence, _current_identifier(e.licence)) for e in entries]
-    _record(recorder, session, holder, shown)
-    return [
-        WalletLicence(
-            identifier=identifier, base_identifier=e.licence.base_identifier, type_code=e.licence.type_code,
-            type_name=e.type_name, issuer_code=e.licence.issuer_code, status=e.licence.status,
-            current_version=e.licence.current_version, valid_from=e.licence.valid_from,
-            valid_until=e.licence.valid_until, issued_at=e.licence.issued_at, open_disputes=e.open_disputes,
-        )
-        for e, (_licence, identifier) in zip(entries, shown, strict=True)
-    ]
+    listed = [wallet_licence(e) for e in entries]
+    _record(recorder, session, holder, [(e.licence, line.identifier) for e, line in zip(entries, listed, strict=True)])
+    return listed
 
 
 @router.get("/licences/expiring", response_model=list[ExpiringRead])

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.adapters import loopback
 from tests.environment import REPO_ROOT
 from tests.web.browsing import Browsing
 from tests.web.live import LiveCerthub, start_live_certhub
@@ -39,6 +40,8 @@ def live(tmp_path_factory) -> Iterator[LiveCerthub]:
             certhub.staff_provider.close()
         if certhub.witness is not None:
             certhub.witness.stop()
+        if certhub.push_service is not None:
+            loopback.stop(certhub.push_service)
 
 
 def _fonts_folder(folder: Path, *, with_cjk: bool) -> dict[str, str]:

@@ -24,8 +24,10 @@ from certhub.settings import LogWitnessSetting, Settings
 from certhub.web.fonts import web_font
 from identity import clients
 from identity.codes import citizen_id_check_character
+from tests.adapters import loopback
 from tests.adapters.loopback import free_port
 from tests.factories.oidc import OidcProvider
+from tests.factories.web_push import start_push_service
 from tests.factories.witnesses import RunningWitness, start_witness
 
 CRIMINAL_RECORD_PROOF = "11100000175689532F003"  # 无犯罪记录证明
@@ -66,6 +68,8 @@ class LiveCerthub:
     # The province's identity provider for staff, on loopback (the demo's own staff sign-in is beside it).
     staff_provider: OidcProvider | None = None
     witness: RunningWitness | None = None
+    # The push service the wallet's Web Push goes to: the only one the server allows (loopback).
+    push_service: loopback.Running | None = None
 
     def staff_id_token(self, **claims) -> str:
         assert self.staff_provider is not None
@@ -201,7 +205,9 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
         "staff_id": "fzga-clerk-2001", "department_code": PUBLIC_SECURITY, "roles": ["clerk"], "name": "吴雨桐"})
     # The staff client's redirect URI is configured, as registered at a provider: the port is chosen first.
     port = free_port()
+    push_service = start_push_service()
     settings = Settings(demo=True, data_dir=data_dir, auditlog_checkpoint_interval_seconds=250,
+                        web_push_origins=push_service.base_url, web_push_contact="mailto:ops@certhub.test",
                         presentation_ttl_seconds=15, staff_oidc_issuer=staff_provider.issuer,
                         staff_oidc_audience=STAFF_CLIENT,
                         staff_oidc_redirect_uri=f"http://127.0.0.1:{port}/web/staff/callback")
@@ -224,7 +230,7 @@ def start_live_certhub(data_dir: Path) -> tuple[LiveCerthub, ServerThread]:
     live = LiveCerthub(
         base_url=f"http://127.0.0.1:{port}", settings=settings,
         demo_client=Client(info.client_id, info.client_secret), holder_code=holder_code(), issuers=issuers,
-        staff_provider=staff_provider, witness=witness,
+        staff_provider=staff_provider, witness=witness, push_service=push_service,
     )
     _wait_for_checkpoint(live)
     _issue_licences(live)

@@ -86,7 +86,9 @@ def test_scripts_styles_and_the_font_stylesheet_are_sent_gzipped(client):
         answer = client.get(url, headers={"Accept-Encoding": "gzip"})
         assert answer.headers.get("content-encoding") == "gzip", url
         assert "accept-encoding" in answer.headers["vary"].lower()
-        assert int(answer.headers["content-length"]) < len(answer.content) * 0.6, url
+        # The bytes on the wire: a file over the server's 64 KiB read size is sent in
+        # chunks, gzipped as a stream with no Content-Length.
+        assert answer.num_bytes_downloaded < len(answer.content) * 0.6, url
     # A WOFF is compressed already: gzip would spend CPU on every request for nothing.
     subset = client.get(f"/web/fonts/{web_font().subset_name}", headers={"Accept-Encoding": "gzip"})
     assert subset.status_code == 200 and "content-encoding" not in subset.headers

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from certhub.db import create_db_engine, create_sessionmaker
 from identity import clients
 from identity.codes import citizen_id_check_character
 from signing.qr import decode_qr_image
+from tests.factories.web_push import UserAgent
 from tests.web.accessibility import axe_violations
 from tests.web.browsing import DESKTOP, PHONE
 from tests.web.live import (
@@ -206,42 +208,93 @@ def test_a_departments_consent_request_waits_for_the_holder_to_approve_it(browsi
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_a_parent_acts_for_the_family_member_who_delegated_and_the_delegation_is_revoked(browsing, live, viewport):
-    # 林晓雯 lets 林晓梅 (the demo's wallet holder) show her proof and consent to its use.
-    principal = {"Authorization": f"Bearer {live.holder_token()}"}
-    made = httpx.post(f"{live.base_url}/api/v1/holders/me/delegations", headers=principal, json={
-        "proxy": {"code": demo_holder_code(), "code_type": "111"}, "relation": "family",
-        "type_codes": [CRIMINAL_RECORD_PROOF], "actions": ["present", "consent"],
-        "valid_until": "2027-12-31T00:00:00+08:00"})
-    assert made.status_code == 201, made.text
-    delegation = made.json()["id"]
+    # The demo's citizen delegates, in her wallet, to 林晓梅 (the demo's wallet holder): show her proof, consent to its use.
+    owner = browsing.page(viewport, mobile=viewport is PHONE)
+    sign_in(owner, live)
+    owner.click("#tab-family")
+    owner.wait_for_selector(f'#delegation-types input[value="{CRIMINAL_RECORD_PROOF}"]')
+    owner.fill("#delegation-proxy", demo_holder_code())
+    owner.check(f'#delegation-types input[value="{CRIMINAL_RECORD_PROOF}"]')
+    owner.check('input[name="delegation-action"][value="consent"]')
+    owner.click("#delegation-form button[type=submit]")
+    owner.wait_for_selector("#delegation-message.alert-ok")
+    given = owner.locator("#delegations-given .record[data-active=true]").first
+    given.wait_for()
+    delegation = given.get_attribute("data-delegation")
+    axe_clean(owner)
 
+    # 林晓梅 picks her in the 代办 list: no ID number nor licence identifier typed.
     proxy = browsing.page(viewport, mobile=viewport is PHONE)
     sign_in(proxy, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
     proxy.click("#tab-family")
     received = proxy.locator(f'#delegations-received .record[data-delegation="{delegation}"]')
     received.wait_for()
     assert "亮证" in received.inner_text() and "无犯罪记录证明" in received.inner_text()
+    received.locator("button.act-for").click()
+    listed = proxy.locator(f'#acting-for-licences .record[data-identifier="{live.licences["proof"]}"]')
+    listed.wait_for()
+    assert proxy.locator("#acting-for-licences .record").count() == 1  # only the delegated type
+    assert live.holder_code not in proxy.inner_text("#acting-for")  # the code is shown masked
     axe_clean(proxy)
     browsing.shot(proxy, f"wallet-family-{viewport['width']}")
-    received.locator("button").click()
-    proxy.fill("#proxy-principal", live.holder_code)
-    proxy.fill("#proxy-licence", live.licences["proof"])
-    proxy.click("#proxy-present")
+    listed.locator("button.proxy-present").click()
     proxy.wait_for_function("() => document.getElementById('qr-text').dataset.qrText.startsWith('EL1:')")
-    assert "代他人出示" in proxy.inner_text("#present-licences")
+    assert "代他人出示" in proxy.inner_text("#present-licences") and "无犯罪记录证明" in proxy.inner_text("#present-licences")
+    proxy.click("#present-close")
 
-    owner = browsing.page(viewport, mobile=viewport is PHONE)
-    sign_in(owner, live)
+    # ... and consents for her from the same list.
+    proxy.click("#tab-family")
+    received.locator("button.act-for").click()
+    listed.locator("button.proxy-consent").click()
+    proxy.wait_for_selector(f'#consent-items input[value="{CRIMINAL_RECORD_PROOF}"]:checked')
+    assert proxy.input_value("#consent-for") == delegation
+    proxy.select_option("#consent-matter", MATTER)
+    proxy.click("#consent-form button[type=submit]")
+    proxy.wait_for_selector("#consent-message.alert-ok")
+
+    # The principal reads in her use records that her proxy looked at her licences.
+    owner.click("#tab-records")
+    line = owner.locator(f'.record-proxy[data-delegation="{delegation}"]').first
+    line.wait_for()
+    assert "代办人" in line.inner_text() and demo_holder_code()[-4:] in line.inner_text()
+    axe_clean(owner)
+    browsing.shot(owner, f"wallet-proxy-record-{viewport['width']}")
+
+    # She revokes; the proxy's list refuses, said in words.
     owner.click("#tab-family")
-    given = owner.locator(f'#delegations-given .record[data-delegation="{delegation}"]')
-    given.wait_for()
     owner.on("dialog", lambda dialog: dialog.accept())
-    given.locator("button").click()
+    owner.locator(f'#delegations-given .record[data-delegation="{delegation}"] button').click()
     owner.wait_for_selector(f'#delegations-given .record[data-delegation="{delegation}"][data-active="false"]')
+    proxy.click("#tab-family")
+    received.locator("button.act-for").wait_for(state="detached")  # no longer offered
+    refused = httpx.get(f"{live.base_url}/api/v1/holders/me/delegations/{delegation}/licences",
+                        headers={"Authorization": f"Bearer {holder_token(live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)}"})
+    assert refused.status_code == 403 and refused.json()["error"] == "delegation_inactive"
     refused = httpx.post(f"{live.base_url}/api/v1/presentations",
                          headers={"Authorization": f"Bearer {holder_token(live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)}"},
                          json={"licences": [live.licences["proof"]], "on_behalf_of": live.holder_code})
     assert refused.status_code == 403 and refused.json()["error"] == "proxy_not_allowed"
+
+
+def test_a_proxy_whose_delegation_ended_is_told_so_in_words(browsing, live):
+    principal = {"Authorization": f"Bearer {live.holder_token()}"}
+    made = httpx.post(f"{live.base_url}/api/v1/holders/me/delegations", headers=principal, json={
+        "proxy": {"code": demo_holder_code(), "code_type": "111"}, "relation": "guardian",
+        "type_codes": [CRIMINAL_RECORD_PROOF], "actions": ["present"], "valid_until": "2027-12-31T00:00:00+08:00"})
+    assert made.status_code == 201, made.text
+    delegation = made.json()["id"]
+    proxy = browsing.page(PHONE, mobile=True)
+    sign_in(proxy, live, code=demo_holder_code(), name=DEMO_HOLDER_NAME)
+    proxy.click("#tab-family")
+    button = proxy.locator(f'#delegations-received .record[data-delegation="{delegation}"] button.act-for')
+    button.wait_for()
+    # Revoked while the proxy's page still offers it.
+    assert httpx.post(f"{live.base_url}/api/v1/holders/me/delegations/{delegation}/revoke",
+                      headers=principal).status_code == 200
+    button.click()
+    proxy.wait_for_selector("#wallet-error:not([hidden])")
+    assert "该委托已撤销或已过期" in proxy.inner_text("#wallet-error")
+    assert proxy.is_hidden("#acting-for")
 
 
 # ------------------------------------------------------------ 3. use records
@@ -315,6 +368,88 @@ def test_expiry_reminders_and_a_notice_when_someone_uses_the_licence(browsing, l
     assert "福州市公安局" in notice and "使用了您的无犯罪记录证明" in notice
     axe_clean(page)
     browsing.shot(page, f"wallet-use-notice-{viewport['width']}")
+
+
+# Chromium's own PushManager.subscribe registers with the browser vendor's push
+# service (FCM), which a test must not reach, and which Debian's Chromium has
+# no keys for. So the page's call is answered here with the subscription the
+# test made (its endpoint on the loopback push service the server allows),
+# and the key the page passed is kept for the test to compare: everything
+# from the page's call to the encrypted message and the service worker's
+# notification is the real code.
+SUBSCRIBE_STUB = """
+(() => {
+  const made = %s;
+  let current = null;
+  PushManager.prototype.subscribe = function (options) {
+    const key = new Uint8Array(options.applicationServerKey);
+    window.__pushKey = btoa(String.fromCharCode.apply(null, key)).replace(/[+]/g, "-").replace(/[/]/g, "_").replace(/=+$/, "");
+    window.__pushVisible = options.userVisibleOnly;
+    current = { endpoint: made.endpoint, toJSON: () => made,
+                unsubscribe: () => { current = null; return Promise.resolve(true); } };
+    return Promise.resolve(current);
+  };
+  PushManager.prototype.getSubscription = function () { return Promise.resolve(current); };
+})();
+"""
+
+
+def _service_worker(page, origin: str):
+    """A DevTools session on the page, and the wallet service worker's registration id in it."""
+    cdp = page.context.new_cdp_session(page)
+    found: list[str] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: found.extend(
+        r["registrationId"] for r in event["registrations"] if r["scopeURL"].startswith(origin + "/wallet")))
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_function("() => navigator.serviceWorker.ready.then(() => true)")
+    give_up = time.monotonic() + 10
+    while not found and time.monotonic() < give_up:
+        page.wait_for_timeout(100)
+    assert found, "the wallet's service worker is not registered"
+    return cdp, found[0]
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_the_wallet_subscribes_to_web_push_and_a_use_arrives_encrypted_and_is_shown(
+        browsing, live, counter_client, viewport):
+    agent = UserAgent(f"{live.push_service.base_url}/push/wallet-{viewport['width']}")
+    page = browsing.page(viewport, mobile=viewport is PHONE)
+    page.context.grant_permissions(["notifications"], origin=live.base_url)
+    page.context.add_init_script(SUBSCRIBE_STUB % json.dumps(agent.subscription))
+    sign_in(page, live)
+    page.wait_for_selector("#push-box:not([hidden])")
+    axe_clean(page)
+    page.click("#push-toggle")
+    page.wait_for_selector('#push-toggle[data-on="true"]')
+    assert "已开启" in page.inner_text("#push-state")
+    browsing.shot(page, f"wallet-push-on-{viewport['width']}")
+    holder = {"Authorization": f"Bearer {live.holder_token()}"}
+    state = httpx.get(f"{live.base_url}/api/v1/holders/me/web-push", headers=holder).json()
+    assert page.evaluate("window.__pushKey") == state["public_key"] and page.evaluate("window.__pushVisible") is True
+    assert state["subscriptions"] >= 1
+
+    # A counter uses her proof: the server pushes, encrypted, to the push service her browser chose.
+    made = make_code(live, live.licences["proof"])
+    assert redeem(live, counter_client, {"qr_text": made["qr_text"]}).status_code == 200
+    path = agent.endpoint[len(live.push_service.base_url):]
+    give_up = time.monotonic() + 60  # the server's push round runs every 5 s
+    while not live.push_service.requests_to(path) and time.monotonic() < give_up:
+        time.sleep(0.2)
+    [message] = live.push_service.requests_to(path)[:1]
+    notice = agent.decrypt(message.body)
+    assert (notice["kind"], notice["result"], notice["department"]) == ("redemption", "granted", "福州市公安局")
+
+    # The browser hands the decrypted message to the service worker, which shows it.
+    cdp, registration = _service_worker(page, live.base_url)
+    cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": live.base_url, "registrationId": registration, "data": json.dumps(notice, ensure_ascii=False)})
+    page.wait_for_function("""() => navigator.serviceWorker.ready.then(r => r.getNotifications())
+                                 .then(shown => shown.some(n => n.body.includes("福州市公安局使用了您的证照或数据")))""")
+
+    page.click("#push-toggle")
+    page.wait_for_selector('#push-toggle[data-on="false"]')
+    remaining = httpx.get(f"{live.base_url}/api/v1/holders/me/web-push", headers=holder).json()["subscriptions"]
+    assert remaining == state["subscriptions"] - 1
 
 
 # ------------------------------------------------------------ 6. disputes

@@ -126,6 +126,7 @@
   CH.basisLabel = function (basis) {
     if (!basis) return "";
     if (basis.indexOf("consent:") === 0) return "持证人授权（" + basis.slice(8) + "）";
+    if (basis.indexOf("delegation:") === 0) return "持证人委托代办（委托 " + basis.slice(11) + "）";
     return CH.BASIS[basis] || basis;
   };
   CH.KIND = {
@@ -134,6 +135,7 @@
     layout_download: "下载版式文件",
     annotated_copy_download: "下载加注件",
     holder_access: "本人查看",
+    proxy_access: "代办人查看",
     supervision_access: "监管查询",
   };
   CH.kindLabel = function (kind) { return CH.KIND[kind] || kind || ""; };

@@ -31,6 +31,9 @@
     invalid_presentation: "亮证请求不符合要求，请重新选择证照后再试。",
     proxy_not_allowed: "您没有代此人办理的有效委托（或委托不包括此证照、此操作）。",
     delegation_not_found: "未找到该委托，可能已被撤销。",
+    delegation_inactive: "该委托已撤销或已过期，不能再代办。请联系委托人重新委托。",
+    push_endpoint_refused: "本平台不支持此浏览器的推送服务；打开本页时仍会提示新的用证记录。",
+    web_push_off: "本平台未开通推送提醒；打开本页时仍会提示新的用证记录。",
     invalid_dispute: "异议内容不符合要求，请检查后重试。",
     too_many_disputes: "该证照待处理的异议已达上限，请等发证部门处理后再提交。",
     dispute_closed: "该异议已处理完毕。",
@@ -63,8 +66,11 @@
 
   function errorMessage(result, fallback) {
     var prefix = fallback ? fallback + "：" : "";
-    if ([0, 401, 403, 429, 503].indexOf(result.status) >= 0) return prefix + CH.errorText(result, "");
     var data = result.data || {};
+    // A refusal this page knows by its code is said in its words (a proxy's
+    // ended delegation is a 403 too); other 403s are the generic answer.
+    if (result.status === 403 && ERROR_TEXT[data.error] && data.error !== "forbidden") return prefix + ERROR_TEXT[data.error];
+    if ([0, 401, 403, 429, 503].indexOf(result.status) >= 0) return prefix + CH.errorText(result, "");
     var message = typeof data.message === "string" ? data.message : "";
     for (var i = 0; i < DETAIL_TEXT.length; i++) {
       if (DETAIL_TEXT[i][0].test(message)) return prefix + DETAIL_TEXT[i][1];
@@ -83,6 +89,7 @@
     // A use of the holder's data is told here while the wallet is open (and,
     // if the holder allowed it, as a system notification while it is hidden).
     watchUses();
+    loadPush();
     if (!state.watch) state.watch = window.setInterval(watchUses, WATCH_SECONDS * 1000);
     if (readConsentRequest()) state.tabs.select("tab-consents");
   }
@@ -257,7 +264,7 @@
   }
 
   /* ------------------------------------------------------------ 亮证 */
-  function startPresenting(identifiers, onBehalfOf) {
+  function startPresenting(identifiers, onBehalfOf, principalTypeName) {
     stopPresenting();
     // 亮证 takes the whole panel: on a phone the code is all the clerk should see.
     var returnTo = $("licence-detail").hidden ? "licence-list-view" : "licence-detail";
@@ -268,7 +275,7 @@
     $("present").hidden = false;
     $("present-licences").textContent = "出示：" + identifiers.map(function (id) {
       var found = state.licences.filter(function (l) { return l.identifier === id; })[0];
-      return found ? found.type_name : id;
+      return found ? found.type_name : principalTypeName || id;
     }).join("、") + (onBehalfOf ? "（代他人出示）" : "");
     requestCode();
     $("present").scrollIntoView({ block: "start" });
@@ -542,9 +549,11 @@
 
   function loadRecords() {
     Promise.all([holderApi("/api/v1/holders/me/use-records"), CH.catalog("departments"), CH.catalog("matters"),
-                 CH.catalog("data-items")])
+                 CH.catalog("data-items"), holderApi("/api/v1/holders/me/delegations")])
       .then(function (all) {
         var result = all[0];
+        family.given = {};
+        ((all[4].ok && all[4].data.given) || []).forEach(function (d) { family.given[d.id] = d; });
         if (!result.ok) { walletError(errorMessage(result, "用证记录加载失败")); return; }
         var data = result.data || {};
         records.all = data.records || [];
@@ -728,11 +737,22 @@
       (r.fields || []).length ? fieldsLine : null,
       r.matter ? el("div", { class: "small", text: "事项：" + CH.nameOf(records.matters, r.matter) }) : null,
       r.purpose ? el("div", { class: "small", text: "事由：" + r.purpose }) : null,
+      proxyLine(r),
       el("div", { class: "small", text: "依据：" + CH.basisLabel(r.basis) +
         (r.basis === "supervision_mandate" ? "（监管执法查询，无需您授权）" : "") +
         (r.reason ? "　拒绝原因：" + (REFUSAL_TEXT[r.reason] || "未通过核验") : "") }),
       el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }),
       r.answer ? el("div", { class: "answer small proof-pending", text: "披露内容：核验中…" }) : null);
+  }
+
+  // A use by someone the holder delegated to: who, through which delegation.
+  function proxyLine(r) {
+    var match = /^delegation:(\d+)$/.exec(r.basis || "");
+    if (!match) return null;
+    var d = family.given[match[1]];
+    return el("div", { class: "small record-proxy", "data-delegation": match[1],
+      text: "代办人 " + (d ? d.proxy_code + "（" + (RELATION[d.relation] || d.relation) + "）" : "") +
+        "依据您的委托查看了您的证照" });
   }
 
   /* What went out about the holder, checked here against the record's
@@ -831,7 +851,8 @@
       if (!fresh.length) return;
       var r = fresh[fresh.length - 1];
       var names = (r.licence_ids || []).map(function (id) { var l = licenceOf(id); return l ? l.type_name : "证照"; });
-      var text = CH.nameOf(all[1], r.department) + (r.result === "granted" ? "使用了您的" : "尝试使用您的") +
+      var who = r.kind === "proxy_access" ? "您委托的代办人" : CH.nameOf(all[1], r.department);
+      var text = who + (r.kind === "proxy_access" ? "查看了您的" : r.result === "granted" ? "使用了您的" : "尝试使用您的") +
         (names.join("、") || "数据") + "（" + CH.formatTime(r.time) + "）" +
         (fresh.length > 1 ? "，另有 " + (fresh.length - 1) + " 条新记录" : "") + "。如非本人办理，请提出异议或撤回授权。";
       var notice = $("use-notice");
@@ -843,6 +864,89 @@
         try { new window.Notification("用证提醒", { body: text }); } catch (e) { /* page notifications unavailable */ }
       }
     }, function () { state.watching = false; });
+  }
+
+  /* ------------------------------------------------------------ Web Push */
+  // The same notices as the feed above, pushed to this device while the
+  // wallet is closed: the service worker subscribes with the platform's
+  // VAPID key (PushManager.subscribe), the subscription goes to the holder
+  // API, and wallet-sw.js shows each message (docs/web.md "Use notices").
+  var PUSH_TEXT = {
+    off: "开启后，您的证照或数据每被使用一次，本机都会收到提醒（内容加密传送）。",
+    on: "已开启：您的证照或数据被使用时，本机会收到提醒。",
+    denied: "浏览器未允许通知，无法开启提醒。可在浏览器设置中允许本网站的通知后重试。",
+    failed: "此浏览器暂时无法开启推送提醒；打开本页时仍会提示新的用证记录。"
+  };
+
+  function pushSupported() {
+    return "serviceWorker" in navigator && "PushManager" in window && "Notification" in window;
+  }
+
+  function showPush(on, text) {
+    var button = $("push-toggle");
+    button.dataset.on = on ? "true" : "false";
+    button.textContent = on ? "关闭用证提醒" : "开启用证提醒";
+    button.disabled = false;
+    $("push-state").textContent = text || (on ? PUSH_TEXT.on : PUSH_TEXT.off);
+  }
+
+  function loadPush() {
+    if (!pushSupported()) return;
+    holderApi("/api/v1/holders/me/web-push").then(function (result) {
+      if (!result.ok || !result.data.enabled) { $("push-box").hidden = true; return; }
+      state.pushKey = result.data.public_key;
+      $("push-box").hidden = false;
+      navigator.serviceWorker.ready.then(function (registration) {
+        return registration.pushManager.getSubscription();
+      }).then(function (subscription) {
+        showPush(!!subscription && result.data.subscriptions > 0);
+      }, function () { showPush(false); });
+    });
+  }
+
+  // The VAPID key as PushManager wants it: the bytes of the base64url text.
+  function keyBytes(text) {
+    var binary = window.atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes;
+  }
+
+  function enablePush() {
+    $("push-toggle").disabled = true;
+    window.Notification.requestPermission().then(function (permission) {
+      if (permission !== "granted") { showPush(false, PUSH_TEXT.denied); return null; }
+      return navigator.serviceWorker.ready.then(function (registration) {
+        return registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(state.pushKey) });
+      }).then(function (subscription) {
+        return holderApi("/api/v1/holders/me/web-push/subscriptions", { body: subscription.toJSON() })
+          .then(function (result) {
+            if (result.ok) { showPush(true); CH.announce(PUSH_TEXT.on); return; }
+            showPush(false, errorMessage(result));
+            // Refused here: the browser's registration with its push service is of no use.
+            return subscription.unsubscribe().catch(function () { /* already gone */ });
+          });
+      });
+    }).catch(function () { showPush(false, PUSH_TEXT.failed); });
+  }
+
+  function disablePush() {
+    $("push-toggle").disabled = true;
+    navigator.serviceWorker.ready.then(function (registration) {
+      return registration.pushManager.getSubscription();
+    }).then(function (subscription) {
+      if (!subscription) return null;
+      var endpoint = subscription.endpoint;
+      return subscription.unsubscribe().then(function () {
+        return holderApi("/api/v1/holders/me/web-push/subscriptions/remove", { body: { endpoint: endpoint } });
+      });
+    }).then(function () { showPush(false); }, function () { showPush(false, PUSH_TEXT.failed); });
+  }
+
+  function bindPush() {
+    $("push-toggle").addEventListener("click", function () {
+      if ($("push-toggle").dataset.on === "true") disablePush(); else enablePush();
+    });
   }
 
   /* ------------------------------------------------------------ consents */
@@ -947,10 +1051,16 @@
         who.appendChild(el("option", { value: String(d.id), text: "代 " + d.principal_code + "（" + RELATION[d.relation] + "）" }));
       });
       $("consent-for-field").hidden = consentForm.proxies.length === 0;
+      var chosen = null;
+      if (state.consentFor) {  // "代为授权" from the family tab: for that person, that licence
+        who.value = state.consentFor.delegation;
+        chosen = [state.consentFor.type];
+        state.consentFor = null;
+      }
       if (!$("consent-until").value) $("consent-until").value = dayAfter(90);
       $("consent-until").min = dayAfter(1);
       $("consent-until").max = dayAfter(MAX_CONSENT_DAYS);
-      fillConsentItems();
+      fillConsentItems(chosen);
       showConsentRequest();
     });
   }
@@ -998,15 +1108,20 @@
     var body = { department: choice.matter.department, matter: choice.matter.code, items: choice.items,
                  valid_until: untilInstant(choice.until) };
     var delegation = consentForm.proxies.filter(function (d) { return String(d.id) === choice.proxy; })[0];
-    if (delegation) {
-      var code = $("consent-principal").value.trim().toUpperCase();
-      if (!code) {
-        message.className = "alert alert-error";
-        message.textContent = "为他人授权时，请填写被代办人的完整证件号码。";
-        return Promise.resolve(false);
-      }
-      body.on_behalf_of = { code: code, code_type: "111" };
-    }
+    // For another person: their code comes from the delegation's listing, never typed.
+    var principal = !delegation ? Promise.resolve(null)
+      : family.principals[delegation.id] ? Promise.resolve(family.principals[delegation.id]) : principalOf(delegation);
+    return principal.then(function (data) {
+      if (data) body.on_behalf_of = { code: data.principal.code, code_type: data.principal.code_type };
+      return sendConsent(body, choice, message);
+    }, function (result) {
+      message.className = "alert alert-error";
+      message.textContent = errorMessage(result, "授权未成功");
+      return false;
+    });
+  }
+
+  function sendConsent(body, choice, message) {
     return holderApi("/api/v1/holders/me/consents", { body: body }).then(function (result) {
       if (!result.ok) {
         message.className = "alert alert-error";
@@ -1036,10 +1151,7 @@
   function bindConsentForm() {
     $("consent-matter").addEventListener("change", summariseConsent);
     $("consent-until").addEventListener("change", summariseConsent);
-    $("consent-for").addEventListener("change", function () {
-      $("consent-principal-field").hidden = !$("consent-for").value;
-      summariseConsent();
-    });
+    $("consent-for").addEventListener("change", summariseConsent);
     $("consent-form").addEventListener("submit", function (event) {
       event.preventDefault();
       grantConsent(consentChoice());
@@ -1064,6 +1176,9 @@
   /* ------------------------------------------------------------ family and proxies */
   var RELATION = { guardian: "监护", agent: "委托代理", family: "家属" };
   var ACTION = { present: "亮证", consent: "授权" };
+  var MAX_DELEGATION_DAYS = 5 * 365;
+  // The delegations this holder gave, by id: their use records name the proxy through them.
+  var family = { given: {}, principals: {} };
 
   function delegationNode(d, given) {
     var node = el("li", { class: "record", "data-delegation": String(d.id), "data-active": d.active ? "true" : "false" },
@@ -1084,14 +1199,68 @@
         });
       } }));
     }
-    if (!given && d.active && d.actions.indexOf("present") >= 0) {
-      node.appendChild(el("button", { type: "button", class: "btn btn-secondary", text: "为其亮证", onclick: function () {
-        state.actingFor = d;
-        $("acting-for").hidden = false;
-        $("acting-for-title").textContent = "为 " + d.principal_code + " 亮证";
-        $("proxy-licence").focus();
+    if (!given && d.active) {
+      node.appendChild(el("button", { type: "button", class: "btn btn-secondary act-for", text: "为其代办",
+                                      onclick: function () { actFor(d); } }));
+    }
+    return node;
+  }
+
+  // The principal's licences of the delegated types (the server records the
+  // listing in their use records). Kept for this page: what 亮证 and consent
+  // name in on_behalf_of comes from here, never typed.
+  function principalOf(delegation) {
+    return holderApi("/api/v1/holders/me/delegations/" + delegation.id + "/licences").then(function (result) {
+      if (!result.ok) {
+        delete family.principals[delegation.id];
+        throw result;
+      }
+      family.principals[delegation.id] = result.data;
+      return result.data;
+    });
+  }
+
+  function actFor(d) {
+    principalOf(d).then(function (data) {
+      walletError("");
+      state.actingFor = data;
+      var principal = data.principal;
+      $("acting-for").hidden = false;
+      $("acting-for").dataset.delegation = String(d.id);
+      $("acting-for-title").textContent = "代办：" + (principal.name || "") + "（" + principal.code_masked + "）";
+      $("acting-for-scope").textContent = "委托范围：" + d.actions.map(function (a) { return ACTION[a] || a; }).join("、") +
+        "，有效期至 " + CH.formatTime(d.valid_until);
+      var list = CH.clear($("acting-for-licences"));
+      data.licences.forEach(function (licence) { list.appendChild(proxyLicenceNode(data, licence)); });
+      $("acting-for-empty").hidden = data.licences.length > 0;
+      $("acting-for-title").focus();
+    }, function (result) {
+      $("acting-for").hidden = true;
+      state.actingFor = null;
+      walletError(errorMessage(result, "无法代办"));
+      loadDelegations();
+    });
+  }
+
+  function proxyLicenceNode(data, licence) {
+    var d = data.delegation;
+    var node = el("li", { class: "record", "data-identifier": licence.identifier, "data-status": licence.status },
+      el("div", { class: "row-between" }, el("span", { class: "who", text: licence.type_name }), CH.badge(licence.status)),
+      el("div", { class: "small muted", text: "有效期至 " + CH.formatDate(licence.valid_until) }));
+    var row = el("div", { class: "row" });
+    if (d.actions.indexOf("present") >= 0 && isLive(licence)) {
+      row.appendChild(el("button", { type: "button", class: "btn proxy-present", text: "代为亮证", onclick: function () {
+        state.tabs.select("tab-licences");
+        startPresenting([licence.identifier], data.principal.code, licence.type_name);
       } }));
     }
+    if (d.actions.indexOf("consent") >= 0) {
+      row.appendChild(el("button", { type: "button", class: "btn btn-secondary proxy-consent", text: "代为授权", onclick: function () {
+        state.consentFor = { delegation: String(d.id), type: licence.type_code };
+        state.tabs.select("tab-consents");
+      } }));
+    }
+    if (row.children.length) node.appendChild(row);
     return node;
   }
 
@@ -1106,19 +1275,62 @@
         (result.data.received || []).forEach(function (d) { received.appendChild(delegationNode(d, false)); });
         $("delegations-given-empty").hidden = given.children.length > 0;
         $("delegations-received-empty").hidden = received.children.length > 0;
+        fillDelegationTypes();
       });
   }
 
-  function bindFamily() {
-    $("proxy-present").addEventListener("click", function () {
-      var identifier = $("proxy-licence").value.trim();
-      var code = $("proxy-principal").value.trim().toUpperCase();
-      var d = state.actingFor;
-      if (!identifier || !code || !d) { walletError("请填写被代办人的完整证件号码和证照标识。"); return; }
-      walletError("");
-      state.tabs.select("tab-licences");
-      startPresenting([identifier], code);
+  // The types the holder may delegate: those of their own licences.
+  function fillDelegationTypes() {
+    var box = $("delegation-types");
+    Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (label) { label.remove(); });
+    var seen = {};
+    state.licences.forEach(function (licence) {
+      if (seen[licence.type_code]) return;
+      seen[licence.type_code] = true;
+      box.appendChild(el("label", { class: "choice" },
+        el("input", { type: "checkbox", name: "delegation-type", value: licence.type_code }), licence.type_name));
     });
+    if (!$("delegation-until").value) $("delegation-until").value = dayAfter(365);
+    $("delegation-until").min = dayAfter(1);
+    $("delegation-until").max = dayAfter(MAX_DELEGATION_DAYS);
+  }
+
+  function checkedValues(name) {
+    return Array.prototype.map.call(document.querySelectorAll('input[name="' + name + '"]:checked'),
+                                    function (box) { return box.value; });
+  }
+
+  function delegate(event) {
+    event.preventDefault();
+    var message = $("delegation-message");
+    var body = { proxy: { code: $("delegation-proxy").value.trim().toUpperCase(), code_type: "111" },
+                 relation: $("delegation-relation").value, type_codes: checkedValues("delegation-type"),
+                 actions: checkedValues("delegation-action"), valid_until: untilInstant($("delegation-until").value) };
+    if (!body.proxy.code || !body.type_codes.length || !body.actions.length || !$("delegation-until").value) {
+      message.className = "alert alert-error";
+      message.textContent = "请填写受托人证件号码，并选择至少一类证照、一项代办事项和截止日期。";
+      return;
+    }
+    holderApi("/api/v1/holders/me/delegations", { body: body }).then(function (result) {
+      if (!result.ok) {
+        message.className = "alert alert-error";
+        message.textContent = errorMessage(result, "委托未成功");
+        return;
+      }
+      message.className = "alert alert-ok";
+      message.textContent = "已委托 " + result.data.proxy_code + " 代办，至 " + $("delegation-until").value + " 止。可随时撤销。";
+      $("delegation-proxy").value = "";
+      loadDelegations();
+    });
+  }
+
+  function bindFamily() {
+    $("acting-for-close").addEventListener("click", function () {
+      state.actingFor = null;
+      $("acting-for").hidden = true;
+      CH.clear($("acting-for-licences"));
+    });
+    $("delegation-form").addEventListener("submit", delegate);
   }
 
   /* ------------------------------------------------------------ disputes */
@@ -1257,6 +1469,7 @@
     bindRecords();
     bindConsentForm();
     bindFamily();
+    bindPush();
     state.tabs = CH.tabs(document.querySelector(".tabs"), function (id) {
       if (id !== "tab-licences") stopPresenting();  // no codes made for a screen nobody sees
       if (id === "tab-records") loadRecords();
