@@ -73,7 +73,7 @@ def _strategies(engine: Engine) -> dict[str, str]:
         rows = connection.execute(text(
             "SELECT c.relname, p.partstrat FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid"
             " WHERE c.relnamespace = current_schema()::regnamespace")).all()
-    return {name: strategy for name, strategy in rows}
+    return {str(row[0]): str(row[1]) for row in rows}
 
 
 def _relations_read(connection, query: str, params: dict) -> set[str]:

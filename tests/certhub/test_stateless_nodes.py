@@ -23,8 +23,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from adapters.webhooks import enqueue
 from adapters.models import WebhookDelivery
+from adapters.webhooks import enqueue
 from catalog.access import UseRecord
 from certhub.db import create_db_engine, upgrade
 from exchange.auditlog import insert_pending
