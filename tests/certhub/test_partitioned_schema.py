@@ -76,6 +76,19 @@ def _strategies(engine: Engine) -> dict[str, str]:
     return {str(row[0]): str(row[1]) for row in rows}
 
 
+def _shape(engine: Engine) -> set[tuple[str, str, str]]:
+    """Every constraint and index of the schema, by table, as PostgreSQL defines them."""
+    with engine.connect() as connection:
+        schema = connection.execute(text("SELECT current_schema()")).scalar()
+        constraints = connection.execute(text(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE connamespace = current_schema()::regnamespace")).all()
+        indexes = connection.execute(text(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")).all()
+    return {(str(table), str(name), str(definition).replace(f"{schema}.", ""))
+            for table, name, definition in [*constraints, *indexes]}
+
+
 def _relations_read(connection, query: str, params: dict) -> set[str]:
     """The tables and partitions the plan of ``query`` reads (EXPLAIN, not run)."""
     [[plan]] = connection.execute(text(f"EXPLAIN (FORMAT JSON) {query}"), params).all()
@@ -115,6 +128,7 @@ def _app(engine: Engine, tmp_path) -> TestClient:
 def test_a_populated_registry_is_partitioned_keeping_rows_guarantees_and_behaviour(own_schema, tmp_path):
     engine = own_schema
     _migrate(engine, "upgrade", "0024")
+    plain_shape = _shape(engine)
     # 1. Populated through the app at today's schema: licences for several
     # holders, codes presented and redeemed, use-log entries sequenced and pending.
     with _app(engine, tmp_path) as client, sessionmaker(bind=engine, expire_on_commit=False)() as session:
@@ -209,6 +223,7 @@ def test_a_populated_registry_is_partitioned_keeping_rows_guarantees_and_behavio
     grown = _snapshot(engine)
     _migrate(engine, "downgrade", "0024")
     assert _strategies(engine) == {}
+    assert _shape(engine) == plain_shape  # every constraint and index as 0024 made it
     assert _snapshot(engine) == grown
     assert "registry_licence_keys" not in inspect(engine).get_table_names()
 

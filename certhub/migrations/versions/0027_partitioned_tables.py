@@ -132,7 +132,7 @@ _REDEMPTION_FK = ("registry_redemptions", "fk_registry_redemptions_presentation_
 # a batch (registry.service.bulk) costs one more statement, not one per row.
 # SET search_path FROM CURRENT: the functions find their tables in the schema
 # the migration ran in, whatever the inserting session's search_path.
-_KEYS_DDL = """
+_KEYS_TABLES = """
 CREATE TABLE registry_licence_keys (
     licence_id integer NOT NULL,
     holder_code varchar(18) NOT NULL,
@@ -141,14 +141,30 @@ CREATE TABLE registry_licence_keys (
     issuer_code varchar(18) NOT NULL,
     serial varchar(30) NOT NULL,
     status_list_id integer NOT NULL,
-    status_index integer NOT NULL,
-    CONSTRAINT pk_registry_licence_keys PRIMARY KEY (licence_id),
-    CONSTRAINT uq_registry_licences_base_identifier UNIQUE (base_identifier),
-    CONSTRAINT uq_registry_licences_type_code_issuer_code_serial UNIQUE (type_code, issuer_code, serial),
-    CONSTRAINT uq_registry_licences_status_list_id_status_index UNIQUE (status_list_id, status_index),
-    CONSTRAINT fk_registry_licence_keys_licence FOREIGN KEY (licence_id, holder_code)
-        REFERENCES registry_licences (id, holder_code) ON DELETE CASCADE ON UPDATE CASCADE
+    status_index integer NOT NULL
 );
+CREATE TABLE registry_licence_version_keys (
+    version_id integer NOT NULL,
+    licence_id integer NOT NULL,
+    identifier varchar(110) NOT NULL
+);
+"""
+# Added once the keys tables are filled: one index build each, not one insert per row.
+_KEYS_CONSTRAINTS = [
+    ("registry_licence_keys", "pk_registry_licence_keys PRIMARY KEY (licence_id)"),
+    ("registry_licence_keys", "uq_registry_licences_base_identifier UNIQUE (base_identifier)"),
+    ("registry_licence_keys",
+     "uq_registry_licences_type_code_issuer_code_serial UNIQUE (type_code, issuer_code, serial)"),
+    ("registry_licence_keys",
+     "uq_registry_licences_status_list_id_status_index UNIQUE (status_list_id, status_index)"),
+    ("registry_licence_keys", "fk_registry_licence_keys_licence FOREIGN KEY (licence_id, holder_code)"
+     " REFERENCES registry_licences (id, holder_code) ON DELETE CASCADE ON UPDATE CASCADE"),
+    ("registry_licence_version_keys", "pk_registry_licence_version_keys PRIMARY KEY (version_id)"),
+    ("registry_licence_version_keys", "uq_registry_licence_versions_identifier UNIQUE (identifier)"),
+    ("registry_licence_version_keys", "fk_registry_licence_version_keys_version FOREIGN KEY (version_id, licence_id)"
+     " REFERENCES registry_licence_versions (id, licence_id) ON DELETE CASCADE ON UPDATE CASCADE"),
+]
+_KEYS_TRIGGERS = """
 CREATE FUNCTION registry_licence_keys_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     INSERT INTO registry_licence_keys (licence_id, holder_code, base_identifier, type_code, issuer_code, serial,
@@ -173,15 +189,6 @@ CREATE TRIGGER registry_licence_keys_change AFTER UPDATE ON registry_licences FO
           (NEW.base_identifier, NEW.type_code, NEW.issuer_code, NEW.serial, NEW.status_list_id, NEW.status_index))
     EXECUTE FUNCTION registry_licence_keys_change();
 
-CREATE TABLE registry_licence_version_keys (
-    version_id integer NOT NULL,
-    licence_id integer NOT NULL,
-    identifier varchar(110) NOT NULL,
-    CONSTRAINT pk_registry_licence_version_keys PRIMARY KEY (version_id),
-    CONSTRAINT uq_registry_licence_versions_identifier UNIQUE (identifier),
-    CONSTRAINT fk_registry_licence_version_keys_version FOREIGN KEY (version_id, licence_id)
-        REFERENCES registry_licence_versions (id, licence_id) ON DELETE CASCADE ON UPDATE CASCADE
-);
 CREATE FUNCTION registry_licence_version_keys_add() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT
 AS $$
 BEGIN
@@ -223,12 +230,15 @@ def upgrade() -> None:
     _rebuild("registry_presentations", "HASH (id)", _hash_partitions("registry_presentations"), _PRESENTATIONS)
     _rebuild("auditlog_entries", "RANGE (leaf_index)", _log_partitions(), _PARTITIONED_LOG)
     _log_ids_from_identity()
-    op.execute(_KEYS_DDL)
+    op.execute(_KEYS_TABLES)
     op.execute("""
         INSERT INTO registry_licence_keys SELECT id, holder_code, base_identifier, type_code, issuer_code, serial,
             status_list_id, status_index FROM registry_licences;
         INSERT INTO registry_licence_version_keys SELECT id, licence_id, identifier FROM registry_licence_versions;
     """)
+    for table, constraint in _KEYS_CONSTRAINTS:
+        _add(table, constraint)
+    op.execute(_KEYS_TRIGGERS)
     _add_licence_references(target="registry_licence_keys (licence_id)")
     _add("registry_licence_versions", "fk_registry_licence_versions_licence_id_registry_licences"
          " FOREIGN KEY (licence_id) REFERENCES registry_licence_keys (licence_id) ON DELETE CASCADE")
