@@ -66,6 +66,11 @@ class StatusList(Base):
 
 
 class Licence(Base):
+    """One e-licence. On PostgreSQL the table is hash-partitioned by holder
+    code (migration 0027): its unique constraints below, and the id the
+    other tables' foreign keys name, are then kept by the unpartitioned
+    ``registry_licence_keys`` (docs/partitioning.md); SQLite keeps them here."""
+
     __tablename__ = "registry_licences"
     __table_args__ = (
         UniqueConstraint("type_code", "issuer_code", "serial"),
@@ -146,7 +151,10 @@ def _validity_ended(valid_until: date | None, today: date) -> bool:
 
 
 class LicenceVersion(Base):
-    """One sealed version. A change adds a version; old ones stay, superseded."""
+    """One sealed version. A change adds a version; old ones stay, superseded.
+
+    Hash-partitioned by licence id on PostgreSQL; the identifier's uniqueness
+    is then kept by ``registry_licence_version_keys`` (docs/partitioning.md)."""
 
     __tablename__ = "registry_licence_versions"
     __table_args__ = (UniqueConstraint("licence_id", "version"),)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.auditlog import subjects
 from exchange.auditlog.errors import AuditLogError
 from exchange.auditlog.integration import DEFAULT_BATCH, integrate_pending, lock_state
-from exchange.auditlog.models import LogCheckpoint, LogSigningKey
+from exchange.auditlog.models import LogCheckpoint, LogEntry, LogSigningKey
 from exchange.auditlog.publication import PublicationMonitor
 from exchange.auditlog.timestamps import TsaPost, timestamp_round
 from exchange.auditlog.witnessing import LogWitnesses, witness_round
@@ -33,6 +33,7 @@ from signing.errors import SigningError
 from signing.hsm import Pkcs11Token, TokenPrivateKey, object_id_text, parse_object_id, token_of
 from signing.keys import decrypt_private_key, encrypt_private_key
 from signing.transparency import Checkpoint, NoteSigner, TransparencyLogError
+from storage.partitions import extend_range_partitions
 from storage.units import bounded
 
 log = logging.getLogger("certhub.auditlog")
@@ -43,6 +44,13 @@ MAX_BATCHES_PER_PUBLICATION = 64
 # PostgreSQL's codes for a statement that waited past lock_timeout or ran
 # past statement_timeout (SPEC: PostgreSQL Appendix A, 55P03, 57014).
 _BLOCKED_SQLSTATES = frozenset({"55P03", "57014"})
+# The log's range partitions (PostgreSQL, migration 0027) kept this many
+# partitions past its size; one publication sequences at most
+# MAX_BATCHES_PER_PUBLICATION * DEFAULT_BATCH entries, far less than one.
+LOG_PARTITIONS_AHEAD = 2
+# A new partition waits at most this long for the DEFAULT partition's
+# exclusive lock: queued longer, it would hold up every append behind it.
+PARTITION_LOCK_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -225,11 +233,35 @@ def publish_round(
     log.debug("checkpoint published: size %d", published.size)
     if monitor is not None:
         monitor.succeeded()
+    make_room(sessionmaker, size=published.size, bounds=bounds)
     if timestamps is not None:
         timestamp_round(sessionmaker, post=timestamps, monitor=monitor)
     if witnesses is not None:
         _ask_witnesses(sessionmaker, witnesses)
     return True
+
+
+def make_room(sessionmaker: sessionmaker[Session], *, size: int, bounds: RoundBounds = DEFAULT_ROUND_BOUNDS) -> list[str]:
+    """Keep the log's partitions ahead of its ``size``, in a transaction of
+    its own after the publication; the partitions created. Its failure is
+    logged and retried next round: until then the DEFAULT partition takes
+    the rows, so no append waits for it."""
+    with sessionmaker() as probe:  # opening a session touches no connection
+        if probe.get_bind().dialect.name != "postgresql":
+            return []  # SQLite's tables are not partitioned
+    try:
+        with bounded(sessionmaker, lock_timeout_s=PARTITION_LOCK_TIMEOUT_S,
+                     statement_timeout_s=bounds.statement_timeout_s) as session:
+            created = extend_range_partitions(session.connection(), table=LogEntry.__tablename__, covering=size,
+                                              ahead=LOG_PARTITIONS_AHEAD)
+            session.commit()
+    except Exception as error:  # noqa: BLE001 - the checkpointer loop must go on
+        log.error("creating the log's next partition failed: %s",
+                  "partition_blocked" if _blocked(error) else type(error).__name__)
+        return []
+    for name in created:
+        log.info("log partition created: %s", name)
+    return created
 
 
 def _ask_witnesses(sessionmaker: sessionmaker[Session], witnesses: LogWitnesses) -> None:

@@ -138,14 +138,18 @@ def _assign_indices(*, session: Session, ids: list[int], first: int) -> None:
     listed explicitly: rows committed after the SELECT above must stay
     pending, since their leaves are not in this integration.
     """
+    # Both sides name only pending rows: on PostgreSQL they all live in the
+    # log's DEFAULT partition (migration 0027), and the planner then reads
+    # that partition alone instead of probing every range partition's ids.
     ranked = (
         select(LogEntry.id.label("id"), func.row_number().over(order_by=LogEntry.id).label("position"))
-        .where(any_of(session=session, column=LogEntry.__table__.c.id, values=ids, name="pending_ids"))
+        .where(LogEntry.leaf_index.is_(None),
+               any_of(session=session, column=LogEntry.__table__.c.id, values=ids, name="pending_ids"))
         .subquery()
     )
     result = cast(CursorResult[Any], session.execute(
         update(LogEntry)
-        .where(LogEntry.id == ranked.c.id)
+        .where(LogEntry.leaf_index.is_(None), LogEntry.id == ranked.c.id)
         .values(leaf_index=ranked.c.position + (first - 1))
         .execution_options(synchronize_session=False)
     ))

@@ -3,6 +3,11 @@
 ``auditlog_entries`` holds one row per use; ``entry`` is the exact leaf
 bytes (RFC 8785 canonical JSON) and the other columns are copies for
 searching. ``leaf_index`` stays NULL until the integrator sequences the row.
+
+On PostgreSQL ``auditlog_entries`` is range-partitioned by ``leaf_index``
+(migration 0027): pending rows wait in the DEFAULT partition, and ``id`` is
+an identity column no INSERT may set, in place of the primary key a
+partitioned table cannot have on it (docs/partitioning.md).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ __all__ = ["Delegation", "DelegationStatus", "Presentation", "Redemption"]
 
 
 class Presentation(Base):
-    """One 亮证 code as handed out: whose licences, what disclosure, until when."""
+    """One 亮证 code as handed out: whose licences, what disclosure, until when.
+    Hash-partitioned by id on PostgreSQL (docs/partitioning.md)."""
 
     __tablename__ = "registry_presentations"
 
