@@ -290,6 +290,7 @@ def run_checkpointer(
     ``health.ensure_log_healthy`` turns them into refusals.
     """
     while not stop_event.is_set():
-        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, timestamps=timestamps)
-        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, witnesses=witnesses)
+        # One checkpoint per interval, time-stamped and put to the witnesses after its commit.
+        publish_round(sessionmaker, key_secret, origin=origin, monitor=monitor, timestamps=timestamps,
+                      witnesses=witnesses)
         stop_event.wait(interval_s)

@@ -4,6 +4,7 @@ public ``GET /log/health`` signal, and data routes refused with the reason."""
 from __future__ import annotations
 
 import re
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
@@ -18,7 +19,7 @@ from catalog.access import UseLog, UseRecord
 from certhub.app import create_app
 from certhub.db import create_sessionmaker
 from certhub.settings import Settings
-from exchange.auditlog import LogEntry, publish_checkpoint, publish_round
+from exchange.auditlog import LogEntry, publish_checkpoint, publish_round, run_checkpointer
 from exchange.auditlog.checkpoints import RoundBounds
 from exchange.auditlog.config import LogConfig
 from exchange.auditlog.health import PublicationMonitor
@@ -154,6 +155,23 @@ def test_denied_attempts_are_still_recorded_while_stale(data_client, app, db_ses
         kind="department_query", department_code=DEPT, operator_id="clerk-7", basis="unconditional_sharing",
         result="denied", reason_code="log_unavailable")])
     assert newest_entry(db_session).result == "denied"
+
+
+class _StopAfterOneRound(threading.Event):
+    """The checkpointer's stop event, set when the loop first waits for its next round."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.set()
+        return True
+
+
+def test_each_checkpointer_round_publishes_one_checkpoint(db_session, session_factory):
+    """One checkpoint per interval, which the time-stamp and the witnesses
+    (when configured) are then asked about; the loop had signed and stored
+    two a round, the second only to put to the witnesses."""
+    before = db_session.scalar(select(func.count()).select_from(LogCheckpoint))
+    run_checkpointer(session_factory, SECRET, 3600, _StopAfterOneRound(), origin=ORIGIN)
+    assert db_session.scalar(select(func.count()).select_from(LogCheckpoint)) == before + 1
 
 
 @pytest.mark.slow
