@@ -31,7 +31,7 @@ See docs/partitioning.md. The partition counts and width below are fixed
 here (a migration never imports application code).
 
 Revision ID: 0027
-Revises: 0024
+Revises: 0026
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0027"
-down_revision = "0024"
+down_revision = "0026"
 branch_labels = None
 depends_on = None
 
