@@ -1,4 +1,4 @@
-"""Migration 0027: a registry populated through the app at 0024 is
+"""Migration 0027: a registry populated through the app at the revision before it is
 partitioned on PostgreSQL with every row, every uniqueness guarantee and the
 app's behaviour kept, holder lookups read one partition, and the downgrade
 gives the plain tables back. SQLite stays unpartitioned.
@@ -15,6 +15,7 @@ import threading
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -53,6 +54,14 @@ def own_schema():
     with admin.begin() as connection:
         connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     admin.dispose()
+
+
+def _revision_before_partitioning() -> str:
+    """The plain schema 0027 starts from: whatever revision it follows, so the test keeps up as migrations land before it."""
+    config = alembic_config("sqlite://")
+    before = ScriptDirectory.from_config(config).get_revision("0027").down_revision
+    assert isinstance(before, str)
+    return before
 
 
 def _migrate(engine: Engine, verb: str, revision: str) -> None:
@@ -127,7 +136,7 @@ def _app(engine: Engine, tmp_path) -> TestClient:
 @postgres_only
 def test_a_populated_registry_is_partitioned_keeping_rows_guarantees_and_behaviour(own_schema, tmp_path):
     engine = own_schema
-    _migrate(engine, "upgrade", "0024")
+    _migrate(engine, "upgrade", _revision_before_partitioning())
     plain_shape = _shape(engine)
     # 1. Populated through the app at today's schema: licences for several
     # holders, codes presented and redeemed, use-log entries sequenced and pending.
@@ -221,9 +230,9 @@ def test_a_populated_registry_is_partitioned_keeping_rows_guarantees_and_behavio
 
     # 6. Down again: plain tables, every row (the new ones too) kept.
     grown = _snapshot(engine)
-    _migrate(engine, "downgrade", "0024")
+    _migrate(engine, "downgrade", _revision_before_partitioning())
     assert _strategies(engine) == {}
-    assert _shape(engine) == plain_shape  # every constraint and index as 0024 made it
+    assert _shape(engine) == plain_shape  # every constraint and index as before 0027
     assert _snapshot(engine) == grown
     assert "registry_licence_keys" not in inspect(engine).get_table_names()
 
