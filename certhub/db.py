@@ -33,6 +33,20 @@ def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = Fal
     return engine
 
 
+# A standby that does not answer within this is bypassed (its lag check fails).
+STANDBY_CONNECT_TIMEOUT_S = 2
+
+
+def create_standby_engine(url: str) -> Engine:
+    """An engine on a hot standby, for read-only work (storage.units.replicas):
+    a smaller pool than the primary's, and a connect timeout so a standby
+    that went away is noticed in seconds."""
+    engine = create_engine(_with_driver(url), pool_size=5, max_overflow=10,
+                           connect_args={"connect_timeout": STANDBY_CONNECT_TIMEOUT_S})
+    ping_idle_connections(engine)
+    return engine
+
+
 def create_query_engine(url: str) -> AsyncEngine | None:
     """The exchange query's engine on PostgreSQL: asynchronous (psycopg's
     async driver), every statement committing by itself (DBAPI autocommit);
@@ -161,15 +175,17 @@ def create_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
 
 def create_unit_of_work(engine: Engine, *, sessions: Callable[[], Session],
                         query_sessions: async_sessionmaker | None = None,
-                        calls: Callable[[], Executor | None] = lambda: None) -> UnitOfWork:
+                        calls: Callable[[], Executor | None] = lambda: None,
+                        read_sessions: Callable[[], Session] | None = None) -> UnitOfWork:
     """The unit-of-work driver for ``engine``'s database (storage.units).
     ``sessions``: the app's sessions; on PostgreSQL ``query_sessions`` are
     those of ``create_query_engine`` (None: every use case in a worker
     thread) and ``calls`` the thread pool their calls to other systems go
-    to."""
+    to. ``read_sessions``: read-only work's (``storage.units.ReadSessions``;
+    None: ``sessions``)."""
     if engine.dialect.name == "sqlite":
-        return SQLiteUnitOfWork(sessions)
-    return PostgreSQLUnitOfWork(sessions, loop_sessions=query_sessions, calls=calls)
+        return SQLiteUnitOfWork(sessions, read_sessions=read_sessions)
+    return PostgreSQLUnitOfWork(sessions, loop_sessions=query_sessions, calls=calls, read_sessions=read_sessions)
 
 
 def alembic_config(url: str) -> Config:
