@@ -129,12 +129,12 @@ class ReadSessions:
         """Measure every standby's lag once (the thread's round; tests call it themselves)."""
         now = self._clock()
         try:
-            position = self._position(self._primary_engine, _PRIMARY_POSITION)
+            position = self._primary_position()
         except Exception as error:  # noqa: BLE001 - a primary that does not answer: nothing can be measured
             log.warning("replicas: the primary's WAL position could not be read (%s)", type(error).__name__)
             position = None
         if position is not None:
-            self._remember(now, float(position))
+            self._remember(now, position)
         for standby in self._standbys:
             lag = self._standby_lag(standby, now=now) if position is not None else None
             self._measured[standby.name] = _Measured(lag_s=math.inf if lag is None else lag, at=now)
@@ -168,11 +168,10 @@ class ReadSessions:
                 return max(now - at, 0.0)
         return math.inf  # behind every position remembered
 
-    @staticmethod
-    def _position(engine: Engine | None, statement) -> object:
-        assert engine is not None
-        with engine.connect() as connection:
-            return connection.execute(statement).scalar_one()
+    def _primary_position(self) -> float:
+        assert self._primary_engine is not None
+        with self._primary_engine.connect() as connection:
+            return float(connection.execute(_PRIMARY_POSITION).scalar_one())
 
     def _check_every_interval(self) -> None:
         assert self._interval_s is not None
