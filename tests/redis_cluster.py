@@ -92,3 +92,28 @@ def start_cluster(directory: Path) -> Iterator[str]:
             server.kill()
         for server in servers:
             server.wait(timeout=10)
+
+
+@contextmanager
+def start_sentinel(directory: Path, *, service: str = "certhub-cache") -> Iterator[str]:
+    """A Redis primary watched by one Sentinel (``redis-server --sentinel``);
+    yields the ``redis+sentinel://`` URL naming the Sentinel and the service."""
+    primary_port, sentinel_port = _node_ports(2)
+    config = directory / "sentinel.conf"
+    config.write_text(f"port {sentinel_port}\nbind 127.0.0.1\nsentinel monitor {service} 127.0.0.1 {primary_port} 1\n")
+    servers = []
+    try:
+        servers.append(subprocess.Popen(
+            ["redis-server", "--port", str(primary_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(directory)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait(lambda: _cli(primary_port, "ping").strip() == "PONG", what="start")
+        servers.append(subprocess.Popen(["redis-server", str(config), "--sentinel"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait(lambda: str(primary_port) in _cli(sentinel_port, "sentinel", "get-master-addr-by-name", service),
+              what="name its primary")
+        yield f"redis+sentinel://127.0.0.1:{sentinel_port}/{service}/0"
+    finally:
+        for server in servers:
+            server.kill()
+        for server in servers:
+            server.wait(timeout=10)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
 from certhub.app import create_app
-from certhub.db import create_db_engine, create_sessionmaker, create_standby_engine, upgrade
+from certhub.db import create_db_engine, create_sessionmaker, create_standby_engine, create_unit_of_work, upgrade
 from certhub.root import build_root
 from storage.cache import InProcessCache
 from storage.units import ReadSessions, Standby
@@ -183,6 +183,10 @@ def test_standbys_come_from_the_settings_and_are_measured_in_the_background(repl
             time.sleep(0.05)
         with root.read_sessions() as session:
             assert _in_recovery(session)
+        # A use case run by the unit of work declares it only reads; the rest run on the primary.
+        units = create_unit_of_work(primary, sessions=root.sessions, read_sessions=root.read_sessions)
+        assert units.run_sync(lambda work: _in_recovery(work.session), read_only=True)
+        assert not units.run_sync(lambda work: _in_recovery(work.session))
     finally:
         root.read_sessions.close()
 

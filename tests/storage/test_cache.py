@@ -1,6 +1,6 @@
 """One contract, run against every cache implementation (in-process always,
 Redis when CERTHUB_TEST_REDIS_URL is set, and a 3-master Redis Cluster the
-run starts itself)."""
+run starts itself, and a primary behind a Sentinel)."""
 
 import secrets
 import shutil
@@ -14,12 +14,13 @@ from tests.adapters.loopback import free_port
 from tests.environment import CACHE_BACKENDS, REDIS_URL
 
 
-@pytest.fixture(params=[*CACHE_BACKENDS, "redis-cluster"])
+@pytest.fixture(params=[*CACHE_BACKENDS, "redis-cluster", "redis-sentinel"])
 def cache(request):
     if request.param == "memory":
         instance = InProcessCache()
     else:
-        url = REDIS_URL if request.param == "redis" else request.getfixturevalue("redis_cluster_url")
+        url = REDIS_URL if request.param == "redis" else request.getfixturevalue(
+            "redis_cluster_url" if request.param == "redis-cluster" else "redis_sentinel_url")
         instance = RedisCache(url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
     yield instance
     instance.close()
