@@ -160,9 +160,26 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql(begin)
+        # Read-only work (``read_only_engine``) never writes: a deferred
+        # transaction reads a snapshot without the write lock, so it neither
+        # waits for a writer nor holds one up (WAL).
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(_READS_ONLY) else begin)
 
     return engine
+
+
+_READS_ONLY = "certhub_reads_only"
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` (its pool) for read-only work on the primary: on
+    PostgreSQL every transaction begins READ ONLY (psycopg puts it in the
+    BEGIN: no extra round trip), so work that declared it only reads fails
+    if it writes, as it would on a standby; on SQLite a deferred BEGIN
+    instead of the app's IMMEDIATE one."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(postgresql_readonly=True)
+    return engine.execution_options(**{_READS_ONLY: True})
 
 
 def create_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -33,6 +33,7 @@ from certhub.db import (
     create_query_engine,
     create_sessionmaker,
     create_standby_engine,
+    read_only_engine,
 )
 from certhub.recognition import Recognition
 from certhub.request_context import current_request_id
@@ -244,14 +245,9 @@ def build_root(
 
 def _read_sessions(settings: Settings, *, engine: Engine, sessions: sessionmaker[Session] | None) -> ReadSessions:
     """Read-only work's sessions: on the standbys of CERTHUB_DATABASE_REPLICA_URLS while within the lag bound,
-    else on the primary. There, on PostgreSQL, in read-only transactions (BEGIN READ ONLY, no extra round
-    trip): work that declared it only reads fails if it writes, on the primary as on a standby. Given
-    ``sessions`` (tests' rolled-back transaction), those."""
-    if sessions is None:
-        primary = create_sessionmaker(engine.execution_options(postgresql_readonly=True)
-                                      if engine.dialect.name == "postgresql" else engine)
-    else:
-        primary = sessions
+    else on the primary, in read-only transactions (``certhub.db.read_only_engine``). Given ``sessions``
+    (tests' rolled-back transaction), those."""
+    primary = sessions or create_sessionmaker(read_only_engine(engine))
     standbys = [Standby(name=_pool_name(url), engine=create_standby_engine(url))
                 for url in settings.database_replica_urls]
     return ReadSessions(primary, primary_engine=engine, standbys=standbys,

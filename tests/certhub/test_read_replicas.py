@@ -24,7 +24,14 @@ from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session
 
 from certhub.app import create_app
-from certhub.db import create_db_engine, create_sessionmaker, create_standby_engine, create_unit_of_work, upgrade
+from certhub.db import (
+    create_db_engine,
+    create_sessionmaker,
+    create_standby_engine,
+    create_unit_of_work,
+    read_only_engine,
+    upgrade,
+)
 from certhub.root import build_root
 from storage.cache import InProcessCache
 from storage.units import ReadSessions, Standby
@@ -78,7 +85,7 @@ def primary(replication):
 
 def _read_sessions(replication, primary, clock, *, standby_url: str | None = None, served: list | None = None):
     return ReadSessions(
-        create_sessionmaker(primary.execution_options(postgresql_readonly=True)), primary_engine=primary,
+        create_sessionmaker(read_only_engine(primary)), primary_engine=primary,
         standbys=[Standby(name="standby", engine=create_standby_engine(standby_url or replication.standby_url))],
         max_lag_s=MAX_LAG_S, check_interval_s=None, clock=clock,
         observe_pool=served.append if served is not None else lambda pool: None)
