@@ -23,7 +23,7 @@ from catalog.service import data_items, departments, document, licence_types, ma
 from identity.deps import require_scopes
 from identity.tokens import Principal
 from storage.params import MAX_SQL_INTEGER
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/catalog", tags=["catalog"])
 
@@ -36,12 +36,12 @@ def _same_code(path_code: str, body_code: str) -> None:
 
 
 @router.get("/departments", response_model=list[DepartmentOut], response_model_exclude_none=True)
-def list_departments(session: SessionDep, region: str | None = None, level: str | None = None):
+def list_departments(session: ReadSessionDep, region: str | None = None, level: str | None = None):
     return [departments.to_schema(d) for d in departments.list_(session=session, region=region, level=level)]
 
 
 @router.get("/departments/{code}", response_model=DepartmentOut, response_model_exclude_none=True)
-def get_department(code: str, session: SessionDep):
+def get_department(code: str, session: ReadSessionDep):
     return departments.to_schema(departments.get_or_raise(session=session, code=code))
 
 
@@ -53,7 +53,7 @@ def put_department(code: str, body: DepartmentIn, session: SessionDep, _: Admin)
 
 
 @router.get("/licence-types", response_model=list[LicenceTypeOut], response_model_exclude_none=True)
-def list_licence_types(session: SessionDep, issuer: str | None = None):
+def list_licence_types(session: ReadSessionDep, issuer: str | None = None):
     return [
         licence_types.to_schema(t, session=session)
         for t in licence_types.list_(session=session, issuer=issuer)
@@ -61,13 +61,13 @@ def list_licence_types(session: SessionDep, issuer: str | None = None):
 
 
 @router.get("/licence-types/{code}", response_model=LicenceTypeOut, response_model_exclude_none=True)
-def get_licence_type(code: str, session: SessionDep, version: int | None = Query(default=None, ge=1, le=MAX_SQL_INTEGER)):
+def get_licence_type(code: str, session: ReadSessionDep, version: int | None = Query(default=None, ge=1, le=MAX_SQL_INTEGER)):
     row = licence_types.get_or_raise(session=session, code=code, version=version)
     return licence_types.to_schema(row, session=session)
 
 
 @router.get("/licence-types/{code}/versions", response_model=list[LicenceTypeOut], response_model_exclude_none=True)
-def list_licence_type_versions(code: str, session: SessionDep):
+def list_licence_type_versions(code: str, session: ReadSessionDep):
     rows = licence_types.versions(session=session, code=code)
     if not rows:
         licence_types.get_or_raise(session=session, code=code)
@@ -82,13 +82,13 @@ def put_licence_type(code: str, body: LicenceTypeIn, session: SessionDep, _: Adm
 
 
 @router.get("/data-items", response_model=list[DataItemOut], response_model_exclude_none=True)
-def list_data_items(session: SessionDep, provider: str | None = None):
+def list_data_items(session: ReadSessionDep, provider: str | None = None):
     return [data_items.to_schema(i) for i in data_items.list_(session=session, provider=provider)]
 
 
 # Resource codes contain a slash (前段码/后段码), hence the path converter.
 @router.get("/data-items/{code:path}", response_model=DataItemOut, response_model_exclude_none=True)
-def get_data_item(code: str, session: SessionDep):
+def get_data_item(code: str, session: ReadSessionDep):
     return data_items.to_schema(data_items.get_or_raise(session=session, code=code))
 
 
@@ -100,12 +100,12 @@ def put_data_item(code: str, body: DataItemIn, session: SessionDep, _: Admin):
 
 
 @router.get("/matters", response_model=list[MatterOut], response_model_exclude_none=True)
-def list_matters(session: SessionDep, department: str | None = None):
+def list_matters(session: ReadSessionDep, department: str | None = None):
     return [matters.to_schema(m) for m in matters.list_(session=session, department=department)]
 
 
 @router.get("/matters/{code}", response_model=MatterOut, response_model_exclude_none=True)
-def get_matter(code: str, session: SessionDep):
+def get_matter(code: str, session: ReadSessionDep):
     return matters.to_schema(matters.get_or_raise(session=session, code=code))
 
 
@@ -127,5 +127,5 @@ def import_catalog(body: CatalogDocument, session: SessionDep, _: Admin) -> dict
 
 
 @router.get("/export", response_class=PlainTextResponse)
-def export_catalog(session: SessionDep) -> str:
+def export_catalog(session: ReadSessionDep) -> str:
     return document.to_yaml(document.export(session=session))

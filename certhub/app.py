@@ -56,7 +56,7 @@ from identity import token_revocations
 from identity.deps import rate_limit
 from storage.base import utcnow
 from storage.cache import Cache
-from storage.units import UnitOfWork
+from storage.units import ReadSessions, UnitOfWork
 from wiring import Services
 
 PROVIDER_CALL_THREADS = 40
@@ -64,7 +64,8 @@ PROVIDER_CALL_THREADS = 40
 
 def create_app(
     settings: Settings, *, engine: Engine | None = None, query_engine: AsyncEngine | None = None,
-    cache: Cache | None = None, sessions: sessionmaker[Session] | None = None, background_jobs: bool = False
+    cache: Cache | None = None, sessions: sessionmaker[Session] | None = None, background_jobs: bool = False,
+    read_sessions: ReadSessions | None = None,
 ) -> FastAPI:
     """Build the app. The schema must already be migrated (`certhub db upgrade`).
 
@@ -81,7 +82,8 @@ def create_app(
     `background_jobs` starts the log checkpointer with the app (serve and
     demo do; tests drive checkpoints themselves).
     """
-    root = build_root(settings, engine=engine, query_engine=query_engine, cache=cache, sessions=sessions)
+    root = build_root(settings, engine=engine, query_engine=query_engine, cache=cache, sessions=sessions,
+                      read_sessions=read_sessions)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -195,7 +197,7 @@ def create_app(
     services = app.state.services
     services.register(UnitOfWork, create_unit_of_work(
         root.engine, sessions=lambda: services.find(sessionmaker)(), query_sessions=root.query_sessions,
-        calls=lambda: services.find(ThreadPoolExecutor)))
+        calls=lambda: services.find(ThreadPoolExecutor), read_sessions=root.read_sessions))
     install_error_handlers(app)
     # Every body is bounded before anything reads it (certhub.bodylimit).
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)

@@ -33,6 +33,20 @@ def create_db_engine(url: str, *, echo: bool = False, serve_requests: bool = Fal
     return engine
 
 
+# A standby that does not answer within this is bypassed (its lag check fails).
+STANDBY_CONNECT_TIMEOUT_S = 2
+
+
+def create_standby_engine(url: str) -> Engine:
+    """An engine on a hot standby, for read-only work (storage.units.replicas):
+    a smaller pool than the primary's, and a connect timeout so a standby
+    that went away is noticed in seconds."""
+    engine = create_engine(_with_driver(url), pool_size=5, max_overflow=10,
+                           connect_args={"connect_timeout": STANDBY_CONNECT_TIMEOUT_S})
+    ping_idle_connections(engine)
+    return engine
+
+
 def create_query_engine(url: str) -> AsyncEngine | None:
     """The exchange query's engine on PostgreSQL: asynchronous (psycopg's
     async driver), every statement committing by itself (DBAPI autocommit);
@@ -146,9 +160,26 @@ def _sqlite_engine(url: str, *, echo: bool, immediate: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql(begin)
+        # Read-only work (``read_only_engine``) never writes: a deferred
+        # transaction reads a snapshot without the write lock, so it neither
+        # waits for a writer nor holds one up (WAL).
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(_READS_ONLY) else begin)
 
     return engine
+
+
+_READS_ONLY = "certhub_reads_only"
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """``engine`` (its pool) for read-only work on the primary: on
+    PostgreSQL every transaction begins READ ONLY (psycopg puts it in the
+    BEGIN: no extra round trip), so work that declared it only reads fails
+    if it writes, as it would on a standby; on SQLite a deferred BEGIN
+    instead of the app's IMMEDIATE one."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(postgresql_readonly=True)
+    return engine.execution_options(**{_READS_ONLY: True})
 
 
 def create_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -161,15 +192,17 @@ def create_async_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
 
 def create_unit_of_work(engine: Engine, *, sessions: Callable[[], Session],
                         query_sessions: async_sessionmaker | None = None,
-                        calls: Callable[[], Executor | None] = lambda: None) -> UnitOfWork:
+                        calls: Callable[[], Executor | None] = lambda: None,
+                        read_sessions: Callable[[], Session] | None = None) -> UnitOfWork:
     """The unit-of-work driver for ``engine``'s database (storage.units).
     ``sessions``: the app's sessions; on PostgreSQL ``query_sessions`` are
     those of ``create_query_engine`` (None: every use case in a worker
     thread) and ``calls`` the thread pool their calls to other systems go
-    to."""
+    to. ``read_sessions``: read-only work's (``storage.units.ReadSessions``;
+    None: ``sessions``)."""
     if engine.dialect.name == "sqlite":
-        return SQLiteUnitOfWork(sessions)
-    return PostgreSQLUnitOfWork(sessions, loop_sessions=query_sessions, calls=calls)
+        return SQLiteUnitOfWork(sessions, read_sessions=read_sessions)
+    return PostgreSQLUnitOfWork(sessions, loop_sessions=query_sessions, calls=calls, read_sessions=read_sessions)
 
 
 def alembic_config(url: str) -> Config:

@@ -74,6 +74,12 @@ WITNESS_COSIGNATURES = Gauge("certhub_log_witness_cosignatures",
 WITNESS_POLICY_MET = Gauge("certhub_log_witness_policy_met",
                            "1 when the last witness round met the log's k-of-n policy, else 0",
                            multiprocess_mode="livemax")
+# Read-only units of work (storage.units.replicas): the pool that served each, and each standby's lag.
+READ_UNITS = Counter("certhub_db_read_units", "Read-only units of work, by the pool that served them "
+                     "(primary, or a hot standby by host:port)", ["pool"])
+REPLICA_LAG = Gauge("certhub_db_replica_lag_seconds", "How far a hot standby was behind the primary at its last "
+                    "check, by WAL position; -1 when it could not be measured (down, or not in recovery)",
+                    ["replica"], multiprocess_mode="livemax")
 _CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
 # Whether prometheus-client chose files when it was imported (PROMETHEUS_MULTIPROC_DIR
 # set then): the counts are where it put them, whatever the variable says later.
@@ -83,6 +89,14 @@ _MULTIPROCESS = bool(os.environ.get(MULTIPROC_ENV)) and prometheus_values.ValueC
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
     HTTP_LATENCY.labels(method, route).observe(seconds)
+
+
+def observe_read_pool(pool: str) -> None:
+    READ_UNITS.labels(pool=pool).inc()
+
+
+def observe_replica_lag(replica: str, lag_seconds: float | None) -> None:
+    REPLICA_LAG.labels(replica=replica).set(-1 if lag_seconds is None or lag_seconds == float("inf") else lag_seconds)
 
 
 def observe_witness_round(*, cosigned: int, met: bool) -> None:

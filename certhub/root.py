@@ -20,14 +20,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.sources.registry import BindingRegistry
 from catalog.access import UseLog
 from certhub import metrics
-from certhub.db import create_async_sessionmaker, create_db_engine, create_query_engine, create_sessionmaker
+from certhub.db import (
+    create_async_sessionmaker,
+    create_db_engine,
+    create_query_engine,
+    create_sessionmaker,
+    create_standby_engine,
+    read_only_engine,
+)
 from certhub.recognition import Recognition
 from certhub.request_context import current_request_id
 from certhub.settings import Settings
@@ -52,6 +59,7 @@ from registry.service.pdfsigning import PdfTimestamps, TsaClient
 from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC, token_of
 from signing.transparency.cosignature import CosignerVerifier
 from storage.cache import Cache, create_cache
+from storage.units import ReadSessions, Standby
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,6 +72,8 @@ class Root:
     sessions: sessionmaker[Session]
     # PostgreSQL only: the exchange query's autocommit sessions on the event loop.
     query_sessions: async_sessionmaker | None
+    # Read-only work's sessions: a hot standby's within the lag bound, else the primary's (storage.units.replicas).
+    read_sessions: ReadSessions
     cache: Cache
     registry: RegistryConfig
     log: LogConfig
@@ -97,6 +107,7 @@ class Root:
     _query_engine: AsyncEngine | None = None
     _owns_query_engine: bool = False
     _owns_cache: bool = False
+    _owns_read_sessions: bool = False
 
     def registrations(self) -> Iterator[tuple[type, object]]:
         """Each service with the type routes ask for it by (``wiring.Services.register``)."""
@@ -105,6 +116,7 @@ class Root:
         yield sessionmaker, self.sessions
         if self.query_sessions is not None:
             yield async_sessionmaker, self.query_sessions
+        yield ReadSessions, self.read_sessions
         yield Cache, self.cache
         yield RegistryConfig, self.registry
         yield LogConfig, self.log
@@ -132,6 +144,7 @@ class Root:
         engines = [self.engine]
         if self._query_engine is not None:
             engines.append(self._query_engine.sync_engine)
+        engines.extend(standby.engine for standby in self.read_sessions.standbys)
         return engines
 
     async def aclose(self) -> None:
@@ -140,6 +153,8 @@ class Root:
             await self._query_engine.dispose()
         if self._owns_cache:
             self.cache.close()
+        if self._owns_read_sessions:
+            self.read_sessions.close()
         if self.adapter_bindings is not None:
             self.adapter_bindings.close()
         if self.recognition is not None:
@@ -152,13 +167,15 @@ class Root:
 def build_root(
     settings: Settings, *, engine: Engine | None = None, query_engine: AsyncEngine | None = None,
     cache: Cache | None = None, sessions: sessionmaker[Session] | None = None,
+    read_sessions: ReadSessions | None = None,
 ) -> Root:
     """Build every service of one app from ``settings``.
 
     Without an ``engine`` one is built from the settings, and with it the
     exchange query's ``query_engine`` on PostgreSQL (certhub.db); both are
     the root's to dispose of. ``sessions`` stands in for the engine's own
-    sessionmaker (tests bind sessions to a rolled-back transaction).
+    sessionmaker (tests bind sessions to a rolled-back transaction), and
+    ``read_sessions`` for the read-only work's built from the settings.
     """
     settings.require_usable_secret()
     owns_query_engine = False
@@ -169,6 +186,8 @@ def build_root(
             owns_query_engine = query_engine is not None
     owns_cache = cache is None
     cache = cache or create_cache(settings.redis_url)
+    owns_read_sessions = read_sessions is None
+    read_sessions = read_sessions or _read_sessions(settings, engine=engine, sessions=sessions)
     sessions = sessions or create_sessionmaker(engine)
     # With CERTHUB_KEY_TOKEN_* set, a signing.hsm.KeySecret carrying the PKCS#11 token: every key store
     # opened with it generates and signs in the token. Opened now, so a wrong PIN stops start-up.
@@ -192,7 +211,7 @@ def build_root(
     return Root(
         settings=settings, engine=engine, sessions=sessions,
         query_sessions=create_async_sessionmaker(query_engine) if query_engine is not None else None,
-        cache=cache, registry=registry, log=log,
+        read_sessions=read_sessions, cache=cache, registry=registry, log=log,
         identity=IdentityConfig(registry_id=settings.registry_id, demo=settings.demo),
         token_authority=TokenAuthority(secret=key_secret, issuer=settings.registry_id,
                                        ttl_seconds=settings.access_token_ttl_seconds, revocations=withdrawn,
@@ -220,7 +239,27 @@ def build_root(
         if settings.auditlog_tsa_url else None,
         log_witnesses=build_log_witnesses(settings),
         _query_engine=query_engine, _owns_query_engine=owns_query_engine, _owns_cache=owns_cache,
+        _owns_read_sessions=owns_read_sessions,
     )
+
+
+def _read_sessions(settings: Settings, *, engine: Engine, sessions: sessionmaker[Session] | None) -> ReadSessions:
+    """Read-only work's sessions: on the standbys of CERTHUB_DATABASE_REPLICA_URLS while within the lag bound,
+    else on the primary, in read-only transactions (``certhub.db.read_only_engine``). Given ``sessions``
+    (tests' rolled-back transaction), those."""
+    primary = sessions or create_sessionmaker(read_only_engine(engine))
+    standbys = [Standby(name=_pool_name(url), engine=create_standby_engine(url))
+                for url in settings.database_replica_urls]
+    return ReadSessions(primary, primary_engine=engine, standbys=standbys,
+                        max_lag_s=settings.database_replica_max_lag_seconds,
+                        check_interval_s=settings.database_replica_check_seconds,
+                        observe_pool=metrics.observe_read_pool, observe_lag=metrics.observe_replica_lag)
+
+
+def _pool_name(url: str) -> str:
+    """A standby's name in metrics and logs: host and port, never its credentials."""
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
 
 
 def build_log_witnesses(settings: Settings) -> LogWitnesses | None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from storage.egress import Egress
@@ -112,8 +112,25 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; default: SQLite file in the data directory.",
     )
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, max_length=16,
+        description="PostgreSQL hot standbys of CERTHUB_DATABASE_URL, comma-separated URLs: read-only work (wallet "
+                    "lists, public verification, status lists, log tiles, auditor search, catalog reads) goes to "
+                    "one within CERTHUB_DATABASE_REPLICA_MAX_LAG_SECONDS, else to the primary; default: none "
+                    "(docs/deployment.md, 'Read replicas').",
+    )
+    database_replica_max_lag_seconds: float = Field(
+        default=5, gt=0, le=3600,
+        description="How far behind the primary a standby may be and still serve reads (measured by WAL position).",
+    )
+    database_replica_check_seconds: float = Field(
+        default=1, gt=0, le=60, description="How often each standby's lag is measured.",
+    )
     redis_url: str | None = Field(
-        default=None, description="Redis URL; default: none, an in-process cache is used."
+        default=None,
+        description="Redis URL: redis:// (one server), redis+cluster://host:port,host:port (a Redis Cluster) or "
+                    "redis+sentinel://host:port,host:port/service (the primary Sentinel names); default: none, "
+                    "an in-process cache is used.",
     )
     secret_key: SecretStr = Field(
         default=SecretStr(""),
@@ -295,6 +312,38 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _replicas_of_postgresql(self) -> Settings:
+        if not self.database_replica_urls:
+            return self
+        if not self.effective_database_url.startswith("postgresql"):
+            raise ValueError("CERTHUB_DATABASE_REPLICA_URLS needs CERTHUB_DATABASE_URL to be PostgreSQL")
+        if not all(url.startswith("postgresql") for url in self.database_replica_urls):
+            raise ValueError("CERTHUB_DATABASE_REPLICA_URLS: each a postgresql:// URL")
+        if len(set(self.database_replica_urls)) != len(self.database_replica_urls) or \
+                self.effective_database_url in self.database_replica_urls:
+            raise ValueError("CERTHUB_DATABASE_REPLICA_URLS: each standby once, and not the primary")
+        # Otherwise every standby ages past the bound between two checks.
+        if self.database_replica_check_seconds >= self.database_replica_max_lag_seconds:
+            raise ValueError("CERTHUB_DATABASE_REPLICA_CHECK_SECONDS must be below "
+                             "CERTHUB_DATABASE_REPLICA_MAX_LAG_SECONDS")
+        return self
+
+    @field_validator("redis_url")
+    @classmethod
+    def _a_redis_url(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("redis", "rediss", "unix", "redis+cluster",
+                                                                 "redis+sentinel"):
+            raise ValueError("CERTHUB_REDIS_URL: redis://, rediss://, unix://, redis+cluster:// or redis+sentinel://")
+        return value
 
     @field_validator("staff_oidc_issuer", "staff_oidc_jwks_url")
     @classmethod

@@ -6,7 +6,10 @@ counters), in fixed windows aligned to the clock:
 - a daily quota over every bucket: the day, 00:00-24:00 China Standard Time.
 Each window's counter lives under a key naming the window, created by the
 cache's atomic increment with a TTL that outlasts the window, so Redis (every
-app process) and the in-process cache (one process) behave the same.
+app process) and the in-process cache (one process) behave the same. The
+counters one request counts together carry the department as their hash tag
+(``{<department>}``), so on a Redis Cluster they sit on one node and one
+script counts them (``storage.cache.same_slot``).
 
 A refused request answers 429 with {"error": "rate_limited"|"quota_exceeded"}
 and `Retry-After` = seconds until the window ends (RFC 9110 §10.2.3).
@@ -104,17 +107,18 @@ class RateLimiter:
         increment = self._cache.increment_within_briefly if _on_event_loop() else self._cache.increment_within
         window.judge(self._counted(window.counters, increment))
 
-    def count_attempts(self, *, bucket: str, limits: Sequence[tuple[str, int]], what: str) -> None:
+    def count_attempts(self, *, bucket: str, within: str, limits: Sequence[tuple[str, int]], what: str) -> None:
         """Count one attempt at something guessable (the digits of a code typed at a
         counter) against fixed per-minute limits, one per scope it is counted in (a
-        clerk, a department): RateLimited past any of them, RateLimitUnavailable when
-        the counters cannot be reached (fail closed), as ``charge`` does. No daily
-        quota: a bound on guessing, not a department's request budget."""
+        clerk, a department), every scope inside ``within`` (the department):
+        RateLimited past any of them, RateLimitUnavailable when the counters
+        cannot be reached (fail closed), as ``charge`` does. No daily quota: a
+        bound on guessing, not a department's request budget."""
         valid_bucket(bucket)
         now = self._clock()
         minute = int(now // MINUTE)
         minute_end = (minute + 1) * MINUTE
-        counters = [Counter(f"attempts:{bucket}:{scope}:m{minute}", minute_end - now + 1, limit)
+        counters = [Counter(f"attempts:{_tag(within)}:{bucket}:{scope}:m{minute}", minute_end - now + 1, limit)
                     for scope, limit in limits]
         increment = self._cache.increment_within_briefly if _on_event_loop() else self._cache.increment_within
         counts = self._counted(counters, increment)
@@ -131,8 +135,8 @@ class RateLimiter:
         day_end = (day + 1) * DAY - CHINA_STANDARD_TIME_OFFSET
         # The minute's count first: a request it refuses does not use the day's quota.
         return _Window(bucket=bucket, limits=limits, now=now, minute_end=minute_end, day_end=day_end, counters=[
-            Counter(f"ratelimit:{bucket}:{department_code}:m{minute}", minute_end - now + 1, limits.per_minute),
-            Counter(f"quota:{department_code}:d{day}", day_end - now + 1, limits.daily),
+            Counter(f"ratelimit:{_tag(department_code)}:{bucket}:m{minute}", minute_end - now + 1, limits.per_minute),
+            Counter(f"quota:{_tag(department_code)}:d{day}", day_end - now + 1, limits.daily),
         ])
 
     def _counted(self, counters: list[Counter], increment_within: Callable[[list[Counter]], list[int]]) -> list[int]:
@@ -179,6 +183,13 @@ def valid_bucket(bucket: str) -> str:
     if not _BUCKET.fullmatch(bucket):
         raise ValueError(f"bad rate limit bucket name {bucket!r}")
     return bucket
+
+
+def _tag(scope: str) -> str:
+    """``scope`` as the hash tag of the counters counted together (a department code: no braces in it)."""
+    if "{" in scope or "}" in scope:
+        raise ValueError("a rate limit scope has no braces")
+    return "{" + scope + "}"
 
 
 def _unavailable(exc: Exception) -> RateLimitUnavailable:

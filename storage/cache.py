@@ -1,8 +1,16 @@
 """A small cache interface with two implementations: Redis (production, shared
 by every app process) and in-process (the embedded default).
 
-It lives in catalog, the bottom of the dependency graph, because registry
+It lives in storage, the bottom of the dependency graph, because registry
 (one-time presentation codes) and exchange (rate limits) both need it.
+
+Redis may be one server, a Redis Cluster or a primary watched by Sentinel,
+chosen by the URL alone (``redis_client``). On a cluster a multi-key script
+runs only when its keys hash to one slot: the counters of one
+``increment_within`` share a hash tag (``{...}`` in their keys: the Redis
+Cluster specification, "Hash tags"), which both implementations check, so a
+caller that forgets fails on the in-process cache too, not first in
+production.
 """
 
 from __future__ import annotations
@@ -12,7 +20,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    import redis
 
 Listener = Callable[[str, str], None]  # (topic, message)
 
@@ -45,7 +57,8 @@ class Cache(Protocol):
     def increment_within(self, counters: Sequence[Counter]) -> list[int]:
         """Increment the counters in order, as ``increment`` does, stopping
         after the first whose new count is over its limit; their new counts.
-        One atomic step (a limit and the quota behind it, in one round trip)."""
+        One atomic step (a limit and the quota behind it, in one round trip).
+        Two or more counters share one hash tag (``same_slot``)."""
 
     def increment_within_briefly(self, counters: Sequence[Counter]) -> list[int]:
         """``increment_within`` for code on the event loop: it fails rather
@@ -73,6 +86,27 @@ class Counter:
 def _check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"cache key must be 1..{MAX_KEY_LENGTH} characters")
+
+
+def hash_tag(key: str) -> str | None:
+    """The part of ``key`` Redis Cluster hashes to choose its slot, when not
+    the whole key: what lies between the first ``{`` and the next ``}``, if
+    anything does. # SPEC: Redis Cluster specification, "Hash tags"."""
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    return key[start + 1:end] if end > start + 1 else None
+
+
+def same_slot(counters: Sequence[Counter]) -> None:
+    """Counters counted in one step share a hash tag, so one Redis Cluster
+    node holds them all and a script can count them together."""
+    for counter in counters:
+        _check_key(counter.key)
+    if len(counters) > 1 and (hash_tag(counters[0].key) is None
+                              or len({hash_tag(counter.key) for counter in counters}) != 1):
+        raise ValueError("counters counted together must share one hash tag {...} in their keys")
 
 
 class InProcessCache:
@@ -121,8 +155,7 @@ class InProcessCache:
             return count
 
     def increment_within(self, counters: Sequence[Counter]) -> list[int]:
-        for counter in counters:
-            _check_key(counter.key)
+        same_slot(counters)
         counts: list[int] = []
         with self._lock:
             for counter in counters:
@@ -168,6 +201,8 @@ class InProcessCache:
             self._listeners.clear()
 
 
+_NO_LIMIT = 2**62  # beyond any count; within Lua's integers
+
 # KEYS: the counters; ARGV: each counter's ttl in ms and its limit. Scripts
 # run atomically in Redis, so no other client sees a half-counted request.
 _INCREMENT_WITHIN = """
@@ -185,30 +220,86 @@ return counts
 """
 
 
+CLUSTER_SCHEME = "redis+cluster"
+SENTINEL_SCHEME = "redis+sentinel"
+
+
+def redis_client(url: str, *, socket_timeout: float, socket_connect_timeout: float | None = None
+                 ) -> redis.Redis | redis.RedisCluster:
+    """A client for ``url``, whichever way Redis is deployed:
+    - ``redis://`` or ``rediss://``: one server (redis-py's URL);
+    - ``redis+cluster://host:port[,host:port...]``: a Redis Cluster, found
+      from any of the nodes named (redis-py's ``RedisCluster``, which
+      follows MOVED and ASK as slots move and nodes fail over);
+    - ``redis+sentinel://host:port[,host:port...]/service[/db]``: the
+      primary the Sentinels name for ``service``, asked again after a
+      failover (redis-py's ``Sentinel.master_for``).
+    A password goes in the URL's user part, as in ``redis://``."""
+    import redis
+    from redis.cluster import ClusterNode
+    from redis.sentinel import Sentinel
+
+    split = urlsplit(url)
+    if split.scheme not in (CLUSTER_SCHEME, SENTINEL_SCHEME):
+        return redis.Redis.from_url(url, decode_responses=True, socket_timeout=socket_timeout,
+                                    socket_connect_timeout=socket_connect_timeout)
+    nodes = _nodes(split.netloc.rpartition("@")[2], default_port=26379 if split.scheme == SENTINEL_SCHEME else 6379)
+    secrets: dict[str, Any] = {}
+    if split.username:
+        secrets["username"] = unquote(split.username)
+    if split.password:
+        secrets["password"] = unquote(split.password)
+    timeouts: dict[str, Any] = {"socket_timeout": socket_timeout, "socket_connect_timeout": socket_connect_timeout}
+    if split.scheme == CLUSTER_SCHEME:
+        return redis.RedisCluster(startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+                                  decode_responses=True, **timeouts, **secrets)
+    service, _, database = split.path.strip("/").partition("/")
+    if not service:
+        raise ValueError("a redis+sentinel:// URL names the service after the hosts: redis+sentinel://host:26379/mymaster")
+    sentinel = Sentinel(nodes, sentinel_kwargs=timeouts, **timeouts)
+    return sentinel.master_for(service, redis_class=redis.Redis, decode_responses=True,
+                               db=int(database or 0), **secrets)
+
+
+def _nodes(hosts: str, *, default_port: int) -> list[tuple[str, int]]:
+    nodes = []
+    for node in filter(None, (part.strip() for part in hosts.split(","))):
+        if node.startswith("["):  # [IPv6 address]:port
+            host, _, rest = node[1:].partition("]")
+            port = rest.removeprefix(":")
+        else:
+            host, _, port = node.partition(":")
+        nodes.append((host, int(port) if port else default_port))
+    if not nodes or not all(host for host, _ in nodes):
+        raise ValueError("a redis+cluster:// or redis+sentinel:// URL names at least one host")
+    return nodes
+
+
 class RedisCache:
-    """The shared cache: every app process sees the same keys and messages."""
+    """The shared cache: every app process sees the same keys and messages,
+    on one Redis server, a Redis Cluster or a Sentinel-watched primary
+    (``redis_client``)."""
 
     CHANNEL = "certhub:invalidate"
 
     def __init__(self, url: str, *, prefix: str = "certhub:") -> None:
-        import redis
-
-        self._redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5)
+        if "{" in prefix or "}" in prefix:
+            raise ValueError("the key prefix must not carry a hash tag: the keys choose their own")
+        self._redis = redis_client(url, socket_timeout=5)
         self._prefix = prefix
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._listening: threading.Event | None = None  # set: stop listening
         self._thread: threading.Thread | None = None
-        self._increment_within = self._redis.register_script(_INCREMENT_WITHIN)
+        self._increment_within = _script(self._redis, _INCREMENT_WITHIN)
         # A client of its own for code on the event loop: a blocking call
         # there holds up every request of the worker, so it may wait for
         # Redis only briefly. On a healthy Redis a round trip is tens of
         # microseconds, less CPU and less waiting than redis.asyncio's
         # (which measured 46 µs of CPU per count against 21 µs, and queues
         # each reply behind the other requests' work on the loop).
-        self._loop_redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=LOOP_TIMEOUT,
-                                                socket_connect_timeout=LOOP_TIMEOUT)
-        self._loop_increment_within = self._loop_redis.register_script(_INCREMENT_WITHIN)
+        self._loop_redis = redis_client(url, socket_timeout=LOOP_TIMEOUT, socket_connect_timeout=LOOP_TIMEOUT)
+        self._loop_increment_within = _script(self._loop_redis, _INCREMENT_WITHIN)
         self._loop_failed_until = 0.0
 
     def ping(self) -> None:
@@ -230,13 +321,10 @@ class RedisCache:
         self._redis.delete(self._k(key))
 
     def increment(self, key: str, *, ttl_seconds: float) -> int:
-        name = self._k(key)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.incr(name)
-        # NX: the window starts at the first increment and is never extended.
-        pipe.pexpire(name, max(int(ttl_seconds * 1000), 1), nx=True)
-        count, _ = pipe.execute()
-        return int(count)
+        # The tiered counters' script with one counter and no limit: one
+        # atomic step on every deployment (a cluster's MULTI is a pipeline
+        # of redis-py's own, a script is Redis's).
+        return self.increment_within([Counter(key, ttl_seconds, _NO_LIMIT)])[0]
 
     def increment_within(self, counters: Sequence[Counter]) -> list[int]:
         if not counters:
@@ -263,6 +351,7 @@ class RedisCache:
         return [int(count) for count in counts]
 
     def _script_input(self, counters: Sequence[Counter]) -> tuple[list[str], list[int]]:
+        same_slot(counters)
         keys = [self._k(counter.key) for counter in counters]
         arguments = []
         for counter in counters:
@@ -342,6 +431,13 @@ class RedisCache:
             thread.join(timeout=2 * LISTEN_POLL + 1)
         self._redis.close()
         self._loop_redis.close()
+
+
+def _script(client: redis.Redis | redis.RedisCluster, source: str) -> Any:
+    """A Lua script registered with ``client``; run with the keys it
+    names, on the node of their slot when ``client`` is a cluster's."""
+    # RedisCluster has the same script commands as Redis; redis-py types the method on Redis alone.
+    return cast("redis.Redis", client).register_script(source)
 
 
 def _close_quietly(pubsub) -> None:

@@ -2,6 +2,13 @@
 (committed when the handler succeeds) and the cache. (The hot routes run
 their use cases in the app's ``storage.units.UnitOfWork`` instead.)
 
+A route whose reads may be a moment old and that writes nothing on what it
+read asks for ``ReadSessionDep``: its session comes from
+``storage.units.ReadSessions``, a hot standby's while one keeps up, else the
+primary's, in a read-only transaction. Which one is that class's choice
+alone. A route that also records a use (a wallet list) writes the record
+through a ``SessionDep`` on the primary beside it.
+
 The composition root (certhub.root) registers the app's sessionmaker and cache
 as services (``wiring``); these functions find them
 by type, so packages never import certhub.
@@ -9,7 +16,8 @@ by type, so packages never import certhub.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio
@@ -18,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from storage.cache import Cache
+from storage.units import ReadSessions
 from wiring import find_service
 
 
@@ -30,7 +39,20 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     run in the thread pool, in one hop, shielded from cancellation so a
     disconnecting client never leaves a connection checked out.
     """
-    session: Session = find_service(request, sessionmaker)()
+    async with _unit_of(find_service(request, sessionmaker)) as session:
+        yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request for read-only work (``ReadSessions``): ended
+    as ``get_session``'s is."""
+    async with _unit_of(find_service(request, ReadSessions)) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _unit_of(sessions: Callable[[], Session]) -> AsyncIterator[Session]:
+    session = sessions()
     try:
         yield session
     except BaseException:
@@ -68,6 +90,7 @@ def _discard(*, session: Session) -> None:
 # scope="function": the commit runs before the response is sent, so a failed
 # commit becomes an error response instead of data the database never kept.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 async def get_cache(request: Request) -> Cache:

@@ -25,6 +25,7 @@ from storage.cache import InProcessCache, RedisCache
 from tests.api_samples import RecordResponses, recording_to
 from tests.environment import CACHE_BACKENDS, DATABASE_BACKENDS, POSTGRES_URL, REDIS_URL, engine_on_new_schema
 from tests.factories.settings import app_settings
+from tests.redis_cluster import cluster_available, start_cluster, start_sentinel
 
 
 @pytest.fixture(scope="session", params=DATABASE_BACKENDS)
@@ -93,6 +94,24 @@ def cache(request):
         instance = RedisCache(REDIS_URL, prefix=f"certhub-test:{secrets.token_hex(4)}:")
     yield instance
     instance.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url(tmp_path_factory) -> Iterator[str]:
+    """A 3-master Redis Cluster of this run's own (tests/redis_cluster.py), for the run's tests that need one."""
+    if not cluster_available():
+        pytest.skip("needs redis-server and redis-cli to start a Redis Cluster")
+    with start_cluster(tmp_path_factory.mktemp("redis-cluster")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel_url(tmp_path_factory) -> Iterator[str]:
+    """A Redis primary behind a Sentinel of this run's own (tests/redis_cluster.py)."""
+    if not cluster_available():
+        pytest.skip("needs redis-server and redis-cli to start a Sentinel")
+    with start_sentinel(tmp_path_factory.mktemp("redis-sentinel")) as url:
+        yield url
 
 
 @pytest.fixture

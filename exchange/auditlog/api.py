@@ -38,7 +38,7 @@ from identity.tokens import Principal
 from registry.config import RegistryConfig
 from storage.base import utcnow
 from storage.params import MAX_SQL_INTEGER
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 from wiring import find_service, optional_service, service
 
 router = APIRouter(
@@ -51,24 +51,24 @@ _EXPORT_CHUNK_CHARS = 1 << 16
 
 
 @router.get("/proofs/inclusion")
-def inclusion_proof(session: SessionDep, index: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)],
+def inclusion_proof(session: ReadSessionDep, index: Annotated[int, Query(ge=0, le=MAX_SQL_INTEGER)],
                     size: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)]) -> dict:
     return proofs.inclusion(session=session, index=index, size=size)
 
 
 @router.get("/proofs/consistency")
-def consistency_proof(session: SessionDep, old: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)],
+def consistency_proof(session: ReadSessionDep, old: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)],
                       new: Annotated[int, Query(ge=1, le=MAX_SQL_INTEGER)]) -> dict:
     return proofs.consistency(session=session, old=old, new=new)
 
 
 @router.post("/records/search")
-def search_records(session: SessionDep, body: RecordSearchIn) -> dict:
+def search_records(session: ReadSessionDep, body: RecordSearchIn) -> dict:
     return search.search(session=session, filters=body.search_filter(), limit=body.limit, before_id=body.before_id)
 
 
 @router.post("/subjects/records")
-def subject_records(session: SessionDep, body: SubjectRecordsIn,
+def subject_records(session: ReadSessionDep, body: SubjectRecordsIn,
                     registry: Annotated[RegistryConfig, service(RegistryConfig)]) -> dict:
     # Auditors see embargoed uses whole: the embargo is toward the subject only.
     return proofs.records_for_subject(session=session, subject_code=body.subject,
@@ -77,14 +77,14 @@ def subject_records(session: SessionDep, body: SubjectRecordsIn,
 
 
 @router.post("/answers/check")
-def check_answer(session: SessionDep, body: AnswerAtIndexIn) -> dict:
+def check_answer(session: ReadSessionDep, body: AnswerAtIndexIn) -> dict:
     """Whether an answer a department received (its values and salts, e.g.
     produced in a dispute) is what the entry at ``index`` committed to."""
     return answers.check_at_index(session=session, index=body.index, values=body.values, salts=body.salts)
 
 
 @router.get("/stats")
-def stats(session: SessionDep, since: datetime, until: datetime) -> dict:
+def stats(session: ReadSessionDep, since: datetime, until: datetime) -> dict:
     return search.statistics(session=session, since=since, until=until)
 
 

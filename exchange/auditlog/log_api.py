@@ -24,7 +24,7 @@ from exchange.auditlog.timestamps import newest_timestamped
 from exchange.auditlog.witnessing import LogWitnesses, served_checkpoint
 from identity.deps import require_scopes
 from signing.transparency import BundleCoord, MalformedError, TileCoord, encode_entry_bundle, parse_path
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 from wiring import Services, optional_service, service
 
 router = APIRouter(prefix="/log", tags=["authorized-use log"])
@@ -122,7 +122,7 @@ def get_verifier_keys(session: SessionDep, log: Annotated[LogConfig, service(Log
 
 
 @router.get("/tile/entries/{rest:path}", dependencies=[Depends(require_scopes("audit:read"))])
-def get_entry_bundle(rest: str, session: SessionDep) -> Response:
+def get_entry_bundle(rest: str, session: ReadSessionDep) -> Response:
     coord = _parse(f"tile/entries/{rest}")
     assert isinstance(coord, BundleCoord)
     entries = session.scalars(
@@ -140,7 +140,7 @@ def get_entry_bundle(rest: str, session: SessionDep) -> Response:
 
 
 @router.get("/tile/{level}/{rest:path}")
-def get_tile(level: str, rest: str, session: SessionDep) -> Response:
+def get_tile(level: str, rest: str, session: ReadSessionDep) -> Response:
     coord = _parse(f"tile/{level}/{rest}")
     if not isinstance(coord, TileCoord):
         raise NotInLog("not a hash tile path", code="not_found")

@@ -55,7 +55,7 @@ from registry.service.authority import Actor, check_may_manage
 from registry.service.pdfsigning import PdfTimestamps
 from storage.base import utcnow
 from storage.params import RowId
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 from wiring import find_service, service
 
 router = APIRouter(prefix="/api/v1/licences", tags=["licences"])
@@ -392,7 +392,7 @@ def make_copy(identifier: str, body: CopyCreate, request: Request, session: Sess
 
 
 @status_list_router.get("/{list_id}", response_class=Response)
-def get_status_list(list_id: RowId, request: Request, session: SessionDep) -> Response:
+def get_status_list(list_id: RowId, request: Request, session: ReadSessionDep) -> Response:
     """The signed status list token (public: it says nothing about who holds what)."""
     row = statuslists.get_or_raise(session=session, list_id=list_id)
     etag = '"' + hashlib.sha256(row.token.encode()).hexdigest()[:32] + '"'
@@ -422,7 +422,7 @@ def well_known_type_metadata(type_code: LicenceTypeCode, request: Request, sessi
 
 
 @status_list_router.get("/{list_id}/key", response_class=Response)
-def get_status_list_key(list_id: RowId, session: SessionDep) -> Response:
+def get_status_list_key(list_id: RowId, session: ReadSessionDep) -> Response:
     """The public key (DER SubjectPublicKeyInfo) that signed this list, for information only:
     verifiers take the status-list key from the signed trust list, never from here."""
     row = statuslists.get_or_raise(session=session, list_id=list_id)

@@ -42,7 +42,7 @@ from signing.canonical import canonical_json
 from signing.qr import render_qr_png
 from storage.base import utcnow
 from storage.cache import Cache
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 from storage.units import UnitOfWork, Work
 from wiring import find_service
 
@@ -235,7 +235,7 @@ async def bounded_body(request: Request) -> None:
 
 @verify_router.post("/verify", response_model=VerifyRead, response_model_exclude_none=True,
                     dependencies=[Depends(bounded_body)])
-def verify_code(body: VerifyRequest, request: Request, session: SessionDep, trust: TrustDep) -> VerifyRead:
+def verify_code(body: VerifyRequest, request: Request, session: ReadSessionDep, trust: TrustDep) -> VerifyRead:
     """Check any certhub QR code (or an EU DCC the registry trusts): genuine or
     not, and what the code itself says. Nothing beyond the code is revealed."""
     result = public.check(session=session, qr_text=body.qr_text, trust=trust,

@@ -182,7 +182,8 @@ def redeem_short_code(
     Guessing is bounded: every attempt counts against the clerk's and the
     department's per-minute allowance first (SHORT_CODE_ATTEMPTS), and a
     refused attempt is recorded in the use log like any refused redemption."""
-    attempts.count_attempts(bucket="short_code", what="short codes typed; scan the QR or wait a minute", limits=[
+    attempts.count_attempts(bucket="short_code", within=counter.department_code,
+                            what="short codes typed; scan the QR or wait a minute", limits=[
         (f"{counter.department_code}:{counter.operator_id}", SHORT_CODE_ATTEMPTS.per_clerk),
         (counter.department_code, SHORT_CODE_ATTEMPTS.per_department)])
     held = trust.current(now=now)  # before the write lock, as in redeem

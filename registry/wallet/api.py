@@ -43,7 +43,7 @@ from signing.qr import render_qr_png
 from signing.sdjwt import VC_TYPE, vct_for
 from storage.base import utcnow
 from storage.params import RowId
-from storage.sessions import SessionDep
+from storage.sessions import ReadSessionDep, SessionDep
 from storage.units import UnitOfWork, Work
 from wiring import service
 
@@ -86,24 +86,28 @@ def wallet_licence(entry: reads.WalletEntry) -> WalletLicence:
 
 @router.get("/licences", response_model=list[WalletLicence])
 def my_licences(
-    session: SessionDep,
+    session: ReadSessionDep,
+    uses: SessionDep,
     holder: HolderDep,
     recorder: UseLogDep,
     status: StatusFilter = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ):
-    """The holder's licences of every status (or one), newest first."""
+    """The holder's licences of every status (or one), newest first. Read
+    where read-only work goes (a standby within the lag bound); the use is
+    recorded on the primary (``uses``)."""
     entries = reads.wallet(session=session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
                            status=status, limit=limit, offset=offset)
     listed = [wallet_licence(e) for e in entries]
-    _record(recorder, session, holder, [(e.licence, line.identifier) for e, line in zip(entries, listed, strict=True)])
+    _record(recorder, uses, holder, [(e.licence, line.identifier) for e, line in zip(entries, listed, strict=True)])
     return listed
 
 
 @router.get("/licences/expiring", response_model=list[ExpiringRead])
 def my_expiring(
-    session: SessionDep,
+    session: ReadSessionDep,
+    uses: SessionDep,
     holder: HolderDep,
     recorder: UseLogDep,
     days: Annotated[int, Query(ge=0, le=3660)] = 30,
@@ -111,7 +115,7 @@ def my_expiring(
     """The holder's live licences whose validity ends within `days` days (无感续证 reminders)."""
     rows = reads.list_expiring(session=session, holder_code=holder.holder_code, holder_code_type=holder.holder_code_type,
                                days=days)[:MAX_PAGE]
-    _record(recorder, session, holder, [(r, _current_identifier(r)) for r in rows])
+    _record(recorder, uses, holder, [(r, _current_identifier(r)) for r in rows])  # on the primary, as in my_licences
     return [ExpiringRead(base_identifier=r.base_identifier, type_code=r.type_code, holder_name=r.holder_name,
                          valid_until=cast(date, r.valid_until), status=r.status) for r in rows]  # list_expiring reads only dated ones
 
@@ -200,7 +204,7 @@ def my_bound_credential(identifier: str, body: CredentialRequest, request: Reque
 
 
 @router.get("/disputes", response_model=list[DisputeRead])
-def my_disputes(session: SessionDep, holder: HolderDep,
+def my_disputes(session: ReadSessionDep, holder: HolderDep,
                 limit: Annotated[int, Query(ge=1, le=disputes.MAX_PAGE)] = 100):
     """Every dispute about the holder's licences, by them or by a clerk, newest first."""
     rows = disputes.list_for_holder(session=session, holder_code=holder.holder_code,

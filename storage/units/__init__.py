@@ -1,4 +1,5 @@
-"""The unit of work and its two drivers (SQLite, PostgreSQL); see ``port``."""
+"""The unit of work and its two drivers (SQLite, PostgreSQL); see ``port``.
+Read-only work may go to PostgreSQL hot standbys: ``replicas``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from storage.units.port import DatabaseStatements, JsonText, UnitOfWork, Work
 from storage.units.postgresql import PostgreSQLStatements, PostgreSQLUnitOfWork
+from storage.units.replicas import ReadSessions, Standby
 from storage.units.sqlite import SQLiteStatements, SQLiteUnitOfWork
 from storage.units.threads import ThreadWork
 
@@ -55,7 +57,7 @@ def bounded(sessions: sessionmaker[Session], *, lock_timeout_s: float,
 
 
 __all__ = [
-    "DatabaseStatements", "JsonText", "PostgreSQLStatements", "PostgreSQLUnitOfWork", "SQLiteStatements",
-    "SQLiteUnitOfWork", "UnitOfWork", "Work",
+    "DatabaseStatements", "JsonText", "PostgreSQLStatements", "PostgreSQLUnitOfWork", "ReadSessions",
+    "SQLiteStatements", "SQLiteUnitOfWork", "Standby", "UnitOfWork", "Work",
     "any_of", "bounded", "insert_many", "statements_for", "work_on", "write_lock",
 ]

@@ -104,7 +104,7 @@ class UnitOfWork(ABC):
 
     @abstractmethod
     async def run(self, work: Callable[[Work], T], *, calls_out: bool = False,
-                  each_write_stands_alone: bool = False) -> T:
+                  each_write_stands_alone: bool = False, read_only: bool = False) -> T:
         """Run ``work`` without blocking the event loop.
 
         What the route knows of its work, so the driver can choose how to
@@ -112,10 +112,14 @@ class UnitOfWork(ABC):
         which may take seconds; ``each_write_stands_alone``, every write it
         makes is one statement complete by itself, so the driver may run it
         without a transaction around it (its statements then commit one by
-        one, and an error does not undo what was written)."""
+        one, and an error does not undo what was written); ``read_only``,
+        it writes nothing, and what it reads may be a moment old, so it may
+        run on a hot standby within the replication lag bound
+        (``storage.units.replicas``). Work that reads and then writes on
+        what it read is never read-only."""
 
     @abstractmethod
-    def run_sync(self, work: Callable[[Work], T]) -> T:
+    def run_sync(self, work: Callable[[Work], T], *, read_only: bool = False) -> T:
         """Run ``work`` in this thread (command-line jobs, background threads)."""
 
 

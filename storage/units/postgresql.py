@@ -107,18 +107,20 @@ class PostgreSQLUnitOfWork(ThreadedUnitOfWork):
     """``loop_sessions``: sessions of the asynchronous autocommit engine
     (None: every use case in a worker thread). ``calls``: the thread pool
     the loop's use cases call other systems from (read when a use case runs:
-    the app builds it at start-up; None is the loop's default pool)."""
+    the app builds it at start-up; None is the loop's default pool).
+    ``read_sessions``: read-only work's (``storage.units.replicas``)."""
 
     def __init__(self, sessions: Callable[[], Session], *, loop_sessions: async_sessionmaker | None = None,
-                 calls: Callable[[], Executor | None] = lambda: None) -> None:
-        super().__init__(sessions, PostgreSQLStatements())
+                 calls: Callable[[], Executor | None] = lambda: None,
+                 read_sessions: Callable[[], Session] | None = None) -> None:
+        super().__init__(sessions, PostgreSQLStatements(), read_sessions=read_sessions)
         self._loop_sessions = loop_sessions
         self._calls = calls
 
     async def run(self, work: Callable[[Work], T], *, calls_out: bool = False,
-                  each_write_stands_alone: bool = False) -> T:
-        if not each_write_stands_alone or self._loop_sessions is None:
-            return await super().run(work, calls_out=calls_out)
+                  each_write_stands_alone: bool = False, read_only: bool = False) -> T:
+        if read_only or not each_write_stands_alone or self._loop_sessions is None:
+            return await super().run(work, calls_out=calls_out, read_only=read_only)
         loop = asyncio.get_running_loop()
         async with self._loop_sessions() as session:
             # One pass through the bridge for the whole use case: each pass

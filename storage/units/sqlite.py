@@ -72,6 +72,6 @@ class SQLiteUnitOfWork(ThreadedUnitOfWork):
     """Every use case in a worker thread, in one transaction of the app's
     engine (which begins IMMEDIATE: certhub.db)."""
 
-    def __init__(self, sessions: Callable[[], Session]) -> None:
-        super().__init__(sessions, SQLiteStatements())
+    def __init__(self, sessions: Callable[[], Session], *, read_sessions: Callable[[], Session] | None = None) -> None:
+        super().__init__(sessions, SQLiteStatements(), read_sessions=read_sessions)
 

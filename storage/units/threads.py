@@ -37,22 +37,26 @@ class ThreadWork(Work):
 
 
 class ThreadedUnitOfWork(UnitOfWork):
-    """Each use case in a worker thread, in one session of ``sessions``."""
+    """Each use case in a worker thread, in one session of ``sessions``
+    (of ``read_sessions`` when it only reads: ``storage.units.replicas``)."""
 
-    def __init__(self, sessions: Callable[[], Session], statements: DatabaseStatements) -> None:
+    def __init__(self, sessions: Callable[[], Session], statements: DatabaseStatements, *,
+                 read_sessions: Callable[[], Session] | None = None) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions or sessions
         self._statements = statements
         self._short_work: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = None
 
     async def run(self, work: Callable[[Work], T], *, calls_out: bool = False,
-                  each_write_stands_alone: bool = False) -> T:
+                  each_write_stands_alone: bool = False, read_only: bool = False) -> T:
         # One trip to the thread for the work and its commit.
         limiter = None if calls_out else self._short_work_limiter()
-        return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work), limiter=limiter)
+        return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work, read_only=read_only),
+                                              limiter=limiter)
 
-    def run_sync(self, work: Callable[[Work], T]) -> T:
+    def run_sync(self, work: Callable[[Work], T], *, read_only: bool = False) -> T:
         # Opened, committed and closed on this same thread.
-        with self._sessions() as session:
+        with (self._read_sessions if read_only else self._sessions)() as session:
             return run_in_session(session=session, work=work, unit=ThreadWork(session=session, statements=self._statements))
 
     def _short_work_limiter(self) -> anyio.CapacityLimiter:

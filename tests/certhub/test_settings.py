@@ -65,3 +65,37 @@ def test_the_apps_sqlite_engine_takes_the_write_lock_when_a_transaction_begins(t
         finally:
             other.close()
             engine.dispose()
+
+
+def test_read_replicas_are_a_comma_separated_list_of_postgresql_standbys(monkeypatch, tmp_path):
+    monkeypatch.setenv("CERTHUB_DATABASE_URL", "postgresql://db.example/certhub")
+    monkeypatch.setenv("CERTHUB_DATABASE_REPLICA_URLS",
+                       "postgresql://standby-1.example/certhub, postgresql://standby-2.example/certhub")
+    monkeypatch.setenv("CERTHUB_DATABASE_REPLICA_MAX_LAG_SECONDS", "2.5")
+    settings = Settings(data_dir=tmp_path)
+    assert settings.database_replica_urls == ["postgresql://standby-1.example/certhub",
+                                              "postgresql://standby-2.example/certhub"]
+    assert settings.database_replica_max_lag_seconds == 2.5
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"database_replica_urls": "postgresql://standby.example/certhub"}, "needs CERTHUB_DATABASE_URL to be PostgreSQL"),
+    ({"database_url": "postgresql://db.example/c", "database_replica_urls": "sqlite:///x.db"}, "each a postgresql"),
+    ({"database_url": "postgresql://db.example/c", "database_replica_urls": "postgresql://db.example/c"}, "not the primary"),
+    ({"database_url": "postgresql://db.example/c", "database_replica_urls": "postgresql://s.example/c",
+      "database_replica_check_seconds": 5, "database_replica_max_lag_seconds": 5}, "must be below"),
+])
+def test_read_replica_settings_that_cannot_work_are_refused(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        Settings(data_dir=tmp_path, **overrides)
+
+
+@pytest.mark.parametrize("url", ["redis://cache.example:6379/0", "redis+cluster://r1.example:6379,r2.example:6379",
+                                 "redis+sentinel://s1.example:26379/certhub-cache/0"])
+def test_the_redis_url_names_one_server_a_cluster_or_a_sentinel(tmp_path, url):
+    assert Settings(data_dir=tmp_path, redis_url=url).redis_url == url
+
+
+def test_an_unknown_redis_scheme_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="redis\\+cluster://"):
+        Settings(data_dir=tmp_path, redis_url="memcached://cache.example:11211")

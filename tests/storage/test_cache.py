@@ -1,14 +1,29 @@
 """One contract, run against every cache implementation (in-process always,
-Redis when CERTHUB_TEST_REDIS_URL is set)."""
+Redis when CERTHUB_TEST_REDIS_URL is set, and a 3-master Redis Cluster the
+run starts itself, and a primary behind a Sentinel)."""
 
+import secrets
 import shutil
 import threading
 import time
 
 import pytest
 
-from storage.cache import Counter, InProcessCache
+from storage.cache import Counter, InProcessCache, RedisCache, hash_tag
 from tests.adapters.loopback import free_port
+from tests.environment import CACHE_BACKENDS, REDIS_URL
+
+
+@pytest.fixture(params=[*CACHE_BACKENDS, "redis-cluster", "redis-sentinel"])
+def cache(request):
+    if request.param == "memory":
+        instance = InProcessCache()
+    else:
+        url = REDIS_URL if request.param == "redis" else request.getfixturevalue(
+            "redis_cluster_url" if request.param == "redis-cluster" else "redis_sentinel_url")
+        instance = RedisCache(url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
+    yield instance
+    instance.close()
 
 
 def test_set_if_absent_stores_once(cache):
@@ -64,18 +79,18 @@ def test_counter_window_is_not_extended_by_increments(cache):
 
 
 def test_tiered_counters_stop_at_the_first_over_its_limit(cache):
-    minute, day = Counter("rate:m", 30, 2), Counter("quota:d", 300, 100)
+    minute, day = Counter("rate:{d1}:m", 30, 2), Counter("quota:{d1}:d", 300, 100)
     assert cache.increment_within([minute, day]) == [1, 1]
     assert cache.increment_within([minute, day]) == [2, 2]
     assert cache.increment_within([minute, day]) == [3]  # over the minute: the day is not counted
-    assert cache.increment("quota:d", ttl_seconds=300) == 3
-    for key, ttl in (("rate:m", 30), ("quota:d", 300)):
+    assert cache.increment("quota:{d1}:d", ttl_seconds=300) == 3
+    for key, ttl in (("rate:{d1}:m", 30), ("quota:{d1}:d", 300)):
         remaining = cache.ttl(key)
         assert remaining is not None and 0 < remaining <= ttl
 
 
 def test_tiered_counters_count_the_same_when_counted_briefly(cache):
-    minute, day = Counter("rate:bm", 30, 2), Counter("quota:bd", 300, 100)
+    minute, day = Counter("rate:{d2}:bm", 30, 2), Counter("quota:{d2}:bd", 300, 100)
     assert [cache.increment_within_briefly([minute, day]) for _ in range(3)] == [[1, 1], [2, 2], [3]]
     assert cache.increment_within([minute, day]) == [4]  # one count, whichever way it is reached
 
@@ -94,15 +109,67 @@ def test_tiered_counters_are_exact_under_concurrency(cache):
     def attempt():
         barrier.wait()
         for _ in range(25):
-            cache.increment_within([Counter("rate:race", 30, 10**6), Counter("quota:race", 30, 10**6)])
+            cache.increment_within([Counter("rate:{r}:race", 30, 10**6), Counter("quota:{r}:race", 30, 10**6)])
 
     threads = [threading.Thread(target=attempt) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert cache.increment("rate:race", ttl_seconds=30) == 201
-    assert cache.increment("quota:race", ttl_seconds=30) == 201
+    assert cache.increment("rate:{r}:race", ttl_seconds=30) == 201
+    assert cache.increment("quota:{r}:race", ttl_seconds=30) == 201
+
+
+def test_counters_counted_together_share_a_hash_tag(cache):
+    """On a Redis Cluster a script's keys must sit in one slot: every cache
+    refuses counters without one shared tag, so the mistake shows on any."""
+    for apart in ([Counter("rate:m", 30, 5), Counter("quota:d", 30, 5)],
+                  [Counter("rate:{a}:m", 30, 5), Counter("quota:{b}:d", 30, 5)],
+                  [Counter("rate:{}:m", 30, 5), Counter("quota:{}:d", 30, 5)]):
+        with pytest.raises(ValueError, match="hash tag"):
+            cache.increment_within(apart)
+        with pytest.raises(ValueError, match="hash tag"):
+            cache.increment_within_briefly(apart)
+    assert cache.increment("quota:d", ttl_seconds=30) == 1  # none of the refused was counted
+    assert cache.increment_within([Counter("solo:m", 30, 5)]) == [1]  # one counter needs no tag
+
+
+def test_hash_tag_is_what_redis_cluster_hashes():
+    # SPEC: Redis Cluster specification, "Hash tags": the first {, the next }, not empty.
+    assert hash_tag("ratelimit:{dept}:x") == "dept"
+    assert hash_tag("a{b}{c}") == "b"
+    assert hash_tag("a{}{c}") is None
+    assert hash_tag("a{b") is None and hash_tag("plain") is None
+
+
+def test_cluster_spreads_keys_over_its_masters_and_serves_them_all(redis_cluster_url):
+    """Keys of different tags live on different masters, and every operation
+    reaches the right one (MOVED followed by the client)."""
+    import redis
+
+    cache = RedisCache(redis_cluster_url, prefix=f"certhub-test:{secrets.token_hex(4)}:")
+    cluster = redis.RedisCluster.from_url(redis_cluster_url.replace("redis+cluster://", "redis://").split(",")[0])
+    try:
+        tags = [f"dept{n}" for n in range(12)]
+        for tag in tags:
+            assert cache.increment_within([Counter(f"rate:{{{tag}}}:m", 30, 9),
+                                           Counter(f"quota:{{{tag}}}:d", 30, 9)]) == [1, 1]
+            assert cache.set_if_absent(f"claim:{{{tag}}}", tag, ttl_seconds=30)
+        masters = {cluster.get_node_from_key(f"{{{tag}}}").name for tag in tags}
+        assert len(masters) == 3
+        assert [cache.get(f"claim:{{{tag}}}") for tag in tags] == tags
+    finally:
+        cluster.close()
+        cache.close()
+
+
+def test_a_redis_url_names_a_cluster_or_sentinel_by_its_scheme():
+    from storage.cache import redis_client
+
+    with pytest.raises(ValueError, match="names the service"):
+        redis_client("redis+sentinel://127.0.0.1:26379", socket_timeout=1)
+    with pytest.raises(ValueError):
+        redis_client("redis+cluster://:7000", socket_timeout=1)
 
 
 def test_invalidation_reaches_subscribers(cache):
