@@ -16,7 +16,6 @@
     window.console.error("certhub: no message " + key);
     return key;
   };
-  CH.language = document.documentElement.lang || "zh-CN";
 
   /* ------------------------------------------------------------ elements */
   CH.el = function (tag, attrs) {
