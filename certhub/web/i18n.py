@@ -43,7 +43,7 @@ router = APIRouter(prefix="/web", include_in_schema=False)
 
 @lru_cache(maxsize=len(LANGUAGES))
 def catalog(language: str) -> dict[str, str]:
-    """The catalog of one language (a KeyError-raising dict: a missing key is a bug, not a blank)."""
+    """The catalog of one language; a key it lacks raises KeyError (a bug to fix, never a blank on the page)."""
     if language not in LANGUAGES:
         raise ValueError(f"unsupported language {language!r}")
     return json.loads((MESSAGES_DIR / f"{language}.json").read_text(encoding="utf-8"))
