@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from certhub.web import demo, fonts, logcheck, pages, scan, staff_login
+from certhub.web import demo, fonts, i18n, logcheck, pages, scan, staff_login
 
 _IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -35,6 +35,7 @@ def install(app: FastAPI) -> None:
     """Add the pages, their helper endpoints and the static files to ``app``."""
     app.include_router(pages.router)
     app.include_router(fonts.router)
+    app.include_router(i18n.router)
     app.include_router(scan.router)
     app.include_router(logcheck.router)
     app.include_router(demo.router)

@@ -17,9 +17,10 @@ import yaml
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from certhub.settings import Settings
-from certhub.web import fonts
+from certhub.web import fonts, i18n
 from certhub.web.demo import demo_staff_for
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority
@@ -107,11 +108,25 @@ templates.env.globals["asset"] = asset_url
 templates.env.globals["font_stylesheet"] = fonts.stylesheet_url
 
 
+@pass_context
+def _translate(context, key: str) -> str:
+    """``{{ t("wallet.sign_in") }}``: the text of ``key`` in the page's language."""
+    return i18n.translate(context["lang"], key)
+
+
+templates.env.globals["t"] = _translate
+
+
 def _render(request: Request, template: str, **context) -> HTMLResponse:
     settings = find_service(request, Settings)
     oidc = find_service(request, HolderAuthority).oidc
     demo = find_service(request, IdentityConfig).demo is True
+    language = i18n.request_language(request)
     context.update(
+        lang=language,
+        other_lang="en" if language == "zh-CN" else "zh-CN",
+        messages_script=i18n.messages_url(language),
+        return_path=request.url.path,
         demo=demo,
         demo_holder=demo_holder() if demo else None,
         # The demo staff member a staff page offers to sign in with one click (certhub/demo/staff.yaml).
@@ -122,13 +137,15 @@ def _render(request: Request, template: str, **context) -> HTMLResponse:
     )
     response = templates.TemplateResponse(request, template, context)
     response.headers.update(_PAGE_HEADERS)
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept-Language, Cookie"
     return response
 
 
 @router.get("/", response_class=HTMLResponse)
 def landing(request: Request) -> HTMLResponse:
     demo = find_service(request, IdentityConfig).demo is True
-    return _render(request, "index.html", page="home", title="电子证照服务",
+    return _render(request, "index.html", page="home", title_key="base.title_home",
                    demo_clerk=demo_staff_for("counter") if demo else None)
 
 
@@ -144,7 +161,7 @@ def favicon() -> Response:
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet(request: Request) -> HTMLResponse:
-    return _render(request, "wallet.html", page="wallet", title="我的证照")
+    return _render(request, "wallet.html", page="wallet", title_key="base.title_wallet")
 
 
 @router.get("/wallet-sw.js")
@@ -158,20 +175,20 @@ def wallet_service_worker() -> Response:
 
 @router.get("/counter", response_class=HTMLResponse)
 def counter(request: Request) -> HTMLResponse:
-    return _render(request, "counter.html", page="counter", title="窗口核验")
+    return _render(request, "counter.html", page="counter", title_key="base.title_counter")
 
 
 @router.get("/audit", response_class=HTMLResponse)
 def audit(request: Request) -> HTMLResponse:
-    return _render(request, "audit.html", page="audit", title="用证审计")
+    return _render(request, "audit.html", page="audit", title_key="base.title_audit")
 
 
 @router.get("/statistics", response_class=HTMLResponse)
 def statistics(request: Request) -> HTMLResponse:
     """The public usage statistics: no sign-in, nothing personal (exchange.auditlog.usage_statistics)."""
-    return _render(request, "statistics.html", page="statistics", title="用证公开统计")
+    return _render(request, "statistics.html", page="statistics", title_key="base.title_statistics")
 
 
 @router.get("/console", response_class=HTMLResponse)
 def console(request: Request) -> HTMLResponse:
-    return _render(request, "console.html", page="console", title="部门管理")
+    return _render(request, "console.html", page="console", title_key="base.title_console")

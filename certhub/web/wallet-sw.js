@@ -14,16 +14,17 @@ var CACHE = "certhub-wallet-v1";
 
 function keepable(url) {
   return url.origin === self.location.origin &&
-    (url.pathname === "/wallet" || url.pathname.indexOf("/static/") === 0 || url.pathname.indexOf("/web/fonts/") === 0);
+    (url.pathname === "/wallet" || url.pathname.indexOf("/static/") === 0 || url.pathname.indexOf("/web/fonts/") === 0 ||
+     url.pathname.indexOf("/web/messages/") === 0);
 }
 
 self.addEventListener("install", function (event) {
-  // The page itself and what it links: scripts, styles and the font stylesheet.
+  // The page itself and what it links: scripts (its strings too), styles and the font stylesheet.
   event.waitUntil(caches.open(CACHE).then(function (cache) {
     return fetch("/wallet", { credentials: "omit" }).then(function (response) {
       if (!response.ok) return undefined;
       return response.clone().text().then(function (html) {
-        var linked = html.match(/(?:src|href)="(\/(?:static|web\/fonts)\/[^"]+)"/g) || [];
+        var linked = html.match(/(?:src|href)="(\/(?:static|web\/fonts|web\/messages)\/[^"]+)"/g) || [];
         var urls = linked.map(function (attr) { return attr.replace(/^(?:src|href)="/, "").replace(/"$/, ""); });
         return cache.put("/wallet", response).then(function () { return cache.addAll(urls); });
       });

@@ -29,8 +29,9 @@ class Browsing:
         """Let the pages reach another server too (the identity provider a sign-in goes through)."""
         self.allowed.append(origin.rstrip("/") + "/")
 
-    def page(self, viewport: dict, *, mobile: bool = False):
-        context = self.browser.new_context(viewport=viewport, locale="zh-CN", is_mobile=mobile, has_touch=mobile,
+    def page(self, viewport: dict, *, mobile: bool = False, locale: str = "zh-CN"):
+        """A page in a context of its own; ``locale`` is the browser's language (its Accept-Language)."""
+        context = self.browser.new_context(viewport=viewport, locale=locale, is_mobile=mobile, has_touch=mobile,
                                            device_scale_factor=1)
         self.contexts.append(context)
         context.route("**/*", self._guard)

@@ -56,12 +56,7 @@ def scan(page, text: str, verdict: str):
 
 
 def code_for(live: LiveCerthub, identifiers: list[str], *, disclosure: str = "full") -> str:
-    """A 亮证 code the holder's wallet would show, asked for through the API."""
-    answer = httpx.post(f"{live.base_url}/api/v1/presentations", timeout=30,
-                        headers={"Authorization": f"Bearer {live.holder_token()}"},
-                        json={"licences": identifiers, "disclosure": disclosure})
-    assert answer.status_code == 201, answer.text
-    return answer.json()["qr_text"]
+    return live.presentation_code(identifiers, disclosure=disclosure)
 
 
 def assert_accessible(page) -> None:

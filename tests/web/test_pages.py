@@ -14,6 +14,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from certhub.web.fonts import web_font
+from certhub.web.i18n import catalog
 from certhub.web.pages import FAVICON_ICO, STATIC_DIR
 from identity.config import IdentityConfig
 from tests.web.accessibility import axe_violations
@@ -147,20 +148,25 @@ def test_demo_mode_offers_the_demo_accounts(app, client):
         assert f'href="{path}"' in home
 
 
-def test_the_counter_explains_every_refusal_in_chinese():
-    """Each code the verifier or the redemption can answer has a plain-Chinese reason on the counter page."""
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+def test_the_counter_explains_every_refusal(language):
+    """Each code the verifier or the redemption can answer has a plain reason on the counter page, in each language."""
     from typing import get_args
 
     from signing.qr.errors import QrErrorCode
 
     script = (STATIC_DIR / "js" / "counter.js").read_text(encoding="utf-8")
-    reasons = dict(re.findall(r'^\s+(\w+): \["([^"]+)"', script, flags=re.M))
+    messages = catalog(language)
+    reasons = {code: messages[key] for code, key in re.findall(r'^\s+(\w+): \[CH\.t\("([\w.]+)"\)', script, flags=re.M)}
     redemption = {"replayed", "expired", "revoked", "suspended", "cancelled", "superseded", "unknown_signer",
                   "not_a_presentation", "unknown_presentation", "licence_not_found", "invalid_request"}
     missing = (set(get_args(QrErrorCode)) | redemption) - reasons.keys()
     assert not missing
-    assert reasons["replayed"] == "已使用" and reasons["revoked"] == "已吊销" and reasons["expired"] == "已过期"
-    assert reasons["signature_invalid"] == "签名无效" and reasons["base45_invalid"] == "格式错误"
+    expected = {"zh-CN": {"replayed": "已使用", "revoked": "已吊销", "expired": "已过期", "signature_invalid": "签名无效",
+                          "base45_invalid": "格式错误"},
+                "en": {"replayed": "Already used", "revoked": "Revoked", "expired": "Expired",
+                       "signature_invalid": "Invalid signature", "base45_invalid": "Malformed"}}[language]
+    assert {code: reasons[code] for code in expected} == expected
 
 
 # What a cold load of a page may transfer, headers included, on a phone that has a Chinese font.

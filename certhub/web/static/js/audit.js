@@ -13,23 +13,23 @@
   var EXPORT_DAYS = 30;
 
   var FLAGS = {
-    no_matter: ["无办理事项", "提供了数据但没有记录办理事项"],
-    off_hours: ["非工作时间", "在工作时间以外提供了数据"],
-    many_subjects: ["短时间大量查询", "同一经办人短时间内查询了大量持证人"],
-    repeated_denials: ["多次被拒", "同一经办人短时间内多次被拒绝"],
+    no_matter: [CH.t("audit.no_matter_recorded"), CH.t("audit.data_was_provided_without_a_matter")],
+    off_hours: [CH.t("audit.outside_working_hours"), CH.t("audit.data_was_provided_outside_working_hours")],
+    many_subjects: [CH.t("audit.many_queries_in_a_short_time"), CH.t("audit.one_operator_queried_many_holders_in")],
+    repeated_denials: [CH.t("audit.repeatedly_refused"), CH.t("audit.one_operator_was_refused_many_times")],
   };
 
   var VERIFY_FAILURES = {
-    missing_checkpoint: "日志尚未发布检查点",
-    bad_signature: "检查点签名无效（公钥不符或检查点被篡改）",
-    malformed_checkpoint: "检查点格式错误",
-    origin_mismatch: "检查点不属于该日志",
-    bad_key: "验证公钥格式错误",
-    root_mismatch: "根哈希与检查点不一致，哈希分片被篡改",
-    tile_mismatch: "哈希分片与上一层不一致，分片被篡改",
-    entry_mismatch: "日志条目与其哈希不符，记录被篡改或缺失",
-    inconsistent_history: "日志与早前的检查点不一致",
-    fetch_failed: "读取日志数据失败",
+    missing_checkpoint: CH.t("audit.the_log_has_not_published_a"),
+    bad_signature: CH.t("audit.checkpoint_signature_invalid_wrong_public_key"),
+    malformed_checkpoint: CH.t("audit.malformed_checkpoint"),
+    origin_mismatch: CH.t("audit.the_checkpoint_belongs_to_another_log"),
+    bad_key: CH.t("audit.malformed_verification_key"),
+    root_mismatch: CH.t("audit.the_root_hash_does_not_match"),
+    tile_mismatch: CH.t("audit.a_hash_tile_does_not_match"),
+    entry_mismatch: CH.t("audit.a_log_entry_does_not_match"),
+    inconsistent_history: CH.t("audit.the_log_is_inconsistent_with_an"),
+    fetch_failed: CH.t("audit.could_not_read_the_log_data"),
   };
 
   // A staff session (staff.js) of a person with the auditor role.
@@ -38,7 +38,7 @@
   function auditApi(path, options) {
     options = Object.assign({ token: staff.token() }, options || {});
     return CH.api(path, options).then(function (result) {
-      if (result.status === 401) staff.signOut("登录已失效，请重新登录。");
+      if (result.status === 401) staff.signOut(CH.t("audit.your_sign_in_has_expired_please"));
       return result;
     });
   }
@@ -49,7 +49,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("audit-app").hidden = false;
-    staff.describe($("whoami"), "当前人员：", saved);
+    staff.describe($("whoami"), CH.t("audit.signed_in_as"), saved);
     fillFilters();
     search(false);
     watchLog();
@@ -116,7 +116,7 @@
         var result = all[0];
         if (seq !== state.searchSeq) return;
         $("records-table").setAttribute("aria-busy", "false");
-        if (!result.ok) { auditError(CH.errorText(result, "检索失败")); return; }
+        if (!result.ok) { auditError(CH.errorText(result, CH.t("audit.search_failed"))); return; }
         auditError("");
         var body = $("records-table").tBodies[0];
         if (!more) { CH.clear(body); state.items = []; $("record-detail").hidden = true; }
@@ -128,15 +128,15 @@
         });
         state.next = result.data.next;
         $("search-more").hidden = !state.next;
-        $("search-summary").textContent = "共显示 " + body.rows.length + " 条记录" + (state.next ? "（还有更多）" : "") +
-          "　日志检查点共 " + (result.data.size || 0) + " 条";
+        $("search-summary").textContent = CH.t("audit.showing") + body.rows.length + CH.t("audit.records") + (state.next ? CH.t("audit.more_available") : "") +
+          CH.t("audit.log_checkpoint_size") + (result.data.size || 0) + CH.t("audit.entries");
       });
   }
 
   function resultText(r) {
-    return CH.resultLabel(r.result) + (r.reason ? "：" + CH.refusalLabel(r.reason) : "");
+    return CH.resultLabel(r.result) + (r.reason ? CH.t("audit.colon") + CH.refusalLabel(r.reason) : "");
   }
-  function position(item) { return item.index === null || item.index === undefined ? "待收录" : "#" + item.index; }
+  function position(item) { return item.index === null || item.index === undefined ? CH.t("audit.pending") : "#" + item.index; }
 
   // The holder's code is masked on screen (identity/masking.py's rule); the
   // full code stays in memory only, for the record's leaf hash.
@@ -150,11 +150,11 @@
       el("td", { class: "mono holder", text: CH.maskHolder(r.subject) }),
       el("td", { text: r.matter ? CH.nameOf(matters, r.matter) : "—" }),
       el("td", { text: r.purpose || "—" }),
-      el("td", { text: CH.basisLabel(r.basis) + "（" + CH.kindLabel(r.kind) + "）" }),
+      el("td", { text: CH.basisLabel(r.basis) + CH.t("audit.paren_open") + CH.kindLabel(r.kind) + CH.t("audit.paren_close") }),
       el("td", null, el("span", { class: "badge " + (granted ? "badge-valid" : "badge-denied"), text: resultText(r) })),
       el("td", { class: "num" }, el("button", { type: "button", class: "link-button detail-open", "data-item": String(at),
-                                                "aria-label": "查看记录 " + position(item) + " 详情及日志证明",
-                                                text: position(item) + " 详情" })));
+                                                "aria-label": CH.t("audit.view_record") + position(item) + CH.t("audit.details_and_log_proof"),
+                                                text: position(item) + CH.t("audit.details") })));
   }
 
   /* ------------------------------------------------------------ drill-down */
@@ -168,21 +168,21 @@
     Promise.all([CH.catalog("departments"), CH.catalog("matters")]).then(function (all) {
       var list = CH.clear($("detail-fields"));
       function row(label, value) { list.appendChild(el("dt", { text: label })); list.appendChild(el("dd", { text: value })); }
-      row("时间", CH.formatTime(r.time));
-      row("用证部门", CH.nameOf(all[0], r.department) + "（" + r.department + "）");
-      row("经办人工号", r.operator || "—");
-      row("持证人", CH.maskHolder(r.subject));
-      row("用证方式", CH.kindLabel(r.kind));
-      row("用证依据", CH.basisLabel(r.basis));
-      row("办理事项", r.matter ? CH.nameOf(all[1], r.matter) + "（" + r.matter + "）" : "—");
-      row("用证事由", r.purpose || "—");
-      row("案卷编号", r.case_number || "—");
-      row("证照", (r.licence_ids || []).join("，") || "—");
-      row("数据项", (r.data_items || []).join("，") || "—");
-      row("提供字段", (r.fields || []).join("，") || "—");
-      row("结果", resultText(r));
-      row("日志位置", position(item));
-      row("记录哈希", item.leaf_hash || "—");
+      row(CH.t("audit.time"), CH.formatTime(r.time));
+      row(CH.t("audit.using_department"), CH.nameOf(all[0], r.department) + CH.t("audit.paren_open") + r.department + CH.t("audit.paren_close"));
+      row(CH.t("audit.operator_id"), r.operator || "—");
+      row(CH.t("audit.holder"), CH.maskHolder(r.subject));
+      row(CH.t("audit.kind_of_use"), CH.kindLabel(r.kind));
+      row(CH.t("audit.legal_basis"), CH.basisLabel(r.basis));
+      row(CH.t("audit.matter"), r.matter ? CH.nameOf(all[1], r.matter) + CH.t("audit.paren_open") + r.matter + CH.t("audit.paren_close") : "—");
+      row(CH.t("audit.purpose"), r.purpose || "—");
+      row(CH.t("audit.case_number"), r.case_number || "—");
+      row(CH.t("audit.licences"), (r.licence_ids || []).join(CH.t("audit.comma")) || "—");
+      row(CH.t("audit.data_items"), (r.data_items || []).join(CH.t("audit.comma")) || "—");
+      row(CH.t("audit.fields_provided"), (r.fields || []).join(CH.t("audit.comma")) || "—");
+      row(CH.t("audit.result"), resultText(r));
+      row(CH.t("audit.log_position"), position(item));
+      row(CH.t("audit.record_hash"), item.leaf_hash || "—");
       var box = $("record-detail");
       box.hidden = false;
       box.dataset.index = item.index === null || item.index === undefined ? "" : String(item.index);
@@ -195,7 +195,7 @@
     var out = $("detail-proof");
     out.removeAttribute("data-proof");
     out.className = "";
-    out.textContent = "正在本机验证日志证明…";
+    out.textContent = CH.t("audit.verifying_the_log_proof_in_this");
     var checkpoint = state.checkpoint ? CH.parseCheckpoint(state.checkpoint) : null;
     var saved = CH.logWatch.saved();
     var keys = saved && saved.keys ? saved.keys : [];
@@ -205,15 +205,15 @@
       out.dataset.proof = verdict;
       out.className = verdict === "ok" ? "verify-ok" : verdict === "pending" ? "muted" : "verify-bad";
       out.textContent = {
-        ok: "✓ 已在本机验证：记录内容与其哈希一致，包含证明通向检查点（" + checkpoint.size + " 条）的根哈希，检查点签名有效。",
-        pending: "该记录尚未收录进已签名的检查点，稍后可验证。",
-        unsigned: "× 包含证明成立，但检查点签名不能用本机保存的验证公钥验证。",
-        present: "此浏览器不支持 WebCrypto，无法在本机验证。",
-        bad: "× 验证未通过：记录内容或包含证明与检查点不符。",
+        ok: CH.t("audit.verified_in_this_browser_the_record") + checkpoint.size + CH.t("audit.entries_and_the_checkpoint_signature_is"),
+        pending: CH.t("audit.this_record_is_not_yet_in"),
+        unsigned: CH.t("audit.the_inclusion_proof_holds_but_the"),
+        present: CH.t("audit.this_browser_does_not_support_webcrypto"),
+        bad: CH.t("audit.verification_failed_the_record_or_its"),
       }[verdict] || verdict;
     }, function () {
       out.dataset.proof = "bad";
-      out.textContent = "× 验证未通过。";
+      out.textContent = CH.t("audit.verification_failed");
     });
   }
 
@@ -221,8 +221,8 @@
   // The export API's JSON lines (checkpoint, records with proofs, end line)
   // as a CSV file: one row per record, the holder masked, the log position
   // and leaf hash kept so each row can be traced back to its proof.
-  var CSV_COLUMNS = ["时间", "用证部门", "经办人工号", "持证人（脱敏）", "用证方式", "用证依据", "办理事项", "用证事由",
-                     "案卷编号", "证照", "数据项", "提供字段", "结果", "拒绝原因", "日志位置", "记录哈希"];
+  var CSV_COLUMNS = [CH.t("audit.time"), CH.t("audit.using_department"), CH.t("audit.operator_id"), CH.t("audit.holder_masked"), CH.t("audit.kind_of_use"), CH.t("audit.legal_basis"), CH.t("audit.matter"), CH.t("audit.purpose"),
+                     CH.t("audit.case_number"), CH.t("audit.licences"), CH.t("audit.data_items"), CH.t("audit.fields_provided"), CH.t("audit.result"), CH.t("audit.refusal_reason"), CH.t("audit.log_position"), CH.t("audit.record_hash")];
   function csvCell(value) {
     var text = value === null || value === undefined ? "" : String(value);
     // A cell a spreadsheet would run as a formula (CSV injection) is kept as text.
@@ -251,27 +251,27 @@
       headers: { Authorization: "Bearer " + staff.token(), "Content-Type": "application/json", Accept: "application/x-ndjson" },
       body: JSON.stringify(query),
     }).then(function (response) {
-      if (response.status === 401) staff.signOut("登录已失效，请重新登录。");
+      if (response.status === 401) staff.signOut(CH.t("audit.your_sign_in_has_expired_please"));
       if (!response.ok) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          auditError("导出失败：" + (body.message || response.status));
+          auditError(CH.t("audit.export_failed") + (body.message || response.status));
         });
       }
       return response.text().then(function (text) {
         var lines = text.split("\n").filter(Boolean).map(function (line) { return JSON.parse(line); });
         var end = lines.length && lines[lines.length - 1].end;
-        if (!end) { auditError("导出不完整（未收到结束行），请重试。"); return; }
+        if (!end) { auditError(CH.t("audit.the_export_is_incomplete_no_closing")); return; }
         auditError("");
         var rows = lines.filter(function (line) { return line.record; }).map(csvRow);
         var csv = "\ufeff" + [CSV_COLUMNS.join(",")].concat(rows).join("\r\n") + "\r\n";
         var link = el("a", { href: URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" })),
-                             download: "用证记录-" + CH.shanghaiDay(0) + ".csv" });
+                             download: CH.t("audit.use_records") + CH.shanghaiDay(0) + ".csv" });
         document.body.appendChild(link);
         link.click();
         link.remove();
-        CH.announce("已导出 " + rows.length + " 条记录" + (end.truncated ? "（已截断）" : ""));
+        CH.announce(CH.t("audit.exported") + rows.length + CH.t("audit.records") + (end.truncated ? CH.t("audit.truncated") : ""));
       });
-    }).then(function () { button.disabled = false; }, function () { button.disabled = false; auditError("导出失败。"); });
+    }).then(function () { button.disabled = false; }, function () { button.disabled = false; auditError(CH.t("audit.export_failed_2")); });
   }
 
   /* ------------------------------------------------------------ anomalies */
@@ -285,7 +285,7 @@
     Promise.all([auditApi("/api/v1/audit/anomalies?" + range(Number($("a-days").value))), CH.catalog("departments")])
       .then(function (all) {
         var result = all[0];
-        if (!result.ok) { auditError(CH.errorText(result, "异常提示加载失败")); return; }
+        if (!result.ok) { auditError(CH.errorText(result, CH.t("audit.could_not_load_the_anomalies"))); return; }
         auditError("");
         var body = CH.clear($("anomalies-table").tBodies[0]);
         var flags = result.data.flags || [];
@@ -314,19 +314,19 @@
     var units = distinct(group.flags.map(function (f) { return CH.nameOf(departments, f.department); }));
     var list = el("ul", { class: "flag-list" });
     group.flags.slice(0, FLAG_DETAIL_ROWS).forEach(function (flag) {
-      var extra = flag.distinct_subjects ? "，" + flag.distinct_subjects + " 人" : flag.denials ? "，" + flag.denials + " 次" : "";
+      var extra = flag.distinct_subjects ? CH.t("audit.comma") + flag.distinct_subjects + CH.t("audit.operators") : flag.denials ? CH.t("audit.comma") + flag.denials + CH.t("audit.times") : "";
       list.appendChild(el("li", { text: CH.formatTime(flag.time) + " · " + CH.nameOf(departments, flag.department) + " · " +
         flag.operator + extra + " · " + position(flag) }));
     });
-    if (group.flags.length > FLAG_DETAIL_ROWS) list.appendChild(el("li", { text: "……另有 " + (group.flags.length - FLAG_DETAIL_ROWS) + " 条" }));
+    if (group.flags.length > FLAG_DETAIL_ROWS) list.appendChild(el("li", { text: CH.t("audit.and") + (group.flags.length - FLAG_DETAIL_ROWS) + CH.t("audit.entries") }));
     return el("tr", { "data-flag": group.kind, "data-count": String(group.flags.length) },
       el("td", null, el("span", { class: "badge badge-suspended", text: known[0] }), el("div", { class: "small muted", text: known[1] })),
       el("td", { class: "num", text: String(group.flags.length) }),
-      el("td", { text: operators.slice(0, 5).join("，") + (operators.length > 5 ? " 等 " + operators.length + " 人" : "") }),
-      el("td", { text: units.join("，") }),
+      el("td", { text: operators.slice(0, 5).join(CH.t("audit.comma")) + (operators.length > 5 ? CH.t("audit.and_2") + operators.length + CH.t("audit.operators") : "") }),
+      el("td", { text: units.join(CH.t("audit.comma")) }),
       el("td", { text: CH.formatTime(times[0]) }),
       el("td", { text: CH.formatTime(times[times.length - 1]) }),
-      el("td", null, el("details", null, el("summary", { text: "逐条查看" }), list)));
+      el("td", null, el("details", null, el("summary", { text: CH.t("audit.view_each_record") }), list)));
   }
 
   /* ------------------------------------------------------------ charts */
@@ -335,7 +335,7 @@
     Promise.all([auditApi("/api/v1/audit/stats?" + range(days)), CH.catalog("departments")])
       .then(function (all) {
         var result = all[0];
-        if (!result.ok) { auditError(CH.errorText(result, "统计加载失败")); return; }
+        if (!result.ok) { auditError(CH.errorText(result, CH.t("audit.could_not_load_the_statistics"))); return; }
         auditError("");
         drawDepartments(result.data.by_department || {}, all[1]);
         // Every day of the range on the axis (China Standard Time, as the API counts them), zero days too.
@@ -360,7 +360,7 @@
       list.appendChild(el("li", { class: "bar-row", "data-department": code },
         el("span", { class: "bar-label", text: CH.nameOf(departments, code) }),
         el("span", { class: "bar-track", role: "img",
-                     "aria-label": "已提供 " + granted + " 次，已拒绝 " + denied + " 次" }, grantedBar, deniedBar),
+                     "aria-label": CH.t("audit.provided") + granted + CH.t("audit.times_refused") + denied + CH.t("audit.times") }, grantedBar, deniedBar),
         el("span", { class: "bar-count", text: granted + " / " + denied })));
     });
   }
@@ -370,32 +370,32 @@
     var button = $("verify-log");
     var box = CH.clear($("verify-result"));
     button.disabled = true;
-    box.appendChild(el("p", { text: "正在验证，日志较大时需要一些时间…" }));
+    box.appendChild(el("p", { text: CH.t("audit.verifying_a_large_log_takes_a") }));
     var key = $("verifier-key").value.trim();
     auditApi("/web/api/verify-log", { body: key ? { key: key } : {} }).then(function (result) {
       button.disabled = false;
       CH.clear(box);
-      if (!result.ok) { box.appendChild(el("p", { class: "verify-bad", text: CH.errorText(result, "验证请求失败") })); return; }
+      if (!result.ok) { box.appendChild(el("p", { class: "verify-bad", text: CH.errorText(result, CH.t("audit.the_verification_request_failed")) })); return; }
       var r = result.data;
       box.dataset.ok = r.ok ? "true" : "false";
       var details = el("dl");
       function row(label, value) { details.appendChild(el("dt", { text: label })); details.appendChild(el("dd", { text: value })); }
       if (r.ok) {
-        box.appendChild(el("p", { class: "verify-ok", text: "✓ 日志验证通过" }));
-        row("日志", r.origin);
-        row("记录条数", String(r.size));
-        row("根哈希", r.root_hash);
-        row("检查点签名", r.signature_ok ? "有效" : "无效");
-        row("已核对", r.tiles_checked + " 个哈希分片，" + r.entries_checked + " 条记录");
-        row("验证公钥", r.key + (r.key_source === "server" ? "（本平台公布）" : "（您提供）"));
-        CH.announce("日志验证通过，共 " + r.size + " 条记录");
+        box.appendChild(el("p", { class: "verify-ok", text: CH.t("audit.log_verified") }));
+        row(CH.t("audit.log"), r.origin);
+        row(CH.t("audit.entries_2"), String(r.size));
+        row(CH.t("audit.root_hash"), r.root_hash);
+        row(CH.t("audit.checkpoint_signature"), r.signature_ok ? CH.t("audit.valid") : CH.t("audit.invalid"));
+        row(CH.t("audit.checked"), r.tiles_checked + CH.t("audit.hash_tiles") + r.entries_checked + CH.t("audit.records"));
+        row(CH.t("audit.verification_key"), r.key + (r.key_source === "server" ? CH.t("audit.published_by_this_platform") : CH.t("audit.provided_by_you")));
+        CH.announce(CH.t("audit.log_verified_entries") + r.size + CH.t("audit.records"));
       } else {
-        box.appendChild(el("p", { class: "verify-bad", text: "× 日志验证未通过" }));
-        row("原因", (VERIFY_FAILURES[r.code] || "验证失败") + "（" + r.code + "）");
-        row("详细信息", r.message);
-        if (r.path) row("首个异常资源", r.path);
-        if (r.index !== null && r.index !== undefined) row("首个异常记录", "#" + r.index);
-        CH.announce("日志验证未通过");
+        box.appendChild(el("p", { class: "verify-bad", text: CH.t("audit.log_verification_failed") }));
+        row(CH.t("audit.reason"), (VERIFY_FAILURES[r.code] || CH.t("audit.verification_failed_2")) + CH.t("audit.paren_open") + r.code + CH.t("audit.paren_close"));
+        row(CH.t("audit.details_2"), r.message);
+        if (r.path) row(CH.t("audit.first_bad_resource"), r.path);
+        if (r.index !== null && r.index !== undefined) row(CH.t("audit.first_bad_record"), "#" + r.index);
+        CH.announce(CH.t("audit.log_verification_failed_2"));
       }
       box.appendChild(details);
     });
@@ -426,18 +426,18 @@
     line.hidden = result.state === "alarm";
     if (result.state === "alarm") {
       alarmBox.dataset.code = result.code;
-      alarmBox.appendChild(el("strong", { text: "⚠ 警报：用证日志与本机上次核对的不一致" }));
+      alarmBox.appendChild(el("strong", { text: CH.t("audit.alert_the_use_log_is_inconsistent") }));
       alarmBox.appendChild(el("span", { text: result.message }));
-      if (result.saved) alarmBox.appendChild(el("div", { class: "small", text: "本机保存的检查点：" + result.saved.size +
-        " 条记录，根哈希 " + result.saved.root + "，核对于 " + CH.formatTime(result.saved.seen_at) + "。已保留冲突的检查点作为证据。" }));
-      CH.announce("警报：用证日志与本机上次核对的不一致");
+      if (result.saved) alarmBox.appendChild(el("div", { class: "small", text: CH.t("audit.checkpoint_saved_in_this_browser") + result.saved.size +
+        CH.t("audit.entries_root_hash") + result.saved.root + CH.t("audit.checked_at") + CH.formatTime(result.saved.seen_at) + CH.t("audit.the_conflicting_checkpoint_has_been_kept") }));
+      CH.announce(CH.t("audit.alert_the_use_log_is_inconsistent_2"));
     } else if (result.state === "first") {
-      line.textContent = "本机首次记录日志检查点（" + result.checkpoint.size + " 条记录）" +
-        (result.keySource === "server" ? "，验证公钥取自本平台公布的公钥（建议在“日志验证”中填入通过其他渠道获得的公钥）" : "") +
-        "。下次打开本页时将在本机验证日志只追加、未改写。";
+      line.textContent = CH.t("audit.first_log_checkpoint_recorded_in_this") + result.checkpoint.size + CH.t("audit.entries_3") +
+        (result.keySource === "server" ? CH.t("audit.verified_with_the_key_published_by") : "") +
+        CH.t("audit.next_time_this_page_opens_this");
     } else if (result.state === "consistent") {
-      line.textContent = "✓ 已在本机验证：日志从上次核对的 " + result.previous.size + " 条记录一致地增长到 " +
-        result.checkpoint.size + " 条，历史未被改写，检查点签名有效。";
+      line.textContent = CH.t("audit.verified_in_this_browser_the_log") + result.previous.size + CH.t("audit.entries_checked_last_time_to") +
+        result.checkpoint.size + CH.t("audit.entries_history_was_not_rewritten_and");
     } else {
       line.textContent = result.message;
     }
@@ -447,10 +447,10 @@
   function showSavedCheckpoint() {
     var saved = CH.logWatch.saved(), list = CH.clear($("saved-checkpoint"));
     function row(label, value) { list.appendChild(el("dt", { text: label })); list.appendChild(el("dd", { class: "mono", text: value })); }
-    if (!saved) { row("本机保存的检查点", "无"); return; }
-    row("本机保存的检查点", saved.size + " 条记录，核对于 " + CH.formatTime(saved.seen_at));
-    row("根哈希", saved.root);
-    row("验证公钥", saved.keys.join("\n"));
+    if (!saved) { row(CH.t("audit.checkpoint_saved_in_this_browser_2"), CH.t("audit.none")); return; }
+    row(CH.t("audit.checkpoint_saved_in_this_browser_2"), saved.size + CH.t("audit.entries_checked_at") + CH.formatTime(saved.seen_at));
+    row(CH.t("audit.root_hash"), saved.root);
+    row(CH.t("audit.verification_key"), saved.keys.join("\n"));
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -5,6 +5,18 @@
   "use strict";
   var CH = (window.certhub = window.certhub || {});
 
+  /* ------------------------------------------------------------ strings */
+  // Every string a page shows comes from the catalog of the page's language
+  // (certhub/web/messages/*.json), served as /web/messages/<language>.<hash>.js
+  // ahead of this script. A key missing there is a bug: it is logged, and the
+  // key itself shown rather than nothing.
+  var messages = window.certhubMessages || {};
+  CH.t = function (key) {
+    if (Object.prototype.hasOwnProperty.call(messages, key)) return messages[key];
+    window.console.error("certhub: no message " + key);
+    return key;
+  };
+
   /* ------------------------------------------------------------ elements */
   CH.el = function (tag, attrs) {
     var node = document.createElement(tag);
@@ -76,13 +88,13 @@
   };
 
   CH.errorText = function (result, fallback) {
-    if (result.status === 0) return "网络连接失败，请检查网络后重试。";
-    if (result.status === 401) return "登录已失效，请重新登录。";
-    if (result.status === 403) return "当前账号没有此操作的权限。";
-    if (result.status === 429) return "操作过于频繁，请稍后再试。";
-    if (result.status === 503) return "服务暂不可用（用证日志暂不可写入时不提供数据），请稍后再试。";
+    if (result.status === 0) return CH.t("common.network_connection_failed_please_check_your");
+    if (result.status === 401) return CH.t("common.your_sign_in_has_expired_please");
+    if (result.status === 403) return CH.t("common.your_account_is_not_allowed_to");
+    if (result.status === 429) return CH.t("common.too_many_requests_please_try_again");
+    if (result.status === 503) return CH.t("common.service_unavailable_no_data_is_provided");
     var code = result.data && result.data.error;
-    return (fallback || "操作未成功") + (code ? "（" + code + "）" : "");
+    return (fallback || CH.t("common.the_operation_did_not_succeed")) + (code ? CH.t("common.paren_open") + code + CH.t("common.paren_close") : "");
   };
 
   /* ------------------------------------------------------------ tokens */
@@ -111,35 +123,35 @@
   };
 
   /* ------------------------------------------------------------ labels */
-  CH.STATUS = { valid: "有效", suspended: "已暂停", revoked: "已吊销", cancelled: "已注销", expired: "已过期", superseded: "已更新" };
-  CH.statusLabel = function (status) { return CH.STATUS[status] || status || "未知"; };
+  CH.STATUS = { valid: CH.t("common.valid"), suspended: CH.t("common.suspended"), revoked: CH.t("common.revoked"), cancelled: CH.t("common.cancelled"), expired: CH.t("common.expired"), superseded: CH.t("common.superseded") };
+  CH.statusLabel = function (status) { return CH.STATUS[status] || status || CH.t("common.unknown"); };
   CH.badge = function (status) {
     return CH.el("span", { class: "badge badge-" + (CH.STATUS[status] ? status : "info"), text: CH.statusLabel(status) });
   };
   CH.BASIS = {
-    holder_presentation: "持证人亮证",
-    holder_self: "本人查看",
-    unconditional_sharing: "无条件共享",
-    supervision_mandate: "监管执法",
-    issuer: "发证部门",
+    holder_presentation: CH.t("common.shown_by_the_holder"),
+    holder_self: CH.t("common.viewed_by_the_holder"),
+    unconditional_sharing: CH.t("common.unconditional_sharing"),
+    supervision_mandate: CH.t("common.supervision_and_enforcement"),
+    issuer: CH.t("common.issuing_department"),
   };
   CH.basisLabel = function (basis) {
     if (!basis) return "";
-    if (basis.indexOf("consent:") === 0) return "持证人授权（" + basis.slice(8) + "）";
+    if (basis.indexOf("consent:") === 0) return CH.t("common.holders_consent") + basis.slice(8) + CH.t("common.paren_close");
     if (basis.indexOf("delegation:") === 0) return "持证人委托代办（委托 " + basis.slice(11) + "）";
     return CH.BASIS[basis] || basis;
   };
   CH.KIND = {
-    redemption: "窗口亮证核验",
-    department_query: "部门查询",
-    layout_download: "下载版式文件",
-    annotated_copy_download: "下载加注件",
-    holder_access: "本人查看",
+    redemption: CH.t("common.counter_verification_of_a_shown_code"),
+    department_query: CH.t("common.department_query"),
+    layout_download: CH.t("common.layout_document_download"),
+    annotated_copy_download: CH.t("common.annotated_copy_download"),
+    holder_access: CH.t("common.viewed_by_the_holder"),
     proxy_access: "代办人查看",
-    supervision_access: "监管查询",
+    supervision_access: CH.t("common.supervision_query"),
   };
   CH.kindLabel = function (kind) { return CH.KIND[kind] || kind || ""; };
-  CH.resultLabel = function (result) { return result === "granted" ? "已提供" : result === "denied" ? "已拒绝" : result || ""; };
+  CH.resultLabel = function (result) { return result === "granted" ? CH.t("common.provided") : result === "denied" ? CH.t("common.refused") : result || ""; };
 
   CH.pad = function (n) { return (n < 10 ? "0" : "") + n; };
   CH.formatTime = function (iso) {
@@ -149,14 +161,14 @@
     return d.getFullYear() + "-" + CH.pad(d.getMonth() + 1) + "-" + CH.pad(d.getDate()) + " " +
       CH.pad(d.getHours()) + ":" + CH.pad(d.getMinutes()) + ":" + CH.pad(d.getSeconds());
   };
-  CH.formatDate = function (value) { return value ? String(value).slice(0, 10) : "长期"; };
+  CH.formatDate = function (value) { return value ? String(value).slice(0, 10) : CH.t("common.no_expiry"); };
   CH.formatAge = function (seconds) {
-    if (seconds === null || seconds === undefined || isNaN(seconds)) return "未知";
+    if (seconds === null || seconds === undefined || isNaN(seconds)) return CH.t("common.unknown");
     seconds = Math.max(0, Math.round(seconds));
-    if (seconds < 60) return seconds + " 秒";
-    if (seconds < 3600) return Math.round(seconds / 60) + " 分钟";
-    if (seconds < 172800) return Math.round(seconds / 3600) + " 小时";
-    return Math.round(seconds / 86400) + " 天";
+    if (seconds < 60) return seconds + CH.t("common.s");
+    if (seconds < 3600) return Math.round(seconds / 60) + CH.t("common.min");
+    if (seconds < 172800) return Math.round(seconds / 3600) + CH.t("common.h");
+    return Math.round(seconds / 86400) + CH.t("common.days");
   };
 
   /* ------------------------------------------------------------ catalog */
@@ -224,13 +236,13 @@
     function sync() {
       var on = document.documentElement.classList.contains("large");
       button.setAttribute("aria-pressed", on ? "true" : "false");
-      button.textContent = on ? "标准字号" : "大字模式";
+      button.textContent = on ? CH.t("common.standard_text") : CH.t("common.large_text");
     }
     button.addEventListener("click", function () {
       var on = document.documentElement.classList.toggle("large");
       try { window.localStorage.setItem("certhub.largeFont", on ? "1" : "0"); } catch (e) { /* ignore */ }
       sync();
-      CH.announce(on ? "已切换为大字模式" : "已切换为标准字号");
+      CH.announce(on ? CH.t("common.switched_to_large_text") : CH.t("common.switched_to_standard_text"));
     });
     sync();
   }

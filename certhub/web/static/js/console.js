@@ -14,7 +14,7 @@
   function consoleApi(path, options) {
     options = Object.assign({ token: staff.token() }, options || {});
     return CH.api(path, options).then(function (result) {
-      if (result.status === 401) staff.signOut("登录已失效，请重新登录。");
+      if (result.status === 401) staff.signOut(CH.t("console.your_sign_in_has_expired_please"));
       return result;
     });
   }
@@ -26,7 +26,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("console-app").hidden = false;
-    staff.describe($("whoami"), "当前人员：", saved);
+    staff.describe($("whoami"), CH.t("console.signed_in_as"), saved);
     loadUsage();
   }
 
@@ -55,18 +55,18 @@
     Promise.all([consoleApi("/api/v1/usage/stats?" + range(Number($("u-days").value))), CH.catalog("matters")])
       .then(function (all) {
         var result = all[0];
-        if (!result.ok) { consoleError(CH.errorText(result, "统计加载失败")); return; }
+        if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_statistics"))); return; }
         consoleError("");
         var data = result.data, totals = data.totals || {};
         var granted = totals.granted || 0, denied = totals.denied || 0;
         var box = $("usage-totals");
         box.dataset.granted = String(granted);
         box.dataset.denied = String(denied);
-        box.textContent = "共 " + (granted + denied) + " 次：已提供 " + granted + " 次，已拒绝 " + denied + " 次";
+        box.textContent = CH.t("console.total") + (granted + denied) + CH.t("console.times_provided") + granted + CH.t("console.times_refused") + denied + CH.t("console.times");
         $("usage-truncated").hidden = !data.truncated;
         $("usage-empty").hidden = granted + denied > 0;
         drawBars($("usage-matters"), data.by_matter || {}, function (code) {
-          return code ? CH.nameOf(all[1], code) : "（无办理事项）";
+          return code ? CH.nameOf(all[1], code) : CH.t("console.no_matter");
         });
         drawBars($("usage-kinds"), data.by_kind || {}, CH.kindLabel);
         var body = CH.clear($("usage-days").tBodies[0]);
@@ -93,15 +93,15 @@
       deniedBar.style.width = (100 * denied / max) + "%";
       list.appendChild(el("li", { class: "bar-row", "data-key": key },
         el("span", { class: "bar-label", text: label(key) }),
-        el("span", { class: "bar-track", role: "img", "aria-label": "已提供 " + granted + " 次，已拒绝 " + denied + " 次" },
+        el("span", { class: "bar-track", role: "img", "aria-label": CH.t("console.provided") + granted + CH.t("console.times_refused") + denied + CH.t("console.times") },
            grantedBar, deniedBar),
         el("span", { class: "bar-count", text: granted + " / " + denied })));
     });
   }
 
   /* ------------------------------------------------------------ sharing agreements (as provider) */
-  var AGREEMENT_STATUS = { pending: "待审批", approved: "已批准", refused: "已拒绝", revoked: "已撤销",
-                           withdrawn: "已撤回", expired: "已到期" };
+  var AGREEMENT_STATUS = { pending: CH.t("console.pending_approval"), approved: CH.t("console.approved"), refused: CH.t("console.refused"), revoked: CH.t("console.revoked"),
+                           withdrawn: CH.t("console.withdrawn"), expired: CH.t("console.expired") };
   var AGREEMENT_BADGE = { pending: "badge-suspended", approved: "badge-valid", refused: "badge-denied",
                           revoked: "badge-revoked", withdrawn: "badge-cancelled", expired: "badge-expired" };
 
@@ -117,7 +117,7 @@
     Promise.all([consoleApi("/api/v1/exchange/agreements" + query), CH.catalog("departments"), CH.catalog("matters")])
       .then(function (all) {
         var result = all[0];
-        if (!result.ok) { consoleError(CH.errorText(result, "共享申请加载失败")); return; }
+        if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_sharing_requests"))); return; }
         var rows = result.data || [];
         // The items first, then the cards in the API's order (newest first).
         Promise.all(rows.map(itemOf)).then(function (items) {
@@ -151,36 +151,36 @@
     var card = el("article", { class: "card agreement", id: id, "data-agreement": String(agreement.id),
                                "data-status": agreement.status, "aria-labelledby": id + "-title" },
       el("div", { class: "row-between" },
-        el("h3", { id: id + "-title", text: CH.nameOf(departments, agreement.consumer) + " 申请共享 " +
+        el("h3", { id: id + "-title", text: CH.nameOf(departments, agreement.consumer) + CH.t("console.requests_sharing_of") +
                                            ((item && item.name) || agreement.item) }),
         el("span", { class: "badge " + (AGREEMENT_BADGE[agreement.status] || "badge-info"),
                      text: AGREEMENT_STATUS[agreement.status] || agreement.status })),
       el("dl", { class: "fields" },
-        el("dt", { text: "申请事由" }), el("dd", { text: agreement.reason }),
-        el("dt", { text: "申请时间" }), el("dd", { text: CH.formatTime(agreement.created_at) }),
-        el("dt", { text: "有效期至" }), el("dd", { text: CH.formatTime(agreement.valid_until) }),
-        agreement.clear_fields.length ? el("dt", { text: "申请明文字段" }) : null,
-        agreement.clear_fields.length ? el("dd", { text: agreement.clear_fields.map(fieldLabel).join("、") }) : null,
-        agreement.decision_reason ? el("dt", { text: "审批意见" }) : null,
+        el("dt", { text: CH.t("console.reason_for_the_request") }), el("dd", { text: agreement.reason }),
+        el("dt", { text: CH.t("console.requested_at") }), el("dd", { text: CH.formatTime(agreement.created_at) }),
+        el("dt", { text: CH.t("console.valid_until") }), el("dd", { text: CH.formatTime(agreement.valid_until) }),
+        agreement.clear_fields.length ? el("dt", { text: CH.t("console.plain_text_fields_requested") }) : null,
+        agreement.clear_fields.length ? el("dd", { text: agreement.clear_fields.map(fieldLabel).join(CH.t("console.list_comma")) }) : null,
+        agreement.decision_reason ? el("dt", { text: CH.t("console.decision_notes") }) : null,
         agreement.decision_reason ? el("dd", { class: "decision-reason", text: agreement.decision_reason }) : null));
     if (agreement.status !== "pending") {
-      card.appendChild(el("p", { class: "small", text: "办理事项：" + agreement.matters.map(matterLabel).join("、") }));
-      card.appendChild(el("p", { class: "small", text: "共享字段：" + agreement.fields.map(fieldLabel).join("、") }));
+      card.appendChild(el("p", { class: "small", text: CH.t("console.matters") + agreement.matters.map(matterLabel).join(CH.t("console.list_comma")) }));
+      card.appendChild(el("p", { class: "small", text: CH.t("console.shared_fields") + agreement.fields.map(fieldLabel).join(CH.t("console.list_comma")) }));
       return card;
     }
-    var matterBox = checkboxes("同意的办理事项", id + "-matter", agreement.matters, matterLabel);
-    var fieldBox = checkboxes("同意共享的字段", id + "-field", agreement.fields, fieldLabel);
+    var matterBox = checkboxes(CH.t("console.matters_approved"), id + "-matter", agreement.matters, matterLabel);
+    var fieldBox = checkboxes(CH.t("console.fields_approved_for_sharing"), id + "-field", agreement.fields, fieldLabel);
     var reasonId = id + "-reason";
     var reason = el("textarea", { id: reasonId, maxlength: "500", rows: "2" });
     card.appendChild(el("form", { class: "decision", novalidate: "novalidate", onsubmit: function (e) { e.preventDefault(); } },
       el("div", { class: "grid-2" }, matterBox, fieldBox),
       el("div", { class: "field" },
-        el("label", { for: reasonId, text: "审批意见", }, el("span", { class: "hint", text: "拒绝时必填，写明不予共享的法律依据；批准时选填。" })),
+        el("label", { for: reasonId, text: CH.t("console.decision_notes"), }, el("span", { class: "hint", text: CH.t("console.required_when_refusing_state_the_legal") })),
         reason),
       el("div", { class: "row" },
-        el("button", { type: "button", class: "btn approve", text: "批准",
+        el("button", { type: "button", class: "btn approve", text: CH.t("console.approve"),
                        onclick: function () { decide(agreement, "approve", reason.value, checked(matterBox), checked(fieldBox)); } }),
-        el("button", { type: "button", class: "btn btn-danger refuse", text: "拒绝",
+        el("button", { type: "button", class: "btn btn-danger refuse", text: CH.t("console.refuse"),
                        onclick: function () { decide(agreement, "refuse", reason.value); } }))));
     return card;
   }
@@ -189,28 +189,28 @@
     reason = (reason || "").trim();
     var body = { decision: decision };
     if (decision === "refuse") {
-      if (!reason) { consoleError("拒绝共享申请必须写明法律依据。"); return; }
+      if (!reason) { consoleError(CH.t("console.refusing_a_sharing_request_requires_the")); return; }
     } else {
-      if (!matters.length || !fields.length) { consoleError("批准时至少保留一个办理事项和一个字段；都不同意请选择拒绝。"); return; }
+      if (!matters.length || !fields.length) { consoleError(CH.t("console.keep_at_least_one_matter_and")); return; }
       // Send only what narrows the application: the server refuses anything wider.
       if (matters.length < agreement.matters.length) body.matters = matters;
       if (fields.length < agreement.fields.length) body.fields = fields;
     }
     if (reason) body.reason = reason;
     consoleApi("/api/v1/exchange/agreements/" + agreement.id + "/decision", { body: body }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "审批未成功")); return; }
-      consoleOk(decision === "approve" ? "已批准共享申请 #" + agreement.id : "已拒绝共享申请 #" + agreement.id);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.the_decision_did_not_succeed"))); return; }
+      consoleOk(decision === "approve" ? CH.t("console.approved_sharing_request") + agreement.id : CH.t("console.refused_sharing_request") + agreement.id);
       loadAgreements();
     });
   }
 
   /* ------------------------------------------------------------ disputes of the department's licences */
-  var DISPUTE_STATUS = { open: "待处理", accepted: "已采纳", rejected: "不予采纳" };
+  var DISPUTE_STATUS = { open: CH.t("console.open"), accepted: CH.t("console.accepted"), rejected: CH.t("console.rejected") };
 
   function loadDisputes() {
     var status = $("d-status").value;
     consoleApi("/api/v1/licences/disputes" + (status ? "?status=" + encodeURIComponent(status) : "")).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "纠错加载失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_corrections"))); return; }
       var rows = result.data || [];
       // The API gives the oldest deadline first; overdue ones go first of all (they are open and late).
       rows = rows.filter(function (d) { return d.overdue; }).concat(rows.filter(function (d) { return !d.overdue; }));
@@ -238,24 +238,24 @@
     var face = (found && found.licence.face) || {};
     var id = "dp-" + dispute.id;
     var open = dispute.status === "open";
-    var badge = dispute.overdue ? el("span", { class: "badge badge-denied", text: "已逾期" })
+    var badge = dispute.overdue ? el("span", { class: "badge badge-denied", text: CH.t("console.overdue") })
       : el("span", { class: "badge " + (open ? "badge-suspended" : dispute.status === "accepted" ? "badge-valid" : "badge-info"),
                      text: DISPUTE_STATUS[dispute.status] || dispute.status });
     var current = face[dispute.field];
     var card = el("article", { class: "card dispute", id: id, "data-dispute": String(dispute.id), "data-status": dispute.status,
                                "data-overdue": dispute.overdue ? "true" : "false", "aria-labelledby": id + "-title" },
       el("div", { class: "row-between" },
-        el("h3", { id: id + "-title", text: ((found && found.licence.type_name) || "证照") + "：" +
+        el("h3", { id: id + "-title", text: ((found && found.licence.type_name) || CH.t("console.licences")) + CH.t("console.colon") +
                                            (labels[dispute.field] || dispute.field) }), badge),
       el("dl", { class: "fields" },
-        el("dt", { text: "证照标识" }), el("dd", { class: "mono", text: dispute.licence_identifier }),
-        found ? el("dt", { text: "持证人" }) : null, found ? el("dd", { text: found.licence.holder_name }) : null,
-        el("dt", { text: "提出方" }), el("dd", { text: dispute.raised_by === "holder" ? "持证人" : "部门（" + dispute.raised_by_code + "）" }),
-        el("dt", { text: "纠错理由" }), el("dd", { text: dispute.reason }),
-        el("dt", { text: "现值" }), el("dd", { text: current === undefined || current === null ? "（空）" : String(current) }),
-        el("dt", { text: "建议值" }), el("dd", { text: dispute.proposed_value || "（未提出）" }),
-        el("dt", { text: "处理期限" }), el("dd", { class: "due", text: CH.formatTime(dispute.due_at) }),
-        dispute.decision_reason ? el("dt", { text: "处理意见" }) : null,
+        el("dt", { text: CH.t("console.licence_id") }), el("dd", { class: "mono", text: dispute.licence_identifier }),
+        found ? el("dt", { text: CH.t("console.holder") }) : null, found ? el("dd", { text: found.licence.holder_name }) : null,
+        el("dt", { text: CH.t("console.raised_by") }), el("dd", { text: dispute.raised_by === "holder" ? CH.t("console.holder") : CH.t("console.department") + dispute.raised_by_code + CH.t("console.paren_close") }),
+        el("dt", { text: CH.t("console.reason_for_correction") }), el("dd", { text: dispute.reason }),
+        el("dt", { text: CH.t("console.current_value") }), el("dd", { text: current === undefined || current === null ? CH.t("console.empty") : String(current) }),
+        el("dt", { text: CH.t("console.proposed_value") }), el("dd", { text: dispute.proposed_value || CH.t("console.none_proposed") }),
+        el("dt", { text: CH.t("console.due_by") }), el("dd", { class: "due", text: CH.formatTime(dispute.due_at) }),
+        dispute.decision_reason ? el("dt", { text: CH.t("console.decision_notes_2") }) : null,
         dispute.decision_reason ? el("dd", { text: dispute.decision_reason }) : null));
     if (!open) return card;
     var valueId = id + "-value", reasonId = id + "-reason";
@@ -263,14 +263,14 @@
                               value: dispute.proposed_value || (current === undefined || current === null ? "" : String(current)) });
     var reason = el("textarea", { id: reasonId, maxlength: "2000", rows: "2" });
     card.appendChild(el("form", { class: "decision", novalidate: "novalidate", onsubmit: function (e) { e.preventDefault(); } },
-      el("div", { class: "field" }, el("label", { for: valueId, text: "更正后的值" },
-        el("span", { class: "hint", text: "采纳时该字段改为此值，签发新版本。" })), value),
-      el("div", { class: "field" }, el("label", { for: reasonId, text: "处理意见" },
-        el("span", { class: "hint", text: "不予采纳时必填。" })), reason),
+      el("div", { class: "field" }, el("label", { for: valueId, text: CH.t("console.corrected_value") },
+        el("span", { class: "hint", text: CH.t("console.when_accepted_the_field_takes_this") })), value),
+      el("div", { class: "field" }, el("label", { for: reasonId, text: CH.t("console.decision_notes_2") },
+        el("span", { class: "hint", text: CH.t("console.required_when_rejecting") })), reason),
       el("div", { class: "row" },
-        el("button", { type: "button", class: "btn accept", text: "采纳并更正",
+        el("button", { type: "button", class: "btn accept", text: CH.t("console.accept_and_correct"),
                        onclick: function () { decideDispute(dispute, "accept", value.value, reason.value); } }),
-        el("button", { type: "button", class: "btn btn-danger reject", text: "不予采纳",
+        el("button", { type: "button", class: "btn btn-danger reject", text: CH.t("console.rejected"),
                        onclick: function () { decideDispute(dispute, "reject", null, reason.value); } }))));
     return card;
   }
@@ -279,17 +279,17 @@
     reason = (reason || "").trim();
     var body = {};
     if (action === "reject") {
-      if (!reason) { consoleError("不予采纳必须说明理由。"); return; }
+      if (!reason) { consoleError(CH.t("console.rejecting_requires_a_reason")); return; }
       body.reason = reason;
     } else {
       value = (value || "").trim();
-      if (!value) { consoleError("请填写更正后的值。"); return; }
+      if (!value) { consoleError(CH.t("console.please_enter_the_corrected_value")); return; }
       body.value = value;
       if (reason) body.reason = reason;
     }
     consoleApi("/api/v1/licences/disputes/" + dispute.id + "/" + action, { body: body }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "纠错处理未成功")); return; }
-      consoleOk(action === "accept" ? "已采纳纠错 #" + dispute.id + "，已签发新版本" : "已不予采纳纠错 #" + dispute.id);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.the_correction_was_not_processed"))); return; }
+      consoleOk(action === "accept" ? CH.t("console.accepted_correction") + dispute.id + CH.t("console.a_new_version_was_issued") : CH.t("console.rejected_correction") + dispute.id);
       loadDisputes();
     });
   }
@@ -300,7 +300,7 @@
   function loadLicenceTypes() {
     var department = state.session && state.session.department;
     CH.api("/api/v1/catalog/licence-types").then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "证照类型加载失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_licence_types"))); return; }
       // The types this department issues (the catalog lists the issuers of each).
       licences.types = (result.data || []).filter(function (type) { return (type.issuers || []).indexOf(department) >= 0; });
       var select = CH.clear($("i-type"));
@@ -323,7 +323,7 @@
   function fieldInput(prefix, field, value) {
     var id = prefix + field.key, input;
     if (field.type === "enum") {
-      input = el("select", { id: id }, el("option", { value: "", text: field.required ? "请选择" : "（空）" }));
+      input = el("select", { id: id }, el("option", { value: "", text: field.required ? CH.t("console.please_choose") : CH.t("console.empty") }));
       (field.options || []).forEach(function (option) { input.appendChild(el("option", { value: option, text: option })); });
     } else if (field.type === "image") {
       input = el("input", { type: "file", id: id, accept: "image/png,image/jpeg" });
@@ -335,7 +335,7 @@
     input.dataset.key = field.key;
     input.dataset.kind = field.type;
     if (field.required) input.required = true;
-    return el("div", { class: "field" }, el("label", { for: id, text: field.label + (field.required ? "" : "（选填）") }), input);
+    return el("div", { class: "field" }, el("label", { for: id, text: field.label + (field.required ? "" : CH.t("console.optional")) }), input);
   }
 
   // The face the inputs hold; a picture is read as base64 (what an image field stores).
@@ -364,21 +364,21 @@
 
   function issueLicence(event) {
     event.preventDefault();
-    if (!licences.type) { consoleError("本部门没有可签发的证照类型。"); return; }
+    if (!licences.type) { consoleError(CH.t("console.your_department_has_no_licence_types")); return; }
     var holder = { name: $("i-holder-name").value.trim(), code: $("i-holder-code").value.trim().toUpperCase(),
                    code_type: $("i-holder-type").value };
-    if (!holder.name || !holder.code) { consoleError("请填写持证主体名称和代码。"); return; }
+    if (!holder.name || !holder.code) { consoleError(CH.t("console.please_enter_the_holders_name_and")); return; }
     faceOf($("i-face-fields")).then(function (face) {
       var missing = licences.type.fields.filter(function (field) { return field.required && face[field.key] === undefined; });
-      if (missing.length) { consoleError("请填写：" + missing.map(function (f) { return f.label; }).join("、")); return; }
+      if (missing.length) { consoleError(CH.t("console.please_fill_in") + missing.map(function (f) { return f.label; }).join(CH.t("console.list_comma"))); return; }
       var body = { type_code: licences.type.code, holder: holder, face: face };
       if (!$("i-validity").hidden) {
         if ($("i-valid-from").value) body.valid_from = $("i-valid-from").value;
         if ($("i-valid-until").value) body.valid_until = $("i-valid-until").value;
       }
       consoleApi("/api/v1/licences", { body: body }).then(function (result) {
-        if (!result.ok) { consoleError(CH.errorText(result, "签发未成功")); return; }
-        consoleOk("已签发 " + result.data.type_name + "，证照标识 " + result.data.identifier);
+        if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.issuing_did_not_succeed"))); return; }
+        consoleOk(CH.t("console.issued") + result.data.type_name + CH.t("console.licence_id_2") + result.data.identifier);
         $("issue-form").reset();
         chooseType();
         showLicence(result.data);
@@ -388,7 +388,7 @@
 
   function openLicence(identifier) {
     consoleApi("/api/v1/licences/" + encodeURIComponent(identifier)).then(function (result) {
-      if (!result.ok) { consoleError(result.status === 404 ? "本部门没有该证照。" : CH.errorText(result, "证照加载失败")); return; }
+      if (!result.ok) { consoleError(result.status === 404 ? CH.t("console.your_department_has_no_such_licence") : CH.errorText(result, CH.t("console.could_not_load_the_licence"))); return; }
       consoleError("");
       // An older version's identifier opens the licence as it is now: that is what the actions act on.
       var current = result.data.versions.filter(function (v) { return !v.superseded; })[0];
@@ -403,14 +403,14 @@
     view.hidden = false;
     view.dataset.identifier = licence.identifier;
     view.dataset.status = licence.status;
-    $("lv-title").textContent = licence.type_name + "（第 " + licence.version + " 版）";
+    $("lv-title").textContent = licence.type_name + CH.t("console.version") + licence.version + CH.t("console.version_suffix");
     CH.clear($("lv-status")).appendChild(CH.badge(licence.status));
     CH.licenceType(licence.type_code).then(function (type) {
       if (licences.shown !== licence) return;
       var labels = CH.fieldLabels(type);
       var list = CH.clear($("lv-fields"));
-      [["证照标识", licence.identifier], ["持证主体", licence.holder_name + "（" + licence.holder_code + "）"],
-       ["有效期", CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until)]]
+      [[CH.t("console.licence_id"), licence.identifier], [CH.t("console.holder_2"), licence.holder_name + CH.t("console.paren_open") + licence.holder_code + CH.t("console.paren_close")],
+       [CH.t("console.validity"), CH.formatDate(licence.valid_from) + CH.t("console.to") + CH.formatDate(licence.valid_until)]]
         .concat(Object.keys(licence.face).filter(function (key) {
           return !((type && type.fields) || []).some(function (f) { return f.key === key && f.type === "image"; });
         }).map(function (key) { return [labels[key] || key, String(licence.face[key])]; }))
@@ -436,7 +436,7 @@
     delete image.dataset.identifier;
     consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/layout.png", { binary: true }).then(function (result) {
       if (licences.shown !== licence) return;
-      if (!result.ok) { consoleError(CH.errorText(result, "版式文件预览失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_preview_the_layout_document"))); return; }
       image.onload = function () { image.dataset.identifier = licence.identifier; };
       image.src = CH.objectUrl(licences.layout, result.data);
       image.hidden = false;
@@ -457,13 +457,13 @@
         var key = input.dataset.key;
         if (input.dataset.kind !== "image" && face[key] === undefined && licence.face[key] !== undefined) { changes[key] = null; count++; }
       });
-      if (!count) { consoleError("照面信息没有变化。"); return; }
+      if (!count) { consoleError(CH.t("console.the_licence_details_have_not_changed")); return; }
       var body = { face: changes };
       var reason = $("c-reason").value.trim();
       if (reason) body.reason = reason;
       consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/versions", { body: body }).then(function (result) {
-        if (!result.ok) { consoleError(CH.errorText(result, "变更未成功")); return; }
-        consoleOk("已签发第 " + result.data.version + " 版，证照标识 " + result.data.identifier);
+        if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.the_change_did_not_succeed"))); return; }
+        consoleOk(CH.t("console.issued_version") + result.data.version + CH.t("console.licence_id_3") + result.data.identifier);
         showLicence(result.data);
       });
     });
@@ -474,22 +474,22 @@
     if (!licence) return;
     var reason = $("s-reason").value.trim();
     if (action === "revoke") {
-      if (!reason) { consoleError("吊销必须写明原因。"); return; }
-      if (!$("s-confirm-revoke").checked) { consoleError("吊销不可恢复，请先勾选“确认吊销”。"); return; }
+      if (!reason) { consoleError(CH.t("console.revoking_requires_a_reason")); return; }
+      if (!$("s-confirm-revoke").checked) { consoleError(CH.t("console.revoking_cannot_be_undone_tick_confirm")); return; }
     }
     var body = reason ? { reason: reason } : {};
     consoleApi("/api/v1/licences/" + encodeURIComponent(licence.identifier) + "/" + action, { body: body }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "操作未成功")); return; }
-      consoleOk({ suspend: "证照已暂停", resume: "证照已恢复", revoke: "证照已吊销" }[action]);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.the_operation_did_not_succeed"))); return; }
+      consoleOk({ suspend: CH.t("console.licence_suspended"), resume: CH.t("console.licence_reinstated"), revoke: CH.t("console.licence_revoked") }[action]);
       showLicence(result.data);
     });
   }
 
   /* ------------------------------------------------------------ push subscriptions and API clients */
-  var EVENTS = { issued: "签发", changed: "变更", suspended: "暂停", resumed: "恢复", revoked: "吊销",
-                 cancelled: "注销", expired: "到期" };
-  var SUBSCRIPTION_STATUS = { active: "有效", cancelled: "已取消", paused: "已暂停" };
-  var AUTH_METHODS = { client_secret: "密钥", private_key_jwt: "私钥签名（private_key_jwt）" };
+  var EVENTS = { issued: CH.t("console.issue"), changed: CH.t("console.change"), suspended: CH.t("console.suspend"), resumed: CH.t("console.reinstate"), revoked: CH.t("console.revoke"),
+                 cancelled: CH.t("console.cancel"), expired: CH.t("console.expire") };
+  var SUBSCRIPTION_STATUS = { active: CH.t("console.valid"), cancelled: CH.t("console.cancelled"), paused: CH.t("console.suspended") };
+  var AUTH_METHODS = { client_secret: CH.t("console.secret"), private_key_jwt: CH.t("console.signed_assertion_private_key_jwt") };
 
   function loadSystems() {
     loadClients();
@@ -528,17 +528,17 @@
 
   function loadClients() {
     consoleApi("/api/v1/clients").then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "接口客户端加载失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_api_clients"))); return; }
       var body = CH.clear($("clients-table").tBodies[0]);
       result.data.forEach(function (client) {
         var actions = el("td");
         if (client.active && client.auth_method === "client_secret") {
-          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: "更换密钥",
+          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: CH.t("console.rotate_secret"),
             onclick: function () { rotateClient(client); } }));
         }
         if (client.active) {
-          var disable = el("button", { type: "button", class: "btn btn-danger disable", text: "停用" });
-          disable.addEventListener("click", armed(disable, "再次点击确认停用", function () { disableClient(client); }));
+          var disable = el("button", { type: "button", class: "btn btn-danger disable", text: CH.t("console.disable") });
+          disable.addEventListener("click", armed(disable, CH.t("console.click_again_to_confirm_disabling"), function () { disableClient(client); }));
           actions.appendChild(disable);
         }
         body.appendChild(el("tr", { "data-client": client.client_id, "data-active": client.active ? "true" : "false" },
@@ -547,8 +547,8 @@
           el("td", { class: "small", text: client.scopes.join(" ") }),
           el("td", { text: AUTH_METHODS[client.auth_method] || client.auth_method }),
           el("td", null, el("span", { class: "badge " + (client.active ? "badge-valid" : "badge-revoked"),
-                                      text: client.active ? "启用" : "已停用" })),
-          el("td", { text: client.last_used_at ? CH.formatTime(client.last_used_at) : "从未使用" }),
+                                      text: client.active ? CH.t("console.active") : CH.t("console.disabled") })),
+          el("td", { text: client.last_used_at ? CH.formatTime(client.last_used_at) : CH.t("console.never_used") }),
           actions));
       });
     });
@@ -556,17 +556,17 @@
 
   function rotateClient(client) {
     consoleApi("/api/v1/clients/" + encodeURIComponent(client.client_id) + "/secret", { method: "POST" }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "更换密钥未成功")); return; }
-      consoleOk("已更换客户端 " + client.client_id + " 的密钥，旧密钥已失效");
-      showSecret("客户端 " + client.client_id + " 的新密钥", result.data.client_secret);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.rotating_the_secret_did_not_succeed"))); return; }
+      consoleOk(CH.t("console.rotated_the_secret_of_client") + client.client_id + CH.t("console.the_old_secret_no_longer_works"));
+      showSecret(CH.t("console.client") + client.client_id + CH.t("console.client_secret_suffix"), result.data.client_secret);
       loadClients();
     });
   }
 
   function disableClient(client) {
     consoleApi("/api/v1/clients/" + encodeURIComponent(client.client_id) + "/disable", { method: "POST" }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "停用未成功")); return; }
-      consoleOk("已停用客户端 " + client.client_id);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.disabling_did_not_succeed"))); return; }
+      consoleOk(CH.t("console.disabled_client") + client.client_id);
       loadClients();
     });
   }
@@ -574,25 +574,25 @@
   function loadSubscriptions() {
     Promise.all([consoleApi("/api/v1/exchange/subscriptions"), CH.catalog("licence-types")]).then(function (all) {
       var result = all[0];
-      if (!result.ok) { consoleError(CH.errorText(result, "推送订阅加载失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_push_subscriptions"))); return; }
       var body = CH.clear($("subscriptions-table").tBodies[0]);
       $("subscriptions-empty").hidden = result.data.length > 0;
       result.data.forEach(function (subscription) {
         var actions = el("td");
         if (subscription.status !== "cancelled") {
-          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: "更换密钥",
+          actions.appendChild(el("button", { type: "button", class: "btn btn-secondary rotate", text: CH.t("console.rotate_secret"),
             onclick: function () { rotateSubscription(subscription); } }));
-          var cancel = el("button", { type: "button", class: "btn btn-danger cancel", text: "取消订阅" });
-          cancel.addEventListener("click", armed(cancel, "再次点击确认取消", function () { cancelSubscription(subscription); }));
+          var cancel = el("button", { type: "button", class: "btn btn-danger cancel", text: CH.t("console.unsubscribe") });
+          cancel.addEventListener("click", armed(cancel, CH.t("console.click_again_to_confirm_unsubscribing"), function () { cancelSubscription(subscription); }));
           actions.appendChild(cancel);
         }
-        actions.appendChild(el("button", { type: "button", class: "btn btn-secondary dead", text: "失败投递",
+        actions.appendChild(el("button", { type: "button", class: "btn btn-secondary dead", text: CH.t("console.failed_deliveries"),
           onclick: function () { loadDeadLetters(subscription); } }));
         body.appendChild(el("tr", { "data-subscription": String(subscription.id), "data-status": subscription.status },
           el("td", { class: "num", text: "#" + subscription.id }),
           el("td", { class: "mono", text: subscription.callback_url }),
-          el("td", { text: subscription.event_kinds.map(function (k) { return EVENTS[k] || k; }).join("、") }),
-          el("td", { text: subscription.licence_type_codes.map(function (c) { return CH.nameOf(all[1], c); }).join("、") }),
+          el("td", { text: subscription.event_kinds.map(function (k) { return EVENTS[k] || k; }).join(CH.t("console.list_comma")) }),
+          el("td", { text: subscription.licence_type_codes.map(function (c) { return CH.nameOf(all[1], c); }).join(CH.t("console.list_comma")) }),
           el("td", { text: SUBSCRIPTION_STATUS[subscription.status] || subscription.status }),
           actions));
       });
@@ -620,18 +620,18 @@
     event.preventDefault();
     var url = $("sub-url").value.trim();
     var kinds = checked($("sub-events")), types = checked($("sub-types"));
-    if (!url || !kinds.length || !types.length) { consoleError("请填写回调地址，并至少选择一个事件和一个证照类型。"); return; }
+    if (!url || !kinds.length || !types.length) { consoleError(CH.t("console.please_enter_the_callback_url_and")); return; }
     consoleApi("/api/v1/exchange/subscriptions", { body: { callback_url: url, event_kinds: kinds, licence_type_codes: types } })
       .then(function (result) {
         if (!result.ok) {
           var code = result.data && result.data.error;
-          consoleError(code === "unsafe_callback_url" ? "回调地址不可用：只接受 https 公网地址。"
-            : code === "no_agreement" ? "本部门没有所选证照类型的有效共享协议，请先申请共享。"
-            : CH.errorText(result, "订阅未成功"));
+          consoleError(code === "unsafe_callback_url" ? CH.t("console.callback_url_not_accepted_only_public")
+            : code === "no_agreement" ? CH.t("console.your_department_has_no_valid_sharing")
+            : CH.errorText(result, CH.t("console.subscribing_did_not_succeed")));
           return;
         }
-        consoleOk("已新建推送订阅 #" + result.data.id);
-        showSecret("推送订阅 #" + result.data.id + " 的签名密钥", result.data.secret);
+        consoleOk(CH.t("console.created_push_subscription") + result.data.id);
+        showSecret(CH.t("console.push_subscription") + result.data.id + CH.t("console.signing_secret"), result.data.secret);
         $("subscribe-form").reset();
         loadSubscriptions();
       });
@@ -639,38 +639,38 @@
 
   function rotateSubscription(subscription) {
     consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/secret", { method: "POST" }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "更换密钥未成功")); return; }
-      consoleOk("已更换推送订阅 #" + subscription.id + " 的签名密钥");
-      showSecret("推送订阅 #" + subscription.id + " 的新签名密钥", result.data.secret);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.rotating_the_secret_did_not_succeed"))); return; }
+      consoleOk(CH.t("console.rotated_the_signing_secret_of_push") + subscription.id + CH.t("console.signing_secret"));
+      showSecret(CH.t("console.push_subscription") + subscription.id + CH.t("console.new_signing_secret"), result.data.secret);
     });
   }
 
   function cancelSubscription(subscription) {
     consoleApi("/api/v1/exchange/subscriptions/" + subscription.id, { method: "DELETE" }).then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "取消订阅未成功")); return; }
-      consoleOk("已取消推送订阅 #" + subscription.id);
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.unsubscribing_did_not_succeed"))); return; }
+      consoleOk(CH.t("console.cancelled_push_subscription") + subscription.id);
       loadSubscriptions();
     });
   }
 
   function loadDeadLetters(subscription) {
     consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/dead-letters").then(function (result) {
-      if (!result.ok) { consoleError(CH.errorText(result, "失败投递加载失败")); return; }
+      if (!result.ok) { consoleError(CH.errorText(result, CH.t("console.could_not_load_the_failed_deliveries"))); return; }
       var box = CH.clear($("dead-letters"));
-      box.appendChild(el("h3", { text: "推送订阅 #" + subscription.id + " 的失败投递" }));
-      if (!result.data.length) { box.appendChild(el("p", { class: "muted", text: "没有失败投递。" })); return; }
+      box.appendChild(el("h3", { text: CH.t("console.push_subscription") + subscription.id + CH.t("console.failed_deliveries_2") }));
+      if (!result.data.length) { box.appendChild(el("p", { class: "muted", text: CH.t("console.no_failed_deliveries") })); return; }
       var list = el("ul");
       result.data.forEach(function (letter) {
         list.appendChild(el("li", { "data-delivery": String(letter.id) },
-          CH.formatTime(letter.created_at) + "　尝试 " + letter.attempts + " 次　" + (letter.last_error || "") + "　",
-          letter.status === "dead" ? el("button", { type: "button", class: "link-button", text: "重新投递", onclick: function () {
+          CH.formatTime(letter.created_at) + CH.t("console.attempts") + letter.attempts + CH.t("console.times_suffix") + (letter.last_error || "") + CH.t("console.spacer"),
+          letter.status === "dead" ? el("button", { type: "button", class: "link-button", text: CH.t("console.redeliver"), onclick: function () {
             consoleApi("/api/v1/exchange/subscriptions/" + subscription.id + "/dead-letters/" + letter.id + "/redeliver",
                        { method: "POST" }).then(function (answer) {
-              if (!answer.ok) { consoleError(CH.errorText(answer, "重新投递未成功")); return; }
-              consoleOk("已重新安排投递");
+              if (!answer.ok) { consoleError(CH.errorText(answer, CH.t("console.redelivery_did_not_succeed"))); return; }
+              consoleOk(CH.t("console.delivery_rescheduled"));
               loadDeadLetters(subscription);
             });
-          } }) : el("span", { class: "muted", text: "等待投递" })));
+          } }) : el("span", { class: "muted", text: CH.t("console.waiting_for_delivery") })));
       });
       box.appendChild(list);
     });

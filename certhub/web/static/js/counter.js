@@ -14,39 +14,39 @@
 
   // Plain-Chinese reasons for every refusal code of the redeem API.
   var REASONS = {
-    replayed: ["已使用", "此亮证码已被核验过，请持证人刷新后重新出示。"],
-    unknown_short_code: ["数字码无效", "没有与这组数字对应的有效亮证码，请核对后重新输入，或请持证人刷新亮证码。"],
-    expired: ["已过期", "亮证码或证照已过期，请持证人刷新亮证码或核实证照有效期。"],
-    revoked: ["已吊销", "该证照已被发证部门吊销。"],
-    suspended: ["已暂停", "该证照已被暂停使用。"],
-    cancelled: ["已注销", "该证照已注销。"],
-    superseded: ["证照已变更", "证照信息已更新，请持证人重新亮证。"],
-    code_superseded: ["已被新码取代", "持证人已生成新的亮证码，此码作废。请扫描持证人手机上当前显示的二维码。"],
-    signature_invalid: ["签名无效", "二维码签名验证失败，可能被篡改或伪造。"],
-    unknown_key: ["未知签发机构", "二维码不是由受信任的机构签发。"],
-    unknown_signer: ["未知签发机构", "二维码不是由本平台签发的亮证码。"],
-    key_not_valid: ["签发密钥无效", "签发二维码的密钥在签发时不可用。"],
-    type_not_allowed: ["签发机构无权签发", "签发机构无权签发此类证照。"],
-    not_yet_valid: ["尚未生效", "二维码的签发时间晚于当前时间，请核对设备时间。"],
-    unknown_presentation: ["未找到亮证记录", "平台中没有与该码对应的亮证记录。"],
-    not_a_presentation: ["不是亮证码", "这是证照上的防伪码，不能用于窗口核验取数。"],
-    licence_not_found: ["证照不存在", "平台中没有该码所指的证照。"],
-    licence_not_presentable: ["证照不可出示", "该证照当前不可出示。"],
-    status_unavailable: ["无法确认状态", "暂时无法确认证照状态，请稍后再试。"],
-    status_stale: ["无法确认状态", "证照状态信息已过期，请稍后再试。"],
-    status_list_untrusted: ["无法确认状态", "证照状态清单不是由信任列表中的密钥签署的，无法确认证照状态。"],
-    payload_too_large: ["格式错误", "二维码内容过长，不是有效的亮证码。"],
-    prefix_invalid: ["格式错误", "不是本平台的亮证码（前缀不符）。"],
-    base45_invalid: ["格式错误", "二维码内容无法解码，请重新扫描。"],
-    zlib_invalid: ["格式错误", "二维码内容不完整，请重新扫描。"],
-    cose_invalid: ["格式错误", "二维码结构不正确。"],
-    claims_invalid: ["格式错误", "二维码内容不正确。"],
-    invalid_request: ["格式错误", "提交的内容不完整或格式不正确。"],
-    invalid_presentation: ["格式错误", "提交的内容不完整或格式不正确。"],
-    image_invalid: ["图片无法识别", "上传的文件不是可读取的图片。"],
-    image_too_large: ["图片过大", "请上传较小的图片。"],
-    too_large: ["图片过大", "请上传 5 MB 以内的图片。"],
-    no_code_found: ["未识别到二维码", "图片中没有找到二维码，请重新拍摄。"],
+    replayed: [CH.t("counter.already_used"), CH.t("counter.this_code_has_already_been_verified")],
+    unknown_short_code: [CH.t("counter.invalid_numeric_code"), CH.t("counter.no_valid_code_matches_these_digits")],
+    expired: [CH.t("counter.expired"), CH.t("counter.the_code_or_the_licence_has")],
+    revoked: [CH.t("counter.revoked"), CH.t("counter.the_issuing_department_has_revoked_this")],
+    suspended: [CH.t("counter.suspended"), CH.t("counter.this_licence_is_suspended")],
+    cancelled: [CH.t("counter.cancelled"), CH.t("counter.this_licence_has_been_cancelled")],
+    superseded: [CH.t("counter.licence_changed"), CH.t("counter.the_licence_has_been_updated_ask")],
+    code_superseded: [CH.t("counter.replaced_by_a_newer_code"), CH.t("counter.the_holder_has_generated_a_newer")],
+    signature_invalid: [CH.t("counter.invalid_signature"), CH.t("counter.the_qr_codes_signature_does_not")],
+    unknown_key: [CH.t("counter.unknown_issuer"), CH.t("counter.the_qr_code_was_not_issued")],
+    unknown_signer: [CH.t("counter.unknown_issuer"), CH.t("counter.the_qr_code_is_not_a")],
+    key_not_valid: [CH.t("counter.invalid_signing_key"), CH.t("counter.the_key_that_signed_the_qr")],
+    type_not_allowed: [CH.t("counter.issuer_not_authorised"), CH.t("counter.the_issuer_is_not_authorised_to")],
+    not_yet_valid: [CH.t("counter.not_yet_valid"), CH.t("counter.the_qr_code_was_issued_later")],
+    unknown_presentation: [CH.t("counter.no_presentation_found"), CH.t("counter.the_platform_has_no_presentation_for")],
+    not_a_presentation: [CH.t("counter.not_a_presentation_code"), CH.t("counter.this_is_the_licences_anti_counterfeit")],
+    licence_not_found: [CH.t("counter.licence_not_found"), CH.t("counter.the_platform_has_no_licence_that")],
+    licence_not_presentable: [CH.t("counter.licence_cannot_be_shown"), CH.t("counter.this_licence_cannot_be_shown_at")],
+    status_unavailable: [CH.t("counter.status_cannot_be_confirmed"), CH.t("counter.the_licences_status_cannot_be_confirmed")],
+    status_stale: [CH.t("counter.status_cannot_be_confirmed"), CH.t("counter.the_licence_status_information_is_out")],
+    status_list_untrusted: [CH.t("counter.status_cannot_be_confirmed"), CH.t("counter.the_status_list_was_not_signed")],
+    payload_too_large: [CH.t("counter.malformed"), CH.t("counter.the_qr_code_content_is_too")],
+    prefix_invalid: [CH.t("counter.malformed"), CH.t("counter.not_a_presentation_code_of_this")],
+    base45_invalid: [CH.t("counter.malformed"), CH.t("counter.the_qr_code_content_cannot_be")],
+    zlib_invalid: [CH.t("counter.malformed"), CH.t("counter.the_qr_code_content_is_incomplete")],
+    cose_invalid: [CH.t("counter.malformed"), CH.t("counter.the_qr_codes_structure_is_wrong")],
+    claims_invalid: [CH.t("counter.malformed"), CH.t("counter.the_qr_codes_content_is_wrong")],
+    invalid_request: [CH.t("counter.malformed"), CH.t("counter.the_submitted_content_is_incomplete_or")],
+    invalid_presentation: [CH.t("counter.malformed"), CH.t("counter.the_submitted_content_is_incomplete_or")],
+    image_invalid: [CH.t("counter.image_not_recognised"), CH.t("counter.the_uploaded_file_is_not_a")],
+    image_too_large: [CH.t("counter.image_too_large"), CH.t("counter.please_upload_a_smaller_image")],
+    too_large: [CH.t("counter.image_too_large"), CH.t("counter.please_upload_an_image_of_at")],
+    no_code_found: [CH.t("counter.no_qr_code_found"), CH.t("counter.no_qr_code_was_found_in")],
   };
 
   var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
@@ -63,7 +63,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("counter-app").hidden = false;
-    staff.describe($("whoami"), "经办人：", saved);
+    staff.describe($("whoami"), CH.t("counter.operator"), saved);
     loadMatters();
     renderHistory();
     // The matter and purpose chosen this shift survive a refresh of the session or of the page.
@@ -95,7 +95,7 @@
   function loadMatters() {
     CH.catalog("matters").then(function (matters) {
       var select = CH.clear($("matter"));
-      select.appendChild(el("option", { value: "", text: "请选择办理事项" }));
+      select.appendChild(el("option", { value: "", text: CH.t("counter.please_choose_a_matter") }));
       Object.keys(matters).sort(function (a, b) {
         return matters[a].name.localeCompare(matters[b].name, "zh-CN");
       }).forEach(function (code) {
@@ -142,8 +142,8 @@
       event.preventDefault();
       var matter = $("matter").value;
       var purpose = $("purpose").value.trim();
-      if (!matter) { CH.showError($("setup-error"), "请选择办理事项。"); $("matter").focus(); return; }
-      if (!purpose) { CH.showError($("setup-error"), "请填写用证事由。"); $("purpose").focus(); return; }
+      if (!matter) { CH.showError($("setup-error"), CH.t("counter.please_choose_a_matter_2")); $("matter").focus(); return; }
+      if (!purpose) { CH.showError($("setup-error"), CH.t("counter.please_enter_the_purpose_of_use")); $("purpose").focus(); return; }
       CH.showError($("setup-error"), "");
       var situation = $("situation-field").hidden ? null : $("situation").value || null;
       var setup = { matter: matter, matterName: $("matter").selectedOptions[0].textContent, purpose: purpose,
@@ -161,9 +161,9 @@
     state.setup = setup;
     $("setup").hidden = true;
     $("scan-area").hidden = false;
-    $("setup-summary").textContent = "事项：" + setup.matterName +
-      (setup.situationName ? "（" + setup.situationName + "）" : "") + "　事由：" + setup.purpose +
-      (setup.caseNumber ? "　办件编号：" + setup.caseNumber : "");
+    $("setup-summary").textContent = CH.t("counter.matter") + setup.matterName +
+      (setup.situationName ? CH.t("counter.paren_open") + setup.situationName + CH.t("counter.paren_close") : "") + CH.t("counter.purpose") + setup.purpose +
+      (setup.caseNumber ? CH.t("counter.case_number") + setup.caseNumber : "");
     state.matter = null;
     CH.catalog("matters").then(function (matters) {
       if (state.setup === setup) state.matter = matters[setup.matter] || null;
@@ -205,7 +205,7 @@
       var digits = normalise(field.value).replace(/[\s-]/g, "");
       if (!/^[0-9]{10}$/.test(digits)) {
         field.setAttribute("aria-invalid", "true");
-        $("numeric-code-hint").textContent = "数字核验码是 10 位数字，请核对后重新输入。";
+        $("numeric-code-hint").textContent = CH.t("counter.the_numeric_code_has_10_digits");
         return;
       }
       field.removeAttribute("aria-invalid");
@@ -213,11 +213,11 @@
       redeemShortCode(digits);
     });
     input.addEventListener("focus", function () {
-      $("scan-state").textContent = "● 等待扫码";
+      $("scan-state").textContent = CH.t("counter.waiting_for_a_scan");
       $("scan-state").classList.remove("is-away");
     });
     input.addEventListener("blur", function () {
-      $("scan-state").textContent = "○ 扫码框未激活，点击页面空白处或按任意字符键恢复";
+      $("scan-state").textContent = CH.t("counter.the_scan_box_is_inactive_click");
       $("scan-state").classList.add("is-away");
       // Back to the scan input unless the clerk moved to another control on purpose.
       window.setTimeout(function () { if (!isControl(document.activeElement)) focusScan(); }, 0);
@@ -257,7 +257,7 @@
       if (result.ok && result.data && result.data.valid === true) showValid(result.data);
       else if (result.status === 401) { showUnverified(result); window.setTimeout(signOut, 2500); }
       else if (text && result.data && result.data.error === "not_a_presentation") checkStaticCode(text, result);
-      else if (!text && result.status === 429) showInvalid("尝试过于频繁", "数字核验码输入错误次数过多，请稍候一分钟再试，或改用扫码。", "rate_limited");
+      else if (!text && result.status === 429) showInvalid(CH.t("counter.too_many_attempts"), CH.t("counter.too_many_wrong_numeric_codes_wait"), "rate_limited");
       else showRefusal(result);
       focusScan();
     });
@@ -277,10 +277,10 @@
   function showPending() {
     var box = freshResult();
     box.appendChild(el("div", { class: "verdict verdict-pending", "data-verdict": "pending" },
-      el("span", { class: "verdict-word", text: "核验中…" })));
+      el("span", { class: "verdict-word", text: CH.t("counter.verifying") })));
   }
 
-  var MARKS = { valid: "✓", invalid: "×", unverified: "？" };
+  var MARKS = { valid: "✓", invalid: "×", unverified: CH.t("counter.unknown_mark") };
 
   // kind: "valid" / "invalid" (a verdict on the code) or "unverified" (no verdict: a fault on the way).
   function verdict(kind, word, reason, detail) {
@@ -293,37 +293,37 @@
 
   function showInvalid(reason, detail, code) {
     var box = freshResult();
-    var node = verdict("invalid", "无效", reason, detail);
+    var node = verdict("invalid", CH.t("counter.invalid"), reason, detail);
     if (code) node.dataset.code = code;
     box.appendChild(node);
-    CH.announce("无效，" + reason);
-    afterVerdict("invalid", { word: "无效", reason: reason });
+    CH.announce(CH.t("counter.invalid_2") + reason);
+    afterVerdict("invalid", { word: CH.t("counter.invalid"), reason: reason });
   }
 
   // What went wrong on the way, when the answer is no verdict on the code, and what to do.
   var FAULTS = {
-    0: ["网络连接中断", "未能连接核验平台，此码是否有效尚不知道。请检查网络后让持证人重新出示并再次扫码。"],
-    401: ["登录已失效", "此码尚未核验。请重新登录后再扫码。"],
-    403: ["无核验权限", "当前账号没有亮证核验权限，此码尚未核验。请联系管理员开通后再扫码。"],
-    429: ["操作过于频繁", "此码尚未核验。请稍等片刻后再次扫码。"],
-    503: ["暂停服务", "核验平台暂不可用（用证日志暂不可写入时不提供数据），此码尚未核验。请稍后再次扫码。"],
+    0: [CH.t("counter.network_connection_lost"), CH.t("counter.could_not_reach_the_verification_platform")],
+    401: [CH.t("counter.sign_in_expired"), CH.t("counter.this_code_has_not_been_verified")],
+    403: [CH.t("counter.not_allowed_to_verify"), CH.t("counter.this_account_may_not_verify_presentations")],
+    429: [CH.t("counter.too_many_requests"), CH.t("counter.this_code_has_not_been_verified_2")],
+    503: [CH.t("counter.service_paused"), CH.t("counter.the_verification_platform_is_unavailable_no")],
   };
 
   function showUnverified(result) {
     var code = result.data && result.data.error;
     var fault = FAULTS[result.status] ||
-      (result.status >= 500 ? ["平台内部错误", "此码尚未核验。请稍后再次扫码；仍不成功请联系管理员。"]
-        : ["核验未完成", "平台未给出结论（" + (code || result.status) + "），此码尚未核验。请再次扫码；仍不成功请联系管理员。"]);
+      (result.status >= 500 ? [CH.t("counter.platform_error"), CH.t("counter.this_code_has_not_been_verified_3")]
+        : [CH.t("counter.verification_incomplete"), CH.t("counter.the_platform_gave_no_verdict") + (code || result.status) + CH.t("counter.this_code_has_not_been_verified_4")]);
     showNoVerdict(fault[0], fault[1], code || (result.status ? "http_" + result.status : "network"));
   }
 
   function showNoVerdict(reason, detail, code) {
     var box = freshResult();
-    var node = verdict("unverified", "未能核验", reason, detail);
+    var node = verdict("unverified", CH.t("counter.could_not_verify"), reason, detail);
     if (code) node.dataset.code = code;
     box.appendChild(node);
-    CH.announce("未能核验，" + reason);
-    afterVerdict("unverified", { word: "未能核验", reason: reason });
+    CH.announce(CH.t("counter.could_not_verify_2") + reason);
+    afterVerdict("unverified", { word: CH.t("counter.could_not_verify"), reason: reason });
   }
 
   // Only a refusal of the code itself (409 or 422 with a reason) is a verdict:
@@ -333,7 +333,7 @@
     if ((result.status !== 409 && result.status !== 422) || !code) { showUnverified(result); return; }
     var known = REASONS[code === "superseded" && result.status === 422 ? "code_superseded" : code];
     if (known) showInvalid(known[0], known[1], code);
-    else showInvalid("核验失败", CH.errorText(result, "核验未成功"), code);
+    else showInvalid(CH.t("counter.verification_failed"), CH.errorText(result, CH.t("counter.verification_did_not_succeed")), code);
   }
 
   // An uploaded image or the camera gave no code: no verdict on any code either.
@@ -363,9 +363,9 @@
   function renderValid(data, types) {
     var box = freshResult();
     var licences = data.licences || [];
-    box.appendChild(verdict("valid", "有效", "已核验 " + licences.length + " 张证照，本次用证已记录",
-      "核验时间 " + CH.formatTime(data.redeemed_at) + "　信任列表更新于 " +
-      CH.formatAge(data.trust_list_age_seconds) + "前　出示范围：" + (data.disclosure === "full" ? "完整信息" : "已隐藏敏感信息")));
+    box.appendChild(verdict("valid", CH.t("counter.valid"), CH.t("counter.verified") + licences.length + CH.t("counter.licence_s_this_use_has_been"),
+      CH.t("counter.verified_at") + CH.formatTime(data.redeemed_at) + CH.t("counter.trust_list_updated") +
+      CH.formatAge(data.trust_list_age_seconds) + CH.t("counter.ago_shown") + (data.disclosure === "full" ? CH.t("counter.full_details") : CH.t("counter.sensitive_details_hidden"))));
     var materials = matterMaterials();
     if (materials) box.appendChild(checklist(materials, licences));
     // Only the licences the matter asks for are shown; the others are named, their data left out.
@@ -378,15 +378,15 @@
     });
     if (others.length) {
       box.appendChild(el("p", { class: "not-for-matter", "data-not-for-matter": "",
-        text: "本码另含与本事项无关的证照，内容不予显示：" + others.join("、") }));
+        text: CH.t("counter.this_code_also_carries_licences_unrelated") + others.join(CH.t("counter.list_comma")) }));
     }
     box.appendChild(el("div", { class: "row-between" },
-      el("p", { class: "small muted", "data-presentation-id": data.presentation_id, text: "核验编号 " + data.presentation_id }),
-      el("button", { type: "button", id: "download-receipt", class: "btn btn-secondary", text: "下载核验回执（PDF）",
+      el("p", { class: "small muted", "data-presentation-id": data.presentation_id, text: CH.t("counter.verification_no") + data.presentation_id }),
+      el("button", { type: "button", id: "download-receipt", class: "btn btn-secondary", text: CH.t("counter.download_the_verification_receipt_pdf"),
                      onclick: function () { downloadReceipt(data.presentation_id); } })));
     box.appendChild(el("p", { id: "receipt-error", class: "alert alert-error", role: "alert", hidden: "" }));
-    CH.announce("有效，已核验 " + licences.length + " 张证照");
-    afterVerdict("valid", { word: "有效", reason: licences.map(function (l) { return l.type_name; }).join("、"),
+    CH.announce(CH.t("counter.valid_verified") + licences.length + CH.t("counter.licence_s"));
+    afterVerdict("valid", { word: CH.t("counter.valid"), reason: licences.map(function (l) { return l.type_name; }).join(CH.t("counter.list_comma")),
                            holder: licences.length ? maskName(licences[0].holder_name) : "", id: data.presentation_id });
   }
 
@@ -398,12 +398,12 @@
       if (shown !== state.shown) return;  // the next person is already at the counter
       if (!result.ok) {
         var why = result.data && result.data.error === "pdf_not_signable"
-          ? "本部门没有可签署 PDF 的电子印章，无法出具核验回执，请联系管理员。" : CH.errorText(result, "核验回执下载失败");
+          ? CH.t("counter.your_department_has_no_electronic_seal") : CH.errorText(result, CH.t("counter.could_not_download_the_verification_receipt"));
         CH.showError($("receipt-error"), why);
         return;
       }
       var link = el("a", { href: CH.objectUrl(state.receipt = state.receipt || {}, result.data),
-                           download: "核验回执-" + presentationId + ".pdf" });
+                           download: CH.t("counter.verification_receipt") + presentationId + ".pdf" });
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -420,9 +420,9 @@
   }
 
   var OTHER_WAYS = {
-    data_item: "需通过数据共享查询核验",
-    commitment: "可由申请人签署告知承诺书",
-    paper: "需另行提交纸质材料",
+    data_item: CH.t("counter.to_be_verified_by_a_data"),
+    commitment: CH.t("counter.the_applicant_may_sign_a_declaration"),
+    paper: CH.t("counter.to_be_handed_in_on_paper"),
   };
 
   // Each licence stands for one material: the applicant's ID card is not the agent's too.
@@ -436,17 +436,17 @@
         var found = unused.filter(function (l) { return l.type_code === by.code; })[0];
         if (found) unused.splice(unused.indexOf(found), 1);
         satisfied = !!found;
-        way = found ? "已满足：亮证核验 " + (found.type_name || by.code) : "未满足：亮证码中没有此证照";
+        way = found ? CH.t("counter.satisfied_verified_from_the_shown_code") + (found.type_name || by.code) : CH.t("counter.not_satisfied_this_licence_is_not");
       } else {
-        way = "未满足：" + (OTHER_WAYS[by.kind] || "需另行核验");
+        way = CH.t("counter.not_satisfied") + (OTHER_WAYS[by.kind] || CH.t("counter.to_be_verified_separately"));
       }
       list.appendChild(el("li", { "data-material": material.key, "data-satisfied": satisfied ? "true" : "false",
                                   "data-way": by.kind },
         el("span", { class: "mark", "aria-hidden": "true", text: satisfied ? "✓" : by.kind === "licence_type" ? "×" : "○" }),
-        el("span", { class: "name", text: material.name + (material.required === false ? "（选填）" : "") }),
+        el("span", { class: "name", text: material.name + (material.required === false ? CH.t("counter.optional") : "") }),
         el("span", { class: "way", text: way })));
     });
-    var title = "材料清单：" + state.setup.matterName + (state.setup.situationName ? "（" + state.setup.situationName + "）" : "");
+    var title = CH.t("counter.required_materials") + state.setup.matterName + (state.setup.situationName ? CH.t("counter.paren_open") + state.setup.situationName + CH.t("counter.paren_close") : "");
     return el("section", { class: "card", id: "checklist", "aria-label": title }, el("h3", { text: title }), list);
   }
 
@@ -458,9 +458,9 @@
       fields.appendChild(el("dt", { text: label }));
       fields.appendChild(el("dd", { text: value === null || value === undefined || value === "" ? "—" : String(value) }));
     }
-    row("持证人", licence.holder_name);
-    row("证照状态", CH.statusLabel(licence.status));
-    row("有效期", CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until));
+    row(CH.t("counter.holder"), licence.holder_name);
+    row(CH.t("counter.licence_status"), CH.statusLabel(licence.status));
+    row(CH.t("counter.validity"), CH.formatDate(licence.valid_from) + CH.t("counter.to") + CH.formatDate(licence.valid_until));
     var labels = licence.labels || {};
     Object.keys(licence.fields || {}).forEach(function (key) {
       if (pictures.indexOf(key) >= 0) return;
@@ -473,8 +473,8 @@
       el("div", { class: "row-between" }, el("h3", { text: licence.type_name || licence.type_code }), CH.badge(licence.status)),
       el("div", { class: "licence-body" }, photos.length ? el.apply(null, ["div", { class: "photos" }].concat(photos)) : null,
         fields),
-      el("p", { class: "small muted" }, "证照标识 ", el("code", { text: licence.identifier }),
-        licence.sealed ? "　已附电子印章签名" : ""));
+      el("p", { class: "small muted" }, CH.t("counter.licence_id"), el("code", { text: licence.identifier }),
+        licence.sealed ? CH.t("counter.electronic_seal_signature_attached") : ""));
   }
 
   // An image field's base64 picture, drawn only for the formats a browser shows from data: URLs.
@@ -485,12 +485,12 @@
     var kind = PICTURE_TYPES.filter(function (t) { return text.indexOf(t[0]) === 0; })[0];
     if (kind && /^[A-Za-z0-9+\/]+={0,2}$/.test(text)) {
       return el("figure", { class: "holder-photo", "data-photo": "" },
-        el("img", { src: "data:" + kind[1] + ";base64," + text, alt: label + "：" + holderName }),
+        el("img", { src: "data:" + kind[1] + ";base64," + text, alt: label + CH.t("counter.colon") + holderName }),
         el("figcaption", { text: label }));
     }
     var hidden = /^\*+$/.test(text);
     return el("div", { class: "photo-hidden", "data-photo": hidden ? "masked" : "unreadable",
-      text: hidden ? label + "已隐藏（持证人选择隐藏敏感信息）" : label + "无法显示" });
+      text: hidden ? label + CH.t("counter.hidden_the_holder_chose_to_hide") : label + CH.t("counter.cannot_be_shown") });
   }
 
   function maskName(name) {
@@ -522,7 +522,7 @@
   }
 
   function bindBetweenPeople() {
-    $("next-person").addEventListener("click", function () { nextPerson(); CH.announce("请下一位"); });
+    $("next-person").addEventListener("click", function () { nextPerson(); CH.announce(CH.t("counter.next_please")); });
     var select = $("auto-clear");
     select.value = String(autoClearSeconds());
     select.addEventListener("change", function () {
@@ -532,7 +532,7 @@
     function syncMute() {
       var muted = isMuted();
       mute.setAttribute("aria-pressed", muted ? "true" : "false");
-      mute.textContent = muted ? "提示音：关" : "提示音：开";
+      mute.textContent = muted ? CH.t("counter.sound_off") : CH.t("counter.sound_on");
     }
     mute.addEventListener("click", function () {
       window.localStorage.setItem("certhub.counter.muted", isMuted() ? "0" : "1");
@@ -583,7 +583,7 @@
     renderHistory();
   }
 
-  var VERDICT_WORDS = { valid: "有效", invalid: "无效", unverified: "未能核验" };
+  var VERDICT_WORDS = { valid: CH.t("counter.valid"), invalid: CH.t("counter.invalid"), unverified: CH.t("counter.could_not_verify") };
 
   function renderHistory() {
     var history = loadHistory();
@@ -591,7 +591,7 @@
     history.forEach(function (entry) {
       body.appendChild(el("tr", { "data-verdict": entry.verdict },
         el("td", { class: "mono", text: CH.formatTime(entry.at) }),
-        el("td", { text: VERDICT_WORDS[entry.verdict] + (entry.verdict === "valid" ? "" : "：" + (entry.reason || "")) }),
+        el("td", { text: VERDICT_WORDS[entry.verdict] + (entry.verdict === "valid" ? "" : CH.t("counter.colon") + (entry.reason || "")) }),
         el("td", { text: entry.holder || "—" }),
         el("td", { text: entry.verdict === "valid" ? entry.reason : "—" }),
         el("td", { class: "mono", text: entry.id || "—" })));
@@ -605,7 +605,7 @@
     CH.api("/api/v1/verify", { body: { qr_text: text } }).then(function (result) {
       if (!result.ok || !result.data) { showRefusal(refusal); return; }
       var known = REASONS.not_a_presentation;
-      var genuine = result.data.valid ? "该防伪码真实有效。" : "该防伪码未通过验证。";
+      var genuine = result.data.valid ? CH.t("counter.this_anti_counterfeit_code_is_genuine") : CH.t("counter.this_anti_counterfeit_code_failed_verification");
       showInvalid(known[0], known[1] + genuine, "not_a_presentation");
     });
   }
@@ -686,14 +686,14 @@
         state.stream = stream;
         video.srcObject = stream;
         video.hidden = false;
-        $("camera-button").textContent = "关闭摄像头";
+        $("camera-button").textContent = CH.t("counter.close_camera");
         return video.play().then(detectLoop);
       }).catch(function () {
-        showNoVerdict("无法打开摄像头", "请检查摄像头权限，或改用扫码枪、上传图片。", null);
+        showNoVerdict(CH.t("counter.cannot_open_the_camera"), CH.t("counter.check_the_camera_permission_or_use"), null);
         stopCamera();
       });
     }, function () {
-      showNoVerdict("扫码组件未能加载", "请刷新页面后重试，或改用扫码枪、上传图片。", null);
+      showNoVerdict(CH.t("counter.the_qr_decoder_did_not_load"), CH.t("counter.reload_the_page_and_try_again"), null);
     });
   }
 
@@ -711,7 +711,7 @@
     var video = $("camera-view");
     if (video) { video.srcObject = null; video.hidden = true; }
     var button = $("camera-button");
-    if (button) button.textContent = "摄像头扫码";
+    if (button) button.textContent = CH.t("counter.scan_with_camera");
   }
 
   /* ------------------------------------------------------------ upload */
@@ -722,7 +722,7 @@
       var file = input.files && input.files[0];
       input.value = "";
       if (!file) return;
-      if (file.size > 5 * 1024 * 1024) { showNoVerdict("图片过大", "请上传 5 MB 以内的图片。", "too_large"); focusScan(); return; }
+      if (file.size > 5 * 1024 * 1024) { showNoVerdict(CH.t("counter.image_too_large"), CH.t("counter.please_upload_an_image_of_at"), "too_large"); focusScan(); return; }
       showPending();
       CH.api("/web/api/decode-image", {
         token: staff.token(), body: file, headers: { "Content-Type": file.type || "application/octet-stream" },

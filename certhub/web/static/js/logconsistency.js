@@ -120,11 +120,11 @@
      options.keys: verifier key strings to trust when nothing is saved yet
      (else the log's published keys, trusted on first use, and said so). */
   async function check(options) {
-    if (!subtle) return { state: "unsupported", message: "此浏览器不支持 WebCrypto，无法在本机验证。" };
+    if (!subtle) return { state: "unsupported", message: CH.t("logcheck.this_browser_does_not_support_webcrypto") };
     var saved = load(STORE);
     var note = await text("/log/checkpoint");
     var checkpoint = CH.parseCheckpoint(note);
-    if (!checkpoint) return alarm("malformed_checkpoint", "服务器返回的检查点格式错误。", saved, note);
+    if (!checkpoint) return alarm("malformed_checkpoint", CH.t("logcheck.the_server_returned_a_malformed_checkpoint"), saved, note);
     // The saved keys, and any the auditor gave (obtained out of band, e.g. after a key rotation).
     var keys = ((saved && saved.keys) || []).concat(options.keys || []).filter(function (key, i, all) {
       return key && all.indexOf(key) === i;
@@ -132,12 +132,12 @@
     var keySource = saved ? "saved" : (keys.length ? "given" : "server");
     if (!keys.length) keys = (await text("/log/verifier-keys")).split("\n").filter(Boolean);
     if (!(await signedByOneOf(checkpoint, keys))) {
-      return alarm("bad_signature", "新检查点的签名不能用本机保存的验证公钥验证：检查点被伪造，或日志更换了密钥。", saved, note);
+      return alarm("bad_signature", CH.t("logcheck.the_new_checkpoints_signature_does_not"), saved, note);
     }
     for (var i = 0; i < extraChecks.length; i++) {
       var verdict = await extraChecks[i](note, checkpoint);
       if (!verdict || !verdict.ok) {
-        return alarm((verdict && verdict.code) || "policy_failed", (verdict && verdict.message) || "检查点未通过附加检查。", saved, note);
+        return alarm((verdict && verdict.code) || "policy_failed", (verdict && verdict.message) || CH.t("logcheck.the_checkpoint_failed_additional_checks"), saved, note);
       }
     }
     var current = { origin: checkpoint.origin, size: checkpoint.size, root: checkpoint.root, note: note, keys: keys,
@@ -147,21 +147,21 @@
       return { state: "first", checkpoint: current, keySource: keySource };
     }
     if (saved.origin !== checkpoint.origin) {
-      return alarm("origin_mismatch", "检查点属于另一个日志（" + checkpoint.origin + "），不是本机保存的 " + saved.origin + "。", saved, note);
+      return alarm("origin_mismatch", CH.t("logcheck.the_checkpoint_belongs_to_another_log") + checkpoint.origin + CH.t("logcheck.not_the_saved") + saved.origin + CH.t("logcheck.full_stop"), saved, note);
     }
     if (checkpoint.size < saved.size) {
-      return alarm("log_shrank", "日志变短了：本机保存的检查点有 " + saved.size + " 条记录，服务器现在只有 " + checkpoint.size + " 条。", saved, note);
+      return alarm("log_shrank", CH.t("logcheck.the_log_got_shorter_the_checkpoint") + saved.size + CH.t("logcheck.entries_the_server_now_has_only") + checkpoint.size + CH.t("logcheck.entries_full_stop"), saved, note);
     }
     var proof = [];
     if (checkpoint.size > saved.size && saved.size > 0) {
       proof = await options.fetchConsistency(saved.size, checkpoint.size);
-      if (!proof) return { state: "unavailable", message: "服务器未提供一致性证明，本次无法验证。", saved: saved };
+      if (!proof) return { state: "unavailable", message: CH.t("logcheck.the_server_gave_no_consistency_proof"), saved: saved };
     }
     var consistent = saved.size === 0 ||
       await verifyConsistency(saved.size, checkpoint.size, b64ToBytes(saved.root), b64ToBytes(checkpoint.root), proof.map(b64ToBytes));
     if (!consistent) {
-      return alarm("inconsistent_history", "日志历史被改写：服务器的新检查点（" + checkpoint.size + " 条）与本机保存的检查点（" +
-                   saved.size + " 条）不一致。", saved, note);
+      return alarm("inconsistent_history", CH.t("logcheck.the_logs_history_was_rewritten_the") + checkpoint.size + CH.t("logcheck.entries_is_inconsistent_with_the_checkpoint") +
+                   saved.size + CH.t("logcheck.entries"), saved, note);
     }
     save(STORE, current);
     return { state: "consistent", checkpoint: current, previous: saved };
@@ -170,7 +170,7 @@
   CH.logWatch = {
     check: function (options) {
       return check(options || {}).catch(function (error) {
-        return { state: "unavailable", message: "无法读取日志检查点（" + (error && error.message) + "）。" };
+        return { state: "unavailable", message: CH.t("logcheck.cannot_read_the_log_checkpoint") + (error && error.message) + CH.t("logcheck.paren_close_stop") };
       });
     },
     addCheck: function (fn) { extraChecks.push(fn); },

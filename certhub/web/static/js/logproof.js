@@ -190,14 +190,14 @@
      many of the pinned witnesses cosigned. No policy published: nothing to check. */
   CH.checkWitnesses = function (note) {
     var checkpoint = CH.parseCheckpoint(note);
-    if (!checkpoint) return Promise.resolve({ ok: false, code: "malformed_checkpoint", message: "检查点格式错误。" });
+    if (!checkpoint) return Promise.resolve({ ok: false, code: "malformed_checkpoint", message: CH.t("logcheck.malformed_checkpoint") });
     if (!subtle) return Promise.resolve({ ok: true });
     return witnessPolicy().then(function (policy) {
       if (!policy) return { ok: true };
       return countCosignatures(checkpoint, policy).then(function (count) {
         if (count >= policy.threshold) return { ok: true };
         return { ok: false, code: "witness_policy_unmet",
-                 message: "检查点只有 " + count + " 个见证方联署，少于本机固定的要求（" + policy.threshold + " 个）。" };
+                 message: CH.t("logcheck.the_checkpoint_has_only") + count + CH.t("logcheck.witness_cosignatures_fewer_than_this_browser") + policy.threshold + CH.t("logcheck.count_paren_close_stop") };
       });
     });
   };

@@ -15,17 +15,17 @@
   // Refresh this long before expiry (at most a third of the token's life).
   var REFRESH_AHEAD_MS = 60 * 1000;
 
-  var ROLE_LABELS = { clerk: "综窗人员", officer: "部门业务人员", auditor: "审计人员" };
+  var ROLE_LABELS = { clerk: CH.t("staff.counter_clerk"), officer: CH.t("staff.department_officer"), auditor: CH.t("staff.auditor") };
   // Why a sign-in at the identity provider came back without a session (/web/staff/callback).
   var LOGIN_ERRORS = {
-    login_refused: "统一身份认证平台未能确认您的身份，或您的账号没有本平台的岗位，请重新登录或联系管理员。",
-    login_expired: "登录已超时或已使用，请重新登录。",
-    login_unavailable: "本平台尚未配置统一身份认证登录。",
-    identity_provider_unavailable: "暂时无法连接统一身份认证平台，请稍后再试。",
+    login_refused: CH.t("staff.the_identity_platform_could_not_confirm"),
+    login_expired: CH.t("staff.the_sign_in_timed_out_or"),
+    login_unavailable: CH.t("staff.sign_in_through_the_identity_platform"),
+    identity_provider_unavailable: CH.t("staff.cannot_reach_the_identity_platform_right"),
   };
 
   CH.roleLabels = function (roles) {
-    return (roles || []).map(function (role) { return ROLE_LABELS[role] || role; }).join("、");
+    return (roles || []).map(function (role) { return ROLE_LABELS[role] || role; }).join(CH.t("staff.list_comma"));
   };
 
   /* options: name (sessionStorage key), scope (what the page needs),
@@ -58,13 +58,13 @@
       if (!saved) return;
       // Only while someone works here (a key or a click within a token's lifetime): an unattended screen lapses.
       if (Date.now() - session.activeSince > saved.expiresAt - saved.issuedAt) {
-        session.timer = window.setTimeout(function () { signOut("长时间未操作，已自动退出，请重新登录。"); },
+        session.timer = window.setTimeout(function () { signOut(CH.t("staff.signed_out_after_a_period_of")); },
           Math.max(0, saved.expiresAt - Date.now()));
         return;
       }
       CH.api("/api/v1/staff/session/refresh", { method: "POST", token: saved.token }).then(function (result) {
         if (result.ok && result.data) { remember(result.data); document.body.dataset.staffRefreshed = String(Date.now()); }
-        else if (result.status === 401) signOut("本班次登录已到期或已退出，请重新登录。");
+        else if (result.status === 401) signOut(CH.t("staff.this_shifts_sign_in_has_ended"));
         else session.timer = window.setTimeout(refresh, 10 * 1000);  // a fault on the way: try again soon
       });
     }
@@ -72,14 +72,14 @@
     function onAnswer(result) {
       if (!result.ok) {
         CH.showError($("signin-error"), result.status === 401 || result.status === 422
-          ? "登录信息不正确或已失效，请重新登录。" : CH.errorText(result, "登录失败"));
+          ? CH.t("staff.the_sign_in_details_are_wrong") : CH.errorText(result, CH.t("staff.sign_in_failed")));
         return;
       }
       var scopes = (result.data.staff && result.data.staff.scopes) || [];
       if (options.scope && scopes.indexOf(options.scope) < 0) {
         // Signed in, but not for this page: end that session rather than keep it.
         CH.api("/api/v1/staff/session", { method: "DELETE", token: result.data.session_token });
-        CH.showError($("signin-error"), "当前人员的岗位没有本页面的权限。");
+        CH.showError($("signin-error"), CH.t("staff.your_role_does_not_give_access"));
         return;
       }
       CH.showError($("signin-error"), "");
@@ -107,7 +107,7 @@
         oidc.addEventListener("submit", function (event) {
           event.preventDefault();
           var idToken = $("staff-id-token").value.trim();
-          if (!idToken) { CH.showError($("signin-error"), "请填入身份令牌。"); return; }
+          if (!idToken) { CH.showError($("signin-error"), CH.t("staff.please_paste_the_id_token")); return; }
           CH.api("/api/v1/staff/session", { body: { id_token: idToken } }).then(function (result) {
             $("staff-id-token").value = "";
             onAnswer(result);
@@ -137,7 +137,7 @@
       var token = params.get("staff_session"), failed = params.get("staff_error");
       if (!token && !failed) return false;
       window.history.replaceState(null, "", window.location.pathname + window.location.search);
-      if (failed) { CH.showError($("signin-error"), LOGIN_ERRORS[failed] || "登录失败，请重试。"); return true; }
+      if (failed) { CH.showError($("signin-error"), LOGIN_ERRORS[failed] || CH.t("staff.sign_in_failed_please_try_again")); return true; }
       var expiresIn = parseInt(params.get("expires_in"), 10) || 300;
       CH.api("/api/v1/staff/me", { token: token }).then(function (result) {
         onAnswer(result.ok ? { ok: true, status: 200, data: { session_token: token, expires_in: expiresIn, staff: result.data } }
@@ -163,7 +163,7 @@
       token: function () { return session.saved && session.saved.token; },
       // "吴*桐（工号 …）　综窗人员　福州市公安局" into `target`: the department's name once the catalog answers.
       describe: function (target, prefix, saved) {
-        var person = prefix + (saved.name || "") + "（工号 " + saved.staffId + "）　" + CH.roleLabels(saved.roles) + "　";
+        var person = prefix + (saved.name || "") + CH.t("staff.staff_id") + saved.staffId + CH.t("staff.staff_id_close") + CH.roleLabels(saved.roles) + CH.t("staff.spacer");
         target.textContent = person + saved.department;
         CH.catalog("departments").then(function (departments) {
           if (session.saved === saved && departments[saved.department]) {

@@ -20,18 +20,18 @@
     Promise.all([CH.api(url), CH.catalog("departments"), CH.catalog("matters")]).then(function (all) {
       var result = all[0];
       if (asked !== latest) return;
-      if (!result.ok) { CH.showError($("stats-error"), CH.errorText(result, "统计加载失败")); return; }
+      if (!result.ok) { CH.showError($("stats-error"), CH.errorText(result, CH.t("statistics.could_not_load_the_statistics"))); return; }
       CH.showError($("stats-error"), "");
       draw(result.data, all[1], all[2]);
     });
   }
 
   function draw(stats, departments, matters) {
-    $("stats-period").textContent = "统计期间：" + stats.first_day + " 至 " + stats.last_day + "（北京时间）" +
-      (stats.truncated ? "。记录过多，仅统计了前一部分。" : "");
+    $("stats-period").textContent = CH.t("statistics.period") + stats.first_day + CH.t("statistics.to") + stats.last_day + CH.t("statistics.beijing_time") +
+      (stats.truncated ? CH.t("statistics.too_many_records_only_the_first") : "");
     var totals = CH.clear($("totals"));
-    [["部门用证 · 已提供", stats.totals.granted], ["部门用证 · 已拒绝", stats.totals.denied],
-     ["持证人查看本人证照", stats.totals.holder_views]].forEach(function (pair) {
+    [[CH.t("statistics.department_use_provided"), stats.totals.granted], [CH.t("statistics.department_use_refused"), stats.totals.denied],
+     [CH.t("statistics.holders_viewing_their_own_licences"), stats.totals.holder_views]].forEach(function (pair) {
       totals.appendChild(el("div", null, el("dt", { text: pair[0] }), el("dd", { text: count(pair[1]) })));
     });
     var byDay = {};
@@ -39,11 +39,11 @@
     CH.dayChart($("public-day-chart"), stats.by_day.map(function (row) { return row.day; }), byDay);
 
     fill($("pairs-table"), stats.by_department_pair, function (row) {
-      return [CH.nameOf(departments, row.user), row.provider ? CH.nameOf(departments, row.provider) : "未能确定",
+      return [CH.nameOf(departments, row.user), row.provider ? CH.nameOf(departments, row.provider) : CH.t("statistics.undetermined"),
               count(row.granted), count(row.denied)];
     });
     fill($("matters-table"), stats.by_matter, function (row) {
-      return [row.matter ? CH.nameOf(matters, row.matter) : "无办理事项（下载版式文件等）", count(row.granted), count(row.denied)];
+      return [row.matter ? CH.nameOf(matters, row.matter) : CH.t("statistics.no_matter_layout_downloads_and_the"), count(row.granted), count(row.denied)];
     });
     fill($("reasons-table"), stats.refusals_by_reason, function (row) {
       return [CH.refusalLabel(row.reason), count(row.count)];

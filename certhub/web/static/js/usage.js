@@ -11,55 +11,55 @@
   // Every reason_code a denied use record carries (exchange/query policy and
   // fetch refusals, consent, mandates; the redeem API's verification codes).
   CH.REFUSALS = {
-    no_policy: "无适用的共享依据",
-    no_agreement: "无共享协议",
-    agreement_pending: "共享申请待审批",
-    agreement_expired: "共享协议已过期",
-    agreement_revoked: "共享协议已被撤销",
-    matter_not_agreed: "事项不在共享协议范围内",
-    field_not_agreed: "字段不在共享协议范围内",
-    field_unknown: "未知字段",
-    item_not_shared: "不予共享",
-    item_unknown: "未知数据项",
-    not_unconditional: "非无条件共享数据",
-    subject_kind_mismatch: "持证主体类型不符",
-    subject_invalid: "证件号码无效",
-    consent_missing: "未获持证人授权",
-    no_consent: "未获持证人授权",
-    consent_expired: "持证人授权已过期",
-    consent_withdrawn: "持证人已撤回授权",
-    no_mandate: "无监管执法授权",
-    provider_not_connected: "提供部门系统未接入",
-    provider_unavailable: "提供部门系统不可用",
-    provider_error: "提供部门系统返回异常",
-    replayed: "亮证码已使用",
-    expired: "已过期",
-    revoked: "证照已吊销",
-    suspended: "证照已暂停",
-    cancelled: "证照已注销",
-    superseded: "证照已变更",
-    code_superseded: "亮证码已被新码取代",
-    signature_invalid: "签名无效",
-    unknown_key: "未知签发机构",
-    unknown_signer: "未知签发机构",
-    key_not_valid: "签发密钥无效",
-    type_not_allowed: "签发机构无权签发",
-    not_yet_valid: "尚未生效",
-    unknown_presentation: "未找到亮证记录",
-    not_a_presentation: "不是亮证码",
-    licence_not_found: "证照不存在",
-    licence_not_presentable: "证照不可出示",
-    status_unavailable: "无法确认证照状态",
-    status_stale: "证照状态信息已过期",
-    status_list_untrusted: "证照状态清单不可信",
-    log_unavailable: "用证日志不可用",
-    error: "系统错误",
-    unknown: "未说明原因",
+    no_policy: CH.t("usage.no_applicable_sharing_basis"),
+    no_agreement: CH.t("usage.no_sharing_agreement"),
+    agreement_pending: CH.t("usage.sharing_request_awaiting_approval"),
+    agreement_expired: CH.t("usage.sharing_agreement_expired"),
+    agreement_revoked: CH.t("usage.sharing_agreement_revoked"),
+    matter_not_agreed: CH.t("usage.matter_outside_the_sharing_agreement"),
+    field_not_agreed: CH.t("usage.field_outside_the_sharing_agreement"),
+    field_unknown: CH.t("usage.unknown_field"),
+    item_not_shared: CH.t("usage.not_shared"),
+    item_unknown: CH.t("usage.unknown_data_item"),
+    not_unconditional: CH.t("usage.not_unconditionally_shared_data"),
+    subject_kind_mismatch: CH.t("usage.wrong_kind_of_holder"),
+    subject_invalid: CH.t("usage.invalid_id_number"),
+    consent_missing: CH.t("usage.no_consent_from_the_holder"),
+    no_consent: CH.t("usage.no_consent_from_the_holder"),
+    consent_expired: CH.t("usage.the_holders_consent_has_expired"),
+    consent_withdrawn: CH.t("usage.the_holder_withdrew_consent"),
+    no_mandate: CH.t("usage.no_supervision_mandate"),
+    provider_not_connected: CH.t("usage.providers_system_not_connected"),
+    provider_unavailable: CH.t("usage.providers_system_unavailable"),
+    provider_error: CH.t("usage.providers_system_answered_with_an_error"),
+    replayed: CH.t("usage.code_already_used"),
+    expired: CH.t("usage.expired"),
+    revoked: CH.t("usage.licence_revoked"),
+    suspended: CH.t("usage.licence_suspended"),
+    cancelled: CH.t("usage.licence_cancelled"),
+    superseded: CH.t("usage.licence_changed"),
+    code_superseded: CH.t("usage.code_replaced_by_a_newer_one"),
+    signature_invalid: CH.t("usage.invalid_signature"),
+    unknown_key: CH.t("usage.unknown_issuer"),
+    unknown_signer: CH.t("usage.unknown_issuer"),
+    key_not_valid: CH.t("usage.invalid_signing_key"),
+    type_not_allowed: CH.t("usage.issuer_not_authorised"),
+    not_yet_valid: CH.t("usage.not_yet_valid"),
+    unknown_presentation: CH.t("usage.no_presentation_found"),
+    not_a_presentation: CH.t("usage.not_a_presentation_code"),
+    licence_not_found: CH.t("usage.licence_not_found"),
+    licence_not_presentable: CH.t("usage.licence_cannot_be_shown"),
+    status_unavailable: CH.t("usage.status_cannot_be_confirmed"),
+    status_stale: CH.t("usage.licence_status_information_out_of_date"),
+    status_list_untrusted: CH.t("usage.status_list_not_trusted"),
+    log_unavailable: CH.t("usage.use_log_unavailable"),
+    error: CH.t("usage.system_error"),
+    unknown: CH.t("usage.no_reason_given"),
   };
   /* The Chinese label, the code beside it so an auditor can still search for it. */
   CH.refusalLabel = function (code) {
     var label = CH.REFUSALS[code || "unknown"];
-    return label ? label + "（" + code + "）" : String(code);
+    return label ? label + CH.t("usage.paren_open") + code + CH.t("usage.paren_close") : String(code);
   };
 
   // As identity/masking.py's id_number rule: the first four and last four
@@ -102,7 +102,7 @@
      maps a day to {granted, denied}; a missing day is a day of zero uses. */
   CH.dayChart = function (box, days, counts) {
     CH.clear(box);
-    if (!days.length) { box.appendChild(CH.el("p", { class: "muted", text: "暂无数据。" })); return; }
+    if (!days.length) { box.appendChild(CH.el("p", { class: "muted", text: CH.t("usage.no_data_yet") })); return; }
     var width = 640, height = 200, pad = 28;
     function of(day) { return counts[day] || { granted: 0, denied: 0 }; }
     var max = Math.max.apply(null, days.map(function (d) { return drawn(of(d).granted) + drawn(of(d).denied); }).concat([1]));
@@ -110,8 +110,8 @@
     var step = (width - pad) / days.length, barWidth = Math.min(40, Math.max(2, step * 0.7));
     var chart = svg("svg", { viewBox: "0 0 " + width + " " + height, class: "day-chart", role: "img",
                              "data-days": String(days.length),
-                             "aria-label": "每日用证次数，" + days[0] + " 至 " + days[days.length - 1] + "，共 " +
-                               days.length + " 天，合计 " + total + " 次" });
+                             "aria-label": CH.t("usage.uses_per_day") + days[0] + CH.t("usage.to") + days[days.length - 1] + CH.t("usage.comma") +
+                               days.length + CH.t("usage.days_total") + total + CH.t("usage.times") });
     chart.appendChild(svg("line", { x1: pad, y1: height - pad, x2: width, y2: height - pad, stroke: "#9aa5b1" }));
     var top = svg("text", { x: 0, y: 12 });
     top.textContent = String(max);
@@ -125,7 +125,7 @@
       var granted = c.granted === undefined ? 0 : c.granted, denied = c.denied === undefined ? 0 : c.denied;
       var group = svg("g", { "data-day": day, "data-granted": String(granted), "data-denied": String(denied) });
       var title = svg("title");
-      title.textContent = day + "：已提供 " + granted + "，已拒绝 " + denied;
+      title.textContent = day + CH.t("usage.provided") + granted + CH.t("usage.refused") + denied;
       group.appendChild(title);
       group.appendChild(svg("rect", { x: x, y: height - pad - gH, width: barWidth, height: gH, fill: "#13733a",
                                       "fill-opacity": suppressed(c.granted) ? 0.45 : 1 }));

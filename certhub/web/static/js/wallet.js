@@ -23,49 +23,49 @@
   /* ------------------------------------------------------------ errors */
   // What a refusal means, in words: never a raw code such as "invalid_dispute".
   var ERROR_TEXT = {
-    invalid_request: "填写的内容格式不正确，请检查后重试。",
-    invalid_code: "证件号码格式不正确，请核对。",
-    licence_not_found: "未找到该证照，或该证照不属于您。",
-    invalid_identifier: "证照标识格式不正确，请核对。",
-    licence_not_presentable: "该证照当前不可出示（已吊销、暂停或已过期）。",
-    invalid_presentation: "亮证请求不符合要求，请重新选择证照后再试。",
-    proxy_not_allowed: "您没有代此人办理的有效委托（或委托不包括此证照、此操作）。",
-    delegation_not_found: "未找到该委托，可能已被撤销。",
+    invalid_request: CH.t("wallet.some_of_what_you_entered_is"),
+    invalid_code: CH.t("wallet.the_id_number_is_not_in"),
+    licence_not_found: CH.t("wallet.licence_not_found_or_it_does"),
+    invalid_identifier: CH.t("wallet.the_licence_id_is_not_in"),
+    licence_not_presentable: CH.t("wallet.this_licence_cannot_be_shown_now"),
+    invalid_presentation: CH.t("wallet.the_presentation_request_is_not_acceptable"),
+    proxy_not_allowed: CH.t("wallet.you_have_no_valid_delegation_to"),
+    delegation_not_found: CH.t("wallet.delegation_not_found_it_may_have"),
     delegation_inactive: "该委托已撤销或已过期，不能再代办。请联系委托人重新委托。",
     push_endpoint_refused: "本平台不支持此浏览器的推送服务；打开本页时仍会提示新的用证记录。",
     web_push_off: "本平台未开通推送提醒；打开本页时仍会提示新的用证记录。",
-    invalid_dispute: "异议内容不符合要求，请检查后重试。",
-    too_many_disputes: "该证照待处理的异议已达上限，请等发证部门处理后再提交。",
-    dispute_closed: "该异议已处理完毕。",
-    dispute_not_found: "未找到该异议。",
-    invalid_exchange_request: "授权内容不符合要求，请检查后重试。",
-    consent_not_found: "未找到该授权，可能已被撤回。",
-    attachment_refused: "附件不符合要求：仅支持 JPG、PNG 或 PDF，每个不超过 2 MB，最多 3 个。",
-    not_found: "未找到所请求的内容。",
-    forbidden: "当前账号没有此操作的权限。"
+    invalid_dispute: CH.t("wallet.the_dispute_is_not_acceptable_please"),
+    too_many_disputes: CH.t("wallet.this_licence_has_reached_the_limit"),
+    dispute_closed: CH.t("wallet.this_dispute_has_already_been_resolved"),
+    dispute_not_found: CH.t("wallet.dispute_not_found"),
+    invalid_exchange_request: CH.t("wallet.the_consent_is_not_acceptable_please"),
+    consent_not_found: CH.t("wallet.consent_not_found_it_may_have"),
+    attachment_refused: CH.t("wallet.attachments_not_accepted_only_jpg_png"),
+    not_found: CH.t("wallet.the_requested_item_was_not_found"),
+    forbidden: CH.t("wallet.your_account_is_not_allowed_to")
   };
   // The server's message says which rule was broken; these say it in Chinese.
   var DETAIL_TEXT = [
-    [/attachment: only JPEG/, "附件仅支持 JPG、PNG 或 PDF 文件。"],
-    [/attachment: at most \d+ bytes/, "每个附件不能超过 900 KB。"],
-    [/attachment: at most \d+ files/, "每条异议最多 3 个附件。"],
-    [/attachment: the dispute is no longer open/, "该异议已处理完毕，不能再添加附件。"],
-    [/attachment: the file is empty/, "附件是空文件，请重新选择。"],
-    [/is required/, "请把必填项填写完整。"],
-    [/at most \d+ characters/, "填写的内容过长，请精简后再提交。"],
-    [/control characters/, "内容中含有不可见的控制字符，请重新输入。"],
-    [/can no longer be corrected/, "该证照已失效，不能再提出异议。"],
-    [/is not a field of/, "所选信息项不属于该证照。"],
-    [/at most one year/, "授权期限最长一年，请缩短截止日期。"],
-    [/valid_until/, "授权截止日期须晚于今天。"],
-    [/delegations cover licence types only/, "代办人只能为证照授权；数据项须由本人授权。"],
-    [/not held by a holder of your kind/, "所选数据不适用于您的证件类型。"],
-    [/active consents/, "有效授权数量已达上限，请先撤回不再需要的授权。"],
-    [/is not a department in the catalog|matter:/, "所选事项或部门不在目录中，请重新选择。"]
+    [/attachment: only JPEG/, CH.t("wallet.attachments_must_be_jpg_png_or")],
+    [/attachment: at most \d+ bytes/, CH.t("wallet.each_attachment_must_be_at_most")],
+    [/attachment: at most \d+ files/, CH.t("wallet.at_most_3_attachments_per_dispute")],
+    [/attachment: the dispute is no longer open/, CH.t("wallet.this_dispute_has_been_resolved_no")],
+    [/attachment: the file is empty/, CH.t("wallet.the_attachment_is_an_empty_file")],
+    [/is required/, CH.t("wallet.please_fill_in_all_required_fields")],
+    [/at most \d+ characters/, CH.t("wallet.what_you_entered_is_too_long")],
+    [/control characters/, CH.t("wallet.the_text_contains_invisible_control_characters")],
+    [/can no longer be corrected/, CH.t("wallet.this_licence_is_no_longer_valid")],
+    [/is not a field of/, CH.t("wallet.the_chosen_item_does_not_belong")],
+    [/at most one year/, CH.t("wallet.a_consent_lasts_at_most_one")],
+    [/valid_until/, CH.t("wallet.the_consents_end_date_must_be")],
+    [/delegations cover licence types only/, CH.t("wallet.a_proxy_can_only_consent_for")],
+    [/not held by a holder of your kind/, CH.t("wallet.the_chosen_data_does_not_apply")],
+    [/active consents/, CH.t("wallet.you_have_reached_the_limit_of")],
+    [/is not a department in the catalog|matter:/, CH.t("wallet.the_chosen_matter_or_department_is")]
   ];
 
   function errorMessage(result, fallback) {
-    var prefix = fallback ? fallback + "：" : "";
+    var prefix = fallback ? fallback + CH.t("wallet.colon") : "";
     var data = result.data || {};
     // A refusal this page knows by its code is said in its words (a proxy's
     // ended delegation is a 403 too); other 403s are the generic answer.
@@ -75,7 +75,7 @@
     for (var i = 0; i < DETAIL_TEXT.length; i++) {
       if (DETAIL_TEXT[i][0].test(message)) return prefix + DETAIL_TEXT[i][1];
     }
-    return prefix + (ERROR_TEXT[data.error] || "请稍后重试；如仍不成功，请联系发证部门。");
+    return prefix + (ERROR_TEXT[data.error] || CH.t("wallet.please_try_again_later_if_it"));
   }
 
   /* ------------------------------------------------------------ sign-in */
@@ -83,7 +83,7 @@
     state.session = saved;
     $("signin").hidden = true;
     $("wallet-app").hidden = false;
-    $("greeting").textContent = "您好，" + (saved.name || "持证人");
+    $("greeting").textContent = CH.t("wallet.hello") + (saved.name || CH.t("wallet.holder"));
     renderOffline();
     loadLicences();
     // A use of the holder's data is told here while the wallet is open (and,
@@ -100,13 +100,13 @@
     state.session = null;
     $("wallet-app").hidden = true;
     $("signin").hidden = false;
-    CH.showError($("signin-error"), "登录已失效，请重新登录。");
+    CH.showError($("signin-error"), CH.t("wallet.your_sign_in_has_expired_please"));
   }
 
   function onSession(result) {
     if (!result.ok) {
       CH.showError($("signin-error"), result.status === 401 || result.status === 422
-        ? "登录信息不正确，请核对后重试。" : errorMessage(result, "登录失败"));
+        ? CH.t("wallet.the_sign_in_details_are_wrong") : errorMessage(result, CH.t("wallet.sign_in_failed")));
       return;
     }
     CH.showError($("signin-error"), "");
@@ -121,7 +121,7 @@
         event.preventDefault();
         var code = $("holder-code").value.trim().toUpperCase();
         var name = $("holder-name").value.trim();
-        if (!code || !name) { CH.showError($("signin-error"), "请填写证件号码和姓名。"); return; }
+        if (!code || !name) { CH.showError($("signin-error"), CH.t("wallet.please_enter_the_id_number_and")); return; }
         CH.api("/api/v1/holders/dev-login", {
           body: { holder_code: code, name: name, holder_code_type: $("holder-type").value },
         }).then(onSession);
@@ -132,7 +132,7 @@
       oidc.addEventListener("submit", function (event) {
         event.preventDefault();
         var token = $("id-token").value.trim();
-        if (!token) { CH.showError($("signin-error"), "请填入身份令牌。"); return; }
+        if (!token) { CH.showError($("signin-error"), CH.t("wallet.please_paste_the_id_token")); return; }
         CH.api("/api/v1/holders/session", { body: { id_token: token } }).then(function (result) {
           $("id-token").value = "";
           onSession(result);
@@ -148,7 +148,7 @@
   /* ------------------------------------------------------------ licences */
   function loadLicences() {
     holderApi("/api/v1/holders/me/licences").then(function (result) {
-      if (!result.ok) { walletError(errorMessage(result, "证照加载失败")); return; }
+      if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_licence"))); return; }
       walletError("");
       state.licences = Array.isArray(result.data) ? result.data : (result.data && result.data.licences) || [];
       renderLicences();
@@ -165,13 +165,13 @@
     state.licences.forEach(function (licence) {
       var pick = null;
       if (isLive(licence)) {
-        var box = el("input", { type: "checkbox", "aria-label": "选择" + licence.type_name + "用于亮证" });
+        var box = el("input", { type: "checkbox", "aria-label": CH.t("wallet.select") + licence.type_name + CH.t("wallet.for_showing") });
         box.checked = !!state.selected[licence.identifier];
         box.addEventListener("change", function () {
           if (box.checked) state.selected[licence.identifier] = true; else delete state.selected[licence.identifier];
           updateSelection();
         });
-        pick = el("label", { class: "licence-pick" }, box, "选择此证亮证");
+        pick = el("label", { class: "licence-pick" }, box, CH.t("wallet.select_this_licence_to_show"));
       }
       var card = el("button", {
         type: "button", class: "licence-card" + (isLive(licence) ? "" : " is-inactive"),
@@ -179,9 +179,9 @@
         onclick: function () { openLicence(licence.identifier); },
       },
         el("span", { class: "row-between" }, el("span", { class: "type-name", text: licence.type_name }), CH.badge(licence.status)),
-        el("span", { class: "meta", text: "有效期至 " + CH.formatDate(licence.valid_until) }),
-        el("span", { class: "meta", text: "版本 " + (licence.current_version || 1) +
-          (licence.open_disputes ? "　异议处理中" : "") }));
+        el("span", { class: "meta", text: CH.t("wallet.valid_until") + CH.formatDate(licence.valid_until) }),
+        el("span", { class: "meta", text: CH.t("wallet.version") + (licence.current_version || 1) +
+          (licence.open_disputes ? CH.t("wallet.dispute_in_progress") : "") }));
       list.appendChild(el("li", null, card, pick));
     });
     updateSelection();
@@ -195,7 +195,7 @@
 
   function openLicence(identifier) {
     holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(identifier)).then(function (result) {
-      if (!result.ok) { walletError(errorMessage(result, "证照加载失败")); return; }
+      if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_licence"))); return; }
       walletError("");
       state.detail = result.data;
       renderDetail(result.data);
@@ -211,13 +211,13 @@
     badge.className = "badge badge-" + (CH.STATUS[licence.status] ? licence.status : "info");
     badge.textContent = CH.statusLabel(licence.status);
     $("detail-identifier").textContent = licence.identifier;
-    $("detail-versions").textContent = "当前版本 " + licence.current_version + "，共 " + (licence.versions || []).length +
-      " 个版本　有效期 " + CH.formatDate(licence.valid_from) + " 至 " + CH.formatDate(licence.valid_until);
+    $("detail-versions").textContent = CH.t("wallet.current_version") + licence.current_version + CH.t("wallet.comma") + (licence.versions || []).length +
+      CH.t("wallet.versions_valid") + CH.formatDate(licence.valid_from) + CH.t("wallet.to") + CH.formatDate(licence.valid_until);
     $("present-this").disabled = !isLive(licence);
     CH.licenceType(licence.type_code).then(function (type) {
       var labels = CH.fieldLabels(type);
       var fields = CH.clear($("detail-fields"));
-      fields.appendChild(el("dt", { text: "持证人" }));
+      fields.appendChild(el("dt", { text: CH.t("wallet.holder") }));
       fields.appendChild(el("dd", { text: licence.holder_name }));
       Object.keys(licence.face || {}).forEach(function (key) {
         fields.appendChild(el("dt", { text: labels[key] || key }));
@@ -227,7 +227,7 @@
     });
     var disputes = CH.clear($("detail-disputes"));
     (licence.open_disputes || []).forEach(function (dispute) {
-      disputes.appendChild(el("p", { class: "alert small", text: "异议处理中：" + dispute.field + "（" + dispute.reason + "）" }));
+      disputes.appendChild(el("p", { class: "alert small", text: CH.t("wallet.dispute_in_progress_2") + dispute.field + CH.t("wallet.paren_open") + dispute.reason + CH.t("wallet.paren_close") }));
     });
     $("detail-title").focus();
   }
@@ -243,7 +243,7 @@
     if (!state.detail) return;
     holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(state.detail.identifier) + "/layout.png",
       { binary: true, headers: { Accept: "image/png" } }).then(function (result) {
-      if (!result.ok) { walletError(errorMessage(result, "版式文件加载失败")); return; }
+      if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_layout_document"))); return; }
       $("layout-image").src = CH.objectUrl(state.blobs.png = state.blobs.png || {}, result.data);
       $("layout-box").hidden = false;
     });
@@ -254,7 +254,7 @@
     var identifier = state.detail.identifier;
     holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(identifier) + "/layout.pdf",
       { binary: true, headers: { Accept: "application/pdf" } }).then(function (result) {
-      if (!result.ok) { walletError(errorMessage(result, "PDF 下载失败")); return; }
+      if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.pdf_download_failed"))); return; }
       var link = el("a", { href: CH.objectUrl(state.blobs.pdf = state.blobs.pdf || {}, result.data),
                            download: (state.detail.type_name || "licence") + ".pdf" });
       document.body.appendChild(link);
@@ -273,10 +273,10 @@
     $("licence-list-view").hidden = true;
     $("licence-detail").hidden = true;
     $("present").hidden = false;
-    $("present-licences").textContent = "出示：" + identifiers.map(function (id) {
+    $("present-licences").textContent = CH.t("wallet.showing") + identifiers.map(function (id) {
       var found = state.licences.filter(function (l) { return l.identifier === id; })[0];
       return found ? found.type_name : principalTypeName || id;
-    }).join("、") + (onBehalfOf ? "（代他人出示）" : "");
+    }).join(CH.t("wallet.list_comma")) + (onBehalfOf ? CH.t("wallet.on_behalf_of_another_person") : "");
     requestCode();
     $("present").scrollIntoView({ block: "start" });
     $("present-title").setAttribute("tabindex", "-1");
@@ -288,7 +288,7 @@
     return checked ? checked.value : "masked";
   }
 
-  var DISCLOSURE_LABELS = { full: "完整信息", masked: "隐藏敏感信息" };
+  var DISCLOSURE_LABELS = { full: CH.t("wallet.full_details"), masked: CH.t("wallet.hide_sensitive_details") };
 
   // Asks for a new code. From that moment the code on screen is no longer
   // the current one (the registry supersedes it when it makes the new one),
@@ -298,7 +298,7 @@
   function requestCode() {
     var present = state.present;
     if (!present) return;
-    clearCode("正在生成亮证码…");
+    clearCode(CH.t("wallet.generating_the_code"));
     if (present.pending) return;  // the answer in flight is checked against the choice when it comes
     present.pending = true;
     var sentAt = Date.now();
@@ -314,7 +314,7 @@
           return;
         }
         if (!result.ok) {
-          clearCode("亮证码生成失败：" + errorMessage(result, "请稍后重试"));
+          clearCode(CH.t("wallet.could_not_generate_the_code") + errorMessage(result, CH.t("wallet.please_try_again_later")));
           return;
         }
         showCode(present, result.data, sentAt);
@@ -337,7 +337,7 @@
     $("short-code").dataset.shortCode = digits;
     keepScreenOn();
     var label = $("present-disclosure");
-    label.textContent = "本码出示范围：" + (DISCLOSURE_LABELS[data.disclosure] || data.disclosure);
+    label.textContent = CH.t("wallet.this_code_shows") + (DISCLOSURE_LABELS[data.disclosure] || data.disclosure);
     label.dataset.disclosure = data.disclosure;
     // Count down to the instant the counter stops accepting the code, on this
     // device's clock (the server's may differ): from when the request left,
@@ -348,7 +348,7 @@
     present.current = data.id;
     if (!present.timer) present.timer = window.setInterval(tick, 1000);
     tick();
-    CH.announce("亮证码已生成，" + present.total + " 秒内有效");
+    CH.announce(CH.t("wallet.code_generated_valid_for") + present.total + CH.t("wallet.s"));
   }
 
   function tick() {
@@ -357,9 +357,9 @@
     var left = Math.max(0, Math.ceil((present.deadline - Date.now()) / 1000));
     if (present.current) {
       if (left === 0) {
-        clearCode("亮证码已过期。点击“立即刷新”重新生成。");
+        clearCode(CH.t("wallet.the_code_has_expired_click_refresh"));
       } else {
-        $("countdown").textContent = "剩余 " + left + " 秒";
+        $("countdown").textContent = CH.t("wallet.remaining") + left + CH.t("wallet.s_2");
         var bar = $("countdown-bar");
         bar.firstElementChild.style.width = Math.round((100 * left) / present.total) + "%";
         bar.classList.toggle("is-low", left <= 10);
@@ -390,7 +390,7 @@
     $("short-code").textContent = "—";
     $("short-code").dataset.shortCode = "";
     var label = $("present-disclosure");
-    label.textContent = "出示范围：" + (DISCLOSURE_LABELS[disclosure()] || "");
+    label.textContent = CH.t("wallet.shows") + (DISCLOSURE_LABELS[disclosure()] || "");
     label.dataset.disclosure = "";
     $("countdown").textContent = message;
     var bar = $("countdown-bar");
@@ -422,7 +422,7 @@
     $("present-close").addEventListener("click", function () {
       var back = state.present && state.present.returnTo;
       stopPresenting();
-      CH.announce("已结束亮证");
+      CH.announce(CH.t("wallet.showing_ended"));
       if (back === "licence-detail") $("present-this").focus(); else $("present-selected").focus();
     });
     Array.prototype.forEach.call(document.querySelectorAll('input[name="disclosure"]'), function (radio) {
@@ -447,19 +447,19 @@
   function keepScreenOn() {
     if (wakeLock) return;
     if (!("wakeLock" in navigator)) {
-      wakeState("unsupported", "本机浏览器不能保持屏幕常亮，请在出示期间勿让屏幕自动关闭。");
+      wakeState("unsupported", CH.t("wallet.this_browser_cannot_keep_the_screen"));
       return;
     }
     navigator.wakeLock.request("screen").then(function (lock) {
       if (!state.present) { lock.release(); return; }
       wakeLock = lock;
-      wakeState("held", "亮证期间屏幕保持常亮。");
+      wakeState("held", CH.t("wallet.the_screen_stays_on_while_the"));
       lock.addEventListener("release", function () {
         if (wakeLock === lock) wakeLock = null;
-        if (state.present) wakeState("released", "屏幕常亮已中断，返回本页后自动恢复。");
+        if (state.present) wakeState("released", CH.t("wallet.keeping_the_screen_on_was_interrupted"));
       });
     }).catch(function () {
-      wakeState("refused", "未能保持屏幕常亮（可能处于省电模式），请在出示期间勿让屏幕自动关闭。");
+      wakeState("refused", CH.t("wallet.could_not_keep_the_screen_on"));
     });
   }
   function letScreenSleep() {
@@ -491,18 +491,18 @@
     var licence = state.detail;
     if (!licence) return;
     var note = $("save-offline-state");
-    note.textContent = "正在保存…";
+    note.textContent = CH.t("wallet.saving");
     holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(licence.identifier) + "/static-qr")
       .then(function (result) {
-        if (!result.ok) { note.textContent = errorMessage(result, "保存失败"); return; }
+        if (!result.ok) { note.textContent = errorMessage(result, CH.t("wallet.saving_failed")); return; }
         var copies = offlineCopies();
         copies[licence.base_identifier || licence.identifier] = {
           identifier: result.data.identifier, type_name: result.data.type_name, qr_text: result.data.qr_text,
           qr_png_base64: result.data.qr_png_base64, valid_until: result.data.valid_until, saved_at: new Date().toISOString()
         };
         note.textContent = keepOfflineCopies(copies)
-          ? "已保存到本机：无网络时打开本页即可出示此证照的静态二维码。"
-          : "本机存储空间不足，未能保存。";
+          ? CH.t("wallet.saved_on_this_device_open_this")
+          : CH.t("wallet.not_enough_storage_on_this_device");
         note.dataset.saved = "true";
         renderOffline();
       });
@@ -514,16 +514,16 @@
     var offline = navigator.onLine === false;
     var section = $("offline");
     section.hidden = keys.length === 0 || (!offline && !!state.session);
-    $("offline-state").textContent = offline ? "当前无网络连接：以下为保存在本机的证照二维码。" : "";
+    $("offline-state").textContent = offline ? CH.t("wallet.no_network_connection_these_are_the") : "";
     var list = CH.clear($("offline-list"));
     keys.forEach(function (key) {
       var copy = copies[key];
       list.appendChild(el("li", { class: "offline-copy", "data-identifier": copy.identifier },
         el("p", { class: "type-name", text: copy.type_name }),
         el("img", { class: "qr-image", src: "data:image/png;base64," + copy.qr_png_base64,
-                    alt: copy.type_name + "的静态二维码" }),
-        el("p", { class: "small muted", text: "有效期至 " + CH.formatDate(copy.valid_until) + "　保存于 " + CH.formatTime(copy.saved_at) }),
-        el("button", { type: "button", class: "btn btn-secondary", text: "从本机删除", onclick: function () {
+                    alt: copy.type_name + CH.t("wallet.static_qr_code") }),
+        el("p", { class: "small muted", text: CH.t("wallet.valid_until") + CH.formatDate(copy.valid_until) + CH.t("wallet.saved") + CH.formatTime(copy.saved_at) }),
+        el("button", { type: "button", class: "btn btn-secondary", text: CH.t("wallet.remove_from_this_device"), onclick: function () {
           var now = offlineCopies();
           delete now[key];
           keepOfflineCopies(now);
@@ -554,7 +554,7 @@
         var result = all[0];
         family.given = {};
         ((all[4].ok && all[4].data.given) || []).forEach(function (d) { family.given[d.id] = d; });
-        if (!result.ok) { walletError(errorMessage(result, "用证记录加载失败")); return; }
+        if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_use_records"))); return; }
         var data = result.data || {};
         records.all = data.records || [];
         records.departments = all[1];
@@ -566,9 +566,9 @@
           records.checked = checked;
           var cp = checked.checkpoint;
           $("records-checkpoint").textContent = cp
-            ? "日志检查点：共 " + cp.size + " 条记录　签名" +
-              (checked.signature === "ok" ? "已在本机核验 ✓" : checked.signature === "bad" ? "核验失败 ×" : "未在本机核验")
-            : "日志尚未发布检查点。";
+            ? CH.t("wallet.log_checkpoint") + cp.size + CH.t("wallet.entries_signature") +
+              (checked.signature === "ok" ? CH.t("wallet.verified_in_this_browser") : checked.signature === "bad" ? CH.t("wallet.verification_failed") : CH.t("wallet.not_verified_in_this_browser"))
+            : CH.t("wallet.the_log_has_not_published_a");
           $("records-checkpoint").dataset.signature = checked.signature;
           renderRecords();
           showCompleteness(data, checked);
@@ -591,11 +591,11 @@
   function fillRecordFilters() {
     var licenceSelect = $("filter-licence"), departmentSelect = $("filter-department");
     var keepLicence = licenceSelect.value, keepDepartment = departmentSelect.value;
-    CH.clear(licenceSelect).appendChild(el("option", { value: "", text: "全部证照" }));
+    CH.clear(licenceSelect).appendChild(el("option", { value: "", text: CH.t("wallet.all_licences") }));
     state.licences.forEach(function (licence) {
       licenceSelect.appendChild(el("option", { value: licence.base_identifier, text: licence.type_name }));
     });
-    CH.clear(departmentSelect).appendChild(el("option", { value: "", text: "全部部门" }));
+    CH.clear(departmentSelect).appendChild(el("option", { value: "", text: CH.t("wallet.all_departments") }));
     var seen = {};
     records.all.forEach(function (item) {
       var code = (item.record || {}).department;
@@ -648,11 +648,11 @@
     var shown = rows.slice(records.page * PAGE_SIZE, (records.page + 1) * PAGE_SIZE);
     var list = CH.clear($("records"));
     $("records-empty").hidden = rows.length > 0;
-    $("records-empty").textContent = records.all.length ? "没有符合筛选条件的记录。" : "暂无用证记录。";
+    $("records-empty").textContent = records.all.length ? CH.t("wallet.no_records_match_the_filters") : CH.t("wallet.no_use_records_yet");
     var others = rows.filter(function (row) { return row.item; }).length;
-    $("records-summary").textContent = "共 " + others + " 次他人用证" +
-      (rows.length > others ? "，本人查看 " + (rows.length - others) + " 天（已合并显示）" : "");
-    $("records-page").textContent = "第 " + (records.page + 1) + " / " + pages + " 页";
+    $("records-summary").textContent = CH.t("wallet.total") + others + CH.t("wallet.uses_by_others") +
+      (rows.length > others ? CH.t("wallet.your_own_views_on") + (rows.length - others) + CH.t("wallet.days_grouped") : "");
+    $("records-page").textContent = CH.t("wallet.page") + (records.page + 1) + " / " + pages + CH.t("wallet.page_suffix");
     $("records-prev").disabled = records.page === 0;
     $("records-next").disabled = records.page >= pages - 1;
     shown.forEach(function (row) {
@@ -672,10 +672,10 @@
     var cp = checked && checked.checkpoint;
     CH.checkRecord(item, checked && checked.signature === "bad" ? null : cp).then(function (status) {
       proof.dataset.proof = status;
-      if (status === "ok") { proof.className = "proof proof-ok small"; proof.textContent = "日志证明：已核验 ✓（第 " + (item.index + 1) + " 条，检查点共 " + cp.size + " 条）"; }
-      else if (status === "present") { proof.className = "proof proof-ok small"; proof.textContent = "日志证明：已收录（检查点共 " + cp.size + " 条）"; }
-      else if (status === "pending") { proof.className = "proof proof-pending small"; proof.textContent = "日志证明：等待下一个检查点收录"; }
-      else { proof.className = "proof proof-bad small"; proof.textContent = "日志证明：核验失败 ×"; }
+      if (status === "ok") { proof.className = "proof proof-ok small"; proof.textContent = CH.t("wallet.log_proof_verified_entry") + (item.index + 1) + CH.t("wallet.of_the_checkpoints") + cp.size + CH.t("wallet.paren_close_2"); }
+      else if (status === "present") { proof.className = "proof proof-ok small"; proof.textContent = CH.t("wallet.log_proof_included_checkpoint_entries") + cp.size + CH.t("wallet.paren_close_2"); }
+      else if (status === "pending") { proof.className = "proof proof-pending small"; proof.textContent = CH.t("wallet.log_proof_waiting_for_the_next"); }
+      else { proof.className = "proof proof-bad small"; proof.textContent = CH.t("wallet.log_proof_verification_failed"); }
     });
   }
 
@@ -685,30 +685,30 @@
     group.self.forEach(function (item) {
       (item.record.licence_ids || []).forEach(function (id) {
         var licence = licenceOf(id);
-        names[licence ? licence.type_name : "证照"] = true;
+        names[licence ? licence.type_name : CH.t("wallet.licences")] = true;
       });
     });
     var details = el("details", { class: "self-views" },
-      el("summary", { text: group.day + "　您本人查看 " + group.self.length + " 次（最近 " +
-        CH.formatTime(latest.time).slice(11, 16) + "）" }),
-      el("p", { class: "small muted", text: "查看的证照：" + Object.keys(names).join("、") }));
+      el("summary", { text: group.day + CH.t("wallet.you_viewed") + group.self.length + CH.t("wallet.times_latest") +
+        CH.formatTime(latest.time).slice(11, 16) + CH.t("wallet.paren_close") }),
+      el("p", { class: "small muted", text: CH.t("wallet.licences_viewed") + Object.keys(names).join(CH.t("wallet.list_comma")) }));
     return el("li", { class: "record record-self", "data-kind": "holder_access", "data-self-count": String(group.self.length) },
       details);
   }
 
   // "face.address" / "face.address:masked" / "sealed_record": said in words, with the catalog's labels.
-  var RECORD_FIELDS = { holder_name: "持证人姓名", sealed_record: "电子证照原件（含签章）",
-                        "static_qr.identifier": "证照标识", "static_qr.holder_name_masked": "姓名（遮蔽）",
-                        "static_qr.validity": "有效期" };
+  var RECORD_FIELDS = { holder_name: CH.t("wallet.holders_name"), sealed_record: CH.t("wallet.original_electronic_licence_with_seal"),
+                        "static_qr.identifier": CH.t("wallet.licence_id"), "static_qr.holder_name_masked": CH.t("wallet.name_masked"),
+                        "static_qr.validity": CH.t("wallet.validity") };
   function fieldText(fields, labels) {
     return (fields || []).map(function (name) {
       var plain = name.replace(/:masked$/, "");
-      if (RECORD_FIELDS[plain]) return RECORD_FIELDS[plain] + (plain !== name ? "（已遮蔽）" : "");
+      if (RECORD_FIELDS[plain]) return RECORD_FIELDS[plain] + (plain !== name ? CH.t("wallet.masked") : "");
       var masked = /:masked$/.test(name);
       var key = name.replace(/:masked$/, "").replace(/^face\./, "");
-      if (key === "*") return masked ? "全部信息（部分遮蔽）" : "全部信息";
-      return (labels[key] || key) + (masked ? "（已遮蔽）" : "");
-    }).join("、");
+      if (key === "*") return masked ? CH.t("wallet.all_details_partly_masked") : CH.t("wallet.all_details");
+      return (labels[key] || key) + (masked ? CH.t("wallet.masked") : "");
+    }).join(CH.t("wallet.list_comma"));
   }
 
   function recordNode(item) {
@@ -719,30 +719,30 @@
     var fieldsLine = el("div", { class: "small record-fields" });
     var first = licenceOf((r.licence_ids || [])[0]);
     if ((r.fields || []).length) {
-      fieldsLine.textContent = "提供的信息：" + fieldText(r.fields, {});
+      fieldsLine.textContent = CH.t("wallet.details_provided") + fieldText(r.fields, {});
       if (first) CH.licenceType(first.type_code).then(function (type) {
-        fieldsLine.textContent = "提供的信息：" + fieldText(r.fields, CH.fieldLabels(type));
+        fieldsLine.textContent = CH.t("wallet.details_provided") + fieldText(r.fields, CH.fieldLabels(type));
       });
     }
     return el("li", { class: "record", "data-kind": r.kind, "data-result": r.result, "data-department": r.department },
       el("div", { class: "row-between" },
         el("span", { class: "who", text: who }),
         el("span", { class: "badge " + (granted ? "badge-valid" : "badge-denied"), text: CH.resultLabel(r.result) })),
-      el("div", { class: "small", text: CH.formatTime(r.time) + "　" + CH.kindLabel(r.kind) +
-        (r.operator && r.operator !== "holder" ? "　经办人 " + r.operator : "") }),
-      licenceNames.length ? el("div", { class: "small record-licences", text: "证照：" + licenceNames.join("、") }) : null,
-      (r.data_items || []).length ? el("div", { class: "small", text: "数据：" + r.data_items.map(function (code) {
+      el("div", { class: "small", text: CH.formatTime(r.time) + CH.t("wallet.spacer") + CH.kindLabel(r.kind) +
+        (r.operator && r.operator !== "holder" ? CH.t("wallet.operator") + r.operator : "") }),
+      licenceNames.length ? el("div", { class: "small record-licences", text: CH.t("wallet.licences_2") + licenceNames.join(CH.t("wallet.list_comma")) }) : null,
+      (r.data_items || []).length ? el("div", { class: "small", text: CH.t("wallet.data") + r.data_items.map(function (code) {
         return CH.nameOf(records.items || {}, code);
-      }).join("、") }) : null,
+      }).join(CH.t("wallet.list_comma")) }) : null,
       (r.fields || []).length ? fieldsLine : null,
-      r.matter ? el("div", { class: "small", text: "事项：" + CH.nameOf(records.matters, r.matter) }) : null,
-      r.purpose ? el("div", { class: "small", text: "事由：" + r.purpose }) : null,
+      r.matter ? el("div", { class: "small", text: CH.t("wallet.matter") + CH.nameOf(records.matters, r.matter) }) : null,
+      r.purpose ? el("div", { class: "small", text: CH.t("wallet.purpose") + r.purpose }) : null,
       proxyLine(r),
-      el("div", { class: "small", text: "依据：" + CH.basisLabel(r.basis) +
-        (r.basis === "supervision_mandate" ? "（监管执法查询，无需您授权）" : "") +
-        (r.reason ? "　拒绝原因：" + (REFUSAL_TEXT[r.reason] || "未通过核验") : "") }),
-      el("div", { class: "proof proof-pending small", text: "日志证明：核验中…" }),
-      r.answer ? el("div", { class: "answer small proof-pending", text: "披露内容：核验中…" }) : null);
+      el("div", { class: "small", text: CH.t("wallet.basis") + CH.basisLabel(r.basis) +
+        (r.basis === "supervision_mandate" ? CH.t("wallet.supervision_query_your_consent_is_not") : "") +
+        (r.reason ? CH.t("wallet.refusal_reason") + (REFUSAL_TEXT[r.reason] || CH.t("wallet.not_verified")) : "") }),
+      el("div", { class: "proof proof-pending small", text: CH.t("wallet.log_proof_verifying") }),
+      r.answer ? el("div", { class: "answer small proof-pending", text: CH.t("wallet.disclosed_content_verifying") }) : null);
   }
 
   // A use by someone the holder delegated to: who, through which delegation.
@@ -758,10 +758,10 @@
   /* What went out about the holder, checked here against the record's
      commitment (answercheck.js, where the page loads it). */
   var ANSWER_TEXT = {
-    verified: ["proof-ok", "披露内容：已核验 ✓（与日志记录的承诺一致）"],
-    mismatch: ["proof-bad", "披露内容：与日志记录的承诺不符 ×"],
-    missing: ["proof-pending", "披露内容：未保存，无法核对"],
-    unchecked: ["proof-pending", "披露内容：本机浏览器无法核验"]
+    verified: ["proof-ok", CH.t("wallet.disclosed_content_verified_matches_the_commitmen")],
+    mismatch: ["proof-bad", CH.t("wallet.disclosed_content_does_not_match_the")],
+    missing: ["proof-pending", CH.t("wallet.disclosed_content_not_kept_cannot_be")],
+    unchecked: ["proof-pending", CH.t("wallet.disclosed_content_this_browser_cannot_verify")]
   };
   function showAnswerCheck(node, item) {
     var line = node.querySelector(".answer");
@@ -770,7 +770,7 @@
       var shown = ANSWER_TEXT[status] || ANSWER_TEXT.mismatch;
       line.dataset.answer = status;
       line.className = "answer small " + shown[0];
-      line.textContent = shown[1] + ((item.disclosed && item.disclosed.values) ? "，共 " + item.disclosed.values.length + " 项" : "");
+      line.textContent = shown[1] + ((item.disclosed && item.disclosed.values) ? CH.t("wallet.comma") + item.disclosed.values.length + CH.t("wallet.items") : "");
     });
   }
 
@@ -780,27 +780,27 @@
   function showCompleteness(data, checked) {
     var node = $("records-completeness");
     if (!node || !CH.checkCompleteness) return;
-    node.textContent = "完整性证明：核验中…";
+    node.textContent = CH.t("wallet.completeness_proof_verifying");
     CH.checkCompleteness(data, checked).then(function (result) {
       node.dataset.complete = result.status;
-      var withheld = result.embargoed ? "其中 " + result.embargoed + " 条为监管执法保密期内的使用，保密期满后显示内容。" : "";
+      var withheld = result.embargoed ? CH.t("wallet.of_these") + result.embargoed + CH.t("wallet.are_uses_under_a_supervision_confidentiality") : "";
       if (result.status === "ok") {
-        node.textContent = "完整性证明：已核验 ✓ 截至该检查点，日志中涉及您的使用共 " + result.count + " 条，均已列出。" + withheld;
+        node.textContent = CH.t("wallet.completeness_proof_verified_up_to_this") + result.count + CH.t("wallet.uses_concerning_you_and_all_are") + withheld;
       } else if (result.status === "bad") {
-        node.textContent = "完整性证明：核验失败 × 列出的记录与日志承诺的数量不符，可能有使用未向您显示。";
+        node.textContent = CH.t("wallet.completeness_proof_failed_the_records_listed");
       } else if (result.status === "unavailable") {
-        node.textContent = "完整性证明：暂不可用（检查点未包含按主体的索引，或记录过多）。";
+        node.textContent = CH.t("wallet.completeness_proof_unavailable_for_now_the");
       } else {
-        node.textContent = "完整性证明：本浏览器无法核验。";
+        node.textContent = CH.t("wallet.completeness_proof_this_browser_cannot_verify");
       }
     });
   }
 
   var REFUSAL_TEXT = {
-    replayed: "二维码已被使用过", expired: "二维码已过期", superseded: "已出示了更新的二维码",
-    revoked: "证照已吊销", suspended: "证照已暂停", consent_missing: "未获您授权", consent_withdrawn: "您已撤回授权",
-    consent_expired: "授权已过期", delegation_ended: "代办委托已结束", unknown_short_code: "数字码不正确",
-    rate_limited: "尝试过于频繁"
+    replayed: CH.t("wallet.the_qr_code_had_already_been"), expired: CH.t("wallet.the_qr_code_had_expired"), superseded: CH.t("wallet.a_newer_qr_code_had_been"),
+    revoked: CH.t("wallet.licence_revoked"), suspended: CH.t("wallet.licence_suspended"), consent_missing: CH.t("wallet.you_had_not_consented"), consent_withdrawn: CH.t("wallet.you_had_withdrawn_consent"),
+    consent_expired: CH.t("wallet.the_consent_had_expired"), delegation_ended: CH.t("wallet.the_delegation_had_ended"), unknown_short_code: CH.t("wallet.wrong_numeric_code"),
+    rate_limited: CH.t("wallet.too_many_attempts")
   };
 
   function bindRecords() {
@@ -822,13 +822,13 @@
       var today = new Date(localDay(new Date().toISOString()) + "T00:00:00");
       items.forEach(function (licence) {
         var left = Math.round((new Date(licence.valid_until + "T00:00:00") - today) / 86400000);
-        var name = (licenceOf(licence.base_identifier) || {}).type_name || "证照";
+        var name = (licenceOf(licence.base_identifier) || {}).type_name || CH.t("wallet.licences");
         list.appendChild(el("li", { class: "alert reminder", "data-base": licence.base_identifier, "data-days": String(left),
-          text: name + "将于 " + licence.valid_until + " 到期（还有 " + left + " 天），请及时向发证部门申请续办。" }));
+          text: name + CH.t("wallet.expires_on") + licence.valid_until + CH.t("wallet.in") + left + CH.t("wallet.days_please_ask_the_issuing_department") }));
       });
       state.licences.filter(function (l) { return l.status === "expired"; }).forEach(function (licence) {
         list.appendChild(el("li", { class: "alert alert-error reminder", "data-base": licence.base_identifier, "data-days": "0",
-          text: licence.type_name + "已于 " + CH.formatDate(licence.valid_until) + " 过期，请尽快续办。" }));
+          text: licence.type_name + CH.t("wallet.expired_on") + CH.formatDate(licence.valid_until) + CH.t("wallet.please_renew_it_soon") }));
       });
       list.hidden = list.children.length === 0;
     });
@@ -850,18 +850,18 @@
       var fresh = result.data.notices || [];
       if (!fresh.length) return;
       var r = fresh[fresh.length - 1];
-      var names = (r.licence_ids || []).map(function (id) { var l = licenceOf(id); return l ? l.type_name : "证照"; });
+      var names = (r.licence_ids || []).map(function (id) { var l = licenceOf(id); return l ? l.type_name : CH.t("wallet.licences"); });
       var who = r.kind === "proxy_access" ? "您委托的代办人" : CH.nameOf(all[1], r.department);
-      var text = who + (r.kind === "proxy_access" ? "查看了您的" : r.result === "granted" ? "使用了您的" : "尝试使用您的") +
-        (names.join("、") || "数据") + "（" + CH.formatTime(r.time) + "）" +
-        (fresh.length > 1 ? "，另有 " + (fresh.length - 1) + " 条新记录" : "") + "。如非本人办理，请提出异议或撤回授权。";
+      var text = who + (r.kind === "proxy_access" ? "查看了您的" : r.result === "granted" ? CH.t("wallet.used_your") : CH.t("wallet.tried_to_use_your")) +
+        (names.join(CH.t("wallet.list_comma")) || CH.t("wallet.data_2")) + CH.t("wallet.paren_open") + CH.formatTime(r.time) + CH.t("wallet.paren_close") +
+        (fresh.length > 1 ? CH.t("wallet.and") + (fresh.length - 1) + CH.t("wallet.more_new_records") : "") + CH.t("wallet.if_this_was_not_you_raise");
       var notice = $("use-notice");
       notice.textContent = text;
       notice.dataset.department = r.department || "";
       notice.hidden = false;
       CH.announce(text);
       if (window.Notification && window.Notification.permission === "granted" && document.hidden) {
-        try { new window.Notification("用证提醒", { body: text }); } catch (e) { /* page notifications unavailable */ }
+        try { new window.Notification(CH.t("wallet.use_alert"), { body: text }); } catch (e) { /* page notifications unavailable */ }
       }
     }, function () { state.watching = false; });
   }
@@ -957,7 +957,7 @@
       var list = CH.clear($("consents"));
       if (!result.ok) {
         $("consents-empty").hidden = false;
-        $("consents-empty").textContent = result.status === 404 ? "本平台未开通授权管理。" : errorMessage(result, "授权加载失败");
+        $("consents-empty").textContent = result.status === 404 ? CH.t("wallet.consent_management_is_not_enabled_on") : errorMessage(result, CH.t("wallet.could_not_load_the_consents"));
         return;
       }
       var consents = Array.isArray(result.data) ? result.data : [];
@@ -973,19 +973,19 @@
       el("div", { class: "row-between" },
         el("span", { class: "who", text: CH.nameOf(departments, consent.department) }),
         el("span", { class: "badge " + (active ? "badge-valid" : "badge-revoked"),
-                     text: active ? "生效中" : consent.status === "withdrawn" ? "已撤回" : "已失效" })),
-      el("div", { class: "small", text: "事项：" + CH.nameOf(matters, consent.matter) }),
-      el("div", { class: "small", text: "授权内容：" + names.join("、") }),
-      el("div", { class: "small", text: "有效期：" + CH.formatTime(consent.valid_from) + " 至 " + CH.formatTime(consent.valid_until) +
-        (consent.granted_by_proxy ? "　（由代办人授权）" : "") }));
+                     text: active ? CH.t("wallet.in_force") : consent.status === "withdrawn" ? CH.t("wallet.withdrawn") : CH.t("wallet.no_longer_valid") })),
+      el("div", { class: "small", text: CH.t("wallet.matter") + CH.nameOf(matters, consent.matter) }),
+      el("div", { class: "small", text: CH.t("wallet.consented_to") + names.join(CH.t("wallet.list_comma")) }),
+      el("div", { class: "small", text: CH.t("wallet.valid") + CH.formatTime(consent.valid_from) + CH.t("wallet.to") + CH.formatTime(consent.valid_until) +
+        (consent.granted_by_proxy ? CH.t("wallet.given_by_a_proxy") : "") }));
     if (active) {
-      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: "撤回授权", onclick: function (event) {
-        if (!window.confirm("确定撤回对“" + CH.nameOf(departments, consent.department) + "”的授权吗？")) return;
+      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: CH.t("wallet.withdraw_consent"), onclick: function (event) {
+        if (!window.confirm(CH.t("wallet.withdraw_your_consent_to") + CH.nameOf(departments, consent.department) + CH.t("wallet.withdraw_question_end"))) return;
         event.target.disabled = true;
         holderApi("/api/v1/holders/me/consents/" + encodeURIComponent(consent.id) + "/withdraw", { method: "POST" })
           .then(function (result) {
-            if (!result.ok) { walletError(errorMessage(result, "撤回失败")); event.target.disabled = false; return; }
-            CH.announce("已撤回授权");
+            if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.withdrawing_failed"))); event.target.disabled = false; return; }
+            CH.announce(CH.t("wallet.consent_withdrawn"));
             loadConsents();
           });
       } }));
@@ -1039,16 +1039,16 @@
       }) : [];
       var matter = $("consent-matter");
       if (!matter.options.length) {
-        matter.appendChild(el("option", { value: "", text: "请选择办理事项" }));
+        matter.appendChild(el("option", { value: "", text: CH.t("wallet.please_choose_a_matter") }));
         Object.keys(consentForm.matters).forEach(function (code) {
           var m = consentForm.matters[code];
-          matter.appendChild(el("option", { value: code, text: m.name + "（" + CH.nameOf(consentForm.departments, m.department) + "）" }));
+          matter.appendChild(el("option", { value: code, text: m.name + CH.t("wallet.paren_open") + CH.nameOf(consentForm.departments, m.department) + CH.t("wallet.paren_close") }));
         });
       }
       var who = CH.clear($("consent-for"));
-      who.appendChild(el("option", { value: "", text: "本人" }));
+      who.appendChild(el("option", { value: "", text: CH.t("wallet.myself") }));
       consentForm.proxies.forEach(function (d) {
-        who.appendChild(el("option", { value: String(d.id), text: "代 " + d.principal_code + "（" + RELATION[d.relation] + "）" }));
+        who.appendChild(el("option", { value: String(d.id), text: CH.t("wallet.for") + d.principal_code + CH.t("wallet.paren_open") + RELATION[d.relation] + CH.t("wallet.paren_close") }));
       });
       $("consent-for-field").hidden = consentForm.proxies.length === 0;
       var chosen = null;
@@ -1093,8 +1093,8 @@
     var choice = consentChoice();
     $("consent-department").textContent = choice.matter ? CH.nameOf(consentForm.departments, choice.matter.department) : "—";
     $("consent-summary").textContent = choice.matter && choice.items.length && choice.until
-      ? "您将允许“" + CH.nameOf(consentForm.departments, choice.matter.department) + "”在办理“" + choice.matter.name +
-        "”时使用：" + choice.items.map(itemName).join("、") + "，至 " + choice.until + " 止。可随时撤回。"
+      ? CH.t("wallet.you_will_allow") + CH.nameOf(consentForm.departments, choice.matter.department) + CH.t("wallet.to_use_for_the_matter") + choice.matter.name +
+        CH.t("wallet.consent_preview_uses") + choice.items.map(itemName).join(CH.t("wallet.list_comma")) + CH.t("wallet.until") + choice.until + CH.t("wallet.you_can_withdraw_it_at_any")
       : "";
   }
 
@@ -1102,7 +1102,7 @@
     var message = $("consent-message");
     if (!choice.matter || !choice.items.length || !choice.until) {
       message.className = "alert alert-error";
-      message.textContent = "请选择办理事项和至少一项证照或数据，并填写截止日期。";
+      message.textContent = CH.t("wallet.choose_a_matter_and_at_least");
       return Promise.resolve(false);
     }
     var body = { department: choice.matter.department, matter: choice.matter.code, items: choice.items,
@@ -1116,7 +1116,7 @@
       return sendConsent(body, choice, message);
     }, function (result) {
       message.className = "alert alert-error";
-      message.textContent = errorMessage(result, "授权未成功");
+      message.textContent = errorMessage(result, CH.t("wallet.consenting_did_not_succeed"));
       return false;
     });
   }
@@ -1125,11 +1125,11 @@
     return holderApi("/api/v1/holders/me/consents", { body: body }).then(function (result) {
       if (!result.ok) {
         message.className = "alert alert-error";
-        message.textContent = errorMessage(result, "授权未成功");
+        message.textContent = errorMessage(result, CH.t("wallet.consenting_did_not_succeed"));
         return false;
       }
       message.className = "alert alert-ok";
-      message.textContent = "已授权“" + CH.nameOf(consentForm.departments, body.department) + "”，至 " + choice.until + " 止。";
+      message.textContent = CH.t("wallet.consent_given_to") + CH.nameOf(consentForm.departments, body.department) + CH.t("wallet.until_2") + choice.until + CH.t("wallet.full_stop");
       loadConsents();
       return true;
     });
@@ -1141,8 +1141,8 @@
     var matter = request && consentForm.matters[request.matter];
     if (!request || !matter || !Array.isArray(request.items) || !request.items.length) { box.hidden = true; return; }
     var until = String(request.valid_until || "").slice(0, 10) || dayAfter(90);
-    $("consent-request-text").textContent = "“" + CH.nameOf(consentForm.departments, matter.department) + "”请求在办理“" +
-      matter.name + "”时使用您的：" + request.items.map(itemName).join("、") + "，至 " + until + " 止。";
+    $("consent-request-text").textContent = "“" + CH.nameOf(consentForm.departments, matter.department) + CH.t("wallet.asks_to_use_for_the_matter") +
+      matter.name + CH.t("wallet.your") + request.items.map(itemName).join(CH.t("wallet.list_comma")) + CH.t("wallet.until") + until + CH.t("wallet.full_stop");
     box.hidden = false;
     box.dataset.matter = matter.code;
     state.request = { matter: matter, items: request.items.slice(0, 50), until: until, proxy: "" };
@@ -1169,13 +1169,13 @@
       window.sessionStorage.removeItem(REQUEST_KEY);
       state.request = null;
       $("consent-request").hidden = true;
-      CH.announce("已拒绝该授权请求");
+      CH.announce(CH.t("wallet.the_consent_request_was_declined"));
     });
   }
 
   /* ------------------------------------------------------------ family and proxies */
-  var RELATION = { guardian: "监护", agent: "委托代理", family: "家属" };
-  var ACTION = { present: "亮证", consent: "授权" };
+  var RELATION = { guardian: CH.t("wallet.guardianship"), agent: CH.t("wallet.power_of_attorney"), family: CH.t("wallet.family_member") };
+  var ACTION = { present: CH.t("wallet.show_licences"), consent: CH.t("wallet.consent") };
   var MAX_DELEGATION_DAYS = 5 * 365;
   // The delegations this holder gave, by id: their use records name the proxy through them.
   var family = { given: {}, principals: {} };
@@ -1183,18 +1183,18 @@
   function delegationNode(d, given) {
     var node = el("li", { class: "record", "data-delegation": String(d.id), "data-active": d.active ? "true" : "false" },
       el("div", { class: "row-between" },
-        el("span", { class: "who", text: (given ? "受托人 " + d.proxy_code : "委托人 " + d.principal_code) + "（" + (RELATION[d.relation] || d.relation) + "）" }),
-        el("span", { class: "badge " + (d.active ? "badge-valid" : "badge-revoked"), text: d.active ? "生效中" : d.status === "revoked" ? "已撤销" : "已失效" })),
-      el("div", { class: "small", text: "可代办：" + d.actions.map(function (a) { return ACTION[a] || a; }).join("、") +
-        "　证照：" + d.type_codes.map(itemName).join("、") }),
-      el("div", { class: "small muted", text: "有效期 " + CH.formatTime(d.valid_from) + " 至 " + CH.formatTime(d.valid_until) }));
+        el("span", { class: "who", text: (given ? CH.t("wallet.proxy") + d.proxy_code : CH.t("wallet.principal") + d.principal_code) + CH.t("wallet.paren_open") + (RELATION[d.relation] || d.relation) + CH.t("wallet.paren_close") }),
+        el("span", { class: "badge " + (d.active ? "badge-valid" : "badge-revoked"), text: d.active ? CH.t("wallet.in_force") : d.status === "revoked" ? CH.t("wallet.revoked") : CH.t("wallet.no_longer_valid") })),
+      el("div", { class: "small", text: CH.t("wallet.may_act_for") + d.actions.map(function (a) { return ACTION[a] || a; }).join(CH.t("wallet.list_comma")) +
+        CH.t("wallet.licences_3") + d.type_codes.map(itemName).join(CH.t("wallet.list_comma")) }),
+      el("div", { class: "small muted", text: CH.t("wallet.valid_2") + CH.formatTime(d.valid_from) + CH.t("wallet.to") + CH.formatTime(d.valid_until) }));
     if (given && d.active) {
-      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: "撤销委托", onclick: function (event) {
-        if (!window.confirm("确定撤销对 " + d.proxy_code + " 的委托吗？撤销后其代为作出的授权随即失效。")) return;
+      node.appendChild(el("button", { type: "button", class: "btn btn-danger", text: CH.t("wallet.revoke_delegation"), onclick: function (event) {
+        if (!window.confirm(CH.t("wallet.revoke_the_delegation_to") + d.proxy_code + CH.t("wallet.consents_they_gave_on_your_behalf"))) return;
         event.target.disabled = true;
         holderApi("/api/v1/holders/me/delegations/" + d.id + "/revoke", { method: "POST" }).then(function (result) {
-          if (!result.ok) { walletError(errorMessage(result, "撤销失败")); event.target.disabled = false; return; }
-          CH.announce("已撤销委托");
+          if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.revoking_failed"))); event.target.disabled = false; return; }
+          CH.announce(CH.t("wallet.delegation_revoked"));
           loadDelegations();
         });
       } }));
@@ -1227,8 +1227,8 @@
       var principal = data.principal;
       $("acting-for").hidden = false;
       $("acting-for").dataset.delegation = String(d.id);
-      $("acting-for-title").textContent = "代办：" + (principal.name || "") + "（" + principal.code_masked + "）";
-      $("acting-for-scope").textContent = "委托范围：" + d.actions.map(function (a) { return ACTION[a] || a; }).join("、") +
+      $("acting-for-title").textContent = "代办：" + (principal.name || "") + CH.t("wallet.paren_open") + principal.code_masked + CH.t("wallet.paren_close");
+      $("acting-for-scope").textContent = "委托范围：" + d.actions.map(function (a) { return ACTION[a] || a; }).join(CH.t("wallet.list_comma")) +
         "，有效期至 " + CH.formatTime(d.valid_until);
       var list = CH.clear($("acting-for-licences"));
       data.licences.forEach(function (licence) { list.appendChild(proxyLicenceNode(data, licence)); });
@@ -1246,10 +1246,10 @@
     var d = data.delegation;
     var node = el("li", { class: "record", "data-identifier": licence.identifier, "data-status": licence.status },
       el("div", { class: "row-between" }, el("span", { class: "who", text: licence.type_name }), CH.badge(licence.status)),
-      el("div", { class: "small muted", text: "有效期至 " + CH.formatDate(licence.valid_until) }));
+      el("div", { class: "small muted", text: CH.t("wallet.valid_until") + CH.formatDate(licence.valid_until) }));
     var row = el("div", { class: "row" });
     if (d.actions.indexOf("present") >= 0 && isLive(licence)) {
-      row.appendChild(el("button", { type: "button", class: "btn proxy-present", text: "代为亮证", onclick: function () {
+      row.appendChild(el("button", { type: "button", class: "btn proxy-present", text: CH.t("wallet.show_on_their_behalf"), onclick: function () {
         state.tabs.select("tab-licences");
         startPresenting([licence.identifier], data.principal.code, licence.type_name);
       } }));
@@ -1269,7 +1269,7 @@
       .then(function (all) {
         var result = all[0];
         consentForm.types = all[1]; consentForm.items = all[2];
-        if (!result.ok) { walletError(errorMessage(result, "委托加载失败")); return; }
+        if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_delegations"))); return; }
         var given = CH.clear($("delegations-given")), received = CH.clear($("delegations-received"));
         (result.data.given || []).forEach(function (d) { given.appendChild(delegationNode(d, true)); });
         (result.data.received || []).forEach(function (d) { received.appendChild(delegationNode(d, false)); });
@@ -1338,7 +1338,7 @@
     var select = CH.clear($("dispute-licence"));
     state.licences.forEach(function (licence) {
       select.appendChild(el("option", { value: licence.identifier, "data-type": licence.type_code,
-                                        text: licence.type_name + "（" + CH.statusLabel(licence.status) + "）" }));
+                                        text: licence.type_name + CH.t("wallet.paren_open") + CH.statusLabel(licence.status) + CH.t("wallet.paren_close") }));
     });
     fillDisputeFields();
   }
@@ -1373,7 +1373,7 @@
       if (proposed) body.proposed_value = proposed;
       if (!body.identifier || !body.field || !body.reason) {
         message.className = "alert alert-error";
-        message.textContent = "请选择证照和信息项，并填写异议理由。";
+        message.textContent = CH.t("wallet.choose_a_licence_and_an_item");
         return;
       }
       var files = Array.prototype.slice.call($("dispute-files").files || []);
@@ -1386,14 +1386,14 @@
       holderApi("/api/v1/holders/me/disputes", { body: body }).then(function (result) {
         if (!result.ok) {
           message.className = "alert alert-error";
-          message.textContent = errorMessage(result, "提交失败");
+          message.textContent = errorMessage(result, CH.t("wallet.submission_failed"));
           return;
         }
         var due = CH.formatTime(result.data.due_at);
         uploadAttachments(result.data.id, files).then(function (failed) {
           message.className = failed ? "alert alert-error" : "alert alert-ok";
-          message.textContent = "异议已提交，发证部门将在 " + due + " 前处理。" +
-            (files.length ? (failed ? "但附件未能上传：" + failed : "已附 " + files.length + " 个证明材料。") : "");
+          message.textContent = CH.t("wallet.dispute_submitted_the_issuing_department_will") + due + CH.t("wallet.full_stop_2") +
+            (files.length ? (failed ? CH.t("wallet.but_the_attachments_could_not_be") + failed : CH.t("wallet.attached") + files.length + CH.t("wallet.supporting_documents")) : "");
           message.dataset.attached = failed ? "" : String(files.length);
         });
         $("dispute-reason").value = "";
@@ -1410,10 +1410,10 @@
 
   // Checked here so the holder hears it before anything is sent; the server checks again.
   function attachmentProblem(files) {
-    if (files.length > ATTACHMENTS_MAX) return "每条异议最多 3 个附件。";
+    if (files.length > ATTACHMENTS_MAX) return CH.t("wallet.at_most_3_attachments_per_dispute");
     for (var i = 0; i < files.length; i++) {
-      if (ATTACHMENT_TYPES.indexOf(files[i].type) < 0) return "附件“" + files[i].name + "”不是 JPG、PNG 或 PDF 文件。";
-      if (files[i].size > ATTACHMENT_MAX_BYTES) return "附件“" + files[i].name + "”超过 900 KB，请压缩后再上传。";
+      if (ATTACHMENT_TYPES.indexOf(files[i].type) < 0) return CH.t("wallet.the_attachment") + files[i].name + CH.t("wallet.is_not_a_jpg_png_or");
+      if (files[i].size > ATTACHMENT_MAX_BYTES) return CH.t("wallet.the_attachment") + files[i].name + CH.t("wallet.is_larger_than_900_kb_please");
     }
     return "";
   }
@@ -1433,26 +1433,26 @@
   function loadDisputes() {
     holderApi("/api/v1/holders/me/disputes").then(function (result) {
       var list = CH.clear($("disputes"));
-      if (!result.ok) { walletError(errorMessage(result, "异议加载失败")); return; }
+      if (!result.ok) { walletError(errorMessage(result, CH.t("wallet.could_not_load_the_disputes"))); return; }
       var disputes = Array.isArray(result.data) ? result.data : [];
       $("disputes-empty").hidden = disputes.length > 0;
-      var labels = { open: "处理中", accepted: "已更正", rejected: "未采纳" };
+      var labels = { open: CH.t("wallet.in_progress"), accepted: CH.t("wallet.corrected"), rejected: CH.t("wallet.not_accepted") };
       disputes.forEach(function (d) {
         var licence = state.licences.filter(function (l) { return l.base_identifier && d.licence_identifier.indexOf(l.base_identifier) === 0; })[0];
-        var who = el("span", { class: "who", text: (licence ? licence.type_name + "：" : "") + d.field });
+        var who = el("span", { class: "who", text: (licence ? licence.type_name + CH.t("wallet.colon") : "") + d.field });
         if (licence) {
           CH.licenceType(licence.type_code).then(function (type) {
-            who.textContent = licence.type_name + "：" + (CH.fieldLabels(type)[d.field] || d.field);
+            who.textContent = licence.type_name + CH.t("wallet.colon") + (CH.fieldLabels(type)[d.field] || d.field);
           });
         }
         list.appendChild(el("li", { class: "record", "data-dispute": d.id, "data-status": d.status },
           el("div", { class: "row-between" },
             who,
             el("span", { class: "badge " + (d.status === "rejected" ? "badge-revoked" : d.status === "accepted" ? "badge-valid" : "badge-suspended"),
-                         text: (labels[d.status] || d.status) + (d.overdue ? "（已超期）" : "") })),
-          el("div", { class: "small", text: "理由：" + d.reason + (d.proposed_value ? "　建议改为：" + d.proposed_value : "") }),
-          el("div", { class: "small muted", text: "提交于 " + CH.formatTime(d.created_at) + "　处理期限 " + CH.formatTime(d.due_at) }),
-          d.decision_reason ? el("div", { class: "small", text: "处理意见：" + d.decision_reason }) : null));
+                         text: (labels[d.status] || d.status) + (d.overdue ? CH.t("wallet.overdue") : "") })),
+          el("div", { class: "small", text: CH.t("wallet.reason") + d.reason + (d.proposed_value ? CH.t("wallet.proposed") + d.proposed_value : "") }),
+          el("div", { class: "small muted", text: CH.t("wallet.submitted") + CH.formatTime(d.created_at) + CH.t("wallet.due_by") + CH.formatTime(d.due_at) }),
+          d.decision_reason ? el("div", { class: "small", text: CH.t("wallet.decision") + d.decision_reason }) : null));
       });
     });
   }
