@@ -57,18 +57,53 @@ self.addEventListener("fetch", function (event) {
   }));
 });
 
-var KIND_TEXT = { proxy_access: "您委托的代办人查看了您的证照", holder_access: "您的证照被查看" };
+/* The words of a notice, in the language of the wallet page last opened:
+   the page hands them over (wallet.js NOTICE_WORDS) from its catalog, and
+   they are kept beside the page's copy, since the worker is stopped when idle. */
+var NOTICE_WORDS_KEY = "/wallet-sw/notice-words";
+var NOTICE_WORD_NAMES = ["title", "proxy_access", "holder_access", "a_department", "granted", "denied",
+                         "paren_open", "paren_close", "if_not_you"];
+var LOCALES = ["zh-CN", "en"];
+
+self.addEventListener("message", function (event) {
+  var data = event.data || {};
+  var given = data.noticeWords;
+  if (!given || typeof given !== "object" || LOCALES.indexOf(data.locale) < 0) return;
+  var words = { locale: data.locale };
+  for (var i = 0; i < NOTICE_WORD_NAMES.length; i++) {
+    var word = given[NOTICE_WORD_NAMES[i]];
+    if (typeof word !== "string" || word.length > 200) return;  // only short strings, all of them
+    words[NOTICE_WORD_NAMES[i]] = word;
+  }
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return cache.put(NOTICE_WORDS_KEY, new Response(JSON.stringify(words), { headers: { "Content-Type": "application/json" } }));
+  }));
+});
+
+function noticeWords() {
+  return caches.match(NOTICE_WORDS_KEY).then(function (kept) { return kept ? kept.json() : null; }).catch(function () { return null; });
+}
 
 self.addEventListener("push", function (event) {
   var notice = {};
   try { notice = event.data ? event.data.json() : {}; } catch (e) { notice = {}; }
-  var what = KIND_TEXT[notice.kind] ||
-    (notice.department || "有部门") + (notice.result === "denied" ? "尝试使用您的证照或数据（已拒绝）" : "使用了您的证照或数据");
   var when = notice.time ? new Date(notice.time) : null;
-  var body = what + (when && !isNaN(when) ? "（" + when.toLocaleString("zh-CN", { hour12: false }) + "）" : "") +
-    "。如非本人办理，请在“用证记录”中查看并提出异议。";
-  event.waitUntil(self.registration.showNotification("用证提醒", {
-    body: body, tag: "certhub-use", renotify: true, data: { url: "/wallet" }
+  event.waitUntil(noticeWords().then(function (words) {
+    var time = when && !isNaN(when) ? when.toLocaleString(words ? words.locale : undefined, { hour12: false }) : "";
+    var body;
+    if (!words) {
+      // The page never said its words here (storage cleared): who and when still tell the holder something.
+      body = [notice.department, time].filter(Boolean).join(" ");
+      return self.registration.showNotification(self.location.host, {
+        body: body, tag: "certhub-use", renotify: true, data: { url: "/wallet" }
+      });
+    }
+    var what = notice.kind === "proxy_access" || notice.kind === "holder_access" ? words[notice.kind] :
+      (notice.department || words.a_department) + (notice.result === "denied" ? words.denied : words.granted);
+    body = what + (time ? words.paren_open + time + words.paren_close : "") + words.if_not_you;
+    return self.registration.showNotification(words.title, {
+      body: body, tag: "certhub-use", renotify: true, data: { url: "/wallet" }
+    });
   }));
 });
 

@@ -138,7 +138,7 @@
   CH.basisLabel = function (basis) {
     if (!basis) return "";
     if (basis.indexOf("consent:") === 0) return CH.t("common.holders_consent") + basis.slice(8) + CH.t("common.paren_close");
-    if (basis.indexOf("delegation:") === 0) return "持证人委托代办（委托 " + basis.slice(11) + "）";
+    if (basis.indexOf("delegation:") === 0) return CH.t("common.holders_delegation") + basis.slice(11) + CH.t("common.paren_close");
     return CH.BASIS[basis] || basis;
   };
   CH.KIND = {
@@ -147,7 +147,7 @@
     layout_download: CH.t("common.layout_document_download"),
     annotated_copy_download: CH.t("common.annotated_copy_download"),
     holder_access: CH.t("common.viewed_by_the_holder"),
-    proxy_access: "代办人查看",
+    proxy_access: CH.t("common.viewed_by_a_proxy"),
     supervision_access: CH.t("common.supervision_query"),
   };
   CH.kindLabel = function (kind) { return CH.KIND[kind] || kind || ""; };

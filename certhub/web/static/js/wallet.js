@@ -31,9 +31,9 @@
     invalid_presentation: CH.t("wallet.the_presentation_request_is_not_acceptable"),
     proxy_not_allowed: CH.t("wallet.you_have_no_valid_delegation_to"),
     delegation_not_found: CH.t("wallet.delegation_not_found_it_may_have"),
-    delegation_inactive: "该委托已撤销或已过期，不能再代办。请联系委托人重新委托。",
-    push_endpoint_refused: "本平台不支持此浏览器的推送服务；打开本页时仍会提示新的用证记录。",
-    web_push_off: "本平台未开通推送提醒；打开本页时仍会提示新的用证记录。",
+    delegation_inactive: CH.t("wallet.this_delegation_has_been_revoked_or"),
+    push_endpoint_refused: CH.t("wallet.this_platform_does_not_support_this"),
+    web_push_off: CH.t("wallet.alerts_are_not_offered_on_this"),
     invalid_dispute: CH.t("wallet.the_dispute_is_not_acceptable_please"),
     too_many_disputes: CH.t("wallet.this_licence_has_reached_the_limit"),
     dispute_closed: CH.t("wallet.this_dispute_has_already_been_resolved"),
@@ -532,10 +532,28 @@
     });
   }
 
+  // What the service worker says in a pushed use notice (wallet-sw.js). The
+  // worker has no catalog of its own: each time the wallet opens, it hands the
+  // worker these, so a notice speaks the language the holder last used here.
+  var NOTICE_WORDS = {
+    title: CH.t("wallet.use_alert"),
+    proxy_access: CH.t("wallet.a_proxy_you_delegated_to_viewed"),
+    holder_access: CH.t("wallet.your_licences_were_viewed"),
+    a_department: CH.t("wallet.a_department"),
+    granted: CH.t("wallet.used_your_licences_or_data"),
+    denied: CH.t("wallet.tried_to_use_your_licences_or"),
+    paren_open: CH.t("wallet.paren_open"),
+    paren_close: CH.t("wallet.paren_close"),
+    if_not_you: CH.t("wallet.if_this_was_not_you_look")
+  };
+
   function registerServiceWorker() {
     if (!("serviceWorker" in navigator)) return;
     navigator.serviceWorker.register("/wallet-sw.js", { scope: "/wallet" }).then(function () {
       document.body.dataset.offlineReady = "true";
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      registration.active.postMessage({ noticeWords: NOTICE_WORDS, locale: document.documentElement.lang });
     }).catch(function () { /* no offline copy of the page: the wallet still works online */ });
   }
 
@@ -751,8 +769,8 @@
     if (!match) return null;
     var d = family.given[match[1]];
     return el("div", { class: "small record-proxy", "data-delegation": match[1],
-      text: "代办人 " + (d ? d.proxy_code + "（" + (RELATION[d.relation] || d.relation) + "）" : "") +
-        "依据您的委托查看了您的证照" });
+      text: CH.t("wallet.proxy_2") + (d ? d.proxy_code + CH.t("wallet.paren_open") + (RELATION[d.relation] || d.relation) + CH.t("wallet.paren_close") : "") +
+        CH.t("wallet.viewed_your_licences_under_your_delegation") });
   }
 
   /* What went out about the holder, checked here against the record's
@@ -851,8 +869,8 @@
       if (!fresh.length) return;
       var r = fresh[fresh.length - 1];
       var names = (r.licence_ids || []).map(function (id) { var l = licenceOf(id); return l ? l.type_name : CH.t("wallet.licences"); });
-      var who = r.kind === "proxy_access" ? "您委托的代办人" : CH.nameOf(all[1], r.department);
-      var text = who + (r.kind === "proxy_access" ? "查看了您的" : r.result === "granted" ? CH.t("wallet.used_your") : CH.t("wallet.tried_to_use_your")) +
+      var who = r.kind === "proxy_access" ? CH.t("wallet.a_proxy_you_delegated_to") : CH.nameOf(all[1], r.department);
+      var text = who + (r.kind === "proxy_access" ? CH.t("wallet.viewed_your") : r.result === "granted" ? CH.t("wallet.used_your") : CH.t("wallet.tried_to_use_your")) +
         (names.join(CH.t("wallet.list_comma")) || CH.t("wallet.data_2")) + CH.t("wallet.paren_open") + CH.formatTime(r.time) + CH.t("wallet.paren_close") +
         (fresh.length > 1 ? CH.t("wallet.and") + (fresh.length - 1) + CH.t("wallet.more_new_records") : "") + CH.t("wallet.if_this_was_not_you_raise");
       var notice = $("use-notice");
@@ -872,10 +890,10 @@
   // VAPID key (PushManager.subscribe), the subscription goes to the holder
   // API, and wallet-sw.js shows each message (docs/web.md "Use notices").
   var PUSH_TEXT = {
-    off: "开启后，您的证照或数据每被使用一次，本机都会收到提醒（内容加密传送）。",
-    on: "已开启：您的证照或数据被使用时，本机会收到提醒。",
-    denied: "浏览器未允许通知，无法开启提醒。可在浏览器设置中允许本网站的通知后重试。",
-    failed: "此浏览器暂时无法开启推送提醒；打开本页时仍会提示新的用证记录。"
+    off: CH.t("wallet.once_on_this_device_is_alerted"),
+    on: CH.t("wallet.on_this_device_is_alerted_whenever"),
+    denied: CH.t("wallet.the_browser_does_not_allow_notifications"),
+    failed: CH.t("wallet.this_browser_cannot_turn_on_alerts")
   };
 
   function pushSupported() {
@@ -885,7 +903,7 @@
   function showPush(on, text) {
     var button = $("push-toggle");
     button.dataset.on = on ? "true" : "false";
-    button.textContent = on ? "关闭用证提醒" : "开启用证提醒";
+    button.textContent = on ? CH.t("wallet.turn_off_use_alerts") : CH.t("wallet.turn_on_use_alerts");
     button.disabled = false;
     $("push-state").textContent = text || (on ? PUSH_TEXT.on : PUSH_TEXT.off);
   }
@@ -1200,7 +1218,7 @@
       } }));
     }
     if (!given && d.active) {
-      node.appendChild(el("button", { type: "button", class: "btn btn-secondary act-for", text: "为其代办",
+      node.appendChild(el("button", { type: "button", class: "btn btn-secondary act-for", text: CH.t("wallet.act_for_them"),
                                       onclick: function () { actFor(d); } }));
     }
     return node;
@@ -1227,9 +1245,9 @@
       var principal = data.principal;
       $("acting-for").hidden = false;
       $("acting-for").dataset.delegation = String(d.id);
-      $("acting-for-title").textContent = "代办：" + (principal.name || "") + CH.t("wallet.paren_open") + principal.code_masked + CH.t("wallet.paren_close");
-      $("acting-for-scope").textContent = "委托范围：" + d.actions.map(function (a) { return ACTION[a] || a; }).join(CH.t("wallet.list_comma")) +
-        "，有效期至 " + CH.formatTime(d.valid_until);
+      $("acting-for-title").textContent = CH.t("wallet.acting_for_2") + (principal.name || "") + CH.t("wallet.paren_open") + principal.code_masked + CH.t("wallet.paren_close");
+      $("acting-for-scope").textContent = CH.t("wallet.delegation_covers") + d.actions.map(function (a) { return ACTION[a] || a; }).join(CH.t("wallet.list_comma")) +
+        CH.t("wallet.valid_until_2") + CH.formatTime(d.valid_until);
       var list = CH.clear($("acting-for-licences"));
       data.licences.forEach(function (licence) { list.appendChild(proxyLicenceNode(data, licence)); });
       $("acting-for-empty").hidden = data.licences.length > 0;
@@ -1237,7 +1255,7 @@
     }, function (result) {
       $("acting-for").hidden = true;
       state.actingFor = null;
-      walletError(errorMessage(result, "无法代办"));
+      walletError(errorMessage(result, CH.t("wallet.could_not_act_for_them")));
       loadDelegations();
     });
   }
@@ -1255,7 +1273,7 @@
       } }));
     }
     if (d.actions.indexOf("consent") >= 0) {
-      row.appendChild(el("button", { type: "button", class: "btn btn-secondary proxy-consent", text: "代为授权", onclick: function () {
+      row.appendChild(el("button", { type: "button", class: "btn btn-secondary proxy-consent", text: CH.t("wallet.consent_on_their_behalf"), onclick: function () {
         state.consentFor = { delegation: String(d.id), type: licence.type_code };
         state.tabs.select("tab-consents");
       } }));
@@ -1308,17 +1326,18 @@
                  actions: checkedValues("delegation-action"), valid_until: untilInstant($("delegation-until").value) };
     if (!body.proxy.code || !body.type_codes.length || !body.actions.length || !$("delegation-until").value) {
       message.className = "alert alert-error";
-      message.textContent = "请填写受托人证件号码，并选择至少一类证照、一项代办事项和截止日期。";
+      message.textContent = CH.t("wallet.enter_the_proxys_id_number_and");
       return;
     }
     holderApi("/api/v1/holders/me/delegations", { body: body }).then(function (result) {
       if (!result.ok) {
         message.className = "alert alert-error";
-        message.textContent = errorMessage(result, "委托未成功");
+        message.textContent = errorMessage(result, CH.t("wallet.delegating_did_not_succeed"));
         return;
       }
       message.className = "alert alert-ok";
-      message.textContent = "已委托 " + result.data.proxy_code + " 代办，至 " + $("delegation-until").value + " 止。可随时撤销。";
+      message.textContent = CH.t("wallet.delegated_to") + result.data.proxy_code + CH.t("wallet.delegated_until") + $("delegation-until").value +
+        CH.t("wallet.delegated_until_suffix");
       $("delegation-proxy").value = "";
       loadDelegations();
     });
