@@ -451,6 +451,17 @@ def test_the_wallet_subscribes_to_web_push_and_a_use_arrives_encrypted_and_is_sh
     remaining = httpx.get(f"{live.base_url}/api/v1/holders/me/web-push", headers=holder).json()["subscriptions"]
     assert remaining == state["subscriptions"] - 1
 
+    # The worker has no catalog: the page hands it the words of a notice, so
+    # once the wallet has been opened in English, notices come in English.
+    page.goto(f"{live.base_url}/web/language/en?next=/wallet")
+    page.wait_for_function("""() => caches.match("/wallet-sw/notice-words")
+                                 .then(kept => kept ? kept.json() : null).then(words => !!words && words.locale === "en")""")
+    cdp.send("ServiceWorker.deliverPushMessage", {
+        "origin": live.base_url, "registrationId": registration, "data": json.dumps(notice, ensure_ascii=False)})
+    page.wait_for_function("""() => navigator.serviceWorker.ready.then(r => r.getNotifications())
+                                 .then(shown => shown.some(n => n.title === "Use alert" &&
+                                                                n.body.startsWith("福州市公安局 used your licences or data (")))""")
+
 
 # ------------------------------------------------------------ 6. disputes
 
