@@ -307,7 +307,7 @@ def test_no_route_takes_a_holders_code_in_its_url(app):
     # What a URL carries reaches the access log before a route could refuse it.
     holder_words = re.compile(r"subject|holder|principal|proxy|id_number|uscc|code$")
     thresholds = {"max_subjects", "subjects_window_min"}  # the anomaly flags' numbers, not codes
-    catalog_codes = {"code"}  # departments, licence types, matters: public catalog codes
+    catalog_codes = {"code", "type_code"}  # departments, licence types, matters: public catalog codes
     in_urls = {(path, method, parameter["name"])
                for path, methods in app.openapi()["paths"].items() for method, operation in methods.items()
                for parameter in operation.get("parameters", []) if parameter["in"] in ("path", "query")
