@@ -211,12 +211,19 @@ def _nothing_new(*, session: Session) -> bool:
 
 
 def _start_cursor(*, session: Session, now: datetime) -> DispatchCursor:
-    """The cursor, locked; made where the log is now the first time (as the
-    feed's first call): no backlog is read for subscriptions that did not exist."""
+    """The cursor, locked; made the first time just before the first
+    subscription: no backlog is read for subscriptions that did not exist, and
+    a use recorded between the first subscription and the first round (up to
+    a round's interval) is not skipped. Runs once, so its scan of the log by
+    time is paid once."""
     made = session.scalar(select(DispatchCursor.id).where(DispatchCursor.name == CURSOR_NAME)) is None
     cursor = locked_cursor(session=session, now=now, name=CURSOR_NAME)
     if made and cursor.last_event_id == 0 and not cursor.gaps:  # two first rounds at once both start here
-        cursor.last_event_id = int(session.scalar(select(func.max(LogEntry.id))) or 0)
+        first_subscribed = session.scalar(select(func.min(WebPushSubscription.created_at)))
+        before_it = select(func.max(LogEntry.id))
+        if first_subscribed is not None:
+            before_it = before_it.where(LogEntry.recorded_at < first_subscribed)
+        cursor.last_event_id = int(session.scalar(before_it) or 0)
     return cursor
 
 

@@ -193,6 +193,21 @@ def test_with_nobody_subscribed_a_round_writes_nothing(app, db_session, session_
     assert db_session.scalar(select(DispatchCursor).where(DispatchCursor.name == web_push.CURSOR_NAME)) is None
 
 
+def test_a_use_before_the_first_round_after_the_first_subscription_is_pushed(
+        client, app, db_session, session_factory, world, push_service):
+    _use(app, db_session, ALICE)  # before anyone subscribed: not pushed
+    agent = UserAgent(push_service.base_url + "/push/alice-new-phone")
+    assert _subscribe(client, holder_headers(client, code=ALICE), agent).status_code == 201
+    _use(app, db_session, ALICE)  # between the first subscription and the worker's first round
+    worker = _worker(app, session_factory)
+    try:
+        dispatched, delivered = worker.run_once()
+    finally:
+        worker.close()
+    assert dispatched.enqueued == 1 and len(delivered.delivered) == 1
+    assert len(push_service.requests_to("/push/alice-new-phone")) == 1
+
+
 def test_a_browser_that_changes_holder_gets_nothing_queued_for_the_first(
         client, app, db_session, session_factory, world, push_service):
     shared = UserAgent(push_service.base_url + "/push/shared-tablet")
