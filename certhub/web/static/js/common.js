@@ -122,6 +122,7 @@
     unconditional_sharing: "无条件共享",
     supervision_mandate: "监管执法",
     issuer: "发证部门",
+    holder_presented_credential: "持证人出示凭证",
   };
   CH.basisLabel = function (basis) {
     if (!basis) return "";
@@ -137,6 +138,7 @@
     holder_access: "本人查看",
     proxy_access: "代办人查看",
     supervision_access: "监管查询",
+    credential_presentation: "向依赖方出示凭证",
   };
   CH.kindLabel = function (kind) { return CH.KIND[kind] || kind || ""; };
   CH.resultLabel = function (result) { return result === "granted" ? "已提供" : result === "denied" ? "已拒绝" : result || ""; };
