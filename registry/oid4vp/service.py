@@ -20,25 +20,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from catalog.access import UseLog, UseRecord
-from catalog.models import RelyingParty
-from catalog.service import relying_parties
+from catalog.models import Matter, RelyingParty
+from catalog.service import departments, licence_types, matters, relying_parties
 from registry.identifiers import LicenceIdentifier
 from registry.models import Licence
 from registry.oid4vp.dcql import CredentialQuery, DcqlQuery
-from registry.oid4vp.errors import ClaimsNotAllowed, ResponseRefused, VpRequestNotFound
+from registry.oid4vp.errors import ClaimsNotAllowed, InvalidQuery, ResponseRefused, VpRequestNotFound
 from registry.oid4vp.models import RequestStatus, VpRequest
 from registry.presentations.public import own_status_list
 from registry.presentations.trust import RegistryTrust
-from signing.sdjwt import VC_TYPE, SdJwtVerificationError, VerifiedCredential, verify_sd_jwt_vc
+from signing.sdjwt import VC_TYPE, SdJwtVerificationError, VerifiedCredential, vct_for, verify_sd_jwt_vc
 from signing.sdjwt.vc import VCT_PATH
+from signing.truststore import TrustStore
 from storage.units import write_lock
 
 REQUEST_TTL = timedelta(minutes=5)
 MAX_VP_TOKEN_CHARS = 1024 * 1024
 RESPONSE_TYPE = "vp_token"
 RESPONSE_MODE = "direct_post"
-# Verifier codes after which a trust list rebuilt now may know better (a key or list made since).
-_REFRESH_ON = frozenset({"unknown_key", "key_not_valid", "status_list_untrusted"})
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,50 @@ def create_request(
             beyond = credential.claim_names - allowed
             if not allowed or beyond:
                 raise ClaimsNotAllowed(f"{party.name} is not registered for {sorted(beyond) or vct}")
+    return _new_request(session=session, client_id=party.client_id, department_code=party.department_code,
+                        purpose=party.purpose, matter_code=matter_code, query=query, now=now)
+
+
+def create_counter_request(
+    *, session: Session, client_id: str, department_code: str, matter_code: str, purpose: str, registry_id: str,
+    now: datetime, situation: str | None = None,
+) -> VpRequest:
+    """A counter's request for the matter's fields: for each licence the matter requires (in the
+    situation chosen: 本人申请, 委托代办 ...; the first when none is named), the required face
+    fields of its type (the catalog's list, nothing more), as selective disclosures that keep
+    the issuer's signature. The counter's department asks; the matter bounds what."""
+    matter = matters.get_or_raise(session=session, code=matter_code)
+    needed = _materials_needed(matter, situation=situation)
+    queries = []
+    for material in matter.materials:
+        if material.key not in needed or material.satisfied_kind != "licence_type" or material.satisfied_code is None:
+            continue
+        licence_type = licence_types.get_or_raise(session=session, code=material.satisfied_code)
+        names = frozenset(spec["key"] for spec in licence_type.fields if spec.get("required"))
+        if names:
+            queries.append(CredentialQuery(id=material.key, claim_names=names,
+                                           vct_values=(vct_for(registry_id=registry_id, type_code=licence_type.code),)))
+    if not queries:
+        raise InvalidQuery(f"matter {matter_code} requires no licence fields a wallet could present")
+    return _new_request(session=session, client_id=client_id, department_code=department_code, purpose=purpose,
+                        matter_code=matter_code, query=DcqlQuery(credentials=tuple(queries)), now=now)
+
+
+def _materials_needed(matter: Matter, *, situation: str | None) -> set[str]:
+    if not matter.situations:
+        return {m.key for m in matter.materials if m.required}
+    chosen = next((s for s in matter.situations if s.key == situation), None) if situation else matter.situations[0]
+    if chosen is None:
+        raise InvalidQuery(f"matter {matter.code} has no situation {situation!r}")
+    return set(chosen.material_keys)
+
+
+def _new_request(*, session: Session, client_id: str, department_code: str, purpose: str, matter_code: str | None,
+                 query: DcqlQuery, now: datetime) -> VpRequest:
     row = VpRequest(
-        id=secrets.token_urlsafe(32), client_id=party.client_id, department_code=party.department_code,
-        purpose=party.purpose, matter_code=matter_code, dcql_query=query.to_json(),
-        nonce=secrets.token_urlsafe(32), state=secrets.token_urlsafe(32),
-        created_at=now, expires_at=now + REQUEST_TTL, status=RequestStatus.PENDING,
+        id=secrets.token_urlsafe(32), client_id=client_id, department_code=department_code, purpose=purpose,
+        matter_code=matter_code, dcql_query=query.to_json(), nonce=secrets.token_urlsafe(32),
+        state=secrets.token_urlsafe(32), created_at=now, expires_at=now + REQUEST_TTL, status=RequestStatus.PENDING,
     )
     session.add(row)
     session.flush()
@@ -83,10 +121,11 @@ def _own_type_code(vct: str, *, registry_id: str) -> str:
     return vct[len(prefix):]
 
 
-def authorization_request(row: VpRequest, *, party: RelyingParty, endpoints: Endpoints) -> dict[str, Any]:
+def authorization_request(row: VpRequest, *, verifier_name: str, endpoints: Endpoints) -> dict[str, Any]:
     """SPEC: OpenID4VP 1.0 §5.1-5.2 — the parameters the wallet acts on. `client_id` is the party's
-    client id as registered with certhub (a pre-registered client, §5.9.2); `client_metadata`
-    carries its name and stated purpose for the wallet to show (RFC 7591 `client_name`)."""
+    client id as registered with certhub (a pre-registered client, §5.9.2), or a counter's caller id;
+    `client_metadata` carries the verifier's name and the purpose for the wallet to show (RFC 7591
+    `client_name`)."""
     return {
         "client_id": row.client_id,
         "response_type": RESPONSE_TYPE,
@@ -96,11 +135,20 @@ def authorization_request(row: VpRequest, *, party: RelyingParty, endpoints: End
         "state": row.state,
         "dcql_query": row.dcql_query,
         "client_metadata": {
-            "client_name": party.name,
-            "purpose": party.purpose,
+            "client_name": verifier_name,
+            "purpose": row.purpose,
             "vp_formats_supported": {VC_TYPE: {"sd-jwt_alg_values": ["ES256"], "kb-jwt_alg_values": ["ES256"]}},
         },
     }
+
+
+def verifier_name(*, session: Session, row: VpRequest) -> str:
+    """Who asks, as the holder is shown it: the relying party's registered name, or the counter's department."""
+    party = relying_parties.get(session=session, client_id=row.client_id)
+    if party is not None:
+        return party.name
+    department = departments.get(session=session, code=row.department_code)
+    return department.name if department is not None else row.department_code
 
 
 def pending_or_raise(*, session: Session, request_id: str, now: datetime) -> VpRequest:
@@ -135,6 +183,9 @@ def respond(
        exactly the claims requested.
     5. Each is a use in the authorized-use log, in this transaction.
     """
+    # The trust list first, before this transaction takes the write lock: building it may publish
+    # a new list in a session of its own, which on SQLite would wait for this one's lock.
+    store = trust.current(now=now).store
     write_lock(session=session)
     row = session.scalar(select(VpRequest).where(VpRequest.id == request_id).with_for_update())  # 1.
     if row is None:
@@ -149,13 +200,13 @@ def respond(
         queries = DcqlQuery.from_json(row.dcql_query).credentials
         presentations = _presentations(vp_token, queries=queries)  # 3.
         verified = {query.id: _verify(presentations[query.id], query=query, row=row, session=session,
-                                      trust=trust, registry_id=registry_id, now=now) for query in queries}  # 4.
+                                      store=store, registry_id=registry_id, now=now) for query in queries}  # 4.
     except ResponseRefused as refusal:
         row.status, row.error, row.answered_at = RequestStatus.REFUSED, refusal.code, now
         session.flush()
         return row
     use_log.append(session=session, records=[  # 5.
-        _use(row, credential, licence=_licence_of(session, credential, registry_id=registry_id))
+        _use(row, credential, licence=_licence_of(credential, session=session, registry_id=registry_id))
         for credential in verified.values()])
     row.status, row.answered_at = RequestStatus.VERIFIED, now
     row.result = {query_id: _result(credential) for query_id, credential in verified.items()}
@@ -182,7 +233,7 @@ def _presentations(vp_token: str, *, queries: tuple[CredentialQuery, ...]) -> di
     return result
 
 
-def _verify(token: str, *, query: CredentialQuery, row: VpRequest, session: Session, trust: RegistryTrust,
+def _verify(token: str, *, query: CredentialQuery, row: VpRequest, session: Session, store: TrustStore,
             registry_id: str, now: datetime) -> VerifiedCredential:
     def status_token(uri: str) -> str:
         status_list = own_status_list(session=session, uri=uri, registry_id=registry_id)
@@ -190,17 +241,9 @@ def _verify(token: str, *, query: CredentialQuery, row: VpRequest, session: Sess
             raise LookupError(uri)  # another registry's list: its status is not known here, so refused
         return status_list.token
 
-    def attempt(held_store) -> VerifiedCredential:
-        return verify_sd_jwt_vc(token, trust_store=held_store, now=now, fetch_status_list=status_token,
-                                expected_nonce=row.nonce, expected_aud=row.client_id)
-
     try:
-        try:
-            credential = attempt(trust.current(now=now).store)
-        except SdJwtVerificationError as error:
-            if error.code not in _REFRESH_ON:
-                raise
-            credential = attempt(trust.refresh(now=now).store)
+        credential = verify_sd_jwt_vc(token, trust_store=store, now=now, fetch_status_list=status_token,
+                                      expected_nonce=row.nonce, expected_aud=row.client_id)
     except SdJwtVerificationError as error:
         raise ResponseRefused(error.code, f"credential {query.id}: {error}") from None
     if credential.vct not in query.vct_values:
@@ -211,7 +254,7 @@ def _verify(token: str, *, query: CredentialQuery, row: VpRequest, session: Sess
     return credential
 
 
-def _licence_of(session: Session, credential: VerifiedCredential, *, registry_id: str) -> Licence | None:
+def _licence_of(credential: VerifiedCredential, *, session: Session, registry_id: str) -> Licence | None:
     """The licence behind a credential of this registry, found by its status entry (not disclosed
     claims): the holder sees the use even when no identifying claim was disclosed."""
     reference = credential.claims["status"]["status_list"]

@@ -8,11 +8,12 @@ from __future__ import annotations
 import pytest
 
 from certhub.settings import Settings
-from tests.factories.catalog import CITY_SAMR
+from tests.factories.catalog import CITY_SAMR, MATTER
 from tests.factories.licences import (
     REGISTRY_ID,
     RESIDENCE_PERMIT,
     build_world,
+    business_licence_body,
     citizen_id,
     holder_headers,
     issue_residence_permit_through_the_api,
@@ -176,3 +177,31 @@ def test_another_partys_request_and_an_answered_request_are_not_found(client, db
     wallet.present(asked["authorization_request_uri"])
     request_path = asked["request_uri"].removeprefix(REGISTRY_ID)
     assert client.get(request_path).status_code == 404  # answered: no wallet fetches it again
+
+
+def test_the_counter_receives_only_the_matters_fields_under_the_issuers_signature(client, db_session, licence):
+    """Point 4: the counter asks for the matter's fields (the catalog's list: the required face
+    fields of each licence the matter needs); the wallet discloses just those; certhub checks the
+    issuer's signature and the status, and the counter sees only them."""
+    city = token_headers(client, db_session, CITY_SAMR)
+    body = business_licence_body()
+    issued = client.post("/api/v1/licences", json=body, headers=city)
+    assert issued.status_code == 201, issued.text
+    publish_log_checkpoint(db_session)
+    company = body["holder"]["code"]
+    wallet = TestWallet(client, registry_id=REGISTRY_ID)
+    wallet.take_licence(issued.json()["identifier"], holder_headers=holder_headers(client, code=company, code_type="001"))
+    counter = token_headers(client, db_session, CITY_SAMR, scopes=("presentation:redeem",))
+    asked = client.post("/api/v1/oid4vp/counter-requests", json={"matter_code": MATTER, "purpose": "开办餐饮店"},
+                        headers=counter)
+    assert asked.status_code == 201, asked.text
+    offer = wallet.open(asked.json()["authorization_request_uri"])
+    assert offer.claims_asked == {"business_licence": ["name", "uscc"]}  # the type's required fields, no more
+    assert offer.request["client_metadata"]["purpose"] == "开办餐饮店"
+    answer = wallet.respond(offer, wallet.presentation(offer))
+    assert answer.status_code == 200, answer.text
+    result = client.get(f"/api/v1/oid4vp/requests/{asked.json()['request_id']}", headers=counter).json()
+    credential = result["credentials"]["business_licence"]
+    assert credential["claims"] == {"uscc": company, "name": body["face"]["name"]}
+    assert credential["status"] == "valid" and credential["issuer"]["department_code"] == CITY_SAMR
+    assert credential["issuer"]["es_id"]  # the seal whose key signed it, found in the trust list
