@@ -34,6 +34,7 @@ import identity.holders_api
 import identity.staff_api
 import registry.delegations.api
 import registry.licences.api
+import registry.oid4vp.api
 import registry.presentations.api
 import registry.seals.api
 import registry.wallet.api
@@ -227,6 +228,8 @@ def create_app(
     app.include_router(registry.licences.api.type_metadata_router)
     app.include_router(registry.presentations.api.router)
     app.include_router(registry.presentations.api.verify_router)
+    app.include_router(registry.oid4vp.api.router)
+    app.include_router(registry.oid4vp.api.wallet_router)
     app.include_router(registry.delegations.api.router)
     app.include_router(registry.wallet.api.router)
     app.include_router(exchange.auditlog.log_api.router)

@@ -61,6 +61,7 @@ from registry.errors import (
     StatusListNotFound,
     UnknownSeal,
 )
+from registry.oid4vp import errors as oid4vp_errors
 from registry.presentations import errors as presentation_errors
 from signing.errors import (
     AuthorizationNotFound,
@@ -160,6 +161,12 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (presentation_errors.DelegationNotFound, 404),
     (presentation_errors.RedemptionNotFound, 404),
     (presentation_errors.InvalidPresentationRequest, 422),
+    # OpenID4VP: a query the verifier does not answer 422, beyond the party's registration 403;
+    # a response escapes as an error only when the request was answered before (replayed, 409).
+    (oid4vp_errors.InvalidQuery, 422),
+    (oid4vp_errors.ClaimsNotAllowed, 403),
+    (oid4vp_errors.VpRequestNotFound, 404),
+    (oid4vp_errors.ResponseRefused, 409),
     (RegistryError, 400),
     (exchange_errors.SubjectInvalid, 422),
     (exchange_errors.InvalidExchangeRequest, 422),

@@ -49,8 +49,27 @@
     no_code_found: [CH.t("counter.no_qr_code_found"), CH.t("counter.no_qr_code_was_found_in")],
   };
 
+  // The wallet path's own words (OpenID4VP: the holder's wallet discloses the matter's fields itself).
+  var WALLET_TEXT = {
+    waiting: "等待持证人在数字钱包中确认出示…",
+    verdict: "持证人以数字钱包出示，发证机构签名与证照状态已核验",
+    signature: "发证机构签名已核验：",
+    seal: "印章 ",
+    status: "证照状态：",
+    undisclosed: "持证人仅出示了本事项所需的信息",
+  };
+  var WALLET_REASONS = {
+    request_expired: ["出示请求已过期", "持证人未在时限内出示，请重新发起出示请求。"],
+    audience_mismatch: ["出示对象不符", "该出示是给其他机构的，不能在本窗口使用。"],
+    nonce_mismatch: ["出示已被使用", "该出示不是对本次请求的回应（可能是重放），请重新发起。"],
+    disclosure_mismatch: ["出示内容不符", "持证人出示的信息与本事项所需不一致。"],
+    disclosure_unreferenced: ["内容被篡改", "出示的信息与发证机构签名不符，可能被篡改。"],
+    key_binding_invalid: ["持证人密钥验证失败", "出示未由证照绑定的持证人密钥签署。"],
+    key_binding_missing: ["持证人密钥验证失败", "出示缺少持证人密钥签名。"],
+  };
+
   var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
-                shown: 0, clearTimer: null, audio: null, receipt: null };
+                shown: 0, clearTimer: null, audio: null, receipt: null, walletRequest: null };
   var HISTORY_KEY = "certhub.counter.history";
   var MAX_HISTORY = 200;
 
@@ -344,6 +363,92 @@
     else showUnverified(result);
   }
 
+  /* ------------------------------------------------------------ wallet presentation (OpenID4VP) */
+  // The counter asks for the matter's fields; the holder's wallet scans the QR (or opens the link on
+  // this device), shows them the exact fields and discloses just those; the server verifies the
+  // issuer's signature, the key binding and the status, and this page polls for the verdict.
+  function askWallet() {
+    if (state.busy || !state.setup) return;
+    state.busy = true;
+    showPending();
+    CH.api("/api/v1/oid4vp/counter-requests", {
+      token: staff.token(), body: Object.assign({ matter_code: state.setup.matter, purpose: state.setup.purpose },
+                                                state.setup.situation ? { situation: state.setup.situation } : {}),
+    }).then(function (result) {
+      state.busy = false;
+      if (!result.ok) { showRefusal(result); return; }
+      var data = result.data;
+      state.walletRequest = data.request_id;
+      $("wallet-request-qr").src = "data:image/png;base64," + data.qr_png_base64;
+      $("wallet-request-link").href = data.authorization_request_uri;
+      $("wallet-request").dataset.link = data.authorization_request_uri;
+      $("wallet-request-state").textContent = WALLET_TEXT.waiting;
+      $("wallet-request").hidden = false;
+      pollWallet(data.request_id, Date.parse(data.expires_at));
+    });
+  }
+
+  function endWalletRequest() {
+    state.walletRequest = null;
+    $("wallet-request").hidden = true;
+    $("wallet-request-qr").removeAttribute("src");
+    delete $("wallet-request").dataset.link;
+  }
+
+  function pollWallet(id, until) {
+    if (state.walletRequest !== id) return;
+    CH.api("/api/v1/oid4vp/requests/" + encodeURIComponent(id), { token: staff.token() }).then(function (result) {
+      if (state.walletRequest !== id) return;
+      if (result.ok && result.data.status === "pending" && Date.now() < until) {
+        window.setTimeout(function () { pollWallet(id, until); }, 1000);
+        return;
+      }
+      endWalletRequest();
+      if (!result.ok) showUnverified(result);
+      else if (result.data.status === "verified") showWalletValid(result.data);
+      else {
+        var code = result.data.error || "request_expired";
+        var known = WALLET_REASONS[code] || REASONS[code];
+        showInvalid(known ? known[0] : "核验失败", known ? known[1] : code, code);
+      }
+      focusScan();
+    });
+  }
+
+  function showWalletValid(data) {
+    var shown = state.shown;
+    var credentials = data.credentials || {};
+    var ids = Object.keys(credentials);
+    var typeCodes = ids.map(function (id) { return credentials[id].vct.split("/vct/").pop(); });
+    Promise.all(typeCodes.map(CH.licenceType)).then(function (types) {
+      if (shown !== state.shown) return;
+      var box = freshResult();
+      box.appendChild(verdict("valid", "有效", WALLET_TEXT.verdict, WALLET_TEXT.undisclosed));
+      ids.forEach(function (id, i) { box.appendChild(walletCard(credentials[id], types[i])); });
+      CH.announce("有效，" + WALLET_TEXT.verdict);
+      afterVerdict("valid", { word: "有效", reason: types.map(function (t, i) { return t ? t.name : typeCodes[i]; }).join("、"),
+                             holder: "", id: data.request_id.slice(0, 12) });
+    });
+  }
+
+  function walletCard(credential, type) {
+    var labels = {};
+    ((type && type.fields) || []).forEach(function (f) { labels[f.key] = f.label; });
+    var fields = el("dl", { class: "fields" });
+    Object.keys(credential.claims).forEach(function (key) {
+      var value = credential.claims[key];
+      fields.appendChild(el("dt", { text: labels[key] || key }));
+      fields.appendChild(el("dd", { text: typeof value === "object" && value !== null ? JSON.stringify(value) : String(value) }));
+    });
+    var issuer = credential.issuer || {};
+    return el("article", { class: "card", "data-wallet-credential": credential.vct },
+      el("div", { class: "row-between" }, el("h3", { text: type ? type.name : credential.vct }), CH.badge(credential.status)),
+      fields,
+      el("p", { class: "small muted", "data-signature-checked": issuer.es_id || "" },
+        WALLET_TEXT.signature + issuer.department_code + "　" + WALLET_TEXT.seal, el("code", { text: issuer.es_id }),
+        "　" + WALLET_TEXT.status + CH.statusLabel(credential.status)));
+  }
+
   // The licence types are read from the catalog first (which fields are photos); a "下一位"
   // or another code meanwhile drops this rendering.
   function showValid(data) {
@@ -503,6 +608,7 @@
   /* ------------------------------------------------------------ between people */
   // The previous person's data leaves the page (removed from the DOM), ready for the next one.
   function nextPerson() {
+    endWalletRequest();
     freshResult();
     $("scan-input").value = "";
     focusScan();
@@ -740,6 +846,7 @@
     bindUpload();
     bindBetweenPeople();
     setupCamera();
+    $("wallet-request-button").addEventListener("click", askWallet);
     var saved = staff.resume();
     if (saved) signedIn(saved);
     else { var first = $("demo-login") || $("staff-id-token"); if (first) first.focus(); }

@@ -1,0 +1,199 @@
+/* Presenting a licence to a relying party or a counter (OpenID4VP 1.0 with SD-JWT VC).
+   The holder opens a request (its QR's link pasted, or this page opened with it); the page shows
+   who asks, why, and exactly which claims; on approval it signs a key-binding JWT (RFC 9901 §4.3)
+   with the wallet's own P-256 key, made here by WebCrypto as non-extractable and kept in
+   IndexedDB with the credentials it is bound to, and posts the presentation (direct_post).
+   Only requests of this wallet's own registry are followed: the request_uri and response_uri
+   must be its paths, and are fetched from this page's origin. */
+(function () {
+  "use strict";
+  var CH = window.certhub;
+  var $ = CH.$, el = CH.el;
+  var subtle = window.crypto && window.crypto.subtle;
+  // The page's words for this flow, together.
+  var TEXT = {
+    asks: "请求方：", purpose: "用途：", claims: "将出示以下信息（其余信息不出示）：",
+    noLicence: "您没有可满足此请求的有效证照。", badLink: "这不是本平台的出示请求链接。",
+    gone: "出示请求不存在或已过期。", sending: "正在签名并出示…", done: "已出示，请求方已核验。",
+    declined: "已拒绝出示。", refused: "出示未通过核验：", failed: "出示未完成，请重试。",
+    noCrypto: "此浏览器不支持所需的加密功能，无法出示。",
+    several: "此请求要求同时出示多张证照，本钱包一次出示一张，请请求方分别发起。",
+  };
+  var REQUEST_PATH = /^\/oid4vp\/requests\/([A-Za-z0-9_-]{43})$/;
+  var DB = "certhub-wallet", KEYS = "keys", CREDENTIALS = "credentials";
+  var current = null;
+
+  function token() { var saved = CH.loadToken("holder"); return saved && saved.token; }
+  function say(text, kind) {
+    var node = $("vp-state");
+    node.textContent = text;
+    node.dataset.state = kind || "";
+  }
+
+  /* ---------------------------------------------------------- encoding */
+  function b64url(bytes) {
+    var binary = "";
+    new Uint8Array(bytes).forEach(function (b) { binary += String.fromCharCode(b); });
+    return window.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function fromB64url(text) {
+    var binary = window.atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
+    return Uint8Array.from(binary, function (c) { return c.charCodeAt(0); });
+  }
+  function jsonPart(text) { return JSON.parse(new TextDecoder().decode(fromB64url(text))); }
+  function utf8(text) { return new TextEncoder().encode(text); }
+
+  /* ---------------------------------------------------------- storage (IndexedDB) */
+  function db() {
+    return new Promise(function (resolve, reject) {
+      var open = window.indexedDB.open(DB, 1);
+      open.onupgradeneeded = function () {
+        open.result.createObjectStore(KEYS);
+        open.result.createObjectStore(CREDENTIALS);
+      };
+      open.onsuccess = function () { resolve(open.result); };
+      open.onerror = function () { reject(open.error); };
+    });
+  }
+  function stored(store, key, value) {
+    return db().then(function (handle) {
+      return new Promise(function (resolve, reject) {
+        var tx = handle.transaction(store, value === undefined ? "readonly" : "readwrite");
+        var req = value === undefined ? tx.objectStore(store).get(key) : tx.objectStore(store).put(value, key);
+        req.onsuccess = function () { resolve(value === undefined ? req.result : value); };
+        req.onerror = function () { reject(req.error); };
+      });
+    });
+  }
+
+  // The holder key: made once, private half non-extractable (only this browser can sign with it).
+  function holderKey() {
+    return stored(KEYS, "holder").then(function (saved) {
+      if (saved) return saved;
+      return subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]).then(function (pair) {
+        return subtle.exportKey("jwk", pair.publicKey).then(function (jwk) {
+          var entry = { privateKey: pair.privateKey, jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } };
+          return stored(KEYS, "holder", entry);
+        });
+      });
+    });
+  }
+
+  // The licence's SD-JWT VC bound to the holder key: kept, or fetched once through the holder API.
+  function credentialFor(identifier, key) {
+    return stored(CREDENTIALS, identifier).then(function (saved) {
+      if (saved) return saved;
+      return CH.api("/api/v1/holders/me/licences/" + encodeURIComponent(identifier) + "/sd-jwt-vc",
+                    { token: token(), body: { holder_jwk: key.jwk } }).then(function (result) {
+        if (!result.ok) throw new Error(CH.errorText(result, TEXT.failed));
+        return stored(CREDENTIALS, identifier, result.data.credential);
+      });
+    });
+  }
+
+  /* ---------------------------------------------------------- the request */
+  function ownPath(uri) {
+    var at = uri.indexOf("/oid4vp/");
+    var path = at >= 0 ? uri.slice(at) : "";
+    return REQUEST_PATH.test(path) || /^\/oid4vp\/responses\/[A-Za-z0-9_-]{43}$/.test(path) ? path : null;
+  }
+
+  function openLink(link) {
+    var query = link.indexOf("?") >= 0 ? new URLSearchParams(link.slice(link.indexOf("?") + 1)) : null;
+    var path = query && query.get("request_uri") ? ownPath(query.get("request_uri")) : null;
+    if (!path || !REQUEST_PATH.test(path)) { say(TEXT.badLink, "error"); return; }
+    window.fetch(path, { credentials: "omit", cache: "no-store" }).then(function (response) {
+      return response.ok ? response.text() : null;
+    }).then(function (text) {
+      if (!text) { say(TEXT.gone, "error"); return; }
+      var request = jsonPart(text.split(".")[1]);
+      // SPEC: OpenID4VP 1.0 §5.10 — the request object's client_id must be the link's.
+      if (request.client_id !== query.get("client_id") || !ownPath(request.response_uri)) { say(TEXT.badLink, "error"); return; }
+      showOffer(request);
+    });
+  }
+
+  function showOffer(request) {
+    if (request.dcql_query.credentials.length !== 1) { say(TEXT.several, "error"); return; }
+    var asked = request.dcql_query.credentials[0];
+    var typeCode = asked.meta.vct_values[0].split("/vct/").pop();
+    var names = asked.claims.map(function (c) { return c.path[0]; });
+    Promise.all([
+      CH.api("/api/v1/holders/me/licences", { token: token() }),
+      CH.api("/vct/" + encodeURIComponent(typeCode)),
+    ]).then(function (answers) {
+      var licences = (answers[0].ok && answers[0].data) || [];
+      licences = (Array.isArray(licences) ? licences : licences.licences || []).filter(function (l) {
+        return l.type_code === typeCode && l.status === "valid";
+      });
+      var labels = {};
+      ((answers[1].ok && answers[1].data.claims) || []).forEach(function (c) {
+        labels[c.path[0]] = (c.display && c.display[0] && c.display[0].label) || c.path[0];
+      });
+      current = { request: request, query: asked, names: names, licences: licences };
+      $("vp-verifier").textContent = TEXT.asks + request.client_metadata.client_name;
+      $("vp-purpose").textContent = TEXT.purpose + request.client_metadata.purpose;
+      $("vp-claims-title").textContent = TEXT.claims;
+      var list = CH.clear($("vp-claims"));
+      names.forEach(function (name) { list.appendChild(el("li", { "data-claim": name, text: labels[name] || name })); });
+      var select = CH.clear($("vp-licence"));
+      licences.forEach(function (l) { select.appendChild(el("option", { value: l.identifier, text: (l.type_name || l.type_code) + " " + l.identifier })); });
+      $("vp-approve").disabled = licences.length === 0;
+      say(licences.length ? "" : TEXT.noLicence, licences.length ? "" : "error");
+      $("vp-offer").hidden = false;
+    });
+  }
+
+  /* ---------------------------------------------------------- presenting */
+  function present() {
+    if (!current || !subtle) { say(TEXT.noCrypto, "error"); return; }
+    var offer = current;
+    $("vp-approve").disabled = true;
+    say(TEXT.sending, "busy");
+    holderKey().then(function (key) {
+      return credentialFor($("vp-licence").value, key).then(function (credential) {
+        return presentation(credential, offer, key);
+      });
+    }).then(function (vp) {
+      var body = new URLSearchParams();
+      var tokenMap = {};
+      tokenMap[offer.query.id] = [vp];
+      body.set("vp_token", JSON.stringify(tokenMap));
+      body.set("state", offer.request.state);
+      return CH.api(ownPath(offer.request.response_uri), { body: body });
+    }).then(function (result) {
+      $("vp-offer").hidden = true;
+      current = null;
+      if (result.ok) say(TEXT.done, "done");
+      else say(TEXT.refused + ((result.data && result.data.error) || result.status), "error");
+    }).catch(function () { say(TEXT.failed, "error"); $("vp-approve").disabled = false; });
+  }
+
+  // SPEC: RFC 9901 §4 and §4.3 — the issuer JWT, the disclosures of the asked claims only, and a
+  // KB-JWT over them: {iat, aud: the client_id, nonce: the request's, sd_hash}, ES256 by the holder key.
+  function presentation(credential, offer, key) {
+    var parts = credential.split("~");
+    var kept = parts.slice(1).filter(function (d) { return d && offer.names.indexOf(jsonPart(d)[1]) >= 0; });
+    var body = [parts[0]].concat(kept).join("~") + "~";
+    return subtle.digest("SHA-256", utf8(body)).then(function (hash) {
+      var header = b64url(utf8(JSON.stringify({ alg: "ES256", typ: "kb+jwt" })));
+      var claims = b64url(utf8(JSON.stringify({ iat: Math.floor(Date.now() / 1000), aud: offer.request.client_id,
+                                                nonce: offer.request.nonce, sd_hash: b64url(hash) })));
+      var input = header + "." + claims;
+      // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 §3.4).
+      return subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, utf8(input)).then(function (signature) {
+        return body + input + "." + b64url(signature);
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    if (!$("vp")) return;
+    $("vp-open").addEventListener("submit", function (event) { event.preventDefault(); openLink($("vp-link").value.trim()); });
+    $("vp-approve").addEventListener("click", present);
+    $("vp-decline").addEventListener("click", function () { $("vp-offer").hidden = true; current = null; say(TEXT.declined, ""); });
+    // Opened by a same-device link: the request comes in the page's own query string.
+    var own = new URLSearchParams(window.location.search);
+    if (own.get("request_uri") && token()) openLink("openid4vp://?" + own.toString());
+  });
+})();
