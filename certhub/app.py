@@ -36,6 +36,7 @@ import registry.delegations.api
 import registry.licences.api
 import registry.presentations.api
 import registry.seals.api
+import registry.issuance.api
 import registry.wallet.api
 from adapters.federation import run_schedule
 from certhub import __version__, metrics, operations, tracing
@@ -229,6 +230,9 @@ def create_app(
     app.include_router(registry.presentations.api.verify_router)
     app.include_router(registry.delegations.api.router)
     app.include_router(registry.wallet.api.router)
+    app.include_router(registry.issuance.api.offer_router)
+    app.include_router(registry.issuance.api.router)
+    app.include_router(registry.issuance.api.well_known_router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
     app.include_router(exchange.auditlog.api.usage_router)
