@@ -109,7 +109,7 @@ def create_offer(*, session: Session, cache: Cache, holder: HolderPrincipal, ide
     view = reads.get_for_holder(session=session, identifier=identifier, holder=holder)
     tx_code = "".join(secrets.choice("0123456789") for _ in range(TX_CODE_DIGITS)) if with_tx_code else None
     grant = Grant(holder_code=holder.holder_code, holder_code_type=holder.holder_code_type, holder_name=holder.name,
-                  identifier=view.licence.base_identifier, tx_code=tx_code)
+                  identifier=view.version.identifier, tx_code=tx_code)
     code = _opaque()
     cache.set_if_absent(f"{_PREFIX}code:{code}", grant.to_json(), ttl_seconds=CODE_TTL_SECONDS)
     pre_authorized: dict[str, Any] = {"pre-authorized_code": code}
