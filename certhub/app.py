@@ -33,10 +33,10 @@ import identity.department_clients_api
 import identity.holders_api
 import identity.staff_api
 import registry.delegations.api
+import registry.issuance.api
 import registry.licences.api
 import registry.presentations.api
 import registry.seals.api
-import registry.issuance.api
 import registry.wallet.api
 from adapters.federation import run_schedule
 from certhub import __version__, metrics, operations, tracing

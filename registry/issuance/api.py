@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1/oid4vci", tags=["credential issuance"])
 offer_router = APIRouter(prefix="/api/v1/holders/me", tags=["holder wallet"])
 well_known_router = APIRouter(tags=["credential issuance"])
 
-CacheDep = Annotated[Cache, service(Cache)]  # type: ignore[type-abstract]
+CacheDep = Annotated[Cache, service(Cache)]
 LimiterDep = Annotated[RateLimiter, service(RateLimiter)]
 NONCE_PATH, CREDENTIAL_PATH, DEFERRED_PATH = "/api/v1/oid4vci/nonce", "/api/v1/oid4vci/credential", \
     "/api/v1/oid4vci/deferred_credential"

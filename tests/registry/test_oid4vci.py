@@ -16,6 +16,7 @@ from sd_jwt.verifier import SDJWTVerifier
 
 from certhub.settings import Settings
 from signing.sdjwt import SdJwtVerificationError, verify_sd_jwt_vc
+from tests.factories.catalog import CITY_SAMR
 from tests.factories.licences import (
     REGISTRY_ID,
     RESIDENCE_PERMIT,
@@ -26,7 +27,6 @@ from tests.factories.licences import (
     token_headers,
     trust_store,
 )
-from tests.factories.catalog import CITY_SAMR
 from tests.factories.settings import TEST_SECRET
 from tests.registry.oid4vci_wallet import Wallet, parse_offer_uri
 
