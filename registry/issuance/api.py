@@ -146,7 +146,7 @@ def _answer(issued: issuance.Issued, *, session: Session, recorder: UseLog, gran
         return JSONResponse({"transaction_id": issued.transaction_id,
                              "interval": issuance.DEFERRED_INTERVAL_SECONDS}, status_code=202,
                             headers={"Cache-Control": "no-store"})
-    view = issuance.current_view(session, grant)
+    view = issuance.current_view(session=session, grant=grant)
     # The wallet holds every claim: the log names them all, as for the holder's own download.
     recorder.append(session=session, records=[UseRecord(
         kind="holder_access", department_code=view.licence.issuer_code, operator_id="holder", basis="holder_self",
@@ -163,7 +163,7 @@ def credential(body: CredentialIn, request: Request, session: SessionDep, cache:
     grant = _grant(cache, authorization)
     limiter.count_attempts(bucket="oid4vci-credential", limits=[(_holder_scope(grant.holder()), CREDENTIALS_PER_MINUTE)],
                            what="credential requests")
-    view = issuance.current_view(session, grant)
+    view = issuance.current_view(session=session, grant=grant)
     if body.credential_configuration_id != issuance.configuration_id(view.licence.type_code):
         raise CredentialRequestRefused("invalid_credential_request", "the token is for another credential configuration")
     keys = document_keys(request)

@@ -201,7 +201,7 @@ class Issued:
     transaction_id: str | None = None
 
 
-def current_view(session: Session, grant: Grant) -> reads.LicenceView:
+def current_view(*, session: Session, grant: Grant) -> reads.LicenceView:
     """The licence's current version: after a change the holder fetches the new one with a new offer."""
     view = reads.get_for_holder(session=session, identifier=grant.identifier, holder=grant.holder())
     licence = view.licence
@@ -217,7 +217,7 @@ def not_ready(view: reads.LicenceView, *, today: date) -> bool:
 def issue(*, session: Session, cache: Cache, grant: Grant, holder_jwk: dict[str, Any], registry_id: str,
           key_secret: bytes, now: datetime) -> Issued:
     """SPEC: OpenID4VCI 1.0 §8.3 (immediate) and §9 (deferred: transaction_id)."""
-    view = current_view(session, grant)
+    view = current_view(session=session, grant=grant)
     if view.licence.status in LicenceStatus.FINAL:
         raise CredentialRequestRefused("credential_request_denied", f"the licence is {view.licence.status}")
     if not_ready(view, today=now.astimezone(CHINA_TIME).date()):

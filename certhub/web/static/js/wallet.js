@@ -540,6 +540,128 @@
   }
 
 
+
+  /* ------------------------------------------------------------ OpenID4VCI */
+  // "Add to wallet": this page is a wallet in the OpenID4VCI 1.0 sense
+  // (docs/oid4vci.md). Its key is a WebCrypto P-256 pair made non-extractable
+  // and kept in IndexedDB, so the private key never leaves the browser's key
+  // store; the credential received, bound to that key, is kept there too.
+  var VCI_DB = "certhub-wallet", VCI_KEYS = "keys", VCI_CREDENTIALS = "credentials";
+  var PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+  var VCI_TEXT = {
+    working: "正在存入钱包…", stored: "已存入本机钱包（SD-JWT VC，绑定本机密钥）。",
+    deferred: "证照暂不可发放（暂停或尚未生效），恢复后可再次存入。", failed: "存入钱包失败",
+    unsupported: "此浏览器不支持本机钱包（需要 WebCrypto 与 IndexedDB）。"
+  };
+
+  function vciDb() {
+    return new Promise(function (resolve, reject) {
+      var opening = window.indexedDB.open(VCI_DB, 1);
+      opening.onupgradeneeded = function () {
+        opening.result.createObjectStore(VCI_KEYS);
+        opening.result.createObjectStore(VCI_CREDENTIALS);
+      };
+      opening.onsuccess = function () { resolve(opening.result); };
+      opening.onerror = function () { reject(opening.error); };
+    });
+  }
+
+  function vciStore(db, store, mode, act) {
+    return new Promise(function (resolve, reject) {
+      var request = act(db.transaction(store, mode).objectStore(store));
+      request.onsuccess = function () { resolve(request.result); };
+      request.onerror = function () { reject(request.error); };
+    });
+  }
+
+  function holderKeyPair(db) {
+    return vciStore(db, VCI_KEYS, "readonly", function (s) { return s.get("holder"); }).then(function (pair) {
+      if (pair) return pair;
+      return window.crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
+        .then(function (made) {
+          return vciStore(db, VCI_KEYS, "readwrite", function (s) { return s.put(made, "holder"); })
+            .then(function () { return made; });
+        });
+    });
+  }
+
+  function b64url(bytes) {
+    var text = "";
+    new Uint8Array(bytes).forEach(function (b) { text += String.fromCharCode(b); });
+    return window.btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function b64urlJson(value) { return b64url(new TextEncoder().encode(JSON.stringify(value))); }
+
+  // SPEC: OpenID4VCI 1.0 Appendix F.1. WebCrypto's ECDSA signature is r || s, as JWS ES256 wants.
+  function signProof(pair, issuer, nonce) {
+    return window.crypto.subtle.exportKey("jwk", pair.publicKey).then(function (jwk) {
+      var header = { alg: "ES256", typ: "openid4vci-proof+jwt", jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } };
+      var input = b64urlJson(header) + "." + b64urlJson({ aud: issuer, iat: Math.floor(Date.now() / 1000), nonce: nonce });
+      return window.crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(input))
+        .then(function (signature) { return input + "." + b64url(signature); });
+    });
+  }
+
+  function vciStep(result) {
+    if (!result.ok) throw result;
+    return result.data;
+  }
+
+  function addToWallet() {
+    var licence = state.detail, note = $("vci-state");
+    if (!licence) return;
+    if (!window.indexedDB || !window.crypto || !window.crypto.subtle) { note.textContent = VCI_TEXT.unsupported; return; }
+    note.textContent = VCI_TEXT.working;
+    delete note.dataset.outcome;
+    var offer, db, pair, accessToken;
+    holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(licence.identifier) + "/credential-offer",
+              { body: { tx_code: false } }).then(vciStep).then(function (data) {
+      offer = data.credential_offer;
+      return vciDb();
+    }).then(function (opened) {
+      db = opened;
+      return holderKeyPair(db);
+    }).then(function (made) {
+      pair = made;
+      var form = new URLSearchParams();
+      form.set("grant_type", PRE_AUTHORIZED);
+      form.set("pre-authorized_code", offer.grants[PRE_AUTHORIZED]["pre-authorized_code"]);
+      return CH.api("/api/v1/oauth/token", { body: form }).then(vciStep);
+    }).then(function (token) {
+      accessToken = token.access_token;
+      return CH.api("/api/v1/oid4vci/nonce", { method: "POST" }).then(vciStep);
+    }).then(function (nonce) {
+      return signProof(pair, offer.credential_issuer, nonce.c_nonce);
+    }).then(function (proof) {
+      return CH.api("/api/v1/oid4vci/credential", { token: accessToken, body: {
+        credential_configuration_id: offer.credential_configuration_ids[0], proofs: { jwt: [proof] } } }).then(vciStep);
+    }).then(function (answer) {
+      if (!answer.credentials) { note.textContent = VCI_TEXT.deferred; note.dataset.outcome = "deferred"; return null; }
+      var kept = { identifier: licence.identifier, credential: answer.credentials[0].credential,
+                   received_at: new Date().toISOString() };
+      return vciStore(db, VCI_CREDENTIALS, "readwrite", function (s) { return s.put(kept, licence.base_identifier || licence.identifier); })
+        .then(function () { note.textContent = VCI_TEXT.stored; note.dataset.outcome = "stored"; });
+    }).catch(function (failure) {
+      note.textContent = failure && failure.status !== undefined ? errorMessage(failure, VCI_TEXT.failed) : VCI_TEXT.failed;
+      note.dataset.outcome = "failed";
+      note.dataset.error = (failure && failure.data && failure.data.error) || String(failure);
+    });
+  }
+
+  function showOfferQr() {
+    var licence = state.detail;
+    if (!licence) return;
+    holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(licence.identifier) + "/credential-offer",
+              { body: { tx_code: true } }).then(function (result) {
+      if (!result.ok) { $("vci-state").textContent = errorMessage(result, VCI_TEXT.failed); return; }
+      $("vci-offer-qr").src = "data:image/png;base64," + result.data.qr_png_base64;
+      $("vci-offer-link").href = result.data.offer_uri;
+      $("vci-tx-code").textContent = result.data.tx_code;
+      $("vci-offer").hidden = false;
+    });
+  }
+
   /* ------------------------------------------------------------ use records */
   // Every record is fetched once (at most 1000, newest first) and checked
   // against the checkpoint; filters and pages are then this page's work. The
@@ -1465,6 +1587,8 @@
     $("show-layout").addEventListener("click", showLayout);
     $("download-pdf").addEventListener("click", downloadPdf);
     $("save-offline").addEventListener("click", saveOffline);
+    $("add-to-wallet").addEventListener("click", addToWallet);
+    $("offer-to-wallet").addEventListener("click", showOfferQr);
     $("detail-title").setAttribute("tabindex", "-1");
     bindRecords();
     bindConsentForm();
