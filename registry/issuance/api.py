@@ -96,7 +96,8 @@ def _holder_scope(holder: HolderPrincipal) -> str:
 def my_credential_offer(identifier: str, body: OfferCreate, request: Request, session: SessionDep,
                         holder: HolderDep, cache: CacheDep, limiter: LimiterDep) -> OfferRead:
     """A credential offer of one of the holder's licences for a wallet (pre-authorized code flow)."""
-    limiter.count_attempts(bucket="oid4vci-offer", limits=[(_holder_scope(holder), OFFERS_PER_MINUTE)],
+    scope = _holder_scope(holder)
+    limiter.count_attempts(bucket="oid4vci-offer", within=scope, limits=[(scope, OFFERS_PER_MINUTE)],
                            what="credential offers")
     offer = issuance.create_offer(session=session, cache=cache, holder=holder, identifier=identifier,
                                   issuer=_issuer(request), with_tx_code=body.tx_code)
@@ -109,7 +110,8 @@ def my_credential_offer(identifier: str, body: OfferCreate, request: Request, se
 @router.post("/nonce")
 def nonce(cache: CacheDep, limiter: LimiterDep) -> JSONResponse:
     """SPEC: OpenID4VCI 1.0 §7.2 — a fresh c_nonce, not to be cached."""
-    limiter.count_attempts(bucket="oid4vci-nonce", limits=[("all", NONCES_PER_MINUTE)], what="nonces")
+    limiter.count_attempts(bucket="oid4vci-nonce", within="oid4vci", limits=[("all", NONCES_PER_MINUTE)],
+                           what="nonces")
     return JSONResponse({"c_nonce": issuance.new_nonce(cache=cache)}, headers={"Cache-Control": "no-store"})
 
 
@@ -161,7 +163,8 @@ def credential(body: CredentialIn, request: Request, session: SessionDep, cache:
                authorization: Annotated[str | None, Header(max_length=4096)] = None) -> JSONResponse:
     """SPEC: OpenID4VCI 1.0 §8 — the licence of the access token as an SD-JWT VC bound to the proof's key."""
     grant = _grant(cache, authorization)
-    limiter.count_attempts(bucket="oid4vci-credential", limits=[(_holder_scope(grant.holder()), CREDENTIALS_PER_MINUTE)],
+    scope = _holder_scope(grant.holder())
+    limiter.count_attempts(bucket="oid4vci-credential", within=scope, limits=[(scope, CREDENTIALS_PER_MINUTE)],
                            what="credential requests")
     view = issuance.current_view(session=session, grant=grant)
     if body.credential_configuration_id != issuance.configuration_id(view.licence.type_code):
