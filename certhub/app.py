@@ -33,6 +33,7 @@ import identity.department_clients_api
 import identity.holders_api
 import identity.staff_api
 import registry.delegations.api
+import registry.issuance.api
 import registry.licences.api
 import registry.oid4vp.api
 import registry.presentations.api
@@ -232,6 +233,9 @@ def create_app(
     app.include_router(registry.oid4vp.api.wallet_router)
     app.include_router(registry.delegations.api.router)
     app.include_router(registry.wallet.api.router)
+    app.include_router(registry.issuance.api.offer_router)
+    app.include_router(registry.issuance.api.router)
+    app.include_router(registry.issuance.api.well_known_router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
     app.include_router(exchange.auditlog.api.usage_router)

@@ -43,6 +43,8 @@ from identity.errors import (
 from identity.ratelimit import RateLimited, RateLimitUnavailable
 from registry.errors import (
     CredentialNotSignable,
+    CredentialRequestRefused,
+    CredentialTokenRefused,
     DisputeNotFound,
     IdempotencyConflict,
     InvalidIdentifier,
@@ -143,6 +145,9 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (PdfNotSignable, 409),
     # Nor an ES256 key for the SD-JWT VC (docs/sd-jwt-vc.md), or a face field named like a credential claim.
     (CredentialNotSignable, 409),
+    # OpenID4VCI 1.0 §8.3.1: a refused credential request is 400 with its code; a bad token 401.
+    (CredentialTokenRefused, 401),
+    (CredentialRequestRefused, 400),
     # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
     (UnknownSeal, 422),
     (NotIssuersSeal, 403),

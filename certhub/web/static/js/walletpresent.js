@@ -1,15 +1,14 @@
 /* Presenting a licence to a relying party or a counter (OpenID4VP 1.0 with SD-JWT VC).
    The holder opens a request (its QR's link pasted, or this page opened with it); the page shows
    who asks, why, and exactly which claims; on approval it signs a key-binding JWT (RFC 9901 §4.3)
-   with the wallet's own P-256 key, made here by WebCrypto as non-extractable and kept in
-   IndexedDB with the credentials it is bound to, and posts the presentation (direct_post).
+   with the wallet's own P-256 key (walletkeys.js, shared with OpenID4VCI issuance), and posts
+   the presentation (direct_post).
    Only requests of this wallet's own registry are followed: the request_uri and response_uri
    must be its paths, and are fetched from this page's origin. */
 (function () {
   "use strict";
   var CH = window.certhub;
   var $ = CH.$, el = CH.el;
-  var subtle = window.crypto && window.crypto.subtle;
   // The page's words for this flow, together.
   var TEXT = {
     asks: "请求方：", purpose: "用途：", claims: "将出示以下信息（其余信息不出示）：",
@@ -20,7 +19,6 @@
     several: "此请求要求同时出示多张证照，本钱包一次出示一张，请请求方分别发起。",
   };
   var REQUEST_PATH = /^\/oid4vp\/requests\/([A-Za-z0-9_-]{43})$/;
-  var DB = "certhub-wallet", KEYS = "keys", CREDENTIALS = "credentials";
   var current = null;
 
   function token() { var saved = CH.loadToken("holder"); return saved && saved.token; }
@@ -30,63 +28,21 @@
     node.dataset.state = kind || "";
   }
 
-  /* ---------------------------------------------------------- encoding */
-  function b64url(bytes) {
-    var binary = "";
-    new Uint8Array(bytes).forEach(function (b) { binary += String.fromCharCode(b); });
-    return window.btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  var keys = CH.walletKeys;
   function fromB64url(text) {
     var binary = window.atob(text.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((text.length + 3) % 4));
     return Uint8Array.from(binary, function (c) { return c.charCodeAt(0); });
   }
   function jsonPart(text) { return JSON.parse(new TextDecoder().decode(fromB64url(text))); }
-  function utf8(text) { return new TextEncoder().encode(text); }
-
-  /* ---------------------------------------------------------- storage (IndexedDB) */
-  function db() {
-    return new Promise(function (resolve, reject) {
-      var open = window.indexedDB.open(DB, 1);
-      open.onupgradeneeded = function () {
-        open.result.createObjectStore(KEYS);
-        open.result.createObjectStore(CREDENTIALS);
-      };
-      open.onsuccess = function () { resolve(open.result); };
-      open.onerror = function () { reject(open.error); };
-    });
-  }
-  function stored(store, key, value) {
-    return db().then(function (handle) {
-      return new Promise(function (resolve, reject) {
-        var tx = handle.transaction(store, value === undefined ? "readonly" : "readwrite");
-        var req = value === undefined ? tx.objectStore(store).get(key) : tx.objectStore(store).put(value, key);
-        req.onsuccess = function () { resolve(value === undefined ? req.result : value); };
-        req.onerror = function () { reject(req.error); };
-      });
-    });
-  }
-
-  // The holder key: made once, private half non-extractable (only this browser can sign with it).
-  function holderKey() {
-    return stored(KEYS, "holder").then(function (saved) {
-      if (saved) return saved;
-      return subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]).then(function (pair) {
-        return subtle.exportKey("jwk", pair.publicKey).then(function (jwk) {
-          var entry = { privateKey: pair.privateKey, jwk: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } };
-          return stored(KEYS, "holder", entry);
-        });
-      });
-    });
-  }
 
   // The licence's SD-JWT VC bound to the holder key: kept, or fetched once through the holder API.
   function credentialFor(identifier, key) {
-    return stored(CREDENTIALS, identifier).then(function (saved) {
+    return keys.credential(identifier).then(function (saved) {
       if (saved) return saved;
       return CH.api("/api/v1/holders/me/licences/" + encodeURIComponent(identifier) + "/sd-jwt-vc",
                     { token: token(), body: { holder_jwk: key.jwk } }).then(function (result) {
         if (!result.ok) throw new Error(CH.errorText(result, TEXT.failed));
-        return stored(CREDENTIALS, identifier, result.data.credential);
+        return keys.keepCredential(identifier, result.data.credential);
       });
     });
   }
@@ -146,11 +102,11 @@
 
   /* ---------------------------------------------------------- presenting */
   function present() {
-    if (!current || !subtle) { say(TEXT.noCrypto, "error"); return; }
+    if (!current || !keys.supported()) { say(TEXT.noCrypto, "error"); return; }
     var offer = current;
     $("vp-approve").disabled = true;
     say(TEXT.sending, "busy");
-    holderKey().then(function (key) {
+    keys.holderKey().then(function (key) {
       return credentialFor($("vp-licence").value, key).then(function (credential) {
         return presentation(credential, offer, key);
       });
@@ -175,16 +131,10 @@
     var parts = credential.split("~");
     var kept = parts.slice(1).filter(function (d) { return d && offer.names.indexOf(jsonPart(d)[1]) >= 0; });
     var body = [parts[0]].concat(kept).join("~") + "~";
-    return subtle.digest("SHA-256", utf8(body)).then(function (hash) {
-      var header = b64url(utf8(JSON.stringify({ alg: "ES256", typ: "kb+jwt" })));
-      var claims = b64url(utf8(JSON.stringify({ iat: Math.floor(Date.now() / 1000), aud: offer.request.client_id,
-                                                nonce: offer.request.nonce, sd_hash: b64url(hash) })));
-      var input = header + "." + claims;
-      // WebCrypto's ECDSA signature is r || s, the JWS form (RFC 7518 §3.4).
-      return subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key.privateKey, utf8(input)).then(function (signature) {
-        return body + input + "." + b64url(signature);
-      });
-    });
+    return window.crypto.subtle.digest("SHA-256", keys.utf8(body)).then(function (hash) {
+      return keys.signJwt(key, { alg: "ES256", typ: "kb+jwt" }, { iat: Math.floor(Date.now() / 1000),
+        aud: offer.request.client_id, nonce: offer.request.nonce, sd_hash: keys.b64url(hash) });
+    }).then(function (kbJwt) { return body + kbJwt; });
   }
 
   document.addEventListener("DOMContentLoaded", function () {
