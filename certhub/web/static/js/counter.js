@@ -51,21 +51,21 @@
 
   // The wallet path's own words (OpenID4VP: the holder's wallet discloses the matter's fields itself).
   var WALLET_TEXT = {
-    waiting: "等待持证人在数字钱包中确认出示…",
-    verdict: "持证人以数字钱包出示，发证机构签名与证照状态已核验",
-    signature: "发证机构签名已核验：",
-    seal: "印章 ",
-    status: "证照状态：",
-    undisclosed: "持证人仅出示了本事项所需的信息",
+    waiting: CH.t("counter.waiting_for_the_holder_to_confirm"),
+    verdict: CH.t("counter.shown_from_the_holders_digital_wallet"),
+    signature: CH.t("counter.issuers_signature_verified"),
+    seal: CH.t("counter.seal"),
+    status: CH.t("counter.licence_status_2"),
+    undisclosed: CH.t("counter.the_holder_disclosed_only_what_this"),
   };
   var WALLET_REASONS = {
-    request_expired: ["出示请求已过期", "持证人未在时限内出示，请重新发起出示请求。"],
-    audience_mismatch: ["出示对象不符", "该出示是给其他机构的，不能在本窗口使用。"],
-    nonce_mismatch: ["出示已被使用", "该出示不是对本次请求的回应（可能是重放），请重新发起。"],
-    disclosure_mismatch: ["出示内容不符", "持证人出示的信息与本事项所需不一致。"],
-    disclosure_unreferenced: ["内容被篡改", "出示的信息与发证机构签名不符，可能被篡改。"],
-    key_binding_invalid: ["持证人密钥验证失败", "出示未由证照绑定的持证人密钥签署。"],
-    key_binding_missing: ["持证人密钥验证失败", "出示缺少持证人密钥签名。"],
+    request_expired: [CH.t("counter.presentation_request_expired"), CH.t("counter.the_holder_did_not_present_in")],
+    audience_mismatch: [CH.t("counter.presented_to_someone_else"), CH.t("counter.this_presentation_was_made_for_another")],
+    nonce_mismatch: [CH.t("counter.presentation_already_used"), CH.t("counter.this_presentation_does_not_answer_this")],
+    disclosure_mismatch: [CH.t("counter.disclosed_details_do_not_match"), CH.t("counter.what_the_holder_disclosed_is_not")],
+    disclosure_unreferenced: [CH.t("counter.content_tampered_with"), CH.t("counter.the_disclosed_details_do_not_match")],
+    key_binding_invalid: [CH.t("counter.holder_key_check_failed"), CH.t("counter.not_signed_by_the_holder_key")],
+    key_binding_missing: [CH.t("counter.holder_key_check_failed"), CH.t("counter.the_holder_keys_signature_is_missing")],
   };
 
   var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
@@ -409,7 +409,7 @@
       else {
         var code = result.data.error || "request_expired";
         var known = WALLET_REASONS[code] || REASONS[code];
-        showInvalid(known ? known[0] : "核验失败", known ? known[1] : code, code);
+        showInvalid(known ? known[0] : CH.t("counter.verification_failed"), known ? known[1] : code, code);
       }
       focusScan();
     });
@@ -423,10 +423,10 @@
     Promise.all(typeCodes.map(CH.licenceType)).then(function (types) {
       if (shown !== state.shown) return;
       var box = freshResult();
-      box.appendChild(verdict("valid", "有效", WALLET_TEXT.verdict, WALLET_TEXT.undisclosed));
+      box.appendChild(verdict("valid", CH.t("counter.valid"), WALLET_TEXT.verdict, WALLET_TEXT.undisclosed));
       ids.forEach(function (id, i) { box.appendChild(walletCard(credentials[id], types[i])); });
-      CH.announce("有效，" + WALLET_TEXT.verdict);
-      afterVerdict("valid", { word: "有效", reason: types.map(function (t, i) { return t ? t.name : typeCodes[i]; }).join("、"),
+      CH.announce(CH.t("counter.valid_2") + WALLET_TEXT.verdict);
+      afterVerdict("valid", { word: CH.t("counter.valid"), reason: types.map(function (t, i) { return t ? t.name : typeCodes[i]; }).join(CH.t("counter.list_comma")),
                              holder: "", id: data.request_id.slice(0, 12) });
     });
   }
@@ -445,8 +445,8 @@
       el("div", { class: "row-between" }, el("h3", { text: type ? type.name : credential.vct }), CH.badge(credential.status)),
       fields,
       el("p", { class: "small muted", "data-signature-checked": issuer.es_id || "" },
-        WALLET_TEXT.signature + issuer.department_code + "　" + WALLET_TEXT.seal, el("code", { text: issuer.es_id }),
-        "　" + WALLET_TEXT.status + CH.statusLabel(credential.status)));
+        WALLET_TEXT.signature + issuer.department_code + CH.t("counter.spacer") + WALLET_TEXT.seal, el("code", { text: issuer.es_id }),
+        CH.t("counter.spacer") + WALLET_TEXT.status + CH.statusLabel(credential.status)));
   }
 
   // The licence types are read from the catalog first (which fields are photos); a "下一位"

@@ -565,9 +565,9 @@
   // the OpenID4VP presentation uses (walletkeys.js).
   var PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
   var VCI_TEXT = {
-    working: "正在存入钱包…", stored: "已存入本机钱包（SD-JWT VC，绑定本机密钥）。",
-    deferred: "证照暂不可发放（暂停或尚未生效），恢复后可再次存入。", failed: "存入钱包失败",
-    unsupported: "此浏览器不支持本机钱包（需要 WebCrypto 与 IndexedDB）。"
+    working: CH.t("wallet.adding_to_the_wallet"), stored: CH.t("wallet.added_to_this_devices_wallet"),
+    deferred: CH.t("wallet.the_licence_cannot_be_issued_now"), failed: CH.t("wallet.adding_to_the_wallet_failed"),
+    unsupported: CH.t("wallet.this_browser_cannot_hold_a_wallet")
   };
 
   // SPEC: OpenID4VCI 1.0 Appendix F.1 — the key proof JWT, its public key in the header.

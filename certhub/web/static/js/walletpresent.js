@@ -11,12 +11,12 @@
   var $ = CH.$, el = CH.el;
   // The page's words for this flow, together.
   var TEXT = {
-    asks: "请求方：", purpose: "用途：", claims: "将出示以下信息（其余信息不出示）：",
-    noLicence: "您没有可满足此请求的有效证照。", badLink: "这不是本平台的出示请求链接。",
-    gone: "出示请求不存在或已过期。", sending: "正在签名并出示…", done: "已出示，请求方已核验。",
-    declined: "已拒绝出示。", refused: "出示未通过核验：", failed: "出示未完成，请重试。",
-    noCrypto: "此浏览器不支持所需的加密功能，无法出示。",
-    several: "此请求要求同时出示多张证照，本钱包一次出示一张，请请求方分别发起。",
+    asks: CH.t("wallet.requested_by"), purpose: CH.t("wallet.purpose"), claims: CH.t("wallet.these_details_will_be_shown_nothing"),
+    noLicence: CH.t("wallet.you_have_no_valid_licence_that"), badLink: CH.t("wallet.not_a_presentation_request_link_of"),
+    gone: CH.t("wallet.the_presentation_request_does_not_exist"), sending: CH.t("wallet.signing_and_showing"), done: CH.t("wallet.shown_the_requester_has_verified_it"),
+    declined: CH.t("wallet.you_declined_to_show"), refused: CH.t("wallet.the_presentation_failed_verification"), failed: CH.t("wallet.showing_did_not_complete_try_again"),
+    noCrypto: CH.t("wallet.this_browser_lacks_the_cryptography_to"),
+    several: CH.t("wallet.this_request_asks_for_several_licences"),
   };
   var REQUEST_PATH = /^\/oid4vp\/requests\/([A-Za-z0-9_-]{43})$/;
   var current = null;
