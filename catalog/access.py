@@ -32,10 +32,13 @@ KINDS = frozenset(
         "holder_access",  # the holder reading their own licence
         "proxy_access",  # a proxy (代办人) reading the licences of a holder who delegated to them
         "supervision_access",
+        "credential_presentation",  # a holder's wallet presenting a credential to a relying party (OpenID4VP)
     }
 )
 FIXED_BASES = frozenset(
-    {"holder_presentation", "unconditional_sharing", "supervision_mandate", "holder_self", "issuer"}
+    {"holder_presentation", "unconditional_sharing", "supervision_mandate", "holder_self", "issuer",
+     # The holder's wallet disclosed the claims itself, with its key: the presentation is the consent.
+     "holder_presented_credential"}
 )
 RESULTS = frozenset({"granted", "denied"})
 MAX_PURPOSE = 200

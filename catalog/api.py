@@ -18,8 +18,10 @@ from catalog.schemas import (
     LicenceTypeOut,
     MatterIn,
     MatterOut,
+    RelyingPartyIn,
+    RelyingPartyOut,
 )
-from catalog.service import data_items, departments, document, licence_types, matters
+from catalog.service import data_items, departments, document, licence_types, matters, relying_parties
 from identity.deps import require_scopes
 from identity.tokens import Principal
 from storage.params import MAX_SQL_INTEGER
@@ -114,6 +116,19 @@ def put_matter(code: str, body: MatterIn, session: SessionDep, _: Admin):
     _same_code(code, body.code)
     document.load(session=session, document=CatalogDocument(matters=[body]))
     return matters.to_schema(matters.get_or_raise(session=session, code=code))
+
+
+@router.get("/relying-parties/{client_id}", response_model=RelyingPartyOut)
+def get_relying_party(client_id: str, session: SessionDep, _: Admin):
+    return relying_parties.to_schema(relying_parties.get_or_raise(session=session, client_id=client_id))
+
+
+@router.put("/relying-parties/{client_id}", response_model=RelyingPartyOut)
+def put_relying_party(client_id: str, body: RelyingPartyIn, session: SessionDep, _: Admin):
+    """Register (or update) a relying party: its API client, name, stated purpose and the claims
+    it may ask holders' wallets for, per licence type (docs/oid4vp.md)."""
+    _same_code(client_id, body.client_id)
+    return relying_parties.to_schema(relying_parties.upsert(session=session, entry=body))
 
 
 @router.post("/import")

@@ -135,3 +135,22 @@ class Situation(Base):
     material_keys: Mapped[list] = mapped_column(JSONType)
 
     matter: Mapped[Matter] = relationship(back_populates="situations")
+
+
+class RelyingParty(Base):
+    """A relying party outside the exchange (a hotel, a bank, a telecom shop) that asks holders'
+    wallets for credentials (OpenID4VP, registry/oid4vp). It authenticates as its API client; its
+    organisation is a registered department, the code its uses are logged under. It may ask for
+    the claims `allowed` names, per licence type, and states one purpose the holder is shown."""
+
+    __tablename__ = "catalog_relying_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("catalog_api_clients.client_id"), unique=True)
+    department_code: Mapped[str] = mapped_column(String(18), ForeignKey("catalog_departments.code"))
+    name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(200))
+    # {licence type code: [claim name, ...]}: the most it may ask for.
+    allowed: Mapped[dict] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

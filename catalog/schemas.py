@@ -290,3 +290,30 @@ class CatalogDocument(_Strict):
     licence_types: list[LicenceTypeIn] = Field(default_factory=list)
     data_items: list[DataItemIn] = Field(default_factory=list)
     matters: list[MatterIn] = Field(default_factory=list)
+
+
+_CLAIM_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+ClaimName = Annotated[str, Field(pattern=_CLAIM_NAME)]
+
+
+class RelyingPartyIn(_Strict):
+    """A relying party's registration: who it is, why it asks, and the most it may ask for
+    ({licence type code: [claim name, ...]}, claim names as the SD-JWT VC names them)."""
+
+    client_id: Annotated[str, Field(min_length=1, max_length=64)]
+    name: Name
+    purpose: Annotated[str, Field(min_length=1, max_length=200)]
+    allowed: Annotated[dict[str, Annotated[list[ClaimName], Field(min_length=1, max_length=64)]],
+                       Field(min_length=1, max_length=20)]
+
+    @field_validator("allowed")
+    @classmethod
+    def _type_codes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for type_code in value:
+            _code(codes.validate_licence_type_code)(type_code)
+        return {code: sorted(set(names)) for code, names in value.items()}
+
+
+class RelyingPartyOut(RelyingPartyIn):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    department_code: str

@@ -33,7 +33,9 @@ import identity.department_clients_api
 import identity.holders_api
 import identity.staff_api
 import registry.delegations.api
+import registry.issuance.api
 import registry.licences.api
+import registry.oid4vp.api
 import registry.presentations.api
 import registry.seals.api
 import registry.wallet.api
@@ -227,8 +229,13 @@ def create_app(
     app.include_router(registry.licences.api.type_metadata_router)
     app.include_router(registry.presentations.api.router)
     app.include_router(registry.presentations.api.verify_router)
+    app.include_router(registry.oid4vp.api.router)
+    app.include_router(registry.oid4vp.api.wallet_router)
     app.include_router(registry.delegations.api.router)
     app.include_router(registry.wallet.api.router)
+    app.include_router(registry.issuance.api.offer_router)
+    app.include_router(registry.issuance.api.router)
+    app.include_router(registry.issuance.api.well_known_router)
     app.include_router(exchange.auditlog.log_api.router)
     app.include_router(exchange.auditlog.api.router)
     app.include_router(exchange.auditlog.api.usage_router)

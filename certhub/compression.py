@@ -38,6 +38,9 @@ CARRIES_A_SECRET = re.compile(
     r"|^/api/v1/exchange/subscriptions(/[^/]+/secret)?/?$"
     # An SD-JWT VC: a bearer credential whose salts keep the undisclosed claims secret.
     r"|^/api/v1/holders/me/licences/[^/]+/sd-jwt-vc$"
+    # The same issued to a wallet (OpenID4VCI), and the offer whose code and tx_code fetch it.
+    r"|^/api/v1/oid4vci/(credential|deferred_credential|nonce)$"
+    r"|^/api/v1/holders/me/licences/[^/]+/credential-offer$"
 )
 
 

@@ -43,6 +43,8 @@ from identity.errors import (
 from identity.ratelimit import RateLimited, RateLimitUnavailable
 from registry.errors import (
     CredentialNotSignable,
+    CredentialRequestRefused,
+    CredentialTokenRefused,
     DisputeNotFound,
     IdempotencyConflict,
     InvalidIdentifier,
@@ -61,6 +63,7 @@ from registry.errors import (
     StatusListNotFound,
     UnknownSeal,
 )
+from registry.oid4vp import errors as oid4vp_errors
 from registry.presentations import errors as presentation_errors
 from signing.errors import (
     AuthorizationNotFound,
@@ -142,6 +145,9 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (PdfNotSignable, 409),
     # Nor an ES256 key for the SD-JWT VC (docs/sd-jwt-vc.md), or a face field named like a credential claim.
     (CredentialNotSignable, 409),
+    # OpenID4VCI 1.0 §8.3.1: a refused credential request is 400 with its code; a bad token 401.
+    (CredentialTokenRefused, 401),
+    (CredentialRequestRefused, 400),
     # A seal the issuer named: unknown, wrong purpose or algorithm 422; another's 403; not usable now 409.
     (UnknownSeal, 422),
     (NotIssuersSeal, 403),
@@ -160,6 +166,12 @@ ERROR_STATUS: list[tuple[type[Exception], int]] = [
     (presentation_errors.DelegationNotFound, 404),
     (presentation_errors.RedemptionNotFound, 404),
     (presentation_errors.InvalidPresentationRequest, 422),
+    # OpenID4VP: a query the verifier does not answer 422, beyond the party's registration 403;
+    # a response escapes as an error only when the request was answered before (replayed, 409).
+    (oid4vp_errors.InvalidQuery, 422),
+    (oid4vp_errors.ClaimsNotAllowed, 403),
+    (oid4vp_errors.VpRequestNotFound, 404),
+    (oid4vp_errors.ResponseRefused, 409),
     (RegistryError, 400),
     (exchange_errors.SubjectInvalid, 422),
     (exchange_errors.InvalidExchangeRequest, 422),

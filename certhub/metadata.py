@@ -17,6 +17,7 @@ def target_metadata() -> list[MetaData]:
     import exchange.webpush.models  # noqa: F401
     import registry.import_models  # noqa: F401
     import registry.models  # noqa: F401
+    import registry.oid4vp.models  # noqa: F401
     import registry.presentations.models  # noqa: F401
     from signing.models import SigningBase
     from storage.base import Base

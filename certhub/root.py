@@ -47,6 +47,7 @@ from exchange.auditlog.witnessing import LogWitness, LogWitnesses
 from exchange.subscriptions.callbacks import CallbackPolicy
 from exchange.webpush.config import WebPushConfig
 from identity import token_revocations
+from identity.api import PreAuthorizedCodeGrant
 from identity.config import IdentityConfig
 from identity.holder_auth import HolderAuthority, OidcVerifier
 from identity.oidc_code import AuthorizationCodeClient
@@ -54,6 +55,7 @@ from identity.ratelimit import Limits, RateLimiter
 from identity.staff_auth import StaffAuthority, StaffOidcVerifier
 from identity.tokens import TokenAuthority
 from registry.config import RegistryConfig
+from registry.issuance.service import PreAuthorizedCodes
 from registry.presentations.trust import RegistryTrust
 from registry.service.pdfsigning import PdfTimestamps, TsaClient
 from signing.hsm import ACCESS_TOKENS_MAC, HOLDER_SESSIONS_MAC, STAFF_SESSIONS_MAC, token_of
@@ -125,6 +127,7 @@ class Root:
         yield HolderAuthority, self.holder_authority
         yield StaffAuthority, self.staff_authority
         yield RateLimiter, self.rate_limiter
+        yield PreAuthorizedCodeGrant, PreAuthorizedCodes(cache=self.cache)
         yield PublicationMonitor, self.publication_monitor
         yield UseLog, self.use_recorder
         yield CallbackPolicy, self.callback_policy

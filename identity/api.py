@@ -3,6 +3,7 @@ from, and the admin's management of their clients' keys."""
 
 from __future__ import annotations
 
+import abc
 import json
 from datetime import datetime
 from typing import Annotated, Literal
@@ -21,7 +22,7 @@ from identity.tokens import Principal, TokenAuthority
 from storage.base import utcnow
 from storage.cache import Cache
 from storage.sessions import SessionDep, get_cache
-from wiring import service
+from wiring import optional_service, service
 
 oauth_router = APIRouter(prefix="/api/v1/oauth", tags=["auth"])
 well_known_router = APIRouter(tags=["auth"])
@@ -72,9 +73,20 @@ class ClientKeyOut(BaseModel):
 # Bounds of the token request's form fields, checked by the route itself so
 # that a field out of bounds is refused the OAuth way (400 invalid_request),
 # not with the API's 422.
-_FIELD_LIMITS = {"grant_type": 64, "client_id": 64, "client_secret": 200, "client_assertion_type": 100,
+_FIELD_LIMITS = {"grant_type": 64, "pre-authorized_code": 128, "tx_code": 16, "client_id": 64, "client_secret": 200, "client_assertion_type": 100,
                  "client_assertion": MAX_ASSERTION_LENGTH, "scope": 1000}
 GRANT_TYPES = ("client_credentials",)
+# SPEC: OpenID4VCI 1.0 §4.1.1, §6.1 — a wallet trades an offer's code for a token, no client authentication.
+PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+
+
+class PreAuthorizedCodeGrant(abc.ABC):
+    """Who redeems the pre-authorized codes of credential offers (the registry's issuance): identity
+    serves the one token endpoint, the offers belong to the licences."""
+
+    @abc.abstractmethod
+    def redeem(self, *, pre_authorized_code: str | None, tx_code: str | None) -> dict:
+        """The token response (RFC 6749 §5.1), or TokenRequestRefused (invalid_grant...)."""
 # SPEC: RFC 8414 §2 token_endpoint_auth_methods_supported, named as in the IANA registry.
 TOKEN_ENDPOINT_AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt")
 
@@ -95,6 +107,9 @@ def issue_token(
     client_assertion_type: Annotated[str | None, Form()] = None,
     client_assertion: Annotated[str | None, Form()] = None,
     scope: Annotated[str | None, Form()] = None,
+    pre_authorized_code: Annotated[str | None, Form(alias="pre-authorized_code")] = None,
+    tx_code: Annotated[str | None, Form()] = None,
+    pre_authorized: Annotated[PreAuthorizedCodeGrant | None, optional_service(PreAuthorizedCodeGrant)] = None,
     basic: HTTPBasicCredentials | None = Depends(_basic),
     authority: TokenAuthority = Depends(get_token_authority),
     cache: Cache = Depends(get_cache),
@@ -102,13 +117,18 @@ def issue_token(
     """OAuth 2.0 client credentials grant (RFC 6749 §4.4). The client
     authenticates with HTTP Basic or form fields (§2.3.1), or with a signed
     JWT assertion (private_key_jwt, RFC 7523 §2.2) — exactly one of them.
-    Refusals are RFC 6749 §5.2 errors (`error`, `error_description`)."""
+    A wallet redeems a credential offer's pre-authorized code here too
+    (OpenID4VCI 1.0 §6.1). Refusals are RFC 6749 §5.2 errors (`error`,
+    `error_description`)."""
     fields = {"grant_type": grant_type, "client_id": client_id, "client_secret": client_secret,
-              "client_assertion_type": client_assertion_type, "client_assertion": client_assertion, "scope": scope}
+              "client_assertion_type": client_assertion_type, "client_assertion": client_assertion, "scope": scope,
+              "pre-authorized_code": pre_authorized_code, "tx_code": tx_code}
     for name, value in fields.items():
         _bounded(name, value)
     if not grant_type:  # SPEC: RFC 6749 §5.2 invalid_request: a required parameter is missing
         raise TokenRequestRefused("invalid_request", "grant_type is required")
+    if grant_type == PRE_AUTHORIZED_GRANT and pre_authorized is not None:
+        return pre_authorized.redeem(pre_authorized_code=pre_authorized_code, tx_code=tx_code)
     if grant_type not in GRANT_TYPES:
         raise TokenRequestRefused("unsupported_grant_type", "only client_credentials is supported")
     try:
@@ -162,14 +182,17 @@ def _authenticated_client(
 
 
 @well_known_router.get("/.well-known/oauth-authorization-server")
-def authorization_server_metadata(config: Annotated[IdentityConfig, service(IdentityConfig)]) -> dict:
+def authorization_server_metadata(
+    config: Annotated[IdentityConfig, service(IdentityConfig)],
+    pre_authorized: Annotated[PreAuthorizedCodeGrant | None, optional_service(PreAuthorizedCodeGrant)] = None,
+) -> dict:
     """SPEC: RFC 8414 §2, §3: what a client needs to ask this server for a
     token, at the issuer's well-known URL (the issuer is the registry id)."""
     issuer = config.registry_id.rstrip("/")
     return {
         "issuer": issuer,
         "token_endpoint": issuer + client_assertions.TOKEN_ENDPOINT_PATH,
-        "grant_types_supported": list(GRANT_TYPES),
+        "grant_types_supported": [*GRANT_TYPES, *([PRE_AUTHORIZED_GRANT] if pre_authorized is not None else [])],
         # No authorization endpoint: client credentials only, so no response type is served.
         "response_types_supported": [],
         "token_endpoint_auth_methods_supported": list(TOKEN_ENDPOINT_AUTH_METHODS),
@@ -178,6 +201,8 @@ def authorization_server_metadata(config: Annotated[IdentityConfig, service(Iden
         # Not registered by RFC 8414: how far ahead a client assertion's exp may lie.
         "client_assertion_max_lifetime_seconds": int(client_assertions.MAX_LIFETIME.total_seconds()),
         "service_documentation": issuer + "/docs",
+        # SPEC: OpenID4VCI 1.0 §12.3 — a wallet need not be a registered client to redeem an offer.
+        **({"pre-authorized_grant_anonymous_access_supported": True} if pre_authorized is not None else {}),
     }
 
 

@@ -9,6 +9,7 @@ KNOWN_SCOPES: dict[str, str] = {
     "licence:dispute": "Report a wrong field (纠错) of a licence the department issued, was shown or queried",
     "seal:admin": "Create and manage electronic seals and keys",
     "presentation:redeem": "Redeem holders' 亮证 codes at a counter",
+    "presentation:verify": "As a registered relying party, ask holders' wallets for credentials (OpenID4VP) and read what they presented",
     "exchange:query": "Query licences and shared data through the hub",
     "exchange:provide": "Decide on sharing agreements as a provider",
     "usage:read": "Read the department's own use statistics (its own use records, counted), never another's",

@@ -207,3 +207,16 @@ class InvalidHolderKey(InvalidLicenceRequest):
     """The key a wallet asked the credential to be bound to is not an EC P-256 public JWK."""
 
     code = "invalid_holder_key"
+
+
+class CredentialRequestRefused(RegistryError):
+    """An OpenID4VCI token, nonce, credential or deferred request refused with one of the
+    specification's error codes (OpenID4VCI 1.0 §6.3, §8.3.1.2, §9.3; RFC 6749 §5.2)."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+
+
+class CredentialTokenRefused(CredentialRequestRefused):
+    """The access token of a credential request is missing, unknown or expired (RFC 6750 §3.1 invalid_token)."""

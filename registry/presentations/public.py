@@ -67,7 +67,7 @@ def _verify(*, session: Session, qr_text: str, trust: RegistryTrust, registry_id
         result = verify_qr(qr_text, trust_store=held.store, now=now, skew=SKEW)
     if result.summary is None:
         return result
-    row = _own_status_list(session=session, uri=result.summary.status_uri, registry_id=registry_id)
+    row = own_status_list(session=session, uri=result.summary.status_uri, registry_id=registry_id)
     if row is None:
         return result  # another registry's list: the code is genuine, its status unknown here
     token = _verified_list(row, trust=trust, held=held, registry_id=registry_id, now=now)
@@ -93,7 +93,8 @@ def _verified_list(row: StatusList, *, trust: RegistryTrust, held: HeldTrust, re
     raise AssertionError("unreachable")
 
 
-def _own_status_list(*, session: Session, uri: str, registry_id: str) -> StatusList | None:
+# The registry's own status list a URI names (None: another registry's, or none); the OpenID4VP verifier reads it too.
+def own_status_list(*, session: Session, uri: str, registry_id: str) -> StatusList | None:
     prefix = registry_id.rstrip("/")
     match = _LIST_ID.fullmatch(uri[len(prefix):]) if uri.startswith(prefix) else None
     if match is None:

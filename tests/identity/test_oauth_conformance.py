@@ -48,7 +48,7 @@ def test_metadata_names_the_token_endpoint_methods_and_limits(served):
     metadata = httpx.get(served + "/.well-known/oauth-authorization-server").json()
     assert metadata["issuer"] == REGISTRY_ID
     assert metadata["token_endpoint"] == REGISTRY_ID + "/api/v1/oauth/token"
-    assert metadata["grant_types_supported"] == ["client_credentials"]
+    assert metadata["grant_types_supported"] == ["client_credentials", "urn:ietf:params:oauth:grant-type:pre-authorized_code"]
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic", "client_secret_post", "private_key_jwt"}
     assert set(metadata["token_endpoint_auth_signing_alg_values_supported"]) == {"ES256", "EdDSA"}

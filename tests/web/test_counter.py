@@ -17,6 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from signing.qr import render_qr_png
+from tests.registry.oid4vp_wallet import TestWallet
 from tests.web.accessibility import axe_violations
 from tests.web.browsing import DESKTOP, PHONE, Browsing
 from tests.web.conftest import CHROMIUM, CHROMIUM_ARGS
@@ -311,3 +312,32 @@ def test_the_clerk_types_the_holders_digits_when_no_scanner_reads(browsing, live
     assert refused.get_attribute("data-code") == "replayed" and "已使用" in refused.inner_text()
     # The QR of the same presentation is used up with it.
     scan(page, answer.json()["qr_text"], "invalid")
+
+
+def test_a_wallet_presents_only_the_matters_fields_and_the_counter_checks_the_signature(browsing, live):
+    """Point 4 of #27: instead of a registry-side mask, the counter asks the holder's wallet
+    (OpenID4VP) for the matter's fields; the wallet (the test wallet written from the specs)
+    discloses just those under the issuer's signature; the server verifies signature, key
+    binding and status, and the page shows the fields with the seal that signed them."""
+    page = browsing.page(DESKTOP)
+    counter_ready(page, live)
+    page.click("#wallet-request-button")
+    page.wait_for_selector("#wallet-request:not([hidden])")
+    link = page.get_attribute("#wallet-request", "data-link")
+    assert link.startswith("openid4vp://") and page.get_attribute("#wallet-request-qr", "src").startswith("data:image/png")
+    with httpx.Client(base_url=live.base_url, timeout=30) as http:
+        wallet = TestWallet(http, registry_id=live.settings.registry_id)
+        wallet.take_licence(live.licences["id_card"], holder_headers={"Authorization": f"Bearer {live.holder_token()}"})
+        offer = wallet.open(link)
+        (asked,) = offer.claims_asked.values()
+        assert "address" in asked and "holder_code" not in asked  # the type's required fields, nothing of the record
+        answer = wallet.respond(offer, wallet.presentation(offer))
+        assert answer.status_code == 200, answer.text
+    page.wait_for_selector('#result [data-verdict="valid"]')
+    card = page.locator("#result [data-wallet-credential]")
+    assert ID_CARD_ADDRESS in card.inner_text()
+    assert page.get_attribute("#result [data-signature-checked]", "data-signature-checked")  # the seal that signed
+    assert page.locator("#wallet-request").is_hidden()
+    assert_accessible(page)
+    page.click("#next-person")
+    assert result_children(page) == 0

@@ -521,3 +521,40 @@ def test_a_dispute_carries_evidence_and_a_refused_file_is_said_in_words(browsing
     page.wait_for_selector("#dispute-message.alert-error")
     words = page.inner_text("#dispute-message")
     assert "附件仅支持 JPG、PNG 或 PDF" in words and "invalid" not in words
+
+
+# ------------------------------------------------------------ OpenID4VP: presenting a credential (#27 point 5)
+
+NON_EXTRACTABLE_KEY = """() => new Promise((resolve) => {
+  const open = indexedDB.open("certhub-wallet", 1);
+  open.onsuccess = () => {
+    const get = open.result.transaction("keys").objectStore("keys").get("holder");
+    get.onsuccess = () => resolve({extractable: get.result.privateKey.extractable, type: get.result.privateKey.type});
+  };
+})"""
+
+
+def test_the_wallet_presents_exactly_the_asked_claims_signed_by_its_own_webcrypto_key(browsing, live, counter_client):
+    asked = live.call("POST", "/api/v1/oid4vp/counter-requests", client=counter_client, scope="presentation:redeem",
+                      json={"matter_code": MATTER, "purpose": PURPOSE})
+    assert asked.status_code == 201, asked.text
+    names = [c["path"][0] for c in asked.json()["authorization_request"]["dcql_query"]["credentials"][0]["claims"]]
+    page = browsing.page(DESKTOP)
+    sign_in(page, live)
+    page.fill("#vp-link", asked.json()["authorization_request_uri"])
+    page.click("#vp-open button[type=submit]")
+    page.wait_for_selector("#vp-offer:not([hidden])")
+    # Before approving, the holder sees who asks, why, and exactly the claims.
+    assert PURPOSE in page.inner_text("#vp-purpose")
+    assert sorted(page.eval_on_selector_all("#vp-claims li", "items => items.map(i => i.dataset.claim)")) == sorted(names)
+    axe_clean(page)
+    page.click("#vp-approve")
+    page.wait_for_selector('#vp-state[data-state="done"], #vp-state[data-state="error"]')
+    assert page.get_attribute("#vp-state", "data-state") == "done", page.inner_text("#vp-state")
+    result = live.call("GET", f"/api/v1/oid4vp/requests/{asked.json()['request_id']}", client=counter_client,
+                       scope="presentation:redeem").json()
+    assert result["status"] == "verified", result
+    (credential,) = result["credentials"].values()
+    assert sorted(credential["claims"]) == sorted(names) and credential["status"] == "valid"
+    assert credential["key_bound_at"]  # the KB-JWT WebCrypto signed was checked against cnf
+    assert page.evaluate(NON_EXTRACTABLE_KEY) == {"extractable": False, "type": "private"}

@@ -134,6 +134,7 @@
     unconditional_sharing: CH.t("common.unconditional_sharing"),
     supervision_mandate: CH.t("common.supervision_and_enforcement"),
     issuer: CH.t("common.issuing_department"),
+    holder_presented_credential: CH.t("common.credential_shown_by_the_holder"),
   };
   CH.basisLabel = function (basis) {
     if (!basis) return "";
@@ -149,6 +150,7 @@
     holder_access: CH.t("common.viewed_by_the_holder"),
     proxy_access: CH.t("common.viewed_by_a_proxy"),
     supervision_access: CH.t("common.supervision_query"),
+    credential_presentation: CH.t("common.credential_shown_to_a_relying_party"),
   };
   CH.kindLabel = function (kind) { return CH.KIND[kind] || kind || ""; };
   CH.resultLabel = function (result) { return result === "granted" ? CH.t("common.provided") : result === "denied" ? CH.t("common.refused") : result || ""; };

@@ -49,8 +49,27 @@
     no_code_found: [CH.t("counter.no_qr_code_found"), CH.t("counter.no_qr_code_was_found_in")],
   };
 
+  // The wallet path's own words (OpenID4VP: the holder's wallet discloses the matter's fields itself).
+  var WALLET_TEXT = {
+    waiting: CH.t("counter.waiting_for_the_holder_to_confirm"),
+    verdict: CH.t("counter.shown_from_the_holders_digital_wallet"),
+    signature: CH.t("counter.issuers_signature_verified"),
+    seal: CH.t("counter.seal"),
+    status: CH.t("counter.licence_status_2"),
+    undisclosed: CH.t("counter.the_holder_disclosed_only_what_this"),
+  };
+  var WALLET_REASONS = {
+    request_expired: [CH.t("counter.presentation_request_expired"), CH.t("counter.the_holder_did_not_present_in")],
+    audience_mismatch: [CH.t("counter.presented_to_someone_else"), CH.t("counter.this_presentation_was_made_for_another")],
+    nonce_mismatch: [CH.t("counter.presentation_already_used"), CH.t("counter.this_presentation_does_not_answer_this")],
+    disclosure_mismatch: [CH.t("counter.disclosed_details_do_not_match"), CH.t("counter.what_the_holder_disclosed_is_not")],
+    disclosure_unreferenced: [CH.t("counter.content_tampered_with"), CH.t("counter.the_disclosed_details_do_not_match")],
+    key_binding_invalid: [CH.t("counter.holder_key_check_failed"), CH.t("counter.not_signed_by_the_holder_key")],
+    key_binding_missing: [CH.t("counter.holder_key_check_failed"), CH.t("counter.the_holder_keys_signature_is_missing")],
+  };
+
   var state = { session: null, setup: null, busy: false, stream: null, decode: null, matter: null,
-                shown: 0, clearTimer: null, audio: null, receipt: null };
+                shown: 0, clearTimer: null, audio: null, receipt: null, walletRequest: null };
   var HISTORY_KEY = "certhub.counter.history";
   var MAX_HISTORY = 200;
 
@@ -344,6 +363,92 @@
     else showUnverified(result);
   }
 
+  /* ------------------------------------------------------------ wallet presentation (OpenID4VP) */
+  // The counter asks for the matter's fields; the holder's wallet scans the QR (or opens the link on
+  // this device), shows them the exact fields and discloses just those; the server verifies the
+  // issuer's signature, the key binding and the status, and this page polls for the verdict.
+  function askWallet() {
+    if (state.busy || !state.setup) return;
+    state.busy = true;
+    showPending();
+    CH.api("/api/v1/oid4vp/counter-requests", {
+      token: staff.token(), body: Object.assign({ matter_code: state.setup.matter, purpose: state.setup.purpose },
+                                                state.setup.situation ? { situation: state.setup.situation } : {}),
+    }).then(function (result) {
+      state.busy = false;
+      if (!result.ok) { showRefusal(result); return; }
+      var data = result.data;
+      state.walletRequest = data.request_id;
+      $("wallet-request-qr").src = "data:image/png;base64," + data.qr_png_base64;
+      $("wallet-request-link").href = data.authorization_request_uri;
+      $("wallet-request").dataset.link = data.authorization_request_uri;
+      $("wallet-request-state").textContent = WALLET_TEXT.waiting;
+      $("wallet-request").hidden = false;
+      pollWallet(data.request_id, Date.parse(data.expires_at));
+    });
+  }
+
+  function endWalletRequest() {
+    state.walletRequest = null;
+    $("wallet-request").hidden = true;
+    $("wallet-request-qr").removeAttribute("src");
+    delete $("wallet-request").dataset.link;
+  }
+
+  function pollWallet(id, until) {
+    if (state.walletRequest !== id) return;
+    CH.api("/api/v1/oid4vp/requests/" + encodeURIComponent(id), { token: staff.token() }).then(function (result) {
+      if (state.walletRequest !== id) return;
+      if (result.ok && result.data.status === "pending" && Date.now() < until) {
+        window.setTimeout(function () { pollWallet(id, until); }, 1000);
+        return;
+      }
+      endWalletRequest();
+      if (!result.ok) showUnverified(result);
+      else if (result.data.status === "verified") showWalletValid(result.data);
+      else {
+        var code = result.data.error || "request_expired";
+        var known = WALLET_REASONS[code] || REASONS[code];
+        showInvalid(known ? known[0] : CH.t("counter.verification_failed"), known ? known[1] : code, code);
+      }
+      focusScan();
+    });
+  }
+
+  function showWalletValid(data) {
+    var shown = state.shown;
+    var credentials = data.credentials || {};
+    var ids = Object.keys(credentials);
+    var typeCodes = ids.map(function (id) { return credentials[id].vct.split("/vct/").pop(); });
+    Promise.all(typeCodes.map(CH.licenceType)).then(function (types) {
+      if (shown !== state.shown) return;
+      var box = freshResult();
+      box.appendChild(verdict("valid", CH.t("counter.valid"), WALLET_TEXT.verdict, WALLET_TEXT.undisclosed));
+      ids.forEach(function (id, i) { box.appendChild(walletCard(credentials[id], types[i])); });
+      CH.announce(CH.t("counter.valid_2") + WALLET_TEXT.verdict);
+      afterVerdict("valid", { word: CH.t("counter.valid"), reason: types.map(function (t, i) { return t ? t.name : typeCodes[i]; }).join(CH.t("counter.list_comma")),
+                             holder: "", id: data.request_id.slice(0, 12) });
+    });
+  }
+
+  function walletCard(credential, type) {
+    var labels = {};
+    ((type && type.fields) || []).forEach(function (f) { labels[f.key] = f.label; });
+    var fields = el("dl", { class: "fields" });
+    Object.keys(credential.claims).forEach(function (key) {
+      var value = credential.claims[key];
+      fields.appendChild(el("dt", { text: labels[key] || key }));
+      fields.appendChild(el("dd", { text: typeof value === "object" && value !== null ? JSON.stringify(value) : String(value) }));
+    });
+    var issuer = credential.issuer || {};
+    return el("article", { class: "card", "data-wallet-credential": credential.vct },
+      el("div", { class: "row-between" }, el("h3", { text: type ? type.name : credential.vct }), CH.badge(credential.status)),
+      fields,
+      el("p", { class: "small muted", "data-signature-checked": issuer.es_id || "" },
+        WALLET_TEXT.signature + issuer.department_code + CH.t("counter.spacer") + WALLET_TEXT.seal, el("code", { text: issuer.es_id }),
+        CH.t("counter.spacer") + WALLET_TEXT.status + CH.statusLabel(credential.status)));
+  }
+
   // The licence types are read from the catalog first (which fields are photos); a "下一位"
   // or another code meanwhile drops this rendering.
   function showValid(data) {
@@ -503,6 +608,7 @@
   /* ------------------------------------------------------------ between people */
   // The previous person's data leaves the page (removed from the DOM), ready for the next one.
   function nextPerson() {
+    endWalletRequest();
     freshResult();
     $("scan-input").value = "";
     focusScan();
@@ -740,6 +846,7 @@
     bindUpload();
     bindBetweenPeople();
     setupCamera();
+    $("wallet-request-button").addEventListener("click", askWallet);
     var saved = staff.resume();
     if (saved) signedIn(saved);
     else { var first = $("demo-login") || $("staff-id-token"); if (first) first.focus(); }

@@ -558,6 +558,77 @@
   }
 
 
+
+  /* ------------------------------------------------------------ OpenID4VCI */
+  // "Add to wallet": this page is a wallet in the OpenID4VCI 1.0 sense
+  // (docs/oid4vci.md). Its key and the credentials bound to it are the ones
+  // the OpenID4VP presentation uses (walletkeys.js).
+  var PRE_AUTHORIZED = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
+  var VCI_TEXT = {
+    working: CH.t("wallet.adding_to_the_wallet"), stored: CH.t("wallet.added_to_this_devices_wallet"),
+    deferred: CH.t("wallet.the_licence_cannot_be_issued_now"), failed: CH.t("wallet.adding_to_the_wallet_failed"),
+    unsupported: CH.t("wallet.this_browser_cannot_hold_a_wallet")
+  };
+
+  // SPEC: OpenID4VCI 1.0 Appendix F.1 — the key proof JWT, its public key in the header.
+  function signProof(key, issuer, nonce) {
+    return CH.walletKeys.signJwt(key, { alg: "ES256", typ: "openid4vci-proof+jwt", jwk: key.jwk },
+                                 { aud: issuer, iat: Math.floor(Date.now() / 1000), nonce: nonce });
+  }
+
+  function vciStep(result) {
+    if (!result.ok) throw result;
+    return result.data;
+  }
+
+  function addToWallet() {
+    var licence = state.detail, note = $("vci-state");
+    if (!licence) return;
+    if (!CH.walletKeys.supported()) { note.textContent = VCI_TEXT.unsupported; return; }
+    note.textContent = VCI_TEXT.working;
+    delete note.dataset.outcome;
+    var offer, pair, accessToken;
+    holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(licence.identifier) + "/credential-offer",
+              { body: { tx_code: false } }).then(vciStep).then(function (data) {
+      offer = data.credential_offer;
+      return CH.walletKeys.holderKey();
+    }).then(function (made) {
+      pair = made;
+      var form = new URLSearchParams();
+      form.set("grant_type", PRE_AUTHORIZED);
+      form.set("pre-authorized_code", offer.grants[PRE_AUTHORIZED]["pre-authorized_code"]);
+      return CH.api("/api/v1/oauth/token", { body: form }).then(vciStep);
+    }).then(function (token) {
+      accessToken = token.access_token;
+      return CH.api("/api/v1/oid4vci/nonce", { method: "POST" }).then(vciStep);
+    }).then(function (nonce) {
+      return signProof(pair, offer.credential_issuer, nonce.c_nonce);
+    }).then(function (proof) {
+      return CH.api("/api/v1/oid4vci/credential", { token: accessToken, body: {
+        credential_configuration_id: offer.credential_configuration_ids[0], proofs: { jwt: [proof] } } }).then(vciStep);
+    }).then(function (answer) {
+      if (!answer.credentials) { note.textContent = VCI_TEXT.deferred; note.dataset.outcome = "deferred"; return null; }
+      return CH.walletKeys.keepCredential(licence.identifier, answer.credentials[0].credential).then(function () { note.textContent = VCI_TEXT.stored; note.dataset.outcome = "stored"; });
+    }).catch(function (failure) {
+      note.textContent = failure && failure.status !== undefined ? errorMessage(failure, VCI_TEXT.failed) : VCI_TEXT.failed;
+      note.dataset.outcome = "failed";
+      note.dataset.error = (failure && failure.data && failure.data.error) || String(failure);
+    });
+  }
+
+  function showOfferQr() {
+    var licence = state.detail;
+    if (!licence) return;
+    holderApi("/api/v1/holders/me/licences/" + encodeURIComponent(licence.identifier) + "/credential-offer",
+              { body: { tx_code: true } }).then(function (result) {
+      if (!result.ok) { $("vci-state").textContent = errorMessage(result, VCI_TEXT.failed); return; }
+      $("vci-offer-qr").src = "data:image/png;base64," + result.data.qr_png_base64;
+      $("vci-offer-link").href = result.data.offer_uri;
+      $("vci-tx-code").textContent = result.data.tx_code;
+      $("vci-offer").hidden = false;
+    });
+  }
+
   /* ------------------------------------------------------------ use records */
   // Every record is fetched once (at most 1000, newest first) and checked
   // against the checkpoint; filters and pages are then this page's work. The
@@ -1484,6 +1555,8 @@
     $("show-layout").addEventListener("click", showLayout);
     $("download-pdf").addEventListener("click", downloadPdf);
     $("save-offline").addEventListener("click", saveOffline);
+    $("add-to-wallet").addEventListener("click", addToWallet);
+    $("offer-to-wallet").addEventListener("click", showOfferQr);
     $("detail-title").setAttribute("tabindex", "-1");
     bindRecords();
     bindConsentForm();
