@@ -132,6 +132,12 @@ def create_app(
         webhooks = webhooks_thread = None
         web_push = web_push_thread = None
         if background_jobs:
+            if root.web_push.enabled:
+                # Web Push of use notices: the VAPID key made now (first start), before any background thread
+                # writes: on SQLite the checkpointer's first round would hold the one write lock against it.
+                web_push = WebPushWorker(sessions=sessions, key_secret=root.registry.key_secret, config=root.web_push,
+                                         policy=root.callback_policy, egress=settings.egress())
+                await asyncio.to_thread(web_push.ensure_key)
             checkpointer = threading.Thread(
                 target=run_checkpointer,
                 args=(sessions, root.registry.key_secret, root.log.checkpoint_interval_s, stop),
@@ -149,11 +155,7 @@ def create_app(
             webhooks_thread = threading.Thread(target=webhooks.run, kwargs={"interval_s": 5.0, "stop": stop},
                                                name="certhub-webhooks", daemon=True)
             webhooks_thread.start()
-            if root.web_push.enabled:
-                # Web Push of use notices: the VAPID key made now (first start), then pushed every round.
-                web_push = WebPushWorker(sessions=sessions, key_secret=root.registry.key_secret, config=root.web_push,
-                                         policy=root.callback_policy, egress=settings.egress())
-                await asyncio.to_thread(web_push.ensure_key)
+            if web_push is not None:
                 web_push_thread = threading.Thread(target=web_push.run, kwargs={"interval_s": 5.0, "stop": stop},
                                                    name="certhub-web-push", daemon=True)
                 web_push_thread.start()
